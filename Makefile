@@ -1,0 +1,87 @@
+# redis-proxy: plain Makefile. Everything lands under build/ (git-ignored).
+#   make                      build/redis-proxy
+#   make test                 deps, -Werror build, unit + end-to-end tests
+#   make test-asan            the same tests under ASan+UBSan (build/asan/)
+#   make SANITIZE=thread test the same tests under TSan (build/thread/)
+#   make run                  start with ./proxy.ini (and a throwaway redis)
+#   make bench                benchmark harness (tools/bench.sh)
+
+CC       ?= cc
+OPT      ?= -O2 -g
+SANITIZE ?=
+comma    := ,
+BUILD    ?= build$(if $(SANITIZE),/$(subst $(comma),-,$(SANITIZE)))
+
+WARN     := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wvla
+CPPFLAGS += -D_GNU_SOURCE -MMD -MP
+CFLAGS   += $(OPT) $(WARN) $(if $(WERROR),-Werror) -pthread \
+            $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
+LDFLAGS  += -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+LDLIBS   := -lhiredis -linih
+
+SRCS     := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+E2E_SRCS := $(wildcard tests/e2e/*.c)
+E2E      := $(BUILD)/tests/e2e
+
+.PHONY: all test test-unit test-e2e test-asan test-tsan run bench deps \
+        format docker-test clean
+all: $(BUILD)/redis-proxy
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libproxy.a: $(OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/redis-proxy: $(BUILD)/obj/main.o $(BUILD)/libproxy.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libproxy.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LDLIBS) -lcriterion
+
+$(E2E): $(E2E_SRCS) $(wildcard tests/e2e/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -o $@ $(E2E_SRCS) $(LDFLAGS) -lhiredis -lcriterion
+
+deps:
+	@bash tools/deps.sh
+
+# Criterion prints its synthesis line per binary; tools/run-tests.sh adds the
+# total and fails on any failure.
+test: deps
+	$(MAKE) --no-print-directory WERROR=1 test-unit test-e2e
+
+test-unit: $(UNIT)
+	@bash tools/run-tests.sh unit $(UNIT)
+
+test-e2e: $(BUILD)/redis-proxy $(E2E)
+	@PROXY_BIN=$(abspath $(BUILD)/redis-proxy) bash tools/run-tests.sh e2e $(E2E)
+
+test-asan: deps
+	$(MAKE) --no-print-directory SANITIZE=address,undefined WERROR=1 \
+	    test-unit test-e2e
+
+test-tsan: deps
+	$(MAKE) --no-print-directory SANITIZE=thread WERROR=1 test-unit test-e2e
+
+run: $(BUILD)/redis-proxy
+	@bash tools/run.sh $(BUILD)/redis-proxy
+
+bench:
+	@bash tools/bench.sh
+
+docker-test:
+	docker compose up --build --abort-on-container-exit --exit-code-from tests
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(BUILD)/obj/main.d

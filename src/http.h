@@ -1,0 +1,91 @@
+/*
+ * http: an incremental, zero-copy HTTP/1.x request-head parser.
+ *
+ * Contract (after picohttpparser): the caller owns the bytes; the parser never
+ * copies, allocates or does I/O. http_parse_request() is handed everything
+ * received so far for the current request, starting at its first byte, and
+ * either finds the complete head (request line + header fields + empty line),
+ * says HTTP_INCOMPLETE (call again with more bytes), or returns an error that
+ * maps to one HTTP status. Every pointer in struct http_request points into
+ * the caller's buffer and is valid as long as those bytes stay in place.
+ * Limits are enforced as soon as they are crossed, even on an incomplete
+ * head, so a client can never make the caller buffer more than HTTP_MAX_HEAD
+ * bytes. Re-feeding a longer prefix of the same input gives the same result
+ * once it is complete. Thread-safe: no state outside the arguments.
+ */
+#ifndef RP_HTTP_H
+#define RP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_TARGET 8192   /* request-target bytes; more: 414 */
+#define HTTP_MAX_HEAD 16384    /* request line + fields + CRLFCRLF; more: 431 */
+#define HTTP_MAX_HEADERS 100   /* header field lines; more: 431 */
+#define HTTP_MAX_BODY 65536    /* Content-Length accepted (and discarded) */
+
+enum http_status_code {
+    HTTP_OK = 0,
+    HTTP_INCOMPLETE = -1, /* need more bytes */
+    HTTP_EBAD = -2,       /* malformed: 400 */
+    HTTP_ETARGET = -3,    /* request-target over HTTP_MAX_TARGET: 414 */
+    HTTP_EHEADERS = -4,   /* head over HTTP_MAX_HEAD or too many fields: 431 */
+    HTTP_EVERSION = -5,   /* not HTTP/1.0 or HTTP/1.1: 505 */
+    HTTP_EBODY = -6,      /* Content-Length over HTTP_MAX_BODY: 413 */
+    HTTP_EFRAMING = -7,   /* Transfer-Encoding, alone or with Content-Length:
+                             400, the body cannot be delimited safely */
+};
+
+enum http_method {
+    HTTP_METHOD_GET,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_OTHER, /* a valid token we do not serve: 405 */
+};
+
+/* One parsed request head. All pointers point into the caller's buffer. */
+struct http_request {
+    enum http_method method;
+    const char *method_name; /* the method token as sent */
+    size_t method_len;
+    const char *target; /* request-target as sent (origin or absolute form) */
+    size_t target_len;
+    const char *path;   /* target's path: starts with '/', no query, still
+                           percent-encoded; for absolute-form the part after
+                           the authority */
+    size_t path_len;
+    int minor_version;  /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+    int keep_alive;     /* 1 when the connection persists after this request:
+                           HTTP/1.1 unless "Connection: close", HTTP/1.0 only
+                           with "Connection: keep-alive" */
+    int64_t content_length; /* body bytes that follow the head; 0 if none */
+    const char *if_none_match; /* If-None-Match value, or NULL */
+    size_t if_none_match_len;
+    const char *origin;        /* Origin value, or NULL */
+    size_t origin_len;
+    size_t head_len; /* bytes of the head, including the final empty line */
+};
+
+/*
+ * Parses the request head at buf[0..len). Returns HTTP_OK and fills *req
+ * when the head is complete, HTTP_INCOMPLETE when more bytes are needed, or
+ * one of the negative error codes above. Accepts CRLF or bare LF line ends,
+ * rejects obsolete line folding, NUL and other control bytes, whitespace
+ * before a field's colon, an HTTP/1.1 request without exactly one Host, and
+ * repeated or non-numeric Content-Length.
+ */
+int http_parse_request(const char *buf, size_t len, struct http_request *req);
+
+/*
+ * Percent-decodes s[0..len) in place, exactly once ("%2F" becomes '/', '+'
+ * stays '+', "%00" becomes a NUL byte). Returns the decoded length, or -1
+ * when a '%' is not followed by two hex digits.
+ */
+long http_percent_decode(char *s, size_t len);
+
+/* The reason phrase for a status code, e.g. "Not Found"; "" if unknown. */
+const char *http_reason(int status);
+
+/* Returns 1 when s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+int http_is_utf8(const char *s, size_t len);
+
+#endif
