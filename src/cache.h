@@ -1,0 +1,124 @@
+/*
+ * cache: the in-process key/value cache: a chained hash table plus an exact
+ * LRU list over at most `capacity` entries, with one global TTL counted from
+ * when an entry was stored (reads never extend it).
+ *
+ * Design: an entry is ONE allocation (header + key + value) carrying its own
+ * intrusive hash-chain and LRU links and a reference count. The cache holds
+ * one reference; cache_get() hands the caller another, so the caller can
+ * write the value to a socket after every lock is released, even if the
+ * entry is evicted or replaced meanwhile. Every operation is O(1) (expected,
+ * for the hash): get, put, evict and remove.
+ *
+ * Threads and locks (lock order: rwlock, then lru_lock):
+ *   rwlock (pthread_rwlock_t)  guards the hash table (buckets, hnext), the
+ *                              entry count and insert/remove/evict. Lookups
+ *                              take it for reading, so hits run in parallel.
+ *   lru_lock (pthread_mutex_t) guards the LRU links (lru_prev, lru_next)
+ *                              while the rwlock is held for READING: a hit
+ *                              moves its entry to the head under it, for a
+ *                              few nanoseconds. Under the WRITE lock no reader
+ *                              can exist, so the LRU is changed without it.
+ *   refs (atomic)              no lock; the entry is freed at zero.
+ * Key, value, hash and expiry never change after creation, so a referenced
+ * entry is read without any lock. No I/O happens under either lock.
+ */
+#ifndef RP_CACHE_H
+#define RP_CACHE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One cached value. Fields are read-only after cache_entry_create(). */
+struct cache_entry {
+    struct cache_entry *hnext;    /* hash chain; rwlock */
+    struct cache_entry *lru_prev; /* toward the head (most recent); see top */
+    struct cache_entry *lru_next; /* toward the tail (least recent) */
+    atomic_uint refs;             /* owners: the cache and each reader */
+    uint32_t klen;                /* key bytes */
+    uint32_t flags;               /* the creator's, set before cache_put */
+    uint64_t hash;                /* of the key */
+    int64_t stored_ms;            /* clock value when created */
+    int64_t expires_ms;           /* clock value when it expires; 0 = never */
+    size_t vlen;                  /* value bytes */
+    char data[];                  /* key, then value; no terminators */
+};
+
+/* The key and value bytes of an entry. */
+static inline const char *
+cache_entry_key(const struct cache_entry *e)
+{
+    return e->data;
+}
+
+static inline const char *
+cache_entry_value(const struct cache_entry *e)
+{
+    return e->data + e->klen;
+}
+
+/* A clock in milliseconds; injectable for tests. */
+typedef int64_t (*cache_clock_fn)(void);
+
+struct cache;
+
+/*
+ * Creates a cache holding at most capacity entries (0 = the cache is off:
+ * every get misses, put stores nothing) that expire ttl_ms after being
+ * stored (0 = never). clock may be NULL for the monotonic clock. Returns
+ * NULL on allocation failure.
+ */
+struct cache *cache_create(long capacity, int64_t ttl_ms, cache_clock_fn clock);
+
+/* Frees the cache and drops its references; entries still referenced by
+ * readers live on until released. NULL is a no-op. No concurrent use. */
+void cache_destroy(struct cache *c);
+
+/*
+ * Creates a detached entry (refs = 1, owned by the caller) holding copies of
+ * key and value, stamped with the cache's clock and TTL. Returns NULL on
+ * allocation failure or a key over UINT32_MAX bytes. Thread-safe.
+ */
+struct cache_entry *cache_entry_create(struct cache *c, const char *key,
+                                       size_t klen, const char *val,
+                                       size_t vlen);
+
+/*
+ * Looks key up. On a fresh hit, returns the entry with a reference the caller
+ * must drop with cache_release(), and makes it the most recently used.
+ * Returns NULL when absent or expired (an expired entry is removed).
+ * Thread-safe.
+ */
+struct cache_entry *cache_get(struct cache *c, const char *key, size_t klen);
+
+/*
+ * Stores e (the cache takes its own reference; the caller keeps its own),
+ * replacing any entry with the same key, and evicts least recently used
+ * entries while over capacity. With capacity 0 nothing is stored.
+ * Thread-safe.
+ */
+void cache_put(struct cache *c, struct cache_entry *e);
+
+/* Removes key if present. Returns 1 if an entry was removed. Thread-safe. */
+int cache_remove(struct cache *c, const char *key, size_t klen);
+
+/* Drops a reference from cache_get() or cache_entry_create(); frees the
+ * entry at zero. NULL is a no-op. Thread-safe. */
+void cache_release(struct cache_entry *e);
+
+/* Milliseconds of TTL left for e at the cache's clock (-1 = never expires). */
+int64_t cache_entry_ttl_left(const struct cache *c,
+                             const struct cache_entry *e);
+
+/* Counters since creation. Approximate while other threads run. */
+struct cache_stats {
+    long entries;     /* entries held now */
+    long hits;        /* cache_get found a fresh entry */
+    long misses;      /* cache_get found nothing or an expired entry */
+    long evictions;   /* entries dropped for capacity */
+    long expirations; /* expired entries removed */
+};
+void cache_stats(struct cache *c, struct cache_stats *out);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * fetch: the one lookup path shared by HTTP and RESP: the cache first, then
+ * Redis through the pool on a miss, storing what Redis returned. Not found,
+ * errors and timeouts are never cached. Knows nothing of either protocol.
+ */
+#ifndef RP_FETCH_H
+#define RP_FETCH_H
+
+#include <stddef.h>
+
+#include "proxy.h"
+#include "upstream.h"
+
+enum fetch_status {
+    FETCH_HIT = 0,    /* entry from the cache */
+    FETCH_MISS = 1,   /* entry fetched from Redis (and cached) */
+    FETCH_NOTFOUND = 2,
+    FETCH_EREPLY = -1,   /* Redis answered an error; err has its text */
+    FETCH_EDOWN = -2,    /* Redis unreachable; err says why */
+    FETCH_ETIMEOUT = -3, /* Redis did not answer in time; err says why */
+    FETCH_ENOMEM = -4,
+};
+
+/* Flag bits in cache_entry.flags set by fetch. */
+#define FETCH_FLAG_UTF8 0x1u /* the value is valid UTF-8 */
+
+struct fetch_result {
+    struct cache_entry *entry; /* on HIT/MISS: a reference the caller
+                                  drops with cache_release() */
+    char err[UPSTREAM_ERR_MAX];
+};
+
+/* Looks key up; see enum fetch_status. Thread-safe. */
+int fetch_get(struct proxy *px, const char *key, size_t klen,
+              struct fetch_result *out);
+
+#endif

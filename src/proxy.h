@@ -1,0 +1,28 @@
+/*
+ * proxy: the services every worker uses, bundled so they can be passed as
+ * one pointer. main.c creates each service, fills this struct, and destroys
+ * them after the threads are joined; nothing here is global. Every field is
+ * set before any thread starts and never reassigned, so reading the
+ * pointers needs no lock (each service is thread-safe on its own).
+ */
+#ifndef RP_PROXY_H
+#define RP_PROXY_H
+
+#include <stdatomic.h>
+
+#include "cache.h"
+#include "config.h"
+#include "upstream.h"
+#include "waiter.h"
+#include "workq.h"
+
+struct proxy {
+    const struct config *cfg; /* read-only settings */
+    struct cache *cache;      /* shared by HTTP and RESP */
+    struct upstream *up;      /* Redis connection pool */
+    struct workq *q;          /* conns with work to do */
+    struct waiter *waiter;    /* parked (idle or partial) conns */
+    atomic_int open_conns;    /* client conns open now (HTTP + RESP) */
+};
+
+#endif

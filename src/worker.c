@@ -1,0 +1,145 @@
+/*
+ * worker: per-connection processing loop; see worker.h.
+ *
+ * One round: read once, answer what is complete, repeat until the socket has
+ * nothing more (EAGAIN); then flush and park. A conn that keeps sending is
+ * put back at the tail of the queue after WORKER_ROUNDS rounds so one
+ * pipelining client cannot starve the others.
+ */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "conn.h"
+#include "httpd.h"
+#include "log.h"
+#include "respd.h"
+#include "util.h"
+
+#define WORKER_ROUNDS 16
+
+struct worker_pool {
+    struct proxy *px;
+    atomic_int busy;
+    int n;
+    pthread_t threads[];
+};
+
+enum serve_outcome {
+    SERVE_PARK,    /* nothing buffered to do: hand to the waiter */
+    SERVE_REQUEUE, /* more to read, but yield to other conns */
+    SERVE_CLOSE,
+};
+
+static int
+process(struct proxy *px, struct conn *c)
+{
+    return c->proto == CONN_HTTP ? httpd_process(px, c)
+                                 : respd_process(px, c);
+}
+
+static enum serve_outcome
+serve_rounds(struct proxy *px, struct conn *c)
+{
+    int round;
+
+    for (round = 0; round < WORKER_ROUNDS; round++) {
+        long n = conn_read(c);
+
+        if (n == CONN_IO_AGAIN) {
+            return SERVE_PARK;
+        }
+        if (n == CONN_IO_EOF || n == CONN_IO_ERR) {
+            return SERVE_CLOSE;
+        }
+        /* n == 0 means rbuf is full of a partial request: the protocol
+         * handler turns that into its "too large" error. */
+        if (process(px, c) < 0) {
+            return SERVE_CLOSE;
+        }
+    }
+    return SERVE_REQUEUE;
+}
+
+/* Runs one conn until it is parked, requeued or closed. */
+static void
+serve(struct proxy *px, struct conn *c)
+{
+    enum serve_outcome o = serve_rounds(px, c);
+    int64_t now, deadline;
+
+    if (conn_flush(c) < 0 || o == SERVE_CLOSE) {
+        conn_destroy(c);
+        return;
+    }
+    if (o == SERVE_REQUEUE && workq_push(px->q, c) == WORKQ_OK) {
+        return;
+    }
+    now = util_now_ms();
+    deadline = c->req_start_ms != 0
+                   ? c->req_start_ms + px->cfg->request_timeout_ms
+                   : now + px->cfg->idle_timeout_ms;
+    if (waiter_park(px->waiter, c, deadline) < 0) {
+        conn_destroy(c);
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker_pool *wp = arg;
+    struct conn *c;
+
+    while ((c = workq_pop(wp->px->q)) != NULL) {
+        atomic_fetch_add(&wp->busy, 1);
+        serve(wp->px, c);
+        atomic_fetch_sub(&wp->busy, 1);
+    }
+    return NULL;
+}
+
+struct worker_pool *
+worker_pool_create(struct proxy *px, int n)
+{
+    struct worker_pool *wp;
+    int i;
+
+    wp = calloc(1, sizeof(*wp) + (size_t)n * sizeof(wp->threads[0]));
+    if (wp == NULL) {
+        return NULL;
+    }
+    wp->px = px;
+    for (i = 0; i < n; i++) {
+        if (pthread_create(&wp->threads[i], NULL, worker_main, wp) != 0) {
+            log_error("msg=\"cannot start worker thread\" index=%d", i);
+            workq_shutdown(px->q);
+            wp->n = i;
+            worker_pool_destroy(wp);
+            return NULL;
+        }
+    }
+    wp->n = n;
+    return wp;
+}
+
+void
+worker_pool_destroy(struct worker_pool *wp)
+{
+    int i;
+
+    if (wp == NULL) {
+        return;
+    }
+    for (i = 0; i < wp->n; i++) {
+        pthread_join(wp->threads[i], NULL);
+    }
+    free(wp);
+}
+
+int
+worker_pool_busy(struct worker_pool *wp)
+{
+    return atomic_load(&wp->busy);
+}
