@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs Criterion test binaries one after another, prints each one's
+# synthesis line and a total, and fails if any test failed or crashed.
+# Usage: tools/run-tests.sh LABEL BINARY...
+set -u
+label=$1; shift
+tested=0; passed=0; failed=0; status=0
+for bin in "$@"; do
+    out=$(mktemp)
+    "$bin" --jobs "${TEST_JOBS:-2}" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -a 'Synthesis:' "$out" | tail -1)
+    if [ -z "$line" ]; then
+        echo "$label: $bin printed no synthesis line (exit $rc)" >&2
+        status=1
+    else
+        t=$(sed -E 's/.*Tested: ([0-9]+).*/\1/' <<<"$line")
+        p=$(sed -E 's/.*Passing: ([0-9]+).*/\1/' <<<"$line")
+        tested=$((tested + t)); passed=$((passed + p)); failed=$((failed + t - p))
+    fi
+    [ "$rc" -ne 0 ] && status=1
+    rm -f "$out"
+done
+echo "$label: $passed passed, $failed failed"
+exit $status
