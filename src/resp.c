@@ -99,8 +99,8 @@ static int
 parse_multibulk(const char *buf, size_t len, struct resp_command *cmd,
                 const char **err)
 {
-    long long n, blen;
-    size_t pos = 1, used, i;
+    long long n, v;
+    size_t pos = 1, used, blen, i;
     int rc;
 
     rc = parse_number(buf + 1, len - 1, RESP_MAX_ARGS, 1, &n, &used);
@@ -120,15 +120,16 @@ parse_multibulk(const char *buf, size_t len, struct resp_command *cmd,
             *err = dollar_err[(unsigned char)buf[pos]];
             return RESP_EPROTO;
         }
-        rc = parse_number(buf + pos + 1, len - pos - 1, RESP_MAX_BULK, 0,
-                          &blen, &used);
+        rc = parse_number(buf + pos + 1, len - pos - 1, RESP_MAX_BULK, 0, &v,
+                          &used);
         if (rc != RESP_OK) {
             if (rc == RESP_EPROTO)
                 *err = ERR_BULK_LEN;
             return rc;
         }
         pos += 1 + used;
-        if (len - pos < (size_t)blen + 2)
+        blen = (size_t)v;
+        if (len - pos < blen + 2)
             return RESP_INCOMPLETE;
         if (buf[pos + blen] != '\r' || buf[pos + blen + 1] != '\n') {
             *err = ERR_BULK_CRLF;
@@ -136,9 +137,9 @@ parse_multibulk(const char *buf, size_t len, struct resp_command *cmd,
         }
         if (i < RESP_KEEP_ARGS) {
             cmd->argv[i].p = buf + pos;
-            cmd->argv[i].len = (size_t)blen;
+            cmd->argv[i].len = blen;
         }
-        pos += (size_t)blen + 2;
+        pos += blen + 2;
     }
     cmd->argc = (size_t)n;
     cmd->consumed = pos;

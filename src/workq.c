@@ -4,6 +4,7 @@
 #include "workq.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 struct workq {
@@ -21,7 +22,8 @@ workq_create(size_t capacity)
 {
     struct workq *q;
 
-    if (capacity == 0) {
+    if (capacity == 0 ||
+        capacity > (SIZE_MAX - sizeof(*q)) / sizeof(q->items[0])) {
         return NULL;
     }
     q = calloc(1, sizeof(*q) + capacity * sizeof(q->items[0]));

@@ -1,0 +1,966 @@
+/*
+ * harness: process and socket helpers for the end-to-end tests (see
+ * harness.h for the API).
+ *
+ * Every child (redis-server, redis-proxy) is started with fork+exec, its
+ * output in a log file under a private temp dir, its fds above stderr
+ * closed, signals reset to their defaults, and PR_SET_PDEATHSIG = SIGKILL,
+ * so a test process that crashes or is killed by Criterion's timeout still
+ * takes its children with it. A child counts as started only when the
+ * listening socket on its port is one of *its* fds (checked in /proc), so a
+ * port stolen by a parallel test between "find a free port" and "bind" is
+ * detected and retried instead of silently talking to someone else's server.
+ * Every socket read is bounded by poll() with a deadline: no helper can hang.
+ */
+#include "harness.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#define H_START_MS 5000  /* a child must be listening within this */
+#define H_STOP_MS 5000   /* a child must exit within this after a signal */
+#define H_IO_MS 2000     /* SO_RCVTIMEO / SO_SNDTIMEO of h_connect sockets */
+#define H_GET_MS 5000    /* h_http_get's wait for the response */
+#define H_MAX_HEAD 65536 /* a response head longer than this is an error */
+#define H_START_TRIES 3  /* fresh ports tried when a child fails to bind */
+
+/* The test process never dies of SIGPIPE; children get SIG_DFL back. */
+__attribute__((constructor)) static void
+h__init(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int64_t
+h__now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+h_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* Waits until fd is readable or deadline passes (polls at least once).
+ * Returns 1 if readable (or closed/errored), 0 on timeout. */
+static int
+h__wait_readable(int fd, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - h__now_ms();
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, left > 0 ? (int)left : 0);
+
+        if (n > 0) {
+            return 1;
+        }
+        if (n == 0 || errno != EINTR) {
+            return 0;
+        }
+    }
+}
+
+/* n distinct ports the kernel just handed out for 127.0.0.1; never 6379. */
+static int
+h__free_ports(int *ports, int n)
+{
+    int fds[8];
+    int nfd = 0, got = 0, rc = -1;
+
+    while (got < n && nfd < 8) {
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t sl = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd == -1) {
+            goto out;
+        }
+        fds[nfd++] = fd; /* held open until all are found: distinct */
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+            getsockname(fd, (struct sockaddr *)&sa, &sl) == -1) {
+            goto out;
+        }
+        if (ntohs(sa.sin_port) != 6379) {
+            ports[got++] = ntohs(sa.sin_port);
+        }
+    }
+    rc = got == n ? 0 : -1;
+out:
+    while (nfd > 0) {
+        close(fds[--nfd]);
+    }
+    return rc;
+}
+
+/* Inode of the IPv4 socket listening on port, or 0. */
+static unsigned long
+h__listen_inode(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    unsigned long inode = 0, ino;
+    unsigned int lport, state;
+
+    if (f == NULL) {
+        return 0;
+    }
+    while (inode == 0 && fgets(line, sizeof(line), f) != NULL) {
+        /* sl local:port remote:port st tx:rx tr:when retrnsmt uid tmo inode */
+        if (sscanf(line,
+                   " %*u: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+                   &lport, &state, &ino) == 3 &&
+            state == 0x0A && lport == (unsigned int)port) {
+            inode = ino;
+        }
+    }
+    fclose(f);
+    return inode;
+}
+
+/* 1 if process pid holds the socket listening on 127.0.0.1:port. */
+static int
+h__pid_listens(pid_t pid, int port)
+{
+    unsigned long inode = h__listen_inode(port);
+    char path[64], want[64], link[64];
+    struct dirent *de;
+    DIR *d;
+    int found = 0;
+
+    if (inode == 0) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    snprintf(want, sizeof(want), "socket:[%lu]", inode);
+    d = opendir(path);
+    if (d == NULL) {
+        return 0;
+    }
+    while (!found && (de = readdir(d)) != NULL) {
+        ssize_t n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+
+        if (n > 0) {
+            link[n] = '\0';
+            found = strcmp(link, want) == 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/*
+ * Forks and execs argv with stdout and stderr going to out_fd; the child
+ * dies with the test process. Returns the pid or -1.
+ */
+static pid_t
+h__spawn(const char *file, char *const argv[], int out_fd)
+{
+    pid_t parent = getpid();
+    long maxfd = sysconf(_SC_OPEN_MAX);
+    pid_t pid;
+
+    if (maxfd < 0 || maxfd > 65536) {
+        maxfd = 65536;
+    }
+    pid = fork();
+    if (pid != 0) {
+        return pid;
+    }
+    /* child: async-signal-safe calls only */
+    {
+        sigset_t none;
+        int devnull = open("/dev/null", O_RDONLY);
+        long fd;
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(127);
+        }
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        if (devnull != -1) {
+            dup2(devnull, 0);
+        }
+        dup2(out_fd, 1);
+        dup2(out_fd, 2);
+        for (fd = 3; fd < maxfd; fd++) {
+            close((int)fd);
+        }
+        execvp(file, argv);
+        _exit(127);
+    }
+}
+
+/* Waits for pid up to ms; returns the wait status or -1 if still running. */
+static int
+h__reap(pid_t pid, int ms)
+{
+    int64_t deadline = h__now_ms() + ms;
+
+    for (;;) {
+        int st;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+
+        if (w == pid) {
+            return st;
+        }
+        if (w == -1 && errno != EINTR) {
+            return 0; /* not our child any more: nothing to wait for */
+        }
+        if (h__now_ms() >= deadline) {
+            return -1;
+        }
+        h_sleep_ms(5);
+    }
+}
+
+/* Signals pid, waits, SIGKILLs if needed. Returns the wait status or -1. */
+static int
+h__terminate(pid_t pid, int sig)
+{
+    int st;
+
+    kill(pid, sig);
+    st = h__reap(pid, H_STOP_MS);
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        h__reap(pid, H_STOP_MS);
+    }
+    return st;
+}
+
+/* Removes dir and the plain files in it. */
+static void
+h__rmdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                unlinkat(dirfd(d), de->d_name, 0);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static int
+h__dir_exists(const char *dir)
+{
+    struct stat st;
+
+    return dir[0] != '\0' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Creates $TMPDIR/rp-e2e-<kind>-XXXXXX (default /tmp). Returns 0 or -1. */
+static int
+h__mkdtemp(char *buf, size_t cap, const char *kind)
+{
+    const char *base = getenv("TMPDIR");
+    int n;
+
+    if (base == NULL || base[0] == '\0') {
+        base = "/tmp";
+    }
+    n = snprintf(buf, cap, "%s/rp-e2e-%s-XXXXXX", base, kind);
+    if (n < 0 || (size_t)n >= cap || mkdtemp(buf) == NULL) {
+        buf[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if pid is a running child of this process (never a stray number). */
+static int
+h__is_child(pid_t pid)
+{
+    return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+/* ---- redis ---- */
+
+/*
+ * Spawns argv with output appended to log and waits until it listens on
+ * every port. Returns 0; or -1 with *pid = 0 if it died, or still running
+ * (the caller kills it) if it did not listen in time.
+ */
+static int
+h__launch(const char *log, char *const argv[], const int *ports, int nports,
+          pid_t *pid)
+{
+    int64_t deadline = h__now_ms() + H_START_MS;
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int i, gone;
+
+    *pid = fd == -1 ? -1 : h__spawn(argv[0], argv, fd);
+    if (fd != -1) {
+        close(fd);
+    }
+    gone = *pid <= 0;
+    while (!gone && h__now_ms() < deadline) {
+        if (h__reap(*pid, 0) != -1) {
+            gone = 1;
+            break;
+        }
+        for (i = 0; i < nports && h__pid_listens(*pid, ports[i]); i++) {
+        }
+        if (i == nports) {
+            return 0;
+        }
+        h_sleep_ms(10);
+    }
+    if (gone) {
+        *pid = 0;
+    }
+    return -1;
+}
+
+/* One attempt at starting redis-server on port. */
+static int
+h__redis_try(struct h_redis *r, int port)
+{
+    char portstr[16], log[300];
+    char *argv[] = {"redis-server", "--save", "",          "--appendonly",
+                    "no",           "--bind", "127.0.0.1", "--port",
+                    portstr,        "--dir",  r->dir,      "--daemonize",
+                    "no",           NULL};
+
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+    r->port = port;
+    if (h__launch(log, argv, &port, 1, &r->pid) == -1) {
+        return -1;
+    }
+    return h_redis_cmd(r, "PING");
+}
+
+int
+h_redis_start(struct h_redis *r, int port)
+{
+    int tries = port > 0 ? 1 : H_START_TRIES;
+
+    if (h__is_child(r->pid)) { /* started twice: stop the first one */
+        h__terminate(r->pid, SIGKILL);
+    }
+    r->pid = 0;
+    if (port <= 0 && strstr(r->dir, "/rp-e2e-redis-") != NULL) {
+        h__rmdir(r->dir);
+    }
+    if ((port <= 0 || !h__dir_exists(r->dir)) &&
+        h__mkdtemp(r->dir, sizeof(r->dir), "redis") == -1) {
+        return -1;
+    }
+    while (tries-- > 0) {
+        int p = port;
+
+        if (p <= 0 && h__free_ports(&p, 1) == -1) {
+            return -1;
+        }
+        if (h__redis_try(r, p) == 0) {
+            return 0;
+        }
+        h_redis_kill(r, 1);
+    }
+    fprintf(stderr, "harness: redis-server did not start on port %d\n",
+            r->port);
+    return -1;
+}
+
+void
+h_redis_kill(struct h_redis *r, int hard)
+{
+    if (r->pid > 0) {
+        h__terminate(r->pid, hard ? SIGKILL : SIGTERM);
+        r->pid = 0;
+    }
+}
+
+void
+h_redis_stop(struct h_redis *r)
+{
+    h_redis_kill(r, 1);
+    if (r->dir[0] != '\0') {
+        h__rmdir(r->dir);
+        r->dir[0] = '\0';
+    }
+}
+
+redisContext *
+h_redis_ctx(const struct h_redis *r)
+{
+    struct timeval tv = {H_IO_MS / 1000, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+
+    if (c == NULL) {
+        return NULL;
+    }
+    if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+int
+h_redis_cmd(const struct h_redis *r, const char *fmt, ...)
+{
+    redisContext *c = h_redis_ctx(r);
+    redisReply *rep;
+    va_list ap;
+    int rc;
+
+    if (c == NULL) {
+        return -1;
+    }
+    va_start(ap, fmt);
+    rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    rc = rep != NULL && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
+    if (rep != NULL) {
+        freeReplyObject(rep);
+    }
+    redisFree(c);
+    return rc;
+}
+
+long
+h_redis_calls(const struct h_redis *r, const char *cmd)
+{
+    redisContext *c = h_redis_ctx(r);
+    redisReply *rep;
+    char needle[128];
+    const char *p;
+    long calls = 0;
+    size_t i;
+
+    if (c == NULL) {
+        return -1;
+    }
+    rep = redisCommand(c, "INFO commandstats");
+    if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
+        calls = -1;
+        goto out;
+    }
+    snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+    for (i = 8; needle[i] != ':' && needle[i] != '\0'; i++) {
+        needle[i] = (char)tolower((unsigned char)needle[i]);
+    }
+    p = strstr(rep->str, needle);
+    if (p != NULL) {
+        calls = strtol(p + strlen(needle), NULL, 10);
+    }
+out:
+    if (rep != NULL) {
+        freeReplyObject(rep);
+    }
+    redisFree(c);
+    return calls;
+}
+
+/* ---- proxy ---- */
+
+static const char *
+h__proxy_bin(void)
+{
+    const char *bin = getenv("PROXY_BIN");
+
+    return bin != NULL && bin[0] != '\0' ? bin : "build/redis-proxy";
+}
+
+/* Writes the INI for this attempt's ports. */
+static int
+h__write_ini(const struct h_proxy *p, int redis_port, const char *extra)
+{
+    FILE *f = fopen(p->ini, "w");
+    int rc;
+
+    if (f == NULL) {
+        return -1;
+    }
+    fprintf(f,
+            "[server]\nbind = 127.0.0.1\nhttp_port = %d\nresp_port = %d\n"
+            "[redis]\nhost = 127.0.0.1\nport = %d\n%s%s",
+            p->http_port, p->resp_port, redis_port, extra ? extra : "",
+            extra && extra[0] && extra[strlen(extra) - 1] != '\n' ? "\n" : "");
+    rc = ferror(f) ? -1 : 0;
+    if (fclose(f) != 0) {
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Removes the proxy's temp dir (the parent of ini) unless E2E_KEEP is set. */
+static void
+h__proxy_cleanup(struct h_proxy *p)
+{
+    char dir[256];
+    char *slash;
+
+    if (p->ini[0] == '\0') {
+        return;
+    }
+    if (getenv("E2E_KEEP") != NULL) {
+        fprintf(stderr, "harness: kept %s\n", p->ini);
+    } else {
+        snprintf(dir, sizeof(dir), "%s", p->ini);
+        slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            h__rmdir(dir);
+        }
+    }
+    p->ini[0] = '\0';
+    p->log[0] = '\0';
+}
+
+/* One attempt: fresh ports, INI, exec, wait for both listeners. */
+static int
+h__proxy_try(struct h_proxy *p, int redis_port, const char *extra,
+             char *const args[])
+{
+    char *argv[64];
+    int ports[2], argc = 0;
+
+    if (h__free_ports(ports, 2) == -1) {
+        return -1;
+    }
+    p->http_port = ports[0];
+    p->resp_port = ports[1];
+    if (h__write_ini(p, redis_port, extra) == -1) {
+        return -1;
+    }
+    argv[argc++] = (char *)h__proxy_bin();
+    argv[argc++] = "-c";
+    argv[argc++] = p->ini;
+    for (; args != NULL && *args != NULL && argc < 63; args++) {
+        argv[argc++] = *args;
+    }
+    argv[argc] = NULL;
+    return h__launch(p->log, argv, ports, 2, &p->pid);
+}
+
+int
+h_proxy_start_args(struct h_proxy *p, int redis_port, const char *extra,
+                   char *const args[])
+{
+    char dir[200];
+    int tries;
+
+    if (h__is_child(p->pid)) { /* started twice: stop the first one */
+        h__terminate(p->pid, SIGKILL);
+    }
+    p->pid = 0;
+    if (strstr(p->ini, "/rp-e2e-proxy-") != NULL) {
+        h__proxy_cleanup(p);
+    }
+    if (h__mkdtemp(dir, sizeof(dir), "proxy") == -1) {
+        p->ini[0] = p->log[0] = '\0';
+        return -1;
+    }
+    snprintf(p->ini, sizeof(p->ini), "%s/proxy.ini", dir);
+    snprintf(p->log, sizeof(p->log), "%s/proxy.log", dir);
+    for (tries = 0; tries < H_START_TRIES; tries++) {
+        if (h__proxy_try(p, redis_port, extra, args) == 0) {
+            return 0;
+        }
+        if (p->pid > 0) {
+            h__terminate(p->pid, SIGKILL);
+            p->pid = 0;
+        }
+    }
+    fprintf(stderr, "harness: %s did not start; its log:\n", h__proxy_bin());
+    h_proxy_dump_log(p);
+    h__proxy_cleanup(p);
+    return -1;
+}
+
+int
+h_proxy_start(struct h_proxy *p, int redis_port, const char *extra)
+{
+    return h_proxy_start_args(p, redis_port, extra, NULL);
+}
+
+int
+h_proxy_stop(struct h_proxy *p)
+{
+    int st, rc = -1;
+
+    if (p->pid > 0) {
+        st = h__terminate(p->pid, SIGTERM);
+        p->pid = 0;
+        if (st != -1 && WIFEXITED(st)) {
+            rc = WEXITSTATUS(st);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "harness: proxy stopped with status %d; log:\n",
+                    rc);
+            h_proxy_dump_log(p);
+        }
+    }
+    h__proxy_cleanup(p);
+    return rc;
+}
+
+void
+h_proxy_dump_log(const struct h_proxy *p)
+{
+    char buf[4096];
+    size_t n;
+    FILE *f;
+
+    if (p->log[0] == '\0' || (f = fopen(p->log, "r")) == NULL) {
+        return;
+    }
+    fprintf(stderr, "---- %s ----\n", p->log);
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        fwrite(buf, 1, n, stderr);
+    }
+    fprintf(stderr, "---- end ----\n");
+    fclose(f);
+}
+
+int
+h_run(char *const argv[], char *out, size_t cap)
+{
+    char *av[64];
+    int pfd[2], argc = 0, st;
+    size_t len = 0;
+    int64_t deadline = h__now_ms() + H_STOP_MS;
+    pid_t pid;
+
+    av[argc++] = (char *)h__proxy_bin();
+    if (argv != NULL && argv[0] != NULL) {
+        for (argv++; *argv != NULL && argc < 63; argv++) {
+            av[argc++] = *argv;
+        }
+    }
+    av[argc] = NULL;
+    if (pipe2(pfd, O_CLOEXEC) == -1) {
+        return -1;
+    }
+    pid = h__spawn(av[0], av, pfd[1]);
+    close(pfd[1]);
+    if (pid == -1) {
+        close(pfd[0]);
+        return -1;
+    }
+    while (h__wait_readable(pfd[0], deadline)) {
+        char tmp[4096];
+        ssize_t n = read(pfd[0], tmp, sizeof(tmp));
+        size_t keep;
+
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        keep = cap > len + 1 ? cap - len - 1 : 0;
+        keep = keep < (size_t)n ? keep : (size_t)n;
+        memcpy(out + len, tmp, keep);
+        len += keep;
+    }
+    close(pfd[0]);
+    if (cap > 0) {
+        out[len] = '\0';
+    }
+    st = h__reap(pid, (int)(deadline - h__now_ms()));
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        h__reap(pid, H_STOP_MS);
+        return -1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---- sockets ---- */
+
+int
+h_connect(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct timeval tv = {H_IO_MS / 1000, 0};
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd == -1) {
+        return -1;
+    }
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+int
+h_send(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int
+h_sends(int fd, const char *s)
+{
+    return h_send(fd, s, strlen(s));
+}
+
+/* Reads into buf up to cap-1 bytes (NUL-terminated) until close/timeout. */
+size_t
+h_recv_all(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    int64_t deadline = h__now_ms() + timeout_ms;
+    size_t len = 0;
+
+    if (cap == 0) {
+        return 0;
+    }
+    while (len + 1 < cap && h__wait_readable(fd, deadline)) {
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, MSG_DONTWAIT);
+
+        if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+int
+h_wait_closed(int fd, int timeout_ms)
+{
+    int64_t deadline = h__now_ms() + timeout_ms;
+
+    while (h__wait_readable(fd, deadline)) {
+        char tmp[4096];
+        ssize_t n = recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+
+        if (n == 0 || (n == -1 && (errno == ECONNRESET || errno == EPIPE))) {
+            return 1;
+        }
+        if (n == -1 && errno != EINTR && errno != EAGAIN) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reads exactly len bytes by deadline. Returns 0 or -1. */
+static int
+h__read_exact(int fd, char *buf, size_t len, int64_t deadline)
+{
+    while (len > 0) {
+        ssize_t n;
+
+        if (!h__wait_readable(fd, deadline)) {
+            return -1;
+        }
+        n = recv(fd, buf, len, MSG_DONTWAIT);
+        if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads the response head byte by byte (never past it) into r->headers. */
+static int
+h__read_head(int fd, struct h_resp *r, int64_t deadline)
+{
+    size_t len = 0, kept = 0;
+    uint32_t last4 = 0;
+
+    while (len < H_MAX_HEAD) {
+        char c;
+
+        if (h__read_exact(fd, &c, 1, deadline) == -1) {
+            return -1;
+        }
+        len++;
+        if (kept + 1 < sizeof(r->headers)) {
+            r->headers[kept++] = c;
+            r->headers[kept] = '\0';
+        }
+        last4 = (last4 << 8) | (unsigned char)c;
+        if (last4 == 0x0d0a0d0a) {
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+h_read_resp(int fd, struct h_resp *r, int is_head, int timeout_ms)
+{
+    int64_t deadline = h__now_ms() + timeout_ms;
+    char cl[32];
+    char *end;
+
+    r->status = 0;
+    r->headers[0] = '\0';
+    r->body = NULL;
+    r->body_len = 0;
+    if (h__read_head(fd, r, deadline) == -1 ||
+        strncmp(r->headers, "HTTP/1.", 7) != 0 || r->headers[8] != ' ') {
+        return -1;
+    }
+    r->status = (int)strtol(r->headers + 9, &end, 10);
+    if (end != r->headers + 12 || r->status < 100) {
+        return -1;
+    }
+    if (is_head || r->status < 200 || r->status == 204 || r->status == 304) {
+        r->body = calloc(1, 1);
+        return r->body != NULL ? 0 : -1;
+    }
+    if (h_header(r, "Content-Length", cl, sizeof(cl)) == NULL) {
+        return -1; /* the proxy always sends it */
+    }
+    r->body_len = strtoul(cl, &end, 10);
+    if (*end != '\0' || r->body_len > (size_t)1 << 30) {
+        return -1;
+    }
+    r->body = malloc(r->body_len + 1);
+    if (r->body == NULL ||
+        h__read_exact(fd, r->body, r->body_len, deadline) == -1) {
+        h_resp_free(r);
+        return -1;
+    }
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+const char *
+h_header(const struct h_resp *r, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    const char *line = strstr(r->headers, "\r\n");
+
+    while (line != NULL && line[2] != '\r' && line[2] != '\0') {
+        const char *p = line + 2;
+        const char *eol = strstr(p, "\r\n");
+
+        if (eol == NULL) {
+            eol = p + strlen(p);
+        }
+        if ((size_t)(eol - p) > nlen && p[nlen] == ':' &&
+            strncasecmp(p, name, nlen) == 0) {
+            const char *v = p + nlen + 1;
+            const char *ve = eol;
+            size_t n;
+
+            while (v < ve && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) {
+                ve--;
+            }
+            n = (size_t)(ve - v);
+            if (cap == 0) {
+                return NULL;
+            }
+            n = n < cap - 1 ? n : cap - 1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return out;
+        }
+        line = *eol != '\0' ? eol : NULL;
+    }
+    return NULL;
+}
+
+void
+h_resp_free(struct h_resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->body_len = 0;
+}
+
+int
+h_http_get(int port, const char *path, struct h_resp *r)
+{
+    char req[16384];
+    int fd, rc = -1;
+    int n;
+
+    r->body = NULL;
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        return -1;
+    }
+    fd = h_connect(port);
+    if (fd == -1) {
+        return -1;
+    }
+    if (h_send(fd, req, (size_t)n) == 0) {
+        rc = h_read_resp(fd, r, 0, H_GET_MS);
+    }
+    close(fd);
+    return rc;
+}

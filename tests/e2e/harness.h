@@ -1,0 +1,100 @@
+/*
+ * harness: helpers for the end-to-end tests. Each test starts its own
+ * redis-server and redis-proxy on free loopback ports (never 6379), talks to
+ * them over real sockets, and stops them (killing anything left) when done.
+ * The proxy binary is $PROXY_BIN (default build/redis-proxy).
+ */
+#ifndef RP_E2E_HARNESS_H
+#define RP_E2E_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <hiredis/hiredis.h>
+
+/* A throwaway redis-server (no persistence, data dir under /tmp). */
+struct h_redis {
+    pid_t pid;
+    int port;
+    char dir[256]; /* temp dir, removed by h_redis_stop */
+};
+
+/* Starts redis-server on a free port and waits until it answers PING.
+ * Returns 0 or -1. If port > 0 that port is used (restart on same port). */
+int h_redis_start(struct h_redis *r, int port);
+/* SIGKILL (hard=1) or SIGTERM (hard=0), then wait for exit. Keeps r->port. */
+void h_redis_kill(struct h_redis *r, int hard);
+/* Kills if running and removes the temp dir. Safe to call twice. */
+void h_redis_stop(struct h_redis *r);
+/* A direct hiredis connection to the test redis (for SET, INFO, CLIENT PAUSE). */
+redisContext *h_redis_ctx(const struct h_redis *r);
+/* Runs a command on a fresh direct connection; returns 0 if not an error reply. */
+int h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
+/* "calls" of cmdstat_<cmd> in INFO commandstats (0 if absent), e.g. "get". */
+long h_redis_calls(const struct h_redis *r, const char *cmd);
+
+/* A running proxy. */
+struct h_proxy {
+    pid_t pid;
+    int http_port;
+    int resp_port;
+    char ini[256]; /* generated config file */
+    char log[256]; /* its stderr */
+};
+
+/*
+ * Writes an INI with [server] bind=127.0.0.1, free http_port and resp_port,
+ * [redis] port = redis_port, then appends `extra` verbatim (more lines, may
+ * repeat sections: e.g. "[cache]\nttl = 1s\n"; a key set in extra must not
+ * also be one the harness sets, except via h_proxy_start_args). Starts the
+ * binary with -c INI and waits until the HTTP port accepts. Returns 0 or -1.
+ */
+int h_proxy_start(struct h_proxy *p, int redis_port, const char *extra);
+/* SIGTERM, wait up to 5 s (then SIGKILL); returns the exit status
+ * (WEXITSTATUS) or -1 if it had to be killed or died of a signal. */
+int h_proxy_stop(struct h_proxy *p);
+/* Prints the proxy's stderr log to stderr (call on failure for diagnosis). */
+void h_proxy_dump_log(const struct h_proxy *p);
+
+/* Runs the binary with argv (NULL-terminated, argv[0] ignored), captures
+ * stdout+stderr into out (NUL-terminated, truncated to cap), waits up to
+ * 5 s; returns the exit status or -1. */
+int h_run(char *const argv[], char *out, size_t cap);
+
+/* Connects to 127.0.0.1:port (blocking, 2 s timeouts). Returns fd or -1. */
+int h_connect(int port);
+/* Writes all bytes. Returns 0 or -1. */
+int h_send(int fd, const void *buf, size_t len);
+int h_sends(int fd, const char *s);
+/* Reads until the peer closes or timeout_ms passes; returns bytes read. */
+size_t h_recv_all(int fd, char *buf, size_t cap, int timeout_ms);
+/* Returns 1 if the peer closed the connection within timeout_ms (read
+ * returns 0 or ECONNRESET), 0 if still open. */
+int h_wait_closed(int fd, int timeout_ms);
+
+/* One parsed HTTP response. body is malloc'd (free with h_resp_free). */
+struct h_resp {
+    int status;
+    char headers[8192]; /* raw header block, NUL-terminated */
+    char *body;
+    size_t body_len;
+};
+/* Reads exactly one response (honours Content-Length; HEAD: no body if
+ * is_head). Returns 0, or -1 on timeout/close/parse error. */
+int h_read_resp(int fd, struct h_resp *r, int is_head, int timeout_ms);
+/* Value of header `name` (case-insensitive) copied into out, or NULL. */
+const char *h_header(const struct h_resp *r, const char *name, char *out,
+                     size_t cap);
+void h_resp_free(struct h_resp *r);
+/* One-shot: connect, send "GET <path> HTTP/1.1\r\nHost: x\r\n\r\n", read one
+ * response, close. Returns 0 or -1. */
+int h_http_get(int port, const char *path, struct h_resp *r);
+
+/* Sleeps ms milliseconds. */
+void h_sleep_ms(int ms);
+
+/* Added: h_proxy_start with extra command-line arguments (NULL-terminated,
+ * may be NULL) appended after "-c INI", e.g. {"-s", "cache.ttl=1s", NULL}. */
+int h_proxy_start_args(struct h_proxy *p, int redis_port, const char *extra,
+                       char *const args[]);
+
+#endif

@@ -1,0 +1,800 @@
+/*
+ * Unit tests for cache: hits and misses with exact bytes (binary keys and
+ * values, empty values), replacement, exact LRU eviction, capacity 0 and 1,
+ * TTL boundaries on an injected fake clock, removal, exact counters, entry
+ * reference counts across eviction, replacement and cache_destroy, a large
+ * fill, and a multi-threaded run that checks the cache's invariants.
+ *
+ * Whether an entry is still in the cache is observed through its reference
+ * count where a cache_get() would disturb the LRU order being tested: an
+ * entry the test created and still holds has refs 2 while cached, 1 once the
+ * cache dropped it. Run under ASan, the tests that read an entry after it
+ * left the cache prove it is not freed early.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void)
+{
+    return fake_now;
+}
+
+#define S(s) s, sizeof(s) - 1
+
+static struct cache *
+make_cache(long capacity, int64_t ttl_ms)
+{
+    struct cache *c = cache_create(capacity, ttl_ms, fake_clock);
+
+    cr_assert_not_null(c, "cache_create(%ld, %lld)", capacity,
+                       (long long)ttl_ms);
+    return c;
+}
+
+/* Creates an entry and stores it; the caller keeps the creator's reference. */
+static struct cache_entry *
+put_held(struct cache *c, const char *key, size_t klen, const char *val,
+         size_t vlen)
+{
+    struct cache_entry *e = cache_entry_create(c, key, klen, val, vlen);
+
+    cr_assert_not_null(e);
+    cache_put(c, e);
+    return e;
+}
+
+/* Creates an entry, stores it and drops the creator's reference. */
+static void
+put(struct cache *c, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    cache_release(put_held(c, key, klen, val, vlen));
+}
+
+static unsigned
+refs(struct cache_entry *e)
+{
+    return atomic_load(&e->refs);
+}
+
+/* Asserts which of the held entries the cache still holds: in[i] is '1'
+ * when held[i] is cached (refs 2: cache + test), '0' when dropped. */
+static void
+expect_cached(struct cache_entry **held, const char *in)
+{
+    size_t i;
+
+    for (i = 0; in[i] != '\0'; i++) {
+        unsigned want = in[i] == '1' ? 2 : 1;
+        cr_assert_eq(refs(held[i]), want, "entry %zu: refs %u, want %u (%s)", i,
+                     refs(held[i]), want, in);
+    }
+}
+
+static void
+release_all(struct cache_entry **held, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        cache_release(held[i]);
+    }
+}
+
+static void
+expect_entry(const struct cache_entry *e, const char *key, size_t klen,
+             const char *val, size_t vlen)
+{
+    cr_assert_eq(e->klen, klen, "klen %u, want %zu", e->klen, klen);
+    cr_assert_eq(memcmp(cache_entry_key(e), key, klen), 0, "key bytes");
+    cr_assert_eq(e->vlen, vlen, "vlen %zu, want %zu", e->vlen, vlen);
+    cr_assert_eq(memcmp(cache_entry_value(e), val, vlen), 0, "value bytes");
+}
+
+static void
+expect_hit(struct cache *c, const char *key, size_t klen, const char *val,
+           size_t vlen)
+{
+    struct cache_entry *e = cache_get(c, key, klen);
+
+    cr_assert_not_null(e, "miss for key of %zu bytes '%.*s'", klen, (int)klen,
+                       key);
+    expect_entry(e, key, klen, val, vlen);
+    cache_release(e);
+}
+
+static void
+expect_miss(struct cache *c, const char *key, size_t klen)
+{
+    struct cache_entry *e = cache_get(c, key, klen);
+
+    cr_assert_null(e, "hit for key of %zu bytes '%.*s'", klen, (int)klen, key);
+}
+
+static void
+expect_stats(struct cache *c, long entries, long hits, long misses,
+             long evictions, long expirations)
+{
+    struct cache_stats st;
+
+    cache_stats(c, &st);
+    cr_assert(st.entries == entries && st.hits == hits && st.misses == misses &&
+                  st.evictions == evictions && st.expirations == expirations,
+              "entries/hits/misses/evictions/expirations are "
+              "%ld/%ld/%ld/%ld/%ld, want %ld/%ld/%ld/%ld/%ld",
+              st.entries, st.hits, st.misses, st.evictions, st.expirations,
+              entries, hits, misses, evictions, expirations);
+}
+
+/* ---- basic get / put ---- */
+
+Test(cache, get_on_empty_cache_misses)
+{
+    struct cache *c = make_cache(8, 0);
+
+    expect_miss(c, S("absent"));
+    expect_miss(c, S(""));
+    expect_stats(c, 0, 0, 2, 0, 0);
+    cache_destroy(c);
+}
+
+Test(cache, put_then_get_returns_exact_key_and_value)
+{
+    struct cache *c = make_cache(8, 0);
+
+    put(c, S("user:1"), S("alice"));
+    expect_hit(c, S("user:1"), S("alice"));
+    expect_hit(c, S("user:1"), S("alice"));
+    expect_miss(c, S("user:2"));
+    expect_stats(c, 1, 2, 1, 0, 0);
+    cache_destroy(c);
+}
+
+/* Keys that differ only in length, in one byte (before, at and past the
+ * hash's 8-byte words) or around NUL bytes, and the empty key; values with
+ * NUL and high bytes. */
+static const struct kv {
+    const char *k, *v;
+    size_t klen, vlen;
+} distinct[] = {
+#define KV(k, v)                                                               \
+    {                                                                          \
+        k, v, sizeof(k) - 1, sizeof(v) - 1                                     \
+    }
+    KV("", "empty-key"),
+    KV("a", "v-a"),
+    KV("ab", "v-ab"),
+    KV("abc", "v-abc"),
+    KV("12345678", "v-8"),
+    KV("12345679", "v-8b"),
+    KV("1234567890abcdef", "v-16"),
+    KV("1234567890abcdefX", "v-17"),
+    KV("1234567890abcdefY", "v-17b"),
+    KV("a\0b", "\0\0x\0"),
+    KV("a\0c", "\xff\0\x80"),
+    KV("a\0", "\0"),
+    KV("\0", "\r\n\0\n"),
+#undef KV
+};
+
+Test(cache, distinct_keys_round_trip_exact_bytes)
+{
+    size_t n = sizeof(distinct) / sizeof(distinct[0]), i;
+    struct cache *c = make_cache(64, 0);
+
+    for (i = 0; i < n; i++) {
+        put(c, distinct[i].k, distinct[i].klen, distinct[i].v,
+            distinct[i].vlen);
+    }
+    for (i = 0; i < n; i++) {
+        expect_hit(c, distinct[i].k, distinct[i].klen, distinct[i].v,
+                   distinct[i].vlen);
+    }
+    expect_miss(c, S("abcd"));
+    expect_miss(c, S("1234567"));
+    expect_miss(c, "\0\0", 2);
+    expect_stats(c, (long)n, (long)n, 3, 0, 0);
+    cache_destroy(c);
+}
+
+Test(cache, empty_value_is_a_hit_with_zero_length)
+{
+    struct cache *c = make_cache(8, 0);
+    struct cache_entry *e;
+
+    put(c, S("k"), S(""));
+    e = cache_get(c, S("k"));
+    cr_assert_not_null(e);
+    cr_assert_eq(e->vlen, 0);
+    cr_assert_eq(e->klen, 1);
+    cr_assert_eq(cache_entry_key(e)[0], 'k');
+    cache_release(e);
+    expect_stats(c, 1, 1, 0, 0, 0);
+    cache_destroy(c);
+}
+
+Test(cache, flags_set_by_creator_are_served_with_the_entry)
+{
+    struct cache *c = make_cache(8, 0);
+    struct cache_entry *e = cache_entry_create(c, S("k"), S("v"));
+
+    cr_assert_not_null(e);
+    cr_assert_eq(e->flags, 0);
+    e->flags = 0xabcd;
+    cache_put(c, e);
+    cache_release(e);
+    e = cache_get(c, S("k"));
+    cr_assert_not_null(e);
+    cr_assert_eq(e->flags, 0xabcd);
+    cache_release(e);
+    cache_destroy(c);
+}
+
+/* ---- replacement ---- */
+
+Test(cache, put_of_same_key_replaces_value_without_eviction)
+{
+    struct cache *c = make_cache(4, 0);
+
+    put(c, S("k"), S("old"));
+    put(c, S("k"), S("new-and-longer"));
+    expect_hit(c, S("k"), S("new-and-longer"));
+    put(c, S("k"), S(""));
+    expect_hit(c, S("k"), S(""));
+    expect_stats(c, 1, 2, 0, 0, 0);
+    cache_destroy(c);
+}
+
+Test(cache, replaced_entry_stays_readable_until_its_reader_releases_it)
+{
+    struct cache *c = make_cache(4, 0);
+    struct cache_entry *old;
+
+    put(c, S("k"), S("version-1"));
+    old = cache_get(c, S("k"));
+    cr_assert_not_null(old);
+    cr_assert_eq(refs(old), 2, "cache + reader");
+    put(c, S("k"), S("version-2"));
+    cr_assert_eq(refs(old), 1, "the cache dropped its reference");
+    expect_entry(old, S("k"), S("version-1"));
+    expect_hit(c, S("k"), S("version-2"));
+    cache_release(old); /* frees it: ASan catches any later use */
+    expect_hit(c, S("k"), S("version-2"));
+    cache_destroy(c);
+}
+
+/* ---- LRU ---- */
+
+Test(cache, evicts_least_recently_used_after_a_read)
+{
+    struct cache *c = make_cache(3, 0);
+    struct cache_entry *h[4]; /* a b c d */
+
+    h[0] = put_held(c, S("a"), S("va"));
+    h[1] = put_held(c, S("b"), S("vb"));
+    h[2] = put_held(c, S("c"), S("vc"));
+    expect_hit(c, S("a"), S("va"));
+    h[3] = put_held(c, S("d"), S("vd"));
+    expect_cached(h, "1011"); /* exactly b went */
+    expect_stats(c, 3, 1, 0, 1, 0);
+    expect_miss(c, S("b"));
+    expect_hit(c, S("a"), S("va"));
+    expect_hit(c, S("c"), S("vc"));
+    expect_hit(c, S("d"), S("vd"));
+    release_all(h, 4);
+    cache_destroy(c);
+}
+
+Test(cache, lru_order_follows_reads_replacements_and_inserts)
+{
+    struct cache *c = make_cache(3, 0);
+    struct cache_entry *h[7]; /* a b c d e d2 f */
+
+    h[0] = put_held(c, S("a"), S("va"));
+    h[1] = put_held(c, S("b"), S("vb"));
+    h[2] = put_held(c, S("c"), S("vc"));
+    expect_hit(c, S("a"), S("va"));      /* MRU..LRU: a c b */
+    h[3] = put_held(c, S("d"), S("vd")); /* d a c; b out */
+    expect_cached(h, "1011");
+    expect_hit(c, S("c"), S("vc"));      /* c d a */
+    expect_miss(c, S("b"));              /* a miss moves nothing */
+    h[4] = put_held(c, S("e"), S("ve")); /* e c d; a out */
+    expect_cached(h, "00111");
+    h[5] = put_held(c, S("d"), S("vd2")); /* d e c; replaced, none out */
+    expect_cached(h, "001011");
+    h[6] = put_held(c, S("f"), S("vf")); /* f d e; c out */
+    expect_cached(h, "0000111");
+    expect_stats(c, 3, 2, 1, 3, 0);
+    expect_hit(c, S("d"), S("vd2"));
+    expect_hit(c, S("e"), S("ve"));
+    expect_hit(c, S("f"), S("vf"));
+    expect_miss(c, S("a"));
+    expect_miss(c, S("b"));
+    expect_miss(c, S("c"));
+    release_all(h, 7);
+    cache_destroy(c);
+}
+
+Test(cache, without_reads_evicts_in_insertion_order)
+{
+    struct cache *c = make_cache(3, 0);
+    struct cache_entry *h[10];
+    char key[8], want[11];
+    int i, j;
+
+    for (i = 0; i < 10; i++) {
+        int n = snprintf(key, sizeof(key), "k%d", i);
+        h[i] = put_held(c, key, (size_t)n, key, (size_t)n);
+        for (j = 0; j <= i; j++) {
+            want[j] = j > i - 3 ? '1' : '0';
+        }
+        want[i + 1] = '\0';
+        expect_cached(h, want);
+    }
+    expect_stats(c, 3, 0, 0, 7, 0);
+    release_all(h, 10);
+    cache_destroy(c);
+}
+
+Test(cache, remove_frees_a_slot_so_the_next_put_evicts_nothing)
+{
+    struct cache *c = make_cache(2, 0);
+
+    put(c, S("a"), S("va"));
+    put(c, S("b"), S("vb"));
+    cr_assert_eq(cache_remove(c, S("a")), 1);
+    put(c, S("c"), S("vc"));
+    expect_stats(c, 2, 0, 0, 0, 0);
+    expect_hit(c, S("b"), S("vb"));
+    expect_hit(c, S("c"), S("vc"));
+    cache_destroy(c);
+}
+
+Test(cache, capacity_one_keeps_only_the_latest_put)
+{
+    struct cache *c = make_cache(1, 0);
+    struct cache_entry *h[3]; /* a b d */
+
+    h[0] = put_held(c, S("a"), S("va"));
+    h[1] = put_held(c, S("b"), S("vb"));
+    expect_cached(h, "01");
+    expect_hit(c, S("b"), S("vb"));
+    expect_miss(c, S("a"));
+    h[2] = put_held(c, S("d"), S("vd"));
+    expect_cached(h, "001");
+    expect_hit(c, S("d"), S("vd"));
+    expect_miss(c, S("b"));
+    put(c, S("d"), S("vd2")); /* replacing the only entry evicts nothing */
+    expect_hit(c, S("d"), S("vd2"));
+    expect_stats(c, 1, 3, 2, 2, 0);
+    release_all(h, 3);
+    cache_destroy(c);
+}
+
+Test(cache, capacity_zero_stores_nothing_but_entries_stay_usable)
+{
+    struct cache *c = make_cache(0, 0);
+    struct cache_entry *e = cache_entry_create(c, S("k"), S("value"));
+
+    cr_assert_not_null(e);
+    cache_put(c, e);
+    cr_assert_eq(refs(e), 1, "the cache took no reference");
+    expect_entry(e, S("k"), S("value"));
+    expect_miss(c, S("k"));
+    expect_miss(c, S("other"));
+    cr_assert_eq(cache_remove(c, S("k")), 0);
+    expect_stats(c, 0, 0, 2, 0, 0);
+    cache_release(e);
+    cache_destroy(c);
+}
+
+/* ---- TTL ---- */
+
+Test(cache, entry_is_fresh_until_ttl_and_removed_by_the_get_that_expires_it)
+{
+    struct cache *c = make_cache(8, 100);
+
+    fake_now = 5000;
+    put(c, S("k"), S("v"));
+    put(c, S("other"), S("o"));
+    fake_now = 5099; /* stored + ttl - 1 */
+    expect_hit(c, S("k"), S("v"));
+    fake_now = 5100; /* stored + ttl */
+    expect_stats(c, 2, 1, 0, 0, 0);
+    expect_miss(c, S("k"));
+    expect_stats(c, 1, 1, 1, 0, 1);
+    expect_miss(c, S("k")); /* now plainly absent: no second expiration */
+    expect_stats(c, 1, 1, 2, 0, 1);
+    fake_now = 5099; /* a clock read earlier cannot revive it */
+    expect_miss(c, S("k"));
+    expect_hit(c, S("other"), S("o"));
+    cache_destroy(c);
+}
+
+Test(cache, reads_never_extend_the_ttl)
+{
+    struct cache *c = make_cache(8, 100);
+    int64_t t;
+
+    fake_now = 0;
+    put(c, S("k"), S("v"));
+    for (t = 1; t < 100; t += 7) {
+        fake_now = t;
+        expect_hit(c, S("k"), S("v"));
+    }
+    fake_now = 99;
+    expect_hit(c, S("k"), S("v"));
+    fake_now = 100;
+    expect_miss(c, S("k"));
+    expect_stats(c, 0, 16, 1, 0, 1);
+    cache_destroy(c);
+}
+
+Test(cache, ttl_counts_from_entry_creation_not_from_put)
+{
+    struct cache *c = make_cache(8, 100);
+    struct cache_entry *e;
+
+    fake_now = 1000;
+    e = cache_entry_create(c, S("k"), S("v"));
+    cr_assert_not_null(e);
+    cr_assert_eq(e->stored_ms, 1000);
+    cr_assert_eq(e->expires_ms, 1100);
+    fake_now = 1060;
+    cache_put(c, e);
+    cache_release(e);
+    fake_now = 1099;
+    expect_hit(c, S("k"), S("v"));
+    fake_now = 1100;
+    expect_miss(c, S("k"));
+    cache_destroy(c);
+}
+
+Test(cache, replacing_a_key_restarts_its_ttl)
+{
+    struct cache *c = make_cache(8, 100);
+
+    fake_now = 1000;
+    put(c, S("k"), S("v1"));
+    fake_now = 1090;
+    put(c, S("k"), S("v2"));
+    fake_now = 1150;
+    expect_hit(c, S("k"), S("v2"));
+    fake_now = 1189;
+    expect_hit(c, S("k"), S("v2"));
+    fake_now = 1190;
+    expect_miss(c, S("k"));
+    expect_stats(c, 0, 2, 1, 0, 1);
+    cache_destroy(c);
+}
+
+Test(cache, ttl_zero_never_expires)
+{
+    struct cache *c = make_cache(8, 0);
+    struct cache_entry *e;
+
+    fake_now = 1;
+    put(c, S("k"), S("v"));
+    fake_now = INT64_MAX / 2;
+    expect_hit(c, S("k"), S("v"));
+    e = cache_get(c, S("k"));
+    cr_assert_not_null(e);
+    cr_assert_eq(e->expires_ms, 0);
+    cr_assert_eq(cache_entry_ttl_left(c, e), -1);
+    cache_release(e);
+    expect_stats(c, 1, 2, 0, 0, 0);
+    cache_destroy(c);
+}
+
+Test(cache, ttl_left_counts_down_to_zero_and_stays_there)
+{
+    struct cache *c = make_cache(8, 100);
+    struct cache_entry *e;
+
+    fake_now = 2000;
+    e = put_held(c, S("k"), S("v"));
+    cr_assert_eq(cache_entry_ttl_left(c, e), 100);
+    fake_now = 2040;
+    cr_assert_eq(cache_entry_ttl_left(c, e), 60);
+    fake_now = 2099;
+    cr_assert_eq(cache_entry_ttl_left(c, e), 1);
+    fake_now = 2100;
+    cr_assert_eq(cache_entry_ttl_left(c, e), 0);
+    fake_now = 9000;
+    cr_assert_eq(cache_entry_ttl_left(c, e), 0);
+    cache_release(e);
+    cache_destroy(c);
+}
+
+Test(cache, entry_held_by_a_reader_survives_its_expiry_removal)
+{
+    struct cache *c = make_cache(8, 100);
+    struct cache_entry *e;
+
+    fake_now = 0;
+    put(c, S("k"), S("payload"));
+    fake_now = 99;
+    e = cache_get(c, S("k"));
+    cr_assert_not_null(e);
+    fake_now = 100;
+    expect_miss(c, S("k"));
+    cr_assert_eq(refs(e), 1, "only the reader holds it now");
+    expect_entry(e, S("k"), S("payload"));
+    cache_release(e);
+    expect_stats(c, 0, 1, 1, 0, 1);
+    cache_destroy(c);
+}
+
+Test(cache, expired_entries_still_count_and_are_evicted_not_expired)
+{
+    struct cache *c = make_cache(2, 100);
+
+    fake_now = 0;
+    put(c, S("a"), S("va"));
+    put(c, S("b"), S("vb"));
+    fake_now = 500;
+    put(c, S("c"), S("vc"));
+    expect_stats(c, 2, 0, 0, 1, 0);
+    expect_miss(c, S("a"));
+    expect_stats(c, 2, 0, 1, 1, 0);
+    expect_miss(c, S("b"));
+    expect_hit(c, S("c"), S("vc"));
+    expect_stats(c, 1, 1, 2, 1, 1);
+    cache_destroy(c);
+}
+
+/* ---- remove and counters ---- */
+
+Test(cache, remove_reports_presence_and_spares_a_reader_copy)
+{
+    struct cache *c = make_cache(8, 0);
+    struct cache_entry *e;
+
+    put(c, S("a"), S("va"));
+    put(c, S("b"), S("vb"));
+    e = cache_get(c, S("a"));
+    cr_assert_not_null(e);
+    cr_assert_eq(cache_remove(c, S("absent")), 0);
+    cr_assert_eq(cache_remove(c, S("a")), 1);
+    cr_assert_eq(cache_remove(c, S("a")), 0);
+    cr_assert_eq(refs(e), 1, "only the reader holds it now");
+    expect_entry(e, S("a"), S("va"));
+    cache_release(e);
+    expect_miss(c, S("a"));
+    expect_hit(c, S("b"), S("vb"));
+    expect_stats(c, 1, 2, 1, 0, 0);
+    cache_destroy(c);
+}
+
+Test(cache, counters_are_exact_over_a_mixed_sequence)
+{
+    struct cache *c = make_cache(2, 1000);
+
+    fake_now = 0;
+    put(c, S("a"), S("va"));
+    put(c, S("b"), S("vb"));
+    expect_hit(c, S("a"), S("va"));
+    expect_miss(c, S("x"));
+    put(c, S("c"), S("vc")); /* evicts b */
+    expect_miss(c, S("b"));
+    cr_assert_eq(cache_remove(c, S("a")), 1); /* not an eviction */
+    fake_now = 999;
+    expect_hit(c, S("c"), S("vc"));
+    fake_now = 1000;
+    expect_miss(c, S("c")); /* expired */
+    expect_stats(c, 0, 2, 3, 1, 1);
+    cache_destroy(c);
+}
+
+/* ---- reference counts ---- */
+
+Test(cache, entry_refs_count_the_cache_and_each_reader)
+{
+    struct cache *c = make_cache(8, 0);
+    struct cache_entry *e = cache_entry_create(c, S("k"), S("v"));
+    struct cache_entry *r1, *r2;
+
+    cr_assert_not_null(e);
+    cr_assert_eq(refs(e), 1);
+    cache_put(c, e);
+    cr_assert_eq(refs(e), 2);
+    r1 = cache_get(c, S("k"));
+    r2 = cache_get(c, S("k"));
+    cr_assert_eq(r1, e, "a get returns the stored entry itself");
+    cr_assert_eq(r2, e);
+    cr_assert_eq(refs(e), 4);
+    cache_release(r1);
+    cache_release(r2);
+    cr_assert_eq(refs(e), 2);
+    cache_release(e);
+    cr_assert_eq(refs(e), 1, "only the cache");
+    cache_destroy(c);
+}
+
+Test(cache, entry_from_get_survives_eviction_until_released)
+{
+    struct cache *c = make_cache(1, 0);
+    struct cache_entry *e;
+
+    put(c, S("a"), S("value-of-a"));
+    e = cache_get(c, S("a"));
+    cr_assert_not_null(e);
+    put(c, S("b"), S("value-of-b"));
+    expect_miss(c, S("a"));
+    cr_assert_eq(refs(e), 1);
+    expect_entry(e, S("a"), S("value-of-a"));
+    cache_release(e);
+    expect_hit(c, S("b"), S("value-of-b"));
+    cache_destroy(c);
+}
+
+Test(cache, entry_from_get_survives_cache_destroy_until_released)
+{
+    struct cache *c = make_cache(4, 0);
+    struct cache_entry *e;
+
+    put(c, S("a"), S("value-of-a"));
+    put(c, S("b"), S("value-of-b"));
+    e = cache_get(c, S("a"));
+    cr_assert_not_null(e);
+    cache_destroy(c);
+    cr_assert_eq(refs(e), 1);
+    expect_entry(e, S("a"), S("value-of-a"));
+    cache_release(e);
+}
+
+Test(cache, release_and_destroy_of_null_do_nothing)
+{
+    cache_release(NULL);
+    cache_destroy(NULL);
+}
+
+/* ---- scale ---- */
+
+Test(cache, fill_past_capacity_keeps_exactly_the_newest_entries)
+{
+    enum { N = 100000, CAP = 50000 };
+    struct cache *c = make_cache(CAP, 0);
+    char key[16], val[24];
+    int i;
+
+    for (i = 0; i < N; i++) {
+        int kn = snprintf(key, sizeof(key), "key:%d", i);
+        int vn = snprintf(val, sizeof(val), "value:%d", i * 7);
+        put(c, key, (size_t)kn, val, (size_t)vn);
+    }
+    expect_stats(c, CAP, 0, 0, N - CAP, 0);
+    for (i = 0; i < N; i++) {
+        int kn = snprintf(key, sizeof(key), "key:%d", i);
+        int vn = snprintf(val, sizeof(val), "value:%d", i * 7);
+        if (i < N - CAP) {
+            expect_miss(c, key, (size_t)kn);
+        } else {
+            expect_hit(c, key, (size_t)kn, val, (size_t)vn);
+        }
+    }
+    expect_stats(c, CAP, CAP, N - CAP, N - CAP, 0);
+    cache_destroy(c);
+}
+
+/* ---- threads ---- */
+
+#define MT_THREADS 4
+#define MT_ITERS 50000 /* per thread: 200k operations in all */
+#define MT_KEYS 64
+#define MT_CAPACITY 16
+
+/* The value every writer stores for key k: its length and bytes depend on k,
+ * so a hit on the wrong entry or a torn entry shows. */
+static size_t
+mt_value(unsigned k, char *buf)
+{
+    size_t n = 1 + (k * 37) % 300, i;
+
+    for (i = 0; i < n; i++) {
+        buf[i] = (char)(k * 31 + i);
+    }
+    return n;
+}
+
+static size_t
+mt_key(unsigned k, char *buf)
+{
+    return (size_t)snprintf(buf, 16, "mt:%u", k);
+}
+
+struct mt_arg {
+    struct cache *c;
+    unsigned seed;
+    long gets, hits, bad;
+};
+
+static void *
+mt_worker(void *p)
+{
+    struct mt_arg *a = p;
+    char key[16], want[300];
+    int i;
+
+    for (i = 0; i < MT_ITERS; i++) {
+        unsigned r = (unsigned)rand_r(&a->seed);
+        unsigned k = r % MT_KEYS, op = (r / MT_KEYS) % 10;
+        size_t kn = mt_key(k, key), vn = mt_value(k, want);
+
+        if (op < 6) {
+            struct cache_entry *e = cache_get(a->c, key, kn);
+            a->gets++;
+            if (e != NULL) {
+                a->hits++;
+                if (e->klen != kn || memcmp(cache_entry_key(e), key, kn) ||
+                    e->vlen != vn || memcmp(cache_entry_value(e), want, vn)) {
+                    a->bad++;
+                }
+                cache_release(e);
+            }
+        } else if (op < 9) {
+            struct cache_entry *e = cache_entry_create(a->c, key, kn, want, vn);
+            if (e == NULL) {
+                a->bad++;
+                continue;
+            }
+            cache_put(a->c, e);
+            cache_release(e);
+        } else {
+            cache_remove(a->c, key, kn);
+        }
+    }
+    return NULL;
+}
+
+Test(cache, concurrent_get_put_remove_keep_values_and_capacity)
+{
+    struct cache *c = make_cache(MT_CAPACITY, 0);
+    struct mt_arg args[MT_THREADS];
+    pthread_t th[MT_THREADS];
+    struct cache_stats st;
+    long gets = 0, hits = 0, bad = 0, present = 0;
+    char key[16], want[300];
+    unsigned k;
+    int i;
+
+    for (i = 0; i < MT_THREADS; i++) {
+        args[i] = (struct mt_arg){.c = c, .seed = 12345u + (unsigned)i};
+        cr_assert_eq(pthread_create(&th[i], NULL, mt_worker, &args[i]), 0);
+    }
+    for (i = 0; i < MT_THREADS; i++) {
+        cr_assert_eq(pthread_join(th[i], NULL), 0);
+        gets += args[i].gets;
+        hits += args[i].hits;
+        bad += args[i].bad;
+    }
+    cr_assert_eq(bad, 0, "%ld hits returned the wrong bytes", bad);
+    cache_stats(c, &st);
+    cr_assert_leq(st.entries, MT_CAPACITY);
+    cr_assert_eq(st.hits, hits);
+    cr_assert_eq(st.hits + st.misses, gets);
+    cr_assert_gt(hits, 0, "the run must exercise hits");
+    cr_assert_gt(st.evictions, 0, "the run must exercise eviction");
+    cr_assert_eq(st.expirations, 0);
+    for (k = 0; k < MT_KEYS; k++) {
+        size_t kn = mt_key(k, key), vn = mt_value(k, want);
+        struct cache_entry *e = cache_get(c, key, kn);
+        if (e != NULL) {
+            present++;
+            expect_entry(e, key, kn, want, vn);
+            cache_release(e);
+        }
+    }
+    cr_assert_eq(present, st.entries, "%ld keys found, stats say %ld", present,
+                 st.entries);
+    cache_destroy(c);
+}
