@@ -63,7 +63,9 @@ test-e2e: $(BUILD)/redis-proxy $(E2E)
 	@PROXY_BIN=$(abspath $(BUILD)/redis-proxy) bash tools/run-tests.sh e2e $(E2E)
 
 test-asan: deps
-	$(MAKE) --no-print-directory SANITIZE=address,undefined WERROR=1 \
+	LSAN_OPTIONS=suppressions=$(abspath tools/lsan.supp) \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) --no-print-directory SANITIZE=address,undefined WERROR=1 \
 	    test-unit test-e2e
 
 test-tsan: deps

@@ -5,6 +5,9 @@
 set -u
 label=$1; shift
 tested=0; passed=0; failed=0; status=0
+# End-to-end runs: the harness records every proxy that did not exit 0 here.
+export E2E_PROXY_FAILURES=${E2E_PROXY_FAILURES:-$(mktemp)}
+: > "$E2E_PROXY_FAILURES"
 for bin in "$@"; do
     out=$(mktemp)
     "$bin" --jobs "${TEST_JOBS:-2}" 2>&1 | tee "$out"
@@ -21,5 +24,11 @@ for bin in "$@"; do
     [ "$rc" -ne 0 ] && status=1
     rm -f "$out"
 done
+if [ -s "$E2E_PROXY_FAILURES" ]; then
+    echo "$label: a proxy under test exited badly (crash, hang or sanitizer report):" >&2
+    cat "$E2E_PROXY_FAILURES" >&2
+    status=1
+fi
+rm -f "$E2E_PROXY_FAILURES"
 echo "$label: $passed passed, $failed failed"
 exit $status

@@ -616,6 +616,33 @@ h_proxy_start(struct h_proxy *p, int redis_port, const char *extra)
     return h_proxy_start_args(p, redis_port, extra, NULL);
 }
 
+/*
+ * A proxy that did not exit 0 after SIGTERM (a crash, a hang, or a
+ * sanitizer report, which changes the exit status) is appended to the file
+ * named by $E2E_PROXY_FAILURES; tools/run-tests.sh fails the run if that
+ * file is not empty, even when every assertion in the test passed.
+ */
+static void
+h__record_bad_exit(const struct h_proxy *p, int rc)
+{
+    const char *path = getenv("E2E_PROXY_FAILURES");
+    char buf[4096];
+    size_t n;
+    FILE *out, *in;
+
+    if (path == NULL || path[0] == '\0' || (out = fopen(path, "a")) == NULL) {
+        return;
+    }
+    fprintf(out, "proxy %s exited with status %d; its log:\n", p->ini, rc);
+    if ((in = fopen(p->log, "r")) != NULL) {
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+            fwrite(buf, 1, n, out);
+        }
+        fclose(in);
+    }
+    fclose(out);
+}
+
 int
 h_proxy_stop(struct h_proxy *p)
 {
@@ -631,6 +658,7 @@ h_proxy_stop(struct h_proxy *p)
             fprintf(stderr, "harness: proxy stopped with status %d; log:\n",
                     rc);
             h_proxy_dump_log(p);
+            h__record_bad_exit(p, rc);
         }
     }
     h__proxy_cleanup(p);

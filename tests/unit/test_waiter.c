@@ -210,7 +210,7 @@ Test(waiter, new_waiter_holds_nothing)
 /* ---- waking ---------------------------------------------------------------
  */
 
-Test(waiter, idle_conn_stays_parked_until_its_deadline, .timeout = 10)
+Test(waiter, idle_conn_stays_parked_until_its_deadline)
 {
     struct fixture f;
     struct conn *c;
@@ -230,7 +230,7 @@ Test(waiter, idle_conn_stays_parked_until_its_deadline, .timeout = 10)
     close(peer);
 }
 
-Test(waiter, readable_conn_moves_to_the_work_queue, .timeout = 10)
+Test(waiter, readable_conn_moves_to_the_work_queue)
 {
     struct fixture f;
     struct conn *c;
@@ -253,7 +253,7 @@ Test(waiter, readable_conn_moves_to_the_work_queue, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, reparked_conn_wakes_again, .timeout = 10)
+Test(waiter, reparked_conn_wakes_again)
 {
     struct fixture f;
     struct conn *c;
@@ -289,7 +289,7 @@ Test(waiter, reparked_conn_wakes_again, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, peer_hangup_wakes_the_conn_for_its_worker, .timeout = 10)
+Test(waiter, peer_hangup_wakes_the_conn_for_its_worker)
 {
     struct fixture f;
     struct conn *c;
@@ -309,7 +309,7 @@ Test(waiter, peer_hangup_wakes_the_conn_for_its_worker, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, woken_conn_is_closed_when_the_queue_refuses_it, .timeout = 10)
+Test(waiter, woken_conn_is_closed_when_the_queue_refuses_it)
 {
     struct fixture f;
     struct conn *c;
@@ -336,7 +336,7 @@ Test(waiter, woken_conn_is_closed_when_the_queue_refuses_it, .timeout = 10)
 /* ---- deadlines ------------------------------------------------------------
  */
 
-Test(waiter, idle_conn_is_closed_at_its_deadline_and_not_before, .timeout = 10)
+Test(waiter, idle_conn_is_closed_at_its_deadline_and_not_before)
 {
     struct fixture f;
     struct conn *c;
@@ -356,7 +356,7 @@ Test(waiter, idle_conn_is_closed_at_its_deadline_and_not_before, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, conn_parked_past_its_deadline_is_closed, .timeout = 10)
+Test(waiter, conn_parked_past_its_deadline_is_closed)
 {
     struct fixture f;
     struct conn *c;
@@ -372,7 +372,7 @@ Test(waiter, conn_parked_past_its_deadline_is_closed, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, only_conns_past_their_deadline_are_closed, .timeout = 10)
+Test(waiter, only_conns_past_their_deadline_are_closed)
 {
     struct fixture f;
     struct conn *soon, *late;
@@ -397,7 +397,7 @@ Test(waiter, only_conns_past_their_deadline_are_closed, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, http_conn_with_partial_request_gets_408_then_close, .timeout = 10)
+Test(waiter, http_conn_with_partial_request_gets_408_then_close)
 {
     struct fixture f;
     struct conn *c;
@@ -427,7 +427,7 @@ Test(waiter, http_conn_with_partial_request_gets_408_then_close, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, http_conn_between_requests_closes_without_reply, .timeout = 10)
+Test(waiter, http_conn_between_requests_closes_without_reply)
 {
     struct fixture f;
     struct conn *c;
@@ -442,7 +442,7 @@ Test(waiter, http_conn_between_requests_closes_without_reply, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, resp_conn_with_partial_request_closes_without_reply, .timeout = 10)
+Test(waiter, resp_conn_with_partial_request_closes_without_reply)
 {
     struct fixture f;
     struct conn *c;
@@ -461,7 +461,7 @@ Test(waiter, resp_conn_with_partial_request_closes_without_reply, .timeout = 10)
 /* ---- counting, stop, refusal ----------------------------------------------
  */
 
-Test(waiter, count_follows_parks_wakes_and_expiries, .timeout = 10)
+Test(waiter, count_follows_parks_wakes_and_expiries)
 {
     struct fixture f;
     struct conn *c[4];
@@ -493,7 +493,7 @@ Test(waiter, count_follows_parks_wakes_and_expiries, .timeout = 10)
 
 #define MANY 100
 
-Test(waiter, wakes_exactly_the_conns_that_got_input, .timeout = 10)
+Test(waiter, wakes_exactly_the_conns_that_got_input)
 {
     struct fixture f;
     struct conn *c[MANY];
@@ -531,7 +531,7 @@ Test(waiter, wakes_exactly_the_conns_that_got_input, .timeout = 10)
     }
 }
 
-Test(waiter, stop_closes_every_parked_conn_and_refuses_new_ones, .timeout = 10)
+Test(waiter, stop_closes_every_parked_conn_and_refuses_new_ones)
 {
     struct fixture f;
     struct conn *c[3], *late;
@@ -560,7 +560,7 @@ Test(waiter, stop_closes_every_parked_conn_and_refuses_new_ones, .timeout = 10)
     teardown(&f);
 }
 
-Test(waiter, destroy_closes_every_parked_conn, .timeout = 10)
+Test(waiter, destroy_closes_every_parked_conn)
 {
     struct fixture f;
     struct conn *c[2];
@@ -580,7 +580,7 @@ Test(waiter, destroy_closes_every_parked_conn, .timeout = 10)
     }
 }
 
-Test(waiter, park_of_a_socket_epoll_cannot_watch_is_refused, .timeout = 10)
+Test(waiter, park_of_a_socket_epoll_cannot_watch_is_refused)
 {
     struct fixture f;
     struct conn *c;

@@ -33,6 +33,33 @@ make_queue(size_t capacity)
     return q;
 }
 
+/* An absolute CLOCK_REALTIME time timeout_ms from now. */
+static struct timespec
+deadline_in(long timeout_ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += timeout_ms % 1000 * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
+/* Joins th, failing the test instead of hanging when it does not end. */
+static void
+join_within(pthread_t th, long timeout_ms)
+{
+    struct timespec until = deadline_in(timeout_ms);
+    int rc = pthread_timedjoin_np(th, NULL, &until);
+
+    cr_assert_eq(rc, 0, "thread still running after %ld ms (rc %d)", timeout_ms,
+                 rc);
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -245,16 +272,9 @@ popper_done(struct popper *p)
 static int
 popper_wait(struct popper *p, long timeout_ms)
 {
-    struct timespec until;
+    struct timespec until = deadline_in(timeout_ms);
     int done;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += timeout_ms % 1000 * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
     pthread_mutex_lock(&p->lock);
     while (!p->done &&
            pthread_cond_timedwait(&p->done_cv, &p->lock, &until) == 0) {
@@ -271,7 +291,7 @@ popper_deinit(struct popper *p)
     pthread_mutex_destroy(&p->lock);
 }
 
-Test(workq, pop_waits_for_a_push_from_another_thread, .timeout = 10)
+Test(workq, pop_waits_for_a_push_from_another_thread)
 {
     struct workq *q = make_queue(4);
     struct popper p;
@@ -290,7 +310,7 @@ Test(workq, pop_waits_for_a_push_from_another_thread, .timeout = 10)
     workq_destroy(q);
 }
 
-Test(workq, shutdown_wakes_a_waiting_consumer_with_null, .timeout = 10)
+Test(workq, shutdown_wakes_a_waiting_consumer_with_null)
 {
     struct workq *q = make_queue(4);
     struct popper p;
@@ -311,7 +331,7 @@ Test(workq, shutdown_wakes_a_waiting_consumer_with_null, .timeout = 10)
 
 #define WAITERS 8
 
-Test(workq, shutdown_wakes_every_waiting_consumer, .timeout = 10)
+Test(workq, shutdown_wakes_every_waiting_consumer)
 {
     struct workq *q = make_queue(4);
     struct popper p[WAITERS];
@@ -340,7 +360,7 @@ Test(workq, shutdown_wakes_every_waiting_consumer, .timeout = 10)
     workq_destroy(q);
 }
 
-Test(workq, each_push_wakes_one_waiting_consumer, .timeout = 10)
+Test(workq, each_push_wakes_one_waiting_consumer)
 {
     struct workq *q = make_queue(4);
     struct popper p[3];
@@ -437,7 +457,7 @@ mp_consume(void *arg)
     return NULL;
 }
 
-Test(workq, many_producers_and_consumers_deliver_each_item_once, .timeout = 60)
+Test(workq, many_producers_and_consumers_deliver_each_item_once)
 {
     static struct mp_shared s;
     struct mp_producer prod[MP_PRODUCERS];
@@ -457,12 +477,12 @@ Test(workq, many_producers_and_consumers_deliver_each_item_once, .timeout = 60)
         cr_assert_eq(pthread_create(&pt[i], NULL, mp_produce, &prod[i]), 0);
     }
     for (i = 0; i < MP_PRODUCERS; i++) {
-        cr_assert_eq(pthread_join(pt[i], NULL), 0);
+        join_within(pt[i], 30000);
         full += prod[i].full;
     }
     workq_shutdown(s.q);
     for (i = 0; i < MP_CONSUMERS; i++) {
-        cr_assert_eq(pthread_join(ct[i], NULL), 0);
+        join_within(ct[i], 30000);
         count += cons[i].count;
         sum += cons[i].sum;
         disorder += cons[i].out_of_order;
