@@ -23,10 +23,12 @@ struct cache {
     struct cache_entry *lru_head; /* most recent; see cache.h */
     struct cache_entry *lru_tail; /* least recent */
     long count;                   /* rwlock (write) */
+    long bytes;                   /* key + value bytes; rwlock (write) */
     long capacity;
     int64_t ttl_ms;
+    int64_t stale_ms;
     cache_clock_fn clock;
-    atomic_long hits, misses, evictions, expirations;
+    atomic_long hits, misses, evictions, expirations, stale_hits;
 };
 
 static uint64_t
@@ -51,7 +53,8 @@ cache_hash(uint64_t seed, const char *p, size_t n)
 }
 
 struct cache *
-cache_create(long capacity, int64_t ttl_ms, cache_clock_fn clock)
+cache_create(long capacity, int64_t ttl_ms, int64_t stale_ms,
+             cache_clock_fn clock)
 {
     struct cache *c;
     uint64_t nb = 16;
@@ -79,6 +82,7 @@ cache_create(long capacity, int64_t ttl_ms, cache_clock_fn clock)
     c->mask = nb - 1;
     c->capacity = capacity;
     c->ttl_ms = ttl_ms;
+    c->stale_ms = stale_ms;
     c->clock = clock != NULL ? clock : util_now_ms;
     return c;
 
@@ -129,7 +133,7 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
     e->vlen = vlen;
     e->hash = cache_hash(c->seed, key, klen);
     e->stored_ms = c->clock();
-    e->expires_ms = c->ttl_ms > 0 ? e->stored_ms + c->ttl_ms : 0;
+    atomic_init(&e->expires_ms, c->ttl_ms > 0 ? e->stored_ms + c->ttl_ms : 0);
     memcpy(e->data, key, klen);
     if (vlen > 0) {
         memcpy(e->data + klen, val, vlen);
@@ -146,10 +150,27 @@ cache_release(struct cache_entry *e)
     }
 }
 
+static int64_t
+entry_expires(const struct cache_entry *e)
+{
+    return atomic_load_explicit(&e->expires_ms, memory_order_relaxed);
+}
+
 static int
 entry_expired(const struct cache_entry *e, int64_t now)
 {
-    return e->expires_ms != 0 && now >= e->expires_ms;
+    int64_t exp = entry_expires(e);
+
+    return exp != 0 && now >= exp;
+}
+
+/* Expired longer than the stale window: of no use to anyone. */
+static int
+entry_dead(const struct cache *c, const struct cache_entry *e, int64_t now)
+{
+    int64_t exp = entry_expires(e);
+
+    return exp != 0 && now >= exp + c->stale_ms;
 }
 
 int64_t
@@ -157,10 +178,10 @@ cache_entry_ttl_left(const struct cache *c, const struct cache_entry *e)
 {
     int64_t left;
 
-    if (e->expires_ms == 0) {
+    if (entry_expires(e) == 0) {
         return -1;
     }
-    left = e->expires_ms - c->clock();
+    left = entry_expires(e) - c->clock();
     return left > 0 ? left : 0;
 }
 
@@ -221,10 +242,12 @@ unlink_entry(struct cache *c, struct cache_entry **pp)
     e->hnext = NULL;
     lru_unlink(c, e);
     c->count--;
+    c->bytes -= (long)(e->klen + e->vlen);
     cache_release(e);
 }
 
-/* Removes the expired entry e if it is still the one stored for its key. */
+/* Removes the entry e, expired past its stale window, if it is still the one
+ * stored for its key. */
 static void
 remove_expired(struct cache *c, struct cache_entry *e)
 {
@@ -232,7 +255,7 @@ remove_expired(struct cache *c, struct cache_entry *e)
 
     pthread_rwlock_wrlock(&c->rwlock);
     pp = find_slot(c, e->hash, cache_entry_key(e), e->klen);
-    if (*pp == e) {
+    if (*pp == e && entry_dead(c, e, c->clock())) {
         unlink_entry(c, pp);
         atomic_fetch_add_explicit(&c->expirations, 1, memory_order_relaxed);
     }
@@ -254,8 +277,10 @@ cache_get(struct cache *c, const char *key, size_t klen)
     pthread_rwlock_rdlock(&c->rwlock);
     e = *find_slot(c, hash, key, klen);
     if (e != NULL) {
-        if (entry_expired(e, c->clock())) {
-            expired = 1;
+        int64_t now = c->clock();
+
+        if (entry_expired(e, now)) {
+            expired = entry_dead(c, e, now) ? 2 : 1;
         } else {
             pthread_mutex_lock(&c->lru_lock);
             if (c->lru_head != e) {
@@ -270,8 +295,10 @@ cache_get(struct cache *c, const char *key, size_t klen)
     pthread_rwlock_unlock(&c->rwlock);
 
     if (e == NULL || expired) {
-        if (expired) {
+        if (expired == 2) {
             remove_expired(c, e);
+        }
+        if (expired) {
             cache_release(e);
         }
         atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
@@ -299,6 +326,7 @@ cache_put(struct cache *c, struct cache_entry *e)
     c->buckets[e->hash & c->mask] = e;
     lru_push_head(c, e);
     c->count++;
+    c->bytes += (long)(e->klen + e->vlen);
     while (c->count > c->capacity) {
         struct cache_entry *victim = c->lru_tail;
         unlink_entry(c, find_slot(c, victim->hash, cache_entry_key(victim),
@@ -306,6 +334,64 @@ cache_put(struct cache *c, struct cache_entry *e)
         atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
     }
     pthread_rwlock_unlock(&c->rwlock);
+}
+
+struct cache_entry *
+cache_get_stale(struct cache *c, const char *key, size_t klen)
+{
+    struct cache_entry *e;
+    int64_t now;
+
+    if (c->capacity == 0) {
+        return NULL;
+    }
+    pthread_rwlock_rdlock(&c->rwlock);
+    e = *find_slot(c, cache_hash(c->seed, key, klen), key, klen);
+    now = c->clock();
+    if (e != NULL && !entry_dead(c, e, now)) {
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+        if (entry_expired(e, now)) {
+            atomic_fetch_add_explicit(&c->stale_hits, 1, memory_order_relaxed);
+        }
+    } else {
+        e = NULL;
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return e;
+}
+
+long
+cache_clear(struct cache *c)
+{
+    long n;
+
+    pthread_rwlock_wrlock(&c->rwlock);
+    n = c->count;
+    while (c->lru_head != NULL) {
+        struct cache_entry *e = c->lru_head;
+        unlink_entry(c, find_slot(c, e->hash, cache_entry_key(e), e->klen));
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return n;
+}
+
+long
+cache_expire_all(struct cache *c)
+{
+    struct cache_entry *e;
+    long n = 0;
+    int64_t now;
+
+    pthread_rwlock_wrlock(&c->rwlock);
+    now = c->clock();
+    for (e = c->lru_head; e != NULL; e = e->lru_next) {
+        if (!entry_expired(e, now)) {
+            atomic_store_explicit(&e->expires_ms, now, memory_order_relaxed);
+            n++;
+        }
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return n;
 }
 
 int
@@ -332,6 +418,7 @@ cache_stats(struct cache *c, struct cache_stats *out)
 {
     pthread_rwlock_rdlock(&c->rwlock);
     out->entries = c->count;
+    out->bytes = c->bytes;
     pthread_rwlock_unlock(&c->rwlock);
     out->hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
     out->misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
@@ -339,4 +426,6 @@ cache_stats(struct cache *c, struct cache_stats *out)
         atomic_load_explicit(&c->evictions, memory_order_relaxed);
     out->expirations =
         atomic_load_explicit(&c->expirations, memory_order_relaxed);
+    out->stale_hits =
+        atomic_load_explicit(&c->stale_hits, memory_order_relaxed);
 }

@@ -40,7 +40,9 @@ struct cache_entry {
     uint32_t flags;               /* the creator's, set before cache_put */
     uint64_t hash;                /* of the key */
     int64_t stored_ms;            /* clock value when created */
-    int64_t expires_ms;           /* clock value when it expires; 0 = never */
+    _Atomic int64_t expires_ms;   /* clock value when it expires; 0 = never.
+                                     The only mutable field: lowered (never
+                                     raised) by cache_expire_all() */
     size_t vlen;                  /* value bytes */
     char data[];                  /* key, then value; no terminators */
 };
@@ -66,10 +68,13 @@ struct cache;
 /*
  * Creates a cache holding at most capacity entries (0 = the cache is off:
  * every get misses, put stores nothing) that expire ttl_ms after being
- * stored (0 = never). clock may be NULL for the monotonic clock. Returns
- * NULL on allocation failure.
+ * stored (0 = never). An expired entry is kept for stale_ms more, for
+ * cache_get_stale() only (0 = removed as soon as it is found expired).
+ * clock may be NULL for the monotonic clock. Returns NULL on allocation
+ * failure.
  */
-struct cache *cache_create(long capacity, int64_t ttl_ms, cache_clock_fn clock);
+struct cache *cache_create(long capacity, int64_t ttl_ms, int64_t stale_ms,
+                           cache_clock_fn clock);
 
 /* Frees the cache and drops its references; entries still referenced by
  * readers live on until released. NULL is a no-op. No concurrent use. */
@@ -100,8 +105,27 @@ struct cache_entry *cache_get(struct cache *c, const char *key, size_t klen);
  */
 void cache_put(struct cache *c, struct cache_entry *e);
 
+/*
+ * Looks key up for serving stale: returns an entry (with a reference) that
+ * expired less than stale_ms ago, or NULL. Fresh entries are returned too.
+ * Does not touch the LRU order. Thread-safe.
+ */
+struct cache_entry *cache_get_stale(struct cache *c, const char *key,
+                                    size_t klen);
+
 /* Removes key if present. Returns 1 if an entry was removed. Thread-safe. */
 int cache_remove(struct cache *c, const char *key, size_t klen);
+
+/* Removes every entry. Returns how many. Thread-safe. */
+long cache_clear(struct cache *c);
+
+/*
+ * Marks every entry expired now (entries keep their bytes and remain
+ * available to cache_get_stale() for stale_ms). O(entries) under the write
+ * lock; for rare events such as losing the invalidation stream. Returns how
+ * many entries were fresh. Thread-safe.
+ */
+long cache_expire_all(struct cache *c);
 
 /* Drops a reference from cache_get() or cache_entry_create(); frees the
  * entry at zero. NULL is a no-op. Thread-safe. */
@@ -118,6 +142,8 @@ struct cache_stats {
     long misses;      /* cache_get found nothing or an expired entry */
     long evictions;   /* entries dropped for capacity */
     long expirations; /* expired entries removed */
+    long stale_hits;  /* cache_get_stale returned an expired entry */
+    long bytes;       /* key + value bytes held now */
 };
 void cache_stats(struct cache *c, struct cache_stats *out);
 

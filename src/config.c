@@ -266,6 +266,30 @@ config_set_log_level(const struct config_row *row, void *field,
     return "expected error, warn, info or debug";
 }
 
+static const char *
+config_set_bool(const struct config_row *row, void *field, const char *value)
+{
+    static const char *const yes[] = {"on", "yes", "true", "1"};
+    static const char *const no[] = {"off", "no", "false", "0"};
+
+    (void)row;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
+            *(int *)field = strcmp(value, yes[i]) == 0;
+            return NULL;
+        }
+    }
+    return "expected on or off";
+}
+
+static void
+config_format_bool(const struct config_row *row, const void *field, char *buf,
+                   size_t len)
+{
+    (void)row;
+    snprintf(buf, len, "%s", *(const int *)field ? "on" : "off");
+}
+
 static void
 config_format_int(const struct config_row *row, const void *field, char *buf,
                   size_t len)
@@ -353,6 +377,10 @@ static const struct config_row config_table[] = {
      CONFIG_FIELD(cache_ttl_ms), 0, 0, "60s", 0},
     {"cache", "capacity", config_set_long_range, config_format_long,
      CONFIG_FIELD(cache_capacity), 0, 100000000, "10000", 0},
+    {"cache", "tracking", config_set_bool, config_format_bool,
+     CONFIG_FIELD(cache_tracking), 0, 0, "on", 0},
+    {"cache", "stale_if_error", config_set_duration, config_format_duration,
+     CONFIG_FIELD(cache_stale_ms), 0, 0, "0", 0},
     {"log", "level", config_set_log_level, config_format_log_level,
      CONFIG_FIELD(log_level), 0, 0, "info", 0},
 };

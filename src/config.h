@@ -45,6 +45,8 @@ struct config {
     /* [cache] */
     int64_t cache_ttl_ms; /* 0 = no expiry */
     long cache_capacity;  /* 0 = cache off; at most 100000000 */
+    int cache_tracking;   /* 1 = invalidate through CLIENT TRACKING */
+    int64_t cache_stale_ms; /* stale_if_error window; 0 = never stale */
     /* [log] */
     int log_level; /* enum config_log_level */
 };

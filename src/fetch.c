@@ -1,26 +1,23 @@
 /*
- * fetch: cache, then Redis; see fetch.h. The pooled Redis call happens with
- * no cache lock held; the value is copied once, into the new entry.
+ * fetch: cache, then one fill per key, then stale-if-error; see fetch.h.
+ * The pooled Redis call happens with no lock held; the value is copied
+ * once, into the new entry.
  */
 #include "fetch.h"
 
+#include <stdio.h>
+
 #include "http.h"
+#include "util.h"
 
-int
-fetch_get(struct proxy *px, const char *key, size_t klen,
-          struct fetch_result *out)
+_Static_assert(FLIGHT_ERR_MAX >= UPSTREAM_ERR_MAX, "error text fits");
+
+static int
+status_from_upstream(int rc)
 {
-    struct upstream_value v;
-    int rc;
-
-    out->entry = cache_get(px->cache, key, klen);
-    if (out->entry != NULL) {
-        return FETCH_HIT;
-    }
-    rc = upstream_get(px->up, key, klen, &v, out->err);
     switch (rc) {
     case UPSTREAM_OK:
-        break;
+        return FETCH_MISS;
     case UPSTREAM_NIL:
         return FETCH_NOTFOUND;
     case UPSTREAM_EREPLY:
@@ -30,15 +27,71 @@ fetch_get(struct proxy *px, const char *key, size_t klen,
     default:
         return FETCH_EDOWN;
     }
-    out->entry = cache_entry_create(px->cache, key, klen, v.data, v.len);
-    if (out->entry == NULL) {
+}
+
+/* Leader of a fill: asks Redis, publishes the outcome to the followers. */
+static int
+lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
+     struct fetch_result *out)
+{
+    struct upstream_value v;
+    int rc, cacheable;
+
+    /* A fill may have ended between our miss and our join. */
+    out->entry = cache_get(px->cache, key, klen);
+    if (out->entry != NULL) {
+        flight_finish(px->flights, f, FETCH_MISS, out->entry, NULL, 0);
+        return FETCH_HIT;
+    }
+    rc = status_from_upstream(
+        upstream_get(px->up, key, klen, &v, out->err, &cacheable));
+    if (rc == FETCH_MISS) {
+        out->entry = cache_entry_create(px->cache, key, klen, v.data, v.len);
+        if (out->entry == NULL) {
+            rc = FETCH_ENOMEM;
+            snprintf(out->err, sizeof(out->err), "out of memory");
+        } else if (http_is_utf8(v.data, v.len)) {
+            out->entry->flags |= FETCH_FLAG_UTF8;
+        }
         upstream_value_free(&v);
+    }
+    flight_finish(px->flights, f, rc, out->entry, out->err, cacheable);
+    return rc;
+}
+
+int
+fetch_get(struct proxy *px, const char *key, size_t klen,
+          struct fetch_result *out)
+{
+    struct flight *f;
+    int rc, leader;
+
+    out->err[0] = '\0';
+    out->entry = cache_get(px->cache, key, klen);
+    if (out->entry != NULL) {
+        return FETCH_HIT;
+    }
+    f = flight_join(px->flights, key, klen, &leader);
+    if (f == NULL) {
+        snprintf(out->err, sizeof(out->err), "out of memory");
         return FETCH_ENOMEM;
     }
-    if (http_is_utf8(v.data, v.len)) {
-        out->entry->flags |= FETCH_FLAG_UTF8;
+    if (leader) {
+        rc = lead(px, f, key, klen, out);
+    } else if (flight_wait(px->flights, f,
+                           util_now_ms() + px->cfg->command_timeout_ms, &rc,
+                           &out->entry, out->err) < 0) {
+        rc = FETCH_ETIMEOUT;
+        snprintf(out->err, sizeof(out->err),
+                 "no reply within %lld ms (waiting for another request's "
+                 "fetch of this key)",
+                 (long long)px->cfg->command_timeout_ms);
     }
-    upstream_value_free(&v);
-    cache_put(px->cache, out->entry);
-    return FETCH_MISS;
+    if (rc == FETCH_EDOWN || rc == FETCH_ETIMEOUT) {
+        out->entry = cache_get_stale(px->cache, key, klen);
+        if (out->entry != NULL) {
+            return FETCH_STALE;
+        }
+    }
+    return rc;
 }

@@ -122,12 +122,14 @@ text_for_status(int status)
 
 static int
 send_entry(struct conn *c, const struct http_request *req,
-           const struct cache_entry *e, int hit)
+           const struct cache_entry *e, int how)
 {
     struct reply r = {
         .status = 200,
         .type = (e->flags & FETCH_FLAG_UTF8) ? TYPE_TEXT : TYPE_BINARY,
-        .extra = hit ? "X-Cache: HIT\r\n" : "X-Cache: MISS\r\n",
+        .extra = how == FETCH_HIT     ? "X-Cache: HIT\r\n"
+                 : how == FETCH_STALE ? "X-Cache: STALE\r\n"
+                                      : "X-Cache: MISS\r\n",
         .body = cache_entry_value(e),
         .body_len = e->vlen,
         .no_body = req->method == HTTP_METHOD_HEAD,
@@ -163,7 +165,8 @@ serve(struct proxy *px, struct conn *c, const struct http_request *req)
     switch (rc) {
     case FETCH_HIT:
     case FETCH_MISS:
-        rc = send_entry(c, req, res.entry, rc == FETCH_HIT);
+    case FETCH_STALE:
+        rc = send_entry(c, req, res.entry, rc);
         cache_release(res.entry);
         break;
     case FETCH_NOTFOUND:

@@ -1,11 +1,13 @@
 /*
- * main: command line, then wiring: config -> cache, upstream pool, work
- * queue, waiter, worker pool, listeners -> accept loop on this thread until
- * SIGTERM/SIGINT -> orderly shutdown. Only this file calls exit().
+ * main: command line, then wiring: config -> cache, fill registry,
+ * invalidation tracker, upstream pool, work queue, waiter, worker pool,
+ * listeners -> accept loop on this thread until SIGTERM/SIGINT -> orderly
+ * shutdown. Only this file calls exit().
  *
  * Shutdown order: stop accepting (close listeners); stop the waiter (closes
  * idle conns); shut the queue so workers finish what is queued or in
- * flight, then join them; free the services in reverse order of creation.
+ * flight, then join them; stop the tracker; free the services in reverse
+ * order of creation.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,9 +21,11 @@
 
 #include "cache.h"
 #include "config.h"
+#include "flight.h"
 #include "listener.h"
 #include "log.h"
 #include "proxy.h"
+#include "tracking.h"
 #include "upstream.h"
 #include "waiter.h"
 #include "worker.h"
@@ -182,8 +186,11 @@ run(const struct config *cfg)
             goto out;
         }
     }
-    px.cache = cache_create(cfg->cache_capacity, cfg->cache_ttl_ms, NULL);
-    px.up = upstream_create(cfg);
+    px.cache = cache_create(cfg->cache_capacity, cfg->cache_ttl_ms,
+                            cfg->cache_stale_ms, NULL);
+    px.flights = px.cache != NULL ? flights_create(px.cache) : NULL;
+    px.tracking = px.flights != NULL ? tracking_create(cfg, px.flights) : NULL;
+    px.up = px.tracking != NULL ? upstream_create(cfg, px.tracking) : NULL;
     px.q = workq_create((size_t)cfg->max_clients + 64);
     px.waiter = px.q != NULL ? waiter_create(px.q) : NULL;
     if (px.cache == NULL || px.up == NULL || px.waiter == NULL) {
@@ -194,6 +201,9 @@ run(const struct config *cfg)
     if (wp == NULL) {
         goto out;
     }
+    /* Serve with the invalidation stream in place when Redis is there. */
+    tracking_wait_first(px.tracking,
+                        cfg->connect_timeout_ms + cfg->command_timeout_ms);
     log_info("msg=\"listening\" http=%s:%d resp=%s:%d workers=%d "
              "redis=%s:%d",
              cfg->bind, cfg->http_port, cfg->resp_port ? cfg->bind : "off",
@@ -217,7 +227,9 @@ out:
     worker_pool_destroy(wp);
     waiter_destroy(px.waiter);
     workq_destroy(px.q);
+    tracking_destroy(px.tracking);
     upstream_destroy(px.up);
+    flights_destroy(px.flights);
     cache_destroy(px.cache);
     close(stop_fd);
     if (rc == 0) {

@@ -12,6 +12,8 @@
 
 #include "cache.h"
 #include "config.h"
+#include "flight.h"
+#include "tracking.h"
 #include "upstream.h"
 #include "waiter.h"
 #include "workq.h"
@@ -19,6 +21,8 @@
 struct proxy {
     const struct config *cfg; /* read-only settings */
     struct cache *cache;      /* shared by HTTP and RESP */
+    struct flights *flights;  /* fills in flight, invalidation races */
+    struct tracking *tracking; /* invalidation stream */
     struct upstream *up;      /* Redis connection pool */
     struct workq *q;          /* conns with work to do */
     struct waiter *waiter;    /* parked (idle or partial) conns */

@@ -33,9 +33,11 @@
  * point to a static string. As in Redis, a NUL byte ends the text early.
  */
 #define DOLLAR_ERR(x)                                                          \
-    {'P',  'r', 'o', 't', 'o', 'c', 'o', 'l', ' ',      'e',  'r',  'r', 'o',  \
-     'r',  ':', ' ', 'e', 'x', 'p', 'e', 'c', 't',      'e',  'd',  ' ', '\'', \
-     '$',  '\'', ',', ' ', 'g', 'o', 't', ' ', '\'', (char)(x), '\'', '\0'}
+    {                                                                          \
+        'P', 'r', 'o', 't', 'o', 'c', 'o', 'l', ' ', 'e', 'r', 'r', 'o', 'r',  \
+            ':', ' ', 'e', 'x', 'p', 'e', 'c', 't', 'e', 'd', ' ', '\'', '$',  \
+            '\'', ',', ' ', 'g', 'o', 't', ' ', '\'', (char)(x), '\'', '\0'    \
+    }
 #define DOLLAR_ERR4(x)                                                         \
     DOLLAR_ERR(x), DOLLAR_ERR(x + 1), DOLLAR_ERR(x + 2), DOLLAR_ERR(x + 3)
 #define DOLLAR_ERR16(x)                                                        \
@@ -44,8 +46,8 @@
     DOLLAR_ERR16(x), DOLLAR_ERR16(x + 16), DOLLAR_ERR16(x + 32),               \
         DOLLAR_ERR16(x + 48)
 
-static const char dollar_err[256][38] = {
-    DOLLAR_ERR64(0), DOLLAR_ERR64(64), DOLLAR_ERR64(128), DOLLAR_ERR64(192)};
+static const char dollar_err[256][38] = {DOLLAR_ERR64(0), DOLLAR_ERR64(64),
+                                         DOLLAR_ERR64(128), DOLLAR_ERR64(192)};
 
 /* 2^63: the magnitude of LLONG_MIN, the largest string2ll() accepts. */
 #define MAGNITUDE_MAX ((unsigned long long)9223372036854775807LL + 1)
@@ -58,39 +60,41 @@ static const char dollar_err[256][38] = {
  * the LF), RESP_INCOMPLETE, or RESP_EPROTO.
  */
 static int
-parse_number(const char *p, size_t n, long long max, int allow_neg,
+parse_number(const char *p, size_t n, unsigned long long max, int allow_neg,
              long long *val, size_t *used)
 {
-    unsigned long long v = 0;
-    size_t neg = 0, i;
+    unsigned long long v = 0, limit = max, cutoff, cutlim;
+    size_t start = 0, i;
 
     if (n > 0 && p[0] == '-') {
         if (!allow_neg)
             return RESP_EPROTO;
-        neg = 1;
+        start = 1;
+        limit = MAGNITUDE_MAX;
     }
-    for (i = neg; i < n; i++) {
+    if (start < n && p[start] == '0' &&
+        (start == 1 || (start + 1 < n && p[start + 1] != '\r')))
+        return RESP_EPROTO;
+    cutoff = limit / 10;
+    cutlim = limit % 10;
+    for (i = start; i < n; i++) {
         unsigned d = (unsigned)(unsigned char)p[i] - '0';
 
         if (d > 9)
             break;
-        if (i > neg && p[neg] == '0')
-            return RESP_EPROTO;
-        if (v > (MAGNITUDE_MAX - d) / 10)
+        if (v > cutoff || (v == cutoff && d > cutlim))
             return RESP_EPROTO;
         v = v * 10 + d;
-        if (!neg && v > (unsigned long long)max)
-            return RESP_EPROTO;
     }
     if (i == n)
         return RESP_INCOMPLETE;
-    if (p[i] != '\r' || i == neg || (neg && v == 0))
+    if (p[i] != '\r' || i == start)
         return RESP_EPROTO;
     if (i + 1 == n)
         return RESP_INCOMPLETE;
     if (p[i + 1] != '\n')
         return RESP_EPROTO;
-    *val = neg ? -(long long)(v - 1) - 1 : (long long)v;
+    *val = start == 1 ? -(long long)(v - 1) - 1 : (long long)v;
     *used = i + 2;
     return RESP_OK;
 }
@@ -211,8 +215,8 @@ unquote(char *p, char *end, char q, char **wp)
             if (p[1] == '\'')
                 p++;
             *w++ = *p++;
-        } else if (p[1] == 'x' && end - p >= 4 &&
-                   (hi = hex_value(p[2])) >= 0 && (lo = hex_value(p[3])) >= 0) {
+        } else if (p[1] == 'x' && end - p >= 4 && (hi = hex_value(p[2])) >= 0 &&
+                   (lo = hex_value(p[3])) >= 0) {
             *w++ = (char)(hi << 4 | lo);
             p += 4;
         } else {

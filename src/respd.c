@@ -108,6 +108,7 @@ cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key)
     switch (rc) {
     case FETCH_HIT:
     case FETCH_MISS:
+    case FETCH_STALE:
         rc = reply_bulk(c, cache_entry_value(res.entry), res.entry->vlen);
         cache_release(res.entry);
         return rc;

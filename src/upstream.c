@@ -1,11 +1,17 @@
 /*
- * upstream: pooled hiredis contexts with a shared down/backoff state; see
- * upstream.h.
+ * upstream: pooled hiredis contexts with a shared down/backoff state, and
+ * deadline-bounded replies that may arrive late; see upstream.h.
+ *
+ * Commands are written with redisAppendCommand + redisBufferWrite and
+ * replies read with poll() + redisBufferRead + redisGetReplyFromReader, so
+ * the wait for a reply ends at the request's deadline without putting the
+ * context into an error state.
  */
 #include "upstream.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,11 +26,15 @@
 
 struct slot {
     redisContext *ctx; /* owned by the thread that borrowed the slot */
+    int pending;       /* replies owed by Redis after a timeout */
+    uint64_t track_gen; /* tracking stream this ctx registered with; 0 =
+                           none */
     int ever_connected;
 };
 
 struct upstream {
     const struct config *cfg;
+    struct tracking *tracking;
     pthread_mutex_t lock;
     pthread_cond_t slot_free;
     int *free_stack;     /* indices of free slots; lock */
@@ -41,7 +51,7 @@ struct upstream {
 };
 
 struct upstream *
-upstream_create(const struct config *cfg)
+upstream_create(const struct config *cfg, struct tracking *t)
 {
     struct upstream *u;
     int i;
@@ -61,8 +71,9 @@ upstream_create(const struct config *cfg)
         goto fail_cond;
     }
     u->cfg = cfg;
+    u->tracking = t;
     u->nslots = cfg->pool_size;
-    for (i = 0; i < u->nslots; i++) {
+    for (i = u->nslots - 1; i >= 0; i--) {
         u->free_stack[u->nfree++] = i;
     }
     return u;
@@ -102,21 +113,23 @@ ms_to_tv(int64_t ms)
     return tv;
 }
 
-/* Borrows a free slot, waiting up to command_timeout. Returns its index or
- * -1 (err set). */
+/* Borrows a free slot, waiting until deadline. Returns its index or -1
+ * (err set). */
 static int
-slot_get(struct upstream *u, char *err)
+slot_get(struct upstream *u, int64_t deadline, char *err)
 {
-    int64_t deadline = util_now_ms() + u->cfg->command_timeout_ms;
     struct timespec ts;
+    int64_t left = deadline - util_now_ms();
     int idx = -1;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += u->cfg->command_timeout_ms / 1000;
-    ts.tv_nsec += (u->cfg->command_timeout_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
+    if (left > 0) {
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
     }
     pthread_mutex_lock(&u->lock);
     while (u->nfree == 0 && util_now_ms() < deadline) {
@@ -142,7 +155,8 @@ slot_put(struct upstream *u, int idx)
     pthread_mutex_unlock(&u->lock);
 }
 
-/* Sends one setup command; returns 0, or -1 with err set. */
+/* Sends one setup command and checks its reply; returns 0, or -1 with err
+ * set. Used only while connecting (blocking, redisSetTimeout bounds it). */
 static int
 setup_command(redisContext *ctx, char *err, const char *what,
               const char *fmt, ...)
@@ -167,9 +181,8 @@ setup_command(redisContext *ctx, char *err, const char *what,
     return rc;
 }
 
-/* Opens and prepares a context. Returns it, or NULL with err set. */
-static redisContext *
-connect_redis(const struct config *cfg, char *err)
+struct redisContext *
+upstream_connect(const struct config *cfg, char *err)
 {
     redisContext *ctx;
 
@@ -185,7 +198,7 @@ connect_redis(const struct config *cfg, char *err)
         goto fail;
     }
     if (redisSetTimeout(ctx, ms_to_tv(cfg->command_timeout_ms)) != REDIS_OK) {
-        snprintf(err, UPSTREAM_ERR_MAX, "set timeout: %s", ctx->errstr);
+        snprintf(err, UPSTREAM_ERR_MAX, "set timeout: %.200s", ctx->errstr);
         goto fail;
     }
     if (cfg->redis_password[0] != '\0' &&
@@ -223,7 +236,9 @@ slot_connect(struct upstream *u, struct slot *s, char *err)
     }
     pthread_mutex_unlock(&u->lock);
 
-    s->ctx = connect_redis(u->cfg, err);
+    s->ctx = upstream_connect(u->cfg, err);
+    s->pending = 0;
+    s->track_gen = 0;
 
     pthread_mutex_lock(&u->lock);
     u->probing = 0;
@@ -253,41 +268,177 @@ slot_connect(struct upstream *u, struct slot *s, char *err)
     return s->ctx != NULL ? 0 : -1;
 }
 
-/* Frees the slot's failed context and counts the error. */
+/* Frees the slot's failed context. What it read is no longer tracked. */
 static void
 slot_drop(struct upstream *u, struct slot *s)
 {
+    int was_tracked = s->track_gen != 0;
+
     redisFree(s->ctx);
     s->ctx = NULL;
+    s->pending = 0;
+    s->track_gen = 0;
     pthread_mutex_lock(&u->lock);
     u->errors++;
     u->connected--;
     pthread_mutex_unlock(&u->lock);
+    if (was_tracked) {
+        tracking_conn_lost(u->tracking);
+    }
 }
 
-/* One GET on the slot's context; classifies the outcome. */
+/*
+ * Waits for one reply until deadline. Returns 0 with *reply set,
+ * UPSTREAM_ETIMEOUT (the context stays usable; the reply is still owed) or
+ * UPSTREAM_EDOWN (the context failed). err is set on errors.
+ */
 static int
-slot_get_key(struct upstream *u, struct slot *s, const char *key,
-             size_t klen, struct upstream_value *out, char *err)
+read_reply(struct upstream *u, redisContext *ctx, int64_t deadline,
+           redisReply **reply, char *err)
 {
-    redisReply *r;
-    int saved_errno;
+    for (;;) {
+        struct pollfd pfd = {.fd = ctx->fd, .events = POLLIN};
+        void *r = NULL;
+        int64_t left;
+        int n;
 
-    errno = 0;
-    r = redisCommand(s->ctx, "GET %b", key, klen);
-    saved_errno = errno;
-    if (r == NULL) {
-        int timeout = s->ctx->err == REDIS_ERR_IO &&
-                      (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK);
-        if (timeout) {
+        if (redisGetReplyFromReader(ctx, &r) != REDIS_OK) {
+            break;
+        }
+        if (r != NULL) {
+            *reply = r;
+            return 0;
+        }
+        left = deadline - util_now_ms();
+        n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n == 0) {
             snprintf(err, UPSTREAM_ERR_MAX, "no reply within %lld ms",
                      (long long)u->cfg->command_timeout_ms);
-        } else {
-            snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %.200s",
-                     s->ctx->errstr);
+            return UPSTREAM_ETIMEOUT;
         }
-        slot_drop(u, s);
-        return timeout ? UPSTREAM_ETIMEOUT : UPSTREAM_EDOWN;
+        if (n < 0 || redisBufferRead(ctx) != REDIS_OK) {
+            break;
+        }
+    }
+    snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %.200s",
+             ctx->err ? ctx->errstr : strerror(errno));
+    return UPSTREAM_EDOWN;
+}
+
+/* Reads and discards replies owed from earlier timeouts. */
+static int
+slot_drain(struct upstream *u, struct slot *s, int64_t deadline, char *err)
+{
+    while (s->pending > 0) {
+        redisReply *r;
+        int rc = read_reply(u, s->ctx, deadline, &r, err);
+
+        if (rc != 0) {
+            return rc;
+        }
+        freeReplyObject(r);
+        s->pending--;
+    }
+    return 0;
+}
+
+/* Sends a command and waits for its reply. A timeout leaves it owed. */
+static int
+slot_call(struct upstream *u, struct slot *s, int64_t deadline,
+          redisReply **reply, char *err, const char *fmt, ...)
+{
+    va_list ap;
+    int rc, done = 0;
+
+    va_start(ap, fmt);
+    rc = redisvAppendCommand(s->ctx, fmt, ap);
+    va_end(ap);
+    while (rc == REDIS_OK && !done) {
+        rc = redisBufferWrite(s->ctx, &done);
+    }
+    if (rc != REDIS_OK) {
+        snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %.200s",
+                 s->ctx->errstr);
+        return UPSTREAM_EDOWN;
+    }
+    rc = read_reply(u, s->ctx, deadline, reply, err);
+    if (rc == UPSTREAM_ETIMEOUT) {
+        s->pending++;
+    }
+    return rc;
+}
+
+/*
+ * Registers the slot's connection with the current invalidation stream if
+ * it is new to it, and says whether what the connection reads may be
+ * cached.
+ */
+static int
+slot_track(struct upstream *u, struct slot *s, int64_t deadline,
+           int *cacheable, char *err)
+{
+    long long id = 0;
+    uint64_t gen = 0;
+    redisReply *r;
+    int rc;
+
+    switch (tracking_state(u->tracking, &id, &gen)) {
+    case TRACKING_OFF:
+        *cacheable = 1;
+        return 0;
+    case TRACKING_DOWN:
+        *cacheable = 0;
+        return 0;
+    case TRACKING_UP:
+        break;
+    }
+    if (s->track_gen == gen) {
+        *cacheable = 1;
+        return 0;
+    }
+    rc = slot_call(u, s, deadline, &r, err, "CLIENT TRACKING ON REDIRECT %lld",
+                   id);
+    if (rc != 0) {
+        return rc;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* E.g. the stream's connection vanished a moment ago. */
+        log_debug("msg=\"client tracking refused\" error=\"%.*s\"",
+                  (int)r->len, r->str);
+        *cacheable = 0;
+    } else {
+        s->track_gen = gen;
+        *cacheable = 1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Drain, register, GET on a live context; classifies the outcome. On
+ * UPSTREAM_EDOWN the context has been dropped. */
+static int
+slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
+           int64_t deadline, struct upstream_value *out, char *err,
+           int *cacheable)
+{
+    redisReply *r;
+    int rc;
+
+    rc = slot_drain(u, s, deadline, err);
+    if (rc == 0) {
+        rc = slot_track(u, s, deadline, cacheable, err);
+    }
+    if (rc == 0) {
+        rc = slot_call(u, s, deadline, &r, err, "GET %b", key, klen);
+    }
+    if (rc != 0) {
+        if (rc == UPSTREAM_EDOWN) {
+            slot_drop(u, s);
+        }
+        return rc;
     }
     switch (r->type) {
     case REDIS_REPLY_STRING:
@@ -312,13 +463,15 @@ slot_get_key(struct upstream *u, struct slot *s, const char *key,
 
 int
 upstream_get(struct upstream *u, const char *key, size_t klen,
-             struct upstream_value *out, char *err)
+             struct upstream_value *out, char *err, int *cacheable)
 {
+    int64_t deadline = util_now_ms() + u->cfg->command_timeout_ms;
     struct slot *s;
     int idx, rc, fresh = 0;
 
     memset(out, 0, sizeof(*out));
-    idx = slot_get(u, err);
+    *cacheable = 0;
+    idx = slot_get(u, deadline, err);
     if (idx < 0) {
         return UPSTREAM_ETIMEOUT;
     }
@@ -330,12 +483,10 @@ upstream_get(struct upstream *u, const char *key, size_t klen,
         }
         fresh = 1;
     }
-    rc = slot_get_key(u, s, key, klen, out, err);
-    if (rc == UPSTREAM_EDOWN && !fresh) {
+    rc = slot_fetch(u, s, key, klen, deadline, out, err, cacheable);
+    if (rc == UPSTREAM_EDOWN && !fresh && slot_connect(u, s, err) == 0) {
         /* The context was stale (e.g. Redis restarted): one fresh try. */
-        if (slot_connect(u, s, err) == 0) {
-            rc = slot_get_key(u, s, key, klen, out, err);
-        }
+        rc = slot_fetch(u, s, key, klen, deadline, out, err, cacheable);
     }
 out:
     slot_put(u, idx);

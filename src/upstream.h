@@ -3,9 +3,18 @@
  *
  * pool_size slots, each holding at most one redisContext that exactly one
  * thread uses at a time (borrowed inside upstream_get, never across calls).
- * A context that failed in any way is freed, never reused; its slot
- * reconnects on next use. Connecting sets connect_timeout, then
- * redisSetTimeout(command_timeout), then AUTH and SELECT when configured.
+ * A context that failed (I/O error, EOF, protocol error) is freed, never
+ * reused; its slot reconnects on next use. Connecting sets connect_timeout,
+ * then redisSetTimeout(command_timeout), then AUTH and SELECT when
+ * configured; before its next GET a connection registers for invalidations
+ * (CLIENT TRACKING ON REDIRECT, see tracking.h) whenever the tracking stream
+ * is new to it.
+ *
+ * Timeouts do not kill connections: replies are awaited with poll() up to
+ * the request's deadline, and a reply that comes late stays owed on the
+ * connection (`pending`) and is read and discarded by the slot's next user
+ * before it sends anything. So a stalled Redis neither hands one request's
+ * late reply to another nor costs the connection its tracking state.
  *
  * When a connect fails the pool is marked down with an exponential backoff
  * (100 ms doubling to 2 s): until it ends, requests fail at once with the
@@ -23,6 +32,9 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "tracking.h"
+
+struct redisContext;
 
 enum upstream_status {
     UPSTREAM_OK = 0,        /* *value set: a string reply */
@@ -44,22 +56,32 @@ struct upstream_value {
 
 struct upstream;
 
-/* Creates the pool (no connection is made yet). cfg must outlive it.
+/* Creates the pool (no connection is made yet). cfg and t must outlive it.
  * Returns NULL on allocation failure. */
-struct upstream *upstream_create(const struct config *cfg);
+struct upstream *upstream_create(const struct config *cfg,
+                                 struct tracking *t);
+
+/*
+ * Opens one connection as the pool does (connect_timeout, command_timeout,
+ * AUTH, SELECT). Returns it (free with redisFree), or NULL with err set.
+ * Thread-safe.
+ */
+struct redisContext *upstream_connect(const struct config *cfg, char *err);
 
 /* Frees every context. NULL is a no-op. No concurrent use. */
 void upstream_destroy(struct upstream *u);
 
 /*
- * GET key from Redis on a pooled connection, waiting at most
- * command_timeout for a free one. A connection that fails on a reused
- * context (Redis restarted meanwhile) is retried once on a fresh one.
- * Returns an enum upstream_status; on UPSTREAM_OK *out owns the value; on
- * errors err[0..UPSTREAM_ERR_MAX) says why. Thread-safe.
+ * GET key from Redis on a pooled connection, all within command_timeout
+ * (waiting for a free connection included). A failure on a reused context
+ * (Redis restarted meanwhile) is retried once on a fresh one. Returns an
+ * enum upstream_status; on UPSTREAM_OK *out owns the value; on errors
+ * err[0..UPSTREAM_ERR_MAX) says why. *cacheable is 1 when the value may be
+ * cached: tracking is off, or the GET ran on a connection registered with
+ * the current invalidation stream. Thread-safe.
  */
 int upstream_get(struct upstream *u, const char *key, size_t klen,
-                 struct upstream_value *out, char *err);
+                 struct upstream_value *out, char *err, int *cacheable);
 
 /* Frees a value from upstream_get. NULL data is a no-op. */
 void upstream_value_free(struct upstream_value *v);

@@ -89,6 +89,11 @@ void h_resp_free(struct h_resp *r);
  * response, close. Returns 0 or -1. */
 int h_http_get(int port, const char *path, struct h_resp *r);
 
+/* Config lines for tests of TTL-only caching (a value changed in Redis is
+ * still served from the cache): invalidation tracking off. Ends inside
+ * [cache], so more [cache] keys may follow. */
+#define TTL_ONLY "[cache]\ntracking = off\n"
+
 /* Sleeps ms milliseconds. */
 void h_sleep_ms(int ms);
 

@@ -121,7 +121,7 @@ expect_get(const char *path, int status, const char *body, const char *xcache)
 
 Test(http, get_is_cached_and_hit_does_not_contact_redis)
 {
-    start_proxy(NULL);
+    start_proxy(TTL_ONLY);
     set("k", "v1");
     expect_get("/k", 200, "v1", "MISS");
     set("k", "v2");
@@ -131,7 +131,7 @@ Test(http, get_is_cached_and_hit_does_not_contact_redis)
 
 Test(http, entry_expires_after_global_ttl)
 {
-    start_proxy("[cache]\nttl = 1s\n");
+    start_proxy(TTL_ONLY "ttl = 1s\n");
     set("k", "v1");
     expect_get("/k", 200, "v1", "MISS");
     set("k", "v2");
@@ -142,7 +142,7 @@ Test(http, entry_expires_after_global_ttl)
 
 Test(http, evicts_least_recently_used_at_capacity)
 {
-    start_proxy("[cache]\ncapacity = 2\n");
+    start_proxy(TTL_ONLY "capacity = 2\n");
     set("a", "a1");
     set("b", "b1");
     set("c", "c1");

@@ -83,7 +83,7 @@ Test(http_faults, redis_down_serves_cache_503s_misses_and_recovers)
     int64_t t0, took, deadline;
     int port = redis.port, status = 0;
 
-    start_proxy("[redis]\nconnect_timeout = 500ms\ncommand_timeout = 500ms\n");
+    start_proxy(TTL_ONLY "[redis]\nconnect_timeout = 500ms\ncommand_timeout = 500ms\n");
     cr_assert_eq(h_redis_cmd(&redis, "SET w wv"), 0);
     expect_get("/w", 200, "wv", "MISS");
     h_redis_kill(&redis, 1);

@@ -257,7 +257,7 @@ expect_proto_error(const void *in, size_t inlen, const char *exp)
 Test(resp, get_is_cached_and_binary_safe)
 {
     struct rconn c;
-    start_proxy(NULL);
+    start_proxy(TTL_ONLY);
     cr_assert_eq(h_redis_cmd(&redis, "SET k v1"), 0);
     rc_open(&c, proxy.resp_port);
 
@@ -313,7 +313,7 @@ Test(resp, shares_cache_with_http)
     struct h_resp hr;
     struct rconn c;
 
-    start_proxy(NULL);
+    start_proxy(TTL_ONLY);
     cr_assert_eq(h_redis_cmd(&redis, "SET shared hello"), 0);
     cr_assert_eq(h_http_get(proxy.http_port, "/shared", &hr), 0);
     cr_assert_eq(hr.status, 200);
@@ -667,7 +667,7 @@ Test(resp, redis_down_gives_error_but_serves_cached)
     struct rconn c;
     char buf[1024];
 
-    start_proxy("[redis]\nconnect_timeout = 500ms\n");
+    start_proxy(TTL_ONLY "[redis]\nconnect_timeout = 500ms\n");
     cr_assert_eq(h_redis_cmd(&redis, "SET warm cached"), 0);
     cr_assert_eq(h_redis_cmd(&redis, "SET cold never"), 0);
     rc_open(&c, proxy.resp_port);

@@ -1,9 +1,10 @@
 /*
  * Unit tests for cache: hits and misses with exact bytes (binary keys and
  * values, empty values), replacement, exact LRU eviction, capacity 0 and 1,
- * TTL boundaries on an injected fake clock, removal, exact counters, entry
- * reference counts across eviction, replacement and cache_destroy, a large
- * fill, and a multi-threaded run that checks the cache's invariants.
+ * TTL boundaries on an injected fake clock, the stale window, clear and
+ * expire_all, removal, exact counters, entry reference counts across
+ * eviction, replacement and cache_destroy, a large fill, and a
+ * multi-threaded run that checks the cache's invariants.
  *
  * Whether an entry is still in the cache is observed through its reference
  * count where a cache_get() would disturb the LRU order being tested: an
@@ -32,13 +33,19 @@ fake_clock(void)
 #define S(s) s, sizeof(s) - 1
 
 static struct cache *
+make_stale_cache(long capacity, int64_t ttl_ms, int64_t stale_ms)
+{
+    struct cache *c = cache_create(capacity, ttl_ms, stale_ms, fake_clock);
+
+    cr_assert_not_null(c, "cache_create(%ld, %lld, %lld)", capacity,
+                       (long long)ttl_ms, (long long)stale_ms);
+    return c;
+}
+
+static struct cache *
 make_cache(long capacity, int64_t ttl_ms)
 {
-    struct cache *c = cache_create(capacity, ttl_ms, fake_clock);
-
-    cr_assert_not_null(c, "cache_create(%ld, %lld)", capacity,
-                       (long long)ttl_ms);
-    return c;
+    return make_stale_cache(capacity, ttl_ms, 0);
 }
 
 /* Creates an entry and stores it; the caller keeps the creator's reference. */
@@ -135,6 +142,34 @@ expect_stats(struct cache *c, long entries, long hits, long misses,
               entries, hits, misses, evictions, expirations);
 }
 
+/* Asserts the byte and stale-hit counters. */
+static void
+expect_bytes_stale(struct cache *c, long bytes, long stale_hits)
+{
+    struct cache_stats st;
+
+    cache_stats(c, &st);
+    cr_assert(st.bytes == bytes && st.stale_hits == stale_hits,
+              "bytes/stale_hits are %ld/%ld, want %ld/%ld", st.bytes,
+              st.stale_hits, bytes, stale_hits);
+}
+
+/* cache_get_stale() and asserts it returns key with val (val NULL: NULL). */
+static void
+expect_stale(struct cache *c, const char *key, size_t klen, const char *val,
+             size_t vlen)
+{
+    struct cache_entry *e = cache_get_stale(c, key, klen);
+
+    if (val == NULL) {
+        cr_assert_null(e, "stale lookup of '%.*s' found it", (int)klen, key);
+        return;
+    }
+    cr_assert_not_null(e, "stale lookup of '%.*s' missed", (int)klen, key);
+    expect_entry(e, key, klen, val, vlen);
+    cache_release(e);
+}
+
 /* ---- basic get / put ---- */
 
 Test(cache, get_on_empty_cache_misses)
@@ -161,7 +196,7 @@ Test(cache, put_then_get_returns_exact_key_and_value)
 
 /* Keys that differ only in length, in one byte (before, at and past the
  * hash's 8-byte words) or around NUL bytes, and the empty key; values with
- * NUL and high bytes. */
+ * NUL and high bytes, and an empty one. */
 static const struct kv {
     const char *k, *v;
     size_t klen, vlen;
@@ -172,6 +207,7 @@ static const struct kv {
     }
     KV("", "empty-key"),
     KV("a", "v-a"),
+    KV("k-empty", ""),
     KV("ab", "v-ab"),
     KV("abc", "v-abc"),
     KV("12345678", "v-8"),
@@ -203,39 +239,6 @@ Test(cache, distinct_keys_round_trip_exact_bytes)
     expect_miss(c, S("1234567"));
     expect_miss(c, "\0\0", 2);
     expect_stats(c, (long)n, (long)n, 3, 0, 0);
-    cache_destroy(c);
-}
-
-Test(cache, empty_value_is_a_hit_with_zero_length)
-{
-    struct cache *c = make_cache(8, 0);
-    struct cache_entry *e;
-
-    put(c, S("k"), S(""));
-    e = cache_get(c, S("k"));
-    cr_assert_not_null(e);
-    cr_assert_eq(e->vlen, 0);
-    cr_assert_eq(e->klen, 1);
-    cr_assert_eq(cache_entry_key(e)[0], 'k');
-    cache_release(e);
-    expect_stats(c, 1, 1, 0, 0, 0);
-    cache_destroy(c);
-}
-
-Test(cache, flags_set_by_creator_are_served_with_the_entry)
-{
-    struct cache *c = make_cache(8, 0);
-    struct cache_entry *e = cache_entry_create(c, S("k"), S("v"));
-
-    cr_assert_not_null(e);
-    cr_assert_eq(e->flags, 0);
-    e->flags = 0xabcd;
-    cache_put(c, e);
-    cache_release(e);
-    e = cache_get(c, S("k"));
-    cr_assert_not_null(e);
-    cr_assert_eq(e->flags, 0xabcd);
-    cache_release(e);
     cache_destroy(c);
 }
 
@@ -274,27 +277,7 @@ Test(cache, replaced_entry_stays_readable_until_its_reader_releases_it)
 
 /* ---- LRU ---- */
 
-Test(cache, evicts_least_recently_used_after_a_read)
-{
-    struct cache *c = make_cache(3, 0);
-    struct cache_entry *h[4]; /* a b c d */
-
-    h[0] = put_held(c, S("a"), S("va"));
-    h[1] = put_held(c, S("b"), S("vb"));
-    h[2] = put_held(c, S("c"), S("vc"));
-    expect_hit(c, S("a"), S("va"));
-    h[3] = put_held(c, S("d"), S("vd"));
-    expect_cached(h, "1011"); /* exactly b went */
-    expect_stats(c, 3, 1, 0, 1, 0);
-    expect_miss(c, S("b"));
-    expect_hit(c, S("a"), S("va"));
-    expect_hit(c, S("c"), S("vc"));
-    expect_hit(c, S("d"), S("vd"));
-    release_all(h, 4);
-    cache_destroy(c);
-}
-
-Test(cache, lru_order_follows_reads_replacements_and_inserts)
+Test(cache, evicts_least_recently_used_across_reads_replaces_and_inserts)
 {
     struct cache *c = make_cache(3, 0);
     struct cache_entry *h[7]; /* a b c d e d2 f */
@@ -304,7 +287,8 @@ Test(cache, lru_order_follows_reads_replacements_and_inserts)
     h[2] = put_held(c, S("c"), S("vc"));
     expect_hit(c, S("a"), S("va"));      /* MRU..LRU: a c b */
     h[3] = put_held(c, S("d"), S("vd")); /* d a c; b out */
-    expect_cached(h, "1011");
+    expect_cached(h, "1011");            /* exactly b went */
+    expect_stats(c, 3, 1, 0, 1, 0);
     expect_hit(c, S("c"), S("vc"));      /* c d a */
     expect_miss(c, S("b"));              /* a miss moves nothing */
     h[4] = put_held(c, S("e"), S("ve")); /* e c d; a out */
@@ -321,41 +305,6 @@ Test(cache, lru_order_follows_reads_replacements_and_inserts)
     expect_miss(c, S("b"));
     expect_miss(c, S("c"));
     release_all(h, 7);
-    cache_destroy(c);
-}
-
-Test(cache, without_reads_evicts_in_insertion_order)
-{
-    struct cache *c = make_cache(3, 0);
-    struct cache_entry *h[10];
-    char key[8], want[11];
-    int i, j;
-
-    for (i = 0; i < 10; i++) {
-        int n = snprintf(key, sizeof(key), "k%d", i);
-        h[i] = put_held(c, key, (size_t)n, key, (size_t)n);
-        for (j = 0; j <= i; j++) {
-            want[j] = j > i - 3 ? '1' : '0';
-        }
-        want[i + 1] = '\0';
-        expect_cached(h, want);
-    }
-    expect_stats(c, 3, 0, 0, 7, 0);
-    release_all(h, 10);
-    cache_destroy(c);
-}
-
-Test(cache, remove_frees_a_slot_so_the_next_put_evicts_nothing)
-{
-    struct cache *c = make_cache(2, 0);
-
-    put(c, S("a"), S("va"));
-    put(c, S("b"), S("vb"));
-    cr_assert_eq(cache_remove(c, S("a")), 1);
-    put(c, S("c"), S("vc"));
-    expect_stats(c, 2, 0, 0, 0, 0);
-    expect_hit(c, S("b"), S("vb"));
-    expect_hit(c, S("c"), S("vc"));
     cache_destroy(c);
 }
 
@@ -391,6 +340,7 @@ Test(cache, capacity_zero_stores_nothing_but_entries_stay_usable)
     expect_entry(e, S("k"), S("value"));
     expect_miss(c, S("k"));
     expect_miss(c, S("other"));
+    cr_assert_null(cache_get_stale(c, S("k")));
     cr_assert_eq(cache_remove(c, S("k")), 0);
     expect_stats(c, 0, 0, 2, 0, 0);
     cache_release(e);
@@ -483,15 +433,13 @@ Test(cache, ttl_zero_never_expires)
     struct cache_entry *e;
 
     fake_now = 1;
-    put(c, S("k"), S("v"));
+    e = put_held(c, S("k"), S("v"));
     fake_now = INT64_MAX / 2;
     expect_hit(c, S("k"), S("v"));
-    e = cache_get(c, S("k"));
-    cr_assert_not_null(e);
     cr_assert_eq(e->expires_ms, 0);
     cr_assert_eq(cache_entry_ttl_left(c, e), -1);
     cache_release(e);
-    expect_stats(c, 1, 2, 0, 0, 0);
+    expect_stats(c, 1, 1, 0, 0, 0);
     cache_destroy(c);
 }
 
@@ -534,29 +482,11 @@ Test(cache, entry_held_by_a_reader_survives_its_expiry_removal)
     cache_destroy(c);
 }
 
-Test(cache, expired_entries_still_count_and_are_evicted_not_expired)
+/* ---- remove ---- */
+
+Test(cache, remove_reports_presence_frees_a_slot_and_spares_readers)
 {
-    struct cache *c = make_cache(2, 100);
-
-    fake_now = 0;
-    put(c, S("a"), S("va"));
-    put(c, S("b"), S("vb"));
-    fake_now = 500;
-    put(c, S("c"), S("vc"));
-    expect_stats(c, 2, 0, 0, 1, 0);
-    expect_miss(c, S("a"));
-    expect_stats(c, 2, 0, 1, 1, 0);
-    expect_miss(c, S("b"));
-    expect_hit(c, S("c"), S("vc"));
-    expect_stats(c, 1, 1, 2, 1, 1);
-    cache_destroy(c);
-}
-
-/* ---- remove and counters ---- */
-
-Test(cache, remove_reports_presence_and_spares_a_reader_copy)
-{
-    struct cache *c = make_cache(8, 0);
+    struct cache *c = make_cache(2, 0);
     struct cache_entry *e;
 
     put(c, S("a"), S("va"));
@@ -570,28 +500,10 @@ Test(cache, remove_reports_presence_and_spares_a_reader_copy)
     expect_entry(e, S("a"), S("va"));
     cache_release(e);
     expect_miss(c, S("a"));
+    put(c, S("c"), S("vc")); /* the freed slot: nothing evicted */
     expect_hit(c, S("b"), S("vb"));
-    expect_stats(c, 1, 2, 1, 0, 0);
-    cache_destroy(c);
-}
-
-Test(cache, counters_are_exact_over_a_mixed_sequence)
-{
-    struct cache *c = make_cache(2, 1000);
-
-    fake_now = 0;
-    put(c, S("a"), S("va"));
-    put(c, S("b"), S("vb"));
-    expect_hit(c, S("a"), S("va"));
-    expect_miss(c, S("x"));
-    put(c, S("c"), S("vc")); /* evicts b */
-    expect_miss(c, S("b"));
-    cr_assert_eq(cache_remove(c, S("a")), 1); /* not an eviction */
-    fake_now = 999;
     expect_hit(c, S("c"), S("vc"));
-    fake_now = 1000;
-    expect_miss(c, S("c")); /* expired */
-    expect_stats(c, 0, 2, 3, 1, 1);
+    expect_stats(c, 2, 3, 1, 0, 0); /* a removal is not an eviction */
     cache_destroy(c);
 }
 
@@ -620,42 +532,143 @@ Test(cache, entry_refs_count_the_cache_and_each_reader)
     cache_destroy(c);
 }
 
-Test(cache, entry_from_get_survives_eviction_until_released)
+Test(cache, entry_from_get_survives_eviction_and_destroy_until_released)
 {
     struct cache *c = make_cache(1, 0);
-    struct cache_entry *e;
+    struct cache_entry *a, *b;
 
     put(c, S("a"), S("value-of-a"));
-    e = cache_get(c, S("a"));
-    cr_assert_not_null(e);
-    put(c, S("b"), S("value-of-b"));
+    a = cache_get(c, S("a"));
+    cr_assert_not_null(a);
+    put(c, S("b"), S("value-of-b")); /* evicts a */
     expect_miss(c, S("a"));
-    cr_assert_eq(refs(e), 1);
-    expect_entry(e, S("a"), S("value-of-a"));
-    cache_release(e);
-    expect_hit(c, S("b"), S("value-of-b"));
+    cr_assert_eq(refs(a), 1);
+    expect_entry(a, S("a"), S("value-of-a"));
+    b = cache_get(c, S("b"));
+    cr_assert_not_null(b);
     cache_destroy(c);
-}
-
-Test(cache, entry_from_get_survives_cache_destroy_until_released)
-{
-    struct cache *c = make_cache(4, 0);
-    struct cache_entry *e;
-
-    put(c, S("a"), S("value-of-a"));
-    put(c, S("b"), S("value-of-b"));
-    e = cache_get(c, S("a"));
-    cr_assert_not_null(e);
-    cache_destroy(c);
-    cr_assert_eq(refs(e), 1);
-    expect_entry(e, S("a"), S("value-of-a"));
-    cache_release(e);
+    cr_assert_eq(refs(b), 1);
+    expect_entry(b, S("b"), S("value-of-b"));
+    expect_entry(a, S("a"), S("value-of-a"));
+    cache_release(a); /* under ASan: no use after free before this */
+    cache_release(b);
 }
 
 Test(cache, release_and_destroy_of_null_do_nothing)
 {
     cache_release(NULL);
     cache_destroy(NULL);
+}
+
+/* ---- stale window, clear, expire_all, bytes ---- */
+
+Test(cache, expired_entry_is_served_stale_until_the_window_ends)
+{
+    struct cache *c = make_stale_cache(8, 100, 50);
+
+    fake_now = 1000;
+    put(c, S("k"), S("v"));
+    fake_now = 1100; /* expired: a plain get misses but keeps it */
+    expect_miss(c, S("k"));
+    expect_stats(c, 1, 0, 1, 0, 0);
+    expect_stale(c, S("k"), S("v"));
+    fake_now = 1149; /* last ms of the stale window */
+    expect_stale(c, S("k"), S("v"));
+    expect_bytes_stale(c, 2, 2);
+    fake_now = 1150;
+    expect_stale(c, S("k"), NULL, 0);
+    expect_stats(c, 1, 0, 1, 0, 0); /* a stale lookup removes nothing */
+    expect_miss(c, S("k"));         /* a plain get removes the dead entry */
+    expect_stats(c, 0, 0, 2, 0, 1);
+    expect_bytes_stale(c, 0, 2);
+    cache_destroy(c);
+}
+
+Test(cache, stale_lookup_of_fresh_entry_counts_nothing_and_keeps_lru_order)
+{
+    struct cache *c = make_stale_cache(2, 100, 50);
+    struct cache_entry *h[3]; /* a b x */
+
+    fake_now = 0;
+    h[0] = put_held(c, S("a"), S("va"));
+    h[1] = put_held(c, S("b"), S("vb"));
+    expect_stale(c, S("a"), S("va"));
+    expect_stale(c, S("absent"), NULL, 0);
+    h[2] = put_held(c, S("x"), S("vx"));
+    expect_cached(h, "011"); /* a was not promoted by the stale lookup */
+    expect_stats(c, 2, 0, 0, 1, 0);
+    expect_bytes_stale(c, 6, 0);
+    release_all(h, 3);
+    cache_destroy(c);
+}
+
+Test(cache, clear_removes_every_entry_but_spares_readers)
+{
+    struct cache *c = make_cache(8, 0);
+    struct cache_entry *e;
+
+    put(c, S("a"), S("va"));
+    put(c, S("b"), S("vb"));
+    put(c, S("c"), S("vc"));
+    e = cache_get(c, S("b"));
+    cr_assert_not_null(e);
+    cr_assert_eq(cache_clear(c), 3);
+    expect_stats(c, 0, 1, 0, 0, 0); /* neither evictions nor expirations */
+    expect_bytes_stale(c, 0, 0);
+    cr_assert_eq(refs(e), 1);
+    expect_entry(e, S("b"), S("vb"));
+    cache_release(e);
+    expect_miss(c, S("a"));
+    cr_assert_eq(cache_clear(c), 0);
+    put(c, S("a"), S("again"));
+    expect_hit(c, S("a"), S("again"));
+    cache_destroy(c);
+}
+
+Test(cache, expire_all_makes_fresh_entries_stale_now)
+{
+    struct cache *c = make_stale_cache(8, 0, 1000); /* no TTL of its own */
+    struct cache_entry *e;
+
+    fake_now = 500;
+    put(c, S("a"), S("va"));
+    e = put_held(c, S("b"), S("vb"));
+    cr_assert_eq(cache_entry_ttl_left(c, e), -1);
+    fake_now = 600;
+    cr_assert_eq(cache_expire_all(c), 2);
+    cr_assert_eq(cache_entry_ttl_left(c, e), 0);
+    cr_assert_eq(cache_expire_all(c), 0, "nothing fresh is left");
+    expect_miss(c, S("a"));
+    expect_stale(c, S("a"), S("va"));
+    expect_stats(c, 2, 0, 1, 0, 0);
+    fake_now = 1600; /* expired at 600, stale window 1000 */
+    expect_stale(c, S("b"), NULL, 0);
+    expect_miss(c, S("a"));
+    expect_miss(c, S("b"));
+    expect_stats(c, 0, 0, 3, 0, 2);
+    expect_entry(e, S("b"), S("vb"));
+    cache_release(e);
+    put(c, S("a"), S("new")); /* later puts are fresh again */
+    expect_hit(c, S("a"), S("new"));
+    cache_destroy(c);
+}
+
+Test(cache, bytes_track_keys_and_values_held)
+{
+    struct cache *c = make_cache(2, 0);
+
+    expect_bytes_stale(c, 0, 0);
+    put(c, S("k"), S("vv"));
+    expect_bytes_stale(c, 3, 0);
+    put(c, S("key2"), S(""));
+    expect_bytes_stale(c, 7, 0);
+    put(c, S("k"), S("vvvvv")); /* replace */
+    expect_bytes_stale(c, 10, 0);
+    put(c, S("third"), S("333")); /* evicts key2 */
+    expect_bytes_stale(c, 14, 0);
+    cr_assert_eq(cache_remove(c, S("k")), 1);
+    expect_bytes_stale(c, 8, 0);
+    cache_destroy(c);
 }
 
 /* ---- scale ---- */
@@ -706,67 +719,85 @@ mt_value(unsigned k, char *buf)
     return n;
 }
 
-static size_t
-mt_key(unsigned k, char *buf)
-{
-    return (size_t)snprintf(buf, 16, "mt:%u", k);
-}
+#define MT_KEY(k, buf) ((size_t)snprintf(buf, 16, "mt:%u", k))
 
 struct mt_arg {
     struct cache *c;
     unsigned seed;
-    long gets, hits, bad;
+    long gets, hits, stale, bad;
 };
 
+/* Counts e as bad unless it holds key k and its value, and a TTL left of
+ * -1 (ttl 0: never) or 0 (expired by cache_expire_all). Releases e. */
+static void
+mt_check(struct mt_arg *a, struct cache_entry *e, unsigned k)
+{
+    char key[16], want[300];
+    size_t kn = MT_KEY(k, key), vn = mt_value(k, want);
+    int64_t left = cache_entry_ttl_left(a->c, e);
+
+    if (e->klen != kn || memcmp(cache_entry_key(e), key, kn) || e->vlen != vn ||
+        memcmp(cache_entry_value(e), want, vn) || (left != -1 && left != 0)) {
+        a->bad++;
+    }
+    cache_release(e);
+}
+
+/* Per 100 operations: 55 get, 5 stale get, 28 put, 10 remove, 2 expire_all
+ * (with the clock standing still, expired entries stay stale for good). */
 static void *
 mt_worker(void *p)
 {
     struct mt_arg *a = p;
-    char key[16], want[300];
+    char key[16], val[300];
+    struct cache_entry *e;
     int i;
 
     for (i = 0; i < MT_ITERS; i++) {
         unsigned r = (unsigned)rand_r(&a->seed);
-        unsigned k = r % MT_KEYS, op = (r / MT_KEYS) % 10;
-        size_t kn = mt_key(k, key), vn = mt_value(k, want);
+        unsigned k = r % MT_KEYS, op = (r / MT_KEYS) % 100;
+        size_t kn = MT_KEY(k, key);
 
-        if (op < 6) {
-            struct cache_entry *e = cache_get(a->c, key, kn);
+        if (op < 55) {
             a->gets++;
-            if (e != NULL) {
+            if ((e = cache_get(a->c, key, kn)) != NULL) {
                 a->hits++;
-                if (e->klen != kn || memcmp(cache_entry_key(e), key, kn) ||
-                    e->vlen != vn || memcmp(cache_entry_value(e), want, vn)) {
-                    a->bad++;
-                }
-                cache_release(e);
+                mt_check(a, e, k);
             }
-        } else if (op < 9) {
-            struct cache_entry *e = cache_entry_create(a->c, key, kn, want, vn);
+        } else if (op < 60) {
+            if ((e = cache_get_stale(a->c, key, kn)) != NULL) {
+                a->stale++;
+                mt_check(a, e, k);
+            }
+        } else if (op < 88) {
+            e = cache_entry_create(a->c, key, kn, val, mt_value(k, val));
             if (e == NULL) {
                 a->bad++;
                 continue;
             }
             cache_put(a->c, e);
             cache_release(e);
-        } else {
+        } else if (op < 98) {
             cache_remove(a->c, key, kn);
+        } else {
+            cache_expire_all(a->c);
         }
     }
     return NULL;
 }
 
-Test(cache, concurrent_get_put_remove_keep_values_and_capacity)
+Test(cache, concurrent_operations_keep_values_and_capacity)
 {
-    struct cache *c = make_cache(MT_CAPACITY, 0);
+    struct cache *c = make_stale_cache(MT_CAPACITY, 0, 10);
     struct mt_arg args[MT_THREADS];
     pthread_t th[MT_THREADS];
     struct cache_stats st;
-    long gets = 0, hits = 0, bad = 0, present = 0;
-    char key[16], want[300];
+    long gets = 0, hits = 0, stale = 0, bad = 0, present = 0;
+    char key[16];
     unsigned k;
     int i;
 
+    fake_now = 1000;
     for (i = 0; i < MT_THREADS; i++) {
         args[i] = (struct mt_arg){.c = c, .seed = 12345u + (unsigned)i};
         cr_assert_eq(pthread_create(&th[i], NULL, mt_worker, &args[i]), 0);
@@ -775,25 +806,28 @@ Test(cache, concurrent_get_put_remove_keep_values_and_capacity)
         cr_assert_eq(pthread_join(th[i], NULL), 0);
         gets += args[i].gets;
         hits += args[i].hits;
+        stale += args[i].stale;
         bad += args[i].bad;
     }
-    cr_assert_eq(bad, 0, "%ld hits returned the wrong bytes", bad);
+    cr_assert_eq(bad, 0, "%ld lookups returned the wrong bytes", bad);
     cache_stats(c, &st);
     cr_assert_leq(st.entries, MT_CAPACITY);
     cr_assert_eq(st.hits, hits);
     cr_assert_eq(st.hits + st.misses, gets);
+    cr_assert_leq(st.stale_hits, stale);
     cr_assert_gt(hits, 0, "the run must exercise hits");
+    cr_assert_gt(st.stale_hits, 0, "the run must exercise stale hits");
     cr_assert_gt(st.evictions, 0, "the run must exercise eviction");
-    cr_assert_eq(st.expirations, 0);
+    cr_assert_eq(st.expirations, 0, "nothing outlives a frozen clock");
     for (k = 0; k < MT_KEYS; k++) {
-        size_t kn = mt_key(k, key), vn = mt_value(k, want);
-        struct cache_entry *e = cache_get(c, key, kn);
+        size_t kn = MT_KEY(k, key);
+        struct cache_entry *e = cache_get_stale(c, key, kn);
         if (e != NULL) {
             present++;
-            expect_entry(e, key, kn, want, vn);
-            cache_release(e);
+            mt_check(&args[0], e, k);
         }
     }
+    cr_assert_eq(args[0].bad, 0, "a key left holding the wrong bytes");
     cr_assert_eq(present, st.entries, "%ld keys found, stats say %ld", present,
                  st.entries);
     cache_destroy(c);

@@ -484,8 +484,8 @@ Test(config, unknown_key_names_file_line_and_section)
 {
     expect_file_error("[server]\nworkers = 2\n\nfoo = 1\n", 4,
                       "unknown key 'foo' in section [server]");
-    expect_file_error("[cache]\ntracking = on\n", 2,
-                      "unknown key 'tracking' in section [cache]");
+    expect_file_error("[cache]\ntracking_mode = on\n", 2,
+                      "unknown key 'tracking_mode' in section [cache]");
 }
 
 Test(config, unknown_section_names_its_header_line_even_with_keys)
@@ -771,6 +771,8 @@ Test(config_print, defaults_print_as_the_contract_writes_them)
                           "\n[cache]\n"
                           "ttl = 60s\n"
                           "capacity = 10000\n"
+                          "tracking = on\n"
+                          "stale_if_error = 0s\n"
                           "\n[log]\n"
                           "level = info\n");
     free(out);

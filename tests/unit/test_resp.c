@@ -33,7 +33,9 @@ struct parse_case {
     const char *err;                 /* RESP_EPROTO: the error text */
 };
 
+/* clang-format off */
 #define A(s) {s, sizeof(s) - 1}
+/* clang-format on */
 
 #define ERR_MBULK "Protocol error: invalid multibulk length"
 #define ERR_BULK "Protocol error: invalid bulk length"
@@ -134,8 +136,7 @@ check_case(const struct parse_case *c)
 PARSES(parses_get_key, "*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n", 2, A("GET"),
        A("key"))
 PARSES(parses_ping_array, "*1\r\n$4\r\nPING\r\n", 1, A("PING"))
-PARSES(parses_lowercase_command_unchanged, "*1\r\n$4\r\nping\r\n", 1,
-       A("ping"))
+PARSES(parses_lowercase_command_unchanged, "*1\r\n$4\r\nping\r\n", 1, A("ping"))
 PARSES(parses_empty_bulk_argument, "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n", 2,
        A("ECHO"), A(""))
 PARSES(parses_lone_empty_bulk, "*1\r\n$0\r\n\r\n", 1, A(""))
@@ -160,8 +161,8 @@ PARSES(counts_args_beyond_keep_limit,
 PIPELINED(stops_at_first_pipelined_array,
           "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 14, 1,
           A("PING"))
-PIPELINED(stops_at_array_followed_by_inline, "*1\r\n$4\r\nPING\r\nPING\r\n",
-          14, 1, A("PING"))
+PIPELINED(stops_at_array_followed_by_inline, "*1\r\n$4\r\nPING\r\nPING\r\n", 14,
+          1, A("PING"))
 PIPELINED(stops_at_array_followed_by_garbage, "*1\r\n$4\r\nPING\r\n\xff\xfe",
           14, 1, A("PING"))
 PARSES_EMPTY(treats_zero_count_as_empty_command, "*0\r\n", 4)
@@ -181,11 +182,9 @@ REJECTS(rejects_count_with_plus_sign, "*+1\r\n$4\r\nPING\r\n", ERR_MBULK)
 REJECTS(rejects_count_with_leading_zero, "*01\r\n$4\r\nPING\r\n", ERR_MBULK)
 REJECTS(rejects_count_with_leading_space, "* 1\r\n$4\r\nPING\r\n", ERR_MBULK)
 REJECTS(rejects_count_with_trailing_space, "*1 \r\n$4\r\nPING\r\n", ERR_MBULK)
-REJECTS(rejects_count_line_with_cr_but_no_lf, "*1\r$4\r\nPING\r\n",
-        ERR_MBULK)
+REJECTS(rejects_count_line_with_cr_but_no_lf, "*1\r$4\r\nPING\r\n", ERR_MBULK)
 REJECTS(rejects_count_line_ending_in_bare_lf, "*1\n$4\r\nPING\r\n", ERR_MBULK)
-REJECTS(rejects_count_below_int64_min, "*-9223372036854775809\r\n",
-        ERR_MBULK)
+REJECTS(rejects_count_below_int64_min, "*-9223372036854775809\r\n", ERR_MBULK)
 REJECTS(rejects_endless_count_line_without_waiting_for_crlf,
         "*-99999999999999999999999999999999999999", ERR_MBULK)
 REJECTS(rejects_endless_zero_count_line_without_waiting_for_crlf,
@@ -221,8 +220,7 @@ REJECTS(rejects_bulk_length_line_with_cr_but_no_lf, "*1\r\n$4\rPING\r\n",
 REJECTS(rejects_bulk_length_line_ending_in_bare_lf, "*1\r\n$4\nPING\r\n",
         ERR_BULK)
 REJECTS(rejects_payload_not_followed_by_crlf, "*1\r\n$4\r\nPINGXX", ERR_CRLF)
-REJECTS(rejects_payload_longer_than_declared, "*1\r\n$3\r\nPING\r\n",
-        ERR_CRLF)
+REJECTS(rejects_payload_longer_than_declared, "*1\r\n$3\r\nPING\r\n", ERR_CRLF)
 REJECTS(rejects_payload_followed_by_bare_lf, "*1\r\n$4\r\nPING\n*", ERR_CRLF)
 REJECTS(rejects_payload_followed_by_cr_without_lf, "*1\r\n$4\r\nPING\r*",
         ERR_CRLF)
@@ -231,10 +229,8 @@ REJECTS(rejects_bad_second_payload_terminator,
 
 /* Parsing: inline commands. */
 
-PARSES(parses_inline_get_ending_in_crlf, "GET key\r\n", 2, A("GET"),
-       A("key"))
-PARSES(parses_inline_get_ending_in_bare_lf, "GET key\n", 2, A("GET"),
-       A("key"))
+PARSES(parses_inline_get_ending_in_crlf, "GET key\r\n", 2, A("GET"), A("key"))
+PARSES(parses_inline_get_ending_in_bare_lf, "GET key\n", 2, A("GET"), A("key"))
 PARSES(parses_inline_ping, "PING\r\n", 1, A("PING"))
 PARSES(strips_only_one_cr_before_lf, "PING\r\r\n", 1, A("PING"))
 PARSES_EMPTY(treats_empty_crlf_line_as_empty_command, "\r\n", 2)
@@ -244,31 +240,30 @@ PARSES(splits_inline_on_runs_of_spaces_and_tabs, "  SET\t a  \t b \r\n", 3,
        A("SET"), A("a"), A("b"))
 PARSES(splits_inline_on_cr_inside_line, "GET a\rb\r\n", 3, A("GET"), A("a"),
        A("b"))
-PARSES(keeps_vertical_tab_inside_inline_argument, "GET a\vb\r\n", 2,
-       A("GET"), A("a\vb"))
-PARSES(ignores_inline_bytes_after_nul_like_redis, "GET a\0b c\r\n", 2,
-       A("GET"), A("a"))
+PARSES(keeps_vertical_tab_inside_inline_argument, "GET a\vb\r\n", 2, A("GET"),
+       A("a\vb"))
+PARSES(ignores_inline_bytes_after_nul_like_redis, "GET a\0b c\r\n", 2, A("GET"),
+       A("a"))
 PARSES(parses_inline_high_bytes, "GET \xe2\x82\xac\r\n", 2, A("GET"),
        A("\xe2\x82\xac"))
 PARSES(treats_any_first_byte_but_star_as_inline, "$3\r\n", 1, A("$3"))
 PARSES(counts_inline_args_beyond_keep_limit, "a b c d e f g h i j\r\n", 10,
        A("a"), A("b"), A("c"), A("d"), A("e"), A("f"), A("g"), A("h"))
-PIPELINED(stops_inline_at_first_newline, "PING\r\nGET k\r\n", 6, 1,
-          A("PING"))
-PIPELINED(stops_inline_before_pipelined_array, "PING\n*1\r\n$4\r\nPING\r\n",
-          5, 1, A("PING"))
+PIPELINED(stops_inline_at_first_newline, "PING\r\nGET k\r\n", 6, 1, A("PING"))
+PIPELINED(stops_inline_before_pipelined_array, "PING\n*1\r\n$4\r\nPING\r\n", 5,
+          1, A("PING"))
 
 PARSES(parses_double_quoted_argument_with_space, "SET \"a b\" c\r\n", 3,
        A("SET"), A("a b"), A("c"))
 PARSES(unescapes_control_escapes_in_double_quotes,
        "ECHO \"\\n\\r\\t\\b\\a\\\\\\\"\"\r\n", 2, A("ECHO"),
        A("\n\r\t\b\a\\\""))
-PARSES(unescapes_hex_escapes_in_double_quotes,
-       "ECHO \"\\x41\\x00\\xfF\"\r\n", 2, A("ECHO"), A("A\0\xff"))
+PARSES(unescapes_hex_escapes_in_double_quotes, "ECHO \"\\x41\\x00\\xfF\"\r\n",
+       2, A("ECHO"), A("A\0\xff"))
 PARSES(keeps_invalid_hex_escape_as_literal_x, "ECHO \"\\x4g\"\r\n", 2,
        A("ECHO"), A("x4g"))
-PARSES(keeps_short_hex_escape_as_literal_x, "ECHO \"\\x4\"\r\n", 2,
-       A("ECHO"), A("x4"))
+PARSES(keeps_short_hex_escape_as_literal_x, "ECHO \"\\x4\"\r\n", 2, A("ECHO"),
+       A("x4"))
 PARSES(keeps_unknown_escape_as_escaped_byte, "ECHO \"\\q\\'\"\r\n", 2,
        A("ECHO"), A("q'"))
 PARSES(keeps_single_quoted_text_verbatim, "ECHO 'a \"b\" \\n'\r\n", 2,
@@ -279,8 +274,8 @@ PARSES(parses_empty_quoted_arguments, "SET \"\" ''\r\n", 3, A("SET"), A(""),
        A(""))
 PARSES(joins_quote_opened_inside_argument, "ECHO foo\"bar baz\"\r\n", 2,
        A("ECHO"), A("foobar baz"))
-PARSES(accepts_closing_quote_followed_by_tab, "ECHO \"a\"\tb\r\n", 3,
-       A("ECHO"), A("a"), A("b"))
+PARSES(accepts_closing_quote_followed_by_tab, "ECHO \"a\"\tb\r\n", 3, A("ECHO"),
+       A("a"), A("b"))
 PARSES(accepts_closing_quote_at_end_of_lf_line, "ECHO 'a'\n", 2, A("ECHO"),
        A("a"))
 PARSES(keeps_later_args_after_unescaped_one, "SET \"\\x41\\x42\" tail\r\n", 3,
@@ -388,8 +383,8 @@ Test(resp, accepts_bulk_at_max_length)
 {
     size_t len;
     char *in = build_bulk(RESP_MAX_BULK, &len);
-    struct parse_case c = {"max bulk", in, len, RESP_OK, 1, {{NULL, 0}},
-                           len,        NULL};
+    struct parse_case c = {"max bulk", in,          len, RESP_OK,
+                           1,          {{NULL, 0}}, len, NULL};
     char *want = malloc(RESP_MAX_BULK);
 
     cr_assert_not_null(want);
@@ -412,9 +407,14 @@ Test(resp, accepts_crlf_inline_line_at_max_length)
 {
     size_t len;
     char *in = build_inline(RESP_MAX_INLINE - 1, "\r\n", &len);
-    struct parse_case c = {"max inline crlf", in, len, RESP_OK, 2,
+    struct parse_case c = {"max inline crlf",
+                           in,
+                           len,
+                           RESP_OK,
+                           2,
                            {A("GET"), {in + 4, RESP_MAX_INLINE - 5}},
-                           len, NULL};
+                           len,
+                           NULL};
 
     check_case(&c);
     free(in);
@@ -424,9 +424,14 @@ Test(resp, accepts_lf_inline_line_at_max_length)
 {
     size_t len;
     char *in = build_inline(RESP_MAX_INLINE, "\n", &len);
-    struct parse_case c = {"max inline lf", in, len, RESP_OK, 2,
+    struct parse_case c = {"max inline lf",
+                           in,
+                           len,
+                           RESP_OK,
+                           2,
                            {A("GET"), {in + 4, RESP_MAX_INLINE - 4}},
-                           len, NULL};
+                           len,
+                           NULL};
 
     check_case(&c);
     free(in);
@@ -445,8 +450,7 @@ Test(resp, rejects_unterminated_inline_line_over_max_length)
     size_t len;
     char *in = build_inline(RESP_MAX_INLINE + 1, "", &len);
 
-    check_built("max inline, no newline", in, len, RESP_EPROTO, 0,
-                ERR_INLINE);
+    check_built("max inline, no newline", in, len, RESP_EPROTO, 0, ERR_INLINE);
 }
 
 Test(resp, parses_pipelined_stream_command_by_command)
@@ -468,14 +472,13 @@ Test(resp, parses_pipelined_stream_command_by_command)
                      "command %zu", i);
         cr_assert_eq(cmd.argc, want_argc[i], "command %zu", i);
         if (want_arg0[i] != NULL)
-            cr_assert(cmd.argv[0].len == strlen(want_arg0[i]) &&
-                          memcmp(cmd.argv[0].p, want_arg0[i],
-                                 cmd.argv[0].len) == 0,
-                      "command %zu", i);
+            cr_assert(
+                cmd.argv[0].len == strlen(want_arg0[i]) &&
+                    memcmp(cmd.argv[0].p, want_arg0[i], cmd.argv[0].len) == 0,
+                "command %zu", i);
         off += cmd.consumed;
     }
-    cr_assert_eq(resp_parse(in + off, len - off, &cmd, &err),
-                 RESP_INCOMPLETE);
+    cr_assert_eq(resp_parse(in + off, len - off, &cmd, &err), RESP_INCOMPLETE);
     cr_assert_eq(len - off, 10);
 }
 

@@ -190,8 +190,7 @@ send_byte(int peer, char b)
     cr_assert_eq(send(peer, &b, 1, MSG_NOSIGNAL), 1);
 }
 
-/* ---- lifecycle ------------------------------------------------------------
- */
+/* ---- lifecycle ---- */
 
 Test(waiter, destroy_of_null_does_nothing)
 {
@@ -207,8 +206,7 @@ Test(waiter, new_waiter_holds_nothing)
     teardown(&f);
 }
 
-/* ---- waking ---------------------------------------------------------------
- */
+/* ---- waking ---- */
 
 Test(waiter, idle_conn_stays_parked_until_its_deadline)
 {
@@ -333,8 +331,7 @@ Test(waiter, woken_conn_is_closed_when_the_queue_refuses_it)
     teardown(&f);
 }
 
-/* ---- deadlines ------------------------------------------------------------
- */
+/* ---- deadlines ---- */
 
 Test(waiter, idle_conn_is_closed_at_its_deadline_and_not_before)
 {
@@ -458,8 +455,7 @@ Test(waiter, resp_conn_with_partial_request_closes_without_reply)
     teardown(&f);
 }
 
-/* ---- counting, stop, refusal ----------------------------------------------
- */
+/* ---- counting, stop, refusal ---- */
 
 Test(waiter, count_follows_parks_wakes_and_expiries)
 {

@@ -5,9 +5,9 @@
  * multi-producer / multi-consumer run that checks every item arrives
  * exactly once and each producer's items arrive in the order pushed.
  *
- * Threads signal the test through a mutex and condition variable; the one
- * sleep gives a consumer time to block, and the result holds whether or
- * not it did. Every wait is bounded, so a broken queue fails the test
+ * Threads report to the test through a mutex and condition variable. The
+ * short sleeps only give consumers time to block; every check holds whether
+ * or not they did. Every wait is bounded, so a broken queue fails the test
  * instead of hanging it.
  */
 #include <criterion/criterion.h>
@@ -69,7 +69,7 @@ sleep_ms(long ms)
     }
 }
 
-/* ---- single thread ------------------------------------------------------ */
+/* ---- single thread ---- */
 
 Test(workq, create_with_capacity_zero_fails)
 {
@@ -222,7 +222,7 @@ Test(workq, shutdown_outranks_full)
     workq_destroy(q);
 }
 
-/* ---- blocking ------------------------------------------------------------ */
+/* ---- blocking ---- */
 
 /* One consumer's single pop, reported under a lock. */
 struct popper {
@@ -386,7 +386,7 @@ Test(workq, each_push_wakes_one_waiting_consumer)
     workq_destroy(q);
 }
 
-/* ---- many producers, many consumers -------------------------------------- */
+/* ---- many producers, many consumers ---- */
 
 #define MP_PRODUCERS 4
 #define MP_CONSUMERS 4
