@@ -112,9 +112,11 @@ open_stream(struct tracking *t, redisContext **out, long long *id, char *why,
     r = setup(ctx, why, len, "CLIENT TRACKING off");
     if (r == NULL) {
         /* Redis 5: "ERR Unknown subcommand or wrong number of arguments
-         * for 'TRACKING'". Anything else (LOADING...) is worth a retry. */
+         * for 'TRACKING'"; CLIENT renamed away: "ERR unknown command".
+         * Anything else (LOADING...) is worth a retry. */
         int unsupported = ctx->err == 0 && (strstr(why, "subcommand") ||
-                                            strstr(why, "wrong number"));
+                                            strstr(why, "wrong number") ||
+                                            strstr(why, "unknown command"));
         redisFree(ctx);
         return unsupported ? OPEN_UNSUPPORTED : OPEN_FAILED;
     }
