@@ -59,6 +59,9 @@ cache_create(long capacity, int64_t ttl_ms, int64_t stale_ms,
     struct cache *c;
     uint64_t nb = 16;
 
+    if (capacity < 0) {
+        return NULL;
+    }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         return NULL;
@@ -386,7 +389,9 @@ cache_expire_all(struct cache *c)
     now = c->clock();
     for (e = c->lru_head; e != NULL; e = e->lru_next) {
         if (!entry_expired(e, now)) {
-            atomic_store_explicit(&e->expires_ms, now, memory_order_relaxed);
+            /* 0 would mean "never": an injected clock may read 0. */
+            atomic_store_explicit(&e->expires_ms, now != 0 ? now : -1,
+                                  memory_order_relaxed);
             n++;
         }
     }

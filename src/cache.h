@@ -71,7 +71,7 @@ struct cache;
  * stored (0 = never). An expired entry is kept for stale_ms more, for
  * cache_get_stale() only (0 = removed as soon as it is found expired).
  * clock may be NULL for the monotonic clock. Returns NULL on allocation
- * failure.
+ * failure or a negative capacity.
  */
 struct cache *cache_create(long capacity, int64_t ttl_ms, int64_t stale_ms,
                            cache_clock_fn clock);

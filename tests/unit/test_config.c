@@ -666,6 +666,33 @@ Test(config, password_error_never_echoes_the_password)
 
 /* ---- -s overrides ---- */
 
+Test(config, tracking_takes_on_or_off)
+{
+    cr_assert_eq(value_ok("cache", "tracking", "off").cache_tracking, 0);
+    cr_assert_eq(value_ok("cache", "tracking", "on").cache_tracking, 1);
+    cr_assert_eq(value_ok("cache", "tracking", "no").cache_tracking, 0);
+    cr_assert_eq(value_ok("cache", "tracking", "true").cache_tracking, 1);
+    expect_value_error("cache", "tracking", "maybe", "expected on or off");
+    expect_value_error("cache", "tracking", "ON", "expected on or off");
+}
+
+Test(config, stale_if_error_is_a_duration_defaulting_to_zero)
+{
+    struct config cfg;
+
+    config_defaults(&cfg);
+    cr_assert_eq(cfg.cache_stale_ms, 0);
+    cr_assert_eq(cfg.cache_tracking, 1);
+    cr_assert_eq(value_ok("cache", "stale_if_error", "90s").cache_stale_ms,
+                 90000);
+    cr_assert_eq(value_ok("cache", "stale_if_error", "250ms").cache_stale_ms,
+                 250);
+    cr_assert_eq(value_ok("cache", "stale_if_error", "0").cache_stale_ms, 0);
+    expect_file_error("[cache]\nstale_if_error = soon\n", 2,
+                      "[cache] stale_if_error: expected a duration 0..87600h "
+                      "(units ms, s, m, h), got 'soon'");
+}
+
 Test(config_set, overrides_one_key)
 {
     struct config cfg;
