@@ -21,7 +21,7 @@ LDFLAGS  += -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LDLIBS   := -lhiredis -linih
 
 SRCS     := $(filter-out src/main.c,$(wildcard src/*.c))
-OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/dashboard_html.o
 UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 E2E_SRCS := $(wildcard tests/e2e/*.c)
 E2E      := $(BUILD)/tests/e2e
@@ -33,6 +33,14 @@ all: $(BUILD)/redis-proxy
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The dashboard page is compiled into the binary.
+$(BUILD)/gen/dashboard_html.c: src/dashboard.html tools/embed.sh
+	@mkdir -p $(@D)
+	bash tools/embed.sh $< admin_dashboard_html > $@
+
+$(BUILD)/obj/dashboard_html.o: $(BUILD)/gen/dashboard_html.c
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libproxy.a: $(OBJS)
 	$(AR) rcs $@ $^

@@ -133,6 +133,7 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
     atomic_init(&e->refs, 1);
     e->klen = (uint32_t)klen;
     e->flags = 0;
+    e->etag = 0;
     e->vlen = vlen;
     e->hash = cache_hash(c->seed, key, klen);
     e->stored_ms = c->clock();

@@ -38,6 +38,7 @@ struct cache_entry {
     atomic_uint refs;             /* owners: the cache and each reader */
     uint32_t klen;                /* key bytes */
     uint32_t flags;               /* the creator's, set before cache_put */
+    uint64_t etag;                /* the creator's, set before cache_put */
     uint64_t hash;                /* of the key */
     int64_t stored_ms;            /* clock value when created */
     _Atomic int64_t expires_ms;   /* clock value when it expires; 0 = never.

@@ -381,8 +381,12 @@ static const struct config_row config_table[] = {
      CONFIG_FIELD(cache_tracking), 0, 0, "on", 0},
     {"cache", "stale_if_error", config_set_duration, config_format_duration,
      CONFIG_FIELD(cache_stale_ms), 0, 0, "0", 0},
+    {"admin", "port", config_set_port_or_off, config_format_int,
+     CONFIG_FIELD(admin_port), 1, 65535, "0", 0},
     {"log", "level", config_set_log_level, config_format_log_level,
      CONFIG_FIELD(log_level), 0, 0, "info", 0},
+    {"log", "access", config_set_bool, config_format_bool,
+     CONFIG_FIELD(log_access), 0, 0, "off", 0},
 };
 
 #define CONFIG_ROWS (sizeof(config_table) / sizeof(config_table[0]))
@@ -702,5 +706,26 @@ config_print(const struct config *cfg, FILE *out)
         }
         row->format(row, (const char *)cfg + row->offset, value, sizeof(value));
         fprintf(out, "%s =%s%s\n", row->name, *value != '\0' ? " " : "", value);
+    }
+}
+
+void
+config_format_line(const struct config *cfg, char *buf, size_t len)
+{
+    char value[CONFIG_STR_MAX + 1];
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < CONFIG_ROWS && used < len; i++) {
+        const struct config_row *row = &config_table[i];
+        int n;
+
+        row->format(row, (const char *)cfg + row->offset, value, sizeof(value));
+        n = snprintf(buf + used, len - used, "%s%s.%s=%s", i > 0 ? " " : "",
+                     row->section, row->name, value);
+        if (n < 0) {
+            break;
+        }
+        used += (size_t)n;
     }
 }

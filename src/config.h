@@ -47,8 +47,11 @@ struct config {
     long cache_capacity;  /* 0 = cache off; at most 100000000 */
     int cache_tracking;   /* 1 = invalidate through CLIENT TRACKING */
     int64_t cache_stale_ms; /* stale_if_error window; 0 = never stale */
+    /* [admin] */
+    int admin_port; /* 0 = off, else 1..65535 */
     /* [log] */
-    int log_level; /* enum config_log_level */
+    int log_level;  /* enum config_log_level */
+    int log_access; /* 1 = one line per request */
 };
 
 /* Fills cfg with the built-in defaults (the values in CONTRACT.md). */
@@ -77,5 +80,9 @@ int config_parse_duration(const char *s, int64_t *ms);
 
 /* Prints the effective settings as an INI file, password masked as "***". */
 void config_print(const struct config *cfg, FILE *out);
+
+/* Writes the effective settings as one line of "section.key=value" pairs
+ * (password masked) into buf[0..len), for the startup log. */
+void config_format_line(const struct config *cfg, char *buf, size_t len);
 
 #endif

@@ -26,8 +26,9 @@
 #define CONN_WBUF 16384
 
 enum conn_proto {
-    CONN_HTTP,
-    CONN_RESP,
+    CONN_HTTP,  /* data port: GET /<key> */
+    CONN_RESP,  /* Redis protocol */
+    CONN_ADMIN, /* admin port: metrics, health, dashboard */
 };
 
 enum conn_io {

@@ -29,6 +29,18 @@ status_from_upstream(int rc)
     }
 }
 
+/* A 64-bit FNV-1a of the value, computed once per stored entry. */
+static uint64_t
+etag_of(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    while (n-- > 0) {
+        h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
 /* Leader of a fill: asks Redis, publishes the outcome to the followers. */
 static int
 lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
@@ -50,8 +62,11 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
         if (out->entry == NULL) {
             rc = FETCH_ENOMEM;
             snprintf(out->err, sizeof(out->err), "out of memory");
-        } else if (http_is_utf8(v.data, v.len)) {
-            out->entry->flags |= FETCH_FLAG_UTF8;
+        } else {
+            if (http_is_utf8(v.data, v.len)) {
+                out->entry->flags |= FETCH_FLAG_UTF8;
+            }
+            out->entry->etag = etag_of(v.data, v.len);
         }
         upstream_value_free(&v);
     }
@@ -69,8 +84,10 @@ fetch_get(struct proxy *px, const char *key, size_t klen,
     out->err[0] = '\0';
     out->entry = cache_get(px->cache, key, klen);
     if (out->entry != NULL) {
+        atomic_fetch_add_explicit(&px->metrics.hits, 1, memory_order_relaxed);
         return FETCH_HIT;
     }
+    atomic_fetch_add_explicit(&px->metrics.misses, 1, memory_order_relaxed);
     f = flight_join(px->flights, key, klen, &leader);
     if (f == NULL) {
         snprintf(out->err, sizeof(out->err), "out of memory");
@@ -90,6 +107,8 @@ fetch_get(struct proxy *px, const char *key, size_t klen,
     if (rc == FETCH_EDOWN || rc == FETCH_ETIMEOUT) {
         out->entry = cache_get_stale(px->cache, key, klen);
         if (out->entry != NULL) {
+            atomic_fetch_add_explicit(&px->metrics.stale, 1,
+                                      memory_order_relaxed);
             return FETCH_STALE;
         }
     }

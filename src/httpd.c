@@ -1,5 +1,5 @@
 /*
- * httpd: request -> response for the HTTP listener; see httpd.h.
+ * httpd: request -> response for the HTTP listeners; see httpd.h.
  *
  * A response is a header block formatted on the stack plus the value,
  * written from the cache entry itself (the entry's reference keeps it alive
@@ -10,48 +10,67 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "admin.h"
 #include "fetch.h"
-#include "http.h"
+#include "log.h"
 #include "util.h"
 
 #define TYPE_TEXT "text/plain; charset=utf-8"
 #define TYPE_BINARY "application/octet-stream"
+#define HEAD_MAX 1024
 
-const char httpd_busy_response[] =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Content-Length: 28\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-    "max number of clients reached\n";
-const size_t httpd_busy_response_len = sizeof(httpd_busy_response) - 1;
-
-/* What one response needs to be written. */
+/* One response being written. */
 struct reply {
     int status;
-    const char *type;  /* Content-Type */
+    const char *type;  /* Content-Type, or NULL for none (304) */
     const char *extra; /* more header lines, each ending in CRLF, or "" */
     const char *body;
     size_t body_len;
-    int no_body;    /* HEAD: headers only */
+    int no_body;    /* HEAD or 304: headers only */
     int keep_alive; /* 0: "Connection: close" */
     int http10;     /* HTTP/1.0 keep-alive needs an explicit header */
 };
 
+const char *
+httpd_date(char *out)
+{
+    static _Thread_local time_t cached_sec;
+    static _Thread_local char cached[32];
+    time_t now = time(NULL);
+
+    if (now != cached_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(cached, sizeof(cached), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_sec = now;
+    }
+    memcpy(out, cached, sizeof(cached));
+    return out;
+}
+
 static int
 send_reply(struct conn *c, const struct reply *r)
 {
-    char head[512];
+    char head[HEAD_MAX], date[32], clen[48] = "";
     struct iovec iov[2];
     int n;
 
+    if (r->status != 304) {
+        snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", r->body_len);
+    }
     n = snprintf(head, sizeof(head),
                  "HTTP/1.1 %d %s\r\n"
-                 "Content-Type: %s\r\n"
-                 "Content-Length: %zu\r\n"
+                 "%s%s%s"
+                 "%s"
+                 "Date: %s\r\n"
                  "X-Content-Type-Options: nosniff\r\n"
                  "%s%s\r\n",
-                 r->status, http_reason(r->status), r->type, r->body_len,
-                 r->extra,
+                 r->status, http_reason(r->status),
+                 r->type != NULL ? "Content-Type: " : "",
+                 r->type != NULL ? r->type : "", r->type != NULL ? "\r\n" : "",
+                 clen, httpd_date(date), r->extra,
                  !r->keep_alive ? "Connection: close\r\n"
                  : r->http10    ? "Connection: keep-alive\r\n"
                                 : "");
@@ -65,17 +84,35 @@ send_reply(struct conn *c, const struct reply *r)
     return conn_write(c, iov, 2);
 }
 
+int
+httpd_send(struct conn *c, const struct http_request *req, int status,
+           const char *type, const char *extra, const char *body, size_t len)
+{
+    struct reply r = {
+        .status = status,
+        .type = type,
+        .extra = extra,
+        .body = body,
+        .body_len = len,
+        .no_body = req != NULL && req->method == HTTP_METHOD_HEAD,
+        .keep_alive = req != NULL && req->keep_alive,
+        .http10 = req != NULL && req->minor_version == 0,
+    };
+    return send_reply(c, &r);
+}
+
 /* A short text response: the body is msg, a newline appended. */
 static int
 send_text(struct conn *c, const struct http_request *req, int status,
           const char *extra, const char *msg, int keep_alive)
 {
-    char body[UPSTREAM_ERR_MAX + 64];
+    char body[FLIGHT_ERR_MAX + 64];
+    char hdrs[256];
     int n = snprintf(body, sizeof(body), "%s\n", msg);
     struct reply r = {
         .status = status,
         .type = TYPE_TEXT,
-        .extra = extra,
+        .extra = hdrs,
         .body = body,
         .body_len = n < 0 ? 0 : (size_t)n >= sizeof(body) ? sizeof(body) - 1
                                                           : (size_t)n,
@@ -83,6 +120,8 @@ send_text(struct conn *c, const struct http_request *req, int status,
         .keep_alive = keep_alive,
         .http10 = req != NULL && req->minor_version == 0,
     };
+
+    snprintf(hdrs, sizeof(hdrs), "Cache-Control: no-store\r\n%s", extra);
     return send_reply(c, &r);
 }
 
@@ -120,80 +159,213 @@ text_for_status(int status)
     }
 }
 
+/* Does If-None-Match (a list of entity-tags, or "*") match tag ("...")?
+ * Weak comparison, as RFC 9110 13.1.2 asks for GET. */
 static int
-send_entry(struct conn *c, const struct http_request *req,
-           const struct cache_entry *e, int how)
+etag_matches(const char *inm, size_t len, const char *tag, size_t tlen)
 {
+    const char *end = inm + len;
+
+    while (inm < end) {
+        const char *start;
+
+        while (inm < end && (*inm == ' ' || *inm == '\t' || *inm == ',')) {
+            inm++;
+        }
+        if (inm < end && *inm == '*') {
+            return 1;
+        }
+        if (end - inm >= 2 && inm[0] == 'W' && inm[1] == '/') {
+            inm += 2;
+        }
+        start = inm;
+        if (inm < end && *inm == '"') {
+            inm++;
+            while (inm < end && *inm != '"') {
+                inm++;
+            }
+            inm += inm < end;
+        } else {
+            while (inm < end && *inm != ',') {
+                inm++;
+            }
+        }
+        if ((size_t)(inm - start) == tlen && memcmp(start, tag, tlen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* CORS for the dashboard: an Origin on the admin port may read values. */
+static int
+origin_allowed(const struct proxy *px, const struct http_request *req)
+{
+    char port[16];
+    int n;
+
+    if (req->origin == NULL || px->cfg->admin_port == 0) {
+        return 0;
+    }
+    n = snprintf(port, sizeof(port), ":%d", px->cfg->admin_port);
+    return req->origin_len > (size_t)n &&
+           memcmp(req->origin + req->origin_len - n, port, (size_t)n) == 0;
+}
+
+/* The value's response: 200 (or 304 when If-None-Match matches). */
+static int
+send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
+           const struct cache_entry *e, int how, int *status)
+{
+    char hdrs[640], tag[24], cc[48], age[32] = "", cors[300] = "";
+    int64_t left = cache_entry_ttl_left(px->cache, e);
+    int tlen = snprintf(tag, sizeof(tag), "\"%016llx\"",
+                        (unsigned long long)e->etag);
     struct reply r = {
         .status = 200,
         .type = (e->flags & FETCH_FLAG_UTF8) ? TYPE_TEXT : TYPE_BINARY,
-        .extra = how == FETCH_HIT     ? "X-Cache: HIT\r\n"
-                 : how == FETCH_STALE ? "X-Cache: STALE\r\n"
-                                      : "X-Cache: MISS\r\n",
+        .extra = hdrs,
         .body = cache_entry_value(e),
         .body_len = e->vlen,
         .no_body = req->method == HTTP_METHOD_HEAD,
         .keep_alive = req->keep_alive,
         .http10 = req->minor_version == 0,
     };
+
+    if (how == FETCH_STALE || left == 0) {
+        snprintf(cc, sizeof(cc), "max-age=0");
+    } else if (left < 0) {
+        snprintf(cc, sizeof(cc), "no-cache");
+    } else {
+        snprintf(cc, sizeof(cc), "max-age=%lld", (long long)(left / 1000));
+    }
+    if (how != FETCH_MISS) {
+        int64_t a = (util_now_ms() - e->stored_ms) / 1000;
+        snprintf(age, sizeof(age), "Age: %lld\r\n", (long long)(a > 0 ? a : 0));
+    }
+    if (origin_allowed(px, req)) {
+        snprintf(cors, sizeof(cors),
+                 "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n",
+                 (int)(req->origin_len < 256 ? req->origin_len : 256),
+                 req->origin);
+    }
+    snprintf(hdrs, sizeof(hdrs),
+             "X-Cache: %s\r\nETag: %s\r\nCache-Control: %s\r\n%s%s",
+             how == FETCH_HIT     ? "HIT"
+             : how == FETCH_STALE ? "STALE"
+                                  : "MISS",
+             tag, cc, age, cors);
+    if (req->if_none_match != NULL &&
+        etag_matches(req->if_none_match, req->if_none_match_len, tag,
+                     (size_t)tlen)) {
+        r.status = 304;
+        r.type = NULL;
+        r.no_body = 1;
+    }
+    *status = r.status;
     return send_reply(c, &r);
 }
 
-/* Serves one parsed request. Returns 0, or -1 to close the conn. */
+/* One access-log line and the metrics for one answered request. */
+static void
+account(struct proxy *px, const struct http_request *req, int status,
+        int how, size_t bytes, int64_t t0)
+{
+    int64_t us = util_now_us() - t0;
+
+    metrics_request(&px->metrics, METRICS_HTTP, status);
+    if (how == FETCH_HIT) {
+        metrics_observe(&px->metrics.hit, us);
+    } else if (how != -1) {
+        metrics_observe(&px->metrics.miss, us); /* Redis was asked */
+    }
+    if (px->cfg->log_access) {
+        log_info("msg=\"access\" proto=http method=%.*s status=%d cache=%s "
+                 "key_len=%zu bytes=%zu us=%lld",
+                 (int)(req->method_len < 16 ? req->method_len : 16),
+                 req->method_name, status,
+                 how == -1            ? "none"
+                 : how == FETCH_HIT   ? "hit"
+                 : how == FETCH_STALE ? "stale"
+                                      : "miss",
+                 req->path_len > 0 ? req->path_len - 1 : 0, bytes,
+                 (long long)us);
+    }
+}
+
+/* Serves one parsed data-port request. Returns 0, or -1 to close. */
 static int
 serve(struct proxy *px, struct conn *c, const struct http_request *req)
 {
     struct fetch_result res;
+    int64_t t0 = util_now_us();
     char *key;
     long klen;
-    int rc, ka = req->keep_alive;
+    int rc, how = -1, status, ka = req->keep_alive;
+    size_t bytes = 0;
 
     if (req->method == HTTP_METHOD_OTHER) {
+        status = 405;
         rc = send_text(c, req, 405, "Allow: GET, HEAD\r\n",
                        "method not allowed", ka);
-        return rc < 0 || !ka ? -1 : 0;
+        goto done;
     }
     /* The path lies in c->rbuf, which this worker owns: decode in place. */
     key = c->rbuf + (req->path - c->rbuf) + 1;
     klen = http_percent_decode(key, req->path_len - 1);
     if (klen <= 0) {
-        send_text(c, req, 400, "",
-                  klen < 0 ? "bad percent-encoding in key" : "empty key", 0);
-        return -1;
+        status = 400;
+        ka = 0;
+        rc = send_text(c, req, 400, "",
+                       klen < 0 ? "bad percent-encoding in key" : "empty key",
+                       0);
+        goto done;
     }
-    rc = fetch_get(px, key, (size_t)klen, &res);
-    switch (rc) {
+    how = fetch_get(px, key, (size_t)klen, &res);
+    switch (how) {
     case FETCH_HIT:
     case FETCH_MISS:
     case FETCH_STALE:
-        rc = send_entry(c, req, res.entry, rc);
+        rc = send_entry(px, c, req, res.entry, how, &status);
+        bytes = status == 200 && req->method == HTTP_METHOD_GET
+                    ? res.entry->vlen
+                    : 0;
         cache_release(res.entry);
         break;
     case FETCH_NOTFOUND:
+        status = 404;
         rc = send_text(c, req, 404, "", "not found", ka);
         break;
     case FETCH_EREPLY:
         if (strncmp(res.err, "WRONGTYPE", 9) == 0) {
+            status = 409;
             rc = send_text(c, req, 409, "", res.err, ka);
         } else if (strncmp(res.err, "LOADING", 7) == 0 ||
                    strncmp(res.err, "BUSY", 4) == 0 ||
                    strncmp(res.err, "MASTERDOWN", 10) == 0 ||
                    strncmp(res.err, "TRYAGAIN", 8) == 0) {
+            status = 503;
             rc = send_text(c, req, 503, "Retry-After: 1\r\n", res.err, ka);
         } else {
+            status = 502;
             rc = send_text(c, req, 502, "", res.err, ka);
         }
         break;
     case FETCH_EDOWN:
+        status = 503;
         rc = send_text(c, req, 503, "Retry-After: 1\r\n", res.err, ka);
         break;
     case FETCH_ETIMEOUT:
+        status = 504;
         rc = send_text(c, req, 504, "", res.err, ka);
         break;
     default:
+        status = 500;
         rc = send_text(c, req, 500, "", "out of memory", ka);
         break;
     }
+done:
+    account(px, req, status, how, bytes, t0);
     return rc < 0 || !ka ? -1 : 0;
 }
 
@@ -229,14 +401,36 @@ httpd_process(struct proxy *px, struct conn *c)
         }
         if (rc < 0) {
             int status = status_for_parse_error(rc);
+            metrics_request(&px->metrics,
+                            c->proto == CONN_ADMIN ? METRICS_ADMIN
+                                                   : METRICS_HTTP,
+                            status);
             send_text(c, NULL, status, "", text_for_status(status), 0);
             return -1;
         }
         c->req_start_ms = 0;
         conn_consume(c, req.head_len);
         c->discard = (size_t)req.content_length;
-        if (serve(px, c, &req) < 0) {
+        rc = c->proto == CONN_ADMIN ? admin_serve(px, c, &req)
+                                    : serve(px, c, &req);
+        if (rc < 0) {
             return -1;
         }
     }
+}
+
+size_t
+httpd_busy_response(char *out, size_t cap)
+{
+    char date[32];
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 503 Service Unavailable\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: 30\r\nDate: %s\r\n"
+                     "Retry-After: 1\r\nCache-Control: no-store\r\n"
+                     "Connection: close\r\n\r\n"
+                     "max number of clients reached\n",
+                     httpd_date(date));
+
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }

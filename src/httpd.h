@@ -1,12 +1,22 @@
 /*
  * httpd: HTTP/1.1 semantics on top of the http parser: turns each complete
- * request buffered on a conn into a response (GET/HEAD /<key> through
- * fetch), in order, so pipelined requests are answered in the order sent.
+ * request buffered on a conn into a response, in order, so pipelined
+ * requests are answered in the order sent. The data listener serves
+ * GET/HEAD /<key> through fetch; the admin listener routes to admin.c
+ * through the same loop and response writer.
+ *
+ * Every response carries Date and Content-Length (except 304). A value
+ * carries X-Cache, ETag (computed once, when the entry was stored), Age on
+ * hits and Cache-Control: max-age=<seconds of TTL left>; If-None-Match
+ * gets 304. Errors carry Cache-Control: no-store.
  */
 #ifndef RP_HTTPD_H
 #define RP_HTTPD_H
 
+#include <stddef.h>
+
 #include "conn.h"
+#include "http.h"
 #include "proxy.h"
 
 /*
@@ -18,9 +28,21 @@
  */
 int httpd_process(struct proxy *px, struct conn *c);
 
-/* The complete response sent (by the accept loop) to a connection over
- * max_clients, and its length. */
-extern const char httpd_busy_response[];
-extern const size_t httpd_busy_response_len;
+/*
+ * Appends one complete response: status, Content-Type, the extra header
+ * lines (each ending in CRLF, or ""), Date, Content-Length and the body
+ * (omitted for HEAD). Returns 0 or CONN_IO_ERR. For admin.c.
+ */
+int httpd_send(struct conn *c, const struct http_request *req, int status,
+               const char *type, const char *extra, const char *body,
+               size_t len);
+
+/* Formats the IMF-fixdate for now into out (at least 30 bytes); cached per
+ * thread for the current second. Returns out. */
+const char *httpd_date(char *out);
+
+/* Formats the complete 503 sent (by the accept loop) to a connection over
+ * max_clients into out; returns its length (0 if cap is too small). */
+size_t httpd_busy_response(char *out, size_t cap);
 
 #endif

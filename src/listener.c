@@ -20,6 +20,7 @@
 #include "util.h"
 
 #define LISTEN_BACKLOG 1024
+#define LISTENER_ADMIN_CLIENTS 64
 
 int
 listener_open(const char *bind_addr, int port, char *err, size_t errlen)
@@ -67,14 +68,15 @@ listener_open(const char *bind_addr, int port, char *err, size_t errlen)
 static void
 reject(int fd, enum conn_proto proto)
 {
-    char drain[4096];
+    char drain[4096], busy[512];
+    size_t n;
 
-    if (proto == CONN_HTTP) {
-        (void)send(fd, httpd_busy_response, httpd_busy_response_len,
-                   MSG_NOSIGNAL | MSG_DONTWAIT);
-    } else {
+    if (proto == CONN_RESP) {
         (void)send(fd, respd_busy_response, respd_busy_response_len,
                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+        n = httpd_busy_response(busy, sizeof(busy));
+        (void)send(fd, busy, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     shutdown(fd, SHUT_WR);
     /* Read what already arrived so close() sends FIN, not RST. */
@@ -87,6 +89,12 @@ reject(int fd, enum conn_proto proto)
 static void
 accept_all(struct proxy *px, int fd, enum conn_proto proto)
 {
+    /* The admin port has its own small budget, so operators can still
+     * scrape a proxy whose clients have taken every slot. */
+    atomic_int *count =
+        proto == CONN_ADMIN ? &px->admin_conns : &px->open_conns;
+    int limit = proto == CONN_ADMIN ? LISTENER_ADMIN_CLIENTS
+                                    : px->cfg->max_clients;
     int one = 1;
 
     for (;;) {
@@ -104,17 +112,24 @@ accept_all(struct proxy *px, int fd, enum conn_proto proto)
             }
             return;
         }
-        if (atomic_fetch_add(&px->open_conns, 1) >= px->cfg->max_clients) {
-            atomic_fetch_sub(&px->open_conns, 1);
+        if (atomic_fetch_add(count, 1) >= limit) {
+            atomic_fetch_sub(count, 1);
+            if (proto != CONN_ADMIN) {
+                atomic_fetch_add_explicit(&px->metrics.rejected, 1,
+                                          memory_order_relaxed);
+            }
             log_debug("msg=\"connection rejected: max_clients\"");
             reject(cfd, proto);
             continue;
         }
+        if (proto != CONN_ADMIN) {
+            atomic_fetch_add_explicit(&px->metrics.accepted, 1,
+                                      memory_order_relaxed);
+        }
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c = conn_create(cfd, proto, (int)px->cfg->request_timeout_ms,
-                        &px->open_conns);
+        c = conn_create(cfd, proto, (int)px->cfg->request_timeout_ms, count);
         if (c == NULL) {
-            atomic_fetch_sub(&px->open_conns, 1);
+            atomic_fetch_sub(count, 1);
             close(cfd);
             continue;
         }
@@ -125,18 +140,26 @@ accept_all(struct proxy *px, int fd, enum conn_proto proto)
 }
 
 int
-listener_run(struct proxy *px, int http_fd, int resp_fd, int stop_fd)
+listener_run(struct proxy *px, int http_fd, int resp_fd, int admin_fd,
+             int stop_fd)
 {
-    struct pollfd pfd[3] = {
-        {.fd = stop_fd, .events = POLLIN},
-        {.fd = http_fd, .events = POLLIN},
-        {.fd = resp_fd, .events = POLLIN},
-    };
+    struct pollfd pfd[4];
+    enum conn_proto proto[4];
+    int i, n = 0;
 
+    pfd[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+    proto[n] = CONN_HTTP;
+    pfd[n++] = (struct pollfd){.fd = http_fd, .events = POLLIN};
+    if (resp_fd >= 0) {
+        proto[n] = CONN_RESP;
+        pfd[n++] = (struct pollfd){.fd = resp_fd, .events = POLLIN};
+    }
+    if (admin_fd >= 0) {
+        proto[n] = CONN_ADMIN;
+        pfd[n++] = (struct pollfd){.fd = admin_fd, .events = POLLIN};
+    }
     for (;;) {
-        int n = poll(pfd, resp_fd >= 0 ? 3 : 2, -1);
-
-        if (n < 0) {
+        if (poll(pfd, (nfds_t)n, -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -146,11 +169,10 @@ listener_run(struct proxy *px, int http_fd, int resp_fd, int stop_fd)
         if (pfd[0].revents != 0) {
             return 0;
         }
-        if (pfd[1].revents & POLLIN) {
-            accept_all(px, http_fd, CONN_HTTP);
-        }
-        if (resp_fd >= 0 && (pfd[2].revents & POLLIN)) {
-            accept_all(px, resp_fd, CONN_RESP);
+        for (i = 1; i < n; i++) {
+            if (pfd[i].revents & POLLIN) {
+                accept_all(px, pfd[i].fd, proto[i]);
+            }
         }
     }
 }

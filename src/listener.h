@@ -19,8 +19,10 @@
  * address). Returns the fd, or -1 with a message in err[0..errlen). */
 int listener_open(const char *bind, int port, char *err, size_t errlen);
 
-/* Accepts on http_fd and resp_fd (-1 = off) until stop_fd is readable.
- * Returns 0, or -1 if poll itself fails. */
-int listener_run(struct proxy *px, int http_fd, int resp_fd, int stop_fd);
+/* Accepts on http_fd, resp_fd and admin_fd (-1 = off) until stop_fd is
+ * readable. Admin connections have their own budget of 64, outside
+ * max_clients. Returns 0, or -1 if poll itself fails. */
+int listener_run(struct proxy *px, int http_fd, int resp_fd, int admin_fd,
+                 int stop_fd);
 
 #endif

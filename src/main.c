@@ -23,6 +23,7 @@
 #include "config.h"
 #include "flight.h"
 #include "listener.h"
+#include "metrics.h"
 #include "log.h"
 #include "proxy.h"
 #include "tracking.h"
@@ -31,7 +32,6 @@
 #include "worker.h"
 #include "workq.h"
 
-#define PROXY_VERSION "0.1.0"
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
@@ -160,19 +160,17 @@ stop_signal_fd(void)
 }
 
 static int
-run(const struct config *cfg)
+run(const struct config *cfg, int stop_fd)
 {
     struct proxy px = {.cfg = cfg};
     struct worker_pool *wp = NULL;
-    char err[256];
-    int http_fd = -1, resp_fd = -1, stop_fd, rc = EXIT_RUNTIME;
+    char err[256], line[1536];
+    int http_fd = -1, resp_fd = -1, admin_fd = -1;
+    int rc = EXIT_RUNTIME;
 
-    stop_fd = stop_signal_fd();
-    if (stop_fd < 0) {
-        log_error("msg=\"cannot set up signal handling\" error=\"%s\"",
-                  strerror(errno));
-        return EXIT_RUNTIME;
-    }
+    metrics_init(&px.metrics);
+    config_format_line(cfg, line, sizeof(line));
+    log_info("msg=\"starting\" version=%s %s", PROXY_VERSION, line);
     raise_fd_limit(cfg);
     http_fd = listener_open(cfg->bind, cfg->http_port, err, sizeof(err));
     if (http_fd < 0) {
@@ -182,6 +180,13 @@ run(const struct config *cfg)
     if (cfg->resp_port != 0) {
         resp_fd = listener_open(cfg->bind, cfg->resp_port, err, sizeof(err));
         if (resp_fd < 0) {
+            log_error("msg=\"%s\"", err);
+            goto out;
+        }
+    }
+    if (cfg->admin_port != 0) {
+        admin_fd = listener_open(cfg->bind, cfg->admin_port, err, sizeof(err));
+        if (admin_fd < 0) {
             log_error("msg=\"%s\"", err);
             goto out;
         }
@@ -204,11 +209,13 @@ run(const struct config *cfg)
     /* Serve with the invalidation stream in place when Redis is there. */
     tracking_wait_first(px.tracking,
                         cfg->connect_timeout_ms + cfg->command_timeout_ms);
-    log_info("msg=\"listening\" http=%s:%d resp=%s:%d workers=%d "
-             "redis=%s:%d",
+    log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d",
              cfg->bind, cfg->http_port, cfg->resp_port ? cfg->bind : "off",
-             cfg->resp_port, cfg->workers, cfg->redis_host, cfg->redis_port);
-    rc = listener_run(&px, http_fd, resp_fd, stop_fd) == 0 ? 0 : EXIT_RUNTIME;
+             cfg->resp_port, cfg->admin_port ? cfg->bind : "off",
+             cfg->admin_port);
+    rc = listener_run(&px, http_fd, resp_fd, admin_fd, stop_fd) == 0
+             ? 0
+             : EXIT_RUNTIME;
     log_info("msg=\"shutting down\"");
 
 out:
@@ -217,6 +224,9 @@ out:
     }
     if (resp_fd >= 0) {
         close(resp_fd);
+    }
+    if (admin_fd >= 0) {
+        close(admin_fd);
     }
     if (px.waiter != NULL) {
         waiter_stop(px.waiter);
@@ -231,7 +241,6 @@ out:
     upstream_destroy(px.up);
     flights_destroy(px.flights);
     cache_destroy(px.cache);
-    close(stop_fd);
     if (rc == 0) {
         log_info("msg=\"stopped\"");
     }
@@ -242,7 +251,7 @@ int
 main(int argc, char **argv)
 {
     struct config cfg;
-    int test_only = 0;
+    int test_only = 0, stop_fd;
     int rc = load_settings(argc, argv, &cfg, &test_only);
 
     if (rc >= 0) {
@@ -253,5 +262,17 @@ main(int argc, char **argv)
         return 0;
     }
     log_set_level(cfg.log_level);
-    return run(&cfg);
+    /* Before any thread starts, so every thread inherits the blocked mask
+     * and SIGTERM/SIGINT reach only the signalfd. */
+    stop_fd = stop_signal_fd();
+    if (stop_fd < 0) {
+        log_error("msg=\"cannot set up signal handling\" error=\"%s\"",
+                  strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    log_start();
+    rc = run(&cfg, stop_fd);
+    log_stop();
+    close(stop_fd);
+    return rc;
 }

@@ -13,10 +13,13 @@
 #include "cache.h"
 #include "config.h"
 #include "flight.h"
+#include "metrics.h"
 #include "tracking.h"
 #include "upstream.h"
 #include "waiter.h"
 #include "workq.h"
+
+#define PROXY_VERSION "0.2.0"
 
 struct proxy {
     const struct config *cfg; /* read-only settings */
@@ -27,6 +30,9 @@ struct proxy {
     struct workq *q;          /* conns with work to do */
     struct waiter *waiter;    /* parked (idle or partial) conns */
     atomic_int open_conns;    /* client conns open now (HTTP + RESP) */
+    atomic_int admin_conns;   /* admin conns open now (own small budget) */
+    atomic_int busy_workers;  /* workers serving a conn now */
+    struct metrics metrics;   /* request counters, latency histograms */
 };
 
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "fetch.h"
+#include "log.h"
 #include "resp.h"
 #include "util.h"
 
@@ -97,34 +98,47 @@ reply_unknown(struct conn *c, const struct resp_command *cmd)
                                 cmd->argv[0].p, args));
 }
 
+/* What one command did, for metrics and the access log. */
+struct outcome {
+    int status; /* HTTP-like: 200 value/nil/status, 4xx client error, 5xx */
+    int how;    /* enum fetch_status for GET, else -1 */
+    size_t bytes;
+};
+
 static int
-cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key)
+cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
+        struct outcome *o)
 {
     struct fetch_result res;
     char buf[REPLY_MAX];
     int rc;
 
-    rc = fetch_get(px, key->p, key->len, &res);
+    o->how = rc = fetch_get(px, key->p, key->len, &res);
     switch (rc) {
     case FETCH_HIT:
     case FETCH_MISS:
     case FETCH_STALE:
+        o->bytes = res.entry->vlen;
         rc = reply_bulk(c, cache_entry_value(res.entry), res.entry->vlen);
         cache_release(res.entry);
         return rc;
     case FETCH_NOTFOUND:
         return reply(c, "$-1\r\n", 5);
     case FETCH_EREPLY:
+        o->status = strncmp(res.err, "WRONGTYPE", 9) == 0 ? 409 : 502;
         return reply(c, buf, resp_fmt_error(buf, sizeof(buf), "%s", res.err));
     case FETCH_EDOWN:
+        o->status = 503;
         return reply(c, buf,
                      resp_fmt_error(buf, sizeof(buf),
                                     "ERR redis unavailable: %s", res.err));
     case FETCH_ETIMEOUT:
+        o->status = 504;
         return reply(c, buf,
                      resp_fmt_error(buf, sizeof(buf), "ERR redis timeout: %s",
                                     res.err));
     default:
+        o->status = 500;
         return reply_error(c, "ERR out of memory");
     }
 }
@@ -153,15 +167,21 @@ cmd_command(struct conn *c, const struct resp_command *cmd)
 
 /* Runs one command. Returns 0, or -1 to close after flushing. */
 static int
-dispatch(struct proxy *px, struct conn *c, const struct resp_command *cmd)
+dispatch(struct proxy *px, struct conn *c, const struct resp_command *cmd,
+         struct outcome *o)
 {
     const struct resp_arg *name = &cmd->argv[0];
 
     if (is_cmd(name, "GET")) {
-        return cmd->argc == 2 ? cmd_get(px, c, &cmd->argv[1])
-                              : reply_arity(c, "get");
+        if (cmd->argc == 2) {
+            return cmd_get(px, c, &cmd->argv[1], o);
+        }
+        o->status = 400;
+        return reply_arity(c, "get");
     }
+    o->status = 400; /* until a known command below says otherwise */
     if (is_cmd(name, "PING")) {
+        o->status = cmd->argc <= 2 ? 200 : 400;
         if (cmd->argc == 1) {
             return reply(c, "+PONG\r\n", 7);
         }
@@ -170,18 +190,50 @@ dispatch(struct proxy *px, struct conn *c, const struct resp_command *cmd)
                    : reply_arity(c, "ping");
     }
     if (is_cmd(name, "ECHO")) {
+        o->status = cmd->argc == 2 ? 200 : 400;
         return cmd->argc == 2
                    ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
                    : reply_arity(c, "echo");
     }
     if (is_cmd(name, "QUIT")) {
+        o->status = 200;
         reply(c, "+OK\r\n", 5);
         return -1;
     }
     if (is_cmd(name, "COMMAND")) {
+        o->status = 200;
         return cmd_command(c, cmd);
     }
     return reply_unknown(c, cmd);
+}
+
+/* Dispatches one command and accounts for it. */
+static int
+run(struct proxy *px, struct conn *c, const struct resp_command *cmd)
+{
+    struct outcome o = {.status = 200, .how = -1, .bytes = 0};
+    int64_t t0 = util_now_us(), us;
+    int rc = dispatch(px, c, cmd, &o);
+
+    us = util_now_us() - t0;
+    metrics_request(&px->metrics, METRICS_RESP, o.status);
+    if (o.how == FETCH_HIT) {
+        metrics_observe(&px->metrics.hit, us);
+    } else if (o.how != -1) {
+        metrics_observe(&px->metrics.miss, us); /* Redis was asked */
+    }
+    if (px->cfg->log_access) {
+        log_info("msg=\"access\" proto=resp method=%.*s status=%d cache=%s "
+                 "key_len=%zu bytes=%zu us=%lld",
+                 (int)(cmd->argv[0].len < 16 ? cmd->argv[0].len : 16),
+                 cmd->argv[0].p, o.status,
+                 o.how == -1            ? "none"
+                 : o.how == FETCH_HIT   ? "hit"
+                 : o.how == FETCH_STALE ? "stale"
+                                      : "miss",
+                 cmd->argc > 1 ? cmd->argv[1].len : 0, o.bytes, (long long)us);
+    }
+    return rc;
 }
 
 int
@@ -213,6 +265,7 @@ respd_process(struct proxy *px, struct conn *c)
             return 0;
         }
         if (rc != RESP_OK) {
+            metrics_request(&px->metrics, METRICS_RESP, 400);
             reply(c, buf, resp_fmt_error(buf, sizeof(buf), "ERR %s", err));
             return -1;
         }
@@ -221,7 +274,7 @@ respd_process(struct proxy *px, struct conn *c)
         if (cmd.argc == 0) {
             continue;
         }
-        if (dispatch(px, c, &cmd) < 0) {
+        if (run(px, c, &cmd) < 0) {
             return -1;
         }
     }

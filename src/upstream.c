@@ -493,6 +493,37 @@ out:
     return rc;
 }
 
+int
+upstream_ping(struct upstream *u, char *err)
+{
+    int64_t deadline = util_now_ms() + u->cfg->command_timeout_ms;
+    redisReply *r = NULL;
+    struct slot *s;
+    int idx, rc;
+
+    idx = slot_get(u, deadline, err);
+    if (idx < 0) {
+        return UPSTREAM_ETIMEOUT;
+    }
+    s = &u->slots[idx];
+    rc = s->ctx == NULL && slot_connect(u, s, err) < 0 ? UPSTREAM_EDOWN : 0;
+    if (rc == 0) {
+        rc = slot_drain(u, s, deadline, err);
+    }
+    if (rc == 0) {
+        rc = slot_call(u, s, deadline, &r, err, "PING");
+    }
+    if (rc == UPSTREAM_EDOWN && s->ctx != NULL) {
+        slot_drop(u, s);
+    } else if (rc == 0 && r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, UPSTREAM_ERR_MAX, "%.*s", (int)r->len, r->str);
+        rc = UPSTREAM_EREPLY;
+    }
+    freeReplyObject(r);
+    slot_put(u, idx);
+    return rc;
+}
+
 void
 upstream_value_free(struct upstream_value *v)
 {
@@ -512,5 +543,6 @@ upstream_stats(struct upstream *u, struct upstream_stats *out)
     out->errors = u->errors;
     out->reconnects = u->reconnects;
     out->connected = u->connected;
+    out->down = u->backoff_ms > 0;
     pthread_mutex_unlock(&u->lock);
 }

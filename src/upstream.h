@@ -83,6 +83,10 @@ void upstream_destroy(struct upstream *u);
 int upstream_get(struct upstream *u, const char *key, size_t klen,
                  struct upstream_value *out, char *err, int *cacheable);
 
+/* PINGs Redis on a pooled connection within command_timeout. Returns 0,
+ * or an enum upstream_status error with err set. Thread-safe. */
+int upstream_ping(struct upstream *u, char *err);
+
 /* Frees a value from upstream_get. NULL data is a no-op. */
 void upstream_value_free(struct upstream_value *v);
 
@@ -93,6 +97,7 @@ struct upstream_stats {
     int connected;   /* slots holding a live context */
     long errors;     /* failed commands and connects */
     long reconnects; /* successful connects after the first per slot */
+    int down;        /* connects are failing (in backoff) */
 };
 void upstream_stats(struct upstream *u, struct upstream_stats *out);
 

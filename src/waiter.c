@@ -55,7 +55,7 @@ list_remove(struct waiter *w, struct conn *c)
 static void
 expire(struct conn *c)
 {
-    if (c->proto == CONN_HTTP && c->req_start_ms != 0) {
+    if (c->proto != CONN_RESP && c->req_start_ms != 0) {
         /* Best effort, one non-blocking send: the peer is not reading. */
         (void)send(c->fd, http_408, sizeof(http_408) - 1,
                    MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -22,7 +22,6 @@
 
 struct worker_pool {
     struct proxy *px;
-    atomic_int busy;
     int n;
     pthread_t threads[];
 };
@@ -36,8 +35,8 @@ enum serve_outcome {
 static int
 process(struct proxy *px, struct conn *c)
 {
-    return c->proto == CONN_HTTP ? httpd_process(px, c)
-                                 : respd_process(px, c);
+    return c->proto == CONN_RESP ? respd_process(px, c)
+                                 : httpd_process(px, c);
 }
 
 static enum serve_outcome
@@ -93,9 +92,9 @@ worker_main(void *arg)
     struct conn *c;
 
     while ((c = workq_pop(wp->px->q)) != NULL) {
-        atomic_fetch_add(&wp->busy, 1);
+        atomic_fetch_add(&wp->px->busy_workers, 1);
         serve(wp->px, c);
-        atomic_fetch_sub(&wp->busy, 1);
+        atomic_fetch_sub(&wp->px->busy_workers, 1);
     }
     return NULL;
 }
@@ -136,10 +135,4 @@ worker_pool_destroy(struct worker_pool *wp)
         pthread_join(wp->threads[i], NULL);
     }
     free(wp);
-}
-
-int
-worker_pool_busy(struct worker_pool *wp)
-{
-    return atomic_load(&wp->busy);
 }

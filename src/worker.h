@@ -20,7 +20,4 @@ struct worker_pool *worker_pool_create(struct proxy *px, int n);
  * lets them finish what is queued. Frees the pool. NULL is a no-op. */
 void worker_pool_destroy(struct worker_pool *wp);
 
-/* Threads busy with a connection now. Thread-safe. */
-int worker_pool_busy(struct worker_pool *wp);
-
 #endif

@@ -492,8 +492,8 @@ Test(config, unknown_section_names_its_header_line_even_with_keys)
 {
     expect_file_error("[server]\nworkers = 2\n[bar]\n", 3,
                       "unknown section [bar]");
-    expect_file_error("; top\n[admin]\nport = 8081\n", 2,
-                      "unknown section [admin]");
+    expect_file_error("; top\n[metrics]\nport = 8081\n", 2,
+                      "unknown section [metrics]");
     expect_file_error("[Server]\n", 1, "unknown section [Server]");
 }
 
@@ -800,8 +800,11 @@ Test(config_print, defaults_print_as_the_contract_writes_them)
                           "capacity = 10000\n"
                           "tracking = on\n"
                           "stale_if_error = 0s\n"
+                          "\n[admin]\n"
+                          "port = 0\n"
                           "\n[log]\n"
-                          "level = info\n");
+                          "level = info\n"
+                          "access = off\n");
     free(out);
 }
 
@@ -853,7 +856,7 @@ Test(config_print, masks_a_set_password)
 
 /* ---- the shipped file ---- */
 
-Test(config, shipped_proxy_ini_loads_as_the_defaults)
+Test(config, shipped_proxy_ini_loads_as_the_defaults_but_the_admin_port)
 {
     char err[CONFIG_ERR_MAX] = "";
     struct config cfg, def;
@@ -862,5 +865,22 @@ Test(config, shipped_proxy_ini_loads_as_the_defaults)
     cr_assert_eq(config_load_file(&cfg, "proxy.ini", err, sizeof(err)), 0, "%s",
                  err);
     config_defaults(&def);
+    def.admin_port = 8081; /* the contract: shipped proxy.ini sets 8081 */
     assert_config_eq(&cfg, &def);
+}
+
+Test(config, format_line_lists_every_key_with_the_password_masked)
+{
+    struct config cfg;
+    char line[2048];
+
+    config_defaults(&cfg);
+    set_ok(&cfg, "redis.password=hunter2");
+    config_format_line(&cfg, line, sizeof(line));
+    cr_assert(strstr(line, "server.bind=127.0.0.1 server.http_port=8080 ") ==
+              line);
+    cr_assert_not_null(strstr(line, " redis.password=*** "));
+    cr_assert_null(strstr(line, "hunter2"));
+    cr_assert_not_null(strstr(line, " admin.port=0 log.level=info "
+                                    "log.access=off"));
 }

@@ -1,0 +1,57 @@
+/*
+ * metrics: the request counters and latency histograms that only the
+ * request path can see (everything else is read from each service's own
+ * stats at scrape time). All fields are atomics updated with relaxed
+ * increments, so recording never takes a lock and a scrape never stalls a
+ * worker; a scrape reads a consistent-enough snapshot, field by field.
+ */
+#ifndef RP_METRICS_H
+#define RP_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum metrics_listener {
+    METRICS_HTTP,
+    METRICS_RESP,
+    METRICS_ADMIN,
+    METRICS_LISTENERS,
+};
+
+/* Status classes: 2xx, 3xx, 4xx, 5xx. A RESP reply counts as 2xx when it is
+ * a value, nil or status, 4xx for a client's error (unknown command, wrong
+ * arity, protocol error), 5xx when Redis failed. */
+#define METRICS_CLASSES 4
+
+/* Histogram bucket upper bounds in microseconds; the last bucket is +Inf. */
+#define METRICS_BUCKETS 14
+extern const int64_t metrics_bounds_us[METRICS_BUCKETS];
+
+struct metrics_histogram {
+    atomic_long le[METRICS_BUCKETS + 1]; /* per bucket (not cumulative) */
+    atomic_long count;
+    atomic_long sum_us;
+};
+
+struct metrics {
+    int64_t started_ms; /* monotonic; set by metrics_init */
+    atomic_long requests[METRICS_LISTENERS][METRICS_CLASSES];
+    atomic_long accepted;  /* client connections accepted */
+    atomic_long rejected;  /* client connections refused (max_clients) */
+    atomic_long hits;      /* lookups answered from the cache */
+    atomic_long misses;    /* lookups that had to ask Redis */
+    atomic_long stale;     /* answered with a stale entry (Redis failing) */
+    struct metrics_histogram hit;  /* requests answered from the cache */
+    struct metrics_histogram miss; /* requests that asked Redis */
+};
+
+/* Zeroes m and stamps the start time. */
+void metrics_init(struct metrics *m);
+
+/* Counts one answered request with HTTP-like status (200, 404, ...). */
+void metrics_request(struct metrics *m, enum metrics_listener l, int status);
+
+/* Records a request's latency in the hit or miss histogram. */
+void metrics_observe(struct metrics_histogram *h, int64_t us);
+
+#endif
