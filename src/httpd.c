@@ -217,7 +217,7 @@ static int
 send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
            const struct cache_entry *e, int how, int *status)
 {
-    char hdrs[640], tag[24], cc[48], age[32] = "", cors[300] = "";
+    char hdrs[720], tag[24], cc[48], age[32] = "", cors[360] = "";
     int64_t left = cache_entry_ttl_left(px->cache, e);
     int tlen = snprintf(tag, sizeof(tag), "\"%016llx\"",
                         (unsigned long long)e->etag);
@@ -245,7 +245,8 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
     }
     if (origin_allowed(px, req)) {
         snprintf(cors, sizeof(cors),
-                 "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n",
+                 "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n"
+                 "Access-Control-Expose-Headers: X-Cache, ETag, Age\r\n",
                  (int)(req->origin_len < 256 ? req->origin_len : 256),
                  req->origin);
     }
