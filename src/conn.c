@@ -57,12 +57,14 @@ conn_read(struct conn *c)
         c->rpos = 0;
     }
     if (c->rlen == CONN_RBUF) {
+        c->drained = 0;
         return 0;
     }
     do {
         n = recv(c->fd, c->rbuf + c->rlen, CONN_RBUF - c->rlen, 0);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
+        c->drained = (size_t)n < CONN_RBUF - c->rlen;
         c->rlen += (size_t)n;
         return n;
     }

@@ -46,6 +46,8 @@ struct conn {
     int64_t req_start_ms;       /* first byte of a partial request; 0 = none */
     int in_epoll;               /* registered with the waiter's epoll */
     int closing;                /* close once the output is flushed */
+    int drained;                /* the last read left room in rbuf: the
+                                   socket had nothing more just then */
     int write_timeout_ms;       /* budget for flushing one batch of replies */
     size_t rpos, rlen;          /* unconsumed bytes: rbuf[rpos..rlen) */
     size_t discard;             /* HTTP body bytes still to skip */

@@ -118,14 +118,21 @@ expire_due(struct waiter *w, int64_t now)
     }
 }
 
+/* Hands readable conns back to the queue: one lock for the list, one for
+ * the queue, however many woke together. */
 static void
-wake(struct waiter *w, struct conn *c)
+wake(struct waiter *w, struct conn **cs, size_t n)
 {
+    size_t i, queued;
+
     pthread_mutex_lock(&w->lock);
-    list_remove(w, c);
+    for (i = 0; i < n; i++) {
+        list_remove(w, cs[i]);
+    }
     pthread_mutex_unlock(&w->lock);
-    if (workq_push(w->q, c) != WORKQ_OK) {
-        conn_destroy(c);
+    queued = workq_push_many(w->q, (void *const *)cs, n);
+    for (i = queued; i < n; i++) {
+        conn_destroy(cs[i]);
     }
 }
 
@@ -134,7 +141,10 @@ waiter_main(void *arg)
 {
     struct waiter *w = arg;
     struct epoll_event evs[WAITER_EVENTS];
+    struct conn *ready[WAITER_EVENTS];
     int64_t next_scan = util_now_ms() + WAITER_TICK_MS;
+    size_t nready;
+    int stopping = 0;
 
     for (;;) {
         int64_t now = util_now_ms();
@@ -145,12 +155,18 @@ waiter_main(void *arg)
             log_error("msg=\"epoll_wait failed\" errno=%d", errno);
             break;
         }
-        for (i = 0; i < n; i++) {
+        for (i = 0, nready = 0; i < n; i++) {
             if (evs[i].data.ptr == NULL) {
-                return NULL; /* wakefd: stop */
+                stopping = 1; /* wakefd */
+            } else {
+                ready[nready++] = evs[i].data.ptr;
             }
-            wake(w, evs[i].data.ptr);
         }
+        if (stopping) {
+            /* Conns that woke stay listed; waiter_stop closes them. */
+            return NULL;
+        }
+        wake(w, ready, nready);
         now = util_now_ms();
         if (now >= next_scan) {
             expire_due(w, now);

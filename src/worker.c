@@ -2,7 +2,8 @@
  * worker: per-connection processing loop; see worker.h.
  *
  * One round: read once, answer what is complete, repeat until the socket has
- * nothing more (EAGAIN); then flush and park. A conn that keeps sending is
+ * nothing more (EAGAIN, or a read that did not fill the buffer); then flush
+ * and park. A conn that keeps sending is
  * put back at the tail of the queue after WORKER_ROUNDS rounds so one
  * pipelining client cannot starve the others.
  */
@@ -57,6 +58,12 @@ serve_rounds(struct proxy *px, struct conn *c)
          * handler turns that into its "too large" error. */
         if (process(px, c) < 0) {
             return SERVE_CLOSE;
+        }
+        if (c->drained) {
+            /* A short read: the socket was empty a moment ago. Park now
+             * rather than spend a recv() on EAGAIN; the waiter's epoll
+             * reports anything that arrived since at once. */
+            return SERVE_PARK;
         }
     }
     return SERVE_REQUEUE;

@@ -76,6 +76,25 @@ workq_push(struct workq *q, void *item)
     return rc;
 }
 
+size_t
+workq_push_many(struct workq *q, void *const *items, size_t n)
+{
+    size_t i = 0;
+
+    pthread_mutex_lock(&q->lock);
+    while (!q->shutdown && i < n && q->count < q->capacity) {
+        q->items[(q->head + q->count) % q->capacity] = items[i++];
+        q->count++;
+    }
+    if (i == 1) {
+        pthread_cond_signal(&q->nonempty);
+    } else if (i > 1) {
+        pthread_cond_broadcast(&q->nonempty);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return i;
+}
+
 void *
 workq_pop(struct workq *q)
 {

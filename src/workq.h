@@ -33,6 +33,11 @@ void workq_destroy(struct workq *q);
  * the caller still owns item. Never blocks for long. */
 int workq_push(struct workq *q, void *item);
 
+/* Appends items[0..n) in order under one lock acquisition, waking one
+ * consumer per item. Returns how many were queued (the rest, from the
+ * first refused one on, still belong to the caller). */
+size_t workq_push_many(struct workq *q, void *const *items, size_t n);
+
 /* Removes the oldest item, waiting while the queue is empty. After
  * workq_shutdown() it keeps returning queued items, then NULL. */
 void *workq_pop(struct workq *q);
