@@ -7,6 +7,7 @@
  */
 #include "httpd.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -50,35 +51,99 @@ httpd_date(char *out)
     return out;
 }
 
+/* A header block under construction: bytes are appended with memcpy, so
+ * the hot path never runs printf. Overflow is sticky and checked once. */
+struct hbuf {
+    char *p, *end;
+    int overflow;
+};
+
+static void
+hb_mem(struct hbuf *b, const char *s, size_t n)
+{
+    if (n > (size_t)(b->end - b->p)) {
+        b->overflow = 1;
+        return;
+    }
+    memcpy(b->p, s, n);
+    b->p += n;
+}
+
+#define hb_lit(b, s) hb_mem((b), (s), sizeof(s) - 1)
+
+static void
+hb_str(struct hbuf *b, const char *s)
+{
+    hb_mem(b, s, strlen(s));
+}
+
+static void
+hb_u64(struct hbuf *b, uint64_t v)
+{
+    char tmp[20];
+    int i = (int)sizeof(tmp);
+
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    hb_mem(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+/* The quoted entity-tag of a 64-bit hash: 18 bytes. */
+static void
+format_etag(char out[18], uint64_t h)
+{
+    static const char hex[] = "0123456789abcdef";
+    int i;
+
+    out[0] = out[17] = '"';
+    for (i = 16; i >= 1; i--) {
+        out[i] = hex[h & 15];
+        h >>= 4;
+    }
+}
+
 static int
 send_reply(struct conn *c, const struct reply *r)
 {
-    char head[HEAD_MAX], date[32], clen[48] = "";
+    char head[HEAD_MAX], date[32], status[4];
+    struct hbuf b = {head, head + sizeof(head), 0};
     struct iovec iov[2];
-    int n;
 
-    if (r->status != 304) {
-        snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", r->body_len);
+    status[0] = (char)('0' + r->status / 100 % 10);
+    status[1] = (char)('0' + r->status / 10 % 10);
+    status[2] = (char)('0' + r->status % 10);
+    status[3] = ' ';
+    hb_lit(&b, "HTTP/1.1 ");
+    hb_mem(&b, status, 4);
+    hb_str(&b, http_reason(r->status));
+    hb_lit(&b, "\r\n");
+    if (r->type != NULL) {
+        hb_lit(&b, "Content-Type: ");
+        hb_str(&b, r->type);
+        hb_lit(&b, "\r\n");
     }
-    n = snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\n"
-                 "%s%s%s"
-                 "%s"
-                 "Date: %s\r\n"
-                 "X-Content-Type-Options: nosniff\r\n"
-                 "%s%s\r\n",
-                 r->status, http_reason(r->status),
-                 r->type != NULL ? "Content-Type: " : "",
-                 r->type != NULL ? r->type : "", r->type != NULL ? "\r\n" : "",
-                 clen, httpd_date(date), r->extra,
-                 !r->keep_alive ? "Connection: close\r\n"
-                 : r->http10    ? "Connection: keep-alive\r\n"
-                                : "");
-    if (n < 0 || (size_t)n >= sizeof(head)) {
+    if (r->status != 304) {
+        hb_lit(&b, "Content-Length: ");
+        hb_u64(&b, r->body_len);
+        hb_lit(&b, "\r\n");
+    }
+    hb_lit(&b, "Date: ");
+    hb_str(&b, httpd_date(date));
+    hb_lit(&b, "\r\nX-Content-Type-Options: nosniff\r\n");
+    hb_str(&b, r->extra);
+    if (!r->keep_alive) {
+        hb_lit(&b, "Connection: close\r\n");
+    } else if (r->http10) {
+        hb_lit(&b, "Connection: keep-alive\r\n");
+    }
+    hb_lit(&b, "\r\n");
+    if (b.overflow) {
         return CONN_IO_ERR;
     }
     iov[0].iov_base = head;
-    iov[0].iov_len = (size_t)n;
+    iov[0].iov_len = (size_t)(b.p - head);
     iov[1].iov_base = (void *)r->body;
     iov[1].iov_len = r->no_body ? 0 : r->body_len;
     return conn_write(c, iov, 2);
@@ -217,10 +282,9 @@ static int
 send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
            const struct cache_entry *e, int how, int *status)
 {
-    char hdrs[720], tag[24], cc[48], age[32] = "", cors[360] = "";
+    char hdrs[720], tag[18];
+    struct hbuf b = {hdrs, hdrs + sizeof(hdrs) - 1, 0};
     int64_t left = cache_entry_ttl_left(px->cache, e);
-    int tlen = snprintf(tag, sizeof(tag), "\"%016llx\"",
-                        (unsigned long long)e->etag);
     struct reply r = {
         .status = 200,
         .type = (e->flags & FETCH_FLAG_UTF8) ? TYPE_TEXT : TYPE_BINARY,
@@ -232,33 +296,45 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
         .http10 = req->minor_version == 0,
     };
 
-    if (how == FETCH_STALE || left == 0) {
-        snprintf(cc, sizeof(cc), "max-age=0");
-    } else if (left < 0) {
-        snprintf(cc, sizeof(cc), "no-cache");
+    format_etag(tag, e->etag);
+    hb_lit(&b, "X-Cache: ");
+    if (how == FETCH_HIT) {
+        hb_lit(&b, "HIT");
+    } else if (how == FETCH_STALE) {
+        hb_lit(&b, "STALE");
     } else {
-        snprintf(cc, sizeof(cc), "max-age=%lld", (long long)(left / 1000));
+        hb_lit(&b, "MISS");
+    }
+    hb_lit(&b, "\r\nETag: ");
+    hb_mem(&b, tag, sizeof(tag));
+    if (how == FETCH_STALE || left == 0) {
+        hb_lit(&b, "\r\nCache-Control: max-age=0\r\n");
+    } else if (left < 0) {
+        hb_lit(&b, "\r\nCache-Control: no-cache\r\n");
+    } else {
+        hb_lit(&b, "\r\nCache-Control: max-age=");
+        hb_u64(&b, (uint64_t)(left / 1000));
+        hb_lit(&b, "\r\n");
     }
     if (how != FETCH_MISS) {
-        int64_t a = (util_now_ms() - e->stored_ms) / 1000;
-        snprintf(age, sizeof(age), "Age: %lld\r\n", (long long)(a > 0 ? a : 0));
+        int64_t age = (util_now_ms() - e->stored_ms) / 1000;
+        hb_lit(&b, "Age: ");
+        hb_u64(&b, (uint64_t)(age > 0 ? age : 0));
+        hb_lit(&b, "\r\n");
     }
-    if (origin_allowed(px, req)) {
-        snprintf(cors, sizeof(cors),
-                 "Access-Control-Allow-Origin: %.*s\r\nVary: Origin\r\n"
-                 "Access-Control-Expose-Headers: X-Cache, ETag, Age\r\n",
-                 (int)(req->origin_len < 256 ? req->origin_len : 256),
-                 req->origin);
+    if (origin_allowed(px, req) && req->origin_len <= 256) {
+        hb_lit(&b, "Access-Control-Allow-Origin: ");
+        hb_mem(&b, req->origin, req->origin_len);
+        hb_lit(&b, "\r\nVary: Origin\r\n"
+                   "Access-Control-Expose-Headers: X-Cache, ETag, Age\r\n");
     }
-    snprintf(hdrs, sizeof(hdrs),
-             "X-Cache: %s\r\nETag: %s\r\nCache-Control: %s\r\n%s%s",
-             how == FETCH_HIT     ? "HIT"
-             : how == FETCH_STALE ? "STALE"
-                                  : "MISS",
-             tag, cc, age, cors);
+    if (b.overflow) {
+        return CONN_IO_ERR;
+    }
+    *b.p = '\0';
     if (req->if_none_match != NULL &&
         etag_matches(req->if_none_match, req->if_none_match_len, tag,
-                     (size_t)tlen)) {
+                     sizeof(tag))) {
         r.status = 304;
         r.type = NULL;
         r.no_body = 1;
@@ -302,7 +378,7 @@ serve(struct proxy *px, struct conn *c, const struct http_request *req)
     int64_t t0 = util_now_us();
     char *key;
     long klen;
-    int rc, how = -1, status, ka = req->keep_alive;
+    int rc, how = -1, status = 500, ka = req->keep_alive;
     size_t bytes = 0;
 
     if (req->method == HTTP_METHOD_OTHER) {

@@ -992,3 +992,246 @@ h_http_get(int port, const char *path, struct h_resp *r)
     close(fd);
     return rc;
 }
+
+/* ---- added: admin listener, log access ---- */
+
+/* One attempt: three fresh ports (HTTP, RESP, admin), INI, exec, wait. */
+static int
+h__proxy_try_admin(struct h_proxy *p, int redis_port, const char *extra,
+                   char *const args[], int *admin_port)
+{
+    char *argv[64], *ini_extra;
+    int ports[3], argc = 0, rc;
+    size_t elen = extra != NULL ? strlen(extra) : 0;
+
+    if (h__free_ports(ports, 3) == -1) {
+        return -1;
+    }
+    p->http_port = ports[0];
+    p->resp_port = ports[1];
+    *admin_port = ports[2];
+    ini_extra = malloc(elen + 64);
+    if (ini_extra == NULL) {
+        return -1;
+    }
+    snprintf(ini_extra, elen + 64, "%s%s[admin]\nport = %d\n",
+             extra != NULL ? extra : "",
+             elen > 0 && extra[elen - 1] != '\n' ? "\n" : "", ports[2]);
+    rc = h__write_ini(p, redis_port, ini_extra);
+    free(ini_extra);
+    if (rc == -1) {
+        return -1;
+    }
+    argv[argc++] = (char *)h__proxy_bin();
+    argv[argc++] = "-c";
+    argv[argc++] = p->ini;
+    for (; args != NULL && *args != NULL && argc < 63; args++) {
+        argv[argc++] = *args;
+    }
+    argv[argc] = NULL;
+    return h__launch(p->log, argv, ports, 3, &p->pid);
+}
+
+int
+h_proxy_start_admin(struct h_proxy *p, int redis_port, const char *extra,
+                    char *const args[], int *admin_port)
+{
+    char dir[200];
+    int tries;
+
+    if (h__is_child(p->pid)) { /* started twice: stop the first one */
+        h__terminate(p->pid, SIGKILL);
+    }
+    p->pid = 0;
+    if (strstr(p->ini, "/rp-e2e-proxy-") != NULL) {
+        h__proxy_cleanup(p);
+    }
+    if (h__mkdtemp(dir, sizeof(dir), "proxy") == -1) {
+        p->ini[0] = p->log[0] = '\0';
+        return -1;
+    }
+    snprintf(p->ini, sizeof(p->ini), "%s/proxy.ini", dir);
+    snprintf(p->log, sizeof(p->log), "%s/proxy.log", dir);
+    for (tries = 0; tries < H_START_TRIES; tries++) {
+        if (h__proxy_try_admin(p, redis_port, extra, args, admin_port) == 0) {
+            return 0;
+        }
+        if (p->pid > 0) {
+            h__terminate(p->pid, SIGKILL);
+            p->pid = 0;
+        }
+    }
+    fprintf(stderr, "harness: %s did not start; its log:\n", h__proxy_bin());
+    h_proxy_dump_log(p);
+    h__proxy_cleanup(p);
+    return -1;
+}
+
+size_t
+h_proxy_read_log(const struct h_proxy *p, char *buf, size_t cap)
+{
+    size_t len = 0, n;
+    FILE *f;
+
+    if (cap == 0) {
+        return 0;
+    }
+    if (p->log[0] != '\0' && (f = fopen(p->log, "r")) != NULL) {
+        while (len + 1 < cap &&
+               (n = fread(buf + len, 1, cap - 1 - len, f)) > 0) {
+            len += n;
+        }
+        fclose(f);
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+int
+h_proxy_stop_log(struct h_proxy *p, char *buf, size_t cap)
+{
+    int st, rc = -1;
+
+    if (p->pid > 0) {
+        st = h__terminate(p->pid, SIGTERM);
+        p->pid = 0;
+        if (st != -1 && WIFEXITED(st)) {
+            rc = WEXITSTATUS(st);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "harness: proxy stopped with status %d; log:\n",
+                    rc);
+            h_proxy_dump_log(p);
+            h__record_bad_exit(p, rc);
+        }
+    }
+    h_proxy_read_log(p, buf, cap);
+    h__proxy_cleanup(p);
+    return rc;
+}
+
+/* ---- added for the coherence and fault tests ---- */
+
+int64_t
+h_now_ms(void)
+{
+    return h__now_ms();
+}
+
+/* One attempt at starting redis-server on port with extra options. */
+static int
+h__redis_try_args(struct h_redis *r, int port, char *const extra[])
+{
+    char portstr[16], log[300];
+    char *argv[64] = {"redis-server", "--save", "",          "--appendonly",
+                      "no",           "--bind", "127.0.0.1", "--port",
+                      portstr,        "--dir",  r->dir,      "--daemonize",
+                      "no"};
+    int argc = 13;
+
+    for (; extra != NULL && *extra != NULL && argc < 63; extra++) {
+        argv[argc++] = *extra;
+    }
+    argv[argc] = NULL;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+    r->port = port;
+    if (h__launch(log, argv, &port, 1, &r->pid) == -1) {
+        return -1;
+    }
+    return h_redis_cmd(r, "PING");
+}
+
+int
+h_redis_start_args(struct h_redis *r, int port, char *const extra[])
+{
+    int tries = port > 0 ? 1 : H_START_TRIES;
+
+    if (h__is_child(r->pid)) {
+        h__terminate(r->pid, SIGKILL);
+    }
+    r->pid = 0;
+    if (port <= 0 && strstr(r->dir, "/rp-e2e-redis-") != NULL) {
+        h__rmdir(r->dir);
+    }
+    if ((port <= 0 || !h__dir_exists(r->dir)) &&
+        h__mkdtemp(r->dir, sizeof(r->dir), "redis") == -1) {
+        return -1;
+    }
+    while (tries-- > 0) {
+        int p = port;
+
+        if (p <= 0 && h__free_ports(&p, 1) == -1) {
+            return -1;
+        }
+        if (h__redis_try_args(r, p, extra) == 0) {
+            return 0;
+        }
+        h_redis_kill(r, 1);
+    }
+    fprintf(stderr, "harness: redis-server did not start on port %d\n",
+            r->port);
+    return -1;
+}
+
+redisContext *
+h_proxy_resp_ctx(const struct h_proxy *p)
+{
+    struct timeval tv = {H_IO_MS / 1000, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", p->resp_port, tv);
+
+    if (c == NULL) {
+        return NULL;
+    }
+    if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+int
+h_resp_get(redisContext *c, const char *key, char *out, size_t cap)
+{
+    redisReply *rep = redisCommand(c, "GET %s", key);
+    int rc = -1;
+
+    if (rep == NULL) {
+        snprintf(out, cap, "(no reply: %s)", c->errstr);
+        return -1;
+    }
+    switch (rep->type) {
+    case REDIS_REPLY_STRING:
+        snprintf(out, cap, "%.*s", (int)rep->len, rep->str);
+        rc = 1;
+        break;
+    case REDIS_REPLY_NIL:
+        snprintf(out, cap, "(nil)");
+        rc = 0;
+        break;
+    case REDIS_REPLY_ERROR:
+        snprintf(out, cap, "%.*s", (int)rep->len, rep->str);
+        rc = -1;
+        break;
+    default:
+        snprintf(out, cap, "(reply type %d)", rep->type);
+        rc = -1;
+        break;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int
+h_http_get_on(int fd, const char *path, struct h_resp *r, int timeout_ms)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+                     path);
+
+    r->body = NULL;
+    if (n < 0 || (size_t)n >= sizeof(req) || h_send(fd, req, (size_t)n) != 0) {
+        return -1;
+    }
+    return h_read_resp(fd, r, 0, timeout_ms);
+}

@@ -8,6 +8,7 @@
 #define RP_E2E_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <hiredis/hiredis.h>
 
@@ -101,5 +102,39 @@ void h_sleep_ms(int ms);
  * may be NULL) appended after "-c INI", e.g. {"-s", "cache.ttl=1s", NULL}. */
 int h_proxy_start_args(struct h_proxy *p, int redis_port, const char *extra,
                        char *const args[]);
+
+/* Added: h_proxy_start_args with the admin listener on a free port as well:
+ * appends "[admin]\nport = P" to extra and waits until the proxy listens on
+ * all three ports. Returns 0 (P in *admin_port) or -1. */
+int h_proxy_start_admin(struct h_proxy *p, int redis_port, const char *extra,
+                        char *const args[], int *admin_port);
+/* Added: copies the proxy's log so far into buf (NUL-terminated, truncated
+ * to cap); returns its length (0 if there is none). */
+size_t h_proxy_read_log(const struct h_proxy *p, char *buf, size_t cap);
+/* Added: h_proxy_stop, but copies the complete log (flushed by the proxy's
+ * shutdown) into buf before the temp dir is removed. Returns as
+ * h_proxy_stop. */
+int h_proxy_stop_log(struct h_proxy *p, char *buf, size_t cap);
+
+/* Added for the coherence and fault tests. */
+
+/* The monotonic clock in milliseconds. */
+int64_t h_now_ms(void);
+
+/* h_redis_start with extra redis-server arguments (NULL-terminated, may be
+ * NULL) appended, e.g. {"--rename-command", "CLIENT", "", NULL}. */
+int h_redis_start_args(struct h_redis *r, int port, char *const extra[]);
+
+/* A hiredis connection to the proxy's resp_port (2 s timeouts), or NULL. */
+redisContext *h_proxy_resp_ctx(const struct h_proxy *p);
+
+/* Sends GET key on c. Returns 1 with the value copied into out (truncated
+ * to cap, NUL-terminated), 0 for nil, -1 for an error reply or no reply
+ * (out holds the error text). */
+int h_resp_get(redisContext *c, const char *key, char *out, size_t cap);
+
+/* Sends "GET <path>" on an open keep-alive connection fd and reads one
+ * response within timeout_ms. Returns 0 or -1. */
+int h_http_get_on(int fd, const char *path, struct h_resp *r, int timeout_ms);
 
 #endif
