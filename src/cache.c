@@ -14,6 +14,8 @@
 
 #include "util.h"
 
+_Static_assert(sizeof(struct cache_entry) == 64, "entry header is 64 bytes");
+
 struct cache {
     pthread_rwlock_t rwlock;
     pthread_mutex_t lru_lock;
@@ -31,7 +33,7 @@ struct cache {
     atomic_long hits, misses, evictions, expirations, stale_hits;
 };
 
-static uint64_t
+static uint32_t
 cache_hash(uint64_t seed, const char *p, size_t n)
 {
     uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
@@ -49,7 +51,7 @@ cache_hash(uint64_t seed, const char *p, size_t n)
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
     h ^= h >> 29;
     h *= 0x94d049bb133111ebULL;
-    return h ^ (h >> 31);
+    return (uint32_t)(h ^ (h >> 31));
 }
 
 struct cache *
@@ -121,8 +123,9 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
                    const char *val, size_t vlen)
 {
     struct cache_entry *e;
+    int64_t now;
 
-    if (klen > UINT32_MAX || vlen > SIZE_MAX - sizeof(*e) - klen) {
+    if (klen > UINT32_MAX || vlen > UINT32_MAX) {
         return NULL;
     }
     e = malloc(sizeof(*e) + klen + vlen);
@@ -134,10 +137,11 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
     e->klen = (uint32_t)klen;
     e->flags = 0;
     e->etag = 0;
-    e->vlen = vlen;
+    e->vlen = (uint32_t)vlen;
     e->hash = cache_hash(c->seed, key, klen);
-    e->stored_ms = c->clock();
-    atomic_init(&e->expires_ms, c->ttl_ms > 0 ? e->stored_ms + c->ttl_ms : 0);
+    now = c->clock();
+    e->stored_s = (uint32_t)(now / 1000);
+    atomic_init(&e->expires_ms, c->ttl_ms > 0 ? now + c->ttl_ms : 0);
     memcpy(e->data, key, klen);
     if (vlen > 0) {
         memcpy(e->data + klen, val, vlen);
@@ -178,6 +182,14 @@ entry_dead(const struct cache *c, const struct cache_entry *e, int64_t now)
 }
 
 int64_t
+cache_entry_age_s(const struct cache *c, const struct cache_entry *e)
+{
+    int64_t age = c->clock() / 1000 - (int64_t)e->stored_s;
+
+    return age > 0 ? age : 0;
+}
+
+int64_t
 cache_entry_ttl_left(const struct cache *c, const struct cache_entry *e)
 {
     int64_t left;
@@ -191,7 +203,7 @@ cache_entry_ttl_left(const struct cache *c, const struct cache_entry *e)
 
 /* Returns the link that points at the entry for key (or the chain's end). */
 static struct cache_entry **
-find_slot(struct cache *c, uint64_t hash, const char *key, size_t klen)
+find_slot(struct cache *c, uint32_t hash, const char *key, size_t klen)
 {
     struct cache_entry **pp = &c->buckets[hash & c->mask];
 
@@ -270,7 +282,7 @@ struct cache_entry *
 cache_get(struct cache *c, const char *key, size_t klen)
 {
     struct cache_entry *e;
-    uint64_t hash;
+    uint32_t hash;
     int expired = 0;
 
     if (c->capacity == 0) {

@@ -30,21 +30,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One cached value. Fields are read-only after cache_entry_create(). */
+/* One cached value: 64 bytes of header, then key and value. Fields are
+ * read-only after cache_entry_create() except where noted. */
 struct cache_entry {
     struct cache_entry *hnext;    /* hash chain; rwlock */
     struct cache_entry *lru_prev; /* toward the head (most recent); see top */
     struct cache_entry *lru_next; /* toward the tail (least recent) */
-    atomic_uint refs;             /* owners: the cache and each reader */
-    uint32_t klen;                /* key bytes */
-    uint32_t flags;               /* the creator's, set before cache_put */
-    uint64_t etag;                /* the creator's, set before cache_put */
-    uint64_t hash;                /* of the key */
-    int64_t stored_ms;            /* clock value when created */
     _Atomic int64_t expires_ms;   /* clock value when it expires; 0 = never.
                                      The only mutable field: lowered (never
                                      raised) by cache_expire_all() */
-    size_t vlen;                  /* value bytes */
+    uint64_t etag;                /* the creator's, set before cache_put */
+    uint32_t hash;                /* of the key */
+    uint32_t klen;                /* key bytes */
+    uint32_t vlen;                /* value bytes (Redis caps values at
+                                     512 MB) */
+    uint32_t stored_s;            /* clock value when created, in seconds */
+    uint32_t flags;               /* the creator's, set before cache_put */
+    atomic_uint refs;             /* owners: the cache and each reader */
     char data[];                  /* key, then value; no terminators */
 };
 
@@ -84,7 +86,7 @@ void cache_destroy(struct cache *c);
 /*
  * Creates a detached entry (refs = 1, owned by the caller) holding copies of
  * key and value, stamped with the cache's clock and TTL. Returns NULL on
- * allocation failure or a key over UINT32_MAX bytes. Thread-safe.
+ * allocation failure or a key or value over UINT32_MAX bytes. Thread-safe.
  */
 struct cache_entry *cache_entry_create(struct cache *c, const char *key,
                                        size_t klen, const char *val,
@@ -135,6 +137,9 @@ void cache_release(struct cache_entry *e);
 /* Milliseconds of TTL left for e at the cache's clock (-1 = never expires). */
 int64_t cache_entry_ttl_left(const struct cache *c,
                              const struct cache_entry *e);
+
+/* Whole seconds since e was stored, at the cache's clock. */
+int64_t cache_entry_age_s(const struct cache *c, const struct cache_entry *e);
 
 /* Counters since creation. Approximate while other threads run. */
 struct cache_stats {

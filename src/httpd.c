@@ -317,9 +317,8 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
         hb_lit(&b, "\r\n");
     }
     if (how != FETCH_MISS) {
-        int64_t age = (util_now_ms() - e->stored_ms) / 1000;
         hb_lit(&b, "Age: ");
-        hb_u64(&b, (uint64_t)(age > 0 ? age : 0));
+        hb_u64(&b, (uint64_t)cache_entry_age_s(px->cache, e));
         hb_lit(&b, "\r\n");
     }
     if (origin_allowed(px, req) && req->origin_len <= 256) {
