@@ -86,6 +86,42 @@ test-tsan: deps
 	PROXY_BIN=$(abspath build/thread/redis-proxy) \
 	    bash tools/run-tests.sh e2e-tsan build/tests/e2e
 
+# libFuzzer harnesses (tests/fuzz/fuzz_MODULE.c, each linked with
+# src/MODULE.c), built with clang under ASan+UBSan into build/fuzz/ and run
+# for FUZZ_SECONDS each on a scratch copy of tests/fuzz/corpus/; fails if
+# any of them finds a crash, a leak or a broken check.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build/fuzz
+FUZZ_TARGETS := http resp config
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+                $(WARN) -D_GNU_SOURCE -Isrc
+FUZZ_LIBS_config := -linih
+
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	@bash tools/deps.sh clang libclang-rt-14-dev
+	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c src/%.c src/%.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< src/$*.c $(FUZZ_LIBS_$*)
+
+fuzz: fuzz-build
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_DIR) $(FUZZ_TARGETS)
+
+# The dashboard in Debian's headless Chromium, driven by playwright-core
+# (pinned in tests/browser/package-lock.json; it downloads no browser).
+# Debian's nodejs and npm are installed only when node or npm is missing.
+.PHONY: test-browser
+test-browser:
+	@bash tools/deps.sh chromium \
+	    $$(command -v node >/dev/null && command -v npm >/dev/null || echo nodejs npm)
+	$(MAKE) --no-print-directory $(BUILD)/redis-proxy
+	npm ci --prefix tests/browser --no-audit --no-fund
+	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/browser/dashboard.test.mjs
+
 run: $(BUILD)/redis-proxy
 	@bash tools/run.sh $(BUILD)/redis-proxy
 

@@ -324,13 +324,13 @@ cache_get(struct cache *c, const char *key, size_t klen)
     return e;
 }
 
-void
+int
 cache_put(struct cache *c, struct cache_entry *e)
 {
     struct cache_entry **pp;
 
     if (c->capacity == 0) {
-        return;
+        return 0;
     }
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     pthread_rwlock_wrlock(&c->rwlock);
@@ -350,6 +350,7 @@ cache_put(struct cache *c, struct cache_entry *e)
         atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
     }
     pthread_rwlock_unlock(&c->rwlock);
+    return 1;
 }
 
 struct cache_entry *

@@ -103,10 +103,10 @@ struct cache_entry *cache_get(struct cache *c, const char *key, size_t klen);
 /*
  * Stores e (the cache takes its own reference; the caller keeps its own),
  * replacing any entry with the same key, and evicts least recently used
- * entries while over capacity. With capacity 0 nothing is stored.
- * Thread-safe.
+ * entries while over capacity. Returns 1, or 0 when the cache is off
+ * (capacity 0) and nothing was stored. Thread-safe.
  */
-void cache_put(struct cache *c, struct cache_entry *e);
+int cache_put(struct cache *c, struct cache_entry *e);
 
 /*
  * Looks key up for serving stale: returns an entry (with a reference) that

@@ -144,8 +144,7 @@ flight_finish(struct flights *fl, struct flight *f, int status,
         if (f->marked) {
             fl->discarded++;
         } else {
-            cache_put(fl->cache, entry);
-            stored = 1;
+            stored = cache_put(fl->cache, entry);
         }
     }
     if (entry != NULL) {

@@ -425,8 +425,12 @@ http_apply_field(const char *name, size_t name_len, const char *v, size_t len,
 {
     switch (name_len) {
     case 4:
-        if (http_ieq(name, "host", 4) && seen->hosts++ > 0) {
-            return HTTP_EBAD;
+        if (http_ieq(name, "host", 4)) {
+            if (seen->hosts++ > 0) {
+                return HTTP_EBAD;
+            }
+            req->host = v;
+            req->host_len = len;
         }
         break;
     case 6:
@@ -538,8 +542,8 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     req->method_len = req->target_len = req->path_len = 0;
     req->minor_version = req->keep_alive = 0;
     req->content_length = 0;
-    req->if_none_match = req->origin = NULL;
-    req->if_none_match_len = req->origin_len = 0;
+    req->if_none_match = req->origin = req->host = NULL;
+    req->if_none_match_len = req->origin_len = req->host_len = 0;
     req->head_len = 0;
     if (len == 0) {
         return HTTP_INCOMPLETE;

@@ -62,6 +62,8 @@ struct http_request {
     size_t if_none_match_len;
     const char *origin;        /* Origin value, or NULL */
     size_t origin_len;
+    const char *host;          /* Host value, or NULL */
+    size_t host_len;
     size_t head_len; /* bytes of the head, including the final empty line */
 };
 

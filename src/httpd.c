@@ -166,13 +166,69 @@ httpd_send(struct conn *c, const struct http_request *req, int status,
     return send_reply(c, &r);
 }
 
+/*
+ * CORS for the dashboard: the page, served from the admin port, may read
+ * the data port's answers. Allowed: an Origin "http(s)://H:<admin port>"
+ * whose host H is the host this request was sent to (its Host header,
+ * without the port), i.e. the dashboard of this very proxy.
+ */
+static int
+origin_allowed(const struct proxy *px, const struct http_request *req)
+{
+    const char *o = req->origin, *h = req->host, *colon;
+    size_t olen = req->origin_len, hlen = req->host_len, ohost;
+    char port[16];
+    int n;
+
+    if (o == NULL || h == NULL || px->cfg->admin_port == 0 || olen > 256) {
+        return 0;
+    }
+    n = snprintf(port, sizeof(port), ":%d", px->cfg->admin_port);
+    if (olen <= (size_t)n || memcmp(o + olen - n, port, (size_t)n) != 0) {
+        return 0;
+    }
+    if (olen > 7 && strncasecmp(o, "http://", 7) == 0) {
+        o += 7, olen -= 7;
+    } else if (olen > 8 && strncasecmp(o, "https://", 8) == 0) {
+        o += 8, olen -= 8;
+    } else {
+        return 0;
+    }
+    ohost = olen - (size_t)n;
+    colon = memrchr(h, ':', hlen);
+    if (colon != NULL && memchr(colon, ']', hlen - (size_t)(colon - h)) ==
+                             NULL) {
+        hlen = (size_t)(colon - h); /* drop the port, not an IPv6 colon */
+    }
+    return ohost == hlen && strncasecmp(o, h, hlen) == 0;
+}
+
+/* The CORS lines for an allowed origin, and Vary whenever the admin port
+ * makes answers depend on Origin. */
+static void
+hb_cors(struct hbuf *b, const struct proxy *px,
+        const struct http_request *req)
+{
+    if (req == NULL || px->cfg->admin_port == 0) {
+        return;
+    }
+    hb_lit(b, "Vary: Origin\r\n");
+    if (origin_allowed(px, req)) {
+        hb_lit(b, "Access-Control-Allow-Origin: ");
+        hb_mem(b, req->origin, req->origin_len);
+        hb_lit(b, "\r\nAccess-Control-Expose-Headers: X-Cache, ETag, Age\r\n");
+    }
+}
+
 /* A short text response: the body is msg, a newline appended. */
 static int
-send_text(struct conn *c, const struct http_request *req, int status,
-          const char *extra, const char *msg, int keep_alive)
+send_text(const struct proxy *px, struct conn *c,
+          const struct http_request *req, int status, const char *extra,
+          const char *msg, int keep_alive)
 {
     char body[FLIGHT_ERR_MAX + 64];
-    char hdrs[256];
+    char hdrs[768];
+    struct hbuf b = {hdrs, hdrs + sizeof(hdrs) - 1, 0};
     int n = snprintf(body, sizeof(body), "%s\n", msg);
     struct reply r = {
         .status = status,
@@ -186,7 +242,13 @@ send_text(struct conn *c, const struct http_request *req, int status,
         .http10 = req != NULL && req->minor_version == 0,
     };
 
-    snprintf(hdrs, sizeof(hdrs), "Cache-Control: no-store\r\n%s", extra);
+    hb_lit(&b, "Cache-Control: no-store\r\n");
+    hb_str(&b, extra);
+    hb_cors(&b, px, req);
+    if (b.overflow) {
+        return CONN_IO_ERR;
+    }
+    *b.p = '\0';
     return send_reply(c, &r);
 }
 
@@ -262,21 +324,6 @@ etag_matches(const char *inm, size_t len, const char *tag, size_t tlen)
     return 0;
 }
 
-/* CORS for the dashboard: an Origin on the admin port may read values. */
-static int
-origin_allowed(const struct proxy *px, const struct http_request *req)
-{
-    char port[16];
-    int n;
-
-    if (req->origin == NULL || px->cfg->admin_port == 0) {
-        return 0;
-    }
-    n = snprintf(port, sizeof(port), ":%d", px->cfg->admin_port);
-    return req->origin_len > (size_t)n &&
-           memcmp(req->origin + req->origin_len - n, port, (size_t)n) == 0;
-}
-
 /* The value's response: 200 (or 304 when If-None-Match matches). */
 static int
 send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
@@ -321,12 +368,7 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
         hb_u64(&b, (uint64_t)cache_entry_age_s(px->cache, e));
         hb_lit(&b, "\r\n");
     }
-    if (origin_allowed(px, req) && req->origin_len <= 256) {
-        hb_lit(&b, "Access-Control-Allow-Origin: ");
-        hb_mem(&b, req->origin, req->origin_len);
-        hb_lit(&b, "\r\nVary: Origin\r\n"
-                   "Access-Control-Expose-Headers: X-Cache, ETag, Age\r\n");
-    }
+    hb_cors(&b, px, req);
     if (b.overflow) {
         return CONN_IO_ERR;
     }
@@ -345,7 +387,7 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
 /* One access-log line and the metrics for one answered request. */
 static void
 account(struct proxy *px, const struct http_request *req, int status,
-        int how, size_t bytes, int64_t t0)
+        int how, size_t key_len, size_t bytes, int64_t t0)
 {
     int64_t us = util_now_us() - t0;
 
@@ -364,7 +406,7 @@ account(struct proxy *px, const struct http_request *req, int status,
                  : how == FETCH_HIT   ? "hit"
                  : how == FETCH_STALE ? "stale"
                                       : "miss",
-                 req->path_len > 0 ? req->path_len - 1 : 0, bytes,
+                 key_len, bytes,
                  (long long)us);
     }
 }
@@ -376,13 +418,13 @@ serve(struct proxy *px, struct conn *c, const struct http_request *req)
     struct fetch_result res;
     int64_t t0 = util_now_us();
     char *key;
-    long klen;
+    long klen = 0;
     int rc, how = -1, status = 500, ka = req->keep_alive;
     size_t bytes = 0;
 
     if (req->method == HTTP_METHOD_OTHER) {
         status = 405;
-        rc = send_text(c, req, 405, "Allow: GET, HEAD\r\n",
+        rc = send_text(px, c, req, 405, "Allow: GET, HEAD\r\n",
                        "method not allowed", ka);
         goto done;
     }
@@ -392,7 +434,7 @@ serve(struct proxy *px, struct conn *c, const struct http_request *req)
     if (klen <= 0) {
         status = 400;
         ka = 0;
-        rc = send_text(c, req, 400, "",
+        rc = send_text(px, c, req, 400, "",
                        klen < 0 ? "bad percent-encoding in key" : "empty key",
                        0);
         goto done;
@@ -410,38 +452,38 @@ serve(struct proxy *px, struct conn *c, const struct http_request *req)
         break;
     case FETCH_NOTFOUND:
         status = 404;
-        rc = send_text(c, req, 404, "", "not found", ka);
+        rc = send_text(px, c, req, 404, "", "not found", ka);
         break;
     case FETCH_EREPLY:
         if (strncmp(res.err, "WRONGTYPE", 9) == 0) {
             status = 409;
-            rc = send_text(c, req, 409, "", res.err, ka);
+            rc = send_text(px, c, req, 409, "", res.err, ka);
         } else if (strncmp(res.err, "LOADING", 7) == 0 ||
                    strncmp(res.err, "BUSY", 4) == 0 ||
                    strncmp(res.err, "MASTERDOWN", 10) == 0 ||
                    strncmp(res.err, "TRYAGAIN", 8) == 0) {
             status = 503;
-            rc = send_text(c, req, 503, "Retry-After: 1\r\n", res.err, ka);
+            rc = send_text(px, c, req, 503, "Retry-After: 1\r\n", res.err, ka);
         } else {
             status = 502;
-            rc = send_text(c, req, 502, "", res.err, ka);
+            rc = send_text(px, c, req, 502, "", res.err, ka);
         }
         break;
     case FETCH_EDOWN:
         status = 503;
-        rc = send_text(c, req, 503, "Retry-After: 1\r\n", res.err, ka);
+        rc = send_text(px, c, req, 503, "Retry-After: 1\r\n", res.err, ka);
         break;
     case FETCH_ETIMEOUT:
         status = 504;
-        rc = send_text(c, req, 504, "", res.err, ka);
+        rc = send_text(px, c, req, 504, "", res.err, ka);
         break;
     default:
         status = 500;
-        rc = send_text(c, req, 500, "", "out of memory", ka);
+        rc = send_text(px, c, req, 500, "", "out of memory", ka);
         break;
     }
 done:
-    account(px, req, status, how, bytes, t0);
+    account(px, req, status, how, klen > 0 ? (size_t)klen : 0, bytes, t0);
     return rc < 0 || !ka ? -1 : 0;
 }
 
@@ -481,7 +523,7 @@ httpd_process(struct proxy *px, struct conn *c)
                             c->proto == CONN_ADMIN ? METRICS_ADMIN
                                                    : METRICS_HTTP,
                             status);
-            send_text(c, NULL, status, "", text_for_status(status), 0);
+            send_text(px, c, NULL, status, "", text_for_status(status), 0);
             return -1;
         }
         c->req_start_ms = 0;

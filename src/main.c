@@ -196,6 +196,11 @@ run(const struct config *cfg, int stop_fd)
     px.flights = px.cache != NULL ? flights_create(px.cache) : NULL;
     px.tracking = px.flights != NULL ? tracking_create(cfg, px.flights) : NULL;
     px.up = px.tracking != NULL ? upstream_create(cfg, px.tracking) : NULL;
+    if (px.up != NULL &&
+        tracking_start(px.tracking, upstream_check_idle, px.up) < 0) {
+        log_error("msg=\"cannot start the tracking thread\"");
+        goto out;
+    }
     px.q = workq_create((size_t)cfg->max_clients + 64);
     px.waiter = px.q != NULL ? waiter_create(px.q) : NULL;
     if (px.cache == NULL || px.up == NULL || px.waiter == NULL) {

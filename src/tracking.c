@@ -37,6 +37,8 @@ struct tracking {
     long messages;             /* lock */
     char reason[128];          /* lock */
     int stopfd;                /* eventfd: readable when stopping */
+    void (*tick)(void *);      /* run by the thread once a second */
+    void *tick_arg;
     int running;               /* the thread was started */
     pthread_t thread;
 };
@@ -55,13 +57,13 @@ set_down(struct tracking *t, const char *why)
     snprintf(t->reason, sizeof(t->reason), "%s", why);
     pthread_mutex_unlock(&t->lock);
     if (was_up) {
-        log_warn("msg=\"invalidation stream lost; cache expired\" "
-                 "cause=\"%s\"",
-                 why);
         /* Only now that DOWN is visible: no fill that starts from here on
          * counts on the old stream, and every earlier one is marked. While
          * DOWN nothing is cached, so later failures have nothing to do. */
         flights_lost(t->flights);
+        log_warn("msg=\"invalidation stream lost; cache expired\" "
+                 "cause=\"%s\"",
+                 why);
     }
 }
 
@@ -175,12 +177,21 @@ handle(struct tracking *t, redisReply *r)
     return 0;
 }
 
-/* Reads the stream until it fails, goes silent, or stop. Returns 1 when
- * stopping. why says what ended it. */
+/* PINGs sent and not answered yet, oldest first (a small ring: a stream
+ * with more outstanding than fit is already past SILENCE_MS). */
+struct pings {
+    int64_t sent[8];
+    unsigned head, n;
+};
+
+/* Reads the stream until it fails, goes silent, or stop; runs the tick
+ * once per PING interval. Returns 1 when stopping; why says what ended
+ * it otherwise. */
 static int
 follow(struct tracking *t, redisContext *ctx, char *why, size_t len)
 {
-    int64_t last_rx = util_now_ms(), next_ping = last_rx + PING_EVERY_MS;
+    int64_t next_ping = util_now_ms() + PING_EVERY_MS;
+    struct pings pings = {{0}, 0, 0};
 
     for (;;) {
         struct pollfd pfd[2] = {{.fd = t->stopfd, .events = POLLIN},
@@ -189,7 +200,7 @@ follow(struct tracking *t, redisContext *ctx, char *why, size_t len)
         void *r;
         int n, done = 0;
 
-        if (now - last_rx >= SILENCE_MS) {
+        if (pings.n > 0 && now - pings.sent[pings.head] >= SILENCE_MS) {
             snprintf(why, len, "no reply to PING for %d ms", SILENCE_MS);
             return 0;
         }
@@ -202,7 +213,13 @@ follow(struct tracking *t, redisContext *ctx, char *why, size_t len)
                     goto fail;
                 }
             }
+            if (pings.n < 8) {
+                pings.sent[(pings.head + pings.n++) % 8] = now;
+            }
             next_ping = now + PING_EVERY_MS;
+            if (t->tick != NULL) {
+                t->tick(t->tick_arg);
+            }
         }
         n = poll(pfd, 2, (int)(next_ping - now));
         if (n < 0 && errno != EINTR) {
@@ -217,9 +234,11 @@ follow(struct tracking *t, redisContext *ctx, char *why, size_t len)
         if (redisBufferRead(ctx) != REDIS_OK) {
             break;
         }
-        last_rx = util_now_ms();
         while (redisGetReplyFromReader(ctx, &r) == REDIS_OK && r != NULL) {
-            handle(t, r);
+            if (handle(t, r) && pings.n > 0) {
+                pings.head = (pings.head + 1) % 8;
+                pings.n--;
+            }
             freeReplyObject(r);
         }
         if (ctx->err) {
@@ -309,16 +328,8 @@ tracking_create(const struct config *cfg, struct flights *fl)
     if (pthread_cond_init(&t->first_cv, NULL) != 0) {
         goto fail_cond;
     }
-    if (cfg->cache_tracking) {
-        if (pthread_create(&t->thread, NULL, tracking_main, t) != 0) {
-            goto fail_thread;
-        }
-        t->running = 1;
-    }
     return t;
 
-fail_thread:
-    pthread_cond_destroy(&t->first_cv);
 fail_cond:
     pthread_mutex_destroy(&t->lock);
 fail_mutex:
@@ -326,6 +337,23 @@ fail_mutex:
 fail_eventfd:
     free(t);
     return NULL;
+}
+
+int
+tracking_start(struct tracking *t, void (*tick)(void *), void *arg)
+{
+    if (!t->cfg->cache_tracking) {
+        return 0;
+    }
+    t->tick = tick;
+    t->tick_arg = arg;
+    if (pthread_create(&t->thread, NULL, tracking_main, t) != 0) {
+        return -1;
+    }
+    pthread_mutex_lock(&t->lock);
+    t->running = 1;
+    pthread_mutex_unlock(&t->lock);
+    return 0;
 }
 
 void

@@ -10,8 +10,8 @@
  * upstream.c), so Redis reports a change to any key the proxy has read.
  *
  * Losing invalidations is the danger, so the thread PINGs its connection
- * every second and treats three seconds of silence, like any error, as a
- * drop. On a drop the state becomes DOWN first (fills stop being cached),
+ * every second and treats a PING unanswered for three seconds, like any
+ * error, as a drop. On a drop the state becomes DOWN first (fills stop being cached),
  * then every entry is expired and every fill in flight marked
  * (flights_lost), then the thread reconnects with backoff and re-registers.
  * A data connection that had registered and is lost does the same
@@ -40,10 +40,16 @@ enum tracking_state {
 
 struct tracking;
 
-/* Creates the tracker and, when cfg->cache_tracking is on, starts its
- * thread. cfg and fl must outlive it. Returns NULL on failure. */
+/* Creates the tracker (state OFF when cfg->cache_tracking is off, else
+ * DOWN until the stream is up). cfg and fl must outlive it. Returns NULL
+ * on failure. */
 struct tracking *tracking_create(const struct config *cfg,
                                  struct flights *fl);
+
+/* Starts the thread when cfg->cache_tracking is on. It runs tick(arg) once
+ * per PING interval while the stream is up (upstream_check_idle: notice
+ * data connections Redis closed while they sat idle). Returns 0 or -1. */
+int tracking_start(struct tracking *t, void (*tick)(void *), void *arg);
 
 /* Stops and joins the thread, closes the connection. NULL is a no-op. */
 void tracking_destroy(struct tracking *t);

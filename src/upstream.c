@@ -525,6 +525,45 @@ upstream_ping(struct upstream *u, char *err)
 }
 
 void
+upstream_check_idle(void *arg)
+{
+    struct upstream *u = arg;
+    int i;
+
+    for (i = 0; i < u->nslots; i++) {
+        struct slot *s = &u->slots[i];
+        struct pollfd pfd;
+        int j, idle = 0;
+
+        /* Borrow slot i only if it is free right now. */
+        pthread_mutex_lock(&u->lock);
+        for (j = 0; j < u->nfree; j++) {
+            if (u->free_stack[j] == i) {
+                u->free_stack[j] = u->free_stack[--u->nfree];
+                idle = 1;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&u->lock);
+        if (!idle) {
+            continue;
+        }
+        if (s->ctx != NULL && s->pending == 0) {
+            pfd.fd = s->ctx->fd;
+            pfd.events = POLLIN;
+            pfd.revents = 0;
+            if (poll(&pfd, 1, 0) > 0) {
+                /* Nothing is owed, so any readable state is an EOF, an
+                 * error or a protocol violation: the context is done. */
+                log_debug("msg=\"idle redis connection closed by peer\"");
+                slot_drop(u, s);
+            }
+        }
+        slot_put(u, i);
+    }
+}
+
+void
 upstream_value_free(struct upstream_value *v)
 {
     if (v != NULL && v->reply != NULL) {

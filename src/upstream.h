@@ -87,6 +87,14 @@ int upstream_get(struct upstream *u, const char *key, size_t klen,
  * or an enum upstream_status error with err set. Thread-safe. */
 int upstream_ping(struct upstream *u, char *err);
 
+/*
+ * Looks at every idle pooled connection without blocking and drops those
+ * Redis has closed (EOF) or that hold unexpected bytes, so a lost tracked
+ * connection is noticed (and the cache expired) within a tick, not at its
+ * next use. arg is the struct upstream; the tracking thread calls it.
+ */
+void upstream_check_idle(void *arg);
+
 /* Frees a value from upstream_get. NULL data is a no-op. */
 void upstream_value_free(struct upstream_value *v);
 

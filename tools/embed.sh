@@ -6,6 +6,7 @@ set -euo pipefail
 file=$1; name=$2
 echo "/* Generated from $file by tools/embed.sh; do not edit. */"
 echo "const char ${name}[] = {"
-od -An -v -tx1 "$file" | sed -E 's/ ([0-9a-f]{2})/0x\1,/g'
+# Bytes over 0x7f are cast: a plain char may be signed.
+od -An -v -tx1 "$file" | sed -E 's/ ([0-9a-f]{2})/(char)0x\1,/g'
 echo "0x00};"
 echo "const unsigned long ${name}_len = sizeof(${name}) - 1;"

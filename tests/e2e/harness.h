@@ -137,4 +137,31 @@ int h_resp_get(redisContext *c, const char *key, char *out, size_t cap);
  * response within timeout_ms. Returns 0 or -1. */
 int h_http_get_on(int fd, const char *path, struct h_resp *r, int timeout_ms);
 
+/* Added for the admin and header tests. */
+
+/* Validates Prometheus text exposition (format 0.0.4): every sample line is
+ * `name{labels} value` or `name value` with valid names, label syntax and a
+ * numeric value; each family has one HELP and one TYPE before its samples,
+ * its samples together; counters end in _total; a histogram's buckets have
+ * increasing le, non-decreasing counts, a last le="+Inf" equal to _count,
+ * and a _sum. Returns 0, or -1 with the reason and line in err. */
+int h_prom_validate(const char *text, char *err, size_t cap);
+/* The value on the line "<series> <value>" (series exactly as exposed,
+ * labels included), or NAN when there is none. */
+double h_prom_value(const char *text, const char *series);
+/* A JSON sanity check: one top-level value, brackets balanced and nested,
+ * strings terminated with valid escapes, only JSON tokens in between.
+ * Returns 0 or -1. */
+int h_json_check(const char *s);
+/* The number right after the first occurrence of needle, or NAN. */
+double h_json_num(const char *json, const char *needle);
+/* Number of lines of text containing needle. */
+int h_count_lines(const char *text, const char *needle);
+/* Copies the n-th (0-based) line of text containing needle into out, or
+ * "(none)". Returns out. */
+const char *h_nth_line(const char *text, const char *needle, int n, char *out,
+                       size_t cap);
+/* Reads exactly n bytes from fd within timeout_ms. Returns 0 or -1. */
+int h_recv_n(int fd, char *buf, size_t n, int timeout_ms);
+
 #endif

@@ -1,0 +1,605 @@
+/*
+ * End-to-end tests of the proxy when Redis fails, with tracking on (the
+ * default): stale-if-error (an expired entry served as X-Cache: STALE while
+ * Redis is down or stalled, never one removed by an invalidation, never
+ * once Redis answers again), a lost stream's entries not served without
+ * it, a stall shorter than the stream's silence limit keeping hits as HIT
+ * and misses as 504, Redis killed and restarted under load (only clean
+ * answers, a clean exit), and a timed-out command leaving its pooled
+ * connection usable. Each test starts its own redis-server (fixture) and
+ * proxy; the fixture's fini stops both even on failure.
+ */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_MS 5000   /* a response must arrive within this */
+#define NOTICE_MS 1000 /* the proxy notices that Redis died within this */
+
+static struct h_redis redis;
+static struct h_proxy proxy;
+
+static void
+setup(void)
+{
+    memset(&redis, 0, sizeof(redis));
+    memset(&proxy, 0, sizeof(proxy));
+    cr_assert_eq(h_redis_start(&redis, 0), 0, "redis-server did not start");
+}
+
+static void
+teardown(void)
+{
+    h_proxy_stop(&proxy);
+    h_redis_stop(&redis);
+}
+
+TestSuite(faults, .init = setup, .fini = teardown, .timeout = 30);
+
+static void
+start_proxy(const char *extra)
+{
+    cr_assert_eq(h_proxy_start(&proxy, redis.port, extra), 0,
+                 "proxy did not start");
+}
+
+static void
+redis_set(const char *key, const char *val)
+{
+    cr_assert_eq(h_redis_cmd(&redis, "SET %s %s", key, val), 0, "SET %s", key);
+}
+
+static int
+body_is(const struct h_resp *r, const char *s)
+{
+    return r->body_len == strlen(s) && memcmp(r->body, s, r->body_len) == 0;
+}
+
+static const char *
+header(const struct h_resp *r, const char *name, char *buf, size_t cap)
+{
+    return h_header(r, name, buf, cap) ? buf : "(none)";
+}
+
+/* GET path; checks status, exact body (if given) and X-Cache (if given). */
+static void
+expect_get(const char *path, int status, const char *body, const char *xc)
+{
+    struct h_resp r = {0};
+    char buf[64];
+
+    cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0,
+                 "GET %s: no response", path);
+    cr_assert_eq(r.status, status, "GET %s: status %d, want %d ('%s')", path,
+                 r.status, status, r.body);
+    if (body != NULL) {
+        cr_assert(body_is(&r, body), "GET %s: body '%s', want '%s'", path,
+                  r.body, body);
+    }
+    if (xc != NULL) {
+        cr_assert_str_eq(header(&r, "X-Cache", buf, sizeof(buf)), xc,
+                         "GET %s: X-Cache", path);
+    }
+    if (status == 503) {
+        cr_assert_str_neq(header(&r, "Retry-After", buf, sizeof(buf)), "(none)",
+                          "GET %s: 503 without Retry-After", path);
+    }
+    h_resp_free(&r);
+}
+
+/* SET key in Redis, then the proxy answers MISS, then HIT. */
+static void
+cache_key(const char *key, const char *val)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "/%s", key);
+    redis_set(key, val);
+    expect_get(path, 200, val, "MISS");
+    expect_get(path, 200, val, "HIT");
+}
+
+/*
+ * Redis was just killed: until the proxy reads the end of its stream (a
+ * matter of microseconds, bounded here by NOTICE_MS) path may still be a
+ * HIT with body old; waits for the first other answer.
+ */
+static void
+await_not_hit(const char *path, const char *old)
+{
+    int64_t end = h_now_ms() + NOTICE_MS;
+    char buf[64];
+
+    for (;;) {
+        struct h_resp r = {0};
+        int hit;
+
+        cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0,
+                     "GET %s: no response", path);
+        hit = r.status == 200 &&
+              strcmp(header(&r, "X-Cache", buf, sizeof(buf)), "HIT") == 0;
+        cr_assert(!hit || body_is(&r, old), "GET %s: HIT '%s'", path, r.body);
+        h_resp_free(&r);
+        if (!hit) {
+            return;
+        }
+        cr_assert_lt(h_now_ms(), end,
+                     "GET %s: still HIT %d ms after Redis "
+                     "died",
+                     path, NOTICE_MS);
+        h_sleep_ms(5);
+    }
+}
+
+/* ---- stale-if-error ---- */
+
+Test(faults, redis_down_serves_expired_entries_stale)
+{
+    struct h_resp r = {0};
+    redisContext *c;
+    char got[64], buf[64];
+
+    start_proxy("[cache]\nstale_if_error = 10s\n"
+                "[redis]\nconnect_timeout = 500ms\n");
+    cache_key("k", "v1");
+    h_redis_kill(&redis, 1);
+    await_not_hit("/k", "v1");
+
+    cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
+    cr_assert_eq(r.status, 200, "stale entry: status %d", r.status);
+    cr_assert(body_is(&r, "v1"), "stale entry: body '%s'", r.body);
+    cr_assert_str_eq(header(&r, "X-Cache", buf, sizeof(buf)), "STALE");
+    cr_assert_str_eq(header(&r, "Cache-Control", buf, sizeof(buf)),
+                     "max-age=0");
+    h_resp_free(&r);
+    expect_get("/never-cached", 503, NULL, NULL);
+
+    c = h_proxy_resp_ctx(&proxy);
+    cr_assert_not_null(c);
+    cr_assert_eq(h_resp_get(c, "k", got, sizeof(got)), 1, "RESP: %s", got);
+    cr_assert_str_eq(got, "v1");
+    cr_assert_eq(h_resp_get(c, "never-cached", got, sizeof(got)), -1);
+    cr_assert(strncmp(got, "ERR redis unavailable", 21) == 0, "RESP: %s", got);
+    redisFree(c);
+}
+
+Test(faults, redis_down_without_stale_if_error_is_503_even_for_cached)
+{
+    start_proxy("[redis]\nconnect_timeout = 500ms\n");
+    cache_key("k", "v1");
+    h_redis_kill(&redis, 1);
+    await_not_hit("/k", "v1");
+    expect_get("/k", 503, NULL, NULL);
+    expect_get("/k", 503, NULL, NULL);
+}
+
+Test(faults, invalidated_entry_is_never_served_stale)
+{
+    struct h_resp r = {0};
+    int64_t end;
+
+    start_proxy("[cache]\nstale_if_error = 10s\n"
+                "[redis]\nconnect_timeout = 500ms\n");
+    cache_key("gone", "v1");
+    cache_key("kept", "v2"); /* the control: stale-if-error works */
+    cr_assert_eq(h_redis_cmd(&redis, "DEL gone"), 0);
+    for (end = h_now_ms() + 1000;; h_sleep_ms(5)) {
+        cr_assert_eq(h_http_get(proxy.http_port, "/gone", &r), 0);
+        if (r.status == 404) {
+            break;
+        }
+        cr_assert(r.status == 200 && body_is(&r, "v1"), "%d '%s'", r.status,
+                  r.body);
+        h_resp_free(&r);
+        cr_assert_lt(h_now_ms(), end, "DEL not seen within 1 s");
+    }
+    h_resp_free(&r);
+    h_redis_kill(&redis, 1);
+    await_not_hit("/kept", "v2");
+    expect_get("/kept", 200, "v2", "STALE");
+    expect_get("/gone", 503, NULL, NULL);
+}
+
+Test(faults, stale_stops_once_redis_answers_again)
+{
+    struct h_resp r = {0};
+    char xc[32];
+    int64_t end;
+    int port = redis.port;
+
+    start_proxy("[cache]\nstale_if_error = 10s\n"
+                "[redis]\nconnect_timeout = 500ms\n");
+    cache_key("k", "v1");
+    h_redis_kill(&redis, 1);
+    await_not_hit("/k", "v1");
+    expect_get("/k", 200, "v1", "STALE");
+    cr_assert_eq(h_redis_start(&redis, port), 0, "restart on port %d", port);
+    redis_set("k", "v2");
+
+    /* STALE v1 until the pool reconnects, then the new value, refetched */
+    for (end = h_now_ms() + 5000;; h_sleep_ms(10)) {
+        cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
+        header(&r, "X-Cache", xc, sizeof(xc));
+        if (strcmp(xc, "STALE") != 0) {
+            break;
+        }
+        cr_assert(r.status == 200 && body_is(&r, "v1"), "%d '%s'", r.status,
+                  r.body);
+        h_resp_free(&r);
+        cr_assert_lt(h_now_ms(), end, "still STALE 5 s after the restart");
+    }
+    cr_assert_eq(r.status, 200, "first answer after STALE: %d", r.status);
+    cr_assert(body_is(&r, "v2"), "first answer after STALE: '%s'", r.body);
+    cr_assert_str_eq(xc, "MISS");
+    h_resp_free(&r);
+
+    /* MISS while the invalidation stream comes back, then HIT */
+    for (end = h_now_ms() + 5000;; h_sleep_ms(10)) {
+        cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
+        header(&r, "X-Cache", xc, sizeof(xc));
+        cr_assert(r.status == 200 && body_is(&r, "v2"), "%d '%s' %s", r.status,
+                  r.body, xc);
+        h_resp_free(&r);
+        if (strcmp(xc, "HIT") == 0) {
+            break;
+        }
+        cr_assert_str_eq(xc, "MISS");
+        cr_assert_lt(h_now_ms(), end, "no HIT 5 s after the restart");
+    }
+}
+
+/* ---- clients reading through a stall or an outage ---- */
+
+#define LOAD_CLIENTS 4
+#define LOAD_KEYS 8
+
+struct load {
+    atomic_int stop;
+    atomic_long answers, errors, count[600];               /* per status */
+    const char *(*check)(int key, const struct h_resp *r); /* NULL = fine */
+    pthread_mutex_t lock;                                  /* first_error */
+    char first_error[256];
+};
+
+struct load_arg {
+    struct load *load;
+    int id;
+};
+
+static void
+load_error(struct load *ld, int id, int key, const char *what)
+{
+    pthread_mutex_lock(&ld->lock);
+    if (atomic_fetch_add(&ld->errors, 1) == 0) {
+        snprintf(ld->first_error, sizeof(ld->first_error),
+                 "client %d, key %d: %s", id, key, what);
+    }
+    pthread_mutex_unlock(&ld->lock);
+}
+
+/* A keep-alive client cycling through the keys until told to stop. */
+static void *
+load_client(void *arg)
+{
+    struct load_arg *a = arg;
+    struct load *ld = a->load;
+    int fd = h_connect(proxy.http_port), n = a->id;
+
+    if (fd < 0) {
+        load_error(ld, a->id, -1, "connect failed");
+        return NULL;
+    }
+    while (!atomic_load(&ld->stop)) {
+        struct h_resp r = {0};
+        const char *bad;
+        char path[16];
+        int key = n++ % LOAD_KEYS;
+
+        snprintf(path, sizeof(path), "/l%d", key);
+        if (h_http_get_on(fd, path, &r, READ_MS) != 0) {
+            load_error(ld, a->id, key, "no complete response");
+            break;
+        }
+        atomic_fetch_add(&ld->answers, 1);
+        atomic_fetch_add(&ld->count[r.status % 600], 1);
+        if ((bad = ld->check(key, &r)) != NULL) {
+            load_error(ld, a->id, key, bad);
+        }
+        h_resp_free(&r);
+        usleep(1000);
+    }
+    close(fd);
+    return NULL;
+}
+
+/* Runs LOAD_CLIENTS clients over ld until ms have passed since t0, calling
+ * during(elapsed) every 10 ms (it may be NULL). */
+static void
+run_load(struct load *ld, int64_t t0, int ms, void (*during)(int64_t))
+{
+    pthread_t th[LOAD_CLIENTS];
+    struct load_arg args[LOAD_CLIENTS];
+    int i;
+
+    pthread_mutex_init(&ld->lock, NULL);
+    for (i = 0; i < LOAD_CLIENTS; i++) {
+        args[i] = (struct load_arg){ld, i};
+        cr_assert_eq(pthread_create(&th[i], NULL, load_client, &args[i]), 0);
+    }
+    while (h_now_ms() - t0 < ms) {
+        if (during != NULL) {
+            during(h_now_ms() - t0);
+        }
+        h_sleep_ms(10);
+    }
+    atomic_store(&ld->stop, 1);
+    for (i = 0; i < LOAD_CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+    }
+    pthread_mutex_destroy(&ld->lock);
+    cr_assert_eq(atomic_load(&ld->errors), 0, "%ld bad answers; first: %s",
+                 atomic_load(&ld->errors), ld->first_error);
+}
+
+/* Keys l0..l3 are cached with values c0..c3; l4..l7 hold u4..u7 and are not
+ * cached before the stall. */
+static const char *
+check_stall(int key, const struct h_resp *r)
+{
+    char want[16], xc[32];
+
+    snprintf(want, sizeof(want), "%c%d", key < 4 ? 'c' : 'u', key);
+    header(r, "X-Cache", xc, sizeof(xc));
+    if (r->status == 200 && !body_is(r, want)) {
+        return "200 with a wrong body";
+    }
+    if (key < 4 && (r->status != 200 || strcmp(xc, "HIT") != 0)) {
+        return "a cached key was not a HIT";
+    }
+    if (key >= 4 && r->status != 200 && r->status != 504) {
+        return "an uncached key answered neither 200 nor 504";
+    }
+    return NULL;
+}
+
+Test(faults, stall_keeps_hits_and_times_out_misses)
+{
+    static struct load ld;
+    char key[16], val[16], path[16];
+    int64_t t0;
+    int i;
+
+    start_proxy("[redis]\ncommand_timeout = 300ms\n");
+    for (i = 0; i < LOAD_KEYS; i++) {
+        snprintf(key, sizeof(key), "l%d", i);
+        snprintf(val, sizeof(val), "%c%d", i < 4 ? 'c' : 'u', i);
+        if (i < 4) {
+            cache_key(key, val);
+        } else {
+            redis_set(key, val);
+        }
+    }
+    memset(&ld, 0, sizeof(ld));
+    ld.check = check_stall;
+    /* 1.5 s: the invalidation stream survives (silence limit 3 s) */
+    t0 = h_now_ms();
+    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
+    run_load(&ld, t0, 2500, NULL);
+    cr_assert_gt(atomic_load(&ld.count[504]), 0, "the stall gave no 504");
+    cr_assert_gt(atomic_load(&ld.count[200]), 0, "the stall gave no 200");
+    cr_assert_eq(atomic_load(&ld.count[200]) + atomic_load(&ld.count[504]),
+                 atomic_load(&ld.answers));
+    for (i = 0; i < LOAD_KEYS; i++) {
+        snprintf(path, sizeof(path), "/l%d", i);
+        snprintf(val, sizeof(val), "%c%d", i < 4 ? 'c' : 'u', i);
+        expect_get(path, 200, val, NULL);
+    }
+}
+
+Test(faults, stall_serves_ttl_expired_entry_stale)
+{
+    int64_t stored, wait;
+
+    start_proxy("[cache]\nttl = 400ms\nstale_if_error = 5s\n"
+                "[redis]\ncommand_timeout = 200ms\n");
+    redis_set("u", "uv");
+    stored = h_now_ms();
+    cache_key("k", "v1");
+    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
+    expect_get("/u", 504, NULL, NULL); /* the control: Redis is stalled */
+    wait = stored + 500 - h_now_ms();
+    if (wait > 0) {
+        h_sleep_ms((int)wait);
+    }
+    expect_get("/k", 200, "v1", "STALE");
+    h_sleep_ms(1500);
+    expect_get("/k", 200, "v1", "MISS");
+    expect_get("/u", 200, "uv", NULL);
+}
+
+/* Waits (MONITOR) until the proxy's invalidation stream sends its PING,
+ * so a stall can start at a known point of its PING cycle. Returns 0 or
+ * -1 if none came within 3 s. */
+static int
+await_stream_ping(void)
+{
+    redisContext *m = h_redis_ctx(&redis);
+    redisReply *rep;
+    int64_t end = h_now_ms() + 3000;
+    int seen = 0;
+
+    cr_assert_not_null(m);
+    rep = redisCommand(m, "MONITOR");
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    while (!seen && h_now_ms() < end) {
+        void *v = NULL;
+
+        if (redisGetReply(m, &v) != REDIS_OK) {
+            break;
+        }
+        rep = v;
+        seen = rep->type == REDIS_REPLY_STATUS &&
+               strstr(rep->str, "\"PING\"") != NULL;
+        freeReplyObject(rep);
+    }
+    redisFree(m);
+    return seen ? 0 : -1;
+}
+
+Test(faults, stall_shorter_than_3s_just_after_a_ping_keeps_hits)
+{
+    int64_t paused, end;
+    int n = 0;
+
+    start_proxy(NULL);
+    cache_key("k", "v1");
+    /* The stream PINGs every second and gives up after 3 s without an
+     * answer. A 2.6 s stall starting 0.7 s after a PING leaves the next
+     * PING (sent 0.3 s into it) unanswered for 2.3 s: the stream stays. */
+    cr_assert_eq(await_stream_ping(), 0, "the stream sent no PING in 3 s");
+    h_sleep_ms(700);
+    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 2600 ALL"), 0);
+    paused = h_now_ms();
+    for (end = paused + 2600 + 300; h_now_ms() < end; n++) {
+        expect_get("/k", 200, "v1", "HIT");
+        h_sleep_ms(50);
+    }
+    cr_assert_gt(n, 10);
+}
+
+/* Keys l0..l7 start as a0..a7 and are set to b0..b7 after the restart. */
+static const char *
+check_outage(int key, const struct h_resp *r)
+{
+    char a[16], b[16];
+
+    snprintf(a, sizeof(a), "a%d", key);
+    snprintf(b, sizeof(b), "b%d", key);
+    switch (r->status) {
+    case 200:
+        return body_is(r, a) || body_is(r, b) ? NULL : "200 with a wrong body";
+    case 404:
+    case 503:
+    case 504:
+        return NULL;
+    default:
+        return "status not 200/404/503/504";
+    }
+}
+
+static void
+outage(int64_t elapsed)
+{
+    static int port;
+    char key[16], val[16];
+    int i;
+
+    if (elapsed >= 700 && redis.pid > 0 && port == 0) {
+        port = redis.port;
+        h_redis_kill(&redis, 1);
+    } else if (elapsed >= 1400 && redis.pid == 0) {
+        cr_assert_eq(h_redis_start(&redis, port), 0, "restart");
+        for (i = 0; i < LOAD_KEYS; i++) {
+            snprintf(key, sizeof(key), "l%d", i);
+            snprintf(val, sizeof(val), "b%d", i);
+            redis_set(key, val);
+        }
+    }
+}
+
+Test(faults, redis_killed_and_restarted_under_load)
+{
+    static struct load ld;
+    char key[16], val[16], path[16];
+    int64_t end;
+    int i;
+
+    start_proxy("[redis]\nconnect_timeout = 500ms\n");
+    for (i = 0; i < LOAD_KEYS; i++) {
+        snprintf(key, sizeof(key), "l%d", i);
+        snprintf(val, sizeof(val), "a%d", i);
+        redis_set(key, val);
+    }
+    memset(&ld, 0, sizeof(ld));
+    ld.check = check_outage;
+    run_load(&ld, h_now_ms(), 3000, outage);
+    cr_assert_gt(redis.pid, 0, "Redis was not restarted");
+    cr_assert_gt(atomic_load(&ld.count[503]), 0, "the outage gave no 503");
+
+    end = h_now_ms() + 3000;
+    for (i = 0; i < LOAD_KEYS; i++) {
+        struct h_resp r = {0};
+
+        snprintf(path, sizeof(path), "/l%d", i);
+        snprintf(val, sizeof(val), "b%d", i);
+        for (;; h_sleep_ms(10)) {
+            cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0);
+            if (r.status == 200 && body_is(&r, val)) {
+                break;
+            }
+            h_resp_free(&r);
+            cr_assert_lt(h_now_ms(), end, "GET %s: not '%s' 3 s after", path,
+                         val);
+        }
+        h_resp_free(&r);
+    }
+    cr_assert_eq(h_proxy_stop(&proxy), 0, "the proxy did not exit 0");
+}
+
+/* ---- a timed-out command keeps its connection ---- */
+
+static long
+connections_received(redisContext *c)
+{
+    redisReply *rep = redisCommand(c, "INFO stats");
+    const char *p;
+    long n = -1;
+
+    if (rep != NULL && rep->type == REDIS_REPLY_STRING &&
+        (p = strstr(rep->str, "total_connections_received:")) != NULL) {
+        n = strtol(p + strlen("total_connections_received:"), NULL, 10);
+    }
+    if (rep != NULL) {
+        freeReplyObject(rep);
+    }
+    return n;
+}
+
+Test(faults, timed_out_command_keeps_its_connection_and_discards_reply)
+{
+    redisContext *c;
+    redisReply *rep;
+    int64_t paused;
+    long before;
+
+    start_proxy("[redis]\npool_size = 1\ncommand_timeout = 300ms\n");
+    redis_set("a", "va");
+    redis_set("b", "vb");
+    expect_get("/warm", 404, NULL, NULL); /* the one connection is open */
+    c = h_redis_ctx(&redis);
+    cr_assert_not_null(c);
+    before = connections_received(c);
+    cr_assert_gt(before, 0);
+
+    rep = redisCommand(c, "CLIENT PAUSE 1000 ALL");
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    paused = h_now_ms();
+    expect_get("/a", 504, NULL, NULL);
+    if (paused + 1200 > h_now_ms()) {
+        h_sleep_ms((int)(paused + 1200 - h_now_ms()));
+    }
+    expect_get("/b", 200, "vb", "MISS");
+    expect_get("/a", 200, "va", "MISS");
+    expect_get("/b", 200, "vb", "HIT");
+    cr_assert_eq(connections_received(c), before,
+                 "the proxy opened a new connection to Redis");
+    redisFree(c);
+}

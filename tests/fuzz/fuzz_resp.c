@@ -1,0 +1,316 @@
+/*
+ * fuzz_resp: libFuzzer harness for the Redis-protocol request parser and the
+ * reply encoders (src/resp.c).
+ *
+ * The input is treated as what one client sent on one connection: a mutable
+ * exact-size heap copy is parsed the way a pipelining server does, command
+ * after command, consuming cmd.consumed each time, until RESP_INCOMPLETE or
+ * a protocol error. Each command must lie inside the bytes it was given,
+ * fill the first min(argc, RESP_KEEP_ARGS) argv slots with arguments inside
+ * the bytes it consumed, leave every later byte as received, and be
+ * RESP_INCOMPLETE on every shorter prefix (re-fed from fresh copies, since
+ * inline parsing unescapes in place). Each
+ * kept argument is then encoded with resp_fmt_bulk and parsed back, and
+ * every encoder is run with lengths and capacities taken from the input to
+ * check the snprintf-like contract: the exact size is returned, and nothing
+ * is written unless it fits.
+ */
+#include "resp.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FUZZ_ALL_PREFIXES 64 /* every prefix of a command up to this length */
+#define FUZZ_PREFIX_STEPS 32 /* then about this many more */
+#define FUZZ_CANARY 0x5a
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_CHECK(cond)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "fuzz_resp: %s:%d: check failed: %s\n", __FILE__,  \
+                    __LINE__, #cond);                                          \
+            abort();                                                           \
+        }                                                                      \
+    } while (0)
+
+/* p[0..n) lies inside base[0..len). */
+static int
+fuzz_inside(const char *p, size_t n, const char *base, size_t len)
+{
+    return p != NULL && p >= base && (size_t)(p - base) <= len &&
+           n <= len - (size_t)(p - base);
+}
+
+/* Parses a fresh exact-size copy of data[0..k): what a server that had
+ * received only k bytes would see. */
+static int
+fuzz_parse_copy(const uint8_t *data, size_t k, struct resp_command *cmd,
+                const char **err)
+{
+    char *copy = malloc(k > 0 ? k : 1);
+    int rc;
+
+    FUZZ_CHECK(copy != NULL);
+    memcpy(copy, data, k);
+    *err = NULL;
+    rc = resp_parse(copy, k, cmd, err);
+    free(copy);
+    return rc;
+}
+
+/*
+ * The command at data[0..n) (its original bytes) gave rc: a shorter prefix
+ * must need more bytes, or, when the whole failed, fail the same way.
+ */
+static void
+fuzz_check_prefixes(const uint8_t *data, size_t n, int rc, const char *err)
+{
+    struct resp_command cmd;
+    const char *e;
+    size_t k, step = n <= FUZZ_ALL_PREFIXES ? 1 : n / FUZZ_PREFIX_STEPS + 1;
+    int r;
+
+    for (k = 0; k < n; k += k < FUZZ_ALL_PREFIXES ? 1 : step) {
+        r = fuzz_parse_copy(data, k, &cmd, &e);
+        if (rc == RESP_OK) {
+            FUZZ_CHECK(r == RESP_INCOMPLETE);
+        } else {
+            FUZZ_CHECK(r == RESP_INCOMPLETE ||
+                       (r == RESP_EPROTO && strcmp(e, err) == 0));
+        }
+    }
+}
+
+/* One encoder call: which encoder, with which arguments. */
+enum fuzz_enc_kind {
+    FUZZ_BULK,
+    FUZZ_BULK_HEADER,
+    FUZZ_ARRAY_HEADER,
+    FUZZ_NIL,
+    FUZZ_SIMPLE,
+    FUZZ_ERROR,
+};
+
+struct fuzz_enc {
+    enum fuzz_enc_kind kind;
+    const char *s; /* FUZZ_BULK: payload; FUZZ_SIMPLE, FUZZ_ERROR: C string */
+    size_t n;      /* FUZZ_BULK: payload length; headers: the number */
+};
+
+static size_t
+fuzz_enc_call(const struct fuzz_enc *e, char *out, size_t cap)
+{
+    switch (e->kind) {
+    case FUZZ_BULK:
+        return resp_fmt_bulk(out, cap, e->s, e->n);
+    case FUZZ_BULK_HEADER:
+        return resp_fmt_bulk_header(out, cap, e->n);
+    case FUZZ_ARRAY_HEADER:
+        return resp_fmt_array_header(out, cap, e->n);
+    case FUZZ_NIL:
+        return resp_fmt_nil(out, cap);
+    case FUZZ_SIMPLE:
+        return resp_fmt_simple(out, cap, e->s);
+    case FUZZ_ERROR:
+        return resp_fmt_error(out, cap, "%s", e->s);
+    }
+    abort();
+}
+
+/*
+ * Runs one encoder into an exact-size heap block of cap bytes filled with a
+ * canary: it must return need whatever cap is, write exactly need bytes when
+ * they fit and nothing when they do not.
+ */
+static void
+fuzz_encode(const struct fuzz_enc *e, size_t cap, size_t need)
+{
+    char *out = malloc(cap > 0 ? cap : 1);
+    size_t i;
+
+    FUZZ_CHECK(out != NULL);
+    memset(out, FUZZ_CANARY, cap);
+    FUZZ_CHECK(fuzz_enc_call(e, out, cap) == need);
+    for (i = need <= cap ? need : 0; i < cap; i++) {
+        FUZZ_CHECK(out[i] == FUZZ_CANARY);
+    }
+    free(out);
+}
+
+/* Writes a line "<type><v>\r\n" into out[0..cap) the slow way; its size. */
+static size_t
+fuzz_ref_line(char *out, size_t cap, char type, size_t v)
+{
+    int n = snprintf(out, cap, "%c%zu\r\n", type, v);
+
+    FUZZ_CHECK(n > 0);
+    return (size_t)n;
+}
+
+/* Encodes arg as a bulk string, checks the bytes, parses it back. */
+static void
+fuzz_check_bulk(const char *p, size_t len, size_t cap_seed)
+{
+    struct fuzz_enc e = {FUZZ_BULK, p, len};
+    char line[32], *out, *frame;
+    size_t hl = fuzz_ref_line(line, sizeof(line), '$', len);
+    size_t need = hl + len + 2;
+    struct resp_command cmd;
+    const char *err;
+
+    fuzz_encode(&e, cap_seed % (need + 2), need);
+    out = malloc(need);
+    FUZZ_CHECK(out != NULL);
+    FUZZ_CHECK(resp_fmt_bulk(out, need, p, len) == need);
+    FUZZ_CHECK(memcmp(out, line, hl) == 0);
+    FUZZ_CHECK(len == 0 || memcmp(out + hl, p, len) == 0);
+    FUZZ_CHECK(memcmp(out + hl + len, "\r\n", 2) == 0);
+
+    frame = malloc(need + 4);
+    FUZZ_CHECK(frame != NULL);
+    memcpy(frame, "*1\r\n", 4);
+    memcpy(frame + 4, out, need);
+    err = NULL;
+    if (len <= RESP_MAX_BULK) {
+        FUZZ_CHECK(resp_parse(frame, need + 4, &cmd, &err) == RESP_OK);
+        FUZZ_CHECK(cmd.argc == 1 && cmd.consumed == need + 4);
+        FUZZ_CHECK(cmd.argv[0].len == len);
+        FUZZ_CHECK(len == 0 || memcmp(cmd.argv[0].p, p, len) == 0);
+    } else {
+        FUZZ_CHECK(resp_parse(frame, need + 4, &cmd, &err) == RESP_EPROTO);
+    }
+    free(frame);
+    free(out);
+}
+
+/* Reads up to 8 bytes of data at off as a little-endian number. */
+static uint64_t
+fuzz_u64(const uint8_t *data, size_t size, size_t off)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < 8 && off + i < size; i++) {
+        v |= (uint64_t)data[off + i] << (8 * i);
+    }
+    return v;
+}
+
+/* The encoders that take a number or a string, with values from the input. */
+static void
+fuzz_encoders(const uint8_t *data, size_t size)
+{
+    size_t n = (size_t)fuzz_u64(data, size, 0);
+    size_t cap_seed = (size_t)fuzz_u64(data, size, 8);
+    size_t slen = size < 64 ? size : 64;
+    struct fuzz_enc e = {FUZZ_NIL, NULL, 0};
+    char line[32], *s;
+    size_t need, i;
+
+    /* Small numbers matter most: fold the value by a byte from the input. */
+    if (size > 16 && (data[16] & 1)) {
+        n %= 100000;
+    }
+    e.kind = FUZZ_BULK_HEADER;
+    e.n = n;
+    need = fuzz_ref_line(line, sizeof(line), '$', n);
+    fuzz_encode(&e, cap_seed % (need + 2), need);
+    e.kind = FUZZ_ARRAY_HEADER;
+    need = fuzz_ref_line(line, sizeof(line), '*', n);
+    fuzz_encode(&e, cap_seed % (need + 2), need);
+    e.kind = FUZZ_NIL;
+    fuzz_encode(&e, cap_seed % 8, 5);
+
+    /* The input's first bytes as a C string; a NUL cuts it short. */
+    s = malloc(slen + 1);
+    FUZZ_CHECK(s != NULL);
+    memcpy(s, data, slen);
+    s[slen] = '\0';
+    need = strlen(s) + 3;
+    e.s = s;
+    e.kind = FUZZ_SIMPLE;
+    fuzz_encode(&e, cap_seed % (need + 2), need);
+    e.kind = FUZZ_ERROR;
+    fuzz_encode(&e, cap_seed % (need + 2), need);
+    {
+        char *out = malloc(need);
+        FUZZ_CHECK(out != NULL);
+        FUZZ_CHECK(resp_fmt_error(out, need, "%s", s) == need);
+        FUZZ_CHECK(out[0] == '-' && out[need - 2] == '\r' &&
+                   out[need - 1] == '\n');
+        for (i = 1; i < need - 2; i++) {
+            FUZZ_CHECK(out[i] != '\r' && out[i] != '\n');
+        }
+        free(out);
+    }
+    free(s);
+}
+
+/*
+ * Checks one RESP_OK command parsed from cur[0..remaining); multibulk says
+ * whether it was one (cur[0] itself may since have been unescaped over).
+ */
+static void
+fuzz_check_command(const struct resp_command *cmd, const char *cur,
+                   size_t remaining, int multibulk, size_t cap_seed)
+{
+    size_t kept = cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS;
+    size_t i;
+
+    FUZZ_CHECK(cmd->consumed > 0 && cmd->consumed <= remaining);
+    FUZZ_CHECK(!multibulk || cmd->argc <= RESP_MAX_ARGS);
+    for (i = 0; i < kept; i++) {
+        FUZZ_CHECK(
+            fuzz_inside(cmd->argv[i].p, cmd->argv[i].len, cur, cmd->consumed));
+        FUZZ_CHECK(!multibulk || cmd->argv[i].len <= RESP_MAX_BULK);
+        if (multibulk) {
+            FUZZ_CHECK(cmd->argv[i].p[cmd->argv[i].len] == '\r');
+        }
+        fuzz_check_bulk(cmd->argv[i].p, cmd->argv[i].len, cap_seed + i);
+    }
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *buf = malloc(size > 0 ? size : 1);
+    size_t off = 0, cap_seed = (size_t)fuzz_u64(data, size, 8);
+    struct resp_command cmd;
+    const char *err;
+    int rc;
+
+    FUZZ_CHECK(buf != NULL);
+    memcpy(buf, data, size);
+    for (;;) {
+        memset(&cmd, 0, sizeof(cmd));
+        err = NULL;
+        rc = resp_parse(buf + off, size - off, &cmd, &err);
+        FUZZ_CHECK(rc == RESP_OK || rc == RESP_INCOMPLETE || rc == RESP_EPROTO);
+        if (rc == RESP_INCOMPLETE) {
+            /* Kept for the next read: must be as received. */
+            FUZZ_CHECK(memcmp(buf + off, data + off, size - off) == 0);
+            break;
+        }
+        if (rc == RESP_EPROTO) {
+            FUZZ_CHECK(err != NULL);
+            FUZZ_CHECK(strncmp(err, "Protocol error: ", 16) == 0);
+            fuzz_check_prefixes(data + off, size - off, rc, err);
+            break;
+        }
+        fuzz_check_command(&cmd, buf + off, size - off, data[off] == '*',
+                           cap_seed);
+        fuzz_check_prefixes(data + off, cmd.consumed, rc, NULL);
+        off += cmd.consumed;
+        /* Only the command's own bytes may have been unescaped over. */
+        FUZZ_CHECK(memcmp(buf + off, data + off, size - off) == 0);
+    }
+    if (size > 0) {
+        fuzz_encoders(data, size);
+    }
+    free(buf);
+    return 0;
+}
