@@ -6,6 +6,7 @@
 #include "waiter.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,7 +233,18 @@ waiter_stop(struct waiter *w)
     w->joined = 1;
     pthread_mutex_lock(&w->lock);
     while ((c = w->head) != NULL) {
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        char byte;
+
         list_remove(w, c);
+        /* A request that already arrived is in flight: hand it to the
+         * workers, which are still draining the queue. Idle and closed
+         * conns are closed. */
+        if (poll(&pfd, 1, 0) == 1 &&
+            recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1 &&
+            workq_push(w->q, c) == WORKQ_OK) {
+            continue;
+        }
         conn_destroy(c);
     }
     pthread_mutex_unlock(&w->lock);

@@ -36,8 +36,9 @@ struct waiter *waiter_create(struct workq *q);
  */
 int waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms);
 
-/* Stops and joins the thread, then closes every parked conn. Later
- * waiter_park() calls fail. Idempotent. */
+/* Stops and joins the thread, then hands parked conns that have bytes
+ * waiting (a request in flight) to the queue and closes the rest. Later
+ * waiter_park() calls fail. Call before workq_shutdown(). Idempotent. */
 void waiter_stop(struct waiter *w);
 
 /* Stops (if needed) and frees the waiter. NULL is a no-op. */

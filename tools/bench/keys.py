@@ -11,8 +11,12 @@ is bounded: sockets time out, and a short reply is an error, not a hang.
   keys.py resp-get PORT FIRST END        GET every key once over RESP, pipelined;
                                          prints "hits nils errors"
   keys.py http-get PORT PREFIX SUFFIX FIRST END
-                                         GET PREFIX<key>SUFFIX over one keep-alive
-                                         HTTP/1.1 connection; prints "ok other"
+                                         GET PREFIX<key>SUFFIX over keep-alive
+                                         HTTP/1.1 connections; prints "ok other"
+
+load, resp-get and http-get split the range over CONNS connections (env
+KEYS_CONNS, default 8), one thread each, so a server that answers a
+connection's pipeline one request at a time is still filled in parallel.
   keys.py files DIR FIRST END SIZE       write DIR/key:<i> holding the value
 """
 import os
@@ -56,22 +60,49 @@ def resp_cmd(*args):
     return b"".join(out)
 
 
-def load(port, first, end, size):
+def parallel(fn, first, end, *args):
+    """Runs fn(lo, hi, *args) over CONNS slices of [first, end) in threads;
+    returns the list of results. Any failure in a thread fails the command."""
+    import threading
+    conns = max(1, min(int(os.environ.get("KEYS_CONNS", "8")), end - first))
+    step = -(-(end - first) // conns) if end > first else 1
+    results, errors = [], []
+
+    def run(lo, hi):
+        try:
+            results.append(fn(lo, hi, *args))
+        except BaseException as e:  # noqa: B902 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(lo, min(end, lo + step)))
+               for lo in range(first, end, step)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        sys.exit("keys.py: %s" % errors[0])
+    return results
+
+
+def load_slice(lo_all, end, port, size):
     """Pipelined SETs; every reply must be +OK."""
     s, val = connect(port), value(size)
-    for lo in range(first, end, BATCH):
+    for lo in range(lo_all, end, BATCH):
         hi = min(end, lo + BATCH)
         s.sendall(b"".join(resp_cmd(b"SET", key(i).encode(), val)
                            for i in range(lo, hi)))
-        want, got = hi - lo, b""
-        while got.count(b"\r\n") < want:
+        want, got, lines = hi - lo, bytearray(), 0
+        while lines < want:
             chunk = s.recv(1 << 20)
             if not chunk:
-                sys.exit("keys.py load: connection closed by server")
+                raise RuntimeError("load: connection closed by server")
+            lines += chunk.count(b"\n")
             got += chunk
         if got.count(b"+OK\r\n") != want:
-            sys.exit("keys.py load: unexpected reply: %r" % got[:200])
+            raise RuntimeError("load: unexpected reply: %r" % bytes(got[:200]))
     s.close()
+    return end - lo_all
 
 
 class Reader:
@@ -83,7 +114,7 @@ class Reader:
     def _fill(self):
         chunk = self.sock.recv(1 << 20)
         if not chunk:
-            sys.exit("keys.py: connection closed by server")
+            raise RuntimeError("connection closed by server")
         if self.pos > (1 << 20):
             del self.buf[:self.pos]
             self.pos = 0
@@ -99,46 +130,43 @@ class Reader:
             self._fill()
 
     def reply(self):
-        """Returns 'hit', 'nil' or 'err'."""
+        """Returns 0 for a value, 1 for nil, 2 for anything else."""
         line = self._line()
         if line[:1] == b"$":
             n = int(line[1:])
             if n < 0:
-                return "nil"
+                return 1
             while len(self.buf) - self.pos < n + 2:
                 self._fill()
             self.pos += n + 2
-            return "hit"
-        return "err"
+            return 0
+        return 2
 
 
-def resp_get(port, first, end):
+def resp_get_slice(lo_all, end, port):
     s = connect(port)
-    r, counts = Reader(s), {"hit": 0, "nil": 0, "err": 0}
-    for lo in range(first, end, BATCH):
+    r, counts = Reader(s), [0, 0, 0]
+    for lo in range(lo_all, end, BATCH):
         hi = min(end, lo + BATCH)
         s.sendall(b"".join(resp_cmd(b"GET", key(i).encode())
                            for i in range(lo, hi)))
         for _ in range(hi - lo):
             counts[r.reply()] += 1
     s.close()
-    print(counts["hit"], counts["nil"], counts["err"])
+    return counts
 
 
-def http_get(port, prefix, suffix, first, end):
+def http_get_slice(lo, end, port, prefix, suffix):
     import http.client
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
-    ok = other = 0
-    for i in range(first, end):
+    counts = [0, 0]
+    for i in range(lo, end):
         c.request("GET", prefix + key(i) + suffix)
         resp = c.getresponse()
         resp.read()
-        if resp.status == 200:
-            ok += 1
-        else:
-            other += 1
+        counts[resp.status != 200] += 1
     c.close()
-    print(ok, other)
+    return counts
 
 
 def files(d, first, end, size):
@@ -148,19 +176,25 @@ def files(d, first, end, size):
             f.write(val)
 
 
+def total(results, width):
+    return " ".join(str(sum(r[j] for r in results)) for j in range(width))
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
     cmd, a = argv[1], argv[2:]
-    if cmd == "ports":
+    if cmd == "ports" and len(a) == 1:
         free_ports(int(a[0]))
-    elif cmd == "load":
-        load(int(a[0]), int(a[1]), int(a[2]), int(a[3]))
-    elif cmd == "resp-get":
-        resp_get(int(a[0]), int(a[1]), int(a[2]))
-    elif cmd == "http-get":
-        http_get(int(a[0]), a[1], a[2], int(a[3]), int(a[4]))
-    elif cmd == "files":
+    elif cmd == "load" and len(a) == 4:
+        parallel(load_slice, int(a[1]), int(a[2]), int(a[0]), int(a[3]))
+    elif cmd == "resp-get" and len(a) == 3:
+        print(total(parallel(resp_get_slice, int(a[1]), int(a[2]),
+                             int(a[0])), 3))
+    elif cmd == "http-get" and len(a) == 5:
+        print(total(parallel(http_get_slice, int(a[3]), int(a[4]),
+                             int(a[0]), a[1], a[2]), 2))
+    elif cmd == "files" and len(a) == 4:
         files(a[0], int(a[1]), int(a[2]), int(a[3]))
     else:
         sys.exit(__doc__)
