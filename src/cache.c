@@ -258,7 +258,7 @@ unlink_entry(struct cache *c, struct cache_entry **pp)
     e->hnext = NULL;
     lru_unlink(c, e);
     c->count--;
-    c->bytes -= (long)(e->klen + e->vlen);
+    c->bytes -= (long)e->klen + (long)e->vlen;
     cache_release(e);
 }
 
@@ -342,7 +342,7 @@ cache_put(struct cache *c, struct cache_entry *e)
     c->buckets[e->hash & c->mask] = e;
     lru_push_head(c, e);
     c->count++;
-    c->bytes += (long)(e->klen + e->vlen);
+    c->bytes += (long)e->klen + (long)e->vlen;
     while (c->count > c->capacity) {
         struct cache_entry *victim = c->lru_tail;
         unlink_entry(c, find_slot(c, victim->hash, cache_entry_key(victim),

@@ -240,6 +240,14 @@ config_set_duration_positive(const struct config_row *row, void *field,
     return NULL;
 }
 
+/*
+ * Strings must print back (config_print, -t) as a line that loads the same:
+ * no control bytes, no leading or trailing blanks (inih trims them), no
+ * leading ';' or '#' and no " ;" (inih reads a comment), and, except for
+ * the masked password, short enough for inih's 199-byte line.
+ */
+#define CONFIG_LINE_MAX 199 /* Debian's inih: INI_MAX_LINE 200 */
+
 static const char *
 config_set_string(const struct config_row *row, void *field, const char *value)
 {
@@ -247,6 +255,25 @@ config_set_string(const struct config_row *row, void *field, const char *value)
 
     if (len >= row->size) {
         return "too long (at most 255 bytes)";
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+            return "control characters are not allowed";
+        }
+        if (value[i] == ';' && i > 0 &&
+            (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+            return "' ;' would start a comment";
+        }
+    }
+    if (len > 0 && (isspace((unsigned char)value[0]) ||
+                    isspace((unsigned char)value[len - 1]))) {
+        return "leading or trailing blanks are not allowed";
+    }
+    if (value[0] == ';' || value[0] == '#') {
+        return "may not start with ';' or '#'";
+    }
+    if (!row->secret && strlen(row->name) + 3 + len > CONFIG_LINE_MAX) {
+        return "too long to print back on one line (199 characters)";
     }
     memcpy(field, value, len + 1);
     return NULL;
@@ -575,6 +602,11 @@ config_read_line(char *str, int num, void *stream)
         return NULL;
     }
     str[n] = '\0';
+    if (line == 1 && n >= 3 && memcmp(str, "\xef\xbb\xbf", 3) == 0) {
+        /* A UTF-8 BOM: drop it here, so the section check sees the line
+         * as inih will. */
+        memmove(str, str + 3, (size_t)n - 2);
+    }
     ld->origin.line = line;
     return str[0] == '[' ? config_check_section(ld, str) : str;
 }

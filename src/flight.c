@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util.h"
+
 #define FLIGHT_BUCKETS 64
 
 struct flight {
@@ -112,7 +114,7 @@ flight_join(struct flights *fl, const char *key, size_t klen, int *leader)
         return f;
     }
     f = calloc(1, sizeof(*f) + klen);
-    if (f == NULL || pthread_cond_init(&f->done_cv, NULL) != 0) {
+    if (f == NULL || util_cond_init(&f->done_cv) != 0) {
         pthread_mutex_unlock(&fl->lock);
         free(f);
         return NULL;
@@ -164,24 +166,9 @@ int
 flight_wait(struct flights *fl, struct flight *f, int64_t deadline_ms,
             int *status, struct cache_entry **entry, char *err)
 {
-    struct timespec ts;
-    int64_t now_mono;
+    struct timespec ts = util_deadline(deadline_ms);
     int rc = -1;
 
-    /* Convert the monotonic deadline to the realtime clock the condition
-     * variable uses. */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now_mono = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (deadline_ms > now_mono) {
-        int64_t left = deadline_ms - now_mono;
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-    }
     pthread_mutex_lock(&fl->lock);
     while (!f->done) {
         if (pthread_cond_timedwait(&f->done_cv, &fl->lock, &ts) ==

@@ -325,7 +325,7 @@ tracking_create(const struct config *cfg, struct flights *fl)
     if (pthread_mutex_init(&t->lock, NULL) != 0) {
         goto fail_mutex;
     }
-    if (pthread_cond_init(&t->first_cv, NULL) != 0) {
+    if (util_cond_init(&t->first_cv) != 0) {
         goto fail_cond;
     }
     return t;
@@ -378,15 +378,8 @@ tracking_destroy(struct tracking *t)
 void
 tracking_wait_first(struct tracking *t, int64_t timeout_ms)
 {
-    struct timespec ts;
+    struct timespec ts = util_deadline(util_now_ms() + timeout_ms);
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
     pthread_mutex_lock(&t->lock);
     while (t->running && !t->tried) {
         if (pthread_cond_timedwait(&t->first_cv, &t->lock, &ts) != 0) {

@@ -67,7 +67,7 @@ upstream_create(const struct config *cfg, struct tracking *t)
     if (pthread_mutex_init(&u->lock, NULL) != 0) {
         goto fail_mutex;
     }
-    if (pthread_cond_init(&u->slot_free, NULL) != 0) {
+    if (util_cond_init(&u->slot_free) != 0) {
         goto fail_cond;
     }
     u->cfg = cfg;
@@ -118,19 +118,9 @@ ms_to_tv(int64_t ms)
 static int
 slot_get(struct upstream *u, int64_t deadline, char *err)
 {
-    struct timespec ts;
-    int64_t left = deadline - util_now_ms();
+    struct timespec ts = util_deadline(deadline);
     int idx = -1;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (left > 0) {
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-    }
     pthread_mutex_lock(&u->lock);
     while (u->nfree == 0 && util_now_ms() < deadline) {
         pthread_cond_timedwait(&u->slot_free, &u->lock, &ts);

@@ -22,6 +22,11 @@ for bin in "$@"; do
         tested=$((tested + t)); passed=$((passed + p)); failed=$((failed + t - p))
     fi
     [ "$rc" -ne 0 ] && status=1
+    # A sanitizer report inside a Criterion test does not fail the test.
+    if grep -aqE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$out"; then
+        echo "$label: $bin printed a sanitizer report" >&2
+        status=1
+    fi
     rm -f "$out"
 done
 if [ -s "$E2E_PROXY_FAILURES" ]; then

@@ -644,9 +644,20 @@ Test(config, string_of_255_bytes_fits_and_256_is_too_long)
     struct config cfg;
 
     config_defaults(&cfg);
-    snprintf(arg, sizeof(arg), "server.bind=%0255d", 0);
+    /* The password is printed masked, so only the field size bounds it;
+     * other strings must also print back on one line (see below). */
+    snprintf(arg, sizeof(arg), "redis.password=%0255d", 0);
     set_ok(&cfg, arg);
-    cr_assert_eq(strlen(cfg.bind), 255);
+    cr_assert_eq(strlen(cfg.redis_password), 255);
+    snprintf(arg, sizeof(arg), "server.bind=%0192d", 0);
+    set_ok(&cfg, arg);
+    cr_assert_eq(strlen(cfg.bind), 192);
+    snprintf(arg, sizeof(arg), "server.bind=%0193d", 0);
+    snprintf(want, sizeof(want),
+             "-s %s: [server] bind: too long to print back on one line (199 "
+             "characters), got '%064d...'",
+             arg, 0);
+    expect_set_error(arg, want);
     snprintf(arg, sizeof(arg), "redis.host=%0256d", 0);
     snprintf(want, sizeof(want),
              "-s %s: [redis] host: too long (at most 255 bytes), got "
