@@ -167,6 +167,11 @@ listener_run(struct proxy *px, int http_fd, int resp_fd, int admin_fd,
             return -1;
         }
         if (pfd[0].revents != 0) {
+            /* Stop accepting, but take what already completed its
+             * handshake: those clients may have sent a request. */
+            for (i = 1; i < n; i++) {
+                accept_all(px, pfd[i].fd, proto[i]);
+            }
             return 0;
         }
         for (i = 1; i < n; i++) {

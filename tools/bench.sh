@@ -182,10 +182,10 @@ wrk_load() { # port prefix suffix keys conns secs -> "rps p50_ms p99_ms note"
     fi
     awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
            note = ""
-           if (v["errors"] > 0) note = note "socket-errors:" v["errors"] ";"
-           if (v["non2xx"] > 0) note = note "non-2xx:" v["non2xx"] ";"
+           if (v["errors"] > 0) note = note ";socket_errors_" v["errors"]
+           if (v["non2xx"] > 0) note = note ";non-2xx_" v["non2xx"]
            printf "%s %.3f %.3f %s\n", v["rps"], v["p50_us"] / 1000,
-                  v["p99_us"] / 1000, (note == "" ? "-" : note) }' <<<"$line"
+                  v["p99_us"] / 1000, (note == "" ? "-" : substr(note, 2)) }' <<<"$line"
 }
 
 rb_csv() { # port pipeline keys requests timeout -> the CSV GET line
@@ -217,23 +217,39 @@ metric() { # admin-port name: one Prometheus sample
         awk -v m="redis_proxy_$2" '$1 == m {print $2; exit}'
 }
 
-hit_note() { # hits0 misses0 hits1 misses1 note: add the measured hit ratio
-    local h=$(($3 - $1)) m=$(($4 - $2)) note=$5
-    [ "$note" = - ] && note=
-    if [ $((h + m)) -gt 0 ]; then
-        note="${note}hit-ratio:$(awk -v h=$h -v m=$m 'BEGIN{printf "%.4f", h/(h+m)}')"
-    fi
-    echo "${note:--}"
+pct_note() { # label hits0 misses0 hits1 misses1: "label hits X%" over the load
+    local h=$(($4 - $2)) m=$(($5 - $3))
+    [ $((h + m)) -gt 0 ] || { echo "$1 no lookups"; return; }
+    awk -v l="$1" -v h=$h -v m=$m 'BEGIN {printf "%s hits %.2f%%", l, 100 * h / (h + m)}'
+}
+
+add_note() { # "rps p50 p99 note" extra: the result with extra in its note
+    local r
+    read -r -a r <<<"$1"
+    [ "${r[3]:--}" = - ] && r[3]= || r[3]="${r[3]};"
+    echo "${r[0]} ${r[1]} ${r[2]} ${r[3]}${2// /_}"
+}
+
+redis_counts() { # "keyspace_hits keyspace_misses" of the bench's Redis
+    redis-cli -h 127.0.0.1 -p "$RP" INFO stats 2>/dev/null | tr -d '\r' |
+        awk -F: '$1 == "keyspace_hits" {h = $2} $1 == "keyspace_misses" {m = $2}
+                 END {print h + 0, m + 0}'
+}
+
+proxy_counts() { # "hits misses" of the proxy on admin port PX_ADMIN
+    echo "$(metric "$PX_ADMIN" cache_hits_total) $(metric "$PX_ADMIN" cache_misses_total)"
 }
 
 # Main table rows: id system protocol rps p50_ms p99_ms note (tab separated).
 row() { # id system protocol "rps p50 p99 note"
     local r
     read -r -a r <<<"$4"
+    r[3]=${r[3]:--}
+    r[3]=${r[3]//_/ }
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" \
-        "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]:--}" >>"$W/main.tsv"
-    say "$(printf '%-28s %-16s %12s req/s  p50 %8s ms  p99 %8s ms  %s' \
-        "$2" "$3" "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]:--}")"
+        "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" >>"$W/main.tsv"
+    say "$(printf '%-30s %-10s %10.0f req/s  p50 %7s ms  p99 %7s ms  %s' \
+        "$2" "$3" "${r[0]/n\/a/0}" "${r[1]}" "${r[2]}" "${r[3]}")"
 }
 
 # --- the proxy ---------------------------------------------------------------
@@ -290,54 +306,46 @@ fill_proxy() { # count: GET keys 0..count-1 once through the RESP port
     }
 }
 
-proxy_hits() { # conns keys secs -> wrk result with the hit ratio in the note
-    local h0 m0 r
-    h0=$(metric "$PX_ADMIN" cache_hits_total)
-    m0=$(metric "$PX_ADMIN" cache_misses_total)
-    r=$(wrk_load "$PX_HTTP" / "" "$2" "$1" "$3")
-    read -r -a r <<<"$r"
-    echo "${r[0]} ${r[1]} ${r[2]} $(hit_note "$h0" "$m0" \
-        "$(metric "$PX_ADMIN" cache_hits_total)" \
-        "$(metric "$PX_ADMIN" cache_misses_total)" "${r[3]}")"
+counted() { # label counter-fn load-cmd...: the load's result, noting the
+    # hit ratio that counter-fn ("hits misses") saw over it
+    local label=$1 fn=$2 before after r
+    shift 2
+    before=$($fn)
+    r=$("$@")
+    after=$($fn)
+    # shellcheck disable=SC2086 # two numbers each
+    add_note "$r" "$(pct_note "$label" $before $after)"
+}
+
+proxy_hits() { # conns keys secs: wrk against the proxy's HTTP port
+    counted cache proxy_counts wrk_load "$PX_HTTP" / "" "$2" "$1" "$3"
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 bench_proxy() {
+    local p
     say "proxy: cache hits (HTTP and RESP)"
     if start_proxy proxy-hit && fill_proxy "$N"; then
-        row proxy-http-hit "redis-proxy (cache hit)" "HTTP" "$(proxy_hits "$C" "$N" "$D")"
-        local p r h0 m0
+        row proxy-http-hit "redis-proxy (cache hit)" HTTP "$(proxy_hits "$C" "$N" "$D")"
         for p in 1 16; do
-            h0=$(metric "$PX_ADMIN" cache_hits_total)
-            m0=$(metric "$PX_ADMIN" cache_misses_total)
-            r=$(rb_load "$PX_RESP" "$p" "$N" "$D")
-            read -r -a r <<<"$r"
             row "proxy-resp-p$p" "redis-proxy (cache hit)" "RESP -P $p" \
-                "${r[0]} ${r[1]} ${r[2]} $(hit_note "$h0" "$m0" \
-                "$(metric "$PX_ADMIN" cache_hits_total)" \
-                "$(metric "$PX_ADMIN" cache_misses_total)" "${r[3]}")"
+                "$(counted cache proxy_counts rb_load "$PX_RESP" "$p" "$N" "$D")"
         done
     else
-        row proxy-http-hit "redis-proxy (cache hit)" "HTTP" "$NA proxy-failed"
-        row proxy-resp-p1 "redis-proxy (cache hit)" "RESP -P 1" "$NA proxy-failed"
-        row proxy-resp-p16 "redis-proxy (cache hit)" "RESP -P 16" "$NA proxy-failed"
+        row proxy-http-hit "redis-proxy (cache hit)" HTTP "$NA proxy-failed"
+        for p in 1 16; do
+            row "proxy-resp-p$p" "redis-proxy (cache hit)" "RESP -P $p" "$NA proxy-failed"
+        done
     fi
     stop_pid "$PX_PID"
 
     say "proxy: cache off (every request goes to Redis)"
     if start_proxy proxy-miss cache.capacity=0; then
-        local h0 m0 r
-        h0=$(metric "$PX_ADMIN" cache_hits_total)
-        m0=$(metric "$PX_ADMIN" cache_misses_total)
-        r=$(wrk_load "$PX_HTTP" / "" "$N" "$C" "$D")
-        read -r -a r <<<"$r"
-        row proxy-http-miss "redis-proxy (cache off)" "HTTP" \
-            "${r[0]} ${r[1]} ${r[2]} $(hit_note "$h0" "$m0" \
-            "$(metric "$PX_ADMIN" cache_hits_total)" \
-            "$(metric "$PX_ADMIN" cache_misses_total)" "${r[3]}")"
+        row proxy-http-miss "redis-proxy (cache off)" HTTP \
+            "$(counted cache proxy_counts wrk_load "$PX_HTTP" / "" "$N" "$C" "$D")"
     else
-        row proxy-http-miss "redis-proxy (cache off)" "HTTP" "$NA proxy-failed"
+        row proxy-http-miss "redis-proxy (cache off)" HTTP "$NA proxy-failed"
     fi
     stop_pid "$PX_PID"
 }
@@ -405,12 +413,18 @@ EOF
     if started webdis "$WEBDIS_PORT" "$WEBDIS_PID"; then
         # /GET/<key>.txt answers the raw value as text/plain
         http_warm webdis "$WEBDIS_PORT" /GET/ .txt
-        row webdis "webdis (no cache)" HTTP \
-            "$(wrk_load "$WEBDIS_PORT" /GET/ .txt "$N" "$C" "$D")"
+        row webdis "webdis (no cache)" HTTP "$(counted Redis redis_counts \
+            wrk_load "$WEBDIS_PORT" /GET/ .txt "$N" "$C" "$D")"
     else
         row webdis "webdis (no cache)" HTTP "$NA did-not-start"
         WEBDIS_PORT=
     fi
+}
+
+varnish_counts() { # "cache_hit cache_miss" of the bench's varnishd
+    varnishstat -n "$VARNISH_DIR" -1 -f MAIN.cache_hit -f MAIN.cache_miss 2>/dev/null |
+        awk '$1 == "MAIN.cache_hit" {h = $2} $1 == "MAIN.cache_miss" {m = $2}
+             END {print h + 0, m + 0}'
 }
 
 bench_varnish() { # needs webdis running
@@ -435,8 +449,9 @@ EOF
         -a "127.0.0.1:$port" -f "$W/varnish.vcl" -s malloc,256m
     if started varnish "$port" "$LAST"; then
         http_warm varnish "$port" /GET/ .txt
-        row varnish "Varnish -> webdis (cache hit)" HTTP \
-            "$(wrk_load "$port" /GET/ .txt "$N" "$C" "$D")"
+        VARNISH_DIR=$W/varnish
+        row varnish "Varnish -> webdis (cache hit)" HTTP "$(counted Varnish \
+            varnish_counts wrk_load "$port" /GET/ .txt "$N" "$C" "$D")"
         stop_pid "$LAST"
     else
         row varnish "Varnish -> webdis (cache hit)" HTTP "$NA did-not-start"
@@ -464,7 +479,7 @@ EOF
     if started twemproxy "$port" "$LAST"; then
         for p in 1 16; do
             row "twemproxy-p$p" "twemproxy -> Redis" "RESP -P $p" \
-                "$(rb_load "$port" "$p" "$N" "$D")"
+                "$(counted Redis redis_counts rb_load "$port" "$p" "$N" "$D")"
         done
         stop_pid "$LAST"
     else
@@ -475,7 +490,8 @@ EOF
 bench_redis() {
     local p
     for p in 1 16; do
-        row "redis-p$p" "redis-server" "RESP -P $p" "$(rb_load "$RP" "$p" "$N" "$D")"
+        row "redis-p$p" "redis-server" "RESP -P $p" \
+            "$(counted Redis redis_counts rb_load "$RP" "$p" "$N" "$D")"
     done
 }
 
@@ -484,9 +500,11 @@ bench_redis() {
 scale_row() { # file x "rps p50 p99 note"
     local r
     read -r -a r <<<"$3"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$2" "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]:--}" >>"$W/$1.tsv"
-    say "$(printf '  %-8s %8s  %12s req/s  p50 %8s ms  p99 %8s ms  %s' \
-        "${1#scale-}" "$2" "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]:--}")"
+    r[3]=${r[3]:--}
+    r[3]=${r[3]//_/ }
+    printf '%s\t%s\t%s\t%s\t%s\n' "$2" "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" >>"$W/$1.tsv"
+    say "$(printf '  %-8s %8s %10.0f req/s  p50 %7s ms  p99 %7s ms  %s' \
+        "${1#scale-}" "$2" "${r[0]/n\/a/0}" "${r[1]}" "${r[2]}" "${r[3]}")"
 }
 
 bench_scale_workers() {
@@ -584,7 +602,6 @@ bench_memory
 
 # --- report ------------------------------------------------------------------
 
-ver() { "$@" 2>&1 | head -1; }
 {
     printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
@@ -601,17 +618,17 @@ ver() { "$@" 2>&1 | head -1; }
         "$N" "$V" "$C" "$D" "$SD" "$WORKERS" "$TTL"
     printf 'SCALE_KEYS\t%s\nSCALE_WORKERS\t%s\nSCALE_CONNS\t%s\nMEM_KEYS\t%s\n' \
         "$SCALE_KEYS" "$SCALE_WORKERS" "$SCALE_CONNS" "$MEM_KEYS"
-    printf 'v_redis\t%s\n' "$(ver redis-server --version)"
-    printf 'v_nginx\t%s\n' "$(ver nginx -v)"
-    printf 'v_webdis\t%s\n' "$(dpkg-query -W -f='webdis ${Version}' webdis 2>/dev/null)"
-    printf 'v_varnish\t%s\n' "$(ver varnishd -V)"
-    printf 'v_twemproxy\t%s\n' "$(ver nutcracker -V)"
-    printf 'v_wrk\t%s\n' "$(ver wrk -v)"
-    printf 'v_redis_benchmark\t%s\n' "$(ver redis-benchmark --version)"
+    printf 'software\t%s\n' "$(dpkg-query -W -f='${Package} ${Version}, ' \
+        redis-server redis-tools nginx webdis varnish nutcracker wrk \
+        2>/dev/null | sed 's/, $//')"
 } >"$W/meta.tsv"
 
 mkdir -p "$OUT" || die "cannot create $OUT"
+# The raw measurements stay in build/ (git-ignored) for a second look.
+rm -rf build/bench-data && mkdir -p build/bench-data &&
+    cp "$W"/*.tsv build/bench-data/ 2>/dev/null
 python3 "$HELP/report.py" "$W" "$OUT" || die "report.py failed"
+cp "$W/ratios.dat" build/bench-data/ 2>/dev/null
 if command -v gnuplot >/dev/null; then
     gnuplot -e "dir='$W'; out='$OUT/ratios.png'" "$HELP/ratios.gp" ||
         say "gnuplot ratios.png failed"

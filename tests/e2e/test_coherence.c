@@ -85,8 +85,9 @@ expect_get(const char *path, int status, const char *body, const char *xc)
                   r.body, body);
     }
     if (xc != NULL) {
-        cr_assert_str_eq(xcache(&r, buf, sizeof(buf)), xc, "GET %s: X-Cache",
-                         path);
+        const char *got = xcache(&r, buf, sizeof(buf));
+
+        cr_assert_str_eq(got, xc, "GET %s: X-Cache %s, want %s", path, got, xc);
     }
     h_resp_free(&r);
 }
@@ -305,9 +306,10 @@ Test(coherence, key_retyped_in_redis_gives_409)
 /* ---- single flight ---- */
 
 #define SF_CLIENTS 50
-#define SF_PAUSE_MS 1000
+#define SF_PAUSE_MS 1500 /* < 2 s: the invalidation stream survives it */
 
 struct sf_client {
+    int fd; /* connected before Redis is paused */
     const char *path;
     int ok; /* a response arrived */
     int status;
@@ -320,9 +322,8 @@ sf_run(void *arg)
 {
     struct sf_client *c = arg;
     struct h_resp r = {0};
-    int fd = h_connect(proxy.http_port);
 
-    if (fd >= 0 && h_http_get_on(fd, c->path, &r, READ_MS) == 0) {
+    if (h_http_get_on(c->fd, c->path, &r, READ_MS) == 0) {
         c->ok = 1;
         c->status = r.status;
         snprintf(c->body, sizeof(c->body), "%.*s", (int)r.body_len,
@@ -330,15 +331,30 @@ sf_run(void *arg)
         xcache(&r, c->xcache, sizeof(c->xcache));
         h_resp_free(&r);
     }
-    if (fd >= 0) {
-        close(fd);
-    }
     return NULL;
 }
 
+/* Waits until the proxy answers (a RESP PING, which never reaches Redis):
+ * its ports listen before its startup is over. */
+static void
+serving(void)
+{
+    redisContext *c = h_proxy_resp_ctx(&proxy);
+    redisReply *rep;
+
+    cr_assert_not_null(c, "connect to resp_port");
+    rep = redisCommand(c, "PING");
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS &&
+                  strcmp(rep->str, "PONG") == 0,
+              "the proxy does not answer PING");
+    freeReplyObject(rep);
+    redisFree(c);
+}
+
 /*
- * With Redis paused, SF_CLIENTS clients ask for path at once. Returns how
- * many got X-Cache MISS; every client must get status and body.
+ * With Redis paused, SF_CLIENTS clients (connected beforehand) ask for path
+ * at once. Returns how many got X-Cache MISS; every client must get status
+ * and body.
  */
 static int
 single_flight(const char *path, int status, const char *body)
@@ -347,15 +363,21 @@ single_flight(const char *path, int status, const char *body)
     pthread_t th[SF_CLIENTS];
     int i, misses = 0;
 
-    cr_assert_eq(h_redis_calls(&redis, "get"), 0);
-    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE %d ALL", SF_PAUSE_MS), 0);
+    serving();
     for (i = 0; i < SF_CLIENTS; i++) {
         memset(&cl[i], 0, sizeof(cl[i]));
         cl[i].path = path;
+        cl[i].fd = h_connect(proxy.http_port);
+        cr_assert_geq(cl[i].fd, 0, "client %d: connect", i);
+    }
+    cr_assert_eq(h_redis_calls(&redis, "get"), 0);
+    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE %d ALL", SF_PAUSE_MS), 0);
+    for (i = 0; i < SF_CLIENTS; i++) {
         cr_assert_eq(pthread_create(&th[i], NULL, sf_run, &cl[i]), 0);
     }
     for (i = 0; i < SF_CLIENTS; i++) {
         pthread_join(th[i], NULL);
+        close(cl[i].fd);
     }
     for (i = 0; i < SF_CLIENTS; i++) {
         cr_assert(cl[i].ok, "client %d: no response", i);

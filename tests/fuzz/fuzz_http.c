@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A request with its pointers turned into offsets, to compare two parses. */
 struct fuzz_view {
-    int method;
+    long method; /* long: no padding for memcmp to see */
     long method_name, target, path, inm, origin; /* -1: NULL */
     size_t method_len, target_len, path_len, inm_len, origin_len;
     int minor, keep_alive;
@@ -54,7 +54,7 @@ static void
 fuzz_view(const struct http_request *req, const char *base, struct fuzz_view *v)
 {
     memset(v, 0, sizeof(*v));
-    v->method = (int)req->method;
+    v->method = (long)req->method;
     v->method_name = fuzz_off(req->method_name, base);
     v->method_len = req->method_len;
     v->target = fuzz_off(req->target, base);

@@ -11,15 +11,47 @@ set -u
 seconds=$1; dir=$2; shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
-mkdir -p "$dir/artifacts"
+
+# N copies of character C.
+rep() { head -c "$2" /dev/zero | tr '\0' "$1"; }
+
+# Seeds at the size limits in src/, written into the working corpus only:
+# the fuzzer grows inputs slowly and would take long to reach 8-16 KB, and
+# the committed corpus stays a few KB.
+limit_seeds() {
+    local c=$2 line='\r\nHost: h\r\n'
+    case $1 in
+    http)
+        printf "GET /%s HTTP/1.1$line\r\n" "$(rep a 8191)" \
+            >"$c/limit-target-8192"
+        printf "GET /%s HTTP/1.1$line\r\n" "$(rep a 8192)" \
+            >"$c/limit-target-8193"
+        printf "GET / HTTP/1.1${line}X: %s\r\n\r\n" "$(rep v 16352)" \
+            >"$c/limit-head-16384"
+        { printf "GET / HTTP/1.1$line"
+          for _ in $(seq 100); do printf 'X: y\r\n'; done
+          printf '\r\n'; } >"$c/limit-fields-101" ;;
+    resp)
+        printf '*1\r\n$8192\r\n%s\r\n' "$(rep x 8192)" >"$c/limit-bulk-8192"
+        printf '*1\r\n$8193\r\n' >"$c/limit-bulk-8193"
+        printf 'GET %s\n' "$(rep k 16380)" >"$c/limit-inline-16384"
+        printf 'GET %s' "$(rep k 16390)" >"$c/limit-inline-over"
+        { printf '*1024\r\n'
+          for _ in $(seq 1024); do printf '$1\r\na\r\n'; done
+        } >"$c/limit-args-1024"
+        printf '*1025\r\n' >"$c/limit-args-1025" ;;
+    esac
+}
+
 for t in "$@"; do
     corpus="$dir/corpus/$t"
     mkdir -p "$corpus"
     cp "$here/corpus/$t/"* "$corpus/"
+    limit_seeds "$t" "$corpus"
     # Inputs may reach every size limit in src/ (16 KB heads and lines).
     case $t in
-        config) max_len=8192 ;;
-        *) max_len=20000 ;;
+    config) max_len=8192 ;;
+    *) max_len=20000 ;;
     esac
     echo "fuzz: $t for ${seconds}s"
     "$dir/fuzz_$t" -max_total_time="$seconds" -max_len="$max_len" \

@@ -44,6 +44,9 @@ SHORT = {
     "redis-p1": "Redis -P 1",
     "redis-p16": "Redis -P 16",
 }
+# Chart labels: the peer without the pipeline depth the proxy side names.
+CHART = dict(SHORT, **{"twemproxy-p1": "twemproxy", "twemproxy-p16": "twemproxy",
+                       "redis-p1": "Redis", "redis-p16": "Redis"})
 
 
 def read_tsv(path):
@@ -119,9 +122,7 @@ def main(work, out):
     w("| proxy tree | `%s`, built with `make` (`OPT = %s`) |"
       % (m("tree"), m("cflags")))
     w("| run time | %s s |" % m("elapsed"))
-    w("| software | %s; %s; %s; %s; %s; %s; %s |" % (
-        m("v_redis"), m("v_nginx"), m("v_webdis"), m("v_varnish"),
-        m("v_twemproxy"), m("v_wrk"), m("v_redis_benchmark")))
+    w("| Debian packages | %s |" % m("software"))
     w("")
     w("Client and servers share the machine's %s CPUs, so every figure is "
       "the client and the server together on those cores; the load "
@@ -179,7 +180,7 @@ def main(work, out):
         lr = ratio(by_id[q][5], by_id[p][5])
         w("| %s | %s | %s | %s |" % (SHORT[p], SHORT[q], fmt_ratio(tr),
                                      fmt_ratio(lr)))
-        dat.append("%s\\nvs %s\t%s" % (SHORT[p], SHORT[q],
+        dat.append("%s\\nvs %s\t%s" % (CHART[p], CHART[q],
                                       "n/a" if tr is None else "%.4f" % tr))
     with open(os.path.join(work, "ratios.dat"), "w") as f:
         f.write("\n".join(dat) + "\n")
@@ -206,7 +207,7 @@ def main(work, out):
         w("")
         w("### By %s" % label)
         w("")
-        w(how + ".")
+        w(how[0].upper() + how[1:] + ".")
         w("")
         w("| %s | req/s | p50 ms | p99 ms | notes |" % label)
         w("| ---: | ---: | ---: | ---: | --- |")
