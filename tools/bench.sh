@@ -177,7 +177,7 @@ wrk_load() { # port prefix suffix keys conns secs -> "rps p50_ms p99_ms note"
     line=$(grep -a '^BENCH ' <<<"$out")
     if [ -z "$line" ]; then
         printf '%s\n' "$out" | tail -3 | sed 's/^/    wrk: /' >&2
-        echo "$NA wrk-failed"
+        echo "$NA wrk_failed"
         return 1
     fi
     awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -197,16 +197,16 @@ rb_load() { # port pipeline keys secs -> "rps p50_ms p99_ms note"
     # redis-benchmark counts requests, not seconds: a short calibration run
     # (also a warm-up) sizes the real one to last about secs.
     local cal rps n line
-    cal=$(rb_csv "$1" "$2" "$3" $((20000 * $2)) 60)
+    cal=$(rb_csv "$1" "$2" "$3" $(($2 > 1 ? 100000 : 20000)) 60)
     rps=$(awk -F'"' '{printf "%d", $4}' <<<"$cal")
     if [ -z "$rps" ] || [ "$rps" -le 0 ]; then
-        echo "$NA redis-benchmark-failed"
+        echo "$NA redis-benchmark_failed"
         return 1
     fi
     n=$((rps * $4))
     line=$(rb_csv "$1" "$2" "$3" "$n" $(($4 * 3 + 30)))
     if [ -z "$line" ]; then
-        echo "$NA redis-benchmark-timed-out"
+        echo "$NA redis-benchmark_timed_out"
         return 1
     fi
     awk -F'"' '{printf "%s %s %s -\n", $4, $10, $14}' <<<"$line"
@@ -248,8 +248,8 @@ row() { # id system protocol "rps p50 p99 note"
     r[3]=${r[3]//_/ }
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" \
         "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" >>"$W/main.tsv"
-    say "$(printf '%-30s %-10s %10.0f req/s  p50 %7s ms  p99 %7s ms  %s' \
-        "$2" "$3" "${r[0]/n\/a/0}" "${r[1]}" "${r[2]}" "${r[3]}")"
+    say "$(printf '%-30s %-10s %10s req/s  p50 %7s ms  p99 %7s ms  %s' \
+        "$2" "$3" "${r[0]%.*}" "${r[1]}" "${r[2]}" "${r[3]}")"
 }
 
 # --- the proxy ---------------------------------------------------------------
@@ -333,9 +333,9 @@ bench_proxy() {
                 "$(counted cache proxy_counts rb_load "$PX_RESP" "$p" "$N" "$D")"
         done
     else
-        row proxy-http-hit "redis-proxy (cache hit)" HTTP "$NA proxy-failed"
+        row proxy-http-hit "redis-proxy (cache hit)" HTTP "$NA proxy_failed"
         for p in 1 16; do
-            row "proxy-resp-p$p" "redis-proxy (cache hit)" "RESP -P $p" "$NA proxy-failed"
+            row "proxy-resp-p$p" "redis-proxy (cache hit)" "RESP -P $p" "$NA proxy_failed"
         done
     fi
     stop_pid "$PX_PID"
@@ -345,7 +345,7 @@ bench_proxy() {
         row proxy-http-miss "redis-proxy (cache off)" HTTP \
             "$(counted cache proxy_counts wrk_load "$PX_HTTP" / "" "$N" "$C" "$D")"
     else
-        row proxy-http-miss "redis-proxy (cache off)" HTTP "$NA proxy-failed"
+        row proxy-http-miss "redis-proxy (cache off)" HTTP "$NA proxy_failed"
     fi
     stop_pid "$PX_PID"
 }
@@ -361,7 +361,7 @@ http_warm() { # name port prefix suffix: GET every key once, all must be 200
 
 bench_nginx() {
     local port
-    command -v nginx >/dev/null || { row nginx "nginx (static files)" HTTP "$NA not-installed"; return; }
+    command -v nginx >/dev/null || { row nginx "nginx (static files)" HTTP "$NA not_installed"; return; }
     read -r port < <(free_ports 1)
     mkdir -p "$W/www" "$W/nginx-tmp"
     python3 "$HELP/keys.py" files "$W/www" 0 "$N" "$V"
@@ -394,13 +394,13 @@ EOF
         row nginx "nginx (static files)" HTTP "$(wrk_load "$port" / "" "$N" "$C" "$D")"
         stop_pid "$LAST"
     else
-        row nginx "nginx (static files)" HTTP "$NA did-not-start"
+        row nginx "nginx (static files)" HTTP "$NA did_not_start"
     fi
 }
 
 WEBDIS_PORT=
 bench_webdis() {
-    command -v webdis >/dev/null || { row webdis "webdis (no cache)" HTTP "$NA not-installed"; return; }
+    command -v webdis >/dev/null || { row webdis "webdis (no cache)" HTTP "$NA not_installed"; return; }
     read -r WEBDIS_PORT < <(free_ports 1)
     cat >"$W/webdis.json" <<EOF
 {"redis_host": "127.0.0.1", "redis_port": $RP,
@@ -416,7 +416,7 @@ EOF
         row webdis "webdis (no cache)" HTTP "$(counted Redis redis_counts \
             wrk_load "$WEBDIS_PORT" /GET/ .txt "$N" "$C" "$D")"
     else
-        row webdis "webdis (no cache)" HTTP "$NA did-not-start"
+        row webdis "webdis (no cache)" HTTP "$NA did_not_start"
         WEBDIS_PORT=
     fi
 }
@@ -430,11 +430,11 @@ varnish_counts() { # "cache_hit cache_miss" of the bench's varnishd
 bench_varnish() { # needs webdis running
     local port
     if ! command -v varnishd >/dev/null; then
-        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA not-installed"
+        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA not_installed"
         return
     fi
     if [ -z "$WEBDIS_PORT" ]; then
-        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA webdis-down"
+        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA webdis_down"
         return
     fi
     read -r port < <(free_ports 1)
@@ -454,14 +454,14 @@ EOF
             varnish_counts wrk_load "$port" /GET/ .txt "$N" "$C" "$D")"
         stop_pid "$LAST"
     else
-        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA did-not-start"
+        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA did_not_start"
     fi
 }
 
 bench_twemproxy() {
     local port stats p
     if ! command -v nutcracker >/dev/null; then
-        for p in 1 16; do row "twemproxy-p$p" "twemproxy -> Redis" "RESP -P $p" "$NA not-installed"; done
+        for p in 1 16; do row "twemproxy-p$p" "twemproxy -> Redis" "RESP -P $p" "$NA not_installed"; done
         return
     fi
     read -r port stats < <(free_ports 2)
@@ -483,7 +483,7 @@ EOF
         done
         stop_pid "$LAST"
     else
-        for p in 1 16; do row "twemproxy-p$p" "twemproxy -> Redis" "RESP -P $p" "$NA did-not-start"; done
+        for p in 1 16; do row "twemproxy-p$p" "twemproxy -> Redis" "RESP -P $p" "$NA did_not_start"; done
     fi
 }
 
@@ -503,8 +503,8 @@ scale_row() { # file x "rps p50 p99 note"
     r[3]=${r[3]:--}
     r[3]=${r[3]//_/ }
     printf '%s\t%s\t%s\t%s\t%s\n' "$2" "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" >>"$W/$1.tsv"
-    say "$(printf '  %-8s %8s %10.0f req/s  p50 %7s ms  p99 %7s ms  %s' \
-        "${1#scale-}" "$2" "${r[0]/n\/a/0}" "${r[1]}" "${r[2]}" "${r[3]}")"
+    say "$(printf '  %-8s %8s %10s req/s  p50 %7s ms  p99 %7s ms  %s' \
+        "${1#scale-}" "$2" "${r[0]%.*}" "${r[1]}" "${r[2]}" "${r[3]}")"
 }
 
 bench_scale_workers() {
@@ -514,7 +514,7 @@ bench_scale_workers() {
         if start_proxy "proxy-w$w" "server.workers=$w" && fill_proxy "$N"; then
             scale_row scale-workers "$w" "$(proxy_hits "$C" "$N" "$SD")"
         else
-            scale_row scale-workers "$w" "$NA proxy-failed"
+            scale_row scale-workers "$w" "$NA proxy_failed"
         fi
         stop_pid "$PX_PID"
     done
@@ -530,7 +530,7 @@ bench_scale_conns() {
             scale_row scale-conns "$c" "$(proxy_hits "$c" "$N" "$SD")"
         done
     else
-        for c in $SCALE_CONNS; do scale_row scale-conns "$c" "$NA proxy-failed"; done
+        for c in $SCALE_CONNS; do scale_row scale-conns "$c" "$NA proxy_failed"; done
     fi
     stop_pid "$PX_PID"
 }
@@ -541,7 +541,7 @@ bench_scale_keys() { # one proxy whose cache grows through the sizes
     ensure_keys "$max"
     say "scaling: cached keys ($SCALE_KEYS), $WORKERS workers, $C connections"
     if ! start_proxy proxy-keys "cache.capacity=$max"; then
-        for k in $SCALE_KEYS; do scale_row scale-keys "$k" "$NA proxy-failed"; done
+        for k in $SCALE_KEYS; do scale_row scale-keys "$k" "$NA proxy_failed"; done
         stop_pid "$PX_PID"
         return
     fi
