@@ -1,13 +1,15 @@
 /*
  * End-to-end tests of the proxy when Redis fails, with tracking on (the
- * default): stale-if-error (an expired entry served as X-Cache: STALE while
- * Redis is down or stalled, never one removed by an invalidation, never
- * once Redis answers again), a lost stream's entries not served without
- * it, a stall shorter than the stream's silence limit keeping hits as HIT
- * and misses as 504, Redis killed and restarted under load (only clean
- * answers, a clean exit), and a timed-out command leaving its pooled
- * connection usable. Each test starts its own redis-server (fixture) and
- * proxy; the fixture's fini stops both even on failure.
+ * default): startup waits for the invalidation stream; a pooled connection
+ * Redis closed stops masking writes; stale-if-error (an expired entry
+ * served as X-Cache: STALE while Redis is down or stalled, never one
+ * removed by an invalidation, never once Redis answers again); a lost
+ * stream's entries not served without it; a stall shorter than the
+ * stream's 3 s PING limit keeping hits as HIT and misses as 504; Redis
+ * killed and restarted under load (only clean answers, a clean exit); and
+ * a timed-out command leaving its pooled connection usable. Each test
+ * starts its own redis-server (fixture) and proxy; the fixture's fini stops
+ * both even on failure.
  */
 #include "harness.h"
 
@@ -76,10 +78,10 @@ expect_get(const char *path, int status, const char *body, const char *xc)
 
     cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0,
                  "GET %s: no response", path);
-    cr_assert_eq(r.status, status, "GET %s: status %d, want %d ('%s')", path,
+    cr_assert_eq(r.status, status, "GET %s: status %d, want %d ('%.64s')", path,
                  r.status, status, r.body);
     if (body != NULL) {
-        cr_assert(body_is(&r, body), "GET %s: body '%s', want '%s'", path,
+        cr_assert(body_is(&r, body), "GET %s: body '%.64s', want '%.64s'", path,
                   r.body, body);
     }
     if (xc != NULL) {
@@ -125,16 +127,97 @@ await_not_hit(const char *path, const char *old)
                      "GET %s: no response", path);
         hit = r.status == 200 &&
               strcmp(header(&r, "X-Cache", buf, sizeof(buf)), "HIT") == 0;
-        cr_assert(!hit || body_is(&r, old), "GET %s: HIT '%s'", path, r.body);
+        cr_assert(!hit || body_is(&r, old), "GET %s: HIT '%.64s'", path,
+                  r.body);
         h_resp_free(&r);
         if (!hit) {
             return;
         }
         cr_assert_lt(h_now_ms(), end,
-                     "GET %s: still HIT %d ms after Redis "
-                     "died",
-                     path, NOTICE_MS);
+                     "GET %s: still HIT %d ms after Redis died", path,
+                     NOTICE_MS);
         h_sleep_ms(5);
+    }
+}
+
+/* ---- losing track of what Redis reports ---- */
+
+Test(faults, startup_waits_for_the_stream_before_serving)
+{
+    redis_set("k", "v1");
+    /* the stream's setup takes 600 ms: answers given before it is up are
+     * not cached */
+    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 600 ALL"), 0);
+    start_proxy(NULL);
+    expect_get("/k", 200, "v1", "MISS");
+    expect_get("/k", 200, "v1", "HIT");
+}
+
+/* The id of the proxy's pooled data connection (the one redirecting its
+ * tracking), from CLIENT LIST; -1 if none. */
+static long long
+data_connection_id(redisContext *c)
+{
+    redisReply *rep = redisCommand(c, "CLIENT LIST");
+    long long id = -1;
+    const char *line;
+
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STRING);
+    for (line = rep->str; line != NULL && *line != '\0';) {
+        const char *redir = strstr(line, " redir=");
+        const char *eol = strchr(line, '\n');
+
+        if (redir != NULL && (eol == NULL || redir < eol) &&
+            strncmp(redir, " redir=-1", 9) != 0) {
+            id = strtoll(line + 3, NULL, 10); /* "id=..." */
+            break;
+        }
+        line = eol != NULL ? eol + 1 : NULL;
+    }
+    freeReplyObject(rep);
+    return id;
+}
+
+#define LOST_MS 1500 /* a lost data connection is noticed within this */
+
+Test(faults, lost_data_connection_stops_masking_writes)
+{
+    redisContext *c;
+    redisReply *rep;
+    long long id;
+    int64_t end;
+
+    /* One pooled connection read k and is registered for its changes. When
+     * Redis closes it (CLIENT KILL here; in production its idle `timeout`),
+     * Redis forgets what it read and will never report a change to k. */
+    start_proxy("[redis]\npool_size = 1\n");
+    cache_key("k", "v1");
+    c = h_redis_ctx(&redis);
+    cr_assert_not_null(c);
+    id = data_connection_id(c);
+    cr_assert_gt(id, 0, "no tracked data connection in CLIENT LIST");
+    rep = redisCommand(c, "CLIENT KILL ID %lld", id);
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_INTEGER &&
+              rep->integer == 1);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "SET k v2");
+    cr_assert_not_null(rep);
+    freeReplyObject(rep);
+    redisFree(c);
+    for (end = h_now_ms() + LOST_MS;; h_sleep_ms(5)) {
+        struct h_resp r = {0};
+        int fresh;
+
+        cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
+        fresh = r.status == 200 && body_is(&r, "v2");
+        cr_assert(fresh || (r.status == 200 && body_is(&r, "v1")),
+                  "GET /k: %d '%.64s'", r.status, r.body);
+        h_resp_free(&r);
+        if (fresh) {
+            break;
+        }
+        cr_assert_lt(h_now_ms(), end, "GET /k: still v1 %d ms after the write",
+                     LOST_MS);
     }
 }
 
@@ -154,7 +237,7 @@ Test(faults, redis_down_serves_expired_entries_stale)
 
     cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
     cr_assert_eq(r.status, 200, "stale entry: status %d", r.status);
-    cr_assert(body_is(&r, "v1"), "stale entry: body '%s'", r.body);
+    cr_assert(body_is(&r, "v1"), "stale entry: body '%.64s'", r.body);
     cr_assert_str_eq(header(&r, "X-Cache", buf, sizeof(buf)), "STALE");
     cr_assert_str_eq(header(&r, "Cache-Control", buf, sizeof(buf)),
                      "max-age=0");
@@ -195,7 +278,7 @@ Test(faults, invalidated_entry_is_never_served_stale)
         if (r.status == 404) {
             break;
         }
-        cr_assert(r.status == 200 && body_is(&r, "v1"), "%d '%s'", r.status,
+        cr_assert(r.status == 200 && body_is(&r, "v1"), "%d '%.64s'", r.status,
                   r.body);
         h_resp_free(&r);
         cr_assert_lt(h_now_ms(), end, "DEL not seen within 1 s");
@@ -230,13 +313,13 @@ Test(faults, stale_stops_once_redis_answers_again)
         if (strcmp(xc, "STALE") != 0) {
             break;
         }
-        cr_assert(r.status == 200 && body_is(&r, "v1"), "%d '%s'", r.status,
+        cr_assert(r.status == 200 && body_is(&r, "v1"), "%d '%.64s'", r.status,
                   r.body);
         h_resp_free(&r);
         cr_assert_lt(h_now_ms(), end, "still STALE 5 s after the restart");
     }
     cr_assert_eq(r.status, 200, "first answer after STALE: %d", r.status);
-    cr_assert(body_is(&r, "v2"), "first answer after STALE: '%s'", r.body);
+    cr_assert(body_is(&r, "v2"), "first answer after STALE: '%.64s'", r.body);
     cr_assert_str_eq(xc, "MISS");
     h_resp_free(&r);
 
@@ -244,8 +327,8 @@ Test(faults, stale_stops_once_redis_answers_again)
     for (end = h_now_ms() + 5000;; h_sleep_ms(10)) {
         cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
         header(&r, "X-Cache", xc, sizeof(xc));
-        cr_assert(r.status == 200 && body_is(&r, "v2"), "%d '%s' %s", r.status,
-                  r.body, xc);
+        cr_assert(r.status == 200 && body_is(&r, "v2"), "%d '%.64s' %s",
+                  r.status, r.body, xc);
         h_resp_free(&r);
         if (strcmp(xc, "HIT") == 0) {
             break;
@@ -262,9 +345,10 @@ Test(faults, stale_stops_once_redis_answers_again)
 
 struct load {
     atomic_int stop;
-    atomic_long answers, errors, count[600];               /* per status */
-    const char *(*check)(int key, const struct h_resp *r); /* NULL = fine */
-    pthread_mutex_t lock;                                  /* first_error */
+    atomic_long answers, errors, count[600]; /* per status */
+    const char *(*check)(int key,
+                         const struct h_resp *r); /* why r is bad, or NULL */
+    pthread_mutex_t lock;                         /* first_error */
     char first_error[256];
 };
 
@@ -546,7 +630,7 @@ Test(faults, redis_killed_and_restarted_under_load)
                 break;
             }
             h_resp_free(&r);
-            cr_assert_lt(h_now_ms(), end, "GET %s: not '%s' 3 s after", path,
+            cr_assert_lt(h_now_ms(), end, "GET %s: not '%.64s' 3 s after", path,
                          val);
         }
         h_resp_free(&r);
