@@ -48,9 +48,9 @@ $(BUILD)/libproxy.a: $(OBJS)
 $(BUILD)/redis-proxy: $(BUILD)/obj/main.o $(BUILD)/libproxy.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libproxy.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libproxy.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -o $@ $^ $(LDFLAGS) $(LDLIBS) -lcriterion
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -o $@ $(filter %.c %.a,$^) $(LDFLAGS) $(LDLIBS) -lcriterion
 
 $(E2E): $(E2E_SRCS) $(wildcard tests/e2e/*.h)
 	@mkdir -p $(@D)
@@ -132,7 +132,8 @@ docker-test:
 	docker compose up --build --abort-on-container-exit --exit-code-from tests
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/e2e/*.c tests/e2e/*.h
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h \
+	    tests/e2e/*.c tests/e2e/*.h
 
 clean:
 	rm -rf build

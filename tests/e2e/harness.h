@@ -26,9 +26,11 @@ int h_redis_start(struct h_redis *r, int port);
 void h_redis_kill(struct h_redis *r, int hard);
 /* Kills if running and removes the temp dir. Safe to call twice. */
 void h_redis_stop(struct h_redis *r);
-/* A direct hiredis connection to the test redis (for SET, INFO, CLIENT PAUSE). */
+/* A direct hiredis connection to the test redis (for SET, INFO, CLIENT PAUSE).
+ */
 redisContext *h_redis_ctx(const struct h_redis *r);
-/* Runs a command on a fresh direct connection; returns 0 if not an error reply. */
+/* Runs a command on a fresh direct connection; returns 0 if not an error reply.
+ */
 int h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
 /* "calls" of cmdstat_<cmd> in INFO commandstats (0 if absent), e.g. "get". */
 long h_redis_calls(const struct h_redis *r, const char *cmd);
@@ -163,5 +165,43 @@ const char *h_nth_line(const char *text, const char *needle, int n, char *out,
                        size_t cap);
 /* Reads exactly n bytes from fd within timeout_ms. Returns 0 or -1. */
 int h_recv_n(int fd, char *buf, size_t n, int timeout_ms);
+
+/* Added: assertion helpers (harness_http.c). These fail the running test
+ * with cr_assert instead of returning an error. */
+
+/* A GET request for path on a keep-alive connection. */
+#define H_REQ(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* Suite fixture halves: zeroes r and p and starts r; stops p (if started)
+ * and r, even after a failed test. */
+void h_pair_setup(struct h_redis *r, struct h_proxy *p);
+void h_pair_teardown(struct h_redis *r, struct h_proxy *p);
+/* h_proxy_start against r; on failure dumps the log and fails the test. */
+void h_start_proxy(struct h_proxy *p, const struct h_redis *r,
+                   const char *extra);
+/* h_proxy_start_admin (no extra arguments) against r, or fails the test. */
+void h_start_proxy_admin(struct h_proxy *p, const struct h_redis *r,
+                         const char *extra, int *admin_port);
+/* SET key val directly in r, or fails the test. */
+void h_set(const struct h_redis *r, const char *key, const char *val);
+/* A header's value, or "(none)". The buffer is static and reused by the
+ * next call: not for use from several threads. */
+const char *h_hdr(const struct h_resp *r, const char *name);
+/* 1 if the body is exactly s. */
+int h_body_is(const struct h_resp *r, const char *s);
+/* h_connect(port), or fails the test. */
+int h_conn(int port);
+/* Sends req on fd and reads one response (3 s), or fails the test. */
+void h_roundtrip(int fd, const char *req, struct h_resp *r, int is_head);
+/* Checks status, exact body (when body != NULL) and X-Cache (when xcache !=
+ * NULL); what names the request in failure messages. Thread-safe. */
+void h_check(const struct h_resp *r, const char *what, int status,
+             const char *body, const char *xcache);
+/* One-shot GET path on port, checked as in h_check. */
+void h_expect_get(int port, const char *path, int status, const char *body,
+                  const char *xcache);
+/* SET key in r, then GET /key on port answers MISS, then HIT, with val. */
+void h_cache_key(const struct h_redis *r, int port, const char *key,
+                 const char *val);
 
 #endif

@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REQ(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
 #define P "redis_proxy_"
 
 static struct h_redis redis;
@@ -30,57 +29,16 @@ static int admin_port;
 static void
 setup(void)
 {
-    cr_assert_eq(h_redis_start(&redis, 0), 0, "redis-server did not start");
+    h_pair_setup(&redis, &proxy);
 }
 
 static void
 teardown(void)
 {
-    h_proxy_stop(&proxy);
-    h_redis_stop(&redis);
+    h_pair_teardown(&redis, &proxy);
 }
 
 TestSuite(admin, .init = setup, .fini = teardown, .timeout = 30);
-
-static void
-start_proxy(const char *extra)
-{
-    cr_assert_eq(
-        h_proxy_start_admin(&proxy, redis.port, extra, NULL, &admin_port), 0,
-        "proxy did not start");
-}
-
-static void
-set(const char *key, const char *val)
-{
-    cr_assert_eq(h_redis_cmd(&redis, "SET %s %s", key, val), 0, "SET %s", key);
-}
-
-/* A header's value, or "(none)". The buffer is reused by the next call. */
-static const char *
-hdr(const struct h_resp *r, const char *name)
-{
-    static char buf[512];
-
-    return h_header(r, name, buf, sizeof(buf)) ? buf : "(none)";
-}
-
-static int
-conn(int port)
-{
-    int fd = h_connect(port);
-
-    cr_assert_geq(fd, 0, "connect to port %d", port);
-    return fd;
-}
-
-static void
-roundtrip(int fd, const char *req, struct h_resp *r, int is_head)
-{
-    cr_assert_eq(h_sends(fd, req), 0, "send %s", req);
-    cr_assert_eq(h_read_resp(fd, r, is_head, 3000), 0, "no response to %s",
-                 req);
-}
 
 /* One-shot GET on port; asserts a response arrived. */
 static void
@@ -137,35 +95,35 @@ Test(admin, routes_and_no_key_shadowing)
     struct h_resp r = {0};
     int fd;
 
-    start_proxy("");
-    fd = conn(admin_port);
-    roundtrip(fd, REQ("/healthz"), &r, 0);
+    h_start_proxy_admin(&proxy, &redis, "", &admin_port);
+    fd = h_conn(admin_port);
+    h_roundtrip(fd, H_REQ("/healthz"), &r, 0);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "ok\n");
     h_resp_free(&r);
-    roundtrip(fd, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r, 1);
+    h_roundtrip(fd, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r, 1);
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
     /* A HEAD body would be read as the start of this response. */
-    roundtrip(fd,
-              "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-              &r, 0);
+    h_roundtrip(
+        fd, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        &r, 0);
     cr_assert_eq(r.status, 405, "POST /metrics: %d", r.status);
-    cr_assert_str_eq(hdr(&r, "Allow"), "GET, HEAD");
+    cr_assert_str_eq(h_hdr(&r, "Allow"), "GET, HEAD");
     h_resp_free(&r);
-    roundtrip(fd, REQ("/nope"), &r, 0);
+    h_roundtrip(fd, H_REQ("/nope"), &r, 0);
     cr_assert_eq(r.status, 404, "GET /nope: %d", r.status);
     h_resp_free(&r);
     close(fd);
 
-    set("metrics", "a value, not metrics");
+    h_set(&redis, "metrics", "a value, not metrics");
     get(proxy.http_port, "/metrics", &r);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "a value, not metrics");
     h_resp_free(&r);
     get(admin_port, "/metrics", &r);
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(hdr(&r, "Content-Type"),
+    cr_assert_str_eq(h_hdr(&r, "Content-Type"),
                      "text/plain; version=0.0.4; charset=utf-8");
     cr_assert(strncmp(r.body, "# HELP ", 7) == 0, "not Prometheus text: %.60s",
               r.body);
@@ -253,8 +211,8 @@ Test(admin, metrics_are_valid_exposition_with_every_family)
     char *text, want[256];
     size_t i, j;
 
-    start_proxy("");
-    set("k", "v");
+    h_start_proxy_admin(&proxy, &redis, "", &admin_port);
+    h_set(&redis, "k", "v");
     get(proxy.http_port, "/k", &r); /* fill the histograms */
     h_resp_free(&r);
     text = scrape();
@@ -284,13 +242,13 @@ Test(admin, counters_move_exactly_with_requests)
     char val[16];
     int fd, i;
 
-    start_proxy(TTL_ONLY);
-    set("k", "v1");
-    fd = conn(proxy.http_port);
+    h_start_proxy_admin(&proxy, &redis, TTL_ONLY, &admin_port);
+    h_set(&redis, "k", "v1");
+    fd = h_conn(proxy.http_port);
     for (i = 0; i < 4; i++) {
-        roundtrip(fd, REQ("/k"), &r, 0);
+        h_roundtrip(fd, H_REQ("/k"), &r, 0);
         cr_assert_eq(r.status, 200);
-        cr_assert_str_eq(hdr(&r, "X-Cache"), i == 0 ? "MISS" : "HIT");
+        cr_assert_str_eq(h_hdr(&r, "X-Cache"), i == 0 ? "MISS" : "HIT");
         h_resp_free(&r);
     }
     close(fd);
@@ -319,10 +277,10 @@ Test(admin, evictions_entries_and_bytes)
 {
     struct h_resp r = {0};
 
-    start_proxy(TTL_ONLY "capacity = 2\n");
-    set("k1", "a");
-    set("key2", "bbbbbb");
-    set("k3", "cccccccccc");
+    h_start_proxy_admin(&proxy, &redis, TTL_ONLY "capacity = 2\n", &admin_port);
+    h_set(&redis, "k1", "a");
+    h_set(&redis, "key2", "bbbbbb");
+    h_set(&redis, "k3", "cccccccccc");
     get(proxy.http_port, "/k1", &r);
     h_resp_free(&r);
     get(proxy.http_port, "/key2", &r);
@@ -341,12 +299,13 @@ Test(admin, rejected_connection_is_counted)
     struct h_resp r = {0};
     int fd, fd2;
 
-    start_proxy("[server]\nmax_clients = 1\n");
-    set("k", "v");
-    fd = conn(proxy.http_port);
-    roundtrip(fd, REQ("/k"), &r, 0); /* fd surely holds the one slot */
+    h_start_proxy_admin(&proxy, &redis, "[server]\nmax_clients = 1\n",
+                        &admin_port);
+    h_set(&redis, "k", "v");
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, H_REQ("/k"), &r, 0); /* fd surely holds the one slot */
     h_resp_free(&r);
-    fd2 = conn(proxy.http_port);
+    fd2 = h_conn(proxy.http_port);
     cr_assert_eq(h_read_resp(fd2, &r, 0, 3000), 0, "no 503");
     cr_assert_eq(r.status, 503);
     h_resp_free(&r);
@@ -362,13 +321,14 @@ Test(admin, invalidation_is_counted)
     int64_t deadline;
     double v = 0;
 
-    start_proxy("[cache]\ntracking = on\n");
-    set("k", "v1");
+    h_start_proxy_admin(&proxy, &redis, "[cache]\ntracking = on\n",
+                        &admin_port);
+    h_set(&redis, "k", "v1");
     get(proxy.http_port, "/k", &r);
     cr_assert_str_eq(r.body, "v1");
     h_resp_free(&r);
     EXPECT_METRIC(P "cache_invalidations_total", 0);
-    set("k", "v2");
+    h_set(&redis, "k", "v2");
     deadline = h_now_ms() + 2000;
     while (h_now_ms() < deadline) {
         char *text = scrape();
@@ -401,9 +361,9 @@ Test(admin, stats_json_parses_and_agrees_with_metrics)
     char *text;
     size_t i;
 
-    start_proxy(TTL_ONLY "capacity = 1\n");
-    set("a", "1");
-    set("b", "22");
+    h_start_proxy_admin(&proxy, &redis, TTL_ONLY "capacity = 1\n", &admin_port);
+    h_set(&redis, "a", "1");
+    h_set(&redis, "b", "22");
     get(proxy.http_port, "/a", &r); /* miss */
     h_resp_free(&r);
     get(proxy.http_port, "/a", &r); /* hit */
@@ -416,7 +376,7 @@ Test(admin, stats_json_parses_and_agrees_with_metrics)
     text = scrape();
     get(admin_port, "/stats.json", &r);
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(hdr(&r, "Content-Type"), "application/json");
+    cr_assert_str_eq(h_hdr(&r, "Content-Type"), "application/json");
     cr_assert_eq(h_json_check(r.body), 0, "/stats.json is not JSON: %s",
                  r.body);
     cr_assert_not_null(strstr(r.body, "\"hits\":1,"), "%s", r.body);
@@ -463,7 +423,7 @@ readiness_follows_redis(const char *extra, const char *reason, const char *alt)
     struct h_resp r = {0};
     int port;
 
-    start_proxy(extra);
+    h_start_proxy_admin(&proxy, &redis, extra, &admin_port);
     cr_assert_eq(readyz_wait(200, 2000, &r), 200, "not ready at start: %s",
                  r.body);
     cr_assert_str_eq(r.body, "ready\n");
@@ -506,13 +466,15 @@ Test(admin, scrape_answers_while_a_miss_is_stalled)
     int fd;
     size_t i;
 
-    start_proxy(TTL_ONLY "[server]\nworkers = 2\n"
-                         "[redis]\ncommand_timeout = 4s\n");
-    set("slow", "v");
+    h_start_proxy_admin(&proxy, &redis,
+                        TTL_ONLY "[server]\nworkers = 2\n"
+                                 "[redis]\ncommand_timeout = 4s\n",
+                        &admin_port);
+    h_set(&redis, "slow", "v");
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
     t0 = h_now_ms();
-    fd = conn(proxy.http_port);
-    cr_assert_eq(h_sends(fd, REQ("/slow")), 0);
+    fd = h_conn(proxy.http_port);
+    cr_assert_eq(h_sends(fd, H_REQ("/slow")), 0);
     h_sleep_ms(100); /* the miss is now waiting on Redis in a worker */
     for (i = 0; i < 2; i++) {
         t = h_now_ms();
@@ -564,11 +526,11 @@ Test(admin, dashboard_is_self_contained_html)
 {
     struct h_resp r = {0};
 
-    start_proxy("");
+    h_start_proxy_admin(&proxy, &redis, "", &admin_port);
     get(admin_port, "/", &r);
     cr_assert_eq(r.status, 200);
-    cr_assert(strncmp(hdr(&r, "Content-Type"), "text/html", 9) == 0, "%s",
-              hdr(&r, "Content-Type"));
+    cr_assert(strncmp(h_hdr(&r, "Content-Type"), "text/html", 9) == 0, "%s",
+              h_hdr(&r, "Content-Type"));
     cr_assert_eq(strlen(r.body), r.body_len, "NUL byte in the page");
     cr_assert_not_null(strstr(r.body, "<html"));
     cr_assert(!has_external_ref(r.body, "src="), "external src= in the page");
@@ -584,12 +546,13 @@ Test(admin, admin_connections_do_not_count_toward_max_clients)
     struct h_resp r = {0};
     int fd, fd2;
 
-    start_proxy("[server]\nmax_clients = 1\n");
-    set("k", "v");
-    fd = conn(proxy.http_port);
-    roundtrip(fd, REQ("/k"), &r, 0);
+    h_start_proxy_admin(&proxy, &redis, "[server]\nmax_clients = 1\n",
+                        &admin_port);
+    h_set(&redis, "k", "v");
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
     h_resp_free(&r);
-    fd2 = conn(proxy.http_port); /* proves the one slot is taken */
+    fd2 = h_conn(proxy.http_port); /* proves the one slot is taken */
     cr_assert_eq(h_read_resp(fd2, &r, 0, 3000), 0);
     cr_assert_eq(r.status, 503);
     h_resp_free(&r);
@@ -602,7 +565,7 @@ Test(admin, admin_connections_do_not_count_toward_max_clients)
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
     /* the data connection still works */
-    roundtrip(fd, REQ("/k"), &r, 0);
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
     close(fd);

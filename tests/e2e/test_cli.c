@@ -458,19 +458,11 @@ Test(cli, resp_port_in_use_exits_1)
 
 /* ---- 18: signals ---- */
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits up to ms for the proxy to exit; returns its wait status or -1. */
 static int
 wait_proxy_exit(int ms)
 {
-    int64_t deadline = now_ms() + ms;
+    int64_t deadline = h_now_ms() + ms;
     int st;
 
     for (;;) {
@@ -481,7 +473,7 @@ wait_proxy_exit(int ms)
         }
         if (w < 0 && errno != EINTR)
             return -1;
-        if (now_ms() >= deadline)
+        if (h_now_ms() >= deadline)
             return -1;
         h_sleep_ms(10);
     }
@@ -517,14 +509,14 @@ Test(cli, sigterm_finishes_request_in_flight)
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 800 ALL"), 0);
     fd = h_connect(proxy.http_port);
     cr_assert_geq(fd, 0);
-    t0 = now_ms();
+    t0 = h_now_ms();
     cr_assert_eq(h_sends(fd, "GET /cold HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
     h_sleep_ms(100);
-    t_sig = now_ms();
+    t_sig = h_now_ms();
     cr_assert_eq(kill(proxy.pid, SIGTERM), 0);
 
     rc = h_read_resp(fd, &r, 0, 3000);
-    took = now_ms() - t0;
+    took = h_now_ms() - t0;
     close(fd);
     cr_assert_eq(rc, 0, "no response to the request in flight");
     cr_assert_eq(r.status, 200, "status %d", r.status);
@@ -534,7 +526,7 @@ Test(cli, sigterm_finishes_request_in_flight)
     cr_assert_geq(took, 500, "answered after %lld ms: not in flight",
                   (long long)took);
 
-    expect_clean_exit(wait_proxy_exit((int)(t_sig + 3000 - now_ms())),
+    expect_clean_exit(wait_proxy_exit((int)(t_sig + 3000 - h_now_ms())),
                       "SIGTERM");
 }
 
@@ -557,8 +549,8 @@ Test(cli, sigint_exits_zero_with_idle_connections)
     cr_assert_geq(resp_fd, 0);
     cr_assert_eq(h_sends(resp_fd, "PING\r\n"), 0);
     size_t n = 0;
-    int64_t deadline = now_ms() + 2000;
-    while (n < 7 && now_ms() < deadline) {
+    int64_t deadline = h_now_ms() + 2000;
+    while (n < 7 && h_now_ms() < deadline) {
         ssize_t k = recv(resp_fd, buf + n, 7 - n, 0);
         if (k <= 0)
             break;

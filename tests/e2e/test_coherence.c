@@ -30,78 +30,21 @@ static struct h_proxy proxy;
 static void
 setup(void)
 {
-    memset(&redis, 0, sizeof(redis));
-    memset(&proxy, 0, sizeof(proxy));
-    cr_assert_eq(h_redis_start(&redis, 0), 0, "redis-server did not start");
+    h_pair_setup(&redis, &proxy);
 }
 
 static void
 teardown(void)
 {
-    h_proxy_stop(&proxy);
-    h_redis_stop(&redis);
+    h_pair_teardown(&redis, &proxy);
 }
 
 TestSuite(coherence, .init = setup, .fini = teardown, .timeout = 30);
-
-static void
-start_proxy(const char *extra)
-{
-    cr_assert_eq(h_proxy_start(&proxy, redis.port, extra), 0,
-                 "proxy did not start");
-}
-
-static void
-redis_set(const char *key, const char *val)
-{
-    cr_assert_eq(h_redis_cmd(&redis, "SET %s %s", key, val), 0, "SET %s", key);
-}
-
-static int
-body_is(const struct h_resp *r, const char *s)
-{
-    return r->body_len == strlen(s) && memcmp(r->body, s, r->body_len) == 0;
-}
 
 static const char *
 xcache(const struct h_resp *r, char *buf, size_t cap)
 {
     return h_header(r, "X-Cache", buf, cap) ? buf : "(none)";
-}
-
-/* GET path; checks status, exact body (if given) and X-Cache (if given). */
-static void
-expect_get(const char *path, int status, const char *body, const char *xc)
-{
-    struct h_resp r = {0};
-    char buf[32];
-
-    cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0,
-                 "GET %s: no response", path);
-    cr_assert_eq(r.status, status, "GET %s: status %d, want %d", path, r.status,
-                 status);
-    if (body != NULL) {
-        cr_assert(body_is(&r, body), "GET %s: body '%.64s', want '%.64s'", path,
-                  r.body, body);
-    }
-    if (xc != NULL) {
-        const char *got = xcache(&r, buf, sizeof(buf));
-
-        cr_assert_str_eq(got, xc, "GET %s: X-Cache %s, want %s", path, got, xc);
-    }
-    h_resp_free(&r);
-}
-
-/* SET key in Redis, then the proxy answers MISS, then HIT. */
-static void
-cache_key(const char *key, const char *val)
-{
-    char path[128];
-
-    snprintf(path, sizeof(path), "/%s", key);
-    redis_set(key, val);
-    expect_get(path, 200, val, "MISS");
-    expect_get(path, 200, val, "HIT");
 }
 
 /*
@@ -119,9 +62,9 @@ await_http(const char *path, int want_status, const char *want, const char *old,
 
         cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0,
                      "GET %s: no response", path);
-        done = r.status == want_status && (want == NULL || body_is(&r, want));
+        done = r.status == want_status && (want == NULL || h_body_is(&r, want));
         cr_assert(
-            done || (old != NULL && r.status == 200 && body_is(&r, old)),
+            done || (old != NULL && r.status == 200 && h_body_is(&r, old)),
             "GET %s: %d '%.64s' while waiting for %d '%.64s' (old '%.64s')",
             path, r.status, r.body, want_status, want ? want : "",
             old ? old : "(none)");
@@ -187,15 +130,15 @@ Test(coherence, set_in_redis_reaches_http_clients_within_200ms)
 {
     char xc[32];
 
-    start_proxy(NULL);
-    cache_key("k", "v1");
-    redis_set("k", "v2");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
+    h_set(&redis, "k", "v2");
     await_http("/k", 200, "v2", "v1", h_now_ms() + VISIBLE_MS, NULL, 0);
-    expect_get("/k", 200, "v2", "HIT");
-    redis_set("k", "v3");
+    h_expect_get(proxy.http_port, "/k", 200, "v2", "HIT");
+    h_set(&redis, "k", "v3");
     await_http("/k", 200, "v3", "v2", h_now_ms() + VISIBLE_MS, xc, sizeof(xc));
     cr_assert_str_eq(xc, "MISS", "the first answer with v3 was refetched");
-    expect_get("/k", 200, "v3", "HIT");
+    h_expect_get(proxy.http_port, "/k", 200, "v3", "HIT");
 }
 
 Test(coherence, set_in_redis_reaches_resp_clients_within_200ms)
@@ -204,8 +147,8 @@ Test(coherence, set_in_redis_reaches_resp_clients_within_200ms)
     char got[64];
     long calls;
 
-    start_proxy(NULL);
-    redis_set("k", "v1");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k", "v1");
     c = h_proxy_resp_ctx(&proxy);
     cr_assert_not_null(c, "connect to resp_port");
     cr_assert_eq(h_resp_get(c, "k", got, sizeof(got)), 1);
@@ -214,7 +157,7 @@ Test(coherence, set_in_redis_reaches_resp_clients_within_200ms)
     cr_assert_eq(h_resp_get(c, "k", got, sizeof(got)), 1);
     cr_assert_str_eq(got, "v1");
     cr_assert_eq(h_redis_calls(&redis, "get"), calls, "not served cached");
-    redis_set("k", "v2");
+    h_set(&redis, "k", "v2");
     await_resp(c, "k", "v2", "v1", h_now_ms() + VISIBLE_MS);
     redisFree(c);
 }
@@ -224,16 +167,16 @@ Test(coherence, del_in_redis_gives_404_and_nil_within_200ms)
     redisContext *c;
     char got[64];
 
-    start_proxy(NULL);
-    cache_key("k", "v1");
-    cache_key("r", "rv");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
+    h_cache_key(&redis, proxy.http_port, "r", "rv");
     c = h_proxy_resp_ctx(&proxy);
     cr_assert_not_null(c, "connect to resp_port");
     cr_assert_eq(h_resp_get(c, "r", got, sizeof(got)), 1);
     cr_assert_eq(h_redis_cmd(&redis, "DEL k r"), 0);
     await_http("/k", 404, NULL, "v1", h_now_ms() + VISIBLE_MS, NULL, 0);
     await_resp(c, "r", NULL, "rv", h_now_ms() + VISIBLE_MS);
-    expect_get("/k", 404, NULL, NULL);
+    h_expect_get(proxy.http_port, "/k", 404, NULL, NULL);
     redisFree(c);
 }
 
@@ -241,12 +184,13 @@ Test(coherence, expiry_in_redis_gives_404_soon_after)
 {
     int64_t ta, tb;
 
-    start_proxy(NULL); /* ttl = 60s: only Redis's expiry can remove them */
+    /* ttl = 60s: only Redis's expiry can remove them */
+    h_start_proxy(&proxy, &redis, NULL);
     ta = h_now_ms();
     cr_assert_eq(h_redis_cmd(&redis, "SET a va PX 1000"), 0);
-    expect_get("/a", 200, "va", "MISS");
-    expect_get("/a", 200, "va", "HIT");
-    cache_key("b", "vb");
+    h_expect_get(proxy.http_port, "/a", 200, "va", "MISS");
+    h_expect_get(proxy.http_port, "/a", 200, "va", "HIT");
+    h_cache_key(&redis, proxy.http_port, "b", "vb");
     tb = h_now_ms();
     cr_assert_eq(h_redis_cmd(&redis, "PEXPIRE b 300"), 0);
     await_http("/b", 404, NULL, "vb", tb + 300 + 1500, NULL, 0);
@@ -262,11 +206,11 @@ flush_test(const char *cmd)
     int64_t deadline;
     int i;
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     for (i = 0; i < 20; i++) {
         snprintf(path, sizeof(path), "f%d", i);
         snprintf(val, sizeof(val), "fv%d", i);
-        cache_key(path, val);
+        h_cache_key(&redis, proxy.http_port, path, val);
     }
     c = h_proxy_resp_ctx(&proxy);
     cr_assert_not_null(c, "connect to resp_port");
@@ -296,12 +240,12 @@ Test(coherence, flushdb_in_redis_empties_the_cache)
 
 Test(coherence, key_retyped_in_redis_gives_409)
 {
-    start_proxy(NULL);
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     cr_assert_eq(h_redis_cmd(&redis, "DEL k"), 0);
     cr_assert_eq(h_redis_cmd(&redis, "HSET k f v"), 0);
     await_http("/k", 409, NULL, "v1", h_now_ms() + VISIBLE_MS, NULL, 0);
-    expect_get("/k", 409, NULL, NULL);
+    h_expect_get(proxy.http_port, "/k", 409, NULL, NULL);
 }
 
 /* ---- single flight ---- */
@@ -399,18 +343,20 @@ Test(coherence, concurrent_misses_on_one_key_cost_one_get)
     int misses;
 
     /* 8 workers: 8 requests wait on the fill, the rest queue and then hit */
-    start_proxy("[server]\nworkers = 8\n[redis]\ncommand_timeout = 3s\n");
-    redis_set("hot", "hot-value");
+    h_start_proxy(&proxy, &redis,
+                  "[server]\nworkers = 8\n[redis]\ncommand_timeout = 3s\n");
+    h_set(&redis, "hot", "hot-value");
     misses = single_flight("/hot", 200, "hot-value");
     cr_assert_geq(misses, 2, "only %d request(s) waited on the fill", misses);
-    expect_get("/hot", 200, "hot-value", "HIT");
+    h_expect_get(proxy.http_port, "/hot", 200, "hot-value", "HIT");
 }
 
 Test(coherence, concurrent_misses_on_absent_key_cost_one_get)
 {
     /* not-found is not cached, so every client must have joined the one
      * fill: enough workers for all of them to wait at once */
-    start_proxy("[server]\nworkers = 64\n[redis]\ncommand_timeout = 3s\n");
+    h_start_proxy(&proxy, &redis,
+                  "[server]\nworkers = 64\n[redis]\ncommand_timeout = 3s\n");
     single_flight("/absent", 404, NULL);
 }
 
@@ -464,18 +410,18 @@ Test(coherence, killed_invalidation_stream_never_serves_the_old_value)
     int64_t end;
     int n = 0;
 
-    start_proxy(NULL);
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     kill_stream_then_set("v2");
 
     for (end = h_now_ms() + 1500; h_now_ms() < end; n++) {
-        expect_get("/k", 200, "v2", NULL);
+        h_expect_get(proxy.http_port, "/k", 200, "v2", NULL);
         h_sleep_ms(10);
     }
     cr_assert_gt(n, 10);
     /* the stream is back: the value is cached and invalidated again */
     await_hit("/k", "v2", h_now_ms() + 3000);
-    redis_set("k", "v3");
+    h_set(&redis, "k", "v3");
     await_http("/k", 200, "v3", "v2", h_now_ms() + VISIBLE_MS, NULL, 0);
 }
 
@@ -485,24 +431,24 @@ Test(coherence, redis_restart_never_serves_values_from_before)
     int64_t end;
     int i, port, status = 0;
 
-    start_proxy(NULL);
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     for (i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "o%d", i);
         snprintf(val, sizeof(val), "ov%d", i);
-        cache_key(key, val);
+        h_cache_key(&redis, proxy.http_port, key, val);
     }
     port = redis.port;
     h_redis_kill(&redis, 1);
     cr_assert_eq(h_redis_start(&redis, port), 0, "restart on port %d", port);
-    redis_set("k", "v2");
+    h_set(&redis, "k", "v2");
 
     for (end = h_now_ms() + 3000; status != 200;) {
         struct h_resp r = {0};
 
         cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
         status = r.status;
-        cr_assert(status == 503 || (status == 200 && body_is(&r, "v2")),
+        cr_assert(status == 503 || (status == 200 && h_body_is(&r, "v2")),
                   "after the restart: %d '%.64s'", status, r.body);
         h_resp_free(&r);
         cr_assert(status == 200 || h_now_ms() < end, "no 200 within 3 s");
@@ -510,10 +456,10 @@ Test(coherence, redis_restart_never_serves_values_from_before)
     }
     for (i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "/o%d", i);
-        expect_get(key, 404, NULL, NULL);
+        h_expect_get(proxy.http_port, key, 404, NULL, NULL);
     }
     await_hit("/k", "v2", h_now_ms() + 5000);
-    redis_set("k", "v3");
+    h_set(&redis, "k", "v3");
     await_http("/k", 200, "v3", "v2", h_now_ms() + VISIBLE_MS, NULL, 0);
 }
 
@@ -521,18 +467,18 @@ Test(coherence, nothing_is_cached_while_the_stream_is_down)
 {
     int i;
 
-    start_proxy(NULL);
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     /* the stream cannot come back while SUBSCRIBE is refused */
     cr_assert_eq(h_redis_cmd(&redis, "ACL SETUSER default -subscribe"), 0);
     kill_stream_then_set("v2");
     for (i = 0; i < 10; i++) {
-        expect_get("/k", 200, "v2", "MISS");
+        h_expect_get(proxy.http_port, "/k", 200, "v2", "MISS");
         h_sleep_ms(20);
     }
     cr_assert_eq(h_redis_cmd(&redis, "ACL SETUSER default +subscribe"), 0);
     await_hit("/k", "v2", h_now_ms() + 5000);
-    redis_set("k", "v3");
+    h_set(&redis, "k", "v3");
     await_http("/k", 200, "v3", "v2", h_now_ms() + VISIBLE_MS, NULL, 0);
 }
 
@@ -635,10 +581,10 @@ Test(coherence, readers_racing_writers_end_on_the_final_values)
 
     memset(&rc, 0, sizeof(rc));
     pthread_mutex_init(&rc.lock, NULL);
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     for (i = 0; i < RACE_KEYS; i++) {
         snprintf(key, sizeof(key), "rk%d", i);
-        redis_set(key, "w-init");
+        h_set(&redis, key, "w-init");
     }
     for (i = 0; i < RACE_READERS; i++) {
         ra[i] = (struct race_arg){&rc, i};
@@ -672,7 +618,7 @@ Test(coherence, readers_racing_writers_end_on_the_final_values)
         cr_assert(rep != NULL && rep->type == REDIS_REPLY_STRING);
         snprintf(key, sizeof(key), "rk%d", i);
         snprintf(path, sizeof(path), "/rk%d", i);
-        expect_get(path, 200, rep->str, NULL);
+        h_expect_get(proxy.http_port, path, 200, rep->str, NULL);
         cr_assert_eq(h_resp_get(resp, key, got, sizeof(got)), 1);
         cr_assert_str_eq(got, rep->str, "RESP GET %s", key);
         freeReplyObject(rep);
@@ -715,7 +661,7 @@ Test(coherence, write_racing_a_fill_is_never_stored_over)
     cr_assert_not_null(big);
     memset(big, 'b', BIG_LEN);
     big[BIG_LEN] = '\0';
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     c = h_redis_ctx(&redis);
     cr_assert_not_null(c);
     for (i = 0; i < 12; i++) {
@@ -735,7 +681,7 @@ Test(coherence, write_racing_a_fill_is_never_stored_over)
         freeReplyObject(rep);
         pthread_join(th, NULL);
         cr_assert(g.r.status == 200 &&
-                      (body_is(&g.r, big) || body_is(&g.r, small)),
+                      (h_body_is(&g.r, big) || h_body_is(&g.r, small)),
                   "%s: status %d, %zu bytes", g.path, g.r.status, g.r.body_len);
         h_resp_free(&g.r);
         await_http(g.path, 200, small, big, h_now_ms() + VISIBLE_MS, NULL, 0);
@@ -753,7 +699,7 @@ expect_masked(const char *path, const char *old, int ms)
     int64_t end = h_now_ms() + ms;
 
     while (h_now_ms() < end) {
-        expect_get(path, 200, old, "HIT");
+        h_expect_get(proxy.http_port, path, 200, old, "HIT");
         h_sleep_ms(20);
     }
 }
@@ -762,10 +708,10 @@ Test(coherence, tracking_off_masks_changes_until_the_ttl)
 {
     int64_t stored;
 
-    start_proxy(TTL_ONLY "ttl = 2s\n");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 2s\n");
     stored = h_now_ms();
-    cache_key("k", "v1");
-    redis_set("k", "v2");
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
+    h_set(&redis, "k", "v2");
     expect_masked("/k", "v1", 500);
     await_http("/k", 200, "v2", "v1", stored + 2000 + 1500, NULL, 0);
 }
@@ -801,9 +747,9 @@ Test(coherence, redis_without_client_command_runs_ttl_only)
     cr_assert_eq(h_redis_start_args(&redis, 0, args), 0,
                  "redis-server with CLIENT renamed away did not start");
     cr_assert_neq(h_redis_cmd(&redis, "CLIENT ID"), 0, "CLIENT still works");
-    start_proxy(NULL);
-    cache_key("k", "v1");
-    redis_set("k", "v2");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
+    h_set(&redis, "k", "v2");
     expect_masked("/k", "v1", 300);
     cr_assert(log_mentions("TTL only", 2000),
               "the log does not say the cache runs on TTL only");

@@ -30,38 +30,16 @@ static struct h_proxy proxy;
 static void
 setup(void)
 {
-    memset(&redis, 0, sizeof(redis));
-    memset(&proxy, 0, sizeof(proxy));
-    cr_assert_eq(h_redis_start(&redis, 0), 0, "redis-server did not start");
+    h_pair_setup(&redis, &proxy);
 }
 
 static void
 teardown(void)
 {
-    h_proxy_stop(&proxy);
-    h_redis_stop(&redis);
+    h_pair_teardown(&redis, &proxy);
 }
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 30);
-
-static void
-start_proxy(const char *extra)
-{
-    cr_assert_eq(h_proxy_start(&proxy, redis.port, extra), 0,
-                 "proxy did not start");
-}
-
-static void
-redis_set(const char *key, const char *val)
-{
-    cr_assert_eq(h_redis_cmd(&redis, "SET %s %s", key, val), 0, "SET %s", key);
-}
-
-static int
-body_is(const struct h_resp *r, const char *s)
-{
-    return r->body_len == strlen(s) && memcmp(r->body, s, r->body_len) == 0;
-}
 
 static const char *
 header(const struct h_resp *r, const char *name, char *buf, size_t cap)
@@ -69,7 +47,7 @@ header(const struct h_resp *r, const char *name, char *buf, size_t cap)
     return h_header(r, name, buf, cap) ? buf : "(none)";
 }
 
-/* GET path; checks status, exact body (if given) and X-Cache (if given). */
+/* GET path, checked as in h_check; a 503 must carry Retry-After. */
 static void
 expect_get(const char *path, int status, const char *body, const char *xc)
 {
@@ -78,34 +56,12 @@ expect_get(const char *path, int status, const char *body, const char *xc)
 
     cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0,
                  "GET %s: no response", path);
-    cr_assert_eq(r.status, status, "GET %s: status %d, want %d ('%.64s')", path,
-                 r.status, status, r.body);
-    if (body != NULL) {
-        cr_assert(body_is(&r, body), "GET %s: body '%.64s', want '%.64s'", path,
-                  r.body, body);
-    }
-    if (xc != NULL) {
-        const char *got = header(&r, "X-Cache", buf, sizeof(buf));
-
-        cr_assert_str_eq(got, xc, "GET %s: X-Cache %s, want %s", path, got, xc);
-    }
+    h_check(&r, path, status, body, xc);
     if (status == 503) {
         cr_assert_str_neq(header(&r, "Retry-After", buf, sizeof(buf)), "(none)",
                           "GET %s: 503 without Retry-After", path);
     }
     h_resp_free(&r);
-}
-
-/* SET key in Redis, then the proxy answers MISS, then HIT. */
-static void
-cache_key(const char *key, const char *val)
-{
-    char path[128];
-
-    snprintf(path, sizeof(path), "/%s", key);
-    redis_set(key, val);
-    expect_get(path, 200, val, "MISS");
-    expect_get(path, 200, val, "HIT");
 }
 
 /*
@@ -127,7 +83,7 @@ await_not_hit(const char *path, const char *old)
                      "GET %s: no response", path);
         hit = r.status == 200 &&
               strcmp(header(&r, "X-Cache", buf, sizeof(buf)), "HIT") == 0;
-        cr_assert(!hit || body_is(&r, old), "GET %s: HIT '%.64s'", path,
+        cr_assert(!hit || h_body_is(&r, old), "GET %s: HIT '%.64s'", path,
                   r.body);
         h_resp_free(&r);
         if (!hit) {
@@ -144,11 +100,11 @@ await_not_hit(const char *path, const char *old)
 
 Test(faults, startup_waits_for_the_stream_before_serving)
 {
-    redis_set("k", "v1");
+    h_set(&redis, "k", "v1");
     /* the stream's setup takes 600 ms: answers given before it is up are
      * not cached */
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 600 ALL"), 0);
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     expect_get("/k", 200, "v1", "MISS");
     expect_get("/k", 200, "v1", "HIT");
 }
@@ -190,8 +146,8 @@ Test(faults, lost_data_connection_stops_masking_writes)
     /* One pooled connection read k and is registered for its changes. When
      * Redis closes it (CLIENT KILL here; in production its idle `timeout`),
      * Redis forgets what it read and will never report a change to k. */
-    start_proxy("[redis]\npool_size = 1\n");
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis, "[redis]\npool_size = 1\n");
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     c = h_redis_ctx(&redis);
     cr_assert_not_null(c);
     id = data_connection_id(c);
@@ -209,8 +165,8 @@ Test(faults, lost_data_connection_stops_masking_writes)
         int fresh;
 
         cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
-        fresh = r.status == 200 && body_is(&r, "v2");
-        cr_assert(fresh || (r.status == 200 && body_is(&r, "v1")),
+        fresh = r.status == 200 && h_body_is(&r, "v2");
+        cr_assert(fresh || (r.status == 200 && h_body_is(&r, "v1")),
                   "GET /k: %d '%.64s'", r.status, r.body);
         h_resp_free(&r);
         if (fresh) {
@@ -229,15 +185,16 @@ Test(faults, redis_down_serves_expired_entries_stale)
     redisContext *c;
     char got[64], buf[64];
 
-    start_proxy("[cache]\nstale_if_error = 10s\n"
-                "[redis]\nconnect_timeout = 500ms\n");
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis,
+                  "[cache]\nstale_if_error = 10s\n"
+                  "[redis]\nconnect_timeout = 500ms\n");
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     h_redis_kill(&redis, 1);
     await_not_hit("/k", "v1");
 
     cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
     cr_assert_eq(r.status, 200, "stale entry: status %d", r.status);
-    cr_assert(body_is(&r, "v1"), "stale entry: body '%.64s'", r.body);
+    cr_assert(h_body_is(&r, "v1"), "stale entry: body '%.64s'", r.body);
     cr_assert_str_eq(header(&r, "X-Cache", buf, sizeof(buf)), "STALE");
     cr_assert_str_eq(header(&r, "Cache-Control", buf, sizeof(buf)),
                      "max-age=0");
@@ -255,8 +212,8 @@ Test(faults, redis_down_serves_expired_entries_stale)
 
 Test(faults, redis_down_without_stale_if_error_is_503_even_for_cached)
 {
-    start_proxy("[redis]\nconnect_timeout = 500ms\n");
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis, "[redis]\nconnect_timeout = 500ms\n");
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     h_redis_kill(&redis, 1);
     await_not_hit("/k", "v1");
     expect_get("/k", 503, NULL, NULL);
@@ -268,18 +225,20 @@ Test(faults, invalidated_entry_is_never_served_stale)
     struct h_resp r = {0};
     int64_t end;
 
-    start_proxy("[cache]\nstale_if_error = 10s\n"
-                "[redis]\nconnect_timeout = 500ms\n");
-    cache_key("gone", "v1");
-    cache_key("kept", "v2"); /* the control: stale-if-error works */
+    h_start_proxy(&proxy, &redis,
+                  "[cache]\nstale_if_error = 10s\n"
+                  "[redis]\nconnect_timeout = 500ms\n");
+    h_cache_key(&redis, proxy.http_port, "gone", "v1");
+    /* the control: stale-if-error works */
+    h_cache_key(&redis, proxy.http_port, "kept", "v2");
     cr_assert_eq(h_redis_cmd(&redis, "DEL gone"), 0);
     for (end = h_now_ms() + 1000;; h_sleep_ms(5)) {
         cr_assert_eq(h_http_get(proxy.http_port, "/gone", &r), 0);
         if (r.status == 404) {
             break;
         }
-        cr_assert(r.status == 200 && body_is(&r, "v1"), "%d '%.64s'", r.status,
-                  r.body);
+        cr_assert(r.status == 200 && h_body_is(&r, "v1"), "%d '%.64s'",
+                  r.status, r.body);
         h_resp_free(&r);
         cr_assert_lt(h_now_ms(), end, "DEL not seen within 1 s");
     }
@@ -297,14 +256,15 @@ Test(faults, stale_stops_once_redis_answers_again)
     int64_t end;
     int port = redis.port;
 
-    start_proxy("[cache]\nstale_if_error = 10s\n"
-                "[redis]\nconnect_timeout = 500ms\n");
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis,
+                  "[cache]\nstale_if_error = 10s\n"
+                  "[redis]\nconnect_timeout = 500ms\n");
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     h_redis_kill(&redis, 1);
     await_not_hit("/k", "v1");
     expect_get("/k", 200, "v1", "STALE");
     cr_assert_eq(h_redis_start(&redis, port), 0, "restart on port %d", port);
-    redis_set("k", "v2");
+    h_set(&redis, "k", "v2");
 
     /* STALE v1 until the pool reconnects, then the new value, refetched */
     for (end = h_now_ms() + 5000;; h_sleep_ms(10)) {
@@ -313,13 +273,13 @@ Test(faults, stale_stops_once_redis_answers_again)
         if (strcmp(xc, "STALE") != 0) {
             break;
         }
-        cr_assert(r.status == 200 && body_is(&r, "v1"), "%d '%.64s'", r.status,
-                  r.body);
+        cr_assert(r.status == 200 && h_body_is(&r, "v1"), "%d '%.64s'",
+                  r.status, r.body);
         h_resp_free(&r);
         cr_assert_lt(h_now_ms(), end, "still STALE 5 s after the restart");
     }
     cr_assert_eq(r.status, 200, "first answer after STALE: %d", r.status);
-    cr_assert(body_is(&r, "v2"), "first answer after STALE: '%.64s'", r.body);
+    cr_assert(h_body_is(&r, "v2"), "first answer after STALE: '%.64s'", r.body);
     cr_assert_str_eq(xc, "MISS");
     h_resp_free(&r);
 
@@ -327,7 +287,7 @@ Test(faults, stale_stops_once_redis_answers_again)
     for (end = h_now_ms() + 5000;; h_sleep_ms(10)) {
         cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
         header(&r, "X-Cache", xc, sizeof(xc));
-        cr_assert(r.status == 200 && body_is(&r, "v2"), "%d '%.64s' %s",
+        cr_assert(r.status == 200 && h_body_is(&r, "v2"), "%d '%.64s' %s",
                   r.status, r.body, xc);
         h_resp_free(&r);
         if (strcmp(xc, "HIT") == 0) {
@@ -441,7 +401,7 @@ check_stall(int key, const struct h_resp *r)
 
     snprintf(want, sizeof(want), "%c%d", key < 4 ? 'c' : 'u', key);
     header(r, "X-Cache", xc, sizeof(xc));
-    if (r->status == 200 && !body_is(r, want)) {
+    if (r->status == 200 && !h_body_is(r, want)) {
         return "200 with a wrong body";
     }
     if (key < 4 && (r->status != 200 || strcmp(xc, "HIT") != 0)) {
@@ -460,14 +420,14 @@ Test(faults, stall_keeps_hits_and_times_out_misses)
     int64_t t0;
     int i;
 
-    start_proxy("[redis]\ncommand_timeout = 300ms\n");
+    h_start_proxy(&proxy, &redis, "[redis]\ncommand_timeout = 300ms\n");
     for (i = 0; i < LOAD_KEYS; i++) {
         snprintf(key, sizeof(key), "l%d", i);
         snprintf(val, sizeof(val), "%c%d", i < 4 ? 'c' : 'u', i);
         if (i < 4) {
-            cache_key(key, val);
+            h_cache_key(&redis, proxy.http_port, key, val);
         } else {
-            redis_set(key, val);
+            h_set(&redis, key, val);
         }
     }
     memset(&ld, 0, sizeof(ld));
@@ -491,10 +451,11 @@ Test(faults, stall_serves_ttl_expired_entry_stale)
 {
     int64_t cached, wait;
 
-    start_proxy("[cache]\nttl = 600ms\nstale_if_error = 5s\n"
-                "[redis]\ncommand_timeout = 200ms\n");
-    redis_set("u", "uv");
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis,
+                  "[cache]\nttl = 600ms\nstale_if_error = 5s\n"
+                  "[redis]\ncommand_timeout = 200ms\n");
+    h_set(&redis, "u", "uv");
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     cached = h_now_ms(); /* the entry was stored before this */
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
     expect_get("/u", 504, NULL, NULL); /* the control: Redis is stalled */
@@ -543,8 +504,8 @@ Test(faults, stall_shorter_than_3s_just_after_a_ping_keeps_hits)
     int64_t paused, end;
     int n = 0;
 
-    start_proxy(NULL);
-    cache_key("k", "v1");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_cache_key(&redis, proxy.http_port, "k", "v1");
     /* The stream PINGs every second and gives up after 3 s without an
      * answer. A 2.6 s stall starting 0.7 s after a PING leaves the next
      * PING (sent 0.3 s into it) unanswered for 2.3 s: the stream stays. */
@@ -569,7 +530,8 @@ check_outage(int key, const struct h_resp *r)
     snprintf(b, sizeof(b), "b%d", key);
     switch (r->status) {
     case 200:
-        return body_is(r, a) || body_is(r, b) ? NULL : "200 with a wrong body";
+        return h_body_is(r, a) || h_body_is(r, b) ? NULL
+                                                  : "200 with a wrong body";
     case 404:
     case 503:
     case 504:
@@ -594,7 +556,7 @@ outage(int64_t elapsed)
         for (i = 0; i < LOAD_KEYS; i++) {
             snprintf(key, sizeof(key), "l%d", i);
             snprintf(val, sizeof(val), "b%d", i);
-            redis_set(key, val);
+            h_set(&redis, key, val);
         }
     }
 }
@@ -606,11 +568,11 @@ Test(faults, redis_killed_and_restarted_under_load)
     int64_t end;
     int i;
 
-    start_proxy("[redis]\nconnect_timeout = 500ms\n");
+    h_start_proxy(&proxy, &redis, "[redis]\nconnect_timeout = 500ms\n");
     for (i = 0; i < LOAD_KEYS; i++) {
         snprintf(key, sizeof(key), "l%d", i);
         snprintf(val, sizeof(val), "a%d", i);
-        redis_set(key, val);
+        h_set(&redis, key, val);
     }
     memset(&ld, 0, sizeof(ld));
     ld.check = check_outage;
@@ -626,7 +588,7 @@ Test(faults, redis_killed_and_restarted_under_load)
         snprintf(val, sizeof(val), "b%d", i);
         for (;; h_sleep_ms(10)) {
             cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0);
-            if (r.status == 200 && body_is(&r, val)) {
+            if (r.status == 200 && h_body_is(&r, val)) {
                 break;
             }
             h_resp_free(&r);
@@ -664,9 +626,10 @@ Test(faults, timed_out_command_keeps_its_connection_and_discards_reply)
     int64_t paused;
     long before;
 
-    start_proxy("[redis]\npool_size = 1\ncommand_timeout = 300ms\n");
-    redis_set("a", "va");
-    redis_set("b", "vb");
+    h_start_proxy(&proxy, &redis,
+                  "[redis]\npool_size = 1\ncommand_timeout = 300ms\n");
+    h_set(&redis, "a", "va");
+    h_set(&redis, "b", "vb");
     expect_get("/warm", 404, NULL, NULL); /* the one connection is open */
     c = h_redis_ctx(&redis);
     cr_assert_not_null(c);

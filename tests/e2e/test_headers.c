@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REQ(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
 #define LOG_CAP (256 * 1024)
 
 static struct h_redis redis;
@@ -27,47 +26,16 @@ static int admin_port;
 static void
 setup(void)
 {
-    cr_assert_eq(h_redis_start(&redis, 0), 0, "redis-server did not start");
+    h_pair_setup(&redis, &proxy);
 }
 
 static void
 teardown(void)
 {
-    h_proxy_stop(&proxy);
-    h_redis_stop(&redis);
+    h_pair_teardown(&redis, &proxy);
 }
 
 TestSuite(headers, .init = setup, .fini = teardown, .timeout = 30);
-
-static void
-start_proxy(const char *extra)
-{
-    cr_assert_eq(h_proxy_start(&proxy, redis.port, extra), 0,
-                 "proxy did not start");
-}
-
-static void
-start_admin(const char *extra)
-{
-    cr_assert_eq(
-        h_proxy_start_admin(&proxy, redis.port, extra, NULL, &admin_port), 0,
-        "proxy did not start");
-}
-
-static void
-set(const char *key, const char *val)
-{
-    cr_assert_eq(h_redis_cmd(&redis, "SET %s %s", key, val), 0, "SET %s", key);
-}
-
-/* A header's value, or "(none)". The buffer is reused by the next call. */
-static const char *
-hdr(const struct h_resp *r, const char *name)
-{
-    static char buf[512];
-
-    return h_header(r, name, buf, sizeof(buf)) ? buf : "(none)";
-}
 
 static int
 has_hdr(const struct h_resp *r, const char *name)
@@ -77,35 +45,18 @@ has_hdr(const struct h_resp *r, const char *name)
     return h_header(r, name, buf, sizeof(buf)) != NULL;
 }
 
-static int
-conn(int port)
-{
-    int fd = h_connect(port);
-
-    cr_assert_geq(fd, 0, "connect to port %d", port);
-    return fd;
-}
-
-static void
-roundtrip(int fd, const char *req, struct h_resp *r, int is_head)
-{
-    cr_assert_eq(h_sends(fd, req), 0, "send %s", req);
-    cr_assert_eq(h_read_resp(fd, r, is_head, 3000), 0, "no response to %s",
-                 req);
-}
-
 /* GET /path on a fresh connection with one extra header line (or ""). */
 static void
 get_with(int port, const char *path, const char *header, struct h_resp *r)
 {
     char req[1024];
-    int fd = conn(port);
+    int fd = h_conn(port);
 
     /* The Host a browser sends; CORS compares the Origin's host with it. */
     snprintf(req, sizeof(req),
              "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path, port,
              header);
-    roundtrip(fd, req, r, 0);
+    h_roundtrip(fd, req, r, 0);
     close(fd);
 }
 
@@ -194,7 +145,7 @@ check_dates(int fd, const struct exchange *x, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++) {
-        roundtrip(fd, x[i].req, &r, x[i].head);
+        h_roundtrip(fd, x[i].req, &r, x[i].head);
         cr_assert_eq(r.status, x[i].status, "%s", x[i].req);
         check_date(&r, x[i].req);
         h_resp_free(&r);
@@ -204,15 +155,15 @@ check_dates(int fd, const struct exchange *x, size_t n)
 Test(headers, date_on_every_response)
 {
     static const struct exchange data[] = {
-        {REQ("/k"), 200, 0},
+        {H_REQ("/k"), 200, 0},
         {"HEAD /k HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
-        {REQ("/missing"), 404, 0},
+        {H_REQ("/missing"), 404, 0},
         {"DELETE /k HTTP/1.1\r\nHost: x\r\n\r\n", 405, 0},
     };
     static const struct exchange admin[] = {
-        {REQ("/healthz"), 200, 0},
-        {REQ("/metrics"), 200, 0},
-        {REQ("/nope"), 404, 0},
+        {H_REQ("/healthz"), 200, 0},
+        {H_REQ("/metrics"), 200, 0},
+        {H_REQ("/nope"), 404, 0},
         {"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405,
          0},
     };
@@ -220,31 +171,32 @@ Test(headers, date_on_every_response)
     char req[256], etag[64];
     int fd, fd2;
 
-    start_admin("[server]\nmax_clients = 1\n");
-    set("k", "v");
-    fd = conn(proxy.http_port);
+    h_start_proxy_admin(&proxy, &redis, "[server]\nmax_clients = 1\n",
+                        &admin_port);
+    h_set(&redis, "k", "v");
+    fd = h_conn(proxy.http_port);
     check_dates(fd, data, sizeof(data) / sizeof(data[0]));
-    roundtrip(fd, REQ("/k"), &r, 0);
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
     cr_assert_not_null(h_header(&r, "ETag", etag, sizeof(etag)));
     h_resp_free(&r);
     snprintf(req, sizeof(req),
              "GET /k HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n", etag);
-    roundtrip(fd, req, &r, 0);
+    h_roundtrip(fd, req, &r, 0);
     cr_assert_eq(r.status, 304);
     check_date(&r, "304");
     h_resp_free(&r);
-    fd2 = conn(proxy.http_port); /* over max_clients */
+    fd2 = h_conn(proxy.http_port); /* over max_clients */
     cr_assert_eq(h_read_resp(fd2, &r, 0, 3000), 0);
     cr_assert_eq(r.status, 503);
     check_date(&r, "503 over max_clients");
     h_resp_free(&r);
     close(fd2);
-    roundtrip(fd, "GET  HTTP/1.1\r\n\r\n", &r, 0);
+    h_roundtrip(fd, "GET  HTTP/1.1\r\n\r\n", &r, 0);
     cr_assert_eq(r.status, 400);
     check_date(&r, "400");
     h_resp_free(&r);
     close(fd);
-    fd = conn(admin_port);
+    fd = h_conn(admin_port);
     check_dates(fd, admin, sizeof(admin) / sizeof(admin[0]));
     close(fd);
 }
@@ -272,7 +224,7 @@ is_etag(const char *s)
 static long
 max_age(const struct h_resp *r)
 {
-    const char *cc = hdr(r, "Cache-Control");
+    const char *cc = h_hdr(r, "Cache-Control");
     char *end;
     long n;
 
@@ -305,25 +257,26 @@ Test(headers, miss_and_hit_carry_etag_max_age_and_age)
     long ma;
     int fd;
 
-    start_proxy(TTL_ONLY "ttl = 60s\n");
-    set("k", "value");
-    fd = conn(proxy.http_port);
-    roundtrip(fd, REQ("/k"), &r, 0);
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "MISS");
-    cr_assert(is_etag(hdr(&r, "ETag")), "ETag '%s'", hdr(&r, "ETag"));
+    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 60s\n");
+    h_set(&redis, "k", "value");
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
+    cr_assert_str_eq(h_hdr(&r, "X-Cache"), "MISS");
+    cr_assert(is_etag(h_hdr(&r, "ETag")), "ETag '%s'", h_hdr(&r, "ETag"));
     cr_assert_not_null(h_header(&r, "ETag", tag, sizeof(tag)));
     ma = max_age(&r);
     cr_assert(ma == 60 || ma == 59, "MISS Cache-Control '%s'",
-              hdr(&r, "Cache-Control"));
-    cr_assert(!has_hdr(&r, "Age"), "MISS has Age: %s", hdr(&r, "Age"));
+              h_hdr(&r, "Cache-Control"));
+    cr_assert(!has_hdr(&r, "Age"), "MISS has Age: %s", h_hdr(&r, "Age"));
     h_resp_free(&r);
-    roundtrip(fd, REQ("/k"), &r, 0);
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "HIT");
-    cr_assert_str_eq(hdr(&r, "ETag"), tag, "ETag changed between MISS and HIT");
-    cr_assert(age(&r) == 0 || age(&r) == 1, "HIT Age '%s'", hdr(&r, "Age"));
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
+    cr_assert_str_eq(h_hdr(&r, "X-Cache"), "HIT");
+    cr_assert_str_eq(h_hdr(&r, "ETag"), tag,
+                     "ETag changed between MISS and HIT");
+    cr_assert(age(&r) == 0 || age(&r) == 1, "HIT Age '%s'", h_hdr(&r, "Age"));
     ma = max_age(&r);
     cr_assert(ma >= 58 && ma <= 60, "HIT Cache-Control '%s'",
-              hdr(&r, "Cache-Control"));
+              h_hdr(&r, "Cache-Control"));
     h_resp_free(&r);
     close(fd);
 }
@@ -333,22 +286,22 @@ Test(headers, age_grows_and_max_age_shrinks)
     struct h_resp r = {0};
     long a, ma;
 
-    start_proxy(TTL_ONLY "ttl = 5s\n");
-    set("k", "v");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 5s\n");
+    h_set(&redis, "k", "v");
     get_with(proxy.http_port, "/k", "", &r);
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_assert_str_eq(h_hdr(&r, "X-Cache"), "MISS");
     ma = max_age(&r);
     cr_assert(ma == 5 || ma == 4, "MISS Cache-Control '%s'",
-              hdr(&r, "Cache-Control"));
+              h_hdr(&r, "Cache-Control"));
     h_resp_free(&r);
     h_sleep_ms(1200);
     get_with(proxy.http_port, "/k", "", &r);
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "HIT");
+    cr_assert_str_eq(h_hdr(&r, "X-Cache"), "HIT");
     a = age(&r);
     ma = max_age(&r);
-    cr_assert(a >= 1 && a <= 2, "Age '%s' after 1.2 s", hdr(&r, "Age"));
+    cr_assert(a >= 1 && a <= 2, "Age '%s' after 1.2 s", h_hdr(&r, "Age"));
     cr_assert(ma >= 2 && ma <= 4, "Cache-Control '%s' after 1.2 s of 5 s",
-              hdr(&r, "Cache-Control"));
+              h_hdr(&r, "Cache-Control"));
     cr_assert_leq(a + ma, 5, "Age %ld + max-age %ld exceed the TTL", a, ma);
     h_resp_free(&r);
 }
@@ -358,13 +311,13 @@ Test(headers, ttl_zero_is_no_cache)
     struct h_resp r = {0};
     int i;
 
-    start_proxy(TTL_ONLY "ttl = 0\n");
-    set("k", "v");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 0\n");
+    h_set(&redis, "k", "v");
     for (i = 0; i < 2; i++) {
         get_with(proxy.http_port, "/k", "", &r);
-        cr_assert_str_eq(hdr(&r, "X-Cache"), i == 0 ? "MISS" : "HIT");
-        cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-cache");
-        cr_assert(is_etag(hdr(&r, "ETag")));
+        cr_assert_str_eq(h_hdr(&r, "X-Cache"), i == 0 ? "MISS" : "HIT");
+        cr_assert_str_eq(h_hdr(&r, "Cache-Control"), "no-cache");
+        cr_assert(is_etag(h_hdr(&r, "ETag")));
         h_resp_free(&r);
     }
 }
@@ -375,13 +328,13 @@ Test(headers, etag_changes_with_the_value)
     char tag[64];
     int64_t deadline;
 
-    start_proxy("[cache]\ntracking = on\n");
-    set("k", "first value");
+    h_start_proxy(&proxy, &redis, "[cache]\ntracking = on\n");
+    h_set(&redis, "k", "first value");
     get_with(proxy.http_port, "/k", "", &r);
     cr_assert_not_null(h_header(&r, "ETag", tag, sizeof(tag)));
     cr_assert(is_etag(tag), "ETag '%s'", tag);
     h_resp_free(&r);
-    set("k", "second value");
+    h_set(&redis, "k", "second value");
     deadline = h_now_ms() + 2000;
     for (;;) { /* the invalidation message arrives asynchronously */
         get_with(proxy.http_port, "/k", "", &r);
@@ -392,8 +345,8 @@ Test(headers, etag_changes_with_the_value)
         h_sleep_ms(20);
     }
     cr_assert_str_eq(r.body, "second value");
-    cr_assert(is_etag(hdr(&r, "ETag")), "ETag '%s'", hdr(&r, "ETag"));
-    cr_assert_str_neq(hdr(&r, "ETag"), tag, "same ETag for another value");
+    cr_assert(is_etag(h_hdr(&r, "ETag")), "ETag '%s'", h_hdr(&r, "ETag"));
+    cr_assert_str_neq(h_hdr(&r, "ETag"), tag, "same ETag for another value");
     h_resp_free(&r);
 }
 
@@ -426,21 +379,21 @@ Test(headers, not_modified_for_current_etag_keeps_connection)
     char tag[64], req[256];
     int fd;
 
-    start_proxy(TTL_ONLY);
-    set("k", "hello");
+    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_set(&redis, "k", "hello");
     etag_of("/k", tag, sizeof(tag));
     snprintf(req, sizeof(req),
              "GET /k HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n", tag);
-    fd = conn(proxy.http_port);
-    roundtrip(fd, req, &r, 0);
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, req, &r, 0);
     cr_assert_eq(r.status, 304, "If-None-Match current ETag: %d", r.status);
     cr_assert(!has_hdr(&r, "Content-Length"), "304 with Content-Length: %s",
-              hdr(&r, "Content-Length"));
+              h_hdr(&r, "Content-Length"));
     cr_assert(!has_hdr(&r, "Content-Type"), "304 with Content-Type");
-    cr_assert_str_eq(hdr(&r, "ETag"), tag);
+    cr_assert_str_eq(h_hdr(&r, "ETag"), tag);
     h_resp_free(&r);
     cr_assert(quiet(fd, 150), "bytes after the 304's head (a body?)");
-    roundtrip(fd, REQ("/k"), &r, 0);
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
     cr_assert_eq(r.status, 200, "GET after a 304 on the same connection");
     cr_assert_str_eq(r.body, "hello");
     h_resp_free(&r);
@@ -464,8 +417,8 @@ Test(headers, if_none_match_lists_weak_tags_and_star)
     char tag[64], line[256];
     size_t i;
 
-    start_proxy(TTL_ONLY);
-    set("k", "hello");
+    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_set(&redis, "k", "hello");
     etag_of("/k", tag, sizeof(tag));
     for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         snprintf(line, sizeof(line), "If-None-Match: %s%s%s\r\n", forms[i].pre,
@@ -482,8 +435,8 @@ Test(headers, if_none_match_other_tag_gets_the_value)
     struct h_resp r = {0};
     char tag[64], line[256];
 
-    start_proxy(TTL_ONLY);
-    set("k", "hello");
+    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_set(&redis, "k", "hello");
     etag_of("/k", tag, sizeof(tag));
     tag[5] = tag[5] == '0' ? '1' : '0'; /* a different tag */
     snprintf(line, sizeof(line), "If-None-Match: %s, \"abc\"\r\n", tag);
@@ -505,22 +458,23 @@ Test(headers, errors_are_no_store)
 {
     struct h_resp r = {0};
 
-    start_proxy(TTL_ONLY "[redis]\ncommand_timeout = 300ms\n");
+    h_start_proxy(&proxy, &redis,
+                  TTL_ONLY "[redis]\ncommand_timeout = 300ms\n");
     get_with(proxy.http_port, "/absent", "", &r);
     cr_assert_eq(r.status, 404);
-    cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-store", "404");
+    cr_assert_str_eq(h_hdr(&r, "Cache-Control"), "no-store", "404");
     cr_assert(!has_hdr(&r, "ETag"), "404 with an ETag");
     h_resp_free(&r);
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1000 ALL"), 0);
     get_with(proxy.http_port, "/k1", "", &r);
     cr_assert_eq(r.status, 504, "GET while Redis is paused: %d", r.status);
-    cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-store", "504");
+    cr_assert_str_eq(h_hdr(&r, "Cache-Control"), "no-store", "504");
     h_resp_free(&r);
     h_redis_kill(&redis, 1);
     get_with(proxy.http_port, "/k2", "", &r);
     cr_assert_eq(r.status, 503, "GET with Redis gone: %d", r.status);
-    cr_assert_str_eq(hdr(&r, "Cache-Control"), "no-store", "503");
-    cr_assert_str_eq(hdr(&r, "Retry-After"), "1");
+    cr_assert_str_eq(h_hdr(&r, "Cache-Control"), "no-store", "503");
+    cr_assert_str_eq(h_hdr(&r, "Retry-After"), "1");
     h_resp_free(&r);
 }
 
@@ -541,17 +495,17 @@ Test(headers, cors_only_for_the_admin_origin)
     struct h_resp r = {0};
     char origin[64];
 
-    start_admin(TTL_ONLY);
-    set("k", "v");
+    h_start_proxy_admin(&proxy, &redis, TTL_ONLY, &admin_port);
+    h_set(&redis, "k", "v");
     snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", admin_port);
     origin_get(origin, &r);
-    cr_assert_str_eq(hdr(&r, "Access-Control-Allow-Origin"), origin);
-    cr_assert_str_eq(hdr(&r, "Vary"), "Origin");
+    cr_assert_str_eq(h_hdr(&r, "Access-Control-Allow-Origin"), origin);
+    cr_assert_str_eq(h_hdr(&r, "Vary"), "Origin");
     h_resp_free(&r);
     snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", proxy.http_port);
     origin_get(origin, &r);
     cr_assert(!has_hdr(&r, "Access-Control-Allow-Origin"), "ACAO for %s: %s",
-              origin, hdr(&r, "Access-Control-Allow-Origin"));
+              origin, h_hdr(&r, "Access-Control-Allow-Origin"));
     h_resp_free(&r);
     snprintf(origin, sizeof(origin), "http://127.0.0.1:1%d", admin_port);
     origin_get(origin, &r);
@@ -577,13 +531,13 @@ Test(headers, cors_applies_to_not_found_too)
     struct h_resp r = {0};
     char line[128];
 
-    start_admin(TTL_ONLY);
+    h_start_proxy_admin(&proxy, &redis, TTL_ONLY, &admin_port);
     snprintf(line, sizeof(line), "Origin: http://127.0.0.1:%d\r\n", admin_port);
     get_with(proxy.http_port, "/absent", line, &r);
     cr_assert_eq(r.status, 404);
     cr_assert(has_hdr(&r, "Access-Control-Allow-Origin"),
               "404 to the dashboard's origin has no CORS headers");
-    cr_assert_str_eq(hdr(&r, "Vary"), "Origin");
+    cr_assert_str_eq(h_hdr(&r, "Vary"), "Origin");
     h_resp_free(&r);
 }
 
@@ -592,8 +546,8 @@ Test(headers, no_cors_when_admin_is_off)
     struct h_resp r = {0};
     char origin[64];
 
-    start_proxy(TTL_ONLY);
-    set("k", "v");
+    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_set(&redis, "k", "v");
     snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", proxy.http_port);
     origin_get(origin, &r);
     cr_assert(!has_hdr(&r, "Access-Control-Allow-Origin"), "ACAO for %s",
@@ -614,17 +568,17 @@ four_requests(void)
     char reply[64] = "";
     int fd;
 
-    set("secretkey123", "hello");
+    h_set(&redis, "secretkey123", "hello");
     get_with(proxy.http_port, "/secretkey123", "", &r);
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_assert_str_eq(h_hdr(&r, "X-Cache"), "MISS");
     h_resp_free(&r);
     get_with(proxy.http_port, "/secretkey123", "", &r);
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "HIT");
+    cr_assert_str_eq(h_hdr(&r, "X-Cache"), "HIT");
     h_resp_free(&r);
     get_with(proxy.http_port, "/secretmissing", "", &r);
     cr_assert_eq(r.status, 404);
     h_resp_free(&r);
-    fd = conn(proxy.resp_port);
+    fd = h_conn(proxy.resp_port);
     cr_assert_eq(h_sends(fd, "GET secretkey123\r\n"), 0);
     cr_assert_eq(h_recv_n(fd, reply, 11, 3000), 0, "RESP GET: '%s'", reply);
     cr_assert_str_eq(reply, "$5\r\nhello\r\n");
@@ -649,7 +603,7 @@ Test(headers, access_log_one_line_per_request)
     int i;
 
     cr_assert_not_null(log);
-    start_proxy(TTL_ONLY "[log]\naccess = on\n");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\naccess = on\n");
     four_requests();
     deadline = h_now_ms() + 2000;
     do { /* the log is written by its own thread */
@@ -687,7 +641,7 @@ Test(headers, access_log_key_len_is_the_decoded_length)
     int64_t deadline;
 
     cr_assert_not_null(log);
-    start_proxy(TTL_ONLY "[log]\naccess = on\n");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\naccess = on\n");
     cr_assert_eq(h_redis_cmd(&redis, "SET %s %s", "a/b c", "v"), 0);
     get_with(proxy.http_port, "/a%2Fb%20c", "", &r); /* key "a/b c" */
     cr_assert_eq(r.status, 200);
@@ -710,7 +664,7 @@ Test(headers, access_log_off_writes_no_access_lines)
     char *log = malloc(LOG_CAP);
 
     cr_assert_not_null(log);
-    start_proxy(TTL_ONLY "[log]\naccess = off\n");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\naccess = off\n");
     four_requests();
     cr_assert_eq(h_proxy_stop_log(&proxy, log, LOG_CAP), 0);
     cr_assert_not_null(strstr(log, "msg=\"stopped\""), "log not flushed:\n%s",
@@ -747,7 +701,7 @@ Test(headers, startup_line_has_config_and_masks_password)
     size_t i;
 
     cr_assert_not_null(log);
-    start_proxy("");
+    h_start_proxy(&proxy, &redis, "");
     cr_assert_eq(h_proxy_stop_log(&proxy, log, LOG_CAP), 0);
     h_nth_line(log, "msg=\"starting\"", 0, line, sizeof(line));
     for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -760,10 +714,10 @@ Test(headers, startup_line_has_config_and_masks_password)
     snprintf(want, sizeof(want), " server.http_port=%d ", proxy.http_port);
     cr_assert_not_null(strstr(line, want), "no '%s' in '%s'", want, line);
 
-    set("k", "authed");
+    h_set(&redis, "k", "authed");
     cr_assert_eq(h_redis_cmd(&redis, "CONFIG SET requirepass %s", pw), 0);
     snprintf(line, sizeof(line), TTL_ONLY "[redis]\npassword = %s\n", pw);
-    start_proxy(line);
+    h_start_proxy(&proxy, &redis, line);
     get_with(proxy.http_port, "/k", "", &r); /* proves AUTH was sent */
     cr_assert_eq(r.status, 200, "GET with a password: %d %s", r.status, r.body);
     cr_assert_str_eq(r.body, "authed");
@@ -780,8 +734,8 @@ Test(headers, log_level_error_hides_info_lines)
     struct h_resp r = {0};
 
     cr_assert_not_null(log);
-    start_proxy(TTL_ONLY "[log]\nlevel = error\n");
-    set("k", "v");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\nlevel = error\n");
+    h_set(&redis, "k", "v");
     get_with(proxy.http_port, "/k", "", &r);
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
@@ -789,7 +743,7 @@ Test(headers, log_level_error_hides_info_lines)
     cr_assert_null(strstr(log, "msg=\"listening\""), "%s", log);
     cr_assert_null(strstr(log, "level=info"), "%s", log);
     /* ... while the same start at level info does log it */
-    start_proxy(TTL_ONLY "[log]\nlevel = info\n");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\nlevel = info\n");
     cr_assert_eq(h_proxy_stop_log(&proxy, log, LOG_CAP), 0);
     cr_assert_not_null(strstr(log, "msg=\"listening\""), "%s", log);
     free(log);

@@ -17,171 +17,89 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REQ(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
-
 static struct h_redis redis;
 static struct h_proxy proxy;
 
 static void
 setup(void)
 {
-    cr_assert_eq(h_redis_start(&redis, 0), 0, "redis-server did not start");
+    h_pair_setup(&redis, &proxy);
 }
 
 static void
 teardown(void)
 {
-    h_proxy_stop(&proxy);
-    h_redis_stop(&redis);
+    h_pair_teardown(&redis, &proxy);
 }
 
 TestSuite(http, .init = setup, .fini = teardown, .timeout = 30);
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-start_proxy(const char *extra)
-{
-    cr_assert_eq(h_proxy_start(&proxy, redis.port, extra), 0,
-                 "proxy did not start (is %s built?)",
-                 getenv("PROXY_BIN") ? getenv("PROXY_BIN")
-                                     : "build/redis-proxy");
-}
-
-static void
-set(const char *key, const char *val)
-{
-    cr_assert_eq(h_redis_cmd(&redis, "SET %s %s", key, val), 0, "SET %s", key);
-}
-
-/* A header's value, or "(none)". The buffer is reused by the next call. */
-static const char *
-hdr(const struct h_resp *r, const char *name)
-{
-    static char buf[512];
-
-    return h_header(r, name, buf, sizeof(buf)) ? buf : "(none)";
-}
-
-static int
-conn(void)
-{
-    int fd = h_connect(proxy.http_port);
-
-    cr_assert_geq(fd, 0, "connect to the proxy");
-    return fd;
-}
-
-/* Sends req on fd and reads one response into r. */
-static void
-roundtrip(int fd, const char *req, struct h_resp *r)
-{
-    cr_assert_eq(h_sends(fd, req), 0, "send %s", req);
-    cr_assert_eq(h_read_resp(fd, r, 0, 3000), 0, "no response to %s", req);
-}
-
-/* Checks status, exact body (when body != NULL) and X-Cache (when given). */
-static void
-check(const struct h_resp *r, const char *what, int status, const char *body,
-      const char *xcache)
-{
-    cr_assert_eq(r->status, status, "%s: status %d, want %d", what, r->status,
-                 status);
-    if (body != NULL) {
-        cr_assert_eq(r->body_len, strlen(body), "%s: body length %zu, want %zu",
-                     what, r->body_len, strlen(body));
-        cr_assert_eq(memcmp(r->body, body, r->body_len), 0,
-                     "%s: body '%s', want '%s'", what, r->body, body);
-    }
-    if (xcache != NULL) {
-        cr_assert_str_eq(hdr(r, "X-Cache"), xcache, "%s: X-Cache", what);
-    }
-}
-
-/* One-shot GET path, checked as in check(). */
-static void
-expect_get(const char *path, int status, const char *body, const char *xcache)
-{
-    struct h_resp r = {0};
-
-    cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0,
-                 "GET %s: no response", path);
-    check(&r, path, status, body, xcache);
-    h_resp_free(&r);
-}
 
 /* ---- caching ---- */
 
 Test(http, get_is_cached_and_hit_does_not_contact_redis)
 {
-    start_proxy(TTL_ONLY);
-    set("k", "v1");
-    expect_get("/k", 200, "v1", "MISS");
-    set("k", "v2");
-    expect_get("/k", 200, "v1", "HIT");
+    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_set(&redis, "k", "v1");
+    h_expect_get(proxy.http_port, "/k", 200, "v1", "MISS");
+    h_set(&redis, "k", "v2");
+    h_expect_get(proxy.http_port, "/k", 200, "v1", "HIT");
     cr_assert_eq(h_redis_calls(&redis, "get"), 1);
 }
 
 Test(http, entry_expires_after_global_ttl)
 {
-    start_proxy(TTL_ONLY "ttl = 1s\n");
-    set("k", "v1");
-    expect_get("/k", 200, "v1", "MISS");
-    set("k", "v2");
-    expect_get("/k", 200, "v1", "HIT");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 1s\n");
+    h_set(&redis, "k", "v1");
+    h_expect_get(proxy.http_port, "/k", 200, "v1", "MISS");
+    h_set(&redis, "k", "v2");
+    h_expect_get(proxy.http_port, "/k", 200, "v1", "HIT");
     h_sleep_ms(1300);
-    expect_get("/k", 200, "v2", "MISS");
+    h_expect_get(proxy.http_port, "/k", 200, "v2", "MISS");
 }
 
 Test(http, evicts_least_recently_used_at_capacity)
 {
-    start_proxy(TTL_ONLY "capacity = 2\n");
-    set("a", "a1");
-    set("b", "b1");
-    set("c", "c1");
-    expect_get("/a", 200, "a1", "MISS");
-    expect_get("/b", 200, "b1", "MISS");
-    expect_get("/a", 200, "a1", "HIT");
-    expect_get("/c", 200, "c1", "MISS"); /* evicts b, the LRU */
-    set("a", "a2");
-    set("b", "b2");
-    expect_get("/a", 200, "a1", "HIT");
-    expect_get("/b", 200, "b2", "MISS");
+    h_start_proxy(&proxy, &redis, TTL_ONLY "capacity = 2\n");
+    h_set(&redis, "a", "a1");
+    h_set(&redis, "b", "b1");
+    h_set(&redis, "c", "c1");
+    h_expect_get(proxy.http_port, "/a", 200, "a1", "MISS");
+    h_expect_get(proxy.http_port, "/b", 200, "b1", "MISS");
+    h_expect_get(proxy.http_port, "/a", 200, "a1", "HIT");
+    /* evicts b, the LRU */
+    h_expect_get(proxy.http_port, "/c", 200, "c1", "MISS");
+    h_set(&redis, "a", "a2");
+    h_set(&redis, "b", "b2");
+    h_expect_get(proxy.http_port, "/a", 200, "a1", "HIT");
+    h_expect_get(proxy.http_port, "/b", 200, "b2", "MISS");
 }
 
 Test(http, missing_key_is_404_and_not_cached)
 {
     struct h_resp r = {0};
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_http_get(proxy.http_port, "/nokey", &r), 0);
-    check(&r, "/nokey", 404, NULL, NULL);
-    cr_assert_str_neq(hdr(&r, "Content-Length"), "(none)");
+    h_check(&r, "/nokey", 404, NULL, NULL);
+    cr_assert_str_neq(h_hdr(&r, "Content-Length"), "(none)");
     cr_assert_gt(r.body_len, 0, "404 has a short text body");
     h_resp_free(&r);
-    expect_get("/nokey", 404, NULL, NULL);
+    h_expect_get(proxy.http_port, "/nokey", 404, NULL, NULL);
     cr_assert_eq(h_redis_calls(&redis, "get"), 2, "misses are not cached");
-    set("nokey", "now");
-    expect_get("/nokey", 200, "now", "MISS");
+    h_set(&redis, "nokey", "now");
+    h_expect_get(proxy.http_port, "/nokey", 200, "now", "MISS");
 }
 
 Test(http, utf8_value_is_text_plain_with_nosniff)
 {
     struct h_resp r = {0};
 
-    start_proxy(NULL);
-    set("u", "h\xC3\xA9llo \xE2\x82\xAC");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "u", "h\xC3\xA9llo \xE2\x82\xAC");
     cr_assert_eq(h_http_get(proxy.http_port, "/u", &r), 0);
-    check(&r, "/u", 200, "h\xC3\xA9llo \xE2\x82\xAC", "MISS");
-    cr_assert_str_eq(hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
-    cr_assert_str_eq(hdr(&r, "X-Content-Type-Options"), "nosniff");
+    h_check(&r, "/u", 200, "h\xC3\xA9llo \xE2\x82\xAC", "MISS");
+    cr_assert_str_eq(h_hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
+    cr_assert_str_eq(h_hdr(&r, "X-Content-Type-Options"), "nosniff");
     h_resp_free(&r);
 }
 
@@ -189,12 +107,12 @@ Test(http, binary_value_is_octet_stream_with_nosniff)
 {
     struct h_resp r = {0};
 
-    start_proxy(NULL);
-    set("bin", "ab\xC3\x28\xFF");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "bin", "ab\xC3\x28\xFF");
     cr_assert_eq(h_http_get(proxy.http_port, "/bin", &r), 0);
-    check(&r, "/bin", 200, "ab\xC3\x28\xFF", "MISS");
-    cr_assert_str_eq(hdr(&r, "Content-Type"), "application/octet-stream");
-    cr_assert_str_eq(hdr(&r, "X-Content-Type-Options"), "nosniff");
+    h_check(&r, "/bin", 200, "ab\xC3\x28\xFF", "MISS");
+    cr_assert_str_eq(h_hdr(&r, "Content-Type"), "application/octet-stream");
+    cr_assert_str_eq(h_hdr(&r, "X-Content-Type-Options"), "nosniff");
     h_resp_free(&r);
 }
 
@@ -213,24 +131,24 @@ stalled_miss_then_hit(int *a_waiting)
     int64_t t0, lat;
     int a, b;
 
-    set("h", "hv");
-    set("m", "mv");
-    expect_get("/h", 200, "hv", "MISS");
-    expect_get("/h", 200, "hv", "HIT");
+    h_set(&redis, "h", "hv");
+    h_set(&redis, "m", "mv");
+    h_expect_get(proxy.http_port, "/h", 200, "hv", "MISS");
+    h_expect_get(proxy.http_port, "/h", 200, "hv", "HIT");
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1000 ALL"), 0);
-    a = conn();
-    cr_assert_eq(h_sends(a, REQ("/m")), 0);
+    a = h_conn(proxy.http_port);
+    cr_assert_eq(h_sends(a, H_REQ("/m")), 0);
     h_sleep_ms(100);
-    b = conn();
-    t0 = now_ms();
-    cr_assert_eq(h_sends(b, REQ("/h")), 0);
+    b = h_conn(proxy.http_port);
+    t0 = h_now_ms();
+    cr_assert_eq(h_sends(b, H_REQ("/h")), 0);
     cr_assert_eq(h_read_resp(b, &rb, 0, 3000), 0, "no response for B");
-    lat = now_ms() - t0;
+    lat = h_now_ms() - t0;
     pa = (struct pollfd){.fd = a, .events = POLLIN};
     *a_waiting = poll(&pa, 1, 0) == 0;
-    check(&rb, "B /h", 200, "hv", "HIT");
+    h_check(&rb, "B /h", 200, "hv", "HIT");
     cr_assert_eq(h_read_resp(a, &ra, 0, 3000), 0, "no response for A");
-    check(&ra, "A /m", 200, "mv", "MISS");
+    h_check(&ra, "A /m", 200, "mv", "MISS");
     h_resp_free(&ra);
     h_resp_free(&rb);
     close(a);
@@ -243,7 +161,8 @@ Test(http, one_worker_processes_requests_sequentially)
     int a_waiting;
     int64_t lat;
 
-    start_proxy("[server]\nworkers = 1\n[redis]\ncommand_timeout = 3s\n");
+    h_start_proxy(&proxy, &redis,
+                  "[server]\nworkers = 1\n[redis]\ncommand_timeout = 3s\n");
     lat = stalled_miss_then_hit(&a_waiting);
     cr_assert_geq(lat, 600,
                   "hit answered after %lld ms while the only "
@@ -256,7 +175,8 @@ Test(http, four_workers_answer_hit_while_miss_waits)
     int a_waiting;
     int64_t lat;
 
-    start_proxy("[server]\nworkers = 4\n[redis]\ncommand_timeout = 3s\n");
+    h_start_proxy(&proxy, &redis,
+                  "[server]\nworkers = 4\n[redis]\ncommand_timeout = 3s\n");
     lat = stalled_miss_then_hit(&a_waiting);
     cr_assert_lt(lat, 300, "hit took %lld ms", (long long)lat);
     cr_assert(a_waiting, "the stalled miss was answered before the hit");
@@ -269,18 +189,18 @@ Test(http, keep_alive_serves_several_requests_on_one_connection)
     struct h_resp r = {0};
     int fd;
 
-    start_proxy(NULL);
-    set("k1", "one");
-    set("k2", "two");
-    fd = conn();
-    roundtrip(fd, REQ("/k1"), &r);
-    check(&r, "/k1", 200, "one", "MISS");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k1", "one");
+    h_set(&redis, "k2", "two");
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, H_REQ("/k1"), &r, 0);
+    h_check(&r, "/k1", 200, "one", "MISS");
     h_resp_free(&r);
-    roundtrip(fd, REQ("/k2"), &r);
-    check(&r, "/k2", 200, "two", "MISS");
+    h_roundtrip(fd, H_REQ("/k2"), &r, 0);
+    h_check(&r, "/k2", 200, "two", "MISS");
     h_resp_free(&r);
-    roundtrip(fd, REQ("/k1"), &r);
-    check(&r, "/k1 again", 200, "one", "HIT");
+    h_roundtrip(fd, H_REQ("/k1"), &r, 0);
+    h_check(&r, "/k1 again", 200, "one", "HIT");
     h_resp_free(&r);
     close(fd);
 }
@@ -292,16 +212,18 @@ Test(http, pipelined_requests_are_answered_in_order)
     size_t i;
     int fd;
 
-    start_proxy(NULL);
-    set("p1", "v1");
-    set("p2", "v2");
-    set("p3", "v3");
-    expect_get("/p2", 200, "v2", "MISS"); /* a hit among misses */
-    fd = conn();
-    cr_assert_eq(h_sends(fd, REQ("/p1") REQ("/p2") REQ("/p3") REQ("/p2")), 0);
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "p1", "v1");
+    h_set(&redis, "p2", "v2");
+    h_set(&redis, "p3", "v3");
+    /* a hit among misses */
+    h_expect_get(proxy.http_port, "/p2", 200, "v2", "MISS");
+    fd = h_conn(proxy.http_port);
+    cr_assert_eq(
+        h_sends(fd, H_REQ("/p1") H_REQ("/p2") H_REQ("/p3") H_REQ("/p2")), 0);
     for (i = 0; i < 4; i++) {
         cr_assert_eq(h_read_resp(fd, &r, 0, 3000), 0, "response %zu", i);
-        check(&r, "pipelined", 200, want[i], NULL);
+        h_check(&r, "pipelined", 200, want[i], NULL);
         h_resp_free(&r);
     }
     close(fd);
@@ -312,11 +234,11 @@ Test(http, http10_without_keep_alive_is_closed_after_response)
     struct h_resp r = {0};
     int fd;
 
-    start_proxy(NULL);
-    set("k", "v");
-    fd = conn();
-    roundtrip(fd, "GET /k HTTP/1.0\r\n\r\n", &r);
-    check(&r, "HTTP/1.0", 200, "v", NULL);
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k", "v");
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, "GET /k HTTP/1.0\r\n\r\n", &r, 0);
+    h_check(&r, "HTTP/1.0", 200, "v", NULL);
     cr_assert(h_wait_closed(fd, 1000), "HTTP/1.0 connection left open");
     h_resp_free(&r);
     close(fd);
@@ -329,15 +251,15 @@ Test(http, http10_with_keep_alive_stays_open)
     struct h_resp r = {0};
     int fd;
 
-    start_proxy(NULL);
-    set("k", "v");
-    fd = conn();
-    roundtrip(fd, req, &r);
-    check(&r, "first", 200, "v", "MISS");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k", "v");
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, req, &r, 0);
+    h_check(&r, "first", 200, "v", "MISS");
     h_resp_free(&r);
     cr_assert_not(h_wait_closed(fd, 300), "keep-alive connection closed");
-    roundtrip(fd, req, &r);
-    check(&r, "second", 200, "v", "HIT");
+    h_roundtrip(fd, req, &r, 0);
+    h_check(&r, "second", 200, "v", "HIT");
     h_resp_free(&r);
     close(fd);
 }
@@ -347,12 +269,12 @@ Test(http, connection_close_is_honoured)
     struct h_resp r = {0};
     int fd;
 
-    start_proxy(NULL);
-    set("k", "v");
-    fd = conn();
-    roundtrip(fd, "GET /k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-              &r);
-    check(&r, "close", 200, "v", NULL);
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k", "v");
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, "GET /k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                &r, 0);
+    h_check(&r, "close", 200, "v", NULL);
     cr_assert(h_wait_closed(fd, 1000), "connection left open");
     h_resp_free(&r);
     close(fd);
@@ -365,20 +287,20 @@ Test(http, head_has_get_headers_and_no_body)
     struct h_resp r = {0};
     int fd;
 
-    start_proxy(NULL);
-    set("k", "hello world");
-    fd = conn();
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k", "hello world");
+    fd = h_conn(proxy.http_port);
     cr_assert_eq(h_sends(fd, "HEAD /k HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
     cr_assert_eq(h_read_resp(fd, &r, 1, 3000), 0);
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(hdr(&r, "Content-Length"), "11");
-    cr_assert_str_eq(hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
-    cr_assert_str_eq(hdr(&r, "X-Content-Type-Options"), "nosniff");
-    cr_assert_str_eq(hdr(&r, "X-Cache"), "MISS");
+    cr_assert_str_eq(h_hdr(&r, "Content-Length"), "11");
+    cr_assert_str_eq(h_hdr(&r, "Content-Type"), "text/plain; charset=utf-8");
+    cr_assert_str_eq(h_hdr(&r, "X-Content-Type-Options"), "nosniff");
+    cr_assert_str_eq(h_hdr(&r, "X-Cache"), "MISS");
     h_resp_free(&r);
     /* had a body been sent, it would now be read as the next status line */
-    roundtrip(fd, REQ("/k"), &r);
-    check(&r, "GET after HEAD", 200, "hello world", NULL);
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
+    h_check(&r, "GET after HEAD", 200, "hello world", NULL);
     h_resp_free(&r);
     close(fd);
 }
@@ -390,21 +312,21 @@ Test(http, other_methods_get_405_with_allow)
     char req[128];
     size_t i;
 
-    start_proxy(NULL);
-    set("k", "v");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k", "v");
     for (i = 0; i < 3; i++) {
-        int fd = conn();
+        int fd = h_conn(proxy.http_port);
 
         snprintf(req, sizeof(req),
                  "%s /k HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
                  methods[i]);
-        roundtrip(fd, req, &r);
+        h_roundtrip(fd, req, &r, 0);
         cr_assert_eq(r.status, 405, "%s: status %d", methods[i], r.status);
-        cr_assert_str_eq(hdr(&r, "Allow"), "GET, HEAD", "%s", methods[i]);
+        cr_assert_str_eq(h_hdr(&r, "Allow"), "GET, HEAD", "%s", methods[i]);
         h_resp_free(&r);
         close(fd);
     }
-    expect_get("/k", 200, "v", "MISS");
+    h_expect_get(proxy.http_port, "/k", 200, "v", "MISS");
 }
 
 /* ---- values ---- */
@@ -414,7 +336,7 @@ Test(http, binary_value_with_nul_and_crlf_is_exact)
     static const char val[] = "a\0b\r\nc\r\n\r\n\0\xff";
     struct h_resp r = {0};
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET bin %b", val, sizeof(val) - 1), 0);
     cr_assert_eq(h_http_get(proxy.http_port, "/bin", &r), 0);
     cr_assert_eq(r.status, 200);
@@ -427,14 +349,14 @@ Test(http, empty_value_is_200_with_zero_length)
 {
     struct h_resp r = {0};
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET e %b", "", (size_t)0), 0);
     cr_assert_eq(h_http_get(proxy.http_port, "/e", &r), 0);
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(hdr(&r, "Content-Length"), "0");
+    cr_assert_str_eq(h_hdr(&r, "Content-Length"), "0");
     cr_assert_eq(r.body_len, 0);
     h_resp_free(&r);
-    expect_get("/e", 200, "", "HIT");
+    h_expect_get(proxy.http_port, "/e", 200, "", "HIT");
 }
 
 Test(http, one_mib_value_is_exact)
@@ -448,12 +370,12 @@ Test(http, one_mib_value_is_exact)
     for (size_t i = 0; i < len; i++) {
         val[i] = (char)((i * 7 + i / 251) & 0xff);
     }
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET big %b", val, len), 0);
     for (pass = 0; pass < 2; pass++) {
         cr_assert_eq(h_http_get(proxy.http_port, "/big", &r), 0);
-        check(&r, "/big", 200, NULL, pass == 0 ? "MISS" : "HIT");
-        cr_assert_str_eq(hdr(&r, "Content-Length"), "1048576");
+        h_check(&r, "/big", 200, NULL, pass == 0 ? "MISS" : "HIT");
+        cr_assert_str_eq(h_hdr(&r, "Content-Length"), "1048576");
         cr_assert_eq(r.body_len, len);
         cr_assert_eq(memcmp(r.body, val, len), 0, "1 MiB body differs");
         h_resp_free(&r);
@@ -465,50 +387,50 @@ Test(http, one_mib_value_is_exact)
 
 Test(http, slash_and_encoded_slash_are_the_same_key)
 {
-    start_proxy(NULL);
-    set("a/b", "ab");
-    expect_get("/a/b", 200, "ab", "MISS");
-    expect_get("/a%2Fb", 200, "ab", "HIT");
-    expect_get("/a%2fb", 200, "ab", "HIT");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "a/b", "ab");
+    h_expect_get(proxy.http_port, "/a/b", 200, "ab", "MISS");
+    h_expect_get(proxy.http_port, "/a%2Fb", 200, "ab", "HIT");
+    h_expect_get(proxy.http_port, "/a%2fb", 200, "ab", "HIT");
 }
 
 Test(http, percent20_decodes_to_space)
 {
-    start_proxy(NULL);
-    set("a b", "space");
-    expect_get("/a%20b", 200, "space", "MISS");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "a b", "space");
+    h_expect_get(proxy.http_port, "/a%20b", 200, "space", "MISS");
 }
 
 Test(http, percent_encoded_utf8_key)
 {
-    start_proxy(NULL);
-    set("caf\xC3\xA9", "coffee");
-    expect_get("/caf%C3%A9", 200, "coffee", "MISS");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "caf\xC3\xA9", "coffee");
+    h_expect_get(proxy.http_port, "/caf%C3%A9", 200, "coffee", "MISS");
 }
 
 Test(http, percent00_is_a_nul_byte_in_the_key)
 {
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET %b nul", "x\0y", (size_t)3), 0);
-    set("x", "just-x");
-    expect_get("/x%00y", 200, "nul", "MISS");
+    h_set(&redis, "x", "just-x");
+    h_expect_get(proxy.http_port, "/x%00y", 200, "nul", "MISS");
 }
 
 Test(http, plus_is_a_literal_plus)
 {
-    start_proxy(NULL);
-    set("a+b", "plus");
-    set("a b", "space");
-    expect_get("/a+b", 200, "plus", "MISS");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "a+b", "plus");
+    h_set(&redis, "a b", "space");
+    h_expect_get(proxy.http_port, "/a+b", 200, "plus", "MISS");
 }
 
 Test(http, query_string_is_not_part_of_the_key)
 {
-    start_proxy(NULL);
-    set("k", "vk");
-    expect_get("/k?x=1", 200, "vk", "MISS");
-    expect_get("/k?y=2", 200, "vk", "HIT");
-    expect_get("/k", 200, "vk", "HIT");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k", "vk");
+    h_expect_get(proxy.http_port, "/k?x=1", 200, "vk", "MISS");
+    h_expect_get(proxy.http_port, "/k?y=2", 200, "vk", "HIT");
+    h_expect_get(proxy.http_port, "/k", 200, "vk", "HIT");
 }
 
 Test(http, key_just_under_the_limit_is_served)
@@ -519,9 +441,9 @@ Test(http, key_just_under_the_limit_is_served)
     memset(key, 'k', 8000);
     key[8000] = '\0';
     snprintf(path, 8002, "/%s", key);
-    start_proxy(NULL);
-    set(key, "long");
-    expect_get(path, 200, "long", "MISS");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, key, "long");
+    h_expect_get(proxy.http_port, path, 200, "long", "MISS");
     free(key);
     free(path);
 }
@@ -536,12 +458,12 @@ expect_rejected(const char *req, size_t len, int status, int closes)
     struct h_resp r = {0};
     int fd;
 
-    start_proxy(NULL);
-    fd = conn();
+    h_start_proxy(&proxy, &redis, NULL);
+    fd = h_conn(proxy.http_port);
     (void)h_send(fd, req, len);
     cr_assert_eq(h_read_resp(fd, &r, 0, 3000), 0, "no response");
     cr_assert_eq(r.status, status, "status %d, want %d", r.status, status);
-    cr_assert_str_neq(hdr(&r, "Content-Length"), "(none)");
+    cr_assert_str_neq(h_hdr(&r, "Content-Length"), "(none)");
     if (closes) {
         cr_assert(h_wait_closed(fd, 1000), "connection left open");
     }
@@ -558,14 +480,14 @@ Test(http, garbage_request_line_is_400_and_closed)
 
 Test(http, empty_key_is_400)
 {
-    static const char req[] = REQ("/");
+    static const char req[] = H_REQ("/");
 
     expect_rejected(req, sizeof(req) - 1, 400, 1);
 }
 
 Test(http, bad_percent_escape_is_400)
 {
-    static const char req[] = REQ("/a%zzb");
+    static const char req[] = H_REQ("/a%zzb");
 
     expect_rejected(req, sizeof(req) - 1, 400, 1);
 }
@@ -633,23 +555,23 @@ Test(http, idle_connections_do_not_occupy_workers)
     int fds[20], i, fd;
     int64_t t0, lat;
 
-    start_proxy("[server]\nworkers = 2\n");
-    set("k", "v");
+    h_start_proxy(&proxy, &redis, "[server]\nworkers = 2\n");
+    h_set(&redis, "k", "v");
     for (i = 0; i < 20; i++) {
-        fds[i] = conn();
-        roundtrip(fds[i], REQ("/k"), &r);
-        check(&r, "idle conn", 200, "v", i == 0 ? "MISS" : "HIT");
+        fds[i] = h_conn(proxy.http_port);
+        h_roundtrip(fds[i], H_REQ("/k"), &r, 0);
+        h_check(&r, "idle conn", 200, "v", i == 0 ? "MISS" : "HIT");
         h_resp_free(&r);
     }
-    fd = conn();
-    t0 = now_ms();
-    roundtrip(fd, REQ("/k"), &r);
-    lat = now_ms() - t0;
-    check(&r, "new conn", 200, "v", "HIT");
+    fd = h_conn(proxy.http_port);
+    t0 = h_now_ms();
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
+    lat = h_now_ms() - t0;
+    h_check(&r, "new conn", 200, "v", "HIT");
     cr_assert_lt(lat, 500, "answered after %lld ms", (long long)lat);
     h_resp_free(&r);
-    roundtrip(fds[0], REQ("/k"), &r);
-    check(&r, "first conn again", 200, "v", "HIT");
+    h_roundtrip(fds[0], H_REQ("/k"), &r, 0);
+    h_check(&r, "first conn again", 200, "v", "HIT");
     h_resp_free(&r);
     close(fd);
     for (i = 0; i < 20; i++) {
@@ -663,43 +585,44 @@ Test(http, partial_request_is_cut_off_and_does_not_pin_the_worker)
     int64_t t0, t1, lat;
     int slow, rc;
 
-    start_proxy("[server]\nworkers = 1\nrequest_timeout = 1s\n");
-    set("k", "v");
-    slow = conn();
-    t0 = now_ms();
+    h_start_proxy(&proxy, &redis,
+                  "[server]\nworkers = 1\nrequest_timeout = 1s\n");
+    h_set(&redis, "k", "v");
+    slow = h_conn(proxy.http_port);
+    t0 = h_now_ms();
     cr_assert_eq(h_sends(slow, "GET /k HTTP/1.1\r\nHo"), 0);
     h_sleep_ms(50);
-    t1 = now_ms();
-    expect_get("/k", 200, "v", "MISS");
-    lat = now_ms() - t1;
+    t1 = h_now_ms();
+    h_expect_get(proxy.http_port, "/k", 200, "v", "MISS");
+    lat = h_now_ms() - t1;
     cr_assert_lt(lat, 500, "other client waited %lld ms", (long long)lat);
     rc = h_read_resp(slow, &r, 0, 2500);
     if (rc == 0) {
         cr_assert_eq(r.status, 408, "partial request got %d", r.status);
         h_resp_free(&r);
     }
-    cr_assert(h_wait_closed(slow, (int)(t0 + 2500 - now_ms())),
+    cr_assert(h_wait_closed(slow, (int)(t0 + 2500 - h_now_ms())),
               "partial request not cut off within 2.5 s");
-    lat = now_ms() - t0;
+    lat = h_now_ms() - t0;
     cr_assert_geq(lat, 700, "cut off after only %lld ms", (long long)lat);
     close(slow);
 }
 
 Test(http, dribbling_client_is_cut_off_after_request_timeout)
 {
-    static const char req[] = REQ("/k");
+    static const char req[] = H_REQ("/k");
     int64_t t0, lat;
     size_t i;
     int fd, closed = 0;
 
-    start_proxy("[server]\nrequest_timeout = 1s\n");
-    set("k", "v");
-    fd = conn();
-    t0 = now_ms();
+    h_start_proxy(&proxy, &redis, "[server]\nrequest_timeout = 1s\n");
+    h_set(&redis, "k", "v");
+    fd = h_conn(proxy.http_port);
+    t0 = h_now_ms();
     for (i = 0; i < sizeof(req) - 1 && !closed; i++) {
         closed = h_send(fd, req + i, 1) == -1 || h_wait_closed(fd, 300);
     }
-    lat = now_ms() - t0;
+    lat = h_now_ms() - t0;
     cr_assert(closed, "a request dribbled over %lld ms was served",
               (long long)lat);
     cr_assert_geq(lat, 700, "cut off after only %lld ms", (long long)lat);
@@ -712,11 +635,11 @@ Test(http, idle_keep_alive_connection_is_closed_after_idle_timeout)
     struct h_resp r = {0};
     int fd;
 
-    start_proxy("[server]\nidle_timeout = 1s\n");
-    set("k", "v");
-    fd = conn();
-    roundtrip(fd, REQ("/k"), &r);
-    check(&r, "/k", 200, "v", "MISS");
+    h_start_proxy(&proxy, &redis, "[server]\nidle_timeout = 1s\n");
+    h_set(&redis, "k", "v");
+    fd = h_conn(proxy.http_port);
+    h_roundtrip(fd, H_REQ("/k"), &r, 0);
+    h_check(&r, "/k", 200, "v", "MISS");
     h_resp_free(&r);
     cr_assert_not(h_wait_closed(fd, 700), "closed before 0.7 s idle");
     cr_assert(h_wait_closed(fd, 1800), "still open after 2.5 s idle");
@@ -729,29 +652,30 @@ Test(http, connection_over_max_clients_gets_503_and_is_closed)
     int a, b, c, d = -1, status = 0;
     int64_t deadline;
 
-    start_proxy("[server]\nmax_clients = 2\n");
-    set("k", "v");
-    a = conn();
-    roundtrip(a, REQ("/k"), &r);
-    check(&r, "a", 200, "v", NULL);
+    h_start_proxy(&proxy, &redis, "[server]\nmax_clients = 2\n");
+    h_set(&redis, "k", "v");
+    a = h_conn(proxy.http_port);
+    h_roundtrip(a, H_REQ("/k"), &r, 0);
+    h_check(&r, "a", 200, "v", NULL);
     h_resp_free(&r);
-    b = conn();
-    roundtrip(b, REQ("/k"), &r);
-    check(&r, "b", 200, "v", NULL);
+    b = h_conn(proxy.http_port);
+    h_roundtrip(b, H_REQ("/k"), &r, 0);
+    h_check(&r, "b", 200, "v", NULL);
     h_resp_free(&r);
-    c = conn();
-    (void)h_sends(c, REQ("/k"));
+    c = h_conn(proxy.http_port);
+    (void)h_sends(c, H_REQ("/k"));
     cr_assert_eq(h_read_resp(c, &r, 0, 3000), 0, "no response over limit");
     cr_assert_eq(r.status, 503);
-    cr_assert_str_eq(hdr(&r, "Connection"), "close");
+    cr_assert_str_eq(h_hdr(&r, "Connection"), "close");
     cr_assert(h_wait_closed(c, 1000), "connection over the limit left open");
     h_resp_free(&r);
     close(c);
     close(a);
-    for (deadline = now_ms() + 1000; status != 200 && now_ms() < deadline;) {
+    for (deadline = h_now_ms() + 1000;
+         status != 200 && h_now_ms() < deadline;) {
         h_sleep_ms(50);
-        d = conn();
-        (void)h_sends(d, REQ("/k"));
+        d = h_conn(proxy.http_port);
+        (void)h_sends(d, H_REQ("/k"));
         status = h_read_resp(d, &r, 0, 1000) == 0 ? r.status : -1;
         h_resp_free(&r);
         if (status != 200) {
@@ -759,8 +683,8 @@ Test(http, connection_over_max_clients_gets_503_and_is_closed)
         }
     }
     cr_assert_eq(status, 200, "no room after a client left (last %d)", status);
-    roundtrip(b, REQ("/k"), &r);
-    check(&r, "b again", 200, "v", "HIT");
+    h_roundtrip(b, H_REQ("/k"), &r, 0);
+    h_check(&r, "b again", 200, "v", "HIT");
     h_resp_free(&r);
     close(b);
     close(d);
@@ -772,17 +696,17 @@ Test(http, sigterm_with_idle_keep_alive_connections_exits_zero)
     int fds[3], i, rc;
     int64_t t0, took;
 
-    start_proxy(NULL);
-    set("k", "v");
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "k", "v");
     for (i = 0; i < 3; i++) {
-        fds[i] = conn();
-        roundtrip(fds[i], REQ("/k"), &r);
-        check(&r, "/k", 200, "v", NULL);
+        fds[i] = h_conn(proxy.http_port);
+        h_roundtrip(fds[i], H_REQ("/k"), &r, 0);
+        h_check(&r, "/k", 200, "v", NULL);
         h_resp_free(&r);
     }
-    t0 = now_ms();
+    t0 = h_now_ms();
     rc = h_proxy_stop(&proxy);
-    took = now_ms() - t0;
+    took = h_now_ms() - t0;
     cr_assert_eq(rc, 0, "exit status %d", rc);
     cr_assert_lt(took, 3000, "took %lld ms to exit", (long long)took);
     for (i = 0; i < 3; i++) {

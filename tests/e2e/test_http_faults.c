@@ -20,62 +20,16 @@ static struct h_proxy proxy;
 static void
 setup(void)
 {
-    cr_assert_eq(h_redis_start(&redis, 0), 0, "redis-server did not start");
+    h_pair_setup(&redis, &proxy);
 }
 
 static void
 teardown(void)
 {
-    h_proxy_stop(&proxy);
-    h_redis_stop(&redis);
+    h_pair_teardown(&redis, &proxy);
 }
 
 TestSuite(http_faults, .init = setup, .fini = teardown, .timeout = 30);
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-start_proxy(const char *extra)
-{
-    cr_assert_eq(h_proxy_start(&proxy, redis.port, extra), 0,
-                 "proxy did not start");
-}
-
-static const char *
-hdr(const struct h_resp *r, const char *name)
-{
-    static char buf[512];
-
-    return h_header(r, name, buf, sizeof(buf)) ? buf : "(none)";
-}
-
-/* GET path; checks status, exact body (if given) and X-Cache (if given). */
-static void
-expect_get(const char *path, int status, const char *body, const char *xcache)
-{
-    struct h_resp r = {0};
-
-    cr_assert_eq(h_http_get(proxy.http_port, path, &r), 0,
-                 "GET %s: no response", path);
-    cr_assert_eq(r.status, status, "GET %s: status %d, want %d", path, r.status,
-                 status);
-    if (body != NULL) {
-        cr_assert_eq(r.body_len, strlen(body), "GET %s: body length", path);
-        cr_assert_eq(memcmp(r.body, body, r.body_len), 0,
-                     "GET %s: body '%s', want '%s'", path, r.body, body);
-    }
-    if (xcache != NULL) {
-        cr_assert_str_eq(hdr(&r, "X-Cache"), xcache, "GET %s: X-Cache", path);
-    }
-    h_resp_free(&r);
-}
 
 Test(http_faults, redis_down_serves_cache_503s_misses_and_recovers)
 {
@@ -83,23 +37,26 @@ Test(http_faults, redis_down_serves_cache_503s_misses_and_recovers)
     int64_t t0, took, deadline;
     int port = redis.port, status = 0;
 
-    start_proxy(TTL_ONLY "[redis]\nconnect_timeout = 500ms\ncommand_timeout = 500ms\n");
+    h_start_proxy(
+        &proxy, &redis,
+        TTL_ONLY "[redis]\nconnect_timeout = 500ms\ncommand_timeout = 500ms\n");
     cr_assert_eq(h_redis_cmd(&redis, "SET w wv"), 0);
-    expect_get("/w", 200, "wv", "MISS");
+    h_expect_get(proxy.http_port, "/w", 200, "wv", "MISS");
     h_redis_kill(&redis, 1);
 
-    expect_get("/w", 200, "wv", "HIT");
-    t0 = now_ms();
+    h_expect_get(proxy.http_port, "/w", 200, "wv", "HIT");
+    t0 = h_now_ms();
     cr_assert_eq(h_http_get(proxy.http_port, "/cold", &r), 0);
-    took = now_ms() - t0;
+    took = h_now_ms() - t0;
     cr_assert_eq(r.status, 503, "Redis down: status %d", r.status);
-    cr_assert_str_neq(hdr(&r, "Retry-After"), "(none)");
+    cr_assert_str_neq(h_hdr(&r, "Retry-After"), "(none)");
     cr_assert_lt(took, 1500, "503 took %lld ms", (long long)took);
     h_resp_free(&r);
 
     cr_assert_eq(h_redis_start(&redis, port), 0, "restart on port %d", port);
     cr_assert_eq(h_redis_cmd(&redis, "SET cold cv"), 0);
-    for (deadline = now_ms() + 3000; status != 200 && now_ms() < deadline;) {
+    for (deadline = h_now_ms() + 3000;
+         status != 200 && h_now_ms() < deadline;) {
         cr_assert_eq(h_http_get(proxy.http_port, "/cold", &r), 0);
         status = r.status;
         if (status == 200) {
@@ -122,26 +79,27 @@ Test(http_faults, redis_stall_gives_504_and_late_reply_is_discarded)
 
     /* one pooled connection: a reused timed-out context would hand the late
      * reply for t1 to the next request */
-    start_proxy("[redis]\npool_size = 1\ncommand_timeout = 300ms\n");
+    h_start_proxy(&proxy, &redis,
+                  "[redis]\npool_size = 1\ncommand_timeout = 300ms\n");
     cr_assert_eq(h_redis_cmd(&redis, "SET t1 one"), 0);
     cr_assert_eq(h_redis_cmd(&redis, "SET t2 two"), 0);
-    expect_get("/warm", 404, NULL, NULL);
+    h_expect_get(proxy.http_port, "/warm", 404, NULL, NULL);
 
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
-    tp = now_ms();
+    tp = h_now_ms();
     cr_assert_eq(h_http_get(proxy.http_port, "/t1", &r), 0);
-    took = now_ms() - tp;
+    took = h_now_ms() - tp;
     cr_assert_eq(r.status, 504, "stalled Redis: status %d", r.status);
     cr_assert_lt(took, 1000, "504 took %lld ms", (long long)took);
     cr_assert_gt(r.body_len, 0, "504 has a short text body");
     h_resp_free(&r);
 
-    wait = tp + 1700 - now_ms();
+    wait = tp + 1700 - h_now_ms();
     if (wait > 0) {
         h_sleep_ms((int)wait);
     }
-    expect_get("/t2", 200, "two", "MISS");
-    expect_get("/t1", 200, "one", "MISS");
+    h_expect_get(proxy.http_port, "/t2", 200, "two", "MISS");
+    h_expect_get(proxy.http_port, "/t1", 200, "one", "MISS");
 }
 
 Test(http_faults, wrongtype_is_409_with_redis_error_and_not_cached)
@@ -149,7 +107,7 @@ Test(http_faults, wrongtype_is_409_with_redis_error_and_not_cached)
     struct h_resp r = {0};
     int i;
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "HSET h f v"), 0);
     for (i = 0; i < 2; i++) {
         cr_assert_eq(h_http_get(proxy.http_port, "/h", &r), 0);

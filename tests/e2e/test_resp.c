@@ -30,38 +30,16 @@ static struct h_proxy proxy;
 static void
 setup(void)
 {
-    memset(&redis, 0, sizeof(redis));
-    memset(&proxy, 0, sizeof(proxy));
-    cr_assert_eq(h_redis_start(&redis, 0), 0, "redis-server did not start");
+    h_pair_setup(&redis, &proxy);
 }
 
 static void
 teardown(void)
 {
-    if (proxy.ini[0] != '\0')
-        h_proxy_stop(&proxy); /* dumps its log unless it exited 0 */
-    h_redis_stop(&redis);
+    h_pair_teardown(&redis, &proxy);
 }
 
 TestSuite(resp, .init = setup, .fini = teardown, .timeout = 20);
-
-static void
-start_proxy(const char *extra)
-{
-    int rc = h_proxy_start(&proxy, redis.port, extra);
-    if (rc != 0)
-        h_proxy_dump_log(&proxy);
-    cr_assert_eq(rc, 0, "proxy did not start (extra: %s)",
-                 extra ? extra : "none");
-}
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Printable form of bytes for failure messages. */
 static const char *
@@ -156,7 +134,7 @@ rc_close(struct rconn *c)
 static size_t
 rc_reply(struct rconn *c, char *out, size_t cap, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = h_now_ms() + timeout_ms;
     for (;;) {
         long n = reply_len(c->buf, c->len);
         if (n < 0)
@@ -169,7 +147,7 @@ rc_reply(struct rconn *c, char *out, size_t cap, int timeout_ms)
             c->len -= (size_t)n;
             return (size_t)n;
         }
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - h_now_ms());
         if (left <= 0 || c->len == RCONN_BUF)
             return 0;
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -257,7 +235,7 @@ expect_proto_error(const void *in, size_t inlen, const char *exp)
 Test(resp, get_is_cached_and_binary_safe)
 {
     struct rconn c;
-    start_proxy(TTL_ONLY);
+    h_start_proxy(&proxy, &redis, TTL_ONLY);
     cr_assert_eq(h_redis_cmd(&redis, "SET k v1"), 0);
     rc_open(&c, proxy.resp_port);
 
@@ -281,7 +259,7 @@ Test(resp, get_binary_and_empty_values_exact)
     char exp[64];
     size_t explen;
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     redisContext *ctx = h_redis_ctx(&redis);
     cr_assert_not_null(ctx);
     redisReply *r = redisCommand(ctx, "SET bin %b", bin, sizeof(bin) - 1);
@@ -313,7 +291,7 @@ Test(resp, shares_cache_with_http)
     struct h_resp hr;
     struct rconn c;
 
-    start_proxy(TTL_ONLY);
+    h_start_proxy(&proxy, &redis, TTL_ONLY);
     cr_assert_eq(h_redis_cmd(&redis, "SET shared hello"), 0);
     cr_assert_eq(h_http_get(proxy.http_port, "/shared", &hr), 0);
     cr_assert_eq(hr.status, 200);
@@ -334,7 +312,7 @@ Test(resp, shares_cache_with_http)
 Test(resp, inline_commands)
 {
     struct rconn c;
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET k val"), 0);
     rc_open(&c, proxy.resp_port);
 
@@ -354,7 +332,7 @@ Test(resp, inline_commands)
 Test(resp, empty_inline_line_and_empty_array_get_no_reply)
 {
     struct rconn c;
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     rc_open(&c, proxy.resp_port);
     /* Redis ignores both; the first reply must be the PING's. */
     h_sends(c.fd, "\r\n*0\r\nPING\r\n");
@@ -367,7 +345,7 @@ Test(resp, ping_echo_command_and_quit)
     struct rconn c;
     char buf[8192];
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     rc_open(&c, proxy.resp_port);
     MB(&c, "PING");
     EXPECT(&c, "+PONG\r\n");
@@ -400,7 +378,7 @@ Test(resp, ping_echo_command_and_quit)
 Test(resp, error_replies_match_redis_and_keep_connection)
 {
     struct rconn c;
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     rc_open(&c, proxy.resp_port);
 
     MB(&c, "foo", "a", "b");
@@ -439,7 +417,7 @@ Test(resp, pipelined_commands_answered_in_order)
                              "*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n";
     struct rconn c;
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET k value"), 0);
     rc_open(&c, proxy.resp_port);
     for (int i = 0; i < 2; i++) { /* misses first, then hits */
@@ -459,7 +437,7 @@ Test(resp, command_split_across_writes)
     struct rconn c;
     char extra[64];
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET split whole"), 0);
     rc_open(&c, proxy.resp_port);
     for (size_t i = 0; i < sizeof(in) - 1; i++) {
@@ -499,7 +477,7 @@ Test(resp, protocol_errors_reply_and_close)
     };
     char exp[128];
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(exp, sizeof(exp), "-ERR Protocol error: %s\r\n", cases[i][1]);
         expect_proto_error(cases[i][0], strlen(cases[i][0]), exp);
@@ -513,7 +491,7 @@ Test(resp, bulk_of_exactly_8192_bytes_is_accepted)
     char out[9000];
     size_t n;
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     rc_open(&c, proxy.resp_port);
     n = (size_t)snprintf(in, sizeof(in), "*2\r\n$4\r\nECHO\r\n$8192\r\n");
     memset(in + n, 'x', 8192);
@@ -528,7 +506,7 @@ Test(resp, bulk_of_exactly_8192_bytes_is_accepted)
 Test(resp, too_big_inline_request_is_refused)
 {
     static char in[20000];
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     memset(in, 'a', sizeof(in));
     expect_proto_error(in, sizeof(in),
                        "-ERR Protocol error: too big inline request\r\n");
@@ -536,7 +514,7 @@ Test(resp, too_big_inline_request_is_refused)
 
 Test(resp, protocol_error_after_good_command_keeps_earlier_reply)
 {
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     PROTO("*1\r\n$4\r\nPING\r\n*x\r\n",
           "+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n");
 }
@@ -549,7 +527,7 @@ Test(resp, max_clients_rejects_extra_connection)
     char buf[256];
     size_t n = 0;
 
-    start_proxy("[server]\nmax_clients = 1\n");
+    h_start_proxy(&proxy, &redis, "[server]\nmax_clients = 1\n");
     rc_open(&c1, proxy.resp_port);
     MB(&c1, "PING");
     EXPECT(&c1, "+PONG\r\n");
@@ -614,7 +592,7 @@ Test(resp, redis_cli_get_and_ping)
         {"GET clikey", "hello\n"}, {"PING", "PONG\n"}, {"GET nokey", "\n"}};
     char cmd[256], out[16384], err[16384];
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET clikey hello"), 0);
     for (size_t i = 0; i < 3; i++) {
         snprintf(cmd, sizeof(cmd), "redis-cli -p %d %s", proxy.resp_port,
@@ -649,7 +627,7 @@ Test(resp, redis_benchmark_runs_clean)
 {
     struct rconn c;
 
-    start_proxy(NULL);
+    h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET after ok"), 0);
     run_benchmark(proxy.resp_port, 1);
     run_benchmark(proxy.resp_port, 16);
@@ -667,7 +645,8 @@ Test(resp, redis_down_gives_error_but_serves_cached)
     struct rconn c;
     char buf[1024];
 
-    start_proxy(TTL_ONLY "[redis]\nconnect_timeout = 500ms\n");
+    h_start_proxy(&proxy, &redis,
+                  TTL_ONLY "[redis]\nconnect_timeout = 500ms\n");
     cr_assert_eq(h_redis_cmd(&redis, "SET warm cached"), 0);
     cr_assert_eq(h_redis_cmd(&redis, "SET cold never"), 0);
     rc_open(&c, proxy.resp_port);
@@ -675,10 +654,10 @@ Test(resp, redis_down_gives_error_but_serves_cached)
     EXPECT(&c, "$6\r\ncached\r\n");
 
     h_redis_kill(&redis, 1);
-    int64_t t0 = now_ms();
+    int64_t t0 = h_now_ms();
     MB(&c, "GET", "cold");
     size_t n = rc_reply(&c, buf, sizeof(buf), 3000);
-    int64_t took = now_ms() - t0;
+    int64_t took = h_now_ms() - t0;
     cr_assert(n > 0, "no reply while Redis is down");
     cr_assert(strncmp(buf, "-ERR ", 5) == 0 && n > 7,
               "expected an -ERR naming the cause, got %s", buf);
@@ -696,16 +675,16 @@ Test(resp, redis_timeout_gives_error_naming_timeout)
     struct rconn c;
     char buf[1024];
 
-    start_proxy("[redis]\ncommand_timeout = 300ms\n");
+    h_start_proxy(&proxy, &redis, "[redis]\ncommand_timeout = 300ms\n");
     cr_assert_eq(h_redis_cmd(&redis, "SET slow v"), 0);
     rc_open(&c, proxy.resp_port);
     MB(&c, "PING");
     EXPECT(&c, "+PONG\r\n");
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = h_now_ms();
     MB(&c, "GET", "slow");
     size_t n = rc_reply(&c, buf, sizeof(buf), 3000);
-    int64_t took = now_ms() - t0;
+    int64_t took = h_now_ms() - t0;
     cr_assert(n > 0, "no reply while Redis is paused");
     cr_assert(strncmp(buf, "-ERR ", 5) == 0, "expected -ERR, got %s", buf);
     cr_assert_not_null(strcasestr(buf, "time"),

@@ -21,110 +21,12 @@
 #include <string.h>
 
 #include "cache.h"
-
-static int64_t fake_now;
-
-static int64_t
-fake_clock(void)
-{
-    return fake_now;
-}
-
-#define S(s) s, sizeof(s) - 1
-
-static struct cache *
-make_stale_cache(long capacity, int64_t ttl_ms, int64_t stale_ms)
-{
-    struct cache *c = cache_create(capacity, ttl_ms, stale_ms, fake_clock);
-
-    cr_assert_not_null(c, "cache_create(%ld, %lld, %lld)", capacity,
-                       (long long)ttl_ms, (long long)stale_ms);
-    return c;
-}
+#include "cache_helpers.h"
 
 static struct cache *
 make_cache(long capacity, int64_t ttl_ms)
 {
     return make_stale_cache(capacity, ttl_ms, 0);
-}
-
-/* Creates an entry and stores it; the caller keeps the creator's reference. */
-static struct cache_entry *
-put_held(struct cache *c, const char *key, size_t klen, const char *val,
-         size_t vlen)
-{
-    struct cache_entry *e = cache_entry_create(c, key, klen, val, vlen);
-
-    cr_assert_not_null(e);
-    cache_put(c, e);
-    return e;
-}
-
-/* Creates an entry, stores it and drops the creator's reference. */
-static void
-put(struct cache *c, const char *key, size_t klen, const char *val, size_t vlen)
-{
-    cache_release(put_held(c, key, klen, val, vlen));
-}
-
-static unsigned
-refs(struct cache_entry *e)
-{
-    return atomic_load(&e->refs);
-}
-
-/* Asserts which of the held entries the cache still holds: in[i] is '1'
- * when held[i] is cached (refs 2: cache + test), '0' when dropped. */
-static void
-expect_cached(struct cache_entry **held, const char *in)
-{
-    size_t i;
-
-    for (i = 0; in[i] != '\0'; i++) {
-        unsigned want = in[i] == '1' ? 2 : 1;
-        cr_assert_eq(refs(held[i]), want, "entry %zu: refs %u, want %u (%s)", i,
-                     refs(held[i]), want, in);
-    }
-}
-
-static void
-release_all(struct cache_entry **held, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        cache_release(held[i]);
-    }
-}
-
-static void
-expect_entry(const struct cache_entry *e, const char *key, size_t klen,
-             const char *val, size_t vlen)
-{
-    cr_assert_eq(e->klen, klen, "klen %u, want %zu", e->klen, klen);
-    cr_assert_eq(memcmp(cache_entry_key(e), key, klen), 0, "key bytes");
-    cr_assert_eq(e->vlen, vlen, "vlen %zu, want %zu", (size_t)e->vlen, vlen);
-    cr_assert_eq(memcmp(cache_entry_value(e), val, vlen), 0, "value bytes");
-}
-
-static void
-expect_hit(struct cache *c, const char *key, size_t klen, const char *val,
-           size_t vlen)
-{
-    struct cache_entry *e = cache_get(c, key, klen);
-
-    cr_assert_not_null(e, "miss for key of %zu bytes '%.*s'", klen, (int)klen,
-                       key);
-    expect_entry(e, key, klen, val, vlen);
-    cache_release(e);
-}
-
-static void
-expect_miss(struct cache *c, const char *key, size_t klen)
-{
-    struct cache_entry *e = cache_get(c, key, klen);
-
-    cr_assert_null(e, "hit for key of %zu bytes '%.*s'", klen, (int)klen, key);
 }
 
 static void

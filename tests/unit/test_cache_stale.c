@@ -21,106 +21,7 @@
 #include <string.h>
 
 #include "cache.h"
-
-static int64_t fake_now;
-
-static int64_t
-fake_clock(void)
-{
-    return fake_now;
-}
-
-#define S(s) s, sizeof(s) - 1
-
-static struct cache *
-make_cache(long capacity, int64_t ttl_ms, int64_t stale_ms)
-{
-    struct cache *c = cache_create(capacity, ttl_ms, stale_ms, fake_clock);
-
-    cr_assert_not_null(c, "cache_create(%ld, %lld, %lld)", capacity,
-                       (long long)ttl_ms, (long long)stale_ms);
-    return c;
-}
-
-/* Creates an entry and stores it; the caller keeps the creator's reference. */
-static struct cache_entry *
-put_held(struct cache *c, const char *key, size_t klen, const char *val,
-         size_t vlen)
-{
-    struct cache_entry *e = cache_entry_create(c, key, klen, val, vlen);
-
-    cr_assert_not_null(e);
-    cache_put(c, e);
-    return e;
-}
-
-/* Creates an entry, stores it and drops the creator's reference. */
-static void
-put(struct cache *c, const char *key, size_t klen, const char *val, size_t vlen)
-{
-    cache_release(put_held(c, key, klen, val, vlen));
-}
-
-static unsigned
-refs(struct cache_entry *e)
-{
-    return atomic_load(&e->refs);
-}
-
-/* Asserts which of the held entries the cache still holds: in[i] is '1'
- * when held[i] is cached (refs 2: cache + test), '0' when dropped. */
-static void
-expect_cached(struct cache_entry **held, const char *in)
-{
-    size_t i;
-
-    for (i = 0; in[i] != '\0'; i++) {
-        unsigned want = in[i] == '1' ? 2 : 1;
-        cr_assert_eq(refs(held[i]), want, "entry %zu: refs %u, want %u (%s)", i,
-                     refs(held[i]), want, in);
-    }
-}
-
-static void
-release_all(struct cache_entry **held, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        cache_release(held[i]);
-    }
-}
-
-static void
-expect_entry(const struct cache_entry *e, const char *key, size_t klen,
-             const char *val, size_t vlen)
-{
-    cr_assert_eq(e->klen, klen, "klen %u, want %zu", e->klen, klen);
-    cr_assert_eq(memcmp(cache_entry_key(e), key, klen), 0, "key bytes");
-    cr_assert_eq(e->vlen, vlen, "vlen %zu, want %zu", (size_t)e->vlen, vlen);
-    cr_assert_eq(memcmp(cache_entry_value(e), val, vlen), 0, "value bytes");
-}
-
-static void
-expect_hit(struct cache *c, const char *key, size_t klen, const char *val,
-           size_t vlen)
-{
-    struct cache_entry *e = cache_get(c, key, klen);
-
-    cr_assert_not_null(e, "miss for '%.*s' at %lld", (int)klen, key,
-                       (long long)fake_now);
-    expect_entry(e, key, klen, val, vlen);
-    cache_release(e);
-}
-
-static void
-expect_miss(struct cache *c, const char *key, size_t klen)
-{
-    struct cache_entry *e = cache_get(c, key, klen);
-
-    cr_assert_null(e, "hit for '%.*s' at %lld", (int)klen, key,
-                   (long long)fake_now);
-}
+#include "cache_helpers.h"
 
 /* cache_get_stale() and asserts it returns key with val (val NULL: NULL). */
 static void
@@ -167,7 +68,7 @@ expect_stats(struct cache *c, struct want w)
 
 Test(cache_stale, expired_entry_misses_get_but_is_served_stale_to_window_end)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
 
     fake_now = 1000;
     put(c, S("k"), S("value"));
@@ -205,7 +106,7 @@ Test(cache_stale, expired_entry_misses_get_but_is_served_stale_to_window_end)
 
 Test(cache_stale, each_entry_past_its_window_is_removed_and_counted_once)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
 
     fake_now = 0;
     put(c, S("a"), S("1"));
@@ -234,7 +135,7 @@ Test(cache_stale, each_entry_past_its_window_is_removed_and_counted_once)
 
 Test(cache_stale, window_of_zero_serves_only_fresh_entries_and_get_removes)
 {
-    struct cache *c = make_cache(8, 100, 0);
+    struct cache *c = make_stale_cache(8, 100, 0);
 
     fake_now = 1000;
     put(c, S("k"), S("v"));
@@ -251,7 +152,7 @@ Test(cache_stale, window_of_zero_serves_only_fresh_entries_and_get_removes)
 
 Test(cache_stale, stale_lookup_of_fresh_entry_returns_it_without_counting)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
     struct cache_entry *held, *e;
 
     fake_now = 10;
@@ -269,7 +170,7 @@ Test(cache_stale, stale_lookup_of_fresh_entry_returns_it_without_counting)
 
 Test(cache_stale, stale_hits_count_each_expired_entry_returned)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
 
     fake_now = 0;
     put(c, S("old"), S("o"));
@@ -290,7 +191,7 @@ Test(cache_stale, stale_hits_count_each_expired_entry_returned)
 
 Test(cache_stale, stale_reader_keeps_entry_alive_past_its_removal)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
     struct cache_entry *e;
 
     fake_now = 0;
@@ -310,7 +211,7 @@ Test(cache_stale, stale_reader_keeps_entry_alive_past_its_removal)
 
 Test(cache_stale, put_replaces_a_stale_entry_with_a_fresh_one)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
 
     fake_now = 0;
     put(c, S("k"), S("old"));
@@ -328,7 +229,7 @@ Test(cache_stale, put_replaces_a_stale_entry_with_a_fresh_one)
 
 Test(cache_stale, stale_lookups_of_fresh_entries_leave_lru_order_alone)
 {
-    struct cache *c = make_cache(3, 1000, 50);
+    struct cache *c = make_stale_cache(3, 1000, 50);
     struct cache_entry *h[4]; /* a b c d */
 
     fake_now = 0;
@@ -347,7 +248,7 @@ Test(cache_stale, stale_lookups_of_fresh_entries_leave_lru_order_alone)
 
 Test(cache_stale, get_promotes_where_a_stale_lookup_does_not)
 {
-    struct cache *c = make_cache(3, 1000, 50);
+    struct cache *c = make_stale_cache(3, 1000, 50);
     struct cache_entry *h[4]; /* a b c d */
 
     fake_now = 0;
@@ -364,7 +265,7 @@ Test(cache_stale, get_promotes_where_a_stale_lookup_does_not)
 
 Test(cache_stale, stale_lookups_of_expired_entries_leave_lru_order_alone)
 {
-    struct cache *c = make_cache(3, 100, 1000);
+    struct cache *c = make_stale_cache(3, 100, 1000);
     struct cache_entry *h[4]; /* a b c d */
 
     fake_now = 0;
@@ -389,7 +290,7 @@ Test(cache_stale, stale_lookups_of_expired_entries_leave_lru_order_alone)
 
 Test(cache_stale, clear_removes_fresh_stale_and_dead_entries_and_counts_them)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
 
     fake_now = 0;
     put(c, S("dead"), S("d"));
@@ -412,7 +313,7 @@ Test(cache_stale, clear_removes_fresh_stale_and_dead_entries_and_counts_them)
 
 Test(cache_stale, clear_spares_entries_held_by_readers)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
     struct cache_entry *fresh, *stale;
 
     fake_now = 0;
@@ -436,7 +337,7 @@ Test(cache_stale, clear_spares_entries_held_by_readers)
 
 Test(cache_stale, clear_frees_the_whole_capacity)
 {
-    struct cache *c = make_cache(3, 0, 0);
+    struct cache *c = make_stale_cache(3, 0, 0);
     struct cache_entry *h[3];
 
     fake_now = 0;
@@ -455,7 +356,7 @@ Test(cache_stale, clear_frees_the_whole_capacity)
 
 Test(cache_stale, cache_off_has_nothing_to_serve_clear_or_expire)
 {
-    struct cache *c = make_cache(0, 100, 50);
+    struct cache *c = make_stale_cache(0, 100, 50);
 
     fake_now = 0;
     put(c, S("k"), S("v"));
@@ -470,7 +371,7 @@ Test(cache_stale, cache_off_has_nothing_to_serve_clear_or_expire)
 
 Test(cache_stale, expire_all_counts_fresh_entries_and_makes_every_get_miss)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
     struct cache_entry *b;
 
     fake_now = 0;
@@ -497,7 +398,7 @@ Test(cache_stale, expire_all_counts_fresh_entries_and_makes_every_get_miss)
 
 Test(cache_stale, expire_all_starts_the_window_now_and_never_extends_one)
 {
-    struct cache *c = make_cache(8, 100, 50);
+    struct cache *c = make_stale_cache(8, 100, 50);
 
     fake_now = 0;
     put(c, S("a"), S("va")); /* expired at 100: window ends at 150 */
@@ -524,7 +425,7 @@ Test(cache_stale, expire_all_starts_the_window_now_and_never_extends_one)
 
 Test(cache_stale, expire_all_expires_entries_that_never_expire_on_their_own)
 {
-    struct cache *c = make_cache(8, 0, 100);
+    struct cache *c = make_stale_cache(8, 0, 100);
     struct cache_entry *e;
 
     fake_now = 1000;
@@ -551,7 +452,7 @@ Test(cache_stale, expire_all_expires_entries_that_never_expire_on_their_own)
 
 Test(cache_stale, entry_stored_after_expire_all_is_fresh)
 {
-    struct cache *c = make_cache(8, 0, 100);
+    struct cache *c = make_stale_cache(8, 0, 100);
 
     fake_now = 500;
     put(c, S("old"), S("o"));
@@ -571,7 +472,7 @@ Test(cache_stale, entry_stored_after_expire_all_is_fresh)
 
 Test(cache_stale, expire_all_with_window_zero_leaves_nothing_to_serve)
 {
-    struct cache *c = make_cache(8, 0, 0);
+    struct cache *c = make_stale_cache(8, 0, 0);
 
     fake_now = 300;
     put(c, S("a"), S("va"));
@@ -589,7 +490,7 @@ Test(cache_stale, expire_all_with_window_zero_leaves_nothing_to_serve)
 
 Test(cache_stale, bytes_follow_put_replace_evict_remove_expire_and_clear)
 {
-    struct cache *c = make_cache(3, 100, 50);
+    struct cache *c = make_stale_cache(3, 100, 50);
 
     fake_now = 0;
     expect_stats(c, (struct want){.entries = 0});
