@@ -26,7 +26,9 @@
 #   SCALE_SECONDS (5)    each scaling load
 #   SCALE_KEYS ("1000 10000 100000 1000000")   SCALE_WORKERS ("1 2 4 8 16 32")
 #   SCALE_CONNS ("10 100 1000")   MEM_KEYS (1000000) entries for the RSS figure
-#   WORKERS (8)          proxy workers, except in the workers scan
+#   WORKERS (nproc)      proxy workers, except in the workers scan: one per
+#                        core, as the peers run (nginx worker_processes auto,
+#                        webdis threads = nproc)
 #   QUICK=1              2 s loads, fewer scaling points, 100k-entry memory
 #                        run, results to build/bench/ (not docs/bench/)
 #   BENCH_OUT            output directory
@@ -58,7 +60,7 @@ fi
 N=${N:-10000}
 V=${V:-100}
 C=${C:-50}
-WORKERS=${WORKERS:-8}
+WORKERS=${WORKERS:-$(nproc)}
 TTL=1h
 
 say() { printf 'bench: %s\n' "$*" >&2; }
