@@ -561,6 +561,20 @@ config_check_section(struct config_load *ld, char *line)
         return config_load_fail(ld, ld->origin.line, "unknown section [%.*s]",
                                 (int)(p - line - 1), line + 1);
     }
+    if (*p == ']') {
+        /* inih ignores whatever follows "]": "[cache] ttl = 5s" would
+         * silently set nothing. Only blanks or a comment may follow. */
+        char *q = p + 1;
+
+        while (isspace((unsigned char)*q)) {
+            q++;
+        }
+        if (*q != '\0' && *q != ';' && *q != '#') {
+            return config_load_fail(ld, ld->origin.line,
+                                    "unexpected text after [%.*s]",
+                                    (int)(p - line - 1), line + 1);
+        }
+    }
     return line;
 }
 

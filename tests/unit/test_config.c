@@ -81,6 +81,16 @@ expect_value_error(const char *section, const char *key, const char *value,
     expect_file_error(text, 2, want);
 }
 
+/* Asserts text loads and sets [cache] ttl to ttl_ms. */
+static void
+load_ok_text(const char *text, int64_t ttl_ms)
+{
+    struct config cfg;
+
+    load_ok(text, &cfg);
+    cr_assert_eq(cfg.cache_ttl_ms, ttl_ms);
+}
+
 /* Asserts "[section]\nkey = value\n" loads; returns the config. */
 static struct config
 value_ok(const char *section, const char *key, const char *value)
@@ -676,6 +686,14 @@ Test(config, password_error_never_echoes_the_password)
 }
 
 /* ---- -s overrides ---- */
+
+Test(config, text_after_a_section_header_is_an_error)
+{
+    expect_file_error("[cache] ttl = 5s\n", 1, "unexpected text after [cache]");
+    expect_file_error("[server]\nworkers = 2\n[cache]junk\n", 3,
+                      "unexpected text after [cache]");
+    load_ok_text("[cache] ; comment\nttl = 5s\n", 5000);
+}
 
 Test(config, tracking_takes_on_or_off)
 {

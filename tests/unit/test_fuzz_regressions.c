@@ -84,9 +84,10 @@ override_round_trips(const char *arg)
 }
 
 /*
- * fuzz_config, crash-8fac4cd3: "bind=;x" stores ";x" (no blank before the
- * ';', so inih keeps it), but config_print writes "bind = ;x", where inih
- * takes ";x" for an inline comment and loads an empty bind.
+ * fuzz_config, crash-8fac4cd3 (and crash-036b4591, "host=;eis"): "bind=;x"
+ * stored ";x" (no blank before the ';', so inih keeps it), but config_print
+ * wrote "bind = ;x", where inih takes ";x" for an inline comment and loads
+ * an empty bind.
  */
 Test(fuzz_regressions, config_print_keeps_value_starting_with_semicolon)
 {
@@ -94,8 +95,8 @@ Test(fuzz_regressions, config_print_keeps_value_starting_with_semicolon)
 }
 
 /*
- * A 194-byte value fits a 199-byte line as "bind=VALUE", but config_print
- * adds " = " and the line no longer fits inih's buffer: "line too long".
+ * A 194-byte value fits a 199-byte line as "host=VALUE", but config_print
+ * added " = " and the line no longer fit inih's buffer: "line too long".
  */
 Test(fuzz_regressions, config_print_keeps_longest_file_value)
 {
@@ -106,7 +107,7 @@ Test(fuzz_regressions, config_print_keeps_longest_file_value)
 }
 
 /*
- * -s takes any bytes up to 255, and config_print writes these back as
+ * -s took any bytes up to 255, and config_print wrote these back as
  * something else: a trimmed value, a comment, an extra key line, a line too
  * long to load.
  */
@@ -134,9 +135,9 @@ Test(fuzz_regressions, config_print_keeps_override_too_long_for_a_line)
 }
 
 /*
- * Unknown sections are errors, but a UTF-8 BOM before the first line hides
+ * Unknown sections are errors, but a UTF-8 BOM before the first line hid
  * a "[section]" header from the check: inih strips the BOM itself after
- * our line reader has looked at the line, so "[nope]" loads cleanly.
+ * our line reader has looked at the line, so "[nope]" loaded cleanly.
  */
 Test(fuzz_regressions, bom_does_not_hide_unknown_section)
 {
