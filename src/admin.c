@@ -20,7 +20,6 @@
 #include "waiter.h"
 #include "workq.h"
 
-
 /* A growable text buffer; on allocation failure it stops growing and
  * `failed` is set. */
 struct sbuf {

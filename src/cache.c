@@ -152,8 +152,8 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
 void
 cache_release(struct cache_entry *e)
 {
-    if (e != NULL && atomic_fetch_sub_explicit(&e->refs, 1,
-                                               memory_order_acq_rel) == 1) {
+    if (e != NULL &&
+        atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
         free(e);
     }
 }
@@ -441,8 +441,7 @@ cache_stats(struct cache *c, struct cache_stats *out)
     pthread_rwlock_unlock(&c->rwlock);
     out->hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
     out->misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
-    out->evictions =
-        atomic_load_explicit(&c->evictions, memory_order_relaxed);
+    out->evictions = atomic_load_explicit(&c->evictions, memory_order_relaxed);
     out->expirations =
         atomic_load_explicit(&c->expirations, memory_order_relaxed);
     out->stale_hits =

@@ -36,16 +36,16 @@ struct config {
     int64_t request_timeout_ms; /* > 0 */
     /* [redis] */
     char redis_host[256];
-    int redis_port;              /* 1..65535 */
-    char redis_password[256];    /* "" = no AUTH */
-    int redis_db;                /* 0.. ; SELECT when not 0 */
-    int pool_size;               /* 1..1024 */
-    int64_t connect_timeout_ms;  /* > 0 */
-    int64_t command_timeout_ms;  /* > 0 */
+    int redis_port;             /* 1..65535 */
+    char redis_password[256];   /* "" = no AUTH */
+    int redis_db;               /* 0.. ; SELECT when not 0 */
+    int pool_size;              /* 1..1024 */
+    int64_t connect_timeout_ms; /* > 0 */
+    int64_t command_timeout_ms; /* > 0 */
     /* [cache] */
-    int64_t cache_ttl_ms; /* 0 = no expiry */
-    long cache_capacity;  /* 0 = cache off; at most 100000000 */
-    int cache_tracking;   /* 1 = invalidate through CLIENT TRACKING */
+    int64_t cache_ttl_ms;   /* 0 = no expiry */
+    long cache_capacity;    /* 0 = cache off; at most 100000000 */
+    int cache_tracking;     /* 1 = invalidate through CLIENT TRACKING */
     int64_t cache_stale_ms; /* stale_if_error window; 0 = never stale */
     /* [admin] */
     int admin_port; /* 0 = off, else 1..65535 */

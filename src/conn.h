@@ -4,9 +4,8 @@
  *
  * Ownership: a conn belongs to exactly one thread at a time: the accept loop
  * (until pushed to the work queue), the worker that popped it, or the
- * waiter (while parked). Whoever owns it may touch any field except the
- * waiter links, which the waiter's lock guards. Nothing in a conn is shared,
- * so no field needs a lock of its own.
+ * waiter (while parked). Whoever owns it may touch any field. Nothing in a
+ * conn is shared, so no field needs a lock of its own.
  *
  * Buffers: requests are parsed in place in rbuf (zero-copy); unconsumed
  * bytes are rbuf[rpos..rlen). Replies are gathered in wbuf and written with
@@ -41,18 +40,18 @@ enum conn_io {
 struct conn {
     int fd;
     enum conn_proto proto;
-    struct conn *wprev, *wnext; /* waiter's parked list; waiter lock */
-    int64_t deadline_ms;        /* waiter: when a parked conn times out */
-    int64_t req_start_ms;       /* first byte of a partial request; 0 = none */
-    int in_epoll;               /* registered with the waiter's epoll */
-    int closing;                /* close once the output is flushed */
-    int drained;                /* the last read left room in rbuf: the
-                                   socket had nothing more just then */
-    int write_timeout_ms;       /* budget for flushing one batch of replies */
-    size_t rpos, rlen;          /* unconsumed bytes: rbuf[rpos..rlen) */
-    size_t discard;             /* HTTP body bytes still to skip */
-    size_t wlen;                /* bytes waiting in wbuf */
-    atomic_int *open_count;     /* decremented by conn_destroy */
+    struct conn *wnext;     /* waiter: conns being expired together */
+    int64_t deadline_ms;    /* waiter: when a parked conn times out */
+    int64_t req_start_ms;   /* first byte of a partial request; 0 = none */
+    int in_epoll;           /* registered with the waiter's epoll */
+    int closing;            /* close once the output is flushed */
+    int drained;            /* the last read left room in rbuf: the
+                               socket had nothing more just then */
+    int write_timeout_ms;   /* budget for flushing one batch of replies */
+    size_t rpos, rlen;      /* unconsumed bytes: rbuf[rpos..rlen) */
+    size_t discard;         /* HTTP body bytes still to skip */
+    size_t wlen;            /* bytes waiting in wbuf */
+    atomic_int *open_count; /* decremented by conn_destroy */
     char rbuf[CONN_RBUF];
     char wbuf[CONN_WBUF];
 };

@@ -15,11 +15,11 @@
 #include "upstream.h"
 
 enum fetch_status {
-    FETCH_HIT = 0,    /* entry from the cache */
-    FETCH_MISS = 1,   /* entry fetched from Redis (and cached) */
+    FETCH_HIT = 0,  /* entry from the cache */
+    FETCH_MISS = 1, /* entry fetched from Redis (and cached) */
     FETCH_NOTFOUND = 2,
-    FETCH_STALE = 3,  /* Redis failed; entry expired less than
-                         stale_if_error ago */
+    FETCH_STALE = 3,     /* Redis failed; entry expired less than
+                            stale_if_error ago */
     FETCH_EREPLY = -1,   /* Redis answered an error; err has its text */
     FETCH_EDOWN = -2,    /* Redis unreachable; err says why */
     FETCH_ETIMEOUT = -3, /* Redis did not answer in time; err says why */

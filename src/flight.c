@@ -19,10 +19,10 @@
 struct flight {
     struct flight *next; /* bucket chain */
     pthread_cond_t done_cv;
-    int refs;        /* leader + waiting followers */
-    int done;        /* the leader finished */
-    int marked;      /* an invalidation arrived during the fill */
-    int status;      /* the leader's outcome */
+    int refs;                  /* leader + waiting followers */
+    int done;                  /* the leader finished */
+    int marked;                /* an invalidation arrived during the fill */
+    int status;                /* the leader's outcome */
     struct cache_entry *entry; /* the leader's value; one reference */
     char err[FLIGHT_ERR_MAX];
     uint64_t hash;
@@ -171,8 +171,7 @@ flight_wait(struct flights *fl, struct flight *f, int64_t deadline_ms,
 
     pthread_mutex_lock(&fl->lock);
     while (!f->done) {
-        if (pthread_cond_timedwait(&f->done_cv, &fl->lock, &ts) ==
-            ETIMEDOUT) {
+        if (pthread_cond_timedwait(&f->done_cv, &fl->lock, &ts) == ETIMEDOUT) {
             break;
         }
     }
@@ -180,8 +179,7 @@ flight_wait(struct flights *fl, struct flight *f, int64_t deadline_ms,
         *status = f->status;
         *entry = f->entry;
         if (f->entry != NULL) {
-            atomic_fetch_add_explicit(&f->entry->refs, 1,
-                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(&f->entry->refs, 1, memory_order_relaxed);
         }
         memcpy(err, f->err, FLIGHT_ERR_MAX);
         rc = 0;

@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_TARGET 8192   /* request-target bytes; more: 414 */
-#define HTTP_MAX_HEAD 16384    /* request line + fields + CRLFCRLF; more: 431 */
-#define HTTP_MAX_HEADERS 100   /* header field lines; more: 431 */
-#define HTTP_MAX_BODY 65536    /* Content-Length accepted (and discarded) */
+#define HTTP_MAX_TARGET 8192 /* request-target bytes; more: 414 */
+#define HTTP_MAX_HEAD 16384  /* request line + fields + CRLFCRLF; more: 431 */
+#define HTTP_MAX_HEADERS 100 /* header field lines; more: 431 */
+#define HTTP_MAX_BODY 65536  /* Content-Length accepted (and discarded) */
 
 enum http_status_code {
     HTTP_OK = 0,
@@ -49,20 +49,20 @@ struct http_request {
     size_t method_len;
     const char *target; /* request-target as sent (origin or absolute form) */
     size_t target_len;
-    const char *path;   /* target's path: starts with '/', no query, still
-                           percent-encoded; for absolute-form the part after
-                           the authority */
+    const char *path; /* target's path: starts with '/', no query, still
+                         percent-encoded; for absolute-form the part after
+                         the authority */
     size_t path_len;
-    int minor_version;  /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
-    int keep_alive;     /* 1 when the connection persists after this request:
-                           HTTP/1.1 unless "Connection: close", HTTP/1.0 only
-                           with "Connection: keep-alive" */
-    int64_t content_length; /* body bytes that follow the head; 0 if none */
+    int minor_version; /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+    int keep_alive;    /* 1 when the connection persists after this request:
+                          HTTP/1.1 unless "Connection: close", HTTP/1.0 only
+                          with "Connection: keep-alive" */
+    int64_t content_length;    /* body bytes that follow the head; 0 if none */
     const char *if_none_match; /* If-None-Match value, or NULL */
     size_t if_none_match_len;
-    const char *origin;        /* Origin value, or NULL */
+    const char *origin; /* Origin value, or NULL */
     size_t origin_len;
-    const char *host;          /* Host value, or NULL */
+    const char *host; /* Host value, or NULL */
     size_t host_len;
     size_t head_len; /* bytes of the head, including the final empty line */
 };

@@ -196,8 +196,8 @@ origin_allowed(const struct proxy *px, const struct http_request *req)
     }
     ohost = olen - (size_t)n;
     colon = memrchr(h, ':', hlen);
-    if (colon != NULL && memchr(colon, ']', hlen - (size_t)(colon - h)) ==
-                             NULL) {
+    if (colon != NULL &&
+        memchr(colon, ']', hlen - (size_t)(colon - h)) == NULL) {
         hlen = (size_t)(colon - h); /* drop the port, not an IPv6 colon */
     }
     return ohost == hlen && strncasecmp(o, h, hlen) == 0;
@@ -206,8 +206,7 @@ origin_allowed(const struct proxy *px, const struct http_request *req)
 /* The CORS lines for an allowed origin, and Vary whenever the admin port
  * makes answers depend on Origin. */
 static void
-hb_cors(struct hbuf *b, const struct proxy *px,
-        const struct http_request *req)
+hb_cors(struct hbuf *b, const struct proxy *px, const struct http_request *req)
 {
     if (req == NULL || px->cfg->admin_port == 0) {
         return;
@@ -235,8 +234,9 @@ send_text(const struct proxy *px, struct conn *c,
         .type = TYPE_TEXT,
         .extra = hdrs,
         .body = body,
-        .body_len = n < 0 ? 0 : (size_t)n >= sizeof(body) ? sizeof(body) - 1
-                                                          : (size_t)n,
+        .body_len = n < 0                       ? 0
+                    : (size_t)n >= sizeof(body) ? sizeof(body) - 1
+                                                : (size_t)n,
         .no_body = req != NULL && req->method == HTTP_METHOD_HEAD,
         .keep_alive = keep_alive,
         .http10 = req != NULL && req->minor_version == 0,
@@ -386,8 +386,8 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
 
 /* One access-log line and the metrics for one answered request. */
 static void
-account(struct proxy *px, const struct http_request *req, int status,
-        int how, size_t key_len, size_t bytes, int64_t t0)
+account(struct proxy *px, const struct http_request *req, int status, int how,
+        size_t key_len, size_t bytes, int64_t t0)
 {
     int64_t us = util_now_us() - t0;
 
@@ -406,8 +406,7 @@ account(struct proxy *px, const struct http_request *req, int status,
                  : how == FETCH_HIT   ? "hit"
                  : how == FETCH_STALE ? "stale"
                                       : "miss",
-                 key_len, bytes,
-                 (long long)us);
+                 key_len, bytes, (long long)us);
     }
 }
 
@@ -519,10 +518,9 @@ httpd_process(struct proxy *px, struct conn *c)
         }
         if (rc < 0) {
             int status = status_for_parse_error(rc);
-            metrics_request(&px->metrics,
-                            c->proto == CONN_ADMIN ? METRICS_ADMIN
-                                                   : METRICS_HTTP,
-                            status);
+            metrics_request(
+                &px->metrics,
+                c->proto == CONN_ADMIN ? METRICS_ADMIN : METRICS_HTTP, status);
             send_text(px, c, NULL, status, "", text_for_status(status), 0);
             return -1;
         }

@@ -20,7 +20,6 @@
 #include "util.h"
 
 #define LISTEN_BACKLOG 1024
-#define LISTENER_ADMIN_CLIENTS 64
 
 int
 listener_open(const char *bind_addr, int port, char *err, size_t errlen)
@@ -35,8 +34,8 @@ listener_open(const char *bind_addr, int port, char *err, size_t errlen)
     snprintf(service, sizeof(service), "%d", port);
     rc = getaddrinfo(bind_addr, service, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve bind address '%s': %s",
-                 bind_addr, gai_strerror(rc));
+        snprintf(err, errlen, "cannot resolve bind address '%s': %s", bind_addr,
+                 gai_strerror(rc));
         return -1;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -93,8 +92,8 @@ accept_all(struct proxy *px, int fd, enum conn_proto proto)
      * scrape a proxy whose clients have taken every slot. */
     atomic_int *count =
         proto == CONN_ADMIN ? &px->admin_conns : &px->open_conns;
-    int limit = proto == CONN_ADMIN ? LISTENER_ADMIN_CLIENTS
-                                    : px->cfg->max_clients;
+    int limit =
+        proto == CONN_ADMIN ? LISTENER_ADMIN_CLIENTS : px->cfg->max_clients;
     int one = 1;
 
     for (;;) {

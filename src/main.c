@@ -38,16 +38,15 @@
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "usage: redis-proxy [-c FILE] [-s SECTION.KEY=VALUE]... [-t] "
-            "[-h] [-V]\n"
-            "  -c, --config FILE     INI file (default ./proxy.ini if "
-            "present)\n"
-            "  -s, --set S.K=V       override one setting; repeatable\n"
-            "  -t, --test-config     validate, print effective settings, "
-            "exit\n"
-            "  -h, --help            this help\n"
-            "  -V, --version         print the version\n");
+    fprintf(out, "usage: redis-proxy [-c FILE] [-s SECTION.KEY=VALUE]... [-t] "
+                 "[-h] [-V]\n"
+                 "  -c, --config FILE     INI file (default ./proxy.ini if "
+                 "present)\n"
+                 "  -s, --set S.K=V       override one setting; repeatable\n"
+                 "  -t, --test-config     validate, print effective settings, "
+                 "exit\n"
+                 "  -h, --help            this help\n"
+                 "  -V, --version         print the version\n");
 }
 
 /* Parses argv into cfg. Returns -1 to continue, else an exit status. */
@@ -128,7 +127,8 @@ static void
 raise_fd_limit(const struct config *cfg)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)cfg->max_clients + (rlim_t)cfg->pool_size + 64;
+    rlim_t need = (rlim_t)cfg->max_clients + (rlim_t)cfg->pool_size +
+                  LISTENER_ADMIN_CLIENTS;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
         return;
@@ -167,6 +167,7 @@ run(const struct config *cfg, int stop_fd)
     char err[256], line[1536];
     int http_fd = -1, resp_fd = -1, admin_fd = -1;
     int rc = EXIT_RUNTIME;
+    size_t conns;
 
     metrics_init(&px.metrics);
     config_format_line(cfg, line, sizeof(line));
@@ -201,8 +202,10 @@ run(const struct config *cfg, int stop_fd)
         log_error("msg=\"cannot start the tracking thread\"");
         goto out;
     }
-    px.q = workq_create((size_t)cfg->max_clients + 64);
-    px.waiter = px.q != NULL ? waiter_create(px.q) : NULL;
+    /* Every open client conn fits in the queue and in the waiter. */
+    conns = (size_t)cfg->max_clients + LISTENER_ADMIN_CLIENTS;
+    px.q = workq_create(conns);
+    px.waiter = px.q != NULL ? waiter_create(px.q, conns) : NULL;
     if (px.cache == NULL || px.up == NULL || px.waiter == NULL) {
         log_error("msg=\"cannot allocate the proxy's services\"");
         goto out;
@@ -214,10 +217,9 @@ run(const struct config *cfg, int stop_fd)
     /* Serve with the invalidation stream in place when Redis is there. */
     tracking_wait_first(px.tracking,
                         cfg->connect_timeout_ms + cfg->command_timeout_ms);
-    log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d",
-             cfg->bind, cfg->http_port, cfg->resp_port ? cfg->bind : "off",
-             cfg->resp_port, cfg->admin_port ? cfg->bind : "off",
-             cfg->admin_port);
+    log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d", cfg->bind,
+             cfg->http_port, cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
+             cfg->admin_port ? cfg->bind : "off", cfg->admin_port);
     rc = listener_run(&px, http_fd, resp_fd, admin_fd, stop_fd) == 0
              ? 0
              : EXIT_RUNTIME;

@@ -36,11 +36,11 @@ struct metrics_histogram {
 struct metrics {
     int64_t started_ms; /* monotonic; set by metrics_init */
     atomic_long requests[METRICS_LISTENERS][METRICS_CLASSES];
-    atomic_long accepted;  /* client connections accepted */
-    atomic_long rejected;  /* client connections refused (max_clients) */
-    atomic_long hits;      /* lookups answered from the cache */
-    atomic_long misses;    /* lookups that had to ask Redis */
-    atomic_long stale;     /* answered with a stale entry (Redis failing) */
+    atomic_long accepted; /* client connections accepted */
+    atomic_long rejected; /* client connections refused (max_clients) */
+    atomic_long hits;     /* lookups answered from the cache */
+    atomic_long misses;   /* lookups that had to ask Redis */
+    atomic_long stale;    /* answered with a stale entry (Redis failing) */
     struct metrics_histogram hit;  /* requests answered from the cache */
     struct metrics_histogram miss; /* requests that asked Redis */
 };

@@ -22,17 +22,17 @@
 #define PROXY_VERSION "0.2.0"
 
 struct proxy {
-    const struct config *cfg; /* read-only settings */
-    struct cache *cache;      /* shared by HTTP and RESP */
-    struct flights *flights;  /* fills in flight, invalidation races */
+    const struct config *cfg;  /* read-only settings */
+    struct cache *cache;       /* shared by HTTP and RESP */
+    struct flights *flights;   /* fills in flight, invalidation races */
     struct tracking *tracking; /* invalidation stream */
-    struct upstream *up;      /* Redis connection pool */
-    struct workq *q;          /* conns with work to do */
-    struct waiter *waiter;    /* parked (idle or partial) conns */
-    atomic_int open_conns;    /* client conns open now (HTTP + RESP) */
-    atomic_int admin_conns;   /* admin conns open now (own small budget) */
-    atomic_int busy_workers;  /* workers serving a conn now */
-    struct metrics metrics;   /* request counters, latency histograms */
+    struct upstream *up;       /* Redis connection pool */
+    struct workq *q;           /* conns with work to do */
+    struct waiter *waiter;     /* parked (idle or partial) conns */
+    atomic_int open_conns;     /* client conns open now (HTTP + RESP) */
+    atomic_int admin_conns;    /* admin conns open now (own small budget) */
+    atomic_int busy_workers;   /* workers serving a conn now */
+    struct metrics metrics;    /* request counters, latency histograms */
 };
 
 #endif

@@ -19,10 +19,10 @@
 
 #include <stddef.h>
 
-#define RESP_MAX_ARGS 1024     /* multibulk count; more: protocol error */
-#define RESP_MAX_BULK 8192     /* one bulk argument; more: protocol error */
-#define RESP_MAX_INLINE 16384  /* inline line; longer: protocol error */
-#define RESP_KEEP_ARGS 8       /* argv slots kept; later args only counted */
+#define RESP_MAX_ARGS 1024    /* multibulk count; more: protocol error */
+#define RESP_MAX_BULK 8192    /* one bulk argument; more: protocol error */
+#define RESP_MAX_INLINE 16384 /* inline line; longer: protocol error */
+#define RESP_KEEP_ARGS 8      /* argv slots kept; later args only counted */
 
 enum resp_status {
     RESP_OK = 0,
@@ -38,10 +38,10 @@ struct resp_arg {
 
 /* One parsed command. */
 struct resp_command {
-    size_t argc;                           /* arguments sent (may be 0 for an
-                                              empty inline line or "*0") */
-    struct resp_arg argv[RESP_KEEP_ARGS];  /* the first min(argc, 8) */
-    size_t consumed;                       /* bytes of buf this command used */
+    size_t argc;                          /* arguments sent (may be 0 for an
+                                             empty inline line or "*0") */
+    struct resp_arg argv[RESP_KEEP_ARGS]; /* the first min(argc, 8) */
+    size_t consumed;                      /* bytes of buf this command used */
 };
 
 /*
@@ -58,12 +58,12 @@ int resp_parse(char *buf, size_t len, struct resp_command *cmd,
  * or the bytes it would need when cap is too small (like snprintf, but
  * nothing is written then). None of them allocates.
  */
-size_t resp_fmt_simple(char *out, size_t cap, const char *s);  /* +s\r\n */
+size_t resp_fmt_simple(char *out, size_t cap, const char *s); /* +s\r\n */
 size_t resp_fmt_error(char *out, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));                      /* -...\r\n */
 size_t resp_fmt_bulk_header(char *out, size_t cap, size_t len); /* $len\r\n */
 size_t resp_fmt_bulk(char *out, size_t cap, const char *p, size_t len);
-size_t resp_fmt_nil(char *out, size_t cap);                     /* $-1\r\n */
-size_t resp_fmt_array_header(char *out, size_t cap, size_t n);  /* *n\r\n */
+size_t resp_fmt_nil(char *out, size_t cap);                    /* $-1\r\n */
+size_t resp_fmt_array_header(char *out, size_t cap, size_t n); /* *n\r\n */
 
 #endif

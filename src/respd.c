@@ -61,9 +61,9 @@ static int
 reply_arity(struct conn *c, const char *lower_name)
 {
     char buf[REPLY_MAX];
-    size_t n = resp_fmt_error(
-        buf, sizeof(buf),
-        "ERR wrong number of arguments for '%s' command", lower_name);
+    size_t n = resp_fmt_error(buf, sizeof(buf),
+                              "ERR wrong number of arguments for '%s' command",
+                              lower_name);
 
     return reply(c, buf, n);
 }
@@ -78,24 +78,23 @@ reply_unknown(struct conn *c, const struct resp_command *cmd)
 
     args[0] = '\0';
     for (i = 1; i < cmd->argc && i < RESP_KEEP_ARGS && used < 128; i++) {
-        size_t take = cmd->argv[i].len < 128 - used ? cmd->argv[i].len
-                                                    : 128 - used;
-        int w = snprintf(args + used, sizeof(args) - used, "'%.*s' ",
-                         (int)take, cmd->argv[i].p);
+        size_t take =
+            cmd->argv[i].len < 128 - used ? cmd->argv[i].len : 128 - used;
+        int w = snprintf(args + used, sizeof(args) - used, "'%.*s' ", (int)take,
+                         cmd->argv[i].p);
         if (w < 0) {
             break;
         }
         used += (size_t)w < sizeof(args) - used ? (size_t)w
                                                 : sizeof(args) - used - 1;
     }
-    return reply(c, buf,
-                 resp_fmt_error(buf, sizeof(buf),
-                                "ERR unknown command '%.*s', with args "
-                                "beginning with: %s",
-                                (int)(cmd->argv[0].len > 128
-                                          ? 128
-                                          : cmd->argv[0].len),
-                                cmd->argv[0].p, args));
+    return reply(
+        c, buf,
+        resp_fmt_error(buf, sizeof(buf),
+                       "ERR unknown command '%.*s', with args "
+                       "beginning with: %s",
+                       (int)(cmd->argv[0].len > 128 ? 128 : cmd->argv[0].len),
+                       cmd->argv[0].p, args));
 }
 
 /* What one command did, for metrics and the access log. */
@@ -134,9 +133,9 @@ cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
                                     "ERR redis unavailable: %s", res.err));
     case FETCH_ETIMEOUT:
         o->status = 504;
-        return reply(c, buf,
-                     resp_fmt_error(buf, sizeof(buf), "ERR redis timeout: %s",
-                                    res.err));
+        return reply(
+            c, buf,
+            resp_fmt_error(buf, sizeof(buf), "ERR redis timeout: %s", res.err));
     default:
         o->status = 500;
         return reply_error(c, "ERR out of memory");
@@ -155,14 +154,13 @@ cmd_command(struct conn *c, const struct resp_command *cmd)
     if (is_cmd(&cmd->argv[1], "COUNT")) {
         return reply(c, ":0\r\n", 4);
     }
-    return reply(c, buf,
-                 resp_fmt_error(buf, sizeof(buf),
-                                "ERR unknown subcommand '%.*s'. Try COMMAND "
-                                "HELP.",
-                                (int)(cmd->argv[1].len > 128
-                                          ? 128
-                                          : cmd->argv[1].len),
-                                cmd->argv[1].p));
+    return reply(
+        c, buf,
+        resp_fmt_error(buf, sizeof(buf),
+                       "ERR unknown subcommand '%.*s'. Try COMMAND "
+                       "HELP.",
+                       (int)(cmd->argv[1].len > 128 ? 128 : cmd->argv[1].len),
+                       cmd->argv[1].p));
 }
 
 /* Runs one command. Returns 0, or -1 to close after flushing. */
@@ -185,15 +183,13 @@ dispatch(struct proxy *px, struct conn *c, const struct resp_command *cmd,
         if (cmd->argc == 1) {
             return reply(c, "+PONG\r\n", 7);
         }
-        return cmd->argc == 2
-                   ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
-                   : reply_arity(c, "ping");
+        return cmd->argc == 2 ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
+                              : reply_arity(c, "ping");
     }
     if (is_cmd(name, "ECHO")) {
         o->status = cmd->argc == 2 ? 200 : 400;
-        return cmd->argc == 2
-                   ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
-                   : reply_arity(c, "echo");
+        return cmd->argc == 2 ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
+                              : reply_arity(c, "echo");
     }
     if (is_cmd(name, "QUIT")) {
         o->status = 200;
@@ -230,7 +226,7 @@ run(struct proxy *px, struct conn *c, const struct resp_command *cmd)
                  o.how == -1            ? "none"
                  : o.how == FETCH_HIT   ? "hit"
                  : o.how == FETCH_STALE ? "stale"
-                                      : "miss",
+                                        : "miss",
                  cmd->argc > 1 ? cmd->argv[1].len : 0, o.bytes, (long long)us);
     }
     return rc;

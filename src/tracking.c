@@ -39,7 +39,7 @@ struct tracking {
     int stopfd;                /* eventfd: readable when stopping */
     void (*tick)(void *);      /* run by the thread once a second */
     void *tick_arg;
-    int running;               /* the thread was started */
+    int running; /* the thread was started */
     pthread_t thread;
 };
 
@@ -275,7 +275,7 @@ tracking_main(void *arg)
             return NULL;
         case OPEN_FAILED:
             set_down(t, why);
-            backoff = backoff == 0                  ? BACKOFF_MIN_MS
+            backoff = backoff == 0                   ? BACKOFF_MIN_MS
                       : backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                                                      : backoff * 2;
             if (wait_or_stop(t, backoff)) {
@@ -294,8 +294,7 @@ tracking_main(void *arg)
         t->tried = 1;
         pthread_cond_broadcast(&t->first_cv);
         pthread_mutex_unlock(&t->lock);
-        log_info("msg=\"invalidation stream established\" client_id=%lld",
-                 id);
+        log_info("msg=\"invalidation stream established\" client_id=%lld", id);
         stopping = follow(t, ctx, why, sizeof(why));
         redisFree(ctx);
         if (stopping) {

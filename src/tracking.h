@@ -11,8 +11,8 @@
  *
  * Losing invalidations is the danger, so the thread PINGs its connection
  * every second and treats a PING unanswered for three seconds, like any
- * error, as a drop. On a drop the state becomes DOWN first (fills stop being cached),
- * then every entry is expired and every fill in flight marked
+ * error, as a drop. On a drop the state becomes DOWN first (fills stop being
+ * cached), then every entry is expired and every fill in flight marked
  * (flights_lost), then the thread reconnects with backoff and re-registers.
  * A data connection that had registered and is lost does the same
  * flights_lost (Redis forgets what a closed client read).
@@ -43,8 +43,7 @@ struct tracking;
 /* Creates the tracker (state OFF when cfg->cache_tracking is off, else
  * DOWN until the stream is up). cfg and fl must outlive it. Returns NULL
  * on failure. */
-struct tracking *tracking_create(const struct config *cfg,
-                                 struct flights *fl);
+struct tracking *tracking_create(const struct config *cfg, struct flights *fl);
 
 /* Starts the thread when cfg->cache_tracking is on. It runs tick(arg) once
  * per PING interval while the stream is up (upstream_check_idle: notice
@@ -70,9 +69,9 @@ void tracking_conn_lost(struct tracking *t);
 /* Counters and the last drop's reason (for logs and readiness). */
 struct tracking_stats {
     enum tracking_state state;
-    long drops;         /* established streams lost */
-    long messages;      /* invalidation messages received */
-    char reason[128];   /* why the state is DOWN, or "" */
+    long drops;       /* established streams lost */
+    long messages;    /* invalidation messages received */
+    char reason[128]; /* why the state is DOWN, or "" */
 };
 void tracking_stats(struct tracking *t, struct tracking_stats *out);
 

@@ -25,8 +25,8 @@
 #define BACKOFF_MAX_MS 2000
 
 struct slot {
-    redisContext *ctx; /* owned by the thread that borrowed the slot */
-    int pending;       /* replies owed by Redis after a timeout */
+    redisContext *ctx;  /* owned by the thread that borrowed the slot */
+    int pending;        /* replies owed by Redis after a timeout */
     uint64_t track_gen; /* tracking stream this ctx registered with; 0 =
                            none */
     int ever_connected;
@@ -37,15 +37,15 @@ struct upstream {
     struct tracking *tracking;
     pthread_mutex_t lock;
     pthread_cond_t slot_free;
-    int *free_stack;     /* indices of free slots; lock */
-    int nfree;           /* lock */
-    int64_t down_until;  /* while in the future, fail fast; lock */
-    int64_t backoff_ms;  /* next backoff; 0 = healthy; lock */
-    int probing;         /* one thread is trying to connect; lock */
+    int *free_stack;    /* indices of free slots; lock */
+    int nfree;          /* lock */
+    int64_t down_until; /* while in the future, fail fast; lock */
+    int64_t backoff_ms; /* next backoff; 0 = healthy; lock */
+    int probing;        /* one thread is trying to connect; lock */
     char down_reason[UPSTREAM_ERR_MAX]; /* lock */
-    long errors;         /* lock */
-    long reconnects;     /* lock */
-    int connected;       /* slots holding a context; lock */
+    long errors;                        /* lock */
+    long reconnects;                    /* lock */
+    int connected;                      /* slots holding a context; lock */
     int nslots;
     struct slot slots[];
 };
@@ -148,8 +148,8 @@ slot_put(struct upstream *u, int idx)
 /* Sends one setup command and checks its reply; returns 0, or -1 with err
  * set. Used only while connecting (blocking, redisSetTimeout bounds it). */
 static int
-setup_command(redisContext *ctx, char *err, const char *what,
-              const char *fmt, ...)
+setup_command(redisContext *ctx, char *err, const char *what, const char *fmt,
+              ...)
 {
     redisReply *r;
     va_list ap;
@@ -163,8 +163,8 @@ setup_command(redisContext *ctx, char *err, const char *what,
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, UPSTREAM_ERR_MAX, "%s failed: %.*s", what,
-                 (int)r->len, r->str);
+        snprintf(err, UPSTREAM_ERR_MAX, "%s failed: %.*s", what, (int)r->len,
+                 r->str);
         rc = -1;
     }
     freeReplyObject(r);
@@ -367,8 +367,8 @@ slot_call(struct upstream *u, struct slot *s, int64_t deadline,
  * cached.
  */
 static int
-slot_track(struct upstream *u, struct slot *s, int64_t deadline,
-           int *cacheable, char *err)
+slot_track(struct upstream *u, struct slot *s, int64_t deadline, int *cacheable,
+           char *err)
 {
     long long id = 0;
     uint64_t gen = 0;
@@ -396,8 +396,8 @@ slot_track(struct upstream *u, struct slot *s, int64_t deadline,
     }
     if (r->type == REDIS_REPLY_ERROR) {
         /* E.g. the stream's connection vanished a moment ago. */
-        log_debug("msg=\"client tracking refused\" error=\"%.*s\"",
-                  (int)r->len, r->str);
+        log_debug("msg=\"client tracking refused\" error=\"%.*s\"", (int)r->len,
+                  r->str);
         *cacheable = 0;
     } else {
         s->track_gen = gen;

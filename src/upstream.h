@@ -58,8 +58,7 @@ struct upstream;
 
 /* Creates the pool (no connection is made yet). cfg and t must outlive it.
  * Returns NULL on allocation failure. */
-struct upstream *upstream_create(const struct config *cfg,
-                                 struct tracking *t);
+struct upstream *upstream_create(const struct config *cfg, struct tracking *t);
 
 /*
  * Opens one connection as the pool does (connect_timeout, command_timeout,

@@ -1,22 +1,39 @@
 /*
- * waiter: the one thread that watches parked connections, so that idle
- * keep-alive clients and slow senders never occupy a worker (the model of
- * Varnish's waiter and Apache's event MPM).
+ * waiter: holds parked connections, so that idle keep-alive clients and
+ * slow senders never occupy a worker (the model of Varnish's waiter and
+ * Apache's event MPM).
  *
  * A worker that has answered everything a connection sent parks it here
  * with a deadline: now + idle_timeout when nothing is pending, or the
- * partial request's start + request_timeout. The waiter registers the socket
- * with epoll (EPOLLONESHOT); when it becomes readable the conn goes back on
- * the work queue, and when its deadline passes the conn is closed (an HTTP
- * conn with a partial request gets "408 Request Timeout" first).
+ * partial request's start + request_timeout. The socket is registered with
+ * the waiter's epoll (EPOLLONESHOT). Idle workers wait in that epoll
+ * themselves (waiter_take): the worker the kernel wakes for a readable conn
+ * serves it at once, with no thread in between. The waiter's own thread
+ * only enforces deadlines: every 100 ms it closes conns whose deadline
+ * passed (an HTTP conn with a partial request gets "408 Request Timeout"
+ * first).
  *
- * Threads and locks: `lock` guards the parked list, the stopped flag and the
- * epoll registrations; workers take it in waiter_park(), the waiter thread
- * when a conn wakes up or expires. Deadlines are checked every 100 ms.
+ * Why workers take readable conns from epoll rather than through the work
+ * queue: a hand-off (waiter thread wakes, queues, signals a sleeping
+ * worker) cost two context switches per request, about a fifth of the
+ * proxy's throughput on a small machine. The work queue still carries new
+ * connections from the accept loop and conns a worker yields for fairness;
+ * its eventfd (workq_fd) is in the same epoll set, so a worker waiting
+ * there wakes for either.
+ *
+ * Ownership: a parked conn belongs to the waiter. epoll reports it by slot
+ * number and generation, never by pointer, so a report that loses the race
+ * against an expiry or waiter_stop (which free the slot) is recognised and
+ * dropped without touching the conn.
+ *
+ * Threads and locks: `lock` guards the slot table, the count, the stopped
+ * flag and the epoll registrations. Lock order: waiter lock, then the work
+ * queue's lock (waiter_stop hands conns to the queue while holding it).
  */
 #ifndef RP_WAITER_H
 #define RP_WAITER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "conn.h"
@@ -24,24 +41,36 @@
 
 struct waiter;
 
-/* Creates the waiter and starts its thread; readable conns are pushed to q.
- * Returns NULL on failure. */
-struct waiter *waiter_create(struct workq *q);
+/* Creates the waiter for at most slots parked conns and starts its
+ * deadline thread; workers also wake for items in q. Returns NULL on
+ * failure. */
+struct waiter *waiter_create(struct workq *q, size_t slots);
 
 /*
  * Hands c to the waiter until it is readable or deadline_ms (monotonic)
  * passes. On success the caller no longer owns c and must not touch it.
- * Returns 0, or -1 when the waiter is stopped or epoll fails (the caller
- * still owns c and should close it). Thread-safe.
+ * Returns 0, or -1 when the waiter is stopped or full or epoll fails (the
+ * caller still owns c and should close it). Thread-safe.
  */
 int waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms);
 
-/* Stops and joins the thread, then hands parked conns that have bytes
- * waiting (a request in flight) to the queue and closes the rest. Later
- * waiter_park() calls fail. Call before workq_shutdown(). Idempotent. */
+/*
+ * Waits up to timeout_ms (-1 = no limit) until a parked conn is readable
+ * (or its peer hung up) and returns it, owned by the caller from then on.
+ * Returns NULL when the work queue has items or is shut down, when the
+ * report lost a race, or on timeout; the caller checks the queue and calls
+ * again. For worker threads. Thread-safe.
+ */
+struct conn *waiter_take(struct waiter *w, int timeout_ms);
+
+/* Stops and joins the deadline thread, then hands parked conns that have
+ * bytes waiting (a request in flight) to the queue and closes the rest.
+ * Later waiter_park() calls fail and waiter_take() returns only NULL. Call
+ * before workq_shutdown(). Idempotent. */
 void waiter_stop(struct waiter *w);
 
-/* Stops (if needed) and frees the waiter. NULL is a no-op. */
+/* Stops (if needed) and frees the waiter. Call after every worker that
+ * may be in waiter_take() has returned. NULL is a no-op. */
 void waiter_destroy(struct waiter *w);
 
 /* Conns parked now. Thread-safe. */

@@ -1,5 +1,7 @@
 /*
- * worker: per-connection processing loop; see worker.h.
+ * worker: per-connection processing loop; see worker.h. An idle worker
+ * waits in the waiter's epoll (waiter_take), which also reports the work
+ * queue's eventfd, so it wakes for a readable parked conn or a queued one.
  *
  * One round: read once, answer what is complete, repeat until the socket has
  * nothing more (EAGAIN, or a read that did not fill the buffer); then flush
@@ -36,8 +38,7 @@ enum serve_outcome {
 static int
 process(struct proxy *px, struct conn *c)
 {
-    return c->proto == CONN_RESP ? respd_process(px, c)
-                                 : httpd_process(px, c);
+    return c->proto == CONN_RESP ? respd_process(px, c) : httpd_process(px, c);
 }
 
 static enum serve_outcome
@@ -92,16 +93,38 @@ serve(struct proxy *px, struct conn *c)
     }
 }
 
+/* The next conn to serve: a queued one first (new connections, yielded
+ * ones), else a parked one that became readable. NULL when there is none
+ * yet; *stop is set once the queue is shut down and drained. */
+static struct conn *
+next_conn(struct proxy *px, int *stop)
+{
+    void *item;
+
+    switch (workq_trypop(px->q, &item)) {
+    case WORKQ_OK:
+        return item;
+    case WORKQ_ESHUTDOWN:
+        *stop = 1;
+        return NULL;
+    default:
+        return waiter_take(px->waiter, -1);
+    }
+}
+
 static void *
 worker_main(void *arg)
 {
     struct worker_pool *wp = arg;
     struct conn *c;
+    int stop = 0;
 
-    while ((c = workq_pop(wp->px->q)) != NULL) {
-        atomic_fetch_add(&wp->px->busy_workers, 1);
-        serve(wp->px, c);
-        atomic_fetch_sub(&wp->px->busy_workers, 1);
+    while (!stop) {
+        if ((c = next_conn(wp->px, &stop)) != NULL) {
+            atomic_fetch_add(&wp->px->busy_workers, 1);
+            serve(wp->px, c);
+            atomic_fetch_sub(&wp->px->busy_workers, 1);
+        }
     }
     return NULL;
 }

@@ -6,8 +6,15 @@
  * practice, because each connection is in at most one place at a time: the
  * queue, one worker, or the waiter.
  *
- * Thread-safe. One mutex guards head, count and the shutdown flag; one
- * condition variable wakes consumers.
+ * Consumers wait in one of two ways. workq_pop() sleeps on the queue's
+ * condition variable. A worker that must also wait for other events (the
+ * waiter's readable conns) polls workq_fd() instead: an eventfd that is
+ * readable exactly while the queue holds items or is shut down, and takes
+ * items with workq_trypop().
+ *
+ * Thread-safe. One mutex guards head, count, the shutdown flag and the
+ * eventfd's state; one condition variable wakes workq_pop() consumers.
+ * Lock order: the waiter's lock may be held when calling in (waiter_stop).
  */
 #ifndef RP_WORKQ_H
 #define RP_WORKQ_H
@@ -18,6 +25,7 @@ enum workq_status {
     WORKQ_OK = 0,
     WORKQ_EFULL = -1,     /* the ring holds capacity items */
     WORKQ_ESHUTDOWN = -2, /* workq_shutdown() was called */
+    WORKQ_EEMPTY = -3,    /* workq_trypop(): nothing queued right now */
 };
 
 struct workq;
@@ -33,14 +41,17 @@ void workq_destroy(struct workq *q);
  * the caller still owns item. Never blocks for long. */
 int workq_push(struct workq *q, void *item);
 
-/* Appends items[0..n) in order under one lock acquisition, waking one
- * consumer per item. Returns how many were queued (the rest, from the
- * first refused one on, still belong to the caller). */
-size_t workq_push_many(struct workq *q, void *const *items, size_t n);
-
 /* Removes the oldest item, waiting while the queue is empty. After
  * workq_shutdown() it keeps returning queued items, then NULL. */
 void *workq_pop(struct workq *q);
+
+/* Removes the oldest item into *item without waiting. Returns WORKQ_OK,
+ * WORKQ_EEMPTY, or WORKQ_ESHUTDOWN once the queue is shut down and empty. */
+int workq_trypop(struct workq *q, void **item);
+
+/* An eventfd that polls readable (level) while the queue holds items or is
+ * shut down. Owned by the queue: never read, write or close it. */
+int workq_fd(const struct workq *q);
 
 /* Wakes every waiting consumer; later pushes fail. Idempotent. */
 void workq_shutdown(struct workq *q);

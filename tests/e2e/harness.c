@@ -1123,10 +1123,10 @@ static int
 h__redis_try_args(struct h_redis *r, int port, char *const extra[])
 {
     char portstr[16], log[300];
-    char *argv[64] = {"redis-server", "--save", "",          "--appendonly",
-                      "no",           "--bind", "127.0.0.1", "--port",
-                      portstr,        "--dir",  r->dir,      "--daemonize",
-                      "no"};
+    char *argv[64] = {
+        "redis-server", "--save",      "",       "--appendonly", "no",
+        "--bind",       "127.0.0.1",   "--port", portstr,        "--dir",
+        r->dir,         "--daemonize", "no"};
     int argc = 13;
 
     for (; extra != NULL && *extra != NULL && argc < 63; extra++) {
@@ -1226,8 +1226,8 @@ int
 h_http_get_on(int fd, const char *path, struct h_resp *r, int timeout_ms)
 {
     char req[1024];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
-                     path);
+    int n =
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
 
     r->body = NULL;
     if (n < 0 || (size_t)n >= sizeof(req) || h_send(fd, req, (size_t)n) != 0) {

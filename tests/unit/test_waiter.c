@@ -1,18 +1,20 @@
 /*
  * Unit tests for waiter, over real sockets and a real work queue: each conn
  * is one end of a socketpair (non-blocking, as the accept loop makes it) and
- * the test plays the client on the other end. Covered: a readable conn, or
- * one whose peer hung up, goes to the work queue; a re-parked conn wakes
- * again; an idle conn is closed at (never before) its deadline, silently or
- * with "408 Request Timeout" for an HTTP conn holding a partial request;
- * waiter_count; waiter_stop and waiter_destroy close every parked conn and
- * refuse later parks; a conn the queue refuses is closed; a socket epoll
- * cannot watch is handed back.
+ * the test plays the client on the other end, while the test thread plays
+ * the worker with waiter_take(). Covered: a readable conn, or one whose
+ * peer hung up, is handed to a taker exactly once; a re-parked conn wakes
+ * again; a queued item wakes a taker; an idle conn is closed at (never
+ * before) its deadline, silently or with "408 Request Timeout" for an HTTP
+ * conn holding a partial request; waiter_count; waiter_stop hands conns
+ * with input to the queue, closes the rest and refuses later parks, and
+ * the reports epoll still holds for them are dropped; waiter_destroy closes
+ * every parked conn; a socket epoll cannot watch is handed back.
  *
- * The waiter runs on its own thread and scans deadlines every 100 ms, so
- * the test waits for its effects with bounded polls (a few ms apart, up to
- * a second or two). Nothing asserts how fast it is, only what it did, and
- * for deadlines that it did not act early.
+ * The waiter's thread scans deadlines every 100 ms, so the test waits for
+ * its effects with bounded polls (a few ms apart, up to a second or two).
+ * Nothing asserts how fast it is, only what it did, and for deadlines that
+ * it did not act early.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -47,7 +49,7 @@ setup(struct fixture *f)
 {
     f->q = workq_create(256);
     cr_assert_not_null(f->q);
-    f->w = waiter_create(f->q);
+    f->w = waiter_create(f->q, 256);
     cr_assert_not_null(f->w);
     atomic_init(&f->open, 0);
 }
@@ -90,16 +92,26 @@ sleep_ms(long ms)
     }
 }
 
-/* Polls until the queue holds at least n items; returns its depth. */
-static size_t
-wait_depth(struct workq *q, size_t n)
+/* Takes the next readable conn as a worker does; NULL after WAIT_MS. */
+static struct conn *
+take(struct fixture *f)
 {
     int64_t until = util_now_ms() + WAIT_MS;
+    struct conn *c = NULL;
 
-    while (workq_depth(q) < n && util_now_ms() < until) {
-        sleep_ms(2);
+    while (c == NULL && util_now_ms() < until) {
+        c = waiter_take(f->w, 50);
     }
-    return workq_depth(q);
+    return c;
+}
+
+/* Asserts that no conn is handed to a taker within ms. */
+static void
+expect_no_take(struct fixture *f, int ms)
+{
+    struct conn *c = waiter_take(f->w, ms);
+
+    cr_assert_null(c, "a conn woke without input");
 }
 
 /* Polls until *open falls to want; returns its value. */
@@ -228,7 +240,7 @@ Test(waiter, idle_conn_stays_parked_until_its_deadline)
     close(peer);
 }
 
-Test(waiter, readable_conn_moves_to_the_work_queue)
+Test(waiter, readable_conn_is_handed_to_a_taker)
 {
     struct fixture f;
     struct conn *c;
@@ -237,9 +249,10 @@ Test(waiter, readable_conn_moves_to_the_work_queue)
     setup(&f);
     c = new_conn(&f, CONN_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
+    expect_no_take(&f, 50);
     send_byte(peer, 'x');
-    cr_assert_eq(wait_depth(f.q, 1), 1, "the conn never reached the queue");
-    cr_assert_eq(workq_pop(f.q), c);
+    cr_assert_eq(take(&f), c, "the conn was never handed over");
+    expect_no_take(&f, 50);
     cr_assert_eq(waiter_count(f.w), 0);
     cr_assert_eq(conn_read(c), 1);
     cr_assert_eq(c->rbuf[0], 'x');
@@ -261,24 +274,20 @@ Test(waiter, reparked_conn_wakes_again)
     c = new_conn(&f, CONN_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
     send_byte(peer, 'a');
-    cr_assert_eq(wait_depth(f.q, 1), 1);
-    cr_assert_eq(workq_pop(f.q), c);
+    cr_assert_eq(take(&f), c);
 
     /* Input still unread: parked again, it is readable at once. */
     park(&f, c, util_now_ms() + FAR_MS);
-    cr_assert_eq(wait_depth(f.q, 1), 1, "unread input did not wake it");
-    cr_assert_eq(workq_pop(f.q), c);
+    cr_assert_eq(take(&f), c, "unread input did not wake it");
     cr_assert_eq(conn_read(c), 1);
     conn_consume(c, 1);
 
     /* Drained: parked again, it waits for the next byte. */
     park(&f, c, util_now_ms() + FAR_MS);
-    sleep_ms(50);
-    cr_assert_eq(workq_depth(f.q), 0);
+    expect_no_take(&f, 50);
     cr_assert_eq(waiter_count(f.w), 1);
     send_byte(peer, 'b');
-    cr_assert_eq(wait_depth(f.q, 1), 1, "new input did not wake it");
-    cr_assert_eq(workq_pop(f.q), c);
+    cr_assert_eq(take(&f), c, "new input did not wake it");
     cr_assert_eq(conn_read(c), 1);
     cr_assert_eq(c->rbuf[c->rpos], 'b');
     cr_assert_eq(waiter_count(f.w), 0);
@@ -297,8 +306,7 @@ Test(waiter, peer_hangup_wakes_the_conn_for_its_worker)
     c = new_conn(&f, CONN_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
     close(peer);
-    cr_assert_eq(wait_depth(f.q, 1), 1, "hang-up did not wake the conn");
-    cr_assert_eq(workq_pop(f.q), c);
+    cr_assert_eq(take(&f), c, "hang-up did not wake the conn");
     cr_assert_eq(waiter_count(f.w), 0);
     cr_assert_eq(conn_read(c), CONN_IO_EOF);
     cr_assert_eq(atomic_load(&f.open), 1,
@@ -307,27 +315,21 @@ Test(waiter, peer_hangup_wakes_the_conn_for_its_worker)
     teardown(&f);
 }
 
-Test(waiter, woken_conn_is_closed_when_the_queue_refuses_it)
+Test(waiter, queued_item_wakes_a_taker, .timeout = 10)
 {
     struct fixture f;
-    struct conn *c;
-    char buf[16];
-    size_t len;
-    int peer, rc;
+    int item = 7;
+    void *got;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
-    park(&f, c, util_now_ms() + FAR_MS);
+    cr_assert_eq(workq_push(f.q, &item), WORKQ_OK);
+    /* With no limit: returns only because the queue's fd is in the set. */
+    cr_assert_null(waiter_take(f.w, -1));
+    cr_assert_eq(workq_trypop(f.q, &got), WORKQ_OK);
+    cr_assert_eq(got, &item);
+    expect_no_take(&f, 50); /* the queue is empty again */
     workq_shutdown(f.q);
-    send_byte(peer, 'x');
-    cr_assert_eq(wait_open(&f.open, 0), 0, "the refused conn leaked");
-    cr_assert_eq(waiter_count(f.w), 0);
-    cr_assert_eq(workq_depth(f.q), 0);
-    /* Closed with our byte unread, so a reset is as good as EOF here. */
-    rc = peer_read_all(peer, 0, buf, sizeof(buf), &len);
-    cr_assert(rc == PEER_EOF || rc == PEER_RESET, "peer state %d", rc);
-    cr_assert_eq(len, 0);
-    close(peer);
+    cr_assert_null(waiter_take(f.w, -1), "shutdown did not wake a taker");
     teardown(&f);
 }
 
@@ -348,7 +350,7 @@ Test(waiter, idle_conn_is_closed_at_its_deadline_and_not_before)
     cr_assert_geq(util_now_ms() - t0, 200, "closed before its deadline");
     cr_assert_eq(wait_open(&f.open, 0), 0);
     cr_assert_eq(waiter_count(f.w), 0);
-    cr_assert_eq(workq_depth(f.q), 0, "an expired conn is not queued");
+    expect_no_take(&f, 0); /* an expired conn is not handed out */
     close(peer);
     teardown(&f);
 }
@@ -386,8 +388,7 @@ Test(waiter, only_conns_past_their_deadline_are_closed)
     cr_assert_eq(waiter_count(f.w), 1);
     expect_peer_open(peer_late);
     send_byte(peer_late, 'x'); /* the survivor still wakes */
-    cr_assert_eq(wait_depth(f.q, 1), 1);
-    cr_assert_eq(workq_pop(f.q), late);
+    cr_assert_eq(take(&f), late);
     conn_destroy(late);
     close(peer_soon);
     close(peer_late);
@@ -470,8 +471,7 @@ Test(waiter, count_follows_parks_wakes_and_expiries)
         cr_assert_eq(waiter_count(f.w), i + 1);
     }
     send_byte(peer[1], 'x');
-    cr_assert_eq(wait_depth(f.q, 1), 1);
-    cr_assert_eq(workq_pop(f.q), c[1]);
+    cr_assert_eq(take(&f), c[1]);
     cr_assert_eq(waiter_count(f.w), 2);
     conn_destroy(c[1]);
     c[3] = new_conn(&f, CONN_RESP, &peer[3]);
@@ -504,18 +504,18 @@ Test(waiter, wakes_exactly_the_conns_that_got_input)
     for (i = 0; i < MANY; i += 2) {
         send_byte(peer[i], 'x');
     }
-    cr_assert_eq(wait_depth(f.q, MANY / 2), MANY / 2);
-    sleep_ms(50); /* room for a wrong extra wake-up to show */
-    cr_assert_eq(workq_depth(f.q), MANY / 2);
-    cr_assert_eq(waiter_count(f.w), MANY / 2);
     for (i = 0; i < MANY / 2; i++) {
-        struct conn *got = workq_pop(f.q);
+        struct conn *got = take(&f);
+
         for (j = 0; j < MANY && c[j] != got; j++) {
         }
-        cr_assert_lt(j, MANY, "an unknown conn was queued");
+        cr_assert_lt(j, MANY, "an unknown conn (%p) was handed out",
+                     (void *)got);
         cr_assert_eq(j % 2, 0, "conn %d woke without input", j);
-        cr_assert_eq(seen[j]++, 0, "conn %d queued twice", j);
+        cr_assert_eq(seen[j]++, 0, "conn %d handed out twice", j);
     }
+    expect_no_take(&f, 50); /* room for a wrong extra wake-up to show */
+    cr_assert_eq(waiter_count(f.w), MANY / 2);
     for (i = 0; i < MANY; i += 2) {
         conn_destroy(c[i]);
     }
@@ -553,6 +553,36 @@ Test(waiter, stop_closes_every_parked_conn_and_refuses_new_ones)
     conn_destroy(late);
     expect_closed_silently(peer_late, 0);
     close(peer_late);
+    teardown(&f);
+}
+
+Test(waiter, stop_hands_conns_with_input_to_the_queue_and_drops_their_reports)
+{
+    struct fixture f;
+    struct conn *busy, *idle;
+    int peer_busy, peer_idle, i;
+    void *got;
+
+    setup(&f);
+    busy = new_conn(&f, CONN_RESP, &peer_busy);
+    idle = new_conn(&f, CONN_RESP, &peer_idle);
+    park(&f, busy, util_now_ms() + FAR_MS);
+    park(&f, idle, util_now_ms() + FAR_MS);
+    send_byte(peer_busy, 'x'); /* a request in flight, not yet taken */
+    waiter_stop(f.w);
+    expect_closed_silently(peer_idle, 0);
+    cr_assert_eq(atomic_load(&f.open), 1);
+    /* epoll still reports busy (its slot is gone) and the queue's fd: a
+     * taker gets neither as a conn. */
+    for (i = 0; i < 4; i++) {
+        cr_assert_null(waiter_take(f.w, 20));
+    }
+    cr_assert_eq(workq_trypop(f.q, &got), WORKQ_OK);
+    cr_assert_eq(got, busy, "the conn with input was not queued");
+    cr_assert_eq(conn_read(busy), 1);
+    conn_destroy(busy);
+    close(peer_busy);
+    close(peer_idle);
     teardown(&f);
 }
 

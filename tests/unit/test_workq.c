@@ -1,6 +1,8 @@
 /*
  * Unit tests for workq: creation limits, FIFO order across the ring's wrap,
- * refusal when full, depth, blocking pop, shutdown (wakes every waiting
+ * refusal when full, depth, blocking pop, non-blocking trypop, the eventfd
+ * that is readable exactly while items are queued or the queue is shut
+ * down, shutdown (wakes every waiting
  * consumer, drains what is queued, refuses later pushes), and a
  * multi-producer / multi-consumer run that checks every item arrives
  * exactly once and each producer's items arrive in the order pushed.
@@ -12,6 +14,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -289,6 +292,83 @@ popper_deinit(struct popper *p)
 {
     pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->lock);
+}
+
+/* Is the queue's eventfd readable right now? */
+static int
+fd_readable(const struct workq *q)
+{
+    struct pollfd pfd = {.fd = workq_fd(q), .events = POLLIN};
+
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
+}
+
+Test(workq, trypop_takes_items_in_order_and_never_waits)
+{
+    struct workq *q = make_queue(4);
+    void *item = ITEM(99);
+
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_EEMPTY);
+    cr_assert_eq(NUM(item), 99, "EEMPTY leaves *item alone");
+    cr_assert_eq(workq_push(q, ITEM(1)), WORKQ_OK);
+    cr_assert_eq(workq_push(q, ITEM(2)), WORKQ_OK);
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
+    cr_assert_eq(NUM(item), 1);
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
+    cr_assert_eq(NUM(item), 2);
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_EEMPTY);
+    cr_assert_eq(workq_depth(q), 0);
+    workq_destroy(q);
+}
+
+Test(workq, fd_is_readable_exactly_while_items_are_queued)
+{
+    struct workq *q = make_queue(4);
+    void *item;
+
+    cr_assert_not(fd_readable(q), "empty queue, readable fd");
+    cr_assert_eq(workq_push(q, ITEM(1)), WORKQ_OK);
+    cr_assert(fd_readable(q));
+    cr_assert_eq(workq_push(q, ITEM(2)), WORKQ_OK);
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
+    cr_assert(fd_readable(q), "one item left, fd not readable");
+    (void)workq_pop(q);
+    cr_assert_not(fd_readable(q), "drained queue, readable fd");
+    cr_assert_eq(workq_push(q, ITEM(3)), WORKQ_OK);
+    cr_assert(fd_readable(q), "not readable after the second fill");
+    (void)workq_pop(q);
+    cr_assert_not(fd_readable(q));
+    workq_destroy(q);
+}
+
+Test(workq, fd_stays_readable_after_shutdown_and_trypop_drains_then_stops)
+{
+    struct workq *q = make_queue(4);
+    void *item;
+
+    cr_assert_eq(workq_push(q, ITEM(5)), WORKQ_OK);
+    workq_shutdown(q);
+    cr_assert(fd_readable(q));
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
+    cr_assert_eq(NUM(item), 5);
+    cr_assert(fd_readable(q), "a shut-down queue must keep waking takers");
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_ESHUTDOWN);
+    workq_shutdown(q); /* idempotent */
+    cr_assert(fd_readable(q));
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_ESHUTDOWN);
+    workq_destroy(q);
+}
+
+Test(workq, shutdown_of_an_empty_queue_makes_the_fd_readable)
+{
+    struct workq *q = make_queue(2);
+    void *item;
+
+    cr_assert_not(fd_readable(q));
+    workq_shutdown(q);
+    cr_assert(fd_readable(q));
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_ESHUTDOWN);
+    workq_destroy(q);
 }
 
 Test(workq, pop_waits_for_a_push_from_another_thread)
