@@ -21,14 +21,20 @@
  * its eventfd (workq_fd) is in the same epoll set, so a worker waiting
  * there wakes for either.
  *
- * Ownership: a parked conn belongs to the waiter. epoll reports it by slot
- * number and generation, never by pointer, so a report that loses the race
- * against an expiry or waiter_stop (which free the slot) is recognised and
- * dropped without touching the conn.
+ * Ownership: a parked conn belongs to the waiter until someone claims its
+ * slot: a worker woken for it, the deadline thread, or waiter_stop. Each
+ * slot has an atomic state word (generation << 32 | FREE, ARMING or
+ * PARKED) and a claim is one compare-and-swap that also bumps the
+ * generation, so exactly one claimer wins. epoll reports a conn by slot and
+ * generation, never by pointer, so a report that lost the race (the conn
+ * expired, or was handed on by waiter_stop, since epoll queued it) is
+ * recognised and dropped without touching the conn.
  *
- * Threads and locks: `lock` guards the slot table, the count, the stopped
- * flag and the epoll registrations. Lock order: waiter lock, then the work
- * queue's lock (waiter_stop hands conns to the queue while holding it).
+ * Threads and locks: `lock` guards only the slot free list, the count of
+ * slots handed out and the stopped flag, for a few instructions at a time;
+ * no lock is held across a syscall (epoll_ctl runs while the slot is
+ * ARMING: the deadline scan skips it, a woken worker waits for it), and the
+ * waiter never holds its lock while calling into the work queue.
  */
 #ifndef RP_WAITER_H
 #define RP_WAITER_H

@@ -14,7 +14,7 @@
  *
  * Thread-safe. One mutex guards head, count, the shutdown flag and the
  * eventfd's state; one condition variable wakes workq_pop() consumers.
- * Lock order: the waiter's lock may be held when calling in (waiter_stop).
+ * No other lock is taken while it is held.
  */
 #ifndef RP_WORKQ_H
 #define RP_WORKQ_H
