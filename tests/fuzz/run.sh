@@ -45,7 +45,7 @@ limit_seeds() {
 
 for t in "$@"; do
     corpus="$dir/corpus/$t"
-    mkdir -p "$corpus"
+    mkdir -p "$corpus" "$dir/artifacts"
     cp "$here/corpus/$t/"* "$corpus/"
     limit_seeds "$t" "$corpus"
     # Inputs may reach every size limit in src/ (16 KB heads and lines).
