@@ -40,11 +40,8 @@ enum conn_io {
 struct conn {
     int fd;
     enum conn_proto proto;
-    struct conn *wnext;     /* waiter: conns being expired together */
-    int64_t deadline_ms;    /* waiter: when a parked conn times out */
     int64_t req_start_ms;   /* first byte of a partial request; 0 = none */
     int in_epoll;           /* registered with the waiter's epoll */
-    int closing;            /* close once the output is flushed */
     int drained;            /* the last read left room in rbuf: the
                                socket had nothing more just then */
     int write_timeout_ms;   /* budget for flushing one batch of replies */

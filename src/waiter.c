@@ -108,9 +108,8 @@ slot_free(struct waiter *w, uint32_t i)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* Closes a conn whose deadline passed. Owned by the caller (not parked). */
-static void
-expire(struct conn *c)
+void
+waiter_close_expired(struct conn *c)
 {
     if (c->proto != CONN_RESP && c->req_start_ms != 0) {
         /* Best effort, one non-blocking send: the peer is not reading. */
@@ -213,7 +212,33 @@ slots_used(struct waiter *w)
     return n;
 }
 
-/* Claims the conns whose deadline passed and closes them. */
+/* Has c's peer sent bytes that nobody has read yet? */
+static int
+has_input(const struct conn *c)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    char byte;
+
+    return poll(&pfd, 1, 0) == 1 &&
+           recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+/* Takes c out of the epoll set (the next park adds it again) and hands it
+ * to the queue; closes it if the queue refuses. c is the caller's. */
+static void
+hand_to_queue(struct waiter *w, struct conn *c)
+{
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    c->in_epoll = 0;
+    if (workq_push(w->q, c) != WORKQ_OK) {
+        conn_destroy(c);
+    }
+}
+
+/* Claims the conns whose deadline passed and closes them, except those
+ * whose input arrived while every worker was busy: they go to the queue,
+ * and a worker that finds their request still incomplete and past its
+ * deadline closes them (see waiter_close_expired). */
 static void
 expire_due(struct waiter *w, int64_t now)
 {
@@ -229,9 +254,13 @@ expire_due(struct waiter *w, int64_t now)
             (c = claim(w, i, (uint32_t)(st >> 32))) == NULL) {
             continue;
         }
-        epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         slot_free(w, i);
-        expire(c);
+        if (has_input(c)) {
+            hand_to_queue(w, c);
+        } else {
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+            waiter_close_expired(c);
+        }
     }
 }
 
@@ -259,7 +288,8 @@ waiter_main(void *arg)
 struct waiter *
 waiter_create(struct workq *q, size_t slots)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAITER_QUEUE_TAG};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
+                             .data.u64 = WAITER_QUEUE_TAG};
     struct waiter *w;
 
     if (slots == 0 || slots >= WAITER_NO_SLOT) {
@@ -305,17 +335,6 @@ fail_slots:
     return NULL;
 }
 
-/* Has c's peer sent bytes that nobody has read yet? */
-static int
-has_input(const struct conn *c)
-{
-    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-    char byte;
-
-    return poll(&pfd, 1, 0) == 1 &&
-           recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
-}
-
 void
 waiter_stop(struct waiter *w)
 {
@@ -341,7 +360,9 @@ waiter_stop(struct waiter *w)
         /* A request that already arrived is in flight: hand it to the
          * workers, which are still draining the queue. Idle and closed
          * conns are closed. The slot is not reused: parks now fail. */
-        if (!has_input(c) || workq_push(w->q, c) != WORKQ_OK) {
+        if (has_input(c)) {
+            hand_to_queue(w, c);
+        } else {
             conn_destroy(c);
         }
     }

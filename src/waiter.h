@@ -11,15 +11,17 @@
  * serves it at once, with no thread in between. The waiter's own thread
  * only enforces deadlines: every 100 ms it closes conns whose deadline
  * passed (an HTTP conn with a partial request gets "408 Request Timeout"
- * first).
+ * first), except that a conn whose input arrived while every worker was
+ * busy goes to the work queue instead, so a request that came in time is
+ * never dropped for want of a worker.
  *
  * Why workers take readable conns from epoll rather than through the work
  * queue: a hand-off (waiter thread wakes, queues, signals a sleeping
  * worker) cost two context switches per request, about a fifth of the
  * proxy's throughput on a small machine. The work queue still carries new
  * connections from the accept loop and conns a worker yields for fairness;
- * its eventfd (workq_fd) is in the same epoll set, so a worker waiting
- * there wakes for either.
+ * its eventfd (workq_fd, edge-triggered) is in the same epoll set, so a
+ * worker waiting there wakes for either, one worker per event.
  *
  * Ownership: a parked conn belongs to the waiter until someone claims its
  * slot: a worker woken for it, the deadline thread, or waiter_stop. Each
@@ -68,6 +70,12 @@ int waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms);
  * again. For worker threads. Thread-safe.
  */
 struct conn *waiter_take(struct waiter *w, int timeout_ms);
+
+/* Closes c, whose deadline passed: an HTTP conn holding a partial request
+ * gets "408 Request Timeout" first (one non-blocking send). For the owner
+ * of c: the deadline thread, or a worker that read a request still
+ * incomplete at its deadline. */
+void waiter_close_expired(struct conn *c);
 
 /* Stops and joins the deadline thread, then hands parked conns that have
  * bytes waiting (a request in flight) to the queue and closes the rest.

@@ -88,6 +88,12 @@ serve(struct proxy *px, struct conn *c)
     deadline = c->req_start_ms != 0
                    ? c->req_start_ms + px->cfg->request_timeout_ms
                    : now + px->cfg->idle_timeout_ms;
+    if (deadline <= now) {
+        /* A partial request still incomplete at its deadline: however
+         * recently the client sent its last byte, it is out of time. */
+        waiter_close_expired(c);
+        return;
+    }
     if (waiter_park(px->waiter, c, deadline) < 0) {
         conn_destroy(c);
     }

@@ -1,8 +1,7 @@
 /*
  * workq: a fixed ring of pointers under one mutex; see workq.h. The eventfd
- * mirrors "has items or is shut down": written on the empty -> non-empty
- * edge and at shutdown, read back to zero on the non-empty -> empty edge,
- * both under the lock, so its readability never disagrees with count.
+ * only ever carries edges for epoll (EPOLLET) consumers: one per push, one
+ * per wake-up passed on.
  */
 #include "workq.h"
 
@@ -20,7 +19,7 @@ struct workq {
     size_t count;    /* items queued; lock */
     size_t capacity; /* fixed */
     int shutdown;    /* lock */
-    int efd;         /* readable iff count > 0 || shutdown; lock */
+    int efd;         /* eventfd: written, never read */
     void *items[];
 };
 
@@ -71,17 +70,14 @@ workq_destroy(struct workq *q)
     free(q);
 }
 
-/* Makes the eventfd readable (1) or not (0). Called with the lock held. */
+/* Wakes one consumer sleeping in epoll on the eventfd. */
 static void
-signal_fd(struct workq *q, int readable)
+signal_fd(struct workq *q)
 {
-    uint64_t v = 1;
-    ssize_t n;
+    uint64_t one = 1;
 
-    do {
-        n = readable ? write(q->efd, &v, sizeof(v))
-                     : read(q->efd, &v, sizeof(v));
-    } while (n < 0 && errno == EINTR);
+    while (write(q->efd, &one, sizeof(one)) < 0 && errno == EINTR) {
+    }
 }
 
 int
@@ -96,12 +92,13 @@ workq_push(struct workq *q, void *item)
         rc = WORKQ_EFULL;
     } else {
         q->items[(q->head + q->count) % q->capacity] = item;
-        if (q->count++ == 0) {
-            signal_fd(q, 1);
-        }
+        q->count++;
         pthread_cond_signal(&q->nonempty);
     }
     pthread_mutex_unlock(&q->lock);
+    if (rc == WORKQ_OK) {
+        signal_fd(q);
+    }
     return rc;
 }
 
@@ -112,9 +109,7 @@ take(struct workq *q)
     void *item = q->items[q->head];
 
     q->head = (q->head + 1) % q->capacity;
-    if (--q->count == 0 && !q->shutdown) {
-        signal_fd(q, 0);
-    }
+    q->count--;
     return item;
 }
 
@@ -137,7 +132,7 @@ workq_pop(struct workq *q)
 int
 workq_trypop(struct workq *q, void **item)
 {
-    int rc;
+    int rc, pass_on;
 
     pthread_mutex_lock(&q->lock);
     if (q->count > 0) {
@@ -146,7 +141,11 @@ workq_trypop(struct workq *q, void **item)
     } else {
         rc = q->shutdown ? WORKQ_ESHUTDOWN : WORKQ_EEMPTY;
     }
+    pass_on = q->count > 0 || q->shutdown;
     pthread_mutex_unlock(&q->lock);
+    if (pass_on) {
+        signal_fd(q);
+    }
     return rc;
 }
 
@@ -160,12 +159,10 @@ void
 workq_shutdown(struct workq *q)
 {
     pthread_mutex_lock(&q->lock);
-    if (!q->shutdown && q->count == 0) {
-        signal_fd(q, 1);
-    }
     q->shutdown = 1;
     pthread_cond_broadcast(&q->nonempty);
     pthread_mutex_unlock(&q->lock);
+    signal_fd(q);
 }
 
 size_t

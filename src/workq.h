@@ -8,12 +8,15 @@
  *
  * Consumers wait in one of two ways. workq_pop() sleeps on the queue's
  * condition variable. A worker that must also wait for other events (the
- * waiter's readable conns) polls workq_fd() instead: an eventfd that is
- * readable exactly while the queue holds items or is shut down, and takes
- * items with workq_trypop().
+ * waiter's readable conns) watches workq_fd() edge-triggered instead and
+ * takes items with workq_trypop(). Every push writes the eventfd, so each
+ * item wakes one sleeping consumer (not all of them, as a level-triggered
+ * fd would); a trypop that leaves items behind, or finds the queue shut
+ * down, writes it again, so the wake-up is passed on until every item has
+ * a consumer and every consumer has seen the shutdown.
  *
- * Thread-safe. One mutex guards head, count, the shutdown flag and the
- * eventfd's state; one condition variable wakes workq_pop() consumers.
+ * Thread-safe. One mutex guards head, count and the shutdown flag; one
+ * condition variable wakes workq_pop() consumers.
  * No other lock is taken while it is held.
  */
 #ifndef RP_WORKQ_H
@@ -46,11 +49,14 @@ int workq_push(struct workq *q, void *item);
 void *workq_pop(struct workq *q);
 
 /* Removes the oldest item into *item without waiting. Returns WORKQ_OK,
- * WORKQ_EEMPTY, or WORKQ_ESHUTDOWN once the queue is shut down and empty. */
+ * WORKQ_EEMPTY, or WORKQ_ESHUTDOWN once the queue is shut down and empty.
+ * Writes the eventfd when it leaves items behind or returns
+ * WORKQ_ESHUTDOWN (see the top of this file). */
 int workq_trypop(struct workq *q, void **item);
 
-/* An eventfd that polls readable (level) while the queue holds items or is
- * shut down. Owned by the queue: never read, write or close it. */
+/* The eventfd written on every push, by trypop as above, and at shutdown;
+ * watch it with EPOLLET. It is never read (its counter would need 2^64
+ * writes to fill). Owned by the queue: never read, write or close it. */
 int workq_fd(const struct workq *q);
 
 /* Wakes every waiting consumer; later pushes fail. Idempotent. */

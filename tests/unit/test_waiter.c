@@ -9,7 +9,10 @@
  * conn holding a partial request; waiter_count; waiter_stop hands conns
  * with input to the queue, closes the rest and refuses later parks, and
  * the reports epoll still holds for them are dropped; waiter_destroy closes
- * every parked conn; a socket epoll cannot watch is handed back.
+ * every parked conn; a socket epoll cannot watch is handed back; input
+ * that arrived before a deadline while no worker was free is queued, not
+ * dropped; and four taker threads racing over 32 conns each get every
+ * readable conn exactly once, with no wake-up lost.
  *
  * The waiter's thread scans deadlines every 100 ms, so the test waits for
  * its effects with bounded polls (a few ms apart, up to a second or two).
@@ -19,6 +22,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -395,6 +399,36 @@ Test(waiter, only_conns_past_their_deadline_are_closed)
     teardown(&f);
 }
 
+Test(waiter, input_that_arrived_while_workers_were_busy_outlives_the_deadline)
+{
+    struct fixture f;
+    struct conn *c;
+    void *got;
+    int peer;
+
+    setup(&f);
+    c = new_conn(&f, CONN_RESP, &peer);
+    park(&f, c, util_now_ms() + 100);
+    send_byte(peer, 'x'); /* in time, but nobody calls waiter_take */
+    sleep_ms(400);        /* several deadline scans */
+    cr_assert_eq(atomic_load(&f.open), 1,
+                 "a request that came in time "
+                 "was dropped");
+    cr_assert_eq(waiter_count(f.w), 0);
+    cr_assert_eq(workq_trypop(f.q, &got), WORKQ_OK,
+                 "the readable conn was not queued for a worker");
+    cr_assert_eq(got, c);
+    cr_assert_eq(conn_read(c), 1);
+    cr_assert_eq(c->rbuf[0], 'x');
+    /* Parked again, it is still watched: epoll_ctl ADDs it anew. */
+    park(&f, c, util_now_ms() + FAR_MS);
+    send_byte(peer, 'y');
+    cr_assert_eq(take(&f), c);
+    conn_destroy(c);
+    close(peer);
+    teardown(&f);
+}
+
 Test(waiter, http_conn_with_partial_request_gets_408_then_close)
 {
     struct fixture f;
@@ -572,8 +606,8 @@ Test(waiter, stop_hands_conns_with_input_to_the_queue_and_drops_their_reports)
     waiter_stop(f.w);
     expect_closed_silently(peer_idle, 0);
     cr_assert_eq(atomic_load(&f.open), 1);
-    /* epoll still reports busy (its slot is gone) and the queue's fd: a
-     * taker gets neither as a conn. */
+    /* The queue's wake-up (and any report epoll still held for busy) is
+     * not a conn for a taker. */
     for (i = 0; i < 4; i++) {
         cr_assert_null(waiter_take(f.w, 20));
     }
@@ -626,4 +660,100 @@ Test(waiter, park_of_a_socket_epoll_cannot_watch_is_refused)
     cr_assert_eq(atomic_load(&f.open), 1, "the caller still owns it");
     conn_destroy(c);
     teardown(&f);
+}
+
+/* ---- many takers at once ---- */
+
+#define STRESS_CONNS 32
+#define STRESS_TAKERS 4
+#define STRESS_BYTES 4000 /* sent in all, one at a time */
+
+struct stress {
+    struct fixture *f;
+    struct conn *c[STRESS_CONNS];
+    atomic_int owner[STRESS_CONNS]; /* 1 while a taker holds conn i */
+    atomic_long received;
+    atomic_int doubled; /* a conn handed to two takers at once */
+    atomic_int stop;
+};
+
+static int
+stress_index(struct stress *st, const struct conn *c)
+{
+    int i;
+
+    for (i = 0; i < STRESS_CONNS && st->c[i] != c; i++) {
+    }
+    return i;
+}
+
+/* A worker: takes readable conns, reads what they hold, parks them again. */
+static void *
+stress_take(void *arg)
+{
+    struct stress *st = arg;
+
+    while (!atomic_load(&st->stop)) {
+        struct conn *c = waiter_take(st->f->w, 20);
+        long n;
+        int i;
+
+        if (c == NULL) {
+            continue;
+        }
+        i = stress_index(st, c);
+        if (i == STRESS_CONNS || atomic_exchange(&st->owner[i], 1) != 0) {
+            atomic_store(&st->doubled, 1);
+            continue;
+        }
+        while ((n = conn_read(c)) > 0) {
+            atomic_fetch_add(&st->received, n);
+            conn_consume(c, (size_t)n);
+        }
+        atomic_store(&st->owner[i], 0);
+        if (waiter_park(st->f->w, c, util_now_ms() + FAR_MS) < 0) {
+            atomic_store(&st->doubled, 1);
+        }
+    }
+    return NULL;
+}
+
+Test(waiter, concurrent_takers_each_get_a_readable_conn_exactly_once)
+{
+    struct fixture f;
+    struct stress st = {.f = &f};
+    pthread_t th[STRESS_TAKERS];
+    int peer[STRESS_CONNS], i;
+    int64_t until;
+
+    setup(&f);
+    for (i = 0; i < STRESS_CONNS; i++) {
+        st.c[i] = new_conn(&f, CONN_RESP, &peer[i]);
+        park(&f, st.c[i], util_now_ms() + FAR_MS);
+    }
+    for (i = 0; i < STRESS_TAKERS; i++) {
+        cr_assert_eq(pthread_create(&th[i], NULL, stress_take, &st), 0);
+    }
+    for (i = 0; i < STRESS_BYTES; i++) {
+        send_byte(peer[(i * 7) % STRESS_CONNS], 'x');
+    }
+    until = util_now_ms() + 10000;
+    while (atomic_load(&st.received) < STRESS_BYTES && util_now_ms() < until) {
+        sleep_ms(2);
+    }
+    atomic_store(&st.stop, 1);
+    for (i = 0; i < STRESS_TAKERS; i++) {
+        pthread_join(th[i], NULL);
+    }
+    cr_assert_eq(atomic_load(&st.doubled), 0,
+                 "a conn was handed out while another taker held it");
+    cr_assert_eq(atomic_load(&st.received), STRESS_BYTES,
+                 "%ld of %d bytes were read: a wake-up was lost",
+                 atomic_load(&st.received), STRESS_BYTES);
+    cr_assert_eq(waiter_count(f.w), STRESS_CONNS);
+    teardown(&f);
+    cr_assert_eq(atomic_load(&f.open), 0);
+    for (i = 0; i < STRESS_CONNS; i++) {
+        close(peer[i]);
+    }
 }

@@ -1,8 +1,8 @@
 /*
  * Unit tests for workq: creation limits, FIFO order across the ring's wrap,
  * refusal when full, depth, blocking pop, non-blocking trypop, the eventfd
- * that is readable exactly while items are queued or the queue is shut
- * down, shutdown (wakes every waiting
+ * edges an epoll consumer sees (one per push, passed on by a trypop that
+ * leaves items or finds the queue shut down), shutdown (wakes every waiting
  * consumer, drains what is queued, refuses later pushes), and a
  * multi-producer / multi-consumer run that checks every item arrives
  * exactly once and each producer's items arrive in the order pushed.
@@ -14,13 +14,15 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "workq.h"
 
@@ -294,13 +296,26 @@ popper_deinit(struct popper *p)
     pthread_mutex_destroy(&p->lock);
 }
 
-/* Is the queue's eventfd readable right now? */
+/* An epoll set watching the queue's eventfd edge-triggered, as the waiter
+ * does. */
 static int
-fd_readable(const struct workq *q)
+watch_fd(const struct workq *q)
 {
-    struct pollfd pfd = {.fd = workq_fd(q), .events = POLLIN};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
 
-    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
+    cr_assert_geq(ep, 0);
+    cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, workq_fd(q), &ev), 0);
+    return ep;
+}
+
+/* Did the eventfd get a wake-up since the last call? */
+static int
+woken(int ep)
+{
+    struct epoll_event ev;
+
+    return epoll_wait(ep, &ev, 1, 0) == 1;
 }
 
 Test(workq, trypop_takes_items_in_order_and_never_waits)
@@ -321,53 +336,58 @@ Test(workq, trypop_takes_items_in_order_and_never_waits)
     workq_destroy(q);
 }
 
-Test(workq, fd_is_readable_exactly_while_items_are_queued)
+Test(workq, each_push_wakes_one_epoll_waiter)
 {
     struct workq *q = make_queue(4);
-    void *item;
+    int ep = watch_fd(q);
 
-    cr_assert_not(fd_readable(q), "empty queue, readable fd");
+    cr_assert_not(woken(ep), "a new queue woke a consumer");
     cr_assert_eq(workq_push(q, ITEM(1)), WORKQ_OK);
-    cr_assert(fd_readable(q));
+    cr_assert(woken(ep), "a push woke nobody");
+    cr_assert_not(woken(ep), "one push, two wake-ups");
     cr_assert_eq(workq_push(q, ITEM(2)), WORKQ_OK);
-    cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
-    cr_assert(fd_readable(q), "one item left, fd not readable");
-    (void)workq_pop(q);
-    cr_assert_not(fd_readable(q), "drained queue, readable fd");
-    cr_assert_eq(workq_push(q, ITEM(3)), WORKQ_OK);
-    cr_assert(fd_readable(q), "not readable after the second fill");
-    (void)workq_pop(q);
-    cr_assert_not(fd_readable(q));
+    cr_assert(woken(ep), "the second push woke nobody");
+    close(ep);
     workq_destroy(q);
 }
 
-Test(workq, fd_stays_readable_after_shutdown_and_trypop_drains_then_stops)
+Test(workq, trypop_passes_the_wake_up_on_while_items_remain)
 {
     struct workq *q = make_queue(4);
+    int ep = watch_fd(q);
+    void *item;
+
+    cr_assert_eq(workq_push(q, ITEM(1)), WORKQ_OK);
+    cr_assert_eq(workq_push(q, ITEM(2)), WORKQ_OK);
+    (void)woken(ep); /* both pushes, seen as one edge */
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
+    cr_assert(woken(ep), "an item was left with nobody woken for it");
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
+    cr_assert_not(woken(ep), "the last item passed a wake-up on");
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_EEMPTY);
+    cr_assert_not(woken(ep), "an empty trypop woke someone");
+    close(ep);
+    workq_destroy(q);
+}
+
+Test(workq, shutdown_wakes_and_every_consumer_passes_it_on)
+{
+    struct workq *q = make_queue(2);
+    int ep = watch_fd(q), i;
     void *item;
 
     cr_assert_eq(workq_push(q, ITEM(5)), WORKQ_OK);
+    (void)woken(ep);
     workq_shutdown(q);
-    cr_assert(fd_readable(q));
+    cr_assert(woken(ep), "shutdown woke nobody");
     cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
     cr_assert_eq(NUM(item), 5);
-    cr_assert(fd_readable(q), "a shut-down queue must keep waking takers");
-    cr_assert_eq(workq_trypop(q, &item), WORKQ_ESHUTDOWN);
-    workq_shutdown(q); /* idempotent */
-    cr_assert(fd_readable(q));
-    cr_assert_eq(workq_trypop(q, &item), WORKQ_ESHUTDOWN);
-    workq_destroy(q);
-}
-
-Test(workq, shutdown_of_an_empty_queue_makes_the_fd_readable)
-{
-    struct workq *q = make_queue(2);
-    void *item;
-
-    cr_assert_not(fd_readable(q));
-    workq_shutdown(q);
-    cr_assert(fd_readable(q));
-    cr_assert_eq(workq_trypop(q, &item), WORKQ_ESHUTDOWN);
+    cr_assert(woken(ep), "a shut-down queue must keep waking consumers");
+    for (i = 0; i < 3; i++) {
+        cr_assert_eq(workq_trypop(q, &item), WORKQ_ESHUTDOWN);
+        cr_assert(woken(ep), "consumer %d did not pass the shutdown on", i);
+    }
+    close(ep);
     workq_destroy(q);
 }
 
@@ -477,6 +497,7 @@ Test(workq, each_push_wakes_one_waiting_consumer)
  * producer and sequence number can be recovered. */
 struct mp_shared {
     struct workq *q;
+    int use_epoll; /* consumers wait as workers do: epoll + trypop */
     atomic_uchar seen[MP_TOTAL + 1]; /* by item value */
 };
 
@@ -513,14 +534,42 @@ mp_produce(void *arg)
     return NULL;
 }
 
+/* The next item as a worker takes it: trypop, else sleep in epoll (no
+ * time limit: a lost wake-up hangs the consumer and fails the join). NULL
+ * once the queue is shut down and drained. */
+static void *
+mp_next_epoll(struct workq *q, int ep)
+{
+    struct epoll_event ev;
+    void *item;
+
+    for (;;) {
+        switch (workq_trypop(q, &item)) {
+        case WORKQ_OK:
+            return item;
+        case WORKQ_ESHUTDOWN:
+            return NULL;
+        default:
+            (void)epoll_wait(ep, &ev, 1, -1);
+        }
+    }
+}
+
 static void *
 mp_consume(void *arg)
 {
     struct mp_consumer *c = arg;
     uintptr_t last[MP_PRODUCERS] = {0};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
     void *item;
 
-    while ((item = workq_pop(c->s->q)) != NULL) {
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, workq_fd(c->s->q), &ev) < 0) {
+        c->out_of_order = -1;
+        return NULL;
+    }
+    while ((item = c->s->use_epoll ? mp_next_epoll(c->s->q, ep)
+                                   : workq_pop(c->s->q)) != NULL) {
         uintptr_t v = NUM(item), p = (v - 1) / MP_ITEMS;
         if (v > MP_TOTAL || p >= MP_PRODUCERS) {
             c->out_of_order++;
@@ -534,10 +583,12 @@ mp_consume(void *arg)
         c->count++;
         c->sum += v;
     }
+    close(ep);
     return NULL;
 }
 
-Test(workq, many_producers_and_consumers_deliver_each_item_once)
+static void
+run_many(int use_epoll)
 {
     static struct mp_shared s;
     struct mp_producer prod[MP_PRODUCERS];
@@ -547,7 +598,9 @@ Test(workq, many_producers_and_consumers_deliver_each_item_once)
     uintptr_t sum = 0, want = 0, v;
     int i;
 
+    memset(&s, 0, sizeof(s));
     s.q = make_queue(64);
+    s.use_epoll = use_epoll;
     for (i = 0; i < MP_CONSUMERS; i++) {
         cons[i] = (struct mp_consumer){.s = &s};
         cr_assert_eq(pthread_create(&ct[i], NULL, mp_consume, &cons[i]), 0);
@@ -578,4 +631,14 @@ Test(workq, many_producers_and_consumers_deliver_each_item_once)
     cr_assert_eq(sum, want);
     cr_log_info("pushes refused as full and retried: %ld", full);
     workq_destroy(s.q);
+}
+
+Test(workq, many_producers_and_consumers_deliver_each_item_once)
+{
+    run_many(0);
+}
+
+Test(workq, many_producers_and_epoll_consumers_deliver_each_item_once)
+{
+    run_many(1);
 }
