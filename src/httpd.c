@@ -536,17 +536,29 @@ httpd_process(struct proxy *px, struct conn *c)
 }
 
 size_t
-httpd_busy_response(char *out, size_t cap)
+httpd_final_response(char *out, size_t cap, int status)
 {
+    const char *body, *extra;
     char date[32];
-    int n = snprintf(out, cap,
-                     "HTTP/1.1 503 Service Unavailable\r\n"
-                     "Content-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Length: 30\r\nDate: %s\r\n"
-                     "Retry-After: 1\r\nCache-Control: no-store\r\n"
-                     "Connection: close\r\n\r\n"
-                     "max number of clients reached\n",
-                     httpd_date(date));
+    int n;
 
+    if (status == 503) {
+        body = "max number of clients reached\n";
+        extra = "Retry-After: 1\r\n";
+    } else if (status == 408) {
+        body = "request timeout\n";
+        extra = "";
+    } else {
+        return 0;
+    }
+    n = snprintf(out, cap,
+                 "HTTP/1.1 %d %s\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Length: %zu\r\nDate: %s\r\n"
+                 "X-Content-Type-Options: nosniff\r\n"
+                 "%sCache-Control: no-store\r\n"
+                 "Connection: close\r\n\r\n%s",
+                 status, http_reason(status), strlen(body), httpd_date(date),
+                 extra, body);
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }

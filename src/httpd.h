@@ -41,8 +41,14 @@ int httpd_send(struct conn *c, const struct http_request *req, int status,
  * thread for the current second. Returns out. */
 const char *httpd_date(char *out);
 
-/* Formats the complete 503 sent (by the accept loop) to a connection over
- * max_clients into out; returns its length (0 if cap is too small). */
-size_t httpd_busy_response(char *out, size_t cap);
+/*
+ * Formats into out a complete response that is sent outside a worker's
+ * write path and followed by close: 503 (the accept loop, to a connection
+ * over max_clients) or 408 (a request that did not arrive within
+ * request_timeout). It carries the headers every response carries (Date,
+ * X-Content-Type-Options, Cache-Control: no-store). Returns its length, or
+ * 0 when cap is too small or status is neither. Thread-safe.
+ */
+size_t httpd_final_response(char *out, size_t cap, int status);
 
 #endif

@@ -74,7 +74,7 @@ reject(int fd, enum conn_proto proto)
         (void)send(fd, respd_busy_response, respd_busy_response_len,
                    MSG_NOSIGNAL | MSG_DONTWAIT);
     } else {
-        n = httpd_busy_response(busy, sizeof(busy));
+        n = httpd_final_response(busy, sizeof(busy), 503);
         (void)send(fd, busy, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     shutdown(fd, SHUT_WR);

@@ -8,7 +8,8 @@
  * the payload is skipped over by arithmetic. Number lines are parsed in one
  * pass that fails as soon as the digits can no longer form an acceptable
  * value, so a client cannot make us scan an endless "*000..." line; inline
- * lines are bounded by RESP_MAX_INLINE the same way. What is accepted and the
+ * lines are bounded by RESP_MAX_INLINE the same way, and their words by
+ * RESP_MAX_BULK and RESP_MAX_ARGS as an array's are. What is accepted and the
  * error texts follow Redis 7 (networking.c, string2ll(), sdssplitargs()),
  * except that we also insist on "\r\n" where Redis trusts the client: after a
  * count and after a bulk's payload.
@@ -281,6 +282,11 @@ parse_inline(char *buf, size_t len, struct resp_command *cmd, const char **err)
         p = split_arg(p, end, &arg);
         if (p == NULL) {
             *err = ERR_QUOTES;
+            return RESP_EPROTO;
+        }
+        /* The array form's limits hold for inline commands too. */
+        if (arg.len > RESP_MAX_BULK || argc == RESP_MAX_ARGS) {
+            *err = ERR_INLINE_BIG;
             return RESP_EPROTO;
         }
         if (argc < RESP_KEEP_ARGS)

@@ -19,8 +19,8 @@
 
 #include <stddef.h>
 
-#define RESP_MAX_ARGS 1024    /* multibulk count; more: protocol error */
-#define RESP_MAX_BULK 8192    /* one bulk argument; more: protocol error */
+#define RESP_MAX_ARGS 1024    /* arguments (array count or inline words) */
+#define RESP_MAX_BULK 8192    /* bytes of one argument (bulk or inline) */
 #define RESP_MAX_INLINE 16384 /* inline line; longer: protocol error */
 #define RESP_KEEP_ARGS 8      /* argv slots kept; later args only counted */
 

@@ -20,16 +20,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "httpd.h"
 #include "log.h"
 #include "util.h"
 
 #define WAITER_TICK_MS 100
 #define WAITER_QUEUE_TAG UINT64_MAX /* epoll data of the work queue's fd */
 #define WAITER_NO_SLOT UINT32_MAX
-
-static const char http_408[] =
-    "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n"
-    "Content-Length: 16\r\nConnection: close\r\n\r\nrequest timeout\n";
 
 /* A slot's state word: generation << 32 | kind. */
 enum slot_kind {
@@ -112,9 +109,11 @@ void
 waiter_close_expired(struct conn *c)
 {
     if (c->proto != CONN_RESP && c->req_start_ms != 0) {
+        char buf[512];
+        size_t n = httpd_final_response(buf, sizeof(buf), 408);
+
         /* Best effort, one non-blocking send: the peer is not reading. */
-        (void)send(c->fd, http_408, sizeof(http_408) - 1,
-                   MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     log_debug("msg=\"connection timed out\" fd=%d partial=%d", c->fd,
               c->req_start_ms != 0);

@@ -599,6 +599,12 @@ Test(http, partial_request_is_cut_off_and_does_not_pin_the_worker)
     rc = h_read_resp(slow, &r, 0, 2500);
     if (rc == 0) {
         cr_assert_eq(r.status, 408, "partial request got %d", r.status);
+        cr_assert_str_eq(h_hdr(&r, "Connection"), "close");
+        cr_assert_str_eq(h_hdr(&r, "X-Content-Type-Options"), "nosniff");
+        cr_assert_str_eq(h_hdr(&r, "Cache-Control"), "no-store");
+        cr_assert_str_eq(h_hdr(&r, "Content-Type"),
+                         "text/plain; charset=utf-8");
+        cr_assert_str_neq(h_hdr(&r, "Date"), "(none)");
         h_resp_free(&r);
     }
     cr_assert(h_wait_closed(slow, (int)(t0 + 2500 - h_now_ms())),
@@ -667,6 +673,10 @@ Test(http, connection_over_max_clients_gets_503_and_is_closed)
     cr_assert_eq(h_read_resp(c, &r, 0, 3000), 0, "no response over limit");
     cr_assert_eq(r.status, 503);
     cr_assert_str_eq(h_hdr(&r, "Connection"), "close");
+    cr_assert_str_eq(h_hdr(&r, "X-Content-Type-Options"), "nosniff");
+    cr_assert_str_eq(h_hdr(&r, "Cache-Control"), "no-store");
+    cr_assert_str_eq(h_hdr(&r, "Retry-After"), "1");
+    cr_assert_str_neq(h_hdr(&r, "Date"), "(none)");
     cr_assert(h_wait_closed(c, 1000), "connection over the limit left open");
     h_resp_free(&r);
     close(c);

@@ -512,6 +512,30 @@ Test(resp, too_big_inline_request_is_refused)
                        "-ERR Protocol error: too big inline request\r\n");
 }
 
+Test(resp, inline_word_over_8192_bytes_is_refused_and_8192_accepted)
+{
+    static char in[8300];
+    struct rconn c;
+    char out[9000];
+    size_t got;
+
+    h_start_proxy(&proxy, &redis, NULL);
+    rc_open(&c, proxy.resp_port);
+    memcpy(in, "ECHO ", 5);
+    memset(in + 5, 'x', 8192);
+    memcpy(in + 5 + 8192, "\r\n", 2);
+    rc_send(&c, in, 5 + 8192 + 2);
+    got = rc_reply(&c, out, sizeof(out), REPLY_TIMEOUT_MS);
+    cr_assert_eq(got, 8192 + 9, "inline ECHO of 8192 bytes: got %zu", got);
+    rc_close(&c);
+
+    memcpy(in, "GET ", 4);
+    memset(in + 4, 'k', 8193);
+    memcpy(in + 4 + 8193, "\r\n", 2);
+    expect_proto_error(in, 4 + 8193 + 2,
+                       "-ERR Protocol error: too big inline request\r\n");
+}
+
 Test(resp, protocol_error_after_good_command_keeps_earlier_reply)
 {
     h_start_proxy(&proxy, &redis, NULL);

@@ -348,7 +348,8 @@ build_bulk(size_t n, size_t *len)
     return buf;
 }
 
-/* "GET kkk..." with line bytes before the terminator term. */
+/* "GET kkk... kkk..." with line bytes before the terminator term: a space
+ * after every RESP_MAX_BULK k's, so each word is within the limit. */
 static char *
 build_inline(size_t line, const char *term, size_t *len)
 {
@@ -358,8 +359,41 @@ build_inline(size_t line, const char *term, size_t *len)
     cr_assert_not_null(buf);
     memcpy(buf, "GET ", 4);
     memset(buf + 4, 'k', line - 4);
+    if (line > 4 + RESP_MAX_BULK)
+        buf[4 + RESP_MAX_BULK] = ' ';
     memcpy(buf + line, term, tlen);
     *len = line + tlen;
+    return buf;
+}
+
+/* "GET " and one word of n k's, then CRLF. */
+static char *
+build_inline_word(size_t n, size_t *len)
+{
+    char *buf = malloc(n + 6);
+
+    cr_assert_not_null(buf);
+    memcpy(buf, "GET ", 4);
+    memset(buf + 4, 'k', n);
+    memcpy(buf + 4 + n, "\r\n", 2);
+    *len = n + 6;
+    return buf;
+}
+
+/* n words "a" separated by spaces, then CRLF. */
+static char *
+build_inline_words(size_t n, size_t *len)
+{
+    char *buf = malloc(2 * n + 2), *p = buf;
+    size_t i;
+
+    cr_assert_not_null(buf);
+    for (i = 0; i < n; i++) {
+        *p++ = 'a';
+        *p++ = ' ';
+    }
+    memcpy(p, "\r\n", 2);
+    *len = 2 * n + 2;
     return buf;
 }
 
@@ -407,14 +441,17 @@ Test(resp, accepts_crlf_inline_line_at_max_length)
 {
     size_t len;
     char *in = build_inline(RESP_MAX_INLINE - 1, "\r\n", &len);
-    struct parse_case c = {"max inline crlf",
-                           in,
-                           len,
-                           RESP_OK,
-                           2,
-                           {A("GET"), {in + 4, RESP_MAX_INLINE - 5}},
-                           len,
-                           NULL};
+    struct parse_case c = {
+        "max inline crlf",
+        in,
+        len,
+        RESP_OK,
+        3,
+        {A("GET"),
+         {in + 4, RESP_MAX_BULK},
+         {in + 5 + RESP_MAX_BULK, RESP_MAX_INLINE - 6 - RESP_MAX_BULK}},
+        len,
+        NULL};
 
     check_case(&c);
     free(in);
@@ -424,14 +461,17 @@ Test(resp, accepts_lf_inline_line_at_max_length)
 {
     size_t len;
     char *in = build_inline(RESP_MAX_INLINE, "\n", &len);
-    struct parse_case c = {"max inline lf",
-                           in,
-                           len,
-                           RESP_OK,
-                           2,
-                           {A("GET"), {in + 4, RESP_MAX_INLINE - 4}},
-                           len,
-                           NULL};
+    struct parse_case c = {
+        "max inline lf",
+        in,
+        len,
+        RESP_OK,
+        3,
+        {A("GET"),
+         {in + 4, RESP_MAX_BULK},
+         {in + 5 + RESP_MAX_BULK, RESP_MAX_INLINE - 5 - RESP_MAX_BULK}},
+        len,
+        NULL};
 
     check_case(&c);
     free(in);
@@ -451,6 +491,53 @@ Test(resp, rejects_unterminated_inline_line_over_max_length)
     char *in = build_inline(RESP_MAX_INLINE + 1, "", &len);
 
     check_built("max inline, no newline", in, len, RESP_EPROTO, 0, ERR_INLINE);
+}
+
+Test(resp, accepts_inline_word_at_max_bulk_length)
+{
+    size_t len;
+    char *in = build_inline_word(RESP_MAX_BULK, &len);
+    struct parse_case c = {"max inline word",
+                           in,
+                           len,
+                           RESP_OK,
+                           2,
+                           {A("GET"), {in + 4, RESP_MAX_BULK}},
+                           len,
+                           NULL};
+
+    check_case(&c);
+    free(in);
+}
+
+Test(resp, rejects_inline_word_one_over_max_bulk_length)
+{
+    size_t len;
+    char *in = build_inline_word(RESP_MAX_BULK + 1, &len);
+
+    check_built("max inline word + 1", in, len, RESP_EPROTO, 0, ERR_INLINE);
+}
+
+Test(resp, accepts_inline_words_at_max_args)
+{
+    size_t len;
+    char *in = build_inline_words(RESP_MAX_ARGS, &len);
+    struct parse_case c = {"max inline words", in,          len, RESP_OK,
+                           RESP_MAX_ARGS,      {{NULL, 0}}, len, NULL};
+    size_t i;
+
+    for (i = 0; i < RESP_KEEP_ARGS; i++)
+        c.argv[i] = (struct arg){"a", 1};
+    check_case(&c);
+    free(in);
+}
+
+Test(resp, rejects_inline_words_one_over_max_args)
+{
+    size_t len;
+    char *in = build_inline_words(RESP_MAX_ARGS + 1, &len);
+
+    check_built("max inline words + 1", in, len, RESP_EPROTO, 0, ERR_INLINE);
 }
 
 Test(resp, parses_pipelined_stream_command_by_command)

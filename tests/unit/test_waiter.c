@@ -447,6 +447,11 @@ Test(waiter, http_conn_with_partial_request_gets_408_then_close)
     cr_assert_eq(strncmp(buf, status_408, strlen(status_408)), 0, "got: %s",
                  buf);
     cr_assert_not_null(strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nDate: "), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nX-Content-Type-Options: nosniff\r\n"),
+                       "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\nCache-Control: no-store\r\n"), "%s",
+                       buf);
     body = strstr(buf, "\r\n\r\n");
     cr_assert_not_null(body);
     body += 4;
