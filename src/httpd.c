@@ -356,7 +356,9 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
     hb_mem(&b, tag, sizeof(tag));
     if (how == FETCH_STALE || left == 0) {
         hb_lit(&b, "\r\nCache-Control: max-age=0\r\n");
-    } else if (left < 0) {
+    } else if (left < 0 || px->cfg->cache_capacity == 0) {
+        /* Never expires (an invalidation may still come), or the cache is
+         * off and the value is not held: revalidate every time. */
         hb_lit(&b, "\r\nCache-Control: no-cache\r\n");
     } else {
         hb_lit(&b, "\r\nCache-Control: max-age=");

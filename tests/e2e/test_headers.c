@@ -322,6 +322,23 @@ Test(headers, ttl_zero_is_no_cache)
     }
 }
 
+Test(headers, cache_off_is_no_cache_and_has_no_age)
+{
+    struct h_resp r = {0};
+    int i;
+
+    h_start_proxy(&proxy, &redis, TTL_ONLY "capacity = 0\n");
+    h_set(&redis, "k", "v");
+    for (i = 0; i < 2; i++) {
+        get_with(proxy.http_port, "/k", "", &r);
+        cr_assert_str_eq(h_hdr(&r, "X-Cache"), "MISS");
+        cr_assert_str_eq(h_hdr(&r, "Cache-Control"), "no-cache");
+        cr_assert_str_eq(h_hdr(&r, "Age"), "(none)");
+        cr_assert(is_etag(h_hdr(&r, "ETag")));
+        h_resp_free(&r);
+    }
+}
+
 Test(headers, etag_changes_with_the_value)
 {
     struct h_resp r = {0};
