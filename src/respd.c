@@ -152,7 +152,8 @@ cmd_command(struct conn *c, const struct resp_command *cmd)
         return reply(c, "*0\r\n", 4);
     }
     if (is_cmd(&cmd->argv[1], "COUNT")) {
-        return reply(c, ":0\r\n", 4);
+        return cmd->argc == 2 ? reply(c, ":0\r\n", 4)
+                              : reply_arity(c, "command|count");
     }
     return reply(
         c, buf,

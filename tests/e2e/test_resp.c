@@ -365,6 +365,12 @@ Test(resp, ping_echo_command_and_quit)
     cr_assert(n > 0 && buf[0] == '*', "COMMAND DOCS: expected an array, got %s",
               n ? buf : "nothing");
 
+    MB(&c, "command", "count");
+    EXPECT(&c, ":0\r\n");
+    MB(&c, "COMMAND", "COUNT", "x");
+    EXPECT(&c, "-ERR wrong number of arguments for 'command|count' "
+               "command\r\n");
+
     MB(&c, "PING"); /* still in sync after the arrays */
     EXPECT(&c, "+PONG\r\n");
     MB(&c, "QUIT");
