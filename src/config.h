@@ -16,6 +16,8 @@
 #include <stdio.h>
 
 #define CONFIG_ERR_MAX 512
+#define CONFIG_KEYS 21     /* keys in all sections */
+#define CONFIG_FROM_MAX 96 /* bytes of one "where it was set" text */
 
 enum config_log_level {
     CONFIG_LOG_ERROR,
@@ -52,6 +54,10 @@ struct config {
     /* [log] */
     int log_level;  /* enum config_log_level */
     int log_access; /* 1 = one line per request */
+    /* Not a setting: where each key was last set, as "FILE:LINE" or
+     * "-s ARG" (a password as "***"), "" for the built-in default; in the
+     * order config_print prints the keys. For config_check's errors. */
+    char from[CONFIG_KEYS][CONFIG_FROM_MAX];
 };
 
 /* Fills cfg with the built-in defaults (the values in CONTRACT.md). */
@@ -71,6 +77,15 @@ int config_load_file(struct config *cfg, const char *path, char *err,
  * in err that starts with "-s ARG: ".
  */
 int config_set(struct config *cfg, const char *arg, char *err, size_t errlen);
+
+/*
+ * Checks what no single key can: the listeners' ports differ (those not
+ * 0), and bind resolves to an address. Call after the file and every -s.
+ * Returns 0, or -1 with a message in err that starts with where the
+ * offending key was set ("FILE:LINE: " or "-s ARG: ") and names the other
+ * key and where it was set.
+ */
+int config_check(const struct config *cfg, char *err, size_t errlen);
 
 /*
  * Parses a duration: a non-negative integer with an optional unit ms, s, m,

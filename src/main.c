@@ -113,6 +113,9 @@ load_settings(int argc, char **argv, struct config *cfg, int *test_only)
             goto fail;
         }
     }
+    if (config_check(cfg, err, sizeof(err)) < 0) {
+        goto fail;
+    }
     free(sets);
     return -1;
 

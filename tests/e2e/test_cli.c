@@ -367,6 +367,36 @@ Test(cli, set_errors_name_the_argument)
     cr_assert_not_null(strstr(out, "'abc'"), "%s", out);
 }
 
+Test(cli, listeners_on_one_port_and_bad_bind_fail_the_check)
+{
+    char out[OUT_CAP];
+    const char *ini = write_ini("[server]\nhttp_port = 17990\n"
+                                "[admin]\nport = 17990\n");
+
+    cr_assert_eq(run(out, "-t", "-c", "/dev/null", "-s",
+                     "server.http_port=17991", "-s", "server.resp_port=17991",
+                     NULL),
+                 2, "%s", out);
+    cr_assert_not_null(strstr(out, "-s server.resp_port=17991: [server] "
+                                   "resp_port: port 17991 is also [server] "
+                                   "http_port (-s server.http_port=17991)"),
+                       "%s", out);
+    cr_assert_eq(run(out, "-t", "-c", ini, NULL), 2, "%s", out);
+    expect_at(out, ini, 4,
+              "[admin] port: port 17990 is also [server] "
+              "http_port");
+    cr_assert_eq(run(out, "-c", ini, "-s", "admin.port=0", "-t", NULL), 0, "%s",
+                 out);
+    /* the running proxy checks the same, before it binds anything */
+    cr_assert_eq(run(out, "-c", ini, NULL), 2, "%s", out);
+    cr_assert_eq(run(out, "-t", "-c", "/dev/null", "-s",
+                     "server.bind=not-an-address.invalid", NULL),
+                 2, "%s", out);
+    cr_assert_not_null(strstr(out, "-s server.bind=not-an-address.invalid: "
+                                   "[server] bind: cannot resolve"),
+                       "%s", out);
+}
+
 /* ---- 16: -h, -V, bad usage ---- */
 
 Test(cli, help_version_and_bad_option)

@@ -801,6 +801,120 @@ Test(config_set, override_after_file_wins)
 
 /* ---- config_print ---- */
 
+/* ---- config_check: what no single key can say ---- */
+
+/* Loads text over the defaults, then asserts config_check's error is
+ * exactly "TMPFILE:want_line: msg", each '@' in msg standing for TMPFILE. */
+static void
+expect_check_error(const char *text, int want_line, const char *msg)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX] = "", want[2 * CONFIG_ERR_MAX];
+    size_t n;
+
+    load_ok(text, &cfg);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), -1, "%s passed", text);
+    n = (size_t)snprintf(want, sizeof(want), "%s:%d: ", tmp_path, want_line);
+    for (; *msg != '\0' && n + sizeof(tmp_path) < sizeof(want); msg++) {
+        if (*msg == '@') {
+            n += (size_t)snprintf(want + n, sizeof(want) - n, "%s", tmp_path);
+        } else {
+            want[n++] = *msg;
+        }
+    }
+    want[n] = '\0';
+    cr_assert_str_eq(err, want);
+}
+
+Test(config_check, defaults_and_the_shipped_file_pass)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX] = "";
+
+    config_defaults(&cfg);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(config_load_file(&cfg, "proxy.ini", err, sizeof(err)), 0, "%s",
+                 err);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config_check, two_listeners_on_one_port_name_both_lines)
+{
+    expect_check_error("[server]\nhttp_port = 7000\nresp_port = 7000\n", 3,
+                       "[server] resp_port: port 7000 is also [server] "
+                       "http_port (@:2)");
+    expect_check_error("[server]\nhttp_port = 7001\n[admin]\nport = 7001\n", 4,
+                       "[admin] port: port 7001 is also [server] http_port "
+                       "(@:2)");
+    expect_check_error("[server]\nresp_port = 7002\n[admin]\nport = 7002\n", 4,
+                       "[admin] port: port 7002 is also [server] resp_port "
+                       "(@:2)");
+}
+
+Test(config_check, a_key_that_meets_a_default_is_named_not_the_default)
+{
+    expect_check_error("[server]\nhttp_port = 6380\n", 2,
+                       "[server] http_port: port 6380 is also [server] "
+                       "resp_port (the default)");
+}
+
+Test(config_check, listeners_that_are_off_never_clash)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX] = "";
+
+    load_ok("[server]\nresp_port = 0\n[admin]\nport = 0\n", &cfg);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config_check, override_is_named_by_its_argument)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX] = "";
+
+    config_defaults(&cfg);
+    cr_assert_eq(config_set(&cfg, "admin.port=8080", err, sizeof(err)), 0);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "-s admin.port=8080: [admin] port: port 8080 is "
+                          "also [server] http_port (the default)");
+    /* moving the other listener away resolves it */
+    cr_assert_eq(config_set(&cfg, "server.http_port=8090", err, sizeof(err)),
+                 0);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config_check, unresolvable_bind_names_its_line)
+{
+    struct config cfg;
+    char err[CONFIG_ERR_MAX] = "", want[CONFIG_ERR_MAX];
+
+    load_ok("[server]\nbind = not-an-address.invalid\n", &cfg);
+    cr_assert_eq(config_check(&cfg, err, sizeof(err)), -1);
+    /* the resolver's own words follow (they vary with its setup) */
+    snprintf(want, sizeof(want),
+             "%s:2: [server] bind: cannot resolve 'not-an-address.invalid': ",
+             tmp_path);
+    cr_assert_eq(strncmp(err, want, strlen(want)), 0, "got: %s", err);
+    cr_assert_gt(strlen(err), strlen(want), "no reason given: %s", err);
+}
+
+Test(config_check, numeric_and_local_bind_addresses_pass)
+{
+    static const char *const ok[] = {"127.0.0.1", "::1", "0.0.0.0",
+                                     "::", "localhost"};
+    struct config cfg;
+    char err[CONFIG_ERR_MAX] = "", arg[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        config_defaults(&cfg);
+        snprintf(arg, sizeof(arg), "server.bind=%s", ok[i]);
+        cr_assert_eq(config_set(&cfg, arg, err, sizeof(err)), 0, "%s", err);
+        cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s: %s", ok[i],
+                     err);
+    }
+}
+
 Test(config_print, defaults_print_as_the_contract_writes_them)
 {
     struct config cfg;
