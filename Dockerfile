@@ -14,6 +14,6 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/redis-proxy /usr/local/bin/redis-proxy
 COPY proxy.ini /etc/redis-proxy/proxy.ini
-EXPOSE 8080 6380
+EXPOSE 8080 6380 8081
 ENTRYPOINT ["redis-proxy", "-c", "/etc/redis-proxy/proxy.ini", \
             "-s", "server.bind=0.0.0.0", "-s", "redis.host=redis"]
