@@ -17,6 +17,7 @@
 #include "tracking.h"
 #include "upstream.h"
 #include "util.h"
+#include "standby.h"
 #include "waiter.h"
 #include "workq.h"
 
@@ -338,13 +339,17 @@ readiness(struct proxy *px, char *why, size_t len)
 {
     char err[UPSTREAM_ERR_MAX];
     struct tracking_stats ts;
+    int rc;
 
     tracking_stats(px->tracking, &ts);
     if (px->cfg->cache_tracking && ts.state == TRACKING_DOWN) {
         snprintf(why, len, "invalidation stream down: %s", ts.reason);
         return 0;
     }
-    if (upstream_ping(px->up, err) != 0) {
+    standby_block_begin();
+    rc = upstream_ping(px->up, err);
+    standby_block_end();
+    if (rc != 0) {
         snprintf(why, len, "redis not answering: %s", err);
         return 0;
     }

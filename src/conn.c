@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "standby.h"
 #include "util.h"
 
 struct conn *
@@ -84,20 +85,6 @@ conn_consume(struct conn *c, size_t n)
     }
 }
 
-int
-conn_flush(struct conn *c)
-{
-    size_t len = c->wlen;
-
-    c->wlen = 0;
-    if (len == 0) {
-        return 0;
-    }
-    return util_write_all(c->fd, c->wbuf, len, c->write_timeout_ms) == 0
-               ? 0
-               : CONN_IO_ERR;
-}
-
 /* writev() until every byte is out, within the write budget. */
 static int
 writev_all(struct conn *c, struct iovec *iov, int iovcnt)
@@ -107,6 +94,7 @@ writev_all(struct conn *c, struct iovec *iov, int iovcnt)
 
     while (iovcnt > 0) {
         ssize_t n;
+        int err;
 
         msg.msg_iov = iov;
         msg.msg_iovlen = (size_t)iovcnt;
@@ -121,7 +109,12 @@ writev_all(struct conn *c, struct iovec *iov, int iovcnt)
             if ((errno != EAGAIN && errno != EWOULDBLOCK) || left <= 0) {
                 return CONN_IO_ERR;
             }
-            if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+            /* The client is not reading: let another worker run. */
+            standby_block_begin();
+            n = poll(&pfd, 1, (int)left);
+            err = errno;
+            standby_block_end();
+            if (n < 0 && err != EINTR) {
                 return CONN_IO_ERR;
             }
             continue;
@@ -137,6 +130,15 @@ writev_all(struct conn *c, struct iovec *iov, int iovcnt)
         }
     }
     return 0;
+}
+
+int
+conn_flush(struct conn *c)
+{
+    struct iovec v = {.iov_base = c->wbuf, .iov_len = c->wlen};
+
+    c->wlen = 0;
+    return v.iov_len == 0 ? 0 : writev_all(c, &v, 1);
 }
 
 int

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "http.h"
+#include "standby.h"
 #include "util.h"
 
 _Static_assert(FLIGHT_ERR_MAX >= UPSTREAM_ERR_MAX, "error text fits");
@@ -74,12 +75,37 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
     return rc;
 }
 
+/* The miss path: joins or leads the fill of key. Returns its outcome. */
+static int
+fill(struct proxy *px, const char *key, size_t klen, struct fetch_result *out)
+{
+    struct flight *f;
+    int rc, leader;
+
+    f = flight_join(px->flights, key, klen, &leader);
+    if (f == NULL) {
+        snprintf(out->err, sizeof(out->err), "out of memory");
+        return FETCH_ENOMEM;
+    }
+    if (leader) {
+        return lead(px, f, key, klen, out);
+    }
+    if (flight_wait(px->flights, f, util_now_ms() + px->cfg->command_timeout_ms,
+                    &rc, &out->entry, out->err) < 0) {
+        rc = FETCH_ETIMEOUT;
+        snprintf(out->err, sizeof(out->err),
+                 "no reply within %lld ms (waiting for another request's "
+                 "fetch of this key)",
+                 (long long)px->cfg->command_timeout_ms);
+    }
+    return rc;
+}
+
 int
 fetch_get(struct proxy *px, const char *key, size_t klen,
           struct fetch_result *out)
 {
-    struct flight *f;
-    int rc, leader;
+    int rc;
 
     out->err[0] = '\0';
     out->entry = cache_get(px->cache, key, klen);
@@ -88,22 +114,10 @@ fetch_get(struct proxy *px, const char *key, size_t klen,
         return FETCH_HIT;
     }
     atomic_fetch_add_explicit(&px->metrics.misses, 1, memory_order_relaxed);
-    f = flight_join(px->flights, key, klen, &leader);
-    if (f == NULL) {
-        snprintf(out->err, sizeof(out->err), "out of memory");
-        return FETCH_ENOMEM;
-    }
-    if (leader) {
-        rc = lead(px, f, key, klen, out);
-    } else if (flight_wait(px->flights, f,
-                           util_now_ms() + px->cfg->command_timeout_ms, &rc,
-                           &out->entry, out->err) < 0) {
-        rc = FETCH_ETIMEOUT;
-        snprintf(out->err, sizeof(out->err),
-                 "no reply within %lld ms (waiting for another request's "
-                 "fetch of this key)",
-                 (long long)px->cfg->command_timeout_ms);
-    }
+    /* Redis, or another request's fill, may keep this worker waiting. */
+    standby_block_begin();
+    rc = fill(px, key, klen, out);
+    standby_block_end();
     if (rc == FETCH_EDOWN || rc == FETCH_ETIMEOUT) {
         out->entry = cache_get_stale(px->cache, key, klen);
         if (out->entry != NULL) {

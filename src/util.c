@@ -29,42 +29,6 @@ util_now_us(void)
 }
 
 int
-util_write_all(int fd, const void *buf, size_t len, int timeout_ms)
-{
-    const char *p = buf;
-    int64_t deadline = util_now_ms() + timeout_ms;
-
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == ENOTSOCK) {
-            n = write(fd, p, len);
-        }
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            int64_t left = deadline - util_now_ms();
-            if (left <= 0) {
-                errno = ETIMEDOUT;
-                return -1;
-            }
-            if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-                return -1;
-            }
-            continue;
-        }
-        return -1;
-    }
-    return 0;
-}
-
-int
 util_set_nonblock(int fd)
 {
     int flags = fcntl(fd, F_GETFL);

@@ -1,6 +1,7 @@
 /*
- * util: small helpers shared by every module: the monotonic clock and the
- * EINTR-safe write loop. Nothing here allocates or keeps state.
+ * util: small helpers shared by every module: the monotonic clock,
+ * monotonic condition-variable deadlines and O_NONBLOCK. Nothing here
+ * allocates or keeps state.
  */
 #ifndef RP_UTIL_H
 #define RP_UTIL_H
@@ -18,15 +19,6 @@ int64_t util_now_ms(void);
 
 /* Microseconds of CLOCK_MONOTONIC. Thread-safe. */
 int64_t util_now_us(void);
-
-/*
- * Writes all len bytes to a blocking or non-blocking fd, retrying on EINTR
- * and waiting with poll() up to timeout_ms in total when the socket would
- * block. Uses send(MSG_NOSIGNAL) on sockets so a closed peer never raises
- * SIGPIPE. Returns 0, or -1 with errno set (ETIMEDOUT when the peer did not
- * read in time).
- */
-int util_write_all(int fd, const void *buf, size_t len, int timeout_ms);
 
 /* Initialises a condition variable that waits on CLOCK_MONOTONIC, so a
  * stepped wall clock never stretches or cuts a wait. Returns 0 or an

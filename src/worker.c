@@ -14,17 +14,20 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "httpd.h"
 #include "log.h"
 #include "respd.h"
+#include "standby.h"
 #include "util.h"
 
 #define WORKER_ROUNDS 16
 
 struct worker_pool {
     struct proxy *px;
+    struct standby *gate; /* at most one running worker per CPU */
     int n;
     pthread_t threads[];
 };
@@ -103,18 +106,20 @@ serve(struct proxy *px, struct conn *c)
  * ones), else a parked one that became readable. NULL when there is none
  * yet; *stop is set once the queue is shut down and drained. */
 static struct conn *
-next_conn(struct proxy *px, int *stop)
+next_conn(struct worker_pool *wp, int *stop)
 {
     void *item;
 
-    switch (workq_trypop(px->q, &item)) {
+    switch (workq_trypop(wp->px->q, &item)) {
     case WORKQ_OK:
         return item;
     case WORKQ_ESHUTDOWN:
         *stop = 1;
         return NULL;
     default:
-        return waiter_take(px->waiter, -1);
+        /* Idle: stand by while enough others run, else wait for work. */
+        standby_idle(wp->gate);
+        return waiter_take(wp->px->waiter, -1);
     }
 }
 
@@ -125,8 +130,9 @@ worker_main(void *arg)
     struct conn *c;
     int stop = 0;
 
+    standby_attach(wp->gate);
     while (!stop) {
-        if ((c = next_conn(wp->px, &stop)) != NULL) {
+        if ((c = next_conn(wp, &stop)) != NULL) {
             atomic_fetch_add(&wp->px->busy_workers, 1);
             serve(wp->px, c);
             atomic_fetch_sub(&wp->px->busy_workers, 1);
@@ -141,11 +147,18 @@ worker_pool_create(struct proxy *px, int n)
     struct worker_pool *wp;
     int i;
 
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
     wp = calloc(1, sizeof(*wp) + (size_t)n * sizeof(wp->threads[0]));
     if (wp == NULL) {
         return NULL;
     }
     wp->px = px;
+    wp->gate = standby_create(cpus > 0 && cpus < n ? (int)cpus : n);
+    if (wp->gate == NULL) {
+        free(wp);
+        return NULL;
+    }
     for (i = 0; i < n; i++) {
         if (pthread_create(&wp->threads[i], NULL, worker_main, wp) != 0) {
             log_error("msg=\"cannot start worker thread\" index=%d", i);
@@ -167,8 +180,10 @@ worker_pool_destroy(struct worker_pool *wp)
     if (wp == NULL) {
         return;
     }
+    standby_stop(wp->gate);
     for (i = 0; i < wp->n; i++) {
         pthread_join(wp->threads[i], NULL);
     }
+    standby_destroy(wp->gate);
     free(wp);
 }

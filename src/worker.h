@@ -3,7 +3,9 @@
  * owns one connection at a time: it reads what is there, answers every
  * complete request (httpd or respd), flushes, and then parks the conn with
  * the waiter, so an idle client never holds a thread. With workers = 1
- * requests are processed strictly one after another.
+ * requests are processed strictly one after another. At most one worker
+ * per CPU runs at a time; the others stand by (standby.h) until a running
+ * one blocks on Redis or a slow client.
  */
 #ifndef RP_WORKER_H
 #define RP_WORKER_H
