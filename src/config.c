@@ -24,12 +24,10 @@
 #include <errno.h>
 #include <ini.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #define CONFIG_STR_MAX 255               /* bytes in every string field */
@@ -732,82 +730,12 @@ config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* Where the key section.name of cfg was set, for an error message. */
-static const char *
+const char *
 config_from(const struct config *cfg, const char *section, const char *name)
 {
     const struct config_row *row = config_find(section, name);
 
-    return cfg->from[row - config_table];
-}
-
-/* A listener's port key, for config_check. */
-struct config_port {
-    const char *section;
-    const char *name;
-    int port; /* 0 = that listener is off */
-};
-
-/*
- * Fails when the ports of a and b (both on) are equal. The error is
- * reported where b was set, or where a was if b kept its default, and
- * names the other key and where it was set.
- */
-static int
-config_check_ports(const struct config *cfg, const struct config_port *a,
-                   const struct config_port *b, char *err, size_t errlen)
-{
-    const struct config_port *at, *other;
-    const char *from, *other_from;
-
-    if (a->port == 0 || b->port == 0 || a->port != b->port) {
-        return 0;
-    }
-    at = *config_from(cfg, b->section, b->name) != '\0' ? b : a;
-    other = at == b ? a : b;
-    from = config_from(cfg, at->section, at->name);
-    other_from = config_from(cfg, other->section, other->name);
-    snprintf(err, errlen, "%s: [%s] %s: port %d is also [%s] %s (%s)",
-             *from != '\0' ? from : "defaults", at->section, at->name, at->port,
-             other->section, other->name,
-             *other_from != '\0' ? other_from : "the default");
-    return -1;
-}
-
-int
-config_check(const struct config *cfg, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
-    const struct config_port ports[] = {
-        {"server", "http_port", cfg->http_port},
-        {"server", "resp_port", cfg->resp_port},
-        {"admin", "port", cfg->admin_port},
-    };
-    struct addrinfo *res = NULL;
-    size_t i, j;
-    int rc;
-
-    for (j = 1; j < sizeof(ports) / sizeof(ports[0]); j++) {
-        for (i = 0; i < j; i++) {
-            if (config_check_ports(cfg, &ports[i], &ports[j], err, errlen) <
-                0) {
-                return -1;
-            }
-        }
-    }
-    rc = getaddrinfo(cfg->bind, NULL, &hints, &res);
-    if (rc != 0) {
-        const char *from = config_from(cfg, "server", "bind");
-
-        snprintf(err, errlen, "%s: [server] bind: cannot resolve '%s': %s",
-                 *from != '\0' ? from : "defaults", cfg->bind,
-                 gai_strerror(rc));
-        return -1;
-    }
-    freeaddrinfo(res);
-    return 0;
+    return row != NULL ? cfg->from[row - config_table] : NULL;
 }
 
 int

@@ -78,10 +78,15 @@ int config_load_file(struct config *cfg, const char *path, char *err,
  */
 int config_set(struct config *cfg, const char *arg, char *err, size_t errlen);
 
+/* Where section.name was last set ("FILE:LINE", "-s ARG", or "" for the
+ * default), or NULL for a key that does not exist. Valid while cfg is. */
+const char *config_from(const struct config *cfg, const char *section,
+                        const char *name);
+
 /*
- * Checks what no single key can: the listeners' ports differ (those not
- * 0), and bind resolves to an address. Call after the file and every -s.
- * Returns 0, or -1 with a message in err that starts with where the
+ * Checks what no single key can (config_check.c): the listeners' ports differ
+ * (those not 0), and bind resolves to an address. Call after the file and every
+ * -s. Returns 0, or -1 with a message in err that starts with where the
  * offending key was set ("FILE:LINE: " or "-s ARG: ") and names the other
  * key and where it was set.
  */
