@@ -129,6 +129,38 @@ finish(struct worker *w)
     cr_assert_eq(pthread_join(w->th, NULL), 0);
 }
 
+/* A gate of the given limit with n (<= 3) attached workers, listening. */
+struct crew {
+    struct standby *gate;
+    struct worker w[3];
+    int n;
+};
+
+static void
+crew_start(struct crew *k, int limit, int n)
+{
+    int i;
+
+    k->gate = standby_create(limit);
+    cr_assert_not_null(k->gate);
+    k->n = n;
+    for (i = 0; i < n; i++) {
+        start(&k->w[i], k->gate);
+        run(&k->w[i], CMD_PING);
+    }
+}
+
+static void
+crew_finish(struct crew *k)
+{
+    int i;
+
+    for (i = 0; i < k->n; i++) {
+        finish(&k->w[i]);
+    }
+    standby_destroy(k->gate);
+}
+
 Test(standby, create_refuses_a_limit_below_one)
 {
     cr_assert_null(standby_create(0));
@@ -138,119 +170,88 @@ Test(standby, create_refuses_a_limit_below_one)
 
 Test(standby, idle_passes_at_once_within_the_limit)
 {
-    struct standby *g = standby_create(2);
-    struct worker a, b;
+    struct crew k;
 
-    cr_assert_not_null(g);
-    start(&a, g);
-    start(&b, g);
-    run(&a, CMD_IDLE);
-    run(&b, CMD_IDLE);
-    cr_assert_eq(atomic_load(&a.passed), 1);
-    cr_assert_eq(atomic_load(&b.passed), 1);
-    finish(&a);
-    finish(&b);
-    standby_destroy(g);
+    crew_start(&k, 2, 2);
+    run(&k.w[0], CMD_IDLE);
+    run(&k.w[1], CMD_IDLE);
+    cr_assert_eq(atomic_load(&k.w[0].passed), 1);
+    cr_assert_eq(atomic_load(&k.w[1].passed), 1);
+    crew_finish(&k);
 }
 
 Test(standby, worker_over_the_limit_stands_by_until_one_blocks)
 {
-    struct standby *g = standby_create(1);
-    struct worker a, b;
+    struct crew k;
+    struct worker *a = &k.w[0], *b = &k.w[1];
 
-    cr_assert_not_null(g);
-    start(&a, g);
-    start(&b, g);
-    run(&a, CMD_PING); /* attached: two running, limit one */
-    run(&b, CMD_PING);
-    post(&b, CMD_IDLE);
+    crew_start(&k, 1, 2);
+    post(b, CMD_IDLE);
     sleep_ms(100);
-    cr_assert_eq(atomic_load(&b.passed), 0, "ran over the limit");
-    run(&a, CMD_BLOCK_BEGIN); /* a waits on Redis: b's turn */
-    cr_assert(passed_within(&b, 1), "a blocked, b never got its turn");
-    run(&a, CMD_BLOCK_END); /* two running again */
-    post(&a, CMD_IDLE);     /* a is idle now: it stands by */
+    cr_assert_eq(atomic_load(&b->passed), 0, "ran over the limit");
+    run(a, CMD_BLOCK_BEGIN); /* a waits on Redis: b's turn */
+    cr_assert(passed_within(b, 1), "a blocked, b never got its turn");
+    run(a, CMD_BLOCK_END); /* two running again */
+    post(a, CMD_IDLE);     /* a is idle now: it stands by */
     sleep_ms(100);
-    cr_assert_eq(atomic_load(&a.passed), 0, "ran over the limit");
-    run(&b, CMD_BLOCK_BEGIN);
-    cr_assert(passed_within(&a, 1), "b blocked, a never got its turn");
-    run(&b, CMD_BLOCK_END);
-    finish(&a);
-    finish(&b);
-    standby_destroy(g);
+    cr_assert_eq(atomic_load(&a->passed), 0, "ran over the limit");
+    run(b, CMD_BLOCK_BEGIN);
+    cr_assert(passed_within(a, 1), "b blocked, a never got its turn");
+    run(b, CMD_BLOCK_END);
+    crew_finish(&k);
 }
 
 Test(standby, one_block_hands_over_exactly_one_turn)
 {
-    struct standby *g = standby_create(1);
-    struct worker a, b, c;
+    struct crew k;
+    struct worker *a = &k.w[0], *b = &k.w[1], *c = &k.w[2];
 
-    cr_assert_not_null(g);
-    start(&a, g);
-    start(&b, g);
-    start(&c, g);
-    run(&a, CMD_PING);
-    run(&b, CMD_PING);
-    post(&b, CMD_IDLE);
-    post(&c, CMD_IDLE);
+    crew_start(&k, 1, 3);
+    post(b, CMD_IDLE);
+    post(c, CMD_IDLE);
     sleep_ms(100);
-    cr_assert_eq(atomic_load(&b.passed) + atomic_load(&c.passed), 0);
+    cr_assert_eq(atomic_load(&b->passed) + atomic_load(&c->passed), 0);
     /* nested: the inner pair must not hand over a second turn */
-    run(&a, CMD_BLOCK_BEGIN);
-    run(&a, CMD_BLOCK_BEGIN);
-    run(&a, CMD_BLOCK_END);
+    run(a, CMD_BLOCK_BEGIN);
+    run(a, CMD_BLOCK_BEGIN);
+    run(a, CMD_BLOCK_END);
     sleep_ms(100);
-    cr_assert_eq(atomic_load(&b.passed) + atomic_load(&c.passed), 1,
+    cr_assert_eq(atomic_load(&b->passed) + atomic_load(&c->passed), 1,
                  "one block released %d workers",
-                 atomic_load(&b.passed) + atomic_load(&c.passed));
-    run(&a, CMD_BLOCK_END);
-    standby_stop(g); /* shutdown releases the one still standing by */
-    cr_assert(passed_within(&b, 1) && passed_within(&c, 1),
+                 atomic_load(&b->passed) + atomic_load(&c->passed));
+    run(a, CMD_BLOCK_END);
+    standby_stop(k.gate); /* shutdown releases the one still standing by */
+    cr_assert(passed_within(b, 1) && passed_within(c, 1),
               "stop left a worker standing by");
-    finish(&a);
-    finish(&b);
-    finish(&c);
-    standby_destroy(g);
+    crew_finish(&k);
 }
 
 Test(standby, idle_after_stop_never_waits)
 {
-    struct standby *g = standby_create(1);
-    struct worker a, b;
+    struct crew k;
+    struct worker *b = &k.w[1];
 
-    cr_assert_not_null(g);
-    start(&a, g);
-    start(&b, g);
-    run(&a, CMD_PING);
-    run(&b, CMD_PING);
-    standby_stop(g);
-    run(&b, CMD_IDLE); /* two running, limit one, but stopped */
-    cr_assert_eq(atomic_load(&b.passed), 1);
-    finish(&a);
-    finish(&b);
-    standby_destroy(g);
+    crew_start(&k, 1, 2);
+    standby_stop(k.gate);
+    run(b, CMD_IDLE); /* two running, limit one, but stopped */
+    cr_assert_eq(atomic_load(&b->passed), 1);
+    crew_finish(&k);
 }
 
 Test(standby, blocking_hooks_do_nothing_outside_an_attached_thread)
 {
-    struct standby *g = standby_create(1);
-    struct worker a, b;
+    struct crew k;
+    struct worker *b = &k.w[1];
 
-    cr_assert_not_null(g);
-    start(&a, g);
-    start(&b, g);
-    run(&a, CMD_PING);
-    run(&b, CMD_PING);
-    post(&b, CMD_IDLE);
+    crew_start(&k, 1, 2);
+    post(b, CMD_IDLE);
     standby_block_begin(); /* the test thread never attached */
     sleep_ms(100);
-    cr_assert_eq(atomic_load(&b.passed), 0,
+    cr_assert_eq(atomic_load(&b->passed), 0,
                  "an unattached thread's block "
                  "handed over a turn");
     standby_block_end();
-    standby_stop(g);
-    cr_assert(passed_within(&b, 1));
-    finish(&a);
-    finish(&b);
-    standby_destroy(g);
+    standby_stop(k.gate);
+    cr_assert(passed_within(b, 1));
+    crew_finish(&k);
 }
