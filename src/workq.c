@@ -14,7 +14,6 @@
 
 struct workq {
     pthread_mutex_t lock;
-    pthread_cond_t nonempty;
     size_t head;     /* index of the oldest item; lock */
     size_t count;    /* items queued; lock */
     size_t capacity; /* fixed */
@@ -43,14 +42,9 @@ workq_create(size_t capacity)
     if (pthread_mutex_init(&q->lock, NULL) != 0) {
         goto fail_mutex;
     }
-    if (pthread_cond_init(&q->nonempty, NULL) != 0) {
-        goto fail_cond;
-    }
     q->capacity = capacity;
     return q;
 
-fail_cond:
-    pthread_mutex_destroy(&q->lock);
 fail_mutex:
     close(q->efd);
 fail_eventfd:
@@ -64,7 +58,6 @@ workq_destroy(struct workq *q)
     if (q == NULL) {
         return;
     }
-    pthread_cond_destroy(&q->nonempty);
     pthread_mutex_destroy(&q->lock);
     close(q->efd);
     free(q);
@@ -93,7 +86,6 @@ workq_push(struct workq *q, void *item)
     } else {
         q->items[(q->head + q->count) % q->capacity] = item;
         q->count++;
-        pthread_cond_signal(&q->nonempty);
     }
     pthread_mutex_unlock(&q->lock);
     if (rc == WORKQ_OK) {
@@ -110,22 +102,6 @@ take(struct workq *q)
 
     q->head = (q->head + 1) % q->capacity;
     q->count--;
-    return item;
-}
-
-void *
-workq_pop(struct workq *q)
-{
-    void *item = NULL;
-
-    pthread_mutex_lock(&q->lock);
-    while (q->count == 0 && !q->shutdown) {
-        pthread_cond_wait(&q->nonempty, &q->lock);
-    }
-    if (q->count > 0) {
-        item = take(q);
-    }
-    pthread_mutex_unlock(&q->lock);
     return item;
 }
 
@@ -160,7 +136,6 @@ workq_shutdown(struct workq *q)
 {
     pthread_mutex_lock(&q->lock);
     q->shutdown = 1;
-    pthread_cond_broadcast(&q->nonempty);
     pthread_mutex_unlock(&q->lock);
     signal_fd(q);
 }

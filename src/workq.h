@@ -6,17 +6,16 @@
  * practice, because each connection is in at most one place at a time: the
  * queue, one worker, or the waiter.
  *
- * Consumers wait in one of two ways. workq_pop() sleeps on the queue's
- * condition variable. A worker that must also wait for other events (the
- * waiter's readable conns) watches workq_fd() edge-triggered instead and
- * takes items with workq_trypop(). Every push writes the eventfd, so each
+ * Consumers (the workers) also wait for other events, the waiter's
+ * readable conns, so the queue has no blocking pop: a consumer watches
+ * workq_fd() edge-triggered in its epoll set and takes items with
+ * workq_trypop(). Every push writes the eventfd, so each
  * item wakes one sleeping consumer (not all of them, as a level-triggered
  * fd would); a trypop that leaves items behind, or finds the queue shut
  * down, writes it again, so the wake-up is passed on until every item has
  * a consumer and every consumer has seen the shutdown.
  *
- * Thread-safe. One mutex guards head, count and the shutdown flag; one
- * condition variable wakes workq_pop() consumers.
+ * Thread-safe. One mutex guards head, count and the shutdown flag.
  * No other lock is taken while it is held.
  */
 #ifndef RP_WORKQ_H
@@ -44,10 +43,6 @@ void workq_destroy(struct workq *q);
  * the caller still owns item. Never blocks for long. */
 int workq_push(struct workq *q, void *item);
 
-/* Removes the oldest item, waiting while the queue is empty. After
- * workq_shutdown() it keeps returning queued items, then NULL. */
-void *workq_pop(struct workq *q);
-
 /* Removes the oldest item into *item without waiting. Returns WORKQ_OK,
  * WORKQ_EEMPTY, or WORKQ_ESHUTDOWN once the queue is shut down and empty.
  * Writes the eventfd when it leaves items behind or returns
@@ -59,7 +54,8 @@ int workq_trypop(struct workq *q, void **item);
  * writes to fill). Owned by the queue: never read, write or close it. */
 int workq_fd(const struct workq *q);
 
-/* Wakes every waiting consumer; later pushes fail. Idempotent. */
+/* Wakes a waiting consumer, which passes the wake-up on (workq_trypop);
+ * later pushes fail. Idempotent. */
 void workq_shutdown(struct workq *q);
 
 /* Items queued now. */

@@ -1,8 +1,9 @@
 /*
  * Unit tests for workq: creation limits, FIFO order across the ring's wrap,
- * refusal when full, depth, blocking pop, non-blocking trypop, the eventfd
- * edges an epoll consumer sees (one per push, passed on by a trypop that
- * leaves items or finds the queue shut down), shutdown (wakes every waiting
+ * refusal when full, depth, non-blocking trypop, the eventfd edges an epoll
+ * consumer sees (one per push, passed on by a trypop that leaves items or
+ * finds the queue shut down), consumers that wait as workers do (trypop,
+ * then sleep in one shared epoll set), shutdown (wakes every waiting
  * consumer, drains what is queued, refuses later pushes), and a
  * multi-producer / multi-consumer run that checks every item arrives
  * exactly once and each producer's items arrive in the order pushed.
@@ -74,6 +75,52 @@ sleep_ms(long ms)
     }
 }
 
+/* Takes an item that must be there, or NULL from a shut-down, drained
+ * queue, without waiting. */
+static void *
+take(struct workq *q)
+{
+    void *item;
+    int rc = workq_trypop(q, &item);
+
+    cr_assert(rc == WORKQ_OK || rc == WORKQ_ESHUTDOWN, "trypop: %d", rc);
+    return rc == WORKQ_OK ? item : NULL;
+}
+
+/* An epoll set watching the queue's eventfd edge-triggered, as the waiter
+ * does for every worker. */
+static int
+watch_fd(const struct workq *q)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+
+    cr_assert_geq(ep, 0);
+    cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, workq_fd(q), &ev), 0);
+    return ep;
+}
+
+/* The next item as a worker takes it: trypop, else sleep in the shared
+ * epoll set ep (no time limit: a lost wake-up hangs the consumer and fails
+ * the test's bounded join). NULL once the queue is shut down and drained. */
+static void *
+pop(struct workq *q, int ep)
+{
+    struct epoll_event ev;
+    void *item;
+
+    for (;;) {
+        switch (workq_trypop(q, &item)) {
+        case WORKQ_OK:
+            return item;
+        case WORKQ_ESHUTDOWN:
+            return NULL;
+        default:
+            (void)epoll_wait(ep, &ev, 1, -1);
+        }
+    }
+}
+
 /* ---- single thread ---- */
 
 Test(workq, create_with_capacity_zero_fails)
@@ -113,7 +160,7 @@ Test(workq, pops_items_in_push_order)
         cr_assert_eq(workq_push(q, ITEM(i)), WORKQ_OK);
     }
     for (i = 1; i <= 8; i++) {
-        cr_assert_eq(NUM(workq_pop(q)), i);
+        cr_assert_eq(NUM(take(q)), i);
     }
     cr_assert_eq(workq_depth(q), 0);
     workq_destroy(q);
@@ -130,9 +177,9 @@ Test(workq, keeps_fifo_order_across_the_ring_wrap)
     for (round = 0; round < 20; round++) {
         cr_assert_eq(workq_push(q, ITEM(next_in++)), WORKQ_OK);
         cr_assert_eq(workq_depth(q), 2);
-        cr_assert_eq(NUM(workq_pop(q)), next_out++);
+        cr_assert_eq(NUM(take(q)), next_out++);
     }
-    cr_assert_eq(NUM(workq_pop(q)), next_out++);
+    cr_assert_eq(NUM(take(q)), next_out++);
     cr_assert_eq(next_out, next_in);
     cr_assert_eq(workq_depth(q), 0);
     workq_destroy(q);
@@ -148,12 +195,12 @@ Test(workq, push_on_full_queue_is_refused_and_changes_nothing)
     cr_assert_eq(workq_push(q, ITEM(4)), WORKQ_EFULL);
     cr_assert_eq(workq_push(q, ITEM(5)), WORKQ_EFULL);
     cr_assert_eq(workq_depth(q), 3);
-    cr_assert_eq(NUM(workq_pop(q)), 1);
+    cr_assert_eq(NUM(take(q)), 1);
     cr_assert_eq(workq_push(q, ITEM(6)), WORKQ_OK, "one slot free again");
     cr_assert_eq(workq_push(q, ITEM(7)), WORKQ_EFULL);
-    cr_assert_eq(NUM(workq_pop(q)), 2);
-    cr_assert_eq(NUM(workq_pop(q)), 3);
-    cr_assert_eq(NUM(workq_pop(q)), 6);
+    cr_assert_eq(NUM(take(q)), 2);
+    cr_assert_eq(NUM(take(q)), 3);
+    cr_assert_eq(NUM(take(q)), 6);
     cr_assert_eq(workq_depth(q), 0);
     workq_destroy(q);
 }
@@ -164,9 +211,9 @@ Test(workq, capacity_one_holds_exactly_one_item)
 
     cr_assert_eq(workq_push(q, ITEM(10)), WORKQ_OK);
     cr_assert_eq(workq_push(q, ITEM(11)), WORKQ_EFULL);
-    cr_assert_eq(NUM(workq_pop(q)), 10);
+    cr_assert_eq(NUM(take(q)), 10);
     cr_assert_eq(workq_push(q, ITEM(12)), WORKQ_OK);
-    cr_assert_eq(NUM(workq_pop(q)), 12);
+    cr_assert_eq(NUM(take(q)), 12);
     workq_destroy(q);
 }
 
@@ -179,10 +226,10 @@ Test(workq, depth_counts_pushes_minus_pops)
     cr_assert_eq(workq_push(q, ITEM(2)), WORKQ_OK);
     cr_assert_eq(workq_push(q, ITEM(3)), WORKQ_OK);
     cr_assert_eq(workq_depth(q), 3);
-    (void)workq_pop(q);
+    (void)take(q);
     cr_assert_eq(workq_depth(q), 2);
-    (void)workq_pop(q);
-    (void)workq_pop(q);
+    (void)take(q);
+    (void)take(q);
     cr_assert_eq(workq_depth(q), 0);
     workq_destroy(q);
 }
@@ -195,10 +242,10 @@ Test(workq, after_shutdown_queued_items_drain_then_pop_returns_null)
     cr_assert_eq(workq_push(q, ITEM(2)), WORKQ_OK);
     workq_shutdown(q);
     cr_assert_eq(workq_depth(q), 2);
-    cr_assert_eq(NUM(workq_pop(q)), 1);
-    cr_assert_eq(NUM(workq_pop(q)), 2);
-    cr_assert_null(workq_pop(q));
-    cr_assert_null(workq_pop(q), "still NULL, and without blocking");
+    cr_assert_eq(NUM(take(q)), 1);
+    cr_assert_eq(NUM(take(q)), 2);
+    cr_assert_null(take(q));
+    cr_assert_null(take(q), "still NULL");
     workq_destroy(q);
 }
 
@@ -211,8 +258,8 @@ Test(workq, push_after_shutdown_is_refused_and_changes_nothing)
     workq_shutdown(q); /* idempotent */
     cr_assert_eq(workq_push(q, ITEM(2)), WORKQ_ESHUTDOWN);
     cr_assert_eq(workq_depth(q), 1);
-    cr_assert_eq(NUM(workq_pop(q)), 1);
-    cr_assert_null(workq_pop(q));
+    cr_assert_eq(NUM(take(q)), 1);
+    cr_assert_null(take(q));
     cr_assert_eq(workq_push(q, ITEM(3)), WORKQ_ESHUTDOWN);
     workq_destroy(q);
 }
@@ -232,6 +279,7 @@ Test(workq, shutdown_outranks_full)
 /* One consumer's single pop, reported under a lock. */
 struct popper {
     struct workq *q;
+    int ep; /* the epoll set the consumers share */
     pthread_mutex_t lock;
     pthread_cond_t done_cv;
     int done;   /* lock */
@@ -242,7 +290,7 @@ static void *
 popper_main(void *arg)
 {
     struct popper *p = arg;
-    void *item = workq_pop(p->q);
+    void *item = pop(p->q, p->ep);
 
     pthread_mutex_lock(&p->lock);
     p->item = item;
@@ -253,9 +301,10 @@ popper_main(void *arg)
 }
 
 static void
-popper_init(struct popper *p, struct workq *q)
+popper_init(struct popper *p, struct workq *q, int ep)
 {
     p->q = q;
+    p->ep = ep;
     p->done = 0;
     p->item = NULL;
     cr_assert_eq(pthread_mutex_init(&p->lock, NULL), 0);
@@ -294,19 +343,6 @@ popper_deinit(struct popper *p)
 {
     pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->lock);
-}
-
-/* An epoll set watching the queue's eventfd edge-triggered, as the waiter
- * does. */
-static int
-watch_fd(const struct workq *q)
-{
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-
-    cr_assert_geq(ep, 0);
-    cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, workq_fd(q), &ev), 0);
-    return ep;
 }
 
 /* Did the eventfd get a wake-up since the last call? */
@@ -394,10 +430,11 @@ Test(workq, shutdown_wakes_and_every_consumer_passes_it_on)
 Test(workq, pop_waits_for_a_push_from_another_thread)
 {
     struct workq *q = make_queue(4);
+    int ep = watch_fd(q);
     struct popper p;
     pthread_t th;
 
-    popper_init(&p, q);
+    popper_init(&p, q, ep);
     cr_assert_eq(pthread_create(&th, NULL, popper_main, &p), 0);
     sleep_ms(50); /* let it block; the checks hold either way */
     cr_assert_eq(popper_done(&p), 0, "pop returned from an empty queue");
@@ -407,16 +444,18 @@ Test(workq, pop_waits_for_a_push_from_another_thread)
     cr_assert_eq(NUM(p.item), 42);
     cr_assert_eq(workq_depth(q), 0);
     popper_deinit(&p);
+    close(ep);
     workq_destroy(q);
 }
 
 Test(workq, shutdown_wakes_a_waiting_consumer_with_null)
 {
     struct workq *q = make_queue(4);
+    int ep = watch_fd(q);
     struct popper p;
     pthread_t th;
 
-    popper_init(&p, q);
+    popper_init(&p, q, ep);
     p.item = ITEM(1); /* must be overwritten with NULL */
     cr_assert_eq(pthread_create(&th, NULL, popper_main, &p), 0);
     sleep_ms(50);
@@ -426,6 +465,7 @@ Test(workq, shutdown_wakes_a_waiting_consumer_with_null)
     cr_assert_eq(pthread_join(th, NULL), 0);
     cr_assert_null(p.item);
     popper_deinit(&p);
+    close(ep);
     workq_destroy(q);
 }
 
@@ -434,12 +474,13 @@ Test(workq, shutdown_wakes_a_waiting_consumer_with_null)
 Test(workq, shutdown_wakes_every_waiting_consumer)
 {
     struct workq *q = make_queue(4);
+    int ep = watch_fd(q);
     struct popper p[WAITERS];
     pthread_t th[WAITERS];
     int i, woken = 0;
 
     for (i = 0; i < WAITERS; i++) {
-        popper_init(&p[i], q);
+        popper_init(&p[i], q, ep);
         p[i].item = ITEM(1);
         cr_assert_eq(pthread_create(&th[i], NULL, popper_main, &p[i]), 0);
     }
@@ -457,19 +498,21 @@ Test(workq, shutdown_wakes_every_waiting_consumer)
         cr_assert_null(p[i].item, "consumer %d got an item", i);
         popper_deinit(&p[i]);
     }
+    close(ep);
     workq_destroy(q);
 }
 
 Test(workq, each_push_wakes_one_waiting_consumer)
 {
     struct workq *q = make_queue(4);
+    int ep = watch_fd(q);
     struct popper p[3];
     pthread_t th[3];
     uintptr_t sum = 0;
     int i;
 
     for (i = 0; i < 3; i++) {
-        popper_init(&p[i], q);
+        popper_init(&p[i], q, ep);
         cr_assert_eq(pthread_create(&th[i], NULL, popper_main, &p[i]), 0);
     }
     sleep_ms(50);
@@ -483,6 +526,7 @@ Test(workq, each_push_wakes_one_waiting_consumer)
         popper_deinit(&p[i]);
     }
     cr_assert_eq(sum, 7, "each item went to exactly one consumer");
+    close(ep);
     workq_destroy(q);
 }
 
@@ -497,7 +541,7 @@ Test(workq, each_push_wakes_one_waiting_consumer)
  * producer and sequence number can be recovered. */
 struct mp_shared {
     struct workq *q;
-    int use_epoll; /* consumers wait as workers do: epoll + trypop */
+    int ep; /* the epoll set every consumer waits in, as workers do */
     atomic_uchar seen[MP_TOTAL + 1]; /* by item value */
 };
 
@@ -534,42 +578,14 @@ mp_produce(void *arg)
     return NULL;
 }
 
-/* The next item as a worker takes it: trypop, else sleep in epoll (no
- * time limit: a lost wake-up hangs the consumer and fails the join). NULL
- * once the queue is shut down and drained. */
-static void *
-mp_next_epoll(struct workq *q, int ep)
-{
-    struct epoll_event ev;
-    void *item;
-
-    for (;;) {
-        switch (workq_trypop(q, &item)) {
-        case WORKQ_OK:
-            return item;
-        case WORKQ_ESHUTDOWN:
-            return NULL;
-        default:
-            (void)epoll_wait(ep, &ev, 1, -1);
-        }
-    }
-}
-
 static void *
 mp_consume(void *arg)
 {
     struct mp_consumer *c = arg;
     uintptr_t last[MP_PRODUCERS] = {0};
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
-    int ep = epoll_create1(EPOLL_CLOEXEC);
     void *item;
 
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, workq_fd(c->s->q), &ev) < 0) {
-        c->out_of_order = -1;
-        return NULL;
-    }
-    while ((item = c->s->use_epoll ? mp_next_epoll(c->s->q, ep)
-                                   : workq_pop(c->s->q)) != NULL) {
+    while ((item = pop(c->s->q, c->s->ep)) != NULL) {
         uintptr_t v = NUM(item), p = (v - 1) / MP_ITEMS;
         if (v > MP_TOTAL || p >= MP_PRODUCERS) {
             c->out_of_order++;
@@ -583,12 +599,10 @@ mp_consume(void *arg)
         c->count++;
         c->sum += v;
     }
-    close(ep);
     return NULL;
 }
 
-static void
-run_many(int use_epoll)
+Test(workq, many_producers_and_consumers_deliver_each_item_once)
 {
     static struct mp_shared s;
     struct mp_producer prod[MP_PRODUCERS];
@@ -600,7 +614,7 @@ run_many(int use_epoll)
 
     memset(&s, 0, sizeof(s));
     s.q = make_queue(64);
-    s.use_epoll = use_epoll;
+    s.ep = watch_fd(s.q);
     for (i = 0; i < MP_CONSUMERS; i++) {
         cons[i] = (struct mp_consumer){.s = &s};
         cr_assert_eq(pthread_create(&ct[i], NULL, mp_consume, &cons[i]), 0);
@@ -630,15 +644,6 @@ run_many(int use_epoll)
     }
     cr_assert_eq(sum, want);
     cr_log_info("pushes refused as full and retried: %ld", full);
+    close(s.ep);
     workq_destroy(s.q);
-}
-
-Test(workq, many_producers_and_consumers_deliver_each_item_once)
-{
-    run_many(0);
-}
-
-Test(workq, many_producers_and_epoll_consumers_deliver_each_item_once)
-{
-    run_many(1);
 }
