@@ -1,60 +1,74 @@
 # redis-proxy: plain Makefile. Everything lands under build/ (git-ignored).
 #   make                      build/redis-proxy
 #   make test                 deps, -Werror build, unit + end-to-end tests
-#   make test-asan            the same tests under ASan+UBSan (build/asan/)
+#   make test-asan            the same tests under ASan+UBSan
 #   make test-tsan            end-to-end tests against a TSan proxy
 #   make run                  start with ./proxy.ini (and a throwaway redis)
 #   make bench                benchmark harness (tools/bench.sh)
+#   make check                format and layering checks (as in .ci/run)
+#
+# src/ is layered (base, proto, net, cache, upstream, serve; see
+# docs/ARCHITECTURE.md); tests/unit/ mirrors it. The flags the code needs
+# are in REQUIRED_*, apart from CFLAGS, so `make CFLAGS=-O0` keeps them.
 
 CC       ?= cc
-OPT      ?= -O2 -g
+CFLAGS   ?= -O2 -g
 SANITIZE ?=
 comma    := ,
 BUILD    ?= build$(if $(SANITIZE),/$(subst $(comma),-,$(SANITIZE)))
 
-WARN     := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla
-CPPFLAGS += -D_GNU_SOURCE -MMD -MP
-CFLAGS   += $(OPT) $(WARN) $(if $(WERROR),-Werror) -pthread \
-            $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
-LDFLAGS  += -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+REQUIRED_CPPFLAGS := -D_GNU_SOURCE -Isrc -MMD -MP
+REQUIRED_CFLAGS   := -std=c11 $(WARN) $(if $(WERROR),-Werror) -pthread \
+                     $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer)
+REQUIRED_LDFLAGS  := -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+ALL_CPPFLAGS = $(REQUIRED_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   = $(REQUIRED_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  = $(REQUIRED_LDFLAGS) $(LDFLAGS)
 LDLIBS   := -lhiredis -linih
 
-SRCS     := $(filter-out src/main.c,$(wildcard src/*.c))
-OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/dashboard_html.o
-UNIT     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+LAYERS   := base proto net cache upstream serve
+SRCS     := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/serve/dashboard_html.o
+UNIT_SRCS := $(foreach l,$(LAYERS),$(wildcard tests/unit/$(l)/test_*.c))
+UNIT     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 E2E_SRCS := $(wildcard tests/e2e/*.c)
 E2E      := $(BUILD)/tests/e2e
 
 .PHONY: all test test-unit test-e2e test-asan test-tsan run bench deps \
-        format docker-test clean
+        format check check-format check-layers docker-test clean
 all: $(BUILD)/redis-proxy
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 # The dashboard page is compiled into the binary.
-$(BUILD)/gen/dashboard_html.c: src/dashboard.html tools/embed.sh
+$(BUILD)/gen/dashboard_html.c: src/serve/dashboard.html tools/embed.sh
 	@mkdir -p $(@D)
 	bash tools/embed.sh $< admin_dashboard_html > $@
 
-$(BUILD)/obj/dashboard_html.o: $(BUILD)/gen/dashboard_html.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/obj/serve/dashboard_html.o: $(BUILD)/gen/dashboard_html.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libproxy.a: $(OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/redis-proxy: $(BUILD)/obj/main.o $(BUILD)/libproxy.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libproxy.a $(wildcard tests/unit/*.h)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libproxy.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -o $@ $(filter %.c %.a,$^) $(LDFLAGS) $(LDLIBS) -lcriterion
+	$(CC) $(ALL_CPPFLAGS) -Itests/unit/$(firstword $(subst /, ,$*)) \
+	    $(ALL_CFLAGS) -o $@ $< $(BUILD)/libproxy.a $(ALL_LDFLAGS) $(LDLIBS) \
+	    -lcriterion
 
-$(E2E): $(E2E_SRCS) $(wildcard tests/e2e/*.h)
+$(E2E): $(E2E_SRCS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -o $@ $(E2E_SRCS) $(LDFLAGS) -lhiredis -lcriterion
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $(E2E_SRCS) $(ALL_LDFLAGS) \
+	    -lhiredis -lcriterion
 
 deps:
 	@bash tools/deps.sh
@@ -79,34 +93,43 @@ test-asan: deps
 # Criterion itself cannot run under TSan (its boxfort arena clashes with
 # TSan's shadow memory), so the TSan run instruments the proxy and drives it
 # with the plain end-to-end test binary.
+TSAN_BUILD := build/thread
 test-tsan: deps
-	$(MAKE) --no-print-directory SANITIZE=thread WERROR=1 build/thread/redis-proxy
+	$(MAKE) --no-print-directory SANITIZE=thread WERROR=1 \
+	    $(TSAN_BUILD)/redis-proxy
 	$(MAKE) --no-print-directory WERROR=1 build/tests/e2e
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
-	PROXY_BIN=$(abspath build/thread/redis-proxy) \
+	PROXY_BIN=$(abspath $(TSAN_BUILD)/redis-proxy) \
 	    bash tools/run-tests.sh e2e-tsan build/tests/e2e
 
-# libFuzzer harnesses (tests/fuzz/fuzz_MODULE.c, each linked with
-# src/MODULE.c), built with clang under ASan+UBSan into build/fuzz/ and run
-# for FUZZ_SECONDS each on a scratch copy of tests/fuzz/corpus/; fails if
-# any of them finds a crash, a leak or a broken check.
+# libFuzzer harnesses (tests/fuzz/fuzz_MODULE.c, each linked with the one
+# module it drives), built with clang under ASan+UBSan into build/fuzz/ and
+# run for FUZZ_SECONDS each on a scratch copy of tests/fuzz/corpus/; fails
+# if any of them finds a crash, a leak or a broken check.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build/fuzz
 FUZZ_TARGETS := http resp config
+FUZZ_SRC_http   := src/proto/http.c
+FUZZ_SRC_resp   := src/proto/resp.c
+FUZZ_SRC_config := src/base/config.c
+FUZZ_HDR_http   := src/proto/http.h
+FUZZ_HDR_resp   := src/proto/resp.h
+FUZZ_HDR_config := src/base/config.h
+FUZZ_LIBS_config := -linih
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-                $(WARN) -D_GNU_SOURCE -Isrc
-FUZZ_LIBS_config := -linih
+                -std=c11 $(WARN) -D_GNU_SOURCE -Isrc
 
 .PHONY: fuzz fuzz-build
 fuzz-build:
 	@bash tools/deps.sh clang libclang-rt-14-dev
 	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c src/%.c src/%.h
+.SECONDEXPANSION:
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $$(FUZZ_HDR_$$*)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< src/$*.c $(FUZZ_LIBS_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*)
 
 fuzz: fuzz-build
 	@bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_DIR) $(FUZZ_TARGETS)
@@ -131,11 +154,21 @@ bench:
 docker-test:
 	docker compose up --build --abort-on-container-exit --exit-code-from tests
 
+# Every C source and header, for clang-format.
+FORMAT_FILES = $(shell git ls-files 'src/*.[ch]' 'tests/*.[ch]' 2>/dev/null)
+
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h \
-	    tests/e2e/*.c tests/e2e/*.h
+	clang-format -i $(FORMAT_FILES)
+
+check-format:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+check-layers:
+	@bash tools/layers.sh src
+
+check: check-format check-layers
 
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(BUILD)/obj/main.d
+-include $(OBJS:.o=.d) $(BUILD)/obj/main.d $(UNIT:=.d) $(E2E).d

@@ -19,18 +19,18 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "cache.h"
-#include "config.h"
-#include "flight.h"
-#include "listener.h"
-#include "metrics.h"
-#include "log.h"
-#include "proxy.h"
-#include "tracking.h"
-#include "upstream.h"
-#include "waiter.h"
-#include "worker.h"
-#include "workq.h"
+#include "cache/cache.h"
+#include "base/config.h"
+#include "cache/flight.h"
+#include "net/listener.h"
+#include "base/metrics.h"
+#include "base/log.h"
+#include "serve/proxy.h"
+#include "upstream/tracking.h"
+#include "upstream/upstream.h"
+#include "net/waiter.h"
+#include "net/worker.h"
+#include "net/workq.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2

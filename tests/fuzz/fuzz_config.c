@@ -12,7 +12,7 @@
  * masked with). An error must be a NUL-terminated message that starts with
  * its "PATH:" or "-s ARG:" prefix. Leaks are LeakSanitizer's.
  */
-#include "config.h"
+#include "base/config.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
  * The decoder and the UTF-8 check are compared with plain byte-at-a-time
  * reference versions written here; http_reason is called for coverage.
  */
-#include "http.h"
+#include "proto/http.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
  * check the snprintf-like contract: the exact size is returned, and nothing
  * is written unless it fits.
  */
-#include "resp.h"
+#include "proto/resp.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,0 +1,449 @@
+/*
+ * cache: chained hash table + intrusive LRU list; see cache.h for the lock
+ * rules. The bucket array is sized once, at creation, to the next power of
+ * two at or above capacity, so the load factor never exceeds 1 and nothing
+ * rehashes under load. The hash is seeded per cache from the kernel's random
+ * source, so clients cannot aim many keys at one chain.
+ */
+#include "cache/cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/util.h"
+
+_Static_assert(sizeof(struct cache_entry) == 64, "entry header is 64 bytes");
+
+struct cache {
+    pthread_rwlock_t rwlock;
+    pthread_mutex_t lru_lock;
+    struct cache_entry **buckets; /* rwlock */
+    uint64_t mask;                /* buckets - 1 */
+    uint64_t seed;
+    struct cache_entry *lru_head; /* most recent; see cache.h */
+    struct cache_entry *lru_tail; /* least recent */
+    long count;                   /* rwlock (write) */
+    long bytes;                   /* key + value bytes; rwlock (write) */
+    long capacity;
+    int64_t ttl_ms;
+    int64_t stale_ms;
+    cache_clock_fn clock;
+    atomic_long hits, misses, evictions, expirations, stale_hits;
+};
+
+static uint32_t
+cache_hash(uint64_t seed, const char *p, size_t n)
+{
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    uint64_t w;
+
+    while (n >= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 29;
+    h *= 0x94d049bb133111ebULL;
+    return (uint32_t)(h ^ (h >> 31));
+}
+
+struct cache *
+cache_create(long capacity, int64_t ttl_ms, int64_t stale_ms,
+             cache_clock_fn clock)
+{
+    struct cache *c;
+    uint64_t nb = 16;
+
+    if (capacity < 0) {
+        return NULL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    while (nb < (uint64_t)capacity) {
+        nb <<= 1;
+    }
+    c->buckets = calloc(nb, sizeof(*c->buckets));
+    if (c->buckets == NULL) {
+        goto fail_buckets;
+    }
+    if (getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed)) {
+        c->seed = (uint64_t)util_now_us() * 0x9e3779b97f4a7c15ULL;
+    }
+    if (pthread_rwlock_init(&c->rwlock, NULL) != 0) {
+        goto fail_rwlock;
+    }
+    if (pthread_mutex_init(&c->lru_lock, NULL) != 0) {
+        goto fail_mutex;
+    }
+    c->mask = nb - 1;
+    c->capacity = capacity;
+    c->ttl_ms = ttl_ms;
+    c->stale_ms = stale_ms;
+    c->clock = clock != NULL ? clock : util_now_ms;
+    return c;
+
+fail_mutex:
+    pthread_rwlock_destroy(&c->rwlock);
+fail_rwlock:
+    free(c->buckets);
+fail_buckets:
+    free(c);
+    return NULL;
+}
+
+void
+cache_destroy(struct cache *c)
+{
+    struct cache_entry *e, *next;
+
+    if (c == NULL) {
+        return;
+    }
+    for (e = c->lru_head; e != NULL; e = next) {
+        next = e->lru_next;
+        cache_release(e);
+    }
+    pthread_mutex_destroy(&c->lru_lock);
+    pthread_rwlock_destroy(&c->rwlock);
+    free(c->buckets);
+    free(c);
+}
+
+struct cache_entry *
+cache_entry_create(struct cache *c, const char *key, size_t klen,
+                   const char *val, size_t vlen)
+{
+    struct cache_entry *e;
+    int64_t now;
+
+    if (klen > UINT32_MAX || vlen > UINT32_MAX) {
+        return NULL;
+    }
+    e = malloc(sizeof(*e) + klen + vlen);
+    if (e == NULL) {
+        return NULL;
+    }
+    e->hnext = e->lru_prev = e->lru_next = NULL;
+    atomic_init(&e->refs, 1);
+    e->klen = (uint32_t)klen;
+    e->flags = 0;
+    e->etag = 0;
+    e->vlen = (uint32_t)vlen;
+    e->hash = cache_hash(c->seed, key, klen);
+    now = c->clock();
+    e->stored_s = (uint32_t)(now / 1000);
+    atomic_init(&e->expires_ms, c->ttl_ms > 0 ? now + c->ttl_ms : 0);
+    memcpy(e->data, key, klen);
+    if (vlen > 0) {
+        memcpy(e->data + klen, val, vlen);
+    }
+    return e;
+}
+
+void
+cache_release(struct cache_entry *e)
+{
+    if (e != NULL &&
+        atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+        free(e);
+    }
+}
+
+static int64_t
+entry_expires(const struct cache_entry *e)
+{
+    return atomic_load_explicit(&e->expires_ms, memory_order_relaxed);
+}
+
+static int
+entry_expired(const struct cache_entry *e, int64_t now)
+{
+    int64_t exp = entry_expires(e);
+
+    return exp != 0 && now >= exp;
+}
+
+/* Expired longer than the stale window: of no use to anyone. */
+static int
+entry_dead(const struct cache *c, const struct cache_entry *e, int64_t now)
+{
+    int64_t exp = entry_expires(e);
+
+    return exp != 0 && now >= exp + c->stale_ms;
+}
+
+int64_t
+cache_entry_age_s(const struct cache *c, const struct cache_entry *e)
+{
+    int64_t age = c->clock() / 1000 - (int64_t)e->stored_s;
+
+    return age > 0 ? age : 0;
+}
+
+int64_t
+cache_entry_ttl_left(const struct cache *c, const struct cache_entry *e)
+{
+    int64_t left;
+
+    if (entry_expires(e) == 0) {
+        return -1;
+    }
+    left = entry_expires(e) - c->clock();
+    return left > 0 ? left : 0;
+}
+
+/* Returns the link that points at the entry for key (or the chain's end). */
+static struct cache_entry **
+find_slot(struct cache *c, uint32_t hash, const char *key, size_t klen)
+{
+    struct cache_entry **pp = &c->buckets[hash & c->mask];
+
+    while (*pp != NULL) {
+        struct cache_entry *e = *pp;
+        if (e->hash == hash && e->klen == klen &&
+            memcmp(e->data, key, klen) == 0) {
+            break;
+        }
+        pp = &e->hnext;
+    }
+    return pp;
+}
+
+static void
+lru_unlink(struct cache *c, struct cache_entry *e)
+{
+    if (e->lru_prev != NULL) {
+        e->lru_prev->lru_next = e->lru_next;
+    } else {
+        c->lru_head = e->lru_next;
+    }
+    if (e->lru_next != NULL) {
+        e->lru_next->lru_prev = e->lru_prev;
+    } else {
+        c->lru_tail = e->lru_prev;
+    }
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void
+lru_push_head(struct cache *c, struct cache_entry *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = c->lru_head;
+    if (c->lru_head != NULL) {
+        c->lru_head->lru_prev = e;
+    } else {
+        c->lru_tail = e;
+    }
+    c->lru_head = e;
+}
+
+/* Unlinks the entry *pp points at from the table and the LRU, and drops the
+ * cache's reference. Write lock held. */
+static void
+unlink_entry(struct cache *c, struct cache_entry **pp)
+{
+    struct cache_entry *e = *pp;
+
+    *pp = e->hnext;
+    e->hnext = NULL;
+    lru_unlink(c, e);
+    c->count--;
+    c->bytes -= (long)e->klen + (long)e->vlen;
+    cache_release(e);
+}
+
+/* Removes the entry e, expired past its stale window, if it is still the one
+ * stored for its key. */
+static void
+remove_expired(struct cache *c, struct cache_entry *e)
+{
+    struct cache_entry **pp;
+
+    pthread_rwlock_wrlock(&c->rwlock);
+    pp = find_slot(c, e->hash, cache_entry_key(e), e->klen);
+    if (*pp == e && entry_dead(c, e, c->clock())) {
+        unlink_entry(c, pp);
+        atomic_fetch_add_explicit(&c->expirations, 1, memory_order_relaxed);
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+}
+
+struct cache_entry *
+cache_get(struct cache *c, const char *key, size_t klen)
+{
+    struct cache_entry *e;
+    uint32_t hash;
+    int expired = 0;
+
+    if (c->capacity == 0) {
+        atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
+        return NULL;
+    }
+    hash = cache_hash(c->seed, key, klen);
+    pthread_rwlock_rdlock(&c->rwlock);
+    e = *find_slot(c, hash, key, klen);
+    if (e != NULL) {
+        int64_t now = c->clock();
+
+        if (entry_expired(e, now)) {
+            expired = entry_dead(c, e, now) ? 2 : 1;
+        } else {
+            pthread_mutex_lock(&c->lru_lock);
+            if (c->lru_head != e) {
+                lru_unlink(c, e);
+                lru_push_head(c, e);
+            }
+            pthread_mutex_unlock(&c->lru_lock);
+        }
+        /* Also pins an expired entry until remove_expired() compares it. */
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+
+    if (e == NULL || expired) {
+        if (expired == 2) {
+            remove_expired(c, e);
+        }
+        if (expired) {
+            cache_release(e);
+        }
+        atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
+    return e;
+}
+
+int
+cache_put(struct cache *c, struct cache_entry *e)
+{
+    struct cache_entry **pp;
+
+    if (c->capacity == 0) {
+        return 0;
+    }
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    pthread_rwlock_wrlock(&c->rwlock);
+    pp = find_slot(c, e->hash, cache_entry_key(e), e->klen);
+    if (*pp != NULL) {
+        unlink_entry(c, pp);
+    }
+    e->hnext = c->buckets[e->hash & c->mask];
+    c->buckets[e->hash & c->mask] = e;
+    lru_push_head(c, e);
+    c->count++;
+    c->bytes += (long)e->klen + (long)e->vlen;
+    while (c->count > c->capacity) {
+        struct cache_entry *victim = c->lru_tail;
+        unlink_entry(c, find_slot(c, victim->hash, cache_entry_key(victim),
+                                  victim->klen));
+        atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return 1;
+}
+
+struct cache_entry *
+cache_get_stale(struct cache *c, const char *key, size_t klen)
+{
+    struct cache_entry *e;
+    int64_t now;
+
+    if (c->capacity == 0) {
+        return NULL;
+    }
+    pthread_rwlock_rdlock(&c->rwlock);
+    e = *find_slot(c, cache_hash(c->seed, key, klen), key, klen);
+    now = c->clock();
+    if (e != NULL && !entry_dead(c, e, now)) {
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+        if (entry_expired(e, now)) {
+            atomic_fetch_add_explicit(&c->stale_hits, 1, memory_order_relaxed);
+        }
+    } else {
+        e = NULL;
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return e;
+}
+
+long
+cache_clear(struct cache *c)
+{
+    long n;
+
+    pthread_rwlock_wrlock(&c->rwlock);
+    n = c->count;
+    while (c->lru_head != NULL) {
+        struct cache_entry *e = c->lru_head;
+        unlink_entry(c, find_slot(c, e->hash, cache_entry_key(e), e->klen));
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return n;
+}
+
+long
+cache_expire_all(struct cache *c)
+{
+    struct cache_entry *e;
+    long n = 0;
+    int64_t now;
+
+    pthread_rwlock_wrlock(&c->rwlock);
+    now = c->clock();
+    for (e = c->lru_head; e != NULL; e = e->lru_next) {
+        if (!entry_expired(e, now)) {
+            /* 0 would mean "never": an injected clock may read 0. */
+            atomic_store_explicit(&e->expires_ms, now != 0 ? now : -1,
+                                  memory_order_relaxed);
+            n++;
+        }
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return n;
+}
+
+int
+cache_remove(struct cache *c, const char *key, size_t klen)
+{
+    struct cache_entry **pp;
+    int removed = 0;
+
+    if (c->capacity == 0) {
+        return 0;
+    }
+    pthread_rwlock_wrlock(&c->rwlock);
+    pp = find_slot(c, cache_hash(c->seed, key, klen), key, klen);
+    if (*pp != NULL) {
+        unlink_entry(c, pp);
+        removed = 1;
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return removed;
+}
+
+void
+cache_stats(struct cache *c, struct cache_stats *out)
+{
+    pthread_rwlock_rdlock(&c->rwlock);
+    out->entries = c->count;
+    out->bytes = c->bytes;
+    pthread_rwlock_unlock(&c->rwlock);
+    out->hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
+    out->misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
+    out->evictions = atomic_load_explicit(&c->evictions, memory_order_relaxed);
+    out->expirations =
+        atomic_load_explicit(&c->expirations, memory_order_relaxed);
+    out->stale_hits =
+        atomic_load_explicit(&c->stale_hits, memory_order_relaxed);
+}

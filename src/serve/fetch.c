@@ -1,0 +1,130 @@
+/*
+ * fetch: cache, then one fill per key, then stale-if-error; see fetch.h.
+ * The pooled Redis call happens with no lock held; the value is copied
+ * once, into the new entry.
+ */
+#include "serve/fetch.h"
+
+#include <stdio.h>
+
+#include "proto/http.h"
+#include "net/standby.h"
+#include "base/util.h"
+
+_Static_assert(FLIGHT_ERR_MAX >= UPSTREAM_ERR_MAX, "error text fits");
+
+static int
+status_from_upstream(int rc)
+{
+    switch (rc) {
+    case UPSTREAM_OK:
+        return FETCH_MISS;
+    case UPSTREAM_NIL:
+        return FETCH_NOTFOUND;
+    case UPSTREAM_EREPLY:
+        return FETCH_EREPLY;
+    case UPSTREAM_ETIMEOUT:
+        return FETCH_ETIMEOUT;
+    default:
+        return FETCH_EDOWN;
+    }
+}
+
+/* A 64-bit FNV-1a of the value, computed once per stored entry. */
+static uint64_t
+etag_of(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    while (n-- > 0) {
+        h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Leader of a fill: asks Redis, publishes the outcome to the followers. */
+static int
+lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
+     struct fetch_result *out)
+{
+    struct upstream_value v;
+    int rc, cacheable;
+
+    /* A fill may have ended between our miss and our join. */
+    out->entry = cache_get(px->cache, key, klen);
+    if (out->entry != NULL) {
+        flight_finish(px->flights, f, FETCH_MISS, out->entry, NULL, 0);
+        return FETCH_HIT;
+    }
+    rc = status_from_upstream(
+        upstream_get(px->up, key, klen, &v, out->err, &cacheable));
+    if (rc == FETCH_MISS) {
+        out->entry = cache_entry_create(px->cache, key, klen, v.data, v.len);
+        if (out->entry == NULL) {
+            rc = FETCH_ENOMEM;
+            snprintf(out->err, sizeof(out->err), "out of memory");
+        } else {
+            if (http_is_utf8(v.data, v.len)) {
+                out->entry->flags |= FETCH_FLAG_UTF8;
+            }
+            out->entry->etag = etag_of(v.data, v.len);
+        }
+        upstream_value_free(&v);
+    }
+    flight_finish(px->flights, f, rc, out->entry, out->err, cacheable);
+    return rc;
+}
+
+/* The miss path: joins or leads the fill of key. Returns its outcome. */
+static int
+fill(struct proxy *px, const char *key, size_t klen, struct fetch_result *out)
+{
+    struct flight *f;
+    int rc, leader;
+
+    f = flight_join(px->flights, key, klen, &leader);
+    if (f == NULL) {
+        snprintf(out->err, sizeof(out->err), "out of memory");
+        return FETCH_ENOMEM;
+    }
+    if (leader) {
+        return lead(px, f, key, klen, out);
+    }
+    if (flight_wait(px->flights, f, util_now_ms() + px->cfg->command_timeout_ms,
+                    &rc, &out->entry, out->err) < 0) {
+        rc = FETCH_ETIMEOUT;
+        snprintf(out->err, sizeof(out->err),
+                 "no reply within %lld ms (waiting for another request's "
+                 "fetch of this key)",
+                 (long long)px->cfg->command_timeout_ms);
+    }
+    return rc;
+}
+
+int
+fetch_get(struct proxy *px, const char *key, size_t klen,
+          struct fetch_result *out)
+{
+    int rc;
+
+    out->err[0] = '\0';
+    out->entry = cache_get(px->cache, key, klen);
+    if (out->entry != NULL) {
+        atomic_fetch_add_explicit(&px->metrics.hits, 1, memory_order_relaxed);
+        return FETCH_HIT;
+    }
+    atomic_fetch_add_explicit(&px->metrics.misses, 1, memory_order_relaxed);
+    /* Redis, or another request's fill, may keep this worker waiting. */
+    standby_block_begin();
+    rc = fill(px, key, klen, out);
+    standby_block_end();
+    if (rc == FETCH_EDOWN || rc == FETCH_ETIMEOUT) {
+        out->entry = cache_get_stale(px->cache, key, klen);
+        if (out->entry != NULL) {
+            atomic_fetch_add_explicit(&px->metrics.stale, 1,
+                                      memory_order_relaxed);
+            return FETCH_STALE;
+        }
+    }
+    return rc;
+}

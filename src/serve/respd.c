@@ -1,0 +1,278 @@
+/*
+ * respd: command dispatch for the Redis-protocol listener; see respd.h.
+ * A GET hit is written as "$<len>\r\n", the entry's value and "\r\n" in one
+ * gather write, straight from the referenced cache entry.
+ */
+#include "serve/respd.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "serve/fetch.h"
+#include "base/log.h"
+#include "proto/resp.h"
+#include "base/util.h"
+
+const char respd_busy_response[] = "-ERR max number of clients reached\r\n";
+const size_t respd_busy_response_len = sizeof(respd_busy_response) - 1;
+
+#define REPLY_MAX 512 /* replies built on the stack: errors, small bulks */
+
+static int
+is_cmd(const struct resp_arg *a, const char *name)
+{
+    size_t n = strlen(name);
+
+    return a->len == n && strncasecmp(a->p, name, n) == 0;
+}
+
+static int
+reply(struct conn *c, const char *buf, size_t len)
+{
+    return conn_write_buf(c, buf, len);
+}
+
+static int
+reply_error(struct conn *c, const char *msg)
+{
+    char buf[REPLY_MAX];
+    size_t n = resp_fmt_error(buf, sizeof(buf), "%s", msg);
+
+    return reply(c, buf, n < sizeof(buf) ? n : 0);
+}
+
+static int
+reply_bulk(struct conn *c, const char *p, size_t len)
+{
+    char head[32];
+    struct iovec iov[3];
+
+    iov[0].iov_base = head;
+    iov[0].iov_len = resp_fmt_bulk_header(head, sizeof(head), len);
+    iov[1].iov_base = (void *)p;
+    iov[1].iov_len = len;
+    iov[2].iov_base = "\r\n";
+    iov[2].iov_len = 2;
+    return conn_write(c, iov, 3);
+}
+
+static int
+reply_arity(struct conn *c, const char *lower_name)
+{
+    char buf[REPLY_MAX];
+    size_t n = resp_fmt_error(buf, sizeof(buf),
+                              "ERR wrong number of arguments for '%s' command",
+                              lower_name);
+
+    return reply(c, buf, n);
+}
+
+/* Redis 7's text: the name and up to 128 bytes of arguments, quoted. */
+static int
+reply_unknown(struct conn *c, const struct resp_command *cmd)
+{
+    char args[160];
+    char buf[REPLY_MAX];
+    size_t i, used = 0;
+
+    args[0] = '\0';
+    for (i = 1; i < cmd->argc && i < RESP_KEEP_ARGS && used < 128; i++) {
+        size_t take =
+            cmd->argv[i].len < 128 - used ? cmd->argv[i].len : 128 - used;
+        int w = snprintf(args + used, sizeof(args) - used, "'%.*s' ", (int)take,
+                         cmd->argv[i].p);
+        if (w < 0) {
+            break;
+        }
+        used += (size_t)w < sizeof(args) - used ? (size_t)w
+                                                : sizeof(args) - used - 1;
+    }
+    return reply(
+        c, buf,
+        resp_fmt_error(buf, sizeof(buf),
+                       "ERR unknown command '%.*s', with args "
+                       "beginning with: %s",
+                       (int)(cmd->argv[0].len > 128 ? 128 : cmd->argv[0].len),
+                       cmd->argv[0].p, args));
+}
+
+/* What one command did, for metrics and the access log. */
+struct outcome {
+    int status; /* HTTP-like: 200 value/nil/status, 4xx client error, 5xx */
+    int how;    /* enum fetch_status for GET, else -1 */
+    size_t bytes;
+};
+
+static int
+cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
+        struct outcome *o)
+{
+    struct fetch_result res;
+    char buf[REPLY_MAX];
+    int rc;
+
+    o->how = rc = fetch_get(px, key->p, key->len, &res);
+    switch (rc) {
+    case FETCH_HIT:
+    case FETCH_MISS:
+    case FETCH_STALE:
+        o->bytes = res.entry->vlen;
+        rc = reply_bulk(c, cache_entry_value(res.entry), res.entry->vlen);
+        cache_release(res.entry);
+        return rc;
+    case FETCH_NOTFOUND:
+        return reply(c, "$-1\r\n", 5);
+    case FETCH_EREPLY:
+        o->status = strncmp(res.err, "WRONGTYPE", 9) == 0 ? 409 : 502;
+        return reply(c, buf, resp_fmt_error(buf, sizeof(buf), "%s", res.err));
+    case FETCH_EDOWN:
+        o->status = 503;
+        return reply(c, buf,
+                     resp_fmt_error(buf, sizeof(buf),
+                                    "ERR redis unavailable: %s", res.err));
+    case FETCH_ETIMEOUT:
+        o->status = 504;
+        return reply(
+            c, buf,
+            resp_fmt_error(buf, sizeof(buf), "ERR redis timeout: %s", res.err));
+    default:
+        o->status = 500;
+        return reply_error(c, "ERR out of memory");
+    }
+}
+
+static int
+cmd_command(struct conn *c, const struct resp_command *cmd)
+{
+    char buf[REPLY_MAX];
+
+    if (cmd->argc == 1 || is_cmd(&cmd->argv[1], "DOCS") ||
+        is_cmd(&cmd->argv[1], "INFO")) {
+        return reply(c, "*0\r\n", 4);
+    }
+    if (is_cmd(&cmd->argv[1], "COUNT")) {
+        return cmd->argc == 2 ? reply(c, ":0\r\n", 4)
+                              : reply_arity(c, "command|count");
+    }
+    return reply(
+        c, buf,
+        resp_fmt_error(buf, sizeof(buf),
+                       "ERR unknown subcommand '%.*s'. Try COMMAND "
+                       "HELP.",
+                       (int)(cmd->argv[1].len > 128 ? 128 : cmd->argv[1].len),
+                       cmd->argv[1].p));
+}
+
+/* Runs one command. Returns 0, or -1 to close after flushing. */
+static int
+dispatch(struct proxy *px, struct conn *c, const struct resp_command *cmd,
+         struct outcome *o)
+{
+    const struct resp_arg *name = &cmd->argv[0];
+
+    if (is_cmd(name, "GET")) {
+        if (cmd->argc == 2) {
+            return cmd_get(px, c, &cmd->argv[1], o);
+        }
+        o->status = 400;
+        return reply_arity(c, "get");
+    }
+    o->status = 400; /* until a known command below says otherwise */
+    if (is_cmd(name, "PING")) {
+        o->status = cmd->argc <= 2 ? 200 : 400;
+        if (cmd->argc == 1) {
+            return reply(c, "+PONG\r\n", 7);
+        }
+        return cmd->argc == 2 ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
+                              : reply_arity(c, "ping");
+    }
+    if (is_cmd(name, "ECHO")) {
+        o->status = cmd->argc == 2 ? 200 : 400;
+        return cmd->argc == 2 ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
+                              : reply_arity(c, "echo");
+    }
+    if (is_cmd(name, "QUIT")) {
+        o->status = 200;
+        reply(c, "+OK\r\n", 5);
+        return -1;
+    }
+    if (is_cmd(name, "COMMAND")) {
+        o->status = 200;
+        return cmd_command(c, cmd);
+    }
+    return reply_unknown(c, cmd);
+}
+
+/* Dispatches one command and accounts for it. */
+static int
+run(struct proxy *px, struct conn *c, const struct resp_command *cmd)
+{
+    struct outcome o = {.status = 200, .how = -1, .bytes = 0};
+    int64_t t0 = util_now_us(), us;
+    int rc = dispatch(px, c, cmd, &o);
+
+    us = util_now_us() - t0;
+    metrics_request(&px->metrics, METRICS_RESP, o.status);
+    if (o.how == FETCH_HIT) {
+        metrics_observe(&px->metrics.hit, us);
+    } else if (o.how != -1) {
+        metrics_observe(&px->metrics.miss, us); /* Redis was asked */
+    }
+    if (px->cfg->log_access) {
+        log_info("msg=\"access\" proto=resp method=%.*s status=%d cache=%s "
+                 "key_len=%zu bytes=%zu us=%lld",
+                 (int)(cmd->argv[0].len < 16 ? cmd->argv[0].len : 16),
+                 cmd->argv[0].p, o.status,
+                 o.how == -1            ? "none"
+                 : o.how == FETCH_HIT   ? "hit"
+                 : o.how == FETCH_STALE ? "stale"
+                                        : "miss",
+                 cmd->argc > 1 ? cmd->argv[1].len : 0, o.bytes, (long long)us);
+    }
+    return rc;
+}
+
+int
+respd_process(struct proxy *px, struct conn *c)
+{
+    struct resp_command cmd;
+    const char *err;
+    char buf[REPLY_MAX];
+    int rc;
+
+    for (;;) {
+        size_t avail = c->rlen - c->rpos;
+
+        if (avail == 0) {
+            c->req_start_ms = 0;
+            return 0;
+        }
+        rc = resp_parse(c->rbuf + c->rpos, avail, &cmd, &err);
+        if (rc == RESP_INCOMPLETE && avail == CONN_RBUF) {
+            err = c->rbuf[c->rpos] == '*'
+                      ? "Protocol error: request too large"
+                      : "Protocol error: too big inline request";
+            rc = RESP_EPROTO;
+        }
+        if (rc == RESP_INCOMPLETE) {
+            if (c->req_start_ms == 0) {
+                c->req_start_ms = util_now_ms();
+            }
+            return 0;
+        }
+        if (rc != RESP_OK) {
+            metrics_request(&px->metrics, METRICS_RESP, 400);
+            reply(c, buf, resp_fmt_error(buf, sizeof(buf), "ERR %s", err));
+            return -1;
+        }
+        c->req_start_ms = 0;
+        conn_consume(c, cmd.consumed);
+        if (cmd.argc == 0) {
+            continue;
+        }
+        if (run(px, c, &cmd) < 0) {
+            return -1;
+        }
+    }
+}
