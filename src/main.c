@@ -1,13 +1,18 @@
 /*
- * main: command line, then wiring: config -> cache, fill registry,
- * invalidation tracker, upstream pool, work queue, waiter, worker pool,
- * listeners -> accept loop on this thread until SIGTERM/SIGINT -> orderly
- * shutdown. Only this file calls exit().
+ * main: command line, then wiring: config -> listening sockets -> cache,
+ * fill registry, invalidation tracker, upstream pool and its keeper, work
+ * queue, waiter, worker pool -> accept loop on this thread until
+ * SIGTERM/SIGINT -> orderly shutdown. No other file ends the process; main
+ * returns its exit status.
  *
- * Shutdown order: stop accepting (close listeners); stop the waiter (closes
- * idle conns); shut the queue so workers finish what is queued or in
- * flight, then join them; stop the tracker; free the services in reverse
- * order of creation.
+ * Shutdown order (each step needs the ones after it still alive): close
+ * the listeners; stop the waiter (closes idle conns, queues those with a
+ * request in flight); shut the queue so workers finish what is queued or in
+ * flight, then join them (nothing uses a service after this); stop the
+ * keeper (it uses the pool) and the tracker (its thread marks fills); then
+ * free the pool (it reported lost connections to the tracker, so the pool
+ * goes before the tracker), the tracker, the registry and the cache. See
+ * docs/ARCHITECTURE.md.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,18 +24,22 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "cache/cache.h"
 #include "base/config.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "cache/cache.h"
 #include "cache/flight.h"
 #include "net/listener.h"
-#include "base/metrics.h"
-#include "base/log.h"
-#include "serve/proxy.h"
-#include "upstream/tracking.h"
-#include "upstream/upstream.h"
 #include "net/waiter.h"
 #include "net/worker.h"
 #include "net/workq.h"
+#include "serve/admin.h"
+#include "serve/httpd.h"
+#include "serve/proxy.h"
+#include "serve/respd.h"
+#include "upstream/keeper.h"
+#include "upstream/tracking.h"
+#include "upstream/upstream.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -130,8 +139,8 @@ static void
 raise_fd_limit(const struct config *cfg)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)cfg->max_clients + (rlim_t)cfg->pool_size +
-                  LISTENER_ADMIN_CLIENTS;
+    rlim_t need =
+        (rlim_t)cfg->max_clients + (rlim_t)cfg->pool_size + PROXY_ADMIN_CONNS;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
         return;
@@ -162,59 +171,101 @@ stop_signal_fd(void)
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* The kind of conn each listener accepts: its protocol, budget and
+ * timeouts. */
+static void
+kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
+          struct conn_budget *budget)
+{
+    k->ops = ops;
+    k->ctx = px;
+    k->budget = budget;
+    atomic_init(&k->idle_timeout_ms, px->cfg->idle_timeout_ms);
+    atomic_init(&k->request_timeout_ms, px->cfg->request_timeout_ms);
+}
+
+/* Opens the listeners that are on into ls; returns how many, or -1. */
+static int
+open_listeners(const struct config *cfg, struct listener *ls,
+               struct conn_kind kinds[3])
+{
+    const int ports[3] = {cfg->http_port, cfg->resp_port, cfg->admin_port};
+    char err[256];
+    int i, n = 0;
+
+    for (i = 0; i < 3; i++) {
+        if (ports[i] == 0) {
+            continue;
+        }
+        ls[n].kind = &kinds[i];
+        ls[n].fd = listener_open(cfg->bind, ports[i], err, sizeof(err));
+        if (ls[n].fd < 0) {
+            log_error("msg=\"%s\"", err);
+            while (n-- > 0) {
+                close(ls[n].fd);
+            }
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* The number of CPUs this process may run on. */
+static int
+usable_cpus(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return cpus > 0 ? (int)cpus : 1;
+}
+
 static int
 run(const struct config *cfg, int stop_fd)
 {
     struct proxy px = {.cfg = cfg};
-    struct worker_pool *wp = NULL;
-    char err[256], line[1536];
-    int http_fd = -1, resp_fd = -1, admin_fd = -1;
-    int rc = EXIT_RUNTIME;
+    struct conn_kind kinds[3];
+    struct listener ls[3];
+    struct keeper *keeper = NULL;
+    char line[1536];
+    int nls = -1, i, rc = EXIT_RUNTIME;
     size_t conns;
 
     metrics_init(&px.metrics);
+    atomic_init(&px.clients.max, cfg->max_clients);
+    atomic_init(&px.admins.max, PROXY_ADMIN_CONNS);
+    kind_init(&kinds[0], &httpd_ops, &px, &px.clients);
+    kind_init(&kinds[1], &respd_ops, &px, &px.clients);
+    kind_init(&kinds[2], &admin_ops, &px, &px.admins);
     config_format_line(cfg, line, sizeof(line));
     log_info("msg=\"starting\" version=%s %s", PROXY_VERSION, line);
     raise_fd_limit(cfg);
-    http_fd = listener_open(cfg->bind, cfg->http_port, err, sizeof(err));
-    if (http_fd < 0) {
-        log_error("msg=\"%s\"", err);
+    nls = open_listeners(cfg, ls, kinds);
+    if (nls < 0) {
         goto out;
-    }
-    if (cfg->resp_port != 0) {
-        resp_fd = listener_open(cfg->bind, cfg->resp_port, err, sizeof(err));
-        if (resp_fd < 0) {
-            log_error("msg=\"%s\"", err);
-            goto out;
-        }
-    }
-    if (cfg->admin_port != 0) {
-        admin_fd = listener_open(cfg->bind, cfg->admin_port, err, sizeof(err));
-        if (admin_fd < 0) {
-            log_error("msg=\"%s\"", err);
-            goto out;
-        }
     }
     px.cache = cache_create(cfg->cache_capacity, cfg->cache_ttl_ms,
                             cfg->cache_stale_ms, NULL);
     px.flights = px.cache != NULL ? flights_create(px.cache) : NULL;
     px.tracking = px.flights != NULL ? tracking_create(cfg, px.flights) : NULL;
     px.up = px.tracking != NULL ? upstream_create(cfg, px.tracking) : NULL;
-    if (px.up != NULL &&
-        tracking_start(px.tracking, upstream_check_idle, px.up) < 0) {
+    if (px.up != NULL && tracking_start(px.tracking) < 0) {
         log_error("msg=\"cannot start the tracking thread\"");
         goto out;
     }
+    keeper = px.up != NULL ? keeper_create(px.up) : NULL;
     /* Every open client conn fits in the queue and in the waiter. */
-    conns = (size_t)cfg->max_clients + LISTENER_ADMIN_CLIENTS;
+    conns = (size_t)cfg->max_clients + PROXY_ADMIN_CONNS;
     px.q = workq_create(conns);
     px.waiter = px.q != NULL ? waiter_create(px.q, conns) : NULL;
-    if (px.cache == NULL || px.up == NULL || px.waiter == NULL) {
+    if (px.cache == NULL || px.up == NULL || keeper == NULL ||
+        px.waiter == NULL) {
         log_error("msg=\"cannot allocate the proxy's services\"");
         goto out;
     }
-    wp = worker_pool_create(&px, cfg->workers);
-    if (wp == NULL) {
+    px.workers =
+        worker_pool_create(cfg->workers, usable_cpus(), px.q, px.waiter);
+    if (px.workers == NULL) {
         goto out;
     }
     /* Serve with the invalidation stream in place when Redis is there. */
@@ -223,20 +274,12 @@ run(const struct config *cfg, int stop_fd)
     log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d", cfg->bind,
              cfg->http_port, cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
              cfg->admin_port ? cfg->bind : "off", cfg->admin_port);
-    rc = listener_run(&px, http_fd, resp_fd, admin_fd, stop_fd) == 0
-             ? 0
-             : EXIT_RUNTIME;
+    rc = listener_run(ls, nls, px.q, stop_fd) == 0 ? 0 : EXIT_RUNTIME;
     log_info("msg=\"shutting down\"");
 
 out:
-    if (http_fd >= 0) {
-        close(http_fd);
-    }
-    if (resp_fd >= 0) {
-        close(resp_fd);
-    }
-    if (admin_fd >= 0) {
-        close(admin_fd);
+    for (i = 0; i < nls; i++) {
+        close(ls[i].fd);
     }
     if (px.waiter != NULL) {
         waiter_stop(px.waiter);
@@ -244,11 +287,12 @@ out:
     if (px.q != NULL) {
         workq_shutdown(px.q);
     }
-    worker_pool_destroy(wp);
+    worker_pool_destroy(px.workers);
     waiter_destroy(px.waiter);
     workq_destroy(px.q);
-    tracking_destroy(px.tracking);
+    keeper_destroy(keeper);
     upstream_destroy(px.up);
+    tracking_destroy(px.tracking);
     flights_destroy(px.flights);
     cache_destroy(px.cache);
     if (rc == 0) {

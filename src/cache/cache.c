@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/hash.h"
 #include "base/util.h"
 
 _Static_assert(sizeof(struct cache_entry) == 64, "entry header is 64 bytes");
@@ -36,22 +37,7 @@ struct cache {
 static uint32_t
 cache_hash(uint64_t seed, const char *p, size_t n)
 {
-    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
-    uint64_t w;
-
-    while (n >= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
-    w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 29;
-    h *= 0x94d049bb133111ebULL;
-    return (uint32_t)(h ^ (h >> 31));
+    return (uint32_t)hash_bytes(seed, p, n);
 }
 
 struct cache *
@@ -135,8 +121,8 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
     e->hnext = e->lru_prev = e->lru_next = NULL;
     atomic_init(&e->refs, 1);
     e->klen = (uint32_t)klen;
-    e->flags = 0;
-    e->etag = 0;
+    atomic_init(&e->notes, 0);
+    atomic_init(&e->note, 0);
     e->vlen = (uint32_t)vlen;
     e->hash = cache_hash(c->seed, key, klen);
     now = c->clock();

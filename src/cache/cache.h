@@ -20,8 +20,10 @@
  *                              few nanoseconds. Under the WRITE lock no reader
  *                              can exist, so the LRU is changed without it.
  *   refs (atomic)              no lock; the entry is freed at zero.
- * Key, value, hash and expiry never change after creation, so a referenced
- * entry is read without any lock. No I/O happens under either lock.
+ * Key, value, hash and the store time never change after creation, so a
+ * referenced entry is read without any lock; expiry may only be lowered
+ * (cache_expire_all) and the annotations are set once, lazily (see the
+ * struct), both through atomics. No I/O happens under either lock.
  */
 #ifndef RP_CACHE_H
 #define RP_CACHE_H
@@ -39,13 +41,17 @@ struct cache_entry {
     _Atomic int64_t expires_ms;   /* clock value when it expires; 0 = never.
                                      The only mutable field: lowered (never
                                      raised) by cache_expire_all() */
-    uint64_t etag;                /* the creator's, set before cache_put */
+    _Atomic uint64_t note;        /* annotation a protocol handler computes
+                                     once from the value (httpd: its ETag
+                                     hash); valid once `notes` says so */
     uint32_t hash;                /* of the key */
     uint32_t klen;                /* key bytes */
     uint32_t vlen;                /* value bytes (Redis caps values at
                                      512 MB) */
     uint32_t stored_s;            /* clock value when created, in seconds */
-    uint32_t flags;               /* the creator's, set before cache_put */
+    atomic_uint notes;            /* annotation bits, set once, lazily, by
+                                     a protocol handler (concurrent readers
+                                     may both compute them: same values) */
     atomic_uint refs;             /* owners: the cache and each reader */
     char data[];                  /* key, then value; no terminators */
 };

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/hash.h"
 #include "base/util.h"
 
 #define FLIGHT_BUCKETS 64
@@ -36,17 +37,6 @@ struct flights {
     struct flight *buckets[FLIGHT_BUCKETS];
     long fills, coalesced, discarded, invalidations, flushes;
 };
-
-static uint64_t
-key_hash(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    while (n-- > 0) {
-        h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
-    }
-    return h;
-}
 
 struct flights *
 flights_create(struct cache *c)
@@ -100,7 +90,7 @@ flight_unref(struct flight *f)
 struct flight *
 flight_join(struct flights *fl, const char *key, size_t klen, int *leader)
 {
-    uint64_t hash = key_hash(key, klen);
+    uint64_t hash = hash_bytes(0, key, klen);
     struct flight **pp, *f;
 
     pthread_mutex_lock(&fl->lock);
@@ -195,7 +185,7 @@ flights_invalidate(struct flights *fl, const char *key, size_t klen)
     struct flight *f;
 
     pthread_mutex_lock(&fl->lock);
-    f = *find(fl, key_hash(key, klen), key, klen);
+    f = *find(fl, hash_bytes(0, key, klen), key, klen);
     if (f != NULL) {
         f->marked = 1;
     }

@@ -16,8 +16,7 @@
 #include "base/util.h"
 
 struct conn *
-conn_create(int fd, enum conn_proto proto, int write_timeout_ms,
-            atomic_int *open_count)
+conn_create(int fd, const struct conn_kind *kind)
 {
     struct conn *c = malloc(sizeof(*c));
 
@@ -26,9 +25,9 @@ conn_create(int fd, enum conn_proto proto, int write_timeout_ms,
     }
     memset(c, 0, offsetof(struct conn, rbuf));
     c->fd = fd;
-    c->proto = proto;
-    c->write_timeout_ms = write_timeout_ms;
-    c->open_count = open_count;
+    c->kind = kind;
+    c->write_timeout_ms = (int)atomic_load_explicit(&kind->request_timeout_ms,
+                                                    memory_order_relaxed);
     return c;
 }
 
@@ -39,9 +38,7 @@ conn_destroy(struct conn *c)
         return;
     }
     close(c->fd);
-    if (c->open_count != NULL) {
-        atomic_fetch_sub(c->open_count, 1);
-    }
+    atomic_fetch_sub(&c->kind->budget->open, 1);
     free(c);
 }
 

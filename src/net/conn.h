@@ -1,5 +1,5 @@
 /*
- * conn: one client connection (HTTP or RESP) with its read and write
+ * conn: one client connection (of any listener) with its read and write
  * buffers, allocated once at accept and freed at close.
  *
  * Ownership: a conn belongs to exactly one thread at a time: the accept loop
@@ -24,10 +24,46 @@
 #define CONN_RBUF 16384 /* = HTTP_MAX_HEAD = RESP_MAX_INLINE */
 #define CONN_WBUF 16384
 
-enum conn_proto {
-    CONN_HTTP,  /* data port: GET /<key> */
-    CONN_RESP,  /* Redis protocol */
-    CONN_ADMIN, /* admin port: metrics, health, dashboard */
+struct conn;
+
+/*
+ * What a listener's protocol does with its conns, set once at accept (the
+ * seam of twemproxy's nc_connection.h): the worker, the waiter and the
+ * accept loop call through it and never ask which protocol a conn speaks.
+ */
+struct conn_ops {
+    const char *name; /* "http", "resp", "admin": for logs */
+    /* Answers every complete request buffered in c's read buffer,
+     * appending responses to its output. Returns 0 when c stays open
+     * (c->req_start_ms set when a partial request remains), or -1 when it
+     * must be closed once its output is flushed. Called by c's owner. */
+    int (*serve)(struct conn *c);
+    /* c's deadline passed: a last word before it is closed (HTTP 408 for
+     * a partial request), one non-blocking send. May be NULL. */
+    void (*expired)(struct conn *c);
+    /* The reply written to a client over its budget before it is closed
+     * (HTTP 503, RESP -ERR max number of clients reached); returns its
+     * length in out[0..cap), 0 if it does not fit. */
+    size_t (*busy)(char *out, size_t cap);
+};
+
+/* How many conns may be open at once, shared by the listeners that draw
+ * on it (HTTP and RESP share max_clients; the admin port has its own). */
+struct conn_budget {
+    atomic_int open;      /* conns open now */
+    atomic_int max;       /* at most; may change on reload */
+    atomic_long accepted; /* accepted since start */
+    atomic_long rejected; /* refused over max */
+};
+
+/* One kind of conn: its protocol and the policy of its listener. Set up
+ * by main before the listeners open; the timeouts may change on reload. */
+struct conn_kind {
+    const struct conn_ops *ops;
+    void *ctx;                          /* the protocol's state (the proxy) */
+    struct conn_budget *budget;         /* shared with other kinds, or own */
+    _Atomic int64_t idle_timeout_ms;    /* idle keep-alive conn closed */
+    _Atomic int64_t request_timeout_ms; /* a request must arrive within */
 };
 
 enum conn_io {
@@ -39,27 +75,27 @@ enum conn_io {
 
 struct conn {
     int fd;
-    enum conn_proto proto;
-    int64_t req_start_ms;   /* first byte of a partial request; 0 = none */
-    int in_epoll;           /* registered with the waiter's epoll */
-    int drained;            /* the last read left room in rbuf: the
-                               socket had nothing more just then */
-    int write_timeout_ms;   /* budget for flushing one batch of replies */
-    size_t rpos, rlen;      /* unconsumed bytes: rbuf[rpos..rlen) */
-    size_t discard;         /* HTTP body bytes still to skip */
-    size_t wlen;            /* bytes waiting in wbuf */
-    atomic_int *open_count; /* decremented by conn_destroy */
+    const struct conn_kind *kind; /* its protocol and listener policy */
+    int64_t req_start_ms; /* first byte of a partial request; 0 = none */
+    int in_epoll;         /* registered with the waiter's epoll */
+    int drained;          /* the last read left room in rbuf: the
+                             socket had nothing more just then */
+    int write_timeout_ms; /* budget for flushing one batch of replies */
+    size_t rpos, rlen;    /* unconsumed bytes: rbuf[rpos..rlen) */
+    size_t discard;       /* HTTP body bytes still to skip */
+    size_t wlen;          /* bytes waiting in wbuf */
     char rbuf[CONN_RBUF];
     char wbuf[CONN_WBUF];
 };
 
-/* Wraps an accepted, non-blocking socket. open_count (may be NULL) is
- * decremented when the conn is destroyed. Returns NULL on failure (the fd
- * is left open then). */
-struct conn *conn_create(int fd, enum conn_proto proto, int write_timeout_ms,
-                         atomic_int *open_count);
+/* Wraps an accepted, non-blocking socket of the given kind (counted in
+ * kind->budget->open by the caller; conn_destroy uncounts it). Its write
+ * budget is the kind's request_timeout. Returns NULL on failure (the fd is
+ * left open then). */
+struct conn *conn_create(int fd, const struct conn_kind *kind);
 
-/* Closes the socket and frees the conn. NULL is a no-op. */
+/* Closes the socket, uncounts it from its budget and frees the conn. NULL
+ * is a no-op. */
 void conn_destroy(struct conn *c);
 
 /* Reads once into rbuf (moving unconsumed bytes to the front first when

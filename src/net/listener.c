@@ -13,10 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/conn.h"
-#include "serve/httpd.h"
 #include "base/log.h"
-#include "serve/respd.h"
 #include "base/util.h"
 
 #define LISTEN_BACKLOG 1024
@@ -63,20 +60,16 @@ listener_open(const char *bind_addr, int port, char *err, size_t errlen)
     return fd;
 }
 
-/* Answers a conn over max_clients and closes it, without blocking. */
+#define LISTEN_MAX 8 /* listeners at most */
+
+/* Answers a conn over its budget and closes it, without blocking. */
 static void
-reject(int fd, enum conn_proto proto)
+reject(int fd, const struct conn_kind *kind)
 {
     char drain[4096], busy[512];
-    size_t n;
+    size_t n = kind->ops->busy(busy, sizeof(busy));
 
-    if (proto == CONN_RESP) {
-        (void)send(fd, respd_busy_response, respd_busy_response_len,
-                   MSG_NOSIGNAL | MSG_DONTWAIT);
-    } else {
-        n = httpd_final_response(busy, sizeof(busy), 503);
-        (void)send(fd, busy, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
+    (void)send(fd, busy, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(fd, SHUT_WR);
     /* Read what already arrived so close() sends FIN, not RST. */
     while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0) {
@@ -84,21 +77,16 @@ reject(int fd, enum conn_proto proto)
     close(fd);
 }
 
-/* Accepts every pending connection on fd. */
+/* Accepts every pending connection on l. */
 static void
-accept_all(struct proxy *px, int fd, enum conn_proto proto)
+accept_all(const struct listener *l, struct workq *q)
 {
-    /* The admin port has its own small budget, so operators can still
-     * scrape a proxy whose clients have taken every slot. */
-    atomic_int *count =
-        proto == CONN_ADMIN ? &px->admin_conns : &px->open_conns;
-    int limit =
-        proto == CONN_ADMIN ? LISTENER_ADMIN_CLIENTS : px->cfg->max_clients;
+    struct conn_budget *b = l->kind->budget;
     int one = 1;
 
     for (;;) {
         struct conn *c;
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (cfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) {
@@ -111,72 +99,60 @@ accept_all(struct proxy *px, int fd, enum conn_proto proto)
             }
             return;
         }
-        if (atomic_fetch_add(count, 1) >= limit) {
-            atomic_fetch_sub(count, 1);
-            if (proto != CONN_ADMIN) {
-                atomic_fetch_add_explicit(&px->metrics.rejected, 1,
-                                          memory_order_relaxed);
-            }
-            log_debug("msg=\"connection rejected: max_clients\"");
-            reject(cfd, proto);
+        if (atomic_fetch_add(&b->open, 1) >=
+            atomic_load_explicit(&b->max, memory_order_relaxed)) {
+            atomic_fetch_sub(&b->open, 1);
+            atomic_fetch_add_explicit(&b->rejected, 1, memory_order_relaxed);
+            log_debug("msg=\"connection rejected: too many open\" "
+                      "listener=%s",
+                      l->kind->ops->name);
+            reject(cfd, l->kind);
             continue;
         }
-        if (proto != CONN_ADMIN) {
-            atomic_fetch_add_explicit(&px->metrics.accepted, 1,
-                                      memory_order_relaxed);
-        }
+        atomic_fetch_add_explicit(&b->accepted, 1, memory_order_relaxed);
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c = conn_create(cfd, proto, (int)px->cfg->request_timeout_ms, count);
+        c = conn_create(cfd, l->kind);
         if (c == NULL) {
-            atomic_fetch_sub(count, 1);
+            atomic_fetch_sub(&b->open, 1);
             close(cfd);
             continue;
         }
-        if (workq_push(px->q, c) != WORKQ_OK) {
+        if (workq_push(q, c) != WORKQ_OK) {
             conn_destroy(c);
         }
     }
 }
 
 int
-listener_run(struct proxy *px, int http_fd, int resp_fd, int admin_fd,
-             int stop_fd)
+listener_run(const struct listener *ls, int n, struct workq *q, int stop_fd)
 {
-    struct pollfd pfd[4];
-    enum conn_proto proto[4];
-    int i, n = 0;
+    struct pollfd pfd[LISTEN_MAX + 1];
+    int i;
 
-    pfd[n++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
-    proto[n] = CONN_HTTP;
-    pfd[n++] = (struct pollfd){.fd = http_fd, .events = POLLIN};
-    if (resp_fd >= 0) {
-        proto[n] = CONN_RESP;
-        pfd[n++] = (struct pollfd){.fd = resp_fd, .events = POLLIN};
+    if (n > LISTEN_MAX) {
+        return -1;
     }
-    if (admin_fd >= 0) {
-        proto[n] = CONN_ADMIN;
-        pfd[n++] = (struct pollfd){.fd = admin_fd, .events = POLLIN};
+    pfd[0] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+    for (i = 0; i < n; i++) {
+        pfd[i + 1] = (struct pollfd){.fd = ls[i].fd, .events = POLLIN};
     }
     for (;;) {
-        if (poll(pfd, (nfds_t)n, -1) < 0) {
+        if (poll(pfd, (nfds_t)n + 1, -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
             log_error("msg=\"poll failed\" error=\"%s\"", strerror(errno));
             return -1;
         }
-        if (pfd[0].revents != 0) {
-            /* Stop accepting, but take what already completed its
-             * handshake: those clients may have sent a request. */
-            for (i = 1; i < n; i++) {
-                accept_all(px, pfd[i].fd, proto[i]);
+        for (i = 0; i < n; i++) {
+            /* At stop, take what already completed its handshake too:
+             * those clients may have sent a request. */
+            if ((pfd[i + 1].revents & POLLIN) || pfd[0].revents != 0) {
+                accept_all(&ls[i], q);
             }
-            return 0;
         }
-        for (i = 1; i < n; i++) {
-            if (pfd[i].revents & POLLIN) {
-                accept_all(px, pfd[i].fd, proto[i]);
-            }
+        if (pfd[0].revents != 0) {
+            return 0;
         }
     }
 }

@@ -7,10 +7,10 @@
  * Why: idle workers sleep in the waiter's epoll, and the kernel wakes one
  * of them for every event that arrives while the running ones are busy.
  * With more workers than CPUs, that is a context switch per request for no
- * extra parallelism (measured: 150k switches in 3 s with 8 workers on two
- * cores, against 34k with 2). Workers beyond the limit are only needed
- * while others are blocked, so they wait here instead, and a worker that is
- * about to block (standby_block_begin) hands its turn to one of them.
+ * extra parallelism (the README has the measured figures). Workers beyond
+ * the limit are only needed while others are blocked, so they wait here
+ * instead, and a worker that is about to block (standby_block_begin) hands
+ * its turn to one of them.
  *
  * Every wait a worker makes outside epoll must be bracketed by
  * standby_block_begin/end (Redis I/O, waiting for another request's fill,

@@ -4,8 +4,10 @@
  *
  * Each parked conn sits in a slot; its epoll registration carries the slot
  * number and the slot's generation (bumped whenever the slot is freed).
- * Parking, taking and expiring are O(1) each under the lock; the 100 ms
- * deadline scan is O(slots ever used), a few thousand at most.
+ * Parking takes a slot from the free list under the lock, a few
+ * instructions; taking and expiring claim a slot with one compare-and-swap
+ * and give it back under the lock. The 100 ms deadline scan is O(slots
+ * ever used).
  */
 #include "net/waiter.h"
 
@@ -20,7 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "serve/httpd.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -108,12 +109,8 @@ slot_free(struct waiter *w, uint32_t i)
 void
 waiter_close_expired(struct conn *c)
 {
-    if (c->proto != CONN_RESP && c->req_start_ms != 0) {
-        char buf[512];
-        size_t n = httpd_final_response(buf, sizeof(buf), 408);
-
-        /* Best effort, one non-blocking send: the peer is not reading. */
-        (void)send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (c->kind->ops->expired != NULL) {
+        c->kind->ops->expired(c);
     }
     log_debug("msg=\"connection timed out\" fd=%d partial=%d", c->fd,
               c->req_start_ms != 0);

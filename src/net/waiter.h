@@ -17,11 +17,11 @@
  *
  * Why workers take readable conns from epoll rather than through the work
  * queue: a hand-off (waiter thread wakes, queues, signals a sleeping
- * worker) cost two context switches per request, about a fifth of the
- * proxy's throughput on a small machine. The work queue still carries new
- * connections from the accept loop and conns a worker yields for fairness;
- * its eventfd (workq_fd, edge-triggered) is in the same epoll set, so a
- * worker waiting there wakes for either, one worker per event.
+ * worker) cost two context switches per request (the README has the
+ * figures). The work queue still carries new connections from the accept
+ * loop and conns a worker yields for fairness; its eventfd (workq_fd,
+ * edge-triggered) is in the same epoll set, so a worker waiting there
+ * wakes for either, one worker per event.
  *
  * Ownership: a parked conn belongs to the waiter until someone claims its
  * slot: a worker woken for it, the deadline thread, or waiter_stop. Each
@@ -71,10 +71,10 @@ int waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms);
  */
 struct conn *waiter_take(struct waiter *w, int timeout_ms);
 
-/* Closes c, whose deadline passed: an HTTP conn holding a partial request
- * gets "408 Request Timeout" first (one non-blocking send). For the owner
- * of c: the deadline thread, or a worker that read a request still
- * incomplete at its deadline. */
+/* Closes c, whose deadline passed, after its ops' last word (an HTTP conn
+ * holding a partial request gets "408 Request Timeout": one non-blocking
+ * send). For the owner of c: the deadline thread, or a worker that read a
+ * request still incomplete at its deadline. */
 void waiter_close_expired(struct conn *c);
 
 /* Stops and joins the deadline thread, then hands parked conns that have

@@ -16,18 +16,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "net/conn.h"
-#include "serve/httpd.h"
 #include "base/log.h"
-#include "serve/respd.h"
-#include "net/standby.h"
 #include "base/util.h"
+#include "net/conn.h"
+#include "net/standby.h"
 
 #define WORKER_ROUNDS 16
 
 struct worker_pool {
-    struct proxy *px;
-    struct standby *gate; /* at most one running worker per CPU */
+    struct workq *q;
+    struct waiter *waiter;
+    struct standby *gate; /* at most `running` workers run at once */
+    atomic_int busy;      /* workers serving a conn now */
     int n;
     pthread_t threads[];
 };
@@ -38,14 +38,8 @@ enum serve_outcome {
     SERVE_CLOSE,
 };
 
-static int
-process(struct proxy *px, struct conn *c)
-{
-    return c->proto == CONN_RESP ? respd_process(px, c) : httpd_process(px, c);
-}
-
 static enum serve_outcome
-serve_rounds(struct proxy *px, struct conn *c)
+serve_rounds(struct conn *c)
 {
     int round;
 
@@ -60,7 +54,7 @@ serve_rounds(struct proxy *px, struct conn *c)
         }
         /* n == 0 means rbuf is full of a partial request: the protocol
          * handler turns that into its "too large" error. */
-        if (process(px, c) < 0) {
+        if (c->kind->ops->serve(c) < 0) {
             return SERVE_CLOSE;
         }
         if (c->drained) {
@@ -75,29 +69,33 @@ serve_rounds(struct proxy *px, struct conn *c)
 
 /* Runs one conn until it is parked, requeued or closed. */
 static void
-serve(struct proxy *px, struct conn *c)
+serve(struct worker_pool *wp, struct conn *c)
 {
-    enum serve_outcome o = serve_rounds(px, c);
+    enum serve_outcome o = serve_rounds(c);
+    const struct conn_kind *k = c->kind;
     int64_t now, deadline;
 
     if (conn_flush(c) < 0 || o == SERVE_CLOSE) {
         conn_destroy(c);
         return;
     }
-    if (o == SERVE_REQUEUE && workq_push(px->q, c) == WORKQ_OK) {
+    if (o == SERVE_REQUEUE && workq_push(wp->q, c) == WORKQ_OK) {
         return;
     }
     now = util_now_ms();
-    deadline = c->req_start_ms != 0
-                   ? c->req_start_ms + px->cfg->request_timeout_ms
-                   : now + px->cfg->idle_timeout_ms;
+    deadline =
+        c->req_start_ms != 0
+            ? c->req_start_ms + atomic_load_explicit(&k->request_timeout_ms,
+                                                     memory_order_relaxed)
+            : now + atomic_load_explicit(&k->idle_timeout_ms,
+                                         memory_order_relaxed);
     if (deadline <= now) {
         /* A partial request still incomplete at its deadline: however
          * recently the client sent its last byte, it is out of time. */
         waiter_close_expired(c);
         return;
     }
-    if (waiter_park(px->waiter, c, deadline) < 0) {
+    if (waiter_park(wp->waiter, c, deadline) < 0) {
         conn_destroy(c);
     }
 }
@@ -110,7 +108,7 @@ next_conn(struct worker_pool *wp, int *stop)
 {
     void *item;
 
-    switch (workq_trypop(wp->px->q, &item)) {
+    switch (workq_trypop(wp->q, &item)) {
     case WORKQ_OK:
         return item;
     case WORKQ_ESHUTDOWN:
@@ -119,7 +117,7 @@ next_conn(struct worker_pool *wp, int *stop)
     default:
         /* Idle: stand by while enough others run, else wait for work. */
         standby_idle(wp->gate);
-        return waiter_take(wp->px->waiter, -1);
+        return waiter_take(wp->waiter, -1);
     }
 }
 
@@ -133,28 +131,27 @@ worker_main(void *arg)
     standby_attach(wp->gate);
     while (!stop) {
         if ((c = next_conn(wp, &stop)) != NULL) {
-            atomic_fetch_add(&wp->px->busy_workers, 1);
-            serve(wp->px, c);
-            atomic_fetch_sub(&wp->px->busy_workers, 1);
+            atomic_fetch_add_explicit(&wp->busy, 1, memory_order_relaxed);
+            serve(wp, c);
+            atomic_fetch_sub_explicit(&wp->busy, 1, memory_order_relaxed);
         }
     }
     return NULL;
 }
 
 struct worker_pool *
-worker_pool_create(struct proxy *px, int n)
+worker_pool_create(int n, int running, struct workq *q, struct waiter *w)
 {
     struct worker_pool *wp;
     int i;
-
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     wp = calloc(1, sizeof(*wp) + (size_t)n * sizeof(wp->threads[0]));
     if (wp == NULL) {
         return NULL;
     }
-    wp->px = px;
-    wp->gate = standby_create(cpus > 0 && cpus < n ? (int)cpus : n);
+    wp->q = q;
+    wp->waiter = w;
+    wp->gate = standby_create(running > 0 && running < n ? running : n);
     if (wp->gate == NULL) {
         free(wp);
         return NULL;
@@ -162,7 +159,7 @@ worker_pool_create(struct proxy *px, int n)
     for (i = 0; i < n; i++) {
         if (pthread_create(&wp->threads[i], NULL, worker_main, wp) != 0) {
             log_error("msg=\"cannot start worker thread\" index=%d", i);
-            workq_shutdown(px->q);
+            workq_shutdown(q);
             wp->n = i;
             worker_pool_destroy(wp);
             return NULL;
@@ -186,4 +183,10 @@ worker_pool_destroy(struct worker_pool *wp)
     }
     standby_destroy(wp->gate);
     free(wp);
+}
+
+int
+worker_pool_busy(struct worker_pool *wp)
+{
+    return atomic_load_explicit(&wp->busy, memory_order_relaxed);
 }

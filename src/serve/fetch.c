@@ -7,9 +7,10 @@
 
 #include <stdio.h>
 
-#include "proto/http.h"
-#include "net/standby.h"
 #include "base/util.h"
+#include "net/standby.h"
+#include "serve/proxy.h"
+#include "upstream/upstream.h"
 
 _Static_assert(FLIGHT_ERR_MAX >= UPSTREAM_ERR_MAX, "error text fits");
 
@@ -28,18 +29,6 @@ status_from_upstream(int rc)
     default:
         return FETCH_EDOWN;
     }
-}
-
-/* A 64-bit FNV-1a of the value, computed once per stored entry. */
-static uint64_t
-etag_of(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    while (n-- > 0) {
-        h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
-    }
-    return h;
 }
 
 /* Leader of a fill: asks Redis, publishes the outcome to the followers. */
@@ -63,11 +52,6 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
         if (out->entry == NULL) {
             rc = FETCH_ENOMEM;
             snprintf(out->err, sizeof(out->err), "out of memory");
-        } else {
-            if (http_is_utf8(v.data, v.len)) {
-                out->entry->flags |= FETCH_FLAG_UTF8;
-            }
-            out->entry->etag = etag_of(v.data, v.len);
         }
         upstream_value_free(&v);
     }

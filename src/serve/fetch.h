@@ -4,15 +4,18 @@
  * storing what Redis returned when nothing invalidated it meanwhile; when
  * Redis fails or times out, an entry within its stale-if-error window.
  * Not found, errors and timeouts are never cached. Knows nothing of either
- * protocol.
+ * protocol: what a protocol derives from a value (httpd's ETag and
+ * Content-Type) it computes itself, once per entry (cache_entry.notes).
  */
 #ifndef RP_FETCH_H
 #define RP_FETCH_H
 
 #include <stddef.h>
 
-#include "serve/proxy.h"
-#include "upstream/upstream.h"
+#include "cache/cache.h"
+#include "cache/flight.h"
+
+struct proxy;
 
 enum fetch_status {
     FETCH_HIT = 0,  /* entry from the cache */
@@ -25,9 +28,6 @@ enum fetch_status {
     FETCH_ETIMEOUT = -3, /* Redis did not answer in time; err says why */
     FETCH_ENOMEM = -4,
 };
-
-/* Flag bits in cache_entry.flags set by fetch. */
-#define FETCH_FLAG_UTF8 0x1u /* the value is valid UTF-8 */
 
 struct fetch_result {
     struct cache_entry *entry; /* on HIT/MISS/STALE: a reference the caller

@@ -9,13 +9,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "serve/fetch.h"
-#include "base/log.h"
-#include "proto/resp.h"
 #include "base/util.h"
+#include "cache/cache.h"
+#include "proto/resp.h"
+#include "serve/account.h"
+#include "serve/fetch.h"
+#include "serve/proxy.h"
 
-const char respd_busy_response[] = "-ERR max number of clients reached\r\n";
-const size_t respd_busy_response_len = sizeof(respd_busy_response) - 1;
+static const char busy_reply[] = "-ERR max number of clients reached\r\n";
 
 #define REPLY_MAX 512 /* replies built on the stack: errors, small bulks */
 
@@ -97,22 +98,18 @@ reply_unknown(struct conn *c, const struct resp_command *cmd)
                        cmd->argv[0].p, args));
 }
 
-/* What one command did, for metrics and the access log. */
-struct outcome {
-    int status; /* HTTP-like: 200 value/nil/status, 4xx client error, 5xx */
-    int how;    /* enum fetch_status for GET, else -1 */
-    size_t bytes;
-};
-
 static int
 cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
-        struct outcome *o)
+        struct account_req *o)
 {
     struct fetch_result res;
     char buf[REPLY_MAX];
     int rc;
 
-    o->how = rc = fetch_get(px, key->p, key->len, &res);
+    rc = fetch_get(px, key->p, key->len, &res);
+    o->cache = rc == FETCH_HIT     ? ACCOUNT_HIT
+               : rc == FETCH_STALE ? ACCOUNT_STALE
+                                   : ACCOUNT_MISS;
     switch (rc) {
     case FETCH_HIT:
     case FETCH_MISS:
@@ -124,7 +121,7 @@ cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
     case FETCH_NOTFOUND:
         return reply(c, "$-1\r\n", 5);
     case FETCH_EREPLY:
-        o->status = strncmp(res.err, "WRONGTYPE", 9) == 0 ? 409 : 502;
+        o->status = account_redis_error_status(res.err);
         return reply(c, buf, resp_fmt_error(buf, sizeof(buf), "%s", res.err));
     case FETCH_EDOWN:
         o->status = 503;
@@ -167,7 +164,7 @@ cmd_command(struct conn *c, const struct resp_command *cmd)
 /* Runs one command. Returns 0, or -1 to close after flushing. */
 static int
 dispatch(struct proxy *px, struct conn *c, const struct resp_command *cmd,
-         struct outcome *o)
+         struct account_req *o)
 {
     const struct resp_arg *name = &cmd->argv[0];
 
@@ -208,34 +205,25 @@ dispatch(struct proxy *px, struct conn *c, const struct resp_command *cmd,
 static int
 run(struct proxy *px, struct conn *c, const struct resp_command *cmd)
 {
-    struct outcome o = {.status = 200, .how = -1, .bytes = 0};
-    int64_t t0 = util_now_us(), us;
+    struct account_req o = {
+        .listener = METRICS_RESP,
+        .method = cmd->argv[0].p,
+        .method_len = cmd->argv[0].len,
+        .status = 200,
+        .cache = ACCOUNT_NONE,
+        .key_len = cmd->argc > 1 ? cmd->argv[1].len : 0,
+        .start_us = util_now_us(),
+    };
     int rc = dispatch(px, c, cmd, &o);
 
-    us = util_now_us() - t0;
-    metrics_request(&px->metrics, METRICS_RESP, o.status);
-    if (o.how == FETCH_HIT) {
-        metrics_observe(&px->metrics.hit, us);
-    } else if (o.how != -1) {
-        metrics_observe(&px->metrics.miss, us); /* Redis was asked */
-    }
-    if (px->cfg->log_access) {
-        log_info("msg=\"access\" proto=resp method=%.*s status=%d cache=%s "
-                 "key_len=%zu bytes=%zu us=%lld",
-                 (int)(cmd->argv[0].len < 16 ? cmd->argv[0].len : 16),
-                 cmd->argv[0].p, o.status,
-                 o.how == -1            ? "none"
-                 : o.how == FETCH_HIT   ? "hit"
-                 : o.how == FETCH_STALE ? "stale"
-                                        : "miss",
-                 cmd->argc > 1 ? cmd->argv[1].len : 0, o.bytes, (long long)us);
-    }
+    account_request(px, &o);
     return rc;
 }
 
-int
-respd_process(struct proxy *px, struct conn *c)
+static int
+serve(struct conn *c)
 {
+    struct proxy *px = c->kind->ctx;
     struct resp_command cmd;
     const char *err;
     char buf[REPLY_MAX];
@@ -276,3 +264,20 @@ respd_process(struct proxy *px, struct conn *c)
         }
     }
 }
+
+static size_t
+busy(char *out, size_t cap)
+{
+    if (cap < sizeof(busy_reply) - 1) {
+        return 0;
+    }
+    memcpy(out, busy_reply, sizeof(busy_reply) - 1);
+    return sizeof(busy_reply) - 1;
+}
+
+const struct conn_ops respd_ops = {
+    .name = "resp",
+    .serve = serve,
+    .expired = NULL, /* no last word: Redis closes idle clients silently */
+    .busy = busy,
+};

@@ -15,13 +15,12 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "upstream/upstream.h"
+#include "base/backoff.h"
 #include "base/util.h"
+#include "upstream/redis.h"
 
 #define PING_EVERY_MS 1000
 #define SILENCE_MS 3000
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
 #define CHANNEL "__redis__:invalidate"
 
 struct tracking {
@@ -37,9 +36,7 @@ struct tracking {
     long messages;             /* lock */
     char reason[128];          /* lock */
     int stopfd;                /* eventfd: readable when stopping */
-    void (*tick)(void *);      /* run by the thread once a second */
-    void *tick_arg;
-    int running; /* the thread was started */
+    int running;               /* the thread was started */
     pthread_t thread;
 };
 
@@ -80,22 +77,6 @@ wait_or_stop(struct tracking *t, int64_t ms)
     return n > 0;
 }
 
-/* Runs one command during setup; returns the reply or NULL (why set). */
-static redisReply *
-setup(redisContext *ctx, char *why, size_t len, const char *cmd)
-{
-    redisReply *r = redisCommand(ctx, cmd);
-
-    if (r == NULL) {
-        snprintf(why, len, "%s: %.80s", cmd, ctx->errstr);
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(why, len, "%s: %.80s", cmd, r->str);
-        freeReplyObject(r);
-        r = NULL;
-    }
-    return r;
-}
-
 enum open_result { OPEN_OK, OPEN_FAILED, OPEN_UNSUPPORTED };
 
 /* Connects, checks CLIENT TRACKING exists, learns the id, subscribes. */
@@ -103,42 +84,53 @@ static enum open_result
 open_stream(struct tracking *t, redisContext **out, long long *id, char *why,
             size_t len)
 {
-    char err[UPSTREAM_ERR_MAX];
-    redisContext *ctx = upstream_connect(t->cfg, err);
+    struct redis_target target = redis_target_of(t->cfg);
+    char err[REDIS_ERR_MAX];
+    redisContext *ctx = redis_open(&target, err);
     redisReply *r;
+    int refused;
 
     if (ctx == NULL) {
-        snprintf(why, len, "%.120s", err);
-        return OPEN_FAILED;
+        goto fail;
     }
-    r = setup(ctx, why, len, "CLIENT TRACKING off");
+    r = redis_setup(ctx, "CLIENT TRACKING", err, &refused,
+                    "CLIENT TRACKING off");
     if (r == NULL) {
         /* Redis 5: "ERR Unknown subcommand or wrong number of arguments
          * for 'TRACKING'"; CLIENT renamed away: "ERR unknown command".
          * Anything else (LOADING...) is worth a retry. */
-        int unsupported = ctx->err == 0 && (strstr(why, "subcommand") ||
-                                            strstr(why, "wrong number") ||
-                                            strstr(why, "unknown command"));
+        int unsupported = refused && (strstr(err, "subcommand") ||
+                                      strstr(err, "wrong number") ||
+                                      strstr(err, "unknown command"));
+        snprintf(why, len, "%.120s", err);
         redisFree(ctx);
         return unsupported ? OPEN_UNSUPPORTED : OPEN_FAILED;
     }
     freeReplyObject(r);
-    r = setup(ctx, why, len, "CLIENT ID");
+    r = redis_setup(ctx, "CLIENT ID", err, NULL, "CLIENT ID");
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        if (r != NULL) {
+            snprintf(err, sizeof(err), "CLIENT ID: not an integer");
+        }
         freeReplyObject(r);
-        redisFree(ctx);
-        return OPEN_FAILED;
+        goto fail;
     }
     *id = r->integer;
     freeReplyObject(r);
-    r = setup(ctx, why, len, "SUBSCRIBE " CHANNEL);
+    r = redis_setup(ctx, "SUBSCRIBE", err, NULL, "SUBSCRIBE " CHANNEL);
     if (r == NULL) {
-        redisFree(ctx);
-        return OPEN_FAILED;
+        goto fail;
     }
     freeReplyObject(r);
     *out = ctx;
     return OPEN_OK;
+
+fail:
+    snprintf(why, len, "%.120s", err);
+    if (ctx != NULL) {
+        redisFree(ctx);
+    }
+    return OPEN_FAILED;
 }
 
 /* Applies one pub/sub message. Returns 1 if it was a pong. */
@@ -184,9 +176,8 @@ struct pings {
     unsigned head, n;
 };
 
-/* Reads the stream until it fails, goes silent, or stop; runs the tick
- * once per PING interval. Returns 1 when stopping; why says what ended
- * it otherwise. */
+/* Reads the stream until it fails, goes silent, or stop. Returns 1 when
+ * stopping; why says what ended it otherwise. */
 static int
 follow(struct tracking *t, redisContext *ctx, char *why, size_t len)
 {
@@ -217,9 +208,6 @@ follow(struct tracking *t, redisContext *ctx, char *why, size_t len)
                 pings.sent[(pings.head + pings.n++) % 8] = now;
             }
             next_ping = now + PING_EVERY_MS;
-            if (t->tick != NULL) {
-                t->tick(t->tick_arg);
-            }
         }
         n = poll(pfd, 2, (int)(next_ping - now));
         if (n < 0 && errno != EINTR) {
@@ -275,9 +263,7 @@ tracking_main(void *arg)
             return NULL;
         case OPEN_FAILED:
             set_down(t, why);
-            backoff = backoff == 0                   ? BACKOFF_MIN_MS
-                      : backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-                                                     : backoff * 2;
+            backoff = backoff_next(backoff);
             if (wait_or_stop(t, backoff)) {
                 return NULL;
             }
@@ -339,13 +325,11 @@ fail_eventfd:
 }
 
 int
-tracking_start(struct tracking *t, void (*tick)(void *), void *arg)
+tracking_start(struct tracking *t)
 {
     if (!t->cfg->cache_tracking) {
         return 0;
     }
-    t->tick = tick;
-    t->tick_arg = arg;
     if (pthread_create(&t->thread, NULL, tracking_main, t) != 0) {
         return -1;
     }

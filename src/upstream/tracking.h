@@ -45,10 +45,8 @@ struct tracking;
  * on failure. */
 struct tracking *tracking_create(const struct config *cfg, struct flights *fl);
 
-/* Starts the thread when cfg->cache_tracking is on. It runs tick(arg) once
- * per PING interval while the stream is up (upstream_check_idle: notice
- * data connections Redis closed while they sat idle). Returns 0 or -1. */
-int tracking_start(struct tracking *t, void (*tick)(void *), void *arg);
+/* Starts the thread when cfg->cache_tracking is on. Returns 0 or -1. */
+int tracking_start(struct tracking *t);
 
 /* Stops and joins the thread, closes the connection. NULL is a no-op. */
 void tracking_destroy(struct tracking *t);

@@ -18,11 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/util.h"
-
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
+#include "upstream/redis.h"
 
 struct slot {
     redisContext *ctx;  /* owned by the thread that borrowed the slot */
@@ -106,13 +105,6 @@ upstream_destroy(struct upstream *u)
     free(u);
 }
 
-static struct timeval
-ms_to_tv(int64_t ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    return tv;
-}
-
 /* Borrows a free slot, waiting until deadline. Returns its index or -1
  * (err set). */
 static int
@@ -145,67 +137,6 @@ slot_put(struct upstream *u, int idx)
     pthread_mutex_unlock(&u->lock);
 }
 
-/* Sends one setup command and checks its reply; returns 0, or -1 with err
- * set. Used only while connecting (blocking, redisSetTimeout bounds it). */
-static int
-setup_command(redisContext *ctx, char *err, const char *what, const char *fmt,
-              ...)
-{
-    redisReply *r;
-    va_list ap;
-    int rc = 0;
-
-    va_start(ap, fmt);
-    r = redisvCommand(ctx, fmt, ap);
-    va_end(ap);
-    if (r == NULL) {
-        snprintf(err, UPSTREAM_ERR_MAX, "%s: %.200s", what, ctx->errstr);
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, UPSTREAM_ERR_MAX, "%s failed: %.*s", what, (int)r->len,
-                 r->str);
-        rc = -1;
-    }
-    freeReplyObject(r);
-    return rc;
-}
-
-struct redisContext *
-upstream_connect(const struct config *cfg, char *err)
-{
-    redisContext *ctx;
-
-    ctx = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port,
-                                  ms_to_tv(cfg->connect_timeout_ms));
-    if (ctx == NULL) {
-        snprintf(err, UPSTREAM_ERR_MAX, "cannot allocate a redis context");
-        return NULL;
-    }
-    if (ctx->err) {
-        snprintf(err, UPSTREAM_ERR_MAX, "connect to %.64s:%d: %.120s",
-                 cfg->redis_host, cfg->redis_port, ctx->errstr);
-        goto fail;
-    }
-    if (redisSetTimeout(ctx, ms_to_tv(cfg->command_timeout_ms)) != REDIS_OK) {
-        snprintf(err, UPSTREAM_ERR_MAX, "set timeout: %.200s", ctx->errstr);
-        goto fail;
-    }
-    if (cfg->redis_password[0] != '\0' &&
-        setup_command(ctx, err, "AUTH", "AUTH %s", cfg->redis_password) < 0) {
-        goto fail;
-    }
-    if (cfg->redis_db != 0 &&
-        setup_command(ctx, err, "SELECT", "SELECT %d", cfg->redis_db) < 0) {
-        goto fail;
-    }
-    return ctx;
-
-fail:
-    redisFree(ctx);
-    return NULL;
-}
-
 /*
  * Gives slot s a live context. Fails fast while the pool is down; after the
  * backoff, one thread probes. Returns 0, or -1 with err set.
@@ -214,6 +145,7 @@ static int
 slot_connect(struct upstream *u, struct slot *s, char *err)
 {
     int64_t now = util_now_ms();
+    struct redis_target target;
 
     pthread_mutex_lock(&u->lock);
     if (u->backoff_ms > 0 && (now < u->down_until || u->probing)) {
@@ -226,7 +158,8 @@ slot_connect(struct upstream *u, struct slot *s, char *err)
     }
     pthread_mutex_unlock(&u->lock);
 
-    s->ctx = upstream_connect(u->cfg, err);
+    target = redis_target_of(u->cfg);
+    s->ctx = redis_open(&target, err);
     s->pending = 0;
     s->track_gen = 0;
 
@@ -237,10 +170,7 @@ slot_connect(struct upstream *u, struct slot *s, char *err)
         if (u->backoff_ms == 0) {
             log_warn("msg=\"redis unreachable\" cause=\"%s\"", err);
         }
-        u->backoff_ms = u->backoff_ms == 0 ? BACKOFF_MIN_MS
-                        : u->backoff_ms * 2 > BACKOFF_MAX_MS
-                            ? BACKOFF_MAX_MS
-                            : u->backoff_ms * 2;
+        u->backoff_ms = backoff_next(u->backoff_ms);
         u->down_until = util_now_ms() + u->backoff_ms;
         snprintf(u->down_reason, sizeof(u->down_reason), "%s", err);
     } else {
@@ -515,9 +445,8 @@ upstream_ping(struct upstream *u, char *err)
 }
 
 void
-upstream_check_idle(void *arg)
+upstream_check_idle(struct upstream *u)
 {
-    struct upstream *u = arg;
     int i;
 
     for (i = 0; i < u->nslots; i++) {

@@ -32,6 +32,7 @@
 #include <stddef.h>
 
 #include "base/config.h"
+#include "upstream/redis.h"
 #include "upstream/tracking.h"
 
 struct redisContext;
@@ -45,7 +46,7 @@ enum upstream_status {
     UPSTREAM_ETIMEOUT = -3, /* no reply within command_timeout */
 };
 
-#define UPSTREAM_ERR_MAX 256
+#define UPSTREAM_ERR_MAX REDIS_ERR_MAX
 
 /* A value fetched from Redis. Free with upstream_value_free(). */
 struct upstream_value {
@@ -59,13 +60,6 @@ struct upstream;
 /* Creates the pool (no connection is made yet). cfg and t must outlive it.
  * Returns NULL on allocation failure. */
 struct upstream *upstream_create(const struct config *cfg, struct tracking *t);
-
-/*
- * Opens one connection as the pool does (connect_timeout, command_timeout,
- * AUTH, SELECT). Returns it (free with redisFree), or NULL with err set.
- * Thread-safe.
- */
-struct redisContext *upstream_connect(const struct config *cfg, char *err);
 
 /* Frees every context. NULL is a no-op. No concurrent use. */
 void upstream_destroy(struct upstream *u);
@@ -90,9 +84,9 @@ int upstream_ping(struct upstream *u, char *err);
  * Looks at every idle pooled connection without blocking and drops those
  * Redis has closed (EOF) or that hold unexpected bytes, so a lost tracked
  * connection is noticed (and the cache expired) within a tick, not at its
- * next use. arg is the struct upstream; the tracking thread calls it.
+ * next use. The keeper thread (keeper.h) calls it. Thread-safe.
  */
-void upstream_check_idle(void *arg);
+void upstream_check_idle(struct upstream *u);
 
 /* Frees a value from upstream_get. NULL data is a no-op. */
 void upstream_value_free(struct upstream_value *v);

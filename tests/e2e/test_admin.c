@@ -347,12 +347,12 @@ Test(admin, invalidation_is_counted)
 Test(admin, stats_json_parses_and_agrees_with_metrics)
 {
     static const char *const pairs[][2] = {
-        {"\"hits\":", P "cache_hits_total"},
-        {"\"misses\":", P "cache_misses_total"},
-        {"\"evictions\":", P "cache_evictions_total"},
-        {"\"entries\":", P "cache_entries"},
-        {"\"bytes\":", P "cache_bytes"},
-        {"\"rejected\":", P "connections_rejected_total"},
+        {"\"cache_hits_total\":", P "cache_hits_total"},
+        {"\"cache_misses_total\":", P "cache_misses_total"},
+        {"\"cache_evictions_total\":", P "cache_evictions_total"},
+        {"\"cache_entries\":", P "cache_entries"},
+        {"\"cache_bytes\":", P "cache_bytes"},
+        {"\"connections_rejected_total\":", P "connections_rejected_total"},
         {"\"http\":{\"2xx\":",
          P "requests_total{listener=\"http\",class=\"2xx\"}"},
         {"\"4xx\":", P "requests_total{listener=\"http\",class=\"4xx\"}"},
@@ -379,9 +379,10 @@ Test(admin, stats_json_parses_and_agrees_with_metrics)
     cr_assert_str_eq(h_hdr(&r, "Content-Type"), "application/json");
     cr_assert_eq(h_json_check(r.body), 0, "/stats.json is not JSON: %s",
                  r.body);
-    cr_assert_not_null(strstr(r.body, "\"hits\":1,"), "%s", r.body);
-    cr_assert_not_null(strstr(r.body, "\"misses\":3,"), "%s", r.body);
-    cr_assert_not_null(strstr(r.body, "\"bytes\":3,"), "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"cache_hits_total\":1,"), "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "\"cache_misses_total\":3,"), "%s",
+                       r.body);
+    cr_assert_not_null(strstr(r.body, "\"cache_bytes\":3,"), "%s", r.body);
     for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         double m = h_prom_value(text, pairs[i][1]);
         double j = h_json_num(r.body, pairs[i][0]);
@@ -389,6 +390,36 @@ Test(admin, stats_json_parses_and_agrees_with_metrics)
         cr_assert(!isnan(m) && m == j, "%s %g in JSON, %s %g in /metrics",
                   pairs[i][0], j, pairs[i][1], m);
     }
+    h_resp_free(&r);
+    free(text);
+}
+
+/* Both outputs come from one list: every family /metrics declares (its
+ * "# TYPE" line) is a key of stats.json's "metrics" object. */
+Test(admin, every_prometheus_family_is_in_stats_json)
+{
+    struct h_resp r = {0};
+    char *text, *line, *save = NULL, want[160];
+    int families = 0;
+
+    h_start_proxy_admin(&proxy, &redis, "", &admin_port);
+    text = scrape();
+    get(admin_port, "/stats.json", &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_not_null(strstr(r.body, "\"metrics\":{"), "%s", r.body);
+    for (line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char name[128];
+
+        if (sscanf(line, "# TYPE redis_proxy_%127s", name) != 1) {
+            continue;
+        }
+        families++;
+        snprintf(want, sizeof(want), "\"%s\":", name);
+        cr_expect_not_null(strstr(strstr(r.body, "\"metrics\":{"), want),
+                           "family %s is missing from stats.json", name);
+    }
+    cr_assert_geq(families, 30, "only %d families in /metrics", families);
     h_resp_free(&r);
     free(text);
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "net/conn.h"
+#include "serve/http_conn.h"
 #include "base/util.h"
 #include "net/waiter.h"
 #include "net/workq.h"
@@ -42,10 +43,18 @@
 
 static const char status_408[] = "HTTP/1.1 408 Request Timeout\r\n";
 
+/* The two kinds of conn the waiter must tell apart only through their
+ * ops: one with a last word at its deadline (HTTP's 408), one without. */
+static const struct conn_ops http_ops = {.name = "http",
+                                         .expired = http_conn_expired};
+static const struct conn_ops resp_ops = {.name = "resp", .expired = NULL};
+enum kind { KIND_HTTP, KIND_RESP };
+
 struct fixture {
     struct workq *q;
     struct waiter *w;
-    atomic_int open; /* conns created and not yet destroyed */
+    struct conn_budget budget; /* .open: conns not yet destroyed */
+    struct conn_kind kinds[2];
 };
 
 static void
@@ -55,7 +64,14 @@ setup(struct fixture *f)
     cr_assert_not_null(f->q);
     f->w = waiter_create(f->q, 256);
     cr_assert_not_null(f->w);
-    atomic_init(&f->open, 0);
+    memset(&f->budget, 0, sizeof(f->budget));
+    for (int i = 0; i < 2; i++) {
+        f->kinds[i].ops = i == KIND_HTTP ? &http_ops : &resp_ops;
+        f->kinds[i].ctx = NULL;
+        f->kinds[i].budget = &f->budget;
+        atomic_init(&f->kinds[i].idle_timeout_ms, FAR_MS);
+        atomic_init(&f->kinds[i].request_timeout_ms, 1000);
+    }
 }
 
 static void
@@ -67,16 +83,16 @@ teardown(struct fixture *f)
 
 /* Creates a conn on one end of a fresh socketpair; *peer gets the other. */
 static struct conn *
-new_conn(struct fixture *f, enum conn_proto proto, int *peer)
+new_conn(struct fixture *f, enum kind kind, int *peer)
 {
     struct conn *c;
     int sv[2];
 
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     cr_assert_eq(util_set_nonblock(sv[0]), 0);
-    c = conn_create(sv[0], proto, 1000, &f->open);
+    c = conn_create(sv[0], &f->kinds[kind]);
     cr_assert_not_null(c);
-    atomic_fetch_add(&f->open, 1);
+    atomic_fetch_add(&f->budget.open, 1);
     *peer = sv[1];
     return c;
 }
@@ -231,16 +247,16 @@ Test(waiter, idle_conn_stays_parked_until_its_deadline)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
+    c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
     cr_assert_eq(waiter_count(f.w), 1);
     sleep_ms(250); /* two deadline scans */
     cr_assert_eq(waiter_count(f.w), 1);
     cr_assert_eq(workq_depth(f.q), 0);
-    cr_assert_eq(atomic_load(&f.open), 1);
+    cr_assert_eq(atomic_load(&f.budget.open), 1);
     expect_peer_open(peer);
     teardown(&f);
-    cr_assert_eq(atomic_load(&f.open), 0);
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
     close(peer);
 }
 
@@ -251,7 +267,7 @@ Test(waiter, readable_conn_is_handed_to_a_taker)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
+    c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
     expect_no_take(&f, 50);
     send_byte(peer, 'x');
@@ -260,9 +276,9 @@ Test(waiter, readable_conn_is_handed_to_a_taker)
     cr_assert_eq(waiter_count(f.w), 0);
     cr_assert_eq(conn_read(c), 1);
     cr_assert_eq(c->rbuf[0], 'x');
-    cr_assert_eq(atomic_load(&f.open), 1, "waking does not close");
+    cr_assert_eq(atomic_load(&f.budget.open), 1, "waking does not close");
     conn_destroy(c);
-    cr_assert_eq(atomic_load(&f.open), 0);
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
     expect_closed_silently(peer, 0);
     close(peer);
     teardown(&f);
@@ -275,7 +291,7 @@ Test(waiter, reparked_conn_wakes_again)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
+    c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
     send_byte(peer, 'a');
     cr_assert_eq(take(&f), c);
@@ -307,13 +323,13 @@ Test(waiter, peer_hangup_wakes_the_conn_for_its_worker)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
+    c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
     close(peer);
     cr_assert_eq(take(&f), c, "hang-up did not wake the conn");
     cr_assert_eq(waiter_count(f.w), 0);
     cr_assert_eq(conn_read(c), CONN_IO_EOF);
-    cr_assert_eq(atomic_load(&f.open), 1,
+    cr_assert_eq(atomic_load(&f.budget.open), 1,
                  "the worker closes it, not the waiter");
     conn_destroy(c);
     teardown(&f);
@@ -347,12 +363,12 @@ Test(waiter, idle_conn_is_closed_at_its_deadline_and_not_before)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
+    c = new_conn(&f, KIND_RESP, &peer);
     t0 = util_now_ms();
     park(&f, c, t0 + 200);
     expect_closed_silently(peer, 1500);
     cr_assert_geq(util_now_ms() - t0, 200, "closed before its deadline");
-    cr_assert_eq(wait_open(&f.open, 0), 0);
+    cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     cr_assert_eq(waiter_count(f.w), 0);
     expect_no_take(&f, 0); /* an expired conn is not handed out */
     close(peer);
@@ -366,10 +382,10 @@ Test(waiter, conn_parked_past_its_deadline_is_closed)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
+    c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() - 1);
     expect_closed_silently(peer, 1500);
-    cr_assert_eq(wait_open(&f.open, 0), 0);
+    cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     cr_assert_eq(waiter_count(f.w), 0);
     close(peer);
     teardown(&f);
@@ -382,13 +398,13 @@ Test(waiter, only_conns_past_their_deadline_are_closed)
     int peer_soon, peer_late;
 
     setup(&f);
-    soon = new_conn(&f, CONN_RESP, &peer_soon);
-    late = new_conn(&f, CONN_RESP, &peer_late);
+    soon = new_conn(&f, KIND_RESP, &peer_soon);
+    late = new_conn(&f, KIND_RESP, &peer_late);
     park(&f, late, util_now_ms() + FAR_MS);
     park(&f, soon, util_now_ms() + 150);
     cr_assert_eq(waiter_count(f.w), 2);
     expect_closed_silently(peer_soon, 1500);
-    cr_assert_eq(wait_open(&f.open, 1), 1);
+    cr_assert_eq(wait_open(&f.budget.open, 1), 1);
     cr_assert_eq(waiter_count(f.w), 1);
     expect_peer_open(peer_late);
     send_byte(peer_late, 'x'); /* the survivor still wakes */
@@ -407,11 +423,11 @@ Test(waiter, input_that_arrived_while_workers_were_busy_outlives_the_deadline)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
+    c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() + 100);
     send_byte(peer, 'x'); /* in time, but nobody calls waiter_take */
     sleep_ms(400);        /* several deadline scans */
-    cr_assert_eq(atomic_load(&f.open), 1,
+    cr_assert_eq(atomic_load(&f.budget.open), 1,
                  "a request that came in time "
                  "was dropped");
     cr_assert_eq(waiter_count(f.w), 0);
@@ -438,7 +454,7 @@ Test(waiter, http_conn_with_partial_request_gets_408_then_close)
     int peer, rc;
 
     setup(&f);
-    c = new_conn(&f, CONN_HTTP, &peer);
+    c = new_conn(&f, KIND_HTTP, &peer);
     c->req_start_ms = util_now_ms();
     park(&f, c, util_now_ms() + 200);
     rc = peer_read_all(peer, 1500, buf, sizeof(buf), &len);
@@ -459,7 +475,7 @@ Test(waiter, http_conn_with_partial_request_gets_408_then_close)
     clen = strtoul(strstr(buf, "\r\nContent-Length: ") + 18, NULL, 10);
     cr_assert_eq(strlen(body), clen, "body '%s' vs Content-Length %zu", body,
                  clen);
-    cr_assert_eq(wait_open(&f.open, 0), 0);
+    cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     close(peer);
     teardown(&f);
 }
@@ -471,10 +487,10 @@ Test(waiter, http_conn_between_requests_closes_without_reply)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_HTTP, &peer);
+    c = new_conn(&f, KIND_HTTP, &peer);
     park(&f, c, util_now_ms() + 100);
     expect_closed_silently(peer, 1500);
-    cr_assert_eq(wait_open(&f.open, 0), 0);
+    cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     close(peer);
     teardown(&f);
 }
@@ -486,11 +502,11 @@ Test(waiter, resp_conn_with_partial_request_closes_without_reply)
     int peer;
 
     setup(&f);
-    c = new_conn(&f, CONN_RESP, &peer);
+    c = new_conn(&f, KIND_RESP, &peer);
     c->req_start_ms = util_now_ms();
     park(&f, c, util_now_ms() + 100);
     expect_closed_silently(peer, 1500);
-    cr_assert_eq(wait_open(&f.open, 0), 0);
+    cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     close(peer);
     teardown(&f);
 }
@@ -505,7 +521,7 @@ Test(waiter, count_follows_parks_wakes_and_expiries)
 
     setup(&f);
     for (i = 0; i < 3; i++) {
-        c[i] = new_conn(&f, CONN_RESP, &peer[i]);
+        c[i] = new_conn(&f, KIND_RESP, &peer[i]);
         park(&f, c[i], util_now_ms() + FAR_MS);
         cr_assert_eq(waiter_count(f.w), i + 1);
     }
@@ -513,14 +529,14 @@ Test(waiter, count_follows_parks_wakes_and_expiries)
     cr_assert_eq(take(&f), c[1]);
     cr_assert_eq(waiter_count(f.w), 2);
     conn_destroy(c[1]);
-    c[3] = new_conn(&f, CONN_RESP, &peer[3]);
+    c[3] = new_conn(&f, KIND_RESP, &peer[3]);
     park(&f, c[3], util_now_ms() + 100);
     cr_assert_eq(waiter_count(f.w), 3);
     cr_assert_eq(wait_count(f.w, 2), 2, "the expired conn is still counted");
     expect_closed_silently(peer[3], 1000);
-    cr_assert_eq(wait_open(&f.open, 2), 2);
+    cr_assert_eq(wait_open(&f.budget.open, 2), 2);
     teardown(&f);
-    cr_assert_eq(atomic_load(&f.open), 0);
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
     for (i = 0; i < 4; i++) {
         close(peer[i]);
     }
@@ -536,7 +552,7 @@ Test(waiter, wakes_exactly_the_conns_that_got_input)
 
     setup(&f);
     for (i = 0; i < MANY; i++) {
-        c[i] = new_conn(&f, CONN_RESP, &peer[i]);
+        c[i] = new_conn(&f, KIND_RESP, &peer[i]);
         park(&f, c[i], util_now_ms() + FAR_MS);
     }
     cr_assert_eq(waiter_count(f.w), MANY);
@@ -558,9 +574,9 @@ Test(waiter, wakes_exactly_the_conns_that_got_input)
     for (i = 0; i < MANY; i += 2) {
         conn_destroy(c[i]);
     }
-    cr_assert_eq(atomic_load(&f.open), MANY / 2);
+    cr_assert_eq(atomic_load(&f.budget.open), MANY / 2);
     teardown(&f);
-    cr_assert_eq(atomic_load(&f.open), 0);
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
     for (i = 0; i < MANY; i++) {
         close(peer[i]);
     }
@@ -574,17 +590,18 @@ Test(waiter, stop_closes_every_parked_conn_and_refuses_new_ones)
 
     setup(&f);
     for (i = 0; i < 3; i++) {
-        c[i] = new_conn(&f, CONN_RESP, &peer[i]);
+        c[i] = new_conn(&f, KIND_RESP, &peer[i]);
         park(&f, c[i], util_now_ms() + FAR_MS);
     }
     waiter_stop(f.w);
-    cr_assert_eq(atomic_load(&f.open), 0, "stop returned with conns open");
+    cr_assert_eq(atomic_load(&f.budget.open), 0,
+                 "stop returned with conns open");
     cr_assert_eq(waiter_count(f.w), 0);
     for (i = 0; i < 3; i++) {
         expect_closed_silently(peer[i], 0);
         close(peer[i]);
     }
-    late = new_conn(&f, CONN_RESP, &peer_late);
+    late = new_conn(&f, KIND_RESP, &peer_late);
     cr_assert_eq(waiter_park(f.w, late, util_now_ms() + FAR_MS), -1);
     cr_assert_eq(waiter_count(f.w), 0);
     expect_peer_open(peer_late); /* still the caller's */
@@ -603,14 +620,14 @@ Test(waiter, stop_hands_conns_with_input_to_the_queue_and_drops_their_reports)
     void *got;
 
     setup(&f);
-    busy = new_conn(&f, CONN_RESP, &peer_busy);
-    idle = new_conn(&f, CONN_RESP, &peer_idle);
+    busy = new_conn(&f, KIND_RESP, &peer_busy);
+    idle = new_conn(&f, KIND_RESP, &peer_idle);
     park(&f, busy, util_now_ms() + FAR_MS);
     park(&f, idle, util_now_ms() + FAR_MS);
     send_byte(peer_busy, 'x'); /* a request in flight, not yet taken */
     waiter_stop(f.w);
     expect_closed_silently(peer_idle, 0);
-    cr_assert_eq(atomic_load(&f.open), 1);
+    cr_assert_eq(atomic_load(&f.budget.open), 1);
     /* The queue's wake-up (and any report epoll still held for busy) is
      * not a conn for a taker. */
     for (i = 0; i < 4; i++) {
@@ -633,12 +650,12 @@ Test(waiter, destroy_closes_every_parked_conn)
 
     setup(&f);
     for (i = 0; i < 2; i++) {
-        c[i] = new_conn(&f, CONN_HTTP, &peer[i]);
+        c[i] = new_conn(&f, KIND_HTTP, &peer[i]);
         c[i]->req_start_ms = util_now_ms();
         park(&f, c[i], util_now_ms() + FAR_MS);
     }
     teardown(&f);
-    cr_assert_eq(atomic_load(&f.open), 0);
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
     for (i = 0; i < 2; i++) {
         expect_closed_silently(peer[i], 0); /* shutdown is not a timeout */
         close(peer[i]);
@@ -657,12 +674,12 @@ Test(waiter, park_of_a_socket_epoll_cannot_watch_is_refused)
     fd = dup(fileno(tmp)); /* a regular file: epoll_ctl says EPERM */
     cr_assert_geq(fd, 0);
     fclose(tmp);
-    c = conn_create(fd, CONN_RESP, 1000, &f.open);
+    c = conn_create(fd, &f.kinds[KIND_RESP]);
     cr_assert_not_null(c);
-    atomic_fetch_add(&f.open, 1);
+    atomic_fetch_add(&f.budget.open, 1);
     cr_assert_eq(waiter_park(f.w, c, util_now_ms() + FAR_MS), -1);
     cr_assert_eq(waiter_count(f.w), 0);
-    cr_assert_eq(atomic_load(&f.open), 1, "the caller still owns it");
+    cr_assert_eq(atomic_load(&f.budget.open), 1, "the caller still owns it");
     conn_destroy(c);
     teardown(&f);
 }
@@ -733,7 +750,7 @@ Test(waiter, concurrent_takers_each_get_a_readable_conn_exactly_once)
 
     setup(&f);
     for (i = 0; i < STRESS_CONNS; i++) {
-        st.c[i] = new_conn(&f, CONN_RESP, &peer[i]);
+        st.c[i] = new_conn(&f, KIND_RESP, &peer[i]);
         park(&f, st.c[i], util_now_ms() + FAR_MS);
     }
     for (i = 0; i < STRESS_TAKERS; i++) {
@@ -757,7 +774,7 @@ Test(waiter, concurrent_takers_each_get_a_readable_conn_exactly_once)
                  atomic_load(&st.received), STRESS_BYTES);
     cr_assert_eq(waiter_count(f.w), STRESS_CONNS);
     teardown(&f);
-    cr_assert_eq(atomic_load(&f.open), 0);
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
     for (i = 0; i < STRESS_CONNS; i++) {
         close(peer[i]);
     }

@@ -1,0 +1,176 @@
+/*
+ * http_conn: the request loop and the response writer of both HTTP
+ * listeners; see http_conn.h. A response is a head built on the stack plus
+ * the body written from where it lies (a cache entry, a static page), so
+ * a hit allocates nothing.
+ */
+#include "serve/http_conn.h"
+
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "base/util.h"
+#include "proto/http_out.h"
+#include "serve/proxy.h"
+
+#define HTTP_TEXT_MAX 320 /* bytes of a short text body */
+
+int
+http_conn_send(struct conn *c, const struct http_request *req,
+               const struct http_reply *r)
+{
+    char head[HTTP_HEAD_MAX];
+    struct http_head h;
+    struct http_head_info i = {
+        .status = r->status,
+        .type = r->type,
+        .length = r->body_len,
+        .extra = r->extra,
+        .keep_alive = req != NULL && req->keep_alive,
+        .http10_keep_alive = req != NULL && req->minor_version == 0,
+    };
+    struct iovec iov[2];
+
+    http_head_init(&h, head, sizeof(head));
+    iov[0].iov_base = head;
+    iov[0].iov_len = http_head_write(&h, &i);
+    if (iov[0].iov_len == 0) {
+        return CONN_IO_ERR;
+    }
+    iov[1].iov_base = (void *)r->body;
+    iov[1].iov_len = r->no_body ? 0 : r->body_len;
+    return conn_write(c, iov, 2);
+}
+
+int
+http_conn_text(struct conn *c, const struct http_request *req, int status,
+               const char *extra, const char *msg, int keep_alive)
+{
+    char body[HTTP_TEXT_MAX], hdrs[HTTP_HEAD_MAX / 2];
+    struct http_request copy;
+    int n = snprintf(body, sizeof(body), "%s\n", msg);
+    int m =
+        snprintf(hdrs, sizeof(hdrs), "Cache-Control: no-store\r\n%s", extra);
+    struct http_reply r = {
+        .status = status,
+        .type = HTTP_TYPE_TEXT,
+        .extra = hdrs,
+        .body = body,
+        .body_len = n < 0                       ? 0
+                    : (size_t)n >= sizeof(body) ? sizeof(body) - 1
+                                                : (size_t)n,
+        .no_body = req != NULL && req->method == HTTP_METHOD_HEAD,
+    };
+
+    if (m < 0 || (size_t)m >= sizeof(hdrs)) {
+        return CONN_IO_ERR;
+    }
+    if (req != NULL && !keep_alive && req->keep_alive) {
+        copy = *req;
+        copy.keep_alive = 0;
+        req = &copy;
+    }
+    return http_conn_send(c, req, &r);
+}
+
+static int
+status_for_parse_error(int rc)
+{
+    switch (rc) {
+    case HTTP_ETARGET:
+        return 414;
+    case HTTP_EHEADERS:
+        return 431;
+    case HTTP_EVERSION:
+        return 505;
+    case HTTP_EBODY:
+        return 413;
+    default:
+        return 400;
+    }
+}
+
+static const char *
+text_for_status(int status)
+{
+    switch (status) {
+    case 414:
+        return "request-target too long";
+    case 431:
+        return "request header fields too large";
+    case 505:
+        return "HTTP version not supported";
+    case 413:
+        return "request body too large";
+    default:
+        return "bad request";
+    }
+}
+
+int
+http_conn_process(struct conn *c, http_route_fn route,
+                  enum metrics_listener listener)
+{
+    struct http_request req;
+    int rc;
+
+    for (;;) {
+        size_t avail = c->rlen - c->rpos;
+
+        if (c->discard > 0) {
+            size_t n = c->discard < avail ? c->discard : avail;
+            conn_consume(c, n);
+            c->discard -= n;
+            avail -= n;
+        }
+        if (avail == 0) {
+            if (c->discard == 0) {
+                c->req_start_ms = 0;
+            } else if (c->req_start_ms == 0) {
+                c->req_start_ms = util_now_ms();
+            }
+            return 0;
+        }
+        rc = http_parse_request(c->rbuf + c->rpos, avail, &req);
+        if (rc == HTTP_INCOMPLETE) {
+            if (c->req_start_ms == 0) {
+                c->req_start_ms = util_now_ms();
+            }
+            return 0;
+        }
+        if (rc < 0) {
+            int status = status_for_parse_error(rc);
+            struct proxy *px = c->kind->ctx;
+
+            metrics_request(&px->metrics, listener, status);
+            http_conn_text(c, NULL, status, "", text_for_status(status), 0);
+            return -1;
+        }
+        c->req_start_ms = 0;
+        conn_consume(c, req.head_len);
+        c->discard = (size_t)req.content_length;
+        if (route(c, &req) < 0) {
+            return -1;
+        }
+    }
+}
+
+void
+http_conn_expired(struct conn *c)
+{
+    char buf[512];
+    size_t n;
+
+    if (c->req_start_ms == 0) {
+        return; /* idle: nothing was asked, nothing to say */
+    }
+    n = http_canned(buf, sizeof(buf), 408);
+    /* Best effort, one non-blocking send: the peer is not reading. */
+    (void)send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+size_t
+http_conn_busy(char *out, size_t cap)
+{
+    return http_canned(out, cap, 503);
+}

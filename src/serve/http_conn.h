@@ -1,0 +1,62 @@
+/*
+ * http_conn: HTTP/1.1 connection handling shared by the data port (httpd)
+ * and the admin port (admin): the request loop over a conn's read buffer
+ * (pipelined requests answered in order, request bodies skipped, parse
+ * errors answered with their status and the connection closed), writing a
+ * response through proto/http_out, and the conn_ops hooks both HTTP
+ * listeners share (408 at a deadline, 503 over the budget).
+ */
+#ifndef RP_HTTP_CONN_H
+#define RP_HTTP_CONN_H
+
+#include <stddef.h>
+
+#include "base/metrics.h"
+#include "net/conn.h"
+#include "proto/http.h"
+
+#define HTTP_TYPE_TEXT "text/plain; charset=utf-8"
+#define HTTP_TYPE_BINARY "application/octet-stream"
+
+/* One response. */
+struct http_reply {
+    int status;
+    const char *type;  /* Content-Type, or NULL for none (304) */
+    const char *extra; /* more header lines, each ending in CRLF, or "" */
+    const char *body;
+    size_t body_len;
+    int no_body; /* HEAD or 304: headers only */
+};
+
+/* Serves one parsed request on c. Returns 0, or -1 to close the conn once
+ * its output is flushed. */
+typedef int (*http_route_fn)(struct conn *c, const struct http_request *req);
+
+/*
+ * Answers every complete request in c's read buffer through route, in
+ * order. Returns 0 when the conn stays open (a partial request may remain;
+ * c->req_start_ms is set then), or -1 when it must be closed after the
+ * output is flushed. Parse errors are answered here (400, 413, 414, 431,
+ * 505), counted under listener, and close the conn.
+ */
+int http_conn_process(struct conn *c, http_route_fn route,
+                      enum metrics_listener listener);
+
+/* Appends r as the response to req (NULL: an error before any request was
+ * parsed; the conn closes). The body is written straight from r->body.
+ * Returns 0 or CONN_IO_ERR. */
+int http_conn_send(struct conn *c, const struct http_request *req,
+                   const struct http_reply *r);
+
+/* Appends a short text response: the body is msg and a newline, with
+ * Cache-Control: no-store and the extra lines. keep_alive 0 closes the
+ * conn after it. Returns 0 or CONN_IO_ERR. */
+int http_conn_text(struct conn *c, const struct http_request *req, int status,
+                   const char *extra, const char *msg, int keep_alive);
+
+/* conn_ops hooks for both HTTP listeners: a 408 to a conn holding a
+ * partial request at its deadline; the 503 for a conn over its budget. */
+void http_conn_expired(struct conn *c);
+size_t http_conn_busy(char *out, size_t cap);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * stats: the snapshot and its two renderings from the STATS_SCALARS list;
+ * see stats.h. The admin port is not a hot path: output is built in a
+ * heap buffer with printf.
+ */
+#include "serve/stats.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "net/waiter.h"
+#include "net/worker.h"
+#include "net/workq.h"
+#include "serve/proxy.h"
+
+static const char *const listener_names[] = {"http", "resp", "admin"};
+static const char *const class_names[] = {"2xx", "3xx", "4xx", "5xx"};
+static const char *const tracking_names[] = {"off", "down", "up"};
+static const char *const hist_names[] = {"hit_latency_seconds",
+                                         "miss_latency_seconds"};
+static const char *const hist_help[] = {
+    "Time to answer a request from the cache.",
+    "Time to answer a request that asked Redis."};
+
+void
+stats_printf(struct stats_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        size_t room = b->cap - b->len;
+        char *np;
+
+        va_start(ap, fmt);
+        n = vsnprintf(b->p != NULL ? b->p + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0 || b->failed) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        np = realloc(b->p, b->cap * 2 + (size_t)n + 1);
+        if (np == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = b->cap * 2 + (size_t)n + 1;
+    }
+}
+
+static long
+load(atomic_long *a)
+{
+    return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+void
+stats_take(struct proxy *px, struct stats_snapshot *s)
+{
+    struct metrics *m = &px->metrics;
+    struct metrics_histogram *h[2] = {&m->hit, &m->miss};
+    int i, j;
+
+    cache_stats(px->cache, &s->cache);
+    flights_stats(px->flights, &s->flights);
+    tracking_stats(px->tracking, &s->tracking);
+    upstream_stats(px->up, &s->pool);
+    for (i = 0; i < METRICS_LISTENERS; i++) {
+        for (j = 0; j < METRICS_CLASSES; j++) {
+            s->requests[i][j] = load(&m->requests[i][j]);
+        }
+    }
+    s->hits = load(&m->hits);
+    s->misses = load(&m->misses);
+    s->stale = load(&m->stale);
+    s->accepted = load(&px->clients.accepted);
+    s->rejected = load(&px->clients.rejected);
+    s->log_dropped = log_dropped();
+    for (i = 0; i < 2; i++) {
+        for (j = 0; j <= METRICS_BUCKETS; j++) {
+            s->hist_le[i][j] = load(&h[i]->le[j]);
+        }
+        s->hist_count[i] = load(&h[i]->count);
+        s->hist_sum_us[i] = load(&h[i]->sum_us);
+    }
+    s->open = atomic_load(&px->clients.open);
+    s->parked = waiter_count(px->waiter);
+    s->busy = worker_pool_busy(px->workers);
+    s->depth = (long)workq_depth(px->q);
+    s->workers = px->cfg->workers;
+    s->capacity = px->cfg->cache_capacity;
+    s->uptime_s = (double)(util_now_ms() - m->started_ms) / 1000.0;
+}
+
+static void
+prom_family(struct stats_buf *b, const char *name, const char *type,
+            const char *help)
+{
+    stats_printf(b, "# HELP redis_proxy_%s %s\n# TYPE redis_proxy_%s %s\n",
+                 name, help, name, type);
+}
+
+static void
+prom_histogram(struct stats_buf *b, const struct stats_snapshot *s, int h)
+{
+    long cumulative = 0;
+    int i;
+
+    prom_family(b, hist_names[h], "histogram", hist_help[h]);
+    for (i = 0; i < METRICS_BUCKETS; i++) {
+        cumulative += s->hist_le[h][i];
+        stats_printf(b, "redis_proxy_%s_bucket{le=\"%g\"} %ld\n", hist_names[h],
+                     (double)metrics_bounds_us[i] / 1e6, cumulative);
+    }
+    stats_printf(b, "redis_proxy_%s_bucket{le=\"+Inf\"} %ld\n", hist_names[h],
+                 s->hist_count[h]);
+    stats_printf(b, "redis_proxy_%s_sum %.6f\n", hist_names[h],
+                 (double)s->hist_sum_us[h] / 1e6);
+    stats_printf(b, "redis_proxy_%s_count %ld\n", hist_names[h],
+                 s->hist_count[h]);
+}
+
+void
+stats_prometheus(const struct stats_snapshot *s, struct stats_buf *b)
+{
+    int i, j;
+
+    prom_family(b, "requests_total", "counter",
+                "Requests answered, by listener and status class.");
+    for (i = 0; i < METRICS_LISTENERS; i++) {
+        for (j = 0; j < METRICS_CLASSES; j++) {
+            stats_printf(b,
+                         "redis_proxy_requests_total{listener=\"%s\","
+                         "class=\"%s\"} %ld\n",
+                         listener_names[i], class_names[j], s->requests[i][j]);
+        }
+    }
+#define PROM_SCALAR(name, type, help, value)                                   \
+    prom_family(b, #name, #type, help);                                        \
+    stats_printf(b, "redis_proxy_" #name " %.17g\n", (double)(value));
+    STATS_SCALARS(PROM_SCALAR)
+#undef PROM_SCALAR
+    prom_histogram(b, s, 0);
+    prom_histogram(b, s, 1);
+}
+
+/* Writes str as a JSON string literal (quotes included). */
+static void
+json_str(struct stats_buf *b, const char *str)
+{
+    stats_printf(b, "\"");
+    for (; *str != '\0'; str++) {
+        unsigned char ch = (unsigned char)*str;
+        if (ch == '"' || ch == '\\') {
+            stats_printf(b, "\\%c", ch);
+        } else if (ch < 0x20) {
+            stats_printf(b, "\\u%04x", ch);
+        } else {
+            stats_printf(b, "%c", ch);
+        }
+    }
+    stats_printf(b, "\"");
+}
+
+static void
+json_histogram(struct stats_buf *b, const struct stats_snapshot *s, int h)
+{
+    int i;
+
+    stats_printf(b, ",\"%s\":{\"count\":%ld,\"sum_us\":%ld,\"buckets\":[",
+                 hist_names[h], s->hist_count[h], s->hist_sum_us[h]);
+    for (i = 0; i <= METRICS_BUCKETS; i++) {
+        stats_printf(b, "%s{\"le_us\":%lld,\"n\":%ld}", i > 0 ? "," : "",
+                     i < METRICS_BUCKETS ? (long long)metrics_bounds_us[i]
+                                         : -1LL,
+                     s->hist_le[h][i]);
+    }
+    stats_printf(b, "]}");
+}
+
+void
+stats_json(struct proxy *px, const struct stats_snapshot *s,
+           struct stats_buf *b)
+{
+    const struct config *cfg = px->cfg;
+    int i, j;
+
+    stats_printf(b,
+                 "{\"version\":\"%s\",\"uptime_s\":%.3f,"
+                 "\"config\":{\"http_port\":%d,\"resp_port\":%d,"
+                 "\"admin_port\":%d,\"workers\":%d,\"max_clients\":%d,"
+                 "\"capacity\":%ld,\"ttl_ms\":%lld,\"tracking\":%s,"
+                 "\"stale_if_error_ms\":%lld},",
+                 PROXY_VERSION, s->uptime_s, cfg->http_port, cfg->resp_port,
+                 cfg->admin_port, cfg->workers, cfg->max_clients,
+                 cfg->cache_capacity, (long long)cfg->cache_ttl_ms,
+                 cfg->cache_tracking ? "true" : "false",
+                 (long long)cfg->cache_stale_ms);
+    stats_printf(b,
+                 "\"redis\":{\"reachable\":%s,\"tracking\":\"%s\","
+                 "\"reason\":",
+                 s->pool.down ? "false" : "true",
+                 tracking_names[s->tracking.state]);
+    json_str(b, s->tracking.reason);
+    stats_printf(b, "},\"metrics\":{\"requests_total\":{");
+    for (i = 0; i < METRICS_LISTENERS; i++) {
+        stats_printf(b, "%s\"%s\":{", i > 0 ? "," : "", listener_names[i]);
+        for (j = 0; j < METRICS_CLASSES; j++) {
+            stats_printf(b, "%s\"%s\":%ld", j > 0 ? "," : "", class_names[j],
+                         s->requests[i][j]);
+        }
+        stats_printf(b, "}");
+    }
+    stats_printf(b, "}");
+#define JSON_SCALAR(name, type, help, value)                                   \
+    stats_printf(b, ",\"" #name "\":%.17g", (double)(value));
+    STATS_SCALARS(JSON_SCALAR)
+#undef JSON_SCALAR
+    json_histogram(b, s, 0);
+    json_histogram(b, s, 1);
+    stats_printf(b, "}}\n");
+}

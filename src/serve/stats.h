@@ -1,0 +1,115 @@
+/*
+ * stats: every figure the admin port exposes, declared once. One snapshot
+ * of every service's counters is taken per scrape (each service under its
+ * own short lock or with relaxed loads, never two locks at once, so a
+ * scrape never stalls request processing) and rendered from the same list
+ * (the X-macro of twemproxy's nc_stats.h) as Prometheus text for /metrics
+ * and as JSON for /stats.json, where each family appears under its
+ * Prometheus name without the redis_proxy_ prefix.
+ */
+#ifndef RP_STATS_H
+#define RP_STATS_H
+
+#include "base/metrics.h"
+#include "cache/cache.h"
+#include "cache/flight.h"
+#include "upstream/tracking.h"
+#include "upstream/upstream.h"
+
+struct proxy;
+
+/* Every figure, read once. */
+struct stats_snapshot {
+    struct cache_stats cache;
+    struct flight_stats flights;
+    struct tracking_stats tracking;
+    struct upstream_stats pool;
+    long requests[METRICS_LISTENERS][METRICS_CLASSES];
+    long hits, misses, stale, accepted, rejected, log_dropped;
+    long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
+    long open, parked, busy, depth, workers, capacity;
+    double uptime_s;
+};
+
+/*
+ * The scalar families: X(name, type, help, value), value an expression
+ * over `const struct stats_snapshot *s`. requests_total (labelled by
+ * listener and class) and the two latency histograms are rendered beside
+ * these by both outputs.
+ */
+#define STATS_SCALARS(X)                                                       \
+    X(cache_hits_total, counter, "Lookups answered from the cache.", s->hits)  \
+    X(cache_misses_total, counter, "Lookups that had to ask Redis.",           \
+      s->misses)                                                               \
+    X(cache_stale_total, counter, "Stale entries served while Redis failed.",  \
+      s->stale)                                                                \
+    X(cache_evictions_total, counter, "Entries evicted for capacity (LRU).",   \
+      s->cache.evictions)                                                      \
+    X(cache_expirations_total, counter, "Expired entries removed.",            \
+      s->cache.expirations)                                                    \
+    X(cache_invalidations_total, counter,                                      \
+      "Entries removed because Redis reported a change.",                      \
+      s->flights.invalidations)                                                \
+    X(cache_flushes_total, counter,                                            \
+      "Whole-cache invalidations (FLUSHALL, lost tracking).",                  \
+      s->flights.flushes)                                                      \
+    X(cache_entries, gauge, "Entries held now.", s->cache.entries)             \
+    X(cache_bytes, gauge, "Key and value bytes held now.", s->cache.bytes)     \
+    X(cache_capacity, gauge, "Entries held at most.", s->capacity)             \
+    X(fills_total, counter, "Fills from Redis started.", s->flights.fills)     \
+    X(fills_coalesced_total, counter,                                          \
+      "Misses that waited for a fill already in flight.",                      \
+      s->flights.coalesced)                                                    \
+    X(fills_discarded_total, counter,                                          \
+      "Fills not stored because an invalidation raced them.",                  \
+      s->flights.discarded)                                                    \
+    X(connections_open, gauge, "Client connections open (HTTP + RESP).",       \
+      s->open)                                                                 \
+    X(connections_accepted_total, counter, "Client connections accepted.",     \
+      s->accepted)                                                             \
+    X(connections_rejected_total, counter,                                     \
+      "Client connections refused over max_clients.", s->rejected)             \
+    X(connections_parked, gauge,                                               \
+      "Idle or partial connections held by the waiter.", s->parked)            \
+    X(workq_depth, gauge, "Connections queued for a worker.", s->depth)        \
+    X(workers_busy, gauge, "Workers serving a connection.", s->busy)           \
+    X(workers, gauge, "Worker threads.", s->workers)                           \
+    X(redis_pool_size, gauge, "Pooled Redis connections.", s->pool.size)       \
+    X(redis_pool_in_use, gauge, "Pooled connections borrowed now.",            \
+      s->pool.in_use)                                                          \
+    X(redis_pool_connected, gauge, "Pooled connections open now.",             \
+      s->pool.connected)                                                       \
+    X(redis_errors_total, counter, "Failed Redis commands and connects.",      \
+      s->pool.errors)                                                          \
+    X(redis_reconnects_total, counter, "Redis connections re-established.",    \
+      s->pool.reconnects)                                                      \
+    X(tracking_state, gauge, "Invalidation stream: 0 off, 1 down, 2 up.",      \
+      s->tracking.state)                                                       \
+    X(tracking_drops_total, counter, "Invalidation streams lost.",             \
+      s->tracking.drops)                                                       \
+    X(invalidation_messages_total, counter, "Invalidation messages received.", \
+      s->tracking.messages)                                                    \
+    X(log_lines_dropped_total, counter,                                        \
+      "Log lines dropped because stderr was slow.", s->log_dropped)            \
+    X(uptime_seconds, gauge, "Seconds since start.", s->uptime_s)
+
+/* Reads every figure into s. Thread-safe. */
+void stats_take(struct proxy *px, struct stats_snapshot *s);
+
+/* A growable text buffer; on allocation failure it stops growing and
+ * `failed` is set. Free p with free(). */
+struct stats_buf {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+void stats_printf(struct stats_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends s as Prometheus text (0.0.4) / as the /stats.json document. */
+void stats_prometheus(const struct stats_snapshot *s, struct stats_buf *b);
+void stats_json(struct proxy *px, const struct stats_snapshot *s,
+                struct stats_buf *b);
+
+#endif

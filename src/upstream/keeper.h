@@ -1,0 +1,26 @@
+/*
+ * keeper: the upstream layer's housekeeping thread. Once a second it looks
+ * at the pool's idle connections (upstream_check_idle), so a tracked data
+ * connection that Redis closed while it sat idle is noticed, and the cache
+ * entries it read are expired, within a second rather than at its next use.
+ *
+ * It exists so that neither the pool nor the invalidation stream has to
+ * drive the other: the pool tells the stream about lost connections
+ * (tracking_conn_lost), the stream knows nothing of the pool, and this
+ * thread, above both, keeps time. Stop it (keeper_destroy) before the
+ * pool is destroyed.
+ */
+#ifndef RP_KEEPER_H
+#define RP_KEEPER_H
+
+#include "upstream/upstream.h"
+
+struct keeper;
+
+/* Starts the thread over u, which must outlive it. Returns NULL on failure. */
+struct keeper *keeper_create(struct upstream *u);
+
+/* Stops and joins the thread, frees it. NULL is a no-op. */
+void keeper_destroy(struct keeper *k);
+
+#endif

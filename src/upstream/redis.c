@@ -1,0 +1,100 @@
+/*
+ * redis: the one connection opener; see redis.h.
+ */
+#include "upstream/redis.h"
+
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+struct redis_target
+redis_target_of(const struct config *cfg)
+{
+    struct redis_target t = {
+        .host = cfg->redis_host,
+        .port = cfg->redis_port,
+        .password = cfg->redis_password,
+        .db = cfg->redis_db,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .command_timeout_ms = cfg->command_timeout_ms,
+    };
+    return t;
+}
+
+redisReply *
+redis_setup(redisContext *ctx, const char *what, char *err, int *is_error_reply,
+            const char *fmt, ...)
+{
+    redisReply *r;
+    va_list ap;
+
+    if (is_error_reply != NULL) {
+        *is_error_reply = 0;
+    }
+    va_start(ap, fmt);
+    r = redisvCommand(ctx, fmt, ap);
+    va_end(ap);
+    if (r == NULL) {
+        snprintf(err, REDIS_ERR_MAX, "%s: %.200s", what, ctx->errstr);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, REDIS_ERR_MAX, "%s failed: %.*s", what, (int)r->len,
+                 r->str);
+        if (is_error_reply != NULL) {
+            *is_error_reply = 1;
+        }
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+redisContext *
+redis_open(const struct redis_target *t, char *err)
+{
+    redisContext *ctx;
+    redisReply *r;
+
+    ctx = redisConnectWithTimeout(t->host, t->port,
+                                  ms_to_tv(t->connect_timeout_ms));
+    if (ctx == NULL) {
+        snprintf(err, REDIS_ERR_MAX, "cannot allocate a redis context");
+        return NULL;
+    }
+    if (ctx->err) {
+        snprintf(err, REDIS_ERR_MAX, "connect to %.64s:%d: %.120s", t->host,
+                 t->port, ctx->errstr);
+        goto fail;
+    }
+    if (redisSetTimeout(ctx, ms_to_tv(t->command_timeout_ms)) != REDIS_OK) {
+        snprintf(err, REDIS_ERR_MAX, "set timeout: %.200s", ctx->errstr);
+        goto fail;
+    }
+    if (t->password[0] != '\0') {
+        r = redis_setup(ctx, "AUTH", err, NULL, "AUTH %s", t->password);
+        if (r == NULL) {
+            goto fail;
+        }
+        freeReplyObject(r);
+    }
+    if (t->db != 0) {
+        r = redis_setup(ctx, "SELECT", err, NULL, "SELECT %d", t->db);
+        if (r == NULL) {
+            goto fail;
+        }
+        freeReplyObject(r);
+    }
+    return ctx;
+
+fail:
+    redisFree(ctx);
+    return NULL;
+}
