@@ -161,7 +161,7 @@ format:
 	clang-format -i $(FORMAT_FILES)
 
 check-format:
-	clang-format --dry-run -Werror $(FORMAT_FILES)
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format: $(words $(FORMAT_FILES)) files clean"
 
 check-layers:
 	@bash tools/layers.sh src
