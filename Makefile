@@ -112,10 +112,10 @@ FUZZ_DIR     := build/fuzz
 FUZZ_TARGETS := http resp config
 FUZZ_SRC_http   := src/proto/http.c
 FUZZ_SRC_resp   := src/proto/resp.c
-FUZZ_SRC_config := src/base/config.c
+FUZZ_SRC_config := src/base/config.c src/base/config_table.c
 FUZZ_HDR_http   := src/proto/http.h
 FUZZ_HDR_resp   := src/proto/resp.h
-FUZZ_HDR_config := src/base/config.h
+FUZZ_HDR_config := src/base/config.h src/base/config_row.h
 FUZZ_LIBS_config := -linih
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer \

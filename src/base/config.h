@@ -1,22 +1,26 @@
 /*
  * config: the proxy's settings, loaded from an INI file (inih) and from
- * "-s SECTION.KEY=VALUE" overrides, validated, and printed back.
+ * "-s SECTION.KEY=VALUE" overrides, validated, printed back, and compared
+ * (for a reload on SIGHUP).
  *
  * Table-driven (after twemproxy's nc_conf.c): each key is one row of
- * {section, name, setter, offsetof(struct config, field)}; a setter parses
- * one value and returns NULL or an error string. Every error names where the
- * value came from: "FILE:LINE: ..." for the file, "-s ARG: ..." for an
- * override. Unknown sections and keys are errors. Not thread-safe while
- * loading; read-only (and so shareable) afterwards.
+ * {section, name, kind, offsetof(struct config, field), sizeof(field), min,
+ * max, default, flags} (config_table.c), and each kind of value (integer,
+ * port, duration, size, bool, string, ...) has one setter and one formatter;
+ * a setter parses one value and returns NULL or an error string. Every error
+ * names where the value came from: "FILE:LINE: ..." for the file, "-s ARG:
+ * ..." for an override. Unknown sections and keys are errors. Not
+ * thread-safe while loading; read-only (and so shareable) afterwards.
  */
 #ifndef RP_CONFIG_H
 #define RP_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #define CONFIG_ERR_MAX 512
-#define CONFIG_KEYS 21     /* keys in all sections */
+#define CONFIG_KEYS 32     /* keys in all sections: rows of the table */
 #define CONFIG_FROM_MAX 96 /* bytes of one "where it was set" text */
 
 enum config_log_level {
@@ -26,7 +30,10 @@ enum config_log_level {
     CONFIG_LOG_DEBUG,
 };
 
-/* All settings. Durations are milliseconds. Strings are NUL-terminated. */
+/*
+ * All settings. Durations are milliseconds, sizes bytes. Strings are
+ * NUL-terminated. Booleans are 0 or 1.
+ */
 struct config {
     /* [server] */
     char bind[256];             /* address both listeners bind to */
@@ -36,6 +43,10 @@ struct config {
     int max_clients;            /* 1..1000000 open client connections */
     int64_t idle_timeout_ms;    /* > 0 */
     int64_t request_timeout_ms; /* > 0 */
+    char server_password[256];  /* clients must authenticate; "" = off */
+    int max_sessions;           /* 0..100000 private Redis connections */
+    int64_t send_timeout_ms;    /* > 0: unsent responses, then close */
+    int64_t max_request;        /* 1kb..512mb: largest RESP command */
     /* [redis] */
     char redis_host[256];
     int redis_port;             /* 1..65535 */
@@ -44,19 +55,28 @@ struct config {
     int pool_size;              /* 1..1024 */
     int64_t connect_timeout_ms; /* > 0 */
     int64_t command_timeout_ms; /* > 0 */
+    int cluster;                /* 1 = host:port and seeds are cluster nodes */
+    char seeds[256];            /* "host:port, ..." (config_seed_next); "" */
+    int64_t cluster_refresh_ms; /* > 0: period of slot map refreshes */
     /* [cache] */
-    int64_t cache_ttl_ms;   /* 0 = no expiry */
-    long cache_capacity;    /* 0 = cache off; at most 100000000 */
-    int cache_tracking;     /* 1 = invalidate through CLIENT TRACKING */
-    int64_t cache_stale_ms; /* stale_if_error window; 0 = never stale */
+    int64_t cache_ttl_ms;     /* 0 = no expiry */
+    long cache_capacity;      /* 0 = cache off; at most 100000000 */
+    int cache_tracking;       /* 1 = invalidate through CLIENT TRACKING */
+    int64_t cache_stale_ms;   /* stale_if_error window; 0 = never stale */
+    int64_t cache_max_memory; /* bytes of entries at most; 0 = no limit */
+    int64_t cache_max_value;  /* 1b..512mb: larger values are not cached */
+    /* [http] */
+    int http_writes;       /* 1 = PUT and DELETE write through to Redis */
+    int64_t http_max_body; /* 1b..512mb: largest PUT body */
     /* [admin] */
     int admin_port; /* 0 = off, else 1..65535 */
     /* [log] */
     int log_level;  /* enum config_log_level */
     int log_access; /* 1 = one line per request */
     /* Not a setting: where each key was last set, as "FILE:LINE" or
-     * "-s ARG" (a password as "***"), "" for the built-in default; in the
-     * order config_print prints the keys. For config_check's errors. */
+     * "-s ARG" (a secret's as "-s SECTION.KEY=***"), "" for the built-in
+     * default; in the order config_print prints the keys. For
+     * config_check's errors. */
     char from[CONFIG_KEYS][CONFIG_FROM_MAX];
 };
 
@@ -66,15 +86,15 @@ void config_defaults(struct config *cfg);
 /*
  * Applies every key of the INI file at path on top of cfg. Returns 0, or -1
  * with a message in err[0..errlen) that starts with "PATH:LINE: " (or
- * "PATH: " when the file cannot be read). A key set twice in one file is an
- * error naming both lines.
+ * "PATH: " when the file cannot be read); cfg is unchanged on error. A key
+ * set twice in one file is an error naming both lines.
  */
 int config_load_file(struct config *cfg, const char *path, char *err,
                      size_t errlen);
 
 /*
  * Applies one "SECTION.KEY=VALUE" override. Returns 0, or -1 with a message
- * in err that starts with "-s ARG: ".
+ * in err that starts with "-s ARG: " ("-s SECTION.KEY=***: " for a secret).
  */
 int config_set(struct config *cfg, const char *arg, char *err, size_t errlen);
 
@@ -84,25 +104,63 @@ const char *config_from(const struct config *cfg, const char *section,
                         const char *name);
 
 /*
- * Checks what no single key can (config_check.c): the listeners' ports differ
- * (those not 0), and bind resolves to an address. Call after the file and every
+ * Checks what no single key can (config_check.c): the listeners' ports
+ * differ (those not 0), seeds are set only with cluster = on, a cluster
+ * uses db 0, and bind resolves to an address. Call after the file and every
  * -s. Returns 0, or -1 with a message in err that starts with where the
- * offending key was set ("FILE:LINE: " or "-s ARG: ") and names the other
- * key and where it was set.
+ * offending key was set ("FILE:LINE: " or "-s ARG: ", "defaults: " for a
+ * default) and, for a clash, names the other key and where it was set.
  */
 int config_check(const struct config *cfg, char *err, size_t errlen);
 
 /*
  * Parses a duration: a non-negative integer with an optional unit ms, s, m,
- * h (bare = seconds). Returns 0 with *ms set, or -1. Exposed for tests.
+ * h (bare = seconds). Returns 0 with *ms set, or -1 (*ms untouched).
+ * Exposed for tests.
  */
 int config_parse_duration(const char *s, int64_t *ms);
 
-/* Prints the effective settings as an INI file, password masked as "***". */
+/*
+ * Parses a size: a non-negative integer with an optional unit b, kb, mb, gb
+ * (powers of 1024; bare = bytes), overflow checked. Returns 0 with *bytes
+ * set, or -1 (*bytes untouched). Exposed for tests.
+ */
+int config_parse_size(const char *s, int64_t *bytes);
+
+/*
+ * Iterates a seeds list ("host:port, host:port", blanks around items; an
+ * IPv6 host in brackets, "[::1]:7000", is returned without them). Start with
+ * *cursor at the string. Returns 1 with the next seed in host[0..hostlen)
+ * and *port (1..65535) and *cursor moved past it, 0 at the end, or -1 when
+ * the next item is malformed or its host does not fit hostlen (never for a
+ * list config accepted, with hostlen >= 256). Pure: no allocation, no
+ * state besides *cursor.
+ */
+int config_seed_next(const char **cursor, char *host, size_t hostlen,
+                     int *port);
+
+/* Prints the effective settings as an INI file, secrets masked as "***". */
 void config_print(const struct config *cfg, FILE *out);
 
 /* Writes the effective settings as one line of "section.key=value" pairs
- * (password masked) into buf[0..len), for the startup log. */
+ * (secrets masked) into buf[0..len), for the startup log. */
 void config_format_line(const struct config *cfg, char *buf, size_t len);
+
+/*
+ * For a reload: calls fn once per key whose value differs between old and
+ * new, in table (config_print) order, with both values as config_print
+ * writes them (a set secret as "***") and live = 1 when the key can change
+ * on a running proxy (config_key_live), 0 when it needs a restart. The
+ * texts are valid during the call only. Calls nothing when they are equal.
+ */
+void config_diff(const struct config *old, const struct config *new,
+                 void (*fn)(void *arg, const char *section, const char *name,
+                            const char *old_text, const char *new_text,
+                            int live),
+                 void *arg);
+
+/* 1 when section.name can change on a running proxy (SIGHUP), 0 when it
+ * needs a restart or is no key. */
+int config_key_live(const char *section, const char *name);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * config_check: the checks no single key can make (config.h): listeners on
- * distinct ports and a bind address that resolves. Kept apart from the
- * table-driven loader in config.c, which knows one key at a time.
+ * distinct ports, seeds and db that fit [redis] cluster, and a bind address
+ * that resolves. Kept apart from the table-driven loader in config.c, which
+ * knows one key at a time. Every error starts where the offending key was
+ * set, as the loader's do.
  */
 #include "base/config.h"
 
@@ -42,6 +44,34 @@ config_check_ports(const struct config *cfg, const struct config_port *a,
     return -1;
 }
 
+/* Where section.name was set, for the start of an error. */
+static const char *
+config_check_from(const struct config *cfg, const char *section,
+                  const char *name)
+{
+    const char *from = config_from(cfg, section, name);
+
+    return *from != '\0' ? from : "defaults";
+}
+
+/* Seeds only mean something to a cluster, and a cluster has only db 0. */
+static int
+config_check_cluster(const struct config *cfg, char *err, size_t errlen)
+{
+    if (!cfg->cluster && cfg->seeds[0] != '\0') {
+        snprintf(err, errlen, "%s: [redis] seeds: only used with cluster = on",
+                 config_check_from(cfg, "redis", "seeds"));
+        return -1;
+    }
+    if (cfg->cluster && cfg->redis_db != 0) {
+        snprintf(err, errlen,
+                 "%s: [redis] db: a Redis Cluster has only database 0",
+                 config_check_from(cfg, "redis", "db"));
+        return -1;
+    }
+    return 0;
+}
+
 int
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -65,12 +95,13 @@ config_check(const struct config *cfg, char *err, size_t errlen)
             }
         }
     }
+    if (config_check_cluster(cfg, err, errlen) < 0) {
+        return -1;
+    }
     rc = getaddrinfo(cfg->bind, NULL, &hints, &res);
     if (rc != 0) {
-        const char *from = config_from(cfg, "server", "bind");
-
         snprintf(err, errlen, "%s: [server] bind: cannot resolve '%s': %s",
-                 *from != '\0' ? from : "defaults", cfg->bind,
+                 config_check_from(cfg, "server", "bind"), cfg->bind,
                  gai_strerror(rc));
         return -1;
     }

@@ -1,16 +1,19 @@
 /*
- * fuzz_config: libFuzzer harness for the configuration loader (src/config.c
- * over inih).
+ * fuzz_config: libFuzzer harness for the configuration loader
+ * (src/base/config.c and config_table.c over inih).
  *
  * config_load_file() takes a path, so the input is written to one temp file
  * per process (created on the first call, rewritten on every call) and
  * loaded over fresh defaults. The same bytes, cut at the first NUL, are also
- * tried as a "-s SECTION.KEY=VALUE" override and as a duration. Whatever
- * loads or is set must satisfy the ranges documented in config.h; its
+ * tried as a "-s SECTION.KEY=VALUE" override, as a duration, as a size and
+ * as a seeds list. Whatever loads or is set must satisfy the ranges
+ * documented in config.h (its seeds walk to the end without an error); its
  * config_print output is written to /dev/null and, as an INI file, must load
- * back to the same settings (the password comes back as the "***" it was
- * masked with). An error must be a NUL-terminated message that starts with
- * its "PATH:" or "-s ARG:" prefix. Leaks are LeakSanitizer's.
+ * back to the same settings (a password comes back as the "***" it was
+ * masked with); config_diff against the defaults reports at most every key
+ * once, passwords masked, and nothing against itself. An error must be a
+ * NUL-terminated message that starts with its "PATH:" or "-s ARG:" prefix.
+ * Leaks are LeakSanitizer's.
  */
 #include "base/config.h"
 
@@ -22,6 +25,7 @@
 
 #define FUZZ_TTL_MAX_MS INT64_C(315360000000)
 #define FUZZ_TIMEOUT_MAX_MS INT64_C(2145600000)
+#define FUZZ_MB (INT64_C(1) << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -107,6 +111,36 @@ fuzz_str(const char *s, size_t size)
     return memchr(s, '\0', size) != NULL;
 }
 
+static int
+fuzz_size(int64_t n, int64_t lo, int64_t hi)
+{
+    return n >= lo && n <= hi;
+}
+
+/*
+ * Walks s with config_seed_next: each seed moves the cursor forward and has
+ * a non-empty host and a port; returns the walk's last result (0 = the end,
+ * -1 = a malformed item).
+ */
+static int
+fuzz_walk_seeds(const char *s)
+{
+    char host[256];
+    const char *cursor = s, *before;
+    int port, rc;
+
+    for (;;) {
+        before = cursor;
+        rc = config_seed_next(&cursor, host, sizeof(host), &port);
+        if (rc != 1) {
+            return rc;
+        }
+        FUZZ_CHECK(cursor > before);
+        FUZZ_CHECK(host[0] != '\0' && memchr(host, '\0', sizeof(host)));
+        FUZZ_CHECK(port >= 1 && port <= 65535);
+    }
+}
+
 /* The ranges config.h promises for any loaded configuration. */
 static void
 fuzz_check_ranges(const struct config *c)
@@ -118,6 +152,10 @@ fuzz_check_ranges(const struct config *c)
     FUZZ_CHECK(c->max_clients >= 1 && c->max_clients <= 1000000);
     FUZZ_CHECK(fuzz_timeout(c->idle_timeout_ms));
     FUZZ_CHECK(fuzz_timeout(c->request_timeout_ms));
+    FUZZ_CHECK(fuzz_str(c->server_password, sizeof(c->server_password)));
+    FUZZ_CHECK(c->max_sessions >= 0 && c->max_sessions <= 100000);
+    FUZZ_CHECK(fuzz_timeout(c->send_timeout_ms));
+    FUZZ_CHECK(fuzz_size(c->max_request, 1024, 512 * FUZZ_MB));
     FUZZ_CHECK(fuzz_str(c->redis_host, sizeof(c->redis_host)));
     FUZZ_CHECK(fuzz_port(c->redis_port, 0));
     FUZZ_CHECK(fuzz_str(c->redis_password, sizeof(c->redis_password)));
@@ -125,10 +163,18 @@ fuzz_check_ranges(const struct config *c)
     FUZZ_CHECK(c->pool_size >= 1 && c->pool_size <= 1024);
     FUZZ_CHECK(fuzz_timeout(c->connect_timeout_ms));
     FUZZ_CHECK(fuzz_timeout(c->command_timeout_ms));
+    FUZZ_CHECK(c->cluster == 0 || c->cluster == 1);
+    FUZZ_CHECK(fuzz_str(c->seeds, sizeof(c->seeds)));
+    FUZZ_CHECK(fuzz_walk_seeds(c->seeds) == 0);
+    FUZZ_CHECK(fuzz_timeout(c->cluster_refresh_ms));
     FUZZ_CHECK(c->cache_ttl_ms >= 0 && c->cache_ttl_ms <= FUZZ_TTL_MAX_MS);
     FUZZ_CHECK(c->cache_capacity >= 0 && c->cache_capacity <= 100000000);
     FUZZ_CHECK(c->cache_tracking == 0 || c->cache_tracking == 1);
     FUZZ_CHECK(c->cache_stale_ms >= 0 && c->cache_stale_ms <= FUZZ_TTL_MAX_MS);
+    FUZZ_CHECK(fuzz_size(c->cache_max_memory, 0, 1024 * 1024 * FUZZ_MB));
+    FUZZ_CHECK(fuzz_size(c->cache_max_value, 1, 512 * FUZZ_MB));
+    FUZZ_CHECK(c->http_writes == 0 || c->http_writes == 1);
+    FUZZ_CHECK(fuzz_size(c->http_max_body, 1, 512 * FUZZ_MB));
     FUZZ_CHECK(fuzz_port(c->admin_port, 1));
     FUZZ_CHECK(c->log_level >= CONFIG_LOG_ERROR &&
                c->log_level <= CONFIG_LOG_DEBUG);
@@ -146,6 +192,11 @@ fuzz_check_same(const struct config *a, const struct config *b)
     FUZZ_CHECK(a->max_clients == b->max_clients);
     FUZZ_CHECK(a->idle_timeout_ms == b->idle_timeout_ms);
     FUZZ_CHECK(a->request_timeout_ms == b->request_timeout_ms);
+    FUZZ_CHECK(strcmp(b->server_password,
+                      a->server_password[0] != '\0' ? "***" : "") == 0);
+    FUZZ_CHECK(a->max_sessions == b->max_sessions);
+    FUZZ_CHECK(a->send_timeout_ms == b->send_timeout_ms);
+    FUZZ_CHECK(a->max_request == b->max_request);
     FUZZ_CHECK(strcmp(a->redis_host, b->redis_host) == 0);
     FUZZ_CHECK(a->redis_port == b->redis_port);
     FUZZ_CHECK(strcmp(b->redis_password,
@@ -154,10 +205,17 @@ fuzz_check_same(const struct config *a, const struct config *b)
     FUZZ_CHECK(a->pool_size == b->pool_size);
     FUZZ_CHECK(a->connect_timeout_ms == b->connect_timeout_ms);
     FUZZ_CHECK(a->command_timeout_ms == b->command_timeout_ms);
+    FUZZ_CHECK(a->cluster == b->cluster);
+    FUZZ_CHECK(strcmp(a->seeds, b->seeds) == 0);
+    FUZZ_CHECK(a->cluster_refresh_ms == b->cluster_refresh_ms);
     FUZZ_CHECK(a->cache_ttl_ms == b->cache_ttl_ms);
     FUZZ_CHECK(a->cache_capacity == b->cache_capacity);
     FUZZ_CHECK(a->cache_tracking == b->cache_tracking);
     FUZZ_CHECK(a->cache_stale_ms == b->cache_stale_ms);
+    FUZZ_CHECK(a->cache_max_memory == b->cache_max_memory);
+    FUZZ_CHECK(a->cache_max_value == b->cache_max_value);
+    FUZZ_CHECK(a->http_writes == b->http_writes);
+    FUZZ_CHECK(a->http_max_body == b->http_max_body);
     FUZZ_CHECK(a->admin_port == b->admin_port);
     FUZZ_CHECK(a->log_level == b->log_level);
     FUZZ_CHECK(a->log_access == b->log_access);
@@ -193,6 +251,38 @@ fuzz_check_round_trip(const struct config *cfg)
     fuzz_check_same(cfg, &back);
 }
 
+/* One config_diff callback: counts calls, checks the texts. */
+static void
+fuzz_on_diff(void *arg, const char *section, const char *name,
+             const char *old_text, const char *new_text, int live)
+{
+    int *calls = arg;
+
+    FUZZ_CHECK(++*calls <= CONFIG_KEYS);
+    FUZZ_CHECK(live == config_key_live(section, name));
+    if (strcmp(name, "password") == 0) {
+        FUZZ_CHECK(strcmp(old_text, "") == 0 || strcmp(old_text, "***") == 0);
+        FUZZ_CHECK(strcmp(new_text, "") == 0 || strcmp(new_text, "***") == 0);
+    } else {
+        FUZZ_CHECK(strcmp(old_text, new_text) != 0);
+    }
+}
+
+/* cfg against the defaults reports each changed key once; against itself,
+ * nothing. */
+static void
+fuzz_check_diff(const struct config *cfg)
+{
+    struct config def;
+    int calls = 0;
+
+    config_defaults(&def);
+    config_diff(&def, cfg, fuzz_on_diff, &calls);
+    calls = 0;
+    config_diff(cfg, cfg, fuzz_on_diff, &calls);
+    FUZZ_CHECK(calls == 0);
+}
+
 /* The input as an INI file. */
 static void
 fuzz_load_file(const uint8_t *data, size_t size)
@@ -207,6 +297,7 @@ fuzz_load_file(const uint8_t *data, size_t size)
         fuzz_check_ranges(&cfg);
         config_print(&cfg, fuzz_null);
         fuzz_check_round_trip(&cfg);
+        fuzz_check_diff(&cfg);
     } else {
         snprintf(prefix, sizeof(prefix), "%s:", fuzz_in.path);
         fuzz_check_error(err, prefix);
@@ -221,7 +312,7 @@ fuzz_set(const uint8_t *data, size_t size)
     char *arg = malloc(size + 1);
     size_t linelen;
     struct config cfg;
-    int64_t ms;
+    int64_t ms, bytes;
 
     FUZZ_CHECK(arg != NULL);
     memcpy(arg, data, size);
@@ -238,6 +329,10 @@ fuzz_set(const uint8_t *data, size_t size)
     if (config_parse_duration(arg, &ms) == 0) {
         FUZZ_CHECK(ms >= 0);
     }
+    if (config_parse_size(arg, &bytes) == 0) {
+        FUZZ_CHECK(bytes >= 0);
+    }
+    (void)fuzz_walk_seeds(arg);
     /* The startup line, into an exact-size block as short as the input
        says. */
     linelen = size > 0 ? (size_t)data[0] * 4 + 1 : 1024;

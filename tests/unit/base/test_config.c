@@ -1,209 +1,11 @@
 /*
- * Unit tests for config: defaults, every key and duration form, every error
- * message with its exact FILE:LINE or -s prefix, range boundaries, -s
- * overrides, the config_print round trip, and the shipped proxy.ini. Each
- * test writes its INI text to a mkstemp file under /tmp and removes it.
+ * Unit tests for config loading: the file's syntax and every error message
+ * with its exact FILE:LINE or -s prefix, strings, -s overrides, the
+ * config_print round trip, config_check on listeners and bind, and the
+ * shipped proxy.ini. Each test writes its INI text to a mkstemp file under
+ * /tmp and removes it. Each key's values are in test_config_keys.c.
  */
-#include <criterion/criterion.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "base/config.h"
-
-#define TIMEOUT_MSG "expected a duration 1ms..596h (units ms, s, m, h)"
-#define SYNTAX_MSG "syntax error (expected 'key = value' or '[section]')"
-#define TTL_MSG "expected a duration 0..87600h (units ms, s, m, h)"
-
-static char tmp_path[64];
-
-/* Writes len bytes to a fresh temp file, loads it over cfg, removes it. */
-static int
-load_bytes(struct config *cfg, const char *text, size_t len, char *err,
-           size_t errlen)
-{
-    int fd;
-    int rc;
-
-    snprintf(tmp_path, sizeof(tmp_path), "/tmp/test_config_XXXXXX");
-    fd = mkstemp(tmp_path);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    rc = config_load_file(cfg, tmp_path, err, errlen);
-    unlink(tmp_path);
-    return rc;
-}
-
-static int
-load_text(struct config *cfg, const char *text, char *err, size_t errlen)
-{
-    return load_bytes(cfg, text, strlen(text), err, errlen);
-}
-
-/* Loads text over the defaults and asserts it loads cleanly. */
-static void
-load_ok(const char *text, struct config *cfg)
-{
-    char err[CONFIG_ERR_MAX] = "";
-
-    config_defaults(cfg);
-    cr_assert_eq(load_text(cfg, text, err, sizeof(err)), 0, "%s", err);
-}
-
-/* Asserts that text fails with exactly "TMPFILE:line: msg". */
-static void
-expect_file_error(const char *text, int line, const char *msg)
-{
-    char err[CONFIG_ERR_MAX] = "";
-    char want[CONFIG_ERR_MAX];
-    struct config cfg;
-
-    config_defaults(&cfg);
-    cr_assert_eq(load_text(&cfg, text, err, sizeof(err)), -1, "%s", text);
-    snprintf(want, sizeof(want), "%s:%d: %s", tmp_path, line, msg);
-    cr_assert_str_eq(err, want);
-}
-
-/* Asserts "[section]\nkey = value\n" fails at line 2 with msg. */
-static void
-expect_value_error(const char *section, const char *key, const char *value,
-                   const char *msg)
-{
-    char text[512];
-    char want[512];
-
-    snprintf(text, sizeof(text), "[%s]\n%s = %s\n", section, key, value);
-    snprintf(want, sizeof(want), "[%s] %s: %s, got '%s'", section, key, msg,
-             value);
-    expect_file_error(text, 2, want);
-}
-
-/* Asserts text loads and sets [cache] ttl to ttl_ms. */
-static void
-load_ok_text(const char *text, int64_t ttl_ms)
-{
-    struct config cfg;
-
-    load_ok(text, &cfg);
-    cr_assert_eq(cfg.cache_ttl_ms, ttl_ms);
-}
-
-/* Asserts "[section]\nkey = value\n" loads; returns the config. */
-static struct config
-value_ok(const char *section, const char *key, const char *value)
-{
-    char text[512];
-    struct config cfg;
-
-    snprintf(text, sizeof(text), "[%s]\n%s = %s\n", section, key, value);
-    load_ok(text, &cfg);
-    return cfg;
-}
-
-/* Asserts config_set(arg) succeeds. */
-static void
-set_ok(struct config *cfg, const char *arg)
-{
-    char err[CONFIG_ERR_MAX] = "";
-
-    cr_assert_eq(config_set(cfg, arg, err, sizeof(err)), 0, "%s", err);
-}
-
-/* Asserts config_set(arg) fails with exactly msg; returns nothing. */
-static void
-expect_set_error(const char *arg, const char *msg)
-{
-    char err[CONFIG_ERR_MAX] = "";
-    struct config cfg;
-
-    config_defaults(&cfg);
-    cr_assert_eq(config_set(&cfg, arg, err, sizeof(err)), -1, "%s", arg);
-    cr_assert_str_eq(err, msg);
-}
-
-static void
-assert_config_eq(const struct config *a, const struct config *b)
-{
-    cr_assert_str_eq(a->bind, b->bind);
-    cr_assert_eq(a->http_port, b->http_port);
-    cr_assert_eq(a->resp_port, b->resp_port);
-    cr_assert_eq(a->workers, b->workers);
-    cr_assert_eq(a->max_clients, b->max_clients);
-    cr_assert_eq(a->idle_timeout_ms, b->idle_timeout_ms);
-    cr_assert_eq(a->request_timeout_ms, b->request_timeout_ms);
-    cr_assert_str_eq(a->redis_host, b->redis_host);
-    cr_assert_eq(a->redis_port, b->redis_port);
-    cr_assert_str_eq(a->redis_password, b->redis_password);
-    cr_assert_eq(a->redis_db, b->redis_db);
-    cr_assert_eq(a->pool_size, b->pool_size);
-    cr_assert_eq(a->connect_timeout_ms, b->connect_timeout_ms);
-    cr_assert_eq(a->command_timeout_ms, b->command_timeout_ms);
-    cr_assert_eq(a->cache_ttl_ms, b->cache_ttl_ms);
-    cr_assert_eq(a->cache_capacity, b->cache_capacity);
-    cr_assert_eq(a->log_level, b->log_level);
-}
-
-/* config_print output in a malloc'd string (caller frees). */
-static char *
-print_to_string(const struct config *cfg)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-
-    cr_assert_not_null(out);
-    config_print(cfg, out);
-    fclose(out);
-    return buf;
-}
-
-static int64_t
-duration(const char *s)
-{
-    int64_t ms = -42;
-
-    cr_assert_eq(config_parse_duration(s, &ms), 0, "'%s'", s);
-    return ms;
-}
-
-static void
-expect_bad_duration(const char *s)
-{
-    int64_t ms = -42;
-
-    cr_assert_eq(config_parse_duration(s, &ms), -1, "'%s'", s);
-    cr_assert_eq(ms, -42, "'%s' wrote the output", s);
-}
-
-/* ---- defaults and each key ---- */
-
-Test(config, defaults_match_the_contract)
-{
-    struct config cfg;
-
-    memset(&cfg, 0xa5, sizeof(cfg));
-    config_defaults(&cfg);
-    cr_assert_str_eq(cfg.bind, "127.0.0.1");
-    cr_assert_eq(cfg.http_port, 8080);
-    cr_assert_eq(cfg.resp_port, 6380);
-    cr_assert_eq(cfg.workers, 8);
-    cr_assert_eq(cfg.max_clients, 1024);
-    cr_assert_eq(cfg.idle_timeout_ms, 30000);
-    cr_assert_eq(cfg.request_timeout_ms, 10000);
-    cr_assert_str_eq(cfg.redis_host, "127.0.0.1");
-    cr_assert_eq(cfg.redis_port, 6379);
-    cr_assert_str_eq(cfg.redis_password, "");
-    cr_assert_eq(cfg.redis_db, 0);
-    cr_assert_eq(cfg.pool_size, 8);
-    cr_assert_eq(cfg.connect_timeout_ms, 1000);
-    cr_assert_eq(cfg.command_timeout_ms, 1000);
-    cr_assert_eq(cfg.cache_ttl_ms, 60000);
-    cr_assert_eq(cfg.cache_capacity, 10000);
-    cr_assert_eq(cfg.log_level, CONFIG_LOG_INFO);
-}
+#include "config_helpers.h"
 
 Test(config, empty_file_and_comments_keep_defaults)
 {
@@ -216,68 +18,6 @@ Test(config, empty_file_and_comments_keep_defaults)
     assert_config_eq(&cfg, &def);
 }
 
-Test(config, parses_every_server_key)
-{
-    struct config cfg;
-
-    load_ok("[server]\nbind = 0.0.0.0\nhttp_port = 9000\nresp_port = 0\n"
-            "workers = 3\nmax_clients = 50\nidle_timeout = 5s\n"
-            "request_timeout = 250ms\n",
-            &cfg);
-    cr_assert_str_eq(cfg.bind, "0.0.0.0");
-    cr_assert_eq(cfg.http_port, 9000);
-    cr_assert_eq(cfg.resp_port, 0);
-    cr_assert_eq(cfg.workers, 3);
-    cr_assert_eq(cfg.max_clients, 50);
-    cr_assert_eq(cfg.idle_timeout_ms, 5000);
-    cr_assert_eq(cfg.request_timeout_ms, 250);
-}
-
-Test(config, parses_every_redis_key)
-{
-    struct config cfg;
-
-    load_ok("[redis]\nhost = redis.internal\nport = 7000\npassword = s3cr=t\n"
-            "db = 4\npool_size = 16\nconnect_timeout = 2s\n"
-            "command_timeout = 1500ms\n",
-            &cfg);
-    cr_assert_str_eq(cfg.redis_host, "redis.internal");
-    cr_assert_eq(cfg.redis_port, 7000);
-    cr_assert_str_eq(cfg.redis_password, "s3cr=t");
-    cr_assert_eq(cfg.redis_db, 4);
-    cr_assert_eq(cfg.pool_size, 16);
-    cr_assert_eq(cfg.connect_timeout_ms, 2000);
-    cr_assert_eq(cfg.command_timeout_ms, 1500);
-}
-
-Test(config, parses_cache_and_log_keys)
-{
-    struct config cfg;
-
-    load_ok("[cache]\nttl = 0\ncapacity = 0\n[log]\nlevel = debug\n", &cfg);
-    cr_assert_eq(cfg.cache_ttl_ms, 0);
-    cr_assert_eq(cfg.cache_capacity, 0);
-    cr_assert_eq(cfg.log_level, CONFIG_LOG_DEBUG);
-}
-
-Test(config, log_level_accepts_each_name)
-{
-    static const char *names[] = {"error", "warn", "info", "debug"};
-    static const int levels[] = {CONFIG_LOG_ERROR, CONFIG_LOG_WARN,
-                                 CONFIG_LOG_INFO, CONFIG_LOG_DEBUG};
-
-    for (int i = 0; i < 4; i++) {
-        struct config cfg = value_ok("log", "level", names[i]);
-        cr_assert_eq(cfg.log_level, levels[i], "%s", names[i]);
-    }
-}
-
-Test(config, log_level_rejects_other_words)
-{
-    expect_value_error("log", "level", "verbose",
-                       "expected error, warn, info or debug");
-}
-
 Test(config, later_file_overrides_earlier_file)
 {
     struct config cfg;
@@ -287,191 +27,6 @@ Test(config, later_file_overrides_earlier_file)
     cr_assert_eq(load_text(&cfg, "[server]\nworkers = 5\n", err, sizeof(err)),
                  0);
     cr_assert_eq(cfg.workers, 5);
-}
-
-/* ---- durations ---- */
-
-Test(duration, accepts_ms_s_m_and_h)
-{
-    cr_assert_eq(duration("250ms"), 250);
-    cr_assert_eq(duration("2s"), 2000);
-    cr_assert_eq(duration("3m"), 180000);
-    cr_assert_eq(duration("1h"), 3600000);
-}
-
-Test(duration, bare_number_means_seconds)
-{
-    cr_assert_eq(duration("5"), 5000);
-}
-
-Test(duration, zero_is_zero)
-{
-    cr_assert_eq(duration("0"), 0);
-    cr_assert_eq(duration("0ms"), 0);
-}
-
-Test(duration, largest_value_fits)
-{
-    cr_assert_eq(duration("9223372036854775807ms"), INT64_MAX);
-}
-
-Test(duration, rejects_empty_and_null)
-{
-    int64_t ms;
-
-    expect_bad_duration("");
-    cr_assert_eq(config_parse_duration(NULL, &ms), -1);
-}
-
-Test(duration, rejects_sign_and_fraction)
-{
-    expect_bad_duration("-1s");
-    expect_bad_duration("+1s");
-    expect_bad_duration("1.5s");
-}
-
-Test(duration, rejects_unknown_unit)
-{
-    expect_bad_duration("10x");
-    expect_bad_duration("10S");
-    expect_bad_duration("10sec");
-    expect_bad_duration("10mss");
-    expect_bad_duration("s");
-    expect_bad_duration("ms");
-}
-
-Test(duration, rejects_spaces)
-{
-    expect_bad_duration("10 s");
-    expect_bad_duration(" 10s");
-    expect_bad_duration("10s ");
-}
-
-Test(duration, rejects_overflow)
-{
-    expect_bad_duration("9223372036854775808ms");
-    expect_bad_duration("9223372036854775807s");
-    expect_bad_duration("2562047788015216h");
-    expect_bad_duration("99999999999999999999");
-}
-
-Test(config, timeouts_reject_zero)
-{
-    static const char *keys[] = {"idle_timeout", "request_timeout"};
-
-    for (int i = 0; i < 2; i++) {
-        expect_value_error("server", keys[i], "0", TIMEOUT_MSG);
-    }
-    expect_value_error("redis", "connect_timeout", "0ms", TIMEOUT_MSG);
-    expect_value_error("redis", "command_timeout", "0s", TIMEOUT_MSG);
-}
-
-Test(config, timeouts_accept_1ms_to_596h)
-{
-    cr_assert_eq(value_ok("server", "idle_timeout", "1ms").idle_timeout_ms, 1);
-    cr_assert_eq(value_ok("server", "idle_timeout", "596h").idle_timeout_ms,
-                 2145600000);
-    expect_value_error("server", "idle_timeout", "2145600001ms", TIMEOUT_MSG);
-}
-
-Test(config, invalid_duration_in_file_names_line)
-{
-    expect_value_error("server", "request_timeout", "1.5s", TIMEOUT_MSG);
-    expect_value_error("cache", "ttl", "-1s", TTL_MSG);
-}
-
-Test(config, ttl_accepts_zero_and_87600h)
-{
-    cr_assert_eq(value_ok("cache", "ttl", "0").cache_ttl_ms, 0);
-    cr_assert_eq(value_ok("cache", "ttl", "87600h").cache_ttl_ms,
-                 INT64_C(315360000000));
-    expect_value_error("cache", "ttl", "87601h", TTL_MSG);
-}
-
-/* ---- numbers: min-1, min, max, max+1 for every integer key ---- */
-
-#define OFF(field) offsetof(struct config, field)
-
-static const struct range_case {
-    const char *section, *key;
-    size_t off, size; /* the field */
-    long lo, hi;
-    const char *msg;
-} range_cases[] = {
-    {"server", "http_port", OFF(http_port), sizeof(int), 1, 65535,
-     "expected a port 1..65535"},
-    {"server", "workers", OFF(workers), sizeof(int), 1, 1024,
-     "expected an integer 1..1024"},
-    {"server", "max_clients", OFF(max_clients), sizeof(int), 1, 1000000,
-     "expected an integer 1..1000000"},
-    {"redis", "port", OFF(redis_port), sizeof(int), 1, 65535,
-     "expected a port 1..65535"},
-    {"redis", "db", OFF(redis_db), sizeof(int), 0, 1000000,
-     "expected an integer 0..1000000"},
-    {"redis", "pool_size", OFF(pool_size), sizeof(int), 1, 1024,
-     "expected an integer 1..1024"},
-    {"cache", "capacity", OFF(cache_capacity), sizeof(long), 0, 100000000,
-     "expected an integer 0..100000000"},
-};
-
-static long
-field_value(const struct config *cfg, const struct range_case *rc)
-{
-    const char *p = (const char *)cfg + rc->off;
-
-    return rc->size == sizeof(int) ? *(const int *)p : *(const long *)p;
-}
-
-Test(config, integer_keys_accept_min_and_max_and_reject_beyond)
-{
-    char text[64];
-
-    for (size_t i = 0; i < sizeof(range_cases) / sizeof(range_cases[0]); i++) {
-        const struct range_case *rc = &range_cases[i];
-        const long ok[] = {rc->lo, rc->hi}, bad[] = {rc->lo - 1, rc->hi + 1};
-
-        for (int j = 0; j < 2; j++) {
-            snprintf(text, sizeof(text), "%ld", ok[j]);
-            struct config cfg = value_ok(rc->section, rc->key, text);
-            cr_assert_eq(field_value(&cfg, rc), ok[j], "%s = %s", rc->key,
-                         text);
-            snprintf(text, sizeof(text), "%ld", bad[j]);
-            expect_value_error(rc->section, rc->key, text, rc->msg);
-        }
-    }
-}
-
-Test(config, resp_port_is_0_for_off_or_1_to_65535)
-{
-    static const char *ok[] = {"0", "1", "65535"}, *bad[] = {"-1", "65536"};
-    static const int want[] = {0, 1, 65535};
-
-    for (int i = 0; i < 3; i++) {
-        cr_assert_eq(value_ok("server", "resp_port", ok[i]).resp_port, want[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        expect_value_error("server", "resp_port", bad[i],
-                           "expected 0 (off) or a port 1..65535");
-    }
-}
-
-Test(config, numbers_reject_words_signs_and_huge_values)
-{
-    expect_value_error("server", "http_port", "abc",
-                       "expected a port 1..65535");
-    expect_value_error("server", "workers", "+4",
-                       "expected an integer 1..1024");
-    expect_value_error("server", "workers", "4x",
-                       "expected an integer 1..1024");
-    expect_value_error("server", "workers", "99999999999999999999",
-                       "expected an integer 1..1024");
-}
-
-Test(config, empty_number_is_an_error)
-{
-    expect_file_error("[server]\nworkers =\n", 2,
-                      "[server] workers: expected an integer 1..1024, got "
-                      "''");
 }
 
 /* ---- file errors: exact message and line ---- */
@@ -685,42 +240,18 @@ Test(config, password_error_never_echoes_the_password)
                           "(at most 255 bytes)");
 }
 
-/* ---- -s overrides ---- */
-
 Test(config, text_after_a_section_header_is_an_error)
-{
-    expect_file_error("[cache] ttl = 5s\n", 1, "unexpected text after [cache]");
-    expect_file_error("[server]\nworkers = 2\n[cache]junk\n", 3,
-                      "unexpected text after [cache]");
-    load_ok_text("[cache] ; comment\nttl = 5s\n", 5000);
-}
-
-Test(config, tracking_takes_on_or_off)
-{
-    cr_assert_eq(value_ok("cache", "tracking", "off").cache_tracking, 0);
-    cr_assert_eq(value_ok("cache", "tracking", "on").cache_tracking, 1);
-    cr_assert_eq(value_ok("cache", "tracking", "no").cache_tracking, 0);
-    cr_assert_eq(value_ok("cache", "tracking", "true").cache_tracking, 1);
-    expect_value_error("cache", "tracking", "maybe", "expected on or off");
-    expect_value_error("cache", "tracking", "ON", "expected on or off");
-}
-
-Test(config, stale_if_error_is_a_duration_defaulting_to_zero)
 {
     struct config cfg;
 
-    config_defaults(&cfg);
-    cr_assert_eq(cfg.cache_stale_ms, 0);
-    cr_assert_eq(cfg.cache_tracking, 1);
-    cr_assert_eq(value_ok("cache", "stale_if_error", "90s").cache_stale_ms,
-                 90000);
-    cr_assert_eq(value_ok("cache", "stale_if_error", "250ms").cache_stale_ms,
-                 250);
-    cr_assert_eq(value_ok("cache", "stale_if_error", "0").cache_stale_ms, 0);
-    expect_file_error("[cache]\nstale_if_error = soon\n", 2,
-                      "[cache] stale_if_error: expected a duration 0..87600h "
-                      "(units ms, s, m, h), got 'soon'");
+    expect_file_error("[cache] ttl = 5s\n", 1, "unexpected text after [cache]");
+    expect_file_error("[server]\nworkers = 2\n[cache]junk\n", 3,
+                      "unexpected text after [cache]");
+    load_ok("[cache] ; comment\nttl = 5s\n", &cfg);
+    cr_assert_eq(cfg.cache_ttl_ms, 5000);
 }
+
+/* ---- -s overrides ---- */
 
 Test(config_set, overrides_one_key)
 {
@@ -805,27 +336,6 @@ Test(config_set, override_after_file_wins)
 
 /* Loads text over the defaults, then asserts config_check's error is
  * exactly "TMPFILE:want_line: msg", each '@' in msg standing for TMPFILE. */
-static void
-expect_check_error(const char *text, int want_line, const char *msg)
-{
-    struct config cfg;
-    char err[CONFIG_ERR_MAX] = "", want[2 * CONFIG_ERR_MAX];
-    size_t n;
-
-    load_ok(text, &cfg);
-    cr_assert_eq(config_check(&cfg, err, sizeof(err)), -1, "%s passed", text);
-    n = (size_t)snprintf(want, sizeof(want), "%s:%d: ", tmp_path, want_line);
-    for (; *msg != '\0' && n + sizeof(tmp_path) < sizeof(want); msg++) {
-        if (*msg == '@') {
-            n += (size_t)snprintf(want + n, sizeof(want) - n, "%s", tmp_path);
-        } else {
-            want[n++] = *msg;
-        }
-    }
-    want[n] = '\0';
-    cr_assert_str_eq(err, want);
-}
-
 Test(config_check, defaults_and_the_shipped_file_pass)
 {
     struct config cfg;
@@ -915,6 +425,47 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     }
 }
 
+/* The defaults, as config_print writes them: every key, in table order. */
+#define DEFAULTS_INI                                                           \
+    "[server]\n"                                                               \
+    "bind = 127.0.0.1\n"                                                       \
+    "http_port = 8080\n"                                                       \
+    "resp_port = 6380\n"                                                       \
+    "workers = 8\n"                                                            \
+    "max_clients = 1024\n"                                                     \
+    "idle_timeout = 30s\n"                                                     \
+    "request_timeout = 10s\n"                                                  \
+    "password =\n"                                                             \
+    "max_sessions = 256\n"                                                     \
+    "send_timeout = 10s\n"                                                     \
+    "max_request = 64mb\n"                                                     \
+    "\n[redis]\n"                                                              \
+    "host = 127.0.0.1\n"                                                       \
+    "port = 6379\n"                                                            \
+    "password =\n"                                                             \
+    "db = 0\n"                                                                 \
+    "pool_size = 8\n"                                                          \
+    "connect_timeout = 1s\n"                                                   \
+    "command_timeout = 1s\n"                                                   \
+    "cluster = off\n"                                                          \
+    "seeds =\n"                                                                \
+    "cluster_refresh = 5s\n"                                                   \
+    "\n[cache]\n"                                                              \
+    "ttl = 60s\n"                                                              \
+    "capacity = 10000\n"                                                       \
+    "tracking = on\n"                                                          \
+    "stale_if_error = 0s\n"                                                    \
+    "max_memory = 256mb\n"                                                     \
+    "max_value_size = 1mb\n"                                                   \
+    "\n[http]\n"                                                               \
+    "writes = off\n"                                                           \
+    "max_body = 1mb\n"                                                         \
+    "\n[admin]\n"                                                              \
+    "port = 0\n"                                                               \
+    "\n[log]\n"                                                                \
+    "level = info\n"                                                           \
+    "access = off\n"
+
 Test(config_print, defaults_print_as_the_contract_writes_them)
 {
     struct config cfg;
@@ -922,78 +473,85 @@ Test(config_print, defaults_print_as_the_contract_writes_them)
 
     config_defaults(&cfg);
     out = print_to_string(&cfg);
-    cr_assert_str_eq(out, "[server]\n"
-                          "bind = 127.0.0.1\n"
-                          "http_port = 8080\n"
-                          "resp_port = 6380\n"
-                          "workers = 8\n"
-                          "max_clients = 1024\n"
-                          "idle_timeout = 30s\n"
-                          "request_timeout = 10s\n"
-                          "\n[redis]\n"
-                          "host = 127.0.0.1\n"
-                          "port = 6379\n"
-                          "password =\n"
-                          "db = 0\n"
-                          "pool_size = 8\n"
-                          "connect_timeout = 1s\n"
-                          "command_timeout = 1s\n"
-                          "\n[cache]\n"
-                          "ttl = 60s\n"
-                          "capacity = 10000\n"
-                          "tracking = on\n"
-                          "stale_if_error = 0s\n"
-                          "\n[admin]\n"
-                          "port = 0\n"
-                          "\n[log]\n"
-                          "level = info\n"
-                          "access = off\n");
+    cr_assert_str_eq(out, DEFAULTS_INI);
+    free(out);
+}
+
+Test(config_print, prints_one_line_per_key)
+{
+    struct config cfg;
+    char *out;
+    int keys = 0;
+
+    config_defaults(&cfg);
+    out = print_to_string(&cfg);
+    for (const char *p = out; (p = strstr(p, " =")) != NULL; p++) {
+        keys++;
+    }
+    cr_assert_eq(keys, CONFIG_KEYS, "%s", out);
     free(out);
 }
 
 Test(config_print, round_trips_defaults)
 {
-    struct config def, back;
-    char *out;
+    struct config def;
 
     config_defaults(&def);
-    out = print_to_string(&def);
-    load_ok(out, &back);
-    assert_config_eq(&back, &def);
-    free(out);
+    assert_round_trip(&def);
 }
 
 Test(config_print, round_trips_every_changed_key)
 {
-    struct config cfg, back;
+    struct config cfg;
     char *out;
 
     load_ok("[server]\nbind = ::1\nhttp_port = 1\nresp_port = 0\nworkers = 1\n"
             "max_clients = 1000000\nidle_timeout = 1500ms\n"
-            "request_timeout = 2h\n[redis]\nhost = r\nport = 65535\n"
-            "db = 1000000\npool_size = 1024\nconnect_timeout = 1ms\n"
-            "command_timeout = 3m\n[cache]\nttl = 0\ncapacity = 0\n"
-            "[log]\nlevel = warn\n",
+            "request_timeout = 2h\nmax_sessions = 0\nsend_timeout = 90m\n"
+            "max_request = 1536kb\n"
+            "[redis]\nhost = r\nport = 65535\n"
+            "db = 0\npool_size = 1024\nconnect_timeout = 1ms\n"
+            "command_timeout = 3m\ncluster = on\n"
+            "seeds = a:1 , [::1]:7000\ncluster_refresh = 250ms\n"
+            "[cache]\nttl = 0\ncapacity = 0\ntracking = off\n"
+            "stale_if_error = 1h\nmax_memory = 0\nmax_value_size = 7\n"
+            "[http]\nwrites = yes\nmax_body = 1048576\n"
+            "[admin]\nport = 9\n[log]\nlevel = warn\naccess = on\n",
             &cfg);
     out = print_to_string(&cfg);
     cr_assert(strstr(out, "idle_timeout = 1500ms\n") != NULL, "%s", out);
     cr_assert(strstr(out, "request_timeout = 7200s\n") != NULL, "%s", out);
     cr_assert(strstr(out, "ttl = 0s\n") != NULL, "%s", out);
-    load_ok(out, &back);
-    assert_config_eq(&back, &cfg);
+    cr_assert(strstr(out, "max_request = 1536kb\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "seeds = a:1 , [::1]:7000\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "max_memory = 0\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "max_value_size = 7b\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "max_body = 1mb\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "writes = on\n") != NULL, "%s", out);
     free(out);
+    assert_round_trip(&cfg);
+    /* and the other way round from every default */
+    load_ok("[server]\nmax_request = 512mb\n[redis]\ndb = 1000000\n"
+            "[cache]\nmax_memory = 1024gb\nmax_value_size = 512mb\n"
+            "[http]\nmax_body = 1b\n",
+            &cfg);
+    assert_round_trip(&cfg);
 }
 
-Test(config_print, masks_a_set_password)
+Test(config_print, masks_both_passwords)
 {
     struct config cfg;
     char *out;
 
     config_defaults(&cfg);
     set_ok(&cfg, "redis.password=hunter2");
+    set_ok(&cfg, "server.password=letmein");
     out = print_to_string(&cfg);
-    cr_assert(strstr(out, "\npassword = ***\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "request_timeout = 10s\npassword = ***\n") != NULL,
+              "%s", out);
+    cr_assert(strstr(out, "port = 6379\npassword = ***\n") != NULL, "%s", out);
     cr_assert(strstr(out, "hunter2") == NULL, "%s", out);
+    cr_assert(strstr(out, "letmein") == NULL, "%s", out);
     free(out);
 }
 
@@ -1012,18 +570,67 @@ Test(config, shipped_proxy_ini_loads_as_the_defaults_but_the_admin_port)
     assert_config_eq(&cfg, &def);
 }
 
-Test(config, format_line_lists_every_key_with_the_password_masked)
+/* Every "name =" line under a "[section]" of DEFAULTS_INI was set by a line
+ * of the shipped file: it lists every key (and, above, with its default). */
+Test(config, shipped_proxy_ini_lists_every_key)
+{
+    char err[CONFIG_ERR_MAX] = "", section[32] = "", name[32];
+    const char *p = DEFAULTS_INI, *from;
+    struct config cfg;
+    int keys = 0;
+
+    config_defaults(&cfg);
+    cr_assert_eq(config_load_file(&cfg, "proxy.ini", err, sizeof(err)), 0, "%s",
+                 err);
+    for (; *p != '\0'; p = strchr(p, '\n') + 1) {
+        size_t n = strcspn(p, " ]\n");
+
+        if (*p == '[') {
+            snprintf(section, sizeof(section), "%.*s", (int)n - 1, p + 1);
+        } else if (*p != '\n') {
+            snprintf(name, sizeof(name), "%.*s", (int)n, p);
+            from = config_from(&cfg, section, name);
+            cr_assert_not_null(from, "[%s] %s", section, name);
+            cr_assert_eq(strncmp(from, "proxy.ini:", 10), 0,
+                         "[%s] %s is not in proxy.ini", section, name);
+            keys++;
+        }
+    }
+    cr_assert_eq(keys, CONFIG_KEYS);
+}
+
+Test(config, format_line_lists_every_key_with_the_passwords_masked)
 {
     struct config cfg;
     char line[2048];
 
     config_defaults(&cfg);
     set_ok(&cfg, "redis.password=hunter2");
+    set_ok(&cfg, "server.password=letmein");
     config_format_line(&cfg, line, sizeof(line));
-    cr_assert(strstr(line, "server.bind=127.0.0.1 server.http_port=8080 ") ==
-              line);
-    cr_assert_not_null(strstr(line, " redis.password=*** "));
-    cr_assert_null(strstr(line, "hunter2"));
-    cr_assert_not_null(strstr(line, " admin.port=0 log.level=info "
-                                    "log.access=off"));
+    cr_assert_str_eq(
+        line, "server.bind=127.0.0.1 server.http_port=8080 "
+              "server.resp_port=6380 server.workers=8 server.max_clients=1024 "
+              "server.idle_timeout=30s server.request_timeout=10s "
+              "server.password=*** server.max_sessions=256 "
+              "server.send_timeout=10s server.max_request=64mb "
+              "redis.host=127.0.0.1 redis.port=6379 redis.password=*** "
+              "redis.db=0 redis.pool_size=8 redis.connect_timeout=1s "
+              "redis.command_timeout=1s redis.cluster=off redis.seeds= "
+              "redis.cluster_refresh=5s cache.ttl=60s cache.capacity=10000 "
+              "cache.tracking=on cache.stale_if_error=0s "
+              "cache.max_memory=256mb cache.max_value_size=1mb "
+              "http.writes=off http.max_body=1mb admin.port=0 "
+              "log.level=info log.access=off");
+}
+
+Test(config, format_line_cuts_at_the_buffer)
+{
+    struct config cfg;
+    char line[40];
+
+    config_defaults(&cfg);
+    memset(line, 'x', sizeof(line));
+    config_format_line(&cfg, line, sizeof(line));
+    cr_assert_str_eq(line, "server.bind=127.0.0.1 server.http_port=");
 }

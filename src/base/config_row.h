@@ -1,0 +1,83 @@
+/*
+ * config_row: one key of the configuration table and what the config module
+ * does with it. The seam between the two halves of the module: config.c
+ * (loading, -s, printing, config_diff) walks the rows; config_table.c holds
+ * them and the one setter and one formatter per kind of value. Internal to
+ * the config module (config.c, config_table.c); everything here carries
+ * "config__".
+ *
+ * A row says which field a key fills and how: its kind picks the setter
+ * and the formatter, and min/max, the default and the flags come from the
+ * row, so "0 = off" or "zero allowed" is a property of the row, never a
+ * separate setter. This header includes no project header (struct config
+ * is only named here), so config.c and config_table.c both stand on it and
+ * neither includes the other.
+ */
+#ifndef RP_CONFIG_ROW_H
+#define RP_CONFIG_ROW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+
+#define CONFIG_STR_MAX 255 /* bytes in every string field */
+
+/* What a key's value is; each has one setter and one formatter. */
+enum config_kind {
+    CONFIG_INT,      /* int in min..max */
+    CONFIG_LONG,     /* long in min..max */
+    CONFIG_PORT,     /* int port in min..max; min 0 means 0 = off */
+    CONFIG_DURATION, /* int64_t ms in min..max (units ms, s, m, h) */
+    CONFIG_SIZE,     /* int64_t bytes in min..max (units b, kb, mb, gb) */
+    CONFIG_BOOL,     /* int 0 or 1: on/off, yes/no, true/false, 1/0 */
+    CONFIG_STRING,   /* char[size], text that prints back as it loads */
+    CONFIG_LOGLEVEL, /* int enum config_log_level */
+    CONFIG_SEEDS,    /* a string that is a list config_seed_next reads */
+};
+
+/* Row flags. */
+#define CONFIG_SECRET 1u /* printed as "***", never echoed in errors */
+#define CONFIG_LIVE 2u   /* can change on a running proxy (SIGHUP) */
+
+struct config_row {
+    const char *section;
+    const char *name;
+    enum config_kind kind;
+    size_t offset; /* offsetof(struct config, field) */
+    size_t size;   /* sizeof the field */
+    int64_t min;   /* numeric kinds: accepted range, shown in errors */
+    int64_t max;
+    const char *def; /* default, as file text; config_defaults applies it */
+    unsigned flags;  /* CONFIG_SECRET, CONFIG_LIVE */
+};
+
+/* Every key, in the order config_print writes them: CONFIG_KEYS rows
+ * (config.h). */
+extern const struct config_row config__table[];
+
+/* The row of section.name, or NULL. */
+const struct config_row *config__find(const char *section, const char *name);
+
+/* 1 when section[0..len) names a section of the table. */
+int config__section_known(const char *section, size_t len);
+
+/*
+ * Parses value into row's field of cfg with the setter of row's kind.
+ * Returns NULL, or an error (a constant, or text written to buf[0..len))
+ * that says what was expected, ranges included, without the value; the
+ * field is unchanged on error.
+ */
+const char *config__set(const struct config_row *row, struct config *cfg,
+                        const char *value, char *buf, size_t len);
+
+/* Writes row's field of cfg into buf[0..len) as text its setter accepts
+ * back (a set secret as "***"). */
+void config__format(const struct config_row *row, const struct config *cfg,
+                    char *buf, size_t len);
+
+/* 1 when row's field differs between a and b. */
+int config__differs(const struct config_row *row, const struct config *a,
+                    const struct config *b);
+
+#endif
