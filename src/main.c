@@ -182,6 +182,7 @@ kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
     k->budget = budget;
     atomic_init(&k->idle_timeout_ms, px->cfg->idle_timeout_ms);
     atomic_init(&k->request_timeout_ms, px->cfg->request_timeout_ms);
+    atomic_init(&k->send_timeout_ms, px->cfg->send_timeout_ms);
 }
 
 /* Opens the listeners that are on into ls; returns how many, or -1. */

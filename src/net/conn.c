@@ -1,19 +1,18 @@
 /*
- * conn: connection buffers and socket I/O; see conn.h. Writes loop over
- * short writes and EINTR, use MSG_NOSIGNAL, and wait with poll() within the
- * conn's write budget when the peer's window is full.
+ * conn: connection buffers and socket I/O; see conn.h. Every call is
+ * non-blocking; sends use MSG_NOSIGNAL and gather up to CONN_IOV ranges.
  */
 #include "net/conn.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/standby.h"
 #include "base/util.h"
+
+#define CONN_IOV 64 /* ranges gathered into one sendmsg */
 
 struct conn *
 conn_create(int fd, const struct conn_kind *kind)
@@ -23,11 +22,12 @@ conn_create(int fd, const struct conn_kind *kind)
     if (c == NULL) {
         return NULL;
     }
-    memset(c, 0, offsetof(struct conn, rbuf));
+    memset(c, 0, offsetof(struct conn, rbuf_inline));
     c->fd = fd;
     c->kind = kind;
-    c->write_timeout_ms = (int)atomic_load_explicit(&kind->request_timeout_ms,
-                                                    memory_order_relaxed);
+    c->rbuf = c->rbuf_inline;
+    c->rcap = CONN_RBUF;
+    outq_init(&c->out, c->wbuf, sizeof(c->wbuf));
     return c;
 }
 
@@ -37,9 +37,27 @@ conn_destroy(struct conn *c)
     if (c == NULL) {
         return;
     }
+    if (c->kind->ops->release != NULL) {
+        c->kind->ops->release(c);
+    }
+    outq_deinit(&c->out);
+    if (c->rbuf != c->rbuf_inline) {
+        free(c->rbuf);
+    }
     close(c->fd);
     atomic_fetch_sub(&c->kind->budget->open, 1);
     free(c);
+}
+
+/* Moves the unconsumed bytes to the front of rbuf. */
+static void
+compact(struct conn *c)
+{
+    if (c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
 }
 
 long
@@ -49,20 +67,18 @@ conn_read(struct conn *c)
 
     if (c->rpos == c->rlen) {
         c->rpos = c->rlen = 0;
-    } else if (c->rpos > 0 && c->rlen == CONN_RBUF) {
-        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
-        c->rlen -= c->rpos;
-        c->rpos = 0;
+    } else if (c->rpos > 0 && c->rlen == c->rcap) {
+        compact(c);
     }
-    if (c->rlen == CONN_RBUF) {
+    if (c->rlen == c->rcap) {
         c->drained = 0;
         return 0;
     }
     do {
-        n = recv(c->fd, c->rbuf + c->rlen, CONN_RBUF - c->rlen, 0);
+        n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
-        c->drained = (size_t)n < CONN_RBUF - c->rlen;
+        c->drained = (size_t)n < c->rcap - c->rlen;
         c->rlen += (size_t)n;
         return n;
     }
@@ -73,106 +89,125 @@ conn_read(struct conn *c)
                                                      : CONN_IO_ERR;
 }
 
+int
+conn_reserve(struct conn *c, size_t need)
+{
+    char *nb;
+    size_t cap;
+
+    if (c->rcap - c->rpos >= need) {
+        return 0;
+    }
+    if (c->rcap >= need) {
+        compact(c);
+        return 0;
+    }
+    /* Grow geometrically, so a request whose size is learned piece by
+     * piece (many arguments) costs amortized O(1) copies per byte. */
+    cap = c->rcap * 2 > need ? c->rcap * 2 : need;
+    nb = malloc(cap);
+    if (nb == NULL) {
+        return CONN_IO_ERR;
+    }
+    memcpy(nb, c->rbuf + c->rpos, c->rlen - c->rpos);
+    if (c->rbuf != c->rbuf_inline) {
+        free(c->rbuf);
+    }
+    c->rlen -= c->rpos;
+    c->rpos = 0;
+    c->rbuf = nb;
+    c->rcap = cap;
+    return 0;
+}
+
 void
 conn_consume(struct conn *c, size_t n)
 {
     c->rpos += n;
-    if (c->rpos == c->rlen) {
-        c->rpos = c->rlen = 0;
+    if (c->rpos < c->rlen) {
+        return;
+    }
+    c->rpos = c->rlen = 0;
+    if (c->rbuf != c->rbuf_inline) {
+        /* The large request is done: give its buffer back. */
+        free(c->rbuf);
+        c->rbuf = c->rbuf_inline;
+        c->rcap = CONN_RBUF;
     }
 }
 
-/* writev() until every byte is out, within the write budget. */
-static int
-writev_all(struct conn *c, struct iovec *iov, int iovcnt)
+int
+conn_write(struct conn *c, const struct iovec *iov, int iovcnt)
 {
-    int64_t deadline = util_now_ms() + c->write_timeout_ms;
-    struct msghdr msg = {0};
+    int i;
 
-    while (iovcnt > 0) {
-        ssize_t n;
-        int err;
-
-        msg.msg_iov = iov;
-        msg.msg_iovlen = (size_t)iovcnt;
-        n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-        if (n < 0) {
-            struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-            int64_t left = deadline - util_now_ms();
-
-            if (errno == EINTR) {
-                continue;
-            }
-            if ((errno != EAGAIN && errno != EWOULDBLOCK) || left <= 0) {
-                return CONN_IO_ERR;
-            }
-            /* The client is not reading: let another worker run. */
-            standby_block_begin();
-            n = poll(&pfd, 1, (int)left);
-            err = errno;
-            standby_block_end();
-            if (n < 0 && err != EINTR) {
-                return CONN_IO_ERR;
-            }
-            continue;
-        }
-        while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
-            n -= (ssize_t)iov->iov_len;
-            iov++;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov->iov_base = (char *)iov->iov_base + n;
-            iov->iov_len -= (size_t)n;
+    for (i = 0; i < iovcnt; i++) {
+        if (outq_copy(&c->out, iov[i].iov_base, iov[i].iov_len) < 0) {
+            return CONN_IO_ERR;
         }
     }
     return 0;
 }
 
 int
-conn_flush(struct conn *c)
-{
-    struct iovec v = {.iov_base = c->wbuf, .iov_len = c->wlen};
-
-    c->wlen = 0;
-    return v.iov_len == 0 ? 0 : writev_all(c, &v, 1);
-}
-
-int
-conn_write(struct conn *c, const struct iovec *iov, int iovcnt)
-{
-    struct iovec v[8];
-    size_t total = 0;
-    int i, n = 0;
-
-    for (i = 0; i < iovcnt; i++) {
-        total += iov[i].iov_len;
-    }
-    if (total <= CONN_WBUF - c->wlen) {
-        for (i = 0; i < iovcnt; i++) {
-            memcpy(c->wbuf + c->wlen, iov[i].iov_base, iov[i].iov_len);
-            c->wlen += iov[i].iov_len;
-        }
-        return 0;
-    }
-    if (iovcnt > (int)RP_ARRAY_LEN(v) - 1) {
-        return CONN_IO_ERR;
-    }
-    if (c->wlen > 0) {
-        v[n].iov_base = c->wbuf;
-        v[n++].iov_len = c->wlen;
-        c->wlen = 0;
-    }
-    for (i = 0; i < iovcnt; i++) {
-        v[n++] = iov[i];
-    }
-    return writev_all(c, v, n);
-}
-
-int
 conn_write_buf(struct conn *c, const void *p, size_t len)
 {
-    struct iovec v = {.iov_base = (void *)p, .iov_len = len};
+    return outq_copy(&c->out, p, len) < 0 ? CONN_IO_ERR : 0;
+}
 
-    return conn_write(c, &v, 1);
+int
+conn_write_ref(struct conn *c, const void *p, size_t len,
+               void (*release)(void *owner), void *owner)
+{
+    if (outq_ref(&c->out, p, len, release, owner) < 0) {
+        release(owner);
+        return CONN_IO_ERR;
+    }
+    return 0;
+}
+
+/* The socket took nothing, or less than offered: the stall begins now
+ * unless it already had. */
+static int
+stalled(struct conn *c)
+{
+    if (c->stall_ms == 0) {
+        c->stall_ms = util_now_ms();
+    }
+    return CONN_IO_AGAIN;
+}
+
+int
+conn_flush(struct conn *c)
+{
+    struct iovec iov[CONN_IOV];
+
+    while (outq_bytes(&c->out) > 0) {
+        struct msghdr msg = {.msg_iov = iov};
+        size_t offered = 0, i;
+        ssize_t n;
+
+        msg.msg_iovlen = (size_t)outq_iov(&c->out, iov, CONN_IOV);
+        for (i = 0; i < msg.msg_iovlen; i++) {
+            offered += iov[i].iov_len;
+        }
+        n = msg.msg_iovlen == 1
+                ? send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                : sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? stalled(c)
+                                                           : CONN_IO_ERR;
+        }
+        outq_sent(&c->out, (size_t)n);
+        c->stall_ms = 0;
+        if ((size_t)n < offered) {
+            /* The socket's buffer is full: asking again would only cost
+             * a send() that fails with EAGAIN. */
+            return stalled(c);
+        }
+    }
+    return CONN_IO_OK;
 }

@@ -1,17 +1,25 @@
 /*
- * conn: one client connection (of any listener) with its read and write
- * buffers, allocated once at accept and freed at close.
+ * conn: one client connection (of any listener) with its read buffer and
+ * its queue of unsent output, allocated once at accept and freed at close.
  *
  * Ownership: a conn belongs to exactly one thread at a time: the accept loop
- * (until pushed to the work queue), the worker that popped it, or the
- * waiter (while parked). Whoever owns it may touch any field. Nothing in a
- * conn is shared, so no field needs a lock of its own.
+ * (until pushed to the work queue), the worker serving it, or the waiter
+ * (while parked; see waiter.h). Whoever owns it may touch any field.
+ * Nothing in a conn is shared, so no field needs a lock of its own.
  *
- * Buffers: requests are parsed in place in rbuf (zero-copy); unconsumed
- * bytes are rbuf[rpos..rlen). Replies are gathered in wbuf and written with
- * one send per batch of pipelined requests; a reply too large for wbuf is
- * written straight from its source (e.g. a cache entry) with writev, so a
- * value is never copied twice.
+ * Reading: requests are parsed in place in rbuf (zero-copy); unconsumed
+ * bytes are rbuf[rpos..rlen). rbuf starts as the 16 KiB inside the conn;
+ * a protocol that has checked a larger request's declared size against
+ * its limit asks for room with conn_reserve(), and the buffer goes back
+ * inside the conn once that request is consumed.
+ *
+ * Writing never waits: responses are appended to `out` (net/outq.h), small
+ * ones copied, large ones by reference, and conn_flush() sends what the
+ * socket takes without blocking. What it does not take stays queued; the
+ * worker then parks the conn until the socket is writable, and a client
+ * that takes nothing for send_timeout is closed. While more than
+ * CONN_OUT_HIGH bytes wait, the protocol parses no more requests from this
+ * conn (back-pressure), so a client that never reads costs bounded memory.
  */
 #ifndef RP_CONN_H
 #define RP_CONN_H
@@ -21,8 +29,11 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define CONN_RBUF 16384 /* = HTTP_MAX_HEAD = RESP_MAX_INLINE */
-#define CONN_WBUF 16384
+#include "net/outq.h"
+
+#define CONN_RBUF 16384     /* = HTTP_MAX_HEAD = RESP_MAX_INLINE */
+#define CONN_WBUF 16384     /* the inline output block */
+#define CONN_OUT_HIGH 65536 /* unsent bytes that stop request parsing */
 
 struct conn;
 
@@ -33,10 +44,11 @@ struct conn;
  */
 struct conn_ops {
     const char *name; /* "http", "resp", "admin": for logs */
-    /* Answers every complete request buffered in c's read buffer,
-     * appending responses to its output. Returns 0 when c stays open
-     * (c->req_start_ms set when a partial request remains), or -1 when it
-     * must be closed once its output is flushed. Called by c's owner. */
+    /* Answers the complete requests buffered in c's read buffer, in order,
+     * appending responses to its output, and stops early once
+     * conn_out_full(c). Returns 0 when c stays open (c->req_start_ms set
+     * when a partial request remains), or -1 when it must be closed once
+     * its output is flushed. Called by c's owner. */
     int (*serve)(struct conn *c);
     /* c's deadline passed: a last word before it is closed (HTTP 408 for
      * a partial request), one non-blocking send. May be NULL. */
@@ -45,6 +57,9 @@ struct conn_ops {
      * (HTTP 503, RESP -ERR max number of clients reached); returns its
      * length in out[0..cap), 0 if it does not fit. */
     size_t (*busy)(char *out, size_t cap);
+    /* c is being destroyed: release the protocol's state (c->proto). May
+     * be NULL. */
+    void (*release)(struct conn *c);
 };
 
 /* How many conns may be open at once, shared by the listeners that draw
@@ -64,57 +79,84 @@ struct conn_kind {
     struct conn_budget *budget;         /* shared with other kinds, or own */
     _Atomic int64_t idle_timeout_ms;    /* idle keep-alive conn closed */
     _Atomic int64_t request_timeout_ms; /* a request must arrive within */
+    _Atomic int64_t send_timeout_ms;    /* output must make progress within */
 };
 
 enum conn_io {
     CONN_IO_OK = 0,
-    CONN_IO_AGAIN = -1, /* nothing to read now */
+    CONN_IO_AGAIN = -1, /* nothing to read now / output still queued */
     CONN_IO_EOF = -2,   /* the peer closed */
-    CONN_IO_ERR = -3,   /* reset, timeout or other socket error */
+    CONN_IO_ERR = -3,   /* reset, out of memory or other failure */
 };
 
 struct conn {
     int fd;
     const struct conn_kind *kind; /* its protocol and listener policy */
-    int64_t req_start_ms; /* first byte of a partial request; 0 = none */
-    int in_epoll;         /* registered with the waiter's epoll */
-    int drained;          /* the last read left room in rbuf: the
-                             socket had nothing more just then */
-    int write_timeout_ms; /* budget for flushing one batch of replies */
-    size_t rpos, rlen;    /* unconsumed bytes: rbuf[rpos..rlen) */
-    size_t discard;       /* HTTP body bytes still to skip */
-    size_t wlen;          /* bytes waiting in wbuf */
-    char rbuf[CONN_RBUF];
+    void *proto;                  /* the protocol's per-conn state, or NULL */
+    uint32_t slot;                /* waiter slot, held for life */
+    uint32_t gen;                 /* the slot's generation for this conn */
+    int64_t req_start_ms;    /* first byte of a partial request; 0 = none */
+    int64_t stall_ms;        /* since when queued output has made no
+                                progress; 0 = none waiting or it moves */
+    unsigned drained : 1;    /* the last read left room: the socket had
+                                nothing more just then */
+    unsigned eof : 1;        /* the peer closed its side; answer what came */
+    unsigned closing : 1;    /* close once the output is flushed */
+    unsigned attached : 1;   /* registered with the waiter */
+    unsigned want_write : 1; /* the waiter reports writability too */
+    char *rbuf;              /* rbuf_inline, or a larger heap buffer */
+    size_t rcap;             /* bytes rbuf holds */
+    size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */
+    size_t discard;          /* HTTP body bytes still to skip */
+    struct outq out;         /* unsent output */
+    char rbuf_inline[CONN_RBUF];
     char wbuf[CONN_WBUF];
 };
 
 /* Wraps an accepted, non-blocking socket of the given kind (counted in
- * kind->budget->open by the caller; conn_destroy uncounts it). Its write
- * budget is the kind's request_timeout. Returns NULL on failure (the fd is
- * left open then). */
+ * kind->budget->open by the caller; conn_destroy uncounts it). Returns
+ * NULL on failure (the fd is left open then). */
 struct conn *conn_create(int fd, const struct conn_kind *kind);
 
-/* Closes the socket, uncounts it from its budget and frees the conn. NULL
- * is a no-op. */
+/* Releases the protocol's state, drops queued output, closes the socket,
+ * uncounts it from its budget and frees the conn. NULL is a no-op. */
 void conn_destroy(struct conn *c);
 
 /* Reads once into rbuf (moving unconsumed bytes to the front first when
  * that makes room). Returns bytes read (> 0) or a negative enum conn_io.
- * With rbuf full it returns 0: the caller must consume or fail. */
+ * With rbuf full it returns 0: the caller must consume, reserve or fail. */
 long conn_read(struct conn *c);
 
-/* Marks n bytes at rpos consumed. */
+/* Makes room for a request of need bytes from rpos (need already checked
+ * against the protocol's limit), growing rbuf when the inline one is too
+ * small. Returns 0 or CONN_IO_ERR (out of memory). */
+int conn_reserve(struct conn *c, size_t need);
+
+/* Marks n bytes at rpos consumed; an emptied heap rbuf is given back. */
 void conn_consume(struct conn *c, size_t n);
 
-/* Appends the iovec's bytes to the output, flushing wbuf and writing
- * directly when they do not fit. Returns 0 or CONN_IO_ERR. */
+/* Appends a copy of the iovec's bytes to the output. Returns 0 or
+ * CONN_IO_ERR. */
 int conn_write(struct conn *c, const struct iovec *iov, int iovcnt);
 
-/* Appends one buffer; see conn_write. */
+/* Appends a copy of one buffer; see conn_write. */
 int conn_write_buf(struct conn *c, const void *p, size_t len);
 
-/* Writes everything in wbuf, waiting at most write_timeout_ms for a slow
- * reader. Returns 0 or CONN_IO_ERR. */
+/* Appends p[0..len) by reference: release(owner) runs once it is sent or
+ * the conn is destroyed (and at once when this fails). Returns 0 or
+ * CONN_IO_ERR. */
+int conn_write_ref(struct conn *c, const void *p, size_t len,
+                   void (*release)(void *owner), void *owner);
+
+/* Sends queued output without blocking. Returns CONN_IO_OK when all of it
+ * is out, CONN_IO_AGAIN when some waits for the socket, CONN_IO_ERR. */
 int conn_flush(struct conn *c);
+
+/* 1 when so much output waits that no more requests should be parsed. */
+static inline int
+conn_out_full(const struct conn *c)
+{
+    return outq_bytes(&c->out) > CONN_OUT_HIGH;
+}
 
 #endif

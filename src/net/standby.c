@@ -21,6 +21,15 @@ struct standby {
 /* The gate of the calling thread, and how deep its blocking calls nest. */
 static _Thread_local struct standby *tl_gate;
 static _Thread_local int tl_depth;
+static _Thread_local void (*tl_on_block)(void *);
+static _Thread_local void *tl_on_block_arg;
+
+void
+standby_on_block(void (*fn)(void *arg), void *arg)
+{
+    tl_on_block = fn;
+    tl_on_block_arg = arg;
+}
 
 struct standby *
 standby_create(int limit)
@@ -96,6 +105,9 @@ standby_block_begin(void)
 
     if (s == NULL || tl_depth++ > 0) {
         return;
+    }
+    if (tl_on_block != NULL) {
+        tl_on_block(tl_on_block_arg);
     }
     pthread_mutex_lock(&s->lock);
     if (atomic_fetch_sub(&s->running, 1) - 1 < s->limit &&

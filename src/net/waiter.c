@@ -1,20 +1,17 @@
 /*
- * waiter: a slot table of parked conns, one epoll set shared with the
- * workers, and a deadline thread; see waiter.h.
+ * waiter: a slot table of conns, one edge-triggered epoll set shared with
+ * the workers, and a deadline thread; see waiter.h.
  *
- * Each parked conn sits in a slot; its epoll registration carries the slot
- * number and the slot's generation (bumped whenever the slot is freed).
- * Parking takes a slot from the free list under the lock, a few
- * instructions; taking and expiring claim a slot with one compare-and-swap
- * and give it back under the lock. The 100 ms deadline scan is O(slots
- * ever used).
+ * Attaching takes a slot from the free list under the lock; everything
+ * else on the hot path (a report claiming a parked conn, a park) is one
+ * compare-and-swap on the slot's state word. The 100 ms deadline scan is
+ * O(slots ever used).
  */
 #include "net/waiter.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +25,23 @@
 #define WAITER_TICK_MS 100
 #define WAITER_QUEUE_TAG UINT64_MAX /* epoll data of the work queue's fd */
 #define WAITER_NO_SLOT UINT32_MAX
+#define WAITER_EVENTS 16 /* reports taken per epoll_wait */
+#define WAITER_EVENTS_WATCHED (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
-/* A slot's state word: generation << 32 | kind. */
+/* A slot's state word: generation << 32 | kind, plus the pending bit. */
 enum slot_kind {
-    SLOT_FREE = 0,   /* no conn (on the free list, or about to be) */
-    SLOT_ARMING = 1, /* the parker is registering the conn with epoll */
-    SLOT_PARKED = 2, /* the waiter owns the conn */
+    SLOT_FREE = 0,    /* no conn (on the free list, or about to be) */
+    SLOT_RUNNING = 1, /* a worker or the queue has the conn */
+    SLOT_PARKED = 2,  /* the waiter has the conn */
 };
+#define SLOT_KIND 3u
+#define SLOT_PENDING 4u /* readiness reported while RUNNING */
 
 struct waiter_slot {
     _Atomic uint64_t state;      /* see enum slot_kind */
-    _Atomic int64_t deadline_ms; /* of the parked conn */
-    struct conn *c;              /* set by the parker before it publishes
-                                    PARKED; read by whoever claims it */
+    _Atomic int64_t deadline_ms; /* of the parked conn; 0 = none */
+    struct conn *c;              /* set at attach, before any report can
+                                    claim it; read by whoever claims it */
     uint32_t next_free;          /* free list link; lock */
 };
 
@@ -51,8 +52,9 @@ struct waiter {
     uint32_t nslots;           /* fixed */
     uint32_t used;             /* slots [0, used) have been handed out; lock */
     uint32_t free_head;        /* lock; WAITER_NO_SLOT when none */
-    int stopped;               /* lock */
-    atomic_int count;          /* parked conns */
+    int stopped;               /* lock (and read racily by park: a stale 0
+                                  only delays the refusal to the next park) */
+    atomic_int parked;         /* conns parked now */
     int epfd;
     struct workq *q;
     pthread_t thread;
@@ -60,69 +62,102 @@ struct waiter {
 };
 
 static uint64_t
-state_of(uint32_t gen, enum slot_kind kind)
+state_of(uint32_t gen, unsigned kind)
 {
     return (uint64_t)gen << 32 | kind;
 }
 
-/* Takes the conn of slot i if it is parked with generation gen, waiting out
- * a parker that is still arming it. Returns the conn, now the caller's, or
- * NULL when the slot moved on (the report or the scan was stale). */
+static uint32_t
+gen_of(uint64_t st)
+{
+    return (uint32_t)(st >> 32);
+}
+
+/* Takes the conn of slot i if it is parked with generation gen; a report
+ * for a conn someone has marks it pending instead. Returns the conn, now
+ * the caller's, or NULL. */
 static struct conn *
 claim(struct waiter *w, uint32_t i, uint32_t gen)
 {
     struct waiter_slot *s = &w->slots[i];
+    uint64_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 
     for (;;) {
-        uint64_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+        uint64_t next;
 
-        if ((uint32_t)(st >> 32) != gen) {
+        if (gen_of(st) != gen) {
             return NULL;
         }
-        if ((st & 3) == SLOT_ARMING) {
-            sched_yield(); /* the parker is between epoll_ctl and publish */
-            continue;
-        }
-        if ((st & 3) != SLOT_PARKED) {
+        switch (st & SLOT_KIND) {
+        case SLOT_PARKED:
+            next = state_of(gen, SLOT_RUNNING);
+            break;
+        case SLOT_RUNNING:
+            if (st & SLOT_PENDING) {
+                return NULL;
+            }
+            next = st | SLOT_PENDING;
+            break;
+        default:
             return NULL;
         }
-        if (atomic_compare_exchange_weak_explicit(
-                &s->state, &st, state_of(gen + 1, SLOT_FREE),
-                memory_order_acq_rel, memory_order_acquire)) {
+        if (atomic_compare_exchange_weak_explicit(&s->state, &st, next,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire)) {
             break;
         }
     }
-    atomic_fetch_sub_explicit(&w->count, 1, memory_order_relaxed);
+    if ((st & SLOT_KIND) != SLOT_PARKED) {
+        return NULL; /* marked pending: its owner will serve it again */
+    }
+    atomic_fetch_sub_explicit(&w->parked, 1, memory_order_relaxed);
     return s->c;
 }
 
-/* Puts a slot that is SLOT_FREE back on the free list. */
-static void
-slot_free(struct waiter *w, uint32_t i)
+/* Claims slot i for the deadline scan or stop: only if it is PARKED. */
+static struct conn *
+claim_parked(struct waiter *w, uint32_t i)
 {
-    pthread_mutex_lock(&w->lock);
-    w->slots[i].next_free = w->free_head;
-    w->free_head = i;
-    pthread_mutex_unlock(&w->lock);
-}
+    struct waiter_slot *s = &w->slots[i];
+    uint64_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 
-void
-waiter_close_expired(struct conn *c)
-{
-    if (c->kind->ops->expired != NULL) {
-        c->kind->ops->expired(c);
+    if ((st & SLOT_KIND) != SLOT_PARKED ||
+        !atomic_compare_exchange_strong_explicit(
+            &s->state, &st, state_of(gen_of(st), SLOT_RUNNING),
+            memory_order_acq_rel, memory_order_acquire)) {
+        return NULL;
     }
-    log_debug("msg=\"connection timed out\" fd=%d partial=%d", c->fd,
-              c->req_start_ms != 0);
-    conn_destroy(c);
+    atomic_fetch_sub_explicit(&w->parked, 1, memory_order_relaxed);
+    return s->c;
 }
 
-/* Hands out a free slot, already ARMING (so waiter_stop, which sets
- * stopped under the same lock, waits for its parker), with its generation
- * in *gen. Returns WAITER_NO_SLOT when stopped or full. */
-static uint32_t
-slot_alloc(struct waiter *w, uint32_t *gen)
+static uint64_t
+tag_of(const struct conn *c)
 {
+    return (uint64_t)c->gen << 32 | c->slot;
+}
+
+/* Gives c's slot back: its generation moves on, so reports still in
+ * flight for c are dropped. */
+static void
+slot_release(struct waiter *w, struct conn *c)
+{
+    struct waiter_slot *s = &w->slots[c->slot];
+
+    atomic_store_explicit(&s->state, state_of(c->gen + 1, SLOT_FREE),
+                          memory_order_release);
+    pthread_mutex_lock(&w->lock);
+    s->next_free = w->free_head;
+    w->free_head = c->slot;
+    pthread_mutex_unlock(&w->lock);
+    c->attached = 0;
+}
+
+int
+waiter_attach(struct waiter *w, struct conn *c)
+{
+    struct epoll_event ev = {.events = WAITER_EVENTS_WATCHED};
+    struct waiter_slot *s;
     uint32_t i = WAITER_NO_SLOT;
 
     pthread_mutex_lock(&w->lock);
@@ -134,66 +169,121 @@ slot_alloc(struct waiter *w, uint32_t *gen)
     } else if (w->used < w->nslots) {
         i = w->used++;
     }
-    if (i != WAITER_NO_SLOT) {
-        struct waiter_slot *s = &w->slots[i];
-
-        *gen = (uint32_t)(atomic_load(&s->state) >> 32);
-        atomic_store_explicit(&s->state, state_of(*gen, SLOT_ARMING),
-                              memory_order_relaxed);
-    }
     pthread_mutex_unlock(&w->lock);
-    return i;
-}
-
-int
-waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms)
-{
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT};
-    struct waiter_slot *s;
-    uint32_t gen, i = slot_alloc(w, &gen);
-
     if (i == WAITER_NO_SLOT) {
         return -1;
     }
     s = &w->slots[i];
     s->c = c;
-    atomic_store_explicit(&s->deadline_ms, deadline_ms, memory_order_relaxed);
-    /* No lock across the syscall: while ARMING, the deadline scan and
-     * waiter_stop leave the slot alone and a worker woken for it waits. */
-    ev.data.u64 = (uint64_t)gen << 32 | i;
-    if (epoll_ctl(w->epfd, c->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
-                  &ev) < 0) {
-        atomic_store_explicit(&s->state, state_of(gen + 1, SLOT_FREE),
-                              memory_order_release);
-        slot_free(w, i);
+    c->slot = i;
+    c->gen = gen_of(atomic_load_explicit(&s->state, memory_order_relaxed));
+    c->attached = 1;
+    atomic_store_explicit(&s->state, state_of(c->gen, SLOT_RUNNING),
+                          memory_order_release);
+    /* From here on a report may arrive at any time; the slot says
+     * RUNNING, so it only marks c pending. */
+    ev.data.u64 = tag_of(c);
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+        slot_release(w, c);
         return -1;
     }
-    c->in_epoll = 1;
-    atomic_fetch_add_explicit(&w->count, 1, memory_order_relaxed);
-    atomic_store_explicit(&s->state, state_of(gen, SLOT_PARKED),
-                          memory_order_release);
     return 0;
 }
 
-struct conn *
-waiter_take(struct waiter *w, int timeout_ms)
+int
+waiter_want_write(struct waiter *w, struct conn *c, int fd)
 {
-    struct epoll_event ev;
-    struct conn *c;
-    uint32_t i;
+    struct epoll_event ev = {.events = WAITER_EVENTS_WATCHED | EPOLLOUT,
+                             .data.u64 = tag_of(c)};
 
-    if (epoll_wait(w->epfd, &ev, 1, timeout_ms) != 1 ||
-        ev.data.u64 == WAITER_QUEUE_TAG) {
-        return NULL;
+    return epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+int
+waiter_watch(struct waiter *w, struct conn *c, int fd)
+{
+    struct epoll_event ev = {.events = WAITER_EVENTS_WATCHED,
+                             .data.u64 = tag_of(c)};
+
+    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void
+waiter_unwatch(struct waiter *w, int fd)
+{
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int
+waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms)
+{
+    struct waiter_slot *s = &w->slots[c->slot];
+    uint64_t running = state_of(c->gen, SLOT_RUNNING);
+
+    if (w->stopped) {
+        return -1;
     }
-    i = (uint32_t)ev.data.u64;
-    /* The slot may have been expired or emptied by waiter_stop since epoll
-     * reported it (and even reused): then the generation differs. */
-    c = i < w->nslots ? claim(w, i, (uint32_t)(ev.data.u64 >> 32)) : NULL;
-    if (c != NULL) {
-        slot_free(w, i);
+    atomic_store_explicit(&s->deadline_ms, deadline_ms, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->parked, 1, memory_order_relaxed);
+    if (atomic_compare_exchange_strong_explicit(
+            &s->state, &running, state_of(c->gen, SLOT_PARKED),
+            memory_order_acq_rel, memory_order_acquire)) {
+        return 0;
     }
-    return c;
+    /* A report came while we had c (the only other change a RUNNING slot
+     * sees): take the mark off and serve again. */
+    atomic_fetch_sub_explicit(&w->parked, 1, memory_order_relaxed);
+    atomic_store_explicit(&s->state, state_of(c->gen, SLOT_RUNNING),
+                          memory_order_release);
+    return 1;
+}
+
+int
+waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
+{
+    struct epoll_event ev[WAITER_EVENTS];
+    int i, n, got = 0;
+
+    if (max > WAITER_EVENTS) {
+        max = WAITER_EVENTS;
+    }
+    n = epoll_wait(w->epfd, ev, max, timeout_ms);
+    for (i = 0; i < n; i++) {
+        uint64_t tag = ev[i].data.u64;
+        uint32_t slot = (uint32_t)tag;
+        struct conn *c;
+
+        if (tag == WAITER_QUEUE_TAG || slot >= w->nslots) {
+            continue; /* the caller looks at the queue */
+        }
+        /* The slot may have been expired, dropped or even reused since
+         * epoll reported it: then the generation differs. */
+        c = claim(w, slot, (uint32_t)(tag >> 32));
+        if (c != NULL) {
+            out[got++] = c;
+        }
+    }
+    return got;
+}
+
+void
+waiter_drop(struct waiter *w, struct conn *c)
+{
+    if (c->attached) {
+        slot_release(w, c);
+    }
+    conn_destroy(c);
+}
+
+void
+waiter_expire(struct waiter *w, struct conn *c)
+{
+    if (c->kind->ops->expired != NULL) {
+        c->kind->ops->expired(c);
+    }
+    log_debug("msg=\"connection timed out\" fd=%d partial=%d", c->fd,
+              c->req_start_ms != 0);
+    waiter_drop(w, c);
 }
 
 /* The number of slots handed out so far. */
@@ -212,29 +302,25 @@ slots_used(struct waiter *w)
 static int
 has_input(const struct conn *c)
 {
-    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     char byte;
 
-    return poll(&pfd, 1, 0) == 1 &&
-           recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+    return recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }
 
-/* Takes c out of the epoll set (the next park adds it again) and hands it
- * to the queue; closes it if the queue refuses. c is the caller's. */
+/* Hands c (claimed, still attached) to the queue; drops it if the queue
+ * refuses. */
 static void
 hand_to_queue(struct waiter *w, struct conn *c)
 {
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    c->in_epoll = 0;
     if (workq_push(w->q, c) != WORKQ_OK) {
-        conn_destroy(c);
+        waiter_drop(w, c);
     }
 }
 
-/* Claims the conns whose deadline passed and closes them, except those
+/* Claims the conns whose deadline passed and expires them, except those
  * whose input arrived while every worker was busy: they go to the queue,
  * and a worker that finds their request still incomplete and past its
- * deadline closes them (see waiter_close_expired). */
+ * deadline expires them. */
 static void
 expire_due(struct waiter *w, int64_t now)
 {
@@ -243,19 +329,20 @@ expire_due(struct waiter *w, int64_t now)
     for (i = 0; i < n; i++) {
         struct waiter_slot *s = &w->slots[i];
         uint64_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+        int64_t due;
         struct conn *c;
 
-        if ((st & 3) != SLOT_PARKED ||
-            atomic_load_explicit(&s->deadline_ms, memory_order_relaxed) > now ||
-            (c = claim(w, i, (uint32_t)(st >> 32))) == NULL) {
+        if ((st & SLOT_KIND) != SLOT_PARKED) {
             continue;
         }
-        slot_free(w, i);
-        if (has_input(c)) {
+        due = atomic_load_explicit(&s->deadline_ms, memory_order_relaxed);
+        if (due == 0 || due > now || (c = claim_parked(w, i)) == NULL) {
+            continue;
+        }
+        if (outq_bytes(&c->out) == 0 && has_input(c)) {
             hand_to_queue(w, c);
         } else {
-            epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-            waiter_close_expired(c);
+            waiter_expire(w, c);
         }
     }
 }
@@ -347,19 +434,18 @@ waiter_stop(struct waiter *w)
     pthread_join(w->thread, NULL);
     w->joined = 1;
     for (i = 0; i < n; i++) {
-        uint64_t st = atomic_load(&w->slots[i].state);
-        struct conn *c = claim(w, i, (uint32_t)(st >> 32));
+        struct conn *c = claim_parked(w, i);
 
         if (c == NULL) {
             continue;
         }
-        /* A request that already arrived is in flight: hand it to the
-         * workers, which are still draining the queue. Idle and closed
-         * conns are closed. The slot is not reused: parks now fail. */
-        if (has_input(c)) {
+        /* A request that already arrived, or output not yet taken, is in
+         * flight: hand it to the workers, which are still draining the
+         * queue. Idle conns are closed. */
+        if (outq_bytes(&c->out) > 0 || has_input(c)) {
             hand_to_queue(w, c);
         } else {
-            conn_destroy(c);
+            waiter_drop(w, c);
         }
     }
 }
@@ -381,5 +467,5 @@ waiter_destroy(struct waiter *w)
 int
 waiter_count(struct waiter *w)
 {
-    return atomic_load_explicit(&w->count, memory_order_relaxed);
+    return atomic_load_explicit(&w->parked, memory_order_relaxed);
 }

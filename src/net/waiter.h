@@ -1,42 +1,45 @@
 /*
- * waiter: holds parked connections, so that idle keep-alive clients and
- * slow senders never occupy a worker (the model of Varnish's waiter and
- * Apache's event MPM).
+ * waiter: the readiness of every connection, so that idle keep-alive
+ * clients, slow senders and slow readers never occupy a worker (the model
+ * of Varnish's waiter and Apache's event MPM).
  *
- * A worker that has answered everything a connection sent parks it here
- * with a deadline: now + idle_timeout when nothing is pending, or the
- * partial request's start + request_timeout. The socket is registered with
- * the waiter's epoll (EPOLLONESHOT). Idle workers wait in that epoll
- * themselves (waiter_take): the worker the kernel wakes for a readable conn
- * serves it at once, with no thread in between. The waiter's own thread
- * only enforces deadlines: every 100 ms it closes conns whose deadline
- * passed (an HTTP conn with a partial request gets "408 Request Timeout"
- * first), except that a conn whose input arrived while every worker was
- * busy goes to the work queue instead, so a request that came in time is
- * never dropped for want of a worker.
+ * Each conn is attached once, when a worker first takes it: it gets a
+ * slot for its whole life and its socket is registered with the waiter's
+ * epoll set once, edge-triggered, tagged with the slot and the slot's
+ * generation: for reading, and for writing too from the first time its
+ * output does not fit the socket (waiter_want_write, once per conn). So
+ * parking a conn costs no system call.
+ * A slot's atomic state word (generation << 32 | kind | pending bit) says
+ * who has the conn:
  *
- * Why workers take readable conns from epoll rather than through the work
- * queue: a hand-off (waiter thread wakes, queues, signals a sleeping
- * worker) cost two context switches per request (the README has the
- * figures). The work queue still carries new connections from the accept
- * loop and conns a worker yields for fairness; its eventfd (workq_fd,
- * edge-triggered) is in the same epoll set, so a worker waiting there
- * wakes for either, one worker per event.
+ *   RUNNING  a worker (or the queue) has it. A readiness report for it
+ *            sets the PENDING bit, and the owner, when it tries to park,
+ *            finds the bit and serves again instead: an edge is never lost.
+ *   PARKED   the waiter has it, until a report claims it for the worker
+ *            that got the report (one compare-and-swap: exactly one
+ *            claimer wins), or its deadline passes.
+ *   FREE     no conn; the generation was bumped when the conn left, so a
+ *            report still in flight for it is recognised and dropped
+ *            without touching anything.
  *
- * Ownership: a parked conn belongs to the waiter until someone claims its
- * slot: a worker woken for it, the deadline thread, or waiter_stop. Each
- * slot has an atomic state word (generation << 32 | FREE, ARMING or
- * PARKED) and a claim is one compare-and-swap that also bumps the
- * generation, so exactly one claimer wins. epoll reports a conn by slot and
- * generation, never by pointer, so a report that lost the race (the conn
- * expired, or was handed on by waiter_stop, since epoll queued it) is
- * recognised and dropped without touching the conn.
+ * Idle workers wait in the epoll set themselves (waiter_wait): the worker
+ * the kernel wakes for a readable or writable conn serves it at once, with
+ * no thread in between. The work queue's eventfd is in the same set
+ * (edge-triggered), so a waiting worker wakes for either. The waiter's own
+ * thread only enforces deadlines: every 100 ms it claims the parked conns
+ * whose deadline passed and closes them (after their ops' last word, e.g.
+ * HTTP's 408), except that a conn whose input arrived while every worker
+ * was busy goes to the work queue, so a request that came in time is never
+ * dropped for want of a worker.
+ *
+ * Other descriptors can be watched on a conn's behalf (waiter_watch: a
+ * session's private Redis connection), under the conn's tag: readiness on
+ * any of them is readiness of the conn.
  *
  * Threads and locks: `lock` guards only the slot free list, the count of
  * slots handed out and the stopped flag, for a few instructions at a time;
- * no lock is held across a syscall (epoll_ctl runs while the slot is
- * ARMING: the deadline scan skips it, a woken worker waits for it), and the
- * waiter never holds its lock while calling into the work queue.
+ * no lock is held across a system call, and the waiter never holds its
+ * lock while calling into the work queue.
  */
 #ifndef RP_WAITER_H
 #define RP_WAITER_H
@@ -49,42 +52,62 @@
 
 struct waiter;
 
-/* Creates the waiter for at most slots parked conns and starts its
- * deadline thread; workers also wake for items in q. Returns NULL on
- * failure. */
+/* Creates the waiter for at most slots conns and starts its deadline
+ * thread; workers also wake for items in q. Returns NULL on failure. */
 struct waiter *waiter_create(struct workq *q, size_t slots);
 
+/* Gives c (owned by the caller, not yet attached) a slot for life and
+ * registers its socket. Returns 0, or -1 when the waiter is stopped or
+ * full or epoll refuses the socket (c is still the caller's). */
+int waiter_attach(struct waiter *w, struct conn *c);
+
+/* Registers fd (owned by the caller) under attached conn c: its readiness
+ * wakes a worker for c. Unregister with waiter_unwatch before closing it.
+ * Returns 0 or -1. */
+int waiter_watch(struct waiter *w, struct conn *c, int fd);
+void waiter_unwatch(struct waiter *w, int fd);
+
+/* Adds writability to what fd (c's socket, or one watched for c) reports:
+ * call once, the first time output to it stalls. Returns 0 or -1. */
+int waiter_want_write(struct waiter *w, struct conn *c, int fd);
+
 /*
- * Hands c to the waiter until it is readable or deadline_ms (monotonic)
- * passes. On success the caller no longer owns c and must not touch it.
- * Returns 0, or -1 when the waiter is stopped or full or epoll fails (the
- * caller still owns c and should close it). Thread-safe.
+ * Hands attached c to the waiter until it is ready or deadline_ms
+ * (monotonic; 0 = never) passes. Returns 0 (the caller no longer owns c),
+ * 1 when readiness was reported while the caller had it (the caller keeps
+ * c and serves it again), or -1 when the waiter is stopped (the caller
+ * keeps c and should drop it). Thread-safe.
  */
 int waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms);
 
 /*
- * Waits up to timeout_ms (-1 = no limit) until a parked conn is readable
- * (or its peer hung up) and returns it, owned by the caller from then on.
- * Returns NULL when the work queue has items or is shut down, when the
- * report lost a race, or on timeout; the caller checks the queue and calls
- * again. For worker threads. Thread-safe.
+ * Waits up to timeout_ms (-1 = no limit) for readiness and claims up to
+ * max parked conns it reports, owned by the caller from then on. Returns
+ * how many were put in out; 0 when the work queue has items or is shut
+ * down, when every report lost its race or was for a conn someone has, or
+ * on timeout. For worker threads. Thread-safe.
  */
-struct conn *waiter_take(struct waiter *w, int timeout_ms);
+int waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms);
 
-/* Closes c, whose deadline passed, after its ops' last word (an HTTP conn
+/* Frees c's slot (bumping its generation) and destroys c. For c's owner;
+ * also right for a conn that was never attached. */
+void waiter_drop(struct waiter *w, struct conn *c);
+
+/* Drops c, whose deadline passed, after its ops' last word (an HTTP conn
  * holding a partial request gets "408 Request Timeout": one non-blocking
- * send). For the owner of c: the deadline thread, or a worker that read a
+ * send). For c's owner: the deadline thread, or a worker that read a
  * request still incomplete at its deadline. */
-void waiter_close_expired(struct conn *c);
+void waiter_expire(struct waiter *w, struct conn *c);
 
 /* Stops and joins the deadline thread, then hands parked conns that have
  * bytes waiting (a request in flight) to the queue and closes the rest.
- * Later waiter_park() calls fail and waiter_take() returns only NULL. Call
+ * Later attaches and parks fail and waiter_wait() returns only 0. Call
  * before workq_shutdown(). Idempotent. */
 void waiter_stop(struct waiter *w);
 
 /* Stops (if needed) and frees the waiter. Call after every worker that
- * may be in waiter_take() has returned. NULL is a no-op. */
+ * may be in waiter_wait() has returned and every conn was dropped. NULL is
+ * a no-op. */
 void waiter_destroy(struct waiter *w);
 
 /* Conns parked now. Thread-safe. */

@@ -1,11 +1,13 @@
 /*
  * worker: per-connection processing loop; see worker.h. An idle worker
- * waits in the waiter's epoll (waiter_take), which also reports the work
- * queue's eventfd, so it wakes for a readable parked conn or a queued one.
+ * waits in the waiter's epoll (waiter_wait), which also reports the work
+ * queue's eventfd, so it wakes for a ready conn or a queued one; the conns
+ * one wake-up claims are served in turn by the worker that claimed them.
  *
- * One round: read once, answer what is complete, repeat until the socket has
- * nothing more (EAGAIN, or a read that did not fill the buffer); then flush
- * and park. A conn that keeps sending is
+ * One round: answer what is buffered (as far as the output allows), send
+ * what the socket takes, read once more. The conn is parked when the
+ * socket has nothing more to read (EAGAIN, or a read that did not fill
+ * the buffer) or will not take more output; a conn that keeps sending is
  * put back at the tail of the queue after WORKER_ROUNDS rounds so one
  * pipelining client cannot starve the others.
  */
@@ -14,7 +16,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -22,6 +23,9 @@
 #include "net/standby.h"
 
 #define WORKER_ROUNDS 16
+#define WORKER_CLAIMS                                                          \
+    8 /* conns one wake-up may claim; given away when                          \
+         the worker is about to wait on Redis */
 
 struct worker_pool {
     struct workq *q;
@@ -33,81 +37,187 @@ struct worker_pool {
 };
 
 enum serve_outcome {
-    SERVE_PARK,    /* nothing buffered to do: hand to the waiter */
+    SERVE_PARK,    /* nothing to do until the socket is ready again */
     SERVE_REQUEUE, /* more to read, but yield to other conns */
     SERVE_CLOSE,
 };
 
+/* Has c bytes that were read but not yet parsed? */
+static int
+has_input(const struct conn *c)
+{
+    return c->rpos < c->rlen;
+}
+
 static enum serve_outcome
 serve_rounds(struct conn *c)
 {
-    int round;
+    int round, full = 0;
 
-    for (round = 0; round < WORKER_ROUNDS; round++) {
-        long n = conn_read(c);
+    for (round = 0;; round++) {
+        size_t before = c->rlen - c->rpos, cap = c->rcap;
+        int served = 0;
+        long n;
+        int rc;
 
+        if (!c->closing && has_input(c) && !conn_out_full(c)) {
+            served = 1;
+            if (c->kind->ops->serve(c) < 0) {
+                c->closing = 1;
+            }
+            if (full && c->rlen - c->rpos == before && c->rcap == cap &&
+                !c->closing) {
+                /* A full buffer the protocol neither consumed nor grew:
+                 * it can never complete. (Protocols enforce their limits
+                 * before this; this only guards against a spin.) */
+                return SERVE_CLOSE;
+            }
+        }
+        rc = conn_flush(c);
+        if (rc == CONN_IO_ERR) {
+            return SERVE_CLOSE;
+        }
+        if (c->closing) {
+            /* Say what is left to say, then close. */
+            return rc == CONN_IO_OK ? SERVE_CLOSE : SERVE_PARK;
+        }
+        if (conn_out_full(c)) {
+            return SERVE_PARK; /* back-pressure: wait until it is taken */
+        }
+        if (c->eof) {
+            /* The peer sent all it will: answer every complete request
+             * it sent (the output may have held some back), then close. */
+            if (served && c->rlen - c->rpos < before && has_input(c)) {
+                continue;
+            }
+            return rc == CONN_IO_OK ? SERVE_CLOSE : SERVE_PARK;
+        }
+        if (round == WORKER_ROUNDS) {
+            return SERVE_REQUEUE;
+        }
+        if (round > 0 && c->drained) {
+            /* A short read: the socket was empty a moment ago. Park now
+             * rather than spend a recv() on EAGAIN; the edge-triggered
+             * registration reports anything that arrived since. */
+            return SERVE_PARK;
+        }
+        n = conn_read(c);
         if (n == CONN_IO_AGAIN) {
             return SERVE_PARK;
         }
-        if (n == CONN_IO_EOF || n == CONN_IO_ERR) {
+        if (n == CONN_IO_ERR) {
             return SERVE_CLOSE;
         }
-        /* n == 0 means rbuf is full of a partial request: the protocol
-         * handler turns that into its "too large" error. */
-        if (c->kind->ops->serve(c) < 0) {
-            return SERVE_CLOSE;
+        if (n == CONN_IO_EOF) {
+            c->eof = 1;
         }
-        if (c->drained) {
-            /* A short read: the socket was empty a moment ago. Park now
-             * rather than spend a recv() on EAGAIN; the waiter's epoll
-             * reports anything that arrived since at once. */
-            return SERVE_PARK;
-        }
+        /* n == 0: rbuf is full of a partial request; the protocol turns
+         * that into its "too large" error or asks for room. */
+        full = n == 0;
     }
-    return SERVE_REQUEUE;
+}
+
+/* When a parked c is closed if nothing happens: its output must move
+ * within send_timeout, a partial request complete within
+ * request_timeout, an idle conn be used within idle_timeout. */
+static int64_t
+deadline_of(const struct conn *c, int64_t now)
+{
+    const struct conn_kind *k = c->kind;
+
+    if (outq_bytes(&c->out) > 0) {
+        return (c->stall_ms != 0 ? c->stall_ms : now) +
+               atomic_load_explicit(&k->send_timeout_ms, memory_order_relaxed);
+    }
+    if (c->req_start_ms != 0) {
+        return c->req_start_ms + atomic_load_explicit(&k->request_timeout_ms,
+                                                      memory_order_relaxed);
+    }
+    return now +
+           atomic_load_explicit(&k->idle_timeout_ms, memory_order_relaxed);
 }
 
 /* Runs one conn until it is parked, requeued or closed. */
 static void
 serve(struct worker_pool *wp, struct conn *c)
 {
-    enum serve_outcome o = serve_rounds(c);
-    const struct conn_kind *k = c->kind;
-    int64_t now, deadline;
+    for (;;) {
+        enum serve_outcome o = serve_rounds(c);
+        int64_t now, deadline;
+        int rc;
 
-    if (conn_flush(c) < 0 || o == SERVE_CLOSE) {
-        conn_destroy(c);
-        return;
-    }
-    if (o == SERVE_REQUEUE && workq_push(wp->q, c) == WORKQ_OK) {
-        return;
-    }
-    now = util_now_ms();
-    deadline =
-        c->req_start_ms != 0
-            ? c->req_start_ms + atomic_load_explicit(&k->request_timeout_ms,
-                                                     memory_order_relaxed)
-            : now + atomic_load_explicit(&k->idle_timeout_ms,
-                                         memory_order_relaxed);
-    if (deadline <= now) {
-        /* A partial request still incomplete at its deadline: however
-         * recently the client sent its last byte, it is out of time. */
-        waiter_close_expired(c);
-        return;
-    }
-    if (waiter_park(wp->waiter, c, deadline) < 0) {
-        conn_destroy(c);
+        if (o == SERVE_CLOSE) {
+            waiter_drop(wp->waiter, c);
+            return;
+        }
+        if (o == SERVE_REQUEUE && workq_push(wp->q, c) == WORKQ_OK) {
+            return;
+        }
+        now = util_now_ms();
+        deadline = deadline_of(c, now);
+        if (deadline <= now) {
+            /* Out of time: a partial request still incomplete at its
+             * deadline however recently its last byte came, or output
+             * that did not move for send_timeout. */
+            waiter_expire(wp->waiter, c);
+            return;
+        }
+        if (outq_bytes(&c->out) > 0 && !c->want_write) {
+            /* The first stall of this conn's life: from now on the
+             * waiter reports when its socket takes output again. */
+            if (waiter_want_write(wp->waiter, c, c->fd) < 0) {
+                waiter_drop(wp->waiter, c);
+                return;
+            }
+            c->want_write = 1;
+        }
+        rc = waiter_park(wp->waiter, c, deadline);
+        if (rc == 0) {
+            return;
+        }
+        if (rc < 0) {
+            waiter_drop(wp->waiter, c);
+            return;
+        }
+        /* Readiness arrived while we had it: go round again. */
     }
 }
 
-/* The next conn to serve: a queued one first (new connections, yielded
- * ones), else a parked one that became readable. NULL when there is none
- * yet; *stop is set once the queue is shut down and drained. */
+/* What one worker thread has claimed but not started yet. */
+struct claims {
+    struct worker_pool *wp;
+    struct conn *c[WORKER_CLAIMS];
+    int n;
+};
+
+/* standby_on_block: this worker is about to wait on Redis; the conns it
+ * claimed go to the queue, where other workers take them. */
+static void
+spill(void *arg)
+{
+    struct claims *cl = arg;
+
+    while (cl->n > 0) {
+        struct conn *c = cl->c[--cl->n];
+
+        if (workq_push(cl->wp->q, c) != WORKQ_OK) {
+            waiter_drop(cl->wp->waiter, c);
+        }
+    }
+}
+
+/* The next conn to serve: one this worker claimed, a queued one (new
+ * connections, yielded ones), else whatever the next wake-up claims. NULL
+ * when there is none yet; *stop is set once the queue is shut down and
+ * drained. */
 static struct conn *
-next_conn(struct worker_pool *wp, int *stop)
+next_conn(struct worker_pool *wp, struct claims *cl, int *stop)
 {
     void *item;
 
+    if (cl->n > 0) {
+        return cl->c[--cl->n];
+    }
     switch (workq_trypop(wp->q, &item)) {
     case WORKQ_OK:
         return item;
@@ -117,7 +227,8 @@ next_conn(struct worker_pool *wp, int *stop)
     default:
         /* Idle: stand by while enough others run, else wait for work. */
         standby_idle(wp->gate);
-        return waiter_take(wp->waiter, -1);
+        cl->n = waiter_wait(wp->waiter, cl->c, WORKER_CLAIMS, -1);
+        return NULL;
     }
 }
 
@@ -125,16 +236,24 @@ static void *
 worker_main(void *arg)
 {
     struct worker_pool *wp = arg;
+    struct claims cl = {.wp = wp, .n = 0};
     struct conn *c;
     int stop = 0;
 
     standby_attach(wp->gate);
+    standby_on_block(spill, &cl);
     while (!stop) {
-        if ((c = next_conn(wp, &stop)) != NULL) {
-            atomic_fetch_add_explicit(&wp->busy, 1, memory_order_relaxed);
-            serve(wp, c);
-            atomic_fetch_sub_explicit(&wp->busy, 1, memory_order_relaxed);
+        c = next_conn(wp, &cl, &stop);
+        if (c == NULL) {
+            continue;
         }
+        if (!c->attached && waiter_attach(wp->waiter, c) < 0) {
+            waiter_drop(wp->waiter, c); /* stopped, or out of slots */
+            continue;
+        }
+        atomic_fetch_add_explicit(&wp->busy, 1, memory_order_relaxed);
+        serve(wp, c);
+        atomic_fetch_sub_explicit(&wp->busy, 1, memory_order_relaxed);
     }
     return NULL;
 }

@@ -117,6 +117,9 @@ http_conn_process(struct conn *c, http_route_fn route,
     for (;;) {
         size_t avail = c->rlen - c->rpos;
 
+        if (conn_out_full(c)) {
+            return 0; /* back-pressure: the rest waits in rbuf */
+        }
         if (c->discard > 0) {
             size_t n = c->discard < avail ? c->discard : avail;
             conn_consume(c, n);

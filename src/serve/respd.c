@@ -236,8 +236,11 @@ serve(struct conn *c)
             c->req_start_ms = 0;
             return 0;
         }
+        if (conn_out_full(c)) {
+            return 0; /* back-pressure: the rest waits in rbuf */
+        }
         rc = resp_parse(c->rbuf + c->rpos, avail, &cmd, &err);
-        if (rc == RESP_INCOMPLETE && avail == CONN_RBUF) {
+        if (rc == RESP_INCOMPLETE && avail == c->rcap) {
             err = c->rbuf[c->rpos] == '*'
                       ? "Protocol error: request too large"
                       : "Protocol error: too big inline request";
