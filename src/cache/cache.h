@@ -136,9 +136,18 @@ long cache_clear(struct cache *c);
  */
 long cache_expire_all(struct cache *c);
 
-/* Drops a reference from cache_get() or cache_entry_create(); frees the
- * entry at zero. NULL is a no-op. Thread-safe. */
+/* Drops a reference from cache_get(), cache_retain() or
+ * cache_entry_create(); frees the entry at zero. NULL is a no-op.
+ * Thread-safe. */
 void cache_release(struct cache_entry *e);
+
+/* Takes one more reference on e, which the caller already holds one of.
+ * Thread-safe. */
+static inline void
+cache_retain(struct cache_entry *e)
+{
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+}
 
 /* Milliseconds of TTL left for e at the cache's clock (-1 = never expires). */
 int64_t cache_entry_ttl_left(const struct cache *c,

@@ -1,18 +1,18 @@
 /*
  * resp: Redis-protocol request parser and reply encoders.
  *
- * The parser is stateless: every call starts again at buf[0], so the caller
- * keeps nothing between reads but the unconsumed bytes. That costs a re-scan
- * of the few header bytes of a command that arrives in pieces, never of its
- * payload: a bulk's length is parsed and checked against RESP_MAX_BULK, then
- * the payload is skipped over by arithmetic. Number lines are parsed in one
+ * An array command is parsed incrementally (struct resp_parser keeps the
+ * count, the bulks done and the current bulk's length between calls), so
+ * its bytes are scanned once however they arrive: a bulk's length is
+ * parsed and checked against the room left under max_request, then its
+ * payload is skipped over by arithmetic. Number lines are parsed in one
  * pass that fails as soon as the digits can no longer form an acceptable
  * value, so a client cannot make us scan an endless "*000..." line; inline
- * lines are bounded by RESP_MAX_INLINE the same way, and their words by
- * RESP_MAX_BULK and RESP_MAX_ARGS as an array's are. What is accepted and the
- * error texts follow Redis 7 (networking.c, string2ll(), sdssplitargs()),
- * except that we also insist on "\r\n" where Redis trusts the client: after a
- * count and after a bulk's payload.
+ * lines are bounded by RESP_MAX_INLINE and RESP_MAX_INLINE_ARGS the same
+ * way, and re-scanned from their start (they are at most 16 KiB). What is
+ * accepted and the error texts follow Redis 7 (networking.c, string2ll(),
+ * sdssplitargs()), except that we also insist on "\r\n" where Redis trusts
+ * the client: after a count and after a bulk's payload.
  *
  * Encoders compute the exact size first and write only when it fits, so a
  * caller can size its buffer with a first call and never sees a partial reply.
@@ -100,54 +100,105 @@ parse_number(const char *p, size_t n, unsigned long long max, int allow_neg,
     return RESP_OK;
 }
 
-static int
-parse_multibulk(const char *buf, size_t len, struct resp_command *cmd,
-                const char **err)
+void
+resp_parser_init(struct resp_parser *ps, size_t max_request,
+                 struct resp_arg *words)
 {
-    long long n, v;
-    size_t pos = 1, used, blen, i;
+    memset(ps, 0, sizeof(*ps));
+    ps->max_request = max_request;
+    ps->argc = -1;
+    ps->bulk = -1;
+    ps->words = words;
+}
+
+/* Forgets the command just parsed; keeps the limits. */
+static void
+parser_next(struct resp_parser *ps)
+{
+    resp_parser_init(ps, ps->max_request, ps->words);
+}
+
+/* Reads the next bulk's header at ps->pos. Returns RESP_OK with ps->bulk
+ * set, RESP_INCOMPLETE, or RESP_EPROTO. */
+static int
+bulk_header(struct resp_parser *ps, const char *buf, size_t len,
+            const char **err)
+{
+    size_t pos = ps->pos, used, room;
+    long long v;
     int rc;
 
-    rc = parse_number(buf + 1, len - 1, RESP_MAX_ARGS, 1, &n, &used);
+    if (pos == len)
+        return RESP_INCOMPLETE;
+    if (buf[pos] != '$') {
+        *err = dollar_err[(unsigned char)buf[pos]];
+        return RESP_EPROTO;
+    }
+    /* Each bulk, and all of them together, within max_request: the
+     * number is refused at the first digit that crosses the room left. */
+    room = ps->max_request - ps->payload;
+    rc = parse_number(buf + pos + 1, len - pos - 1, room, 0, &v, &used);
     if (rc != RESP_OK) {
         if (rc == RESP_EPROTO)
-            *err = ERR_MBULK_LEN;
+            *err = ERR_BULK_LEN;
         return rc;
     }
-    pos += used;
-    if (n < 0)
-        n = 0;
+    ps->pos = pos + 1 + used;
+    ps->bulk = v;
+    ps->payload += (size_t)v;
+    return RESP_OK;
+}
 
-    for (i = 0; i < (size_t)n; i++) {
-        if (pos == len)
-            return RESP_INCOMPLETE;
-        if (buf[pos] != '$') {
-            *err = dollar_err[(unsigned char)buf[pos]];
-            return RESP_EPROTO;
-        }
-        rc = parse_number(buf + pos + 1, len - pos - 1, RESP_MAX_BULK, 0, &v,
-                          &used);
+static int
+parse_multibulk(struct resp_parser *ps, const char *buf, size_t len,
+                struct resp_command *cmd, const char **err)
+{
+    size_t i, used;
+    int rc;
+
+    if (ps->argc < 0) {
+        long long n;
+
+        rc = parse_number(buf + 1, len - 1, RESP_MAX_ARGS, 1, &n, &used);
         if (rc != RESP_OK) {
             if (rc == RESP_EPROTO)
-                *err = ERR_BULK_LEN;
+                *err = ERR_MBULK_LEN;
             return rc;
         }
-        pos += 1 + used;
-        blen = (size_t)v;
-        if (len - pos < blen + 2)
+        ps->pos = 1 + used;
+        ps->argc = n < 0 ? 0 : n;
+    }
+    while (ps->argi < ps->argc) {
+        size_t end;
+
+        if (ps->bulk < 0 && (rc = bulk_header(ps, buf, len, err)) != RESP_OK)
+            return rc;
+        end = ps->pos + (size_t)ps->bulk + 2;
+        if (len < end) {
+            ps->need = end;
             return RESP_INCOMPLETE;
-        if (buf[pos + blen] != '\r' || buf[pos + blen + 1] != '\n') {
+        }
+        if (buf[end - 2] != '\r' || buf[end - 1] != '\n') {
             *err = ERR_BULK_CRLF;
             return RESP_EPROTO;
         }
-        if (i < RESP_KEEP_ARGS) {
-            cmd->argv[i].p = buf + pos;
-            cmd->argv[i].len = blen;
+        if (ps->argi < RESP_KEEP_ARGS) {
+            ps->keep_off[ps->argi] = ps->pos;
+            ps->keep_len[ps->argi] = (size_t)ps->bulk;
         }
-        pos += blen + 2;
+        ps->pos = end;
+        ps->argi++;
+        ps->bulk = -1;
+        ps->need = 0;
     }
-    cmd->argc = (size_t)n;
-    cmd->consumed = pos;
+    cmd->argc = (size_t)ps->argc;
+    for (i = 0; i < cmd->argc && i < RESP_KEEP_ARGS; i++) {
+        cmd->argv[i].p = buf + ps->keep_off[i];
+        cmd->argv[i].len = ps->keep_len[i];
+    }
+    cmd->consumed = ps->pos;
+    cmd->is_inline = 0;
+    cmd->words = NULL;
     return RESP_OK;
 }
 
@@ -255,7 +306,8 @@ split_arg(char *p, char *end, struct resp_arg *arg)
 }
 
 static int
-parse_inline(char *buf, size_t len, struct resp_command *cmd, const char **err)
+parse_inline(struct resp_parser *ps, char *buf, size_t len,
+             struct resp_command *cmd, const char **err)
 {
     size_t scan = len > RESP_MAX_INLINE ? RESP_MAX_INLINE + 1 : len;
     char *nl = memchr(buf, '\n', scan);
@@ -284,28 +336,83 @@ parse_inline(char *buf, size_t len, struct resp_command *cmd, const char **err)
             *err = ERR_QUOTES;
             return RESP_EPROTO;
         }
-        /* The array form's limits hold for inline commands too. */
-        if (arg.len > RESP_MAX_BULK || argc == RESP_MAX_ARGS) {
+        if (argc == RESP_MAX_INLINE_ARGS) {
             *err = ERR_INLINE_BIG;
             return RESP_EPROTO;
         }
         if (argc < RESP_KEEP_ARGS)
             cmd->argv[argc] = arg;
+        if (ps->words != NULL)
+            ps->words[argc] = arg;
         argc++;
     }
     cmd->argc = argc;
     cmd->consumed = (size_t)(nl - buf) + 1;
+    cmd->is_inline = 1;
+    cmd->words = ps->words;
     return RESP_OK;
 }
 
 int
-resp_parse(char *buf, size_t len, struct resp_command *cmd, const char **err)
+resp_parser_feed(struct resp_parser *ps, char *buf, size_t len,
+                 struct resp_command *cmd, const char **err)
 {
+    int rc;
+
     if (len == 0)
         return RESP_INCOMPLETE;
-    if (buf[0] == '*')
-        return parse_multibulk(buf, len, cmd, err);
-    return parse_inline(buf, len, cmd, err);
+    rc = buf[0] == '*' ? parse_multibulk(ps, buf, len, cmd, err)
+                       : parse_inline(ps, buf, len, cmd, err);
+    if (rc == RESP_OK)
+        parser_next(ps);
+    return rc;
+}
+
+int
+resp_parse(char *buf, size_t len, size_t max_request, struct resp_command *cmd,
+           const char **err)
+{
+    struct resp_parser ps;
+
+    resp_parser_init(&ps, max_request, NULL);
+    return resp_parser_feed(&ps, buf, len, cmd, err);
+}
+
+void
+resp_iter_init(struct resp_iter *it, const struct resp_command *cmd,
+               const char *buf)
+{
+    it->cmd = cmd;
+    it->i = 0;
+    it->p = buf;
+    if (!cmd->is_inline) {
+        /* Skip "*<count>\r\n": the bytes were validated by the parse. */
+        it->p = (const char *)memchr(buf, '\n', cmd->consumed) + 1;
+    }
+}
+
+int
+resp_iter_next(struct resp_iter *it, struct resp_arg *arg)
+{
+    const struct resp_command *cmd = it->cmd;
+    size_t n = 0;
+
+    if (it->i >= cmd->argc)
+        return 0;
+    if (cmd->is_inline) {
+        if (cmd->words == NULL && it->i >= RESP_KEEP_ARGS)
+            return 0;
+        *arg = cmd->words != NULL ? cmd->words[it->i] : cmd->argv[it->i];
+        it->i++;
+        return 1;
+    }
+    for (it->p++; *it->p != '\r'; it->p++)
+        n = n * 10 + (size_t)(*it->p - '0');
+    arg->p = it->p + 2;
+    arg->len = n;
+    it->p = arg->p + n + 2;
+    it->i++;
+    return 1;
 }
 
 static size_t

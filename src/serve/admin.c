@@ -86,6 +86,7 @@ route(struct conn *c, const struct http_request *req)
         r.type = "text/html; charset=utf-8";
         r.body = admin_dashboard_html;
         r.body_len = admin_dashboard_html_len;
+        r.body_static = 1;
     } else {
         r.status = 404;
         stats_printf(&b, "not found\n");

@@ -112,3 +112,19 @@ fetch_get(struct proxy *px, const char *key, size_t klen,
     }
     return rc;
 }
+
+static void
+release_entry(void *e)
+{
+    cache_release(e);
+}
+
+int
+fetch_write_value(struct conn *c, struct cache_entry *e)
+{
+    if (e->vlen <= FETCH_COPY_MAX) {
+        return conn_write_buf(c, cache_entry_value(e), e->vlen);
+    }
+    cache_retain(e);
+    return conn_write_ref(c, cache_entry_value(e), e->vlen, release_entry, e);
+}

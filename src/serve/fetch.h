@@ -14,6 +14,7 @@
 
 #include "cache/cache.h"
 #include "cache/flight.h"
+#include "net/conn.h"
 
 struct proxy;
 
@@ -38,5 +39,14 @@ struct fetch_result {
 /* Looks key up; see enum fetch_status. Thread-safe. */
 int fetch_get(struct proxy *px, const char *key, size_t klen,
               struct fetch_result *out);
+
+/* Values up to this size are copied into a conn's output; larger ones are
+ * queued by reference. */
+#define FETCH_COPY_MAX 4096
+
+/* Appends e's value to c's output: copied when small, else by reference
+ * (on a reference of its own, dropped once the bytes are sent). The
+ * caller keeps its own reference. Returns 0 or CONN_IO_ERR. */
+int fetch_write_value(struct conn *c, struct cache_entry *e);
 
 #endif

@@ -10,10 +10,19 @@
 #include <sys/socket.h>
 
 #include "base/util.h"
+#include "cache/cache.h"
 #include "proto/http_out.h"
+#include "serve/fetch.h"
 #include "serve/proxy.h"
 
 #define HTTP_TEXT_MAX 320 /* bytes of a short text body */
+
+/* The release of a static body: nothing to do. */
+static void
+forget(void *owner)
+{
+    (void)owner;
+}
 
 int
 http_conn_send(struct conn *c, const struct http_request *req,
@@ -29,17 +38,26 @@ http_conn_send(struct conn *c, const struct http_request *req,
         .keep_alive = req != NULL && req->keep_alive,
         .http10_keep_alive = req != NULL && req->minor_version == 0,
     };
-    struct iovec iov[2];
+    size_t n;
 
+    if (r->entry != NULL) {
+        i.length = r->entry->vlen;
+    }
     http_head_init(&h, head, sizeof(head));
-    iov[0].iov_base = head;
-    iov[0].iov_len = http_head_write(&h, &i);
-    if (iov[0].iov_len == 0) {
+    n = http_head_write(&h, &i);
+    if (n == 0 || conn_write_buf(c, head, n) < 0) {
         return CONN_IO_ERR;
     }
-    iov[1].iov_base = (void *)r->body;
-    iov[1].iov_len = r->no_body ? 0 : r->body_len;
-    return conn_write(c, iov, 2);
+    if (r->no_body) {
+        return 0;
+    }
+    if (r->entry != NULL) {
+        return fetch_write_value(c, r->entry);
+    }
+    if (r->body_static && r->body_len > FETCH_COPY_MAX) {
+        return conn_write_ref(c, r->body, r->body_len, forget, NULL);
+    }
+    return conn_write_buf(c, r->body, r->body_len);
 }
 
 int

@@ -19,13 +19,18 @@
 #define HTTP_TYPE_BINARY "application/octet-stream"
 
 /* One response. */
+struct cache_entry;
+
 struct http_reply {
     int status;
     const char *type;  /* Content-Type, or NULL for none (304) */
     const char *extra; /* more header lines, each ending in CRLF, or "" */
-    const char *body;
+    const char *body; /* (ignored when entry is set) */
     size_t body_len;
-    int no_body; /* HEAD or 304: headers only */
+    struct cache_entry *entry; /* the body is this entry's value (the
+                                  caller keeps its reference), or NULL */
+    int body_static;           /* body lives as long as the process */
+    int no_body;               /* HEAD or 304: headers only */
 };
 
 /* Serves one parsed request on c. Returns 0, or -1 to close the conn once
@@ -43,8 +48,9 @@ int http_conn_process(struct conn *c, http_route_fn route,
                       enum metrics_listener listener);
 
 /* Appends r as the response to req (NULL: an error before any request was
- * parsed; the conn closes). The body is written straight from r->body.
- * Returns 0 or CONN_IO_ERR. */
+ * parsed; the conn closes). The head is copied; a large body is queued by
+ * reference when it is an entry's value or static, else copied. Returns 0
+ * or CONN_IO_ERR. */
 int http_conn_send(struct conn *c, const struct http_request *req,
                    const struct http_reply *r);
 

@@ -131,8 +131,7 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
         .status = 200,
         .type = (notes & NOTE_UTF8) ? HTTP_TYPE_TEXT : HTTP_TYPE_BINARY,
         .extra = lines,
-        .body = cache_entry_value(e),
-        .body_len = e->vlen,
+        .entry = e,
         .no_body = req->method == HTTP_METHOD_HEAD,
     };
 

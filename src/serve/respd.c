@@ -6,6 +6,7 @@
 #include "serve/respd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -56,6 +57,19 @@ reply_bulk(struct conn *c, const char *p, size_t len)
     iov[2].iov_base = "\r\n";
     iov[2].iov_len = 2;
     return conn_write(c, iov, 3);
+}
+
+/* A bulk reply of an entry's value, the value by reference when large. */
+static int
+reply_entry(struct conn *c, struct cache_entry *e)
+{
+    char head[32];
+    size_t n = resp_fmt_bulk_header(head, sizeof(head), e->vlen);
+
+    if (conn_write_buf(c, head, n) < 0 || fetch_write_value(c, e) < 0) {
+        return CONN_IO_ERR;
+    }
+    return conn_write_buf(c, "\r\n", 2);
 }
 
 static int
@@ -115,7 +129,7 @@ cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
     case FETCH_MISS:
     case FETCH_STALE:
         o->bytes = res.entry->vlen;
-        rc = reply_bulk(c, cache_entry_value(res.entry), res.entry->vlen);
+        rc = reply_entry(c, res.entry);
         cache_release(res.entry);
         return rc;
     case FETCH_NOTFOUND:
@@ -220,15 +234,55 @@ run(struct proxy *px, struct conn *c, const struct resp_command *cmd)
     return rc;
 }
 
+/* The per-conn state of a RESP conn (c->proto). */
+struct respd_conn {
+    struct resp_parser ps; /* the command being parsed */
+};
+
+static struct respd_conn *
+conn_state(struct proxy *px, struct conn *c)
+{
+    struct respd_conn *rc = c->proto;
+
+    if (rc == NULL && (rc = calloc(1, sizeof(*rc))) != NULL) {
+        resp_parser_init(&rc->ps, (size_t)px->cfg->max_request, NULL);
+        c->proto = rc;
+    }
+    return rc;
+}
+
+/* A partial command: makes room when the parser says how much it needs
+ * (already checked against max_request) or the buffer is full of an
+ * array's small arguments. Returns 0, or -1 when out of memory. */
+static int
+await_more(struct conn *c, const struct respd_conn *rc, size_t avail)
+{
+    size_t need = rc->ps.need;
+
+    if (c->req_start_ms == 0) {
+        c->req_start_ms = util_now_ms();
+    }
+    if (need == 0 && avail == c->rcap) {
+        need = avail + 1; /* grows geometrically (conn_reserve) */
+    }
+    return need > c->rcap - c->rpos && conn_reserve(c, need) < 0 ? -1 : 0;
+}
+
 static int
 serve(struct conn *c)
 {
     struct proxy *px = c->kind->ctx;
+    struct respd_conn *st = conn_state(px, c);
+    struct resp_arg words[RESP_MAX_INLINE_ARGS];
     struct resp_command cmd;
     const char *err;
     char buf[REPLY_MAX];
     int rc;
 
+    if (st == NULL) {
+        return -1;
+    }
+    st->ps.words = words; /* inline words live for this call only */
     for (;;) {
         size_t avail = c->rlen - c->rpos;
 
@@ -239,18 +293,9 @@ serve(struct conn *c)
         if (conn_out_full(c)) {
             return 0; /* back-pressure: the rest waits in rbuf */
         }
-        rc = resp_parse(c->rbuf + c->rpos, avail, &cmd, &err);
-        if (rc == RESP_INCOMPLETE && avail == c->rcap) {
-            err = c->rbuf[c->rpos] == '*'
-                      ? "Protocol error: request too large"
-                      : "Protocol error: too big inline request";
-            rc = RESP_EPROTO;
-        }
+        rc = resp_parser_feed(&st->ps, c->rbuf + c->rpos, avail, &cmd, &err);
         if (rc == RESP_INCOMPLETE) {
-            if (c->req_start_ms == 0) {
-                c->req_start_ms = util_now_ms();
-            }
-            return 0;
+            return await_more(c, st, avail);
         }
         if (rc != RESP_OK) {
             metrics_request(&px->metrics, METRICS_RESP, 400);
@@ -258,14 +303,20 @@ serve(struct conn *c)
             return -1;
         }
         c->req_start_ms = 0;
+        /* The arguments point into rbuf: consume only after running. */
+        rc = cmd.argc == 0 ? 0 : run(px, c, &cmd);
         conn_consume(c, cmd.consumed);
-        if (cmd.argc == 0) {
-            continue;
-        }
-        if (run(px, c, &cmd) < 0) {
+        if (rc < 0) {
             return -1;
         }
     }
+}
+
+static void
+release(struct conn *c)
+{
+    free(c->proto);
+    c->proto = NULL;
 }
 
 static size_t
@@ -282,5 +333,6 @@ const struct conn_ops respd_ops = {
     .name = "resp",
     .serve = serve,
     .expired = NULL, /* no last word: Redis closes idle clients silently */
+    .release = release,
     .busy = busy,
 };

@@ -63,7 +63,7 @@ esc(const char *p, size_t n, char *out, size_t cap)
 
 /* ---- a buffered RESP client: one complete reply at a time ---- */
 
-#define RCONN_BUF (1 << 20) /* room for a full COMMAND reply */
+#define RCONN_BUF (16 << 20) /* room for a 10 MiB reply */
 
 struct rconn {
     int fd;
@@ -472,9 +472,12 @@ Test(resp, protocol_errors_reply_and_close)
 {
     static const char *const cases[][2] = {
         {"*abc\r\n", "invalid multibulk length"},
-        {"*2000\r\n", "invalid multibulk length"}, /* over 1024 args */
-        {"*1\r\n$99999\r\n", "invalid bulk length"},
-        {"*2\r\n$4\r\nECHO\r\n$8193\r\n", "invalid bulk length"},
+        /* over Redis's 1048576 arguments */
+        {"*1048577\r\n", "invalid multibulk length"},
+        /* a bulk over max_request (64mb) */
+        {"*1\r\n$67108865\r\n", "invalid bulk length"},
+        /* two bulks that together pass it */
+        {"*2\r\n$4\r\nECHO\r\n$67108861\r\n", "invalid bulk length"},
         {"*1\r\n$abc\r\n", "invalid bulk length"},
         {"*1\r\n:5\r\n", "expected '$', got ':'"},
         {"*2\r\n$4\r\nECHO\r\n+x\r\n", "expected '$', got '+'"},
@@ -518,28 +521,61 @@ Test(resp, too_big_inline_request_is_refused)
                        "-ERR Protocol error: too big inline request\r\n");
 }
 
-Test(resp, inline_word_over_8192_bytes_is_refused_and_8192_accepted)
+Test(resp, inline_word_up_to_the_line_limit_is_accepted)
 {
-    static char in[8300];
+    static char in[16384];
     struct rconn c;
-    char out[9000];
-    size_t got;
+    static char out[17000];
+    size_t got, w = sizeof(in) - 7; /* "ECHO " + word + "\r\n" */
 
     h_start_proxy(&proxy, &redis, NULL);
     rc_open(&c, proxy.resp_port);
     memcpy(in, "ECHO ", 5);
-    memset(in + 5, 'x', 8192);
-    memcpy(in + 5 + 8192, "\r\n", 2);
-    rc_send(&c, in, 5 + 8192 + 2);
+    memset(in + 5, 'x', w);
+    memcpy(in + 5 + w, "\r\n", 2);
+    rc_send(&c, in, sizeof(in));
     got = rc_reply(&c, out, sizeof(out), REPLY_TIMEOUT_MS);
-    cr_assert_eq(got, 8192 + 9, "inline ECHO of 8192 bytes: got %zu", got);
+    cr_assert_eq(got, 1 + 5 + 2 + w + 2, "inline ECHO of %zu bytes: got %zu", w,
+                 got);
     rc_close(&c);
+}
 
-    memcpy(in, "GET ", 4);
-    memset(in + 4, 'k', 8193);
-    memcpy(in + 4 + 8193, "\r\n", 2);
-    expect_proto_error(in, 4 + 8193 + 2,
-                       "-ERR Protocol error: too big inline request\r\n");
+/* Redis's own limits, up to max_request: a 10 MiB argument is read into a
+ * buffer that grows for it, and the reply comes back byte for byte. */
+Test(resp, ten_mib_argument_is_accepted_and_echoed_exactly)
+{
+    const size_t n = 10u << 20;
+    char head[64], want[64], *in = malloc(n + 64), *out = malloc(n + 64);
+    size_t hl, wl, got;
+    struct rconn c;
+
+    cr_assert(in != NULL && out != NULL);
+    hl =
+        (size_t)snprintf(head, sizeof(head), "*2\r\n$4\r\nECHO\r\n$%zu\r\n", n);
+    wl = (size_t)snprintf(want, sizeof(want), "$%zu\r\n", n);
+    memcpy(in, head, hl);
+    for (size_t i = 0; i < n; i++) {
+        in[hl + i] = (char)('a' + i % 26);
+    }
+    memcpy(in + hl + n, "\r\n", 2);
+    h_start_proxy(&proxy, &redis, NULL);
+    rc_open(&c, proxy.resp_port);
+    rc_send(&c, in, hl + n + 2);
+    got = rc_reply(&c, out, n + 64, 10000);
+    cr_assert_eq(got, wl + n + 2, "reply of %zu bytes, want %zu", got,
+                 wl + n + 2);
+    cr_assert(memcmp(out, want, wl) == 0, "reply header");
+    cr_assert(memcmp(out + wl, in + hl, n) == 0, "the echoed bytes differ");
+    rc_close(&c);
+    free(in);
+    free(out);
+}
+
+Test(resp, argument_over_max_request_is_a_protocol_error)
+{
+    h_start_proxy(&proxy, &redis, "[server]\nmax_request = 1mb\n");
+    PROTO("*2\r\n$4\r\nECHO\r\n$1048573\r\n",
+          "-ERR Protocol error: invalid bulk length\r\n");
 }
 
 Test(resp, protocol_error_after_good_command_keeps_earlier_reply)
