@@ -25,7 +25,7 @@ struct http_reply {
     int status;
     const char *type;  /* Content-Type, or NULL for none (304) */
     const char *extra; /* more header lines, each ending in CRLF, or "" */
-    const char *body; /* (ignored when entry is set) */
+    const char *body;  /* (ignored when entry is set) */
     size_t body_len;
     struct cache_entry *entry; /* the body is this entry's value (the
                                   caller keeps its reference), or NULL */
