@@ -247,6 +247,10 @@ run(const struct config *cfg, int stop_fd)
     }
     px.cache = cache_create(cfg->cache_capacity, cfg->cache_ttl_ms,
                             cfg->cache_stale_ms, NULL);
+    if (px.cache != NULL) {
+        cache_set_limits(px.cache, cfg->cache_capacity, cfg->cache_max_memory,
+                         cfg->cache_ttl_ms, cfg->cache_stale_ms);
+    }
     px.flights = px.cache != NULL ? flights_create(px.cache) : NULL;
     px.tracking = px.flights != NULL ? tracking_create(cfg, px.flights) : NULL;
     px.up = px.tracking != NULL ? upstream_create(cfg, px.tracking) : NULL;

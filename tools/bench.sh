@@ -578,7 +578,7 @@ bench_memory() {
         printf 'rss_after_kb\t%s\n' "$after"
         printf 'entries\t%s\n' "$entries"
         printf 'kv_bytes\t%s\n' "$bytes"
-        printf 'evictions\t%s\n' "$(metric "$PX_ADMIN" cache_evictions_total)"
+        printf 'evictions\t%s\n' "$(metric "$PX_ADMIN" 'cache_evictions_total{reason="capacity"}')"
         printf 'invalidations\t%s\n' "$(metric "$PX_ADMIN" cache_invalidations_total)"
     } >"$W/memory.tsv"
     say "memory: RSS $before kB -> $after kB, $entries entries, $bytes key+value bytes"

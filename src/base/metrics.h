@@ -41,6 +41,8 @@ struct metrics {
     atomic_long hits;     /* lookups answered from the cache */
     atomic_long misses;   /* lookups that had to ask Redis */
     atomic_long stale;    /* answered with a stale entry (Redis failing) */
+    atomic_long oversize; /* fetched values over max_value_size, not kept */
+    atomic_long auth_failures[METRICS_LISTENERS]; /* wrong or no password */
     struct metrics_histogram hit;  /* requests answered from the cache */
     struct metrics_histogram miss; /* requests that asked Redis */
 };

@@ -7,6 +7,8 @@
  */
 #include "cache/cache.h"
 
+#include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +29,37 @@ struct cache {
     struct cache_entry *lru_tail; /* least recent */
     long count;                   /* rwlock (write) */
     long bytes;                   /* key + value bytes; rwlock (write) */
-    long capacity;
-    int64_t ttl_ms;
-    int64_t stale_ms;
+    long memory;                  /* footprints; rwlock (write) */
+    atomic_long capacity;         /* rwlock (write) to change */
+    atomic_llong max_memory;      /* rwlock (write) to change; 0 = none */
+    _Atomic int64_t ttl_ms;       /* for entries created from now on */
+    _Atomic int64_t stale_ms;
     cache_clock_fn clock;
-    atomic_long hits, misses, evictions, expirations, stale_hits;
+    atomic_long hits, misses, evictions, evictions_memory, expirations,
+        stale_hits;
 };
+
+/* Entries evicted per batch when limits shrink, between lock releases. */
+#define CACHE_EVICT_BATCH 1024
+
+size_t
+cache_entry_footprint(const struct cache_entry *e)
+{
+    /* The allocation as malloc sizes it, plus glibc's chunk header. */
+    return malloc_usable_size((void *)e) + sizeof(size_t);
+}
+
+static long
+capacity_of(const struct cache *c)
+{
+    return atomic_load_explicit(&c->capacity, memory_order_relaxed);
+}
+
+static int64_t
+stale_of(const struct cache *c)
+{
+    return atomic_load_explicit(&c->stale_ms, memory_order_relaxed);
+}
 
 static uint32_t
 cache_hash(uint64_t seed, const char *p, size_t n)
@@ -71,9 +98,10 @@ cache_create(long capacity, int64_t ttl_ms, int64_t stale_ms,
         goto fail_mutex;
     }
     c->mask = nb - 1;
-    c->capacity = capacity;
-    c->ttl_ms = ttl_ms;
-    c->stale_ms = stale_ms;
+    atomic_init(&c->capacity, capacity);
+    atomic_init(&c->max_memory, 0);
+    atomic_init(&c->ttl_ms, ttl_ms);
+    atomic_init(&c->stale_ms, stale_ms);
     c->clock = clock != NULL ? clock : util_now_ms;
     return c;
 
@@ -109,7 +137,7 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
                    const char *val, size_t vlen)
 {
     struct cache_entry *e;
-    int64_t now;
+    int64_t now, ttl;
 
     if (klen > UINT32_MAX || vlen > UINT32_MAX) {
         return NULL;
@@ -127,7 +155,8 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
     e->hash = cache_hash(c->seed, key, klen);
     now = c->clock();
     e->stored_s = (uint32_t)(now / 1000);
-    atomic_init(&e->expires_ms, c->ttl_ms > 0 ? now + c->ttl_ms : 0);
+    ttl = atomic_load_explicit(&c->ttl_ms, memory_order_relaxed);
+    atomic_init(&e->expires_ms, ttl > 0 ? now + ttl : 0);
     memcpy(e->data, key, klen);
     if (vlen > 0) {
         memcpy(e->data + klen, val, vlen);
@@ -164,7 +193,7 @@ entry_dead(const struct cache *c, const struct cache_entry *e, int64_t now)
 {
     int64_t exp = entry_expires(e);
 
-    return exp != 0 && now >= exp + c->stale_ms;
+    return exp != 0 && now >= exp + stale_of(c);
 }
 
 int64_t
@@ -245,6 +274,7 @@ unlink_entry(struct cache *c, struct cache_entry **pp)
     lru_unlink(c, e);
     c->count--;
     c->bytes -= (long)e->klen + (long)e->vlen;
+    c->memory -= (long)cache_entry_footprint(e);
     cache_release(e);
 }
 
@@ -271,7 +301,7 @@ cache_get(struct cache *c, const char *key, size_t klen)
     uint32_t hash;
     int expired = 0;
 
-    if (c->capacity == 0) {
+    if (capacity_of(c) == 0) {
         atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
         return NULL;
     }
@@ -310,12 +340,39 @@ cache_get(struct cache *c, const char *key, size_t klen)
     return e;
 }
 
+/* Evicts least recently used entries while over a limit, at most max of
+ * them. Write lock held. Returns 1 when still over a limit. */
+static int
+evict_over(struct cache *c, long max)
+{
+    long cap = capacity_of(c);
+    int64_t mem = atomic_load_explicit(&c->max_memory, memory_order_relaxed);
+
+    while (c->lru_tail != NULL && max-- > 0) {
+        struct cache_entry *victim = c->lru_tail;
+        int for_count = c->count > cap;
+
+        if (!for_count && (mem == 0 || c->memory <= mem)) {
+            return 0;
+        }
+        unlink_entry(c, find_slot(c, victim->hash, cache_entry_key(victim),
+                                  victim->klen));
+        atomic_fetch_add_explicit(for_count ? &c->evictions
+                                            : &c->evictions_memory,
+                                  1, memory_order_relaxed);
+    }
+    return c->lru_tail != NULL &&
+           (c->count > cap || (mem != 0 && c->memory > mem));
+}
+
 int
 cache_put(struct cache *c, struct cache_entry *e)
 {
     struct cache_entry **pp;
+    long foot = (long)cache_entry_footprint(e);
+    int64_t mem = atomic_load_explicit(&c->max_memory, memory_order_relaxed);
 
-    if (c->capacity == 0) {
+    if (capacity_of(c) == 0 || (mem != 0 && foot > mem)) {
         return 0;
     }
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
@@ -329,14 +386,61 @@ cache_put(struct cache *c, struct cache_entry *e)
     lru_push_head(c, e);
     c->count++;
     c->bytes += (long)e->klen + (long)e->vlen;
-    while (c->count > c->capacity) {
-        struct cache_entry *victim = c->lru_tail;
-        unlink_entry(c, find_slot(c, victim->hash, cache_entry_key(victim),
-                                  victim->klen));
-        atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
-    }
+    c->memory += foot;
+    /* One insert is over a limit by at most one entry's worth: this
+     * evicts what it takes, unbounded only when limits just shrank (and
+     * cache_set_limits evicts those in batches). */
+    evict_over(c, LONG_MAX);
     pthread_rwlock_unlock(&c->rwlock);
     return 1;
+}
+
+/* Moves every entry into a table of nb buckets. Write lock held. */
+static int
+rehash(struct cache *c, uint64_t nb)
+{
+    struct cache_entry **nbk = calloc(nb, sizeof(*nbk)), *e;
+
+    if (nbk == NULL) {
+        return -1;
+    }
+    for (e = c->lru_head; e != NULL; e = e->lru_next) {
+        e->hnext = nbk[e->hash & (nb - 1)];
+        nbk[e->hash & (nb - 1)] = e;
+    }
+    free(c->buckets);
+    c->buckets = nbk;
+    c->mask = nb - 1;
+    return 0;
+}
+
+int
+cache_set_limits(struct cache *c, long capacity, int64_t max_memory,
+                 int64_t ttl_ms, int64_t stale_ms)
+{
+    uint64_t nb = c->mask + 1;
+    int rc = 0, more;
+
+    atomic_store(&c->ttl_ms, ttl_ms);
+    atomic_store(&c->stale_ms, stale_ms);
+    pthread_rwlock_wrlock(&c->rwlock);
+    atomic_store(&c->capacity, capacity);
+    atomic_store(&c->max_memory, max_memory);
+    if ((uint64_t)capacity > nb * 2) {
+        while (nb < (uint64_t)capacity) {
+            nb <<= 1;
+        }
+        rc = rehash(c, nb);
+    }
+    more = evict_over(c, CACHE_EVICT_BATCH);
+    pthread_rwlock_unlock(&c->rwlock);
+    while (more) {
+        /* Lookups and fills run between batches. */
+        pthread_rwlock_wrlock(&c->rwlock);
+        more = evict_over(c, CACHE_EVICT_BATCH);
+        pthread_rwlock_unlock(&c->rwlock);
+    }
+    return rc;
 }
 
 struct cache_entry *
@@ -345,7 +449,7 @@ cache_get_stale(struct cache *c, const char *key, size_t klen)
     struct cache_entry *e;
     int64_t now;
 
-    if (c->capacity == 0) {
+    if (capacity_of(c) == 0) {
         return NULL;
     }
     pthread_rwlock_rdlock(&c->rwlock);
@@ -405,7 +509,7 @@ cache_remove(struct cache *c, const char *key, size_t klen)
     struct cache_entry **pp;
     int removed = 0;
 
-    if (c->capacity == 0) {
+    if (capacity_of(c) == 0) {
         return 0;
     }
     pthread_rwlock_wrlock(&c->rwlock);
@@ -424,7 +528,13 @@ cache_stats(struct cache *c, struct cache_stats *out)
     pthread_rwlock_rdlock(&c->rwlock);
     out->entries = c->count;
     out->bytes = c->bytes;
+    out->memory = c->memory;
     pthread_rwlock_unlock(&c->rwlock);
+    out->capacity = capacity_of(c);
+    out->max_memory =
+        (long)atomic_load_explicit(&c->max_memory, memory_order_relaxed);
+    out->evictions_memory =
+        atomic_load_explicit(&c->evictions_memory, memory_order_relaxed);
     out->hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
     out->misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
     out->evictions = atomic_load_explicit(&c->evictions, memory_order_relaxed);

@@ -1,7 +1,10 @@
 /*
  * cache: the in-process key/value cache: a chained hash table plus an exact
- * LRU list over at most `capacity` entries, with one global TTL counted from
- * when an entry was stored (reads never extend it).
+ * LRU list over at most `capacity` entries and at most `max_memory` bytes,
+ * with one global TTL counted from when an entry was stored (reads never
+ * extend it). Memory is counted honestly: each entry's whole allocation as
+ * malloc reports it (header, key, value, rounding) plus malloc's own chunk
+ * header; the LRU evicts until both limits hold.
  *
  * Design: an entry is ONE allocation (header + key + value) carrying its own
  * intrusive hash-chain and LRU links and a reference count. The cache holds
@@ -129,6 +132,21 @@ int cache_remove(struct cache *c, const char *key, size_t klen);
 long cache_clear(struct cache *c);
 
 /*
+ * Changes the limits on a running cache (SIGHUP): capacity (0 = off) and
+ * max_memory (bytes, 0 = no byte limit) are applied by evicting least
+ * recently used entries down to them, in batches, releasing the lock
+ * between batches so lookups go on meanwhile; a larger capacity than the
+ * table was sized for rehashes it once. ttl_ms and stale_ms apply to
+ * entries stored from now on. Returns 0, or -1 when out of memory (the
+ * old table is kept, the limits still change). Thread-safe.
+ */
+int cache_set_limits(struct cache *c, long capacity, int64_t max_memory,
+                     int64_t ttl_ms, int64_t stale_ms);
+
+/* The bytes an entry counts against max_memory. */
+size_t cache_entry_footprint(const struct cache_entry *e);
+
+/*
  * Marks every entry expired now (entries keep their bytes and remain
  * available to cache_get_stale() for stale_ms). O(entries) under the write
  * lock; for rare events such as losing the invalidation stream. Returns how
@@ -158,13 +176,17 @@ int64_t cache_entry_age_s(const struct cache *c, const struct cache_entry *e);
 
 /* Counters since creation. Approximate while other threads run. */
 struct cache_stats {
-    long entries;     /* entries held now */
-    long hits;        /* cache_get found a fresh entry */
-    long misses;      /* cache_get found nothing or an expired entry */
-    long evictions;   /* entries dropped for capacity */
-    long expirations; /* expired entries removed */
-    long stale_hits;  /* cache_get_stale returned an expired entry */
-    long bytes;       /* key + value bytes held now */
+    long entries;          /* entries held now */
+    long hits;             /* cache_get found a fresh entry */
+    long misses;           /* cache_get found nothing or an expired entry */
+    long evictions;        /* entries dropped to stay within capacity */
+    long evictions_memory; /* ... within max_memory */
+    long expirations;      /* expired entries removed */
+    long stale_hits;       /* cache_get_stale returned an expired entry */
+    long bytes;            /* key + value bytes held now */
+    long memory;           /* bytes counted against max_memory now */
+    long max_memory;       /* the byte limit; 0 = none */
+    long capacity;         /* the entry limit */
 };
 void cache_stats(struct cache *c, struct cache_stats *out);
 

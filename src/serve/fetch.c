@@ -55,6 +55,13 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
         }
         upstream_value_free(&v);
     }
+    if (rc == FETCH_MISS &&
+        (int64_t)out->entry->vlen > px->cfg->cache_max_value) {
+        /* Answered (and shared with the followers), never stored. */
+        cacheable = 0;
+        atomic_fetch_add_explicit(&px->metrics.oversize, 1,
+                                  memory_order_relaxed);
+    }
     flight_finish(px->flights, f, rc, out->entry, out->err, cacheable);
     return rc;
 }

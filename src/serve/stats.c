@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -81,6 +82,10 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->hits = load(&m->hits);
     s->misses = load(&m->misses);
     s->stale = load(&m->stale);
+    s->oversize = load(&m->oversize);
+    for (i = 0; i < METRICS_LISTENERS; i++) {
+        s->auth_failures[i] = load(&m->auth_failures[i]);
+    }
     s->accepted = load(&px->clients.accepted);
     s->rejected = load(&px->clients.rejected);
     s->log_dropped = log_dropped();
@@ -96,8 +101,38 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->busy = worker_pool_busy(px->workers);
     s->depth = (long)workq_depth(px->q);
     s->workers = px->cfg->workers;
-    s->capacity = px->cfg->cache_capacity;
     s->uptime_s = (double)(util_now_ms() - m->started_ms) / 1000.0;
+}
+
+/* The rows of STATS_ROWS, for the renderers to walk. */
+struct stats_row {
+    const char *name, *type, *help, *label;
+};
+
+#define STATS_ROW(name, type, help, label, value) {#name, #type, help, label},
+static const struct stats_row rows[] = {STATS_ROWS(STATS_ROW)};
+#undef STATS_ROW
+
+/* The value of row i. */
+static double
+row_value(const struct stats_snapshot *s, size_t i)
+{
+    size_t n = 0;
+
+#define STATS_VALUE(name, type, help, label, value)                            \
+    if (i == n++) {                                                            \
+        return (double)(value);                                                \
+    }
+    STATS_ROWS(STATS_VALUE)
+#undef STATS_VALUE
+    return 0;
+}
+
+/* Is row i the first of its family? */
+static int
+family_starts(size_t i)
+{
+    return i == 0 || strcmp(rows[i].name, rows[i - 1].name) != 0;
 }
 
 static void
@@ -143,11 +178,14 @@ stats_prometheus(const struct stats_snapshot *s, struct stats_buf *b)
                          listener_names[i], class_names[j], s->requests[i][j]);
         }
     }
-#define PROM_SCALAR(name, type, help, value)                                   \
-    prom_family(b, #name, #type, help);                                        \
-    stats_printf(b, "redis_proxy_" #name " %.17g\n", (double)(value));
-    STATS_SCALARS(PROM_SCALAR)
-#undef PROM_SCALAR
+    for (size_t r = 0; r < RP_ARRAY_LEN(rows); r++) {
+        if (family_starts(r)) {
+            prom_family(b, rows[r].name, rows[r].type, rows[r].help);
+        }
+        stats_printf(b, "redis_proxy_%s%s%s%s %.17g\n", rows[r].name,
+                     *rows[r].label ? "{" : "", rows[r].label,
+                     *rows[r].label ? "}" : "", row_value(s, r));
+    }
     prom_histogram(b, s, 0);
     prom_histogram(b, s, 1);
 }
@@ -220,10 +258,22 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
         stats_printf(b, "}");
     }
     stats_printf(b, "}");
-#define JSON_SCALAR(name, type, help, value)                                   \
-    stats_printf(b, ",\"" #name "\":%.17g", (double)(value));
-    STATS_SCALARS(JSON_SCALAR)
-#undef JSON_SCALAR
+    for (size_t r = 0; r < RP_ARRAY_LEN(rows); r++) {
+        const char *label = rows[r].label, *q = strchr(label, '"');
+        int last = r + 1 == RP_ARRAY_LEN(rows) || family_starts(r + 1);
+
+        if (q == NULL) {
+            stats_printf(b, ",\"%s\":%.17g", rows[r].name, row_value(s, r));
+            continue;
+        }
+        /* key="v": the family is an object keyed by v */
+        if (family_starts(r)) {
+            stats_printf(b, ",\"%s\":{", rows[r].name);
+        }
+        stats_printf(b, "%s\"%.*s\":%.17g%s", family_starts(r) ? "" : ",",
+                     (int)(strlen(q + 1) - 1), q + 1, row_value(s, r),
+                     last ? "}" : "");
+    }
     json_histogram(b, s, 0);
     json_histogram(b, s, 1);
     stats_printf(b, "}}\n");

@@ -25,73 +25,96 @@ struct stats_snapshot {
     struct tracking_stats tracking;
     struct upstream_stats pool;
     long requests[METRICS_LISTENERS][METRICS_CLASSES];
-    long hits, misses, stale, accepted, rejected, log_dropped;
+    long hits, misses, stale, oversize, accepted, rejected, log_dropped;
+    long auth_failures[METRICS_LISTENERS];
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
-    long open, parked, busy, depth, workers, capacity;
+    long open, parked, busy, depth, workers;
     double uptime_s;
 };
 
 /*
- * The scalar families: X(name, type, help, value), value an expression
- * over `const struct stats_snapshot *s`. requests_total (labelled by
- * listener and class) and the two latency histograms are rendered beside
- * these by both outputs.
+ * Every family but requests_total and the two latency histograms (which
+ * both outputs render beside these): X(name, type, help, label, value).
+ * label is "" or one label as `key="value"`; the rows of a labelled family
+ * are consecutive. value is an expression over
+ * `const struct stats_snapshot *s`. In stats.json an unlabelled family is
+ * "name": value, a labelled one "name": {"value": v, ...}.
  */
-#define STATS_SCALARS(X)                                                       \
-    X(cache_hits_total, counter, "Lookups answered from the cache.", s->hits)  \
-    X(cache_misses_total, counter, "Lookups that had to ask Redis.",           \
+#define STATS_ROWS(X)                                                          \
+    X(cache_hits_total, counter, "Lookups answered from the cache.", "",       \
+      s->hits)                                                                 \
+    X(cache_misses_total, counter, "Lookups that had to ask Redis.", "",       \
       s->misses)                                                               \
     X(cache_stale_total, counter, "Stale entries served while Redis failed.",  \
-      s->stale)                                                                \
-    X(cache_evictions_total, counter, "Entries evicted for capacity (LRU).",   \
-      s->cache.evictions)                                                      \
-    X(cache_expirations_total, counter, "Expired entries removed.",            \
+      "", s->stale)                                                            \
+    X(cache_oversize_total, counter,                                           \
+      "Values over max_value_size: answered, not cached.", "", s->oversize)    \
+    X(cache_evictions_total, counter, "Entries evicted (LRU), by the limit.",  \
+      "reason=\"capacity\"", s->cache.evictions)                               \
+    X(cache_evictions_total, counter, "Entries evicted (LRU), by the limit.",  \
+      "reason=\"memory\"", s->cache.evictions_memory)                          \
+    X(cache_expirations_total, counter, "Expired entries removed.", "",        \
       s->cache.expirations)                                                    \
     X(cache_invalidations_total, counter,                                      \
-      "Entries removed because Redis reported a change.",                      \
+      "Entries removed because Redis reported a change.", "",                  \
       s->flights.invalidations)                                                \
     X(cache_flushes_total, counter,                                            \
-      "Whole-cache invalidations (FLUSHALL, lost tracking).",                  \
+      "Whole-cache invalidations (FLUSHALL, lost tracking).", "",              \
       s->flights.flushes)                                                      \
-    X(cache_entries, gauge, "Entries held now.", s->cache.entries)             \
-    X(cache_bytes, gauge, "Key and value bytes held now.", s->cache.bytes)     \
-    X(cache_capacity, gauge, "Entries held at most.", s->capacity)             \
-    X(fills_total, counter, "Fills from Redis started.", s->flights.fills)     \
+    X(cache_entries, gauge, "Entries held now.", "", s->cache.entries)         \
+    X(cache_bytes, gauge, "Key and value bytes held now.", "", s->cache.bytes) \
+    X(cache_memory_bytes, gauge,                                               \
+      "Bytes counted against max_memory (allocations with overhead).", "",     \
+      s->cache.memory)                                                         \
+    X(cache_max_memory_bytes, gauge, "The max_memory limit; 0 = none.", "",    \
+      s->cache.max_memory)                                                     \
+    X(cache_capacity, gauge, "Entries held at most.", "", s->cache.capacity)   \
+    X(fills_total, counter, "Fills from Redis started.", "", s->flights.fills) \
     X(fills_coalesced_total, counter,                                          \
-      "Misses that waited for a fill already in flight.",                      \
+      "Misses that waited for a fill already in flight.", "",                  \
       s->flights.coalesced)                                                    \
     X(fills_discarded_total, counter,                                          \
-      "Fills not stored because an invalidation raced them.",                  \
+      "Fills not stored because an invalidation raced them.", "",              \
       s->flights.discarded)                                                    \
-    X(connections_open, gauge, "Client connections open (HTTP + RESP).",       \
+    X(connections_open, gauge, "Client connections open (HTTP + RESP).", "",   \
       s->open)                                                                 \
-    X(connections_accepted_total, counter, "Client connections accepted.",     \
+    X(connections_accepted_total, counter, "Client connections accepted.", "", \
       s->accepted)                                                             \
     X(connections_rejected_total, counter,                                     \
-      "Client connections refused over max_clients.", s->rejected)             \
+      "Client connections refused over max_clients.", "", s->rejected)         \
     X(connections_parked, gauge,                                               \
-      "Idle or partial connections held by the waiter.", s->parked)            \
-    X(workq_depth, gauge, "Connections queued for a worker.", s->depth)        \
-    X(workers_busy, gauge, "Workers serving a connection.", s->busy)           \
-    X(workers, gauge, "Worker threads.", s->workers)                           \
-    X(redis_pool_size, gauge, "Pooled Redis connections.", s->pool.size)       \
-    X(redis_pool_in_use, gauge, "Pooled connections borrowed now.",            \
+      "Connections held by the waiter (idle, partial, or slow to read).", "",  \
+      s->parked)                                                               \
+    X(auth_failures_total, counter,                                            \
+      "Requests refused for a missing or wrong password.",                     \
+      "listener=\"http\"", s->auth_failures[0])                                \
+    X(auth_failures_total, counter,                                            \
+      "Requests refused for a missing or wrong password.",                     \
+      "listener=\"resp\"", s->auth_failures[1])                                \
+    X(auth_failures_total, counter,                                            \
+      "Requests refused for a missing or wrong password.",                     \
+      "listener=\"admin\"", s->auth_failures[2])                               \
+    X(workq_depth, gauge, "Connections queued for a worker.", "", s->depth)    \
+    X(workers_busy, gauge, "Workers serving a connection.", "", s->busy)       \
+    X(workers, gauge, "Worker threads.", "", s->workers)                       \
+    X(redis_pool_size, gauge, "Pooled Redis connections.", "", s->pool.size)   \
+    X(redis_pool_in_use, gauge, "Pooled connections borrowed now.", "",        \
       s->pool.in_use)                                                          \
-    X(redis_pool_connected, gauge, "Pooled connections open now.",             \
+    X(redis_pool_connected, gauge, "Pooled connections open now.", "",         \
       s->pool.connected)                                                       \
-    X(redis_errors_total, counter, "Failed Redis commands and connects.",      \
+    X(redis_errors_total, counter, "Failed Redis commands and connects.", "",  \
       s->pool.errors)                                                          \
     X(redis_reconnects_total, counter, "Redis connections re-established.",    \
-      s->pool.reconnects)                                                      \
-    X(tracking_state, gauge, "Invalidation stream: 0 off, 1 down, 2 up.",      \
+      "", s->pool.reconnects)                                                  \
+    X(tracking_state, gauge, "Invalidation stream: 0 off, 1 down, 2 up.", "",  \
       s->tracking.state)                                                       \
-    X(tracking_drops_total, counter, "Invalidation streams lost.",             \
+    X(tracking_drops_total, counter, "Invalidation streams lost.", "",         \
       s->tracking.drops)                                                       \
     X(invalidation_messages_total, counter, "Invalidation messages received.", \
-      s->tracking.messages)                                                    \
+      "", s->tracking.messages)                                                \
     X(log_lines_dropped_total, counter,                                        \
-      "Log lines dropped because stderr was slow.", s->log_dropped)            \
-    X(uptime_seconds, gauge, "Seconds since start.", s->uptime_s)
+      "Log lines dropped because stderr was slow.", "", s->log_dropped)        \
+    X(uptime_seconds, gauge, "Seconds since start.", "", s->uptime_s)
 
 /* Reads every figure into s. Thread-safe. */
 void stats_take(struct proxy *px, struct stats_snapshot *s);

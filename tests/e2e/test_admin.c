@@ -288,7 +288,8 @@ Test(admin, evictions_entries_and_bytes)
     get(proxy.http_port, "/k3", &r);
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
-    EXPECT_METRIC(P "cache_evictions_total", 1);
+    EXPECT_METRIC(P "cache_evictions_total{reason=\"capacity\"}", 1);
+    EXPECT_METRIC(P "cache_evictions_total{reason=\"memory\"}", 0);
     EXPECT_METRIC(P "cache_entries", 2);
     /* key2 + bbbbbb + k3 + cccccccccc */
     EXPECT_METRIC(P "cache_bytes", 4 + 6 + 2 + 10);
@@ -349,7 +350,8 @@ Test(admin, stats_json_parses_and_agrees_with_metrics)
     static const char *const pairs[][2] = {
         {"\"cache_hits_total\":", P "cache_hits_total"},
         {"\"cache_misses_total\":", P "cache_misses_total"},
-        {"\"cache_evictions_total\":", P "cache_evictions_total"},
+        {"\"cache_evictions_total\":{\"capacity\":",
+         P "cache_evictions_total{reason=\"capacity\"}"},
         {"\"cache_entries\":", P "cache_entries"},
         {"\"cache_bytes\":", P "cache_bytes"},
         {"\"connections_rejected_total\":", P "connections_rejected_total"},
