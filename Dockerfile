@@ -1,14 +1,22 @@
 # redis-proxy on Debian bookworm; every dependency from Debian packages.
+# The base image is Debian's debian:bookworm-slim; a host that cannot pull
+# it builds the same from its Debian mirror: tools/docker-base-image.sh.
+#
+# Stage "build": the build and test dependencies and the source, built with
+# -Werror as `make test` does; docker-compose.yml's tests service runs
+# `make test` in it. The last stage is a slim runtime image of the binary.
 FROM debian:bookworm-slim AS build
+ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential libhiredis-dev libinih-dev libcriterion-dev \
         redis-server redis-tools \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make clean && make
+RUN make WERROR=1
 
 FROM debian:bookworm-slim
+ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libhiredis0.14 libinih1 \
     && rm -rf /var/lib/apt/lists/*

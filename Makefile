@@ -73,9 +73,19 @@ $(E2E): $(E2E_SRCS)
 deps:
 	@bash tools/deps.sh
 
+# Where the tests run (tools/test.sh; its first line says which): in
+# containers (docker-test) where a Docker engine answers and the build
+# dependencies are missing, so nothing changes on the host; natively
+# (test-native: deps, then the tests) otherwise. TEST_IN=native or
+# TEST_IN=docker chooses instead.
+TEST_IN ?= auto
+.PHONY: test-native
+test:
+	@MAKE='$(MAKE)' bash tools/test.sh $(TEST_IN)
+
 # Criterion prints its synthesis line per binary; tools/run-tests.sh adds the
 # total and fails on any failure.
-test: deps
+test-native: deps
 	$(MAKE) --no-print-directory WERROR=1 test-unit test-e2e
 
 test-unit: $(UNIT)
@@ -151,8 +161,14 @@ run: $(BUILD)/redis-proxy
 bench:
 	@bash tools/bench.sh
 
+# The tests service of docker-compose.yml (`make test` in the Dockerfile's
+# build stage), then `down`; fails with the tests' exit status. Needs the
+# base image: pulled, or built by tools/docker-base-image.sh.
+COMPOSE := bash tools/compose.sh
 docker-test:
-	docker compose up --build --abort-on-container-exit --exit-code-from tests
+	@bash tools/docker-base-image.sh --check
+	@$(COMPOSE) up --build --abort-on-container-exit --exit-code-from tests \
+	    tests; status=$$?; $(COMPOSE) down; exit $$status
 
 # Every C source and header, for clang-format.
 FORMAT_FILES = $(shell git ls-files 'src/*.[ch]' 'tests/*.[ch]' 2>/dev/null)

@@ -2,7 +2,10 @@
 # Installs the Debian packages the build and the tests need, if missing.
 # As root: apt-get installs them. Otherwise: prints the exact command, fails.
 # Usage: tools/deps.sh [extra-package...]
+#        tools/deps.sh --missing    only lists the missing ones, one a line
 set -euo pipefail
+list_only=
+[ "${1:-}" = --missing ] && { list_only=1; shift; }
 pkgs=(build-essential libhiredis-dev libcriterion-dev libinih-dev
       redis-server redis-tools "$@")
 missing=()
@@ -10,6 +13,10 @@ for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
         || missing+=("$p")
 done
+if [ -n "$list_only" ]; then
+    [ ${#missing[@]} -eq 0 ] || printf '%s\n' "${missing[@]}"
+    exit 0
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 cmd="apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
