@@ -228,6 +228,7 @@ run(const struct config *cfg, int stop_fd)
     struct conn_kind kinds[3];
     struct listener ls[3];
     struct keeper *keeper = NULL;
+    struct redis_target target;
     char line[1536];
     int nls = -1, i, rc = EXIT_RUNTIME;
     size_t conns;
@@ -253,7 +254,9 @@ run(const struct config *cfg, int stop_fd)
     }
     px.flights = px.cache != NULL ? flights_create(px.cache) : NULL;
     px.tracking = px.flights != NULL ? tracking_create(cfg, px.flights) : NULL;
-    px.up = px.tracking != NULL ? upstream_create(cfg, px.tracking) : NULL;
+    target = redis_target_of(cfg);
+    px.up = px.tracking != NULL ? upstream_create(cfg, &target, px.tracking)
+                                : NULL;
     if (px.up != NULL && tracking_start(px.tracking) < 0) {
         log_error("msg=\"cannot start the tracking thread\"");
         goto out;

@@ -204,6 +204,19 @@ cache_entry_age_s(const struct cache *c, const struct cache_entry *e)
     return age > 0 ? age : 0;
 }
 
+void
+cache_entry_expire_within(const struct cache *c, struct cache_entry *e,
+                          int64_t ms)
+{
+    int64_t at = c->clock() + ms, exp = entry_expires(e);
+
+    if (exp == 0 || at < exp) {
+        /* 0 would mean "never": an injected clock may read 0. */
+        atomic_store_explicit(&e->expires_ms, at != 0 ? at : -1,
+                              memory_order_relaxed);
+    }
+}
+
 int64_t
 cache_entry_ttl_left(const struct cache *c, const struct cache_entry *e)
 {

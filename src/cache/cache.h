@@ -167,6 +167,12 @@ cache_retain(struct cache_entry *e)
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 }
 
+/* Makes a detached entry (not yet stored) expire within ms from now, if
+ * that is sooner than the cache's TTL would. For a key Redis itself will
+ * expire: the entry must not outlive it. */
+void cache_entry_expire_within(const struct cache *c, struct cache_entry *e,
+                               int64_t ms);
+
 /* Milliseconds of TTL left for e at the cache's clock (-1 = never expires). */
 int64_t cache_entry_ttl_left(const struct cache *c,
                              const struct cache_entry *e);

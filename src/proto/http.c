@@ -450,6 +450,12 @@ http_apply_field(const char *name, size_t name_len, const char *v, size_t len,
         if (http_ieq(name, "if-none-match", 13) && req->if_none_match == NULL) {
             req->if_none_match = v;
             req->if_none_match_len = len;
+        } else if (http_ieq(name, "authorization", 13)) {
+            if (req->authorization != NULL) {
+                return HTTP_EBAD; /* two sets of credentials */
+            }
+            req->authorization = v;
+            req->authorization_len = len;
         }
         break;
     case 14:
@@ -542,8 +548,9 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     req->method_len = req->target_len = req->path_len = 0;
     req->minor_version = req->keep_alive = 0;
     req->content_length = 0;
-    req->if_none_match = req->origin = req->host = NULL;
+    req->if_none_match = req->origin = req->host = req->authorization = NULL;
     req->if_none_match_len = req->origin_len = req->host_len = 0;
+    req->authorization_len = 0;
     req->head_len = 0;
     if (len == 0) {
         return HTTP_INCOMPLETE;
@@ -618,6 +625,8 @@ http_reason(int status)
         return "Not Modified";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 403:
         return "Forbidden";
     case 404:

@@ -64,6 +64,9 @@ struct http_request {
     size_t origin_len;
     const char *host; /* Host value, or NULL */
     size_t host_len;
+    const char *authorization; /* Authorization value, or NULL (a second
+                                  one is a 400) */
+    size_t authorization_len;
     size_t head_len; /* bytes of the head, including the final empty line */
 };
 

@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "net/standby.h"
 #include "serve/account.h"
+#include "serve/auth.h"
 #include "serve/http_conn.h"
 #include "serve/proxy.h"
 #include "serve/stats.h"
@@ -65,7 +66,13 @@ route(struct conn *c, const struct http_request *req)
     size_t plen = req->path_len;
 
 #define ROUTE(p) (plen == sizeof(p) - 1 && memcmp(path, p, plen) == 0)
-    if (req->method == HTTP_METHOD_OTHER) {
+    if (!ROUTE("/healthz") && !ROUTE("/readyz") && !auth_http_ok(px, req)) {
+        /* Probes stay open; everything else asks (a browser prompts). */
+        auth_failed(px, METRICS_ADMIN);
+        r.status = 401;
+        r.extra = AUTH_HTTP_CHALLENGE "Cache-Control: no-store\r\n";
+        stats_printf(&b, "authentication required\n");
+    } else if (req->method == HTTP_METHOD_OTHER) {
         r.status = 405;
         r.extra = "Allow: GET, HEAD\r\nCache-Control: no-store\r\n";
         stats_printf(&b, "method not allowed\n");

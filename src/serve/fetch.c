@@ -26,9 +26,38 @@ status_from_upstream(int rc)
         return FETCH_EREPLY;
     case UPSTREAM_ETIMEOUT:
         return FETCH_ETIMEOUT;
+    case UPSTREAM_ENOMEM:
+        return FETCH_ENOMEM;
     default:
         return FETCH_EDOWN;
     }
+}
+
+/* What the leader's lookup made of Redis's reply. */
+struct lead_value {
+    struct proxy *px;
+    const char *key;
+    size_t klen;
+    struct cache_entry *entry; /* the new entry, or NULL */
+    int64_t pttl_ms;           /* the key's own lifetime left; -1 = none */
+};
+
+/* upstream_value_fn: the value, straight from the reply, into a new
+ * entry that expires no later than the key itself does in Redis. */
+static int
+make_entry(void *arg, const char *data, size_t len, int64_t pttl_ms)
+{
+    struct lead_value *lv = arg;
+
+    lv->pttl_ms = pttl_ms;
+    lv->entry = cache_entry_create(lv->px->cache, lv->key, lv->klen, data, len);
+    if (lv->entry == NULL) {
+        return -1;
+    }
+    if (pttl_ms >= 0) {
+        cache_entry_expire_within(lv->px->cache, lv->entry, pttl_ms);
+    }
+    return 0;
 }
 
 /* Leader of a fill: asks Redis, publishes the outcome to the followers. */
@@ -36,7 +65,7 @@ static int
 lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
      struct fetch_result *out)
 {
-    struct upstream_value v;
+    struct lead_value lv = {px, key, klen, NULL, -1};
     int rc, cacheable;
 
     /* A fill may have ended between our miss and our join. */
@@ -45,15 +74,14 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
         flight_finish(px->flights, f, FETCH_MISS, out->entry, NULL, 0);
         return FETCH_HIT;
     }
-    rc = status_from_upstream(
-        upstream_get(px->up, key, klen, &v, out->err, &cacheable));
-    if (rc == FETCH_MISS) {
-        out->entry = cache_entry_create(px->cache, key, klen, v.data, v.len);
-        if (out->entry == NULL) {
-            rc = FETCH_ENOMEM;
-            snprintf(out->err, sizeof(out->err), "out of memory");
-        }
-        upstream_value_free(&v);
+    rc = upstream_fetch(px->up, key, klen, make_entry, &lv, out->err,
+                        &cacheable);
+    out->entry = lv.entry;
+    rc = rc == UPSTREAM_ENOMEM ? FETCH_ENOMEM : status_from_upstream(rc);
+    if (rc == FETCH_MISS && lv.pttl_ms < -1) {
+        /* The key did not exist at PTTL and did at GET: a write came in
+         * between; its invalidation may not have reached us yet. */
+        cacheable = 0;
     }
     if (rc == FETCH_MISS &&
         (int64_t)out->entry->vlen > px->cfg->cache_max_value) {
@@ -61,6 +89,10 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
         cacheable = 0;
         atomic_fetch_add_explicit(&px->metrics.oversize, 1,
                                   memory_order_relaxed);
+    }
+    if (rc != FETCH_MISS && out->entry != NULL) {
+        cache_release(out->entry);
+        out->entry = NULL;
     }
     flight_finish(px->flights, f, rc, out->entry, out->err, cacheable);
     return rc;

@@ -16,6 +16,7 @@
 #include "cache/cache.h"
 #include "proto/http_out.h"
 #include "serve/account.h"
+#include "serve/auth.h"
 #include "serve/fetch.h"
 #include "serve/http_conn.h"
 #include "serve/proxy.h"
@@ -237,6 +238,13 @@ route(struct conn *c, const struct http_request *req)
     long klen;
     int rc, how, ka = req->keep_alive;
 
+    if (!auth_http_ok(px, req)) {
+        auth_failed(px, METRICS_HTTP);
+        a.status = 401;
+        rc = send_text(px, c, req, 401, AUTH_HTTP_CHALLENGE,
+                       "authentication required", ka);
+        goto done;
+    }
     if (req->method == HTTP_METHOD_OTHER) {
         a.status = 405;
         rc = send_text(px, c, req, 405, "Allow: GET, HEAD\r\n",

@@ -1,11 +1,13 @@
 /*
- * upstream: pooled hiredis contexts with a shared down/backoff state, and
- * deadline-bounded replies that may arrive late; see upstream.h.
+ * upstream: pooled connections with a shared down/backoff state, driven
+ * raw with progress-bounded replies that may arrive late; see upstream.h.
  *
- * Commands are written with redisAppendCommand + redisBufferWrite and
- * replies read with poll() + redisBufferRead + redisGetReplyFromReader, so
- * the wait for a reply ends at the request's deadline without putting the
- * context into an error state.
+ * Every round trip goes through slot_io(): it writes what it has to send
+ * and reads replies in one poll() loop, frames each reply with the
+ * resp_reply scanner over the slot's input buffer, discards the replies
+ * owed from earlier timeouts first, and hands the rest to a sink. The
+ * input buffer and the scanner's state belong to the slot, so a reply cut
+ * by a timeout is finished (and discarded) by the next user.
  */
 #include "upstream/upstream.h"
 
@@ -13,26 +15,40 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "base/backoff.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "upstream/redis.h"
+#include "proto/resp.h"
+#include "proto/resp_reply.h"
+
+#define IN_MIN 16384       /* a slot's input buffer to begin with */
+#define IN_KEEP (1u << 20) /* an idle slot keeps at most this much */
+#define IOV_MAX_BATCH 1024 /* ranges of a batch written per writev */
+
+/* Bytes read from a connection and not yet consumed: p[start..end). */
+struct ibuf {
+    char *p;
+    size_t start, end, cap;
+};
 
 struct slot {
-    redisContext *ctx;  /* owned by the thread that borrowed the slot */
-    int pending;        /* replies owed by Redis after a timeout */
-    uint64_t track_gen; /* tracking stream this ctx registered with; 0 =
-                           none */
+    redisContext *ctx;      /* owned by the thread that borrowed the slot */
+    struct ibuf in;         /* raw input */
+    struct resp_reply scan; /* the reply at in.start so far */
+    size_t pending;         /* replies owed by Redis after a timeout */
+    uint64_t track_gen;     /* tracking stream this connection registered
+                               with; 0 = none */
     int ever_connected;
 };
 
 struct upstream {
     const struct config *cfg;
+    const struct redis_target *target;
     struct tracking *tracking;
     pthread_mutex_t lock;
     pthread_cond_t slot_free;
@@ -44,13 +60,15 @@ struct upstream {
     char down_reason[UPSTREAM_ERR_MAX]; /* lock */
     long errors;                        /* lock */
     long reconnects;                    /* lock */
+    long epoch;                         /* lock */
     int connected;                      /* slots holding a context; lock */
     int nslots;
     struct slot slots[];
 };
 
 struct upstream *
-upstream_create(const struct config *cfg, struct tracking *t)
+upstream_create(const struct config *cfg, const struct redis_target *target,
+                struct tracking *t)
 {
     struct upstream *u;
     int i;
@@ -70,6 +88,7 @@ upstream_create(const struct config *cfg, struct tracking *t)
         goto fail_cond;
     }
     u->cfg = cfg;
+    u->target = target;
     u->tracking = t;
     u->nslots = cfg->pool_size;
     for (i = u->nslots - 1; i >= 0; i--) {
@@ -98,6 +117,7 @@ upstream_destroy(struct upstream *u)
         if (u->slots[i].ctx != NULL) {
             redisFree(u->slots[i].ctx);
         }
+        free(u->slots[i].in.p);
     }
     pthread_cond_destroy(&u->slot_free);
     pthread_mutex_destroy(&u->lock);
@@ -131,6 +151,13 @@ slot_get(struct upstream *u, int64_t deadline, char *err)
 static void
 slot_put(struct upstream *u, int idx)
 {
+    struct slot *s = &u->slots[idx];
+
+    if (s->in.start == s->in.end && s->in.cap > IN_KEEP) {
+        /* A large reply passed through: do not keep its buffer idle. */
+        free(s->in.p);
+        memset(&s->in, 0, sizeof(s->in));
+    }
     pthread_mutex_lock(&u->lock);
     u->free_stack[u->nfree++] = idx;
     pthread_cond_signal(&u->slot_free);
@@ -138,14 +165,13 @@ slot_put(struct upstream *u, int idx)
 }
 
 /*
- * Gives slot s a live context. Fails fast while the pool is down; after the
- * backoff, one thread probes. Returns 0, or -1 with err set.
+ * Gives slot s a live connection. Fails fast while the pool is down; after
+ * the backoff, one thread probes. Returns 0, or -1 with err set.
  */
 static int
 slot_connect(struct upstream *u, struct slot *s, char *err)
 {
     int64_t now = util_now_ms();
-    struct redis_target target;
 
     pthread_mutex_lock(&u->lock);
     if (u->backoff_ms > 0 && (now < u->down_until || u->probing)) {
@@ -158,24 +184,35 @@ slot_connect(struct upstream *u, struct slot *s, char *err)
     }
     pthread_mutex_unlock(&u->lock);
 
-    target = redis_target_of(u->cfg);
-    s->ctx = redis_open(&target, err);
+    s->ctx = redis_open(u->target, err);
+    if (s->ctx != NULL && util_set_nonblock(s->ctx->fd) < 0) {
+        snprintf(err, UPSTREAM_ERR_MAX, "cannot make the socket non-blocking");
+        redisFree(s->ctx);
+        s->ctx = NULL;
+    }
     s->pending = 0;
     s->track_gen = 0;
+    s->in.start = s->in.end = 0;
+    resp_reply_init(&s->scan);
 
     pthread_mutex_lock(&u->lock);
     u->probing = 0;
     if (s->ctx == NULL) {
         u->errors++;
         if (u->backoff_ms == 0) {
-            log_warn("msg=\"redis unreachable\" cause=\"%s\"", err);
+            log_warn("msg=\"redis unreachable\" addr=%s:%d cause=\"%s\"",
+                     u->target->host, u->target->port, err);
         }
         u->backoff_ms = backoff_next(u->backoff_ms);
         u->down_until = util_now_ms() + u->backoff_ms;
         snprintf(u->down_reason, sizeof(u->down_reason), "%s", err);
     } else {
         if (u->backoff_ms > 0) {
-            log_info("msg=\"redis reachable again\"");
+            log_info("msg=\"redis reachable again\" addr=%s:%d",
+                     u->target->host, u->target->port);
+        }
+        if (u->backoff_ms > 0 || u->epoch == 0) {
+            u->epoch++;
         }
         u->backoff_ms = 0;
         u->connected++;
@@ -188,7 +225,8 @@ slot_connect(struct upstream *u, struct slot *s, char *err)
     return s->ctx != NULL ? 0 : -1;
 }
 
-/* Frees the slot's failed context. What it read is no longer tracked. */
+/* Closes the slot's failed connection. What it read is no longer
+ * tracked. */
 static void
 slot_drop(struct upstream *u, struct slot *s)
 {
@@ -198,6 +236,8 @@ slot_drop(struct upstream *u, struct slot *s)
     s->ctx = NULL;
     s->pending = 0;
     s->track_gen = 0;
+    s->in.start = s->in.end = 0;
+    resp_reply_init(&s->scan);
     pthread_mutex_lock(&u->lock);
     u->errors++;
     u->connected--;
@@ -207,88 +247,238 @@ slot_drop(struct upstream *u, struct slot *s)
     }
 }
 
-/*
- * Waits for one reply until deadline. Returns 0 with *reply set,
- * UPSTREAM_ETIMEOUT (the context stays usable; the reply is still owed) or
- * UPSTREAM_EDOWN (the context failed). err is set on errors.
- */
+/* Room for more input: compacts, or doubles the buffer. Returns 0 or -1. */
 static int
-read_reply(struct upstream *u, redisContext *ctx, int64_t deadline,
-           redisReply **reply, char *err)
+in_room(struct ibuf *in)
 {
-    for (;;) {
-        struct pollfd pfd = {.fd = ctx->fd, .events = POLLIN};
-        void *r = NULL;
-        int64_t left;
-        int n;
+    char *np;
+    size_t cap;
 
-        if (redisGetReplyFromReader(ctx, &r) != REDIS_OK) {
-            break;
-        }
-        if (r != NULL) {
-            *reply = r;
-            return 0;
-        }
-        left = deadline - util_now_ms();
-        n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n == 0) {
-            snprintf(err, UPSTREAM_ERR_MAX, "no reply within %lld ms",
-                     (long long)u->cfg->command_timeout_ms);
-            return UPSTREAM_ETIMEOUT;
-        }
-        if (n < 0 || redisBufferRead(ctx) != REDIS_OK) {
-            break;
-        }
+    if (in->start > 0 && (in->start == in->end || in->end == in->cap)) {
+        memmove(in->p, in->p + in->start, in->end - in->start);
+        in->end -= in->start;
+        in->start = 0;
     }
-    snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %.200s",
-             ctx->err ? ctx->errstr : strerror(errno));
-    return UPSTREAM_EDOWN;
+    if (in->end < in->cap) {
+        return 0;
+    }
+    cap = in->cap == 0 ? IN_MIN : in->cap * 2;
+    np = realloc(in->p, cap);
+    if (np == NULL) {
+        return -1;
+    }
+    in->p = np;
+    in->cap = cap;
+    return 0;
 }
 
-/* Reads and discards replies owed from earlier timeouts. */
-static int
-slot_drain(struct upstream *u, struct slot *s, int64_t deadline, char *err)
-{
-    while (s->pending > 0) {
-        redisReply *r;
-        int rc = read_reply(u, s->ctx, deadline, &r, err);
+/* One round trip's bytes to send: iov[0..n), off bytes already sent. */
+struct outbound {
+    const struct iovec *iov;
+    int n;
+    size_t total, sent;
+};
 
-        if (rc != 0) {
-            return rc;
+/* Sends what the socket takes of o. Returns 0 or -1 (failed). */
+static int
+send_some(int fd, struct outbound *o)
+{
+    struct iovec v[IOV_MAX_BATCH];
+    struct msghdr msg = {.msg_iov = v};
+    size_t skip = o->sent;
+    int i, k = 0;
+    ssize_t n;
+
+    for (i = 0; i < o->n && k < IOV_MAX_BATCH; i++) {
+        if (skip >= o->iov[i].iov_len) {
+            skip -= o->iov[i].iov_len;
+            continue;
         }
-        freeReplyObject(r);
-        s->pending--;
+        v[k].iov_base = (char *)o->iov[i].iov_base + skip;
+        v[k].iov_len = o->iov[i].iov_len - skip;
+        skip = 0;
+        k++;
+    }
+    msg.msg_iovlen = (size_t)k;
+    do {
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+    o->sent += (size_t)n;
+    return 0;
+}
+
+/* Takes every complete reply in the slot's buffer, up to want in all:
+ * owed ones are discarded, the others go to sink. *got counts replies
+ * taken (owed included). Returns 0, or -1 when the bytes are no reply. */
+static int
+take_replies(struct slot *s, size_t want, size_t *got, upstream_reply_fn sink,
+             void *arg, int *sink_failed)
+{
+    while (*got < want) {
+        int rc = resp_reply_scan(&s->scan, s->in.p + s->in.start,
+                                 s->in.end - s->in.start);
+
+        if (rc == RESP_INCOMPLETE) {
+            return 0;
+        }
+        if (rc != RESP_OK) {
+            return -1;
+        }
+        if (*got >= s->pending && sink != NULL &&
+            sink(arg, *got - s->pending, s->in.p + s->in.start, s->scan.pos) <
+                0) {
+            *sink_failed = 1;
+        }
+        s->in.start += s->scan.pos;
+        resp_reply_init(&s->scan);
+        (*got)++;
     }
     return 0;
 }
 
-/* Sends a command and waits for its reply. A timeout leaves it owed. */
+/*
+ * Writes o (may be empty) and reads the owed replies plus want more,
+ * handing those to sink, until command_timeout passes without progress.
+ * Returns 0, UPSTREAM_ETIMEOUT (what is still owed stays owed; *done says
+ * how many of want were handed over) or UPSTREAM_EDOWN (the connection
+ * was dropped), UPSTREAM_ENOMEM (the sink failed; all was read). err is
+ * set on errors.
+ */
 static int
-slot_call(struct upstream *u, struct slot *s, int64_t deadline,
-          redisReply **reply, char *err, const char *fmt, ...)
+slot_io(struct upstream *u, struct slot *s, struct outbound *o, size_t want,
+        upstream_reply_fn sink, void *arg, size_t *done, char *err)
 {
-    va_list ap;
-    int rc, done = 0;
+    int64_t timeout = u->cfg->command_timeout_ms;
+    int64_t deadline = util_now_ms() + timeout;
+    size_t got = 0, owed = s->pending, all = owed + want;
+    int sink_failed = 0;
 
-    va_start(ap, fmt);
-    rc = redisvAppendCommand(s->ctx, fmt, ap);
-    va_end(ap);
-    while (rc == REDIS_OK && !done) {
-        rc = redisBufferWrite(s->ctx, &done);
+    for (;;) {
+        struct pollfd pfd = {.fd = s->ctx->fd, .events = POLLIN};
+        int64_t left;
+        ssize_t n;
+        int pr;
+
+        if (take_replies(s, all, &got, sink, arg, &sink_failed) < 0) {
+            snprintf(err, UPSTREAM_ERR_MAX,
+                     "redis sent bytes that are no "
+                     "reply");
+            goto down;
+        }
+        if (got > owed) {
+            s->pending = 0;
+        }
+        if (got == all && o->sent == o->total) {
+            break;
+        }
+        if (o->sent < o->total) {
+            pfd.events |= POLLOUT;
+        }
+        left = deadline - util_now_ms();
+        pr = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+        if (pr < 0 && errno == EINTR) {
+            continue;
+        }
+        if (pr == 0) {
+            if (o->sent < o->total) {
+                snprintf(err, UPSTREAM_ERR_MAX, "could not send within %lld ms",
+                         (long long)timeout);
+                goto down_timeout;
+            }
+            snprintf(err, UPSTREAM_ERR_MAX, "no reply within %lld ms",
+                     (long long)timeout);
+            s->pending = all - got;
+            *done = got > owed ? got - owed : 0;
+            return UPSTREAM_ETIMEOUT;
+        }
+        if (pr < 0 || (pfd.revents & (POLLERR | POLLNVAL))) {
+            snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %s",
+                     strerror(errno));
+            goto down;
+        }
+        if ((pfd.revents & POLLOUT) && send_some(s->ctx->fd, o) < 0) {
+            snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %s",
+                     strerror(errno));
+            goto down;
+        }
+        if (!(pfd.revents & (POLLIN | POLLHUP))) {
+            deadline = util_now_ms() + timeout; /* sending is progress */
+            continue;
+        }
+        if (in_room(&s->in) < 0) {
+            snprintf(err, UPSTREAM_ERR_MAX, "out of memory for a reply");
+            goto down;
+        }
+        do {
+            n = recv(s->ctx->fd, s->in.p + s->in.end, s->in.cap - s->in.end, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %s",
+                     n == 0 ? "closed by redis" : strerror(errno));
+            goto down;
+        }
+        if (n > 0) {
+            s->in.end += (size_t)n;
+            deadline = util_now_ms() + timeout;
+        }
     }
-    if (rc != REDIS_OK) {
-        snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %.200s",
-                 s->ctx->errstr);
-        return UPSTREAM_EDOWN;
+    s->pending = 0;
+    *done = want;
+    if (sink_failed) {
+        snprintf(err, UPSTREAM_ERR_MAX, "out of memory");
+        return UPSTREAM_ENOMEM;
     }
-    rc = read_reply(u, s->ctx, deadline, reply, err);
-    if (rc == UPSTREAM_ETIMEOUT) {
-        s->pending++;
+    return 0;
+
+down_timeout:
+    *done = got > owed ? got - owed : 0;
+    slot_drop(u, s);
+    return UPSTREAM_ETIMEOUT;
+down:
+    *done = got > owed ? got - owed : 0;
+    slot_drop(u, s);
+    return UPSTREAM_EDOWN;
+}
+
+/* One command's reply, copied out of the slot buffer by a sink. */
+struct one_reply {
+    int is_error;
+    int is_nil;
+    long long integer;
+    char text[UPSTREAM_ERR_MAX]; /* an error's or status's text */
+};
+
+static int
+one_sink(void *arg, size_t i, const char *p, size_t len)
+{
+    struct one_reply *r = arg;
+    const char *msg;
+    size_t mlen;
+
+    (void)i;
+    r->is_error = resp_reply_error(p, len, &msg, &mlen);
+    if (r->is_error) {
+        snprintf(r->text, sizeof(r->text), "%.*s", (int)mlen, msg);
+    } else if (!resp_reply_integer(p, len, &r->integer)) {
+        r->integer = 0;
     }
-    return rc;
+    r->is_nil = len == 5 && memcmp(p, "$-1\r\n", 5) == 0;
+    return 0;
+}
+
+/* Sends one command (encoded in cmd[0..len)) and reads its reply into r. */
+static int
+slot_call(struct upstream *u, struct slot *s, const char *cmd, size_t len,
+          struct one_reply *r, char *err)
+{
+    struct iovec v = {.iov_base = (void *)cmd, .iov_len = len};
+    struct outbound o = {.iov = &v, .n = 1, .total = len};
+    size_t done;
+
+    return slot_io(u, s, &o, 1, one_sink, r, &done, err);
 }
 
 /*
@@ -297,13 +487,13 @@ slot_call(struct upstream *u, struct slot *s, int64_t deadline,
  * cached.
  */
 static int
-slot_track(struct upstream *u, struct slot *s, int64_t deadline, int *cacheable,
-           char *err)
+slot_track(struct upstream *u, struct slot *s, int *cacheable, char *err)
 {
     long long id = 0;
     uint64_t gen = 0;
-    redisReply *r;
-    int rc;
+    struct one_reply r;
+    char cmd[96];
+    int rc, n;
 
     switch (tracking_state(u->tracking, &id, &gen)) {
     case TRACKING_OFF:
@@ -319,83 +509,138 @@ slot_track(struct upstream *u, struct slot *s, int64_t deadline, int *cacheable,
         *cacheable = 1;
         return 0;
     }
-    rc = slot_call(u, s, deadline, &r, err, "CLIENT TRACKING ON REDIRECT %lld",
-                   id);
+    n = snprintf(cmd, sizeof(cmd), "CLIENT TRACKING ON REDIRECT %lld\r\n", id);
+    rc = slot_call(u, s, cmd, (size_t)n, &r, err);
     if (rc != 0) {
         return rc;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
+    if (r.is_error) {
         /* E.g. the stream's connection vanished a moment ago. */
-        log_debug("msg=\"client tracking refused\" error=\"%.*s\"", (int)r->len,
-                  r->str);
+        log_debug("msg=\"client tracking refused\" error=\"%s\"", r.text);
         *cacheable = 0;
     } else {
         s->track_gen = gen;
         *cacheable = 1;
     }
-    freeReplyObject(r);
     return 0;
 }
 
-/* Drain, register, GET on a live context; classifies the outcome. On
- * UPSTREAM_EDOWN the context has been dropped. */
-static int
-slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
-           int64_t deadline, struct upstream_value *out, char *err,
-           int *cacheable)
-{
-    redisReply *r;
-    int rc;
+/* A fill's two replies: PTTL's, then GET's. */
+struct fetch_sink {
+    upstream_value_fn value;
+    void *arg;
+    int64_t pttl;
+    int status; /* enum upstream_status of the GET */
+    char *err;
+};
 
-    rc = slot_drain(u, s, deadline, err);
-    if (rc == 0) {
-        rc = slot_track(u, s, deadline, cacheable, err);
+static int
+fetch_reply(void *arg, size_t i, const char *p, size_t len)
+{
+    struct fetch_sink *f = arg;
+    const char *data, *msg;
+    size_t dlen, mlen;
+    long long v;
+
+    if (i == 0) {
+        f->pttl = resp_reply_integer(p, len, &v) && v >= -1 ? v : -2;
+        return 0;
     }
-    if (rc == 0) {
-        rc = slot_call(u, s, deadline, &r, err, "GET %b", key, klen);
+    if (resp_reply_error(p, len, &msg, &mlen)) {
+        snprintf(f->err, UPSTREAM_ERR_MAX, "%.*s", (int)mlen, msg);
+        f->status = UPSTREAM_EREPLY;
+        return 0;
     }
-    if (rc != 0) {
-        if (rc == UPSTREAM_EDOWN) {
-            slot_drop(u, s);
-        }
-        return rc;
+    if (!resp_reply_bulk(p, len, &data, &dlen)) {
+        snprintf(f->err, UPSTREAM_ERR_MAX, "unexpected reply type '%c'",
+                 len > 0 ? p[0] : '?');
+        f->status = UPSTREAM_EREPLY;
+        return 0;
     }
-    switch (r->type) {
-    case REDIS_REPLY_STRING:
-        out->data = r->str;
-        out->len = r->len;
-        out->reply = r;
-        return UPSTREAM_OK;
-    case REDIS_REPLY_NIL:
-        freeReplyObject(r);
-        return UPSTREAM_NIL;
-    case REDIS_REPLY_ERROR:
-        snprintf(err, UPSTREAM_ERR_MAX, "%.*s", (int)r->len, r->str);
-        freeReplyObject(r);
-        return UPSTREAM_EREPLY;
-    default:
-        snprintf(err, UPSTREAM_ERR_MAX, "unexpected reply type %d", r->type);
-        freeReplyObject(r);
-        slot_drop(u, s);
-        return UPSTREAM_EDOWN;
+    if (data == NULL) {
+        f->status = UPSTREAM_NIL;
+        return 0;
     }
+    f->status = UPSTREAM_OK;
+    return f->value(f->arg, data, dlen, f->pttl);
 }
 
-int
-upstream_get(struct upstream *u, const char *key, size_t klen,
-             struct upstream_value *out, char *err, int *cacheable)
+/* Writes the RESP head of "CMD <key of klen bytes>" (the key and its
+ * CRLF follow) into out[0..cap). Returns its length, or 0. */
+static size_t
+encode_key_command(char *out, size_t cap, const char *cmd, size_t klen)
+{
+    size_t n = (size_t)snprintf(out, cap, "*2\r\n$%zu\r\n%s\r\n$%zu\r\n",
+                                strlen(cmd), cmd, klen);
+    return n < cap ? n : 0;
+}
+
+/* Register, then PTTL + GET, on a live connection. */
+static int
+slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
+           struct fetch_sink *f, int *cacheable)
+{
+    char h1[64], h2[64];
+    struct iovec v[6];
+    struct outbound o = {.iov = v, .n = 6};
+    size_t n1, n2, done;
+    int rc, i;
+
+    rc = slot_track(u, s, cacheable, f->err);
+    if (rc != 0) {
+        return rc;
+    }
+    n1 = encode_key_command(h1, sizeof(h1), "PTTL", klen);
+    n2 = encode_key_command(h2, sizeof(h2), "GET", klen);
+    v[0] = (struct iovec){h1, n1};
+    v[1] = (struct iovec){(void *)key, klen};
+    v[2] = (struct iovec){"\r\n", 2};
+    v[3] = (struct iovec){h2, n2};
+    v[4] = (struct iovec){(void *)key, klen};
+    v[5] = (struct iovec){"\r\n", 2};
+    for (i = 0; i < 6; i++) {
+        o.total += v[i].iov_len;
+    }
+    f->status = UPSTREAM_EDOWN;
+    rc = slot_io(u, s, &o, 2, fetch_reply, f, &done, f->err);
+    if (rc == UPSTREAM_ENOMEM) {
+        return rc;
+    }
+    return rc != 0 ? rc : f->status;
+}
+
+/* Is the idle connection of s still there? Nothing is owed on it, so
+ * anything readable is an EOF, an error or stray bytes: it is not. */
+static int
+slot_alive(const struct slot *s)
+{
+    struct pollfd pfd = {.fd = s->ctx->fd, .events = POLLIN};
+
+    return s->pending > 0 || poll(&pfd, 1, 0) == 0;
+}
+
+/* Runs fn on a borrowed slot with a live connection. A connection Redis
+ * closed while it sat idle (Redis restarted) is replaced first; with
+ * retry, a reused one that then fails is also retried once on a fresh
+ * one (for idempotent lookups only: a batch of writes is never sent
+ * twice). */
+static int
+with_slot(struct upstream *u, char *err, int retry,
+          int (*fn)(struct upstream *u, struct slot *s, void *arg), void *arg)
 {
     int64_t deadline = util_now_ms() + u->cfg->command_timeout_ms;
     struct slot *s;
     int idx, rc, fresh = 0;
 
-    memset(out, 0, sizeof(*out));
-    *cacheable = 0;
     idx = slot_get(u, deadline, err);
     if (idx < 0) {
         return UPSTREAM_ETIMEOUT;
     }
     s = &u->slots[idx];
+    if (s->ctx != NULL && !slot_alive(s)) {
+        log_debug("msg=\"idle redis connection closed by peer\"");
+        slot_drop(u, s);
+    }
     if (s->ctx == NULL) {
         if (slot_connect(u, s, err) < 0) {
             rc = UPSTREAM_EDOWN;
@@ -403,45 +648,98 @@ upstream_get(struct upstream *u, const char *key, size_t klen,
         }
         fresh = 1;
     }
-    rc = slot_fetch(u, s, key, klen, deadline, out, err, cacheable);
-    if (rc == UPSTREAM_EDOWN && !fresh && slot_connect(u, s, err) == 0) {
-        /* The context was stale (e.g. Redis restarted): one fresh try. */
-        rc = slot_fetch(u, s, key, klen, deadline, out, err, cacheable);
+    rc = fn(u, s, arg);
+    if (retry && rc == UPSTREAM_EDOWN && !fresh && s->ctx == NULL &&
+        slot_connect(u, s, err) == 0) {
+        rc = fn(u, s, arg);
     }
 out:
     slot_put(u, idx);
     return rc;
 }
 
+struct fetch_call {
+    const char *key;
+    size_t klen;
+    struct fetch_sink f;
+    int *cacheable;
+};
+
+static int
+fetch_fn(struct upstream *u, struct slot *s, void *arg)
+{
+    struct fetch_call *fc = arg;
+
+    return slot_fetch(u, s, fc->key, fc->klen, &fc->f, fc->cacheable);
+}
+
+int
+upstream_fetch(struct upstream *u, const char *key, size_t klen,
+               upstream_value_fn value, void *arg, char *err, int *cacheable)
+{
+    struct fetch_call fc = {
+        .key = key,
+        .klen = klen,
+        .f = {.value = value, .arg = arg, .err = err},
+        .cacheable = cacheable,
+    };
+
+    *cacheable = 0;
+    return with_slot(u, err, 1, fetch_fn, &fc);
+}
+
+struct exec_call {
+    const struct iovec *iov;
+    int iovcnt;
+    size_t ncmds;
+    upstream_reply_fn reply;
+    void *arg;
+    size_t *done;
+    char *err;
+};
+
+static int
+exec_fn(struct upstream *u, struct slot *s, void *arg)
+{
+    struct exec_call *ec = arg;
+    struct outbound o = {.iov = ec->iov, .n = ec->iovcnt};
+    int i;
+
+    for (i = 0; i < ec->iovcnt; i++) {
+        o.total += ec->iov[i].iov_len;
+    }
+    return slot_io(u, s, &o, ec->ncmds, ec->reply, ec->arg, ec->done, ec->err);
+}
+
+int
+upstream_exec(struct upstream *u, const struct iovec *iov, int iovcnt,
+              size_t ncmds, upstream_reply_fn reply, void *arg, size_t *done,
+              char *err)
+{
+    struct exec_call ec = {iov, iovcnt, ncmds, reply, arg, done, err};
+
+    *done = 0;
+    return with_slot(u, err, 0, exec_fn, &ec);
+}
+
+static int
+ping_fn(struct upstream *u, struct slot *s, void *arg)
+{
+    struct one_reply r;
+    char *err = arg;
+    int rc = slot_call(u, s, "*1\r\n$4\r\nPING\r\n", 14, &r, err);
+
+    if (rc == 0 && r.is_error) {
+        snprintf(err, UPSTREAM_ERR_MAX, "%s", r.text);
+        rc = UPSTREAM_EREPLY;
+    }
+    return rc;
+}
+
 int
 upstream_ping(struct upstream *u, char *err)
 {
-    int64_t deadline = util_now_ms() + u->cfg->command_timeout_ms;
-    redisReply *r = NULL;
-    struct slot *s;
-    int idx, rc;
-
-    idx = slot_get(u, deadline, err);
-    if (idx < 0) {
-        return UPSTREAM_ETIMEOUT;
-    }
-    s = &u->slots[idx];
-    rc = s->ctx == NULL && slot_connect(u, s, err) < 0 ? UPSTREAM_EDOWN : 0;
-    if (rc == 0) {
-        rc = slot_drain(u, s, deadline, err);
-    }
-    if (rc == 0) {
-        rc = slot_call(u, s, deadline, &r, err, "PING");
-    }
-    if (rc == UPSTREAM_EDOWN && s->ctx != NULL) {
-        slot_drop(u, s);
-    } else if (rc == 0 && r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, UPSTREAM_ERR_MAX, "%.*s", (int)r->len, r->str);
-        rc = UPSTREAM_EREPLY;
-    }
-    freeReplyObject(r);
-    slot_put(u, idx);
-    return rc;
+    return with_slot(u, err, 1, ping_fn, err);
 }
 
 void
@@ -473,22 +771,12 @@ upstream_check_idle(struct upstream *u)
             pfd.revents = 0;
             if (poll(&pfd, 1, 0) > 0) {
                 /* Nothing is owed, so any readable state is an EOF, an
-                 * error or a protocol violation: the context is done. */
+                 * error or a protocol violation: the connection is done. */
                 log_debug("msg=\"idle redis connection closed by peer\"");
                 slot_drop(u, s);
             }
         }
         slot_put(u, i);
-    }
-}
-
-void
-upstream_value_free(struct upstream_value *v)
-{
-    if (v != NULL && v->reply != NULL) {
-        freeReplyObject(v->reply);
-        v->reply = NULL;
-        v->data = NULL;
     }
 }
 
@@ -500,6 +788,7 @@ upstream_stats(struct upstream *u, struct upstream_stats *out)
     out->in_use = u->nslots - u->nfree;
     out->errors = u->errors;
     out->reconnects = u->reconnects;
+    out->epoch = u->epoch;
     out->connected = u->connected;
     out->down = u->backoff_ms > 0;
     pthread_mutex_unlock(&u->lock);
