@@ -24,22 +24,7 @@
 #define POLL_MS 5      /* between polls while waiting for that */
 #define READ_MS 5000   /* a response must arrive within this */
 
-static struct h_redis redis;
-static struct h_proxy proxy;
-
-static void
-setup(void)
-{
-    h_pair_setup(&redis, &proxy);
-}
-
-static void
-teardown(void)
-{
-    h_pair_teardown(&redis, &proxy);
-}
-
-TestSuite(coherence, .init = setup, .fini = teardown, .timeout = 30);
+H_PAIR_SUITE(coherence, 30);
 
 static const char *
 xcache(const struct h_resp *r, char *buf, size_t cap)
@@ -344,7 +329,8 @@ Test(coherence, concurrent_misses_on_one_key_cost_one_get)
 
     /* 8 workers: 8 requests wait on the fill, the rest queue and then hit */
     h_start_proxy(&proxy, &redis,
-                  "[server]\nworkers = 8\n[redis]\ncommand_timeout = 3s\n");
+                  H_OPTS(.ini = "[server]\nworkers = 8\n"
+                                "[redis]\ncommand_timeout = 3s\n"));
     h_set(&redis, "hot", "hot-value");
     misses = single_flight("/hot", 200, "hot-value");
     cr_assert_geq(misses, 2, "only %d request(s) waited on the fill", misses);
@@ -356,28 +342,12 @@ Test(coherence, concurrent_misses_on_absent_key_cost_one_get)
     /* not-found is not cached, so every client must have joined the one
      * fill: enough workers for all of them to wait at once */
     h_start_proxy(&proxy, &redis,
-                  "[server]\nworkers = 64\n[redis]\ncommand_timeout = 3s\n");
+                  H_OPTS(.ini = "[server]\nworkers = 64\n"
+                                "[redis]\ncommand_timeout = 3s\n"));
     single_flight("/absent", 404, NULL);
 }
 
 /* ---- losing the invalidation stream ---- */
-
-/* Polls the proxy's log for text; 0 when it appears within ms. */
-static int
-await_log(const char *text, int ms)
-{
-    static char log[65536];
-    int64_t end = h_now_ms() + ms;
-
-    do {
-        h_proxy_read_log(&proxy, log, sizeof(log));
-        if (strstr(log, text) != NULL) {
-            return 0;
-        }
-        h_sleep_ms(5);
-    } while (h_now_ms() < end);
-    return -1;
-}
 
 /* Kills the proxy's invalidation stream, then sets k to val in Redis (a
  * write Redis can no longer report). */
@@ -397,8 +367,8 @@ kill_stream_then_set(const char *val)
      * scheduling delay later; a write inside that delay is the one window
      * README's "what is not guaranteed" names. Write once the proxy has
      * logged the loss: from then on the old value must never be served. */
-    cr_assert_eq(await_log("invalidation stream lost", 2000), 0,
-                 "the proxy never noticed its stream was killed");
+    cr_assert(h_await_log(&proxy, "invalidation stream lost", 2000),
+              "the proxy never noticed its stream was killed");
     rep = redisCommand(c, "SET k %s", val);
     cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
     freeReplyObject(rep);
@@ -440,7 +410,8 @@ Test(coherence, redis_restart_never_serves_values_from_before)
     }
     port = redis.port;
     h_redis_kill(&redis, 1);
-    cr_assert_eq(h_redis_start(&redis, port), 0, "restart on port %d", port);
+    cr_assert_eq(h_redis_start(&redis, port, NULL), 0, "restart on port %d",
+                 port);
     h_set(&redis, "k", "v2");
 
     for (end = h_now_ms() + 3000; status != 200;) {
@@ -708,7 +679,7 @@ Test(coherence, tracking_off_masks_changes_until_the_ttl)
 {
     int64_t stored;
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 2s\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY "ttl = 2s\n"));
     stored = h_now_ms();
     h_cache_key(&redis, proxy.http_port, "k", "v1");
     h_set(&redis, "k", "v2");
@@ -716,41 +687,17 @@ Test(coherence, tracking_off_masks_changes_until_the_ttl)
     await_http("/k", 200, "v2", "v1", stored + 2000 + 1500, NULL, 0);
 }
 
-/* 1 if the proxy's log contains s within ms. */
-static int
-log_mentions(const char *s, int ms)
-{
-    static char buf[65536];
-    int64_t end = h_now_ms() + ms;
-
-    do {
-        FILE *f = fopen(proxy.log, "r");
-        size_t n = 0;
-
-        if (f != NULL) {
-            n = fread(buf, 1, sizeof(buf) - 1, f);
-            fclose(f);
-        }
-        buf[n] = '\0';
-        if (strstr(buf, s) != NULL) {
-            return 1;
-        }
-        h_sleep_ms(20);
-    } while (h_now_ms() < end);
-    return 0;
-}
-
 Test(coherence, redis_without_client_command_runs_ttl_only)
 {
-    char *args[] = {"--rename-command", "CLIENT", "", NULL};
+    static const char *const args[] = {"--rename-command", "CLIENT", "", NULL};
 
-    cr_assert_eq(h_redis_start_args(&redis, 0, args), 0,
+    cr_assert_eq(h_redis_start(&redis, 0, args), 0,
                  "redis-server with CLIENT renamed away did not start");
     cr_assert_neq(h_redis_cmd(&redis, "CLIENT ID"), 0, "CLIENT still works");
     h_start_proxy(&proxy, &redis, NULL);
     h_cache_key(&redis, proxy.http_port, "k", "v1");
     h_set(&redis, "k", "v2");
     expect_masked("/k", "v1", 300);
-    cr_assert(log_mentions("TTL only", 2000),
+    cr_assert(h_await_log(&proxy, "TTL only", 2000),
               "the log does not say the cache runs on TTL only");
 }

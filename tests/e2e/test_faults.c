@@ -24,22 +24,7 @@
 #define READ_MS 5000   /* a response must arrive within this */
 #define NOTICE_MS 1000 /* the proxy notices that Redis died within this */
 
-static struct h_redis redis;
-static struct h_proxy proxy;
-
-static void
-setup(void)
-{
-    h_pair_setup(&redis, &proxy);
-}
-
-static void
-teardown(void)
-{
-    h_pair_teardown(&redis, &proxy);
-}
-
-TestSuite(faults, .init = setup, .fini = teardown, .timeout = 30);
+H_PAIR_SUITE(faults, 30);
 
 static const char *
 header(const struct h_resp *r, const char *name, char *buf, size_t cap)
@@ -146,7 +131,7 @@ Test(faults, lost_data_connection_stops_masking_writes)
     /* One pooled connection read k and is registered for its changes. When
      * Redis closes it (CLIENT KILL here; in production its idle `timeout`),
      * Redis forgets what it read and will never report a change to k. */
-    h_start_proxy(&proxy, &redis, "[redis]\npool_size = 1\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = "[redis]\npool_size = 1\n"));
     h_cache_key(&redis, proxy.http_port, "k", "v1");
     c = h_redis_ctx(&redis);
     cr_assert_not_null(c);
@@ -186,8 +171,8 @@ Test(faults, redis_down_serves_expired_entries_stale)
     char got[64], buf[64];
 
     h_start_proxy(&proxy, &redis,
-                  "[cache]\nstale_if_error = 10s\n"
-                  "[redis]\nconnect_timeout = 500ms\n");
+                  H_OPTS(.ini = "[cache]\nstale_if_error = 10s\n"
+                                "[redis]\nconnect_timeout = 500ms\n"));
     h_cache_key(&redis, proxy.http_port, "k", "v1");
     h_redis_kill(&redis, 1);
     await_not_hit("/k", "v1");
@@ -212,7 +197,8 @@ Test(faults, redis_down_serves_expired_entries_stale)
 
 Test(faults, redis_down_without_stale_if_error_is_503_even_for_cached)
 {
-    h_start_proxy(&proxy, &redis, "[redis]\nconnect_timeout = 500ms\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[redis]\nconnect_timeout = 500ms\n"));
     h_cache_key(&redis, proxy.http_port, "k", "v1");
     h_redis_kill(&redis, 1);
     await_not_hit("/k", "v1");
@@ -226,8 +212,8 @@ Test(faults, invalidated_entry_is_never_served_stale)
     int64_t end;
 
     h_start_proxy(&proxy, &redis,
-                  "[cache]\nstale_if_error = 10s\n"
-                  "[redis]\nconnect_timeout = 500ms\n");
+                  H_OPTS(.ini = "[cache]\nstale_if_error = 10s\n"
+                                "[redis]\nconnect_timeout = 500ms\n"));
     h_cache_key(&redis, proxy.http_port, "gone", "v1");
     /* the control: stale-if-error works */
     h_cache_key(&redis, proxy.http_port, "kept", "v2");
@@ -257,13 +243,14 @@ Test(faults, stale_stops_once_redis_answers_again)
     int port = redis.port;
 
     h_start_proxy(&proxy, &redis,
-                  "[cache]\nstale_if_error = 10s\n"
-                  "[redis]\nconnect_timeout = 500ms\n");
+                  H_OPTS(.ini = "[cache]\nstale_if_error = 10s\n"
+                                "[redis]\nconnect_timeout = 500ms\n"));
     h_cache_key(&redis, proxy.http_port, "k", "v1");
     h_redis_kill(&redis, 1);
     await_not_hit("/k", "v1");
     expect_get("/k", 200, "v1", "STALE");
-    cr_assert_eq(h_redis_start(&redis, port), 0, "restart on port %d", port);
+    cr_assert_eq(h_redis_start(&redis, port, NULL), 0, "restart on port %d",
+                 port);
     h_set(&redis, "k", "v2");
 
     /* STALE v1 until the pool reconnects, then the new value, refetched */
@@ -420,7 +407,8 @@ Test(faults, stall_keeps_hits_and_times_out_misses)
     int64_t t0;
     int i;
 
-    h_start_proxy(&proxy, &redis, "[redis]\ncommand_timeout = 300ms\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[redis]\ncommand_timeout = 300ms\n"));
     for (i = 0; i < LOAD_KEYS; i++) {
         snprintf(key, sizeof(key), "l%d", i);
         snprintf(val, sizeof(val), "%c%d", i < 4 ? 'c' : 'u', i);
@@ -452,8 +440,8 @@ Test(faults, stall_serves_ttl_expired_entry_stale)
     int64_t cached, wait;
 
     h_start_proxy(&proxy, &redis,
-                  "[cache]\nttl = 600ms\nstale_if_error = 5s\n"
-                  "[redis]\ncommand_timeout = 200ms\n");
+                  H_OPTS(.ini = "[cache]\nttl = 600ms\nstale_if_error = 5s\n"
+                                "[redis]\ncommand_timeout = 200ms\n"));
     h_set(&redis, "u", "uv");
     h_cache_key(&redis, proxy.http_port, "k", "v1");
     cached = h_now_ms(); /* the entry was stored before this */
@@ -552,7 +540,7 @@ outage(int64_t elapsed)
         port = redis.port;
         h_redis_kill(&redis, 1);
     } else if (elapsed >= 1400 && redis.pid == 0) {
-        cr_assert_eq(h_redis_start(&redis, port), 0, "restart");
+        cr_assert_eq(h_redis_start(&redis, port, NULL), 0, "restart");
         for (i = 0; i < LOAD_KEYS; i++) {
             snprintf(key, sizeof(key), "l%d", i);
             snprintf(val, sizeof(val), "b%d", i);
@@ -568,7 +556,8 @@ Test(faults, redis_killed_and_restarted_under_load)
     int64_t end;
     int i;
 
-    h_start_proxy(&proxy, &redis, "[redis]\nconnect_timeout = 500ms\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[redis]\nconnect_timeout = 500ms\n"));
     for (i = 0; i < LOAD_KEYS; i++) {
         snprintf(key, sizeof(key), "l%d", i);
         snprintf(val, sizeof(val), "a%d", i);
@@ -597,7 +586,7 @@ Test(faults, redis_killed_and_restarted_under_load)
         }
         h_resp_free(&r);
     }
-    cr_assert_eq(h_proxy_stop(&proxy), 0, "the proxy did not exit 0");
+    cr_assert_eq(h_proxy_stop(&proxy, NULL, 0), 0, "the proxy did not exit 0");
 }
 
 /* ---- a timed-out command keeps its connection ---- */
@@ -627,7 +616,8 @@ Test(faults, timed_out_command_keeps_its_connection_and_discards_reply)
     long before;
 
     h_start_proxy(&proxy, &redis,
-                  "[redis]\npool_size = 1\ncommand_timeout = 300ms\n");
+                  H_OPTS(.ini = "[redis]\npool_size = 1\n"
+                                "command_timeout = 300ms\n"));
     h_set(&redis, "a", "va");
     h_set(&redis, "b", "vb");
     expect_get("/warm", 404, NULL, NULL); /* the one connection is open */

@@ -17,28 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct h_redis redis;
-static struct h_proxy proxy;
-
-static void
-setup(void)
-{
-    h_pair_setup(&redis, &proxy);
-}
-
-static void
-teardown(void)
-{
-    h_pair_teardown(&redis, &proxy);
-}
-
-TestSuite(http, .init = setup, .fini = teardown, .timeout = 30);
+H_PAIR_SUITE(http, 30);
 
 /* ---- caching ---- */
 
 Test(http, get_is_cached_and_hit_does_not_contact_redis)
 {
-    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY));
     h_set(&redis, "k", "v1");
     h_expect_get(proxy.http_port, "/k", 200, "v1", "MISS");
     h_set(&redis, "k", "v2");
@@ -48,7 +33,7 @@ Test(http, get_is_cached_and_hit_does_not_contact_redis)
 
 Test(http, entry_expires_after_global_ttl)
 {
-    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 1s\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY "ttl = 1s\n"));
     h_set(&redis, "k", "v1");
     h_expect_get(proxy.http_port, "/k", 200, "v1", "MISS");
     h_set(&redis, "k", "v2");
@@ -59,7 +44,7 @@ Test(http, entry_expires_after_global_ttl)
 
 Test(http, evicts_least_recently_used_at_capacity)
 {
-    h_start_proxy(&proxy, &redis, TTL_ONLY "capacity = 2\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY "capacity = 2\n"));
     h_set(&redis, "a", "a1");
     h_set(&redis, "b", "b1");
     h_set(&redis, "c", "c1");
@@ -162,7 +147,8 @@ Test(http, one_worker_processes_requests_sequentially)
     int64_t lat;
 
     h_start_proxy(&proxy, &redis,
-                  "[server]\nworkers = 1\n[redis]\ncommand_timeout = 3s\n");
+                  H_OPTS(.ini = "[server]\nworkers = 1\n"
+                                "[redis]\ncommand_timeout = 3s\n"));
     lat = stalled_miss_then_hit(&a_waiting);
     cr_assert_geq(lat, 600,
                   "hit answered after %lld ms while the only "
@@ -176,7 +162,8 @@ Test(http, four_workers_answer_hit_while_miss_waits)
     int64_t lat;
 
     h_start_proxy(&proxy, &redis,
-                  "[server]\nworkers = 4\n[redis]\ncommand_timeout = 3s\n");
+                  H_OPTS(.ini = "[server]\nworkers = 4\n"
+                                "[redis]\ncommand_timeout = 3s\n"));
     lat = stalled_miss_then_hit(&a_waiting);
     cr_assert_lt(lat, 300, "hit took %lld ms", (long long)lat);
     cr_assert(a_waiting, "the stalled miss was answered before the hit");
@@ -555,7 +542,7 @@ Test(http, idle_connections_do_not_occupy_workers)
     int fds[20], i, fd;
     int64_t t0, lat;
 
-    h_start_proxy(&proxy, &redis, "[server]\nworkers = 2\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = "[server]\nworkers = 2\n"));
     h_set(&redis, "k", "v");
     for (i = 0; i < 20; i++) {
         fds[i] = h_conn(proxy.http_port);
@@ -586,7 +573,8 @@ Test(http, partial_request_is_cut_off_and_does_not_pin_the_worker)
     int slow, rc;
 
     h_start_proxy(&proxy, &redis,
-                  "[server]\nworkers = 1\nrequest_timeout = 1s\n");
+                  H_OPTS(.ini = "[server]\nworkers = 1\n"
+                                "request_timeout = 1s\n"));
     h_set(&redis, "k", "v");
     slow = h_conn(proxy.http_port);
     t0 = h_now_ms();
@@ -621,7 +609,8 @@ Test(http, dribbling_client_is_cut_off_after_request_timeout)
     size_t i;
     int fd, closed = 0;
 
-    h_start_proxy(&proxy, &redis, "[server]\nrequest_timeout = 1s\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[server]\nrequest_timeout = 1s\n"));
     h_set(&redis, "k", "v");
     fd = h_conn(proxy.http_port);
     t0 = h_now_ms();
@@ -641,7 +630,8 @@ Test(http, idle_keep_alive_connection_is_closed_after_idle_timeout)
     struct h_resp r = {0};
     int fd;
 
-    h_start_proxy(&proxy, &redis, "[server]\nidle_timeout = 1s\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[server]\nidle_timeout = 1s\n"));
     h_set(&redis, "k", "v");
     fd = h_conn(proxy.http_port);
     h_roundtrip(fd, H_REQ("/k"), &r, 0);
@@ -658,7 +648,7 @@ Test(http, connection_over_max_clients_gets_503_and_is_closed)
     int a, b, c, d = -1, status = 0;
     int64_t deadline;
 
-    h_start_proxy(&proxy, &redis, "[server]\nmax_clients = 2\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = "[server]\nmax_clients = 2\n"));
     h_set(&redis, "k", "v");
     a = h_conn(proxy.http_port);
     h_roundtrip(a, H_REQ("/k"), &r, 0);
@@ -715,7 +705,7 @@ Test(http, sigterm_with_idle_keep_alive_connections_exits_zero)
         h_resp_free(&r);
     }
     t0 = h_now_ms();
-    rc = h_proxy_stop(&proxy);
+    rc = h_proxy_stop(&proxy, NULL, 0);
     took = h_now_ms() - t0;
     cr_assert_eq(rc, 0, "exit status %d", rc);
     cr_assert_lt(took, 3000, "took %lld ms to exit", (long long)took);

@@ -14,22 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-static struct h_redis redis;
-static struct h_proxy proxy;
-
-static void
-setup(void)
-{
-    h_pair_setup(&redis, &proxy);
-}
-
-static void
-teardown(void)
-{
-    h_pair_teardown(&redis, &proxy);
-}
-
-TestSuite(http_faults, .init = setup, .fini = teardown, .timeout = 30);
+H_PAIR_SUITE(http_faults, 30);
 
 Test(http_faults, redis_down_serves_cache_503s_misses_and_recovers)
 {
@@ -37,9 +22,9 @@ Test(http_faults, redis_down_serves_cache_503s_misses_and_recovers)
     int64_t t0, took, deadline;
     int port = redis.port, status = 0;
 
-    h_start_proxy(
-        &proxy, &redis,
-        TTL_ONLY "[redis]\nconnect_timeout = 500ms\ncommand_timeout = 500ms\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "[redis]\nconnect_timeout = 500ms\n"
+                                         "command_timeout = 500ms\n"));
     cr_assert_eq(h_redis_cmd(&redis, "SET w wv"), 0);
     h_expect_get(proxy.http_port, "/w", 200, "wv", "MISS");
     h_redis_kill(&redis, 1);
@@ -53,7 +38,8 @@ Test(http_faults, redis_down_serves_cache_503s_misses_and_recovers)
     cr_assert_lt(took, 1500, "503 took %lld ms", (long long)took);
     h_resp_free(&r);
 
-    cr_assert_eq(h_redis_start(&redis, port), 0, "restart on port %d", port);
+    cr_assert_eq(h_redis_start(&redis, port, NULL), 0, "restart on port %d",
+                 port);
     cr_assert_eq(h_redis_cmd(&redis, "SET cold cv"), 0);
     for (deadline = h_now_ms() + 3000;
          status != 200 && h_now_ms() < deadline;) {
@@ -80,7 +66,8 @@ Test(http_faults, redis_stall_gives_504_and_late_reply_is_discarded)
     /* one pooled connection: a reused timed-out context would hand the late
      * reply for t1 to the next request */
     h_start_proxy(&proxy, &redis,
-                  "[redis]\npool_size = 1\ncommand_timeout = 300ms\n");
+                  H_OPTS(.ini = "[redis]\npool_size = 1\n"
+                                "command_timeout = 300ms\n"));
     cr_assert_eq(h_redis_cmd(&redis, "SET t1 one"), 0);
     cr_assert_eq(h_redis_cmd(&redis, "SET t2 two"), 0);
     h_expect_get(proxy.http_port, "/warm", 404, NULL, NULL);
