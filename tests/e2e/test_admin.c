@@ -428,7 +428,8 @@ Test(admin, scrape_answers_while_a_miss_is_stalled)
     t0 = h_now_ms();
     fd = h_conn(proxy.http_port);
     cr_assert_eq(h_sends(fd, H_REQ("/slow")), 0);
-    h_sleep_ms(100); /* the miss is now waiting on Redis in a worker */
+    /* the miss is waiting on Redis in a worker: it holds a connection */
+    EXPECT_METRIC(P "redis_pool_in_use", 1);
     for (i = 0; i < 2; i++) {
         t = h_now_ms();
         get(proxy.admin_port, paths[i], &r);
@@ -436,8 +437,14 @@ Test(admin, scrape_answers_while_a_miss_is_stalled)
         cr_assert_eq(r.status, 200, "%s: %d", paths[i], r.status);
         cr_assert_lt(t, 500, "%s took %lld ms during a stalled miss", paths[i],
                      (long long)t);
+        if (i == 1) {
+            cr_assert_eq(h_prom_value(r.body, P "redis_pool_in_use"), 1,
+                         "the scrape did not see the stalled miss");
+        }
         h_resp_free(&r);
     }
+    cr_assert_eq(h_readable(&fd, 1, 0), 0,
+                 "the miss was answered before the scrapes: test is void");
     cr_assert_eq(h_read_resp(fd, &r, 0, 4000), 0,
                  "stalled miss never answered");
     t = h_now_ms() - t0;

@@ -462,6 +462,7 @@ Test(coherence, nothing_is_cached_while_the_stream_is_down)
 struct race {
     atomic_int stop_writers, stop_readers;
     atomic_long writes, reads, errors;
+    atomic_long hits, misses; /* X-Cache of the reads */
     char first_error[256];
     pthread_mutex_t lock; /* first_error */
 };
@@ -522,7 +523,7 @@ race_reader(void *arg)
     }
     while (!atomic_load(&a->race->stop_readers)) {
         struct h_resp r = {0};
-        char path[16];
+        char path[16], xc[16];
         int k = (int)(rand_r(&seed) % RACE_KEYS);
 
         snprintf(path, sizeof(path), "/rk%d", k);
@@ -532,6 +533,10 @@ race_reader(void *arg)
         }
         if (r.status != 200 || r.body_len < 2 || r.body[0] != 'w') {
             race_error(a->race, a->id, "unexpected answer, status", r.status);
+        }
+        if (h_header(&r, "X-Cache", xc, sizeof(xc)) != NULL) {
+            atomic_fetch_add(
+                strcmp(xc, "HIT") == 0 ? &a->race->hits : &a->race->misses, 1);
         }
         h_resp_free(&r);
         atomic_fetch_add(&a->race->reads, 1);
@@ -579,6 +584,12 @@ Test(coherence, readers_racing_writers_end_on_the_final_values)
                  atomic_load(&rc.errors), rc.first_error);
     cr_assert_gt(atomic_load(&rc.writes), 100, "too few writes");
     cr_assert_gt(atomic_load(&rc.reads), 100, "too few reads");
+    /* the race was on: reads were served from the cache, and entries were
+     * invalidated under them (more misses than the keys' first reads) */
+    cr_assert_gt(atomic_load(&rc.hits), 0, "no read was a cache hit");
+    cr_assert_gt(atomic_load(&rc.misses), RACE_KEYS,
+                 "%ld misses: no entry was invalidated while being read",
+                 atomic_load(&rc.misses));
 
     direct = h_redis_ctx(&redis);
     resp = h_proxy_resp_ctx(&proxy);
@@ -601,7 +612,10 @@ Test(coherence, readers_racing_writers_end_on_the_final_values)
 
 /* ---- a write racing a fill ---- */
 
-#define BIG_LEN (4 << 20) /* a reply that takes a while to read */
+#define BIG_LEN (4 << 20) /* a reply that takes many Redis writes */
+#define FILL_ROUNDS 8     /* each round reaches the race once, by order */
+#define FILL_PAUSE_MS 300 /* << 3 s: the invalidation stream survives it */
+#define P "redis_proxy_"
 
 struct big_get {
     char path[16];
@@ -619,44 +633,74 @@ big_get(void *arg)
     return NULL;
 }
 
+/*
+ * One round on key path+1: with Redis paused, the proxy's GET (a fill) is
+ * queued first and a SET of the small value after it, so when the pause
+ * ends Redis runs them back to back and reports the write on the stream
+ * while the 4 MiB reply is still being written, 64 KiB per turn of its
+ * event loop: the invalidation reaches the proxy during the fill.
+ */
+static void
+race_a_fill(redisContext *c, struct big_get *g, const char *big,
+            const char *small)
+{
+    redisReply *rep;
+    pthread_t th;
+    double fills;
+
+    rep = redisCommand(c, "SET %s %b", g->path + 1, big, (size_t)BIG_LEN);
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    fills = h_metric(&proxy, P "fills_total");
+    rep = redisCommand(c, "CLIENT PAUSE %d ALL", FILL_PAUSE_MS);
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    cr_assert_eq(pthread_create(&th, NULL, big_get, g), 0);
+    /* the fill has a Redis connection: its GET is on the way */
+    cr_assert_eq(h_await_metric(&proxy, P "fills_total", fills + 1, 2000),
+                 fills + 1, "%s: no fill started", g->path);
+    cr_assert_eq(h_await_metric(&proxy, P "redis_pool_in_use", 1, 2000), 1,
+                 "%s: the fill borrowed no Redis connection", g->path);
+    rep = redisCommand(c, "SET %s %s", g->path + 1, small); /* after it */
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    pthread_join(th, NULL);
+}
+
 Test(coherence, write_racing_a_fill_is_never_stored_over)
 {
     char *big = malloc(BIG_LEN + 1), small[16];
     redisContext *c;
+    double discarded;
     int i;
 
     /* The proxy asks Redis for k's big value; while the reply is still on
-     * its way, k is set to a small value: Redis reports it on the stream,
-     * possibly before the reply has arrived. Whichever comes first, the
-     * big value must not stay cached. Delays vary to hit the window. */
+     * its way, k is set to a small value and Redis reports it on the
+     * stream. The big value must not stay cached: the fill that the
+     * invalidation raced is discarded, and the proxy counts it. */
     cr_assert_not_null(big);
     memset(big, 'b', BIG_LEN);
     big[BIG_LEN] = '\0';
-    h_start_proxy(&proxy, &redis, NULL);
+    h_start_proxy(&proxy, &redis, H_OPTS(.admin = 1));
     c = h_redis_ctx(&redis);
     cr_assert_not_null(c);
-    for (i = 0; i < 12; i++) {
+    for (i = 0; i < FILL_ROUNDS; i++) {
         struct big_get g = {{0}, {0}};
-        redisReply *rep;
-        pthread_t th;
 
         snprintf(g.path, sizeof(g.path), "/k%d", i);
         snprintf(small, sizeof(small), "s%d", i);
-        rep = redisCommand(c, "SET %s %b", g.path + 1, big, (size_t)BIG_LEN);
-        cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
-        freeReplyObject(rep);
-        cr_assert_eq(pthread_create(&th, NULL, big_get, &g), 0);
-        h_sleep_ms(i % 4);
-        rep = redisCommand(c, "SET %s %s", g.path + 1, small);
-        cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
-        freeReplyObject(rep);
-        pthread_join(th, NULL);
+        race_a_fill(c, &g, big, small);
         cr_assert(g.r.status == 200 &&
                       (h_body_is(&g.r, big) || h_body_is(&g.r, small)),
                   "%s: status %d, %zu bytes", g.path, g.r.status, g.r.body_len);
         h_resp_free(&g.r);
         await_http(g.path, 200, small, big, h_now_ms() + VISIBLE_MS, NULL, 0);
     }
+    discarded = h_metric(&proxy, P "fills_discarded_total");
+    cr_assert_gt(discarded, 0,
+                 "no fill of %d was raced by its invalidation: the test "
+                 "never reached the race",
+                 FILL_ROUNDS);
     redisFree(c);
     free(big);
 }

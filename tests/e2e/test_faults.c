@@ -7,9 +7,9 @@
  * stream's entries not served without it; a stall shorter than the
  * stream's 3 s PING limit keeping hits as HIT and misses as 504; Redis
  * killed and restarted under load (only clean answers, a clean exit); and
- * a timed-out command leaving its pooled connection usable. Each test
- * starts its own redis-server (fixture) and proxy; the fixture's fini stops
- * both even on failure.
+ * a timed-out command (a 504) leaving its pooled connection usable and its
+ * late reply discarded. Each test starts its own redis-server (fixture)
+ * and proxy; the fixture's fini stops both even on failure.
  */
 #include "harness.h"
 
@@ -85,13 +85,40 @@ await_not_hit(const char *path, const char *old)
 
 Test(faults, startup_waits_for_the_stream_before_serving)
 {
+    struct h_resp r = {0};
+    redisContext *q;
+    redisReply *rep;
+    int fd, done = 0;
+
     h_set(&redis, "k", "v1");
-    /* the stream's setup takes 600 ms: answers given before it is up are
-     * not cached */
-    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 600 ALL"), 0);
-    h_start_proxy(&proxy, &redis, NULL);
-    expect_get("/k", 200, "v1", "MISS");
+    /* The stream's setup is held for 1.2 s, inside its command_timeout
+     * (the proxy waits connect_timeout + command_timeout for it): answers
+     * given before it is up are not cached. A PING sent after the pause
+     * comes back only when it ends, so while it is unanswered the first
+     * GET is known to be in before the stream. */
+    q = h_redis_ctx(&redis);
+    cr_assert_not_null(q);
+    rep = redisCommand(q, "CLIENT PAUSE 1200 ALL");
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    cr_assert_eq(redisAppendCommand(q, "PING"), REDIS_OK);
+    while (!done) {
+        cr_assert_eq(redisBufferWrite(q, &done), REDIS_OK);
+    }
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[redis]\ncommand_timeout = 3s\n"));
+    fd = h_conn(proxy.http_port);
+    cr_assert_eq(h_sends(fd, H_REQ("/k")), 0);
+    cr_assert_eq(h_readable(&q->fd, 1, 0), 0,
+                 "the pause was over before the first GET: test is void");
+    cr_assert_eq(h_read_resp(fd, &r, 0, READ_MS), 0, "no first answer");
+    h_check(&r, "first /k", 200, "v1", "MISS");
+    h_resp_free(&r);
+    close(fd);
     expect_get("/k", 200, "v1", "HIT");
+    cr_assert_eq(redisGetReply(q, (void **)&rep), REDIS_OK);
+    freeReplyObject(rep);
+    redisFree(q);
 }
 
 /* The id of the proxy's pooled data connection (the one redirecting its
@@ -452,7 +479,8 @@ Test(faults, stall_serves_ttl_expired_entry_stale)
         h_sleep_ms((int)wait);
     }
     expect_get("/k", 200, "v1", "STALE");
-    h_sleep_ms(1500);
+    /* a PING returns once the pause is over: Redis answers again */
+    cr_assert_eq(h_redis_cmd(&redis, "PING"), 0);
     expect_get("/k", 200, "v1", "MISS");
     expect_get("/u", 200, "uv", NULL);
 }
@@ -610,11 +638,15 @@ connections_received(redisContext *c)
 
 Test(faults, timed_out_command_keeps_its_connection_and_discards_reply)
 {
+    struct h_resp r = {0};
     redisContext *c;
     redisReply *rep;
-    int64_t paused;
+    int64_t paused, took;
     long before;
 
+    /* One pooled connection: a reused timed-out context would hand the
+     * late reply for a to the next request, and a new connection would
+     * never see it (so the count of connections must not move). */
     h_start_proxy(&proxy, &redis,
                   H_OPTS(.ini = "[redis]\npool_size = 1\n"
                                 "command_timeout = 300ms\n"));
@@ -630,10 +662,16 @@ Test(faults, timed_out_command_keeps_its_connection_and_discards_reply)
     cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
     freeReplyObject(rep);
     paused = h_now_ms();
-    expect_get("/a", 504, NULL, NULL);
-    if (paused + 1200 > h_now_ms()) {
-        h_sleep_ms((int)(paused + 1200 - h_now_ms()));
-    }
+    cr_assert_eq(h_http_get(proxy.http_port, "/a", &r), 0);
+    took = h_now_ms() - paused;
+    h_check(&r, "/a", 504, NULL, NULL);
+    cr_assert_lt(took, 1000, "504 took %lld ms", (long long)took);
+    cr_assert_gt(r.body_len, 0, "504 has a short text body");
+    h_resp_free(&r);
+    /* returns once the pause is over: the late reply for a is on its way */
+    rep = redisCommand(c, "PING");
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
     expect_get("/b", 200, "vb", "MISS");
     expect_get("/a", 200, "va", "MISS");
     expect_get("/b", 200, "vb", "HIT");

@@ -319,6 +319,9 @@ Test(resp, pipelined_commands_answered_in_order)
         EXPECT(c, "$6\r\ninline\r\n");
         EXPECT(c, "$-1\r\n");
         EXPECT(c, "$2\r\nhi\r\n");
+        /* k reached Redis only the first time; "none" (not cached) both */
+        cr_assert_eq(h_redis_calls(&redis, "get"), i == 0 ? 2 : 3,
+                     "round %d: GETs Redis counted", i);
     }
     close(c);
 }
@@ -348,6 +351,58 @@ Test(resp, command_split_across_writes)
     h_sends(c, "\n");
     EXPECT(c, "+PONG\r\n");
     close(c);
+}
+
+/* ---- the same bytes as redis-server ---- */
+
+Test(resp, replies_are_byte_for_byte_those_of_redis)
+{
+    static const char bin[] = "a\0b\r\n$-1\r\n*-1\r\n";
+    static const struct {
+        const char *req;
+        int n; /* replies */
+    } cases[] = {
+        {"PING\r\n", 1},
+        {"*2\r\n$4\r\nPING\r\n$5\r\nhello\r\n", 1},
+        {"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n", 1},
+        {"ECHO \"a b\" \r\n", 1},
+        {"*2\r\n$3\r\nGET\r\n$3\r\nbin\r\n", 1},   /* a miss */
+        {"*2\r\n$3\r\nGET\r\n$3\r\nbin\r\n", 1},   /* a hit */
+        {"*2\r\n$3\r\nGET\r\n$5\r\nempty\r\n", 1}, /* $0 */
+        {"*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n", 1},  /* $-1 */
+        {"*2\r\n$3\r\nGET\r\n$4\r\nhash\r\n", 1},  /* WRONGTYPE */
+        {"*3\r\n$3\r\nfoo\r\n$1\r\na\r\n$1\r\nb\r\n", 1},
+        {"*1\r\n$3\r\nGET\r\n", 1},
+        {"*3\r\n$4\r\nPING\r\n$1\r\na\r\n$1\r\nb\r\n", 1},
+        {"PING\r\nGET bin\r\nGET none\r\nECHO x\r\n", 4},
+        {"*abc\r\n", 1},
+        {"*1\r\n:5\r\n", 1},
+    };
+    redisContext *ctx;
+    redisReply *r;
+    size_t i;
+
+    h_start_proxy(&proxy, &redis, NULL);
+    ctx = h_redis_ctx(&redis);
+    cr_assert_not_null(ctx);
+    r = redisCommand(ctx, "SET bin %b", bin, sizeof(bin) - 1);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(ctx, "SET empty %b", "", (size_t)0);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(ctx, "HSET hash f v");
+    cr_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    redisFree(ctx);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        h_expect_same_replies(&redis, &proxy, cases[i].req,
+                              strlen(cases[i].req), cases[i].n);
+    }
+    /* 7 GETs sent to Redis directly, 5 from the proxy: the misses on bin,
+     * empty, none, hash and none again; both later GETs of bin were hits
+     * and the GET without a key never left the proxy */
+    cr_assert_eq(h_redis_calls(&redis, "get"), 7 + 5);
 }
 
 /* ---- 7: protocol errors close the connection ---- */
