@@ -3,6 +3,18 @@
  * redis-server and redis-proxy on free loopback ports (never 6379), talks to
  * them over real sockets, and stops them (killing anything left) when done.
  * The proxy binary is $PROXY_BIN (default build/redis-proxy).
+ *
+ * One header, one section per file:
+ *   harness_proc.c     child processes, redis-server, RSS
+ *   harness_proxy.c    the proxy: start, stop, logs, one-shot runs
+ *   harness_net.c      the clock, waiting, sockets
+ *   harness_http.c     HTTP responses, and assertions on them
+ *   harness_resp.c     Redis connections, INFO, RESP replies byte for byte
+ *   harness_text.c     Prometheus text, JSON, log lines
+ *   harness_fixture.c  the shared suite fixture and its assertions
+ * Functions of the first six return an error; the fixture's (and the
+ * assertions in harness_http.c and harness_resp.c) fail the running
+ * Criterion test instead. Nothing here is thread-safe unless it says so.
  */
 #ifndef RP_E2E_HARNESS_H
 #define RP_E2E_HARNESS_H
@@ -12,67 +24,109 @@
 #include <sys/types.h>
 #include <hiredis/hiredis.h>
 
+/* ---- processes (harness_proc.c, harness_proxy.c) ---- */
+
 /* A throwaway redis-server (no persistence, data dir under /tmp). */
 struct h_redis {
-    pid_t pid;
+    pid_t pid; /* 0 when not running */
     int port;
     char dir[256]; /* temp dir, removed by h_redis_stop */
 };
 
-/* Starts redis-server on a free port and waits until it answers PING.
- * Returns 0 or -1. If port > 0 that port is used (restart on same port). */
-int h_redis_start(struct h_redis *r, int port);
+/* Starts redis-server with extra_args appended (NULL-terminated, or NULL;
+ * e.g. {"--rename-command", "CLIENT", "", NULL}) and waits until it
+ * answers PING. port <= 0: a free port (retried if another process takes
+ * it first); port > 0: that port and r's data dir (a restart). A server
+ * r still runs is killed first. Returns 0 or -1. */
+int h_redis_start(struct h_redis *r, int port, const char *const *extra_args);
 /* SIGKILL (hard=1) or SIGTERM (hard=0), then wait for exit. Keeps r->port. */
 void h_redis_kill(struct h_redis *r, int hard);
 /* Kills if running and removes the temp dir. Safe to call twice. */
 void h_redis_stop(struct h_redis *r);
-/* A direct hiredis connection to the test redis (for SET, INFO, CLIENT PAUSE).
- */
-redisContext *h_redis_ctx(const struct h_redis *r);
-/* Runs a command on a fresh direct connection; returns 0 if not an error reply.
- */
-int h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
-/* "calls" of cmdstat_<cmd> in INFO commandstats (0 if absent), e.g. "get". */
-long h_redis_calls(const struct h_redis *r, const char *cmd);
 
 /* A running proxy. */
 struct h_proxy {
-    pid_t pid;
+    pid_t pid; /* 0 when not running */
     int http_port;
     int resp_port;
-    char ini[256]; /* generated config file */
-    char log[256]; /* its stderr */
+    int admin_port; /* 0 unless started with opts->admin */
+    char ini[256];  /* generated config file */
+    char log[256];  /* its stdout and stderr */
 };
 
-/*
- * Writes an INI with [server] bind=127.0.0.1, free http_port and resp_port,
- * [redis] port = redis_port, then appends `extra` verbatim (more lines, may
- * repeat sections: e.g. "[cache]\nttl = 1s\n"; a key set in extra must not
- * also be one the harness sets, except via h_proxy_start_args). Starts the
- * binary with -c INI and waits until the HTTP port accepts. Returns 0 or -1.
- */
-int h_proxy_start(struct h_proxy *p, int redis_port, const char *extra);
-/* SIGTERM, wait up to 5 s (then SIGKILL); returns the exit status
- * (WEXITSTATUS) or -1 if it had to be killed or died of a signal. */
-int h_proxy_stop(struct h_proxy *p);
-/* Prints the proxy's stderr log to stderr (call on failure for diagnosis). */
+/* How to start a proxy; a NULL opts means all defaults. */
+struct h_proxy_opts {
+    /* INI text appended after the harness's own lines ([server] bind,
+     * http_port, resp_port; [redis] host, port; [admin] port when admin),
+     * which it must not repeat; it may reopen those sections. */
+    const char *ini;
+    /* Arguments after "-c INI" (NULL-terminated, or NULL), e.g.
+     * {"-s", "cache.ttl=1s", NULL}. */
+    const char *const *args;
+    int admin;    /* also an admin listener on a free port (p->admin_port) */
+    int resp_off; /* ini or args turn resp_port off: do not wait for it */
+};
+
+/* Options as a compound literal: H_OPTS(.ini = "...", .admin = 1). */
+#define H_OPTS(...) (&(const struct h_proxy_opts){__VA_ARGS__})
+
+/* Writes the INI, starts the binary with -c INI and waits until it listens
+ * on every port it was given. A proxy p still runs is killed first.
+ * Returns 0, or -1 after printing its log. */
+int h_proxy_start(struct h_proxy *p, int redis_port,
+                  const struct h_proxy_opts *o);
+/* SIGTERM, wait up to 5 s (then SIGKILL), copy the complete log into log
+ * (NUL-terminated, truncated to cap; log may be NULL) and remove the temp
+ * dir. Returns the exit status, or -1 if it had to be killed or died of a
+ * signal; then its log is printed and the run is marked failed (see
+ * tools/run-tests.sh). A proxy not running is only cleaned up (-1). */
+int h_proxy_stop(struct h_proxy *p, char *log, size_t cap);
+/* Copies the log so far into buf (NUL-terminated, truncated to cap);
+ * returns its length (0 if there is none). */
+size_t h_proxy_read_log(const struct h_proxy *p, char *buf, size_t cap);
+/* Prints the proxy's log to stderr (for diagnosis). */
 void h_proxy_dump_log(const struct h_proxy *p);
+/* $PROXY_BIN, or build/redis-proxy. */
+const char *h_proxy_bin(void);
 
 /* Runs the binary with argv (NULL-terminated, argv[0] ignored), captures
  * stdout+stderr into out (NUL-terminated, truncated to cap), waits up to
  * 5 s; returns the exit status or -1. */
 int h_run(char *const argv[], char *out, size_t cap);
 
+/* VmRSS of process pid in KiB (from /proc/PID/status), or -1 when there
+ * is no such process (or it is a zombie). */
+long h_proc_rss_kib(pid_t pid);
+
+/* ---- the clock, waiting, sockets (harness_net.c) ---- */
+
+/* The monotonic clock in milliseconds. */
+int64_t h_now_ms(void);
+/* Sleeps ms milliseconds. */
+void h_sleep_ms(int ms);
+/* Calls cond(arg) until it returns non-zero, every few ms, for at most
+ * timeout_ms (at least once). Returns 1 if it did, 0 at the deadline. */
+int h_wait_until(int timeout_ms, int (*cond)(void *arg), void *arg);
+/* Waits up to timeout_ms for any of fds[0..n) (n <= 32) to be readable
+ * (data, EOF or error) and returns the mask of those readable at that
+ * moment (bit i for fds[i]), 0 on timeout: which answer came first. */
+unsigned h_readable(const int *fds, int n, int timeout_ms);
+
 /* Connects to 127.0.0.1:port (blocking, 2 s timeouts). Returns fd or -1. */
 int h_connect(int port);
 /* Writes all bytes. Returns 0 or -1. */
 int h_send(int fd, const void *buf, size_t len);
 int h_sends(int fd, const char *s);
-/* Reads until the peer closes or timeout_ms passes; returns bytes read. */
+/* Reads until the peer closes or timeout_ms passes; returns bytes read
+ * (buf NUL-terminated, at most cap - 1 bytes). */
 size_t h_recv_all(int fd, char *buf, size_t cap, int timeout_ms);
+/* Reads exactly n bytes from fd within timeout_ms. Returns 0 or -1. */
+int h_recv_n(int fd, char *buf, size_t n, int timeout_ms);
 /* Returns 1 if the peer closed the connection within timeout_ms (read
- * returns 0 or ECONNRESET), 0 if still open. */
+ * returns 0 or ECONNRESET), 0 if still open. Discards what it reads. */
 int h_wait_closed(int fd, int timeout_ms);
+
+/* ---- HTTP (harness_http.c) ---- */
 
 /* One parsed HTTP response. body is malloc'd (free with h_resp_free). */
 struct h_resp {
@@ -81,6 +135,10 @@ struct h_resp {
     char *body;
     size_t body_len;
 };
+
+/* A GET request for path on a keep-alive connection. */
+#define H_REQ(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
+
 /* Reads exactly one response (honours Content-Length; HEAD: no body if
  * is_head). Returns 0, or -1 on timeout/close/parse error. */
 int h_read_resp(int fd, struct h_resp *r, int is_head, int timeout_ms);
@@ -89,57 +147,75 @@ const char *h_header(const struct h_resp *r, const char *name, char *out,
                      size_t cap);
 void h_resp_free(struct h_resp *r);
 /* One-shot: connect, send "GET <path> HTTP/1.1\r\nHost: x\r\n\r\n", read one
- * response, close. Returns 0 or -1. */
+ * response (5 s), close. Returns 0 or -1. */
 int h_http_get(int port, const char *path, struct h_resp *r);
-
-/* Config lines for tests of TTL-only caching (a value changed in Redis is
- * still served from the cache): invalidation tracking off. Ends inside
- * [cache], so more [cache] keys may follow. */
-#define TTL_ONLY "[cache]\ntracking = off\n"
-
-/* Sleeps ms milliseconds. */
-void h_sleep_ms(int ms);
-
-/* Added: h_proxy_start with extra command-line arguments (NULL-terminated,
- * may be NULL) appended after "-c INI", e.g. {"-s", "cache.ttl=1s", NULL}. */
-int h_proxy_start_args(struct h_proxy *p, int redis_port, const char *extra,
-                       char *const args[]);
-
-/* Added: h_proxy_start_args with the admin listener on a free port as well:
- * appends "[admin]\nport = P" to extra and waits until the proxy listens on
- * all three ports. Returns 0 (P in *admin_port) or -1. */
-int h_proxy_start_admin(struct h_proxy *p, int redis_port, const char *extra,
-                        char *const args[], int *admin_port);
-/* Added: copies the proxy's log so far into buf (NUL-terminated, truncated
- * to cap); returns its length (0 if there is none). */
-size_t h_proxy_read_log(const struct h_proxy *p, char *buf, size_t cap);
-/* Added: h_proxy_stop, but copies the complete log (flushed by the proxy's
- * shutdown) into buf before the temp dir is removed. Returns as
- * h_proxy_stop. */
-int h_proxy_stop_log(struct h_proxy *p, char *buf, size_t cap);
-
-/* Added for the coherence and fault tests. */
-
-/* The monotonic clock in milliseconds. */
-int64_t h_now_ms(void);
-
-/* h_redis_start with extra redis-server arguments (NULL-terminated, may be
- * NULL) appended, e.g. {"--rename-command", "CLIENT", "", NULL}. */
-int h_redis_start_args(struct h_redis *r, int port, char *const extra[]);
-
-/* A hiredis connection to the proxy's resp_port (2 s timeouts), or NULL. */
-redisContext *h_proxy_resp_ctx(const struct h_proxy *p);
-
-/* Sends GET key on c. Returns 1 with the value copied into out (truncated
- * to cap, NUL-terminated), 0 for nil, -1 for an error reply or no reply
- * (out holds the error text). */
-int h_resp_get(redisContext *c, const char *key, char *out, size_t cap);
-
 /* Sends "GET <path>" on an open keep-alive connection fd and reads one
- * response within timeout_ms. Returns 0 or -1. */
+ * response within timeout_ms. Returns 0 or -1. Thread-safe. */
 int h_http_get_on(int fd, const char *path, struct h_resp *r, int timeout_ms);
 
-/* Added for the admin and header tests. */
+/* Assertions. */
+
+/* A header's value, or "(none)". The buffer is static and reused by the
+ * next call: not for use from several threads. */
+const char *h_hdr(const struct h_resp *r, const char *name);
+/* 1 if the body is exactly s. */
+int h_body_is(const struct h_resp *r, const char *s);
+/* h_connect(port), or fails the test. */
+int h_conn(int port);
+/* Sends req on fd and reads one response (3 s), or fails the test. */
+void h_roundtrip(int fd, const char *req, struct h_resp *r, int is_head);
+/* Checks status, exact body (when body != NULL) and X-Cache (when xcache !=
+ * NULL); what names the request in failure messages. Thread-safe. */
+void h_check(const struct h_resp *r, const char *what, int status,
+             const char *body, const char *xcache);
+/* One-shot GET path on port, checked as in h_check. */
+void h_expect_get(int port, const char *path, int status, const char *body,
+                  const char *xcache);
+
+/* ---- Redis and RESP (harness_resp.c) ---- */
+
+/* A direct hiredis connection to the test redis (2 s timeouts), or NULL. */
+redisContext *h_redis_ctx(const struct h_redis *r);
+/* A hiredis connection to the proxy's resp_port (2 s timeouts), or NULL. */
+redisContext *h_proxy_resp_ctx(const struct h_proxy *p);
+/* Runs a command on a fresh direct connection; returns 0 if not an error
+ * reply. */
+int h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
+/* The integer field of INFO section (e.g. "stats",
+ * "total_connections_received"), or -1 when absent or unreachable. */
+long h_redis_info(const struct h_redis *r, const char *section,
+                  const char *field);
+/* "calls" of cmdstat_<cmd> in INFO commandstats (0 if absent, -1 if Redis
+ * does not answer), e.g. "get": what Redis counted. */
+long h_redis_calls(const struct h_redis *r, const char *cmd);
+/* Sends GET key on c. Returns 1 with the value copied into out (truncated
+ * to cap, NUL-terminated), 0 for nil, -1 for an error reply or no reply
+ * (out holds the error text). Thread-safe per c. */
+int h_resp_get(redisContext *c, const char *key, char *out, size_t cap);
+
+/* The byte length of the first n (>= 1) complete RESP2 replies at p[0..len):
+ * simple strings, errors, integers, bulk strings (nil "$-1"), arrays (nil
+ * "*-1"), nested to any depth. Returns 0 while they are incomplete and -1
+ * for bytes that are not RESP2. Pure: no I/O, no allocation. */
+long h_reply_len(const char *p, size_t len, int n);
+/* Reads from fd exactly the bytes of the next n replies, never one more,
+ * into buf within timeout_ms. Returns their length, or -1 on a timeout, a
+ * close, bytes that are not RESP or replies longer than cap; after -1 the
+ * connection's position is unknown: close it. */
+long h_read_replies(int fd, int n, char *buf, size_t cap, int timeout_ms);
+/* Connects to port, sends len bytes of req and reads exactly n replies
+ * (as h_read_replies, 3 s), closes. Returns their length or -1. */
+long h_replies(int port, const void *req, size_t len, int n, char *buf,
+               size_t cap);
+/* bytes as C-escaped text (\r, \n, \xNN) for messages; returns out. */
+const char *h_escape(const char *p, size_t n, char *out, size_t cap);
+
+/* Assertion: req sent to Redis and to the proxy's resp_port, each on a
+ * fresh connection, gets the same n replies byte for byte. */
+void h_expect_same_replies(const struct h_redis *r, const struct h_proxy *p,
+                           const void *req, size_t len, int n);
+
+/* ---- Prometheus text, JSON, log lines (harness_text.c) ---- */
 
 /* Validates Prometheus text exposition (format 0.0.4): every sample line is
  * `name{labels} value` or `name value` with valid names, label syntax and a
@@ -163,45 +239,60 @@ int h_count_lines(const char *text, const char *needle);
  * "(none)". Returns out. */
 const char *h_nth_line(const char *text, const char *needle, int n, char *out,
                        size_t cap);
-/* Reads exactly n bytes from fd within timeout_ms. Returns 0 or -1. */
-int h_recv_n(int fd, char *buf, size_t n, int timeout_ms);
 
-/* Added: assertion helpers (harness_http.c). These fail the running test
- * with cr_assert instead of returning an error. */
+/* ---- the shared fixture (harness_fixture.c) ---- */
 
-/* A GET request for path on a keep-alive connection. */
-#define H_REQ(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
+/* Config lines for tests of TTL-only caching (a value changed in Redis is
+ * still served from the cache): invalidation tracking off. Ends inside
+ * [cache], so more [cache] keys may follow. */
+#define TTL_ONLY "[cache]\ntracking = off\n"
 
-/* Suite fixture halves: zeroes r and p and starts r; stops p (if started)
- * and r, even after a failed test. */
+/*
+ * Declares the file's `redis` and `proxy` and the Criterion suite `suite`
+ * (timeout in seconds) with the shared fixture: before each test both are
+ * zeroed and redis is started; after it, even after a failed assertion,
+ * the proxy (if the test started one) and redis are stopped. A test starts
+ * its proxy with the settings it needs (h_start_proxy). Expands to
+ * TestSuite: include <criterion/criterion.h> first.
+ */
+#define H_PAIR_SUITE(suite, timeout_s)                                         \
+    static struct h_redis redis;                                               \
+    static struct h_proxy proxy;                                               \
+    static void suite##_pair_setup(void)                                       \
+    {                                                                          \
+        h_pair_setup(&redis, &proxy);                                          \
+    }                                                                          \
+    static void suite##_pair_teardown(void)                                    \
+    {                                                                          \
+        h_pair_teardown(&redis, &proxy);                                       \
+    }                                                                          \
+    TestSuite(suite, .init = suite##_pair_setup,                               \
+              .fini = suite##_pair_teardown, .timeout = (timeout_s))
+
+/* The fixture's halves: zeroes r and p and starts r (or fails); stops p
+ * (if started) and r. For suites that need a fixture of their own. */
 void h_pair_setup(struct h_redis *r, struct h_proxy *p);
 void h_pair_teardown(struct h_redis *r, struct h_proxy *p);
-/* h_proxy_start against r; on failure dumps the log and fails the test. */
+/* h_proxy_start against r, or fails the test. */
 void h_start_proxy(struct h_proxy *p, const struct h_redis *r,
-                   const char *extra);
-/* h_proxy_start_admin (no extra arguments) against r, or fails the test. */
-void h_start_proxy_admin(struct h_proxy *p, const struct h_redis *r,
-                         const char *extra, int *admin_port);
+                   const struct h_proxy_opts *o);
 /* SET key val directly in r, or fails the test. */
 void h_set(const struct h_redis *r, const char *key, const char *val);
-/* A header's value, or "(none)". The buffer is static and reused by the
- * next call: not for use from several threads. */
-const char *h_hdr(const struct h_resp *r, const char *name);
-/* 1 if the body is exactly s. */
-int h_body_is(const struct h_resp *r, const char *s);
-/* h_connect(port), or fails the test. */
-int h_conn(int port);
-/* Sends req on fd and reads one response (3 s), or fails the test. */
-void h_roundtrip(int fd, const char *req, struct h_resp *r, int is_head);
-/* Checks status, exact body (when body != NULL) and X-Cache (when xcache !=
- * NULL); what names the request in failure messages. Thread-safe. */
-void h_check(const struct h_resp *r, const char *what, int status,
-             const char *body, const char *xcache);
-/* One-shot GET path on port, checked as in h_check. */
-void h_expect_get(int port, const char *path, int status, const char *body,
-                  const char *xcache);
 /* SET key in r, then GET /key on port answers MISS, then HIT, with val. */
 void h_cache_key(const struct h_redis *r, int port, const char *key,
                  const char *val);
+
+/* GET /metrics on p's admin port; fails the test unless it answers 200
+ * with valid exposition. Returns the body (malloc'd: free it). */
+char *h_scrape(const struct h_proxy *p);
+/* The value of series in one scrape (NAN when absent). */
+double h_metric(const struct h_proxy *p, const char *series);
+/* Scrapes until series == want or timeout_ms pass; returns the last value
+ * seen (counters are bumped after the response is written). */
+double h_await_metric(const struct h_proxy *p, const char *series, double want,
+                      int timeout_ms);
+/* 1 once the proxy's log contains text, 0 if it does not within
+ * timeout_ms. */
+int h_await_log(const struct h_proxy *p, const char *text, int timeout_ms);
 
 #endif

@@ -1,57 +1,166 @@
 /*
- * harness_http: assertion helpers shared by the end-to-end suites, built on
- * harness.c. Unlike harness.c these fail the running Criterion test (cr_assert)
- * instead of returning an error, so a suite's fixtures and tests can call
- * them directly. No Test() lives here.
+ * harness_http: an HTTP/1.1 client for the end-to-end tests, and the
+ * assertions the suites make on its responses (see harness.h). The client
+ * reads a response head byte by byte, so it never consumes a byte of the
+ * next pipelined response, and the body by Content-Length (the proxy
+ * always sends it). The assertions fail the running Criterion test.
  */
 #include "harness.h"
+#include "harness_int.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
-void
-h_pair_setup(struct h_redis *r, struct h_proxy *p)
+#define H_GET_MS 5000    /* h_http_get's wait for the response */
+#define H_TRIP_MS 3000   /* h_roundtrip's */
+#define H_MAX_HEAD 65536 /* a response head longer than this is an error */
+
+/* Reads the response head byte by byte (never past it) into r->headers. */
+static int
+h__read_head(int fd, struct h_resp *r, int64_t deadline)
 {
-    memset(r, 0, sizeof(*r));
-    memset(p, 0, sizeof(*p));
-    cr_assert_eq(h_redis_start(r, 0), 0, "redis-server did not start");
-}
+    size_t len = 0, kept = 0;
+    uint32_t last4 = 0;
 
-void
-h_pair_teardown(struct h_redis *r, struct h_proxy *p)
-{
-    h_proxy_stop(p); /* dumps its log unless it exited 0 */
-    h_redis_stop(r);
-}
+    while (len < H_MAX_HEAD) {
+        char c;
 
-void
-h_start_proxy(struct h_proxy *p, const struct h_redis *r, const char *extra)
-{
-    const char *bin = getenv("PROXY_BIN");
-    int rc = h_proxy_start(p, r->port, extra);
-
-    if (rc != 0) {
-        h_proxy_dump_log(p);
+        if (h__read_exact(fd, &c, 1, deadline) == -1) {
+            return -1;
+        }
+        len++;
+        if (kept + 1 < sizeof(r->headers)) {
+            r->headers[kept++] = c;
+            r->headers[kept] = '\0';
+        }
+        last4 = (last4 << 8) | (unsigned char)c;
+        if (last4 == 0x0d0a0d0a) {
+            return 0;
+        }
     }
-    cr_assert_eq(rc, 0, "proxy did not start (is %s built? extra: %s)",
-                 bin != NULL ? bin : "build/redis-proxy",
-                 extra != NULL ? extra : "none");
+    return -1;
+}
+
+int
+h_read_resp(int fd, struct h_resp *r, int is_head, int timeout_ms)
+{
+    int64_t deadline = h_now_ms() + timeout_ms;
+    char cl[32];
+    char *end;
+
+    r->status = 0;
+    r->headers[0] = '\0';
+    r->body = NULL;
+    r->body_len = 0;
+    if (h__read_head(fd, r, deadline) == -1 ||
+        strncmp(r->headers, "HTTP/1.", 7) != 0 || r->headers[8] != ' ') {
+        return -1;
+    }
+    r->status = (int)strtol(r->headers + 9, &end, 10);
+    if (end != r->headers + 12 || r->status < 100) {
+        return -1;
+    }
+    if (is_head || r->status < 200 || r->status == 204 || r->status == 304) {
+        r->body = calloc(1, 1);
+        return r->body != NULL ? 0 : -1;
+    }
+    if (h_header(r, "Content-Length", cl, sizeof(cl)) == NULL) {
+        return -1; /* the proxy always sends it */
+    }
+    r->body_len = strtoul(cl, &end, 10);
+    if (*end != '\0' || r->body_len > (size_t)1 << 30) {
+        return -1;
+    }
+    r->body = malloc(r->body_len + 1);
+    if (r->body == NULL ||
+        h__read_exact(fd, r->body, r->body_len, deadline) == -1) {
+        h_resp_free(r);
+        return -1;
+    }
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+const char *
+h_header(const struct h_resp *r, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    const char *line = strstr(r->headers, "\r\n");
+
+    while (line != NULL && line[2] != '\r' && line[2] != '\0') {
+        const char *p = line + 2;
+        const char *eol = strstr(p, "\r\n");
+
+        if (eol == NULL) {
+            eol = p + strlen(p);
+        }
+        if ((size_t)(eol - p) > nlen && p[nlen] == ':' &&
+            strncasecmp(p, name, nlen) == 0) {
+            const char *v = p + nlen + 1;
+            const char *ve = eol;
+            size_t n;
+
+            while (v < ve && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) {
+                ve--;
+            }
+            n = (size_t)(ve - v);
+            if (cap == 0) {
+                return NULL;
+            }
+            n = n < cap - 1 ? n : cap - 1;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return out;
+        }
+        line = *eol != '\0' ? eol : NULL;
+    }
+    return NULL;
 }
 
 void
-h_start_proxy_admin(struct h_proxy *p, const struct h_redis *r,
-                    const char *extra, int *admin_port)
+h_resp_free(struct h_resp *r)
 {
-    cr_assert_eq(h_proxy_start_admin(p, r->port, extra, NULL, admin_port), 0,
-                 "proxy did not start");
+    free(r->body);
+    r->body = NULL;
+    r->body_len = 0;
 }
 
-void
-h_set(const struct h_redis *r, const char *key, const char *val)
+int
+h_http_get_on(int fd, const char *path, struct h_resp *r, int timeout_ms)
 {
-    cr_assert_eq(h_redis_cmd(r, "SET %s %s", key, val), 0, "SET %s", key);
+    char req[16384];
+    int n =
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+
+    r->body = NULL;
+    if (n < 0 || (size_t)n >= sizeof(req) || h_send(fd, req, (size_t)n) != 0) {
+        return -1;
+    }
+    return h_read_resp(fd, r, 0, timeout_ms);
 }
+
+int
+h_http_get(int port, const char *path, struct h_resp *r)
+{
+    int fd = h_connect(port), rc;
+
+    r->body = NULL;
+    if (fd == -1) {
+        return -1;
+    }
+    rc = h_http_get_on(fd, path, r, H_GET_MS);
+    close(fd);
+    return rc;
+}
+
+/* ---- assertions ---- */
 
 const char *
 h_hdr(const struct h_resp *r, const char *name)
@@ -80,7 +189,7 @@ void
 h_roundtrip(int fd, const char *req, struct h_resp *r, int is_head)
 {
     cr_assert_eq(h_sends(fd, req), 0, "send %s", req);
-    cr_assert_eq(h_read_resp(fd, r, is_head, 3000), 0, "no response to %s",
+    cr_assert_eq(h_read_resp(fd, r, is_head, H_TRIP_MS), 0, "no response to %s",
                  req);
 }
 
@@ -115,15 +224,4 @@ h_expect_get(int port, const char *path, int status, const char *body,
     cr_assert_eq(h_http_get(port, path, &r), 0, "GET %s: no response", path);
     h_check(&r, path, status, body, xcache);
     h_resp_free(&r);
-}
-
-void
-h_cache_key(const struct h_redis *r, int port, const char *key, const char *val)
-{
-    char path[128];
-
-    snprintf(path, sizeof(path), "/%s", key);
-    h_set(r, key, val);
-    h_expect_get(port, path, 200, val, "MISS");
-    h_expect_get(port, path, 200, val, "HIT");
 }

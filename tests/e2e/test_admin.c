@@ -22,23 +22,7 @@
 
 #define P "redis_proxy_"
 
-static struct h_redis redis;
-static struct h_proxy proxy;
-static int admin_port;
-
-static void
-setup(void)
-{
-    h_pair_setup(&redis, &proxy);
-}
-
-static void
-teardown(void)
-{
-    h_pair_teardown(&redis, &proxy);
-}
-
-TestSuite(admin, .init = setup, .fini = teardown, .timeout = 30);
+H_PAIR_SUITE(admin, 30);
 
 /* One-shot GET on port; asserts a response arrived. */
 static void
@@ -47,43 +31,9 @@ get(int port, const char *path, struct h_resp *r)
     cr_assert_eq(h_http_get(port, path, r), 0, "GET %s on port %d", path, port);
 }
 
-/* GET /metrics: asserts 200 and valid exposition; returns the body. */
-static char *
-scrape(void)
-{
-    struct h_resp r = {0};
-    char err[512];
-
-    get(admin_port, "/metrics", &r);
-    cr_assert_eq(r.status, 200, "/metrics: %d", r.status);
-    cr_assert_eq(h_prom_validate(r.body, err, sizeof(err)), 0,
-                 "/metrics invalid: %s", err);
-    return r.body;
-}
-
-/* Scrapes until series == want (counters are bumped after the response
- * is written) or 2 s pass; returns the last value seen. */
-static double
-metric_wait(const char *series, double want)
-{
-    int64_t deadline = h_now_ms() + 2000;
-    double v;
-
-    for (;;) {
-        char *text = scrape();
-
-        v = h_prom_value(text, series);
-        free(text);
-        if (v == want || h_now_ms() >= deadline) {
-            return v;
-        }
-        h_sleep_ms(20);
-    }
-}
-
 #define EXPECT_METRIC(series, want)                                            \
     do {                                                                       \
-        double got_ = metric_wait(series, want);                               \
+        double got_ = h_await_metric(&proxy, series, want, 2000);              \
         cr_assert(got_ == (want), "%s = %g, want %g", series, got_,            \
                   (double)(want));                                             \
     } while (0)
@@ -95,8 +45,8 @@ Test(admin, routes_and_no_key_shadowing)
     struct h_resp r = {0};
     int fd;
 
-    h_start_proxy_admin(&proxy, &redis, "", &admin_port);
-    fd = h_conn(admin_port);
+    h_start_proxy(&proxy, &redis, H_OPTS(.admin = 1));
+    fd = h_conn(proxy.admin_port);
     h_roundtrip(fd, H_REQ("/healthz"), &r, 0);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "ok\n");
@@ -121,7 +71,7 @@ Test(admin, routes_and_no_key_shadowing)
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "a value, not metrics");
     h_resp_free(&r);
-    get(admin_port, "/metrics", &r);
+    get(proxy.admin_port, "/metrics", &r);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(h_hdr(&r, "Content-Type"),
                      "text/plain; version=0.0.4; charset=utf-8");
@@ -211,11 +161,11 @@ Test(admin, metrics_are_valid_exposition_with_every_family)
     char *text, want[256];
     size_t i, j;
 
-    h_start_proxy_admin(&proxy, &redis, "", &admin_port);
+    h_start_proxy(&proxy, &redis, H_OPTS(.admin = 1));
     h_set(&redis, "k", "v");
     get(proxy.http_port, "/k", &r); /* fill the histograms */
     h_resp_free(&r);
-    text = scrape();
+    text = h_scrape(&proxy);
     for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         snprintf(want, sizeof(want), "\n# TYPE " P "%s\n", families[i]);
         cr_assert_not_null(strstr(text, want), "missing: %s", want + 1);
@@ -242,7 +192,7 @@ Test(admin, counters_move_exactly_with_requests)
     char val[16];
     int fd, i;
 
-    h_start_proxy_admin(&proxy, &redis, TTL_ONLY, &admin_port);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY, .admin = 1));
     h_set(&redis, "k", "v1");
     fd = h_conn(proxy.http_port);
     for (i = 0; i < 4; i++) {
@@ -277,7 +227,8 @@ Test(admin, evictions_entries_and_bytes)
 {
     struct h_resp r = {0};
 
-    h_start_proxy_admin(&proxy, &redis, TTL_ONLY "capacity = 2\n", &admin_port);
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "capacity = 2\n", .admin = 1));
     h_set(&redis, "k1", "a");
     h_set(&redis, "key2", "bbbbbb");
     h_set(&redis, "k3", "cccccccccc");
@@ -300,8 +251,8 @@ Test(admin, rejected_connection_is_counted)
     struct h_resp r = {0};
     int fd, fd2;
 
-    h_start_proxy_admin(&proxy, &redis, "[server]\nmax_clients = 1\n",
-                        &admin_port);
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[server]\nmax_clients = 1\n", .admin = 1));
     h_set(&redis, "k", "v");
     fd = h_conn(proxy.http_port);
     h_roundtrip(fd, H_REQ("/k"), &r, 0); /* fd surely holds the one slot */
@@ -322,8 +273,8 @@ Test(admin, invalidation_is_counted)
     int64_t deadline;
     double v = 0;
 
-    h_start_proxy_admin(&proxy, &redis, "[cache]\ntracking = on\n",
-                        &admin_port);
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[cache]\ntracking = on\n", .admin = 1));
     h_set(&redis, "k", "v1");
     get(proxy.http_port, "/k", &r);
     cr_assert_str_eq(r.body, "v1");
@@ -332,7 +283,7 @@ Test(admin, invalidation_is_counted)
     h_set(&redis, "k", "v2");
     deadline = h_now_ms() + 2000;
     while (h_now_ms() < deadline) {
-        char *text = scrape();
+        char *text = h_scrape(&proxy);
 
         v = h_prom_value(text, P "cache_invalidations_total");
         free(text);
@@ -363,7 +314,8 @@ Test(admin, stats_json_parses_and_agrees_with_metrics)
     char *text;
     size_t i;
 
-    h_start_proxy_admin(&proxy, &redis, TTL_ONLY "capacity = 1\n", &admin_port);
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "capacity = 1\n", .admin = 1));
     h_set(&redis, "a", "1");
     h_set(&redis, "b", "22");
     get(proxy.http_port, "/a", &r); /* miss */
@@ -375,8 +327,8 @@ Test(admin, stats_json_parses_and_agrees_with_metrics)
     get(proxy.http_port, "/nope", &r); /* 404 */
     h_resp_free(&r);
     EXPECT_METRIC(P "requests_total{listener=\"http\",class=\"4xx\"}", 1);
-    text = scrape();
-    get(admin_port, "/stats.json", &r);
+    text = h_scrape(&proxy);
+    get(proxy.admin_port, "/stats.json", &r);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(h_hdr(&r, "Content-Type"), "application/json");
     cr_assert_eq(h_json_check(r.body), 0, "/stats.json is not JSON: %s",
@@ -404,9 +356,9 @@ Test(admin, every_prometheus_family_is_in_stats_json)
     char *text, *line, *save = NULL, want[160];
     int families = 0;
 
-    h_start_proxy_admin(&proxy, &redis, "", &admin_port);
-    text = scrape();
-    get(admin_port, "/stats.json", &r);
+    h_start_proxy(&proxy, &redis, H_OPTS(.admin = 1));
+    text = h_scrape(&proxy);
+    get(proxy.admin_port, "/stats.json", &r);
     cr_assert_eq(r.status, 200);
     cr_assert_not_null(strstr(r.body, "\"metrics\":{"), "%s", r.body);
     for (line = strtok_r(text, "\n", &save); line != NULL;
@@ -437,7 +389,7 @@ readyz_wait(int want, int timeout_ms, struct h_resp *r)
 
     for (;;) {
         h_resp_free(r);
-        if (h_http_get(admin_port, "/readyz", r) == 0 &&
+        if (h_http_get(proxy.admin_port, "/readyz", r) == 0 &&
             (r->status == want || h_now_ms() >= deadline)) {
             return r->status;
         }
@@ -456,7 +408,7 @@ readiness_follows_redis(const char *extra, const char *reason, const char *alt)
     struct h_resp r = {0};
     int port;
 
-    h_start_proxy_admin(&proxy, &redis, extra, &admin_port);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = extra, .admin = 1));
     cr_assert_eq(readyz_wait(200, 2000, &r), 200, "not ready at start: %s",
                  r.body);
     cr_assert_str_eq(r.body, "ready\n");
@@ -471,7 +423,8 @@ readiness_follows_redis(const char *extra, const char *reason, const char *alt)
                   strlen(r.body) > strlen(reason) + 1,
               "503 body '%s' does not name the reason ('%s...')", r.body,
               reason);
-    cr_assert_eq(h_redis_start(&redis, port), 0, "redis restart on %d", port);
+    cr_assert_eq(h_redis_start(&redis, port, NULL), 0, "redis restart on %d",
+                 port);
     cr_assert_eq(readyz_wait(200, 5000, &r), 200,
                  "not ready 5 s after redis came back: %s", r.body);
     h_resp_free(&r);
@@ -499,25 +452,32 @@ Test(admin, scrape_answers_while_a_miss_is_stalled)
     int fd;
     size_t i;
 
-    h_start_proxy_admin(&proxy, &redis,
-                        TTL_ONLY "[server]\nworkers = 2\n"
-                                 "[redis]\ncommand_timeout = 4s\n",
-                        &admin_port);
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "[server]\nworkers = 2\n"
+                                         "[redis]\ncommand_timeout = 4s\n",
+                         .admin = 1));
     h_set(&redis, "slow", "v");
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
     t0 = h_now_ms();
     fd = h_conn(proxy.http_port);
     cr_assert_eq(h_sends(fd, H_REQ("/slow")), 0);
-    h_sleep_ms(100); /* the miss is now waiting on Redis in a worker */
+    /* the miss is waiting on Redis in a worker: it holds a connection */
+    EXPECT_METRIC(P "redis_pool_in_use", 1);
     for (i = 0; i < 2; i++) {
         t = h_now_ms();
-        get(admin_port, paths[i], &r);
+        get(proxy.admin_port, paths[i], &r);
         t = h_now_ms() - t;
         cr_assert_eq(r.status, 200, "%s: %d", paths[i], r.status);
         cr_assert_lt(t, 500, "%s took %lld ms during a stalled miss", paths[i],
                      (long long)t);
+        if (i == 1) {
+            cr_assert_eq(h_prom_value(r.body, P "redis_pool_in_use"), 1,
+                         "the scrape did not see the stalled miss");
+        }
         h_resp_free(&r);
     }
+    cr_assert_eq(h_readable(&fd, 1, 0), 0,
+                 "the miss was answered before the scrapes: test is void");
     cr_assert_eq(h_read_resp(fd, &r, 0, 4000), 0,
                  "stalled miss never answered");
     t = h_now_ms() - t0;
@@ -559,8 +519,8 @@ Test(admin, dashboard_is_self_contained_html)
 {
     struct h_resp r = {0};
 
-    h_start_proxy_admin(&proxy, &redis, "", &admin_port);
-    get(admin_port, "/", &r);
+    h_start_proxy(&proxy, &redis, H_OPTS(.admin = 1));
+    get(proxy.admin_port, "/", &r);
     cr_assert_eq(r.status, 200);
     cr_assert(strncmp(h_hdr(&r, "Content-Type"), "text/html", 9) == 0, "%s",
               h_hdr(&r, "Content-Type"));
@@ -579,8 +539,8 @@ Test(admin, admin_connections_do_not_count_toward_max_clients)
     struct h_resp r = {0};
     int fd, fd2;
 
-    h_start_proxy_admin(&proxy, &redis, "[server]\nmax_clients = 1\n",
-                        &admin_port);
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[server]\nmax_clients = 1\n", .admin = 1));
     h_set(&redis, "k", "v");
     fd = h_conn(proxy.http_port);
     h_roundtrip(fd, H_REQ("/k"), &r, 0);
@@ -590,11 +550,11 @@ Test(admin, admin_connections_do_not_count_toward_max_clients)
     cr_assert_eq(r.status, 503);
     h_resp_free(&r);
     close(fd2);
-    get(admin_port, "/healthz", &r);
+    get(proxy.admin_port, "/healthz", &r);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "ok\n");
     h_resp_free(&r);
-    get(admin_port, "/metrics", &r);
+    get(proxy.admin_port, "/metrics", &r);
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
     /* the data connection still works */

@@ -19,23 +19,7 @@
 
 #define LOG_CAP (256 * 1024)
 
-static struct h_redis redis;
-static struct h_proxy proxy;
-static int admin_port;
-
-static void
-setup(void)
-{
-    h_pair_setup(&redis, &proxy);
-}
-
-static void
-teardown(void)
-{
-    h_pair_teardown(&redis, &proxy);
-}
-
-TestSuite(headers, .init = setup, .fini = teardown, .timeout = 30);
+H_PAIR_SUITE(headers, 30);
 
 static int
 has_hdr(const struct h_resp *r, const char *name)
@@ -171,8 +155,8 @@ Test(headers, date_on_every_response)
     char req[256], etag[64];
     int fd, fd2;
 
-    h_start_proxy_admin(&proxy, &redis, "[server]\nmax_clients = 1\n",
-                        &admin_port);
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[server]\nmax_clients = 1\n", .admin = 1));
     h_set(&redis, "k", "v");
     fd = h_conn(proxy.http_port);
     check_dates(fd, data, sizeof(data) / sizeof(data[0]));
@@ -196,7 +180,7 @@ Test(headers, date_on_every_response)
     check_date(&r, "400");
     h_resp_free(&r);
     close(fd);
-    fd = h_conn(admin_port);
+    fd = h_conn(proxy.admin_port);
     check_dates(fd, admin, sizeof(admin) / sizeof(admin[0]));
     close(fd);
 }
@@ -257,7 +241,7 @@ Test(headers, miss_and_hit_carry_etag_max_age_and_age)
     long ma;
     int fd;
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 60s\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY "ttl = 60s\n"));
     h_set(&redis, "k", "value");
     fd = h_conn(proxy.http_port);
     h_roundtrip(fd, H_REQ("/k"), &r, 0);
@@ -286,7 +270,7 @@ Test(headers, age_grows_and_max_age_shrinks)
     struct h_resp r = {0};
     long a, ma;
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 5s\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY "ttl = 5s\n"));
     h_set(&redis, "k", "v");
     get_with(proxy.http_port, "/k", "", &r);
     cr_assert_str_eq(h_hdr(&r, "X-Cache"), "MISS");
@@ -311,7 +295,7 @@ Test(headers, ttl_zero_is_no_cache)
     struct h_resp r = {0};
     int i;
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY "ttl = 0\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY "ttl = 0\n"));
     h_set(&redis, "k", "v");
     for (i = 0; i < 2; i++) {
         get_with(proxy.http_port, "/k", "", &r);
@@ -327,7 +311,7 @@ Test(headers, cache_off_is_no_cache_and_has_no_age)
     struct h_resp r = {0};
     int i;
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY "capacity = 0\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY "capacity = 0\n"));
     h_set(&redis, "k", "v");
     for (i = 0; i < 2; i++) {
         get_with(proxy.http_port, "/k", "", &r);
@@ -345,7 +329,7 @@ Test(headers, etag_changes_with_the_value)
     char tag[64];
     int64_t deadline;
 
-    h_start_proxy(&proxy, &redis, "[cache]\ntracking = on\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = "[cache]\ntracking = on\n"));
     h_set(&redis, "k", "first value");
     get_with(proxy.http_port, "/k", "", &r);
     cr_assert_not_null(h_header(&r, "ETag", tag, sizeof(tag)));
@@ -396,7 +380,7 @@ Test(headers, not_modified_for_current_etag_keeps_connection)
     char tag[64], req[256];
     int fd;
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY));
     h_set(&redis, "k", "hello");
     etag_of("/k", tag, sizeof(tag));
     snprintf(req, sizeof(req),
@@ -434,7 +418,7 @@ Test(headers, if_none_match_lists_weak_tags_and_star)
     char tag[64], line[256];
     size_t i;
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY));
     h_set(&redis, "k", "hello");
     etag_of("/k", tag, sizeof(tag));
     for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
@@ -452,7 +436,7 @@ Test(headers, if_none_match_other_tag_gets_the_value)
     struct h_resp r = {0};
     char tag[64], line[256];
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY));
     h_set(&redis, "k", "hello");
     etag_of("/k", tag, sizeof(tag));
     tag[5] = tag[5] == '0' ? '1' : '0'; /* a different tag */
@@ -476,7 +460,7 @@ Test(headers, errors_are_no_store)
     struct h_resp r = {0};
 
     h_start_proxy(&proxy, &redis,
-                  TTL_ONLY "[redis]\ncommand_timeout = 300ms\n");
+                  H_OPTS(.ini = TTL_ONLY "[redis]\ncommand_timeout = 300ms\n"));
     get_with(proxy.http_port, "/absent", "", &r);
     cr_assert_eq(r.status, 404);
     cr_assert_str_eq(h_hdr(&r, "Cache-Control"), "no-store", "404");
@@ -512,9 +496,9 @@ Test(headers, cors_only_for_the_admin_origin)
     struct h_resp r = {0};
     char origin[64];
 
-    h_start_proxy_admin(&proxy, &redis, TTL_ONLY, &admin_port);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY, .admin = 1));
     h_set(&redis, "k", "v");
-    snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", admin_port);
+    snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", proxy.admin_port);
     origin_get(origin, &r);
     cr_assert_str_eq(h_hdr(&r, "Access-Control-Allow-Origin"), origin);
     cr_assert_str_eq(h_hdr(&r, "Vary"), "Origin");
@@ -524,13 +508,14 @@ Test(headers, cors_only_for_the_admin_origin)
     cr_assert(!has_hdr(&r, "Access-Control-Allow-Origin"), "ACAO for %s: %s",
               origin, h_hdr(&r, "Access-Control-Allow-Origin"));
     h_resp_free(&r);
-    snprintf(origin, sizeof(origin), "http://127.0.0.1:1%d", admin_port);
+    snprintf(origin, sizeof(origin), "http://127.0.0.1:1%d", proxy.admin_port);
     origin_get(origin, &r);
     cr_assert(!has_hdr(&r, "Access-Control-Allow-Origin"), "ACAO for %s",
               origin);
     h_resp_free(&r);
     /* Another site on the admin port number is not this proxy's page. */
-    snprintf(origin, sizeof(origin), "http://evil.example:%d", admin_port);
+    snprintf(origin, sizeof(origin), "http://evil.example:%d",
+             proxy.admin_port);
     origin_get(origin, &r);
     cr_assert(!has_hdr(&r, "Access-Control-Allow-Origin"), "ACAO for %s",
               origin);
@@ -548,8 +533,9 @@ Test(headers, cors_applies_to_not_found_too)
     struct h_resp r = {0};
     char line[128];
 
-    h_start_proxy_admin(&proxy, &redis, TTL_ONLY, &admin_port);
-    snprintf(line, sizeof(line), "Origin: http://127.0.0.1:%d\r\n", admin_port);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY, .admin = 1));
+    snprintf(line, sizeof(line), "Origin: http://127.0.0.1:%d\r\n",
+             proxy.admin_port);
     get_with(proxy.http_port, "/absent", line, &r);
     cr_assert_eq(r.status, 404);
     cr_assert(has_hdr(&r, "Access-Control-Allow-Origin"),
@@ -563,7 +549,7 @@ Test(headers, no_cors_when_admin_is_off)
     struct h_resp r = {0};
     char origin[64];
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY));
     h_set(&redis, "k", "v");
     snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", proxy.http_port);
     origin_get(origin, &r);
@@ -620,7 +606,8 @@ Test(headers, access_log_one_line_per_request)
     int i;
 
     cr_assert_not_null(log);
-    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\naccess = on\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "[log]\naccess = on\n"));
     four_requests();
     deadline = h_now_ms() + 2000;
     do { /* the log is written by its own thread */
@@ -658,7 +645,8 @@ Test(headers, access_log_key_len_is_the_decoded_length)
     int64_t deadline;
 
     cr_assert_not_null(log);
-    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\naccess = on\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "[log]\naccess = on\n"));
     cr_assert_eq(h_redis_cmd(&redis, "SET %s %s", "a/b c", "v"), 0);
     get_with(proxy.http_port, "/a%2Fb%20c", "", &r); /* key "a/b c" */
     cr_assert_eq(r.status, 200);
@@ -681,9 +669,10 @@ Test(headers, access_log_off_writes_no_access_lines)
     char *log = malloc(LOG_CAP);
 
     cr_assert_not_null(log);
-    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\naccess = off\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "[log]\naccess = off\n"));
     four_requests();
-    cr_assert_eq(h_proxy_stop_log(&proxy, log, LOG_CAP), 0);
+    cr_assert_eq(h_proxy_stop(&proxy, log, LOG_CAP), 0);
     cr_assert_not_null(strstr(log, "msg=\"stopped\""), "log not flushed:\n%s",
                        log);
     cr_assert_eq(h_count_lines(log, "msg=\"access\""), 0, "%s", log);
@@ -718,8 +707,8 @@ Test(headers, startup_line_has_config_and_masks_password)
     size_t i;
 
     cr_assert_not_null(log);
-    h_start_proxy(&proxy, &redis, "");
-    cr_assert_eq(h_proxy_stop_log(&proxy, log, LOG_CAP), 0);
+    h_start_proxy(&proxy, &redis, NULL);
+    cr_assert_eq(h_proxy_stop(&proxy, log, LOG_CAP), 0);
     h_nth_line(log, "msg=\"starting\"", 0, line, sizeof(line));
     for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         cr_assert_not_null(strstr(line, keys[i]), "no '%s' in '%s'", keys[i],
@@ -734,12 +723,12 @@ Test(headers, startup_line_has_config_and_masks_password)
     h_set(&redis, "k", "authed");
     cr_assert_eq(h_redis_cmd(&redis, "CONFIG SET requirepass %s", pw), 0);
     snprintf(line, sizeof(line), TTL_ONLY "[redis]\npassword = %s\n", pw);
-    h_start_proxy(&proxy, &redis, line);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = line));
     get_with(proxy.http_port, "/k", "", &r); /* proves AUTH was sent */
     cr_assert_eq(r.status, 200, "GET with a password: %d %s", r.status, r.body);
     cr_assert_str_eq(r.body, "authed");
     h_resp_free(&r);
-    cr_assert_eq(h_proxy_stop_log(&proxy, log, LOG_CAP), 0);
+    cr_assert_eq(h_proxy_stop(&proxy, log, LOG_CAP), 0);
     cr_assert_not_null(strstr(log, " redis.password=*** "), "%s", log);
     cr_assert_null(strstr(log, pw), "the password is in the log:\n%s", log);
     free(log);
@@ -751,17 +740,19 @@ Test(headers, log_level_error_hides_info_lines)
     struct h_resp r = {0};
 
     cr_assert_not_null(log);
-    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\nlevel = error\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "[log]\nlevel = error\n"));
     h_set(&redis, "k", "v");
     get_with(proxy.http_port, "/k", "", &r);
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);
-    cr_assert_eq(h_proxy_stop_log(&proxy, log, LOG_CAP), 0);
+    cr_assert_eq(h_proxy_stop(&proxy, log, LOG_CAP), 0);
     cr_assert_null(strstr(log, "msg=\"listening\""), "%s", log);
     cr_assert_null(strstr(log, "level=info"), "%s", log);
     /* ... while the same start at level info does log it */
-    h_start_proxy(&proxy, &redis, TTL_ONLY "[log]\nlevel = info\n");
-    cr_assert_eq(h_proxy_stop_log(&proxy, log, LOG_CAP), 0);
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = TTL_ONLY "[log]\nlevel = info\n"));
+    cr_assert_eq(h_proxy_stop(&proxy, log, LOG_CAP), 0);
     cr_assert_not_null(strstr(log, "msg=\"listening\""), "%s", log);
     free(log);
 }

@@ -8,9 +8,6 @@
  */
 #include <criterion/criterion.h>
 
-#include <ctype.h>
-#include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,151 +21,37 @@
 
 #define REPLY_TIMEOUT_MS 2000
 
-static struct h_redis redis;
-static struct h_proxy proxy;
+H_PAIR_SUITE(resp, 20);
 
-static void
-setup(void)
+/* ---- one complete reply at a time, with the harness's framer ---- */
+
+#define REPLY_CAP (1 << 20) /* room for a full COMMAND reply */
+
+/* A connection to the proxy's resp_port (or fails the test). */
+static int
+rc_open(int port)
 {
-    h_pair_setup(&redis, &proxy);
+    int fd = h_connect(port);
+
+    cr_assert_geq(fd, 0, "cannot connect to port %d", port);
+    return fd;
 }
 
-static void
-teardown(void)
-{
-    h_pair_teardown(&redis, &proxy);
-}
-
-TestSuite(resp, .init = setup, .fini = teardown, .timeout = 20);
-
-/* Printable form of bytes for failure messages. */
-static const char *
-esc(const char *p, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 5 < cap; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch == '\r')
-            o += (size_t)snprintf(out + o, cap - o, "\\r");
-        else if (ch == '\n')
-            o += (size_t)snprintf(out + o, cap - o, "\\n");
-        else if (isprint(ch))
-            out[o++] = (char)ch;
-        else
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* ---- a buffered RESP client: one complete reply at a time ---- */
-
-#define RCONN_BUF (16 << 20) /* room for a 10 MiB reply */
-
-struct rconn {
-    int fd;
-    size_t len;
-    char *buf; /* RCONN_BUF bytes */
-};
-
-/* Length of the complete reply at p[0..n), 0 if incomplete, -1 if bad. */
-static long
-reply_len(const char *p, size_t n)
-{
-    const char *eol;
-    long hdr, v, total, sub;
-
-    if (n < 3)
-        return 0;
-    eol = memmem(p, n, "\r\n", 2);
-    if (eol == NULL)
-        return 0;
-    hdr = (long)(eol - p) + 2;
-    switch (p[0]) {
-    case '+':
-    case '-':
-    case ':':
-        return hdr;
-    case '$':
-        v = strtol(p + 1, NULL, 10);
-        if (v < 0)
-            return hdr;
-        return (size_t)(hdr + v + 2) <= n ? hdr + v + 2 : 0;
-    case '*':
-        v = strtol(p + 1, NULL, 10);
-        total = hdr;
-        for (long i = 0; i < v; i++) {
-            sub = reply_len(p + total, n - (size_t)total);
-            if (sub <= 0)
-                return sub;
-            total += sub;
-        }
-        return total;
-    default:
-        return -1;
-    }
-}
-
-static void
-rc_open(struct rconn *c, int port)
-{
-    c->len = 0;
-    c->buf = malloc(RCONN_BUF);
-    cr_assert_not_null(c->buf);
-    c->fd = h_connect(port);
-    cr_assert_geq(c->fd, 0, "cannot connect to port %d", port);
-}
-
-static void
-rc_close(struct rconn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    free(c->buf);
-    c->buf = NULL;
-}
-
-/* Reads one complete reply into out (NUL-terminated). Returns its length,
- * or 0 on timeout, close or garbage. */
+/* Reads exactly one reply into out (NUL-terminated). Returns its length,
+ * or 0 on timeout, close, garbage or a reply longer than cap - 1. */
 static size_t
-rc_reply(struct rconn *c, char *out, size_t cap, int timeout_ms)
+rc_reply(int fd, char *out, size_t cap, int timeout_ms)
 {
-    int64_t deadline = h_now_ms() + timeout_ms;
-    for (;;) {
-        long n = reply_len(c->buf, c->len);
-        if (n < 0)
-            return 0;
-        if (n > 0) {
-            size_t k = (size_t)n < cap - 1 ? (size_t)n : cap - 1;
-            memcpy(out, c->buf, k);
-            out[k] = '\0';
-            memmove(c->buf, c->buf + n, c->len - (size_t)n);
-            c->len -= (size_t)n;
-            return (size_t)n;
-        }
-        int left = (int)(deadline - h_now_ms());
-        if (left <= 0 || c->len == RCONN_BUF)
-            return 0;
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            return 0;
-        ssize_t r = read(c->fd, c->buf + c->len, RCONN_BUF - c->len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return 0;
-        c->len += (size_t)r;
-    }
+    long n = h_read_replies(fd, 1, out, cap - 1, timeout_ms);
+
+    out[n > 0 ? n : 0] = '\0';
+    return n > 0 ? (size_t)n : 0;
 }
 
 static void
-rc_send(struct rconn *c, const void *p, size_t n)
+rc_send(int fd, const void *p, size_t n)
 {
-    cr_assert_eq(h_send(c->fd, p, n), 0, "send failed");
+    cr_assert_eq(h_send(fd, p, n), 0, "send failed");
 }
 
 /* Encodes a multibulk command from NUL-terminated strings (NULL ends). */
@@ -191,23 +74,24 @@ mb(char *out, size_t cap, ...)
     return o;
 }
 
-#define MB(c, ...)                                                             \
+#define MB(fd, ...)                                                            \
     do {                                                                       \
         char mb_buf_[1024];                                                    \
         size_t mb_n_ = mb(mb_buf_, sizeof(mb_buf_), __VA_ARGS__, NULL);        \
-        rc_send((c), mb_buf_, mb_n_);                                          \
+        rc_send((fd), mb_buf_, mb_n_);                                         \
     } while (0)
 
 static void
-expect_reply(struct rconn *c, const char *exp, size_t explen, int line)
+expect_reply(int c, const char *exp, size_t explen, int line)
 {
     char got[8192], e1[1024], e2[1024];
     size_t n = rc_reply(c, got, sizeof(got), REPLY_TIMEOUT_MS);
-    cr_assert(n == explen && memcmp(got, exp, explen) == 0,
-              "line %d: expected \"%s\", got \"%s\"%s", line,
-              esc(exp, explen, e1, sizeof(e1)),
-              esc(got, n < sizeof(got) ? n : sizeof(got) - 1, e2, sizeof(e2)),
-              n == 0 ? " (no complete reply within the timeout)" : "");
+    cr_assert(
+        n == explen && memcmp(got, exp, explen) == 0,
+        "line %d: expected \"%s\", got \"%s\"%s", line,
+        h_escape(exp, explen, e1, sizeof(e1)),
+        h_escape(got, n < sizeof(got) ? n : sizeof(got) - 1, e2, sizeof(e2)),
+        n == 0 ? " (no complete reply within the timeout)" : "");
 }
 
 #define EXPECT(c, lit) expect_reply((c), (lit), sizeof(lit) - 1, __LINE__)
@@ -225,8 +109,8 @@ expect_proto_error(const void *in, size_t inlen, const char *exp)
     int closed = h_wait_closed(fd, 500);
     close(fd);
     cr_assert(n == strlen(exp) && memcmp(got, exp, n) == 0,
-              "expected \"%s\", got \"%s\"", esc(exp, strlen(exp), e1, 512),
-              esc(got, n, e2, 512));
+              "expected \"%s\", got \"%s\"",
+              h_escape(exp, strlen(exp), e1, 512), h_escape(got, n, e2, 512));
     cr_assert_eq(closed, 1, "connection not closed after protocol error");
 }
 
@@ -234,28 +118,28 @@ expect_proto_error(const void *in, size_t inlen, const char *exp)
 
 Test(resp, get_is_cached_and_binary_safe)
 {
-    struct rconn c;
-    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    int c;
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY));
     cr_assert_eq(h_redis_cmd(&redis, "SET k v1"), 0);
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
 
-    MB(&c, "GET", "k");
-    EXPECT(&c, "$2\r\nv1\r\n");
+    MB(c, "GET", "k");
+    EXPECT(c, "$2\r\nv1\r\n");
     cr_assert_eq(h_redis_cmd(&redis, "SET k v2"), 0);
-    MB(&c, "GET", "k");
-    EXPECT(&c, "$2\r\nv1\r\n");
+    MB(c, "GET", "k");
+    EXPECT(c, "$2\r\nv1\r\n");
     cr_assert_eq(h_redis_calls(&redis, "get"), 1,
                  "second GET should be a cache hit");
 
-    MB(&c, "GET", "missing");
-    EXPECT(&c, "$-1\r\n");
-    rc_close(&c);
+    MB(c, "GET", "missing");
+    EXPECT(c, "$-1\r\n");
+    close(c);
 }
 
 Test(resp, get_binary_and_empty_values_exact)
 {
     static const char bin[] = "a\0b\r\nc\r\n$-1\r\n";
-    struct rconn c;
+    int c;
     char exp[64];
     size_t explen;
 
@@ -270,28 +154,28 @@ Test(resp, get_binary_and_empty_values_exact)
     freeReplyObject(r);
     redisFree(ctx);
 
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
     explen = (size_t)snprintf(exp, sizeof(exp), "$%zu\r\n", sizeof(bin) - 1);
     memcpy(exp + explen, bin, sizeof(bin) - 1);
     explen += sizeof(bin) - 1;
     memcpy(exp + explen, "\r\n", 2);
     explen += 2;
     for (int i = 0; i < 2; i++) { /* miss, then hit */
-        MB(&c, "GET", "bin");
-        expect_reply(&c, exp, explen, __LINE__);
-        MB(&c, "GET", "empty");
-        EXPECT(&c, "$0\r\n\r\n");
+        MB(c, "GET", "bin");
+        expect_reply(c, exp, explen, __LINE__);
+        MB(c, "GET", "empty");
+        EXPECT(c, "$0\r\n\r\n");
     }
     cr_assert_eq(h_redis_calls(&redis, "get"), 2);
-    rc_close(&c);
+    close(c);
 }
 
 Test(resp, shares_cache_with_http)
 {
     struct h_resp hr;
-    struct rconn c;
+    int c;
 
-    h_start_proxy(&proxy, &redis, TTL_ONLY);
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = TTL_ONLY));
     cr_assert_eq(h_redis_cmd(&redis, "SET shared hello"), 0);
     cr_assert_eq(h_http_get(proxy.http_port, "/shared", &hr), 0);
     cr_assert_eq(hr.status, 200);
@@ -299,117 +183,119 @@ Test(resp, shares_cache_with_http)
     h_resp_free(&hr);
     cr_assert_eq(h_redis_cmd(&redis, "SET shared changed"), 0);
 
-    rc_open(&c, proxy.resp_port);
-    MB(&c, "GET", "shared");
-    EXPECT(&c, "$5\r\nhello\r\n");
+    c = rc_open(proxy.resp_port);
+    MB(c, "GET", "shared");
+    EXPECT(c, "$5\r\nhello\r\n");
     cr_assert_eq(h_redis_calls(&redis, "get"), 1,
                  "RESP GET after HTTP GET must be a cache hit");
-    rc_close(&c);
+    close(c);
 }
 
 /* ---- 3, 4: inline commands and the small command set ---- */
 
 Test(resp, inline_commands)
 {
-    struct rconn c;
+    int c;
     h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET k val"), 0);
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
 
-    h_sends(c.fd, "PING\r\n");
-    EXPECT(&c, "+PONG\r\n");
-    h_sends(c.fd, "GET k\n");
-    EXPECT(&c, "$3\r\nval\r\n");
-    h_sends(c.fd, "get k\r\n");
-    EXPECT(&c, "$3\r\nval\r\n");
-    h_sends(c.fd, "ECHO \"a b\"\r\n");
-    EXPECT(&c, "$3\r\na b\r\n");
-    h_sends(c.fd, "  eCHo   'x y'  \r\n");
-    EXPECT(&c, "$3\r\nx y\r\n");
-    rc_close(&c);
+    h_sends(c, "PING\r\n");
+    EXPECT(c, "+PONG\r\n");
+    h_sends(c, "GET k\n");
+    EXPECT(c, "$3\r\nval\r\n");
+    h_sends(c, "get k\r\n");
+    EXPECT(c, "$3\r\nval\r\n");
+    h_sends(c, "ECHO \"a b\"\r\n");
+    EXPECT(c, "$3\r\na b\r\n");
+    h_sends(c, "  eCHo   'x y'  \r\n");
+    EXPECT(c, "$3\r\nx y\r\n");
+    close(c);
 }
 
 Test(resp, empty_inline_line_and_empty_array_get_no_reply)
 {
-    struct rconn c;
+    int c;
     h_start_proxy(&proxy, &redis, NULL);
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
     /* Redis ignores both; the first reply must be the PING's. */
-    h_sends(c.fd, "\r\n*0\r\nPING\r\n");
-    EXPECT(&c, "+PONG\r\n");
-    rc_close(&c);
+    h_sends(c, "\r\n*0\r\nPING\r\n");
+    EXPECT(c, "+PONG\r\n");
+    close(c);
 }
 
 Test(resp, ping_echo_command_and_quit)
 {
-    struct rconn c;
-    char buf[8192];
+    char *buf = malloc(REPLY_CAP);
+    int c;
 
     h_start_proxy(&proxy, &redis, NULL);
-    rc_open(&c, proxy.resp_port);
-    MB(&c, "PING");
-    EXPECT(&c, "+PONG\r\n");
-    MB(&c, "ping", "hello world");
-    EXPECT(&c, "$11\r\nhello world\r\n");
-    MB(&c, "EcHo", "msg");
-    EXPECT(&c, "$3\r\nmsg\r\n");
-    MB(&c, "ECHO", "");
-    EXPECT(&c, "$0\r\n\r\n");
+    c = rc_open(proxy.resp_port);
+    MB(c, "PING");
+    EXPECT(c, "+PONG\r\n");
+    MB(c, "ping", "hello world");
+    EXPECT(c, "$11\r\nhello world\r\n");
+    MB(c, "EcHo", "msg");
+    EXPECT(c, "$3\r\nmsg\r\n");
+    MB(c, "ECHO", "");
+    EXPECT(c, "$0\r\n\r\n");
 
-    MB(&c, "COMMAND");
-    size_t n = rc_reply(&c, buf, sizeof(buf), REPLY_TIMEOUT_MS);
+    cr_assert_not_null(buf);
+    MB(c, "COMMAND");
+    size_t n = rc_reply(c, buf, REPLY_CAP, REPLY_TIMEOUT_MS);
     cr_assert(n > 0 && buf[0] == '*', "COMMAND: expected an array, got %s",
               n ? buf : "nothing");
-    MB(&c, "COMMAND", "DOCS");
-    n = rc_reply(&c, buf, sizeof(buf), REPLY_TIMEOUT_MS);
+    MB(c, "COMMAND", "DOCS");
+    n = rc_reply(c, buf, REPLY_CAP, REPLY_TIMEOUT_MS);
     cr_assert(n > 0 && buf[0] == '*', "COMMAND DOCS: expected an array, got %s",
               n ? buf : "nothing");
 
-    MB(&c, "command", "count");
-    EXPECT(&c, ":0\r\n");
-    MB(&c, "COMMAND", "COUNT", "x");
-    EXPECT(&c, "-ERR wrong number of arguments for 'command|count' "
-               "command\r\n");
+    MB(c, "command", "count");
+    EXPECT(c, ":0\r\n");
+    MB(c, "COMMAND", "COUNT", "x");
+    EXPECT(c, "-ERR wrong number of arguments for 'command|count' "
+              "command\r\n");
 
-    MB(&c, "PING"); /* still in sync after the arrays */
-    EXPECT(&c, "+PONG\r\n");
-    MB(&c, "QUIT");
-    EXPECT(&c, "+OK\r\n");
-    cr_assert_eq(h_wait_closed(c.fd, 1000), 1, "QUIT must close");
-    rc_close(&c);
+    MB(c, "PING"); /* still in sync after the arrays */
+    EXPECT(c, "+PONG\r\n");
+    MB(c, "QUIT");
+    EXPECT(c, "+OK\r\n");
+    cr_assert_eq(h_wait_closed(c, 1000), 1, "QUIT must close");
+    close(c);
+    free(buf);
 }
 
 /* ---- 5: error replies keep the connection ---- */
 
 Test(resp, error_replies_match_redis_and_keep_connection)
 {
-    struct rconn c;
+    int c;
     h_start_proxy(&proxy, &redis, NULL);
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
 
-    MB(&c, "foo", "a", "b");
-    EXPECT(&c, "-ERR unknown command 'foo', with args beginning with: 'a' "
-               "'b' \r\n");
-    MB(&c, "foo");
-    EXPECT(&c, "-ERR unknown command 'foo', with args beginning with: \r\n");
-    h_sends(c.fd, "bar x\r\n");
-    EXPECT(&c, "-ERR unknown command 'bar', with args beginning with: 'x' "
-               "\r\n");
-    MB(&c, "GeT");
-    EXPECT(&c, "-ERR wrong number of arguments for 'get' command\r\n");
-    MB(&c, "GET", "a", "b");
-    EXPECT(&c, "-ERR wrong number of arguments for 'get' command\r\n");
-    MB(&c, "ECHO");
-    EXPECT(&c, "-ERR wrong number of arguments for 'echo' command\r\n");
-    MB(&c, "ECHO", "a", "b");
-    EXPECT(&c, "-ERR wrong number of arguments for 'echo' command\r\n");
-    MB(&c, "PING", "a", "b");
-    EXPECT(&c, "-ERR wrong number of arguments for 'ping' command\r\n");
-    MB(&c, "PING");
-    EXPECT(&c, "+PONG\r\n");
+    MB(c, "foo", "a", "b");
+    EXPECT(c, "-ERR unknown command 'foo', with args beginning with: 'a' "
+              "'b' \r\n");
+    MB(c, "foo");
+    EXPECT(c, "-ERR unknown command 'foo', with args beginning with: \r\n");
+    h_sends(c, "bar x\r\n");
+    EXPECT(c, "-ERR unknown command 'bar', with args beginning with: 'x' "
+              "\r\n");
+    MB(c, "GeT");
+    EXPECT(c, "-ERR wrong number of arguments for 'get' command\r\n");
+    MB(c, "GET", "a", "b");
+    EXPECT(c, "-ERR wrong number of arguments for 'get' command\r\n");
+    MB(c, "ECHO");
+    EXPECT(c, "-ERR wrong number of arguments for 'echo' command\r\n");
+    MB(c, "ECHO", "a", "b");
+    EXPECT(c, "-ERR wrong number of arguments for 'echo' command\r\n");
+    MB(c, "PING", "a", "b");
+    EXPECT(c, "-ERR wrong number of arguments for 'ping' command\r\n");
+    MB(c, "PING");
+    EXPECT(c, "+PONG\r\n");
     cr_assert_eq(h_redis_calls(&redis, "get"), 0,
                  "a malformed GET must not reach Redis");
-    rc_close(&c);
+    close(c);
 }
 
 /* ---- 6: pipelining and split commands ---- */
@@ -421,47 +307,102 @@ Test(resp, pipelined_commands_answered_in_order)
                              "ECHO inline\r\n"
                              "*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n"
                              "*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n";
-    struct rconn c;
+    int c;
 
     h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET k value"), 0);
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
     for (int i = 0; i < 2; i++) { /* misses first, then hits */
-        rc_send(&c, in, sizeof(in) - 1);
-        EXPECT(&c, "+PONG\r\n");
-        EXPECT(&c, "$5\r\nvalue\r\n");
-        EXPECT(&c, "$6\r\ninline\r\n");
-        EXPECT(&c, "$-1\r\n");
-        EXPECT(&c, "$2\r\nhi\r\n");
+        rc_send(c, in, sizeof(in) - 1);
+        EXPECT(c, "+PONG\r\n");
+        EXPECT(c, "$5\r\nvalue\r\n");
+        EXPECT(c, "$6\r\ninline\r\n");
+        EXPECT(c, "$-1\r\n");
+        EXPECT(c, "$2\r\nhi\r\n");
+        /* k reached Redis only the first time; "none" (not cached) both */
+        cr_assert_eq(h_redis_calls(&redis, "get"), i == 0 ? 2 : 3,
+                     "round %d: GETs Redis counted", i);
     }
-    rc_close(&c);
+    close(c);
 }
 
 Test(resp, command_split_across_writes)
 {
     static const char in[] = "*2\r\n$3\r\nGET\r\n$5\r\nsplit\r\n";
-    struct rconn c;
+    int c;
     char extra[64];
 
     h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET split whole"), 0);
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
     for (size_t i = 0; i < sizeof(in) - 1; i++) {
-        rc_send(&c, in + i, 1);
+        rc_send(c, in + i, 1);
         h_sleep_ms(5);
     }
-    EXPECT(&c, "$5\r\nwhole\r\n");
-    cr_assert_eq(rc_reply(&c, extra, sizeof(extra), 200), 0,
+    EXPECT(c, "$5\r\nwhole\r\n");
+    cr_assert_eq(rc_reply(c, extra, sizeof(extra), 200), 0,
                  "unexpected extra reply: %s", extra);
 
     /* an inline command split mid-word */
-    h_sends(c.fd, "PI");
+    h_sends(c, "PI");
     h_sleep_ms(50);
-    h_sends(c.fd, "NG\r");
+    h_sends(c, "NG\r");
     h_sleep_ms(50);
-    h_sends(c.fd, "\n");
-    EXPECT(&c, "+PONG\r\n");
-    rc_close(&c);
+    h_sends(c, "\n");
+    EXPECT(c, "+PONG\r\n");
+    close(c);
+}
+
+/* ---- the same bytes as redis-server ---- */
+
+Test(resp, replies_are_byte_for_byte_those_of_redis)
+{
+    static const char bin[] = "a\0b\r\n$-1\r\n*-1\r\n";
+    static const struct {
+        const char *req;
+        int n; /* replies */
+    } cases[] = {
+        {"PING\r\n", 1},
+        {"*2\r\n$4\r\nPING\r\n$5\r\nhello\r\n", 1},
+        {"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n", 1},
+        {"ECHO \"a b\" \r\n", 1},
+        {"*2\r\n$3\r\nGET\r\n$3\r\nbin\r\n", 1},   /* a miss */
+        {"*2\r\n$3\r\nGET\r\n$3\r\nbin\r\n", 1},   /* a hit */
+        {"*2\r\n$3\r\nGET\r\n$5\r\nempty\r\n", 1}, /* $0 */
+        {"*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n", 1},  /* $-1 */
+        {"*2\r\n$3\r\nGET\r\n$4\r\nhash\r\n", 1},  /* WRONGTYPE */
+        {"*3\r\n$3\r\nfoo\r\n$1\r\na\r\n$1\r\nb\r\n", 1},
+        {"*1\r\n$3\r\nGET\r\n", 1},
+        {"*3\r\n$4\r\nPING\r\n$1\r\na\r\n$1\r\nb\r\n", 1},
+        {"PING\r\nGET bin\r\nGET none\r\nECHO x\r\n", 4},
+        {"*abc\r\n", 1},
+        {"*1\r\n:5\r\n", 1},
+    };
+    redisContext *ctx;
+    redisReply *r;
+    size_t i;
+
+    h_start_proxy(&proxy, &redis, NULL);
+    ctx = h_redis_ctx(&redis);
+    cr_assert_not_null(ctx);
+    r = redisCommand(ctx, "SET bin %b", bin, sizeof(bin) - 1);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(ctx, "SET empty %b", "", (size_t)0);
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(ctx, "HSET hash f v");
+    cr_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    redisFree(ctx);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        h_expect_same_replies(&redis, &proxy, cases[i].req,
+                              strlen(cases[i].req), cases[i].n);
+    }
+    /* 7 GETs sent to Redis directly, 5 from the proxy: the misses on bin,
+     * empty, none, hash and none again; both later GETs of bin were hits
+     * and the GET without a key never left the proxy */
+    cr_assert_eq(h_redis_calls(&redis, "get"), 7 + 5);
 }
 
 /* ---- 7: protocol errors close the connection ---- */
@@ -496,20 +437,20 @@ Test(resp, protocol_errors_reply_and_close)
 Test(resp, bulk_of_exactly_8192_bytes_is_accepted)
 {
     static char in[8300];
-    struct rconn c;
+    int c;
     char out[9000];
     size_t n;
 
     h_start_proxy(&proxy, &redis, NULL);
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
     n = (size_t)snprintf(in, sizeof(in), "*2\r\n$4\r\nECHO\r\n$8192\r\n");
     memset(in + n, 'x', 8192);
     memcpy(in + n + 8192, "\r\n", 2);
-    rc_send(&c, in, n + 8194);
-    size_t got = rc_reply(&c, out, sizeof(out), REPLY_TIMEOUT_MS);
+    rc_send(c, in, n + 8194);
+    size_t got = rc_reply(c, out, sizeof(out), REPLY_TIMEOUT_MS);
     cr_assert_eq(got, 8192 + 9, "ECHO of 8192 bytes: got %zu bytes", got);
     cr_assert(memcmp(out, "$8192\r\nxxx", 10) == 0);
-    rc_close(&c);
+    close(c);
 }
 
 Test(resp, too_big_inline_request_is_refused)
@@ -524,20 +465,20 @@ Test(resp, too_big_inline_request_is_refused)
 Test(resp, inline_word_up_to_the_line_limit_is_accepted)
 {
     static char in[16384];
-    struct rconn c;
     static char out[17000];
     size_t got, w = sizeof(in) - 7; /* "ECHO " + word + "\r\n" */
+    int c;
 
     h_start_proxy(&proxy, &redis, NULL);
-    rc_open(&c, proxy.resp_port);
+    c = rc_open(proxy.resp_port);
     memcpy(in, "ECHO ", 5);
     memset(in + 5, 'x', w);
     memcpy(in + 5 + w, "\r\n", 2);
-    rc_send(&c, in, sizeof(in));
-    got = rc_reply(&c, out, sizeof(out), REPLY_TIMEOUT_MS);
+    rc_send(c, in, sizeof(in));
+    got = rc_reply(c, out, sizeof(out), REPLY_TIMEOUT_MS);
     cr_assert_eq(got, 1 + 5 + 2 + w + 2, "inline ECHO of %zu bytes: got %zu", w,
                  got);
-    rc_close(&c);
+    close(c);
 }
 
 /* Redis's own limits, up to max_request: a 10 MiB argument is read into a
@@ -547,7 +488,7 @@ Test(resp, ten_mib_argument_is_accepted_and_echoed_exactly)
     const size_t n = 10u << 20;
     char head[64], want[64], *in = malloc(n + 64), *out = malloc(n + 64);
     size_t hl, wl, got;
-    struct rconn c;
+    int c;
 
     cr_assert(in != NULL && out != NULL);
     hl =
@@ -559,21 +500,22 @@ Test(resp, ten_mib_argument_is_accepted_and_echoed_exactly)
     }
     memcpy(in + hl + n, "\r\n", 2);
     h_start_proxy(&proxy, &redis, NULL);
-    rc_open(&c, proxy.resp_port);
-    rc_send(&c, in, hl + n + 2);
-    got = rc_reply(&c, out, n + 64, 10000);
+    c = rc_open(proxy.resp_port);
+    rc_send(c, in, hl + n + 2);
+    got = rc_reply(c, out, n + 64, 10000);
     cr_assert_eq(got, wl + n + 2, "reply of %zu bytes, want %zu", got,
                  wl + n + 2);
     cr_assert(memcmp(out, want, wl) == 0, "reply header");
     cr_assert(memcmp(out + wl, in + hl, n) == 0, "the echoed bytes differ");
-    rc_close(&c);
+    close(c);
     free(in);
     free(out);
 }
 
 Test(resp, argument_over_max_request_is_a_protocol_error)
 {
-    h_start_proxy(&proxy, &redis, "[server]\nmax_request = 1mb\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[server]\nmax_request = 1mb\n"));
     PROTO("*2\r\n$4\r\nECHO\r\n$1048573\r\n",
           "-ERR Protocol error: invalid bulk length\r\n");
 }
@@ -589,14 +531,14 @@ Test(resp, protocol_error_after_good_command_keeps_earlier_reply)
 
 Test(resp, max_clients_rejects_extra_connection)
 {
-    struct rconn c1, c3;
+    int c1, c3;
     char buf[256];
     size_t n = 0;
 
-    h_start_proxy(&proxy, &redis, "[server]\nmax_clients = 1\n");
-    rc_open(&c1, proxy.resp_port);
-    MB(&c1, "PING");
-    EXPECT(&c1, "+PONG\r\n");
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = "[server]\nmax_clients = 1\n"));
+    c1 = rc_open(proxy.resp_port);
+    MB(c1, "PING");
+    EXPECT(c1, "+PONG\r\n");
 
     int fd = h_connect(proxy.resp_port);
     cr_assert_geq(fd, 0);
@@ -607,17 +549,17 @@ Test(resp, max_clients_rejects_extra_connection)
     cr_assert_str_eq(buf, "-ERR max number of clients reached\r\n");
     cr_assert_eq(closed, 1, "rejected connection must be closed");
 
-    MB(&c1, "PING"); /* the first is unaffected */
-    EXPECT(&c1, "+PONG\r\n");
-    rc_close(&c1);
+    MB(c1, "PING"); /* the first is unaffected */
+    EXPECT(c1, "+PONG\r\n");
+    close(c1);
 
     /* the slot frees once the first client leaves */
     for (int i = 0; i < 20; i++) {
         h_sleep_ms(50);
-        rc_open(&c3, proxy.resp_port);
-        MB(&c3, "PING");
-        n = rc_reply(&c3, buf, sizeof(buf), REPLY_TIMEOUT_MS);
-        rc_close(&c3);
+        c3 = rc_open(proxy.resp_port);
+        MB(c3, "PING");
+        n = rc_reply(c3, buf, sizeof(buf), REPLY_TIMEOUT_MS);
+        close(c3);
         if (n > 0 && strcmp(buf, "+PONG\r\n") == 0)
             break;
     }
@@ -691,70 +633,71 @@ run_benchmark(int port, int pipeline)
 
 Test(resp, redis_benchmark_runs_clean)
 {
-    struct rconn c;
+    int c;
 
     h_start_proxy(&proxy, &redis, NULL);
     cr_assert_eq(h_redis_cmd(&redis, "SET after ok"), 0);
     run_benchmark(proxy.resp_port, 1);
     run_benchmark(proxy.resp_port, 16);
 
-    rc_open(&c, proxy.resp_port);
-    MB(&c, "GET", "after");
-    EXPECT(&c, "$2\r\nok\r\n");
-    rc_close(&c);
+    c = rc_open(proxy.resp_port);
+    MB(c, "GET", "after");
+    EXPECT(c, "$2\r\nok\r\n");
+    close(c);
 }
 
 /* ---- 11: Redis unreachable or slow ---- */
 
 Test(resp, redis_down_gives_error_but_serves_cached)
 {
-    struct rconn c;
+    int c;
     char buf[1024];
 
     h_start_proxy(&proxy, &redis,
-                  TTL_ONLY "[redis]\nconnect_timeout = 500ms\n");
+                  H_OPTS(.ini = TTL_ONLY "[redis]\nconnect_timeout = 500ms\n"));
     cr_assert_eq(h_redis_cmd(&redis, "SET warm cached"), 0);
     cr_assert_eq(h_redis_cmd(&redis, "SET cold never"), 0);
-    rc_open(&c, proxy.resp_port);
-    MB(&c, "GET", "warm");
-    EXPECT(&c, "$6\r\ncached\r\n");
+    c = rc_open(proxy.resp_port);
+    MB(c, "GET", "warm");
+    EXPECT(c, "$6\r\ncached\r\n");
 
     h_redis_kill(&redis, 1);
     int64_t t0 = h_now_ms();
-    MB(&c, "GET", "cold");
-    size_t n = rc_reply(&c, buf, sizeof(buf), 3000);
+    MB(c, "GET", "cold");
+    size_t n = rc_reply(c, buf, sizeof(buf), 3000);
     int64_t took = h_now_ms() - t0;
     cr_assert(n > 0, "no reply while Redis is down");
     cr_assert(strncmp(buf, "-ERR ", 5) == 0 && n > 7,
               "expected an -ERR naming the cause, got %s", buf);
     cr_assert_lt(took, 2000, "error took %lld ms", (long long)took);
 
-    MB(&c, "GET", "warm");
-    EXPECT(&c, "$6\r\ncached\r\n");
-    MB(&c, "PING");
-    EXPECT(&c, "+PONG\r\n");
-    rc_close(&c);
+    MB(c, "GET", "warm");
+    EXPECT(c, "$6\r\ncached\r\n");
+    MB(c, "PING");
+    EXPECT(c, "+PONG\r\n");
+    close(c);
 }
 
 Test(resp, redis_timeout_gives_error_naming_timeout)
 {
-    struct rconn c;
+    int c;
     char buf[1024];
 
-    h_start_proxy(&proxy, &redis, "[redis]\ncommand_timeout = 300ms\n");
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.ini = "[redis]\ncommand_timeout = 300ms\n"));
     cr_assert_eq(h_redis_cmd(&redis, "SET slow v"), 0);
-    rc_open(&c, proxy.resp_port);
-    MB(&c, "PING");
-    EXPECT(&c, "+PONG\r\n");
+    c = rc_open(proxy.resp_port);
+    MB(c, "PING");
+    EXPECT(c, "+PONG\r\n");
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
     int64_t t0 = h_now_ms();
-    MB(&c, "GET", "slow");
-    size_t n = rc_reply(&c, buf, sizeof(buf), 3000);
+    MB(c, "GET", "slow");
+    size_t n = rc_reply(c, buf, sizeof(buf), 3000);
     int64_t took = h_now_ms() - t0;
     cr_assert(n > 0, "no reply while Redis is paused");
     cr_assert(strncmp(buf, "-ERR ", 5) == 0, "expected -ERR, got %s", buf);
     cr_assert_not_null(strcasestr(buf, "time"),
                        "error does not name the timeout: %s", buf);
     cr_assert_lt(took, 1200, "timeout error took %lld ms", (long long)took);
-    rc_close(&c);
+    close(c);
 }

@@ -1,10 +1,11 @@
 /*
  * Unit tests for cache: hits and misses with exact bytes (binary keys and
  * values, empty values), replacement, exact LRU eviction, capacity 0 and 1,
- * TTL boundaries on an injected fake clock, the stale window, clear and
- * expire_all, removal, exact counters, entry reference counts across
- * eviction, replacement and cache_destroy, a large fill, and a
- * multi-threaded run that checks the cache's invariants.
+ * TTL boundaries on an injected fake clock, removal, exact counters, entry
+ * reference counts across eviction, replacement and cache_destroy, a large
+ * fill, and a multi-threaded run that checks the cache's invariants. The
+ * stale window, cache_clear(), cache_expire_all() and the byte count are in
+ * test_cache_stale.c.
  *
  * Whether an entry is still in the cache is observed through its reference
  * count where a cache_get() would disturb the LRU order being tested: an
@@ -42,34 +43,6 @@ expect_stats(struct cache *c, long entries, long hits, long misses,
               "%ld/%ld/%ld/%ld/%ld, want %ld/%ld/%ld/%ld/%ld",
               st.entries, st.hits, st.misses, st.evictions, st.expirations,
               entries, hits, misses, evictions, expirations);
-}
-
-/* Asserts the byte and stale-hit counters. */
-static void
-expect_bytes_stale(struct cache *c, long bytes, long stale_hits)
-{
-    struct cache_stats st;
-
-    cache_stats(c, &st);
-    cr_assert(st.bytes == bytes && st.stale_hits == stale_hits,
-              "bytes/stale_hits are %ld/%ld, want %ld/%ld", st.bytes,
-              st.stale_hits, bytes, stale_hits);
-}
-
-/* cache_get_stale() and asserts it returns key with val (val NULL: NULL). */
-static void
-expect_stale(struct cache *c, const char *key, size_t klen, const char *val,
-             size_t vlen)
-{
-    struct cache_entry *e = cache_get_stale(c, key, klen);
-
-    if (val == NULL) {
-        cr_assert_null(e, "stale lookup of '%.*s' found it", (int)klen, key);
-        return;
-    }
-    cr_assert_not_null(e, "stale lookup of '%.*s' missed", (int)klen, key);
-    expect_entry(e, key, klen, val, vlen);
-    cache_release(e);
 }
 
 /* ---- basic get / put ---- */
@@ -460,117 +433,6 @@ Test(cache, release_and_destroy_of_null_do_nothing)
 {
     cache_release(NULL);
     cache_destroy(NULL);
-}
-
-/* ---- stale window, clear, expire_all, bytes ---- */
-
-Test(cache, expired_entry_is_served_stale_until_the_window_ends)
-{
-    struct cache *c = make_stale_cache(8, 100, 50);
-
-    fake_now = 1000;
-    put(c, S("k"), S("v"));
-    fake_now = 1100; /* expired: a plain get misses but keeps it */
-    expect_miss(c, S("k"));
-    expect_stats(c, 1, 0, 1, 0, 0);
-    expect_stale(c, S("k"), S("v"));
-    fake_now = 1149; /* last ms of the stale window */
-    expect_stale(c, S("k"), S("v"));
-    expect_bytes_stale(c, 2, 2);
-    fake_now = 1150;
-    expect_stale(c, S("k"), NULL, 0);
-    expect_stats(c, 1, 0, 1, 0, 0); /* a stale lookup removes nothing */
-    expect_miss(c, S("k"));         /* a plain get removes the dead entry */
-    expect_stats(c, 0, 0, 2, 0, 1);
-    expect_bytes_stale(c, 0, 2);
-    cache_destroy(c);
-}
-
-Test(cache, stale_lookup_of_fresh_entry_counts_nothing_and_keeps_lru_order)
-{
-    struct cache *c = make_stale_cache(2, 100, 50);
-    struct cache_entry *h[3]; /* a b x */
-
-    fake_now = 0;
-    h[0] = put_held(c, S("a"), S("va"));
-    h[1] = put_held(c, S("b"), S("vb"));
-    expect_stale(c, S("a"), S("va"));
-    expect_stale(c, S("absent"), NULL, 0);
-    h[2] = put_held(c, S("x"), S("vx"));
-    expect_cached(h, "011"); /* a was not promoted by the stale lookup */
-    expect_stats(c, 2, 0, 0, 1, 0);
-    expect_bytes_stale(c, 6, 0);
-    release_all(h, 3);
-    cache_destroy(c);
-}
-
-Test(cache, clear_removes_every_entry_but_spares_readers)
-{
-    struct cache *c = make_cache(8, 0);
-    struct cache_entry *e;
-
-    put(c, S("a"), S("va"));
-    put(c, S("b"), S("vb"));
-    put(c, S("c"), S("vc"));
-    e = cache_get(c, S("b"));
-    cr_assert_not_null(e);
-    cr_assert_eq(cache_clear(c), 3);
-    expect_stats(c, 0, 1, 0, 0, 0); /* neither evictions nor expirations */
-    expect_bytes_stale(c, 0, 0);
-    cr_assert_eq(refs(e), 1);
-    expect_entry(e, S("b"), S("vb"));
-    cache_release(e);
-    expect_miss(c, S("a"));
-    cr_assert_eq(cache_clear(c), 0);
-    put(c, S("a"), S("again"));
-    expect_hit(c, S("a"), S("again"));
-    cache_destroy(c);
-}
-
-Test(cache, expire_all_makes_fresh_entries_stale_now)
-{
-    struct cache *c = make_stale_cache(8, 0, 1000); /* no TTL of its own */
-    struct cache_entry *e;
-
-    fake_now = 500;
-    put(c, S("a"), S("va"));
-    e = put_held(c, S("b"), S("vb"));
-    cr_assert_eq(cache_entry_ttl_left(c, e), -1);
-    fake_now = 600;
-    cr_assert_eq(cache_expire_all(c), 2);
-    cr_assert_eq(cache_entry_ttl_left(c, e), 0);
-    cr_assert_eq(cache_expire_all(c), 0, "nothing fresh is left");
-    expect_miss(c, S("a"));
-    expect_stale(c, S("a"), S("va"));
-    expect_stats(c, 2, 0, 1, 0, 0);
-    fake_now = 1600; /* expired at 600, stale window 1000 */
-    expect_stale(c, S("b"), NULL, 0);
-    expect_miss(c, S("a"));
-    expect_miss(c, S("b"));
-    expect_stats(c, 0, 0, 3, 0, 2);
-    expect_entry(e, S("b"), S("vb"));
-    cache_release(e);
-    put(c, S("a"), S("new")); /* later puts are fresh again */
-    expect_hit(c, S("a"), S("new"));
-    cache_destroy(c);
-}
-
-Test(cache, bytes_track_keys_and_values_held)
-{
-    struct cache *c = make_cache(2, 0);
-
-    expect_bytes_stale(c, 0, 0);
-    put(c, S("k"), S("vv"));
-    expect_bytes_stale(c, 3, 0);
-    put(c, S("key2"), S(""));
-    expect_bytes_stale(c, 7, 0);
-    put(c, S("k"), S("vvvvv")); /* replace */
-    expect_bytes_stale(c, 10, 0);
-    put(c, S("third"), S("333")); /* evicts key2 */
-    expect_bytes_stale(c, 14, 0);
-    cr_assert_eq(cache_remove(c, S("k")), 1);
-    expect_bytes_stale(c, 8, 0);
-    cache_destroy(c);
 }
 
 /* ---- scale ---- */

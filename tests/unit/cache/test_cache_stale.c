@@ -78,6 +78,9 @@ Test(cache_stale, expired_entry_misses_get_but_is_served_stale_to_window_end)
     expect_stats(c, (struct want){.entries = 1, .hits = 1, .bytes = 6});
     fake_now = 1100; /* first expired millisecond */
     expect_miss(c, S("k"));
+    /* the get that missed kept the entry for the stale window */
+    expect_stats(
+        c, (struct want){.entries = 1, .hits = 1, .misses = 1, .bytes = 6});
     expect_stale(c, S("k"), S("value"));
     expect_stats(
         c,
@@ -92,6 +95,11 @@ Test(cache_stale, expired_entry_misses_get_but_is_served_stale_to_window_end)
             .entries = 1, .hits = 1, .misses = 2, .stale_hits = 2, .bytes = 6});
     fake_now = 1150; /* past the window */
     expect_stale(c, S("k"), NULL, 0);
+    /* a stale lookup removes nothing; the next get removes the entry */
+    expect_stats(
+        c,
+        (struct want){
+            .entries = 1, .hits = 1, .misses = 2, .stale_hits = 2, .bytes = 6});
     expect_miss(c, S("k"));
     expect_stats(
         c, (struct want){
@@ -239,6 +247,7 @@ Test(cache_stale, stale_lookups_of_fresh_entries_leave_lru_order_alone)
     expect_stale(c, S("a"), S("va"));
     expect_stale(c, S("a"), S("va"));
     expect_stale(c, S("b"), S("vb"));
+    expect_stale(c, S("absent"), NULL, 0); /* counted as nothing either */
     h[3] = put_held(c, S("d"), S("vd"));
     expect_cached(h, "0111"); /* a is still the least recently used */
     expect_stats(c, (struct want){.entries = 3, .evictions = 1, .bytes = 9});
@@ -332,6 +341,8 @@ Test(cache_stale, clear_spares_entries_held_by_readers)
     expect_entry(stale, S("s"), S("stale-value"));
     cache_release(fresh); /* under ASan: neither was freed before this */
     cache_release(stale);
+    put(c, S("f"), S("again")); /* a cleared key is stored anew */
+    expect_hit(c, S("f"), S("again"));
     cache_destroy(c);
 }
 
@@ -435,7 +446,10 @@ Test(cache_stale, expire_all_expires_entries_that_never_expire_on_their_own)
     expect_hit(c, S("forever"), S("v"));
     cr_assert_eq(cache_expire_all(c), 1);
     cr_assert_eq(cache_entry_ttl_left(c, e), 0);
+    cr_assert_eq(cache_expire_all(c), 0, "nothing fresh is left");
     expect_miss(c, S("forever"));
+    expect_stats(
+        c, (struct want){.entries = 1, .hits = 1, .misses = 1, .bytes = 8});
     fake_now = 2099;
     expect_stale(c, S("forever"), S("v"));
     fake_now = 2100;
@@ -528,5 +542,11 @@ Test(cache_stale, bytes_follow_put_replace_evict_remove_expire_and_clear)
     cr_assert_eq(cache_clear(c), 2);
     expect_stats(c,
                  (struct want){.misses = 1, .evictions = 2, .expirations = 1});
+    put(c, S("key2"), S("")); /* an empty value: the key's 4 bytes */
+    expect_stats(c, (struct want){.entries = 1,
+                                  .misses = 1,
+                                  .evictions = 2,
+                                  .expirations = 1,
+                                  .bytes = 4});
     cache_destroy(c);
 }
