@@ -37,6 +37,7 @@
 #include "serve/httpd.h"
 #include "serve/proxy.h"
 #include "serve/respd.h"
+#include "upstream/commands.h"
 #include "upstream/keeper.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
@@ -229,7 +230,7 @@ run(const struct config *cfg, int stop_fd)
     struct listener ls[3];
     struct keeper *keeper = NULL;
     struct redis_target target;
-    char line[1536];
+    char line[1536], err[REDIS_ERR_MAX];
     int nls = -1, i, rc = EXIT_RUNTIME;
     size_t conns;
 
@@ -261,7 +262,17 @@ run(const struct config *cfg, int stop_fd)
         log_error("msg=\"cannot start the tracking thread\"");
         goto out;
     }
-    keeper = px.up != NULL ? keeper_create(px.up) : NULL;
+    px.commands = commands_create();
+    if (px.commands != NULL &&
+        commands_load(px.commands, &target, err) < 0) {
+        /* Redis is not there yet: the keeper reads the table once the
+         * pool connects. Until then writes empty the cache. */
+        log_warn("msg=\"cannot read the command table yet\" cause=\"%s\"",
+                 err);
+    }
+    keeper = px.up != NULL && px.commands != NULL
+                 ? keeper_create(px.up, px.commands, &target)
+                 : NULL;
     /* Every open client conn fits in the queue and in the waiter. */
     conns = (size_t)cfg->max_clients + PROXY_ADMIN_CONNS;
     px.q = workq_create(conns);
@@ -300,6 +311,7 @@ out:
     workq_destroy(px.q);
     keeper_destroy(keeper);
     upstream_destroy(px.up);
+    commands_destroy(px.commands);
     tracking_destroy(px.tracking);
     flights_destroy(px.flights);
     cache_destroy(px.cache);

@@ -104,6 +104,10 @@ struct conn {
     unsigned closing : 1;    /* close once the output is flushed */
     unsigned attached : 1;   /* registered with the waiter */
     unsigned want_write : 1; /* the waiter reports writability too */
+    unsigned pump : 1;       /* the protocol moves bytes of its own (a
+                                session): serve it even without input */
+    unsigned hold : 1;       /* it waits on its own peer (a blocked or
+                                subscribed session): no idle timeout */
     char *rbuf;              /* rbuf_inline, or a larger heap buffer */
     size_t rcap;             /* bytes rbuf holds */
     size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */

@@ -60,7 +60,7 @@ serve_rounds(struct conn *c)
         long n;
         int rc;
 
-        if (!c->closing && has_input(c) && !conn_out_full(c)) {
+        if (!c->closing && (has_input(c) || c->pump) && !conn_out_full(c)) {
             served = 1;
             if (c->kind->ops->serve(c) < 0) {
                 c->closing = 1;
@@ -133,6 +133,9 @@ deadline_of(const struct conn *c, int64_t now)
         return c->req_start_ms + atomic_load_explicit(&k->request_timeout_ms,
                                                       memory_order_relaxed);
     }
+    if (c->hold) {
+        return 0; /* waiting on its own peer, not idle: no deadline */
+    }
     return now +
            atomic_load_explicit(&k->idle_timeout_ms, memory_order_relaxed);
 }
@@ -155,7 +158,7 @@ serve(struct worker_pool *wp, struct conn *c)
         }
         now = util_now_ms();
         deadline = deadline_of(c, now);
-        if (deadline <= now) {
+        if (deadline != 0 && deadline <= now) {
             /* Out of time: a partial request still incomplete at its
              * deadline however recently its last byte came, or output
              * that did not move for send_timeout. */

@@ -21,6 +21,7 @@
 #define PROXY_ADMIN_CONNS 64
 
 struct cache;
+struct commands;
 struct flights;
 struct tracking;
 struct upstream;
@@ -34,6 +35,7 @@ struct proxy {
     struct flights *flights;     /* fills in flight, invalidation races */
     struct tracking *tracking;   /* invalidation stream */
     struct upstream *up;         /* Redis connection pool */
+    struct commands *commands;   /* what Redis says about its commands */
     struct workq *q;             /* conns with work to do */
     struct waiter *waiter;       /* parked (idle or partial) conns */
     struct worker_pool *workers; /* the threads serving conns */

@@ -1,7 +1,16 @@
 /*
- * respd: command dispatch for the Redis-protocol listener; see respd.h.
- * A GET hit is written as "$<len>\r\n", the entry's value and "\r\n" in one
- * gather write, straight from the referenced cache entry.
+ * respd: the Redis-protocol port; see respd.h.
+ *
+ * Each serve() call walks the commands buffered on the conn. Outside a
+ * session, the proxy's own commands are answered here (GET from the cache,
+ * PING, ECHO, QUIT, AUTH, HELLO's authentication, RESET) and everything
+ * else is collected into a forward batch (forward.h) that is sent to Redis
+ * on one pooled connection whenever an own command, a session, the end of
+ * the buffer or a full batch comes. A command that gives the connection
+ * state in Redis opens a session (session.h); from then on the conn's
+ * commands go to its private connection, and serve() also relays what
+ * Redis sends back. Parsed commands stay in rbuf (`held`) until the batch
+ * that refers to them has been sent, and are consumed together.
  */
 #include "serve/respd.h"
 
@@ -14,20 +23,34 @@
 #include "cache/cache.h"
 #include "proto/resp.h"
 #include "serve/account.h"
+#include "serve/auth.h"
 #include "serve/fetch.h"
+#include "serve/forward.h"
 #include "serve/proxy.h"
+#include "serve/resp_local.h"
+#include "serve/session.h"
+#include "upstream/commands.h"
 
 static const char busy_reply[] = "-ERR max number of clients reached\r\n";
 
 #define REPLY_MAX 512 /* replies built on the stack: errors, small bulks */
+#define HELLO_ARGS 16 /* HELLO arguments looked at */
 
-static int
-is_cmd(const struct resp_arg *a, const char *name)
-{
-    size_t n = strlen(name);
+/* The per-conn state of a RESP conn (c->proto). */
+struct respd_conn {
+    struct resp_parser ps;   /* the command being parsed */
+    int authed;              /* AUTH passed, or no password required */
+    struct session *session; /* the private connection, or NULL */
+    size_t held;             /* parsed bytes at rpos not yet consumed */
+};
 
-    return a->len == n && strncasecmp(a->p, name, n) == 0;
-}
+/* What one serve() call works with. */
+struct run {
+    struct proxy *px;
+    struct conn *c;
+    struct respd_conn *st;
+    struct forward_batch b;
+};
 
 static int
 reply(struct conn *c, const char *buf, size_t len)
@@ -83,35 +106,6 @@ reply_arity(struct conn *c, const char *lower_name)
     return reply(c, buf, n);
 }
 
-/* Redis 7's text: the name and up to 128 bytes of arguments, quoted. */
-static int
-reply_unknown(struct conn *c, const struct resp_command *cmd)
-{
-    char args[160];
-    char buf[REPLY_MAX];
-    size_t i, used = 0;
-
-    args[0] = '\0';
-    for (i = 1; i < cmd->argc && i < RESP_KEEP_ARGS && used < 128; i++) {
-        size_t take =
-            cmd->argv[i].len < 128 - used ? cmd->argv[i].len : 128 - used;
-        int w = snprintf(args + used, sizeof(args) - used, "'%.*s' ", (int)take,
-                         cmd->argv[i].p);
-        if (w < 0) {
-            break;
-        }
-        used += (size_t)w < sizeof(args) - used ? (size_t)w
-                                                : sizeof(args) - used - 1;
-    }
-    return reply(
-        c, buf,
-        resp_fmt_error(buf, sizeof(buf),
-                       "ERR unknown command '%.*s', with args "
-                       "beginning with: %s",
-                       (int)(cmd->argv[0].len > 128 ? 128 : cmd->argv[0].len),
-                       cmd->argv[0].p, args));
-}
-
 static int
 cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
         struct account_req *o)
@@ -153,91 +147,274 @@ cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
     }
 }
 
-static int
-cmd_command(struct conn *c, const struct resp_command *cmd)
+/* The first HELLO_ARGS arguments of cmd. */
+static size_t
+args_of(const struct resp_command *cmd, const char *buf, struct resp_arg *argv)
 {
-    char buf[REPLY_MAX];
+    struct resp_iter it;
+    size_t n = 0;
 
-    if (cmd->argc == 1 || is_cmd(&cmd->argv[1], "DOCS") ||
-        is_cmd(&cmd->argv[1], "INFO")) {
-        return reply(c, "*0\r\n", 4);
+    resp_iter_init(&it, cmd, buf);
+    while (n < HELLO_ARGS && resp_iter_next(&it, &argv[n])) {
+        n++;
     }
-    if (is_cmd(&cmd->argv[1], "COUNT")) {
-        return cmd->argc == 2 ? reply(c, ":0\r\n", 4)
-                              : reply_arity(c, "command|count");
-    }
-    return reply(
-        c, buf,
-        resp_fmt_error(buf, sizeof(buf),
-                       "ERR unknown subcommand '%.*s'. Try COMMAND "
-                       "HELP.",
-                       (int)(cmd->argv[1].len > 128 ? 128 : cmd->argv[1].len),
-                       cmd->argv[1].p));
+    return n;
 }
 
-/* Runs one command. Returns 0, or -1 to close after flushing. */
+/* AUTH [user] password, answered by the proxy (Redis 7's texts). */
 static int
-dispatch(struct proxy *px, struct conn *c, const struct resp_command *cmd,
+cmd_auth(struct run *r, const struct resp_command *cmd, const char *buf,
          struct account_req *o)
 {
-    const struct resp_arg *name = &cmd->argv[0];
+    struct resp_arg argv[HELLO_ARGS];
+    size_t argc = args_of(cmd, buf, argv);
+    const struct resp_arg *pw = &argv[argc - 1];
 
-    if (is_cmd(name, "GET")) {
-        if (cmd->argc == 2) {
-            return cmd_get(px, c, &cmd->argv[1], o);
-        }
+    if (argc < 2) {
         o->status = 400;
-        return reply_arity(c, "get");
+        return reply_arity(r->c, "auth");
     }
-    o->status = 400; /* until a known command below says otherwise */
-    if (is_cmd(name, "PING")) {
-        o->status = cmd->argc <= 2 ? 200 : 400;
-        if (cmd->argc == 1) {
-            return reply(c, "+PONG\r\n", 7);
+    if (argc > 3) {
+        o->status = 400;
+        return reply_error(r->c, "ERR syntax error");
+    }
+    if (!auth_required(r->px)) {
+        /* As Redis with no password: the one-argument form is a mistake,
+         * the default user takes any password. */
+        if (argc == 2) {
+            o->status = 400;
+            return reply_error(r->c, RESP_AUTH_NOPASS);
         }
-        return cmd->argc == 2 ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
-                              : reply_arity(c, "ping");
+        if (argv[1].len == 7 && strncmp(argv[1].p, "default", 7) == 0) {
+            return reply(r->c, "+OK\r\n", 5);
+        }
+        o->status = 401;
+        return reply_error(r->c, RESP_WRONGPASS);
     }
-    if (is_cmd(name, "ECHO")) {
-        o->status = cmd->argc == 2 ? 200 : 400;
-        return cmd->argc == 2 ? reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len)
-                              : reply_arity(c, "echo");
+    if (!auth_password_ok(r->px, pw->p, pw->len)) {
+        auth_failed(r->px, METRICS_RESP);
+        o->status = 401;
+        return reply_error(r->c, RESP_WRONGPASS);
     }
-    if (is_cmd(name, "QUIT")) {
-        o->status = 200;
-        reply(c, "+OK\r\n", 5);
-        return -1;
-    }
-    if (is_cmd(name, "COMMAND")) {
-        o->status = 200;
-        return cmd_command(c, cmd);
-    }
-    return reply_unknown(c, cmd);
+    r->st->authed = 1;
+    return reply(r->c, "+OK\r\n", 5);
 }
 
-/* Dispatches one command and accounts for it. */
+static int open_session(struct run *r, struct account_req *o);
+
+/* HELLO [2 [AUTH user pass] [SETNAME name]]: authentication here, the
+ * rest (Redis's reply: the connection's properties) from Redis. */
 static int
-run(struct proxy *px, struct conn *c, const struct resp_command *cmd)
+cmd_hello(struct run *r, const struct resp_command *cmd, const char *buf,
+          struct account_req *o)
 {
+    struct resp_arg argv[HELLO_ARGS], fwd[4];
+    struct resp_command out = {.is_inline = 1, .words = fwd};
+    struct resp_hello h;
+    size_t argc = args_of(cmd, buf, argv), n = 0;
+    const char *err;
+    char line[REPLY_MAX];
+    int rc;
+
+    if (resp_local_hello(argv, argc, &h, &err) < 0) {
+        o->status = 400;
+        if (err != NULL) {
+            return reply_error(r->c, err);
+        }
+        snprintf(line, sizeof(line), "ERR Syntax error in HELLO option '%.*s'",
+                 (int)(h.bad_option->len < 128 ? h.bad_option->len : 128),
+                 h.bad_option->p);
+        return reply_error(r->c, line);
+    }
+    if (h.password != NULL && auth_required(r->px)) {
+        if (!auth_password_ok(r->px, h.password->p, h.password->len)) {
+            auth_failed(r->px, METRICS_RESP);
+            o->status = 401;
+            return reply_error(r->c, RESP_WRONGPASS);
+        }
+        r->st->authed = 1;
+    }
+    if (!r->st->authed) {
+        o->status = 401;
+        return reply_error(r->c, RESP_HELLO_NOAUTH);
+    }
+    fwd[n++] = argv[0];
+    if (h.has_version) {
+        fwd[n++] = argv[1];
+    }
+    if (h.name != NULL) {
+        fwd[n++] = (struct resp_arg){"SETNAME", 7};
+        fwd[n++] = *h.name;
+    }
+    out.argc = n;
+    memcpy(out.argv, fwd, n * sizeof(fwd[0]));
+    if (h.name != NULL && r->st->session == NULL &&
+        (rc = open_session(r, o)) != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    if (r->st->session != NULL) {
+        return session_send(r->st->session, &out, NULL, SESSION_CMD) < 0
+                   ? CONN_IO_ERR
+                   : 0;
+    }
+    rc = forward_add(&r->b, &out, NULL);
+    if (rc == 1 && forward_flush(&r->b) == 0) {
+        rc = forward_add(&r->b, &out, NULL);
+    }
+    return rc < 0 ? CONN_IO_ERR : forward_flush(&r->b);
+}
+
+/* Opens the conn's session. Returns 0, 1 when it could not (the client
+ * got the error), or CONN_IO_ERR. */
+static int
+open_session(struct run *r, struct account_req *o)
+{
+    char err[256], line[REPLY_MAX];
+
+    if (forward_flush(&r->b) < 0) {
+        return CONN_IO_ERR;
+    }
+    r->st->session = session_open(r->px, r->c, err);
+    if (r->st->session != NULL) {
+        return 0;
+    }
+    o->status = 503;
+    if (strncmp(err, "max number", 10) == 0) {
+        snprintf(line, sizeof(line), "ERR %s", err);
+    } else {
+        snprintf(line, sizeof(line), "ERR redis unavailable: %s", err);
+    }
+    return reply_error(r->c, line) < 0 ? CONN_IO_ERR : 1;
+}
+
+/* Ends the conn's session (after its +RESET was relayed). */
+static void
+end_session(struct run *r)
+{
+    session_close(r->px, r->st->session);
+    r->st->session = NULL;
+    /* RESET also logs the connection out, as Redis does. */
+    r->st->authed = !auth_required(r->px);
+}
+
+/* One command of a session. Returns 0, 1 to stop for now (a barrier: the
+ * command must wait for replies owed), or -1 to close. */
+static int
+in_session(struct run *r, const struct resp_command *cmd, const char *buf,
+           enum resp_local_cmd local, struct account_req *o)
+{
+    struct session *s = r->st->session;
+
+    if (local == LOCAL_AUTH || local == LOCAL_HELLO) {
+        /* Answered here, so it waits its turn behind the owed replies
+         * (except in pub/sub, where there is no turn to keep). */
+        if (session_owed(s) > 0 && !session_subscribed(s)) {
+            return 1;
+        }
+        return (local == LOCAL_AUTH ? cmd_auth(r, cmd, buf, o)
+                                    : cmd_hello(r, cmd, buf, o)) < 0
+                   ? -1
+                   : 0;
+    }
+    return session_send(s, cmd, buf, resp_local_session_kind(cmd)) < 0 ? -1 : 0;
+}
+
+/* One command outside a session. Returns 0, or -1 to close. */
+static int
+pooled(struct run *r, const struct resp_command *cmd, const char *buf,
+       enum resp_local_cmd local, struct account_req *o)
+{
+    struct conn *c = r->c;
+    int rc;
+
+    if (local == LOCAL_NONE) {
+        const struct cmd_info *ci = commands_find(
+            r->b.table, cmd->argv,
+            cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS);
+
+        if (resp_local_opens_session(cmd, ci)) {
+            rc = open_session(r, o);
+            if (rc != 0) {
+                return rc < 0 ? -1 : 0;
+            }
+            return in_session(r, cmd, buf, LOCAL_NONE, o);
+        }
+        o->cache = ACCOUNT_NONE;
+        rc = forward_add(&r->b, cmd, buf);
+        if (rc == 1) {
+            rc = forward_flush(&r->b) < 0 ? -1 : forward_add(&r->b, cmd, buf);
+        }
+        return rc < 0 ? -1 : 0;
+    }
+    /* The proxy's own answer: everything forwarded before it first. */
+    if (forward_flush(&r->b) < 0) {
+        return -1;
+    }
+    switch (local) {
+    case LOCAL_GET:
+        return cmd_get(r->px, c, &cmd->argv[1], o) < 0 ? -1 : 0;
+    case LOCAL_PING:
+        if (cmd->argc > 2) {
+            o->status = 400;
+            return reply_arity(c, "ping");
+        }
+        return cmd->argc == 1 ? reply(c, "+PONG\r\n", 7)
+                              : reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len);
+    case LOCAL_ECHO:
+        if (cmd->argc != 2) {
+            o->status = 400;
+            return reply_arity(c, "echo");
+        }
+        return reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len);
+    case LOCAL_QUIT:
+        reply(c, "+OK\r\n", 5);
+        return -1;
+    case LOCAL_AUTH:
+        return cmd_auth(r, cmd, buf, o) < 0 ? -1 : 0;
+    case LOCAL_HELLO:
+        return cmd_hello(r, cmd, buf, o) < 0 ? -1 : 0;
+    case LOCAL_RESET:
+        r->st->authed = !auth_required(r->px);
+        return reply(c, "+RESET\r\n", 8);
+    default:
+        return 0;
+    }
+}
+
+/* Runs one command. Returns 0, 1 (wait: leave it unparsed for now), or
+ * -1 to close after flushing. */
+static int
+run_one(struct run *r, const struct resp_command *cmd, const char *buf)
+{
+    enum resp_local_cmd local = resp_local_which(cmd);
     struct account_req o = {
         .listener = METRICS_RESP,
         .method = cmd->argv[0].p,
         .method_len = cmd->argv[0].len,
         .status = 200,
-        .cache = ACCOUNT_NONE,
+        .cache = local == LOCAL_GET && r->st->session == NULL ? ACCOUNT_MISS
+                                                              : ACCOUNT_NONE,
         .key_len = cmd->argc > 1 ? cmd->argv[1].len : 0,
         .start_us = util_now_us(),
     };
-    int rc = dispatch(px, c, cmd, &o);
+    int rc;
 
-    account_request(px, &o);
+    if (!r->st->authed && local != LOCAL_AUTH && local != LOCAL_HELLO &&
+        local != LOCAL_QUIT && local != LOCAL_RESET) {
+        auth_failed(r->px, METRICS_RESP);
+        o.status = 401;
+        rc = forward_flush(&r->b) < 0 || reply_error(r->c, RESP_NOAUTH) < 0 ? -1
+                                                                            : 0;
+        account_request(r->px, &o);
+        return rc;
+    }
+    rc = r->st->session != NULL ? in_session(r, cmd, buf, local, &o)
+                                : pooled(r, cmd, buf, local, &o);
+    if (rc != 1) {
+        account_request(r->px, &o);
+    }
     return rc;
 }
-
-/* The per-conn state of a RESP conn (c->proto). */
-struct respd_conn {
-    struct resp_parser ps; /* the command being parsed */
-};
 
 static struct respd_conn *
 conn_state(struct proxy *px, struct conn *c)
@@ -246,77 +423,145 @@ conn_state(struct proxy *px, struct conn *c)
 
     if (rc == NULL && (rc = calloc(1, sizeof(*rc))) != NULL) {
         resp_parser_init(&rc->ps, (size_t)px->cfg->max_request, NULL);
+        rc->authed = !auth_required(px);
         c->proto = rc;
     }
     return rc;
+}
+
+/* Consumes the commands run so far (after their batch was sent). */
+static void
+consume_held(struct conn *c, struct respd_conn *st)
+{
+    if (st->held > 0) {
+        conn_consume(c, st->held);
+        st->held = 0;
+    }
 }
 
 /* A partial command: makes room when the parser says how much it needs
  * (already checked against max_request) or the buffer is full of an
  * array's small arguments. Returns 0, or -1 when out of memory. */
 static int
-await_more(struct conn *c, const struct respd_conn *rc, size_t avail)
+await_more(struct conn *c, const struct respd_conn *st, size_t avail)
 {
-    size_t need = rc->ps.need;
+    size_t need = st->ps.need;
 
     if (c->req_start_ms == 0) {
         c->req_start_ms = util_now_ms();
     }
-    if (need == 0 && avail == c->rcap) {
+    if (need == 0 && avail == c->rcap - c->rpos) {
         need = avail + 1; /* grows geometrically (conn_reserve) */
     }
     return need > c->rcap - c->rpos && conn_reserve(c, need) < 0 ? -1 : 0;
 }
 
+/* Moves a session's bytes. Returns 0, or -1 to close the client. */
 static int
-serve(struct conn *c)
+pump(struct run *r)
 {
-    struct proxy *px = c->kind->ctx;
-    struct respd_conn *st = conn_state(px, c);
-    struct resp_arg words[RESP_MAX_INLINE_ARGS];
+    int rc = session_pump(r->px, r->c, r->st->session);
+
+    if (rc == SESSION_ENDED) {
+        end_session(r);
+        return 0;
+    }
+    return rc == SESSION_OK ? 0 : -1;
+}
+
+/* Walks the buffered commands (see the top of this file). */
+static int
+serve_loop(struct run *r, struct resp_arg *words)
+{
+    struct conn *c = r->c;
+    struct respd_conn *st = r->st;
     struct resp_command cmd;
     const char *err;
     char buf[REPLY_MAX];
     int rc;
 
-    if (st == NULL) {
-        return -1;
-    }
     st->ps.words = words; /* inline words live for this call only */
     for (;;) {
-        size_t avail = c->rlen - c->rpos;
+        size_t avail = c->rlen - c->rpos - st->held;
+        char *at = c->rbuf + c->rpos + st->held;
 
+        if (st->session != NULL && pump(r) < 0) {
+            return -1;
+        }
+        if (conn_out_full(c) ||
+            (st->session != NULL && session_resetting(st->session))) {
+            return 0; /* back-pressure, or waiting for +RESET */
+        }
         if (avail == 0) {
             c->req_start_ms = 0;
             return 0;
         }
-        if (conn_out_full(c)) {
-            return 0; /* back-pressure: the rest waits in rbuf */
-        }
-        rc = resp_parser_feed(&st->ps, c->rbuf + c->rpos, avail, &cmd, &err);
+        rc = resp_parser_feed(&st->ps, at, avail, &cmd, &err);
         if (rc == RESP_INCOMPLETE) {
-            return await_more(c, st, avail);
+            /* The buffer may move: the batch and the held bytes first. */
+            if (forward_flush(&r->b) < 0) {
+                return -1;
+            }
+            consume_held(c, st);
+            return await_more(c, st, c->rlen - c->rpos);
         }
         if (rc != RESP_OK) {
-            metrics_request(&px->metrics, METRICS_RESP, 400);
+            metrics_request(&r->px->metrics, METRICS_RESP, 400);
+            if (forward_flush(&r->b) < 0) {
+                return -1;
+            }
             reply(c, buf, resp_fmt_error(buf, sizeof(buf), "ERR %s", err));
             return -1;
         }
         c->req_start_ms = 0;
-        /* The arguments point into rbuf: consume only after running. */
-        rc = cmd.argc == 0 ? 0 : run(px, c, &cmd);
-        conn_consume(c, cmd.consumed);
+        rc = cmd.argc == 0 ? 0 : run_one(r, &cmd, at);
+        if (rc == 1) {
+            /* Parse it again once the replies owed have come. */
+            resp_parser_init(&st->ps, st->ps.max_request, words);
+            return 0;
+        }
+        st->held += cmd.consumed;
         if (rc < 0) {
             return -1;
         }
     }
 }
 
+static int
+serve(struct conn *c)
+{
+    struct resp_arg words[RESP_MAX_INLINE_ARGS];
+    struct run r = {.px = c->kind->ctx, .c = c};
+    int rc;
+
+    r.st = conn_state(r.px, c);
+    if (r.st == NULL) {
+        return -1;
+    }
+    forward_init(&r.b, r.px, c, commands_acquire(r.px->commands));
+    rc = serve_loop(&r, words);
+    if (forward_flush(&r.b) < 0) {
+        rc = -1;
+    }
+    commands_release(r.px->commands);
+    consume_held(c, r.st);
+    /* A session has bytes of its own to move: serve it even when the
+     * client is silent, and never close it as idle while it waits. */
+    c->pump = r.st->session != NULL;
+    c->hold = r.st->session != NULL && session_waiting(r.st->session);
+    return rc;
+}
+
 static void
 release(struct conn *c)
 {
-    free(c->proto);
-    c->proto = NULL;
+    struct respd_conn *st = c->proto;
+
+    if (st != NULL) {
+        session_close(c->kind->ctx, st->session);
+        free(st);
+        c->proto = NULL;
+    }
 }
 
 static size_t
@@ -333,6 +578,6 @@ const struct conn_ops respd_ops = {
     .name = "resp",
     .serve = serve,
     .expired = NULL, /* no last word: Redis closes idle clients silently */
-    .release = release,
     .busy = busy,
+    .release = release,
 };

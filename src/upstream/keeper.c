@@ -12,13 +12,49 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/log.h"
+
 #define KEEPER_TICK_MS 1000
 
 struct keeper {
     struct upstream *up;
+    struct commands *cmds;
+    const struct redis_target *target;
+    long epoch; /* the pool's epoch the table was read at */
+    int failed; /* the last read failed (and was logged) */
     int stopfd; /* eventfd: readable when stopping */
     pthread_t thread;
 };
+
+/* Reads the command table again when the pool's epoch moved (a connect
+ * that ended a down period), and until it has one at all (Redis was not
+ * there at start). A failure is logged once per outage. */
+static void
+reload_commands(struct keeper *k)
+{
+    struct upstream_stats st;
+    char err[REDIS_ERR_MAX];
+    size_t have;
+    long n;
+
+    upstream_stats(k->up, &st);
+    have = commands_count(commands_acquire(k->cmds));
+    commands_release(k->cmds);
+    if (st.epoch == k->epoch && have > 0) {
+        return;
+    }
+    n = commands_load(k->cmds, k->target, err);
+    if (n < 0) {
+        if (!k->failed) {
+            log_warn("msg=\"cannot read the command table\" cause=\"%s\"", err);
+        }
+        k->failed = 1;
+        return;
+    }
+    k->epoch = st.epoch;
+    k->failed = 0;
+    log_info("msg=\"command table read\" commands=%ld", n);
+}
 
 static void *
 keeper_main(void *arg)
@@ -34,12 +70,14 @@ keeper_main(void *arg)
         }
         if (n == 0) {
             upstream_check_idle(k->up);
+            reload_commands(k);
         }
     }
 }
 
 struct keeper *
-keeper_create(struct upstream *u)
+keeper_create(struct upstream *u, struct commands *cmds,
+              const struct redis_target *target)
 {
     struct keeper *k = calloc(1, sizeof(*k));
 
@@ -47,6 +85,8 @@ keeper_create(struct upstream *u)
         return NULL;
     }
     k->up = u;
+    k->cmds = cmds;
+    k->target = target;
     k->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (k->stopfd < 0) {
         goto fail_eventfd;

@@ -2,7 +2,10 @@
  * keeper: the upstream layer's housekeeping thread. Once a second it looks
  * at the pool's idle connections (upstream_check_idle), so a tracked data
  * connection that Redis closed while it sat idle is noticed, and the cache
- * entries it read are expired, within a second rather than at its next use.
+ * entries it read are expired, within a second rather than at its next use;
+ * and when the pool has reconnected after Redis was down (Redis may have
+ * been upgraded, or have loaded modules), it reads the command table
+ * again (commands_load).
  *
  * It exists so that neither the pool nor the invalidation stream has to
  * drive the other: the pool tells the stream about lost connections
@@ -13,12 +16,15 @@
 #ifndef RP_KEEPER_H
 #define RP_KEEPER_H
 
+#include "upstream/commands.h"
 #include "upstream/upstream.h"
 
 struct keeper;
 
-/* Starts the thread over u, which must outlive it. Returns NULL on failure. */
-struct keeper *keeper_create(struct upstream *u);
+/* Starts the thread over u and the command table cmds of target (all
+ * outliving it). Returns NULL on failure. */
+struct keeper *keeper_create(struct upstream *u, struct commands *cmds,
+                             const struct redis_target *target);
 
 /* Stops and joins the thread, frees it. NULL is a no-op. */
 void keeper_destroy(struct keeper *k);

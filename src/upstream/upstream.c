@@ -211,7 +211,7 @@ slot_connect(struct upstream *u, struct slot *s, char *err)
             log_info("msg=\"redis reachable again\" addr=%s:%d",
                      u->target->host, u->target->port);
         }
-        if (u->backoff_ms > 0 || u->epoch == 0) {
+        if (u->backoff_ms > 0) {
             u->epoch++;
         }
         u->backoff_ms = 0;

@@ -123,8 +123,8 @@ struct upstream_stats {
     int connected;   /* slots holding a live connection */
     long errors;     /* failed commands and connects */
     long reconnects; /* successful connects after the first per slot */
-    long epoch;      /* connects that ended a down period (and the first):
-                        Redis may have restarted, with other commands */
+    long epoch;      /* connects that ended a down period: Redis may have
+                        restarted, with other commands */
     int down;        /* connects are failing (in backoff) */
 };
 void upstream_stats(struct upstream *u, struct upstream_stats *out);

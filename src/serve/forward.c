@@ -1,0 +1,294 @@
+/*
+ * forward: batches of forwarded commands; see forward.h.
+ */
+#include "serve/forward.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/flight.h"
+#include "net/standby.h"
+#include "proto/resp_reply.h"
+#include "serve/proxy.h"
+#include "upstream/commands.h"
+#include "upstream/upstream.h"
+
+#define ERR_REPLY_MAX 512
+
+void
+forward_init(struct forward_batch *b, struct proxy *px, struct conn *c,
+             const struct cmd_table *table)
+{
+    b->px = px;
+    b->c = c;
+    b->table = table;
+    b->n = b->bytes = 0;
+    b->encoded = NULL;
+    b->enc_len = b->enc_cap = 0;
+}
+
+/* Makes room for n more bytes in a growable buffer. */
+static int
+grow(char **p, size_t len, size_t *cap, size_t n)
+{
+    char *np;
+    size_t want = *cap > 0 ? *cap : 256;
+
+    if (*cap - len >= n) {
+        return 0;
+    }
+    while (want - len < n) {
+        want *= 2;
+    }
+    np = realloc(*p, want);
+    if (np == NULL) {
+        return -1;
+    }
+    *p = np;
+    *cap = want;
+    return 0;
+}
+
+static int
+put(char **out, size_t *len, size_t *cap, const void *p, size_t n)
+{
+    if (grow(out, *len, cap, n) < 0) {
+        return -1;
+    }
+    memcpy(*out + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+int
+forward_encode(const struct resp_command *cmd, const char *buf, char **out,
+               size_t *len, size_t *cap)
+{
+    struct resp_iter it;
+    struct resp_arg a;
+    char head[32];
+    int n;
+
+    if (!cmd->is_inline) {
+        return put(out, len, cap, buf, cmd->consumed);
+    }
+    n = snprintf(head, sizeof(head), "*%zu\r\n", cmd->argc);
+    if (put(out, len, cap, head, (size_t)n) < 0) {
+        return -1;
+    }
+    resp_iter_init(&it, cmd, buf);
+    while (resp_iter_next(&it, &a)) {
+        n = snprintf(head, sizeof(head), "$%zu\r\n", a.len);
+        if (put(out, len, cap, head, (size_t)n) < 0 ||
+            put(out, len, cap, a.p, a.len) < 0 ||
+            put(out, len, cap, "\r\n", 2) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+forward_add(struct forward_batch *b, const struct resp_command *cmd,
+            const char *buf)
+{
+    struct forward_cmd *f;
+
+    if (b->n == FORWARD_MAX_CMDS ||
+        (b->n > 0 && b->bytes + cmd->consumed > FORWARD_MAX_BYTES)) {
+        return 1;
+    }
+    f = &b->cmds[b->n];
+    f->ci =
+        commands_find(b->table, cmd->argv,
+                      cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS);
+    f->reply_error = 0;
+    if (cmd->is_inline) {
+        /* Bytes in `encoded`, which may move: raw holds the offset until
+         * the flush turns it into a pointer. */
+        size_t off = b->enc_len;
+
+        if (forward_encode(cmd, buf, &b->encoded, &b->enc_len, &b->enc_cap) <
+            0) {
+            return -1;
+        }
+        f->raw = NULL;
+        f->len = b->enc_len - off;
+        b->iov[b->n].iov_base = NULL;
+        b->iov[b->n].iov_len = off;
+    } else {
+        f->raw = buf;
+        f->len = cmd->consumed;
+    }
+    b->bytes += f->len;
+    b->n++;
+    return 0;
+}
+
+/* upstream_reply_fn: one reply, straight into the client's output. */
+static int
+on_reply(void *arg, size_t i, const char *reply, size_t len)
+{
+    struct forward_batch *b = arg;
+
+    b->cmds[i].reply_error = len > 0 && reply[0] == '-';
+    return conn_write_buf(b->c, reply, len);
+}
+
+/* Invalidation of one key a write changed. */
+static void
+drop_key(void *arg, const struct resp_arg *key)
+{
+    struct proxy *px = arg;
+
+    flights_invalidate(px->flights, key->p, key->len);
+}
+
+/* Counts the key of a write, for "a write without keys". */
+struct key_count {
+    struct proxy *px;
+    size_t n;
+};
+
+static void
+drop_and_count(void *arg, const struct resp_arg *key)
+{
+    struct key_count *kc = arg;
+
+    drop_key(kc->px, key);
+    kc->n++;
+}
+
+/* The cache no longer knows what changed: empty it. */
+static void
+flush_all(struct proxy *px)
+{
+    flights_invalidate_all(px->flights);
+    atomic_fetch_add_explicit(&px->metrics.write_flushes, 1,
+                              memory_order_relaxed);
+}
+
+/* upstream_reply_fn for COMMAND GETKEYS: an array of keys, each
+ * invalidated; an error or anything else fails the call. */
+static int
+on_keys(void *arg, size_t i, const char *reply, size_t len)
+{
+    struct proxy *px = arg;
+    const char *p = reply, *end = reply + len, *nl, *key;
+    long long n;
+    size_t klen;
+
+    (void)i;
+    if (len < 4 || p[0] != '*' || sscanf(p, "*%lld", &n) != 1 || n < 0 ||
+        (nl = memchr(p, '\n', len)) == NULL) {
+        return -1;
+    }
+    for (p = nl + 1; n > 0 && p < end; n--) {
+        if (!resp_reply_bulk(p, (size_t)(end - p), &key, &klen) ||
+            key == NULL) {
+            return -1;
+        }
+        flights_invalidate(px->flights, key, klen);
+        p = key + klen + 2;
+    }
+    return n == 0 ? 0 : -1;
+}
+
+/* Asks Redis for the keys of f (COMMAND GETKEYS, the command's own
+ * arguments after it) and invalidates them. Returns 0, or -1 when Redis
+ * could not tell (the caller empties the cache). */
+static int
+ask_keys(struct proxy *px, const struct forward_cmd *f)
+{
+    const char *nl = memchr(f->raw, '\n', f->len);
+    char err[UPSTREAM_ERR_MAX], head[64];
+    long long argc = 0;
+    struct iovec v[2];
+    size_t done;
+    int n, rc;
+
+    if (nl == NULL || sscanf(f->raw, "*%lld", &argc) != 1) {
+        return -1;
+    }
+    n = snprintf(head, sizeof(head),
+                 "*%lld\r\n$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n", argc + 2);
+    v[0] = (struct iovec){head, (size_t)n};
+    v[1] = (struct iovec){(void *)(nl + 1), f->len - (size_t)(nl + 1 - f->raw)};
+    rc = upstream_exec(px->up, v, 2, 1, on_keys, px, &done, err);
+    return rc == 0 ? 0 : -1;
+}
+
+int
+forward_flush(struct forward_batch *b)
+{
+    struct proxy *px = b->px;
+    char err[UPSTREAM_ERR_MAX], line[ERR_REPLY_MAX];
+    size_t i, done = 0;
+    int rc, wrc = 0;
+
+    if (b->n == 0) {
+        return 0;
+    }
+    for (i = 0; i < b->n; i++) {
+        if (b->cmds[i].raw == NULL) {
+            size_t off = b->iov[i].iov_len;
+
+            b->cmds[i].raw = b->encoded + off;
+        }
+        b->iov[i].iov_base = (void *)b->cmds[i].raw;
+        b->iov[i].iov_len = b->cmds[i].len;
+    }
+    standby_block_begin();
+    rc =
+        upstream_exec(px->up, b->iov, (int)b->n, b->n, on_reply, b, &done, err);
+    if (rc != 0 && rc != UPSTREAM_ENOMEM) {
+        size_t n = (size_t)snprintf(
+            line, sizeof(line), "-ERR redis %s: %s\r\n",
+            rc == UPSTREAM_ETIMEOUT ? "timeout" : "unavailable", err);
+
+        for (i = done; i < b->n; i++) {
+            wrc |= conn_write_buf(b->c, line, n < sizeof(line) ? n : 0);
+        }
+    }
+    for (i = 0; i < done; i++) {
+        const struct forward_cmd *f = &b->cmds[i];
+        struct key_count kc = {px, 0};
+        struct resp_command cmd;
+        const char *perr;
+        unsigned flags;
+        int k;
+
+        if (f->ci == NULL) {
+            /* A command the table does not know: if Redis ran it, it
+             * may have written anything. */
+            if (!f->reply_error) {
+                flush_all(px);
+            }
+            continue;
+        }
+        flags = commands_flags(f->ci);
+        if (resp_parse((char *)f->raw, f->len, (size_t)-1, &cmd, &perr) !=
+            RESP_OK) {
+            continue;
+        }
+        k = commands_keys(f->ci, &cmd, f->raw, !(flags & CMD_WRITE),
+                          drop_and_count, &kc);
+        if (k == 1 && (flags & CMD_WRITE) && ask_keys(px, f) < 0) {
+            flush_all(px);
+        } else if (k < 0 && !f->reply_error && (flags & CMD_WRITE)) {
+            flush_all(px);
+        } else if (k == 0 && kc.n == 0 && (flags & CMD_WRITE) &&
+                   !f->reply_error) {
+            flush_all(px); /* FLUSHALL, FLUSHDB, SWAPDB, ... */
+        }
+    }
+    standby_block_end(); /* ask_keys may have waited on Redis too */
+    atomic_fetch_add_explicit(&px->metrics.forwarded, (long)b->n,
+                              memory_order_relaxed);
+    free(b->encoded);
+    b->encoded = NULL;
+    b->enc_len = b->enc_cap = 0;
+    b->n = b->bytes = 0;
+    return wrc != 0 ? CONN_IO_ERR : 0;
+}

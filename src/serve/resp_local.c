@@ -1,0 +1,196 @@
+/*
+ * resp_local: command classification for the RESP port; see resp_local.h.
+ */
+#include "serve/resp_local.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "upstream/commands.h"
+
+static int
+is(const struct resp_arg *a, const char *name)
+{
+    size_t n = strlen(name);
+
+    return a->len == n && strncasecmp(a->p, name, n) == 0;
+}
+
+static int
+is_any(const struct resp_arg *a, const char *const *names)
+{
+    for (; *names != NULL; names++) {
+        if (is(a, *names)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+enum resp_local_cmd
+resp_local_which(const struct resp_command *cmd)
+{
+    const struct resp_arg *a = &cmd->argv[0];
+
+    if (is(a, "GET")) {
+        /* Another arity is Redis's error to give. */
+        return cmd->argc == 2 ? LOCAL_GET : LOCAL_NONE;
+    }
+    if (is(a, "PING")) {
+        return LOCAL_PING;
+    }
+    if (is(a, "ECHO")) {
+        return LOCAL_ECHO;
+    }
+    if (is(a, "QUIT")) {
+        return LOCAL_QUIT;
+    }
+    if (is(a, "AUTH")) {
+        return LOCAL_AUTH;
+    }
+    if (is(a, "HELLO")) {
+        return LOCAL_HELLO;
+    }
+    if (is(a, "RESET")) {
+        return LOCAL_RESET;
+    }
+    return LOCAL_NONE;
+}
+
+/* Does any argument after the first say BLOCK (XREAD, XREADGROUP)? */
+static int
+has_block_option(const struct resp_command *cmd)
+{
+    size_t i;
+
+    for (i = 1; i < cmd->argc && i < RESP_KEEP_ARGS; i++) {
+        if (is(&cmd->argv[i], "BLOCK")) {
+            return 1;
+        }
+    }
+    if (cmd->argc > RESP_KEEP_ARGS && cmd->words != NULL) {
+        for (; i < cmd->argc; i++) {
+            if (is(&cmd->words[i], "BLOCK")) {
+                return 1;
+            }
+        }
+    }
+    /* BLOCK comes before STREAMS, so within the first few arguments of
+     * any real XREAD; a long tail of keys is not searched. */
+    return 0;
+}
+
+int
+resp_local_opens_session(const struct resp_command *cmd,
+                         const struct cmd_info *ci)
+{
+    static const char *const state[] = {
+        "MULTI",   "WATCH",  "SELECT", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
+        "MONITOR", "CLIENT", "WAIT",   "WAITAOF",   "READONLY",   "READWRITE",
+        "ASKING",  "SYNC",   "PSYNC",  "REPLCONF",  NULL,
+    };
+    static const char *const blocking[] = {
+        "BLPOP",    "BRPOP",    "BLMOVE", "BRPOPLPUSH", "BLMPOP",
+        "BZPOPMIN", "BZPOPMAX", "BZMPOP", NULL,
+    };
+    const struct resp_arg *a = &cmd->argv[0];
+
+    if (is_any(a, state) || is_any(a, blocking)) {
+        return 1;
+    }
+    if (is(a, "XREAD") || is(a, "XREADGROUP")) {
+        return has_block_option(cmd);
+    }
+    /* A blocking command the names above do not know (a newer Redis, a
+     * module): Redis's own flag says so. */
+    return ci != NULL && (commands_flags(ci) & CMD_BLOCKING) != 0;
+}
+
+enum session_kind
+resp_local_session_kind(const struct resp_command *cmd)
+{
+    static const char *const pubsub[] = {
+        "SUBSCRIBE",    "PSUBSCRIBE",   "SSUBSCRIBE", "UNSUBSCRIBE",
+        "PUNSUBSCRIBE", "SUNSUBSCRIBE", NULL,
+    };
+    const struct resp_arg *a = &cmd->argv[0];
+
+    if (is_any(a, pubsub)) {
+        return SESSION_PUBSUB;
+    }
+    if (is(a, "MONITOR")) {
+        return SESSION_MONITOR;
+    }
+    if (is(a, "RESET")) {
+        return SESSION_RESET;
+    }
+    return SESSION_CMD;
+}
+
+/* Parses a protocol version: a decimal long long, as Redis's
+ * getLongLongFromObject. */
+static int
+version_of(const struct resp_arg *a, long long *v)
+{
+    long long x = 0;
+    size_t i = 0;
+    int neg = 0;
+
+    if (a->len == 0 || a->len > 19) {
+        return -1;
+    }
+    if (a->p[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (i == a->len) {
+        return -1;
+    }
+    for (; i < a->len; i++) {
+        if (a->p[i] < '0' || a->p[i] > '9') {
+            return -1;
+        }
+        x = x * 10 + (a->p[i] - '0');
+    }
+    *v = neg ? -x : x;
+    return 0;
+}
+
+int
+resp_local_hello(const struct resp_arg *argv, size_t argc, struct resp_hello *h,
+                 const char **err)
+{
+    size_t j = 1;
+    long long ver;
+
+    memset(h, 0, sizeof(*h));
+    if (argc >= 2) {
+        if (version_of(&argv[1], &ver) < 0) {
+            *err = "ERR Protocol version is not an integer or out of range";
+            return -1;
+        }
+        /* RESP2 only: a HELLO 3 would turn the connection to RESP3. */
+        if (ver != 2) {
+            *err = "NOPROTO unsupported protocol version";
+            return -1;
+        }
+        h->has_version = 1;
+        j = 2;
+    }
+    for (; j < argc; j++) {
+        size_t more = argc - 1 - j;
+
+        if (is(&argv[j], "AUTH") && more >= 2) {
+            h->password = &argv[j + 2];
+            j += 2;
+        } else if (is(&argv[j], "SETNAME") && more >= 1) {
+            h->name = &argv[j + 1];
+            j++;
+        } else {
+            h->bad_option = &argv[j]; /* the caller names it in the error */
+            *err = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,88 @@
+/*
+ * session: a private Redis connection for one RESP client, for commands
+ * that give a connection state in Redis (MULTI, WATCH, SELECT, SUBSCRIBE
+ * and friends, MONITOR, CLIENT, blocking commands). From its first such
+ * command until it disconnects or sends RESET, every command the client
+ * sends goes to that connection, GET included, so transactions, WATCH,
+ * pub/sub and blocking behave exactly as in Redis. Nothing a session reads
+ * is cached (its connection is not tracked), and it is never returned to
+ * the pool: it is closed when the session ends.
+ *
+ * A session never holds a worker while nothing moves: its socket is
+ * non-blocking and watched by the waiter under the client's conn
+ * (waiter_watch), so a reply or a published message wakes a worker, which
+ * relays it (session_pump) and parks the conn again. Bytes are relayed as
+ * they come, reply by reply, under the client's back-pressure: while the
+ * client has more than CONN_OUT_HIGH bytes unsent, nothing more is read
+ * from Redis (Redis then buffers, as it would for a slow client of its
+ * own).
+ *
+ * The session counts the replies it still owes the client (commands sent
+ * minus replies relayed; pub/sub messages and (un)subscribe confirmations
+ * are not replies to a counted command), so that the proxy's own answers
+ * (AUTH) keep their place in the reply order, and knows when it is
+ * subscribed or monitoring, so that a client waiting on Redis is not
+ * closed as idle. A session belongs to its conn's owner; not thread-safe.
+ */
+#ifndef RP_SESSION_H
+#define RP_SESSION_H
+
+#include <stddef.h>
+
+#include "net/conn.h"
+#include "proto/resp.h"
+
+struct proxy;
+struct session;
+
+/* How a command sent through a session is counted. */
+enum session_kind {
+    SESSION_CMD,     /* one reply owed */
+    SESSION_PUBSUB,  /* (P|S)(UN)SUBSCRIBE: confirmations, not counted */
+    SESSION_MONITOR, /* one reply, then a stream: the session holds on */
+    SESSION_RESET,   /* one reply, +RESET, which ends the session */
+};
+
+enum session_status {
+    SESSION_OK = 0,
+    SESSION_ENDED = 1, /* +RESET was relayed: close the session */
+    SESSION_EOF = -1,  /* Redis closed it: close the client after its
+                          output (a QUIT, a CLIENT KILL, Redis gone) */
+    SESSION_ERR = -2,  /* I/O or out of memory: close the client */
+};
+
+/*
+ * Opens a private connection for attached conn c (connect, AUTH and SELECT
+ * as the pool's; blocking for at most connect_timeout + command_timeout)
+ * and watches it for c. Counts against max_sessions. Returns the session,
+ * or NULL with a reason in err[0..256): "max number of sessions reached"
+ * (nothing was sent to Redis) or why Redis could not be reached.
+ */
+struct session *session_open(struct proxy *px, struct conn *c, char *err);
+
+/* Unwatches and closes s's connection and frees it. NULL is a no-op. */
+void session_close(struct proxy *px, struct session *s);
+
+/* Queues cmd (parsed from buf) for Redis. Returns 0 or -1 (no memory). */
+int session_send(struct session *s, const struct resp_command *cmd,
+                 const char *buf, enum session_kind kind);
+
+/* Moves bytes both ways without blocking: what is queued to Redis, and
+ * Redis's replies to c's output while it is not full. Returns an enum
+ * session_status. */
+int session_pump(struct proxy *px, struct conn *c, struct session *s);
+
+/* Replies still owed to the client. */
+size_t session_owed(const struct session *s);
+
+/* 1 when the client waits on Redis with nothing of its own to say (a
+ * blocking command, a subscription, MONITOR): no idle timeout applies. */
+int session_waiting(const struct session *s);
+
+/* 1 when s's client is subscribed (RESP2 pub/sub context). */
+int session_subscribed(const struct session *s);
+
+/* 1 when a RESET was sent and its +RESET not yet relayed. */
+int session_resetting(const struct session *s);
+
+#endif
