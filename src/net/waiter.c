@@ -26,7 +26,8 @@
 #define WAITER_QUEUE_TAG UINT64_MAX /* epoll data of the work queue's fd */
 #define WAITER_NO_SLOT UINT32_MAX
 #define WAITER_EVENTS 16 /* reports taken per epoll_wait */
-#define WAITER_EVENTS_WATCHED (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+/* What every registered fd reports; waiter_want_write adds EPOLLOUT. */
+#define WAITER_EVENTS_WATCHED (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 /* A slot's state word: generation << 32 | kind, plus the pending bit. */
 enum slot_kind {
