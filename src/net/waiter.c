@@ -279,7 +279,9 @@ waiter_drop(struct waiter *w, struct conn *c)
 void
 waiter_expire(struct waiter *w, struct conn *c)
 {
-    if (c->kind->ops->expired != NULL) {
+    /* With output still queued, a last word would land inside a response
+     * the client is receiving: then the conn just closes. */
+    if (c->kind->ops->expired != NULL && outq_bytes(&c->out) == 0) {
         c->kind->ops->expired(c);
     }
     log_debug("msg=\"connection timed out\" fd=%d partial=%d", c->fd,

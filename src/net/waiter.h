@@ -95,8 +95,9 @@ void waiter_drop(struct waiter *w, struct conn *c);
 
 /* Drops c, whose deadline passed, after its ops' last word (an HTTP conn
  * holding a partial request gets "408 Request Timeout": one non-blocking
- * send). For c's owner: the deadline thread, or a worker that read a
- * request still incomplete at its deadline. */
+ * send), unless output is still queued for c: then it just closes. For
+ * c's owner: the deadline thread, or a worker that read a request still
+ * incomplete at its deadline. */
 void waiter_expire(struct waiter *w, struct conn *c);
 
 /* Stops and joins the deadline thread, then hands parked conns that have

@@ -6,7 +6,8 @@
  * once; being edge-triggered, a re-parked conn wakes for new input, not for
  * input its owner left unread; a queued item wakes a taker; an idle conn is
  * closed at (never before) its deadline, silently or with "408 Request
- * Timeout" for an HTTP conn holding a partial request; input that arrived
+ * Timeout" for an HTTP conn holding a partial request, but never with a
+ * 408 spliced into a response still being sent; input that arrived
  * before a deadline while no worker was free is queued, not dropped;
  * waiter_count; waiter_stop hands conns with input or unsent output to the
  * queue, closes the rest, refuses later attaches and parks, and the reports
@@ -390,6 +391,46 @@ Test(waiter, http_conn_with_partial_request_gets_408_then_close)
     cr_assert_eq(strlen(body + 4), strtoul(cl + 18, NULL, 10),
                  "body '%s' vs its Content-Length", body + 4);
     cr_assert_eq(wait_open(&f.budget.open, 0), 0);
+    close(peer);
+    teardown(&f);
+}
+
+/* A client that stopped reading mid-response, its next request partly
+ * sent: at the send timeout the conn closes, and no 408 is spliced into
+ * the response the client was receiving. */
+Test(waiter, http_conn_expired_mid_response_gets_no_408_inside_it)
+{
+    enum { RESP_LEN = 1 << 20 };
+    static char resp[RESP_LEN], got[RESP_LEN];
+    struct fixture f;
+    struct conn *c;
+    size_t len = 0, sent;
+    ssize_t n;
+    int peer;
+
+    setup(&f);
+    c = new_conn(&f, KIND_HTTP, &peer);
+    for (size_t i = 0; i < RESP_LEN; i++) {
+        resp[i] = (char)('a' + i % 26);
+    }
+    cr_assert_eq(conn_write_buf(c, resp, RESP_LEN), 0);
+    cr_assert_eq(conn_flush(c), CONN_IO_AGAIN);
+    sent = RESP_LEN - outq_bytes(&c->out);
+    c->req_start_ms = util_now_ms();
+    cr_assert_eq(waiter_want_write(f.w, c, c->fd), 0);
+    /* The client reads a little (room for a 408), then stops. */
+    while (len < 65536 && (n = recv(peer, got + len, 65536 - len, 0)) > 0) {
+        len += (size_t)n;
+    }
+    park(&f, c, util_now_ms() - 1);
+    cr_assert_eq(wait_open(&f.budget.open, 0), 0);
+    while ((n = recv(peer, got + len, RESP_LEN - len, 0)) > 0) {
+        len += (size_t)n;
+    }
+    cr_assert_eq(n, 0, "recv: %s", strerror(errno));
+    cr_assert_eq(memcmp(got, resp, len), 0,
+                 "the client got bytes that are not its response");
+    cr_assert_eq(len, sent, "got %zu bytes, %zu were sent", len, sent);
     close(peer);
     teardown(&f);
 }
