@@ -243,7 +243,7 @@ int
 waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
 {
     struct epoll_event ev[WAITER_EVENTS];
-    int i, n, got = 0;
+    int i, n, got = 0, queue = 0;
 
     if (max > WAITER_EVENTS) {
         max = WAITER_EVENTS;
@@ -255,7 +255,8 @@ waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
         struct conn *c;
 
         if (tag == WAITER_QUEUE_TAG || slot >= w->nslots) {
-            continue; /* the caller looks at the queue */
+            queue = 1; /* the caller looks at the queue */
+            continue;
         }
         /* The slot may have been expired, dropped or even reused since
          * epoll reported it: then the generation differs. */
@@ -263,6 +264,11 @@ waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
         if (c != NULL) {
             out[got++] = c;
         }
+    }
+    if (queue && got > 0) {
+        /* The caller serves its claims first, maybe waiting on Redis
+         * meanwhile: the queue's items need another worker. */
+        workq_pass_on(w->q);
     }
     return got;
 }

@@ -85,7 +85,8 @@ int waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms);
  * max parked conns it reports, owned by the caller from then on. Returns
  * how many were put in out; 0 when the work queue has items or is shut
  * down, when every report lost its race or was for a conn someone has, or
- * on timeout. For worker threads. Thread-safe.
+ * on timeout. A wake-up of the queue that comes with claims is passed on
+ * to another waiting worker. For worker threads. Thread-safe.
  */
 int waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms);
 

@@ -2,12 +2,14 @@
  * Unit tests for how the waiter turns readiness reports into claims
  * (fixture: waiter_helpers.h): a report that comes while a worker has the
  * conn (RUNNING) is not lost but makes waiter_park answer "serve again",
- * once; a stale report, for a conn that was dropped and whose slot a new
- * conn took, never touches the new conn; writability wakes a conn only
- * after waiter_want_write; readiness of a descriptor watched for a conn
- * claims that conn, until it is unwatched; and four takers racing over 32
- * conns get every readable conn exactly once, with reports that came while
- * a taker had the conn answered by park() == 1 and no wake-up lost.
+ * once; the work queue's wake-up that came in a batch with claims is
+ * passed on to another waiting worker; a stale report, for a conn that was
+ * dropped and whose slot a new conn took, never touches the new conn;
+ * writability wakes a conn only after waiter_want_write; readiness of a
+ * descriptor watched for a conn claims that conn, until it is unwatched; and
+ * four takers racing over 32 conns get every readable conn exactly once, with
+ * reports that came while a taker had the conn answered by park() == 1 and no
+ * wake-up lost.
  *
  * "Did not wake" is shown by ordering, not by waiting: the kernel queues a
  * report during the send() or recv() that causes it, so a report that was
@@ -112,6 +114,36 @@ Test(waiter_ready, report_for_a_queued_conn_makes_its_park_serve_again,
     teardown(&f); /* closes c */
     cr_assert_eq(atomic_load(&f.budget.open), 0);
     close(peer);
+}
+
+/* ---- the work queue's wake-up ---- */
+
+/* A worker whose wake-up claimed conns serves them first, and may then
+ * wait on Redis for long: the queue's wake-up that came in the same batch
+ * must go on to another waiting worker, or queued conns wait for it. */
+Test(waiter_ready, queue_wakeup_that_came_with_claims_is_passed_on,
+     .timeout = 10)
+{
+    struct fixture f;
+    struct conn *c, *out[4];
+    int item = 1, peer;
+    void *got;
+
+    setup(&f);
+    c = new_conn(&f, KIND_RESP, &peer);
+    park(&f, c, util_now_ms() + FAR_MS);
+    cr_assert_eq(workq_push(f.q, &item), WORKQ_OK);
+    send_byte(peer, 'x'); /* both reports wait for the next epoll_wait */
+    cr_assert_eq(waiter_wait(f.w, out, 4, -1), 1);
+    cr_assert_eq(out[0], c);
+    /* Another worker: returns only if the wake-up was passed on. */
+    cr_assert_eq(waiter_wait(f.w, out, 4, -1), 0);
+    cr_assert_eq(workq_trypop(f.q, &got), WORKQ_OK);
+    cr_assert_eq(got, &item);
+    expect_no_take(&f, 0); /* nothing more to pass on */
+    waiter_drop(f.w, c);
+    close(peer);
+    teardown(&f);
 }
 
 /* ---- stale reports ---- */
