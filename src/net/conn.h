@@ -51,7 +51,8 @@ struct conn_ops {
      * its output is flushed. Called by c's owner. */
     int (*serve)(struct conn *c);
     /* c's deadline passed: a last word before it is closed (HTTP 408 for
-     * a partial request), one non-blocking send. May be NULL. */
+     * a partial request), one non-blocking send. Not called while output
+     * is queued for c. May be NULL. */
     void (*expired)(struct conn *c);
     /* The reply written to a client over its budget before it is closed
      * (HTTP 503, RESP -ERR max number of clients reached); returns its

@@ -26,7 +26,8 @@
 #define WAITER_QUEUE_TAG UINT64_MAX /* epoll data of the work queue's fd */
 #define WAITER_NO_SLOT UINT32_MAX
 #define WAITER_EVENTS 16 /* reports taken per epoll_wait */
-#define WAITER_EVENTS_WATCHED (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+/* What every registered fd reports; waiter_want_write adds EPOLLOUT. */
+#define WAITER_EVENTS_WATCHED (EPOLLIN | EPOLLRDHUP | EPOLLET)
 
 /* A slot's state word: generation << 32 | kind, plus the pending bit. */
 enum slot_kind {
@@ -242,7 +243,7 @@ int
 waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
 {
     struct epoll_event ev[WAITER_EVENTS];
-    int i, n, got = 0;
+    int i, n, got = 0, queue = 0;
 
     if (max > WAITER_EVENTS) {
         max = WAITER_EVENTS;
@@ -254,7 +255,8 @@ waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
         struct conn *c;
 
         if (tag == WAITER_QUEUE_TAG || slot >= w->nslots) {
-            continue; /* the caller looks at the queue */
+            queue = 1; /* the caller looks at the queue */
+            continue;
         }
         /* The slot may have been expired, dropped or even reused since
          * epoll reported it: then the generation differs. */
@@ -262,6 +264,11 @@ waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
         if (c != NULL) {
             out[got++] = c;
         }
+    }
+    if (queue && got > 0) {
+        /* The caller serves its claims first, maybe waiting on Redis
+         * meanwhile: the queue's items need another worker. */
+        workq_pass_on(w->q);
     }
     return got;
 }
@@ -278,7 +285,9 @@ waiter_drop(struct waiter *w, struct conn *c)
 void
 waiter_expire(struct waiter *w, struct conn *c)
 {
-    if (c->kind->ops->expired != NULL) {
+    /* With output still queued, a last word would land inside a response
+     * the client is receiving: then the conn just closes. */
+    if (c->kind->ops->expired != NULL && outq_bytes(&c->out) == 0) {
         c->kind->ops->expired(c);
     }
     log_debug("msg=\"connection timed out\" fd=%d partial=%d", c->fd,

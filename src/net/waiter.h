@@ -85,7 +85,8 @@ int waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms);
  * max parked conns it reports, owned by the caller from then on. Returns
  * how many were put in out; 0 when the work queue has items or is shut
  * down, when every report lost its race or was for a conn someone has, or
- * on timeout. For worker threads. Thread-safe.
+ * on timeout. A wake-up of the queue that comes with claims is passed on
+ * to another waiting worker. For worker threads. Thread-safe.
  */
 int waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms);
 
@@ -95,8 +96,9 @@ void waiter_drop(struct waiter *w, struct conn *c);
 
 /* Drops c, whose deadline passed, after its ops' last word (an HTTP conn
  * holding a partial request gets "408 Request Timeout": one non-blocking
- * send). For c's owner: the deadline thread, or a worker that read a
- * request still incomplete at its deadline. */
+ * send), unless output is still queued for c: then it just closes. For
+ * c's owner: the deadline thread, or a worker that read a request still
+ * incomplete at its deadline. */
 void waiter_expire(struct waiter *w, struct conn *c);
 
 /* Stops and joins the deadline thread, then hands parked conns that have

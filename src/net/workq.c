@@ -125,6 +125,19 @@ workq_trypop(struct workq *q, void **item)
     return rc;
 }
 
+void
+workq_pass_on(struct workq *q)
+{
+    int pass_on;
+
+    pthread_mutex_lock(&q->lock);
+    pass_on = q->count > 0 || q->shutdown;
+    pthread_mutex_unlock(&q->lock);
+    if (pass_on) {
+        signal_fd(q);
+    }
+}
+
 int
 workq_fd(const struct workq *q)
 {

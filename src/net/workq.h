@@ -49,6 +49,11 @@ int workq_push(struct workq *q, void *item);
  * WORKQ_ESHUTDOWN (see the top of this file). */
 int workq_trypop(struct workq *q, void **item);
 
+/* Passes on a wake-up taken from the eventfd by a consumer that will not
+ * call workq_trypop() now: writes the eventfd if items are queued or the
+ * queue is shut down. */
+void workq_pass_on(struct workq *q);
+
 /* The eventfd written on every push, by trypop as above, and at shutdown;
  * watch it with EPOLLET. It is never read (its counter would need 2^64
  * writes to fill). Owned by the queue: never read, write or close it. */

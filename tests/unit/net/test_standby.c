@@ -3,7 +3,9 @@
  * an idle worker with few enough running passes at once; workers over the
  * limit stand by until a running one blocks, and exactly one takes each
  * turn; nested blocking calls hand over one turn; standby_stop releases
- * everyone; the blocking hooks do nothing in a thread that never attached.
+ * everyone; the blocking hooks do nothing in a thread that never attached;
+ * the function a worker sets with standby_on_block runs once per outermost
+ * standby_block_begin in that thread only, before the turn is handed over.
  *
  * Each "worker" is a thread driven by the test through a small command
  * word; every wait is bounded, so a broken gate fails instead of hanging.
@@ -27,6 +29,8 @@ enum cmd {
     CMD_IDLE,        /* standby_idle, then report passed */
     CMD_BLOCK_BEGIN, /* standby_block_begin */
     CMD_BLOCK_END,   /* standby_block_end */
+    CMD_ON_BLOCK,    /* standby_on_block(on_block, NULL) */
+    CMD_NO_ON_BLOCK, /* standby_on_block(NULL, NULL) */
     CMD_EXIT,
 };
 
@@ -45,6 +49,26 @@ sleep_ms(long ms)
 
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
+}
+
+/* What on_block saw: how often it ran, and how many standby_idle calls
+ * of the worker `other` had returned during its last call. It gives other
+ * 100 ms to pass, so a turn handed over before it ran would show. */
+static atomic_int on_block_calls;
+static atomic_int other_passed_at_call = -1;
+static struct worker *other;
+
+static void
+on_block(void *arg)
+{
+    int64_t until = util_now_ms() + 100;
+
+    (void)arg;
+    atomic_fetch_add(&on_block_calls, 1);
+    while (atomic_load(&other->passed) == 0 && util_now_ms() < until) {
+        sleep_ms(1);
+    }
+    atomic_store(&other_passed_at_call, atomic_load(&other->passed));
 }
 
 static void *
@@ -71,6 +95,12 @@ worker_main(void *arg)
             break;
         case CMD_BLOCK_END:
             standby_block_end();
+            break;
+        case CMD_ON_BLOCK:
+            standby_on_block(on_block, NULL);
+            break;
+        case CMD_NO_ON_BLOCK:
+            standby_on_block(NULL, NULL);
             break;
         default:
             return NULL;
@@ -253,5 +283,38 @@ Test(standby, blocking_hooks_do_nothing_outside_an_attached_thread)
     standby_block_end();
     standby_stop(k.gate);
     cr_assert(passed_within(b, 1));
+    crew_finish(&k);
+}
+
+Test(standby, on_block_runs_once_per_outermost_block_before_the_handover)
+{
+    struct crew k;
+    struct worker *a = &k.w[0], *b = &k.w[1];
+
+    crew_start(&k, 1, 2);
+    other = b;
+    run(a, CMD_ON_BLOCK);
+    post(b, CMD_IDLE);
+    sleep_ms(100);
+    cr_assert_eq(atomic_load(&b->passed), 0, "ran over the limit");
+    run(a, CMD_BLOCK_BEGIN);
+    cr_assert_eq(atomic_load(&on_block_calls), 1);
+    cr_assert_eq(atomic_load(&other_passed_at_call), 0,
+                 "the turn was handed over before on_block ran");
+    cr_assert(passed_within(b, 1), "a blocked, b never got its turn");
+    run(a, CMD_BLOCK_BEGIN); /* nested: not again */
+    run(a, CMD_BLOCK_END);
+    cr_assert_eq(atomic_load(&on_block_calls), 1);
+    run(a, CMD_BLOCK_END);
+    run(b, CMD_BLOCK_BEGIN); /* another thread: not a's function */
+    run(b, CMD_BLOCK_END);
+    cr_assert_eq(atomic_load(&on_block_calls), 1);
+    run(a, CMD_BLOCK_BEGIN); /* the next outermost block: again */
+    run(a, CMD_BLOCK_END);
+    cr_assert_eq(atomic_load(&on_block_calls), 2);
+    run(a, CMD_NO_ON_BLOCK);
+    run(a, CMD_BLOCK_BEGIN);
+    run(a, CMD_BLOCK_END);
+    cr_assert_eq(atomic_load(&on_block_calls), 2, "ran after being unset");
     crew_finish(&k);
 }

@@ -1,232 +1,62 @@
 /*
- * Unit tests for waiter, over real sockets and a real work queue: each conn
- * is one end of a socketpair (non-blocking, as the accept loop makes it) and
- * the test plays the client on the other end, while the test thread plays
- * the worker with waiter_take(). Covered: a readable conn, or one whose
- * peer hung up, is handed to a taker exactly once; a re-parked conn wakes
- * again; a queued item wakes a taker; an idle conn is closed at (never
- * before) its deadline, silently or with "408 Request Timeout" for an HTTP
- * conn holding a partial request; waiter_count; waiter_stop hands conns
- * with input to the queue, closes the rest and refuses later parks, and
- * the reports epoll still holds for them are dropped; waiter_destroy closes
- * every parked conn; a socket epoll cannot watch is handed back; input
- * that arrived before a deadline while no worker was free is queued, not
- * dropped; and four taker threads racing over 32 conns each get every
- * readable conn exactly once, with no wake-up lost.
+ * Unit tests for waiter, over real sockets and a real work queue (fixture:
+ * waiter_helpers.h): attach gives a conn a slot for life and refuses a
+ * socket epoll cannot watch (giving the slot back) or a full table; a
+ * parked conn whose peer sent bytes or hung up is handed to a taker exactly
+ * once; being edge-triggered, a re-parked conn wakes for new input, not for
+ * input its owner left unread; a queued item wakes a taker; an idle conn is
+ * closed at (never before) its deadline, silently or with "408 Request
+ * Timeout" for an HTTP conn holding a partial request, but never with a
+ * 408 spliced into a response still being sent; input that arrived
+ * before a deadline while no worker was free is queued, not dropped;
+ * waiter_count; waiter_stop hands conns with input or unsent output to the
+ * queue, closes the rest, refuses later attaches and parks, and the reports
+ * epoll still holds are dropped; waiter_destroy closes every parked conn.
+ * Readiness while a worker has the conn, stale reports, writability,
+ * watched descriptors and many takers at once: test_waiter_ready.c.
  *
- * The waiter's thread scans deadlines every 100 ms, so the test waits for
- * its effects with bounded polls (a few ms apart, up to a second or two).
- * Nothing asserts how fast it is, only what it did, and for deadlines that
- * it did not act early.
+ * The waiter's thread scans deadlines every 100 ms, so the tests wait for
+ * its effects with bounded polls. Nothing asserts how fast it is, only
+ * what it did; that it did not act too early is shown by ordering (a
+ * control conn expired by a later scan), not by sleeping.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "net/conn.h"
-#include "serve/http_conn.h"
-#include "base/util.h"
-#include "net/waiter.h"
-#include "net/workq.h"
-
-#define FAR_MS 60000 /* a deadline that never comes during a test */
-#define WAIT_MS 2000 /* bound on waiting for the waiter thread */
+#include "waiter_helpers.h"
 
 static const char status_408[] = "HTTP/1.1 408 Request Timeout\r\n";
 
-/* The two kinds of conn the waiter must tell apart only through their
- * ops: one with a last word at its deadline (HTTP's 408), one without. */
-static const struct conn_ops http_ops = {.name = "http",
-                                         .expired = http_conn_expired};
-static const struct conn_ops resp_ops = {.name = "resp", .expired = NULL};
-enum kind { KIND_HTTP, KIND_RESP };
-
-struct fixture {
-    struct workq *q;
-    struct waiter *w;
-    struct conn_budget budget; /* .open: conns not yet destroyed */
-    struct conn_kind kinds[2];
-};
-
+/* Parks a conn with a passed deadline and waits until a scan closes it:
+ * every conn parked before this call has been looked at by a scan that
+ * decided to leave it. */
 static void
-setup(struct fixture *f)
+wait_for_a_scan(struct fixture *f)
 {
-    f->q = workq_create(256);
-    cr_assert_not_null(f->q);
-    f->w = waiter_create(f->q, 256);
-    cr_assert_not_null(f->w);
-    memset(&f->budget, 0, sizeof(f->budget));
-    for (int i = 0; i < 2; i++) {
-        f->kinds[i].ops = i == KIND_HTTP ? &http_ops : &resp_ops;
-        f->kinds[i].ctx = NULL;
-        f->kinds[i].budget = &f->budget;
-        atomic_init(&f->kinds[i].idle_timeout_ms, FAR_MS);
-        atomic_init(&f->kinds[i].request_timeout_ms, 1000);
-    }
+    int open = atomic_load(&f->budget.open), peer;
+    struct conn *probe = new_conn(f, KIND_RESP, &peer);
+
+    park(f, probe, util_now_ms() - 1);
+    expect_closed_silently(peer, WAIT_MS);
+    cr_assert_eq(wait_open(&f->budget.open, open), open);
+    close(peer);
 }
 
-static void
-teardown(struct fixture *f)
-{
-    waiter_destroy(f->w);
-    workq_destroy(f->q);
-}
-
-/* Creates a conn on one end of a fresh socketpair; *peer gets the other. */
-static struct conn *
-new_conn(struct fixture *f, enum kind kind, int *peer)
-{
-    struct conn *c;
-    int sv[2];
-
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    cr_assert_eq(util_set_nonblock(sv[0]), 0);
-    c = conn_create(sv[0], &f->kinds[kind]);
-    cr_assert_not_null(c);
-    atomic_fetch_add(&f->budget.open, 1);
-    *peer = sv[1];
-    return c;
-}
-
-static void
-park(struct fixture *f, struct conn *c, int64_t deadline_ms)
-{
-    cr_assert_eq(waiter_park(f->w, c, deadline_ms), 0);
-}
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
-
-/* Takes the next readable conn as a worker does; NULL after WAIT_MS. */
-static struct conn *
-take(struct fixture *f)
-{
-    int64_t until = util_now_ms() + WAIT_MS;
-    struct conn *c = NULL;
-
-    while (c == NULL && util_now_ms() < until) {
-        c = waiter_take(f->w, 50);
-    }
-    return c;
-}
-
-/* Asserts that no conn is handed to a taker within ms. */
-static void
-expect_no_take(struct fixture *f, int ms)
-{
-    struct conn *c = waiter_take(f->w, ms);
-
-    cr_assert_null(c, "a conn woke without input");
-}
-
-/* Polls until *open falls to want; returns its value. */
-static int
-wait_open(atomic_int *open, int want)
-{
-    int64_t until = util_now_ms() + WAIT_MS;
-
-    while (atomic_load(open) > want && util_now_ms() < until) {
-        sleep_ms(2);
-    }
-    return atomic_load(open);
-}
-
-/* Polls until the waiter holds n conns; returns its count. */
-static int
-wait_count(struct waiter *w, int n)
-{
-    int64_t until = util_now_ms() + WAIT_MS;
-
-    while (waiter_count(w) != n && util_now_ms() < until) {
-        sleep_ms(2);
-    }
-    return waiter_count(w);
-}
-
-#define PEER_EOF 0    /* the conn closed its end cleanly */
-#define PEER_RESET -1 /* the conn closed with our bytes unread */
-#define PEER_OPEN -2  /* still open when the wait ended */
-
-/* Reads what the peer receives until the conn's end closes or timeout_ms
- * pass. Collects at most cap bytes into buf (*len). */
-static int
-peer_read_all(int peer, long timeout_ms, char *buf, size_t cap, size_t *len)
-{
-    int64_t until = util_now_ms() + timeout_ms;
-
-    *len = 0;
-    for (;;) {
-        struct pollfd pfd = {.fd = peer, .events = POLLIN};
-        int64_t left = until - util_now_ms();
-        ssize_t n;
-
-        if (poll(&pfd, 1, left > 0 ? (int)left : 0) == 0) {
-            return PEER_OPEN;
-        }
-        n = recv(peer, buf + *len, cap - *len, MSG_DONTWAIT);
-        if (n == 0) {
-            return PEER_EOF;
-        }
-        if (n < 0 && errno == ECONNRESET) {
-            return PEER_RESET;
-        }
-        if (n > 0) {
-            *len += (size_t)n;
-            cr_assert_lt(*len, cap, "peer got more than %zu bytes", cap);
-        } else if (errno != EINTR && errno != EAGAIN) {
-            cr_assert_fail("recv: %s", strerror(errno));
-        }
-    }
-}
-
-/* Asserts the peer sees a clean close within timeout_ms, with no bytes. */
-static void
-expect_closed_silently(int peer, long timeout_ms)
-{
-    char buf[256];
-    size_t len;
-    int rc = peer_read_all(peer, timeout_ms, buf, sizeof(buf), &len);
-
-    cr_assert_eq(rc, PEER_EOF, "peer state %d, want EOF", rc);
-    cr_assert_eq(len, 0, "peer got %zu bytes: '%.*s'", len, (int)len, buf);
-}
-
-/* Asserts nothing arrived for the peer and its connection is still open. */
-static void
-expect_peer_open(int peer)
-{
-    char buf[16];
-    size_t len;
-
-    cr_assert_eq(peer_read_all(peer, 0, buf, sizeof(buf), &len), PEER_OPEN);
-}
-
-static void
-send_byte(int peer, char b)
-{
-    cr_assert_eq(send(peer, &b, 1, MSG_NOSIGNAL), 1);
-}
-
-/* ---- lifecycle ---- */
+/* ---- lifecycle and attach ---- */
 
 Test(waiter, destroy_of_null_does_nothing)
 {
     waiter_destroy(NULL);
+}
+
+Test(waiter, create_refuses_zero_slots)
+{
+    struct workq *q = workq_create(4);
+
+    cr_assert_not_null(q);
+    cr_assert_null(waiter_create(q, 0));
+    workq_destroy(q);
 }
 
 Test(waiter, new_waiter_holds_nothing)
@@ -236,6 +66,61 @@ Test(waiter, new_waiter_holds_nothing)
     setup(&f);
     cr_assert_eq(waiter_count(f.w), 0);
     teardown(&f);
+}
+
+Test(waiter, attach_of_a_socket_epoll_cannot_watch_is_refused)
+{
+    struct fixture f;
+    struct conn *c, *ok;
+    FILE *tmp = tmpfile();
+    int fd, peer;
+
+    setup_slots(&f, 1);
+    cr_assert_not_null(tmp);
+    fd = dup(fileno(tmp)); /* a regular file: epoll_ctl says EPERM */
+    cr_assert_geq(fd, 0);
+    fclose(tmp);
+    c = conn_create(fd, &f.kinds[KIND_RESP]);
+    cr_assert_not_null(c);
+    atomic_fetch_add(&f.budget.open, 1);
+    cr_assert_eq(waiter_attach(f.w, c), -1);
+    cr_assert_eq(c->attached, 0);
+    cr_assert_eq(atomic_load(&f.budget.open), 1, "the caller still owns it");
+    waiter_drop(f.w, c); /* right for a conn never attached */
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
+    /* The only slot was given back. */
+    ok = new_conn(&f, KIND_RESP, &peer);
+    waiter_drop(f.w, ok);
+    close(peer);
+    teardown(&f);
+}
+
+Test(waiter, attach_to_a_full_waiter_is_refused_until_a_conn_is_dropped)
+{
+    struct fixture f;
+    struct conn *a, *b, *extra;
+    uint32_t b_slot;
+    int pa, pb, pe;
+
+    setup_slots(&f, 2);
+    a = new_conn(&f, KIND_RESP, &pa);
+    b = new_conn(&f, KIND_RESP, &pb);
+    cr_assert_neq(a->slot, b->slot);
+    extra = new_detached(&f, KIND_RESP, &pe);
+    cr_assert_eq(waiter_attach(f.w, extra), -1);
+    cr_assert_eq(extra->attached, 0);
+    park(&f, a, util_now_ms() + FAR_MS); /* parked conns keep their slot */
+    cr_assert_eq(waiter_attach(f.w, extra), -1);
+    b_slot = b->slot;
+    waiter_drop(f.w, b);
+    cr_assert_eq(waiter_attach(f.w, extra), 0);
+    cr_assert_eq(extra->slot, b_slot);
+    waiter_drop(f.w, extra);
+    teardown(&f); /* closes a */
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
+    close(pa);
+    close(pb);
+    close(pe);
 }
 
 /* ---- waking ---- */
@@ -250,7 +135,8 @@ Test(waiter, idle_conn_stays_parked_until_its_deadline)
     c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
     cr_assert_eq(waiter_count(f.w), 1);
-    sleep_ms(250); /* two deadline scans */
+    wait_for_a_scan(&f);
+    wait_for_a_scan(&f); /* the second began after c was surely parked */
     cr_assert_eq(waiter_count(f.w), 1);
     cr_assert_eq(workq_depth(f.q), 0);
     cr_assert_eq(atomic_load(&f.budget.open), 1);
@@ -277,14 +163,14 @@ Test(waiter, readable_conn_is_handed_to_a_taker)
     cr_assert_eq(conn_read(c), 1);
     cr_assert_eq(c->rbuf[0], 'x');
     cr_assert_eq(atomic_load(&f.budget.open), 1, "waking does not close");
-    conn_destroy(c);
+    waiter_drop(f.w, c);
     cr_assert_eq(atomic_load(&f.budget.open), 0);
     expect_closed_silently(peer, 0);
     close(peer);
     teardown(&f);
 }
 
-Test(waiter, reparked_conn_wakes_again)
+Test(waiter, reparked_conn_wakes_again_for_new_input_only)
 {
     struct fixture f;
     struct conn *c;
@@ -294,24 +180,27 @@ Test(waiter, reparked_conn_wakes_again)
     c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() + FAR_MS);
     send_byte(peer, 'a');
+    send_byte(peer, 'b');
     cr_assert_eq(take(&f), c);
 
-    /* Input still unread: parked again, it is readable at once. */
+    /* Edge-triggered: input the owner left unread is no new edge. */
     park(&f, c, util_now_ms() + FAR_MS);
-    cr_assert_eq(take(&f), c, "unread input did not wake it");
-    cr_assert_eq(conn_read(c), 1);
-    conn_consume(c, 1);
+    expect_no_take(&f, 50);
+    send_byte(peer, 'c');
+    cr_assert_eq(take(&f), c, "new input did not wake it");
+    cr_assert_eq(drain_conn(c), 3);
+    cr_assert_eq(memcmp(c->rbuf, "abc", 3), 0);
 
     /* Drained: parked again, it waits for the next byte. */
     park(&f, c, util_now_ms() + FAR_MS);
     expect_no_take(&f, 50);
     cr_assert_eq(waiter_count(f.w), 1);
-    send_byte(peer, 'b');
+    send_byte(peer, 'd');
     cr_assert_eq(take(&f), c, "new input did not wake it");
     cr_assert_eq(conn_read(c), 1);
-    cr_assert_eq(c->rbuf[c->rpos], 'b');
+    cr_assert_eq(c->rbuf[c->rpos], 'd');
     cr_assert_eq(waiter_count(f.w), 0);
-    conn_destroy(c);
+    waiter_drop(f.w, c);
     close(peer);
     teardown(&f);
 }
@@ -331,25 +220,27 @@ Test(waiter, peer_hangup_wakes_the_conn_for_its_worker)
     cr_assert_eq(conn_read(c), CONN_IO_EOF);
     cr_assert_eq(atomic_load(&f.budget.open), 1,
                  "the worker closes it, not the waiter");
-    conn_destroy(c);
+    waiter_drop(f.w, c);
     teardown(&f);
 }
 
 Test(waiter, queued_item_wakes_a_taker, .timeout = 10)
 {
     struct fixture f;
+    struct conn *out[4];
     int item = 7;
     void *got;
 
     setup(&f);
     cr_assert_eq(workq_push(f.q, &item), WORKQ_OK);
     /* With no limit: returns only because the queue's fd is in the set. */
-    cr_assert_null(waiter_take(f.w, -1));
+    cr_assert_eq(waiter_wait(f.w, out, 4, -1), 0);
     cr_assert_eq(workq_trypop(f.q, &got), WORKQ_OK);
     cr_assert_eq(got, &item);
     expect_no_take(&f, 50); /* the queue is empty again */
     workq_shutdown(f.q);
-    cr_assert_null(waiter_take(f.w, -1), "shutdown did not wake a taker");
+    cr_assert_eq(waiter_wait(f.w, out, 4, -1), 0,
+                 "shutdown did not wake a taker");
     teardown(&f);
 }
 
@@ -366,7 +257,7 @@ Test(waiter, idle_conn_is_closed_at_its_deadline_and_not_before)
     c = new_conn(&f, KIND_RESP, &peer);
     t0 = util_now_ms();
     park(&f, c, t0 + 200);
-    expect_closed_silently(peer, 1500);
+    expect_closed_silently(peer, WAIT_MS);
     cr_assert_geq(util_now_ms() - t0, 200, "closed before its deadline");
     cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     cr_assert_eq(waiter_count(f.w), 0);
@@ -384,7 +275,7 @@ Test(waiter, conn_parked_past_its_deadline_is_closed)
     setup(&f);
     c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() - 1);
-    expect_closed_silently(peer, 1500);
+    expect_closed_silently(peer, WAIT_MS);
     cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     cr_assert_eq(waiter_count(f.w), 0);
     close(peer);
@@ -403,15 +294,36 @@ Test(waiter, only_conns_past_their_deadline_are_closed)
     park(&f, late, util_now_ms() + FAR_MS);
     park(&f, soon, util_now_ms() + 150);
     cr_assert_eq(waiter_count(f.w), 2);
-    expect_closed_silently(peer_soon, 1500);
+    expect_closed_silently(peer_soon, WAIT_MS);
     cr_assert_eq(wait_open(&f.budget.open, 1), 1);
     cr_assert_eq(waiter_count(f.w), 1);
     expect_peer_open(peer_late);
     send_byte(peer_late, 'x'); /* the survivor still wakes */
     cr_assert_eq(take(&f), late);
-    conn_destroy(late);
+    waiter_drop(f.w, late);
     close(peer_soon);
     close(peer_late);
+    teardown(&f);
+}
+
+Test(waiter, conn_parked_with_deadline_zero_never_expires)
+{
+    struct fixture f;
+    struct conn *c;
+    int peer;
+
+    setup(&f);
+    c = new_conn(&f, KIND_RESP, &peer);
+    park(&f, c, 0);
+    wait_for_a_scan(&f);
+    wait_for_a_scan(&f);
+    cr_assert_eq(waiter_count(f.w), 1);
+    cr_assert_eq(atomic_load(&f.budget.open), 1);
+    expect_peer_open(peer);
+    send_byte(peer, 'x'); /* still watched */
+    cr_assert_eq(take(&f), c);
+    waiter_drop(f.w, c);
+    close(peer);
     teardown(&f);
 }
 
@@ -419,28 +331,32 @@ Test(waiter, input_that_arrived_while_workers_were_busy_outlives_the_deadline)
 {
     struct fixture f;
     struct conn *c;
+    int64_t until;
     void *got;
     int peer;
 
     setup(&f);
     c = new_conn(&f, KIND_RESP, &peer);
     park(&f, c, util_now_ms() + 100);
-    send_byte(peer, 'x'); /* in time, but nobody calls waiter_take */
-    sleep_ms(400);        /* several deadline scans */
+    send_byte(peer, 'x'); /* in time, but nobody calls waiter_wait */
+    until = util_now_ms() + WAIT_MS;
+    while (workq_depth(f.q) == 0 && atomic_load(&f.budget.open) == 1 &&
+           util_now_ms() < until) {
+        sleep_ms(2);
+    }
     cr_assert_eq(atomic_load(&f.budget.open), 1,
-                 "a request that came in time "
-                 "was dropped");
+                 "a request that came in time was dropped");
     cr_assert_eq(waiter_count(f.w), 0);
     cr_assert_eq(workq_trypop(f.q, &got), WORKQ_OK,
                  "the readable conn was not queued for a worker");
     cr_assert_eq(got, c);
     cr_assert_eq(conn_read(c), 1);
     cr_assert_eq(c->rbuf[0], 'x');
-    /* Parked again, it is still watched: epoll_ctl ADDs it anew. */
+    /* Parked again, it is still watched. */
     park(&f, c, util_now_ms() + FAR_MS);
     send_byte(peer, 'y');
     cr_assert_eq(take(&f), c);
-    conn_destroy(c);
+    waiter_drop(f.w, c);
     close(peer);
     teardown(&f);
 }
@@ -449,15 +365,15 @@ Test(waiter, http_conn_with_partial_request_gets_408_then_close)
 {
     struct fixture f;
     struct conn *c;
-    char buf[512], *body;
-    size_t len, clen;
+    char buf[512], *body, *cl;
+    size_t len;
     int peer, rc;
 
     setup(&f);
     c = new_conn(&f, KIND_HTTP, &peer);
     c->req_start_ms = util_now_ms();
     park(&f, c, util_now_ms() + 200);
-    rc = peer_read_all(peer, 1500, buf, sizeof(buf), &len);
+    rc = peer_read_all(peer, WAIT_MS, buf, sizeof(buf), &len);
     cr_assert_eq(rc, PEER_EOF, "peer state %d after %zu bytes", rc, len);
     buf[len] = '\0';
     cr_assert_eq(strncmp(buf, status_408, strlen(status_408)), 0, "got: %s",
@@ -470,12 +386,51 @@ Test(waiter, http_conn_with_partial_request_gets_408_then_close)
                        buf);
     body = strstr(buf, "\r\n\r\n");
     cr_assert_not_null(body);
-    body += 4;
-    cr_assert_not_null(strstr(buf, "\r\nContent-Length: "));
-    clen = strtoul(strstr(buf, "\r\nContent-Length: ") + 18, NULL, 10);
-    cr_assert_eq(strlen(body), clen, "body '%s' vs Content-Length %zu", body,
-                 clen);
+    cl = strstr(buf, "\r\nContent-Length: ");
+    cr_assert_not_null(cl);
+    cr_assert_eq(strlen(body + 4), strtoul(cl + 18, NULL, 10),
+                 "body '%s' vs its Content-Length", body + 4);
     cr_assert_eq(wait_open(&f.budget.open, 0), 0);
+    close(peer);
+    teardown(&f);
+}
+
+/* A client that stopped reading mid-response, its next request partly
+ * sent: at the send timeout the conn closes, and no 408 is spliced into
+ * the response the client was receiving. */
+Test(waiter, http_conn_expired_mid_response_gets_no_408_inside_it)
+{
+    enum { RESP_LEN = 1 << 20 };
+    static char resp[RESP_LEN], got[RESP_LEN];
+    struct fixture f;
+    struct conn *c;
+    size_t len = 0, sent;
+    ssize_t n;
+    int peer;
+
+    setup(&f);
+    c = new_conn(&f, KIND_HTTP, &peer);
+    for (size_t i = 0; i < RESP_LEN; i++) {
+        resp[i] = (char)('a' + i % 26);
+    }
+    cr_assert_eq(conn_write_buf(c, resp, RESP_LEN), 0);
+    cr_assert_eq(conn_flush(c), CONN_IO_AGAIN);
+    sent = RESP_LEN - outq_bytes(&c->out);
+    c->req_start_ms = util_now_ms();
+    cr_assert_eq(waiter_want_write(f.w, c, c->fd), 0);
+    /* The client reads a little (room for a 408), then stops. */
+    while (len < 65536 && (n = recv(peer, got + len, 65536 - len, 0)) > 0) {
+        len += (size_t)n;
+    }
+    park(&f, c, util_now_ms() - 1);
+    cr_assert_eq(wait_open(&f.budget.open, 0), 0);
+    while ((n = recv(peer, got + len, RESP_LEN - len, 0)) > 0) {
+        len += (size_t)n;
+    }
+    cr_assert_eq(n, 0, "recv: %s", strerror(errno));
+    cr_assert_eq(memcmp(got, resp, len), 0,
+                 "the client got bytes that are not its response");
+    cr_assert_eq(len, sent, "got %zu bytes, %zu were sent", len, sent);
     close(peer);
     teardown(&f);
 }
@@ -489,7 +444,7 @@ Test(waiter, http_conn_between_requests_closes_without_reply)
     setup(&f);
     c = new_conn(&f, KIND_HTTP, &peer);
     park(&f, c, util_now_ms() + 100);
-    expect_closed_silently(peer, 1500);
+    expect_closed_silently(peer, WAIT_MS);
     cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     close(peer);
     teardown(&f);
@@ -505,7 +460,7 @@ Test(waiter, resp_conn_with_partial_request_closes_without_reply)
     c = new_conn(&f, KIND_RESP, &peer);
     c->req_start_ms = util_now_ms();
     park(&f, c, util_now_ms() + 100);
-    expect_closed_silently(peer, 1500);
+    expect_closed_silently(peer, WAIT_MS);
     cr_assert_eq(wait_open(&f.budget.open, 0), 0);
     close(peer);
     teardown(&f);
@@ -522,18 +477,19 @@ Test(waiter, count_follows_parks_wakes_and_expiries)
     setup(&f);
     for (i = 0; i < 3; i++) {
         c[i] = new_conn(&f, KIND_RESP, &peer[i]);
+        cr_assert_eq(waiter_count(f.w), i, "an attached conn is not parked");
         park(&f, c[i], util_now_ms() + FAR_MS);
         cr_assert_eq(waiter_count(f.w), i + 1);
     }
     send_byte(peer[1], 'x');
     cr_assert_eq(take(&f), c[1]);
     cr_assert_eq(waiter_count(f.w), 2);
-    conn_destroy(c[1]);
+    waiter_drop(f.w, c[1]);
     c[3] = new_conn(&f, KIND_RESP, &peer[3]);
     park(&f, c[3], util_now_ms() + 100);
     cr_assert_eq(waiter_count(f.w), 3);
     cr_assert_eq(wait_count(f.w, 2), 2, "the expired conn is still counted");
-    expect_closed_silently(peer[3], 1000);
+    expect_closed_silently(peer[3], WAIT_MS);
     cr_assert_eq(wait_open(&f.budget.open, 2), 2);
     teardown(&f);
     cr_assert_eq(atomic_load(&f.budget.open), 0);
@@ -572,7 +528,7 @@ Test(waiter, wakes_exactly_the_conns_that_got_input)
     expect_no_take(&f, 50); /* room for a wrong extra wake-up to show */
     cr_assert_eq(waiter_count(f.w), MANY / 2);
     for (i = 0; i < MANY; i += 2) {
-        conn_destroy(c[i]);
+        waiter_drop(f.w, c[i]);
     }
     cr_assert_eq(atomic_load(&f.budget.open), MANY / 2);
     teardown(&f);
@@ -585,59 +541,76 @@ Test(waiter, wakes_exactly_the_conns_that_got_input)
 Test(waiter, stop_closes_every_parked_conn_and_refuses_new_ones)
 {
     struct fixture f;
-    struct conn *c[3], *late;
-    int peer[3], peer_late, i;
+    struct conn *c[3], *held, *late;
+    int peer[3], peer_held, peer_late, i;
 
     setup(&f);
     for (i = 0; i < 3; i++) {
         c[i] = new_conn(&f, KIND_RESP, &peer[i]);
         park(&f, c[i], util_now_ms() + FAR_MS);
     }
+    held = new_conn(&f, KIND_RESP, &peer_held); /* a worker has it */
     waiter_stop(f.w);
-    cr_assert_eq(atomic_load(&f.budget.open), 0,
-                 "stop returned with conns open");
+    cr_assert_eq(atomic_load(&f.budget.open), 1,
+                 "stop returned with parked conns open");
     cr_assert_eq(waiter_count(f.w), 0);
     for (i = 0; i < 3; i++) {
         expect_closed_silently(peer[i], 0);
         close(peer[i]);
     }
-    late = new_conn(&f, KIND_RESP, &peer_late);
-    cr_assert_eq(waiter_park(f.w, late, util_now_ms() + FAR_MS), -1);
+    cr_assert_eq(waiter_park(f.w, held, util_now_ms() + FAR_MS), -1);
     cr_assert_eq(waiter_count(f.w), 0);
-    expect_peer_open(peer_late); /* still the caller's */
-    waiter_stop(f.w);            /* idempotent */
-    conn_destroy(late);
+    expect_peer_open(peer_held); /* still the caller's */
+    late = new_detached(&f, KIND_RESP, &peer_late);
+    cr_assert_eq(waiter_attach(f.w, late), -1);
+    cr_assert_eq(late->attached, 0);
+    waiter_stop(f.w); /* idempotent */
+    waiter_drop(f.w, held);
+    waiter_drop(f.w, late);
+    cr_assert_eq(atomic_load(&f.budget.open), 0);
+    expect_closed_silently(peer_held, 0);
     expect_closed_silently(peer_late, 0);
+    close(peer_held);
     close(peer_late);
     teardown(&f);
 }
 
-Test(waiter, stop_hands_conns_with_input_to_the_queue_and_drops_their_reports)
+Test(waiter, stop_hands_conns_with_input_or_output_to_the_queue)
 {
     struct fixture f;
-    struct conn *busy, *idle;
-    int peer_busy, peer_idle, i;
+    struct conn *in, *out, *idle;
+    int peer_in, peer_out, peer_idle, i;
     void *got;
 
     setup(&f);
-    busy = new_conn(&f, KIND_RESP, &peer_busy);
+    in = new_conn(&f, KIND_RESP, &peer_in);
+    out = new_conn(&f, KIND_RESP, &peer_out);
     idle = new_conn(&f, KIND_RESP, &peer_idle);
-    park(&f, busy, util_now_ms() + FAR_MS);
+    cr_assert_eq(conn_write_buf(out, "+OK\r\n", 5), 0); /* not yet sent */
+    park(&f, in, util_now_ms() + FAR_MS);
+    park(&f, out, util_now_ms() + FAR_MS);
     park(&f, idle, util_now_ms() + FAR_MS);
-    send_byte(peer_busy, 'x'); /* a request in flight, not yet taken */
+    send_byte(peer_in, 'x'); /* a request in flight, not yet taken */
     waiter_stop(f.w);
     expect_closed_silently(peer_idle, 0);
-    cr_assert_eq(atomic_load(&f.budget.open), 1);
-    /* The queue's wake-up (and any report epoll still held for busy) is
-     * not a conn for a taker. */
+    cr_assert_eq(atomic_load(&f.budget.open), 2);
+    cr_assert_eq(waiter_count(f.w), 0);
+    /* The queue's wake-up, and the report epoll still held for `in`, are
+     * not conns for a taker: the queue has them now. */
     for (i = 0; i < 4; i++) {
-        cr_assert_null(waiter_take(f.w, 20));
+        expect_no_take(&f, 20);
     }
+    cr_assert_eq(workq_depth(f.q), 2);
     cr_assert_eq(workq_trypop(f.q, &got), WORKQ_OK);
-    cr_assert_eq(got, busy, "the conn with input was not queued");
-    cr_assert_eq(conn_read(busy), 1);
-    conn_destroy(busy);
-    close(peer_busy);
+    cr_assert_eq(got, in, "the conn with input was not queued first");
+    cr_assert_eq(workq_trypop(f.q, &got), WORKQ_OK);
+    cr_assert_eq(got, out, "the conn with unsent output was not queued");
+    cr_assert_eq(conn_read(in), 1);
+    cr_assert_eq(conn_flush(out), CONN_IO_OK);
+    waiter_drop(f.w, in);
+    waiter_drop(f.w, out);
+    close(peer_in);
+    close(peer_out);
     close(peer_idle);
     teardown(&f);
 }
@@ -658,124 +631,6 @@ Test(waiter, destroy_closes_every_parked_conn)
     cr_assert_eq(atomic_load(&f.budget.open), 0);
     for (i = 0; i < 2; i++) {
         expect_closed_silently(peer[i], 0); /* shutdown is not a timeout */
-        close(peer[i]);
-    }
-}
-
-Test(waiter, park_of_a_socket_epoll_cannot_watch_is_refused)
-{
-    struct fixture f;
-    struct conn *c;
-    FILE *tmp = tmpfile();
-    int fd;
-
-    setup(&f);
-    cr_assert_not_null(tmp);
-    fd = dup(fileno(tmp)); /* a regular file: epoll_ctl says EPERM */
-    cr_assert_geq(fd, 0);
-    fclose(tmp);
-    c = conn_create(fd, &f.kinds[KIND_RESP]);
-    cr_assert_not_null(c);
-    atomic_fetch_add(&f.budget.open, 1);
-    cr_assert_eq(waiter_park(f.w, c, util_now_ms() + FAR_MS), -1);
-    cr_assert_eq(waiter_count(f.w), 0);
-    cr_assert_eq(atomic_load(&f.budget.open), 1, "the caller still owns it");
-    conn_destroy(c);
-    teardown(&f);
-}
-
-/* ---- many takers at once ---- */
-
-#define STRESS_CONNS 32
-#define STRESS_TAKERS 4
-#define STRESS_BYTES 4000 /* sent in all, one at a time */
-
-struct stress {
-    struct fixture *f;
-    struct conn *c[STRESS_CONNS];
-    atomic_int owner[STRESS_CONNS]; /* 1 while a taker holds conn i */
-    atomic_long received;
-    atomic_int doubled; /* a conn handed to two takers at once */
-    atomic_int stop;
-};
-
-static int
-stress_index(struct stress *st, const struct conn *c)
-{
-    int i;
-
-    for (i = 0; i < STRESS_CONNS && st->c[i] != c; i++) {
-    }
-    return i;
-}
-
-/* A worker: takes readable conns, reads what they hold, parks them again. */
-static void *
-stress_take(void *arg)
-{
-    struct stress *st = arg;
-
-    while (!atomic_load(&st->stop)) {
-        struct conn *c = waiter_take(st->f->w, 20);
-        long n;
-        int i;
-
-        if (c == NULL) {
-            continue;
-        }
-        i = stress_index(st, c);
-        if (i == STRESS_CONNS || atomic_exchange(&st->owner[i], 1) != 0) {
-            atomic_store(&st->doubled, 1);
-            continue;
-        }
-        while ((n = conn_read(c)) > 0) {
-            atomic_fetch_add(&st->received, n);
-            conn_consume(c, (size_t)n);
-        }
-        atomic_store(&st->owner[i], 0);
-        if (waiter_park(st->f->w, c, util_now_ms() + FAR_MS) < 0) {
-            atomic_store(&st->doubled, 1);
-        }
-    }
-    return NULL;
-}
-
-Test(waiter, concurrent_takers_each_get_a_readable_conn_exactly_once)
-{
-    struct fixture f;
-    struct stress st = {.f = &f};
-    pthread_t th[STRESS_TAKERS];
-    int peer[STRESS_CONNS], i;
-    int64_t until;
-
-    setup(&f);
-    for (i = 0; i < STRESS_CONNS; i++) {
-        st.c[i] = new_conn(&f, KIND_RESP, &peer[i]);
-        park(&f, st.c[i], util_now_ms() + FAR_MS);
-    }
-    for (i = 0; i < STRESS_TAKERS; i++) {
-        cr_assert_eq(pthread_create(&th[i], NULL, stress_take, &st), 0);
-    }
-    for (i = 0; i < STRESS_BYTES; i++) {
-        send_byte(peer[(i * 7) % STRESS_CONNS], 'x');
-    }
-    until = util_now_ms() + 10000;
-    while (atomic_load(&st.received) < STRESS_BYTES && util_now_ms() < until) {
-        sleep_ms(2);
-    }
-    atomic_store(&st.stop, 1);
-    for (i = 0; i < STRESS_TAKERS; i++) {
-        pthread_join(th[i], NULL);
-    }
-    cr_assert_eq(atomic_load(&st.doubled), 0,
-                 "a conn was handed out while another taker held it");
-    cr_assert_eq(atomic_load(&st.received), STRESS_BYTES,
-                 "%ld of %d bytes were read: a wake-up was lost",
-                 atomic_load(&st.received), STRESS_BYTES);
-    cr_assert_eq(waiter_count(f.w), STRESS_CONNS);
-    teardown(&f);
-    cr_assert_eq(atomic_load(&f.budget.open), 0);
-    for (i = 0; i < STRESS_CONNS; i++) {
         close(peer[i]);
     }
 }

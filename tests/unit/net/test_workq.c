@@ -2,9 +2,9 @@
  * Unit tests for workq: creation limits, FIFO order across the ring's wrap,
  * refusal when full, depth, non-blocking trypop, the eventfd edges an epoll
  * consumer sees (one per push, passed on by a trypop that leaves items or
- * finds the queue shut down), consumers that wait as workers do (trypop,
- * then sleep in one shared epoll set), shutdown (wakes every waiting
- * consumer, drains what is queued, refuses later pushes), and a
+ * finds the queue shut down, or by workq_pass_on), consumers that wait as
+ * workers do (trypop, then sleep in one shared epoll set), shutdown (wakes
+ * every waiting consumer, drains what is queued, refuses later pushes), and a
  * multi-producer / multi-consumer run that checks every item arrives
  * exactly once and each producer's items arrive in the order pushed.
  *
@@ -402,6 +402,29 @@ Test(workq, trypop_passes_the_wake_up_on_while_items_remain)
     cr_assert_not(woken(ep), "the last item passed a wake-up on");
     cr_assert_eq(workq_trypop(q, &item), WORKQ_EEMPTY);
     cr_assert_not(woken(ep), "an empty trypop woke someone");
+    close(ep);
+    workq_destroy(q);
+}
+
+Test(workq, pass_on_wakes_another_consumer_only_while_it_has_work)
+{
+    struct workq *q = make_queue(4);
+    int ep = watch_fd(q);
+    void *item;
+
+    workq_pass_on(q);
+    cr_assert_not(woken(ep), "an empty queue passed a wake-up on");
+    cr_assert_eq(workq_push(q, ITEM(1)), WORKQ_OK);
+    (void)woken(ep); /* taken by a consumer that serves something else */
+    workq_pass_on(q);
+    cr_assert(woken(ep), "the queued item was left with nobody woken");
+    cr_assert_eq(workq_depth(q), 1, "pass_on took an item");
+    cr_assert_eq(workq_trypop(q, &item), WORKQ_OK);
+    (void)woken(ep);
+    workq_shutdown(q);
+    (void)woken(ep);
+    workq_pass_on(q);
+    cr_assert(woken(ep), "the shutdown was not passed on");
     close(ep);
     workq_destroy(q);
 }
