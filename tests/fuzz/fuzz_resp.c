@@ -1,19 +1,27 @@
 /*
- * fuzz_resp: libFuzzer harness for the Redis-protocol request parser and the
- * reply encoders (src/resp.c).
+ * fuzz_resp: libFuzzer harness for the Redis-protocol request parser, its
+ * argument iterator and the reply encoders (src/proto/resp.c), with
+ * max_request = FUZZ_MAX_REQUEST.
  *
- * The input is treated as what one client sent on one connection: a mutable
- * exact-size heap copy is parsed the way a pipelining server does, command
- * after command, consuming cmd.consumed each time, until RESP_INCOMPLETE or
- * a protocol error. Each command must lie inside the bytes it was given,
- * fill the first min(argc, RESP_KEEP_ARGS) argv slots with arguments inside
- * the bytes it consumed, leave every later byte as received, and be
+ * The input is treated as what one client sent on one connection, read
+ * twice. First, one-shot: a mutable exact-size heap copy is parsed the way
+ * a pipelining server does, command after command with resp_parse,
+ * consuming cmd.consumed each time, until RESP_INCOMPLETE or a protocol
+ * error. Each command must lie inside the bytes it was given, fill the
+ * first min(argc, RESP_KEEP_ARGS) argv slots with arguments inside the
+ * bytes it consumed, keep the limits, leave every later byte as received,
+ * give through resp_iter the same arguments as argv, and be
  * RESP_INCOMPLETE on every shorter prefix (re-fed from fresh copies, since
- * inline parsing unescapes in place). Each
- * kept argument is then encoded with resp_fmt_bulk and parsed back, and
- * every encoder is run with lengths and capacities taken from the input to
- * check the snprintf-like contract: the exact size is returned, and nothing
- * is written unless it fits.
+ * inline parsing unescapes in place). Each kept argument is then encoded
+ * with resp_fmt_bulk and parsed back. Second, resumed: a fresh copy is fed
+ * to one resp_parser (with room for inline words) in reads whose sizes
+ * come from a generator seeded by the input, the unconsumed bytes moved to
+ * a fresh buffer after some reads, as a server compacting its read buffer
+ * does; every command, the final RESP_INCOMPLETE and any error must be
+ * what the one-shot reading gave, and need must stay within its bound.
+ * Last, every encoder is run with lengths and capacities taken from the
+ * input to check the snprintf-like contract: the exact size is returned,
+ * and nothing is written unless it fits.
  */
 #include "proto/resp.h"
 
@@ -25,6 +33,7 @@
 #define FUZZ_ALL_PREFIXES 64 /* every prefix of a command up to this length */
 #define FUZZ_PREFIX_STEPS 32 /* then about this many more */
 #define FUZZ_CANARY 0x5a
+#define FUZZ_MAX_REQUEST 8192 /* tests/fuzz/run.sh's limit seeds assume it */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,7 +66,7 @@ fuzz_parse_copy(const uint8_t *data, size_t k, struct resp_command *cmd,
     FUZZ_CHECK(copy != NULL);
     memcpy(copy, data, k);
     *err = NULL;
-    rc = resp_parse(copy, k, cmd, err);
+    rc = resp_parse(copy, k, FUZZ_MAX_REQUEST, cmd, err);
     free(copy);
     return rc;
 }
@@ -175,13 +184,16 @@ fuzz_check_bulk(const char *p, size_t len, size_t cap_seed)
     memcpy(frame, "*1\r\n", 4);
     memcpy(frame + 4, out, need);
     err = NULL;
-    if (len <= RESP_MAX_BULK) {
-        FUZZ_CHECK(resp_parse(frame, need + 4, &cmd, &err) == RESP_OK);
+    if (len <= FUZZ_MAX_REQUEST) {
+        FUZZ_CHECK(resp_parse(frame, need + 4, FUZZ_MAX_REQUEST, &cmd, &err) ==
+                   RESP_OK);
         FUZZ_CHECK(cmd.argc == 1 && cmd.consumed == need + 4);
         FUZZ_CHECK(cmd.argv[0].len == len);
         FUZZ_CHECK(len == 0 || memcmp(cmd.argv[0].p, p, len) == 0);
     } else {
-        FUZZ_CHECK(resp_parse(frame, need + 4, &cmd, &err) == RESP_EPROTO);
+        FUZZ_CHECK(resp_parse(frame, need + 4, FUZZ_MAX_REQUEST, &cmd, &err) ==
+                   RESP_EPROTO);
+        FUZZ_CHECK(strcmp(err, "Protocol error: invalid bulk length") == 0);
     }
     free(frame);
     free(out);
@@ -251,6 +263,47 @@ fuzz_encoders(const uint8_t *data, size_t size)
 }
 
 /*
+ * Walks cmd (parsed from cur) with resp_iter: it must give every argument
+ * (an inline command without words: the kept ones), the first
+ * RESP_KEEP_ARGS being argv's, each inside the command, an array's each
+ * followed by CRLF and all together within FUZZ_MAX_REQUEST.
+ */
+static void
+fuzz_check_iter(const struct resp_command *cmd, const char *cur)
+{
+    size_t n = 0, sum = 0;
+    struct resp_iter it;
+    struct resp_arg arg;
+
+    resp_iter_init(&it, cmd, cur);
+    while (resp_iter_next(&it, &arg)) {
+        FUZZ_CHECK(n < cmd->argc);
+        FUZZ_CHECK(fuzz_inside(arg.p, arg.len, cur, cmd->consumed));
+        if (n < RESP_KEEP_ARGS) {
+            FUZZ_CHECK(arg.p == cmd->argv[n].p && arg.len == cmd->argv[n].len);
+        }
+        if (cmd->words != NULL) {
+            FUZZ_CHECK(arg.p == cmd->words[n].p &&
+                       arg.len == cmd->words[n].len);
+        }
+        if (!cmd->is_inline) {
+            FUZZ_CHECK((size_t)(arg.p - cur) + arg.len + 2 <= cmd->consumed);
+            FUZZ_CHECK(arg.p[arg.len] == '\r' && arg.p[arg.len + 1] == '\n');
+            sum += arg.len;
+        }
+        n++;
+    }
+    FUZZ_CHECK(resp_iter_next(&it, &arg) == 0);
+    if (cmd->is_inline && cmd->words == NULL) {
+        FUZZ_CHECK(n ==
+                   (cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS));
+    } else {
+        FUZZ_CHECK(n == cmd->argc);
+    }
+    FUZZ_CHECK(sum <= FUZZ_MAX_REQUEST);
+}
+
+/*
  * Checks one RESP_OK command parsed from cur[0..remaining); multibulk says
  * whether it was one (cur[0] itself may since have been unescaped over).
  */
@@ -259,48 +312,89 @@ fuzz_check_command(const struct resp_command *cmd, const char *cur,
                    size_t remaining, int multibulk, size_t cap_seed)
 {
     size_t kept = cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS;
-    size_t i;
+    size_t i, sum = 0;
 
     FUZZ_CHECK(cmd->consumed > 0 && cmd->consumed <= remaining);
-    FUZZ_CHECK(!multibulk || cmd->argc <= RESP_MAX_ARGS);
+    FUZZ_CHECK(cmd->is_inline == !multibulk);
+    FUZZ_CHECK(multibulk ? cmd->argc <= RESP_MAX_ARGS
+                         : cmd->argc <= RESP_MAX_INLINE_ARGS);
+    FUZZ_CHECK(multibulk || cmd->consumed <= RESP_MAX_INLINE + 1);
     for (i = 0; i < kept; i++) {
         FUZZ_CHECK(
             fuzz_inside(cmd->argv[i].p, cmd->argv[i].len, cur, cmd->consumed));
-        FUZZ_CHECK(!multibulk || cmd->argv[i].len <= RESP_MAX_BULK);
         if (multibulk) {
             FUZZ_CHECK(cmd->argv[i].p[cmd->argv[i].len] == '\r');
+            sum += cmd->argv[i].len;
         }
         fuzz_check_bulk(cmd->argv[i].p, cmd->argv[i].len, cap_seed + i);
     }
+    FUZZ_CHECK(sum <= FUZZ_MAX_REQUEST);
+    fuzz_check_iter(cmd, cur);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* What one command (or the end of the stream) gave, argv as offsets from
+ * the command's first byte, so that two readings can be compared. */
+struct fuzz_rec {
+    int rc;
+    const char *err;
+    size_t consumed, argc;
+    int is_inline;
+    size_t off[RESP_KEEP_ARGS], len[RESP_KEEP_ARGS];
+};
+
+static void
+fuzz_record(struct fuzz_rec *r, int rc, const char *err,
+            const struct resp_command *cmd, const char *cur)
 {
-    char *buf = malloc(size > 0 ? size : 1);
-    size_t off = 0, cap_seed = (size_t)fuzz_u64(data, size, 8);
+    size_t i;
+
+    memset(r, 0, sizeof(*r));
+    r->rc = rc;
+    r->err = err;
+    if (rc != RESP_OK) {
+        return;
+    }
+    r->consumed = cmd->consumed;
+    r->argc = cmd->argc;
+    r->is_inline = cmd->is_inline;
+    for (i = 0; i < cmd->argc && i < RESP_KEEP_ARGS; i++) {
+        r->off[i] = (size_t)(cmd->argv[i].p - cur);
+        r->len[i] = cmd->argv[i].len;
+    }
+}
+
+/*
+ * The one-shot reading of buf (a copy of data[0..size)); returns the
+ * number of records written to recs (one per command, then the end), and
+ * leaves buf as parsing left it (inline arguments unescaped).
+ */
+static size_t
+fuzz_read_oneshot(char *buf, const uint8_t *data, size_t size,
+                  struct fuzz_rec *recs)
+{
+    size_t off = 0, n = 0, cap_seed = (size_t)fuzz_u64(data, size, 8);
     struct resp_command cmd;
     const char *err;
     int rc;
 
-    FUZZ_CHECK(buf != NULL);
-    memcpy(buf, data, size);
     for (;;) {
         memset(&cmd, 0, sizeof(cmd));
         err = NULL;
-        rc = resp_parse(buf + off, size - off, &cmd, &err);
+        rc = resp_parse(buf + off, size - off, FUZZ_MAX_REQUEST, &cmd, &err);
         FUZZ_CHECK(rc == RESP_OK || rc == RESP_INCOMPLETE || rc == RESP_EPROTO);
+        fuzz_record(&recs[n++], rc, err, &cmd, buf + off);
         if (rc == RESP_INCOMPLETE) {
             /* Kept for the next read: must be as received. */
             FUZZ_CHECK(memcmp(buf + off, data + off, size - off) == 0);
-            break;
+            return n;
         }
         if (rc == RESP_EPROTO) {
             FUZZ_CHECK(err != NULL);
             FUZZ_CHECK(strncmp(err, "Protocol error: ", 16) == 0);
             fuzz_check_prefixes(data + off, size - off, rc, err);
-            break;
+            return n;
         }
+        FUZZ_CHECK(cmd.words == NULL);
         fuzz_check_command(&cmd, buf + off, size - off, data[off] == '*',
                            cap_seed);
         fuzz_check_prefixes(data + off, cmd.consumed, rc, NULL);
@@ -308,9 +402,159 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Only the command's own bytes may have been unescaped over. */
         FUZZ_CHECK(memcmp(buf + off, data + off, size - off) == 0);
     }
+}
+
+/* xorshift64*: read sizes and buffer moves, the same for the same input. */
+static uint64_t
+fuzz_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static uint64_t
+fuzz_seed(const uint8_t *data, size_t size)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    size_t i;
+
+    for (i = 0; i < size; i++) {
+        h = (h ^ data[i]) * 1099511628211ULL;
+    }
+    return h | 1;
+}
+
+/* The connection of the resumed reading: win[0..have) unconsumed, room
+ * for cap bytes. */
+struct fuzz_conn {
+    char *win;
+    size_t have, cap;
+};
+
+/* Moves the unconsumed bytes to a fresh buffer of exactly cap bytes,
+ * poisoning and freeing the old one. */
+static void
+fuzz_move(struct fuzz_conn *c, size_t cap)
+{
+    char *fresh = malloc(cap > 0 ? cap : 1);
+
+    FUZZ_CHECK(fresh != NULL);
+    if (c->have > 0) {
+        memcpy(fresh, c->win, c->have);
+        memset(c->win, FUZZ_CANARY, c->have);
+    }
+    free(c->win);
+    c->win = fresh;
+    c->cap = cap;
+}
+
+/* A resumed command must be what the one-shot reading recorded. */
+static void
+fuzz_check_same(const struct fuzz_rec *want, const struct fuzz_rec *got,
+                const char *cur, const char *want_cur)
+{
+    size_t i;
+
+    FUZZ_CHECK(got->rc == want->rc);
+    if (got->rc == RESP_EPROTO) {
+        FUZZ_CHECK(strcmp(got->err, want->err) == 0);
+    }
+    FUZZ_CHECK(got->consumed == want->consumed && got->argc == want->argc);
+    FUZZ_CHECK(got->is_inline == want->is_inline);
+    for (i = 0; i < got->argc && i < RESP_KEEP_ARGS; i++) {
+        FUZZ_CHECK(got->off[i] == want->off[i] && got->len[i] == want->len[i]);
+        FUZZ_CHECK(memcmp(cur + got->off[i], want_cur + want->off[i],
+                          got->len[i]) == 0);
+    }
+}
+
+/*
+ * The resumed reading of data[0..size): recs[0..nrec) from the one-shot
+ * one, whose buffer was oneshot. Reads of random sizes are appended to the
+ * window, which is moved to a fresh exact-size buffer when it is full and
+ * at random; after each read the parser goes on until RESP_INCOMPLETE,
+ * and every outcome must match.
+ */
+static void
+fuzz_read_resumed(const uint8_t *data, size_t size, const struct fuzz_rec *recs,
+                  size_t nrec, const char *oneshot)
+{
+    struct resp_arg *words = malloc(RESP_MAX_INLINE_ARGS * sizeof(*words));
+    struct fuzz_conn c = {NULL, 0, 0};
+    uint64_t seed = fuzz_seed(data, size);
+    size_t got = 0, off = 0, k = 0;
+    struct resp_parser ps;
+    struct resp_command cmd;
+    struct fuzz_rec rec;
+    const char *err;
+    int rc;
+
+    FUZZ_CHECK(words != NULL);
+    resp_parser_init(&ps, FUZZ_MAX_REQUEST, words);
+    for (;;) {
+        uint64_t r = fuzz_rand(&seed);
+        size_t n = 1 + (size_t)(r >> 8) % (r & 1 ? 16 : 4096);
+
+        n = n < size - got ? n : size - got;
+        if ((r & 2) || c.have + n > c.cap) {
+            fuzz_move(&c, c.have + n); /* exact: ASan sees a read past it */
+        }
+        memcpy(c.win + c.have, data + got, n);
+        c.have += n;
+        got += n;
+        for (;;) {
+            memset(&cmd, 0, sizeof(cmd));
+            err = NULL;
+            rc = resp_parser_feed(&ps, c.win, c.have, &cmd, &err);
+            if (rc == RESP_INCOMPLETE) {
+                FUZZ_CHECK(ps.need == 0 ||
+                           (ps.need > c.have &&
+                            ps.need <= c.have + FUZZ_MAX_REQUEST + 2));
+                break;
+            }
+            FUZZ_CHECK(k < nrec);
+            fuzz_record(&rec, rc, err, &cmd, c.win);
+            fuzz_check_same(&recs[k], &rec, c.win, oneshot + off);
+            if (rc == RESP_EPROTO) {
+                FUZZ_CHECK(k == nrec - 1);
+                goto done;
+            }
+            FUZZ_CHECK(cmd.is_inline ? cmd.words == words : cmd.words == NULL);
+            fuzz_check_iter(&cmd, c.win);
+            off += cmd.consumed;
+            c.have -= cmd.consumed;
+            memmove(c.win, c.win + cmd.consumed, c.have);
+            k++;
+        }
+        if (got == size) {
+            /* The end of the stream: as incomplete as the one-shot one. */
+            FUZZ_CHECK(k == nrec - 1 && recs[k].rc == RESP_INCOMPLETE);
+            FUZZ_CHECK(off + c.have == size);
+            break;
+        }
+    }
+done:
+    free(c.win);
+    free(words);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *buf = malloc(size > 0 ? size : 1);
+    struct fuzz_rec *recs = malloc((size + 1) * sizeof(*recs));
+    size_t nrec;
+
+    FUZZ_CHECK(buf != NULL && recs != NULL);
+    memcpy(buf, data, size);
+    nrec = fuzz_read_oneshot(buf, data, size, recs);
+    fuzz_read_resumed(data, size, recs, nrec, buf);
     if (size > 0) {
         fuzz_encoders(data, size);
     }
+    free(recs);
     free(buf);
     return 0;
 }

@@ -15,9 +15,11 @@ status=0
 # N copies of character C.
 rep() { head -c "$2" /dev/zero | tr '\0' "$1"; }
 
-# Seeds at the size limits in src/, written into the working corpus only:
-# the fuzzer grows inputs slowly and would take long to reach 8-16 KB, and
-# the committed corpus stays a few KB.
+# Seeds at the size limits in src/ (and fuzz_resp's max_request), written
+# into the working corpus only: the fuzzer grows inputs slowly and would take
+# long to reach 8-16 KB, and the committed corpus stays a few KB. An array
+# at RESP_MAX_ARGS is 7 MB, past max_len: its seed is the count line and the
+# first arguments.
 limit_seeds() {
     local c=$2 line='\r\nHost: h\r\n'
     case $1 in
@@ -32,14 +34,27 @@ limit_seeds() {
           for _ in $(seq 100); do printf 'X: y\r\n'; done
           printf '\r\n'; } >"$c/limit-fields-101" ;;
     resp)
+        # fuzz_resp's max_request is 8192: one bulk, two summing, and two
+        # commands at it back to back (the sum is per command). Those over
+        # it carry their payload, so a broken limit would accept them.
         printf '*1\r\n$8192\r\n%s\r\n' "$(rep x 8192)" >"$c/limit-bulk-8192"
-        printf '*1\r\n$8193\r\n' >"$c/limit-bulk-8193"
+        printf '*1\r\n$8193\r\n%s\r\n' "$(rep x 8193)" >"$c/limit-bulk-8193"
+        printf '*2\r\n$4096\r\n%s\r\n$4096\r\n%s\r\n' "$(rep x 4096)" \
+            "$(rep y 4096)" >"$c/limit-sum-8192"
+        printf '*2\r\n$4096\r\n%s\r\n$4097\r\n%s\r\n' "$(rep x 4096)" \
+            "$(rep y 4097)" >"$c/limit-sum-8193"
+        printf '*1\r\n$8192\r\n%s\r\n*1\r\n$8192\r\n%s\r\n' \
+            "$(rep x 8192)" "$(rep y 8192)" >"$c/limit-sum-pipelined"
         printf 'GET %s\n' "$(rep k 16380)" >"$c/limit-inline-16384"
         printf 'GET %s' "$(rep k 16390)" >"$c/limit-inline-over"
-        { printf '*1024\r\n'
+        printf '%s\r\n' "$(rep a 1023 | sed 's/a/a /g')a" \
+            >"$c/limit-inline-words-1024"
+        printf '%s\r\n' "$(rep a 1024 | sed 's/a/a /g')a" \
+            >"$c/limit-inline-words-1025"
+        { printf '*1048576\r\n'
           for _ in $(seq 1024); do printf '$1\r\na\r\n'; done
-        } >"$c/limit-args-1024"
-        printf '*1025\r\n' >"$c/limit-args-1025" ;;
+        } >"$c/limit-args-1048576"
+        printf '*1048577\r\n' >"$c/limit-args-1048577" ;;
     esac
 }
 

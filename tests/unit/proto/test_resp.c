@@ -1,13 +1,16 @@
 /*
  * Unit tests for resp: one table row per behaviour, each its own Test.
  *
- * Every parse case is checked the picohttpparser way: each prefix of the
- * input is fed in a fresh, exactly sized heap copy (so ASan sees any read
- * past len, and in-place inline unescaping never leaks into the next feed),
- * and must give RESP_INCOMPLETE until the command is complete (or, for bad
- * input, RESP_INCOMPLETE or the very same error); then the full input must
- * give the expected result. Multibulk parsing must leave the bytes alone.
- * Encoders are called with every capacity from 0 up to the exact size.
+ * Every parse case goes through check_case() (resp_helpers.h): each prefix
+ * is parsed one-shot the picohttpparser way and must give RESP_INCOMPLETE
+ * until the command is complete (or, for bad input, RESP_INCOMPLETE or the
+ * very same error), then the expected result; and the same prefixes fed
+ * through one resumed resp_parser, in place, moved, and with the bytes it
+ * has checked poisoned, must give what the one-shot parse gave at every
+ * length. All with max_request = TEST_MAX_REQUEST (8192). The feeding
+ * machinery itself, the argument iterator and the limits that need large
+ * inputs are in test_resp_feed.c. Encoders are called with every capacity
+ * from 0 up to the exact size.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -16,33 +19,11 @@
 #include <string.h>
 
 #include "proto/resp.h"
-
-struct arg {
-    const char *p;
-    size_t len;
-};
-
-struct parse_case {
-    const char *name;
-    const char *in; /* input bytes, not NUL-terminated */
-    size_t len;
-    int status;                      /* result for the whole input */
-    size_t argc;                     /* RESP_OK: arguments sent */
-    struct arg argv[RESP_KEEP_ARGS]; /* RESP_OK: the first min(argc, 8) */
-    size_t consumed;                 /* RESP_OK: bytes of the first command */
-    const char *err;                 /* RESP_EPROTO: the error text */
-};
+#include "resp_helpers.h"
 
 /* clang-format off */
 #define A(s) {s, sizeof(s) - 1}
 /* clang-format on */
-
-#define ERR_MBULK "Protocol error: invalid multibulk length"
-#define ERR_BULK "Protocol error: invalid bulk length"
-#define ERR_CRLF "Protocol error: bulk data not followed by CRLF"
-#define ERR_QUOTES "Protocol error: unbalanced quotes in request"
-#define ERR_INLINE "Protocol error: too big inline request"
-#define ERR_DOLLAR(c) "Protocol error: expected '$', got '" c "'"
 
 #define CASE_TEST(name_, ...)                                                  \
     Test(resp, name_)                                                          \
@@ -65,71 +46,6 @@ struct parse_case {
 #define REJECTS(name_, input, err_)                                            \
     CASE_TEST(name_, input, sizeof(input) - 1, RESP_EPROTO, 0, {{NULL, 0}}, 0, \
               err_)
-
-static void
-check_full(const struct parse_case *c, size_t n, int rc,
-           const struct resp_command *cmd, const char *err)
-{
-    size_t i;
-
-    cr_assert_eq(rc, c->status, "%s: %zu of %zu bytes: status %d, want %d",
-                 c->name, n, c->len, rc, c->status);
-    if (rc == RESP_EPROTO) {
-        cr_assert_str_eq(err, c->err, "%s: error text", c->name);
-        return;
-    }
-    cr_assert_eq(cmd->consumed, c->consumed, "%s: consumed %zu, want %zu",
-                 c->name, cmd->consumed, c->consumed);
-    cr_assert_eq(cmd->argc, c->argc, "%s: argc %zu, want %zu", c->name,
-                 cmd->argc, c->argc);
-    for (i = 0; i < c->argc && i < RESP_KEEP_ARGS; i++) {
-        cr_assert_eq(cmd->argv[i].len, c->argv[i].len,
-                     "%s: argv[%zu] length %zu, want %zu", c->name, i,
-                     cmd->argv[i].len, c->argv[i].len);
-        cr_assert(memcmp(cmd->argv[i].p, c->argv[i].p, c->argv[i].len) == 0,
-                  "%s: argv[%zu] bytes differ", c->name, i);
-    }
-}
-
-/* Parses the first n bytes of c->in from a fresh copy and checks the result. */
-static void
-check_prefix(const struct parse_case *c, size_t n)
-{
-    char *buf = malloc(n);
-    struct resp_command cmd;
-    const char *err = NULL;
-    size_t full = c->status == RESP_OK ? c->consumed : c->len;
-    int rc;
-
-    cr_assert_not_null(buf);
-    memcpy(buf, c->in, n);
-    memset(&cmd, 0, sizeof(cmd));
-    rc = resp_parse(buf, n, &cmd, &err);
-    if (n >= full) {
-        check_full(c, n, rc, &cmd, err);
-    } else if (rc == RESP_EPROTO && c->status == RESP_EPROTO) {
-        cr_assert_str_eq(err, c->err, "%s: prefix %zu of %zu: other error",
-                         c->name, n, c->len);
-    } else {
-        cr_assert_eq(rc, RESP_INCOMPLETE,
-                     "%s: prefix %zu of %zu: status %d, want incomplete",
-                     c->name, n, c->len, rc);
-    }
-    if (c->in[0] == '*')
-        cr_assert(memcmp(buf, c->in, n) == 0, "%s: multibulk buffer changed",
-                  c->name);
-    free(buf);
-}
-
-static void
-check_case(const struct parse_case *c)
-{
-    size_t n;
-
-    cr_assert(c->len > 0);
-    for (n = 1; n <= c->len; n++)
-        check_prefix(c, n);
-}
 
 /* Parsing: multibulk arrays. */
 
@@ -172,7 +88,8 @@ PARSES_EMPTY(treats_int64_min_count_as_empty_command,
              "*-9223372036854775808\r\n", 23)
 PARSES_EMPTY(stops_after_empty_array, "*0\r\n*1\r\n$4\r\nPING\r\n", 4)
 
-REJECTS(rejects_count_over_limit_before_args_arrive, "*1025\r\n", ERR_MBULK)
+REJECTS(rejects_count_one_over_max_args_before_args_arrive, "*1048577\r\n",
+        ERR_MBULK)
 REJECTS(rejects_huge_count, "*20000000\r\n", ERR_MBULK)
 REJECTS(rejects_non_numeric_count, "*abc\r\n", ERR_MBULK)
 REJECTS(rejects_empty_count, "*\r\n", ERR_MBULK)
@@ -206,7 +123,7 @@ REJECTS(truncates_error_at_nul_byte_like_redis, "*1\r\n\0",
         "Protocol error: expected '$', got '")
 
 REJECTS(rejects_negative_bulk_length, "*1\r\n$-1\r\n", ERR_BULK)
-REJECTS(rejects_bulk_length_over_limit_before_payload_arrives,
+REJECTS(rejects_bulk_length_over_max_request_before_payload_arrives,
         "*1\r\n$8193\r\n", ERR_BULK)
 REJECTS(rejects_huge_bulk_length, "*1\r\n$99999999999999999999999\r\n",
         ERR_BULK)
@@ -295,63 +212,118 @@ Test(resp, returns_incomplete_for_empty_buffer)
 {
     char buf[1] = {'*'};
     struct resp_command cmd;
+    struct resp_parser ps, before;
     const char *err = NULL;
 
-    cr_assert_eq(resp_parse(buf, 0, &cmd, &err), RESP_INCOMPLETE);
+    cr_assert_eq(resp_parse(buf, 0, TEST_MAX_REQUEST, &cmd, &err),
+                 RESP_INCOMPLETE);
+    cr_assert_null(err);
+    resp_parser_init(&ps, TEST_MAX_REQUEST, NULL);
+    before = ps;
+    cr_assert_eq(resp_parser_feed(&ps, buf, 0, &cmd, &err), RESP_INCOMPLETE);
+    cr_assert(memcmp(&ps, &before, sizeof(ps)) == 0, "parser state moved");
     cr_assert_null(err);
 }
 
 /* Parsing: limits, at the boundary and one over. */
 
-static void
-check_built(const char *name, char *in, size_t len, int status, size_t argc,
-            const char *err)
+/*
+ * A case for "*n\r\n" and n bulks of lens[i] bytes ('a' + i each): whole
+ * (RESP_OK, argv pointing into the input), or, when cut, ending with the
+ * last bulk's header. The caller sets status and err for a bad one and
+ * frees *buf.
+ */
+static struct parse_case
+bulks_case(const char *name, const size_t *lens, size_t n, int cut, char **buf)
 {
-    struct parse_case c = {name, in, len, status, argc, {{NULL, 0}}, len, err};
-    size_t i;
+    struct parse_case c = {name, NULL, 0, RESP_OK, n, {{NULL, 0}}, 0, NULL};
+    size_t size = 32, i;
+    char *p;
 
-    if (status == RESP_OK && in[0] == '*') {
-        for (i = 0; i < argc && i < RESP_KEEP_ARGS; i++)
-            c.argv[i] = (struct arg){"x", 1};
-    }
-    check_case(&c);
-    free(in);
-}
-
-/* "*n\r\n" followed by n arguments "x". */
-static char *
-build_array(size_t n, size_t *len)
-{
-    char *buf = malloc(32 + n * 7), *p = buf;
-    size_t i;
-
-    cr_assert_not_null(buf);
-    p += sprintf(p, "*%zu\r\n", n);
     for (i = 0; i < n; i++)
-        p += sprintf(p, "$1\r\nx\r\n");
-    *len = (size_t)(p - buf);
-    return buf;
+        size += 32 + lens[i];
+    p = *buf = malloc(size);
+    cr_assert_not_null(p);
+    p += sprintf(p, "*%zu\r\n", n);
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "$%zu\r\n", lens[i]);
+        if (cut && i == n - 1)
+            break;
+        memset(p, 'a' + (int)i, lens[i]);
+        if (i < RESP_KEEP_ARGS)
+            c.argv[i] = (struct arg){p, lens[i]};
+        p += lens[i];
+        memcpy(p, "\r\n", 2);
+        p += 2;
+    }
+    c.in = *buf;
+    c.len = c.consumed = (size_t)(p - *buf);
+    return c;
 }
 
-/* "*1\r\n$n\r\n" followed by n bytes of payload and CRLF. */
-static char *
-build_bulk(size_t n, size_t *len)
+static void
+check_bulks(const size_t *lens, size_t n, int cut, int status, const char *err)
 {
-    char *buf = malloc(32 + n), *p = buf;
+    char *buf;
+    struct parse_case c =
+        bulks_case(criterion_current_test->name, lens, n, cut, &buf);
 
-    cr_assert_not_null(buf);
-    p += sprintf(p, "*1\r\n$%zu\r\n", n);
-    memset(p, 'v', n);
-    p += n;
-    memcpy(p, "\r\n", 2);
-    *len = (size_t)(p + 2 - buf);
-    return buf;
+    c.status = status;
+    c.err = err;
+    check_case(&c);
+    free(buf);
 }
 
-/* "GET kkk... kkk..." with line bytes before the terminator term: a space
- * after every RESP_MAX_BULK k's, so each word is within the limit. */
+Test(resp, accepts_bulk_at_max_request)
+{
+    size_t lens[] = {TEST_MAX_REQUEST};
+
+    check_bulks(lens, 1, 0, RESP_OK, NULL);
+}
+
+Test(resp, rejects_bulk_one_over_max_request)
+{
+    size_t lens[] = {TEST_MAX_REQUEST + 1};
+
+    check_bulks(lens, 1, 0, RESP_EPROTO, ERR_BULK);
+}
+
+/* The sum of an array's bulks is bounded too, checked at each header. */
+Test(resp, accepts_bulks_summing_to_max_request)
+{
+    size_t lens[] = {5000, TEST_MAX_REQUEST - 5000};
+
+    check_bulks(lens, 2, 0, RESP_OK, NULL);
+}
+
+Test(resp, rejects_at_second_header_bulks_summing_past_max_request)
+{
+    size_t lens[] = {5000, TEST_MAX_REQUEST - 5000 + 1};
+
+    /* Each bulk alone is within the limit; together they are one over,
+     * refused as soon as the second header is read, before its payload. */
+    check_bulks(lens + 1, 1, 0, RESP_OK, NULL);
+    check_bulks(lens, 2, 1, RESP_EPROTO, ERR_BULK);
+}
+
+Test(resp, accepts_empty_bulks_once_sum_reaches_max_request)
+{
+    size_t lens[] = {TEST_MAX_REQUEST, 0, 0};
+
+    check_bulks(lens, 3, 0, RESP_OK, NULL);
+}
+
+Test(resp, rejects_one_byte_bulk_once_sum_reaches_max_request)
+{
+    size_t lens[] = {TEST_MAX_REQUEST, 0, 1};
+
+    check_bulks(lens, 3, 1, RESP_EPROTO, ERR_BULK);
+}
+
+/* "GET kkk...k" (one word) with line bytes before the terminator term;
+ * *c is the case for it, RESP_OK unless the caller says otherwise. */
 static char *
-build_inline(size_t line, const char *term, size_t *len)
+build_inline(size_t line, const char *term, struct parse_case *c)
 {
     size_t tlen = strlen(term);
     char *buf = malloc(line + tlen);
@@ -359,30 +331,69 @@ build_inline(size_t line, const char *term, size_t *len)
     cr_assert_not_null(buf);
     memcpy(buf, "GET ", 4);
     memset(buf + 4, 'k', line - 4);
-    if (line > 4 + RESP_MAX_BULK)
-        buf[4 + RESP_MAX_BULK] = ' ';
     memcpy(buf + line, term, tlen);
-    *len = line + tlen;
+    *c = (struct parse_case){
+        criterion_current_test->name,    buf,         line + tlen, RESP_OK, 2,
+        {A("GET"), {buf + 4, line - 4}}, line + tlen, NULL};
     return buf;
 }
 
-/* "GET " and one word of n k's, then CRLF. */
-static char *
-build_inline_word(size_t n, size_t *len)
+/* The line counts up to the LF: with CRLF, the CR is its last byte. */
+Test(resp, accepts_crlf_inline_line_at_max_length)
 {
-    char *buf = malloc(n + 6);
+    struct parse_case c;
+    char *in = build_inline(RESP_MAX_INLINE - 1, "\r\n", &c);
 
-    cr_assert_not_null(buf);
-    memcpy(buf, "GET ", 4);
-    memset(buf + 4, 'k', n);
-    memcpy(buf + 4 + n, "\r\n", 2);
-    *len = n + 6;
-    return buf;
+    check_case(&c);
+    free(in);
+}
+
+Test(resp, accepts_lf_inline_line_at_max_length)
+{
+    struct parse_case c;
+    char *in = build_inline(RESP_MAX_INLINE, "\n", &c);
+
+    check_case(&c);
+    free(in);
+}
+
+Test(resp, rejects_crlf_inline_line_one_over_max_length)
+{
+    struct parse_case c;
+    char *in = build_inline(RESP_MAX_INLINE, "\r\n", &c);
+
+    c.status = RESP_EPROTO;
+    c.err = ERR_INLINE;
+    check_case(&c);
+    free(in);
+}
+
+Test(resp, rejects_unterminated_inline_line_over_max_length)
+{
+    struct parse_case c;
+    char *in = build_inline(RESP_MAX_INLINE + 1, "", &c);
+
+    c.status = RESP_EPROTO;
+    c.err = ERR_INLINE;
+    check_case(&c);
+    free(in);
+}
+
+/* An inline word is bounded by the line, not by max_request (as in Redis,
+ * whose proto-max-bulk-len applies to bulks only). */
+Test(resp, accepts_inline_word_longer_than_max_request)
+{
+    struct parse_case c;
+    char *in = build_inline(4 + TEST_MAX_REQUEST + 1, "\r\n", &c);
+
+    cr_assert_eq(c.argv[1].len, TEST_MAX_REQUEST + 1);
+    check_case(&c);
+    free(in);
 }
 
 /* n words "a" separated by spaces, then CRLF. */
 static char *
-build_inline_words(size_t n, size_t *len)
+build_inline_words(size_t n, struct parse_case *c)
 {
     char *buf = malloc(2 * n + 2), *p = buf;
     size_t i;
@@ -393,151 +404,37 @@ build_inline_words(size_t n, size_t *len)
         *p++ = ' ';
     }
     memcpy(p, "\r\n", 2);
-    *len = 2 * n + 2;
+    *c = (struct parse_case){criterion_current_test->name,
+                             buf,
+                             2 * n + 2,
+                             RESP_OK,
+                             n,
+                             {{NULL, 0}},
+                             2 * n + 2,
+                             NULL};
+    for (i = 0; i < n && i < RESP_KEEP_ARGS; i++)
+        c->argv[i] = (struct arg){"a", 1};
     return buf;
 }
 
-Test(resp, accepts_count_at_max_args)
+Test(resp, accepts_inline_words_at_max_inline_args)
 {
-    size_t len;
-    char *in = build_array(RESP_MAX_ARGS, &len);
-
-    check_built("max args", in, len, RESP_OK, RESP_MAX_ARGS, NULL);
-}
-
-Test(resp, rejects_count_one_over_max_args)
-{
-    size_t len;
-    char *in = build_array(RESP_MAX_ARGS + 1, &len);
-
-    check_built("max args + 1", in, len, RESP_EPROTO, 0, ERR_MBULK);
-}
-
-Test(resp, accepts_bulk_at_max_length)
-{
-    size_t len;
-    char *in = build_bulk(RESP_MAX_BULK, &len);
-    struct parse_case c = {"max bulk", in,          len, RESP_OK,
-                           1,          {{NULL, 0}}, len, NULL};
-    char *want = malloc(RESP_MAX_BULK);
-
-    cr_assert_not_null(want);
-    memset(want, 'v', RESP_MAX_BULK);
-    c.argv[0] = (struct arg){want, RESP_MAX_BULK};
-    check_case(&c);
-    free(want);
-    free(in);
-}
-
-Test(resp, rejects_bulk_one_over_max_length)
-{
-    size_t len;
-    char *in = build_bulk(RESP_MAX_BULK + 1, &len);
-
-    check_built("max bulk + 1", in, len, RESP_EPROTO, 0, ERR_BULK);
-}
-
-Test(resp, accepts_crlf_inline_line_at_max_length)
-{
-    size_t len;
-    char *in = build_inline(RESP_MAX_INLINE - 1, "\r\n", &len);
-    struct parse_case c = {
-        "max inline crlf",
-        in,
-        len,
-        RESP_OK,
-        3,
-        {A("GET"),
-         {in + 4, RESP_MAX_BULK},
-         {in + 5 + RESP_MAX_BULK, RESP_MAX_INLINE - 6 - RESP_MAX_BULK}},
-        len,
-        NULL};
+    struct parse_case c;
+    char *in = build_inline_words(RESP_MAX_INLINE_ARGS, &c);
 
     check_case(&c);
     free(in);
 }
 
-Test(resp, accepts_lf_inline_line_at_max_length)
+Test(resp, rejects_inline_words_one_over_max_inline_args)
 {
-    size_t len;
-    char *in = build_inline(RESP_MAX_INLINE, "\n", &len);
-    struct parse_case c = {
-        "max inline lf",
-        in,
-        len,
-        RESP_OK,
-        3,
-        {A("GET"),
-         {in + 4, RESP_MAX_BULK},
-         {in + 5 + RESP_MAX_BULK, RESP_MAX_INLINE - 5 - RESP_MAX_BULK}},
-        len,
-        NULL};
+    struct parse_case c;
+    char *in = build_inline_words(RESP_MAX_INLINE_ARGS + 1, &c);
 
+    c.status = RESP_EPROTO;
+    c.err = ERR_INLINE;
     check_case(&c);
     free(in);
-}
-
-Test(resp, rejects_crlf_inline_line_one_over_max_length)
-{
-    size_t len;
-    char *in = build_inline(RESP_MAX_INLINE, "\r\n", &len);
-
-    check_built("max inline + 1", in, len, RESP_EPROTO, 0, ERR_INLINE);
-}
-
-Test(resp, rejects_unterminated_inline_line_over_max_length)
-{
-    size_t len;
-    char *in = build_inline(RESP_MAX_INLINE + 1, "", &len);
-
-    check_built("max inline, no newline", in, len, RESP_EPROTO, 0, ERR_INLINE);
-}
-
-Test(resp, accepts_inline_word_at_max_bulk_length)
-{
-    size_t len;
-    char *in = build_inline_word(RESP_MAX_BULK, &len);
-    struct parse_case c = {"max inline word",
-                           in,
-                           len,
-                           RESP_OK,
-                           2,
-                           {A("GET"), {in + 4, RESP_MAX_BULK}},
-                           len,
-                           NULL};
-
-    check_case(&c);
-    free(in);
-}
-
-Test(resp, rejects_inline_word_one_over_max_bulk_length)
-{
-    size_t len;
-    char *in = build_inline_word(RESP_MAX_BULK + 1, &len);
-
-    check_built("max inline word + 1", in, len, RESP_EPROTO, 0, ERR_INLINE);
-}
-
-Test(resp, accepts_inline_words_at_max_args)
-{
-    size_t len;
-    char *in = build_inline_words(RESP_MAX_ARGS, &len);
-    struct parse_case c = {"max inline words", in,          len, RESP_OK,
-                           RESP_MAX_ARGS,      {{NULL, 0}}, len, NULL};
-    size_t i;
-
-    for (i = 0; i < RESP_KEEP_ARGS; i++)
-        c.argv[i] = (struct arg){"a", 1};
-    check_case(&c);
-    free(in);
-}
-
-Test(resp, rejects_inline_words_one_over_max_args)
-{
-    size_t len;
-    char *in = build_inline_words(RESP_MAX_ARGS + 1, &len);
-
-    check_built("max inline words + 1", in, len, RESP_EPROTO, 0, ERR_INLINE);
 }
 
 Test(resp, parses_pipelined_stream_command_by_command)
@@ -555,8 +452,9 @@ Test(resp, parses_pipelined_stream_command_by_command)
     size_t off = 0, len = sizeof(in) - 1, i;
 
     for (i = 0; i < sizeof(want_argc) / sizeof(want_argc[0]); i++) {
-        cr_assert_eq(resp_parse(in + off, len - off, &cmd, &err), RESP_OK,
-                     "command %zu", i);
+        cr_assert_eq(
+            resp_parse(in + off, len - off, TEST_MAX_REQUEST, &cmd, &err),
+            RESP_OK, "command %zu", i);
         cr_assert_eq(cmd.argc, want_argc[i], "command %zu", i);
         if (want_arg0[i] != NULL)
             cr_assert(
@@ -565,7 +463,8 @@ Test(resp, parses_pipelined_stream_command_by_command)
                 "command %zu", i);
         off += cmd.consumed;
     }
-    cr_assert_eq(resp_parse(in + off, len - off, &cmd, &err), RESP_INCOMPLETE);
+    cr_assert_eq(resp_parse(in + off, len - off, TEST_MAX_REQUEST, &cmd, &err),
+                 RESP_INCOMPLETE);
     cr_assert_eq(len - off, 10);
 }
 
@@ -631,7 +530,8 @@ Test(resp, fmt_error_sends_parser_error_on_one_line)
     struct resp_command cmd;
     const char *err = NULL;
 
-    cr_assert_eq(resp_parse(buf, sizeof(buf) - 1, &cmd, &err), RESP_EPROTO);
+    cr_assert_eq(resp_parse(buf, sizeof(buf) - 1, TEST_MAX_REQUEST, &cmd, &err),
+                 RESP_EPROTO);
     EXPECT_FMT_LIT("-ERR Protocol error: expected '$', got ' '\r\n",
                    resp_fmt_error(out, cap, "ERR %s", err));
 }
