@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "proto/http.h"
+
 #define CONN_RBUF 16384 /* = HTTP_MAX_HEAD = RESP_MAX_INLINE */
 #define CONN_WBUF 16384
 
@@ -47,8 +49,13 @@ struct conn {
     int write_timeout_ms;   /* budget for flushing one batch of replies */
     size_t rpos, rlen;      /* unconsumed bytes: rbuf[rpos..rlen) */
     size_t discard;         /* HTTP body bytes still to skip */
+    size_t parsed_len;      /* bytes of the partial request already handed
+                               to the parser (from rpos); 0 = none */
     size_t wlen;            /* bytes waiting in wbuf */
     atomic_int *open_count; /* decremented by conn_destroy */
+    /* HTTP: the request being parsed; while its head is partial, req's
+       progress is what http_parse_request_resume() goes on from. */
+    struct http_request req;
     char rbuf[CONN_RBUF];
     char wbuf[CONN_WBUF];
 };

@@ -491,7 +491,7 @@ done:
 int
 httpd_process(struct proxy *px, struct conn *c)
 {
-    struct http_request req;
+    struct http_request *req = &c->req;
     int rc;
 
     for (;;) {
@@ -511,7 +511,9 @@ httpd_process(struct proxy *px, struct conn *c)
             }
             return 0;
         }
-        rc = http_parse_request(c->rbuf + c->rpos, avail, &req);
+        rc = http_parse_request_resume(c->rbuf + c->rpos, avail, c->parsed_len,
+                                       req);
+        c->parsed_len = rc == HTTP_INCOMPLETE ? avail : 0;
         if (rc == HTTP_INCOMPLETE) {
             if (c->req_start_ms == 0) {
                 c->req_start_ms = util_now_ms();
@@ -527,10 +529,10 @@ httpd_process(struct proxy *px, struct conn *c)
             return -1;
         }
         c->req_start_ms = 0;
-        conn_consume(c, req.head_len);
-        c->discard = (size_t)req.content_length;
-        rc = c->proto == CONN_ADMIN ? admin_serve(px, c, &req)
-                                    : serve(px, c, &req);
+        conn_consume(c, req->head_len);
+        c->discard = (size_t)req->content_length;
+        rc = c->proto == CONN_ADMIN ? admin_serve(px, c, req)
+                                    : serve(px, c, req);
         if (rc < 0) {
             return -1;
         }
