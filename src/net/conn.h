@@ -30,6 +30,7 @@
 #include <sys/uio.h>
 
 #include "net/outq.h"
+#include "proto/http.h"
 
 #define CONN_RBUF 16384     /* = HTTP_MAX_HEAD = RESP_MAX_INLINE */
 #define CONN_WBUF 16384     /* the inline output block */

@@ -2,23 +2,39 @@
  * http: the HTTP/1.x request-head parser, percent-decoding, reason phrases
  * and the UTF-8 check used to pick a Content-Type.
  *
- * The parser keeps no state between calls: each call re-reads the head from
- * its first byte, the way picohttpparser does. A head is at most
- * HTTP_MAX_HEAD bytes, so re-reading is cheap, and it makes "incomplete" a
- * plain answer instead of a saved state machine. Only the first
- * HTTP_MAX_HEAD bytes are ever looked at: running out of them without
- * finding the end of the head is HTTP_EHEADERS, running out of input is
- * HTTP_INCOMPLETE. Each check is made as soon as the bytes it needs are
- * there and in the order the bytes arrive, so a prefix of an input either
- * needs more bytes or fails the same way the whole input does.
+ * The parser is a small state machine over the parts of a head, in the
+ * order they arrive: leading empty lines, method, target, version, then for
+ * each field line its first byte, name, OWS and value, and the empty line.
+ * Each part is scanned as a run; a run that meets the end of the bytes
+ * records in req->progress where it stopped, as offsets, and a resumed call
+ * goes on from that byte. Only two things are read again: the version (at
+ * most ten bytes, re-parsed whole) and a CR that was the last byte (it may
+ * yet get its LF). The counts the limits need (field lines, Host lines, a
+ * Content-Length seen) travel in the progress too. So the resumed scans of
+ * a head fed in pieces examine each byte a bounded number of times, plus a
+ * constant per call.
+ *
+ * A parse from the first byte and a resumed one run the same code. A resumed
+ * call that reaches any answer but HTTP_INCOMPLETE throws its work away and
+ * parses once more from the first byte: that fills the pointers of *req and
+ * makes the answer exactly the full parse's, at the cost of one more pass per
+ * request. Only the first HTTP_MAX_HEAD bytes are ever looked at: running
+ * out of them without finding the end of the head is HTTP_EHEADERS, running
+ * out of input is HTTP_INCOMPLETE. Each check is made as soon as the bytes it
+ * needs are there and in the order the bytes arrive, so a prefix of an input
+ * either needs more bytes or fails the same way the whole input does.
  *
  * Speed comes from scanning, not from cleverness per byte: the method and
  * field names go through a 256-entry token table, and the request-target and
  * field values (the long parts) are skipped eight bytes at a time with a
  * word-wide test for "any control byte here?" before falling back to bytes.
+ * http_scan_bytes() counts what the scans examined: each run (or, for the
+ * field lines, each call) adds its length to a local sum, and the sum goes
+ * into the per-thread total once per call.
  */
 #include "proto/http.h"
 
+#include <assert.h>
 #include <string.h>
 
 #define HTTP_ONES 0x0101010101010101ull
@@ -36,14 +52,39 @@ static const unsigned char http_tchar[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, /* 0x70 */
 };
 
-/* What the header fields said, beyond what goes into struct http_request. */
-struct http_seen {
-    int fields;      /* field lines so far */
-    int hosts;       /* Host field lines */
-    int have_length; /* a Content-Length was seen */
-    int close;       /* Connection: close */
-    int keep_alive;  /* Connection: keep-alive */
+/* The parts of a head; progress.phase. Zero is where a parse starts. */
+enum http_phase {
+    HTTP_PH_LEADING = 0, /* empty lines before the request line */
+    HTTP_PH_METHOD,      /* tok: the method's first byte */
+    HTTP_PH_TARGET,      /* tok: the request-target's first byte */
+    HTTP_PH_VERSION,     /* tok: the version's first byte; re-read whole */
+    HTTP_PH_LINE,        /* tok: the first byte of a field or empty line */
+    HTTP_PH_NAME,        /* tok: the field line, at: in its name */
+    HTTP_PH_OWS,         /* past the ':'; name_len is set */
+    HTTP_PH_VALUE,       /* in the value; value is set */
+    HTTP_PH_DONE,        /* the empty line is past: at is the head's length */
 };
+
+/* Bytes examined by this thread's scans; see http_scan_bytes(). */
+static _Thread_local size_t http_examined;
+
+/*
+ * One call's run over buf[0..end). The progress and the count are copies,
+ * written back once per call: kept local, nothing the parser stores can
+ * alias them, so they stay in registers.
+ */
+struct http_scan {
+    const char *buf, *end;
+    struct http_progress pr;
+    size_t examined;
+};
+
+/* Counts a run that examined [from, to) and, before end, the byte at to. */
+static inline void
+http_count(struct http_scan *s, const char *from, const char *to)
+{
+    s->examined += (size_t)(to - from) + (to < s->end ? 1 : 0);
+}
 
 static inline uint64_t
 http_load64(const char *p)
@@ -110,85 +151,67 @@ http_eol(const char *p, const char *end)
     return p[1] == '\n' ? 2 : -1;
 }
 
+/* Moves on to the part that starts at offset off. */
+static inline int
+http_enter(struct http_progress *pr, int phase, size_t off)
+{
+    pr->phase = phase;
+    pr->tok = pr->at = off;
+    return HTTP_OK;
+}
+
 /* Skips empty lines before the request line (RFC 9112 section 2.2). */
 static int
-http_skip_empty_lines(const char **pp, const char *end)
+http_skip_empty_lines(struct http_scan *s)
 {
-    const char *p = *pp;
-    int n;
+    struct http_progress *pr = &s->pr;
+    const char *buf = s->buf, *end = s->end, *p = buf + pr->at, *from = p;
+    int n = 1;
 
     while (p < end && (*p == '\r' || *p == '\n')) {
         n = http_eol(p, end);
         if (n <= 0) {
-            return n == 0 ? HTTP_INCOMPLETE : HTTP_EBAD;
+            break;
         }
         p += n;
     }
-    *pp = p;
-    return HTTP_OK;
-}
-
-static int
-http_parse_method(const char **pp, const char *end, struct http_request *req)
-{
-    const char *p = *pp;
-
-    while (p < end && http_tchar[(unsigned char)*p]) {
-        p++;
+    http_count(s, from, p);
+    pr->at = (size_t)(p - buf);
+    if (n <= 0) {
+        return n == 0 ? HTTP_INCOMPLETE : HTTP_EBAD; /* at: the CR */
     }
     if (p == end) {
-        return HTTP_INCOMPLETE;
+        return HTTP_INCOMPLETE; /* more empty lines may follow */
     }
-    if (*p != ' ' || p == *pp) {
-        return HTTP_EBAD;
-    }
-    req->method_name = *pp;
-    req->method_len = (size_t)(p - *pp);
-    req->method = HTTP_METHOD_OTHER;
-    if (req->method_len == 3 && memcmp(*pp, "GET", 3) == 0) {
-        req->method = HTTP_METHOD_GET;
-    } else if (req->method_len == 4 && memcmp(*pp, "HEAD", 4) == 0) {
-        req->method = HTTP_METHOD_HEAD;
-    }
-    *pp = p + 1;
-    return HTTP_OK;
+    return http_enter(pr, HTTP_PH_METHOD, pr->at);
 }
 
-/*
- * Finds the request-target's terminating SP. Only HTTP_MAX_TARGET + 1 bytes
- * are examined: if the byte after HTTP_MAX_TARGET target bytes is not SP,
- * the target is too long, whatever follows.
- */
 static int
-http_scan_target(const char **pp, const char *end, struct http_request *req)
+http_parse_method(struct http_scan *s, struct http_request *req)
 {
-    const char *t = *pp;
-    size_t avail = (size_t)(end - t);
-    size_t n = avail < HTTP_MAX_TARGET + 1 ? avail : HTTP_MAX_TARGET + 1;
-    size_t i = 0;
-    unsigned char c = 0;
+    struct http_progress *pr = &s->pr;
+    const char *m = s->buf + pr->tok, *p = s->buf + pr->at, *from = p;
 
-    for (;;) {
-        if (n - i >= 8 && !http_has_ctl(http_load64(t + i), 0x21)) {
-            i += 8;
-            continue;
-        }
-        if (i == n) {
-            return n > HTTP_MAX_TARGET ? HTTP_ETARGET : HTTP_INCOMPLETE;
-        }
-        c = (unsigned char)t[i];
-        if (c <= 0x20 || c == 0x7f) {
-            break;
-        }
-        i++;
+    while (p < s->end && http_tchar[(unsigned char)*p]) {
+        p++;
     }
-    if (c != ' ' || i == 0) {
-        return i == HTTP_MAX_TARGET ? HTTP_ETARGET : HTTP_EBAD;
+    http_count(s, from, p);
+    pr->at = (size_t)(p - s->buf);
+    if (p == s->end) {
+        return HTTP_INCOMPLETE;
     }
-    req->target = t;
-    req->target_len = i;
-    *pp = t + i + 1;
-    return HTTP_OK;
+    if (*p != ' ' || p == m) {
+        return HTTP_EBAD;
+    }
+    req->method_name = m;
+    req->method_len = (size_t)(p - m);
+    req->method = HTTP_METHOD_OTHER;
+    if (req->method_len == 3 && memcmp(m, "GET", 3) == 0) {
+        req->method = HTTP_METHOD_GET;
+    } else if (req->method_len == 4 && memcmp(m, "HEAD", 4) == 0) {
+        req->method = HTTP_METHOD_HEAD;
+    }
+    return http_enter(pr, HTTP_PH_TARGET, pr->at + 1);
 }
 
 /* Length of a leading "http://" or "https://" (any case), else 0. */
@@ -256,6 +279,53 @@ http_split_target(struct http_request *req)
 }
 
 /*
+ * Finds the request-target's terminating SP, resuming at progress.at. Only
+ * HTTP_MAX_TARGET + 1 bytes are examined: if the byte after HTTP_MAX_TARGET
+ * target bytes is not SP, the target is too long, whatever follows.
+ */
+static int
+http_scan_target(struct http_scan *s, struct http_request *req)
+{
+    struct http_progress *pr = &s->pr;
+    const char *t = s->buf + pr->tok;
+    size_t avail = (size_t)(s->end - t);
+    size_t n = avail < HTTP_MAX_TARGET + 1 ? avail : HTTP_MAX_TARGET + 1;
+    size_t i = pr->at - pr->tok, from = i;
+    unsigned char c = 0;
+    int rc;
+
+    for (;;) {
+        if (n - i >= 8 && !http_has_ctl(http_load64(t + i), 0x21)) {
+            i += 8;
+            continue;
+        }
+        if (i == n) {
+            break;
+        }
+        c = (unsigned char)t[i];
+        if (c <= 0x20 || c == 0x7f) {
+            break;
+        }
+        i++;
+    }
+    s->examined += i - from + (i < n ? 1 : 0);
+    if (i == n) {
+        pr->at = pr->tok + i;
+        return n > HTTP_MAX_TARGET ? HTTP_ETARGET : HTTP_INCOMPLETE;
+    }
+    if (c != ' ' || i == 0) {
+        return i == HTTP_MAX_TARGET ? HTTP_ETARGET : HTTP_EBAD;
+    }
+    req->target = t;
+    req->target_len = i;
+    s->examined += i; /* the split looks at each byte at most once more */
+    if ((rc = http_split_target(req)) != HTTP_OK) {
+        return rc;
+    }
+    return http_enter(pr, HTTP_PH_VERSION, pr->tok + i + 1);
+}
+
+/*
  * Checks avail bytes at p that are not a complete "HTTP/1.0" or "HTTP/1.1":
  * HTTP_EBAD when they cannot start "HTTP/" DIGIT "." DIGIT, HTTP_INCOMPLETE
  * when they may, HTTP_EVERSION when they are another such version.
@@ -278,14 +348,19 @@ http_other_version(const char *p, size_t avail)
     return avail < 9 ? HTTP_INCOMPLETE : HTTP_EVERSION;
 }
 
-/* The version and the line end; only 1.0 and 1.1 are served. */
+/*
+ * The version and the line end; only 1.0 and 1.1 are served. Short enough
+ * to re-read from its first byte on every call until it is whole.
+ */
 static int
-http_parse_version(const char **pp, const char *end, struct http_request *req)
+http_parse_version(struct http_scan *s, struct http_request *req)
 {
-    const char *p = *pp;
-    size_t avail = (size_t)(end - p);
+    struct http_progress *pr = &s->pr;
+    const char *p = s->buf + pr->tok;
+    size_t avail = (size_t)(s->end - p);
     int n, rc = HTTP_OK;
 
+    s->examined += avail < 10 ? avail : 10;
     if (avail < 9 || memcmp(p, "HTTP/1.", 7) != 0 ||
         (p[7] != '0' && p[7] != '1')) {
         rc = http_other_version(p, avail);
@@ -296,7 +371,7 @@ http_parse_version(const char **pp, const char *end, struct http_request *req)
     if (p[8] != '\r' && p[8] != '\n') {
         return HTTP_EBAD;
     }
-    n = http_eol(p + 8, end);
+    n = http_eol(p + 8, s->end);
     if (n <= 0) {
         return n == 0 ? HTTP_INCOMPLETE : HTTP_EBAD;
     }
@@ -304,71 +379,12 @@ http_parse_version(const char **pp, const char *end, struct http_request *req)
         return rc; /* reported once the request line is known to be whole */
     }
     req->minor_version = p[7] - '0';
-    *pp = p + 8 + n;
-    return HTTP_OK;
-}
-
-/*
- * Scans one field line: name ':' OWS value OWS line-end. On HTTP_OK the
- * value is trimmed and *pp is past the line end.
- */
-static int
-http_scan_field(const char **pp, const char *end, const char **name,
-                size_t *name_len, const char **value, size_t *value_len)
-{
-    const char *p = *pp, *v, *ve;
-    unsigned char c = 0;
-    int n;
-
-    while (p < end && http_tchar[(unsigned char)*p]) {
-        p++;
-    }
-    if (p == end) {
-        return HTTP_INCOMPLETE;
-    }
-    if (*p != ':' || p == *pp) {
-        return HTTP_EBAD;
-    }
-    *name = *pp;
-    *name_len = (size_t)(p - *pp);
-    p++;
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    v = p;
-    for (;;) {
-        if (end - p >= 8 && !http_has_ctl(http_load64(p), 0x20)) {
-            p += 8;
-            continue;
-        }
-        if (p == end) {
-            return HTTP_INCOMPLETE;
-        }
-        c = (unsigned char)*p;
-        if (c < 0x20 ? c != '\t' : c == 0x7f) {
-            break;
-        }
-        p++;
-    }
-    if (c != '\r' && c != '\n') {
-        return HTTP_EBAD;
-    }
-    n = http_eol(p, end);
-    if (n <= 0) {
-        return n == 0 ? HTTP_INCOMPLETE : HTTP_EBAD;
-    }
-    for (ve = p; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');) {
-        ve--;
-    }
-    *value = v;
-    *value_len = (size_t)(ve - v);
-    *pp = p + n;
-    return HTTP_OK;
+    return http_enter(pr, HTTP_PH_LINE, pr->tok + 8 + (size_t)n);
 }
 
 /* Notes "close" and "keep-alive" among the comma-separated options. */
 static void
-http_parse_connection(const char *v, size_t len, struct http_seen *seen)
+http_parse_connection(const char *v, size_t len, struct http_progress *seen)
 {
     const char *end = v + len, *comma, *e;
 
@@ -392,7 +408,7 @@ http_parse_connection(const char *v, size_t len, struct http_seen *seen)
 
 static int
 http_parse_content_length(const char *v, size_t len, struct http_request *req,
-                          struct http_seen *seen)
+                          struct http_progress *seen)
 {
     int64_t n = 0;
     size_t i;
@@ -418,14 +434,24 @@ http_parse_content_length(const char *v, size_t len, struct http_request *req,
     return HTTP_OK;
 }
 
+/* http_ieq(name, lit, n), counted. */
+static inline int
+http_name_is(struct http_scan *s, const char *name, const char *lit, size_t n)
+{
+    s->examined += n;
+    return http_ieq(name, lit, n);
+}
+
 /* Acts on the fields the proxy cares about; the rest are ignored. */
 static int
-http_apply_field(const char *name, size_t name_len, const char *v, size_t len,
-                 struct http_request *req, struct http_seen *seen)
+http_apply_field(struct http_scan *s, const char *name, size_t name_len,
+                 const char *v, size_t len, struct http_request *req)
 {
+    struct http_progress *seen = &s->pr;
+
     switch (name_len) {
     case 4:
-        if (http_ieq(name, "host", 4)) {
+        if (http_name_is(s, name, "host", 4)) {
             if (seen->hosts++ > 0) {
                 return HTTP_EBAD;
             }
@@ -434,20 +460,22 @@ http_apply_field(const char *name, size_t name_len, const char *v, size_t len,
         }
         break;
     case 6:
-        if (http_ieq(name, "origin", 6) && req->origin == NULL) {
+        if (http_name_is(s, name, "origin", 6) && req->origin == NULL) {
             req->origin = v;
             req->origin_len = len;
         }
         break;
     case 10:
-        if (http_ieq(name, "connection", 10)) {
+        if (http_name_is(s, name, "connection", 10)) {
+            s->examined += len;
             http_parse_connection(v, len, seen);
         }
         break;
     case 13:
         /* The first line only: matching part of a list never gives a
            wrong 304, missing the rest only gives a 200. */
-        if (http_ieq(name, "if-none-match", 13) && req->if_none_match == NULL) {
+        if (http_name_is(s, name, "if-none-match", 13) &&
+            req->if_none_match == NULL) {
             req->if_none_match = v;
             req->if_none_match_len = len;
         } else if (http_ieq(name, "authorization", 13)) {
@@ -459,12 +487,13 @@ http_apply_field(const char *name, size_t name_len, const char *v, size_t len,
         }
         break;
     case 14:
-        if (http_ieq(name, "content-length", 14)) {
+        if (http_name_is(s, name, "content-length", 14)) {
+            s->examined += len;
             return http_parse_content_length(v, len, req, seen);
         }
         break;
     case 17:
-        if (http_ieq(name, "transfer-encoding", 17)) {
+        if (http_name_is(s, name, "transfer-encoding", 17)) {
             return HTTP_EFRAMING;
         }
         break;
@@ -472,76 +501,228 @@ http_apply_field(const char *name, size_t name_len, const char *v, size_t len,
     return HTTP_OK;
 }
 
-/* Field lines up to and including the empty line that ends the head. */
+/*
+ * The field lines and the empty line that ends the head, entered at the
+ * step the progress names: a line's first byte, its name, the OWS after
+ * the ':', its value. Runs on locals and writes the progress back only when
+ * it stops; the switch is the way back in. The runs of one call are
+ * contiguous, so what they examined is counted once, on the way out.
+ */
 static int
-http_parse_fields(const char **pp, const char *end, struct http_request *req,
-                  struct http_seen *seen)
+http_parse_fields(struct http_scan *s, struct http_request *req)
 {
-    const char *p = *pp, *name, *value;
-    size_t name_len, value_len;
-    int rc;
+    struct http_progress *pr = &s->pr;
+    const char *buf = s->buf, *end = s->end, *ve;
+    const char *line = buf + pr->tok, *p = buf + pr->at, *v = buf + pr->value;
+    const char *from = p;
+    size_t name_len = pr->name_len, again = 0; /* again: bytes re-read */
+    int phase = pr->phase, fields = pr->fields, n, rc = HTTP_EBAD;
+    unsigned char c;
 
     for (;;) {
-        if (p == end) {
-            return HTTP_INCOMPLETE;
-        }
-        if (*p == '\r' || *p == '\n') {
-            rc = http_eol(p, end);
-            if (rc <= 0) {
-                return rc == 0 ? HTTP_INCOMPLETE : HTTP_EBAD;
+        switch (phase) {
+        case HTTP_PH_LINE:
+            if (p == end) {
+                goto incomplete;
             }
-            *pp = p + rc;
-            return HTTP_OK;
-        }
-        if (*p == ' ' || *p == '\t') {
-            return HTTP_EBAD; /* obs-fold, or space before the first field */
-        }
-        if (seen->fields++ == HTTP_MAX_HEADERS) {
-            return HTTP_EHEADERS;
-        }
-        rc = http_scan_field(&p, end, &name, &name_len, &value, &value_len);
-        if (rc == HTTP_OK) {
-            rc = http_apply_field(name, name_len, value, value_len, req, seen);
-        }
-        if (rc != HTTP_OK) {
-            return rc;
+            if (*p == '\r' || *p == '\n') {
+                n = http_eol(p, end);
+                if (n <= 0) {
+                    goto eol;
+                }
+                p += n;
+                pr->at = (size_t)(p - buf);
+                pr->phase = HTTP_PH_DONE;
+                rc = HTTP_OK;
+                goto out;
+            }
+            if (*p == ' ' || *p == '\t') {
+                goto out; /* obs-fold, or space before the first field */
+            }
+            if (fields++ == HTTP_MAX_HEADERS) {
+                rc = HTTP_EHEADERS;
+                goto out;
+            }
+            phase = HTTP_PH_NAME;
+            /* fall through */
+        case HTTP_PH_NAME:
+            while (p < end && http_tchar[(unsigned char)*p]) {
+                p++;
+            }
+            if (p == end) {
+                goto incomplete;
+            }
+            if (*p != ':' || p == line) {
+                goto out;
+            }
+            name_len = (size_t)(p - line);
+            p++;
+            phase = HTTP_PH_OWS;
+            /* fall through */
+        case HTTP_PH_OWS:
+            while (p < end && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+            if (p == end) {
+                goto incomplete;
+            }
+            v = p;
+            phase = HTTP_PH_VALUE;
+            /* fall through */
+        default:
+            c = 0;
+            for (;;) {
+                if (end - p >= 8 && !http_has_ctl(http_load64(p), 0x20)) {
+                    p += 8;
+                    continue;
+                }
+                if (p == end) {
+                    goto incomplete;
+                }
+                c = (unsigned char)*p;
+                if (c < 0x20 ? c != '\t' : c == 0x7f) {
+                    break;
+                }
+                p++;
+            }
+            if (c != '\r' && c != '\n') {
+                goto out;
+            }
+            n = http_eol(p, end);
+            if (n <= 0) {
+                goto eol; /* a CR last resumes at the CR */
+            }
+            for (ve = p; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');) {
+                ve--;
+            }
+            again += (size_t)(p - ve);
+            rc = http_apply_field(s, line, name_len, v, (size_t)(ve - v), req);
+            if (rc != HTTP_OK) {
+                goto out;
+            }
+            rc = HTTP_EBAD;
+            line = p += n;
+            phase = HTTP_PH_LINE;
         }
     }
+eol:
+    if (n < 0) {
+        goto out;
+    }
+incomplete:
+    pr->phase = phase;
+    pr->tok = (size_t)(line - buf);
+    pr->at = (size_t)(p - buf);
+    pr->name_len = name_len;
+    pr->value = (size_t)(v - buf);
+    rc = HTTP_INCOMPLETE;
+out:
+    pr->fields = fields;
+    s->examined += (size_t)(p - from) + again + (p < end ? 1 : 0);
+    return rc;
 }
 
+/* The checks that need the whole head. */
 static int
-http_parse_head(const char *buf, const char *end, struct http_request *req)
+http_finish(const struct http_scan *s, struct http_request *req)
 {
-    struct http_seen seen = {0};
-    const char *p = buf;
-    int rc;
+    const struct http_progress *pr = &s->pr;
 
-    if ((rc = http_skip_empty_lines(&p, end)) != HTTP_OK ||
-        (rc = http_parse_method(&p, end, req)) != HTTP_OK ||
-        (rc = http_scan_target(&p, end, req)) != HTTP_OK ||
-        (rc = http_split_target(req)) != HTTP_OK ||
-        (rc = http_parse_version(&p, end, req)) != HTTP_OK ||
-        (rc = http_parse_fields(&p, end, req, &seen)) != HTTP_OK) {
-        return rc;
-    }
-    if (req->minor_version == 1 && seen.hosts != 1) {
+    if (req->minor_version == 1 && pr->hosts != 1) {
         return HTTP_EBAD;
     }
     if (req->minor_version == 1) {
-        req->keep_alive = !seen.close;
+        req->keep_alive = !pr->close;
     } else {
-        req->keep_alive = seen.keep_alive && !seen.close;
+        req->keep_alive = pr->keep_alive && !pr->close;
     }
-    req->head_len = (size_t)(p - buf);
+    req->head_len = pr->at;
     return HTTP_OK;
+}
+
+/* Runs the parts from where s->pr stands to an answer. */
+static int
+http_run(struct http_scan *s, struct http_request *req)
+{
+    int rc;
+
+    do {
+        switch (s->pr.phase) {
+        case HTTP_PH_LEADING:
+            rc = http_skip_empty_lines(s);
+            break;
+        case HTTP_PH_METHOD:
+            rc = http_parse_method(s, req);
+            break;
+        case HTTP_PH_TARGET:
+            rc = http_scan_target(s, req);
+            break;
+        case HTTP_PH_VERSION:
+            rc = http_parse_version(s, req);
+            break;
+        case HTTP_PH_LINE:
+        case HTTP_PH_NAME:
+        case HTTP_PH_OWS:
+        case HTTP_PH_VALUE:
+            rc = http_parse_fields(s, req);
+            break;
+        default:
+            return http_finish(s, req);
+        }
+    } while (rc == HTTP_OK);
+    return rc;
+}
+
+/*
+ * Runs buf[0..len) from progress pr (NULL: the first byte) to an answer and
+ * stores where it stopped in req->progress: an HTTP_INCOMPLETE is kept for a
+ * resume, unless HTTP_MAX_HEAD bytes are there (then the head is too large).
+ */
+static int
+http_scan(const char *buf, size_t len, const struct http_progress *pr,
+          struct http_request *req)
+{
+    struct http_scan s;
+    int rc;
+
+    s.buf = buf;
+    s.end = buf + (len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD);
+    if (pr != NULL) {
+        s.pr = *pr;
+    } else {
+        s.pr = (struct http_progress){.phase = HTTP_PH_LEADING};
+    }
+    s.examined = 0;
+    rc = http_run(&s, req);
+    http_examined += s.examined;
+    if (rc == HTTP_INCOMPLETE && len < HTTP_MAX_HEAD) {
+        s.pr.len = len;
+        req->progress = s.pr;
+        return rc;
+    }
+    req->progress.len = 0; /* nothing to resume */
+    return rc == HTTP_INCOMPLETE ? HTTP_EHEADERS : rc;
+}
+
+/* Progress a resumed call can trust: offsets in order, within last_len. */
+static int
+http_progress_ok(const struct http_progress *pr, size_t last_len)
+{
+    if (pr->len != last_len || last_len >= HTTP_MAX_HEAD || pr->tok > pr->at ||
+        pr->at > last_len || pr->phase < HTTP_PH_LEADING ||
+        pr->phase > HTTP_PH_VALUE) {
+        return 0;
+    }
+    if (pr->phase == HTTP_PH_OWS || pr->phase == HTTP_PH_VALUE) {
+        return pr->name_len > 0 && pr->tok + pr->name_len < pr->at &&
+               (pr->phase == HTTP_PH_OWS || pr->value <= pr->at);
+    }
+    return 1;
 }
 
 int
 http_parse_request(const char *buf, size_t len, struct http_request *req)
 {
-    size_t n = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
-    int rc;
-
     /* Field by field: cheaper than a memset on this path. */
     req->method = HTTP_METHOD_OTHER;
     req->method_name = req->target = req->path = NULL;
@@ -552,14 +733,41 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     req->if_none_match_len = req->origin_len = req->host_len = 0;
     req->authorization_len = 0;
     req->head_len = 0;
+    req->progress.len = 0;
     if (len == 0) {
         return HTTP_INCOMPLETE;
     }
-    rc = http_parse_head(buf, buf + n, req);
-    if (rc == HTTP_INCOMPLETE && len >= HTTP_MAX_HEAD) {
-        return HTTP_EHEADERS;
+    return http_scan(buf, len, NULL, req);
+}
+
+int
+http_parse_request_resume(const char *buf, size_t len, size_t last_len,
+                          struct http_request *req)
+{
+    int rc, full;
+
+    if (last_len == 0 || last_len > len ||
+        !http_progress_ok(&req->progress, last_len)) {
+        return http_parse_request(buf, len, req);
     }
-    return rc;
+    if (len == last_len) {
+        return HTTP_INCOMPLETE; /* the same bytes, the same answer */
+    }
+    rc = http_scan(buf, len, &req->progress, req);
+    if (rc == HTTP_INCOMPLETE) {
+        return rc;
+    }
+    /* An answer at last: the parse from the first byte gives it, with
+       every pointer set as http_parse_request() sets it. */
+    full = http_parse_request(buf, len, req);
+    assert(full == rc); /* the same machine, resumed or not */
+    return full;
+}
+
+size_t
+http_scan_bytes(void)
+{
+    return http_examined;
 }
 
 static inline int

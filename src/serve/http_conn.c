@@ -129,7 +129,7 @@ int
 http_conn_process(struct conn *c, http_route_fn route,
                   enum metrics_listener listener)
 {
-    struct http_request req;
+    struct http_request *req = &c->req;
     int rc;
 
     for (;;) {
@@ -152,7 +152,10 @@ http_conn_process(struct conn *c, http_route_fn route,
             }
             return 0;
         }
-        rc = http_parse_request(c->rbuf + c->rpos, avail, &req);
+        /* A head arriving in pieces is checked once, not once per read. */
+        rc = http_parse_request_resume(c->rbuf + c->rpos, avail, c->parsed_len,
+                                       req);
+        c->parsed_len = rc == HTTP_INCOMPLETE ? avail : 0;
         if (rc == HTTP_INCOMPLETE) {
             if (c->req_start_ms == 0) {
                 c->req_start_ms = util_now_ms();
@@ -168,9 +171,11 @@ http_conn_process(struct conn *c, http_route_fn route,
             return -1;
         }
         c->req_start_ms = 0;
-        conn_consume(c, req.head_len);
-        c->discard = (size_t)req.content_length;
-        if (route(c, &req) < 0) {
+        /* The request's fields point into rbuf: consume after routing. */
+        rc = route(c, req);
+        conn_consume(c, req->head_len);
+        c->discard = (size_t)req->content_length;
+        if (rc < 0) {
             return -1;
         }
     }

@@ -9,6 +9,9 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -652,6 +655,50 @@ Test(http, dribbling_client_is_cut_off_after_request_timeout)
               (long long)lat);
     cr_assert_geq(lat, 700, "cut off after only %lld ms", (long long)lat);
     cr_assert_leq(lat, 2500, "cut off after %lld ms", (long long)lat);
+    close(fd);
+}
+
+/* Sends s[0..len) one byte per write, Nagle off, so most land in a read of
+ * their own. */
+static void
+send_bytewise(int fd, const char *s, size_t len)
+{
+    int one = 1;
+    size_t i;
+
+    cr_assert_eq(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
+                 0);
+    for (i = 0; i < len; i++) {
+        cr_assert_eq(h_send(fd, s + i, 1), 0, "byte %zu", i);
+        h_sleep_ms(1);
+    }
+}
+
+Test(http, head_sent_a_byte_at_a_time_is_served_as_if_sent_whole)
+{
+    static const char first[] = "GET /a HTTP/1.1\r\nHost: x\r\nX-Pad: "
+                                "0123456789 abc:def\r\n\r\nGET /b HT";
+    static const char rest[] = "TP/1.1\r\nHost: x\r\n\r\n";
+    struct h_resp r = {0};
+    int fd;
+
+    h_start_proxy(&proxy, &redis, NULL);
+    h_set(&redis, "a", "one");
+    h_set(&redis, "b", "two");
+    fd = h_conn(proxy.http_port);
+    /* The end of the first head and the start of the next in one piece. */
+    send_bytewise(fd, first, sizeof(first) - 10 - 1);
+    cr_assert_eq(h_send(fd, first + sizeof(first) - 10 - 1, 10), 0);
+    cr_assert_eq(h_read_resp(fd, &r, 0, 3000), 0);
+    h_check(&r, "/a a byte at a time", 200, "one", "MISS");
+    h_resp_free(&r);
+    send_bytewise(fd, rest, sizeof(rest) - 1);
+    cr_assert_eq(h_read_resp(fd, &r, 0, 3000), 0);
+    h_check(&r, "/b begun with /a", 200, "two", "MISS");
+    h_resp_free(&r);
+    h_roundtrip(fd, H_REQ("/a"), &r, 0);
+    h_check(&r, "/a again, whole", 200, "one", "HIT");
+    h_resp_free(&r);
     close(fd);
 }
 

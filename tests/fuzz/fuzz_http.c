@@ -1,6 +1,6 @@
 /*
  * fuzz_http: libFuzzer harness for the HTTP request-head parser, the
- * percent-decoder and the UTF-8 check (src/http.c).
+ * percent-decoder and the UTF-8 check (src/proto/http.c).
  *
  * Each input is parsed whole, then as prefixes, each copied to the very end
  * of its own heap block so that reading one byte past the length it was
@@ -10,6 +10,12 @@
  * the same request from then on; a bad one is HTTP_INCOMPLETE until it
  * becomes its error, and stays that error. Short inputs re-feed every
  * prefix; long ones a sample, so that a 16 KB input costs milliseconds.
+ * The same prefixes are also fed to one http_parse_request_resume() chain,
+ * each resumed from the previous one at its new address, and the input is
+ * fed once more in pieces whose sizes are drawn from its bytes: every
+ * resumed answer must be the full parse's, and the bytes the parser examined
+ * up to the first answer must stay linear in the bytes fed (a resume that
+ * re-scans from the start, or falls back to full parses, breaks that).
  * The decoder and the UTF-8 check are compared with plain byte-at-a-time
  * reference versions written here; http_reason is called for coverage.
  */
@@ -22,6 +28,8 @@
 
 #define FUZZ_ALL_PREFIXES 256 /* every prefix up to this length */
 #define FUZZ_PREFIX_STEPS 128 /* then about this many more */
+#define FUZZ_WORK_PER_BYTE 16 /* bytes examined per byte fed, resumed */
+#define FUZZ_WORK_SLACK 256
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -197,14 +205,56 @@ fuzz_ref_utf8(const unsigned char *s, size_t len)
     return 1;
 }
 
+/* A resumed parse carried along growing prefixes of one input. */
+struct fuzz_chain {
+    struct http_request req;
+    size_t last;  /* the previous prefix, if it gave HTTP_INCOMPLETE */
+    size_t work;  /* bytes examined by its calls up to the first answer */
+    int answered; /* a call gave something other than HTTP_INCOMPLETE */
+};
+
+/*
+ * Resumes ch on buf[0..k), the bytes of the previous call plus more (maybe
+ * at another address): it must give rc, and on HTTP_OK the request want
+ * (offsets from buf), within the linear work bound.
+ */
+static void
+fuzz_resume(struct fuzz_chain *ch, const char *buf, size_t k, int rc,
+            const struct fuzz_view *want)
+{
+    size_t before = http_scan_bytes();
+    struct fuzz_view v;
+    int r;
+
+    r = http_parse_request_resume(buf, k, ch->last, &ch->req);
+    if (!ch->answered) {
+        ch->work += http_scan_bytes() - before;
+        FUZZ_CHECK(ch->work <= FUZZ_WORK_PER_BYTE * k + FUZZ_WORK_SLACK);
+    }
+    FUZZ_CHECK(r == rc);
+    if (r == HTTP_OK) {
+        fuzz_check_request(&ch->req, buf, k);
+        fuzz_view(&ch->req, buf, &v);
+        FUZZ_CHECK(memcmp(&v, want, sizeof(v)) == 0);
+    }
+    if (r == HTTP_INCOMPLETE) {
+        ch->last = k;
+    } else {
+        ch->answered = 1;
+    }
+}
+
 /*
  * Parses data[0..k) from the end of a k-byte heap block; checks the result
  * against the whole input's (rc, want). *seen_err is the first error a
- * shorter prefix gave, which every longer prefix must repeat.
+ * shorter prefix gave, which every longer prefix must repeat. Then, until
+ * ch has answered, resumes it on the same block: it must answer as the full
+ * parse just did.
  */
 static void
 fuzz_check_prefix(const char *data, size_t k, int rc,
-                  const struct fuzz_view *want, int *seen_err)
+                  const struct fuzz_view *want, int *seen_err,
+                  struct fuzz_chain *ch)
 {
     char *copy = malloc(k);
     struct http_request req;
@@ -225,10 +275,67 @@ fuzz_check_prefix(const char *data, size_t k, int rc,
     } else {
         FUZZ_CHECK(r == HTTP_INCOMPLETE || r == rc);
     }
+    memset(&v, 0, sizeof(v));
     if (r == HTTP_OK) {
         fuzz_check_request(&req, copy, k);
         fuzz_view(&req, copy, &v);
         FUZZ_CHECK(memcmp(&v, want, sizeof(v)) == 0);
+    }
+    if (!ch->answered) {
+        fuzz_resume(ch, copy, k, r, &v);
+    }
+    free(copy);
+}
+
+/*
+ * The shortest prefix with an answer other than HTTP_INCOMPLETE, or size + 1:
+ * by the contract fuzz_check_prefix checks, prefixes give HTTP_INCOMPLETE up
+ * to some length and the whole input's answer from there on.
+ */
+static size_t
+fuzz_first_answer(const char *buf, size_t size)
+{
+    struct http_request req;
+    size_t lo = 1, hi = size + 1, mid;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        if (http_parse_request(buf, mid, &req) != HTTP_INCOMPLETE) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return lo;
+}
+
+/*
+ * Feeds the input to a resumed parse in pieces of 1 to 16 bytes, now and
+ * then up to 512, the sizes drawn from a hash of the input, and checks each
+ * answer against what the full parse gives for that prefix.
+ */
+static void
+fuzz_check_splits(const char *data, size_t size, int rc,
+                  const struct fuzz_view *want)
+{
+    static const struct fuzz_view none;
+    char *copy = malloc(size);
+    struct fuzz_chain ch;
+    size_t first = fuzz_first_answer(data, size), k = 0, i;
+    uint32_t x = 2166136261u;
+
+    FUZZ_CHECK(copy != NULL);
+    memcpy(copy, data, size);
+    memset(&ch, 0, sizeof(ch));
+    for (i = 0; i < size && i < 64; i++) {
+        x = (x ^ (uint8_t)data[i]) * 16777619u;
+    }
+    while (k < size && !ch.answered) {
+        x = x * 1103515245u + 12345u;
+        k += 1 + (x >> 16) % ((x & 0xf00) == 0 ? 512 : 16);
+        k = k < size ? k : size;
+        fuzz_resume(&ch, copy, k, k < first ? HTTP_INCOMPLETE : rc,
+                    k < first || rc != HTTP_OK ? &none : want);
     }
     free(copy);
 }
@@ -238,6 +345,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
     struct http_request req;
+    struct fuzz_chain chain;
     struct fuzz_view want;
     size_t k, step;
     int rc, seen_err = HTTP_OK;
@@ -252,14 +360,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_decode(req.path, req.path_len);
     }
 
+    memset(&chain, 0, sizeof(chain));
     step = size <= FUZZ_ALL_PREFIXES ? 1 : size / FUZZ_PREFIX_STEPS + 1;
     for (k = 1; k < size; k += k < FUZZ_ALL_PREFIXES ? 1 : step) {
-        fuzz_check_prefix(buf, k, rc, &want, &seen_err);
+        fuzz_check_prefix(buf, k, rc, &want, &seen_err, &chain);
     }
     if (rc == HTTP_OK && want.head_len > 1) {
-        fuzz_check_prefix(buf, want.head_len - 1, rc, &want, &seen_err);
-        fuzz_check_prefix(buf, want.head_len, rc, &want, &seen_err);
+        memset(&chain, 0, sizeof(chain));
+        fuzz_check_prefix(buf, want.head_len - 1, rc, &want, &seen_err, &chain);
+        fuzz_check_prefix(buf, want.head_len, rc, &want, &seen_err, &chain);
     }
+    fuzz_check_splits(buf, size, rc, &want);
 
     fuzz_check_decode(buf, size);
     FUZZ_CHECK(http_is_utf8(buf, size) == fuzz_ref_utf8(data, size));
