@@ -114,6 +114,11 @@ struct conn {
     size_t rcap;             /* bytes rbuf holds */
     size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */
     size_t discard;          /* HTTP body bytes still to skip */
+    size_t parsed_len;       /* HTTP: bytes of the partial request already
+                                handed to the parser (from rpos); 0 = none */
+    struct http_request req; /* HTTP: the request being parsed; while its
+                                head is partial, its progress is what
+                                http_parse_request_resume() goes on from */
     struct outq out;         /* unsent output */
     char rbuf_inline[CONN_RBUF];
     char wbuf[CONN_WBUF];
