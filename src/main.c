@@ -256,19 +256,17 @@ run(const struct config *cfg, int stop_fd)
     px.flights = px.cache != NULL ? flights_create(px.cache) : NULL;
     px.tracking = px.flights != NULL ? tracking_create(cfg, px.flights) : NULL;
     target = redis_target_of(cfg);
-    px.up = px.tracking != NULL ? upstream_create(cfg, &target, px.tracking)
-                                : NULL;
+    px.up =
+        px.tracking != NULL ? upstream_create(cfg, &target, px.tracking) : NULL;
     if (px.up != NULL && tracking_start(px.tracking) < 0) {
         log_error("msg=\"cannot start the tracking thread\"");
         goto out;
     }
     px.commands = commands_create();
-    if (px.commands != NULL &&
-        commands_load(px.commands, &target, err) < 0) {
+    if (px.commands != NULL && commands_load(px.commands, &target, err) < 0) {
         /* Redis is not there yet: the keeper reads the table once the
          * pool connects. Until then writes empty the cache. */
-        log_warn("msg=\"cannot read the command table yet\" cause=\"%s\"",
-                 err);
+        log_warn("msg=\"cannot read the command table yet\" cause=\"%s\"", err);
     }
     keeper = px.up != NULL && px.commands != NULL
                  ? keeper_create(px.up, px.commands, &target)
