@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/http_text.h"
+
 #define HTTP_MAX_TARGET 8192 /* request-target bytes; more: 414 */
 #define HTTP_MAX_HEAD 16384  /* request line + fields + CRLFCRLF; more: 431 */
 #define HTTP_MAX_HEADERS 100 /* header field lines; more: 431 */
@@ -139,18 +141,5 @@ int http_parse_request_resume(const char *buf, size_t len, size_t last_len,
  * time; take the difference around the calls measured.
  */
 size_t http_scan_bytes(void);
-
-/*
- * Percent-decodes s[0..len) in place, exactly once ("%2F" becomes '/', '+'
- * stays '+', "%00" becomes a NUL byte). Returns the decoded length, or -1
- * when a '%' is not followed by two hex digits.
- */
-long http_percent_decode(char *s, size_t len);
-
-/* The reason phrase for a status code, e.g. "Not Found"; "" if unknown. */
-const char *http_reason(int status);
-
-/* Returns 1 when s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
-int http_is_utf8(const char *s, size_t len);
 
 #endif
