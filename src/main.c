@@ -268,8 +268,9 @@ run(const struct config *cfg, int stop_fd)
          * pool connects. Until then writes empty the cache. */
         log_warn("msg=\"cannot read the command table yet\" cause=\"%s\"", err);
     }
-    keeper = px.up != NULL && px.commands != NULL
-                 ? keeper_create(px.up, px.commands, &target)
+    px.spares = spares_create(&target, PROXY_SPARES);
+    keeper = px.up != NULL && px.commands != NULL && px.spares != NULL
+                 ? keeper_create(px.up, px.commands, px.spares, &target)
                  : NULL;
     /* Every open client conn fits in the queue and in the waiter. */
     conns = (size_t)cfg->max_clients + PROXY_ADMIN_CONNS;
@@ -309,6 +310,7 @@ out:
     workq_destroy(px.q);
     keeper_destroy(keeper);
     upstream_destroy(px.up);
+    spares_destroy(px.spares);
     commands_destroy(px.commands);
     tracking_destroy(px.tracking);
     flights_destroy(px.flights);

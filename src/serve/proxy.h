@@ -20,8 +20,12 @@
  * took every slot can still be scraped. */
 #define PROXY_ADMIN_CONNS 64
 
+/* Connections kept open ahead of need for sessions to start on. */
+#define PROXY_SPARES 4
+
 struct cache;
 struct commands;
+struct spares;
 struct flights;
 struct tracking;
 struct upstream;
@@ -36,6 +40,7 @@ struct proxy {
     struct tracking *tracking;   /* invalidation stream */
     struct upstream *up;         /* Redis connection pool */
     struct commands *commands;   /* what Redis says about its commands */
+    struct spares *spares;       /* connections ready for new sessions */
     struct workq *q;             /* conns with work to do */
     struct waiter *waiter;       /* parked (idle or partial) conns */
     struct worker_pool *workers; /* the threads serving conns */

@@ -84,10 +84,14 @@ int
 resp_local_opens_session(const struct resp_command *cmd,
                          const struct cmd_info *ci)
 {
+    /* The (un)subscribe family too: one reply per channel, which a
+     * pooled connection (one reply per command) cannot carry. */
     static const char *const state[] = {
-        "MULTI",   "WATCH",  "SELECT", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
-        "MONITOR", "CLIENT", "WAIT",   "WAITAOF",   "READONLY",   "READWRITE",
-        "ASKING",  "SYNC",   "PSYNC",  "REPLCONF",  NULL,
+        "MULTI",        "WATCH",      "SELECT",      "SUBSCRIBE",
+        "PSUBSCRIBE",   "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
+        "SUNSUBSCRIBE", "MONITOR",    "CLIENT",      "WAIT",
+        "WAITAOF",      "READONLY",   "READWRITE",   "ASKING",
+        "SYNC",         "PSYNC",      "REPLCONF",    NULL,
     };
     static const char *const blocking[] = {
         "BLPOP",    "BRPOP",    "BLMOVE", "BRPOPLPUSH", "BLMPOP",

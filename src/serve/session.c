@@ -18,6 +18,7 @@
 #include "serve/forward.h"
 #include "serve/proxy.h"
 #include "upstream/redis.h"
+#include "upstream/spares.h"
 
 #define SESSION_READ 16384 /* bytes asked of recv at a time */
 
@@ -52,9 +53,12 @@ session_open(struct proxy *px, struct conn *c, char *err)
         snprintf(err, REDIS_ERR_MAX, "out of memory");
         goto fail;
     }
-    standby_block_begin();
-    s->ctx = redis_open(&t, err);
-    standby_block_end();
+    s->ctx = spares_take(px->spares);
+    if (s->ctx == NULL) {
+        standby_block_begin();
+        s->ctx = redis_open(&t, err);
+        standby_block_end();
+    }
     if (s->ctx == NULL) {
         goto fail;
     }

@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/util.h"
 
 #define KEEPER_TICK_MS 1000
 
 struct keeper {
     struct upstream *up;
+    struct spares *spares;
     struct commands *cmds;
     const struct redis_target *target;
     long epoch; /* the pool's epoch the table was read at */
@@ -60,23 +62,32 @@ static void *
 keeper_main(void *arg)
 {
     struct keeper *k = arg;
-    struct pollfd pfd = {.fd = k->stopfd, .events = POLLIN};
+    struct pollfd pfd[2] = {{.fd = k->stopfd, .events = POLLIN},
+                            {.fd = spares_fd(k->spares), .events = POLLIN}};
+    int64_t next = util_now_ms() + KEEPER_TICK_MS;
 
+    spares_fill(k->spares);
     for (;;) {
-        int n = poll(&pfd, 1, KEEPER_TICK_MS);
+        int64_t left = next - util_now_ms();
+        int n = poll(pfd, 2, left > 0 ? (int)left : 0);
 
-        if (n > 0) {
+        if (n > 0 && pfd[0].revents) {
             return NULL;
         }
-        if (n == 0) {
+        if (n > 0 && pfd[1].revents) {
+            spares_fill(k->spares); /* a session took one */
+        }
+        if (util_now_ms() >= next) {
             upstream_check_idle(k->up);
             reload_commands(k);
+            spares_fill(k->spares);
+            next = util_now_ms() + KEEPER_TICK_MS;
         }
     }
 }
 
 struct keeper *
-keeper_create(struct upstream *u, struct commands *cmds,
+keeper_create(struct upstream *u, struct commands *cmds, struct spares *sp,
               const struct redis_target *target)
 {
     struct keeper *k = calloc(1, sizeof(*k));
@@ -85,6 +96,7 @@ keeper_create(struct upstream *u, struct commands *cmds,
         return NULL;
     }
     k->up = u;
+    k->spares = sp;
     k->cmds = cmds;
     k->target = target;
     k->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

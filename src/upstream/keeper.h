@@ -5,7 +5,8 @@
  * entries it read are expired, within a second rather than at its next use;
  * and when the pool has reconnected after Redis was down (Redis may have
  * been upgraded, or have loaded modules), it reads the command table
- * again (commands_load).
+ * again (commands_load). It also keeps the spare connections sessions
+ * start on (spares.h) topped up, at once when one is taken.
  *
  * It exists so that neither the pool nor the invalidation stream has to
  * drive the other: the pool tells the stream about lost connections
@@ -17,13 +18,15 @@
 #define RP_KEEPER_H
 
 #include "upstream/commands.h"
+#include "upstream/spares.h"
 #include "upstream/upstream.h"
 
 struct keeper;
 
-/* Starts the thread over u and the command table cmds of target (all
- * outliving it). Returns NULL on failure. */
+/* Starts the thread over u, the command table cmds and the spare
+ * connections sp of target (all outliving it). Returns NULL on failure. */
 struct keeper *keeper_create(struct upstream *u, struct commands *cmds,
+                             struct spares *sp,
                              const struct redis_target *target);
 
 /* Stops and joins the thread, frees it. NULL is a no-op. */

@@ -1,0 +1,135 @@
+/*
+ * spares: a stack of ready connections and an eventfd to ask for more;
+ * see spares.h.
+ */
+#include "upstream/spares.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define SPARES_MAX 16
+
+struct spares {
+    const struct redis_target *target;
+    pthread_mutex_t lock;
+    redisContext *ready[SPARES_MAX]; /* lock */
+    int n;                           /* lock */
+    int want;
+    int efd;
+};
+
+struct spares *
+spares_create(const struct redis_target *target, int want)
+{
+    struct spares *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s->target = target;
+    s->want = want < SPARES_MAX ? want : SPARES_MAX;
+    s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->efd < 0 || pthread_mutex_init(&s->lock, NULL) != 0) {
+        if (s->efd >= 0) {
+            close(s->efd);
+        }
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void
+spares_destroy(struct spares *s)
+{
+    int i;
+
+    if (s == NULL) {
+        return;
+    }
+    for (i = 0; i < s->n; i++) {
+        redisFree(s->ready[i]);
+    }
+    pthread_mutex_destroy(&s->lock);
+    close(s->efd);
+    free(s);
+}
+
+/* Is a connection that sat unused still open? Nothing is owed on it, so
+ * anything readable is an EOF or an error. */
+static int
+alive(const redisContext *ctx)
+{
+    struct pollfd pfd = {.fd = ctx->fd, .events = POLLIN};
+
+    return poll(&pfd, 1, 0) == 0;
+}
+
+struct redisContext *
+spares_take(struct spares *s)
+{
+    redisContext *ctx = NULL;
+    uint64_t one = 1;
+
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        ctx = s->n > 0 ? s->ready[--s->n] : NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (ctx == NULL || alive(ctx)) {
+            break;
+        }
+        redisFree(ctx);
+    }
+    while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR) {
+    }
+    return ctx;
+}
+
+int
+spares_fd(const struct spares *s)
+{
+    return s->efd;
+}
+
+void
+spares_fill(struct spares *s)
+{
+    char err[REDIS_ERR_MAX];
+    uint64_t n;
+
+    while (read(s->efd, &n, sizeof(n)) < 0 && errno == EINTR) {
+    }
+    while (spares_ready(s) < s->want) {
+        redisContext *ctx = redis_open(s->target, err);
+
+        if (ctx == NULL) {
+            return;
+        }
+        pthread_mutex_lock(&s->lock);
+        if (s->n < s->want) {
+            s->ready[s->n++] = ctx;
+            ctx = NULL;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (ctx != NULL) {
+            redisFree(ctx);
+        }
+    }
+}
+
+int
+spares_ready(struct spares *s)
+{
+    int n;
+
+    pthread_mutex_lock(&s->lock);
+    n = s->n;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}

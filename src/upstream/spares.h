@@ -1,0 +1,43 @@
+/*
+ * spares: a few connections to Redis opened ahead of need, so a session
+ * (serve/session.h) starts on a ready connection instead of waiting for a
+ * connect and its AUTH/SELECT. Without them a client's first blocking
+ * command reaches Redis a connect later than the plain command it sent
+ * just after on another connection, which reorders them; with them, a
+ * session costs what any command does.
+ *
+ * A taken spare is replaced in the background by the keeper thread
+ * (keeper.h), woken through spares_fd(). A spare that Redis closed while
+ * it waited is noticed when taken and dropped. Thread-safe: one mutex
+ * guards the stack of ready connections; no I/O under it.
+ */
+#ifndef RP_SPARES_H
+#define RP_SPARES_H
+
+#include "upstream/redis.h"
+
+struct redisContext;
+struct spares;
+
+/* Creates the holder for up to want connections to target (outliving it);
+ * none is opened yet. Returns NULL on failure. */
+struct spares *spares_create(const struct redis_target *target, int want);
+
+/* Closes every spare and frees the holder. NULL is a no-op. */
+void spares_destroy(struct spares *s);
+
+/* A ready connection (the caller owns it now), or NULL when none is;
+ * wakes the refill either way. */
+struct redisContext *spares_take(struct spares *s);
+
+/* Readable when spares were taken: the keeper then calls spares_fill. */
+int spares_fd(const struct spares *s);
+
+/* Opens connections until want are ready; stops at the first failure
+ * (Redis down: the next tick tries again). For the keeper thread. */
+void spares_fill(struct spares *s);
+
+/* Spares ready now. */
+int spares_ready(struct spares *s);
+
+#endif
