@@ -210,6 +210,10 @@ http_parse_method(struct http_scan *s, struct http_request *req)
         req->method = HTTP_METHOD_GET;
     } else if (req->method_len == 4 && memcmp(m, "HEAD", 4) == 0) {
         req->method = HTTP_METHOD_HEAD;
+    } else if (req->method_len == 3 && memcmp(m, "PUT", 3) == 0) {
+        req->method = HTTP_METHOD_PUT;
+    } else if (req->method_len == 6 && memcmp(m, "DELETE", 6) == 0) {
+        req->method = HTTP_METHOD_DELETE;
     }
     return http_enter(pr, HTTP_PH_TARGET, pr->at + 1);
 }

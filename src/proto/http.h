@@ -37,7 +37,8 @@
 #define HTTP_MAX_TARGET 8192 /* request-target bytes; more: 414 */
 #define HTTP_MAX_HEAD 16384  /* request line + fields + CRLFCRLF; more: 431 */
 #define HTTP_MAX_HEADERS 100 /* header field lines; more: 431 */
-#define HTTP_MAX_BODY 65536  /* Content-Length accepted (and discarded) */
+#define HTTP_MAX_BODY (512L << 20) /* Content-Length at most; a handler
+                                      applies its own, lower limit */
 
 enum http_status_code {
     HTTP_OK = 0,
@@ -54,7 +55,9 @@ enum http_status_code {
 enum http_method {
     HTTP_METHOD_GET,
     HTTP_METHOD_HEAD,
-    HTTP_METHOD_OTHER, /* a valid token we do not serve: 405 */
+    HTTP_METHOD_PUT,
+    HTTP_METHOD_DELETE,
+    HTTP_METHOD_OTHER, /* any other valid token */
 };
 
 /*

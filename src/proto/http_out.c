@@ -83,7 +83,7 @@ http_head_write(struct http_head *h, const struct http_head_info *i)
         http_head_str(h, i->type);
         http_head_lit(h, "\r\n");
     }
-    if (i->status != 304) {
+    if (i->status != 304 && i->status != 204) {
         http_head_lit(h, "Content-Length: ");
         http_head_u64(h, i->length);
         http_head_lit(h, "\r\n");

@@ -31,7 +31,7 @@ struct http_head {
 struct http_head_info {
     int status;
     const char *type;      /* Content-Type, or NULL for none (304) */
-    uint64_t length;       /* Content-Length (not written for 304) */
+    uint64_t length;       /* Content-Length (not written for 204, 304) */
     const char *extra;     /* more header lines, each ending in CRLF, or "" */
     int keep_alive;        /* 0: "Connection: close" */
     int http10_keep_alive; /* an HTTP/1.0 client asked for keep-alive */

@@ -12,6 +12,7 @@
 #include "serve/account.h"
 #include "serve/auth.h"
 #include "serve/http_conn.h"
+#include "serve/httpd.h"
 #include "serve/proxy.h"
 #include "serve/stats.h"
 #include "upstream/tracking.h"
@@ -41,8 +42,21 @@ readiness(struct proxy *px, char *why, size_t len)
     return 1;
 }
 
+/* "/key/<key>": the dashboard's lookups, and its writes with [http]
+ * writes = on, answered here on the admin port's own credentials, so the
+ * page needs nothing of the data port's. */
+#define KEY_PREFIX "/key/"
+
 static int
-route(struct conn *c, const struct http_request *req)
+is_key_route(const struct http_request *req)
+{
+    size_t n = sizeof(KEY_PREFIX) - 1;
+
+    return req->path_len > n && memcmp(req->path, KEY_PREFIX, n) == 0;
+}
+
+static int
+route(struct conn *c, const struct http_request *req, const char *body)
 {
     struct proxy *px = c->kind->ctx;
     struct account_req a = {
@@ -72,7 +86,13 @@ route(struct conn *c, const struct http_request *req)
         r.status = 401;
         r.extra = AUTH_HTTP_CHALLENGE "Cache-Control: no-store\r\n";
         stats_printf(&b, "authentication required\n");
-    } else if (req->method == HTTP_METHOD_OTHER) {
+    } else if (is_key_route(req)) {
+        size_t n = sizeof(KEY_PREFIX) - 1;
+
+        return httpd_key(c, req, c->rbuf + (req->path - c->rbuf) + n,
+                         req->path_len - n, body, METRICS_ADMIN);
+    } else if (req->method != HTTP_METHOD_GET &&
+               req->method != HTTP_METHOD_HEAD) {
         r.status = 405;
         r.extra = "Allow: GET, HEAD\r\nCache-Control: no-store\r\n";
         stats_printf(&b, "method not allowed\n");
@@ -112,10 +132,18 @@ route(struct conn *c, const struct http_request *req)
     return rc < 0 || !req->keep_alive ? -1 : 0;
 }
 
+static size_t
+body_max(struct conn *c, const struct http_request *req)
+{
+    return is_key_route(req) ? httpd_body_max(c->kind->ctx, req) : 0;
+}
+
+static const struct http_routes routes = {route, body_max};
+
 static int
 serve(struct conn *c)
 {
-    return http_conn_process(c, route, METRICS_ADMIN);
+    return http_conn_process(c, &routes, METRICS_ADMIN);
 }
 
 const struct conn_ops admin_ops = {

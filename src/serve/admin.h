@@ -7,6 +7,9 @@
  *                    invalidation stream is up; else 503 with the reason
  *   GET /stats.json  the same figures as /metrics, as JSON, for the dashboard
  *   GET /            the dashboard: one self-contained HTML page
+ *   /key/<key>       the dashboard's key lookups (and, with writes on,
+ *                    PUT and DELETE), exactly as the data port answers
+ *                    /<key>, on the admin port's credentials
  * The figures come from stats.h: one snapshot, one list, two renderings.
  */
 #ifndef RP_ADMIN_H

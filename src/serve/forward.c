@@ -26,6 +26,8 @@ forward_init(struct forward_batch *b, struct proxy *px, struct conn *c,
     b->n = b->bytes = 0;
     b->encoded = NULL;
     b->enc_len = b->enc_cap = 0;
+    b->sink = NULL;
+    b->sink_arg = NULL;
 }
 
 /* Makes room for n more bytes in a growable buffer. */
@@ -126,14 +128,31 @@ forward_add(struct forward_batch *b, const struct resp_command *cmd,
     return 0;
 }
 
-/* upstream_reply_fn: one reply, straight into the client's output. */
+/* upstream_reply_fn: one reply, straight into the client's output (or
+ * the batch's sink). */
 static int
 on_reply(void *arg, size_t i, const char *reply, size_t len)
 {
     struct forward_batch *b = arg;
 
     b->cmds[i].reply_error = len > 0 && reply[0] == '-';
+    if (b->sink != NULL) {
+        return b->sink(b->sink_arg, i, reply, len);
+    }
     return conn_write_buf(b->c, reply, len);
+}
+
+int
+forward_add_args(struct forward_batch *b, const struct resp_arg *argv,
+                 size_t argc)
+{
+    struct resp_command cmd = {.argc = argc, .is_inline = 1, .words = argv};
+    size_t i;
+
+    for (i = 0; i < argc && i < RESP_KEEP_ARGS; i++) {
+        cmd.argv[i] = argv[i];
+    }
+    return forward_add(b, &cmd, NULL);
 }
 
 /* Invalidation of one key a write changed. */
@@ -248,10 +267,12 @@ forward_flush(struct forward_batch *b)
             rc == UPSTREAM_ETIMEOUT ? "timeout" : "unavailable", err);
 
         for (i = done; i < b->n; i++) {
-            wrc |= conn_write_buf(b->c, line, n < sizeof(line) ? n : 0);
+            wrc |= on_reply(b, i, line, n < sizeof(line) ? n : 0);
+            /* It may still have run: invalidate as if it did. */
+            b->cmds[i].reply_error = 0;
         }
     }
-    for (i = 0; i < done; i++) {
+    for (i = 0; i < b->n; i++) {
         const struct forward_cmd *f = &b->cmds[i];
         struct key_count kc = {px, 0};
         struct resp_command cmd;

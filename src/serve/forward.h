@@ -51,6 +51,10 @@ struct forward_batch {
     size_t n, bytes;
     char *encoded; /* inline commands re-encoded (heap), freed by flush */
     size_t enc_len, enc_cap;
+    /* Where replies go: NULL appends them to the conn's output; else
+     * this sink gets each (HTTP writes turn them into a status). */
+    int (*sink)(void *arg, size_t i, const char *reply, size_t len);
+    void *sink_arg;
 };
 
 /* Starts an empty batch for c. */
@@ -66,9 +70,15 @@ void forward_init(struct forward_batch *b, struct proxy *px, struct conn *c,
 int forward_add(struct forward_batch *b, const struct resp_command *cmd,
                 const char *buf);
 
+/* Adds the command argv[0..argc) (for the proxy's own requests, e.g. an
+ * HTTP PUT's SET). Returns as forward_add. */
+int forward_add_args(struct forward_batch *b, const struct resp_arg *argv,
+                     size_t argc);
+
 /* Sends the batch, appends every reply (or an -ERR naming why Redis did
- * not answer) to the conn's output, invalidates what the writes changed,
- * and empties the batch. Returns 0 or CONN_IO_ERR. */
+ * not answer) to the conn's output (or hands it to the sink),
+ * invalidates what the writes changed, and empties the batch. Returns 0
+ * or CONN_IO_ERR. */
 int forward_flush(struct forward_batch *b);
 
 /* Encodes cmd (parsed from buf; inline or array) as a RESP array into a

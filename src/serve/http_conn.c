@@ -125,15 +125,27 @@ text_for_status(int status)
     }
 }
 
+/* Is c's request body over its limit? A body the route takes is held
+ * up to its own limit; any other is read and thrown away, up to
+ * HTTP_CONN_DISCARD_MAX. */
+static int
+body_too_large(const struct http_request *req, size_t keep)
+{
+    uint64_t n = (uint64_t)req->content_length;
+
+    return keep > 0 ? n > keep : n > HTTP_CONN_DISCARD_MAX;
+}
+
 int
-http_conn_process(struct conn *c, http_route_fn route,
+http_conn_process(struct conn *c, const struct http_routes *routes,
                   enum metrics_listener listener)
 {
     struct http_request *req = &c->req;
+    struct proxy *px = c->kind->ctx;
     int rc;
 
     for (;;) {
-        size_t avail = c->rlen - c->rpos;
+        size_t avail = c->rlen - c->rpos, keep = 0, need;
 
         if (conn_out_full(c)) {
             return 0; /* back-pressure: the rest waits in rbuf */
@@ -156,6 +168,21 @@ http_conn_process(struct conn *c, http_route_fn route,
         rc = http_parse_request_resume(c->rbuf + c->rpos, avail, c->parsed_len,
                                        req);
         c->parsed_len = rc == HTTP_INCOMPLETE ? avail : 0;
+        if (rc == HTTP_OK) {
+            keep = routes->body_max != NULL ? routes->body_max(c, req) : 0;
+            if (body_too_large(req, keep)) {
+                rc = HTTP_EBODY;
+            }
+        }
+        if (rc == HTTP_OK && keep > 0 &&
+            avail < (need = req->head_len + (size_t)req->content_length)) {
+            /* A body the route needs whole: wait for it (its size is
+             * within the route's limit). */
+            rc = HTTP_INCOMPLETE;
+            if (conn_reserve(c, need) < 0) {
+                return -1;
+            }
+        }
         if (rc == HTTP_INCOMPLETE) {
             if (c->req_start_ms == 0) {
                 c->req_start_ms = util_now_ms();
@@ -164,7 +191,6 @@ http_conn_process(struct conn *c, http_route_fn route,
         }
         if (rc < 0) {
             int status = status_for_parse_error(rc);
-            struct proxy *px = c->kind->ctx;
 
             metrics_request(&px->metrics, listener, status);
             http_conn_text(c, NULL, status, "", text_for_status(status), 0);
@@ -172,9 +198,14 @@ http_conn_process(struct conn *c, http_route_fn route,
         }
         c->req_start_ms = 0;
         /* The request's fields point into rbuf: consume after routing. */
-        rc = route(c, req);
-        conn_consume(c, req->head_len);
-        c->discard = (size_t)req->content_length;
+        rc = routes->route(c, req,
+                           keep > 0 ? c->rbuf + c->rpos + req->head_len : NULL);
+        if (keep > 0) {
+            conn_consume(c, req->head_len + (size_t)req->content_length);
+        } else {
+            conn_consume(c, req->head_len);
+            c->discard = (size_t)req->content_length;
+        }
         if (rc < 0) {
             return -1;
         }

@@ -33,18 +33,31 @@ struct http_reply {
     int no_body;               /* HEAD or 304: headers only */
 };
 
-/* Serves one parsed request on c. Returns 0, or -1 to close the conn once
- * its output is flushed. */
-typedef int (*http_route_fn)(struct conn *c, const struct http_request *req);
+/* Bodies a route does not take (a GET's) are read and dropped up to this
+ * size; larger ones are a 413. */
+#define HTTP_CONN_DISCARD_MAX 65536
+
+/* What a listener does with its requests. */
+struct http_routes {
+    /* Serves one parsed request on c; body is its body (content_length
+     * bytes) when body_max asked for it, else NULL. Returns 0, or -1 to
+     * close the conn once its output is flushed. */
+    int (*route)(struct conn *c, const struct http_request *req,
+                 const char *body);
+    /* The largest body the route takes for req (held whole in rbuf before
+     * route runs; over it: 413), or 0 for one it does not take. May be
+     * NULL: no route takes bodies. */
+    size_t (*body_max)(struct conn *c, const struct http_request *req);
+};
 
 /*
- * Answers every complete request in c's read buffer through route, in
+ * Answers every complete request in c's read buffer through routes, in
  * order. Returns 0 when the conn stays open (a partial request may remain;
  * c->req_start_ms is set then), or -1 when it must be closed after the
  * output is flushed. Parse errors are answered here (400, 413, 414, 431,
  * 505), counted under listener, and close the conn.
  */
-int http_conn_process(struct conn *c, http_route_fn route,
+int http_conn_process(struct conn *c, const struct http_routes *routes,
                       enum metrics_listener listener);
 
 /* Appends r as the response to req (NULL: an error before any request was

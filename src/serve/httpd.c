@@ -17,9 +17,12 @@
 #include "proto/http_out.h"
 #include "serve/account.h"
 #include "serve/auth.h"
+#include "proto/resp_reply.h"
 #include "serve/fetch.h"
+#include "serve/forward.h"
 #include "serve/http_conn.h"
 #include "serve/proxy.h"
+#include "upstream/commands.h"
 
 /* cache_entry.notes bits this module sets (see entry_notes). */
 #define NOTE_DONE 0x1u /* note holds the ETag hash, NOTE_UTF8 is valid */
@@ -116,6 +119,25 @@ send_text(struct proxy *px, struct conn *c, const struct http_request *req,
     }
     *h.p = '\0';
     return http_conn_text(c, req, status, lines, msg, keep_alive);
+}
+
+/* A response without a body (204), with the CORS lines. */
+static int
+send_text_status(struct proxy *px, struct conn *c,
+                 const struct http_request *req, int status)
+{
+    char lines[HTTP_HEAD_MAX / 2];
+    struct http_head h;
+    struct http_reply r = {.status = status, .extra = lines, .no_body = 1};
+
+    http_head_init(&h, lines, sizeof(lines) - 1);
+    http_head_lit(&h, "Cache-Control: no-store\r\n");
+    head_cors(&h, px, req);
+    if (h.overflow) {
+        return CONN_IO_ERR;
+    }
+    *h.p = '\0';
+    return http_conn_send(c, req, &r);
 }
 
 /* The value's response: 200 (or 304 when If-None-Match matches). */
@@ -220,13 +242,132 @@ send_failure(struct proxy *px, struct conn *c, const struct http_request *req,
     }
 }
 
-/* Serves one parsed data-port request. Returns 0, or -1 to close. */
+/* Collects the one reply of an HTTP write. */
+struct write_reply {
+    char text[256]; /* an error's text, without "-" */
+    long long integer;
+    int kind; /* '+', '-', ':' or 0 */
+};
+
 static int
-route(struct conn *c, const struct http_request *req)
+take_reply(void *arg, size_t i, const char *reply, size_t len)
+{
+    struct write_reply *w = arg;
+    const char *msg;
+    size_t mlen;
+
+    (void)i;
+    w->kind = len > 0 ? reply[0] : 0;
+    if (resp_reply_error(reply, len, &msg, &mlen)) {
+        snprintf(w->text, sizeof(w->text), "%.*s", (int)mlen, msg);
+    } else if (!resp_reply_integer(reply, len, &w->integer)) {
+        w->integer = 0;
+    }
+    return 0;
+}
+
+/* The ex=SECONDS of a PUT's query string: 0 when absent, -1 when bad. */
+static long long
+query_ex(const struct http_request *req)
+{
+    const char *q = req->path + req->path_len;
+    const char *end = req->target + req->target_len;
+    long long v = 0;
+
+    if (q >= end || *q != '?') {
+        return 0;
+    }
+    for (q++; q < end;) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp != NULL ? amp : end;
+
+        if (stop - q > 3 && memcmp(q, "ex=", 3) == 0) {
+            for (q += 3; q < stop; q++) {
+                if (*q < '0' || *q > '9' || v > 100000000000LL) {
+                    return -1;
+                }
+                v = v * 10 + (*q - '0');
+            }
+            return v > 0 ? v : -1;
+        }
+        q = stop + (amp != NULL);
+    }
+    return 0;
+}
+
+/* PUT (SET) or DELETE (DEL) of key, through the same path as forwarded
+ * commands: the cache entry is invalidated before the answer. */
+static int
+write_key(struct proxy *px, struct conn *c, const struct http_request *req,
+          const char *key, size_t klen, const char *body, int *status)
+{
+    struct write_reply w = {.kind = 0};
+    struct forward_batch b;
+    struct resp_arg argv[5];
+    char exbuf[24];
+    long long ex = 0;
+    size_t argc = 0;
+    int ka = req->keep_alive, rc;
+
+    if (req->method == HTTP_METHOD_PUT) {
+        ex = query_ex(req);
+        if (ex < 0) {
+            *status = 400;
+            return send_text(px, c, req, 400, "",
+                             "ex must be a positive number of seconds", ka);
+        }
+        argv[argc++] = (struct resp_arg){"SET", 3};
+        argv[argc++] = (struct resp_arg){key, klen};
+        argv[argc++] = (struct resp_arg){body, (size_t)req->content_length};
+        if (ex > 0) {
+            argv[argc++] = (struct resp_arg){"EX", 2};
+            argv[argc].len = (size_t)snprintf(exbuf, sizeof(exbuf), "%lld", ex);
+            argv[argc++].p = exbuf;
+        }
+    } else {
+        argv[argc++] = (struct resp_arg){"DEL", 3};
+        argv[argc++] = (struct resp_arg){key, klen};
+    }
+    forward_init(&b, px, c, commands_acquire(px->commands));
+    b.sink = take_reply;
+    b.sink_arg = &w;
+    rc = forward_add_args(&b, argv, argc) < 0 || forward_flush(&b) < 0;
+    commands_release(px->commands);
+    if (rc) {
+        *status = 500;
+        return send_text(px, c, req, 500, "", "out of memory", ka);
+    }
+    if (w.kind == '-') {
+        *status = strncmp(w.text, "ERR redis timeout", 17) == 0 ? 504
+                  : strncmp(w.text, "ERR redis unavailable", 21) == 0
+                      ? 503
+                      : account_redis_error_status(w.text);
+        return send_text(px, c, req, *status,
+                         *status == 503 ? "Retry-After: 1\r\n" : "", w.text,
+                         ka);
+    }
+    *status = req->method == HTTP_METHOD_DELETE && w.integer == 0 ? 404 : 204;
+    if (*status == 404) {
+        return send_text(px, c, req, 404, "", "not found", ka);
+    }
+    return send_text_status(px, c, req, 204);
+}
+
+/* The methods the data port accepts, for Allow. */
+static const char *
+allowed(const struct proxy *px)
+{
+    return px->cfg->http_writes ? "Allow: GET, HEAD, PUT, DELETE\r\n"
+                                : "Allow: GET, HEAD\r\n";
+}
+
+int
+httpd_key(struct conn *c, const struct http_request *req, char *key, size_t len,
+          const char *body, enum metrics_listener listener)
 {
     struct proxy *px = c->kind->ctx;
     struct account_req a = {
-        .listener = METRICS_HTTP,
+        .listener = listener,
         .method = req->method_name,
         .method_len = req->method_len,
         .status = 500,
@@ -234,26 +375,19 @@ route(struct conn *c, const struct http_request *req)
         .start_us = util_now_us(),
     };
     struct fetch_result res;
-    char *key;
     long klen;
     int rc, how, ka = req->keep_alive;
+    int writes = px->cfg->http_writes;
 
-    if (!auth_http_ok(px, req)) {
-        auth_failed(px, METRICS_HTTP);
-        a.status = 401;
-        rc = send_text(px, c, req, 401, AUTH_HTTP_CHALLENGE,
-                       "authentication required", ka);
-        goto done;
-    }
-    if (req->method == HTTP_METHOD_OTHER) {
+    if (req->method == HTTP_METHOD_OTHER ||
+        (!writes && (req->method == HTTP_METHOD_PUT ||
+                     req->method == HTTP_METHOD_DELETE))) {
         a.status = 405;
-        rc = send_text(px, c, req, 405, "Allow: GET, HEAD\r\n",
-                       "method not allowed", ka);
+        rc = send_text(px, c, req, 405, allowed(px), "method not allowed", ka);
         goto done;
     }
     /* The path lies in c->rbuf, which this worker owns: decode in place. */
-    key = c->rbuf + (req->path - c->rbuf) + 1;
-    klen = http_percent_decode(key, req->path_len - 1);
+    klen = http_percent_decode(key, len);
     if (klen <= 0) {
         a.status = 400;
         ka = 0;
@@ -263,6 +397,10 @@ route(struct conn *c, const struct http_request *req)
         goto done;
     }
     a.key_len = (size_t)klen;
+    if (req->method == HTTP_METHOD_PUT || req->method == HTTP_METHOD_DELETE) {
+        rc = write_key(px, c, req, key, (size_t)klen, body, &a.status);
+        goto done;
+    }
     how = fetch_get(px, key, (size_t)klen, &res);
     a.cache = cache_outcome(how);
     if (how == FETCH_HIT || how == FETCH_MISS || how == FETCH_STALE) {
@@ -279,10 +417,53 @@ done:
     return rc < 0 || !ka ? -1 : 0;
 }
 
+size_t
+httpd_body_max(const struct proxy *px, const struct http_request *req)
+{
+    return req->method == HTTP_METHOD_PUT && px->cfg->http_writes
+               ? (size_t)px->cfg->http_max_body
+               : 0;
+}
+
+/* Serves one parsed data-port request. Returns 0, or -1 to close. */
+static int
+route(struct conn *c, const struct http_request *req, const char *body)
+{
+    struct proxy *px = c->kind->ctx;
+
+    if (!auth_http_ok(px, req)) {
+        struct account_req a = {
+            .listener = METRICS_HTTP,
+            .method = req->method_name,
+            .method_len = req->method_len,
+            .status = 401,
+            .cache = ACCOUNT_NONE,
+            .start_us = util_now_us(),
+        };
+        int rc;
+
+        auth_failed(px, METRICS_HTTP);
+        rc = send_text(px, c, req, 401, AUTH_HTTP_CHALLENGE,
+                       "authentication required", req->keep_alive);
+        account_request(px, &a);
+        return rc < 0 || !req->keep_alive ? -1 : 0;
+    }
+    return httpd_key(c, req, c->rbuf + (req->path - c->rbuf) + 1,
+                     req->path_len - 1, body, METRICS_HTTP);
+}
+
+static size_t
+body_max(struct conn *c, const struct http_request *req)
+{
+    return httpd_body_max(c->kind->ctx, req);
+}
+
+static const struct http_routes routes = {route, body_max};
+
 static int
 serve(struct conn *c)
 {
-    return http_conn_process(c, route, METRICS_HTTP);
+    return http_conn_process(c, &routes, METRICS_HTTP);
 }
 
 const struct conn_ops httpd_ops = {

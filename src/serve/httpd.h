@@ -1,6 +1,7 @@
 /*
  * httpd: the HTTP data port: GET and HEAD /<key> through the shared lookup
- * path (fetch), on the request loop of http_conn.
+ * path (fetch), and with [http] writes = on PUT and DELETE through the
+ * forwarding path (forward.h), on the request loop of http_conn.
  *
  * Every response carries Date and Content-Length (except 304). A value
  * carries X-Cache, ETag (a hash of the value, computed once per entry, on
@@ -11,9 +12,29 @@
 #ifndef RP_HTTPD_H
 #define RP_HTTPD_H
 
+#include "base/metrics.h"
 #include "net/conn.h"
+#include "proto/http.h"
+
+struct proxy;
 
 /* The data port's conn_ops; a conn's kind->ctx is the struct proxy. */
 extern const struct conn_ops httpd_ops;
+
+/*
+ * Answers req for the key key[0..len) (still percent-encoded; decoded in
+ * place, so it must lie in c's rbuf): GET and HEAD through the cache, and
+ * with [http] writes = on, PUT (SET, the body as value, ?ex=SECONDS) and
+ * DELETE (DEL), which invalidate the entry before answering (204; DELETE
+ * of a missing key 404); other methods 405 with Allow. Accounted under
+ * listener. For the data port and the admin port's /key/ route. Returns
+ * 0, or -1 to close.
+ */
+int httpd_key(struct conn *c, const struct http_request *req, char *key,
+              size_t len, const char *body, enum metrics_listener listener);
+
+/* The largest body httpd_key takes for req: max_body for a PUT with
+ * writes on, else 0. */
+size_t httpd_body_max(const struct proxy *px, const struct http_request *req);
 
 #endif

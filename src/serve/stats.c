@@ -83,6 +83,10 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->misses = load(&m->misses);
     s->stale = load(&m->stale);
     s->oversize = load(&m->oversize);
+    s->sessions_open = atomic_load(&m->sessions_open);
+    s->sessions = load(&m->sessions);
+    s->forwarded = load(&m->forwarded);
+    s->write_flushes = load(&m->write_flushes);
     for (i = 0; i < METRICS_LISTENERS; i++) {
         s->auth_failures[i] = load(&m->auth_failures[i]);
     }
@@ -231,17 +235,19 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
     const struct config *cfg = px->cfg;
     int i, j;
 
-    stats_printf(b,
-                 "{\"version\":\"%s\",\"uptime_s\":%.3f,"
-                 "\"config\":{\"http_port\":%d,\"resp_port\":%d,"
-                 "\"admin_port\":%d,\"workers\":%d,\"max_clients\":%d,"
-                 "\"capacity\":%ld,\"ttl_ms\":%lld,\"tracking\":%s,"
-                 "\"stale_if_error_ms\":%lld},",
-                 PROXY_VERSION, s->uptime_s, cfg->http_port, cfg->resp_port,
-                 cfg->admin_port, cfg->workers, cfg->max_clients,
-                 cfg->cache_capacity, (long long)cfg->cache_ttl_ms,
-                 cfg->cache_tracking ? "true" : "false",
-                 (long long)cfg->cache_stale_ms);
+    stats_printf(
+        b,
+        "{\"version\":\"%s\",\"uptime_s\":%.3f,"
+        "\"config\":{\"http_port\":%d,\"resp_port\":%d,"
+        "\"admin_port\":%d,\"workers\":%d,\"max_clients\":%d,"
+        "\"capacity\":%ld,\"ttl_ms\":%lld,\"tracking\":%s,"
+        "\"stale_if_error_ms\":%lld,\"http_writes\":%s,"
+        "\"password\":%s,\"max_sessions\":%d},",
+        PROXY_VERSION, s->uptime_s, cfg->http_port, cfg->resp_port,
+        cfg->admin_port, cfg->workers, cfg->max_clients, cfg->cache_capacity,
+        (long long)cfg->cache_ttl_ms, cfg->cache_tracking ? "true" : "false",
+        (long long)cfg->cache_stale_ms, cfg->http_writes ? "true" : "false",
+        cfg->server_password[0] ? "true" : "false", cfg->max_sessions);
     stats_printf(b,
                  "\"redis\":{\"reachable\":%s,\"tracking\":\"%s\","
                  "\"reason\":",

@@ -26,6 +26,7 @@ struct stats_snapshot {
     struct upstream_stats pool;
     long requests[METRICS_LISTENERS][METRICS_CLASSES];
     long hits, misses, stale, oversize, accepted, rejected, log_dropped;
+    long sessions_open, sessions, forwarded, write_flushes;
     long auth_failures[METRICS_LISTENERS];
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
     long open, parked, busy, depth, workers;
