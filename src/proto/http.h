@@ -37,8 +37,9 @@
 #define HTTP_MAX_TARGET 8192 /* request-target bytes; more: 414 */
 #define HTTP_MAX_HEAD 16384  /* request line + fields + CRLFCRLF; more: 431 */
 #define HTTP_MAX_HEADERS 100 /* header field lines; more: 431 */
-#define HTTP_MAX_BODY (512L << 20) /* Content-Length at most; a handler
-                                      applies its own, lower limit */
+#define HTTP_MAX_BODY                                                          \
+    (512L << 20) /* Content-Length at most; a handler                          \
+                    applies its own, lower limit */
 
 enum http_status_code {
     HTTP_OK = 0,
