@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "base/cpus.h"
+#include "base/sdnotify.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "cache/cache.h"
@@ -37,6 +39,7 @@
 #include "serve/httpd.h"
 #include "serve/proxy.h"
 #include "serve/respd.h"
+#include "serve/reload.h"
 #include "upstream/commands.h"
 #include "upstream/keeper.h"
 #include "upstream/tracking.h"
@@ -59,9 +62,11 @@ usage(FILE *out)
                  "  -V, --version         print the version\n");
 }
 
-/* Parses argv into cfg. Returns -1 to continue, else an exit status. */
+/* Parses argv into src (sets: a calloc'd array the caller frees). Returns
+ * -1 to continue, else an exit status. */
 static int
-load_settings(int argc, char **argv, struct config *cfg, int *test_only)
+parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
+           int *test_only)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -71,36 +76,32 @@ load_settings(int argc, char **argv, struct config *cfg, int *test_only)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    char err[CONFIG_ERR_MAX];
-    const char *path = NULL;
-    int opt, i, nsets = 0;
-    char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    int opt, nsets = 0;
 
-    if (sets == NULL) {
+    *sets = calloc((size_t)argc + 1, sizeof(char *));
+    if (*sets == NULL) {
         return EXIT_RUNTIME;
     }
+    src->path = NULL;
     while ((opt = getopt_long(argc, argv, "c:s:thV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
-            path = optarg;
+            src->path = optarg;
             break;
         case 's':
-            sets[nsets++] = optarg;
+            (*sets)[nsets++] = optarg;
             break;
         case 't':
             *test_only = 1;
             break;
         case 'h':
             usage(stdout);
-            free(sets);
             return 0;
         case 'V':
             printf("redis-proxy %s\n", PROXY_VERSION);
-            free(sets);
             return 0;
         default:
             usage(stderr);
-            free(sets);
             return EXIT_USAGE;
         }
     }
@@ -108,31 +109,14 @@ load_settings(int argc, char **argv, struct config *cfg, int *test_only)
         fprintf(stderr, "redis-proxy: unexpected argument '%s'\n",
                 argv[optind]);
         usage(stderr);
-        free(sets);
         return EXIT_USAGE;
     }
-    config_defaults(cfg);
-    if (path == NULL && access("proxy.ini", F_OK) == 0) {
-        path = "proxy.ini";
+    if (src->path == NULL && access("proxy.ini", F_OK) == 0) {
+        src->path = "proxy.ini";
     }
-    if (path != NULL && config_load_file(cfg, path, err, sizeof(err)) < 0) {
-        goto fail;
-    }
-    for (i = 0; i < nsets; i++) {
-        if (config_set(cfg, sets[i], err, sizeof(err)) < 0) {
-            goto fail;
-        }
-    }
-    if (config_check(cfg, err, sizeof(err)) < 0) {
-        goto fail;
-    }
-    free(sets);
+    src->sets = *sets;
+    src->nsets = nsets;
     return -1;
-
-fail:
-    fprintf(stderr, "redis-proxy: %s\n", err);
-    free(sets);
-    return EXIT_USAGE;
 }
 
 /* Makes room for max_clients sockets plus the pool and listeners. */
@@ -155,10 +139,11 @@ raise_fd_limit(const struct config *cfg)
     }
 }
 
-/* Blocks SIGINT/SIGTERM in every thread (created later inherit the mask)
- * and returns a signalfd that becomes readable when one arrives. */
+/* Blocks SIGINT, SIGTERM and SIGHUP in every thread (created later
+ * inherit the mask) and returns a signalfd that becomes readable when one
+ * arrives. */
 static int
-stop_signal_fd(void)
+signal_fd(void)
 {
     sigset_t set;
 
@@ -166,6 +151,7 @@ stop_signal_fd(void)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
         return -1;
     }
@@ -178,12 +164,14 @@ static void
 kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
           struct conn_budget *budget)
 {
+    const struct config *cfg = proxy_cfg(px);
+
     k->ops = ops;
     k->ctx = px;
     k->budget = budget;
-    atomic_init(&k->idle_timeout_ms, px->cfg->idle_timeout_ms);
-    atomic_init(&k->request_timeout_ms, px->cfg->request_timeout_ms);
-    atomic_init(&k->send_timeout_ms, px->cfg->send_timeout_ms);
+    atomic_init(&k->idle_timeout_ms, cfg->idle_timeout_ms);
+    atomic_init(&k->request_timeout_ms, cfg->request_timeout_ms);
+    atomic_init(&k->send_timeout_ms, cfg->send_timeout_ms);
 }
 
 /* Opens the listeners that are on into ls; returns how many, or -1. */
@@ -213,108 +201,130 @@ open_listeners(const struct config *cfg, struct listener *ls,
     return n;
 }
 
-/* The number of CPUs this process may run on. */
+/* Serves until SIGTERM or SIGINT, reloading on SIGHUP. Returns 0, or -1
+ * when the accept loop failed. */
 static int
-usable_cpus(void)
+serve_until_stopped(struct proxy *px, const struct listener *ls, int nls,
+                    int sig_fd, const struct reload_source *src)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t n;
 
-    return cpus > 0 ? (int)cpus : 1;
+        if (listener_run(ls, nls, px->q, sig_fd) < 0) {
+            return -1;
+        }
+        n = read(sig_fd, &si, sizeof(si));
+        if (n == (ssize_t)sizeof(si) && si.ssi_signo == SIGHUP) {
+            log_info("msg=\"SIGHUP: reloading the settings\"");
+            sdnotify_reloading();
+            reload_settings(px, src);
+            sdnotify("READY=1");
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            continue;
+        }
+        return 0;
+    }
 }
 
 static int
-run(const struct config *cfg, int stop_fd)
+run(struct proxy *px, int sig_fd, const struct reload_source *src)
 {
-    struct proxy px = {.cfg = cfg};
-    struct conn_kind kinds[3];
-    struct listener ls[3];
+    const struct config *cfg = proxy_cfg(px);
+    struct listener ls[PROXY_KINDS];
     struct keeper *keeper = NULL;
     struct redis_target target;
     char line[1536], err[REDIS_ERR_MAX];
     int nls = -1, i, rc = EXIT_RUNTIME;
     size_t conns;
 
-    metrics_init(&px.metrics);
-    atomic_init(&px.clients.max, cfg->max_clients);
-    atomic_init(&px.admins.max, PROXY_ADMIN_CONNS);
-    kind_init(&kinds[0], &httpd_ops, &px, &px.clients);
-    kind_init(&kinds[1], &respd_ops, &px, &px.clients);
-    kind_init(&kinds[2], &admin_ops, &px, &px.admins);
+    metrics_init(&px->metrics);
+    atomic_init(&px->clients.max, cfg->max_clients);
+    atomic_init(&px->admins.max, PROXY_ADMIN_CONNS);
+    kind_init(&px->kinds[PROXY_HTTP], &httpd_ops, px, &px->clients);
+    kind_init(&px->kinds[PROXY_RESP], &respd_ops, px, &px->clients);
+    kind_init(&px->kinds[PROXY_ADMIN], &admin_ops, px, &px->admins);
     config_format_line(cfg, line, sizeof(line));
     log_info("msg=\"starting\" version=%s %s", PROXY_VERSION, line);
     raise_fd_limit(cfg);
-    nls = open_listeners(cfg, ls, kinds);
+    nls = open_listeners(cfg, ls, px->kinds);
     if (nls < 0) {
         goto out;
     }
-    px.cache = cache_create(cfg->cache_capacity, cfg->cache_ttl_ms,
-                            cfg->cache_stale_ms, NULL);
-    if (px.cache != NULL) {
-        cache_set_limits(px.cache, cfg->cache_capacity, cfg->cache_max_memory,
+    px->cache = cache_create(cfg->cache_capacity, cfg->cache_ttl_ms,
+                             cfg->cache_stale_ms, NULL);
+    if (px->cache != NULL) {
+        cache_set_limits(px->cache, cfg->cache_capacity, cfg->cache_max_memory,
                          cfg->cache_ttl_ms, cfg->cache_stale_ms);
     }
-    px.flights = px.cache != NULL ? flights_create(px.cache) : NULL;
-    px.tracking = px.flights != NULL ? tracking_create(cfg, px.flights) : NULL;
-    target = redis_target_of(cfg);
-    px.up =
-        px.tracking != NULL ? upstream_create(cfg, &target, px.tracking) : NULL;
-    if (px.up != NULL && tracking_start(px.tracking) < 0) {
+    px->flights = px->cache != NULL ? flights_create(px->cache) : NULL;
+    px->tracking =
+        px->flights != NULL ? tracking_create(&px->cfg, px->flights) : NULL;
+    target = redis_target_of(&px->cfg);
+    px->up = px->tracking != NULL
+                 ? upstream_create(&px->cfg, &target, px->tracking)
+                 : NULL;
+    if (px->up != NULL && tracking_start(px->tracking) < 0) {
         log_error("msg=\"cannot start the tracking thread\"");
         goto out;
     }
-    px.commands = commands_create();
-    if (px.commands != NULL && commands_load(px.commands, &target, err) < 0) {
+    px->commands = commands_create();
+    if (px->commands != NULL && commands_load(px->commands, &target, err) < 0) {
         /* Redis is not there yet: the keeper reads the table once the
          * pool connects. Until then writes empty the cache. */
         log_warn("msg=\"cannot read the command table yet\" cause=\"%s\"", err);
     }
-    px.spares = spares_create(&target, PROXY_SPARES);
-    keeper = px.up != NULL && px.commands != NULL && px.spares != NULL
-                 ? keeper_create(px.up, px.commands, px.spares, &target)
+    px->spares = spares_create(&target, PROXY_SPARES);
+    keeper = px->up != NULL && px->commands != NULL && px->spares != NULL
+                 ? keeper_create(px->up, px->commands, px->spares, &target)
                  : NULL;
     /* Every open client conn fits in the queue and in the waiter. */
     conns = (size_t)cfg->max_clients + PROXY_ADMIN_CONNS;
-    px.q = workq_create(conns);
-    px.waiter = px.q != NULL ? waiter_create(px.q, conns) : NULL;
-    if (px.cache == NULL || px.up == NULL || keeper == NULL ||
-        px.waiter == NULL) {
+    px->q = workq_create(conns);
+    px->waiter = px->q != NULL ? waiter_create(px->q, conns) : NULL;
+    if (px->cache == NULL || px->up == NULL || keeper == NULL ||
+        px->waiter == NULL) {
         log_error("msg=\"cannot allocate the proxy's services\"");
         goto out;
     }
-    px.workers =
-        worker_pool_create(cfg->workers, usable_cpus(), px.q, px.waiter);
-    if (px.workers == NULL) {
+    px->workers =
+        worker_pool_create(cfg->workers, cpus_usable(), px->q, px->waiter);
+    if (px->workers == NULL) {
         goto out;
     }
     /* Serve with the invalidation stream in place when Redis is there. */
-    tracking_wait_first(px.tracking,
+    tracking_wait_first(px->tracking,
                         cfg->connect_timeout_ms + cfg->command_timeout_ms);
     log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d", cfg->bind,
              cfg->http_port, cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
              cfg->admin_port ? cfg->bind : "off", cfg->admin_port);
-    rc = listener_run(ls, nls, px.q, stop_fd) == 0 ? 0 : EXIT_RUNTIME;
+    sdnotify("READY=1");
+    rc = serve_until_stopped(px, ls, nls, sig_fd, src) == 0 ? 0 : EXIT_RUNTIME;
+    sdnotify("STOPPING=1");
     log_info("msg=\"shutting down\"");
 
 out:
     for (i = 0; i < nls; i++) {
         close(ls[i].fd);
     }
-    if (px.waiter != NULL) {
-        waiter_stop(px.waiter);
+    if (px->waiter != NULL) {
+        waiter_stop(px->waiter);
     }
-    if (px.q != NULL) {
-        workq_shutdown(px.q);
+    if (px->q != NULL) {
+        workq_shutdown(px->q);
     }
-    worker_pool_destroy(px.workers);
-    waiter_destroy(px.waiter);
-    workq_destroy(px.q);
+    worker_pool_destroy(px->workers);
+    waiter_destroy(px->waiter);
+    workq_destroy(px->q);
     keeper_destroy(keeper);
-    upstream_destroy(px.up);
-    spares_destroy(px.spares);
-    commands_destroy(px.commands);
-    tracking_destroy(px.tracking);
-    flights_destroy(px.flights);
-    cache_destroy(px.cache);
+    upstream_destroy(px->up);
+    spares_destroy(px->spares);
+    commands_destroy(px->commands);
+    tracking_destroy(px->tracking);
+    flights_destroy(px->flights);
+    cache_destroy(px->cache);
     if (rc == 0) {
         log_info("msg=\"stopped\"");
     }
@@ -324,29 +334,40 @@ out:
 int
 main(int argc, char **argv)
 {
-    struct config cfg;
-    int test_only = 0, stop_fd;
-    int rc = load_settings(argc, argv, &cfg, &test_only);
+    static struct proxy px; /* zeroed; big (metrics), so not on the stack */
+    struct reload_source src;
+    char err[CONFIG_ERR_MAX], **sets = NULL;
+    int test_only = 0, sig_fd;
+    int rc = parse_args(argc, argv, &src, &sets, &test_only);
 
+    if (rc < 0 && reload_start(&px, &src, err, sizeof(err)) < 0) {
+        fprintf(stderr, "redis-proxy: %s\n", err);
+        rc = EXIT_USAGE;
+    }
     if (rc >= 0) {
-        return rc;
+        goto done;
     }
     if (test_only) {
-        config_print(&cfg, stdout);
-        return 0;
+        config_print(proxy_cfg(&px), stdout);
+        rc = 0;
+        goto done;
     }
-    log_set_level(cfg.log_level);
+    log_set_level(proxy_cfg(&px)->log_level);
     /* Before any thread starts, so every thread inherits the blocked mask
-     * and SIGTERM/SIGINT reach only the signalfd. */
-    stop_fd = stop_signal_fd();
-    if (stop_fd < 0) {
+     * and the signals reach only the signalfd. */
+    sig_fd = signal_fd();
+    if (sig_fd < 0) {
         log_error("msg=\"cannot set up signal handling\" error=\"%s\"",
                   strerror(errno));
-        return EXIT_RUNTIME;
+        rc = EXIT_RUNTIME;
+        goto done;
     }
     log_start();
-    rc = run(&cfg, stop_fd);
+    rc = run(&px, sig_fd, &src);
     log_stop();
-    close(stop_fd);
+    close(sig_fd);
+done:
+    reload_release(&px);
+    free(sets);
     return rc;
 }

@@ -432,6 +432,38 @@ config_diff(const struct config *old, const struct config *new,
 }
 
 int
+config_build(struct config *cfg, const char *path, char *const *sets, int nsets,
+             char *err, size_t errlen)
+{
+    int i;
+
+    config_defaults(cfg);
+    if (path != NULL && config_load_file(cfg, path, err, errlen) < 0) {
+        return -1;
+    }
+    for (i = 0; i < nsets; i++) {
+        if (config_set(cfg, sets[i], err, errlen) < 0) {
+            return -1;
+        }
+    }
+    return config_check(cfg, err, errlen);
+}
+
+void
+config_apply_live(struct config *dst, const struct config *src)
+{
+    for (size_t i = 0; i < CONFIG_KEYS; i++) {
+        const struct config_row *row = &config__table[i];
+
+        if (row->flags & CONFIG_LIVE) {
+            memcpy((char *)dst + row->offset, (const char *)src + row->offset,
+                   row->size);
+            memcpy(dst->from[i], src->from[i], sizeof(dst->from[i]));
+        }
+    }
+}
+
+int
 config_key_live(const char *section, const char *name)
 {
     const struct config_row *row = config__find(section, name);

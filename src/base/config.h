@@ -16,6 +16,7 @@
 #define RP_CONFIG_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -79,6 +80,39 @@ struct config {
      * config_check's errors. */
     char from[CONFIG_KEYS][CONFIG_FROM_MAX];
 };
+
+/*
+ * The settings a running proxy uses now. A reload (SIGHUP) publishes a new
+ * struct config here; readers load the pointer once per request and use
+ * that snapshot. A published config is never changed or freed while the
+ * proxy runs (main keeps every one until exit), so a snapshot stays valid
+ * however long a reader holds it.
+ */
+struct config_ref {
+    _Atomic(const struct config *) cur;
+};
+
+/* The current settings. Thread-safe. */
+static inline const struct config *
+config_get(const struct config_ref *ref)
+{
+    return atomic_load_explicit(&ref->cur, memory_order_acquire);
+}
+
+/* Copies every key that can change on a running proxy (config_key_live)
+ * from src into dst, leaving the others as they are: what a reload
+ * applies. */
+void config_apply_live(struct config *dst, const struct config *src);
+
+/*
+ * The whole of a proxy's settings from their sources: the built-in
+ * defaults, then the file at path (NULL: none), then each "-s" argument
+ * of sets[0..nsets), then config_check. At start and on every reload.
+ * Returns 0, or -1 with the first error in err (naming FILE:LINE or the
+ * -s argument); cfg is then undefined.
+ */
+int config_build(struct config *cfg, const char *path, char *const *sets,
+                 int nsets, char *err, size_t errlen);
 
 /* Fills cfg with the built-in defaults (the values in CONTRACT.md). */
 void config_defaults(struct config *cfg);

@@ -42,11 +42,13 @@ struct metrics {
     atomic_long misses;   /* lookups that had to ask Redis */
     atomic_long stale;    /* answered with a stale entry (Redis failing) */
     atomic_long oversize; /* fetched values over max_value_size, not kept */
-    atomic_long write_flushes; /* writes whose keys were unknown: cache
-                                  emptied */
-    atomic_long forwarded;     /* commands forwarded to Redis */
-    atomic_long sessions;      /* sessions opened */
-    atomic_int sessions_open;  /* sessions open now */
+    atomic_long write_flushes;  /* writes whose keys were unknown: cache
+                                   emptied */
+    atomic_long forwarded;      /* commands forwarded to Redis */
+    atomic_long sessions;       /* sessions opened */
+    atomic_int sessions_open;   /* sessions open now */
+    atomic_long reloads_ok;     /* SIGHUP reloads applied */
+    atomic_long reloads_failed; /* ... refused (invalid settings) */
     atomic_long auth_failures[METRICS_LISTENERS]; /* wrong or no password */
     struct metrics_histogram hit;  /* requests answered from the cache */
     struct metrics_histogram miss; /* requests that asked Redis */

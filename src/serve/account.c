@@ -25,7 +25,7 @@ account_request(struct proxy *px, const struct account_req *r)
         metrics_observe(&px->metrics.miss, us); /* Redis was asked */
     }
     /* Scrapes are not logged: one line per scrape would drown the log. */
-    if (px->cfg->log_access && r->listener != METRICS_ADMIN) {
+    if (proxy_cfg(px)->log_access && r->listener != METRICS_ADMIN) {
         log_info("msg=\"access\" proto=%s method=%.*s status=%d cache=%s "
                  "key_len=%zu bytes=%zu us=%lld",
                  listener_protos[r->listener],

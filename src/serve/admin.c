@@ -27,7 +27,7 @@ readiness(struct proxy *px, char *why, size_t len)
     int rc;
 
     tracking_stats(px->tracking, &ts);
-    if (px->cfg->cache_tracking && ts.state == TRACKING_DOWN) {
+    if (proxy_cfg(px)->cache_tracking && ts.state == TRACKING_DOWN) {
         snprintf(why, len, "invalidation stream down: %s", ts.reason);
         return 0;
     }

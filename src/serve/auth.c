@@ -18,13 +18,13 @@ _Static_assert(sizeof(((struct config *)0)->server_password) == AUTH_MAX,
 int
 auth_required(const struct proxy *px)
 {
-    return px->cfg->server_password[0] != '\0';
+    return proxy_cfg(px)->server_password[0] != '\0';
 }
 
 int
 auth_password_ok(const struct proxy *px, const char *p, size_t len)
 {
-    const char *want = px->cfg->server_password;
+    const char *want = proxy_cfg(px)->server_password;
     size_t wlen = strlen(want), i;
     unsigned diff = len != wlen;
 

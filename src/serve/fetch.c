@@ -84,7 +84,7 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
         cacheable = 0;
     }
     if (rc == FETCH_MISS &&
-        (int64_t)out->entry->vlen > px->cfg->cache_max_value) {
+        (int64_t)out->entry->vlen > proxy_cfg(px)->cache_max_value) {
         /* Answered (and shared with the followers), never stored. */
         cacheable = 0;
         atomic_fetch_add_explicit(&px->metrics.oversize, 1,
@@ -113,13 +113,14 @@ fill(struct proxy *px, const char *key, size_t klen, struct fetch_result *out)
     if (leader) {
         return lead(px, f, key, klen, out);
     }
-    if (flight_wait(px->flights, f, util_now_ms() + px->cfg->command_timeout_ms,
-                    &rc, &out->entry, out->err) < 0) {
+    if (flight_wait(px->flights, f,
+                    util_now_ms() + proxy_cfg(px)->command_timeout_ms, &rc,
+                    &out->entry, out->err) < 0) {
         rc = FETCH_ETIMEOUT;
         snprintf(out->err, sizeof(out->err),
                  "no reply within %lld ms (waiting for another request's "
                  "fetch of this key)",
-                 (long long)px->cfg->command_timeout_ms);
+                 (long long)proxy_cfg(px)->command_timeout_ms);
     }
     return rc;
 }

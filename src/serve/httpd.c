@@ -62,10 +62,11 @@ origin_allowed(const struct proxy *px, const struct http_request *req)
     char port[16];
     int n;
 
-    if (o == NULL || h == NULL || px->cfg->admin_port == 0 || olen > 256) {
+    if (o == NULL || h == NULL || proxy_cfg(px)->admin_port == 0 ||
+        olen > 256) {
         return 0;
     }
-    n = snprintf(port, sizeof(port), ":%d", px->cfg->admin_port);
+    n = snprintf(port, sizeof(port), ":%d", proxy_cfg(px)->admin_port);
     if (olen <= (size_t)n || memcmp(o + olen - n, port, (size_t)n) != 0) {
         return 0;
     }
@@ -91,7 +92,7 @@ static void
 head_cors(struct http_head *h, const struct proxy *px,
           const struct http_request *req)
 {
-    if (px->cfg->admin_port == 0) {
+    if (proxy_cfg(px)->admin_port == 0) {
         return;
     }
     http_head_lit(h, "Vary: Origin\r\n");
@@ -172,7 +173,7 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
     http_head_mem(&h, tag, sizeof(tag));
     if (how == FETCH_STALE || left == 0) {
         http_head_lit(&h, "\r\nCache-Control: max-age=0\r\n");
-    } else if (left < 0 || px->cfg->cache_capacity == 0) {
+    } else if (left < 0 || proxy_cfg(px)->cache_capacity == 0) {
         /* Never expires (an invalidation may still come), or the cache is
          * off and the value is not held: revalidate every time. */
         http_head_lit(&h, "\r\nCache-Control: no-cache\r\n");
@@ -357,8 +358,8 @@ write_key(struct proxy *px, struct conn *c, const struct http_request *req,
 static const char *
 allowed(const struct proxy *px)
 {
-    return px->cfg->http_writes ? "Allow: GET, HEAD, PUT, DELETE\r\n"
-                                : "Allow: GET, HEAD\r\n";
+    return proxy_cfg(px)->http_writes ? "Allow: GET, HEAD, PUT, DELETE\r\n"
+                                      : "Allow: GET, HEAD\r\n";
 }
 
 int
@@ -377,7 +378,7 @@ httpd_key(struct conn *c, const struct http_request *req, char *key, size_t len,
     struct fetch_result res;
     long klen;
     int rc, how, ka = req->keep_alive;
-    int writes = px->cfg->http_writes;
+    int writes = proxy_cfg(px)->http_writes;
 
     if (req->method == HTTP_METHOD_OTHER ||
         (!writes && (req->method == HTTP_METHOD_PUT ||
@@ -420,8 +421,8 @@ done:
 size_t
 httpd_body_max(const struct proxy *px, const struct http_request *req)
 {
-    return req->method == HTTP_METHOD_PUT && px->cfg->http_writes
-               ? (size_t)px->cfg->http_max_body
+    return req->method == HTTP_METHOD_PUT && proxy_cfg(px)->http_writes
+               ? (size_t)proxy_cfg(px)->http_max_body
                : 0;
 }
 

@@ -2,9 +2,10 @@
  * proxy: the services every handler uses, bundled so they can be passed as
  * one pointer (the ctx of every conn_kind). main.c creates each service,
  * fills this struct, and destroys them after the threads are joined;
- * nothing here is global. Every pointer is set before any thread starts
- * and never reassigned, so reading them needs no lock (each service is
- * thread-safe on its own). Only declarations here: a handler includes the
+ * nothing here is global. Every service pointer is set before any thread
+ * starts and never reassigned, so reading them needs no lock (each service
+ * is thread-safe on its own); the settings may be replaced by a reload and
+ * are read through proxy_cfg(). Only declarations here: a handler includes the
  * headers of the services it calls.
  */
 #ifndef RP_PROXY_H
@@ -32,9 +33,13 @@ struct upstream;
 struct workq;
 struct waiter;
 struct worker_pool;
+struct reload_kept;
+
+/* The listener kinds, in proxy.kinds. */
+enum proxy_kind { PROXY_HTTP, PROXY_RESP, PROXY_ADMIN, PROXY_KINDS };
 
 struct proxy {
-    const struct config *cfg;    /* read-only settings */
+    struct config_ref cfg;       /* the settings now (proxy_cfg) */
     struct cache *cache;         /* shared by HTTP and RESP */
     struct flights *flights;     /* fills in flight, invalidation races */
     struct tracking *tracking;   /* invalidation stream */
@@ -46,7 +51,17 @@ struct proxy {
     struct worker_pool *workers; /* the threads serving conns */
     struct conn_budget clients;  /* HTTP + RESP conns: max_clients */
     struct conn_budget admins;   /* admin conns: PROXY_ADMIN_CONNS */
-    struct metrics metrics;      /* request counters, latency histograms */
+    struct conn_kind kinds[PROXY_KINDS]; /* each listener's protocol and
+                                            timeouts */
+    struct reload_kept *configs;         /* every published config (reload.h) */
+    struct metrics metrics; /* request counters, latency histograms */
 };
+
+/* The settings now: a snapshot that stays valid (config.h). */
+static inline const struct config *
+proxy_cfg(const struct proxy *px)
+{
+    return config_get(&px->cfg);
+}
 
 #endif

@@ -422,7 +422,7 @@ conn_state(struct proxy *px, struct conn *c)
     struct respd_conn *rc = c->proto;
 
     if (rc == NULL && (rc = calloc(1, sizeof(*rc))) != NULL) {
-        resp_parser_init(&rc->ps, (size_t)px->cfg->max_request, NULL);
+        resp_parser_init(&rc->ps, (size_t)proxy_cfg(px)->max_request, NULL);
         rc->authed = !auth_required(px);
         c->proto = rc;
     }

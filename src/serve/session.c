@@ -39,11 +39,11 @@ struct session {
 struct session *
 session_open(struct proxy *px, struct conn *c, char *err)
 {
-    struct redis_target t = redis_target_of(px->cfg);
+    struct redis_target t = redis_target_of(&px->cfg);
     struct session *s;
 
     if (atomic_fetch_add(&px->metrics.sessions_open, 1) >=
-        px->cfg->max_sessions) {
+        proxy_cfg(px)->max_sessions) {
         atomic_fetch_sub(&px->metrics.sessions_open, 1);
         snprintf(err, REDIS_ERR_MAX, "max number of sessions reached");
         return NULL;

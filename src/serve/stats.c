@@ -87,6 +87,8 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->sessions = load(&m->sessions);
     s->forwarded = load(&m->forwarded);
     s->write_flushes = load(&m->write_flushes);
+    s->reloads_ok = load(&m->reloads_ok);
+    s->reloads_failed = load(&m->reloads_failed);
     for (i = 0; i < METRICS_LISTENERS; i++) {
         s->auth_failures[i] = load(&m->auth_failures[i]);
     }
@@ -104,7 +106,7 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->parked = waiter_count(px->waiter);
     s->busy = worker_pool_busy(px->workers);
     s->depth = (long)workq_depth(px->q);
-    s->workers = px->cfg->workers;
+    s->workers = proxy_cfg(px)->workers;
     s->uptime_s = (double)(util_now_ms() - m->started_ms) / 1000.0;
 }
 
@@ -232,7 +234,7 @@ void
 stats_json(struct proxy *px, const struct stats_snapshot *s,
            struct stats_buf *b)
 {
-    const struct config *cfg = px->cfg;
+    const struct config *cfg = proxy_cfg(px);
     int i, j;
 
     stats_printf(

@@ -27,6 +27,7 @@ struct stats_snapshot {
     long requests[METRICS_LISTENERS][METRICS_CLASSES];
     long hits, misses, stale, oversize, accepted, rejected, log_dropped;
     long sessions_open, sessions, forwarded, write_flushes;
+    long reloads_ok, reloads_failed;
     long auth_failures[METRICS_LISTENERS];
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
     long open, parked, busy, depth, workers;
@@ -95,6 +96,20 @@ struct stats_snapshot {
     X(auth_failures_total, counter,                                            \
       "Requests refused for a missing or wrong password.",                     \
       "listener=\"admin\"", s->auth_failures[2])                               \
+    X(sessions_open, gauge, "RESP clients on a private Redis connection now.", \
+      "", s->sessions_open)                                                    \
+    X(sessions_total, counter, "Sessions opened.", "", s->sessions)            \
+    X(commands_forwarded_total, counter,                                       \
+      "RESP commands and HTTP writes sent to Redis over the pool.", "",        \
+      s->forwarded)                                                            \
+    X(write_flushes_total, counter,                                            \
+      "Writes whose keys were unknown or that clear databases: cache "         \
+      "emptied.",                                                              \
+      "", s->write_flushes)                                                    \
+    X(config_reloads_total, counter, "Reloads on SIGHUP, by outcome.",         \
+      "result=\"ok\"", s->reloads_ok)                                          \
+    X(config_reloads_total, counter, "Reloads on SIGHUP, by outcome.",         \
+      "result=\"failed\"", s->reloads_failed)                                  \
     X(workq_depth, gauge, "Connections queued for a worker.", "", s->depth)    \
     X(workers_busy, gauge, "Workers serving a connection.", "", s->busy)       \
     X(workers, gauge, "Worker threads.", "", s->workers)                       \

@@ -15,15 +15,15 @@ ms_to_tv(int64_t ms)
 }
 
 struct redis_target
-redis_target_of(const struct config *cfg)
+redis_target_of(const struct config_ref *ref)
 {
+    const struct config *cfg = config_get(ref);
     struct redis_target t = {
         .host = cfg->redis_host,
         .port = cfg->redis_port,
         .password = cfg->redis_password,
         .db = cfg->redis_db,
-        .connect_timeout_ms = cfg->connect_timeout_ms,
-        .command_timeout_ms = cfg->command_timeout_ms,
+        .cfg = ref,
     };
     return t;
 }
@@ -60,11 +60,12 @@ redis_setup(redisContext *ctx, const char *what, char *err, int *is_error_reply,
 redisContext *
 redis_open(const struct redis_target *t, char *err)
 {
+    const struct config *cfg = config_get(t->cfg);
     redisContext *ctx;
     redisReply *r;
 
     ctx = redisConnectWithTimeout(t->host, t->port,
-                                  ms_to_tv(t->connect_timeout_ms));
+                                  ms_to_tv(cfg->connect_timeout_ms));
     if (ctx == NULL) {
         snprintf(err, REDIS_ERR_MAX, "cannot allocate a redis context");
         return NULL;
@@ -74,7 +75,7 @@ redis_open(const struct redis_target *t, char *err)
                  t->port, ctx->errstr);
         goto fail;
     }
-    if (redisSetTimeout(ctx, ms_to_tv(t->command_timeout_ms)) != REDIS_OK) {
+    if (redisSetTimeout(ctx, ms_to_tv(cfg->command_timeout_ms)) != REDIS_OK) {
         snprintf(err, REDIS_ERR_MAX, "set timeout: %.200s", ctx->errstr);
         goto fail;
     }

@@ -19,19 +19,21 @@ struct redisReply;
 
 #define REDIS_ERR_MAX 256
 
-/* Where and how to connect. The strings are borrowed for the call. */
+/* Where and how to connect. The strings are borrowed; the timeouts are
+ * read from the current settings at each connect (they may change on
+ * reload; the address may not). */
 struct redis_target {
     const char *host;
     int port;
-    const char *password; /* "" = no AUTH */
-    int db;               /* 0 = no SELECT */
-    int64_t connect_timeout_ms;
-    int64_t command_timeout_ms;
+    const char *password;         /* "" = no AUTH */
+    int db;                       /* 0 = no SELECT */
+    const struct config_ref *cfg; /* connect_timeout, command_timeout */
 };
 
-/* The target the configuration names ([redis] host, port, password, db
- * and timeouts). Borrows cfg's strings: valid while cfg is. */
-struct redis_target redis_target_of(const struct config *cfg);
+/* The target the configuration names ([redis] host, port, password, db).
+ * Borrows the current config's strings: valid while that config is (every
+ * published config lives until exit). */
+struct redis_target redis_target_of(const struct config_ref *ref);
 
 /*
  * Opens a connection to t. Returns it (the caller frees it with

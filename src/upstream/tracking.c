@@ -24,7 +24,7 @@
 #define CHANNEL "__redis__:invalidate"
 
 struct tracking {
-    const struct config *cfg;
+    const struct config_ref *cfg;
     struct flights *flights;
     pthread_mutex_t lock;
     pthread_cond_t first_cv;   /* signalled when `tried` is set */
@@ -291,7 +291,7 @@ tracking_main(void *arg)
 }
 
 struct tracking *
-tracking_create(const struct config *cfg, struct flights *fl)
+tracking_create(const struct config_ref *cfg, struct flights *fl)
 {
     struct tracking *t = calloc(1, sizeof(*t));
 
@@ -300,9 +300,9 @@ tracking_create(const struct config *cfg, struct flights *fl)
     }
     t->cfg = cfg;
     t->flights = fl;
-    t->state = cfg->cache_tracking ? TRACKING_DOWN : TRACKING_OFF;
+    t->state = config_get(cfg)->cache_tracking ? TRACKING_DOWN : TRACKING_OFF;
     snprintf(t->reason, sizeof(t->reason), "%s",
-             cfg->cache_tracking ? "not yet established" : "");
+             config_get(cfg)->cache_tracking ? "not yet established" : "");
     t->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (t->stopfd < 0) {
         goto fail_eventfd;
@@ -327,7 +327,7 @@ fail_eventfd:
 int
 tracking_start(struct tracking *t)
 {
-    if (!t->cfg->cache_tracking) {
+    if (!config_get(t->cfg)->cache_tracking) {
         return 0;
     }
     if (pthread_create(&t->thread, NULL, tracking_main, t) != 0) {

@@ -43,7 +43,8 @@ struct tracking;
 /* Creates the tracker (state OFF when cfg->cache_tracking is off, else
  * DOWN until the stream is up). cfg and fl must outlive it. Returns NULL
  * on failure. */
-struct tracking *tracking_create(const struct config *cfg, struct flights *fl);
+struct tracking *tracking_create(const struct config_ref *cfg,
+                                 struct flights *fl);
 
 /* Starts the thread when cfg->cache_tracking is on. Returns 0 or -1. */
 int tracking_start(struct tracking *t);

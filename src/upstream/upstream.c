@@ -47,7 +47,7 @@ struct slot {
 };
 
 struct upstream {
-    const struct config *cfg;
+    const struct config_ref *cfg;
     const struct redis_target *target;
     struct tracking *tracking;
     pthread_mutex_t lock;
@@ -67,17 +67,18 @@ struct upstream {
 };
 
 struct upstream *
-upstream_create(const struct config *cfg, const struct redis_target *target,
+upstream_create(const struct config_ref *cfg, const struct redis_target *target,
                 struct tracking *t)
 {
+    int pool_size = config_get(cfg)->pool_size;
     struct upstream *u;
     int i;
 
-    u = calloc(1, sizeof(*u) + (size_t)cfg->pool_size * sizeof(u->slots[0]));
+    u = calloc(1, sizeof(*u) + (size_t)pool_size * sizeof(u->slots[0]));
     if (u == NULL) {
         return NULL;
     }
-    u->free_stack = calloc((size_t)cfg->pool_size, sizeof(int));
+    u->free_stack = calloc((size_t)pool_size, sizeof(int));
     if (u->free_stack == NULL) {
         goto fail_stack;
     }
@@ -90,7 +91,7 @@ upstream_create(const struct config *cfg, const struct redis_target *target,
     u->cfg = cfg;
     u->target = target;
     u->tracking = t;
-    u->nslots = cfg->pool_size;
+    u->nslots = pool_size;
     for (i = u->nslots - 1; i >= 0; i--) {
         u->free_stack[u->nfree++] = i;
     }
@@ -142,7 +143,7 @@ slot_get(struct upstream *u, int64_t deadline, char *err)
     } else {
         snprintf(err, UPSTREAM_ERR_MAX,
                  "no free redis connection within %lld ms",
-                 (long long)u->cfg->command_timeout_ms);
+                 (long long)config_get(u->cfg)->command_timeout_ms);
     }
     pthread_mutex_unlock(&u->lock);
     return idx;
@@ -351,7 +352,7 @@ static int
 slot_io(struct upstream *u, struct slot *s, struct outbound *o, size_t want,
         upstream_reply_fn sink, void *arg, size_t *done, char *err)
 {
-    int64_t timeout = u->cfg->command_timeout_ms;
+    int64_t timeout = config_get(u->cfg)->command_timeout_ms;
     int64_t deadline = util_now_ms() + timeout;
     size_t got = 0, owed = s->pending, all = owed + want;
     int sink_failed = 0;
@@ -628,7 +629,7 @@ static int
 with_slot(struct upstream *u, char *err, int retry,
           int (*fn)(struct upstream *u, struct slot *s, void *arg), void *arg)
 {
-    int64_t deadline = util_now_ms() + u->cfg->command_timeout_ms;
+    int64_t deadline = util_now_ms() + config_get(u->cfg)->command_timeout_ms;
     struct slot *s;
     int idx, rc, fresh = 0;
 

@@ -69,9 +69,9 @@ typedef int (*upstream_value_fn)(void *arg, const char *data, size_t len,
 struct upstream;
 
 /* Creates the pool of pool_size connections to target (no connection is
- * made yet). cfg (for pool_size and timeouts), target's strings and t must
- * outlive it. Returns NULL on allocation failure. */
-struct upstream *upstream_create(const struct config *cfg,
+ * made yet). cfg (pool_size, and command_timeout at each call), target and
+ * t must outlive it. Returns NULL on allocation failure. */
+struct upstream *upstream_create(const struct config_ref *cfg,
                                  const struct redis_target *target,
                                  struct tracking *t);
 
