@@ -53,8 +53,8 @@ struct waiter {
     uint32_t nslots;           /* fixed */
     uint32_t used;             /* slots [0, used) have been handed out; lock */
     uint32_t free_head;        /* lock; WAITER_NO_SLOT when none */
-    int stopped;               /* lock (and read racily by park: a stale 0
-                                  only delays the refusal to the next park) */
+    atomic_int stopped;        /* set once, under lock; park reads it
+                                  (seq_cst) after publishing, see there */
     atomic_int parked;         /* conns parked now */
     int epfd;
     struct workq *q;
@@ -162,7 +162,7 @@ waiter_attach(struct waiter *w, struct conn *c)
     uint32_t i = WAITER_NO_SLOT;
 
     pthread_mutex_lock(&w->lock);
-    if (w->stopped) {
+    if (atomic_load_explicit(&w->stopped, memory_order_relaxed)) {
         /* refused */
     } else if (w->free_head != WAITER_NO_SLOT) {
         i = w->free_head;
@@ -220,15 +220,25 @@ waiter_park(struct waiter *w, struct conn *c, int64_t deadline_ms)
 {
     struct waiter_slot *s = &w->slots[c->slot];
     uint64_t running = state_of(c->gen, SLOT_RUNNING);
+    uint64_t parked = state_of(c->gen, SLOT_PARKED);
 
-    if (w->stopped) {
+    if (atomic_load(&w->stopped)) {
         return -1;
     }
     atomic_store_explicit(&s->deadline_ms, deadline_ms, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->parked, 1, memory_order_relaxed);
-    if (atomic_compare_exchange_strong_explicit(
-            &s->state, &running, state_of(c->gen, SLOT_PARKED),
-            memory_order_acq_rel, memory_order_acquire)) {
+    if (atomic_compare_exchange_strong(&s->state, &running, parked)) {
+        /* From here c may already be someone else's: touch only the slot.
+         * waiter_stop sets `stopped`, then scans the slots. In the one
+         * order of these seq_cst operations, either its scan sees this
+         * slot PARKED and takes the conn, or we see `stopped` here and
+         * take it back. */
+        running = parked ^ SLOT_PARKED ^ SLOT_RUNNING;
+        if (atomic_load(&w->stopped) &&
+            atomic_compare_exchange_strong(&s->state, &parked, running)) {
+            atomic_fetch_sub_explicit(&w->parked, 1, memory_order_relaxed);
+            return -1;
+        }
         return 0;
     }
     /* A report came while we had c (the only other change a RUNNING slot
@@ -348,6 +358,17 @@ expire_due(struct waiter *w, int64_t now)
         if (due == 0 || due > now || (c = claim_parked(w, i)) == NULL) {
             continue;
         }
+        /* The conn may have been served and parked again, with a later
+         * deadline, between our two loads: the claim's acquire makes its
+         * deadline current now. Then it is not due: park it back (or, if
+         * a report came meanwhile, let a worker serve it). */
+        due = atomic_load_explicit(&s->deadline_ms, memory_order_relaxed);
+        if (due == 0 || due > now) {
+            if (waiter_park(w, c, due) != 0) {
+                hand_to_queue(w, c);
+            }
+            continue;
+        }
         if (outq_bytes(&c->out) == 0 && has_input(c)) {
             hand_to_queue(w, c);
         } else {
@@ -363,7 +384,7 @@ waiter_main(void *arg)
     int64_t next_scan = util_now_ms() + WAITER_TICK_MS;
 
     pthread_mutex_lock(&w->lock);
-    while (!w->stopped) {
+    while (!atomic_load_explicit(&w->stopped, memory_order_relaxed)) {
         struct timespec ts = util_deadline(next_scan);
 
         if (pthread_cond_timedwait(&w->tick, &w->lock, &ts) == ETIMEDOUT) {
@@ -436,7 +457,7 @@ waiter_stop(struct waiter *w)
         return;
     }
     pthread_mutex_lock(&w->lock);
-    w->stopped = 1; /* no slot is handed out from now on */
+    atomic_store(&w->stopped, 1); /* no slot is handed out from now on */
     n = w->used;
     pthread_cond_signal(&w->tick);
     pthread_mutex_unlock(&w->lock);
