@@ -516,6 +516,45 @@ cache_expire_all(struct cache *c)
     return n;
 }
 
+long
+cache_remove_if(struct cache *c, const struct key_scope *scope)
+{
+    struct cache_entry *e, *next;
+    long n = 0;
+
+    pthread_rwlock_wrlock(&c->rwlock);
+    for (e = c->lru_head; e != NULL; e = next) {
+        next = e->lru_next;
+        if (scope->has(scope->arg, cache_entry_key(e), e->klen)) {
+            unlink_entry(c, find_slot(c, e->hash, cache_entry_key(e), e->klen));
+            n++;
+        }
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return n;
+}
+
+long
+cache_expire_if(struct cache *c, const struct key_scope *scope)
+{
+    struct cache_entry *e;
+    long n = 0;
+    int64_t now;
+
+    pthread_rwlock_wrlock(&c->rwlock);
+    now = c->clock();
+    for (e = c->lru_head; e != NULL; e = e->lru_next) {
+        if (!entry_expired(e, now) &&
+            scope->has(scope->arg, cache_entry_key(e), e->klen)) {
+            atomic_store_explicit(&e->expires_ms, now != 0 ? now : -1,
+                                  memory_order_relaxed);
+            n++;
+        }
+    }
+    pthread_rwlock_unlock(&c->rwlock);
+    return n;
+}
+
 int
 cache_remove(struct cache *c, const char *key, size_t klen)
 {

@@ -72,6 +72,13 @@ cache_entry_value(const struct cache_entry *e)
     return e->data + e->klen;
 }
 
+/* A set of keys, by a predicate: has(arg, key, klen) is 1 for a key in
+ * it. For the share of the keyspace one cluster node owns. */
+struct key_scope {
+    int (*has)(void *arg, const char *key, size_t klen);
+    void *arg;
+};
+
 /* A clock in milliseconds; injectable for tests. */
 typedef int64_t (*cache_clock_fn)(void);
 
@@ -145,6 +152,13 @@ int cache_set_limits(struct cache *c, long capacity, int64_t max_memory,
 
 /* The bytes an entry counts against max_memory. */
 size_t cache_entry_footprint(const struct cache_entry *e);
+
+/* Removes, or marks expired now (kept for stale-if-error), every entry
+ * whose key is in scope. O(entries) under the write lock; for rare events
+ * (a cluster node's stream lost, its FLUSHALL, a slot moved). Return how
+ * many. Thread-safe. */
+long cache_remove_if(struct cache *c, const struct key_scope *scope);
+long cache_expire_if(struct cache *c, const struct key_scope *scope);
 
 /*
  * Marks every entry expired now (entries keep their bytes and remain

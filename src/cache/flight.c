@@ -193,15 +193,18 @@ flights_invalidate(struct flights *fl, const char *key, size_t klen)
     pthread_mutex_unlock(&fl->lock);
 }
 
+/* Marks every fill of a key in scope (NULL: every fill). Lock held. */
 static void
-mark_all(struct flights *fl)
+mark_in(struct flights *fl, const struct key_scope *scope)
 {
     size_t i;
 
     for (i = 0; i < FLIGHT_BUCKETS; i++) {
         struct flight *f;
         for (f = fl->buckets[i]; f != NULL; f = f->next) {
-            f->marked = 1;
+            if (scope == NULL || scope->has(scope->arg, f->key, f->klen)) {
+                f->marked = 1;
+            }
         }
     }
     fl->flushes++;
@@ -210,18 +213,38 @@ mark_all(struct flights *fl)
 void
 flights_invalidate_all(struct flights *fl)
 {
-    pthread_mutex_lock(&fl->lock);
-    mark_all(fl);
-    cache_clear(fl->cache);
-    pthread_mutex_unlock(&fl->lock);
+    flights_invalidate_in(fl, NULL);
 }
 
 void
 flights_lost(struct flights *fl)
 {
+    flights_lost_in(fl, NULL);
+}
+
+void
+flights_invalidate_in(struct flights *fl, const struct key_scope *scope)
+{
     pthread_mutex_lock(&fl->lock);
-    mark_all(fl);
-    cache_expire_all(fl->cache);
+    mark_in(fl, scope);
+    if (scope == NULL) {
+        cache_clear(fl->cache);
+    } else {
+        cache_remove_if(fl->cache, scope);
+    }
+    pthread_mutex_unlock(&fl->lock);
+}
+
+void
+flights_lost_in(struct flights *fl, const struct key_scope *scope)
+{
+    pthread_mutex_lock(&fl->lock);
+    mark_in(fl, scope);
+    if (scope == NULL) {
+        cache_expire_all(fl->cache);
+    } else {
+        cache_expire_if(fl->cache, scope);
+    }
     pthread_mutex_unlock(&fl->lock);
 }
 

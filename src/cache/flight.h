@@ -80,6 +80,11 @@ void flights_invalidate_all(struct flights *fl);
  * stale-if-error only) and marks every fill. */
 void flights_lost(struct flights *fl);
 
+/* The same two for the keys in scope only (one cluster node's share):
+ * NULL scope is every key. */
+void flights_invalidate_in(struct flights *fl, const struct key_scope *scope);
+void flights_lost_in(struct flights *fl, const struct key_scope *scope);
+
 /* Counters: fills started, requests that joined one, fills not stored
  * because an invalidation marked them. */
 struct flight_stats {
