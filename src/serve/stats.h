@@ -92,10 +92,12 @@ struct stats_snapshot {
       s->sessions_open)                                                        \
     X(sessions_total, counter, "RESP sessions opened.", "", s->sessions)       \
     X(commands_forwarded_total, counter,                                       \
-      "Commands forwarded to Redis over the pool.", "", s->forwarded)          \
+      "RESP commands and HTTP writes sent to Redis over the pool.", "",        \
+      s->forwarded)                                                            \
     X(write_flushes_total, counter,                                            \
-      "Forwarded writes whose keys were unknown: the cache was emptied.", "",  \
-      s->write_flushes)                                                        \
+      "Writes whose keys were unknown or that clear databases: cache "         \
+      "emptied.",                                                              \
+      "", s->write_flushes)                                                    \
     X(auth_failures_total, counter,                                            \
       "Requests refused for a missing or wrong password.",                     \
       "listener=\"http\"", s->auth_failures[0])                                \
@@ -105,16 +107,6 @@ struct stats_snapshot {
     X(auth_failures_total, counter,                                            \
       "Requests refused for a missing or wrong password.",                     \
       "listener=\"admin\"", s->auth_failures[2])                               \
-    X(sessions_open, gauge, "RESP clients on a private Redis connection now.", \
-      "", s->sessions_open)                                                    \
-    X(sessions_total, counter, "Sessions opened.", "", s->sessions)            \
-    X(commands_forwarded_total, counter,                                       \
-      "RESP commands and HTTP writes sent to Redis over the pool.", "",        \
-      s->forwarded)                                                            \
-    X(write_flushes_total, counter,                                            \
-      "Writes whose keys were unknown or that clear databases: cache "         \
-      "emptied.",                                                              \
-      "", s->write_flushes)                                                    \
     X(config_reloads_total, counter, "Reloads on SIGHUP, by outcome.",         \
       "result=\"ok\"", s->reloads_ok)                                          \
     X(config_reloads_total, counter, "Reloads on SIGHUP, by outcome.",         \
