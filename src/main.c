@@ -42,6 +42,7 @@
 #include "serve/reload.h"
 #include "upstream/commands.h"
 #include "upstream/keeper.h"
+#include "upstream/nodes.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
 
@@ -260,31 +261,36 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
                          cfg->cache_ttl_ms, cfg->cache_stale_ms);
     }
     px->flights = px->cache != NULL ? flights_create(px->cache) : NULL;
-    px->tracking =
-        px->flights != NULL ? tracking_create(&px->cfg, px->flights) : NULL;
-    target = redis_target_of(&px->cfg);
-    px->up = px->tracking != NULL
-                 ? upstream_create(&px->cfg, &target, px->tracking)
-                 : NULL;
-    if (px->up != NULL && tracking_start(px->tracking) < 0) {
-        log_error("msg=\"cannot start the tracking thread\"");
+    px->nodes =
+        px->flights != NULL ? nodes_create(&px->cfg, px->flights) : NULL;
+    if (px->nodes != NULL && nodes_start(px->nodes) < 0) {
+        log_error("msg=\"cannot start the connections to redis\"");
         goto out;
     }
+    target = redis_target_of(&px->cfg);
     px->commands = commands_create();
-    if (px->commands != NULL && commands_load(px->commands, &target, err) < 0) {
+    if (px->commands != NULL &&
+        commands_load(px->commands,
+                      nodes_any(px->nodes) >= 0
+                          ? nodes_target(px->nodes, nodes_any(px->nodes))
+                          : &target,
+                      err) < 0) {
         /* Redis is not there yet: the keeper reads the table once the
          * pool connects. Until then writes empty the cache. */
         log_warn("msg=\"cannot read the command table yet\" cause=\"%s\"", err);
     }
-    px->spares = spares_create(&target, PROXY_SPARES);
-    keeper = px->up != NULL && px->commands != NULL && px->spares != NULL
-                 ? keeper_create(px->up, px->commands, px->spares, &target)
+    /* Spare connections for sessions; in a cluster a session goes to the
+     * node of its first key, so it connects when it starts. */
+    px->spares = cfg->cluster ? NULL : spares_create(&target, PROXY_SPARES);
+    keeper = px->nodes != NULL && px->commands != NULL &&
+                     (cfg->cluster || px->spares != NULL)
+                 ? keeper_create(px->nodes, px->commands, px->spares)
                  : NULL;
     /* Every open client conn fits in the queue and in the waiter. */
     conns = (size_t)cfg->max_clients + PROXY_ADMIN_CONNS;
     px->q = workq_create(conns);
     px->waiter = px->q != NULL ? waiter_create(px->q, conns) : NULL;
-    if (px->cache == NULL || px->up == NULL || keeper == NULL ||
+    if (px->cache == NULL || px->nodes == NULL || keeper == NULL ||
         px->waiter == NULL) {
         log_error("msg=\"cannot allocate the proxy's services\"");
         goto out;
@@ -295,8 +301,8 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
         goto out;
     }
     /* Serve with the invalidation stream in place when Redis is there. */
-    tracking_wait_first(px->tracking,
-                        cfg->connect_timeout_ms + cfg->command_timeout_ms);
+    nodes_wait_first(px->nodes,
+                     cfg->connect_timeout_ms + cfg->command_timeout_ms);
     log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d", cfg->bind,
              cfg->http_port, cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
              cfg->admin_port ? cfg->bind : "off", cfg->admin_port);
@@ -319,10 +325,9 @@ out:
     waiter_destroy(px->waiter);
     workq_destroy(px->q);
     keeper_destroy(keeper);
-    upstream_destroy(px->up);
+    nodes_destroy(px->nodes);
     spares_destroy(px->spares);
     commands_destroy(px->commands);
-    tracking_destroy(px->tracking);
     flights_destroy(px->flights);
     cache_destroy(px->cache);
     if (rc == 0) {

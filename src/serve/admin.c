@@ -15,28 +15,37 @@
 #include "serve/httpd.h"
 #include "serve/proxy.h"
 #include "serve/stats.h"
+#include "upstream/nodes.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
 
-/* Ready: Redis answers PING and, with tracking on, the stream is up. */
+/* Ready: every master answers PING and, with tracking on, its stream is
+ * up. */
 static int
 readiness(struct proxy *px, char *why, size_t len)
 {
-    char err[UPSTREAM_ERR_MAX];
-    struct tracking_stats ts;
-    int rc;
+    char err[UPSTREAM_ERR_MAX], reason[256];
+    int masters[NODES_MAX], k, i, rc;
 
-    tracking_stats(px->tracking, &ts);
-    if (proxy_cfg(px)->cache_tracking && ts.state == TRACKING_DOWN) {
-        snprintf(why, len, "invalidation stream down: %s", ts.reason);
+    if (proxy_cfg(px)->cache_tracking &&
+        nodes_tracking_state(px->nodes, reason, sizeof(reason)) ==
+            TRACKING_DOWN) {
+        snprintf(why, len, "invalidation stream down: %s", reason);
         return 0;
     }
-    standby_block_begin();
-    rc = upstream_ping(px->up, err);
-    standby_block_end();
-    if (rc != 0) {
-        snprintf(why, len, "redis not answering: %s", err);
+    k = nodes_masters(px->nodes, masters, NODES_MAX);
+    if (k == 0) {
+        snprintf(why, len, "redis not answering: no cluster slot map yet");
         return 0;
+    }
+    for (i = 0; i < k; i++) {
+        standby_block_begin();
+        rc = upstream_ping(nodes_pool(px->nodes, masters[i]), err);
+        standby_block_end();
+        if (rc != 0) {
+            snprintf(why, len, "redis not answering: %s", err);
+            return 0;
+        }
     }
     snprintf(why, len, "ready");
     return 1;

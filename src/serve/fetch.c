@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "net/standby.h"
 #include "serve/proxy.h"
+#include "upstream/nodes.h"
 #include "upstream/upstream.h"
 
 _Static_assert(FLIGHT_ERR_MAX >= UPSTREAM_ERR_MAX, "error text fits");
@@ -74,8 +75,8 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
         flight_finish(px->flights, f, FETCH_MISS, out->entry, NULL, 0);
         return FETCH_HIT;
     }
-    rc = upstream_fetch(px->up, key, klen, make_entry, &lv, out->err,
-                        &cacheable);
+    rc = nodes_fetch(px->nodes, key, klen, make_entry, &lv, out->err,
+                     &cacheable);
     out->entry = lv.entry;
     rc = rc == UPSTREAM_ENOMEM ? FETCH_ENOMEM : status_from_upstream(rc);
     if (rc == FETCH_MISS && lv.pttl_ms < -1) {

@@ -12,6 +12,7 @@
 #include "proto/resp_reply.h"
 #include "serve/proxy.h"
 #include "upstream/commands.h"
+#include "upstream/nodes.h"
 #include "upstream/upstream.h"
 
 #define ERR_REPLY_MAX 512
@@ -220,6 +221,7 @@ on_keys(void *arg, size_t i, const char *reply, size_t len)
 static int
 ask_keys(struct proxy *px, const struct forward_cmd *f)
 {
+    int node = nodes_any(px->nodes);
     const char *nl = memchr(f->raw, '\n', f->len);
     char err[UPSTREAM_ERR_MAX], head[64];
     long long argc = 0;
@@ -227,14 +229,15 @@ ask_keys(struct proxy *px, const struct forward_cmd *f)
     size_t done;
     int n, rc;
 
-    if (nl == NULL || sscanf(f->raw, "*%lld", &argc) != 1) {
+    if (node < 0 || nl == NULL || sscanf(f->raw, "*%lld", &argc) != 1) {
         return -1;
     }
     n = snprintf(head, sizeof(head),
                  "*%lld\r\n$7\r\nCOMMAND\r\n$7\r\nGETKEYS\r\n", argc + 2);
     v[0] = (struct iovec){head, (size_t)n};
     v[1] = (struct iovec){(void *)(nl + 1), f->len - (size_t)(nl + 1 - f->raw)};
-    rc = upstream_exec(px->up, v, 2, 1, on_keys, px, &done, err);
+    rc = upstream_exec(nodes_pool(px->nodes, node), v, 2, 1, on_keys, px, &done,
+                       err);
     return rc == 0 ? 0 : -1;
 }
 
@@ -259,8 +262,8 @@ forward_flush(struct forward_batch *b)
         b->iov[i].iov_len = b->cmds[i].len;
     }
     standby_block_begin();
-    rc =
-        upstream_exec(px->up, b->iov, (int)b->n, b->n, on_reply, b, &done, err);
+    rc = upstream_exec(nodes_pool(px->nodes, 0), b->iov, (int)b->n, b->n,
+                       on_reply, b, &done, err);
     if (rc != 0 && rc != UPSTREAM_ENOMEM) {
         size_t n = (size_t)snprintf(
             line, sizeof(line), "-ERR redis %s: %s\r\n",

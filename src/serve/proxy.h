@@ -28,8 +28,7 @@ struct cache;
 struct commands;
 struct spares;
 struct flights;
-struct tracking;
-struct upstream;
+struct nodes;
 struct workq;
 struct waiter;
 struct worker_pool;
@@ -42,8 +41,7 @@ struct proxy {
     struct config_ref cfg;       /* the settings now (proxy_cfg) */
     struct cache *cache;         /* shared by HTTP and RESP */
     struct flights *flights;     /* fills in flight, invalidation races */
-    struct tracking *tracking;   /* invalidation stream */
-    struct upstream *up;         /* Redis connection pool */
+    struct nodes *nodes;         /* the Redis servers: pools, streams */
     struct commands *commands;   /* what Redis says about its commands */
     struct spares *spares;       /* connections ready for new sessions */
     struct workq *q;             /* conns with work to do */

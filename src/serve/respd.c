@@ -274,7 +274,7 @@ open_session(struct run *r, struct account_req *o)
     if (forward_flush(&r->b) < 0) {
         return CONN_IO_ERR;
     }
-    r->st->session = session_open(r->px, r->c, err);
+    r->st->session = session_open(r->px, r->c, 0, err);
     if (r->st->session != NULL) {
         return 0;
     }

@@ -17,6 +17,7 @@
 #include "proto/resp_reply.h"
 #include "serve/forward.h"
 #include "serve/proxy.h"
+#include "upstream/nodes.h"
 #include "upstream/redis.h"
 #include "upstream/spares.h"
 
@@ -37,9 +38,8 @@ struct session {
 };
 
 struct session *
-session_open(struct proxy *px, struct conn *c, char *err)
+session_open(struct proxy *px, struct conn *c, int node, char *err)
 {
-    struct redis_target t = redis_target_of(&px->cfg);
     struct session *s;
 
     if (atomic_fetch_add(&px->metrics.sessions_open, 1) >=
@@ -53,10 +53,10 @@ session_open(struct proxy *px, struct conn *c, char *err)
         snprintf(err, REDIS_ERR_MAX, "out of memory");
         goto fail;
     }
-    s->ctx = spares_take(px->spares);
+    s->ctx = px->spares != NULL ? spares_take(px->spares) : NULL;
     if (s->ctx == NULL) {
         standby_block_begin();
-        s->ctx = redis_open(&t, err);
+        s->ctx = redis_open(nodes_target(px->nodes, node), err);
         standby_block_end();
     }
     if (s->ctx == NULL) {

@@ -52,13 +52,16 @@ enum session_status {
 };
 
 /*
- * Opens a private connection for attached conn c (connect, AUTH and SELECT
- * as the pool's; blocking for at most connect_timeout + command_timeout)
+ * Opens a private connection to node (nodes.h: 0 standalone; in a cluster
+ * the node of the session's first key) for attached conn c (connect, AUTH
+ * and SELECT as the pool's; blocking for at most connect_timeout +
+ * command_timeout)
  * and watches it for c. Counts against max_sessions. Returns the session,
  * or NULL with a reason in err[0..256): "max number of sessions reached"
  * (nothing was sent to Redis) or why Redis could not be reached.
  */
-struct session *session_open(struct proxy *px, struct conn *c, char *err);
+struct session *session_open(struct proxy *px, struct conn *c, int node,
+                             char *err);
 
 /* Unwatches and closes s's connection and frees it. NULL is a no-op. */
 void session_close(struct proxy *px, struct session *s);

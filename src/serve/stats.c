@@ -16,6 +16,7 @@
 #include "net/worker.h"
 #include "net/workq.h"
 #include "serve/proxy.h"
+#include "upstream/nodes.h"
 
 static const char *const listener_names[] = {"http", "resp", "admin"};
 static const char *const class_names[] = {"2xx", "3xx", "4xx", "5xx"};
@@ -72,8 +73,8 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
 
     cache_stats(px->cache, &s->cache);
     flights_stats(px->flights, &s->flights);
-    tracking_stats(px->tracking, &s->tracking);
-    upstream_stats(px->up, &s->pool);
+    nodes_tracking_totals(px->nodes, &s->tracking);
+    nodes_pool_stats(px->nodes, &s->pool);
     for (i = 0; i < METRICS_LISTENERS; i++) {
         for (j = 0; j < METRICS_CLASSES; j++) {
             s->requests[i][j] = load(&m->requests[i][j]);

@@ -18,10 +18,9 @@
 #define KEEPER_TICK_MS 1000
 
 struct keeper {
-    struct upstream *up;
-    struct spares *spares;
+    struct nodes *nodes;
+    struct spares *spares; /* NULL in cluster mode */
     struct commands *cmds;
-    const struct redis_target *target;
     long epoch; /* the pool's epoch the table was read at */
     int failed; /* the last read failed (and was logged) */
     int stopfd; /* eventfd: readable when stopping */
@@ -39,13 +38,15 @@ reload_commands(struct keeper *k)
     size_t have;
     long n;
 
-    upstream_stats(k->up, &st);
+    int any = nodes_any(k->nodes);
+
+    nodes_pool_stats(k->nodes, &st);
     have = commands_count(commands_acquire(k->cmds));
     commands_release(k->cmds);
-    if (st.epoch == k->epoch && have > 0) {
+    if ((st.epoch == k->epoch && have > 0) || any < 0) {
         return;
     }
-    n = commands_load(k->cmds, k->target, err);
+    n = commands_load(k->cmds, nodes_target(k->nodes, any), err);
     if (n < 0) {
         if (!k->failed) {
             log_warn("msg=\"cannot read the command table\" cause=\"%s\"", err);
@@ -62,11 +63,15 @@ static void *
 keeper_main(void *arg)
 {
     struct keeper *k = arg;
-    struct pollfd pfd[2] = {{.fd = k->stopfd, .events = POLLIN},
-                            {.fd = spares_fd(k->spares), .events = POLLIN}};
+    struct pollfd pfd[2] = {
+        {.fd = k->stopfd, .events = POLLIN},
+        {.fd = k->spares != NULL ? spares_fd(k->spares) : -1,
+         .events = POLLIN}};
     int64_t next = util_now_ms() + KEEPER_TICK_MS;
 
-    spares_fill(k->spares);
+    if (k->spares != NULL) {
+        spares_fill(k->spares);
+    }
     for (;;) {
         int64_t left = next - util_now_ms();
         int n = poll(pfd, 2, left > 0 ? (int)left : 0);
@@ -78,27 +83,27 @@ keeper_main(void *arg)
             spares_fill(k->spares); /* a session took one */
         }
         if (util_now_ms() >= next) {
-            upstream_check_idle(k->up);
+            nodes_tick(k->nodes);
             reload_commands(k);
-            spares_fill(k->spares);
+            if (k->spares != NULL) {
+                spares_fill(k->spares);
+            }
             next = util_now_ms() + KEEPER_TICK_MS;
         }
     }
 }
 
 struct keeper *
-keeper_create(struct upstream *u, struct commands *cmds, struct spares *sp,
-              const struct redis_target *target)
+keeper_create(struct nodes *n, struct commands *cmds, struct spares *sp)
 {
     struct keeper *k = calloc(1, sizeof(*k));
 
     if (k == NULL) {
         return NULL;
     }
-    k->up = u;
+    k->nodes = n;
     k->spares = sp;
     k->cmds = cmds;
-    k->target = target;
     k->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (k->stopfd < 0) {
         goto fail_eventfd;

@@ -1,6 +1,7 @@
 /*
  * keeper: the upstream layer's housekeeping thread. Once a second it looks
- * at the pool's idle connections (upstream_check_idle), so a tracked data
+ * at every node's idle pooled connections (nodes_tick), refreshes a
+ * cluster's slot map when due, so a tracked data
  * connection that Redis closed while it sat idle is noticed, and the cache
  * entries it read are expired, within a second rather than at its next use;
  * and when the pool has reconnected after Redis was down (Redis may have
@@ -18,16 +19,16 @@
 #define RP_KEEPER_H
 
 #include "upstream/commands.h"
+#include "upstream/nodes.h"
 #include "upstream/spares.h"
-#include "upstream/upstream.h"
 
 struct keeper;
 
-/* Starts the thread over u, the command table cmds and the spare
- * connections sp of target (all outliving it). Returns NULL on failure. */
-struct keeper *keeper_create(struct upstream *u, struct commands *cmds,
-                             struct spares *sp,
-                             const struct redis_target *target);
+/* Starts the thread over the nodes n, the command table cmds and the
+ * spare connections sp (NULL: none; all outliving it). Returns NULL on
+ * failure. */
+struct keeper *keeper_create(struct nodes *n, struct commands *cmds,
+                             struct spares *sp);
 
 /* Stops and joins the thread, frees it. NULL is a no-op. */
 void keeper_destroy(struct keeper *k);

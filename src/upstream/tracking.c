@@ -25,6 +25,8 @@
 
 struct tracking {
     const struct config_ref *cfg;
+    const struct redis_target *target;
+    const struct key_scope *scope; /* what this Redis's losses cover */
     struct flights *flights;
     pthread_mutex_t lock;
     pthread_cond_t first_cv;   /* signalled when `tried` is set */
@@ -57,7 +59,7 @@ set_down(struct tracking *t, const char *why)
         /* Only now that DOWN is visible: no fill that starts from here on
          * counts on the old stream, and every earlier one is marked. While
          * DOWN nothing is cached, so later failures have nothing to do. */
-        flights_lost(t->flights);
+        flights_lost_in(t->flights, t->scope);
         log_warn("msg=\"invalidation stream lost; cache expired\" "
                  "cause=\"%s\"",
                  why);
@@ -84,9 +86,8 @@ static enum open_result
 open_stream(struct tracking *t, redisContext **out, long long *id, char *why,
             size_t len)
 {
-    struct redis_target target = redis_target_of(t->cfg);
     char err[REDIS_ERR_MAX];
-    redisContext *ctx = redis_open(&target, err);
+    redisContext *ctx = redis_open(t->target, err);
     redisReply *r;
     int refused;
 
@@ -157,7 +158,7 @@ handle(struct tracking *t, redisReply *r)
     pthread_mutex_unlock(&t->lock);
     if (payload->type == REDIS_REPLY_NIL) {
         log_debug("msg=\"invalidate all\"");
-        flights_invalidate_all(t->flights);
+        flights_invalidate_in(t->flights, t->scope);
     } else if (payload->type == REDIS_REPLY_ARRAY) {
         for (i = 0; i < payload->elements; i++) {
             redisReply *k = payload->element[i];
@@ -291,7 +292,8 @@ tracking_main(void *arg)
 }
 
 struct tracking *
-tracking_create(const struct config_ref *cfg, struct flights *fl)
+tracking_create(const struct config_ref *cfg, const struct redis_target *target,
+                struct flights *fl, const struct key_scope *scope)
 {
     struct tracking *t = calloc(1, sizeof(*t));
 
@@ -299,6 +301,8 @@ tracking_create(const struct config_ref *cfg, struct flights *fl)
         return NULL;
     }
     t->cfg = cfg;
+    t->target = target;
+    t->scope = scope;
     t->flights = fl;
     t->state = config_get(cfg)->cache_tracking ? TRACKING_DOWN : TRACKING_OFF;
     snprintf(t->reason, sizeof(t->reason), "%s",
@@ -389,7 +393,7 @@ void
 tracking_conn_lost(struct tracking *t)
 {
     log_debug("msg=\"tracked redis connection lost; cache expired\"");
-    flights_lost(t->flights);
+    flights_lost_in(t->flights, t->scope);
 }
 
 void

@@ -30,6 +30,7 @@
 
 #include "base/config.h"
 #include "cache/flight.h"
+#include "upstream/redis.h"
 
 enum tracking_state {
     TRACKING_OFF = 0,  /* not used (config off, or Redis lacks it): cache by
@@ -40,11 +41,16 @@ enum tracking_state {
 
 struct tracking;
 
-/* Creates the tracker (state OFF when cfg->cache_tracking is off, else
- * DOWN until the stream is up). cfg and fl must outlive it. Returns NULL
+/* Creates the tracker of the Redis at target (state OFF when
+ * cache.tracking is off, else DOWN until the stream is up). What a lost
+ * stream, a lost tracked connection or a FLUSHALL there takes out of the
+ * cache is the keys in scope (NULL: every key; in a cluster, the slots
+ * that node owns). cfg, target, fl and scope must outlive it. Returns NULL
  * on failure. */
 struct tracking *tracking_create(const struct config_ref *cfg,
-                                 struct flights *fl);
+                                 const struct redis_target *target,
+                                 struct flights *fl,
+                                 const struct key_scope *scope);
 
 /* Starts the thread when cfg->cache_tracking is on. Returns 0 or -1. */
 int tracking_start(struct tracking *t);

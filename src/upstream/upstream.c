@@ -530,6 +530,7 @@ slot_track(struct upstream *u, struct slot *s, int *cacheable, char *err)
 struct fetch_sink {
     upstream_value_fn value;
     void *arg;
+    size_t skip; /* replies before PTTL's (ASKING's) */
     int64_t pttl;
     int status; /* enum upstream_status of the GET */
     char *err;
@@ -543,6 +544,10 @@ fetch_reply(void *arg, size_t i, const char *p, size_t len)
     size_t dlen, mlen;
     long long v;
 
+    if (i < f->skip) {
+        return 0;
+    }
+    i -= f->skip;
     if (i == 0) {
         f->pttl = resp_reply_integer(p, len, &v) && v >= -1 ? v : -2;
         return 0;
@@ -576,13 +581,15 @@ encode_key_command(char *out, size_t cap, const char *cmd, size_t klen)
     return n < cap ? n : 0;
 }
 
-/* Register, then PTTL + GET, on a live connection. */
+/* Register, then PTTL + GET (after ASKING when asking), on a live
+ * connection. */
 static int
 slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
-           struct fetch_sink *f, int *cacheable)
+           int asking, struct fetch_sink *f, int *cacheable)
 {
+    static const char ask[] = "*1\r\n$6\r\nASKING\r\n";
     char h1[64], h2[64];
-    struct iovec v[6];
+    struct iovec v[7];
     struct outbound o = {.iov = v, .n = 6};
     size_t n1, n2, done;
     int rc, i;
@@ -593,17 +600,24 @@ slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
     }
     n1 = encode_key_command(h1, sizeof(h1), "PTTL", klen);
     n2 = encode_key_command(h2, sizeof(h2), "GET", klen);
-    v[0] = (struct iovec){h1, n1};
-    v[1] = (struct iovec){(void *)key, klen};
-    v[2] = (struct iovec){"\r\n", 2};
-    v[3] = (struct iovec){h2, n2};
-    v[4] = (struct iovec){(void *)key, klen};
-    v[5] = (struct iovec){"\r\n", 2};
-    for (i = 0; i < 6; i++) {
+    i = 0;
+    if (asking) {
+        /* ASKING's +OK counts as reply 0 and is skipped by the sink. */
+        v[i++] = (struct iovec){(void *)ask, sizeof(ask) - 1};
+        o.n++;
+    }
+    v[i++] = (struct iovec){h1, n1};
+    v[i++] = (struct iovec){(void *)key, klen};
+    v[i++] = (struct iovec){"\r\n", 2};
+    v[i++] = (struct iovec){h2, n2};
+    v[i++] = (struct iovec){(void *)key, klen};
+    v[i++] = (struct iovec){"\r\n", 2};
+    for (i = 0; i < o.n; i++) {
         o.total += v[i].iov_len;
     }
     f->status = UPSTREAM_EDOWN;
-    rc = slot_io(u, s, &o, 2, fetch_reply, f, &done, f->err);
+    f->skip = asking;
+    rc = slot_io(u, s, &o, 2 + (size_t)asking, fetch_reply, f, &done, f->err);
     if (rc == UPSTREAM_ENOMEM) {
         return rc;
     }
@@ -662,6 +676,7 @@ out:
 struct fetch_call {
     const char *key;
     size_t klen;
+    int asking;
     struct fetch_sink f;
     int *cacheable;
 };
@@ -671,16 +686,18 @@ fetch_fn(struct upstream *u, struct slot *s, void *arg)
 {
     struct fetch_call *fc = arg;
 
-    return slot_fetch(u, s, fc->key, fc->klen, &fc->f, fc->cacheable);
+    return slot_fetch(u, s, fc->key, fc->klen, fc->asking, &fc->f,
+                      fc->cacheable);
 }
 
 int
-upstream_fetch(struct upstream *u, const char *key, size_t klen,
+upstream_fetch(struct upstream *u, const char *key, size_t klen, int asking,
                upstream_value_fn value, void *arg, char *err, int *cacheable)
 {
     struct fetch_call fc = {
         .key = key,
         .klen = klen,
+        .asking = asking,
         .f = {.value = value, .arg = arg, .err = err},
         .cacheable = cacheable,
     };

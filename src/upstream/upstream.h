@@ -79,7 +79,8 @@ struct upstream *upstream_create(const struct config_ref *cfg,
 void upstream_destroy(struct upstream *u);
 
 /*
- * Looks key up: PTTL then GET in one round trip on a pooled connection,
+ * Looks key up: PTTL then GET in one round trip on a pooled connection
+ * (after ASKING, when asking: a cluster's ASK redirect),
  * within command_timeout (waiting for a free connection included). A
  * failure on a reused connection (Redis restarted meanwhile) is retried
  * once on a fresh one. Returns an enum upstream_status; on UPSTREAM_OK the
@@ -88,7 +89,7 @@ void upstream_destroy(struct upstream *u);
  * the lookup ran on a connection registered with the current invalidation
  * stream. Thread-safe.
  */
-int upstream_fetch(struct upstream *u, const char *key, size_t klen,
+int upstream_fetch(struct upstream *u, const char *key, size_t klen, int asking,
                    upstream_value_fn value, void *arg, char *err,
                    int *cacheable);
 
