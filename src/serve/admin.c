@@ -51,6 +51,27 @@ readiness(struct proxy *px, char *why, size_t len)
     return 1;
 }
 
+/* /readyz's body after its first line: one line per node. */
+static void
+node_lines(const struct stats_snapshot *s, struct stats_buf *b)
+{
+    static const char *const streams[] = {"off", "down", "up"};
+    int i;
+
+    for (i = 0; i < s->nnodes; i++) {
+        const struct node_stats *nd = &s->nodes[i];
+
+        stats_printf(b,
+                     "node %s %s slots=%d (%s) stream=%s pool=%d/%d "
+                     "connected=%d%s\n",
+                     nd->addr, nd->master ? "master" : "idle", nd->slots,
+                     nd->ranges[0] ? nd->ranges : "none",
+                     streams[nd->tracking.state], nd->pool.in_use,
+                     nd->pool.size, nd->pool.connected,
+                     nd->pool.down ? " down" : "");
+    }
+}
+
 /* "/key/<key>": the dashboard's lookups, and its writes with [http]
  * writes = on, answered here on the admin port's own credentials, so the
  * page needs nothing of the data port's. */
@@ -118,6 +139,8 @@ route(struct conn *c, const struct http_request *req, const char *body)
     } else if (ROUTE("/readyz")) {
         r.status = readiness(px, why, sizeof(why)) ? 200 : 503;
         stats_printf(&b, "%s\n", why);
+        stats_take(px, &s);
+        node_lines(&s, &b);
     } else if (ROUTE("/")) {
         r.type = "text/html; charset=utf-8";
         r.body = admin_dashboard_html;

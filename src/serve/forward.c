@@ -9,7 +9,9 @@
 
 #include "cache/flight.h"
 #include "net/standby.h"
+#include "proto/resp_encode.h"
 #include "proto/resp_reply.h"
+#include "serve/cluster_fwd.h"
 #include "serve/proxy.h"
 #include "upstream/commands.h"
 #include "upstream/nodes.h"
@@ -29,67 +31,6 @@ forward_init(struct forward_batch *b, struct proxy *px, struct conn *c,
     b->enc_len = b->enc_cap = 0;
     b->sink = NULL;
     b->sink_arg = NULL;
-}
-
-/* Makes room for n more bytes in a growable buffer. */
-static int
-grow(char **p, size_t len, size_t *cap, size_t n)
-{
-    char *np;
-    size_t want = *cap > 0 ? *cap : 256;
-
-    if (*cap - len >= n) {
-        return 0;
-    }
-    while (want - len < n) {
-        want *= 2;
-    }
-    np = realloc(*p, want);
-    if (np == NULL) {
-        return -1;
-    }
-    *p = np;
-    *cap = want;
-    return 0;
-}
-
-static int
-put(char **out, size_t *len, size_t *cap, const void *p, size_t n)
-{
-    if (grow(out, *len, cap, n) < 0) {
-        return -1;
-    }
-    memcpy(*out + *len, p, n);
-    *len += n;
-    return 0;
-}
-
-int
-forward_encode(const struct resp_command *cmd, const char *buf, char **out,
-               size_t *len, size_t *cap)
-{
-    struct resp_iter it;
-    struct resp_arg a;
-    char head[32];
-    int n;
-
-    if (!cmd->is_inline) {
-        return put(out, len, cap, buf, cmd->consumed);
-    }
-    n = snprintf(head, sizeof(head), "*%zu\r\n", cmd->argc);
-    if (put(out, len, cap, head, (size_t)n) < 0) {
-        return -1;
-    }
-    resp_iter_init(&it, cmd, buf);
-    while (resp_iter_next(&it, &a)) {
-        n = snprintf(head, sizeof(head), "$%zu\r\n", a.len);
-        if (put(out, len, cap, head, (size_t)n) < 0 ||
-            put(out, len, cap, a.p, a.len) < 0 ||
-            put(out, len, cap, "\r\n", 2) < 0) {
-            return -1;
-        }
-    }
-    return 0;
 }
 
 int
@@ -112,8 +53,7 @@ forward_add(struct forward_batch *b, const struct resp_command *cmd,
          * the flush turns it into a pointer. */
         size_t off = b->enc_len;
 
-        if (forward_encode(cmd, buf, &b->encoded, &b->enc_len, &b->enc_cap) <
-            0) {
+        if (resp_encode(cmd, buf, &b->encoded, &b->enc_len, &b->enc_cap) < 0) {
             return -1;
         }
         f->raw = NULL;
@@ -262,8 +202,14 @@ forward_flush(struct forward_batch *b)
         b->iov[i].iov_len = b->cmds[i].len;
     }
     standby_block_begin();
-    rc = upstream_exec(nodes_pool(px->nodes, 0), b->iov, (int)b->n, b->n,
-                       on_reply, b, &done, err);
+    if (nodes_is_cluster(px->nodes)) {
+        rc = 0;
+        done = b->n;
+        wrc = cluster_fwd_run(px, b->cmds, b->n, on_reply, b);
+    } else {
+        rc = upstream_exec(nodes_pool(px->nodes, 0), b->iov, (int)b->n, b->n,
+                           on_reply, b, &done, err);
+    }
     if (rc != 0 && rc != UPSTREAM_ENOMEM) {
         size_t n = (size_t)snprintf(
             line, sizeof(line), "-ERR redis %s: %s\r\n",

@@ -25,21 +25,12 @@
 
 #include "net/conn.h"
 #include "proto/resp.h"
+#include "serve/forward_cmd.h"
 
-#define FORWARD_MAX_CMDS 128          /* commands in one batch */
 #define FORWARD_MAX_BYTES (256 << 10) /* request bytes in one batch */
 
 struct proxy;
 struct cmd_table;
-struct cmd_info;
-
-/* One forwarded command of a batch. */
-struct forward_cmd {
-    const struct cmd_info *ci; /* from the table, or NULL (unknown) */
-    const char *raw;           /* its bytes, RESP array form */
-    size_t len;
-    int reply_error; /* Redis answered it with an error */
-};
 
 /* A batch being collected for one conn. */
 struct forward_batch {
@@ -80,11 +71,5 @@ int forward_add_args(struct forward_batch *b, const struct resp_arg *argv,
  * invalidates what the writes changed, and empties the batch. Returns 0
  * or CONN_IO_ERR. */
 int forward_flush(struct forward_batch *b);
-
-/* Encodes cmd (parsed from buf; inline or array) as a RESP array into a
- * growable heap buffer *out of *cap bytes, appending at *len. For sessions
- * and batches alike. Returns 0 or -1 (out of memory). */
-int forward_encode(const struct resp_command *cmd, const char *buf, char **out,
-                   size_t *len, size_t *cap);
 
 #endif

@@ -25,11 +25,14 @@
 #include "serve/account.h"
 #include "serve/auth.h"
 #include "serve/fetch.h"
+#include "serve/cluster_fwd.h"
 #include "serve/forward.h"
+#include "serve/multi_wait.h"
 #include "serve/proxy.h"
 #include "serve/resp_local.h"
 #include "serve/session.h"
 #include "upstream/commands.h"
+#include "upstream/nodes.h"
 
 static const char busy_reply[] = "-ERR max number of clients reached\r\n";
 
@@ -41,6 +44,7 @@ struct respd_conn {
     struct resp_parser ps;   /* the command being parsed */
     int authed;              /* AUTH passed, or no password required */
     struct session *session; /* the private connection, or NULL */
+    struct multi_wait mw;    /* cluster: a MULTI waiting for its node */
     size_t held;             /* parsed bytes at rpos not yet consumed */
 };
 
@@ -200,7 +204,62 @@ cmd_auth(struct run *r, const struct resp_command *cmd, const char *buf,
     return reply(r->c, "+OK\r\n", 5);
 }
 
-static int open_session(struct run *r, struct account_req *o);
+static int open_session(struct run *r, int node, struct account_req *o);
+
+static int
+is_cmd(const struct resp_command *cmd, const char *name)
+{
+    size_t n = strlen(name);
+
+    return cmd->argv[0].len == n && strncasecmp(cmd->argv[0].p, name, n) == 0;
+}
+
+/* The first key commands_keys finds. */
+struct first_key {
+    struct resp_arg key;
+    int found;
+};
+
+static void
+first_key_seen(void *arg, const struct resp_arg *key)
+{
+    struct first_key *fk = arg;
+
+    if (!fk->found) {
+        fk->key = *key;
+        fk->found = 1;
+    }
+}
+
+/* The node a session opened by cmd goes to: standalone 0; in a cluster its
+ * first key's (SSUBSCRIBE's channel counts), else any master. 1 in *keyed
+ * when it has a key. */
+static int
+command_node(struct run *r, const struct resp_command *cmd, const char *buf,
+             const struct cmd_info *ci, int *keyed)
+{
+    struct first_key fk = {.found = 0};
+
+    if (!nodes_is_cluster(r->px->nodes)) {
+        *keyed = 0;
+        return 0;
+    }
+    if (ci != NULL) {
+        commands_keys(ci, cmd, buf, 0, first_key_seen, &fk);
+    }
+    *keyed = fk.found;
+    return fk.found ? nodes_for_key(r->px->nodes, fk.key.p, fk.key.len)
+                    : nodes_any(r->px->nodes);
+}
+
+static int
+opening_node(struct run *r, const struct resp_command *cmd, const char *buf,
+             const struct cmd_info *ci)
+{
+    int keyed;
+
+    return command_node(r, cmd, buf, ci, &keyed);
+}
 
 /* HELLO [2 [AUTH user pass] [SETNAME name]]: authentication here, the
  * rest (Redis's reply: the connection's properties) from Redis. */
@@ -249,7 +308,7 @@ cmd_hello(struct run *r, const struct resp_command *cmd, const char *buf,
     out.argc = n;
     memcpy(out.argv, fwd, n * sizeof(fwd[0]));
     if (h.name != NULL && r->st->session == NULL &&
-        (rc = open_session(r, o)) != 0) {
+        (rc = open_session(r, nodes_any(r->px->nodes), o)) != 0) {
         return rc < 0 ? rc : 0;
     }
     if (r->st->session != NULL) {
@@ -264,17 +323,25 @@ cmd_hello(struct run *r, const struct resp_command *cmd, const char *buf,
     return rc < 0 ? CONN_IO_ERR : forward_flush(&r->b);
 }
 
-/* Opens the conn's session. Returns 0, 1 when it could not (the client
- * got the error), or CONN_IO_ERR. */
+/* Opens the conn's session on node (-1: the cluster's map is not known).
+ * Returns 0, 1 when it could not (the client got the error), or
+ * CONN_IO_ERR. */
 static int
-open_session(struct run *r, struct account_req *o)
+open_session(struct run *r, int node, struct account_req *o)
 {
     char err[256], line[REPLY_MAX];
 
     if (forward_flush(&r->b) < 0) {
         return CONN_IO_ERR;
     }
-    r->st->session = session_open(r->px, r->c, 0, err);
+    if (node < 0) {
+        o->status = 503;
+        return reply_error(r->c, "ERR redis unavailable: the cluster's slot "
+                                 "map is not known yet") < 0
+                   ? CONN_IO_ERR
+                   : 1;
+    }
+    r->st->session = session_open(r->px, r->c, node, err);
     if (r->st->session != NULL) {
         return 0;
     }
@@ -333,7 +400,12 @@ pooled(struct run *r, const struct resp_command *cmd, const char *buf,
             cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS);
 
         if (resp_local_opens_session(cmd, ci)) {
-            rc = open_session(r, o);
+            if (nodes_is_cluster(r->px->nodes) && is_cmd(cmd, "MULTI")) {
+                /* Its node is its first keyed command's: wait for it. */
+                multi_wait_begin(&r->st->mw);
+                return forward_flush(&r->b) < 0 ? -1 : reply(c, "+OK\r\n", 5);
+            }
+            rc = open_session(r, opening_node(r, cmd, buf, ci), o);
             if (rc != 0) {
                 return rc < 0 ? -1 : 0;
             }
@@ -381,6 +453,108 @@ pooled(struct run *r, const struct resp_command *cmd, const char *buf,
     }
 }
 
+#define NOT_MINE 2 /* cluster_rules: the command goes on as usual */
+
+/* SELECT and CLUSTER on a cluster: SELECT 0 is answered +OK (a cluster
+ * has database 0 only), other databases and CLUSTER commands refused.
+ * Returns as run_one. */
+static int
+cluster_refuse(struct run *r, const struct resp_command *cmd,
+               struct account_req *o)
+{
+    struct session *s = r->st->session;
+    char *end;
+    long db;
+
+    if (s != NULL && session_owed(s) > 0 && !session_subscribed(s)) {
+        return 1; /* answered here: it waits its turn */
+    }
+    if (forward_flush(&r->b) < 0) {
+        return -1;
+    }
+    o->status = 400;
+    if (is_cmd(cmd, "CLUSTER")) {
+        return reply_error(r->c, CLUSTER_FWD_REFUSED) < 0 ? -1 : 0;
+    }
+    if (cmd->argc != 2) {
+        return reply_arity(r->c, "select") < 0 ? -1 : 0;
+    }
+    db = strtol(cmd->argv[1].p, &end, 10);
+    if (cmd->argv[1].len == 0 || end != cmd->argv[1].p + cmd->argv[1].len) {
+        return reply_error(r->c,
+                           "ERR value is not an integer or out of range") < 0
+                   ? -1
+                   : 0;
+    }
+    if (db != 0) {
+        return reply_error(r->c, "ERR SELECT is not allowed in cluster mode") <
+                       0
+                   ? -1
+                   : 0;
+    }
+    o->status = 200;
+    return reply(r->c, "+OK\r\n", 5) < 0 ? -1 : 0;
+}
+
+/* The cluster's rules before a command runs (cluster_refuse, and a MULTI
+ * waiting for its node: multi_wait.h). Returns NOT_MINE, or as run_one. */
+static int
+cluster_rules(struct run *r, const struct resp_command *cmd, const char *buf,
+              enum resp_local_cmd local, struct account_req *o)
+{
+    struct respd_conn *st = r->st;
+    const struct cmd_info *ci;
+    int node, keyed, rc;
+
+    if (is_cmd(cmd, "SELECT") || is_cmd(cmd, "CLUSTER")) {
+        return cluster_refuse(r, cmd, o);
+    }
+    if (st->session != NULL && !session_in_transaction(st->session) &&
+        !session_subscribed(st->session) && !session_monitoring(st->session) &&
+        session_owed(st->session) > 0) {
+        /* A blocking command's session: what follows waits for its reply;
+         * then the session closes (pump) and it routes by key. */
+        return 1;
+    }
+    if (!st->mw.active || st->session != NULL || local == LOCAL_AUTH ||
+        local == LOCAL_HELLO || local == LOCAL_QUIT) {
+        return NOT_MINE;
+    }
+    if (local == LOCAL_RESET) {
+        multi_wait_end(&st->mw);
+        return NOT_MINE;
+    }
+    if (is_cmd(cmd, "MULTI")) {
+        return reply_error(r->c, "ERR MULTI calls can not be nested") < 0 ? -1
+                                                                          : 0;
+    }
+    if (is_cmd(cmd, "DISCARD") || (is_cmd(cmd, "EXEC") && st->mw.n == 0)) {
+        multi_wait_end(&st->mw);
+        return (is_cmd(cmd, "EXEC") ? reply(r->c, "*0\r\n", 4)
+                                    : reply(r->c, "+OK\r\n", 5)) < 0
+                   ? -1
+                   : 0;
+    }
+    ci = commands_find(r->b.table, cmd->argv,
+                       cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS);
+    node = command_node(r, cmd, buf, ci, &keyed);
+    if (!keyed && !is_cmd(cmd, "EXEC")) {
+        rc = multi_wait_keep(&st->mw, cmd, buf);
+        if (rc <= 0) {
+            return rc < 0 || reply(r->c, "+QUEUED\r\n", 9) < 0 ? -1 : 0;
+        }
+    }
+    rc = open_session(r, node, o);
+    if (rc != 0) {
+        multi_wait_end(&st->mw);
+        return rc < 0 ? -1 : 0;
+    }
+    if (multi_wait_bind(&st->mw, st->session) < 0) {
+        return -1;
+    }
+    return in_session(r, cmd, buf, local, o);
+}
+
 /* Runs one command. Returns 0, 1 (wait: leave it unparsed for now), or
  * -1 to close after flushing. */
 static int
@@ -408,8 +582,12 @@ run_one(struct run *r, const struct resp_command *cmd, const char *buf)
         account_request(r->px, &o);
         return rc;
     }
-    rc = r->st->session != NULL ? in_session(r, cmd, buf, local, &o)
-                                : pooled(r, cmd, buf, local, &o);
+    rc = nodes_is_cluster(r->px->nodes) ? cluster_rules(r, cmd, buf, local, &o)
+                                        : NOT_MINE;
+    if (rc == NOT_MINE) {
+        rc = r->st->session != NULL ? in_session(r, cmd, buf, local, &o)
+                                    : pooled(r, cmd, buf, local, &o);
+    }
     if (rc != 1) {
         account_request(r->px, &o);
     }
@@ -465,6 +643,12 @@ pump(struct run *r)
     if (rc == SESSION_ENDED) {
         end_session(r);
         return 0;
+    }
+    if (rc == SESSION_OK && nodes_is_cluster(r->px->nodes) &&
+        session_idle(r->st->session)) {
+        /* Nothing holds it to its node: the next command routes by key. */
+        session_close(r->px, r->st->session);
+        r->st->session = NULL;
     }
     return rc == SESSION_OK ? 0 : -1;
 }
@@ -559,6 +743,7 @@ release(struct conn *c)
 
     if (st != NULL) {
         session_close(c->kind->ctx, st->session);
+        multi_wait_end(&st->mw);
         free(st);
         c->proto = NULL;
     }

@@ -8,14 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "base/log.h"
 #include "base/util.h"
 #include "net/standby.h"
 #include "net/waiter.h"
+#include "proto/resp_encode.h"
 #include "proto/resp_reply.h"
-#include "serve/forward.h"
 #include "serve/proxy.h"
 #include "upstream/nodes.h"
 #include "upstream/redis.h"
@@ -33,7 +34,12 @@ struct session {
     size_t start, end, icap;
     struct resp_reply scan; /* the reply at in + start */
     size_t owed;
+    size_t silent; /* the next replies owed are not relayed */
     int subscribed, monitor, resetting;
+    int multi, watching; /* MULTI sent and no EXEC/DISCARD yet; WATCH */
+    int unsubscribing;   /* an unsubscribe sent, its last confirmation
+                            (count 0) not come yet */
+    int node;            /* the node it is pinned to */
     struct conn *c;
 };
 
@@ -64,6 +70,7 @@ session_open(struct proxy *px, struct conn *c, int node, char *err)
     }
     s->fd = s->ctx->fd;
     s->c = c;
+    s->node = node;
     resp_reply_init(&s->scan);
     if (util_set_nonblock(s->fd) < 0 ||
         waiter_watch(px->waiter, c, s->fd) < 0) {
@@ -94,6 +101,31 @@ session_close(struct proxy *px, struct session *s)
     atomic_fetch_sub(&px->metrics.sessions_open, 1);
 }
 
+static int
+named(const struct resp_command *cmd, const char *name)
+{
+    size_t n = strlen(name);
+
+    return cmd->argc > 0 && cmd->argv[0].len == n &&
+           strncasecmp(cmd->argv[0].p, name, n) == 0;
+}
+
+/* The transaction state a command sent gives the connection. */
+static void
+track_state(struct session *s, const struct resp_command *cmd)
+{
+    if (named(cmd, "MULTI")) {
+        s->multi = 1;
+    } else if (named(cmd, "EXEC") || named(cmd, "DISCARD") ||
+               named(cmd, "RESET")) {
+        s->multi = s->watching = 0;
+    } else if (named(cmd, "WATCH") && !s->multi) {
+        s->watching = 1;
+    } else if (named(cmd, "UNWATCH")) {
+        s->watching = 0;
+    }
+}
+
 int
 session_send(struct session *s, const struct resp_command *cmd, const char *buf,
              enum session_kind kind)
@@ -101,11 +133,19 @@ session_send(struct session *s, const struct resp_command *cmd, const char *buf,
     if (s->sent > 0 && s->sent == s->len) {
         s->sent = s->len = 0;
     }
-    if (forward_encode(cmd, buf, &s->out, &s->len, &s->cap) < 0) {
+    if (resp_encode(cmd, buf, &s->out, &s->len, &s->cap) < 0) {
         return -1;
     }
+    track_state(s, cmd);
     switch (kind) {
     case SESSION_PUBSUB:
+        /* Subscribed from now: the confirmations come later. */
+        if (named(cmd, "UNSUBSCRIBE") || named(cmd, "PUNSUBSCRIBE") ||
+            named(cmd, "SUNSUBSCRIBE")) {
+            s->unsubscribing = 1;
+        } else {
+            s->subscribed = 1;
+        }
         break;
     case SESSION_MONITOR:
         s->monitor = 1;
@@ -113,6 +153,10 @@ session_send(struct session *s, const struct resp_command *cmd, const char *buf,
         break;
     case SESSION_RESET:
         s->resetting = 1;
+        s->owed++;
+        break;
+    case SESSION_SILENT:
+        s->silent++;
         s->owed++;
         break;
     default:
@@ -154,9 +198,15 @@ trailing_count(const char *r, size_t len)
     return v;
 }
 
-/* Updates the session's state for one reply; returns 1 when it is the
- * +RESET that ends the session. */
-static int
+/* What one reply from Redis is to the session. */
+enum reply_role {
+    REPLY_RELAY, /* relayed */
+    REPLY_DROP,  /* the reply to a SESSION_SILENT command */
+    REPLY_ENDS,  /* the +RESET that ends the session: relayed */
+};
+
+/* Updates the session's state for one reply and says what it is. */
+static enum reply_role
 account_reply(struct session *s, const char *r, size_t len)
 {
     const char *k;
@@ -166,28 +216,56 @@ account_reply(struct session *s, const char *r, size_t len)
         if (kind_is(k, kl, "subscribe") || kind_is(k, kl, "psubscribe") ||
             kind_is(k, kl, "ssubscribe")) {
             s->subscribed = 1;
-            return 0;
+            return REPLY_RELAY;
         }
         if (kind_is(k, kl, "unsubscribe") || kind_is(k, kl, "punsubscribe") ||
             kind_is(k, kl, "sunsubscribe")) {
             if (trailing_count(r, len) == 0) {
-                s->subscribed = 0;
+                s->subscribed = s->unsubscribing = 0;
             }
-            return 0;
+            return REPLY_RELAY;
         }
         if (kind_is(k, kl, "message") || kind_is(k, kl, "pmessage") ||
             kind_is(k, kl, "smessage")) {
-            return 0; /* pushed, not a reply */
+            return REPLY_RELAY; /* pushed, not a reply */
         }
     }
     if (s->owed > 0) {
         s->owed--;
     }
+    if (s->silent > 0) {
+        s->silent--;
+        return REPLY_DROP;
+    }
     if (s->resetting && len == 8 && memcmp(r, "+RESET\r\n", 8) == 0) {
         s->resetting = 0;
-        return 1;
+        return REPLY_ENDS;
     }
-    return 0;
+    return REPLY_RELAY;
+}
+
+/* Writes one reply to c: as it is, or, for a redirect (the session's node
+ * no longer serves that slot, or never did), an error that says so (the
+ * map learns a MOVED). */
+static int
+relay_one(struct proxy *px, struct conn *c, const struct session *s,
+          const char *r, size_t len)
+{
+    char line[512];
+    int ask, n;
+
+    if (len < 8 || r[0] != '-' ||
+        (memcmp(r + 1, "MOVED ", 6) != 0 && memcmp(r + 1, "ASK ", 4) != 0)) {
+        return conn_write_buf(c, r, len);
+    }
+    nodes_redirect(px->nodes, r + 1, len - 3, &ask);
+    n = snprintf(line, sizeof(line),
+                 "-ERR this connection's session is pinned to the cluster "
+                 "node %s:%d, which does not serve that key's slot (keys "
+                 "of one session must live on one node: use a hash tag)\r\n",
+                 nodes_target(px->nodes, s->node)->host,
+                 nodes_target(px->nodes, s->node)->port);
+    return conn_write_buf(c, line, (size_t)n);
 }
 
 /* Writes what is queued for Redis. Returns 0, or -1 when the connection
@@ -223,22 +301,27 @@ pump_out(struct proxy *px, struct conn *c, struct session *s)
 /* Relays every complete reply in the input to c, while c takes output.
  * Returns 0, SESSION_ENDED, or SESSION_ERR. */
 static int
-relay(struct conn *c, struct session *s)
+relay(struct proxy *px, struct conn *c, struct session *s)
 {
     while (!conn_out_full(c)) {
         const char *r = s->in + s->start;
         int rc = resp_reply_scan(&s->scan, r, s->end - s->start);
         size_t len = s->scan.pos;
+        enum reply_role role;
 
         if (rc == RESP_INCOMPLETE) {
             return 0;
         }
-        if (rc != RESP_OK || conn_write_buf(c, r, len) < 0) {
+        if (rc != RESP_OK) {
+            return SESSION_ERR;
+        }
+        role = account_reply(s, r, len);
+        if (role != REPLY_DROP && relay_one(px, c, s, r, len) < 0) {
             return SESSION_ERR;
         }
         s->start += len;
         resp_reply_init(&s->scan);
-        if (account_reply(s, r, len)) {
+        if (role == REPLY_ENDS) {
             return SESSION_ENDED;
         }
     }
@@ -256,7 +339,7 @@ session_pump(struct proxy *px, struct conn *c, struct session *s)
     for (;;) {
         ssize_t n;
 
-        rc = relay(c, s);
+        rc = relay(px, c, s);
         if (rc != 0 || conn_out_full(c)) {
             return rc;
         }
@@ -306,6 +389,32 @@ int
 session_waiting(const struct session *s)
 {
     return s->owed > 0 || s->subscribed || s->monitor;
+}
+
+int
+session_monitoring(const struct session *s)
+{
+    return s->monitor;
+}
+
+int
+session_node(const struct session *s)
+{
+    return s->node;
+}
+
+int
+session_in_transaction(const struct session *s)
+{
+    return s->multi || s->watching;
+}
+
+int
+session_idle(const struct session *s)
+{
+    return s->owed == 0 && s->sent == s->len && !s->subscribed &&
+           !s->unsubscribing && !s->monitor && !s->resetting && !s->multi &&
+           !s->watching;
 }
 
 int

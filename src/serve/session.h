@@ -41,6 +41,9 @@ enum session_kind {
     SESSION_PUBSUB,  /* (P|S)(UN)SUBSCRIBE: confirmations, not counted */
     SESSION_MONITOR, /* one reply, then a stream: the session holds on */
     SESSION_RESET,   /* one reply, +RESET, which ends the session */
+    SESSION_SILENT,  /* one reply, not relayed: the proxy answered the
+                        client already (a cluster MULTI bound late); only
+                        before the session's other commands */
 };
 
 enum session_status {
@@ -53,7 +56,9 @@ enum session_status {
 
 /*
  * Opens a private connection to node (nodes.h: 0 standalone; in a cluster
- * the node of the session's first key) for attached conn c (connect, AUTH
+ * the node of the session's first key, to which the session stays pinned:
+ * a redirect Redis answers it with reaches the client as an -ERR naming
+ * the node, never as MOVED or ASK) for attached conn c (connect, AUTH
  * and SELECT as the pool's; blocking for at most connect_timeout +
  * command_timeout)
  * and watches it for c. Counts against max_sessions. Returns the session,
@@ -81,6 +86,21 @@ size_t session_owed(const struct session *s);
 /* 1 when the client waits on Redis with nothing of its own to say (a
  * blocking command, a subscription, MONITOR): no idle timeout applies. */
 int session_waiting(const struct session *s);
+
+/* 1 after MONITOR. */
+int session_monitoring(const struct session *s);
+
+/* The node s is pinned to. */
+int session_node(const struct session *s);
+
+/* 1 between MULTI and EXEC/DISCARD, or while keys are watched. */
+int session_in_transaction(const struct session *s);
+
+/* 1 when s holds nothing for its client: no reply owed, nothing queued,
+ * no subscription, MONITOR, transaction or WATCH. (Connection settings
+ * such as CLIENT SETNAME do not count.) On a cluster such a session is
+ * closed, so the client's next command is routed by its key again. */
+int session_idle(const struct session *s);
 
 /* 1 when s's client is subscribed (RESP2 pub/sub context). */
 int session_subscribed(const struct session *s);

@@ -109,6 +109,35 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->depth = (long)workq_depth(px->q);
     s->workers = proxy_cfg(px)->workers;
     s->uptime_s = (double)(util_now_ms() - m->started_ms) / 1000.0;
+    s->nnodes = nodes_count(px->nodes);
+    for (i = 0; i < s->nnodes; i++) {
+        nodes_stats(px->nodes, i, &s->nodes[i]);
+    }
+}
+
+/* The per-node families, for both renderers. */
+struct stats_node_row {
+    const char *name, *type, *help;
+};
+
+static const struct stats_node_row node_rows[] = {
+#define NODE_ROW(name, type, help, value) {#name, #type, help},
+    STATS_NODE_ROWS(NODE_ROW)
+#undef NODE_ROW
+};
+
+static double
+node_value(const struct node_stats *nd, size_t r)
+{
+    size_t i = 0;
+
+#define NODE_VALUE(name, type, help, value)                                    \
+    if (i++ == r) {                                                            \
+        return (double)(value);                                                \
+    }
+    STATS_NODE_ROWS(NODE_VALUE)
+#undef NODE_VALUE
+    return 0;
 }
 
 /* The rows of STATS_ROWS, for the renderers to walk. */
@@ -192,6 +221,14 @@ stats_prometheus(const struct stats_snapshot *s, struct stats_buf *b)
         stats_printf(b, "redis_proxy_%s%s%s%s %.17g\n", rows[r].name,
                      *rows[r].label ? "{" : "", rows[r].label,
                      *rows[r].label ? "}" : "", row_value(s, r));
+    }
+    for (size_t r = 0; r < RP_ARRAY_LEN(node_rows); r++) {
+        prom_family(b, node_rows[r].name, node_rows[r].type, node_rows[r].help);
+        for (i = 0; i < s->nnodes; i++) {
+            stats_printf(b, "redis_proxy_%s{node=\"%s\"} %.17g\n",
+                         node_rows[r].name, s->nodes[i].addr,
+                         node_value(&s->nodes[i], r));
+        }
     }
     prom_histogram(b, s, 0);
     prom_histogram(b, s, 1);
@@ -283,7 +320,34 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
                      (int)(strlen(q + 1) - 1), q + 1, row_value(s, r),
                      last ? "}" : "");
     }
+    for (size_t r = 0; r < RP_ARRAY_LEN(node_rows); r++) {
+        stats_printf(b, ",\"%s\":{", node_rows[r].name);
+        for (i = 0; i < s->nnodes; i++) {
+            stats_printf(b, "%s", i > 0 ? "," : "");
+            json_str(b, s->nodes[i].addr);
+            stats_printf(b, ":%.17g", node_value(&s->nodes[i], r));
+        }
+        stats_printf(b, "}");
+    }
     json_histogram(b, s, 0);
     json_histogram(b, s, 1);
-    stats_printf(b, "}}\n");
+    stats_printf(b, "},\"nodes\":[");
+    for (i = 0; i < s->nnodes; i++) {
+        const struct node_stats *nd = &s->nodes[i];
+
+        stats_printf(b, "%s{\"addr\":", i > 0 ? "," : "");
+        json_str(b, nd->addr);
+        stats_printf(b,
+                     ",\"role\":\"%s\",\"slots\":%d,\"ranges\":\"%s\","
+                     "\"stream\":\"%s\",\"reason\":",
+                     nd->master ? "master" : "idle", nd->slots, nd->ranges,
+                     tracking_names[nd->tracking.state]);
+        json_str(b, nd->tracking.reason);
+        stats_printf(b,
+                     ",\"pool_size\":%d,\"pool_in_use\":%d,"
+                     "\"pool_connected\":%d,\"errors\":%ld,\"down\":%s}",
+                     nd->pool.size, nd->pool.in_use, nd->pool.connected,
+                     nd->pool.errors, nd->pool.down ? "true" : "false");
+    }
+    stats_printf(b, "]}\n");
 }

@@ -13,6 +13,7 @@
 #include "base/metrics.h"
 #include "cache/cache.h"
 #include "cache/flight.h"
+#include "upstream/nodes.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
 
@@ -32,7 +33,30 @@ struct stats_snapshot {
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
     long open, parked, busy, depth, workers;
     double uptime_s;
+    int nnodes; /* every Redis node known (standalone: one) */
+    struct node_stats nodes[NODES_MAX];
 };
+
+/*
+ * The families with one row per node, labelled node="host:port":
+ * X(name, type, help, value), value an expression over
+ * `const struct node_stats *nd`. In stats.json each is an object keyed by
+ * the address, and "nodes" lists each node in full for the dashboard.
+ */
+#define STATS_NODE_ROWS(X)                                                     \
+    X(node_slots, gauge, "Hash slots the node owns now (0: not a master).",    \
+      nd->slots)                                                               \
+    X(node_stream_state, gauge,                                                \
+      "The node's invalidation stream: 0 off, 1 down, 2 up.",                  \
+      nd->tracking.state)                                                      \
+    X(node_stream_drops_total, counter,                                        \
+      "The node's invalidation streams lost.", nd->tracking.drops)             \
+    X(node_pool_in_use, gauge, "The node's pooled connections borrowed now.",  \
+      nd->pool.in_use)                                                         \
+    X(node_pool_connected, gauge, "The node's pooled connections open now.",   \
+      nd->pool.connected)                                                      \
+    X(node_errors_total, counter, "Failed commands and connects on the node.", \
+      nd->pool.errors)
 
 /*
  * Every family but requests_total and the two latency histograms (which

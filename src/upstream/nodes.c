@@ -647,6 +647,41 @@ nodes_wait_first(struct nodes *n, int64_t timeout_ms)
     }
 }
 
+/* The slots node i owns as ranges ("0-5460,10923"), "..." when they do
+ * not fit. */
+static void
+slot_ranges(struct nodes *n, int i, char *out, size_t len)
+{
+    size_t used = 0;
+    unsigned s = 0, from;
+
+    out[0] = '\0';
+    while (s < NODES_SLOTS) {
+        int w;
+
+        if (atomic_load_explicit(&n->owner[s], memory_order_relaxed) !=
+            (unsigned char)i) {
+            s++;
+            continue;
+        }
+        from = s;
+        while (s < NODES_SLOTS &&
+               atomic_load_explicit(&n->owner[s], memory_order_relaxed) ==
+                   (unsigned char)i) {
+            s++;
+        }
+        w = from + 1 == s ? snprintf(out + used, len - used, "%s%u",
+                                     used ? "," : "", from)
+                          : snprintf(out + used, len - used, "%s%u-%u",
+                                     used ? "," : "", from, s - 1);
+        if (w < 0 || (size_t)w >= len - used - 4) {
+            snprintf(out + used, len - used, "%s...", used ? "," : "");
+            return;
+        }
+        used += (size_t)w;
+    }
+}
+
 void
 nodes_stats(struct nodes *n, int i, struct node_stats *out)
 {
@@ -655,6 +690,7 @@ nodes_stats(struct nodes *n, int i, struct node_stats *out)
     snprintf(out->addr, sizeof(out->addr), "%s:%d", nd->host, nd->port);
     out->slots = n->cluster ? atomic_load(&nd->slots) : NODES_SLOTS;
     out->master = out->slots > 0;
+    slot_ranges(n, i, out->ranges, sizeof(out->ranges));
     tracking_stats(nd->tracking, &out->tracking);
     upstream_stats(nd->pool, &out->pool);
 }

@@ -106,9 +106,10 @@ void nodes_wait_first(struct nodes *n, int64_t timeout_ms);
 
 /* One node, for the admin port. */
 struct node_stats {
-    char addr[280]; /* host:port */
-    int master;     /* owns slots now */
-    int slots;      /* how many */
+    char addr[280];  /* host:port */
+    int master;      /* owns slots now */
+    int slots;       /* how many */
+    char ranges[96]; /* which: "0-5460,10923", "..." when cut short */
     struct tracking_stats tracking;
     struct upstream_stats pool;
 };

@@ -400,18 +400,23 @@ readyz_wait(int want, int timeout_ms, struct h_resp *r)
     }
 }
 
-/* The 503 body must start with reason (or alt, when not NULL) and go on
- * to say why. */
+/* Ready: "ready", then the node's line. The 503 body must start with
+ * reason (or alt, when not NULL) and go on to say why. */
 static void
 readiness_follows_redis(const char *extra, const char *reason, const char *alt)
 {
     struct h_resp r = {0};
+    char line[160];
     int port;
 
     h_start_proxy(&proxy, &redis, H_OPTS(.ini = extra, .admin = 1));
     cr_assert_eq(readyz_wait(200, 2000, &r), 200, "not ready at start: %s",
                  r.body);
-    cr_assert_str_eq(r.body, "ready\n");
+    snprintf(line, sizeof(line),
+             "ready\nnode 127.0.0.1:%d master slots=16384 (0-16383) stream=%s",
+             redis.port, strstr(extra, "tracking = on") ? "up" : "off");
+    cr_assert(strncmp(r.body, line, strlen(line)) == 0,
+              "/readyz says '%s', not '%s...'", r.body, line);
     port = redis.port;
     h_redis_kill(&redis, 1);
     cr_assert_eq(readyz_wait(503, 3000, &r), 503,
