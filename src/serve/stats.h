@@ -86,6 +86,14 @@ struct stats_snapshot {
     X(connections_parked, gauge,                                               \
       "Connections held by the waiter (idle, partial, or slow to read).", "",  \
       s->parked)                                                               \
+    X(sessions_open, gauge, "RESP clients on a private Redis connection now.", \
+      "", s->sessions_open)                                                    \
+    X(sessions_total, counter, "Sessions opened.", "", s->sessions)            \
+    X(commands_forwarded_total, counter,                                       \
+      "Commands forwarded to Redis over the pool.", "", s->forwarded)          \
+    X(write_flushes_total, counter,                                            \
+      "Writes whose keys were unknown: the cache was emptied.", "",            \
+      s->write_flushes)                                                        \
     X(auth_failures_total, counter,                                            \
       "Requests refused for a missing or wrong password.",                     \
       "listener=\"http\"", s->auth_failures[0])                                \
