@@ -408,10 +408,13 @@ Test(ryw, cached_entries_end_with_the_keys_own_expiry_in_redis)
         h_sleep_ms(2);
     }
     cr_assert_eq(left, 0, "%d keys never went away", left);
-    /* Each entry was removed by the proxy's own expiry, not by an
-     * invalidation from Redis's (which would not count here). */
-    cr_assert_eq(h_metric(&proxy, P "cache_expirations_total") - expired0,
-                 SHORT_KEYS);
+    /* Each entry was removed by the proxy's own expiry, none by an
+     * invalidation from Redis's. (An entry that expired a moment before
+     * the key did is filled once more, with the key's last millisecond
+     * or so, and expires again: more than one expiration per key.) */
+    cr_assert_geq(h_metric(&proxy, P "cache_expirations_total") - expired0,
+                  SHORT_KEYS);
+    cr_assert_eq(h_metric(&proxy, P "cache_invalidations_total"), 0);
     {
         redisReply *r = redisCommand(direct, "DBSIZE");
 
