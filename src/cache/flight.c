@@ -22,7 +22,8 @@ struct flight {
     pthread_cond_t done_cv;
     int refs;                  /* leader + waiting followers */
     int done;                  /* the leader finished */
-    int marked;                /* an invalidation arrived during the fill */
+    int marked;                /* an invalidation arrived during the fill
+                                  (and took it out of the table) */
     int status;                /* the leader's outcome */
     struct cache_entry *entry; /* the leader's value; one reference */
     char err[FLIGHT_ERR_MAX];
@@ -179,31 +180,50 @@ flight_wait(struct flights *fl, struct flight *f, int64_t deadline_ms,
     return rc;
 }
 
+/* Marks the flight *pp points at and takes it out of the table: its value
+ * may predate the change, so it is answered to those who joined it but
+ * neither stored nor joined by later requests, which lead fills of their
+ * own. flight_finish() copes with a flight no longer in the table. Lock
+ * held. */
+static void
+overtake(struct flight **pp)
+{
+    struct flight *f = *pp;
+
+    f->marked = 1;
+    *pp = f->next;
+    f->next = NULL;
+}
+
 void
 flights_invalidate(struct flights *fl, const char *key, size_t klen)
 {
-    struct flight *f;
+    struct flight **pp;
 
     pthread_mutex_lock(&fl->lock);
-    f = *find(fl, hash_bytes(0, key, klen), key, klen);
-    if (f != NULL) {
-        f->marked = 1;
+    pp = find(fl, hash_bytes(0, key, klen), key, klen);
+    if (*pp != NULL) {
+        overtake(pp);
     }
     fl->invalidations += cache_remove(fl->cache, key, klen);
     pthread_mutex_unlock(&fl->lock);
 }
 
-/* Marks every fill of a key in scope (NULL: every fill). Lock held. */
+/* Overtakes every fill of a key in scope (NULL: every fill). Lock held. */
 static void
 mark_in(struct flights *fl, const struct key_scope *scope)
 {
     size_t i;
 
     for (i = 0; i < FLIGHT_BUCKETS; i++) {
-        struct flight *f;
-        for (f = fl->buckets[i]; f != NULL; f = f->next) {
-            if (scope == NULL || scope->has(scope->arg, f->key, f->klen)) {
-                f->marked = 1;
+        struct flight **pp = &fl->buckets[i];
+
+        while (*pp != NULL) {
+            if (scope == NULL ||
+                scope->has(scope->arg, (*pp)->key, (*pp)->klen)) {
+                overtake(pp); /* *pp is now the next one */
+            } else {
+                pp = &(*pp)->next;
             }
         }
     }

@@ -12,11 +12,14 @@
  * The race: Redis may report a change to a key (an invalidation) before the
  * reply to a GET that read the old value reaches us. An invalidation that
  * arrives while a fill for that key is in flight marks the fill, and a
- * marked fill's value is answered but never stored. Events that lose track
- * of everything (FLUSHALL, a dropped invalidation stream, a lost tracked
- * connection) mark every fill in flight. Checking the mark and storing the
- * entry happen under the registry lock, and so do marking and removing, so
- * no ordering of the two can leave a stale value in the cache.
+ * marked fill's value is answered (to the requests that joined it before)
+ * but never stored, and the fill leaves the registry: a request that misses
+ * after the invalidation (after a forwarded write's reply) leads a fill of
+ * its own rather than wait for a value that may predate the write. Events
+ * that lose track of everything (FLUSHALL, a dropped invalidation stream,
+ * a lost tracked connection) mark every fill in flight. Checking the mark and
+ * storing the entry happen under the registry lock, and so do marking and
+ * removing, so no ordering of the two can leave a stale value in the cache.
  *
  * Lock order: the registry mutex, then the cache's locks. The registry lock
  * guards the table, every flight's fields and its reference count; each

@@ -67,4 +67,3 @@ resp_encode(const struct resp_command *cmd, const char *buf, char **out,
     }
     return 0;
 }
-

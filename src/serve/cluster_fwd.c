@@ -47,12 +47,12 @@ struct unit {
 
 struct plan {
     enum merge merge;
-    size_t first, n;    /* its units */
-    const char *local;  /* MERGE_LOCAL's reply */
-    size_t *key_unit;   /* MERGE_MGET: for the client's key j, its unit */
-    size_t *key_index;  /* ... and its place in that unit's array */
+    size_t first, n;   /* its units */
+    const char *local; /* MERGE_LOCAL's reply */
+    size_t *key_unit;  /* MERGE_MGET: for the client's key j, its unit */
+    size_t *key_index; /* ... and its place in that unit's array */
     size_t nkeys;
-    int scan_node;      /* MERGE_SCAN: the node the cursor is on */
+    int scan_node; /* MERGE_SCAN: the node the cursor is on */
 };
 
 struct run {
@@ -90,8 +90,7 @@ unit_args(struct run *r, int node, const struct resp_arg *argv, size_t argc)
     struct unit *u = add_unit(r, node);
     size_t cap = 0;
 
-    return u == NULL ||
-                   resp_encode(&cmd, NULL, &u->req, &u->req_len, &cap) < 0
+    return u == NULL || resp_encode(&cmd, NULL, &u->req, &u->req_len, &cap) < 0
                ? -1
                : 0;
 }
@@ -277,7 +276,7 @@ static int
 plan_one(struct run *r, struct plan *p, const struct forward_cmd *f)
 {
     static const char *const split[] = {"MGET",   "DEL",   "UNLINK",
-                                         "EXISTS", "TOUCH", NULL};
+                                        "EXISTS", "TOUCH", NULL};
     struct resp_command cmd;
     struct keys keys = {0};
     struct resp_arg *argv = NULL;
@@ -399,8 +398,8 @@ send_to(struct run *r, int node, struct unit **todo, size_t n, int asking)
                                unit_sink, pair, &done, err);
             done = done >= 2;
         } else {
-            rc = upstream_exec(nodes_pool(r->px->nodes, node), iov, (int)k,
-                               n, unit_sink, todo, &done, err);
+            rc = upstream_exec(nodes_pool(r->px->nodes, node), iov, (int)k, n,
+                               unit_sink, todo, &done, err);
         }
     }
     if (rc == UPSTREAM_EDOWN) {

@@ -36,7 +36,7 @@ int cluster_fwd_run(struct proxy *px, const struct forward_cmd *cmds, size_t n,
 
 /* The error a CLUSTER command gets through the proxy. */
 #define CLUSTER_FWD_REFUSED                                                    \
-    "ERR CLUSTER commands are not served: this proxy presents the cluster "  \
+    "ERR CLUSTER commands are not served: this proxy presents the cluster "    \
     "as one Redis"
 
 #endif

@@ -282,7 +282,7 @@ query_ex(const struct http_request *req)
         const char *amp = memchr(q, '&', (size_t)(end - q));
         const char *stop = amp != NULL ? amp : end;
 
-        if (stop - q > 3 && memcmp(q, "ex=", 3) == 0) {
+        if (stop - q >= 3 && memcmp(q, "ex=", 3) == 0) {
             for (q += 3; q < stop; q++) {
                 if (*q < '0' || *q > '9' || v > 100000000000LL) {
                     return -1;

@@ -23,9 +23,9 @@ struct session;
 #define MULTI_WAIT_MAX 64
 
 struct multi_wait {
-    int active;   /* a MULTI was answered, no session yet */
-    size_t n;     /* commands kept after it */
-    char *q;      /* their bytes, RESP arrays (heap) */
+    int active; /* a MULTI was answered, no session yet */
+    size_t n;   /* commands kept after it */
+    char *q;    /* their bytes, RESP arrays (heap) */
     size_t len, cap;
 };
 

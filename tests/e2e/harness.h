@@ -11,6 +11,7 @@
  *   harness_http.c     HTTP responses, and assertions on them
  *   harness_resp.c     Redis connections, INFO, RESP replies byte for byte
  *   harness_text.c     Prometheus text, JSON, log lines
+ *   harness_cmd.c      commands as RESP, HTTP writes, a twin redis-server
  *   harness_fixture.c  the shared suite fixture and its assertions
  * Functions of the first six return an error; the fixture's (and the
  * assertions in harness_http.c and harness_resp.c) fail the running
@@ -214,6 +215,32 @@ const char *h_escape(const char *p, size_t n, char *out, size_t cap);
  * fresh connection, gets the same n replies byte for byte. */
 void h_expect_same_replies(const struct h_redis *r, const struct h_proxy *p,
                            const void *req, size_t len, int n);
+
+/* ---- commands, HTTP writes, a twin redis-server (harness_cmd.c) ---- */
+
+/* Encodes the NULL-terminated argv as a RESP array into out[0..cap)
+ * (NUL-terminated). Returns its length, or 0 when it does not fit. */
+size_t h_cmd_encode(char *out, size_t cap, const char *const *argv);
+/* The same from a list of strings: H_CMD(buf, sizeof(buf), "SET", "k"). */
+#define H_CMD(out, cap, ...)                                                   \
+    h_cmd_encode((out), (cap), (const char *const[]){__VA_ARGS__, NULL})
+
+/* Sends "<method> <path> HTTP/1.1" with Host, the extra header lines
+ * (each ending in CRLF; may be NULL) and, when body is not NULL, its
+ * Content-Length and the blen bytes of body; then reads one response
+ * within timeout_ms (HEAD: no body). Returns 0 or -1. Thread-safe per fd. */
+int h_http_do(int fd, const char *method, const char *path, const char *extra,
+              const void *body, size_t blen, struct h_resp *r, int timeout_ms);
+
+/* Assertion: req sent on redis_fd (a connection to a second redis-server
+ * holding the same data as the proxy's) and then on proxy_fd (to the
+ * proxy's resp_port) gets the same n replies, byte for byte; what names
+ * the step in failure messages. Long-lived connections, so a script can
+ * run cache hits, transactions and sessions. Copies redis-server's
+ * replies into out (NUL-terminated, truncated to cap) unless out is NULL;
+ * returns their length. */
+long h_expect_same_on(int redis_fd, int proxy_fd, const void *req, size_t len,
+                      int n, const char *what, char *out, size_t cap);
 
 /* ---- Prometheus text, JSON, log lines (harness_text.c) ---- */
 
