@@ -27,6 +27,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/sdnotify.h"
 #include "cache/cache.h"
 #include "cache/flight.h"
 #include "net/listener.h"
@@ -292,7 +293,9 @@ run(const struct config *cfg, int stop_fd)
     log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d", cfg->bind,
              cfg->http_port, cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
              cfg->admin_port ? cfg->bind : "off", cfg->admin_port);
+    sdnotify("READY=1"); /* systemd Type=notify; no-op without a manager */
     rc = listener_run(ls, nls, px.q, stop_fd) == 0 ? 0 : EXIT_RUNTIME;
+    sdnotify("STOPPING=1");
     log_info("msg=\"shutting down\"");
 
 out:
