@@ -6,6 +6,8 @@
 #   make run                  start with ./proxy.ini (and a throwaway redis)
 #   make bench                benchmark harness (tools/bench.sh)
 #   make check                format and layering checks (as in .ci/run)
+#   make install              binary, man page, example config, systemd unit
+#                             (PREFIX=/usr/local, DESTDIR); make uninstall
 #
 # src/ is layered (base, proto, net, cache, upstream, serve; see
 # docs/ARCHITECTURE.md); tests/unit/ mirrors it. The flags the code needs
@@ -183,6 +185,45 @@ check-layers:
 	@bash tools/layers.sh src
 
 check: check-format check-layers
+
+# make install: four files, nothing else (README.md, "Install"). The unit
+# gets BINDIR and SYSCONFDIR substituted; the configuration it reads,
+# $(SYSCONFDIR)/redis-proxy/proxy.ini, is the administrator's: install
+# never writes it (copy proxy.ini.example there) and uninstall never removes
+# it. The unit goes under PREFIX, as everything else does: systemd searches
+# /usr/local/lib/systemd/system and /usr/lib/systemd/system; for the
+# distribution's own directory, pass (to install and uninstall alike)
+# SYSTEMDUNITDIR="$(pkg-config --variable=systemdsystemunitdir systemd)".
+# uninstall removes the four files and $(DOCDIR) if that is then empty,
+# never the shared directories install may have created (bin, man8, ...).
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/redis-proxy
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR     ?= /etc
+INSTALL        ?= install
+INSTALLED      := $(BINDIR)/redis-proxy $(MANDIR)/man8/redis-proxy.8 \
+                  $(DOCDIR)/proxy.ini.example \
+                  $(SYSTEMDUNITDIR)/redis-proxy.service
+
+.PHONY: install uninstall
+# The unit is written straight to its destination (no file under build/
+# that two installs with different paths could share).
+install: $(BUILD)/redis-proxy
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" \
+	    "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(SYSTEMDUNITDIR)"
+	$(INSTALL) -m 0755 $(BUILD)/redis-proxy "$(DESTDIR)$(BINDIR)/redis-proxy"
+	$(INSTALL) -m 0644 docs/redis-proxy.8 "$(DESTDIR)$(MANDIR)/man8/redis-proxy.8"
+	$(INSTALL) -m 0644 proxy.ini "$(DESTDIR)$(DOCDIR)/proxy.ini.example"
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    tools/redis-proxy.service.in \
+	    > "$(DESTDIR)$(SYSTEMDUNITDIR)/redis-proxy.service"
+	chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/redis-proxy.service"
+
+uninstall:
+	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")
+	@rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -26,9 +26,9 @@
 
 #include "base/config.h"
 #include "base/cpus.h"
-#include "base/sdnotify.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/sdnotify.h"
 #include "cache/cache.h"
 #include "cache/flight.h"
 #include "net/listener.h"
@@ -306,7 +306,7 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d", cfg->bind,
              cfg->http_port, cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
              cfg->admin_port ? cfg->bind : "off", cfg->admin_port);
-    sdnotify("READY=1");
+    sdnotify("READY=1"); /* systemd Type=notify; no-op without a manager */
     rc = serve_until_stopped(px, ls, nls, sig_fd, src) == 0 ? 0 : EXIT_RUNTIME;
     sdnotify("STOPPING=1");
     log_info("msg=\"shutting down\"");

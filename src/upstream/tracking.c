@@ -273,6 +273,9 @@ tracking_main(void *arg)
             break;
         }
         backoff = 0;
+        /* Logged before it is published, so the line comes before anything
+         * tracking_wait_first's caller logs (or reports) once it returns. */
+        log_info("msg=\"invalidation stream established\" client_id=%lld", id);
         pthread_mutex_lock(&t->lock);
         t->state = TRACKING_UP;
         t->id = id;
@@ -281,7 +284,6 @@ tracking_main(void *arg)
         t->tried = 1;
         pthread_cond_broadcast(&t->first_cv);
         pthread_mutex_unlock(&t->lock);
-        log_info("msg=\"invalidation stream established\" client_id=%lld", id);
         stopping = follow(t, ctx, why, sizeof(why));
         redisFree(ctx);
         if (stopping) {

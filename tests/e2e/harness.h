@@ -66,6 +66,10 @@ struct h_proxy_opts {
     const char *const *args;
     int admin;    /* also an admin listener on a free port (p->admin_port) */
     int resp_off; /* ini or args turn resp_port off: do not wait for it */
+    /* "NAME=VALUE" entries added to (or replacing those of) the test's own
+     * environment (NULL-terminated, or NULL), e.g. {"NOTIFY_SOCKET=/x",
+     * NULL}. */
+    const char *const *env;
 };
 
 /* Options as a compound literal: H_OPTS(.ini = "...", .admin = 1). */
@@ -94,6 +98,14 @@ const char *h_proxy_bin(void);
  * stdout+stderr into out (NUL-terminated, truncated to cap), waits up to
  * 5 s; returns the exit status or -1. */
 int h_run(char *const argv[], char *out, size_t cap);
+
+/* Runs argv[0] (searched in PATH) with argv and this process's environment
+ * changed by env (NULL-terminated, or NULL: "NAME=VALUE" sets NAME, a bare
+ * "NAME" removes it), captures stdout+stderr into out (NUL-terminated,
+ * truncated to cap), waits up to timeout_ms. Returns the exit status (127:
+ * it could not be run), or -1 after killing it at the deadline. */
+int h_exec(char *const argv[], const char *const *env, char *out, size_t cap,
+           int timeout_ms);
 
 /* VmRSS of process pid in KiB (from /proc/PID/status), or -1 when there
  * is no such process (or it is a zombie). */

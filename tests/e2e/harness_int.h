@@ -31,6 +31,9 @@ int h__free_ports(int *ports, int n);
 /* Forks and execs argv with stdout and stderr going to out_fd; the child
  * dies with the test process. Returns the pid or -1. */
 pid_t h__spawn(char *const argv[], int out_fd);
+/* h__spawn with envp as the child's whole environment (NULL: this
+ * process's). */
+pid_t h__spawn_env(char *const argv[], char *const envp[], int out_fd);
 /* Waits for pid up to ms; returns the wait status or -1 if still running. */
 int h__reap(pid_t pid, int ms);
 /* Signals pid, waits, SIGKILLs if needed. Returns the wait status or -1. */
@@ -50,5 +53,8 @@ void h__add_args(char **argv, int *argc, const char *const *args);
  * (the caller kills it) if it did not listen in time. */
 int h__launch(const char *log, char *const argv[], const int *ports, int nports,
               pid_t *pid);
+/* h__launch with envp as the child's environment (NULL: this process's). */
+int h__launch_env(const char *log, char *const argv[], char *const envp[],
+                  const int *ports, int nports, pid_t *pid);
 
 #endif

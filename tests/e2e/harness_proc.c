@@ -127,6 +127,12 @@ h__pid_listens(pid_t pid, int port)
 pid_t
 h__spawn(char *const argv[], int out_fd)
 {
+    return h__spawn_env(argv, NULL, out_fd);
+}
+
+pid_t
+h__spawn_env(char *const argv[], char *const envp[], int out_fd)
+{
     pid_t parent = getpid();
     long maxfd = sysconf(_SC_OPEN_MAX);
     pid_t pid;
@@ -161,7 +167,11 @@ h__spawn(char *const argv[], int out_fd)
         for (fd = 3; fd < maxfd; fd++) {
             close((int)fd);
         }
-        execvp(argv[0], argv);
+        if (envp != NULL) {
+            execvpe(argv[0], argv, envp);
+        } else {
+            execvp(argv[0], argv);
+        }
         _exit(127);
     }
 }
@@ -266,11 +276,18 @@ int
 h__launch(const char *log, char *const argv[], const int *ports, int nports,
           pid_t *pid)
 {
+    return h__launch_env(log, argv, NULL, ports, nports, pid);
+}
+
+int
+h__launch_env(const char *log, char *const argv[], char *const envp[],
+              const int *ports, int nports, pid_t *pid)
+{
     int64_t deadline = h_now_ms() + H_START_MS;
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int i, gone;
 
-    *pid = fd == -1 ? -1 : h__spawn(argv, fd);
+    *pid = fd == -1 ? -1 : h__spawn_env(argv, envp, fd);
     if (fd != -1) {
         close(fd);
     }

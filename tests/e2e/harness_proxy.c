@@ -75,12 +75,59 @@ h__proxy_cleanup(struct h_proxy *p)
     p->log[0] = '\0';
 }
 
+/* This process's environment changed by extra: "NAME=VALUE" added or
+ * replacing NAME's entry, a bare "NAME" removing it. A malloc'd array of
+ * borrowed strings (free the array only), or NULL when extra is NULL or on
+ * allocation failure. */
+static char **
+h__env_with(const char *const *extra)
+{
+    extern char **environ;
+    size_t n = 0, m = 0, i, j;
+    char **env;
+
+    if (extra == NULL) {
+        return NULL;
+    }
+    while (environ[n] != NULL) {
+        n++;
+    }
+    while (extra[m] != NULL) {
+        m++;
+    }
+    env = calloc(n + m + 1, sizeof(*env));
+    if (env == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        env[i] = environ[i];
+    }
+    for (j = 0; j < m; j++) {
+        size_t name = strcspn(extra[j], "=");
+        int unset = extra[j][name] == '\0';
+
+        for (i = 0; i < n; i++) {
+            if (strncmp(env[i], extra[j], name) == 0 && env[i][name] == '=') {
+                break;
+            }
+        }
+        if (unset && i < n) {
+            env[i] = env[--n];
+            env[n] = NULL;
+        } else if (!unset) {
+            env[i < n ? i : n++] = (char *)extra[j];
+        }
+    }
+    return env;
+}
+
 /* One attempt: fresh ports, INI, exec, wait for the listeners. */
 static int
 h__proxy_try(struct h_proxy *p, int redis_port, const struct h_proxy_opts *o)
 {
     char *argv[H_MAX_ARGS];
-    int ports[3], wait[3], nwait = 0, argc = 0;
+    char **env;
+    int ports[3], wait[3], nwait = 0, argc = 0, rc;
 
     if (h__free_ports(ports, 3) == -1) {
         return -1;
@@ -102,7 +149,13 @@ h__proxy_try(struct h_proxy *p, int redis_port, const struct h_proxy_opts *o)
     argv[argc++] = "-c";
     argv[argc++] = p->ini;
     h__add_args(argv, &argc, o->args);
-    return h__launch(p->log, argv, wait, nwait, &p->pid);
+    env = h__env_with(o->env);
+    if (o->env != NULL && env == NULL) {
+        return -1;
+    }
+    rc = h__launch_env(p->log, argv, env, wait, nwait, &p->pid);
+    free(env);
+    return rc;
 }
 
 int
@@ -251,6 +304,37 @@ h__collect(int fd, char *out, size_t cap, int64_t deadline)
     if (cap > 0) {
         out[len] = '\0';
     }
+}
+
+int
+h_exec(char *const argv[], const char *const *env, char *out, size_t cap,
+       int timeout_ms)
+{
+    char **envp = h__env_with(env);
+    int pfd[2], st;
+    int64_t deadline = h_now_ms() + timeout_ms;
+    pid_t pid;
+
+    if ((env != NULL && envp == NULL) || pipe2(pfd, O_CLOEXEC) == -1) {
+        free(envp);
+        return -1;
+    }
+    pid = h__spawn_env(argv, envp, pfd[1]);
+    close(pfd[1]);
+    free(envp);
+    if (pid == -1) {
+        close(pfd[0]);
+        return -1;
+    }
+    h__collect(pfd[0], out, cap, deadline);
+    close(pfd[0]);
+    st = h__reap(pid, (int)(deadline - h_now_ms()));
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        h__reap(pid, H_STOP_MS);
+        return -1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int
