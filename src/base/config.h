@@ -114,7 +114,7 @@ void config_apply_live(struct config *dst, const struct config *src);
 int config_build(struct config *cfg, const char *path, char *const *sets,
                  int nsets, char *err, size_t errlen);
 
-/* Fills cfg with the built-in defaults (the values in CONTRACT.md). */
+/* Fills cfg with the built-in defaults (the README's configuration table). */
 void config_defaults(struct config *cfg);
 
 /*
