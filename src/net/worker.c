@@ -54,9 +54,12 @@ serve_rounds(struct conn *c)
 {
     int round, full = 0;
 
+    /* A short read of an earlier call says nothing of the socket now: the
+     * edges since may have been taken while the output was full. */
+    c->drained = 0;
     for (round = 0;; round++) {
         size_t before = c->rlen - c->rpos, cap = c->rcap;
-        int served = 0;
+        int served = 0, held = 1, more;
         long n;
         int rc;
 
@@ -65,6 +68,7 @@ serve_rounds(struct conn *c)
             if (c->kind->ops->serve(c) < 0) {
                 c->closing = 1;
             }
+            held = conn_out_full(c); /* it stopped early for the output */
             if (full && c->rlen - c->rpos == before && c->rcap == cap &&
                 !c->closing) {
                 /* A full buffer the protocol neither consumed nor grew:
@@ -84,16 +88,24 @@ serve_rounds(struct conn *c)
         if (conn_out_full(c)) {
             return SERVE_PARK; /* back-pressure: wait until it is taken */
         }
+        /* Requests the output held back have room now: answer them before
+         * reading or parking, as no more bytes (and so no readiness) may
+         * ever come for them. */
+        more = held && (has_input(c) || c->pump);
         if (c->eof) {
             /* The peer sent all it will: answer every complete request
              * it sent (the output may have held some back), then close. */
-            if (served && c->rlen - c->rpos < before && has_input(c)) {
+            if ((more || (served && c->rlen - c->rpos < before)) &&
+                has_input(c)) {
                 continue;
             }
             return rc == CONN_IO_OK ? SERVE_CLOSE : SERVE_PARK;
         }
         if (round == WORKER_ROUNDS) {
             return SERVE_REQUEUE;
+        }
+        if (more) {
+            continue;
         }
         if (round > 0 && c->drained) {
             /* A short read: the socket was empty a moment ago. Park now

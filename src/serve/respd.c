@@ -294,6 +294,7 @@ cmd_hello(struct run *r, const struct resp_command *cmd, const char *buf,
         r->st->authed = 1;
     }
     if (!r->st->authed) {
+        auth_failed(r->px, METRICS_RESP); /* refused as any command is */
         o->status = 401;
         return reply_error(r->c, RESP_HELLO_NOAUTH);
     }

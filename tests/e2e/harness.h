@@ -110,6 +110,10 @@ int h_exec(char *const argv[], const char *const *env, char *out, size_t cap,
 /* VmRSS of process pid in KiB (from /proc/PID/status), or -1 when there
  * is no such process (or it is a zombie). */
 long h_proc_rss_kib(pid_t pid);
+/* 1 when process pid maps a sanitizer runtime (ASan, TSan, ...), whose
+ * shadow memory and quarantine make its VmRSS no measure of the program's
+ * own memory; 0 otherwise (or when it cannot be read). */
+int h_proc_sanitized(pid_t pid);
 
 /* ---- the clock, waiting, sockets (harness_net.c) ---- */
 

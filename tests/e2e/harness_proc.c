@@ -408,3 +408,49 @@ h_proc_rss_kib(pid_t pid)
     fclose(f);
     return kib;
 }
+
+/* The VmSize of pid in KiB, or -1. */
+static long
+h__vmsize_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if ((f = fopen(path, "r")) == NULL) {
+        return -1;
+    }
+    while (kib == -1 && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmSize:", 7) == 0) {
+            kib = strtol(line + 7, NULL, 10);
+        }
+    }
+    fclose(f);
+    return kib;
+}
+
+/* A runtime linked in shows in the maps; one linked statically (clang's
+ * default) still reserves terabytes of shadow address space. */
+int
+h_proc_sanitized(pid_t pid)
+{
+    static const char *const runtimes[] = {"/libasan.so", "/libtsan.so",
+                                           "/libmsan.so", "/libclang_rt."};
+    char path[64], line[512];
+    int found = h__vmsize_kib(pid) > (1L << 30); /* over 1 TiB */
+    size_t i;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    if (found || (f = fopen(path, "r")) == NULL) {
+        return found;
+    }
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        for (i = 0; i < sizeof(runtimes) / sizeof(runtimes[0]); i++) {
+            found |= strstr(line, runtimes[i]) != NULL;
+        }
+    }
+    fclose(f);
+    return found;
+}

@@ -225,6 +225,27 @@ Test(harness, proc_rss_follows_memory_touched_and_unmapped)
     cr_assert_eq(h_proc_rss_kib(child), -1);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BUILT_SANITIZED 1
+#else
+#define BUILT_SANITIZED 0
+#endif
+
+Test(harness, proc_sanitized_tells_an_instrumented_process)
+{
+    pid_t child;
+
+    /* This binary itself: instrumented in the sanitizer runs only. */
+    cr_assert_eq(h_proc_sanitized(getpid()), BUILT_SANITIZED);
+    child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        _exit(0);
+    }
+    cr_assert_eq(waitpid(child, NULL, 0), child);
+    cr_assert_eq(h_proc_sanitized(child), 0, "a process that is gone");
+}
+
 /* ---- waiting ---- */
 
 static int
