@@ -143,8 +143,10 @@ long cache_clear(struct cache *c);
  * max_memory (bytes, 0 = no byte limit) are applied by evicting least
  * recently used entries down to them, in batches, releasing the lock
  * between batches so lookups go on meanwhile; a larger capacity than the
- * table was sized for rehashes it once. ttl_ms and stale_ms apply to
- * entries stored from now on. Returns 0, or -1 when out of memory (the
+ * table was sized for rehashes it once. ttl_ms applies to entries
+ * stored from now on (an entry's expiry is stamped when it is stored);
+ * stale_ms, the window after expiry, is read at each lookup, so it applies
+ * to the entries already held too. Returns 0, or -1 when out of memory (the
  * old table is kept, the limits still change). Thread-safe.
  */
 int cache_set_limits(struct cache *c, long capacity, int64_t max_memory,

@@ -409,31 +409,32 @@ Test(cache_memory, ttl_change_applies_to_entries_stored_after_it)
 }
 
 /*
- * cache.h says ttl_ms and stale_ms passed to cache_set_limits() apply to
- * entries stored from then on. For the TTL that holds (the expiry is
- * stamped on the entry); the stale window is read from the cache at each
- * lookup, so a change reaches the entries already held: this test fails.
- * Making it pass needs the window stored per entry (the 64-byte header
- * has no room) or the header's promise changed, so it is disabled, not
- * weakened, until one of the two is decided.
+ * cache.h: the TTL given to cache_set_limits() applies to entries stored
+ * from then on (the expiry is stamped on the entry), the stale window to
+ * every entry at its next lookup (it is the cache's, read each time).
  */
-Test(cache_memory, stale_window_change_applies_to_entries_stored_after_it,
-     .disabled = true,
-     .description = "fails: the stale window is the cache's, not the entry's")
+Test(cache_memory, stale_window_change_applies_at_the_next_lookup)
 {
     struct cache *c = make_stale_cache(8, 100, 0);
     struct cache_entry *e;
 
     fake_now = 0;
-    put(c, S("old"), S("o")); /* stored with no stale window */
+    put(c, S("old"), S("o")); /* stored while there was no stale window */
+    fake_now = 150;           /* expired, and no window: not served */
+    cr_assert_null(cache_get_stale(c, S("old")));
+    put(c, S("old"), S("o")); /* stored again at 150, expires at 250 */
     cr_assert_eq(cache_set_limits(c, 8, 0, 100, 1000), 0);
-    put(c, S("new"), S("n")); /* stored with 1000 ms of it */
+    put(c, S("new"), S("n")); /* stored with the same TTL, expires at 250 */
     fake_now = 500;
     e = cache_get_stale(c, S("new"));
     cr_assert_not_null(e, "the new entry is not served stale in its window");
     cache_release(e);
     e = cache_get_stale(c, S("old"));
-    cr_assert_null(e, "an entry stored without a stale window is served "
-                      "stale after the window was raised");
+    cr_assert_not_null(e, "the raised window does not reach an entry "
+                          "stored before it");
+    cache_release(e);
+    cr_assert_eq(cache_set_limits(c, 8, 0, 100, 0), 0);
+    cr_assert_null(cache_get_stale(c, S("new")),
+                   "a window lowered to 0 still serves stale");
     cache_destroy(c);
 }
