@@ -39,6 +39,8 @@ struct session {
     int multi, watching; /* MULTI sent and no EXEC/DISCARD yet; WATCH */
     int unsubscribing;   /* an unsubscribe sent, its last confirmation
                             (count 0) not come yet */
+    int settings;        /* CLIENT, HELLO, READONLY...: the connection has
+                            settings of its own for as long as it lives */
     int node;            /* the node it is pinned to */
     struct conn *c;
 };
@@ -110,7 +112,7 @@ named(const struct resp_command *cmd, const char *name)
            strncasecmp(cmd->argv[0].p, name, n) == 0;
 }
 
-/* The transaction state a command sent gives the connection. */
+/* The state a command sent gives the connection. */
 static void
 track_state(struct session *s, const struct resp_command *cmd)
 {
@@ -123,6 +125,9 @@ track_state(struct session *s, const struct resp_command *cmd)
         s->watching = 1;
     } else if (named(cmd, "UNWATCH")) {
         s->watching = 0;
+    } else if (named(cmd, "CLIENT") || named(cmd, "HELLO") ||
+               named(cmd, "READONLY") || named(cmd, "READWRITE")) {
+        s->settings = 1;
     }
 }
 
@@ -414,7 +419,7 @@ session_idle(const struct session *s)
 {
     return s->owed == 0 && s->sent == s->len && !s->subscribed &&
            !s->unsubscribing && !s->monitor && !s->resetting && !s->multi &&
-           !s->watching;
+           !s->watching && !s->settings;
 }
 
 int

@@ -97,9 +97,10 @@ int session_node(const struct session *s);
 int session_in_transaction(const struct session *s);
 
 /* 1 when s holds nothing for its client: no reply owed, nothing queued,
- * no subscription, MONITOR, transaction or WATCH. (Connection settings
- * such as CLIENT SETNAME do not count.) On a cluster such a session is
- * closed, so the client's next command is routed by its key again. */
+ * no subscription, MONITOR, transaction or WATCH, and no connection
+ * settings (a CLIENT, HELLO, READONLY or READWRITE command was never sent
+ * on it). On a cluster such a session is closed, so the client's next
+ * command is routed by its key again. */
 int session_idle(const struct session *s);
 
 /* 1 when s's client is subscribed (RESP2 pub/sub context). */
