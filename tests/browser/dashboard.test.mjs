@@ -9,14 +9,24 @@
 // keyless write, and saves a screenshot to build/dashboard.png and
 // docs/dashboard.png. On B it checks that the page is refused without
 // credentials, works with them (Playwright's httpCredentials), hides the
-// write controls, and counts wrong passwords. Prints
-// "browser: N passed, M failed" and exits non-zero on any failure. Redis
-// and the proxies are always stopped.
+// write controls, and counts wrong passwords. The Redis nodes table: A's
+// one node (address, 0-16383, stream up), then, with that Redis killed,
+// the stream down with its reason and the node unreachable, and both back
+// once Redis is restarted. Last, a 3-master Redis Cluster (redis-server
+// --cluster-enabled, redis-cli --cluster create) behind proxy C with
+// [redis] cluster = on: three rows whose ranges cover 0-16383 once each,
+// and a killed master marked down in its row alone; skipped (and said so)
+// without redis-cli or with a redis-server older than 7 (no cluster-port).
+// Prints "browser: N passed, M failed" and exits non-zero on any failure.
+// Every process it starts is stopped, and its temporary directory removed.
+// The cluster's nodes table, one master down, is saved to
+// build/dashboard-cluster-nodes.png.
 //
 // Usage: node tests/browser/dashboard.test.mjs
 //   PROXY_BIN     proxy binary (default build/redis-proxy)
 //   CHROMIUM_BIN  browser (default /usr/bin/chromium)
 //   REDIS_SERVER  redis-server (default: the one on PATH)
+//   REDIS_CLI     redis-cli, for the cluster case (default: the one on PATH)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -29,7 +39,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const PROXY_BIN = path.resolve(ROOT, process.env.PROXY_BIN || 'build/redis-proxy');
 const CHROMIUM_BIN = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const REDIS_SERVER = process.env.REDIS_SERVER || 'redis-server';
-const TOTAL_TIMEOUT_MS = 90_000;
+const REDIS_CLI = process.env.REDIS_CLI || 'redis-cli';
+const TOTAL_TIMEOUT_MS = 150_000;
+const SLOTS = 16384;
 const SHOTS = [path.join(ROOT, 'build/dashboard.png'),
                path.join(ROOT, 'docs/dashboard.png')];
 
@@ -97,6 +109,46 @@ function start(name, cmd, args, logFile) {
     });
     children.push(child);
     return child;
+}
+
+// Runs a command to its end; resolves with its exit code and output. The
+// child is tracked like the servers, so stopAll() ends it if it hangs.
+function runTool(name, cmd, args, timeoutMs = 20_000) {
+    return new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.label = name;
+        child.exited = false;
+        children.push(child);
+        child.stdout.on('data', (d) => { out += d; });
+        child.stderr.on('data', (d) => { out += d; });
+        const timer = setTimeout(() => {
+            child.kill('SIGKILL');
+            reject(new Error(`${name}: over ${timeoutMs} ms\n${out}`));
+        }, timeoutMs);
+        child.on('error', (e) => {
+            child.exited = true;
+            clearTimeout(timer);
+            reject(e);
+        });
+        child.on('close', (code) => {
+            child.exited = true;
+            clearTimeout(timer);
+            resolve({ code, out });
+        });
+    });
+}
+
+// Sends sig to child and waits for it to exit.
+async function stopChild(child, sig = 'SIGTERM') {
+    if (!child.exited) {
+        child.kill(sig);
+    }
+    const deadline = Date.now() + 5000;
+    while (!child.exited) {
+        assert(Date.now() < deadline, `${child.label} did not exit on ${sig}`);
+        await sleep(20);
+    }
 }
 
 function logTail(child, lines = 20) {
@@ -362,6 +414,52 @@ async function write(page, button, key, value = '', ex = '') {
 const waitShows = (page, sel, want, what) =>
     waitText(page, sel, (t) => t === want, `${what} should show ${want}`);
 
+// The nodes table as the page shows it: one object per row, in order.
+const nodeRows = (page) => page.locator('#nodes-body tr').evaluateAll((trs) =>
+    trs.map((tr) => {
+        const t = (sel) => tr.querySelector(sel).textContent;
+        const reason = tr.querySelector('.n-stream .reason');
+        return {
+            key: tr.dataset.addr, addr: t('.n-addr'), role: t('.n-role'),
+            slots: t('.n-slots'), ranges: t('.n-ranges'),
+            pool: t('.n-pool-state .pill'), stream: t('.n-stream .pill'),
+            reason: reason.hidden ? null : reason.textContent,
+            reasonColor: getComputedStyle(reason).color,
+            inUse: t('.n-pool'), connected: t('.n-connected'),
+            errors: t('.n-errors'), down: tr.classList.contains('down'),
+            bg: getComputedStyle(tr.querySelector('td')).backgroundColor,
+        };
+    }));
+
+// Polls the nodes table until pred(rows) holds; returns those rows.
+async function waitNodes(page, pred, what, timeoutMs = 8000) {
+    const deadline = Date.now() + timeoutMs;
+    let rows;
+    while (Date.now() < deadline) {
+        rows = await nodeRows(page);
+        if (pred(rows)) {
+            return rows;
+        }
+        await sleep(100);
+    }
+    throw new Error(`${what}: the nodes table shows ${JSON.stringify(rows)}`);
+}
+
+// "0-5460, 10923" -> [[0, 5460], [10923, 10923]]; "–" (no slots) -> [].
+function parseRanges(text) {
+    if (text === '\u2013') {
+        return [];
+    }
+    return text.split(/,\s*/).map((r) => {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(r);
+        assert(m !== null, `range ${JSON.stringify(r)} in ${JSON.stringify(text)}`);
+        return [Number(m[1]), Number(m[2] === undefined ? m[1] : m[2])];
+    });
+}
+
+const REDIS_BG_DOWN = 'rgb(254, 242, 242)';
+const RED = 'rgb(185, 28, 28)';
+
 // Writes the ini, starts a proxy and waits for its /readyz.
 async function startProxy(name, lines, adminPort) {
     const ini = path.join(tmp, `${name}.ini`);
@@ -382,6 +480,14 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu',
 const PASSWORD = 'dashboard-secret';
 
 let redisPort, httpPort, respPort, adminPort, bHttp, bResp, bAdmin;
+let redis = null;
+
+function startRedis() {
+    return start('redis', REDIS_SERVER, [
+        '--bind', '127.0.0.1', '--port', String(redisPort), '--save', '',
+        '--appendonly', 'no', '--dir', tmp,
+    ], path.join(tmp, 'redis.log'));
+}
 
 async function run() {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-browser-'));
@@ -400,10 +506,7 @@ async function run() {
     let setupOk = false;
     await check('redis-server and proxy start', async () => {
         assert(fs.existsSync(PROXY_BIN), `no proxy binary at ${PROXY_BIN}`);
-        const redis = start('redis', REDIS_SERVER, [
-            '--bind', '127.0.0.1', '--port', String(redisPort), '--save', '',
-            '--appendonly', 'no', '--dir', tmp,
-        ], path.join(tmp, 'redis.log'));
+        redis = startRedis();
         await waitFor('redis PING', redis,
                       async () => (await redisCommand(redisPort, 'PING')) === '+PONG');
         for (const [k, v] of Object.entries(keys)) {
@@ -486,6 +589,29 @@ async function run() {
                'lookup button still disabled');
         // The rate needs two samples.
         await waitText(page, '#req-rate', (t) => t === '0.0', 'idle request rate');
+    });
+
+    const nodeAddr = `127.0.0.1:${redisPort}`;
+    await check('Redis nodes: the standalone node, its slots and stream', async () => {
+        const rows = await waitNodes(page, (r) => r.length === 1 &&
+                                     r[0].connected !== '', 'one node');
+        const n = rows[0];
+        assertEq(n.key, nodeAddr, 'row data-addr');
+        assertEq(n.addr, nodeAddr, 'address');
+        assertEq(n.role, 'master', 'role');
+        assertEq(n.slots, '16,384', 'slots');
+        assertEq(n.ranges, '0-16383', 'ranges');
+        assertEq(n.stream, 'up', 'invalidation stream');
+        assertEq(n.reason, null, 'reason shown while up');
+        assertEq(n.pool, 'reachable', 'pool state');
+        assertEq(n.inUse, '0 / 8', 'pool in use / size');
+        assertEq(n.errors, '0', 'errors');
+        assertEq(n.down, false, 'row marked down');
+        assertEq(await text(page, '#nodes-summary'),
+                 '\u00b7 1 node, 16,384 of 16,384 slots, 1 of 1 streams up',
+                 '#nodes-summary');
+        assert(await page.locator('#nodes-empty').isHidden(),
+               '"no node" note shown');
     });
 
     // ~65 requests over ~6.5 s, keys drawn from 30, so the ratio climbs as
@@ -794,10 +920,6 @@ async function run() {
         await ctxB.close();
     }
 
-    await check('no uncaught errors in the page', async () => {
-        assertEq(pageErrors.length, 0, `page errors ${pageErrors.join('; ')}`);
-    });
-
     await check('screenshot saved', async () => {
         const st = await write(page, '#write-set', 'item:7',
                                'value of item 7, edited on the dashboard', '300');
@@ -818,6 +940,183 @@ async function run() {
         assert(png.length > 10_000, `screenshot only ${png.length} bytes`);
         log(`     wrote ${SHOTS.map((f) => path.relative(ROOT, f)).join(' and ')}`);
     });
+
+    await check('Redis nodes: a killed Redis shows in its row, and recovers', async () => {
+        // A key never cached, so every GET asks Redis.
+        const dataGet = async () => {
+            const r = await fetch(`http://127.0.0.1:${httpPort}/nodes%3Aprobe`,
+                                  { signal: AbortSignal.timeout(3000) });
+            await r.arrayBuffer();
+            return r.status;
+        };
+        const t0 = Date.now();
+        await stopChild(redis, 'SIGKILL');
+        // The stream notices at once: down, with the reason, the row marked.
+        let rows = await waitNodes(page, (r) => r.length === 1 &&
+                                   r[0].stream === 'down', 'stream down', 5000);
+        log(`     stream down on the page ${Date.now() - t0} ms after the kill`);
+        let n = rows[0];
+        assertEq(n.key, nodeAddr, 'row data-addr');
+        assert(n.reason !== null && n.reason.includes('refused'),
+               `reason ${JSON.stringify(n.reason)}`);
+        assertEq(n.reasonColor, RED, 'reason colour');
+        assertEq(n.down, true, 'row marked down');
+        assertEq(n.bg, REDIS_BG_DOWN, 'row background');
+        assert((await text(page, '#nodes-summary')).endsWith(
+            '0 of 1 streams up, 1 down'), 'summary while down');
+        // A request finds the pool down too.
+        assertEq(await dataGet(), 503, 'GET on the data port, Redis gone');
+        rows = await waitNodes(page, (r) => r[0].pool === 'unreachable' &&
+                               toInt(r[0].errors) > 0, 'pool unreachable', 5000);
+        assertEq(await page.locator('#nodes-body .n-pool-state .pill').evaluate(
+                     (e) => getComputedStyle(e).backgroundColor), RED,
+                 'unreachable pill colour');
+        // Back: the stream reconnects by itself (backoff up to 2 s); the
+        // pool on the next request after its backoff.
+        redis = startRedis();
+        await waitFor('redis PING after restart', redis,
+                      async () => (await redisCommand(redisPort, 'PING')) === '+PONG');
+        await waitNodes(page, (r) => r[0].stream === 'up' && r[0].reason === null,
+                        'stream up again', 8000);
+        await waitFor('a data-port answer', redis,
+                      async () => (await dataGet()) === 404, 8000);
+        rows = await waitNodes(page, (r) => r[0].pool === 'reachable' &&
+                               !r[0].down, 'pool reachable again', 5000);
+        n = rows[0];
+        assert(n.bg !== REDIS_BG_DOWN, 'row still marked');
+        assertEq(await text(page, '#nodes-summary'),
+                 '\u00b7 1 node, 16,384 of 16,384 slots, 1 of 1 streams up',
+                 '#nodes-summary after recovery');
+        log(`     recovered on the page ${Date.now() - t0} ms after the kill`);
+    });
+
+    await clusterChecks(pageErrors);
+
+    await check('no uncaught errors in the page', async () => {
+        assertEq(pageErrors.length, 0, `page errors ${pageErrors.join('; ')}`);
+    });
+}
+
+// Three masters, no replicas, on free ports (and cluster bus ports given
+// explicitly, so a data port above 55535 is fine), proxy C in front.
+async function clusterChecks(pageErrors) {
+    const version = await runTool('redis-server --version', REDIS_SERVER,
+                                  ['--version']).catch(() => null);
+    const major = version ? Number((/v=(\d+)/.exec(version.out) || [])[1]) : 0;
+    const cli = await runTool('redis-cli --version', REDIS_CLI, ['--version'])
+        .catch(() => null);
+    if (!(major >= 7) || cli === null || cli.code !== 0) {
+        log(`skip cluster case: ${cli === null ? 'no redis-cli'
+            : `redis-server ${version ? version.out.trim() : '?'} (7+ needed)`}`);
+        return;
+    }
+    const [n1, n2, n3, b1, b2, b3, cHttp, cResp, cAdmin] = await freePorts(9);
+    const ports = [n1, n2, n3];
+    const nodes = [];
+    let page = null;
+    await check('cluster: three masters and proxy C start', async () => {
+        ports.forEach((p, i) => {
+            const dir = path.join(tmp, `node-${p}`);
+            fs.mkdirSync(dir);
+            nodes.push(start(`node-${p}`, REDIS_SERVER, [
+                '--bind', '127.0.0.1', '--port', String(p),
+                '--cluster-enabled', 'yes', '--cluster-port', String([b1, b2, b3][i]),
+                '--cluster-config-file', path.join(dir, 'nodes.conf'),
+                '--save', '', '--appendonly', 'no', '--dir', dir,
+            ], path.join(dir, 'redis.log')));
+        });
+        for (let i = 0; i < 3; i++) {
+            await waitFor(`node ${ports[i]} PING`, nodes[i], async () =>
+                (await redisCommand(ports[i], 'PING')) === '+PONG');
+        }
+        const r = await runTool('redis-cli --cluster create', REDIS_CLI, [
+            '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`),
+            '--cluster-yes',
+        ]);
+        assert(r.code === 0 && r.out.includes('All 16384 slots covered'),
+               `redis-cli --cluster create exited ${r.code}:\n${r.out}`);
+        for (let i = 0; i < 3; i++) {
+            await waitFor(`node ${ports[i]} cluster_state:ok`, nodes[i], async () => {
+                const info = await runTool('redis-cli cluster info', REDIS_CLI,
+                    ['-p', String(ports[i]), 'CLUSTER', 'INFO'], 3000);
+                return info.out.includes('cluster_state:ok');
+            });
+        }
+        await startProxy('proxy-c', [
+            '[server]', 'bind = 127.0.0.1', `http_port = ${cHttp}`,
+            `resp_port = ${cResp}`, 'workers = 2',
+            '[redis]', 'host = 127.0.0.1', `port = ${n1}`, 'cluster = on',
+            `seeds = 127.0.0.1:${n2}`,
+            '[admin]', `port = ${cAdmin}`,
+            '[log]', 'level = info',
+        ], cAdmin);
+        page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+        page.on('pageerror', (e) => pageErrors.push(`C: ${e.message}`));
+        const res = await page.goto(`http://127.0.0.1:${cAdmin}/`, { timeout: 10_000 });
+        assertEq(res.status(), 200, 'GET / on C');
+    });
+    if (page === null) {
+        return;
+    }
+
+    const addrs = ports.map((p) => `127.0.0.1:${p}`);
+    await check('cluster: three rows, ranges cover 0-16383 once', async () => {
+        const rows = await waitNodes(page, (r) => r.length === 3 &&
+                                     r.every((n) => n.stream === 'up'),
+                                     'three nodes, streams up');
+        assertEq(JSON.stringify(rows.map((n) => n.addr).sort()),
+                 JSON.stringify([...addrs].sort()), 'node addresses');
+        const owner = new Array(SLOTS).fill(null);
+        for (const n of rows) {
+            assertEq(n.key, n.addr, 'row data-addr');
+            assertEq(n.role, 'master', `role of ${n.addr}`);
+            assertEq(n.pool, 'reachable', `pool of ${n.addr}`);
+            assertEq(n.down, false, `${n.addr} marked down`);
+            let count = 0;
+            for (const [lo, hi] of parseRanges(n.ranges)) {
+                assert(lo <= hi && hi < SLOTS, `range ${lo}-${hi} of ${n.addr}`);
+                for (let s = lo; s <= hi; s++) {
+                    assert(owner[s] === null,
+                           `slot ${s} shown on ${owner[s]} and ${n.addr}`);
+                    owner[s] = n.addr;
+                    count++;
+                }
+            }
+            assert(count > 0, `${n.addr} shows no slots`);
+            assertEq(toInt(n.slots), count, `slot count of ${n.addr}`);
+        }
+        const missing = owner.indexOf(null);
+        assert(missing < 0, `slot ${missing} on no row`);
+        assertEq(await text(page, '#nodes-summary'),
+                 '\u00b7 3 nodes, 16,384 of 16,384 slots, 3 of 3 streams up',
+                 '#nodes-summary');
+    });
+
+    await check('cluster: a killed master is marked down in its row only', async () => {
+        const victim = addrs[2];
+        await stopChild(nodes[2], 'SIGKILL');
+        const rows = await waitNodes(page, (r) => r.length === 3 &&
+            r.some((n) => n.addr === victim && n.stream === 'down'),
+            `${victim} stream down`, 5000);
+        for (const n of rows) {
+            if (n.addr === victim) {
+                assert(n.reason !== null && n.reason.includes('refused'),
+                       `reason ${JSON.stringify(n.reason)}`);
+                assertEq(n.down, true, `${victim} marked down`);
+                assertEq(n.bg, REDIS_BG_DOWN, `${victim} background`);
+            } else {
+                assertEq(n.stream, 'up', `stream of ${n.addr}`);
+                assertEq(n.down, false, `${n.addr} marked down`);
+            }
+        }
+        assert((await text(page, '#nodes-summary')).endsWith(
+            '2 of 3 streams up, 1 down'), 'summary with one master down');
+        // For a look at the table with a node down; not kept in docs/.
+        fs.mkdirSync(path.join(ROOT, 'build'), { recursive: true });
+        await page.locator('#nodes-panel').screenshot(
+            { path: path.join(ROOT, 'build/dashboard-cluster-nodes.png') });
+    });
+    await page.close();
 }
 
 const watchdog = setTimeout(() => {
