@@ -71,10 +71,9 @@ fill(int n, size_t vlen)
         cr_assert_eq(redisGetReply(rc, (void **)&rep), REDIS_OK);
         freeReplyObject(rep);
     }
-    /* Batches whose replies stay under 32 KiB: past 64 KiB of unsent
-     * replies the proxy stops parsing a connection's requests and (a bug
-     * of its own, see the reload report) does not resume the ones it
-     * already read. */
+    /* Batches whose replies stay under 32 KiB, well below the 64 KiB of
+     * unsent replies past which the proxy stops parsing a connection's
+     * requests: this fills the cache, it does not test back-pressure. */
     for (i = 0; i < n; i += batch) {
         for (j = i; j < n && j < i + batch; j++) {
             snprintf(key, sizeof(key), "k%d", j);
