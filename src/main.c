@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -118,26 +117,6 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
     src->sets = *sets;
     src->nsets = nsets;
     return -1;
-}
-
-/* Makes room for max_clients sockets plus the pool and listeners. */
-static void
-raise_fd_limit(const struct config *cfg)
-{
-    struct rlimit rl;
-    rlim_t need =
-        (rlim_t)cfg->max_clients + (rlim_t)cfg->pool_size + PROXY_ADMIN_CONNS;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
-        return;
-    }
-    rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < need) {
-        log_warn("msg=\"open file limit below max_clients\" limit=%lu "
-                 "need=%lu",
-                 (unsigned long)rl.rlim_cur, (unsigned long)need);
-    }
 }
 
 /* Blocks SIGINT, SIGTERM and SIGHUP in every thread (created later
@@ -249,7 +228,7 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     kind_init(&px->kinds[PROXY_ADMIN], &admin_ops, px, &px->admins);
     config_format_line(cfg, line, sizeof(line));
     log_info("msg=\"starting\" version=%s %s", PROXY_VERSION, line);
-    raise_fd_limit(cfg);
+    reload_fd_limit(cfg);
     nls = open_listeners(cfg, ls, px->kinds);
     if (nls < 0) {
         goto out;
@@ -286,8 +265,10 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
                      (cfg->cluster || px->spares != NULL)
                  ? keeper_create(px->nodes, px->commands, px->spares)
                  : NULL;
-    /* Every open client conn fits in the queue and in the waiter. */
-    conns = (size_t)cfg->max_clients + PROXY_ADMIN_CONNS;
+    /* Every open client conn fits in the queue and in the waiter, for any
+     * max_clients a reload may set: both are calloc'd arrays whose pages
+     * are touched only as conns use them (about 40 bytes per conn). */
+    conns = (size_t)CONFIG_MAX_CLIENTS + PROXY_ADMIN_CONNS;
     px->q = workq_create(conns);
     px->waiter = px->q != NULL ? waiter_create(px->q, conns) : NULL;
     if (px->cache == NULL || px->nodes == NULL || keeper == NULL ||

@@ -21,8 +21,9 @@
 #include <stdio.h>
 
 #define CONFIG_ERR_MAX 512
-#define CONFIG_KEYS 32     /* keys in all sections: rows of the table */
-#define CONFIG_FROM_MAX 96 /* bytes of one "where it was set" text */
+#define CONFIG_KEYS 32             /* keys in all sections: rows of the table */
+#define CONFIG_FROM_MAX 96         /* bytes of one "where it was set" text */
+#define CONFIG_MAX_CLIENTS 1000000 /* the largest [server] max_clients */
 
 enum config_log_level {
     CONFIG_LOG_ERROR,
@@ -41,7 +42,7 @@ struct config {
     int http_port;              /* 1..65535 */
     int resp_port;              /* 0 = off, else 1..65535 */
     int workers;                /* 1..1024 worker threads */
-    int max_clients;            /* 1..1000000 open client connections */
+    int max_clients;            /* 1..CONFIG_MAX_CLIENTS open client conns */
     int64_t idle_timeout_ms;    /* > 0 */
     int64_t request_timeout_ms; /* > 0 */
     char server_password[256];  /* clients must authenticate; "" = off */

@@ -7,7 +7,6 @@
  */
 #include "cache/cache.h"
 
-#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -34,6 +33,7 @@ struct cache {
     atomic_llong max_memory;      /* rwlock (write) to change; 0 = none */
     _Atomic int64_t ttl_ms;       /* for entries created from now on */
     _Atomic int64_t stale_ms;
+    atomic_int shrinking; /* cache_set_limits calls evicting in batches */
     cache_clock_fn clock;
     atomic_long hits, misses, evictions, evictions_memory, expirations,
         stale_hits;
@@ -384,6 +384,7 @@ cache_put(struct cache *c, struct cache_entry *e)
     struct cache_entry **pp;
     long foot = (long)cache_entry_footprint(e);
     int64_t mem = atomic_load_explicit(&c->max_memory, memory_order_relaxed);
+    int more;
 
     if (capacity_of(c) == 0 || (mem != 0 && foot > mem)) {
         return 0;
@@ -400,11 +401,21 @@ cache_put(struct cache *c, struct cache_entry *e)
     c->count++;
     c->bytes += (long)e->klen + (long)e->vlen;
     c->memory += foot;
-    /* One insert is over a limit by at most one entry's worth: this
-     * evicts what it takes, unbounded only when limits just shrank (and
-     * cache_set_limits evicts those in batches). */
-    evict_over(c, LONG_MAX);
+    /* One insert is over a limit by at most one entry's worth, though
+     * that can be many small entries (a large value under max_memory):
+     * evict in batches, letting lookups in between, until within both.
+     * Right after the limits shrank everything over them is left: then
+     * cache_set_limits is evicting it batch by batch, and a fill helps
+     * with one batch instead of waiting for the whole of it. (Its own
+     * entry's worth over the memory limit may be left for the next put
+     * if the shrink ended meanwhile.) */
+    more = evict_over(c, CACHE_EVICT_BATCH);
     pthread_rwlock_unlock(&c->rwlock);
+    while (more && atomic_load(&c->shrinking) == 0) {
+        pthread_rwlock_wrlock(&c->rwlock);
+        more = evict_over(c, CACHE_EVICT_BATCH);
+        pthread_rwlock_unlock(&c->rwlock);
+    }
     return 1;
 }
 
@@ -445,6 +456,7 @@ cache_set_limits(struct cache *c, long capacity, int64_t max_memory,
         }
         rc = rehash(c, nb);
     }
+    atomic_fetch_add(&c->shrinking, 1);
     more = evict_over(c, CACHE_EVICT_BATCH);
     pthread_rwlock_unlock(&c->rwlock);
     while (more) {
@@ -453,6 +465,7 @@ cache_set_limits(struct cache *c, long capacity, int64_t max_memory,
         more = evict_over(c, CACHE_EVICT_BATCH);
         pthread_rwlock_unlock(&c->rwlock);
     }
+    atomic_fetch_sub(&c->shrinking, 1);
     return rc;
 }
 

@@ -119,8 +119,10 @@ struct cache_entry *cache_get(struct cache *c, const char *key, size_t klen);
 /*
  * Stores e (the cache takes its own reference; the caller keeps its own),
  * replacing any entry with the same key, and evicts least recently used
- * entries while over capacity. Returns 1, or 0 when the cache is off
- * (capacity 0) and nothing was stored. Thread-safe.
+ * entries while over a limit: in batches, releasing the lock between them
+ * so lookups go on; while cache_set_limits is evicting after a shrink,
+ * one batch only (it does the rest). Returns 1, or 0 when the cache is
+ * off (capacity 0) and nothing was stored. Thread-safe.
  */
 int cache_put(struct cache *c, struct cache_entry *e);
 

@@ -377,6 +377,28 @@ expire_due(struct waiter *w, int64_t now)
     }
 }
 
+long
+waiter_retime(struct waiter *w,
+              int64_t (*deadline)(const struct conn *c, int64_t now))
+{
+    uint32_t i, n = slots_used(w);
+    int64_t now = util_now_ms();
+    long retimed = 0;
+
+    for (i = 0; i < n; i++) {
+        struct conn *c = claim_parked(w, i);
+
+        if (c == NULL) {
+            continue;
+        }
+        retimed++;
+        if (waiter_park(w, c, deadline(c, now)) != 0) {
+            hand_to_queue(w, c);
+        }
+    }
+    return retimed;
+}
+
 static void *
 waiter_main(void *arg)
 {

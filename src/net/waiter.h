@@ -115,4 +115,16 @@ void waiter_destroy(struct waiter *w);
 /* Conns parked now. Thread-safe. */
 int waiter_count(struct waiter *w);
 
+/*
+ * Gives every conn parked now a new deadline, deadline(c, now) with now
+ * the monotonic clock at the call: what it would get if it were parked at
+ * this moment. For a reload that changed the timeouts, so conns already
+ * waiting follow them too. Each conn is claimed and parked again (a
+ * report that comes meanwhile sends it to the queue, as at a deadline
+ * scan); a deadline already passed is acted on by the next scan. Returns
+ * how many conns it retimed. O(slots ever used). Thread-safe.
+ */
+long waiter_retime(struct waiter *w,
+                   int64_t (*deadline)(const struct conn *c, int64_t now));
+
 #endif

@@ -319,6 +319,12 @@ worker_pool_destroy(struct worker_pool *wp)
     free(wp);
 }
 
+long
+worker_pool_retime(struct worker_pool *wp)
+{
+    return waiter_retime(wp->waiter, deadline_of);
+}
+
 int
 worker_pool_busy(struct worker_pool *wp)
 {

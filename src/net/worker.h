@@ -29,4 +29,9 @@ void worker_pool_destroy(struct worker_pool *wp);
 /* Workers serving a conn now. Thread-safe. */
 int worker_pool_busy(struct worker_pool *wp);
 
+/* The timeouts of the conns' kinds changed (a reload): every conn parked
+ * now gets the deadline its timeouts give it as if it were parked now
+ * (waiter_retime). Returns how many conns that was. Thread-safe. */
+long worker_pool_retime(struct worker_pool *wp);
+
 #endif

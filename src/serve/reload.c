@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/config.h"
 #include "base/log.h"
 #include "cache/cache.h"
+#include "net/worker.h"
 #include "serve/proxy.h"
 
 /* A published snapshot, kept until exit. */
@@ -31,9 +33,29 @@ kept_new(struct proxy *px)
     return &k->cfg;
 }
 
-/* The services that keep their own copy of a live setting. */
+void
+reload_fd_limit(const struct config *cfg)
+{
+    struct rlimit rl;
+    rlim_t need =
+        (rlim_t)cfg->max_clients + (rlim_t)cfg->pool_size + PROXY_ADMIN_CONNS;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
+        return;
+    }
+    rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < need) {
+        log_warn("msg=\"open file limit below max_clients\" limit=%lu "
+                 "need=%lu",
+                 (unsigned long)rl.rlim_cur, (unsigned long)need);
+    }
+}
+
+/* The services that keep their own copy of a live setting; old: the
+ * settings they had. */
 static void
-push(struct proxy *px, const struct config *cfg)
+push(struct proxy *px, const struct config *old, const struct config *cfg)
 {
     int i;
 
@@ -43,6 +65,17 @@ push(struct proxy *px, const struct config *cfg)
         atomic_store(&px->kinds[i].idle_timeout_ms, cfg->idle_timeout_ms);
         atomic_store(&px->kinds[i].request_timeout_ms, cfg->request_timeout_ms);
         atomic_store(&px->kinds[i].send_timeout_ms, cfg->send_timeout_ms);
+    }
+    /* Conns already waiting follow the new timeouts too, not only those
+     * parked from now on. */
+    if (px->workers != NULL &&
+        (old->idle_timeout_ms != cfg->idle_timeout_ms ||
+         old->request_timeout_ms != cfg->request_timeout_ms ||
+         old->send_timeout_ms != cfg->send_timeout_ms)) {
+        worker_pool_retime(px->workers);
+    }
+    if (cfg->max_clients > old->max_clients) {
+        reload_fd_limit(cfg);
     }
     atomic_store(&px->clients.max, cfg->max_clients);
     log_set_level(cfg->log_level);
@@ -110,7 +143,7 @@ reload_settings(struct proxy *px, const struct reload_source *src)
     config_apply_live(next, fresh);
     free(fresh);
     atomic_store(&px->cfg.cur, next);
-    push(px, next);
+    push(px, cur, next);
     atomic_fetch_add_explicit(&px->metrics.reloads_ok, 1, memory_order_relaxed);
     log_info("msg=\"config reloaded\" path=%s restart_needed=%d",
              src->path != NULL ? src->path : "(defaults)", restart);

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 
+struct config;
 struct proxy;
 
 /* Where the settings come from, as the command line said. */
@@ -37,6 +38,11 @@ int reload_start(struct proxy *px, const struct reload_source *src, char *err,
 /* Reads the settings again and applies them; see the top of this file.
  * Returns 0 when applied (maybe nothing changed), -1 when invalid. */
 int reload_settings(struct proxy *px, const struct reload_source *src);
+
+/* Raises the soft open file limit to what cfg can use: max_clients +
+ * pool_size + the admin connections (at most the hard limit; a warning
+ * when that is below). At start and when a reload raises max_clients. */
+void reload_fd_limit(const struct config *cfg);
 
 /* Frees every snapshot. After every thread has stopped. */
 void reload_release(struct proxy *px);
