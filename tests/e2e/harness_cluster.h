@@ -151,6 +151,21 @@ void h_cl_await_http(const struct h_proxy *p, const char *key, const char *want,
  * (or, for "", nil) is acceptable. Thread-safe per c. */
 void h_cl_await_resp(redisContext *c, const char *key, const char *want,
                      const char *old, int timeout_ms);
+/* Sends argv (NULL-terminated) on fd as a RESP array and expects exactly
+ * the bytes want as its one reply (within 5 s); line names the caller in
+ * failure messages. H_CL_EXPECT(fd, want, "GET", "k"). */
+void h_cl_expect_argv(int fd, const char *const *argv, const char *want,
+                      int line);
+#define H_CL_EXPECT(fd, want, ...)                                             \
+    h_cl_expect_argv((fd), (const char *const[]){__VA_ARGS__, NULL}, (want),   \
+                     __LINE__)
+/* Sends argv on fd without reading. */
+void h_cl_send_argv(int fd, const char *const *argv);
+#define H_CL_SEND(fd, ...)                                                     \
+    h_cl_send_argv((fd), (const char *const[]){__VA_ARGS__, NULL})
+/* Reads one reply from fd (within timeout_ms) and expects exactly want. */
+void h_cl_expect_reply(int fd, const char *want, int timeout_ms, int line);
+
 /* GET path on p's admin port: its status into *status, its body
  * (malloc'd: free it), or fails. */
 char *h_cl_admin_get(const struct h_proxy *p, const char *path, int *status);

@@ -30,28 +30,7 @@ proxy_fd(void)
     return h_conn(proxy.resp_port);
 }
 
-/* Sends argv on fd and expects exactly the bytes want as its reply. */
-static void
-expect_reply_argv(int fd, const char *const *argv, const char *want, int line)
-{
-    char req[8192], got[65536], e1[2048], e2[2048];
-    size_t n = h_cmd_encode(req, sizeof(req), argv);
-    long len;
-
-    cr_assert_gt(n, 0);
-    cr_assert_eq(h_send(fd, req, n), 0, "line %d: send %s", line, argv[0]);
-    len = h_read_replies(fd, 1, got, sizeof(got) - 1, REPLY_MS);
-    got[len > 0 ? len : 0] = '\0';
-    cr_assert(len > 0 && strcmp(got, want) == 0,
-              "line %d: %s: want \"%s\", got \"%s\"%s", line, argv[0],
-              h_escape(want, strlen(want), e1, sizeof(e1)),
-              h_escape(got, len > 0 ? (size_t)len : 0, e2, sizeof(e2)),
-              len > 0 ? "" : " (no reply)");
-}
-
-#define EXPECT(fd, want, ...)                                                  \
-    expect_reply_argv((fd), (const char *const[]){__VA_ARGS__, NULL}, (want),  \
-                      __LINE__)
+#define EXPECT H_CL_EXPECT
 
 /* The value of key on node i (1), nil (0), or an error (-1). */
 static int
