@@ -532,6 +532,42 @@ out:
     return rc;
 }
 
+int
+h_cluster_keys_in_slots(const struct h_cluster *cl, const char *prefix,
+                        unsigned from, unsigned to, int n, char (*out)[64])
+{
+    redisContext *c = h__any_ctx(cl);
+    int got = 0, base = 0, rc = -1;
+
+    if (c == NULL) {
+        return -1;
+    }
+    while (got < n && base < 10000000) {
+        int batch = 1000, i;
+
+        for (i = 0; i < batch; i++) {
+            redisAppendCommand(c, "CLUSTER KEYSLOT %s%d", prefix, base + i);
+        }
+        for (i = 0; i < batch; i++) {
+            redisReply *r;
+
+            if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+                goto out;
+            }
+            if (r->type == REDIS_REPLY_INTEGER && got < n &&
+                r->integer >= from && r->integer <= to) {
+                snprintf(out[got++], 64, "%s%d", prefix, base + i);
+            }
+            freeReplyObject(r);
+        }
+        base += batch;
+    }
+    rc = got == n ? 0 : -1;
+out:
+    redisFree(c);
+    return rc;
+}
+
 /* ---- the cluster ---- */
 
 int

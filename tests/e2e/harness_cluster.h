@@ -88,6 +88,11 @@ long h_cluster_keyslot(const struct h_cluster *cl, const char *key, size_t len);
 int h_cluster_key_on(const struct h_cluster *cl, int m, const char *prefix,
                      char *out, size_t cap);
 
+/* n keys "<prefix><N>" (N = 0, 1, ...) whose slots lie in [from, to], by
+ * CLUSTER KEYSLOT (pipelined), into out[0..n). Returns 0 or -1. */
+int h_cluster_keys_in_slots(const struct h_cluster *cl, const char *prefix,
+                            unsigned from, unsigned to, int n, char (*out)[64]);
+
 /* Starts the proxy against the cluster: [redis] port = port (0: the first
  * master), cluster = on, seeds = seeds (NULL: every other node, as
  * "127.0.0.1:P,..."), then o's own INI text and options. o->ini must not
