@@ -29,8 +29,27 @@
 #define FILLER 600       /* keys in them for MIGRATE to move */
 #define HOT 6            /* keys written and read by the load */
 #define FIXED 6          /* keys only read by the load */
+#define TAG_FILL 300     /* keys sharing the slot of each of those */
 
 H_CLUSTER_SUITE(cluster_topology, 120);
+
+/* calls of cmdstat_<cmd> on node i */
+static long
+calls(int i, const char *cmd)
+{
+    redisReply *r = h_cnode_cmd(&cluster, i, "INFO commandstats");
+    char name[64];
+    const char *p;
+    long v = 0;
+
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STRING);
+    snprintf(name, sizeof(name), "cmdstat_%s:calls=", cmd);
+    if ((p = strstr(r->str, name)) != NULL) {
+        v = strtol(p + strlen(name), NULL, 10);
+    }
+    freeReplyObject(r);
+    return v;
+}
 
 /* ---- a client load through the proxy, on its own thread ---- */
 
@@ -163,7 +182,7 @@ Test(cluster_topology,
     struct load l[2] = {0};
     struct ops_at_least w = {l, 20};
     pthread_t th[2];
-    int m[H_CLUSTER_MASTERS], *owner, rc;
+    int m[H_CLUSTER_MASTERS], *owner, rc, sets = 0;
     long before, during;
     char addr[32], slots[16], out[16384], val[64];
     redisContext *c;
@@ -178,20 +197,46 @@ Test(cluster_topology,
     cr_assert_eq(h_cluster_keys_in_slots(&cluster, "mv:", 0, MOVE_SLOTS - 1,
                                          FILLER + HOT + FIXED, keys),
                  0);
+    /* The load's keys get hash tags, each shared with TAG_FILL more keys:
+     * their slots take a while to migrate, so the load meets them
+     * MIGRATING (ASK for what moved already) as well as moved (MOVED). */
+    for (int i = FILLER; i < FILLER + HOT + FIXED; i++) {
+        char tag[64];
+
+        snprintf(tag, sizeof(tag), "%s", keys[i]);
+        snprintf(keys[i], sizeof(keys[i]), "{%.32s}k", tag);
+    }
     c = h_cnode_ctx(&cluster, m[0]);
     cr_assert_not_null(c);
     for (int i = 0; i < FILLER + HOT + FIXED; i++) {
-        if (i >= FILLER + HOT) {
-            redisAppendCommand(c, "SET %s fixed-%d", keys[i], i - FILLER - HOT);
-        } else {
+        /* the key in the middle of its slot's keys, so that MIGRATE moves
+         * it while the slot still has keys to move, whichever end
+         * CLUSTER GETKEYSINSLOT starts from */
+        for (int j = 0; i >= FILLER && j < TAG_FILL; j++) {
+            char more[80];
+
+            if (j == TAG_FILL / 2) {
+                redisAppendCommand(c, "SET %s %s%d", keys[i],
+                                   i >= FILLER + HOT ? "fixed-" : "hot-",
+                                   i >= FILLER + HOT ? i - FILLER - HOT : 0);
+                sets++;
+            }
+            snprintf(more, sizeof(more), "%.*sf%d",
+                     (int)(strchr(keys[i], '}') - keys[i] + 1), keys[i], j);
+            redisAppendCommand(c, "SET %s filler", more);
+            sets++;
+        }
+        if (i < FILLER) {
             redisAppendCommand(c, "SET %s filler", keys[i]);
+            sets++;
         }
     }
-    for (int i = 0; i < FILLER + HOT + FIXED; i++) {
+    for (int i = 0; i < sets; i++) {
         redisReply *r;
 
         cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
-        cr_assert_eq(r->type, REDIS_REPLY_STATUS, "SET %s", keys[i]);
+        cr_assert_eq(r->type, REDIS_REPLY_STATUS, "SET %d: %s", i,
+                     r->type == REDIS_REPLY_ERROR ? r->str : "?");
         freeReplyObject(r);
     }
     redisFree(c);
@@ -213,7 +258,8 @@ Test(cluster_topology,
     rc = h_exec((char *[]){"redis-cli", "--cluster", "reshard", addr,
                            "--cluster-from", cluster.node[m[0]].id,
                            "--cluster-to", cluster.node[m[1]].id,
-                           "--cluster-slots", slots, "--cluster-yes", NULL},
+                           "--cluster-slots", slots, "--cluster-pipeline", "5",
+                           "--cluster-yes", NULL},
                 NULL, out, sizeof(out), RESHARD_MS);
     during = atomic_load(&l[0].ops) + atomic_load(&l[1].ops) - before;
     /* some more load once the slots are settled at their new owner */
@@ -225,6 +271,9 @@ Test(cluster_topology,
         pthread_join(th[t], NULL);
     }
     cr_assert_eq(rc, 0, "redis-cli --cluster reshard: %d\n%s", rc, out);
+    /* the test's point: requests met slots half moved (ASK) */
+    cr_expect_gt(calls(m[1], "asking"), 0,
+                 "the load never met a slot being migrated");
     cr_expect_eq(atomic_load(&l[0].errors), 0,
                  "%d errors reached the writing client; the first: %s",
                  atomic_load(&l[0].errors), l[0].first);
@@ -466,24 +515,6 @@ Test(cluster_topology, a_killed_stream_expires_only_its_nodes_entries)
     cache_from(k[1], "v3");
     h_cl_set(&cluster, m[1], k[1], "v4");
     h_cl_await_http(&proxy, k[1], "v4", "v3", VISIBLE_MS, NULL, 0);
-}
-
-/* calls of cmdstat_<cmd> on node i */
-static long
-calls(int i, const char *cmd)
-{
-    redisReply *r = h_cnode_cmd(&cluster, i, "INFO commandstats");
-    char name[64];
-    const char *p;
-    long v = 0;
-
-    cr_assert(r != NULL && r->type == REDIS_REPLY_STRING);
-    snprintf(name, sizeof(name), "cmdstat_%s:calls=", cmd);
-    if ((p = strstr(r->str, name)) != NULL) {
-        v = strtol(p + strlen(name), NULL, 10);
-    }
-    freeReplyObject(r);
-    return v;
 }
 
 /* GET key on node i after ASKING, on one connection. */
