@@ -13,13 +13,16 @@
  * (h_cluster_masters, h_cluster_owner, h_cluster_key_on).
  *
  * Functions named h_cluster_* and h_cnode_* return an error; the fixture's
- * (H_CLUSTER_SUITE, h_cl_*) fail the running Criterion test instead.
+ * (H_CLUSTER_SUITE, h_cl_*) fail the running Criterion test instead. The
+ * nodes are in harness_cluster.c; the proxy, the fixture and the shared
+ * assertions in harness_cluster_fixture.c.
  * Unless it says so, nothing here is thread-safe; h_cnode_ctx's
  * connections may be used from any one thread each.
  */
 #ifndef RP_E2E_HARNESS_CLUSTER_H
 #define RP_E2E_HARNESS_CLUSTER_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <hiredis/hiredis.h>
@@ -67,6 +70,9 @@ redisContext *h_cnode_ctx(const struct h_cluster *cl, int i);
  * it), or NULL when the node does not answer. */
 redisReply *h_cnode_cmd(const struct h_cluster *cl, int i, const char *fmt,
                         ...);
+/* The same with a va_list. */
+redisReply *h_cnode_vcmd(const struct h_cluster *cl, int i, const char *fmt,
+                         va_list ap);
 /* The node listening on port, or -1. */
 int h_cnode_index(const struct h_cluster *cl, int port);
 
@@ -74,6 +80,9 @@ int h_cnode_index(const struct h_cluster *cl, int port);
  * answers): owner[s] = index of the master owning slot s, -1 for none.
  * Returns 0 or -1. */
 int h_cluster_slot_map(const struct h_cluster *cl, int *owner);
+/* The slots node i owns in owner[] (a slot map), as the proxy's /readyz
+ * prints them ("0-5460", "0-299,5461-10922") into out. Returns how many. */
+int h_cluster_ranges(const int *owner, int i, char *out, size_t cap);
 /* The master owning slot, or -1. */
 int h_cluster_owner(const struct h_cluster *cl, unsigned slot);
 /* The masters into out[0..max), in the order of the first slot each

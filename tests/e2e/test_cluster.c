@@ -4,9 +4,9 @@
  * test): reads and writes through the proxy, HTTP and RESP, on keys of
  * every master, each checked against what that master holds; hash tags
  * keep keys on one node; a write made directly on any master is seen
- * through the proxy at once (each node's own invalidation stream); a dead
- * first seed; and the per-node lines of /readyz, /metrics and
- * /stats.json, against the cluster's own slot map.
+ * through the proxy at once (each node's own invalidation stream); HTTP
+ * PUT and DELETE on every master; a dead first seed; and the per-node lines of
+ * /readyz, /metrics and /stats.json, against the cluster's own slot map.
  */
 #include <criterion/criterion.h>
 
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness_cluster.h"
 
@@ -178,35 +179,6 @@ Test(cluster, a_write_on_any_master_is_seen_at_once)
     redisFree(c);
 }
 
-/* The ranges master i owns in the cluster's map, as the proxy prints
- * them ("0-5460", "5461-10922,12000"). Returns the slot count. */
-static int
-ranges_of(const int *owner, int i, char *out, size_t cap)
-{
-    size_t len = 0;
-    int s = 0, n = 0;
-
-    out[0] = '\0';
-    while (s < H_CLUSTER_SLOTS) {
-        int from = s;
-
-        if (owner[s] != i) {
-            s++;
-            continue;
-        }
-        while (s < H_CLUSTER_SLOTS && owner[s] == i) {
-            s++;
-        }
-        n += s - from;
-        len +=
-            (size_t)(from + 1 == s ? snprintf(out + len, cap - len, "%s%d",
-                                              len ? "," : "", from)
-                                   : snprintf(out + len, cap - len, "%s%d-%d",
-                                              len ? "," : "", from, s - 1));
-    }
-    return n;
-}
-
 Test(cluster, readyz_metrics_and_stats_name_every_master)
 {
     int *owner = malloc(H_CLUSTER_SLOTS * sizeof(int));
@@ -225,7 +197,7 @@ Test(cluster, readyz_metrics_and_stats_name_every_master)
     text = h_scrape(&proxy);
     for (int i = 0; i < H_CLUSTER_MASTERS; i++) {
         int port = cluster.node[m[i]].port;
-        int n = ranges_of(owner, m[i], ranges, sizeof(ranges));
+        int n = h_cluster_ranges(owner, m[i], ranges, sizeof(ranges));
         char want[256];
 
         snprintf(want, sizeof(want),
@@ -265,12 +237,12 @@ Test(cluster, readyz_metrics_and_stats_name_every_master)
     for (int i = 0; i < H_CLUSTER_MASTERS; i++) {
         char want[256];
 
-        ranges_of(owner, m[i], ranges, sizeof(ranges));
+        h_cluster_ranges(owner, m[i], ranges, sizeof(ranges));
         snprintf(want, sizeof(want),
                  "{\"addr\":\"127.0.0.1:%d\",\"role\":\"master\",\"slots\":%d,"
                  "\"ranges\":\"%s\",\"stream\":\"up\"",
                  cluster.node[m[i]].port,
-                 ranges_of(owner, m[i], ranges, sizeof(ranges)), ranges);
+                 h_cluster_ranges(owner, m[i], ranges, sizeof(ranges)), ranges);
         cr_expect_not_null(strstr(body, want), "/stats.json lacks %s: %s", want,
                            body);
     }
@@ -309,4 +281,36 @@ Test(cluster, a_dead_first_seed_and_a_live_replica_in_seeds_suffice)
                      (char[]){'v', (char)('0' + i), 0}, "MISS");
     }
     redisFree(c);
+}
+
+Test(cluster, http_put_and_delete_reach_the_master_owning_each_key)
+{
+    int m[H_CLUSTER_MASTERS], fd;
+    char key[64], path[80], got[64];
+    struct h_resp r = {0};
+
+    h_cl_masters(&cluster, m);
+    h_cl_proxy(&proxy, &cluster, H_OPTS(.ini = "[http]\nwrites = on\n"));
+    fd = h_conn(proxy.http_port);
+    for (int i = 0; i < H_CLUSTER_MASTERS; i++) {
+        h_cl_key_on(&cluster, m[i], "put:", key, sizeof(key));
+        snprintf(path, sizeof(path), "/%s", key);
+        cr_assert_eq(h_http_do(fd, "PUT", path, NULL, "put-value", 9, &r, 5000),
+                     0, "PUT %s", path);
+        cr_expect_eq(r.status, 204, "PUT %s: %d %s", path, r.status, r.body);
+        h_resp_free(&r);
+        expect_on_node(m[i], key, "put-value");
+        h_expect_get(proxy.http_port, path, 200, "put-value", "MISS");
+        h_expect_get(proxy.http_port, path, 200, "put-value", "HIT");
+        cr_assert_eq(h_http_do(fd, "DELETE", path, NULL, NULL, 0, &r, 5000), 0);
+        cr_expect_eq(r.status, 204, "DELETE %s: %d", path, r.status);
+        h_resp_free(&r);
+        cr_expect_eq(node_get(m[i], key, got, sizeof(got)), 0,
+                     "%s still on node %d", key, m[i]);
+        h_expect_get(proxy.http_port, path, 404, NULL, NULL);
+        cr_assert_eq(h_http_do(fd, "DELETE", path, NULL, NULL, 0, &r, 5000), 0);
+        cr_expect_eq(r.status, 404, "DELETE %s again: %d", path, r.status);
+        h_resp_free(&r);
+    }
+    close(fd);
 }

@@ -109,6 +109,11 @@ Test(cluster_session, a_keyless_command_first_then_keyed_ones_on_their_node)
     EXPECT(fd, "*5\r\n+PONG\r\n$2\r\nhi\r\n+OK\r\n$1\r\nv\r\n+PONG\r\n",
            "EXEC");
     cr_expect_str_eq(node_val(m[2], k, got, sizeof(got)), "v");
+    /* nothing but keyless commands: EXEC runs them on some master */
+    EXPECT(fd, "+OK\r\n", "MULTI");
+    EXPECT(fd, "+QUEUED\r\n", "PING");
+    EXPECT(fd, "+QUEUED\r\n", "ECHO", "x");
+    EXPECT(fd, "*2\r\n+PONG\r\n$1\r\nx\r\n", "EXEC");
     /* nested MULTI before the node is known: Redis's error */
     EXPECT(fd, "+OK\r\n", "MULTI");
     EXPECT(fd, "-ERR MULTI calls can not be nested\r\n", "MULTI");

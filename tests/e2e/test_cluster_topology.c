@@ -163,6 +163,23 @@ ops_reached(void *arg)
            atomic_load(&w->l[1].ops) >= w->n;
 }
 
+struct readyz_has {
+    const char *text;
+};
+
+/* /readyz on the admin port holds text. */
+static int
+readyz_has(void *arg)
+{
+    const struct readyz_has *w = arg;
+    int status, has;
+    char *body = h_cl_admin_get(&proxy, "/readyz", &status);
+
+    has = strstr(body, w->text) != NULL;
+    free(body);
+    return has;
+}
+
 /* GET key through the proxy twice: val, the second time a hit. */
 static void
 cache_from(const char *key, const char *val)
@@ -184,8 +201,9 @@ Test(cluster_topology,
     pthread_t th[2];
     int m[H_CLUSTER_MASTERS], *owner, rc, sets = 0;
     long before, during;
-    char addr[32], slots[16], out[16384], val[64];
+    char addr[32], slots[16], out[16384], val[64], ranges[128], rtext[2][256];
     redisContext *c;
+    int n;
 
     h_cl_masters(&cluster, m);
     owner = malloc(H_CLUSTER_SLOTS * sizeof(int));
@@ -240,7 +258,8 @@ Test(cluster_topology,
         freeReplyObject(r);
     }
     redisFree(c);
-    h_cl_proxy(&proxy, &cluster, NULL);
+    h_cl_proxy(&proxy, &cluster,
+               H_OPTS(.ini = "[redis]\ncluster_refresh = 1s\n", .admin = 1));
 
     for (int t = 0; t < 2; t++) {
         l[t].keys = t == 0 ? hot : fixed;
@@ -286,6 +305,19 @@ Test(cluster_topology,
     cr_assert_eq(h_cluster_slot_map(&cluster, owner), 0);
     for (int s = 0; s < MOVE_SLOTS; s++) {
         cr_assert_eq(owner[s], m[1], "slot %d did not move", s);
+    }
+    /* the proxy's map says so too (/readyz, from its refreshes) */
+    for (int i = 0; i < 2; i++) {
+        struct readyz_has want;
+
+        want.text = rtext[i];
+        snprintf(rtext[i], sizeof(rtext[i]),
+                 "node 127.0.0.1:%d master slots=", cluster.node[m[i]].port);
+        n = h_cluster_ranges(owner, m[i], ranges, sizeof(ranges));
+        snprintf(rtext[i] + strlen(rtext[i]),
+                 sizeof(rtext[i]) - strlen(rtext[i]), "%d (%s) ", n, ranges);
+        cr_expect(h_wait_until(5000, readyz_has, &want),
+                  "/readyz never had '%s'", rtext[i]);
     }
     free(owner);
     /* read from the new owner, then written there directly: seen */
