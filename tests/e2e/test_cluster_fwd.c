@@ -127,6 +127,32 @@ Test(cluster_fwd, multi_key_commands_are_split_and_merged_in_key_order)
     close(fd);
 }
 
+Test(cluster_fwd, a_split_command_of_the_wrong_arity_is_refused_whole)
+{
+    struct spread s;
+    char got[64];
+    int fd;
+
+    spread_keys(&s);
+    h_cl_proxy(&proxy, &cluster, NULL);
+    fd = proxy_fd();
+    /* a value missing: Redis refuses the whole command, as the proxy must
+     * (not run the pairs that are complete) */
+    EXPECT(fd, "-ERR wrong number of arguments for 'mset' command\r\n", "MSET",
+           s.k[0], "v0", s.k[1]);
+    EXPECT(fd, "-ERR wrong number of arguments for 'mset' command\r\n", "MSET",
+           s.k[0], "v0", s.k[1], "v1", s.k[2]);
+    cr_expect_eq(node_get(s.m[0], s.k[0], got, sizeof(got)), 0,
+                 "%s was set: %s", s.k[0], got);
+    cr_expect_eq(node_get(s.m[1], s.k[1], got, sizeof(got)), 0,
+                 "%s was set: %s", s.k[1], got);
+    EXPECT(fd, "-ERR wrong number of arguments for 'mset' command\r\n", "MSET",
+           s.k[0]);
+    EXPECT(fd, "-ERR wrong number of arguments for 'mget' command\r\n", "MGET");
+    EXPECT(fd, "-ERR wrong number of arguments for 'del' command\r\n", "DEL");
+    close(fd);
+}
+
 Test(cluster_fwd, other_commands_across_slots_get_crossslot_and_do_nothing)
 {
     struct spread s;
