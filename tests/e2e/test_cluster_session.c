@@ -326,3 +326,46 @@ Test(cluster_session, subscribe_and_publish_through_the_proxy)
     close(sub);
     close(pub);
 }
+
+Test(cluster_session, a_pipeline_through_sessions_on_several_nodes_keeps_order)
+{
+    int m[H_CLUSTER_MASTERS], fd;
+    char k0[64], k1[64], t2[64], list[64], req[8192], got[8192], e1[2048],
+        e2[2048], want[1024];
+    size_t len = 0;
+    long n;
+
+    h_cl_masters(&cluster, m);
+    h_cl_key_on(&cluster, m[0], "p0:", k0, sizeof(k0));
+    h_cl_key_on(&cluster, m[1], "p1:", k1, sizeof(k1));
+    tagged(m[2], "x", t2, sizeof(t2));
+    h_cl_key_on(&cluster, m[1], "pl:", list, sizeof(list));
+    h_cl_proxy(&proxy, &cluster, NULL);
+    len += H_CMD(req + len, sizeof(req) - len, "SET", k0, "a");
+    len += H_CMD(req + len, sizeof(req) - len, "MULTI");
+    len += H_CMD(req + len, sizeof(req) - len, "PING");
+    len += H_CMD(req + len, sizeof(req) - len, "SET", t2, "1");
+    len += H_CMD(req + len, sizeof(req) - len, "INCR", t2);
+    len += H_CMD(req + len, sizeof(req) - len, "EXEC");
+    len += H_CMD(req + len, sizeof(req) - len, "GET", k0);
+    len += H_CMD(req + len, sizeof(req) - len, "MGET", k0, k1);
+    len += H_CMD(req + len, sizeof(req) - len, "RPUSH", list, "x");
+    len += H_CMD(req + len, sizeof(req) - len, "BLPOP", list, "1");
+    len += H_CMD(req + len, sizeof(req) - len, "BLPOP", list, "0.05");
+    len += H_CMD(req + len, sizeof(req) - len, "SET", k1, "b");
+    len += H_CMD(req + len, sizeof(req) - len, "MGET", k1, k0);
+    snprintf(want, sizeof(want),
+             "+OK\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
+             "*3\r\n+PONG\r\n+OK\r\n:2\r\n$1\r\na\r\n*2\r\n$1\r\na\r\n$-1\r\n"
+             ":1\r\n*2\r\n$%zu\r\n%s\r\n$1\r\nx\r\n*-1\r\n+OK\r\n"
+             "*2\r\n$1\r\nb\r\n$1\r\na\r\n",
+             strlen(list), list);
+    fd = proxy_fd();
+    cr_assert_eq(h_send(fd, req, len), 0);
+    n = h_read_replies(fd, 13, got, sizeof(got) - 1, 5000);
+    got[n > 0 ? n : 0] = '\0';
+    cr_assert(n > 0 && strcmp(got, want) == 0, "want \"%s\", got \"%s\"",
+              h_escape(want, strlen(want), e1, sizeof(e1)),
+              h_escape(got, n > 0 ? (size_t)n : 0, e2, sizeof(e2)));
+    close(fd);
+}
