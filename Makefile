@@ -4,6 +4,8 @@
 #   make test-asan            the same tests under ASan+UBSan
 #   make test-tsan            end-to-end tests against a TSan proxy
 #   make run                  start with ./proxy.ini (and a throwaway redis)
+#   make run-cluster          the same in front of a throwaway local Redis
+#                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
 #   make bench                benchmark harness (tools/bench.sh)
 #   make check                format and layering checks (as in .ci/run)
 #   make install              binary, man page, example config, systemd unit
@@ -38,7 +40,7 @@ UNIT     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 E2E_SRCS := $(wildcard tests/e2e/*.c)
 E2E      := $(BUILD)/tests/e2e
 
-.PHONY: all test test-unit test-e2e test-asan test-tsan run bench deps \
+.PHONY: all test test-unit test-e2e test-asan test-tsan run run-cluster bench deps \
         format check check-format check-layers docker-test clean
 all: $(BUILD)/redis-proxy
 
@@ -159,6 +161,11 @@ test-browser:
 
 run: $(BUILD)/redis-proxy
 	@bash tools/run.sh $(BUILD)/redis-proxy
+
+# Three masters and three replicas on 127.0.0.1 (CLUSTER_PORT..+5, data in
+# a mktemp dir), the proxy in front with ./proxy.ini; Ctrl-C stops all.
+run-cluster: $(BUILD)/redis-proxy
+	@bash tools/run-cluster.sh $(BUILD)/redis-proxy
 
 bench:
 	@bash tools/bench.sh

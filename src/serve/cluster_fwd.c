@@ -315,7 +315,9 @@ plan_one(struct run *r, struct plan *p, const struct forward_cmd *f)
     if (f->ci != NULL) {
         commands_keys(f->ci, &cmd, f->raw, 0, key_seen, &keys);
     }
-    if (keys.multi) {
+    /* An MSET with a value missing is not split (that would run the
+     * complete pairs): Redis answers it its arity error, whole. */
+    if (keys.multi && !(is(&argv[0], "MSET") && cmd.argc % 2 == 0)) {
         for (i = 0; split[i] != NULL; i++) {
             if (is(&argv[0], split[i])) {
                 p->merge = i == 0 ? MERGE_MGET : MERGE_SUM;

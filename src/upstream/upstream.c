@@ -526,11 +526,12 @@ slot_track(struct upstream *u, struct slot *s, int *cacheable, char *err)
     return 0;
 }
 
-/* A fill's two replies: PTTL's, then GET's. */
+/* A fill's two replies: PTTL's, then GET's (each after ASKING's +OK when
+ * asking). */
 struct fetch_sink {
     upstream_value_fn value;
     void *arg;
-    size_t skip; /* replies before PTTL's (ASKING's) */
+    int asking; /* replies 0 and 2 are ASKING's */
     int64_t pttl;
     int status; /* enum upstream_status of the GET */
     char *err;
@@ -544,10 +545,12 @@ fetch_reply(void *arg, size_t i, const char *p, size_t len)
     size_t dlen, mlen;
     long long v;
 
-    if (i < f->skip) {
-        return 0;
+    if (f->asking) {
+        if (i % 2 == 0) {
+            return 0;
+        }
+        i /= 2;
     }
-    i -= f->skip;
     if (i == 0) {
         f->pttl = resp_reply_integer(p, len, &v) && v >= -1 ? v : -2;
         return 0;
@@ -581,7 +584,8 @@ encode_key_command(char *out, size_t cap, const char *cmd, size_t klen)
     return n < cap ? n : 0;
 }
 
-/* Register, then PTTL + GET (after ASKING when asking), on a live
+/* Register, then PTTL + GET (each after ASKING when asking: ASKING lets
+ * only the next command into a slot being imported), on a live
  * connection. */
 static int
 slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
@@ -589,7 +593,7 @@ slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
 {
     static const char ask[] = "*1\r\n$6\r\nASKING\r\n";
     char h1[64], h2[64];
-    struct iovec v[7];
+    struct iovec v[8];
     struct outbound o = {.iov = v, .n = 6};
     size_t n1, n2, done;
     int rc, i;
@@ -602,13 +606,16 @@ slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
     n2 = encode_key_command(h2, sizeof(h2), "GET", klen);
     i = 0;
     if (asking) {
-        /* ASKING's +OK counts as reply 0 and is skipped by the sink. */
+        /* ASKING's +OKs are replies 0 and 2, skipped by the sink. */
         v[i++] = (struct iovec){(void *)ask, sizeof(ask) - 1};
-        o.n++;
+        o.n += 2;
     }
     v[i++] = (struct iovec){h1, n1};
     v[i++] = (struct iovec){(void *)key, klen};
     v[i++] = (struct iovec){"\r\n", 2};
+    if (asking) {
+        v[i++] = (struct iovec){(void *)ask, sizeof(ask) - 1};
+    }
     v[i++] = (struct iovec){h2, n2};
     v[i++] = (struct iovec){(void *)key, klen};
     v[i++] = (struct iovec){"\r\n", 2};
@@ -616,8 +623,8 @@ slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
         o.total += v[i].iov_len;
     }
     f->status = UPSTREAM_EDOWN;
-    f->skip = asking;
-    rc = slot_io(u, s, &o, 2 + (size_t)asking, fetch_reply, f, &done, f->err);
+    f->asking = asking;
+    rc = slot_io(u, s, &o, asking ? 4 : 2, fetch_reply, f, &done, f->err);
     if (rc == UPSTREAM_ENOMEM) {
         return rc;
     }

@@ -13,6 +13,8 @@
  *   harness_text.c     Prometheus text, JSON, log lines
  *   harness_cmd.c      commands as RESP, HTTP writes, a twin redis-server
  *   harness_fixture.c  the shared suite fixture and its assertions
+ *   harness_cluster.c  a six-node Redis Cluster, and (harness_cluster_
+ *                      fixture.c) its fixture; declared in harness_cluster.h
  * Functions of the first six return an error; the fixture's (and the
  * assertions in harness_http.c and harness_resp.c) fail the running
  * Criterion test instead. Nothing here is thread-safe unless it says so.
