@@ -7,7 +7,7 @@
  * One header, one section per file:
  *   harness_proc.c     child processes, redis-server, RSS
  *   harness_proxy.c    the proxy: start, stop, logs, one-shot runs
- *   harness_net.c      the clock, waiting, sockets
+ *   harness_net.c      the clock, waiting, sockets, a notify socket
  *   harness_http.c     HTTP responses, and assertions on them
  *   harness_resp.c     Redis connections, INFO, RESP replies byte for byte
  *   harness_text.c     Prometheus text, JSON, log lines
@@ -144,6 +144,26 @@ int h_recv_n(int fd, char *buf, size_t n, int timeout_ms);
 /* Returns 1 if the peer closed the connection within timeout_ms (read
  * returns 0 or ECONNRESET), 0 if still open. Discards what it reads. */
 int h_wait_closed(int fd, int timeout_ms);
+
+/* A service manager's notify socket: a datagram socket bound at
+ * /tmp/rp-e2e-notify-XXXXXX/notify, where a proxy started with env (see
+ * h_proxy_opts) sends its sd_notify reports. */
+struct h_notify {
+    int fd;        /* valid while dir is not "" */
+    char dir[128]; /* the socket's directory, "" when not open */
+    char env[192]; /* "NOTIFY_SOCKET=<path>" */
+};
+/* Opens n. Returns 0, or -1 (errno set) with nothing left open. */
+int h_notify_open(struct h_notify *n);
+/* Waits up to timeout_ms for one report; returns its length (buf
+ * NUL-terminated) or -1. */
+ssize_t h_notify_recv(const struct h_notify *n, char *buf, size_t cap,
+                      int timeout_ms);
+/* 1 when a report is waiting. */
+int h_notify_pending(const struct h_notify *n);
+/* Closes the socket and removes it and its directory. Safe on a zeroed
+ * struct, and twice. */
+void h_notify_close(struct h_notify *n);
 
 /* ---- HTTP (harness_http.c) ---- */
 

@@ -1,6 +1,7 @@
 /*
- * harness_net: the clock, waiting for a condition, and client sockets for
- * the end-to-end tests (see harness.h). Every read is bounded by poll()
+ * harness_net: the clock, waiting for a condition, client sockets and a
+ * service manager's notify socket for the end-to-end tests (see
+ * harness.h). Every read is bounded by poll()
  * with a deadline on the monotonic clock, so no helper can hang; sockets
  * are blocking with 2 s timeouts as a second guard, and sends never raise
  * SIGPIPE (the test process ignores it; its children get it back).
@@ -13,9 +14,12 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -221,4 +225,75 @@ h_wait_closed(int fd, int timeout_ms)
         }
     }
     return 0;
+}
+
+/* ---- a service manager's notify socket ---- */
+
+int
+h_notify_open(struct h_notify *n)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char path[sizeof(n->dir) + 8];
+    int saved;
+
+    memset(n, 0, sizeof(*n));
+    n->fd = -1;
+    /* Under /tmp, whatever TMPDIR says: the path must fit sun_path. */
+    snprintf(n->dir, sizeof(n->dir), "/tmp/rp-e2e-notify-XXXXXX");
+    if (mkdtemp(n->dir) == NULL) {
+        n->dir[0] = '\0';
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/notify", n->dir);
+    snprintf(n->env, sizeof(n->env), "NOTIFY_SOCKET=%s", path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (n->fd >= 0 && bind(n->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        return 0;
+    }
+    saved = errno;
+    h_notify_close(n);
+    errno = saved;
+    return -1;
+}
+
+ssize_t
+h_notify_recv(const struct h_notify *n, char *buf, size_t cap, int timeout_ms)
+{
+    ssize_t len;
+
+    if (h_readable(&n->fd, 1, timeout_ms) == 0) {
+        return -1;
+    }
+    len = recv(n->fd, buf, cap - 1, MSG_DONTWAIT);
+    if (len >= 0) {
+        buf[len] = '\0';
+    }
+    return len;
+}
+
+int
+h_notify_pending(const struct h_notify *n)
+{
+    char c;
+
+    return recv(n->fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) >= 0;
+}
+
+void
+h_notify_close(struct h_notify *n)
+{
+    char path[sizeof(n->dir) + 8];
+
+    if (n->dir[0] == '\0') {
+        return;
+    }
+    if (n->fd >= 0) {
+        close(n->fd);
+    }
+    snprintf(path, sizeof(path), "%s/notify", n->dir);
+    unlink(path);
+    rmdir(n->dir);
+    memset(n, 0, sizeof(*n));
+    n->fd = -1;
 }

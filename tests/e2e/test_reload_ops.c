@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,33 +33,22 @@
  * resp_port, [redis] host port, [admin] port. */
 #define INI_OWN_LINES 9
 
-static char scratch[128]; /* the notify socket's directory, or "" */
-static int notify_fd = -1;
+static struct h_notify notify; /* opened by a test, closed after it */
 static struct h_redis redis;
 static struct h_proxy proxy;
 
 static void
 setup(void)
 {
-    scratch[0] = '\0';
-    notify_fd = -1;
+    memset(&notify, 0, sizeof(notify));
     h_pair_setup(&redis, &proxy);
 }
 
 static void
 teardown(void)
 {
-    char path[160];
-
     h_pair_teardown(&redis, &proxy);
-    if (notify_fd >= 0) {
-        close(notify_fd);
-    }
-    if (scratch[0] != '\0') {
-        snprintf(path, sizeof(path), "%s/notify", scratch);
-        unlink(path);
-        rmdir(scratch);
-    }
+    h_notify_close(&notify);
 }
 
 TestSuite(reload_ops, .init = setup, .fini = teardown, .timeout = 60);
@@ -289,42 +277,6 @@ Test(reload_ops, s_overrides_still_win_after_a_reload)
 
 /* ---- sd_notify ---- */
 
-/* Binds notify_fd at a fresh path; env gets "NOTIFY_SOCKET=<path>". */
-static void
-notify_open(char *env, size_t cap)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    char path[160];
-
-    snprintf(scratch, sizeof(scratch), "/tmp/rp-e2e-notify-XXXXXX");
-    cr_assert_not_null(mkdtemp(scratch));
-    snprintf(path, sizeof(path), "%s/notify", scratch);
-    cr_assert_lt(strlen(path), sizeof(sa.sun_path));
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(notify_fd, 0);
-    cr_assert_eq(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0,
-                 "bind: %s", strerror(errno));
-    snprintf(env, cap, "NOTIFY_SOCKET=%s", path);
-}
-
-/* One datagram within timeout_ms into buf (NUL-terminated); its length,
- * or -1. */
-static ssize_t
-notify_recv(char *buf, size_t cap, int timeout_ms)
-{
-    ssize_t n;
-
-    if (h_readable(&notify_fd, 1, timeout_ms) == 0) {
-        return -1;
-    }
-    n = recv(notify_fd, buf, cap - 1, MSG_DONTWAIT);
-    if (n >= 0) {
-        buf[n] = '\0';
-    }
-    return n;
-}
-
 static int64_t
 monotonic_us(void)
 {
@@ -343,7 +295,8 @@ expect_reload_reports(int64_t from_us)
     int64_t usec;
     int end = -1;
 
-    cr_assert_gt(notify_recv(buf, sizeof(buf), RL_MS), 0, "no RELOADING");
+    cr_assert_gt(h_notify_recv(&notify, buf, sizeof(buf), RL_MS), 0,
+                 "no RELOADING");
     cr_assert_eq(
         sscanf(buf, "RELOADING=1\nMONOTONIC_USEC=%" SCNd64 "%n", &usec, &end),
         1, "first report: %s", buf);
@@ -351,7 +304,8 @@ expect_reload_reports(int64_t from_us)
     cr_assert(usec >= from_us && usec <= monotonic_us(),
               "MONOTONIC_USEC=%" PRId64 " outside [%" PRId64 ", now]", usec,
               from_us);
-    cr_assert_gt(notify_recv(buf, sizeof(buf), RL_MS), 0, "no READY");
+    cr_assert_gt(h_notify_recv(&notify, buf, sizeof(buf), RL_MS), 0,
+                 "no READY");
     cr_assert_str_eq(buf, "READY=1", "second report");
 }
 
@@ -359,13 +313,14 @@ expect_reload_reports(int64_t from_us)
  * MONOTONIC_USEC followed by READY=1, and nothing else. */
 Test(reload_ops, reload_reported_to_the_service_manager)
 {
-    char env[200], buf[256];
-    const char *envs[] = {env, NULL};
+    const char *envs[] = {notify.env, NULL};
+    char buf[256];
     int64_t t;
 
-    notify_open(env, sizeof(env));
+    cr_assert_eq(h_notify_open(&notify), 0, "notify socket: %s",
+                 strerror(errno));
     h_start_proxy(&proxy, &redis, H_OPTS(.admin = 1, .env = envs));
-    cr_assert_eq(notify_recv(buf, sizeof(buf), RL_MS), 7);
+    cr_assert_eq(h_notify_recv(&notify, buf, sizeof(buf), RL_MS), 7);
     cr_assert_str_eq(buf, "READY=1");
 
     t = monotonic_us();
@@ -377,6 +332,7 @@ Test(reload_ops, reload_reported_to_the_service_manager)
     rl_write_ini(&proxy, &redis, NULL, "[cache]\nttl = never\n");
     cr_assert_eq(rl_sighup(&proxy), 0);
     expect_reload_reports(t);
-    cr_assert_eq(notify_recv(buf, sizeof(buf), 0), -1, "more reports: %s", buf);
+    cr_assert_eq(h_notify_recv(&notify, buf, sizeof(buf), 0), -1,
+                 "more reports: %s", buf);
     cr_assert_eq(h_proxy_stop(&proxy, NULL, 0), 0);
 }
