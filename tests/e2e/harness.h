@@ -263,6 +263,18 @@ size_t h_cmd_encode(char *out, size_t cap, const char *const *argv);
 #define H_CMD(out, cap, ...)                                                   \
     h_cmd_encode((out), (cap), (const char *const[]){__VA_ARGS__, NULL})
 
+/* Assertions on a raw RESP connection fd. h_send_argv sends the
+ * NULL-terminated argv as a RESP array; h_expect_reply reads one reply
+ * within timeout_ms, which must be exactly want (line names the caller in
+ * failure messages). As lists of strings: H_SEND(fd, "GET", "k");
+ * H_EXPECT(fd, "$1\r\nv\r\n") waits H_REPLY_MS. Thread-safe per fd. */
+void h_send_argv(int fd, const char *const *argv);
+void h_expect_reply(int fd, const char *want, int timeout_ms, int line);
+#define H_REPLY_MS 3000
+#define H_SEND(fd, ...)                                                        \
+    h_send_argv((fd), (const char *const[]){__VA_ARGS__, NULL})
+#define H_EXPECT(fd, want) h_expect_reply((fd), (want), H_REPLY_MS, __LINE__)
+
 /* Sends "<method> <path> HTTP/1.1" with Host, the extra header lines
  * (each ending in CRLF; may be NULL) and, when body is not NULL, its
  * Content-Length and the blen bytes of body; then reads one response

@@ -173,12 +173,8 @@ void h_cl_expect_argv(int fd, const char *const *argv, const char *want,
 #define H_CL_EXPECT(fd, want, ...)                                             \
     h_cl_expect_argv((fd), (const char *const[]){__VA_ARGS__, NULL}, (want),   \
                      __LINE__)
-/* Sends argv on fd without reading. */
-void h_cl_send_argv(int fd, const char *const *argv);
-#define H_CL_SEND(fd, ...)                                                     \
-    h_cl_send_argv((fd), (const char *const[]){__VA_ARGS__, NULL})
-/* Reads one reply from fd (within timeout_ms) and expects exactly want. */
-void h_cl_expect_reply(int fd, const char *want, int timeout_ms, int line);
+/* (H_SEND and h_expect_reply in harness.h send without reading, and
+ * read one reply.) */
 
 /* GET path on p's admin port: its status into *status, its body
  * (malloc'd: free it), or fails. */

@@ -202,32 +202,8 @@ h_cl_admin_get(const struct h_proxy *p, const char *path, int *status)
 }
 
 void
-h_cl_send_argv(int fd, const char *const *argv)
-{
-    char req[16384];
-    size_t n = h_cmd_encode(req, sizeof(req), argv);
-
-    cr_assert_gt(n, 0, "%s: too long to encode", argv[0]);
-    cr_assert_eq(h_send(fd, req, n), 0, "send %s", argv[0]);
-}
-
-void
-h_cl_expect_reply(int fd, const char *want, int timeout_ms, int line)
-{
-    static char got[65536], e1[4096], e2[4096];
-    long len = h_read_replies(fd, 1, got, sizeof(got) - 1, timeout_ms);
-
-    got[len > 0 ? len : 0] = '\0';
-    cr_assert(len > 0 && strcmp(got, want) == 0,
-              "line %d: want \"%s\", got \"%s\"%s", line,
-              h_escape(want, strlen(want), e1, sizeof(e1)),
-              h_escape(got, len > 0 ? (size_t)len : 0, e2, sizeof(e2)),
-              len > 0 ? "" : " (no reply)");
-}
-
-void
 h_cl_expect_argv(int fd, const char *const *argv, const char *want, int line)
 {
-    h_cl_send_argv(fd, argv);
-    h_cl_expect_reply(fd, want, 5000, line);
+    h_send_argv(fd, argv);
+    h_expect_reply(fd, want, 5000, line);
 }

@@ -1,6 +1,7 @@
 /*
  * harness_cmd: what the forwarding suites share (see harness.h): commands
- * encoded as RESP arrays from C strings, HTTP requests of any method with
+ * encoded as RESP arrays from C strings, sent and their replies checked
+ * byte for byte, HTTP requests of any method with
  * a body (the PUT and DELETE of [http] writes), and the comparison of the
  * proxy with a second redis-server on long-lived connections, so a
  * transparency test can run a whole script, cache hits and sessions
@@ -44,6 +45,30 @@ h_cmd_encode(char *out, size_t cap, const char *const *argv)
     }
     out[o] = '\0';
     return o;
+}
+
+void
+h_send_argv(int fd, const char *const *argv)
+{
+    char req[16384];
+    size_t n = h_cmd_encode(req, sizeof(req), argv);
+
+    cr_assert_gt(n, 0, "%s: too long to encode", argv[0]);
+    cr_assert_eq(h_send(fd, req, n), 0, "send %s", argv[0]);
+}
+
+void
+h_expect_reply(int fd, const char *want, int timeout_ms, int line)
+{
+    char got[65536], e1[4096], e2[4096];
+    long len = h_read_replies(fd, 1, got, sizeof(got) - 1, timeout_ms);
+
+    got[len > 0 ? len : 0] = '\0';
+    cr_assert(len > 0 && strcmp(got, want) == 0,
+              "line %d: want \"%s\", got \"%s\"%s", line,
+              h_escape(want, strlen(want), e1, sizeof(e1)),
+              h_escape(got, len > 0 ? (size_t)len : 0, e2, sizeof(e2)),
+              len > 0 ? "" : " (no reply)");
 }
 
 int

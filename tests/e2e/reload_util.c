@@ -144,30 +144,6 @@ rl_metric(const struct h_proxy *p, const char *series)
     return v;
 }
 
-void
-rl_send(int fd, const char *const *argv)
-{
-    char buf[4096];
-    size_t n = h_cmd_encode(buf, sizeof(buf), argv);
-
-    cr_assert_gt(n, 0);
-    cr_assert_eq(h_send(fd, buf, n), 0, "send %s", argv[0]);
-}
-
-void
-rl_expect_reply(int fd, const char *want, int line)
-{
-    char got[8192], e1[1024], e2[1024];
-    long n = h_read_replies(fd, 1, got, sizeof(got) - 1, 3000);
-
-    got[n > 0 ? n : 0] = '\0';
-    cr_assert(n > 0 && strcmp(got, want) == 0,
-              "line %d: want \"%s\", got \"%s\"%s", line,
-              h_escape(want, strlen(want), e1, sizeof(e1)),
-              h_escape(got, n > 0 ? (size_t)n : 0, e2, sizeof(e2)),
-              n < 0 ? " (no reply)" : "");
-}
-
 struct rl_reload_want {
     const struct h_proxy *p;
     double ok, failed; /* before the signal */

@@ -71,11 +71,4 @@ double rl_metric(const struct h_proxy *p, const char *series);
  * reload that changes the password can be waited for. NULL: none. */
 void rl_passwords(const char *first, const char *second);
 
-/* RESP on a raw connection: sends one command (NULL-terminated argv), or
- * reads one reply that must be exactly want (line: the caller's). */
-void rl_send(int fd, const char *const *argv);
-void rl_expect_reply(int fd, const char *want, int line);
-#define RL_SEND(fd, ...) rl_send((fd), (const char *const[]){__VA_ARGS__, NULL})
-#define RL_EXPECT(fd, want) rl_expect_reply((fd), (want), __LINE__)
-
 #endif

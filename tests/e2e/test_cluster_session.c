@@ -278,13 +278,13 @@ Test(cluster_session, blpop_on_another_master_is_woken_by_another_client)
     h_cl_proxy(&proxy, &cluster, NULL);
     a = proxy_fd();
     b = proxy_fd();
-    H_CL_SEND(a, "BLPOP", list, "10");
+    H_SEND(a, "BLPOP", list, "10");
     cr_assert(h_wait_until(BLOCK_MS, blocked_is, &on),
               "node %d never saw the BLPOP", m[2]);
     EXPECT(b, ":1\r\n", "RPUSH", list, "x");
     snprintf(want, sizeof(want), "*2\r\n$%zu\r\n%s\r\n$1\r\nx\r\n",
              strlen(list), list);
-    h_cl_expect_reply(a, want, 5000, __LINE__);
+    h_expect_reply(a, want, 5000, __LINE__);
     /* the reply came: the session closed, the next key routes anew */
     EXPECT(a, "+OK\r\n", "SET", k0, "after");
     EXPECT(a, "$5\r\nafter\r\n", "GET", k0);
@@ -310,15 +310,15 @@ Test(cluster_session, subscribe_and_publish_through_the_proxy)
     EXPECT(sub, "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n", "SUBSCRIBE",
            "ch");
     /* PUBLISH through the proxy: the subscriber gets it */
-    H_CL_SEND(pub, "PUBLISH", "ch", "hello");
-    h_cl_expect_reply(sub, msg, 5000, __LINE__);
-    h_cl_expect_reply(pub, ":1\r\n", 5000, __LINE__);
+    H_SEND(pub, "PUBLISH", "ch", "hello");
+    h_expect_reply(sub, msg, 5000, __LINE__);
+    h_expect_reply(pub, ":1\r\n", 5000, __LINE__);
     /* published on each master directly: the cluster bus carries it */
     for (int i = 0; i < H_CLUSTER_MASTERS; i++) {
         r = h_cnode_cmd(&cluster, m[i], "PUBLISH ch again");
         cr_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
         freeReplyObject(r);
-        h_cl_expect_reply(sub, msg2, 5000, __LINE__);
+        h_expect_reply(sub, msg2, 5000, __LINE__);
     }
     EXPECT(sub, "*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n", "UNSUBSCRIBE",
            "ch");
