@@ -41,16 +41,16 @@ struct upstream {
     struct tracking *tracking;
     pthread_mutex_t lock;
     pthread_cond_t slot_free;
-    int *free_stack;    /* indices of free slots; lock */
-    int nfree;          /* lock */
-    int64_t down_until; /* while in the future, fail fast; lock */
-    int64_t backoff_ms; /* next backoff; 0 = healthy; lock */
-    int probing;        /* one thread is trying to connect; lock */
+    int *free_stack;                 /* indices of free slots; lock */
+    int nfree;                       /* lock */
+    int64_t down_until;              /* while in the future, fail fast; lock */
+    int64_t backoff_ms;              /* next backoff; 0 = healthy; lock */
+    int probing;                     /* one thread is trying to connect; lock */
     char down_reason[REDIS_ERR_MAX]; /* lock */
-    long errors;                        /* lock */
-    long reconnects;                    /* lock */
-    long epoch;                         /* lock */
-    int connected;                      /* slots holding a context; lock */
+    long errors;                     /* lock */
+    long reconnects;                 /* lock */
+    long epoch;                      /* lock */
+    int connected;                   /* slots holding a context; lock */
     int nslots;
     struct slot slots[];
 };
@@ -76,11 +76,9 @@ struct one_reply {
  * sink(arg, i, bytes, len); *done counts those handed over. Bounded by
  * command_timeout without progress. Returns 0 or an upstream_status.
  */
-int slot_io(struct upstream *u, struct slot *s, struct outbound *o,
-            size_t want,
+int slot_io(struct upstream *u, struct slot *s, struct outbound *o, size_t want,
             int (*sink)(void *arg, size_t i, const char *reply, size_t len),
-            void *arg, size_t *done,
-            char *err);
+            void *arg, size_t *done, char *err);
 
 /* Sends one command (encoded in cmd[0..len)) and reads its reply into r. */
 int slot_call(struct upstream *u, struct slot *s, const char *cmd, size_t len,

@@ -199,4 +199,3 @@ upstream_fetch(struct upstream *u, const char *key, size_t klen, int asking,
     *cacheable = 0;
     return with_slot(u, err, 1, fetch_fn, &fc);
 }
-
