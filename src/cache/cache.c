@@ -511,22 +511,7 @@ cache_clear(struct cache *c)
 long
 cache_expire_all(struct cache *c)
 {
-    struct cache_entry *e;
-    long n = 0;
-    int64_t now;
-
-    pthread_rwlock_wrlock(&c->rwlock);
-    now = c->clock();
-    for (e = c->lru_head; e != NULL; e = e->lru_next) {
-        if (!entry_expired(e, now)) {
-            /* 0 would mean "never": an injected clock may read 0. */
-            atomic_store_explicit(&e->expires_ms, now != 0 ? now : -1,
-                                  memory_order_relaxed);
-            n++;
-        }
-    }
-    pthread_rwlock_unlock(&c->rwlock);
-    return n;
+    return cache_expire_if(c, NULL);
 }
 
 long
@@ -558,7 +543,9 @@ cache_expire_if(struct cache *c, const struct key_scope *scope)
     now = c->clock();
     for (e = c->lru_head; e != NULL; e = e->lru_next) {
         if (!entry_expired(e, now) &&
-            scope->has(scope->arg, cache_entry_key(e), e->klen)) {
+            (scope == NULL ||
+             scope->has(scope->arg, cache_entry_key(e), e->klen))) {
+            /* 0 would mean "never": an injected clock may read 0. */
             atomic_store_explicit(&e->expires_ms, now != 0 ? now : -1,
                                   memory_order_relaxed);
             n++;

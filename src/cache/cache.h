@@ -158,7 +158,8 @@ int cache_set_limits(struct cache *c, long capacity, int64_t max_memory,
 size_t cache_entry_footprint(const struct cache_entry *e);
 
 /* Removes, or marks expired now (kept for stale-if-error), every entry
- * whose key is in scope. O(entries) under the write lock; for rare events
+ * whose key is in scope (cache_expire_if: NULL = every entry). O(entries)
+ * under the write lock; for rare events
  * (a cluster node's stream lost, its FLUSHALL, a slot moved). Return how
  * many. Thread-safe. */
 long cache_remove_if(struct cache *c, const struct key_scope *scope);

@@ -94,39 +94,15 @@ table_free(struct cmd_table *t)
 /* ---- reading COMMAND's reply ---- */
 
 static int
-is_str(const redisReply *r)
-{
-    return r != NULL &&
-           (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-
-static int
 str_is(const redisReply *r, const char *s)
 {
-    return is_str(r) && strcasecmp(r->str, s) == 0;
-}
-
-/* The value for key in a map sent as a flat array, or NULL. */
-static const redisReply *
-map_get(const redisReply *m, const char *key)
-{
-    size_t i;
-
-    if (m == NULL || m->type != REDIS_REPLY_ARRAY) {
-        return NULL;
-    }
-    for (i = 0; i + 1 < m->elements; i += 2) {
-        if (str_is(m->element[i], key)) {
-            return m->element[i + 1];
-        }
-    }
-    return NULL;
+    return redis_reply_is_str(r) && strcasecmp(r->str, s) == 0;
 }
 
 static int
 map_int(const redisReply *m, const char *key, int def)
 {
-    const redisReply *v = map_get(m, key);
+    const redisReply *v = redis_reply_map_get(m, key);
 
     return v != NULL && v->type == REDIS_REPLY_INTEGER ? (int)v->integer : def;
 }
@@ -164,11 +140,12 @@ command_flags(const redisReply *flags)
 static void
 parse_spec(const redisReply *m, struct keyspec *ks)
 {
-    const redisReply *flags = map_get(m, "flags");
-    const redisReply *bs = map_get(m, "begin_search");
-    const redisReply *fk = map_get(m, "find_keys");
-    const redisReply *bspec = map_get(bs, "spec"), *fspec = map_get(fk, "spec");
-    const redisReply *kw = map_get(bspec, "keyword");
+    const redisReply *flags = redis_reply_map_get(m, "flags");
+    const redisReply *bs = redis_reply_map_get(m, "begin_search");
+    const redisReply *fk = redis_reply_map_get(m, "find_keys");
+    const redisReply *bspec = redis_reply_map_get(bs, "spec"),
+                     *fspec = redis_reply_map_get(fk, "spec");
+    const redisReply *kw = redis_reply_map_get(bspec, "keyword");
     size_t i;
 
     memset(ks, 0, sizeof(*ks));
@@ -182,21 +159,21 @@ parse_spec(const redisReply *m, struct keyspec *ks)
                      : str_is(f, "incomplete") ? KS_INCOMPLETE
                                                : 0;
     }
-    if (str_is(map_get(bs, "type"), "index")) {
+    if (str_is(redis_reply_map_get(bs, "type"), "index")) {
         ks->bs = BS_INDEX;
         ks->index = map_int(bspec, "index", 0);
-    } else if (str_is(map_get(bs, "type"), "keyword") && is_str(kw) &&
-               kw->len < KEYWORD_MAX) {
+    } else if (str_is(redis_reply_map_get(bs, "type"), "keyword") &&
+               redis_reply_is_str(kw) && kw->len < KEYWORD_MAX) {
         ks->bs = BS_KEYWORD;
         memcpy(ks->keyword, kw->str, kw->len + 1);
         ks->startfrom = map_int(bspec, "startfrom", 1);
     }
-    if (str_is(map_get(fk, "type"), "range")) {
+    if (str_is(redis_reply_map_get(fk, "type"), "range")) {
         ks->fk = FK_RANGE;
         ks->lastkey = map_int(fspec, "lastkey", 0);
         ks->keystep = map_int(fspec, "keystep", 1);
         ks->limit = map_int(fspec, "limit", 0);
-    } else if (str_is(map_get(fk, "type"), "keynum")) {
+    } else if (str_is(redis_reply_map_get(fk, "type"), "keynum")) {
         ks->fk = FK_KEYNUM;
         ks->keynumidx = map_int(fspec, "keynumidx", 0);
         ks->firstkey = map_int(fspec, "firstkey", 1);
@@ -219,7 +196,8 @@ parse_info(const redisReply *e, struct cmd_info *ci)
 
     memset(ci, 0, sizeof(*ci));
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 6 ||
-        !is_str(e->element[0]) || e->element[0]->len >= NAME_MAX_LEN ||
+        !redis_reply_is_str(e->element[0]) ||
+        e->element[0]->len >= NAME_MAX_LEN ||
         e->element[1]->type != REDIS_REPLY_INTEGER) {
         return -1;
     }

@@ -182,29 +182,6 @@ node_get(struct nodes *n, const char *host, int port)
 
 /* ---- learning the map ---- */
 
-static int
-is_str(const redisReply *r)
-{
-    return r != NULL &&
-           (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-
-static const redisReply *
-map_get(const redisReply *m, const char *key)
-{
-    size_t i;
-
-    if (m == NULL || m->type != REDIS_REPLY_ARRAY) {
-        return NULL;
-    }
-    for (i = 0; i + 1 < m->elements; i += 2) {
-        if (is_str(m->element[i]) && strcasecmp(m->element[i]->str, key) == 0) {
-            return m->element[i + 1];
-        }
-    }
-    return NULL;
-}
-
 /* A new owner for every slot, from one seed's view, by address: the map
  * is read without the lock, and addresses become nodes under it. */
 struct view {
@@ -252,22 +229,24 @@ view_from_shards(const redisReply *r, struct view *v)
     size_t i, j;
 
     for (i = 0; i < r->elements; i++) {
-        const redisReply *slots = map_get(r->element[i], "slots");
-        const redisReply *members = map_get(r->element[i], "nodes");
+        const redisReply *slots = redis_reply_map_get(r->element[i], "slots");
+        const redisReply *members = redis_reply_map_get(r->element[i], "nodes");
         int idx = -1;
 
         for (j = 0; members != NULL && members->type == REDIS_REPLY_ARRAY &&
                     j < members->elements;
              j++) {
             const redisReply *m = members->element[j];
-            const redisReply *role = map_get(m, "role"), *ip = map_get(m, "ip");
-            const redisReply *port = map_get(m, "port");
-            const redisReply *health = map_get(m, "health");
+            const redisReply *role = redis_reply_map_get(m, "role"),
+                             *ip = redis_reply_map_get(m, "ip");
+            const redisReply *port = redis_reply_map_get(m, "port");
+            const redisReply *health = redis_reply_map_get(m, "health");
 
-            if (is_str(role) && strcmp(role->str, "master") == 0 &&
-                is_str(ip) && port != NULL &&
+            if (redis_reply_is_str(role) && strcmp(role->str, "master") == 0 &&
+                redis_reply_is_str(ip) && port != NULL &&
                 port->type == REDIS_REPLY_INTEGER &&
-                (!is_str(health) || strcmp(health->str, "online") == 0)) {
+                (!redis_reply_is_str(health) ||
+                 strcmp(health->str, "online") == 0)) {
                 idx = view_addr(v, ip->str, port->integer);
             }
         }
@@ -296,7 +275,7 @@ view_from_slots(const redisReply *r, struct view *v)
         }
         m = e->element[2];
         if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
-            !is_str(m->element[0]) ||
+            !redis_reply_is_str(m->element[0]) ||
             m->element[1]->type != REDIS_REPLY_INTEGER) {
             continue;
         }

@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 
 static struct timeval
 ms_to_tv(int64_t ms)
@@ -97,5 +98,29 @@ redis_open(const struct redis_target *t, char *err)
 
 fail:
     redisFree(ctx);
+    return NULL;
+}
+
+int
+redis_reply_is_str(const redisReply *r)
+{
+    return r != NULL &&
+           (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+const redisReply *
+redis_reply_map_get(const redisReply *m, const char *key)
+{
+    size_t i;
+
+    if (m == NULL || m->type != REDIS_REPLY_ARRAY) {
+        return NULL;
+    }
+    for (i = 0; i + 1 < m->elements; i += 2) {
+        if (redis_reply_is_str(m->element[i]) &&
+            strcasecmp(m->element[i]->str, key) == 0) {
+            return m->element[i + 1];
+        }
+    }
     return NULL;
 }

@@ -52,4 +52,12 @@ struct redisReply *redis_setup(struct redisContext *ctx, const char *what,
                                char *err, int *is_error_reply, const char *fmt,
                                ...);
 
+/* 1 when r is a string or status reply (of any text). */
+int redis_reply_is_str(const struct redisReply *r);
+
+/* The value for key (compared case-insensitively) in a map Redis sent as a
+ * flat array of key, value, ...; NULL when m is no array or lacks it. */
+const struct redisReply *redis_reply_map_get(const struct redisReply *m,
+                                             const char *key);
+
 #endif

@@ -7,9 +7,11 @@
  * resp_reply scanner over the slot's input buffer, discards the replies
  * owed from earlier timeouts first, and hands the rest to a sink. The
  * input buffer and the scanner's state belong to the slot, so a reply cut
- * by a timeout is finished (and discarded) by the next user.
+ * by a timeout is finished (and discarded) by the next user. The cache's
+ * fills are in upstream_fetch.c; the types both share, in pool_int.h.
  */
 #include "upstream/upstream.h"
+#include "upstream/pool_int.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -29,42 +31,6 @@
 #define IN_MIN 16384       /* a slot's input buffer to begin with */
 #define IN_KEEP (1u << 20) /* an idle slot keeps at most this much */
 #define IOV_MAX_BATCH 1024 /* ranges of a batch written per writev */
-
-/* Bytes read from a connection and not yet consumed: p[start..end). */
-struct ibuf {
-    char *p;
-    size_t start, end, cap;
-};
-
-struct slot {
-    redisContext *ctx;      /* owned by the thread that borrowed the slot */
-    struct ibuf in;         /* raw input */
-    struct resp_reply scan; /* the reply at in.start so far */
-    size_t pending;         /* replies owed by Redis after a timeout */
-    uint64_t track_gen;     /* tracking stream this connection registered
-                               with; 0 = none */
-    int ever_connected;
-};
-
-struct upstream {
-    const struct config_ref *cfg;
-    const struct redis_target *target;
-    struct tracking *tracking;
-    pthread_mutex_t lock;
-    pthread_cond_t slot_free;
-    int *free_stack;    /* indices of free slots; lock */
-    int nfree;          /* lock */
-    int64_t down_until; /* while in the future, fail fast; lock */
-    int64_t backoff_ms; /* next backoff; 0 = healthy; lock */
-    int probing;        /* one thread is trying to connect; lock */
-    char down_reason[UPSTREAM_ERR_MAX]; /* lock */
-    long errors;                        /* lock */
-    long reconnects;                    /* lock */
-    long epoch;                         /* lock */
-    int connected;                      /* slots holding a context; lock */
-    int nslots;
-    struct slot slots[];
-};
 
 struct upstream *
 upstream_create(const struct config_ref *cfg, const struct redis_target *target,
@@ -165,6 +131,17 @@ slot_put(struct upstream *u, int idx)
     pthread_mutex_unlock(&u->lock);
 }
 
+/* A slot's state for a connection just opened (or none): nothing owed,
+ * not tracked, no bytes buffered. */
+static void
+slot_fresh(struct slot *s)
+{
+    s->pending = 0;
+    s->track_gen = 0;
+    s->in.start = s->in.end = 0;
+    resp_reply_init(&s->scan);
+}
+
 /*
  * Gives slot s a live connection. Fails fast while the pool is down; after
  * the backoff, one thread probes. Returns 0, or -1 with err set.
@@ -191,10 +168,7 @@ slot_connect(struct upstream *u, struct slot *s, char *err)
         redisFree(s->ctx);
         s->ctx = NULL;
     }
-    s->pending = 0;
-    s->track_gen = 0;
-    s->in.start = s->in.end = 0;
-    resp_reply_init(&s->scan);
+    slot_fresh(s);
 
     pthread_mutex_lock(&u->lock);
     u->probing = 0;
@@ -235,10 +209,7 @@ slot_drop(struct upstream *u, struct slot *s)
 
     redisFree(s->ctx);
     s->ctx = NULL;
-    s->pending = 0;
-    s->track_gen = 0;
-    s->in.start = s->in.end = 0;
-    resp_reply_init(&s->scan);
+    slot_fresh(s);
     pthread_mutex_lock(&u->lock);
     u->errors++;
     u->connected--;
@@ -272,13 +243,6 @@ in_room(struct ibuf *in)
     in->cap = cap;
     return 0;
 }
-
-/* One round trip's bytes to send: iov[0..n), off bytes already sent. */
-struct outbound {
-    const struct iovec *iov;
-    int n;
-    size_t total, sent;
-};
 
 /* Sends what the socket takes of o. Returns 0 or -1 (failed). */
 static int
@@ -348,7 +312,7 @@ take_replies(struct slot *s, size_t want, size_t *got, upstream_reply_fn sink,
  * was dropped), UPSTREAM_ENOMEM (the sink failed; all was read). err is
  * set on errors.
  */
-static int
+int
 slot_io(struct upstream *u, struct slot *s, struct outbound *o, size_t want,
         upstream_reply_fn sink, void *arg, size_t *done, char *err)
 {
@@ -444,14 +408,6 @@ down:
     return UPSTREAM_EDOWN;
 }
 
-/* One command's reply, copied out of the slot buffer by a sink. */
-struct one_reply {
-    int is_error;
-    int is_nil;
-    long long integer;
-    char text[UPSTREAM_ERR_MAX]; /* an error's or status's text */
-};
-
 static int
 one_sink(void *arg, size_t i, const char *p, size_t len)
 {
@@ -471,7 +427,7 @@ one_sink(void *arg, size_t i, const char *p, size_t len)
 }
 
 /* Sends one command (encoded in cmd[0..len)) and reads its reply into r. */
-static int
+int
 slot_call(struct upstream *u, struct slot *s, const char *cmd, size_t len,
           struct one_reply *r, char *err)
 {
@@ -482,157 +438,6 @@ slot_call(struct upstream *u, struct slot *s, const char *cmd, size_t len,
     return slot_io(u, s, &o, 1, one_sink, r, &done, err);
 }
 
-/*
- * Registers the slot's connection with the current invalidation stream if
- * it is new to it, and says whether what the connection reads may be
- * cached.
- */
-static int
-slot_track(struct upstream *u, struct slot *s, int *cacheable, char *err)
-{
-    long long id = 0;
-    uint64_t gen = 0;
-    struct one_reply r;
-    char cmd[96];
-    int rc, n;
-
-    switch (tracking_state(u->tracking, &id, &gen)) {
-    case TRACKING_OFF:
-        *cacheable = 1;
-        return 0;
-    case TRACKING_DOWN:
-        *cacheable = 0;
-        return 0;
-    case TRACKING_UP:
-        break;
-    }
-    if (s->track_gen == gen) {
-        *cacheable = 1;
-        return 0;
-    }
-    n = snprintf(cmd, sizeof(cmd), "CLIENT TRACKING ON REDIRECT %lld\r\n", id);
-    rc = slot_call(u, s, cmd, (size_t)n, &r, err);
-    if (rc != 0) {
-        return rc;
-    }
-    if (r.is_error) {
-        /* E.g. the stream's connection vanished a moment ago. */
-        log_debug("msg=\"client tracking refused\" error=\"%s\"", r.text);
-        *cacheable = 0;
-    } else {
-        s->track_gen = gen;
-        *cacheable = 1;
-    }
-    return 0;
-}
-
-/* A fill's two replies: PTTL's, then GET's (each after ASKING's +OK when
- * asking). */
-struct fetch_sink {
-    upstream_value_fn value;
-    void *arg;
-    int asking; /* replies 0 and 2 are ASKING's */
-    int64_t pttl;
-    int status; /* enum upstream_status of the GET */
-    char *err;
-};
-
-static int
-fetch_reply(void *arg, size_t i, const char *p, size_t len)
-{
-    struct fetch_sink *f = arg;
-    const char *data, *msg;
-    size_t dlen, mlen;
-    long long v;
-
-    if (f->asking) {
-        if (i % 2 == 0) {
-            return 0;
-        }
-        i /= 2;
-    }
-    if (i == 0) {
-        f->pttl = resp_reply_integer(p, len, &v) && v >= -1 ? v : -2;
-        return 0;
-    }
-    if (resp_reply_error(p, len, &msg, &mlen)) {
-        snprintf(f->err, UPSTREAM_ERR_MAX, "%.*s", (int)mlen, msg);
-        f->status = UPSTREAM_EREPLY;
-        return 0;
-    }
-    if (!resp_reply_bulk(p, len, &data, &dlen)) {
-        snprintf(f->err, UPSTREAM_ERR_MAX, "unexpected reply type '%c'",
-                 len > 0 ? p[0] : '?');
-        f->status = UPSTREAM_EREPLY;
-        return 0;
-    }
-    if (data == NULL) {
-        f->status = UPSTREAM_NIL;
-        return 0;
-    }
-    f->status = UPSTREAM_OK;
-    return f->value(f->arg, data, dlen, f->pttl);
-}
-
-/* Writes the RESP head of "CMD <key of klen bytes>" (the key and its
- * CRLF follow) into out[0..cap). Returns its length, or 0. */
-static size_t
-encode_key_command(char *out, size_t cap, const char *cmd, size_t klen)
-{
-    size_t n = (size_t)snprintf(out, cap, "*2\r\n$%zu\r\n%s\r\n$%zu\r\n",
-                                strlen(cmd), cmd, klen);
-    return n < cap ? n : 0;
-}
-
-/* Register, then PTTL + GET (each after ASKING when asking: ASKING lets
- * only the next command into a slot being imported), on a live
- * connection. */
-static int
-slot_fetch(struct upstream *u, struct slot *s, const char *key, size_t klen,
-           int asking, struct fetch_sink *f, int *cacheable)
-{
-    static const char ask[] = "*1\r\n$6\r\nASKING\r\n";
-    char h1[64], h2[64];
-    struct iovec v[8];
-    struct outbound o = {.iov = v, .n = 6};
-    size_t n1, n2, done;
-    int rc, i;
-
-    rc = slot_track(u, s, cacheable, f->err);
-    if (rc != 0) {
-        return rc;
-    }
-    n1 = encode_key_command(h1, sizeof(h1), "PTTL", klen);
-    n2 = encode_key_command(h2, sizeof(h2), "GET", klen);
-    i = 0;
-    if (asking) {
-        /* ASKING's +OKs are replies 0 and 2, skipped by the sink. */
-        v[i++] = (struct iovec){(void *)ask, sizeof(ask) - 1};
-        o.n += 2;
-    }
-    v[i++] = (struct iovec){h1, n1};
-    v[i++] = (struct iovec){(void *)key, klen};
-    v[i++] = (struct iovec){"\r\n", 2};
-    if (asking) {
-        v[i++] = (struct iovec){(void *)ask, sizeof(ask) - 1};
-    }
-    v[i++] = (struct iovec){h2, n2};
-    v[i++] = (struct iovec){(void *)key, klen};
-    v[i++] = (struct iovec){"\r\n", 2};
-    for (i = 0; i < o.n; i++) {
-        o.total += v[i].iov_len;
-    }
-    f->status = UPSTREAM_EDOWN;
-    f->asking = asking;
-    rc = slot_io(u, s, &o, asking ? 4 : 2, fetch_reply, f, &done, f->err);
-    if (rc == UPSTREAM_ENOMEM) {
-        return rc;
-    }
-    return rc != 0 ? rc : f->status;
-}
-
-/* Is the idle connection of s still there? Nothing is owed on it, so
- * anything readable is an EOF, an error or stray bytes: it is not. */
 static int
 slot_alive(const struct slot *s)
 {
@@ -646,7 +451,7 @@ slot_alive(const struct slot *s)
  * retry, a reused one that then fails is also retried once on a fresh
  * one (for idempotent lookups only: a batch of writes is never sent
  * twice). */
-static int
+int
 with_slot(struct upstream *u, char *err, int retry,
           int (*fn)(struct upstream *u, struct slot *s, void *arg), void *arg)
 {
@@ -678,39 +483,6 @@ with_slot(struct upstream *u, char *err, int retry,
 out:
     slot_put(u, idx);
     return rc;
-}
-
-struct fetch_call {
-    const char *key;
-    size_t klen;
-    int asking;
-    struct fetch_sink f;
-    int *cacheable;
-};
-
-static int
-fetch_fn(struct upstream *u, struct slot *s, void *arg)
-{
-    struct fetch_call *fc = arg;
-
-    return slot_fetch(u, s, fc->key, fc->klen, fc->asking, &fc->f,
-                      fc->cacheable);
-}
-
-int
-upstream_fetch(struct upstream *u, const char *key, size_t klen, int asking,
-               upstream_value_fn value, void *arg, char *err, int *cacheable)
-{
-    struct fetch_call fc = {
-        .key = key,
-        .klen = klen,
-        .asking = asking,
-        .f = {.value = value, .arg = arg, .err = err},
-        .cacheable = cacheable,
-    };
-
-    *cacheable = 0;
-    return with_slot(u, err, 1, fetch_fn, &fc);
 }
 
 struct exec_call {
