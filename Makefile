@@ -4,7 +4,10 @@
 #   make test-asan            the same tests under ASan+UBSan
 #   make test-tsan            end-to-end tests against a TSan proxy
 #   make run                  start with ./proxy.ini (and a throwaway redis)
-#   make bench                benchmark harness (tools/bench.sh)
+#   make bench                benchmark harness (tools/bench.sh; QUICK=1 for a
+#                             short smoke run into build/bench)
+#   make bench-syscalls       system calls per request (tools/bench/syscalls.sh)
+#   make bench-callgrind      instructions per hit (tools/bench/callgrind.sh)
 #   make check                format and layering checks (as in .ci/run)
 #   make install              binary, man page, example config, systemd unit
 #                             (PREFIX=/usr/local, DESTDIR); make uninstall

@@ -796,7 +796,7 @@ def memory_where(work):
 
 
 def write_dat(work, runs, meta):
-    """ratios.dat: label, median, min, max, target (for ratios.gp);
+    """ratios.dat: label, median, min, max, goal or 0 (for ratios.gp);
     throughput.dat: label, median, min, max, kind (0 proxy, 1 limit,
     2 peer); scale-{keys,conns}.dat: x label, median, min, max, p99."""
     rows = []
@@ -820,7 +820,7 @@ def write_dat(work, runs, meta):
         rows.append("%s\\nvs %s\t%.4f\t%.4f\t%.4f\t%s" % (
             SHORT.get(a, a), SHORT.get(b, b), statistics.median(rs),
             min(rs), max(rs), "%.2f" % targets[(a, b)]
-            if (a, b) in targets else "n/a"))
+            if (a, b) in targets else "0"))
     with open(os.path.join(work, "ratios.dat"), "w") as f:
         f.write("\n".join(rows) + "\n")
     rows = []
@@ -834,7 +834,7 @@ def write_dat(work, runs, meta):
             "limit") else 2
         short = system.split(" (")[0].replace("redis-benchmark --cluster",
                                               "direct")
-        rows.append("%s\\n%s\t%.0f\t%.0f\t%.0f\t%d" % (
+        rows.append("%s, %s\t%.0f\t%.0f\t%.0f\t%d" % (
             short, proto.replace("RESP ", ""), statistics.median(vals),
             min(vals), max(vals), kind))
     with open(os.path.join(work, "throughput.dat"), "w") as f:

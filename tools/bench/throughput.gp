@@ -19,7 +19,7 @@ set logscale y
 set yrange [5000:ymax * 1.6]
 set ylabel "requests per second (log scale)"
 set grid ytics
-set xtics noenhanced rotate by -60 font ",8"
+set xtics noenhanced rotate by -50 font ",8"
 set bmargin 9
 set key off
 color(k) = k == 0 ? 0x3973ac : k == 1 ? 0x999999 : 0xdd7733
