@@ -48,7 +48,7 @@
 #   CG_REQUESTS (10000) requests per callgrind run
 #   RETRY_OTHER (30)    a point during which other work on the machine
 #                       took this % of a CPU or more is measured once more
-#   MAX_RETRIES (20)    such retries at most per run
+#   MAX_RETRIES (10)    such retries at most per run
 #   PIN (1 on 2+ CPUs)  0: no taskset
 #   QUICK=1             1-second points, fewer rows, output to build/bench/
 #   BENCH_OUT           output directory
@@ -82,7 +82,7 @@ else
 fi
 SCALE_CONNS=${SCALE_CONNS:-"10 1000"}
 RETRY_OTHER=${RETRY_OTHER:-30}
-MAX_RETRIES=${MAX_RETRIES:-20}
+MAX_RETRIES=${MAX_RETRIES:-10}
 ROUNDS=${ROUNDS:-3}
 N=${N:-10000}
 V=${V:-100}
