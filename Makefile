@@ -6,7 +6,10 @@
 #   make run                  start with ./proxy.ini (and a throwaway redis)
 #   make run-cluster          the same in front of a throwaway local Redis
 #                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
-#   make bench                benchmark harness (tools/bench.sh)
+#   make bench                benchmark harness (tools/bench.sh; QUICK=1 for a
+#                             short smoke run into build/bench)
+#   make bench-syscalls       system calls per request (tools/bench/syscalls.sh)
+#   make bench-callgrind      instructions per hit (tools/bench/callgrind.sh)
 #   make check                format and layering checks (as in .ci/run)
 #   make install              binary, man page, example config, systemd unit
 #                             (PREFIX=/usr/local, DESTDIR); make uninstall
@@ -41,6 +44,7 @@ E2E_SRCS := $(wildcard tests/e2e/*.c)
 E2E      := $(BUILD)/tests/e2e
 
 .PHONY: all test test-unit test-e2e test-asan test-tsan run run-cluster bench deps \
+        bench-syscalls bench-callgrind \
         format check check-format check-layers docker-test clean
 all: $(BUILD)/redis-proxy
 
@@ -167,8 +171,22 @@ run: $(BUILD)/redis-proxy
 run-cluster: $(BUILD)/redis-proxy
 	@bash tools/run-cluster.sh $(BUILD)/redis-proxy
 
+# make bench: tools/bench.sh (QUICK=1 for a short smoke run into
+# build/bench); it builds the proxy and the limit server below itself.
+# bench-syscalls and bench-callgrind re-run one section on their own.
 bench:
 	@bash tools/bench.sh
+
+bench-syscalls:
+	@bash tools/bench/syscalls.sh
+
+bench-callgrind:
+	@bash tools/bench/callgrind.sh
+
+# The benchmark's limit server: one thread, epoll, fixed replies.
+$(BUILD)/tools/limit: tools/bench/limit.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -std=c11 $(WARN) -O2 -g -o $@ $<
 
 # The tests service of docker-compose.yml (`make test` in the Dockerfile's
 # build stage), then `down`; fails with the tests' exit status. Needs the

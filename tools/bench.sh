@@ -1,315 +1,250 @@
 #!/usr/bin/env bash
-# tools/bench.sh: the benchmark harness behind `make bench`.
+# tools/bench.sh: the benchmark behind `make bench`.
 #
-# One run on 127.0.0.1 measures redis-proxy side by side with what a user
-# would otherwise deploy, on the same keys and values, and writes
-# results.md, ratios.png and scaling.png to docs/bench/:
-#   - proxy HTTP hits (wrk, keys uniform at random, every key cached first),
-#     proxy HTTP misses (a second proxy with [cache] capacity = 0), proxy RESP
-#     GET (redis-benchmark -P 1 and -P 16);
-#   - nginx serving the values as static files (the practical HTTP limit),
-#     webdis (HTTP to Redis, no cache), Varnish in front of webdis (hits),
-#     twemproxy in front of Redis and redis-server itself (-P 1 and -P 16);
-#   - proxy HTTP hits as the cache, the workers and the connections grow;
-#   - proxy RSS per cached entry beyond its key and value.
-# Every server runs from a throwaway directory under /tmp on free loopback
-# ports and is stopped on exit; every load is bounded in time. A peer that
-# cannot start is reported as n/a and the rest is still measured.
+# Measures redis-proxy on 127.0.0.1 next to what a user would otherwise
+# deploy, on the same keys and values, and writes results.md and its charts
+# to docs/bench/ (QUICK=1: build/bench/):
+#   - HTTP cache hits (wrk, keys uniform at random, all cached) against the
+#     limit server (tools/bench/limit.c: one thread, epoll, a fixed reply of
+#     the proxy's hit size), nginx serving the values as static files,
+#     webdis, and Varnish hits in front of webdis; HTTP misses (a proxy with
+#     capacity 0);
+#   - RESP GET cache hits, -P 1 and -P 16 (redis-benchmark), against the
+#     limit server, redis-server and twemproxy in front of it;
+#   - forwarded SET, -P 1 and -P 16, against twemproxy, redis-server, limit;
+#   - a 3-master + 3-replica Redis Cluster: GET hits and SETs through the
+#     proxy against redis-benchmark --cluster straight to the nodes;
+#   - HTTP hits as the cache holds more keys (1k .. 1M) and with 10 and 1,000
+#     connections; memory per entry at the largest size;
+#   - then, servers stopped, tools/bench/syscalls.sh (system calls and
+#     context switches per request) and tools/bench/callgrind.sh
+#     (instructions per hit).
+#
+# Pinning: every server runs on CPU 0 and every load generator on CPU 1
+# (taskset; tools/bench/lib.sh), so each system gets the same single core.
+# Every point runs ROUNDS times, interleaved (round 1: every system, round
+# 2: every system, ...); the report gives per row the median, the spread
+# and the median of the per-round ratios, and a goals table. A goal missed
+# gets a profile (perf record and the system calls of the proxy under that
+# load) in the report.
 #
 # Keys are key:000000000000 .. key:<N-1>, 12-digit zero-padded, which is what
 # redis-benchmark -r N asks for (`GET key:__rand_int__`), so every system
-# reads the same keys and the RESP runs are hits.
+# reads the same keys and the RESP runs are hits. Every server runs from a
+# throwaway directory under /tmp on free loopback ports and is stopped by
+# PID on exit; every load is bounded in time. A peer that cannot start is
+# reported as n/a and the rest is still measured.
 #
 # Environment (default):
+#   BENCH_SECONDS (10)  each point of the main table and the keys rows
+#   SCALE_SECONDS (5)   each connections point
+#   ROUNDS (3)          interleaved repetitions of every point
 #   N (10000) keys   V (100) value bytes   C (50) connections per load
-#   BENCH_SECONDS (10)   each main-table load
-#   SCALE_SECONDS (5)    each scaling load
-#   SCALE_KEYS ("1000 10000 100000 1000000")   SCALE_WORKERS ("1 2 4 8 16 32")
-#   SCALE_CONNS ("10 100 1000")   MEM_KEYS (1000000) entries for the RSS figure
-#   WORKERS (nproc)      proxy workers, except in the workers scan: one per
-#                        core, as the peers run (nginx worker_processes auto,
-#                        webdis threads = nproc)
-#   QUICK=1              2 s loads, fewer scaling points, 100k-entry memory
-#                        run, results to build/bench/ (not docs/bench/)
-#   BENCH_OUT            output directory
-#   SKIP_DEPS=1          do not run tools/deps.sh
+#   SCALE_KEYS ("1000 10000 100000 1000000")   cached-keys rows; the largest
+#                       is also the memory figure
+#   SCALE_CONNS ("10 1000")   connection rows besides C
+#   PROFILE_SECONDS (5) each perf record of a missed goal's load
+#   SYSCALL_SECONDS (5) each load of syscalls.sh
+#   CG_REQUESTS (10000) requests per callgrind run
+#   RETRY_OTHER (30)    a point during which other work on the machine
+#                       took this % of a CPU or more is measured once more
+#   MAX_RETRIES (10)    such retries at most per run
+#   PIN (1 on 2+ CPUs)  0: no taskset
+#   QUICK=1             1-second points, fewer rows, output to build/bench/
+#   BENCH_OUT           output directory
+#   SKIP_DEPS=1         do not run tools/deps.sh
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HELP=$ROOT/tools/bench
 cd "$ROOT" || exit 1
+# shellcheck source=tools/bench/lib.sh
+. "$ROOT/tools/bench/lib.sh"
+# shellcheck source=tools/bench/servers.sh
+. "$ROOT/tools/bench/servers.sh"
 
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-    D=${BENCH_SECONDS:-2}
-    SD=${SCALE_SECONDS:-2}
-    SCALE_KEYS=${SCALE_KEYS:-"1000 10000 100000"}
-    SCALE_WORKERS=${SCALE_WORKERS:-"1 8"}
-    SCALE_CONNS=${SCALE_CONNS:-"10 1000"}
-    MEM_KEYS=${MEM_KEYS:-100000}
+    D=${BENCH_SECONDS:-1}
+    SD=${SCALE_SECONDS:-1}
+    SCALE_KEYS=${SCALE_KEYS:-"1000 100000"}
+    PROFILE_SECONDS=${PROFILE_SECONDS:-2}
+    SYSCALL_SECONDS=${SYSCALL_SECONDS:-2}
+    CG_REQUESTS=${CG_REQUESTS:-2000}
     OUT=${BENCH_OUT:-build/bench}
 else
     D=${BENCH_SECONDS:-10}
     SD=${SCALE_SECONDS:-5}
     SCALE_KEYS=${SCALE_KEYS:-"1000 10000 100000 1000000"}
-    SCALE_WORKERS=${SCALE_WORKERS:-"1 2 4 8 16 32"}
-    SCALE_CONNS=${SCALE_CONNS:-"10 100 1000"}
-    MEM_KEYS=${MEM_KEYS:-1000000}
+    PROFILE_SECONDS=${PROFILE_SECONDS:-5}
+    SYSCALL_SECONDS=${SYSCALL_SECONDS:-5}
+    CG_REQUESTS=${CG_REQUESTS:-10000}
     OUT=${BENCH_OUT:-docs/bench}
 fi
+SCALE_CONNS=${SCALE_CONNS:-"10 1000"}
+RETRY_OTHER=${RETRY_OTHER:-30}
+MAX_RETRIES=${MAX_RETRIES:-10}
+ROUNDS=${ROUNDS:-3}
 N=${N:-10000}
 V=${V:-100}
 C=${C:-50}
-WORKERS=${WORKERS:-$(nproc)}
 TTL=1h
+export N V C TTL PIN
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-for v in N V C D SD MEM_KEYS WORKERS; do
+for v in N V C D SD ROUNDS PROFILE_SECONDS SYSCALL_SECONDS CG_REQUESTS \
+    RETRY_OTHER; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
+MEM_KEYS=0
+for k in $SCALE_KEYS; do
+    [[ $k =~ ^[1-9][0-9]*$ ]] || die "SCALE_KEYS: '$k' is not a positive integer"
+    [ "$k" -gt "$MEM_KEYS" ] && MEM_KEYS=$k
+done
+for c in $SCALE_CONNS; do
+    [[ $c =~ ^[1-9][0-9]*$ ]] || die "SCALE_CONNS: '$c' is not a positive integer"
+done
+[ "$N" -le 999999999999 ] || die "N must fit in 12 digits"
 
 # --- setup -----------------------------------------------------------------
 
 if [ "${SKIP_DEPS:-0}" != 1 ]; then
     bash tools/deps.sh nginx webdis varnish nutcracker wrk gnuplot-nox \
-        redis-server redis-tools || die "tools/deps.sh failed"
+        redis-server redis-tools linux-perf valgrind curl ||
+        die "tools/deps.sh failed"
 fi
 for t in redis-server redis-cli redis-benchmark wrk python3 curl timeout; do
     command -v "$t" >/dev/null || die "$t not found (run as root to install)"
 done
 
-say "building the proxy (make)"
-make --no-print-directory >"/tmp/bench-make.$$.log" 2>&1 || {
-    tail -20 "/tmp/bench-make.$$.log" >&2
-    rm -f "/tmp/bench-make.$$.log"
-    die "make failed"
-}
-rm -f "/tmp/bench-make.$$.log"
+bench_init bench
+build_tools
+VAL=$(head -c "$V" /dev/zero | tr '\0' v)
+T_START=$SECONDS
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+say "pinning: $([ "$PIN" = 1 ] && echo "servers on CPU $SERVER_CPU, load generators on CPU $CLIENT_CPU" || echo off)"
 
-W=$(mktemp -d /tmp/redis-proxy-bench.XXXXXX) || die "mktemp failed"
-chmod 755 "$W" # nginx workers run as nobody and read $W/www
-PIDS=()
+start_redis
+ensure_keys $((N > MEM_KEYS ? N : MEM_KEYS))
 
-stop_pid() { # pid: TERM, up to 5 s, then KILL; reap it
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
-cleanup() {
-    local pid
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT TERM
+say "starting the proxies"
+if start_proxy hit && fill_proxy hit 0 "$N"; then
+    HIT_SIZE=$(curl -s -o /dev/null -w '%{size_header} %{size_download}' \
+        "http://127.0.0.1:${PX_HTTP[hit]}/key:000000000000")
+else
+    WHY[hit]=proxy_failed
+    HIT_SIZE="340 $V"
+fi
+read -r HIT_HEAD HIT_BODY <<<"$HIT_SIZE"
+curl -s --max-time 5 "http://127.0.0.1:${PX_ADMIN[hit]:-1}/stats.json" 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["workers"])' \
+    >"$W/workers" 2>/dev/null
+start_proxy miss cache.capacity=0 || WHY[miss]=proxy_failed
 
-# The binary is copied so a rebuild by someone else mid-run cannot swap it.
-cp build/redis-proxy "$W/redis-proxy" || die "no build/redis-proxy"
-PROXY=$W/redis-proxy
-
-# More descriptors for wrk -c1000 and the servers it talks to.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
-
-free_ports() { python3 "$HELP/keys.py" ports "$1"; }
-
-wait_port() { # port pid seconds: 0 once something accepts on port
-    local i
-    for i in $(seq $(($3 * 10))); do
-        kill -0 "$2" 2>/dev/null || return 1
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
+bench_memory() { # the largest keys proxy: RSS before and after its fill
+    local name=keys-$MEM_KEYS before after t0 stats
+    before=$(rss_kb "${PX_PIDS[$name]}")
+    t0=$SECONDS
+    # small batches: the fill's own buffers stay small next to the cache
+    KEYS_BATCH=1000 fill_proxy "$name" 0 "$MEM_KEYS" || return 1
+    sleep 1 # the fill's connections closed and freed
+    after=$(rss_kb "${PX_PIDS[$name]}")
+    stats=$(curl -s --max-time 5 "http://127.0.0.1:${PX_ADMIN[$name]}/metrics")
+    m() { awk -v m="redis_proxy_$1" '$1 == m {print $2; exit}' <<<"$stats"; }
+    {
+        printf 'keys\t%s\n' "$MEM_KEYS"
+        printf 'fill_seconds\t%s\n' "$((SECONDS - t0))"
+        printf 'rss_before_kb\t%s\n' "$before"
+        printf 'rss_after_kb\t%s\n' "$after"
+        printf 'entries\t%s\n' "$(m cache_entries)"
+        printf 'kv_bytes\t%s\n' "$(m cache_bytes)"
+        printf 'memory_bytes\t%s\n' "$(m cache_memory_bytes)"
+        printf 'evictions\t%s\n' "$(m 'cache_evictions_total{reason="capacity"}')"
+        printf 'invalidations\t%s\n' "$(m cache_invalidations_total)"
+    } >"$W/memory.tsv"
+    say "memory: RSS $before kB -> $after kB for $MEM_KEYS entries"
 }
 
-spawn() { # log cmd...: start in the background, remember the pid in LAST
-    local log=$1
-    shift
-    "$@" >"$log" 2>&1 &
-    LAST=$!
-    PIDS+=("$LAST")
-}
-
-started() { # name port pid: wait for the listener; complain with the log
-    if wait_port "$2" "$3" 10; then return 0; fi
-    say "$1 did not start; last lines of its log:"
-    tail -5 "$W/$1.log" 2>/dev/null | sed 's/^/    /' >&2
-    stop_pid "$3"
-    return 1
-}
-
-# --- Redis and the keys ----------------------------------------------------
-
-read -r RP < <(free_ports 1)
-# tracking-table-max-keys 0: no limit, else past 1M tracked keys Redis
-# invalidates keys on its own and the proxy's cache could never hold 1M.
-spawn "$W/redis.log" redis-server --bind 127.0.0.1 --port "$RP" --save '' \
-    --appendonly no --dir "$W" --tracking-table-max-keys 0
-REDIS_PID=$LAST
-started redis "$RP" "$REDIS_PID" || die "redis-server did not start"
-LOADED=0
-ensure_keys() { # count: keys 0 .. count-1 exist in Redis
-    [ "$1" -le "$LOADED" ] && return 0
-    local t0=$SECONDS
-    timeout -k 5 300 python3 "$HELP/keys.py" load "$RP" "$LOADED" "$1" "$V" ||
-        die "loading keys into Redis failed"
-    say "loaded keys $LOADED..$(($1 - 1)) ($V B values) in $((SECONDS - t0)) s"
-    LOADED=$1
-}
-ensure_keys "$N"
-
-# --- measuring -------------------------------------------------------------
-
-NA="n/a n/a n/a"
-
-wrk_load() { # port prefix suffix keys conns secs -> "rps p50_ms p99_ms note"
-    local out line
-    out=$(BENCH_PREFIX=$2 BENCH_SUFFIX=$3 BENCH_KEYS=$4 \
-        timeout -k 5 $(($6 + 60)) wrk -t1 -c"$5" -d"$6"s --timeout 5s \
-        -s "$HELP/rand.lua" "http://127.0.0.1:$1" 2>&1)
-    line=$(grep -a '^BENCH ' <<<"$out")
-    if [ -z "$line" ]; then
-        printf '%s\n' "$out" | tail -3 | sed 's/^/    wrk: /' >&2
-        echo "$NA wrk_failed"
-        return 1
+for k in $SCALE_KEYS; do
+    # max_memory 0: the entry count alone bounds these caches
+    if start_proxy "keys-$k" "cache.capacity=$k" cache.max_memory=0; then
+        if [ "$k" = "$MEM_KEYS" ]; then
+            bench_memory || WHY[keys-$k]=fill_failed
+        else
+            fill_proxy "keys-$k" 0 "$k" || WHY[keys-$k]=fill_failed
+        fi
+    else
+        WHY[keys-$k]=proxy_failed
     fi
-    awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-           note = ""
-           if (v["errors"] > 0) note = note ";socket_errors_" v["errors"]
-           if (v["non2xx"] > 0) note = note ";non-2xx_" v["non2xx"]
-           printf "%s %.3f %.3f %s\n", v["rps"], v["p50_us"] / 1000,
-                  v["p99_us"] / 1000, (note == "" ? "-" : substr(note, 2)) }' <<<"$line"
+done
+
+say "starting the limit servers ($HIT_HEAD + $HIT_BODY B HTTP replies, $V B bulks)"
+limit_start limit-http http "$((HIT_HEAD + HIT_BODY))" "$HIT_BODY"
+limit_start limit-resp resp "$V"
+say "starting the peers"
+nginx_start
+webdis_start
+varnish_start
+twemproxy_start
+say "starting a Redis Cluster (3 masters, 3 replicas) and a proxy in front of it"
+if cluster_start; then
+    start_proxy cluster "redis.port=${CLUSTER_PORTS[0]}" redis.cluster=on \
+        "redis.seeds=127.0.0.1:${CLUSTER_PORTS[1]},127.0.0.1:${CLUSTER_PORTS[2]}" &&
+        fill_proxy cluster 0 "$N" || WHY[cluster-proxy]=proxy_failed
+else
+    WHY[cluster-proxy]=${WHY[cluster]}
+fi
+
+# --- the points ----------------------------------------------------------------
+
+POINTS=()
+declare -A GROUP SYSTEM PROTO NEEDS
+point() { # id group system protocol needs: needs names what must be up
+    POINTS+=("$1")
+    GROUP[$1]=$2 SYSTEM[$1]=$3 PROTO[$1]=$4 NEEDS[$1]=$5
+}
+point proxy-http-hit http-hit "redis-proxy (cache hit)" HTTP hit
+point limit-http http-hit "limit (fixed reply)" HTTP limit-http
+point nginx http-hit "nginx (static files)" HTTP nginx
+point webdis http-hit "webdis (no cache)" HTTP webdis
+point varnish http-hit "Varnish -> webdis (cache hit)" HTTP varnish
+point proxy-http-miss http-miss "redis-proxy (cache off)" HTTP miss
+for p in 1 16; do
+    point "proxy-get-p$p" "get-p$p" "redis-proxy (cache hit)" "RESP GET -P $p" hit
+    point "limit-get-p$p" "get-p$p" "limit (fixed reply)" "RESP GET -P $p" limit-resp
+    point "redis-get-p$p" "get-p$p" "redis-server" "RESP GET -P $p" redis
+    point "twemproxy-get-p$p" "get-p$p" "twemproxy -> Redis" "RESP GET -P $p" twemproxy
+done
+for p in 1 16; do
+    point "proxy-set-p$p" "set-p$p" "redis-proxy (forwarded)" "RESP SET -P $p" hit
+    point "twemproxy-set-p$p" "set-p$p" "twemproxy -> Redis" "RESP SET -P $p" twemproxy
+    point "redis-set-p$p" "set-p$p" "redis-server" "RESP SET -P $p" redis
+    point "limit-set-p$p" "set-p$p" "limit (fixed reply)" "RESP SET -P $p" limit-resp
+done
+point proxy-cluster-get cluster "redis-proxy -> cluster (cache hit)" "RESP GET -P 1" cluster-proxy
+point direct-cluster-get cluster "redis-benchmark --cluster (direct)" "RESP GET -P 1" cluster
+point proxy-cluster-set cluster "redis-proxy -> cluster (forwarded)" "RESP SET -P 1" cluster-proxy
+point direct-cluster-set cluster "redis-benchmark --cluster (direct)" "RESP SET -P 1" cluster
+for k in $SCALE_KEYS; do
+    point "proxy-keys-$k" keys "redis-proxy, $k keys cached" HTTP "keys-$k"
+done
+for c in $SCALE_CONNS; do
+    point "proxy-conns-$c" conns "redis-proxy, $c connections" HTTP hit
+done
+
+up() { # name: 0 when that server is running
+    case $1 in
+    hit | miss | cluster-proxy | keys-*) [ -z "${WHY[$1]:-}" ] ;;
+    redis) true ;;
+    *) [ -n "${PORT[$1]:-}" ] ;;
+    esac
 }
 
-rb_csv() { # port pipeline keys requests timeout -> the CSV GET line
-    timeout -k 5 "$5" redis-benchmark -h 127.0.0.1 -p "$1" -c "$C" -P "$2" \
-        -r "$3" -n "$4" -t get --csv 2>/dev/null | grep -a '^"GET"'
+proxy_counts() { # name: "hits misses" of that proxy
+    echo "$(metric "${PX_ADMIN[$1]}" cache_hits_total)" \
+        "$(metric "${PX_ADMIN[$1]}" cache_misses_total)"
 }
 
-rb_load() { # port pipeline keys secs -> "rps p50_ms p99_ms note"
-    # redis-benchmark counts requests, not seconds: a short calibration run
-    # (also a warm-up) sizes the real one to last about secs.
-    local cal rps n line
-    cal=$(rb_csv "$1" "$2" "$3" $(($2 > 1 ? 100000 : 20000)) 60)
-    rps=$(awk -F'"' '{printf "%d", $4}' <<<"$cal")
-    if [ -z "$rps" ] || [ "$rps" -le 0 ]; then
-        echo "$NA redis-benchmark_failed"
-        return 1
-    fi
-    n=$((rps * $4))
-    line=$(rb_csv "$1" "$2" "$3" "$n" $(($4 * 3 + 30)))
-    if [ -z "$line" ]; then
-        echo "$NA redis-benchmark_timed_out"
-        return 1
-    fi
-    awk -F'"' '{printf "%s %s %s -\n", $4, $10, $14}' <<<"$line"
-}
-
-metric() { # admin-port name: one Prometheus sample
-    curl -s --max-time 5 "http://127.0.0.1:$1/metrics" |
-        awk -v m="redis_proxy_$2" '$1 == m {print $2; exit}'
-}
-
-pct_note() { # label hits0 misses0 hits1 misses1: "label hits X%" over the load
-    local h=$(($4 - $2)) m=$(($5 - $3))
-    [ $((h + m)) -gt 0 ] || { echo "$1 no lookups"; return; }
-    awk -v l="$1" -v h=$h -v m=$m 'BEGIN {printf "%s hits %.2f%%", l, 100 * h / (h + m)}'
-}
-
-add_note() { # "rps p50 p99 note" extra: the result with extra in its note
-    local r
-    read -r -a r <<<"$1"
-    [ "${r[3]:--}" = - ] && r[3]= || r[3]="${r[3]};"
-    echo "${r[0]} ${r[1]} ${r[2]} ${r[3]}${2// /_}"
-}
-
-redis_counts() { # "keyspace_hits keyspace_misses" of the bench's Redis
-    redis-cli -h 127.0.0.1 -p "$RP" INFO stats 2>/dev/null | tr -d '\r' |
-        awk -F: '$1 == "keyspace_hits" {h = $2} $1 == "keyspace_misses" {m = $2}
-                 END {print h + 0, m + 0}'
-}
-
-proxy_counts() { # "hits misses" of the proxy on admin port PX_ADMIN
-    echo "$(metric "$PX_ADMIN" cache_hits_total) $(metric "$PX_ADMIN" cache_misses_total)"
-}
-
-# Main table rows: id system protocol rps p50_ms p99_ms note (tab separated).
-row() { # id system protocol "rps p50 p99 note"
-    local r
-    read -r -a r <<<"$4"
-    r[3]=${r[3]:--}
-    r[3]=${r[3]//_/ }
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" \
-        "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" >>"$W/main.tsv"
-    say "$(printf '%-30s %-10s %10s req/s  p50 %7s ms  p99 %7s ms  %s' \
-        "$2" "$3" "${r[0]%.*}" "${r[1]}" "${r[2]}" "${r[3]}")"
-}
-
-# --- the proxy ---------------------------------------------------------------
-
-start_proxy() { # name -s-settings...: sets PX_PID PX_HTTP PX_RESP PX_ADMIN
-    local name=$1 i
-    shift
-    read -r PX_HTTP PX_RESP PX_ADMIN < <(free_ports 3)
-    cat >"$W/$name.ini" <<EOF
-[server]
-bind = 127.0.0.1
-http_port = $PX_HTTP
-resp_port = $PX_RESP
-workers = $WORKERS
-max_clients = 4096
-[redis]
-host = 127.0.0.1
-port = $RP
-[cache]
-ttl = $TTL
-capacity = $N
-tracking = on
-[admin]
-port = $PX_ADMIN
-[log]
-level = warn
-EOF
-    local args=()
-    for i in "$@"; do args+=(-s "$i"); done
-    spawn "$W/$name.log" "$PROXY" -c "$W/$name.ini" "${args[@]}"
-    PX_PID=$LAST
-    started "$name" "$PX_ADMIN" "$PX_PID" || return 1
-    for i in $(seq 100); do # ready: Redis answers, invalidation stream up
-        [ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' \
-            "http://127.0.0.1:$PX_ADMIN/readyz")" = 200 ] && return 0
-        sleep 0.1
-    done
-    say "$name never became ready"
-    return 1
-}
-
-fill_proxy() { # count: GET keys 0..count-1 once through the RESP port
-    local got
-    got=$(timeout -k 5 600 python3 "$HELP/keys.py" resp-get "$PX_RESP" 0 "$1")
-    [ "$got" = "$1 0 0" ] || {
-        say "filling the cache: expected '$1 0 0' (values nils errors), got '$got'"
-        return 1
-    }
-    local entries
-    entries=$(metric "$PX_ADMIN" cache_entries)
-    [ "${entries:-0}" -ge "$1" ] || {
-        say "filling the cache: $1 keys read, but cache_entries = ${entries:-?}"
-        return 1
-    }
-}
-
-counted() { # label counter-fn load-cmd...: the load's result, noting the
-    # hit ratio that counter-fn ("hits misses") saw over it
+counted() { # label "counter cmd" load-cmd...: the load's result with the
+    # hit ratio that the counter ("hits misses") saw over it
     local label=$1 fn=$2 before after r
     shift 2
     before=$($fn)
@@ -319,325 +254,234 @@ counted() { # label counter-fn load-cmd...: the load's result, noting the
     add_note "$r" "$(pct_note "$label" $before $after)"
 }
 
-proxy_hits() { # conns keys secs: wrk against the proxy's HTTP port
-    counted cache proxy_counts wrk_load "$PX_HTTP" / "" "$2" "$1" "$3"
+run_point() { # id secs: the load of that point, one result line
+    local id=$1 s=$2 p=${1##*-p} set=(SET bench:set:__rand_int__ "$VAL")
+    case $id in
+    proxy-http-hit) counted cache "proxy_counts hit" \
+        wrk_load "${PX_HTTP[hit]}" / "" "$N" "$C" "$s" ;;
+    limit-http) wrk_load "${PORT[limit-http]}" / "" "$N" "$C" "$s" ;;
+    nginx) wrk_load "${PORT[nginx]}" / "" "$N" "$C" "$s" ;;
+    webdis) counted Redis "redis_counts_at $RP" \
+        wrk_load "${PORT[webdis]}" /GET/ .txt "$N" "$C" "$s" ;;
+    varnish) counted Varnish varnish_counts \
+        wrk_load "${PORT[varnish]}" /GET/ .txt "$N" "$C" "$s" ;;
+    proxy-http-miss) counted cache "proxy_counts miss" \
+        wrk_load "${PX_HTTP[miss]}" / "" "$N" "$C" "$s" ;;
+    proxy-get-p*) counted cache "proxy_counts hit" \
+        rb_load "${PX_RESP[hit]}" "$p" "$N" "$s" -t get ;;
+    limit-get-p*) rb_load "${PORT[limit-resp]}" "$p" "$N" "$s" -t get ;;
+    redis-get-p*) counted Redis "redis_counts_at $RP" \
+        rb_load "$RP" "$p" "$N" "$s" -t get ;;
+    twemproxy-get-p*) counted Redis "redis_counts_at $RP" \
+        rb_load "${PORT[twemproxy]}" "$p" "$N" "$s" -t get ;;
+    proxy-set-p*) rb_load "${PX_RESP[hit]}" "$p" "$N" "$s" "${set[@]}" ;;
+    twemproxy-set-p*) rb_load "${PORT[twemproxy]}" "$p" "$N" "$s" "${set[@]}" ;;
+    redis-set-p*) rb_load "$RP" "$p" "$N" "$s" "${set[@]}" ;;
+    limit-set-p*) rb_load "${PORT[limit-resp]}" "$p" "$N" "$s" "${set[@]}" ;;
+    proxy-cluster-get) counted cache "proxy_counts cluster" \
+        rb_load "${PX_RESP[cluster]}" 1 "$N" "$s" -t get ;;
+    direct-cluster-get) counted Redis cluster_counts \
+        rb_load "${PORT[cluster]}" 1 "$N" "$s" --cluster -t get ;;
+    proxy-cluster-set) rb_load "${PX_RESP[cluster]}" 1 "$N" "$s" "${set[@]}" ;;
+    direct-cluster-set) rb_load "${PORT[cluster]}" 1 "$N" "$s" --cluster \
+        SET 'bench:{tag}:__rand_int__' "$VAL" ;;
+    proxy-keys-*) counted cache "proxy_counts keys-${id#proxy-keys-}" \
+        wrk_load "${PX_HTTP[keys-${id#proxy-keys-}]}" / "" \
+        "${id#proxy-keys-}" "$C" "$s" ;;
+    proxy-conns-*) counted cache "proxy_counts hit" \
+        wrk_load "${PX_HTTP[hit]}" / "" "$N" "${id#proxy-conns-}" "$s" ;;
+    *) echo "$NA unknown_point" ;;
+    esac
 }
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+secs_of() { [ "${GROUP[$1]}" = conns ] && echo "$SD" || echo "$D"; }
 
-bench_proxy() {
-    local p
-    say "proxy: cache hits (HTTP and RESP)"
-    if start_proxy proxy-hit && fill_proxy "$N"; then
-        row proxy-http-hit "redis-proxy (cache hit)" HTTP "$(proxy_hits "$C" "$N" "$D")"
-        for p in 1 16; do
-            row "proxy-resp-p$p" "redis-proxy (cache hit)" "RESP -P $p" \
-                "$(counted cache proxy_counts rb_load "$PX_RESP" "$p" "$N" "$D")"
-        done
-    else
-        row proxy-http-hit "redis-proxy (cache hit)" HTTP "$NA proxy_failed"
-        for p in 1 16; do
-            row "proxy-resp-p$p" "redis-proxy (cache hit)" "RESP -P $p" "$NA proxy_failed"
-        done
-    fi
-    stop_pid "$PX_PID"
-
-    say "proxy: cache off (every request goes to Redis)"
-    if start_proxy proxy-miss cache.capacity=0; then
-        row proxy-http-miss "redis-proxy (cache off)" HTTP \
-            "$(counted cache proxy_counts wrk_load "$PX_HTTP" / "" "$N" "$C" "$D")"
-    else
-        row proxy-http-miss "redis-proxy (cache off)" HTTP "$NA proxy_failed"
-    fi
-    stop_pid "$PX_PID"
-}
-
-# --- the peers -------------------------------------------------------------
-
-http_warm() { # name port prefix suffix: GET every key once, all must be 200
-    local got
-    got=$(KEYS_CONNS=4 timeout -k 5 300 python3 "$HELP/keys.py" http-get \
-        "$2" "$3" "$4" 0 "$N")
-    [ "$got" = "$N 0" ] || say "$1: warming: expected '$N 0' (200s others), got '$got'"
-}
-
-bench_nginx() {
-    local port
-    command -v nginx >/dev/null || { row nginx "nginx (static files)" HTTP "$NA not_installed"; return; }
-    read -r port < <(free_ports 1)
-    mkdir -p "$W/www" "$W/nginx-tmp"
-    python3 "$HELP/keys.py" files "$W/www" 0 "$N" "$V"
-    chmod -R a+rX "$W/www"
-    cat >"$W/nginx.conf" <<EOF
-worker_processes auto;
-pid $W/nginx.pid;
-error_log $W/nginx.err warn;
-daemon off;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $W/nginx-tmp/body;
-    proxy_temp_path $W/nginx-tmp/proxy;
-    fastcgi_temp_path $W/nginx-tmp/fastcgi;
-    uwsgi_temp_path $W/nginx-tmp/uwsgi;
-    scgi_temp_path $W/nginx-tmp/scgi;
-    open_file_cache max=$((N + 1000)) inactive=10m;
-    keepalive_requests 100000000;
-    server {
-        listen 127.0.0.1:$port;
-        root $W/www;
-        default_type application/octet-stream;
-    }
-}
-EOF
-    spawn "$W/nginx.log" nginx -e "$W/nginx.err" -c "$W/nginx.conf"
-    if started nginx "$port" "$LAST"; then
-        http_warm nginx "$port" / ""
-        row nginx "nginx (static files)" HTTP "$(wrk_load "$port" / "" "$N" "$C" "$D")"
-        stop_pid "$LAST"
-    else
-        row nginx "nginx (static files)" HTTP "$NA did_not_start"
-    fi
-}
-
-WEBDIS_PORT=
-bench_webdis() {
-    command -v webdis >/dev/null || { row webdis "webdis (no cache)" HTTP "$NA not_installed"; return; }
-    read -r WEBDIS_PORT < <(free_ports 1)
-    cat >"$W/webdis.json" <<EOF
-{"redis_host": "127.0.0.1", "redis_port": $RP,
- "http_host": "127.0.0.1", "http_port": $WEBDIS_PORT,
- "threads": $(nproc), "pool_size": 20, "daemonize": false,
- "database": 0, "verbosity": 0, "logfile": "$W/webdis.out"}
-EOF
-    spawn "$W/webdis.log" webdis "$W/webdis.json"
-    WEBDIS_PID=$LAST
-    if started webdis "$WEBDIS_PORT" "$WEBDIS_PID"; then
-        # /GET/<key>.txt answers the raw value as text/plain
-        http_warm webdis "$WEBDIS_PORT" /GET/ .txt
-        row webdis "webdis (no cache)" HTTP "$(counted Redis redis_counts \
-            wrk_load "$WEBDIS_PORT" /GET/ .txt "$N" "$C" "$D")"
-    else
-        row webdis "webdis (no cache)" HTTP "$NA did_not_start"
-        WEBDIS_PORT=
-    fi
-}
-
-varnish_counts() { # "cache_hit cache_miss" of the bench's varnishd
-    varnishstat -n "$VARNISH_DIR" -1 -f MAIN.cache_hit -f MAIN.cache_miss 2>/dev/null |
-        awk '$1 == "MAIN.cache_hit" {h = $2} $1 == "MAIN.cache_miss" {m = $2}
-             END {print h + 0, m + 0}'
-}
-
-bench_varnish() { # needs webdis running
-    local port
-    if ! command -v varnishd >/dev/null; then
-        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA not_installed"
-        return
-    fi
-    if [ -z "$WEBDIS_PORT" ]; then
-        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA webdis_down"
-        return
-    fi
-    read -r port < <(free_ports 1)
-    cat >"$W/varnish.vcl" <<EOF
-vcl 4.1;
-backend webdis { .host = "127.0.0.1"; .port = "$WEBDIS_PORT"; }
-sub vcl_backend_response { set beresp.ttl = 1h; }
-EOF
-    # -F: foreground (the pid is ours), -j none: no privilege separation
-    # (runs from /tmp as whoever runs the bench), -T none: no admin CLI port.
-    spawn "$W/varnish.log" varnishd -F -j none -T none -n "$W/varnish" \
-        -a "127.0.0.1:$port" -f "$W/varnish.vcl" -s malloc,256m
-    if started varnish "$port" "$LAST"; then
-        http_warm varnish "$port" /GET/ .txt
-        VARNISH_DIR=$W/varnish
-        row varnish "Varnish -> webdis (cache hit)" HTTP "$(counted Varnish \
-            varnish_counts wrk_load "$port" /GET/ .txt "$N" "$C" "$D")"
-        stop_pid "$LAST"
-    else
-        row varnish "Varnish -> webdis (cache hit)" HTTP "$NA did_not_start"
-    fi
-}
-
-bench_twemproxy() {
-    local port stats p
-    if ! command -v nutcracker >/dev/null; then
-        for p in 1 16; do row "twemproxy-p$p" "twemproxy -> Redis" "RESP -P $p" "$NA not_installed"; done
-        return
-    fi
-    read -r port stats < <(free_ports 2)
-    cat >"$W/nutcracker.yml" <<EOF
-bench:
-  listen: 127.0.0.1:$port
-  redis: true
-  hash: fnv1a_64
-  distribution: ketama
-  servers:
-    - 127.0.0.1:$RP:1
-EOF
-    spawn "$W/twemproxy.log" nutcracker -c "$W/nutcracker.yml" \
-        -s "$stats" -a 127.0.0.1 -o "$W/nutcracker.out"
-    if started twemproxy "$port" "$LAST"; then
-        for p in 1 16; do
-            row "twemproxy-p$p" "twemproxy -> Redis" "RESP -P $p" \
-                "$(counted Redis redis_counts rb_load "$port" "$p" "$N" "$D")"
-        done
-        stop_pid "$LAST"
-    else
-        for p in 1 16; do row "twemproxy-p$p" "twemproxy -> Redis" "RESP -P $p" "$NA did_not_start"; done
-    fi
-}
-
-bench_redis() {
-    local p
-    for p in 1 16; do
-        row "redis-p$p" "redis-server" "RESP -P $p" \
-            "$(counted Redis redis_counts rb_load "$RP" "$p" "$N" "$D")"
-    done
-}
-
-# --- scaling and memory ------------------------------------------------------
-
-scale_row() { # file x "rps p50 p99 note"
-    local r
+record() { # round id "rps p50 p99 requests note" "other% steal%" tries
+    local r o
     read -r -a r <<<"$3"
-    r[3]=${r[3]:--}
-    r[3]=${r[3]//_/ }
-    printf '%s\t%s\t%s\t%s\t%s\n' "$2" "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" >>"$W/$1.tsv"
-    say "$(printf '  %-8s %8s %10s req/s  p50 %7s ms  p99 %7s ms  %s' \
-        "${1#scale-}" "$2" "${r[0]%.*}" "${r[1]}" "${r[2]}" "${r[3]}")"
+    read -r -a o <<<"$4"
+    r[4]=${r[4]:--}
+    r[4]=${r[4]//_/ }
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" \
+        "${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" "${r[4]}" "${o[0]}" "${o[1]}" \
+        "$5" >>"$W/runs.tsv"
+    say "$(printf '  %-20s %-16s %10s req/s  p99 %7s ms  other CPU %5s%%  %s' \
+        "$2" "${PROTO[$2]}" "${r[0]%.*}" "${r[2]}" "${o[0]}" "${r[4]}")"
 }
 
-bench_scale_workers() {
-    local w
-    say "scaling: workers ($SCALE_WORKERS), $C connections, $N keys"
-    for w in $SCALE_WORKERS; do
-        if start_proxy "proxy-w$w" "server.workers=$w" && fill_proxy "$N"; then
-            scale_row scale-workers "$w" "$(proxy_hits "$C" "$N" "$SD")"
-        else
-            scale_row scale-workers "$w" "$NA proxy_failed"
+# A point during which other work on the machine (not this bench, its
+# servers or its load generators) took more than RETRY_OTHER % of a CPU is
+# measured once more, a few seconds later, at most MAX_RETRIES times a run;
+# the figures kept are the last ones, with the other work they saw.
+RETRIES_LEFT=$MAX_RETRIES
+measure_point() { # round id
+    local tries=0 m0 m1 res other
+    while :; do
+        m0=$(cpu_mark)
+        res=$(run_point "$2" "$(secs_of "$2")")
+        m1=$(cpu_mark)
+        other=$(foreign_pct "$m0" "$m1")
+        if [ "${other%%.*}" -ge "$RETRY_OTHER" ] && [ "$tries" -lt 1 ] &&
+            [ "$RETRIES_LEFT" -gt 0 ]; then
+            say "  $2: other work took ${other%% *}% of a CPU; again in 3 s"
+            tries=$((tries + 1))
+            RETRIES_LEFT=$((RETRIES_LEFT - 1))
+            sleep 3
+            continue
         fi
-        stop_pid "$PX_PID"
-    done
-}
-
-bench_scale_conns() {
-    local c max=0
-    for c in $SCALE_CONNS; do [ "$c" -gt "$max" ] && max=$c; done
-    say "scaling: connections ($SCALE_CONNS), $WORKERS workers, $N keys"
-    if start_proxy proxy-conns "server.max_clients=$((max * 2 + 100))" &&
-        fill_proxy "$N"; then
-        for c in $SCALE_CONNS; do
-            scale_row scale-conns "$c" "$(proxy_hits "$c" "$N" "$SD")"
-        done
-    else
-        for c in $SCALE_CONNS; do scale_row scale-conns "$c" "$NA proxy_failed"; done
-    fi
-    stop_pid "$PX_PID"
-}
-
-bench_scale_keys() { # one proxy whose cache grows through the sizes
-    local k max=0 filled=0 got
-    for k in $SCALE_KEYS; do [ "$k" -gt "$max" ] && max=$k; done
-    ensure_keys "$max"
-    say "scaling: cached keys ($SCALE_KEYS), $WORKERS workers, $C connections"
-    if ! start_proxy proxy-keys "cache.capacity=$max"; then
-        for k in $SCALE_KEYS; do scale_row scale-keys "$k" "$NA proxy_failed"; done
-        stop_pid "$PX_PID"
+        record "$1" "$2" "$res" "$other" "$tries"
         return
-    fi
-    for k in $SCALE_KEYS; do
-        if [ "$k" -gt "$filled" ]; then
-            got=$(timeout -k 5 600 python3 "$HELP/keys.py" resp-get "$PX_RESP" "$filled" "$k")
-            [ "$got" = "$((k - filled)) 0 0" ] || say "filling $filled..$k: got '$got'"
-            filled=$k
-        fi
-        scale_row scale-keys "$k" "$(proxy_hits "$C" "$k" "$SD")"
     done
-    stop_pid "$PX_PID"
 }
 
-bench_memory() {
-    local before after entries bytes t0
-    ensure_keys "$MEM_KEYS"
-    say "memory: RSS of a proxy holding $MEM_KEYS entries of $V B values"
-    start_proxy proxy-mem "cache.capacity=$MEM_KEYS" || { stop_pid "$PX_PID"; return; }
-    sleep 0.5
-    before=$(rss_kb "$PX_PID")
-    t0=$SECONDS
-    fill_proxy "$MEM_KEYS" || say "memory: fill incomplete"
-    after=$(rss_kb "$PX_PID")
-    entries=$(curl -s --max-time 5 "http://127.0.0.1:$PX_ADMIN/stats.json" |
-        python3 -c 'import json,sys; c=json.load(sys.stdin)["cache"]; print(c["entries"], c["bytes"])')
-    read -r entries bytes <<<"$entries"
+{
+    for id in "${POINTS[@]}"; do
+        printf '%s\t%s\t%s\t%s\t%s\n' "$id" "${GROUP[$id]}" "${SYSTEM[$id]}" \
+            "${PROTO[$id]}" "$(secs_of "$id")"
+    done
+} >"$W/points.tsv"
+
+T_ROUNDS=$SECONDS
+npoints=${#POINTS[@]}
+say "$npoints points x $ROUNDS rounds, ${D} s each (connections rows ${SD} s)"
+for ((round = 1; round <= ROUNDS; round++)); do
+    say "round $round of $ROUNDS (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    printf '%s\t%s\t%s\n' "$round" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+        "$((SECONDS - T_ROUNDS))" >>"$W/rounds.tsv"
+    for id in "${POINTS[@]}"; do
+        need=${NEEDS[$id]}
+        if up "$need"; then
+            measure_point "$round" "$id"
+        else
+            record "$round" "$id" "$NA ${WHY[$need]:-down}" "n/a n/a" 0
+        fi
+    done
+done
+ROUNDS_SECONDS=$((SECONDS - T_ROUNDS))
+
+write_meta() { # meta.tsv: the machine, the versions, the parameters
     {
-        printf 'keys\t%s\n' "$MEM_KEYS"
-        printf 'fill_seconds\t%s\n' "$((SECONDS - t0))"
-        printf 'rss_before_kb\t%s\n' "$before"
-        printf 'rss_after_kb\t%s\n' "$after"
-        printf 'entries\t%s\n' "$entries"
-        printf 'kv_bytes\t%s\n' "$bytes"
-        printf 'evictions\t%s\n' "$(metric "$PX_ADMIN" 'cache_evictions_total{reason="capacity"}')"
-        printf 'invalidations\t%s\n' "$(metric "$PX_ADMIN" cache_invalidations_total)"
-    } >"$W/memory.tsv"
-    say "memory: RSS $before kB -> $after kB, $entries entries, $bytes key+value bytes"
-    stop_pid "$PX_PID"
+        printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+        printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+        printf 'nproc\t%s\n' "$(nproc --all)"
+        printf 'kernel\t%s\n' "$(uname -sr)"
+        printf 'os\t%s\n' "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
+        printf 'memory\t%s\n' "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+        printf 'load_start\t%s\n' "$LOAD_START"
+        printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+        printf 'elapsed\t%s\n' "$((SECONDS - T_START))"
+        printf 'rounds_seconds\t%s\n' "$ROUNDS_SECONDS"
+        printf 'tree\t%s\n' "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+        printf 'cflags\t%s\n' "$(make -s --no-print-directory -p -n 2>/dev/null |
+            awk -F' [?:]?= ' '$1 == "CFLAGS" {print $2; exit}')"
+        printf 'quick\t%s\n' "$QUICK"
+        printf 'pin\t%s\n' "$PIN"
+        printf 'server_cpu\t%s\nclient_cpu\t%s\n' "$SERVER_CPU" "$CLIENT_CPU"
+        printf 'N\t%s\nV\t%s\nC\t%s\nD\t%s\nSD\t%s\nROUNDS\t%s\nTTL\t%s\n' \
+            "$N" "$V" "$C" "$D" "$SD" "$ROUNDS" "$TTL"
+        printf 'SCALE_KEYS\t%s\nSCALE_CONNS\t%s\nMEM_KEYS\t%s\n' \
+            "$SCALE_KEYS" "$SCALE_CONNS" "$MEM_KEYS"
+        printf 'PROFILE_SECONDS\t%s\nSYSCALL_SECONDS\t%s\nCG_REQUESTS\t%s\n' \
+            "$PROFILE_SECONDS" "$SYSCALL_SECONDS" "$CG_REQUESTS"
+        printf 'RETRY_OTHER\t%s\nMAX_RETRIES\t%s\nretries_used\t%s\n' \
+            "$RETRY_OTHER" "$MAX_RETRIES" "$((MAX_RETRIES - RETRIES_LEFT))"
+        printf 'hit_reply\t%s + %s\n' "$HIT_HEAD" "$HIT_BODY"
+        printf 'proxy_workers\t%s\n' "$(cat "$W/workers" 2>/dev/null || echo default)"
+        printf 'cluster_tags\t%s\n' "${CLUSTER_TAGS[*]:-}"
+        printf 'software\t%s\n' "$(dpkg-query -W -f='${Package} ${Version}, ' \
+            redis-server redis-tools nginx webdis varnish nutcracker wrk \
+            linux-perf valgrind gnuplot-nox 2>/dev/null | sed 's/, $//')"
+    } >"$W/meta.tsv"
 }
 
-# --- run ---------------------------------------------------------------------
+# --- profiles of the goals missed ------------------------------------------
 
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-T_START=$SECONDS
-say "main table: $N keys, $V B values, ${D} s per load, $C connections"
-bench_proxy
-bench_nginx
-bench_webdis
-bench_varnish
-[ -n "${WEBDIS_PID:-}" ] && stop_pid "$WEBDIS_PID"
-bench_twemproxy
-bench_redis
-bench_scale_workers
-bench_scale_conns
-bench_scale_keys
-bench_memory
+profile_load() { # name secs: the load a profile runs, in the foreground
+    case $1 in
+    http-hit) wrk_load "${PX_HTTP[hit]}" / "" "$N" "$C" "$2" ;;
+    get-p1 | get-p16) rb_load "${PX_RESP[hit]}" "${1#get-p}" "$N" "$2" -t get ;;
+    set-p1 | set-p16) rb_load "${PX_RESP[hit]}" "${1#set-p}" "$N" "$2" \
+        SET bench:set:__rand_int__ "$VAL" ;;
+    keys-max) wrk_load "${PX_HTTP[keys-$MEM_KEYS]}" / "" "$MEM_KEYS" "$C" "$2" ;;
+    cluster-get) rb_load "${PX_RESP[cluster]}" 1 "$N" "$2" -t get ;;
+    esac
+}
+
+profile_pid() { # name: the proxy that profile_load name loads
+    case $1 in
+    keys-max) echo "${PX_PIDS[keys-$MEM_KEYS]:-}" ;;
+    cluster-get) echo "${PX_PIDS[cluster]:-}" ;;
+    *) echo "${PX_PIDS[hit]:-}" ;;
+    esac
+}
+
+profile() { # name: perf record of the proxy under that load, then its
+    # system calls per request under the same load
+    local name=$1 pid lp base=$W/profile-$1
+    pid=$(profile_pid "$name")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    say "profile: $name (proxy pid $pid, ${PROFILE_SECONDS} s)"
+    profile_load "$name" $((PROFILE_SECONDS + 2)) >"$base.load0" &
+    lp=$!
+    sleep 1
+    perf record -q -F 1999 -e cpu-clock -g -p "$pid" -o "$base.data" \
+        -- sleep "$PROFILE_SECONDS" >/dev/null 2>&1
+    wait "$lp"
+    perf report -i "$base.data" --stdio --no-children --sort sym \
+        --percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+        head -25 >"$base.self"
+    perf report -i "$base.data" --stdio --children --sort sym \
+        --percent-limit 3 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+        head -25 >"$base.children"
+    perf report -i "$base.data" --stdio --no-children --sort dso -g none \
+        2>/dev/null | grep -v '^#' | grep -v '^$' | head -8 >"$base.dso"
+    rm -f "$base.data" "$base.data.old"
+    perf_syscalls "$pid" "$base.sys" profile_load "$name" "$PROFILE_SECONDS" \
+        >"$base.load"
+}
+
+if perf_ok; then
+    write_meta
+    missed=$(python3 "$HELP/report.py" profiles "$W") || missed=
+    # the two hit paths and the cluster always; then every other goal missed
+    for name in $(printf '%s\n' http-hit get-p1 $missed cluster-get | awk '!seen[$0]++'); do
+        profile "$name"
+    done
+else
+    say "perf cannot count syscall tracepoints here: no profiles"
+fi
+
+say "stopping the servers"
+for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+PIDS=()
+
+# --- system calls and instructions per request ---------------------------
+
+SECTION_OUT=$W SECONDS_PER_LOAD=$SYSCALL_SECONDS SKIP_BUILD=1 PROXY_BIN=$PROXY \
+    LIMIT_BIN=$LIMIT bash "$HELP/syscalls.sh" || say "syscalls.sh failed"
+SECTION_OUT=$W REQUESTS=$CG_REQUESTS SKIP_BUILD=1 PROXY_BIN=$PROXY \
+    bash "$HELP/callgrind.sh" || say "callgrind.sh failed"
 
 # --- report ------------------------------------------------------------------
 
-{
-    printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
-    printf 'nproc\t%s\n' "$(nproc)"
-    printf 'kernel\t%s\n' "$(uname -sr)"
-    printf 'memory\t%s\n' "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-    printf 'load_start\t%s\n' "$LOAD_START"
-    printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
-    printf 'elapsed\t%s\n' "$((SECONDS - T_START))"
-    printf 'tree\t%s\n' "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-    printf 'cflags\t%s\n' "$(make -s --no-print-directory -p -n 2>/dev/null | awk -F' [?:]?= ' '$1 == "OPT" {print $2; exit}')"
-    printf 'quick\t%s\n' "$QUICK"
-    printf 'N\t%s\nV\t%s\nC\t%s\nD\t%s\nSD\t%s\nWORKERS\t%s\nTTL\t%s\n' \
-        "$N" "$V" "$C" "$D" "$SD" "$WORKERS" "$TTL"
-    printf 'SCALE_KEYS\t%s\nSCALE_WORKERS\t%s\nSCALE_CONNS\t%s\nMEM_KEYS\t%s\n' \
-        "$SCALE_KEYS" "$SCALE_WORKERS" "$SCALE_CONNS" "$MEM_KEYS"
-    printf 'software\t%s\n' "$(dpkg-query -W -f='${Package} ${Version}, ' \
-        redis-server redis-tools nginx webdis varnish nutcracker wrk \
-        2>/dev/null | sed 's/, $//')"
-} >"$W/meta.tsv"
+write_meta
 
-mkdir -p "$OUT" || die "cannot create $OUT"
-# The raw measurements stay in build/ (git-ignored) for a second look.
-rm -rf build/bench-data && mkdir -p build/bench-data &&
-    cp "$W"/*.tsv build/bench-data/ 2>/dev/null
-python3 "$HELP/report.py" "$W" "$OUT" || die "report.py failed"
-cp "$W/ratios.dat" build/bench-data/ 2>/dev/null
+mkdir -p "$OUT/data" || die "cannot create $OUT/data"
+python3 "$HELP/report.py" report "$W" "$OUT" || die "report.py failed"
 if command -v gnuplot >/dev/null; then
-    gnuplot -e "dir='$W'; out='$OUT/ratios.png'" "$HELP/ratios.gp" ||
-        say "gnuplot ratios.png failed"
-    gnuplot -e "dir='$W'; out='$OUT/scaling.png'" "$HELP/scaling.gp" ||
-        say "gnuplot scaling.png failed"
+    for chart in ratios throughput scaling; do
+        gnuplot -e "dir='$W'; out='$OUT/$chart.png'" "$HELP/$chart.gp" ||
+            say "gnuplot $chart.png failed"
+    done
 else
     say "gnuplot not installed: no charts"
 fi
-cat "$OUT/results.md"
-say "wrote $OUT/results.md, $OUT/ratios.png, $OUT/scaling.png in $((SECONDS - T_START)) s"
+# The measurements behind results.md go next to it; everything else (the
+# profiles' and callgrind's full output) stays in build/bench-data/
+# (git-ignored) for a second look.
+rm -f "$OUT"/data/*.tsv
+cp "$W"/{meta,points,rounds,runs,memory,syscalls,callgrind}.tsv "$OUT/data/" 2>/dev/null
+rm -rf build/bench-data && mkdir -p build/bench-data &&
+    cp "$W"/*.tsv "$W"/*.dat "$W"/profile-* "$W"/callgrind-* build/bench-data/ 2>/dev/null
+awk '/^## Goals/ {on = 1} /^## / && !/^## Goals/ {on = 0} on' "$OUT/results.md" >&2
+say "wrote $OUT/results.md, its charts and data/ in $((SECONDS - T_START)) s"

@@ -2,51 +2,81 @@
 """Turns the measurements of tools/bench.sh into OUT/results.md and the data
 files the gnuplot scripts read (written next to the measurements).
 
-Usage: report.py WORKDIR OUT
+Usage:
+  report.py report WORKDIR OUT   results.md in OUT; *.dat in WORKDIR
+  report.py profiles WORKDIR     the profile loads of the goals missed so
+                                 far (one a line), for bench.sh to record
+  report.py syscalls DIR         the system-call section from DIR/syscalls.tsv
+  report.py callgrind DIR        the callgrind section from DIR/callgrind.tsv
 
-WORKDIR holds, tab separated (written by bench.sh):
-  meta.tsv           name, value: machine, versions, parameters
-  main.tsv           id, system, protocol, req/s, p50 ms, p99 ms, note
-  scale-keys.tsv, scale-workers.tsv, scale-conns.tsv
-                     x, req/s, p50 ms, p99 ms, note
-  memory.tsv         name, value
-A value that could not be measured is "n/a". Writes WORKDIR/ratios.dat
-(label, proxy / peer throughput) for ratios.gp.
+WORKDIR holds, tab separated (written by bench.sh and its sections):
+  meta.tsv       name, value: machine, versions, parameters
+  points.tsv     id, group, system, protocol, seconds: every point, in the
+                 order of a round
+  runs.tsv       round, id, req/s, p50 ms, p99 ms, requests, note, other
+                 work on the machine (% of a CPU), steal (% of a CPU), retries
+  rounds.tsv     round, load average at its start, seconds into the rounds
+  memory.tsv     name, value
+  syscalls.tsv   name, requests, req/s, "vol nonvol" before, after,
+                 "event count" pairs, seconds (syscalls.sh)
+  callgrind.tsv  kind, requests, Ir; callgrind-KIND-{inclusive,self}.txt
+  profile-NAME.{self,children,dso,sys,load}   perf output per profile
+A value that could not be measured is "n/a".
 """
 import os
+import statistics
 import sys
 
-# (proxy row, peer row): the comparisons the report and ratios.png make.
-# A peer is compared with the proxy doing the same job: HTTP front ends with
-# the proxy's HTTP hits, webdis also with the proxy's cache-off path (both go
-# to Redis for every request), RESP peers with the proxy's RESP hits at the
-# same pipeline depth.
+# The row each group's ratios are taken against: the limit server doing
+# the same job (the same protocol and pipeline depth).
+LIMIT_OF = {
+    "http-hit": "limit-http", "http-miss": "limit-http", "keys": "limit-http",
+    "get-p1": "limit-get-p1", "get-p16": "limit-get-p16",
+    "set-p1": "limit-set-p1", "set-p16": "limit-set-p16",
+}
+LIMIT_OF_ID = {
+    "proxy-cluster-get": "limit-get-p1", "direct-cluster-get": "limit-get-p1",
+    "proxy-cluster-set": "limit-set-p1", "direct-cluster-set": "limit-set-p1",
+}
+# (proxy row, peer row): the comparisons, each a median of per-round ratios.
 PAIRS = [
-    ("proxy-http-hit", "nginx"),
-    ("proxy-http-hit", "varnish"),
-    ("proxy-http-hit", "webdis"),
-    ("proxy-http-miss", "webdis"),
-    ("proxy-resp-p1", "twemproxy-p1"),
-    ("proxy-resp-p16", "twemproxy-p16"),
-    ("proxy-resp-p1", "redis-p1"),
-    ("proxy-resp-p16", "redis-p16"),
+    ("proxy-http-hit", "nginx"), ("proxy-http-hit", "webdis"),
+    ("proxy-http-hit", "varnish"), ("proxy-http-miss", "webdis"),
+    ("proxy-get-p1", "redis-get-p1"), ("proxy-get-p1", "twemproxy-get-p1"),
+    ("proxy-get-p16", "redis-get-p16"),
+    ("proxy-get-p16", "twemproxy-get-p16"),
+    ("proxy-set-p1", "twemproxy-set-p1"), ("proxy-set-p1", "redis-set-p1"),
+    ("proxy-set-p16", "twemproxy-set-p16"),
+    ("proxy-set-p16", "redis-set-p16"),
+    ("proxy-cluster-get", "direct-cluster-get"),
+    ("proxy-cluster-set", "direct-cluster-set"),
 ]
 SHORT = {
-    "proxy-http-hit": "HTTP hit",
-    "proxy-http-miss": "HTTP cache off",
-    "proxy-resp-p1": "RESP -P 1",
-    "proxy-resp-p16": "RESP -P 16",
-    "nginx": "nginx static",
-    "varnish": "Varnish hit",
-    "webdis": "webdis",
-    "twemproxy-p1": "twemproxy -P 1",
-    "twemproxy-p16": "twemproxy -P 16",
-    "redis-p1": "Redis -P 1",
-    "redis-p16": "Redis -P 16",
+    "proxy-http-hit": "HTTP hit", "proxy-http-miss": "HTTP cache off",
+    "limit-http": "limit", "nginx": "nginx", "webdis": "webdis",
+    "varnish": "Varnish", "proxy-get-p1": "GET -P 1",
+    "proxy-get-p16": "GET -P 16", "proxy-set-p1": "SET -P 1",
+    "proxy-set-p16": "SET -P 16", "redis-get-p1": "Redis",
+    "redis-get-p16": "Redis", "twemproxy-get-p1": "twemproxy",
+    "twemproxy-get-p16": "twemproxy", "twemproxy-set-p1": "twemproxy",
+    "twemproxy-set-p16": "twemproxy", "redis-set-p1": "Redis",
+    "redis-set-p16": "Redis", "limit-get-p1": "limit",
+    "limit-get-p16": "limit", "limit-set-p1": "limit",
+    "limit-set-p16": "limit", "proxy-cluster-get": "cluster GET",
+    "proxy-cluster-set": "cluster SET", "direct-cluster-get": "direct",
+    "direct-cluster-set": "direct",
 }
-# Chart labels: the peer without the pipeline depth the proxy side names.
-CHART = dict(SHORT, **{"twemproxy-p1": "twemproxy", "twemproxy-p16": "twemproxy",
-                       "redis-p1": "Redis", "redis-p16": "Redis"})
+# Profile loads (bench.sh profile_load) and what they run.
+PROFILE_TEXT = {
+    "http-hit": "HTTP cache hits, wrk -c50",
+    "get-p1": "RESP GET cache hits, redis-benchmark -c50 -P 1",
+    "get-p16": "RESP GET cache hits, redis-benchmark -c50 -P 16",
+    "set-p1": "forwarded SET, redis-benchmark -c50 -P 1",
+    "set-p16": "forwarded SET, redis-benchmark -c50 -P 16",
+    "keys-max": "HTTP cache hits over the largest cache, wrk -c50",
+    "cluster-get": "RESP GET cache hits in front of the cluster, "
+                   "redis-benchmark -c50 -P 1",
+}
 
 
 def read_tsv(path):
@@ -56,6 +86,10 @@ def read_tsv(path):
         return [line.rstrip("\n").split("\t") for line in f if line.strip()]
 
 
+def read_kv(path):
+    return dict((r[0], r[1] if len(r) > 1 else "") for r in read_tsv(path))
+
+
 def num(s):
     try:
         return float(s)
@@ -63,201 +97,790 @@ def num(s):
         return None
 
 
-def rps(s):
-    v = num(s)
+def fmt_rps(v):
     return "n/a" if v is None else "{:,.0f}".format(v)
 
 
-def ms(s):
-    v = num(s)
-    return "n/a" if v is None else "%.3f" % v
-
-
-def ratio(a, b):
-    a, b = num(a), num(b)
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
-
-
-def fmt_ratio(r):
+def fmt_x(r):
     return "n/a" if r is None else "%.2f×" % r
 
 
-def note(s):
-    return "" if s in ("-", "") else s.rstrip(";").replace(";", "; ")
+def fmt_ms(v):
+    return "n/a" if v is None else "%.3f" % v
 
 
-def main(work, out):
-    meta = dict((r[0], r[1] if len(r) > 1 else "")
-                for r in read_tsv(os.path.join(work, "meta.tsv")))
-    rows = read_tsv(os.path.join(work, "main.tsv"))
-    by_id = dict((r[0], r) for r in rows)
-    mem = dict((r[0], r[1] if len(r) > 1 else "")
-               for r in read_tsv(os.path.join(work, "memory.tsv")))
-    m = meta.get
+class Runs:
+    """Per-round measurements of every point."""
+
+    def __init__(self, work):
+        self.points = read_tsv(os.path.join(work, "points.tsv"))
+        self.info = dict((p[0], p) for p in self.points)
+        self.by = {}
+        for r in read_tsv(os.path.join(work, "runs.tsv")):
+            self.by.setdefault(r[1], {})[int(r[0])] = r
+
+    def rounds(self, pid):
+        return self.by.get(pid, {})
+
+    def values(self, pid, col):
+        vals = [num(r[col]) for r in self.rounds(pid).values()]
+        return [v for v in vals if v is not None]
+
+    def median(self, pid, col=2):
+        v = self.values(pid, col)
+        return statistics.median(v) if v else None
+
+    def ratios(self, a, b):
+        """Per-round a / b req/s, rounds where both were measured."""
+        ra, rb = self.rounds(a), self.rounds(b)
+        out = []
+        for k in sorted(set(ra) & set(rb)):
+            x, y = num(ra[k][2]), num(rb[k][2])
+            if x is not None and y:
+                out.append(x / y)
+        return out
+
+    def ratio(self, a, b):
+        r = self.ratios(a, b)
+        return statistics.median(r) if r else None
+
+    def other(self, pid):
+        """Median % of a CPU that other work took during the point."""
+        v = [num(r[7]) for r in self.rounds(pid).values() if len(r) > 7]
+        v = [x for x in v if x is not None]
+        return statistics.median(v) if v else None
+
+    def notes(self, pid):
+        seen = []
+        for k in sorted(self.rounds(pid)):
+            n = self.rounds(pid)[k][6]
+            if n not in ("-", "") and n not in seen:
+                seen.append(n)
+        return " / ".join(s.rstrip(";").replace(";", "; ") for s in seen)
+
+
+def limit_of(runs, pid):
+    if pid in LIMIT_OF_ID:
+        return LIMIT_OF_ID[pid]
+    g = runs.info[pid][1] if pid in runs.info else ""
+    return LIMIT_OF.get(g)
+
+
+def keys_pair(meta):
+    ks = sorted(int(k) for k in meta.get("SCALE_KEYS", "").split() if k)
+    if len(ks) < 2:
+        return None, None
+    return "proxy-keys-%d" % ks[-1], "proxy-keys-%d" % ks[0]
+
+
+def count_fmt(n):
+    n = int(n)
+    return "%dM" % (n // 1000000) if n % 1000000 == 0 else \
+        "%dk" % (n // 1000) if n % 1000 == 0 else str(n)
+
+
+def memory_figures(work):
+    mem = read_kv(os.path.join(work, "memory.tsv"))
+    if not num(mem.get("entries")):
+        return None
+    n = int(mem["entries"])
+    grown = (int(mem["rss_after_kb"]) - int(mem["rss_before_kb"])) * 1024
+    kv = int(mem["kv_bytes"])
+    acct = num(mem.get("memory_bytes"))
+    cap = int(mem["keys"])
+    buckets = 1
+    while buckets < cap:
+        buckets *= 2
+    return {
+        "entries": n, "keys": cap, "rss_before_kb": int(mem["rss_before_kb"]),
+        "rss_after_kb": int(mem["rss_after_kb"]),
+        "rss_per": grown / n, "kv_per": kv / n,
+        "rss_over": (grown - kv) / n,
+        "acct_per": acct / n if acct else None,
+        "acct_over": (acct - kv) / n if acct else None,
+        "bucket_per": 8.0 * buckets / n, "buckets": buckets,
+        "fill_seconds": mem.get("fill_seconds"),
+        "evictions": mem.get("evictions", "?"),
+        "invalidations": mem.get("invalidations", "?"),
+    }
+
+
+NOT_CALLS = ("context-switches", "cpu-migrations", "total")
+
+
+def split_syscalls(pairs):
+    """[(event, count)] -> (context switches, every system call, [(call,
+    count)] most frequent first with "other" for what no event named)."""
+    d = dict(pairs)
+    sc = [(k, c) for k, c in pairs if k not in NOT_CALLS]
+    named = sum(c for _, c in sc)
+    total = d.get("total", named)
+    if total > named:
+        sc.append(("other", total - named))
+    sc.sort(key=lambda kc: -kc[1])
+    return d.get("context-switches", 0), total, sc
+
+
+def syscall_rows(d):
+    """name -> {requests, rps, total, per, cs, vol, nonvol, top: [(sc, n)]}"""
+    out = {}
+    for r in read_tsv(os.path.join(d, "syscalls.tsv")):
+        if len(r) < 6:
+            continue
+        name, n = r[0], int(r[1])
+        v0, n0 = (int(x) for x in r[3].split())
+        v1, n1 = (int(x) for x in r[4].split())
+        words = r[5].split()
+        pairs = [(words[i], int(words[i + 1]))
+                 for i in range(0, len(words) - 1, 2)]
+        cs, total, sc = split_syscalls(pairs)
+        out[name] = {"requests": n, "rps": num(r[2]), "total": total,
+                     "secs": r[6] if len(r) > 6 else "?",
+                     "per": total / n, "cs": cs / n, "vol": (v1 - v0) / n,
+                     "nonvol": (n1 - n0) / n, "top": sc}
+    return out
+
+
+# --- goals -------------------------------------------------------------------
+
+def goals(runs, meta, work):
+    """[(text, measured, target, met (True/False/None), profile, detail)]"""
+    out = []
+
+    def ratio_goal(text, a, b, target, profile):
+        rs = runs.ratios(a, b)
+        if not rs:
+            out.append((text, "n/a", "≥ %.2f×" % target, None, profile, ""))
+            return
+        med = statistics.median(rs)
+        out.append((text, "%s (rounds %s)" % (
+            fmt_x(med), ", ".join("%.2f" % r for r in rs)),
+            "≥ %.2f×" % target, med >= target, profile,
+            "%s vs %s req/s" % (fmt_rps(runs.median(a)),
+                                fmt_rps(runs.median(b)))))
+
+    ratio_goal("HTTP cache hit vs the limit server", "proxy-http-hit",
+               "limit-http", 0.95, "http-hit")
+    ratio_goal("HTTP cache hit vs nginx (static files)", "proxy-http-hit",
+               "nginx", 1.2, "http-hit")
+    ratio_goal("HTTP cache hit vs webdis", "proxy-http-hit", "webdis", 2.5,
+               "http-hit")
+    ratio_goal("HTTP cache hit vs Varnish hits", "proxy-http-hit", "varnish",
+               2.5, "http-hit")
+    p99 = runs.values("proxy-http-hit", 4)
+    if p99:
+        med = statistics.median(p99)
+        out.append(("HTTP cache hit p99", "%.3f ms (rounds %s)" % (
+            med, ", ".join("%.3f" % v for v in p99)), "< 1 ms", med < 1.0,
+            "http-hit", ""))
+    else:
+        out.append(("HTTP cache hit p99", "n/a", "< 1 ms", None,
+                    "http-hit", ""))
+    ratio_goal("RESP GET hit -P 1 vs the limit server", "proxy-get-p1",
+               "limit-get-p1", 0.95, "get-p1")
+    ratio_goal("RESP GET hit -P 1 vs redis-server", "proxy-get-p1",
+               "redis-get-p1", 1.0, "get-p1")
+    ratio_goal("RESP GET hit -P 16 vs twemproxy", "proxy-get-p16",
+               "twemproxy-get-p16", 3.0, "get-p16")
+    ratio_goal("forwarded SET -P 1 vs twemproxy", "proxy-set-p1",
+               "twemproxy-set-p1", 1.0, "set-p1")
+    ratio_goal("forwarded SET -P 16 vs twemproxy", "proxy-set-p16",
+               "twemproxy-set-p16", 2.0, "set-p16")
+    big, small = keys_pair(meta)
+    if big:
+        ratio_goal("HTTP hits with %s keys cached vs %s" % (
+            count_fmt(big.split("-")[-1]), count_fmt(small.split("-")[-1])),
+            big, small, 0.9, "keys-max")
+    mem = memory_figures(work)
+    if mem:
+        out.append(("memory overhead per entry, %s values of %s B" % (
+            count_fmt(mem["keys"]), meta.get("V", "?")),
+            "%.1f B (RSS); %s B (cache_memory_bytes)" % (
+                mem["rss_over"], "n/a" if mem["acct_over"] is None
+                else "%.1f" % mem["acct_over"]),
+            "≤ 80 B", mem["rss_over"] <= 80, "memory", ""))
+    else:
+        out.append(("memory overhead per entry", "n/a", "≤ 80 B", None,
+                    "memory", ""))
+    sc = syscall_rows(work)
+    for name, text, prof in (("proxy-http", "system calls per HTTP cache hit",
+                              "http-hit"),
+                             ("proxy-resp", "system calls per RESP GET hit",
+                              "get-p1")):
+        if name in sc:
+            s = sc[name]
+            ref = sc.get("redis-resp")
+            out.append((text + " (50 conns, -P 1)", "%.2f%s" % (
+                s["per"], "" if ref is None else
+                " (redis-server %.2f)" % ref["per"]), "≤ 2.5",
+                s["per"] <= 2.5, prof, ""))
+        else:
+            out.append((text, "n/a", "≤ 2.5", None, prof, ""))
+    return out
+
+
+# --- sections ----------------------------------------------------------------
+
+def syscalls_md(d, meta=None):
+    sc = syscall_rows(d)
+    md = []
+    w = md.append
+    w("## System calls and context switches per request")
+    w("")
+    if not sc:
+        w("n/a: syscalls.sh did not run (perf missing, or it failed).")
+        return md
+    w("`tools/bench/syscalls.sh` (also `make bench-syscalls`): the standard "
+      "load (50 connections, no pipelining, %s s; wrk for HTTP, "
+      "redis-benchmark `-P 1` for RESP), pinned as above, with `perf stat "
+      "-e raw_syscalls:sys_enter,syscalls:sys_enter_<call>... -e "
+      "context-switches -p PID` attached to the server (all its threads; "
+      "`raw_syscalls:sys_enter` counts every system call, the "
+      "`syscalls:sys_enter_<call>` tracepoints of ~40 calls name them, "
+      "`other` is the rest; `SYSCALL_EVENTS=all` uses every "
+      "`syscalls:sys_enter_*`) and the voluntary / nonvoluntary "
+      "switch counts of `/proc/PID/task/*/status` read before and after; "
+      "each figure is a count divided by the requests the load completed."
+      % next(iter(sc.values()))["secs"])
+    w("")
+    w("| server | load | requests | req/s (under perf) | syscalls / req "
+      "| context switches / req (perf) | voluntary / req | nonvoluntary / "
+      "req | top system calls per request |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    label = {"proxy-http": ("redis-proxy", "HTTP hit"),
+             "limit-http": ("limit", "HTTP"),
+             "proxy-resp": ("redis-proxy", "RESP GET hit"),
+             "redis-resp": ("redis-server", "RESP GET"),
+             "limit-resp": ("limit", "RESP GET")}
+    for name, s in sc.items():
+        sysn, load = label.get(name, (name, ""))
+        top = ", ".join("`%s` %.2f" % (k, c / s["requests"])
+                        for k, c in s["top"][:6])
+        w("| %s | %s | {:,} | %s | **%.2f** | %.3f | %.3f | %.3f | %s |"
+          .format(s["requests"]) % (sysn, load, fmt_rps(s["rps"]), s["per"],
+                                    s["cs"], s["vol"], s["nonvol"], top))
+    w("")
+    return md
+
+
+def callgrind_top(path, count):
+    """[(Ir, percent, function)] of a callgrind_annotate listing."""
+    if not os.path.exists(path):
+        return []
+    rows, started = [], False
+    with open(path) as f:
+        for line in f:
+            if "file:function" in line:
+                started = True
+                continue
+            if not started or not line.strip() or line.startswith("-"):
+                if started and rows and line.startswith("-"):
+                    break
+                continue
+            if "clone.S:clone" in line or "pthread_create.c:start_thread" \
+                    in line:
+                continue  # every thread's root, not a function of ours
+            parts = line.split(None, 2)
+            if len(parts) < 3 or not parts[0].replace(",", "").isdigit():
+                continue
+            ir = int(parts[0].replace(",", ""))
+            rest = parts[1] + " " + parts[2]
+            pct = rest[rest.find("(") + 1:rest.find("%")].strip()
+            fn = rest[rest.find(")") + 1:].strip()
+            # "path/file.c:function [object]" -> "file.c:function"
+            fn = fn.split(" [")[0]
+            if ":" in fn:
+                file, func = fn.rsplit(":", 1)
+                fn = "%s:%s" % (os.path.basename(file), func)
+            if any(r[2] == fn for r in rows):
+                continue  # listed again (a cycle, or two objects)
+            rows.append((ir, pct, fn))
+            if len(rows) >= count:
+                break
+    return rows
+
+
+def callgrind_md(d):
+    md = []
+    w = md.append
+    w("## Instructions per cache hit (callgrind)")
+    w("")
+    rows = read_tsv(os.path.join(d, "callgrind.tsv"))
+    if not rows:
+        w("n/a: callgrind.sh did not run (valgrind missing, or it failed).")
+        return md
+    w("`tools/bench/callgrind.sh` (also `make bench-callgrind`): the proxy "
+      "under `valgrind --tool=callgrind`, its cache filled, counters zeroed "
+      "(`callgrind_control -z`), then a fixed number of HTTP hits "
+      "(`keys.py http-get`, keep-alive, 8 connections) and a dump, then "
+      "the same number of RESP GET hits (redis-benchmark -c 50 -P 1) and "
+      "a dump. Ir = instructions executed by every thread of the proxy "
+      "during the load, kernel excluded.")
+    w("")
+    w("| load | requests | Ir | Ir per request |")
+    w("| --- | ---: | ---: | ---: |")
+    for kind, n, ir in rows:
+        if num(ir) is None:
+            w("| %s | %s | n/a | n/a |" % (kind, n))
+            continue
+        w("| {} | {:,} | {:,} | **{:,.0f}** |".format(
+            "HTTP hit" if kind == "http" else "RESP GET hit", int(n),
+            int(ir), int(ir) / int(n)))
+    for kind, n, ir in rows:
+        if num(ir) is None:
+            continue
+        n = int(n)
+        for which, title in (("inclusive", "inclusive"), ("self", "self")):
+            top = callgrind_top(os.path.join(
+                d, "callgrind-%s-%s.txt" % (kind, which)), 10)
+            if not top:
+                continue
+            w("")
+            w("Top 10 functions, %s, %s (Ir per request):" % (
+                "HTTP hit" if kind == "http" else "RESP GET hit", title))
+            w("")
+            w("| Ir / request | % | function |")
+            w("| ---: | ---: | --- |")
+            for i, p, fn in top:
+                w("| {:,.0f} | {} | `{}` |".format(i / n, p, fn))
+    w("")
+    return md
+
+
+def profile_md(work, name, meta):
+    base = os.path.join(work, "profile-" + name)
     md = []
     w = md.append
 
+    def lines(ext):
+        p = base + "." + ext
+        if not os.path.exists(p):
+            return []
+        with open(p) as f:
+            return [ln.rstrip() for ln in f if ln.strip()]
+
+    self_ = lines("self")
+    if not self_:
+        w("(no profile recorded for this load)")
+        return md
+    w("Load: %s; `perf record -e cpu-clock -g -p <proxy pid>` for %s s, "
+      "the proxy pinned to its CPU." % (
+          PROFILE_TEXT.get(name, name), meta.get("PROFILE_SECONDS", "?")))
+    w("")
+    dso = lines("dso")
+    if dso:
+        w("Where the samples fall (by object):")
+        w("")
+        w("```")
+        md.extend(dso[:6])
+        w("```")
+        w("")
+    w("Top symbols (self time):")
+    w("")
+    w("```")
+    md.extend(self_[:20])
+    w("```")
+    ch = lines("children")
+    if ch:
+        w("")
+        w("Inclusive (with callees, kernel stacks; user-space stacks are "
+          "partial without frame pointers):")
+        w("")
+        w("```")
+        md.extend(ch[:18])
+        w("```")
+    sysl = lines("sys")
+    load = lines("load")
+    req = None
+    if load:
+        parts = load[-1].split()
+        if len(parts) >= 4 and parts[3].isdigit():
+            req = int(parts[3])
+    if sysl and req:
+        cs, total, sc = split_syscalls(
+            [(k, int(c)) for k, c in (ln.split() for ln in sysl)])
+        w("")
+        w("System calls under the same load (`perf stat -e "
+          "raw_syscalls:sys_enter,syscalls:sys_enter_<call>...`, {:,} "
+          "requests): **{:.2f} per request**, "
+          "{:.3f} context switches per request; by call: {}.".format(
+              req, total / req, cs / req, ", ".join(
+                  "`%s` %.2f" % (k, c / req) for k, c in sc[:8])))
+    return md
+
+
+# --- the report --------------------------------------------------------------
+
+def report(work, out):
+    meta = read_kv(os.path.join(work, "meta.tsv"))
+    runs = Runs(work)
+    m = meta.get
+    md = []
+    w = md.append
+    gl = goals(runs, meta, work)
+    met = sum(1 for g in gl if g[3] is True)
+
     w("# redis-proxy benchmark results")
     w("")
-    w("Written by `make bench` (`tools/bench.sh`); every number below comes "
-      "from one run, all servers on 127.0.0.1 of one machine, one after "
-      "another.")
+    w("Written by `make bench` (`tools/bench.sh`) on %s: every figure below "
+      "comes from that one run. %d of the %d goals met." % (
+          m("date"), met, len(gl)))
     if m("quick") == "1":
         w("")
-        w("**QUICK=1 run: 2-second loads and fewer scaling points, for "
-          "development only.**")
+        w("**QUICK=1 run: %s-second points and fewer rows, for development "
+          "only; not figures to quote.**" % m("D"))
     w("")
-    w("## Machine")
+    w("## How it was measured")
     w("")
     w("| | |")
     w("| --- | --- |")
-    w("| date | %s |" % m("date"))
-    w("| CPU | %s, `nproc` = %s |" % (m("cpu"), m("nproc")))
+    w("| machine | %s, %s CPUs, %s, %s |" % (m("cpu"), m("nproc"),
+                                            m("memory"), m("os")))
     w("| kernel | %s |" % m("kernel"))
-    w("| memory | %s |" % m("memory"))
-    w("| load average (1, 5, 15 min) | %s at start, %s at end |"
+    w("| pinning | %s |" % (
+        "every server (the proxy, Redis and the cluster nodes, nginx, "
+        "webdis, Varnish, twemproxy, the limit server) under `taskset -c "
+        "%s`, every load generator (wrk, redis-benchmark) under `taskset -c "
+        "%s`: each system measured has the same single core" % (
+            m("server_cpu"), m("client_cpu"))
+        if m("pin") == "1" else "off (PIN=0): servers and load generators "
+        "share every CPU"))
+    w("| rounds | %s, interleaved: round 1 measures every row below in "
+      "order, then round 2, then round 3 |" % m("ROUNDS"))
+    w("| each point | %s s (the connections rows %s s); %s rounds took %s "
+      "s, the whole run %s s |" % (m("D"), m("SD"), m("ROUNDS"),
+                                   m("rounds_seconds"), m("elapsed")))
+    w("| load average (1, 5, 15 min) | %s at the start, %s at the end |"
       % (m("load_start"), m("load_end")))
-    w("| proxy tree | `%s`, built with `make` (`OPT = %s`) |"
-      % (m("tree"), m("cflags")))
-    w("| run time | %s s |" % m("elapsed"))
+    w("| proxy | tree `%s`, `make` (`CFLAGS = %s`); `workers` not set: the "
+      "default, %s threads, of which the standby gate lets as many run at "
+      "once as the CPUs the proxy may use (it counts its affinity mask: "
+      "1 under `taskset -c %s`); `capacity` = the keys of its row, `ttl = "
+      "%s`, `tracking = on`, log level `warn` |" % (
+          m("tree"), m("cflags"), m("proxy_workers"), m("server_cpu"),
+          m("TTL")))
     w("| Debian packages | %s |" % m("software"))
-    w("")
-    w("Client and servers share the machine's %s CPUs, so every figure is "
-      "the client and the server together on those cores; the load "
-      "average says how much else ran at the time." % m("nproc"))
-    w("")
-    w("## Parameters")
     w("")
     w("- Keys: `key:000000000000` .. `key:%012d` (%s keys, 12-digit "
       "zero-padded as `redis-benchmark -r` names them), values of %s bytes, "
-      "loaded into a throwaway `redis-server` with pipelined `SET`s. "
-      "That Redis runs with `tracking-table-max-keys 0` (no limit): at its "
-      "default of 1,000,000 tracked keys Redis itself invalidates keys the "
-      "proxy read, and a proxy with `tracking = on` cannot hold more than "
-      "about 1M entries." % (int(m("N")) - 1, m("N"), m("V")))
-    w("- HTTP loads: `wrk -t1 -c%s -d%ss --timeout 5s -s "
+      "in a `redis-server` with `tracking-table-max-keys 0` (no limit: at "
+      "its default Redis invalidates tracked keys past 1M by itself)."
+      % (int(m("N")) - 1, m("N"), m("V")))
+    w("- HTTP loads: `wrk -t1 -c%s -d%ss --latency --timeout 5s -s "
       "tools/bench/rand.lua`, each request a key drawn uniformly at random; "
-      "p50 and p99 from wrk's latency histogram." % (m("C"), m("D")))
-    w("- RESP loads: `redis-benchmark -t get -c %s -r %s -P 1` and `-P 16` "
-      "with `--csv` (rps, p50, p99); redis-benchmark counts requests, not "
-      "seconds, so a calibration run (also the warm-up) sizes `-n` to last "
-      "about %s s." % (m("C"), m("N"), m("D")))
-    w("- Caches are warm before they are measured: every key is read once "
-      "(the proxy over RESP, pipelined; nginx and Varnish over HTTP); the "
-      "hit ratio in the notes comes from the proxy's own `/metrics` "
-      "counters around each load.")
-    w("- redis-proxy: `workers = %s`, `pool_size = 8`, `capacity = %s`, "
-      "`ttl = %s`, `tracking = on`, log level `warn`; the cache-off row "
-      "runs a second proxy with `capacity = 0`, so every request is a "
-      "`GET` to Redis." % (m("WORKERS"), m("N"), m("TTL")))
-    w("- Peers: nginx (`worker_processes auto`, `open_file_cache`, one "
-      "file per key), webdis (`threads` = nproc, `GET /GET/<key>.txt`), "
-      "Varnish (`-s malloc,256m`, `beresp.ttl = 1h`) in front of that "
-      "webdis, twemproxy (one Redis server, `redis: true`), and the "
-      "redis-server all of them read.")
+      "p99 from wrk's latency histogram." % (m("C"), m("D")))
+    w("- RESP loads: `redis-benchmark -c %s -r %s -P 1` (or `-P 16`) "
+      "`--csv`, `-t get`, or for writes the command `SET "
+      "bench:set:__rand_int__ <%s B>` (other keys than the cached ones, so "
+      "writes invalidate nothing); redis-benchmark counts requests, not "
+      "seconds, so a short calibration run (also the warm-up) sizes `-n` "
+      "to last about %s s." % (m("C"), m("N"), m("V"), m("D")))
+    w("- The limit server (`tools/bench/limit.c`, built into "
+      "`build/tools/limit`): one thread, level-triggered epoll, one read "
+      "and one write per ready connection, no work but framing; it answers "
+      "every HTTP request head with a fixed response of the proxy's hit "
+      "size (%s bytes: head + body) and every RESP command with a fixed "
+      "%s-byte bulk. It is what a server on this core and this kernel can "
+      "do at most; every ratio against it says what the proxy's own work "
+      "costs." % (m("hit_reply"), m("V")))
+    w("- Peers: nginx 1 worker (`open_file_cache`, one file per key), "
+      "webdis `threads = 1` (`GET /GET/<key>.txt`), Varnish "
+      "`thread_pools=1`, `-s malloc,256m`, `beresp.ttl = 1h` in front of "
+      "that webdis, twemproxy (one Redis server, `redis: true`), and the "
+      "redis-server itself. Caches are warm before they are measured "
+      "(every key read once); the hit ratios in the notes are the servers' "
+      "own counters around each load.")
+    w("- Cluster: 3 masters + 3 replicas (`redis-cli --cluster create "
+      "--cluster-replicas 1`), the proxy with `redis.cluster = on` and "
+      "three seeds; the direct rows are `redis-benchmark --cluster` on the "
+      "same nodes, whose keys are `key:{TAG}:<12 digits>` with one tag per "
+      "master (`%s`), loaded beforehand for every key number so its GETs "
+      "hit too." % m("cluster_tags"))
+    w("- A point's figures: the median over the rounds of req/s and of "
+      "p99; its spread is max ÷ min − 1 over the rounds; a ratio is the "
+      "median of the per-round ratios (both systems measured in the same "
+      "round, minutes apart). Every other server stays up, idle, while a "
+      "point runs (the cluster nodes' gossip, timers).")
+    w("- Other work on the machine: during every point the bench counts "
+      "the CPU time of everything that is not itself, its servers or its "
+      "load generators (column `other CPU`); a point during which that "
+      "reached %s %% of a CPU was measured once more, 3 s later (at most "
+      "%s such retries a run; ↻ in the per-round table), and keeps the "
+      "second figures, whatever they saw." % (m("RETRY_OTHER"),
+                                              m("MAX_RETRIES")))
     w("")
-    w("## Throughput and latency")
+    w("## Goals")
     w("")
-    w("| system | protocol | req/s | p50 ms | p99 ms | proxy ÷ system "
-      "(req/s) | notes |")
-    w("| --- | --- | ---: | ---: | ---: | --- | --- |")
-    for r in rows:
-        rid = r[0]
-        cmp = ["%s vs %s" % (fmt_ratio(ratio(by_id[p][3], r[3])), SHORT[p])
-               for p, q in PAIRS if q == rid and p in by_id]
-        w("| %s | %s | %s | %s | %s | %s | %s |" % (
-            r[1], r[2], rps(r[3]), ms(r[4]), ms(r[5]),
-            ", ".join(cmp) if cmp else "—", note(r[6])))
+    w("| goal | measured (median of rounds) | target | met |")
+    w("| --- | --- | --- | --- |")
+    for text, meas, target, ok, _, detail in gl:
+        w("| %s | %s%s | %s | %s |" % (
+            text, meas, "; " + detail if detail else "", target,
+            "n/a" if ok is None else "yes" if ok else "**no**"))
     w("")
-    w("## The proxy against each peer")
+    w("A goal missed has a profile of the proxy under that load in "
+      "[Profiles of the goals missed](#profiles-of-the-goals-missed).")
     w("")
-    w("| proxy | peer | req/s: proxy ÷ peer | p99: peer ÷ proxy |")
-    w("| --- | --- | ---: | ---: |")
-    dat = []
-    for p, q in PAIRS:
-        if p not in by_id or q not in by_id:
-            continue
-        tr = ratio(by_id[p][3], by_id[q][3])
-        lr = ratio(by_id[q][5], by_id[p][5])
-        w("| %s | %s | %s | %s |" % (SHORT[p], SHORT[q], fmt_ratio(tr),
-                                     fmt_ratio(lr)))
-        dat.append("%s\\nvs %s\t%s" % (CHART[p], CHART[q],
-                                      "n/a" if tr is None else "%.4f" % tr))
-    with open(os.path.join(work, "ratios.dat"), "w") as f:
-        f.write("\n".join(dat) + "\n")
+    w("## Throughput and latency (medians of %s rounds)" % m("ROUNDS"))
     w("")
-    w("Above 1 the proxy is faster (throughput) or has the lower p99.")
+    w("| row | system | load | req/s | min – max | spread | p99 ms | "
+      "÷ limit | proxy ÷ this | other CPU | notes |")
+    w("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+      "| --- |")
+    group_names = {
+        "http-hit": "HTTP hit", "http-miss": "HTTP miss",
+        "get-p1": "GET -P 1", "get-p16": "GET -P 16",
+        "set-p1": "SET -P 1", "set-p16": "SET -P 16",
+        "cluster": "cluster", "keys": "keys", "conns": "connections",
+    }
+    for pid, group, system, proto, _secs in runs.points:
+        vals = runs.values(pid, 2)
+        med = runs.median(pid)
+        lim = limit_of(runs, pid)
+        vs_lim = runs.ratio(pid, lim) if lim and lim != pid else None
+        peers = ["%s vs %s" % (fmt_x(runs.ratio(a, pid)), SHORT.get(a, a))
+                 for a, b in PAIRS if b == pid and runs.ratio(a, pid)]
+        if group == "keys":
+            big, small = keys_pair(meta)
+            if small and pid != small and runs.ratio(pid, small):
+                peers.append("%s of %s" % (fmt_x(runs.ratio(pid, small)),
+                                           small.split("-")[-1] + " keys"))
+        spread = ("%.1f%%" % ((max(vals) / min(vals) - 1) * 100)
+                  if vals and min(vals) > 0 else "n/a")
+        oth = runs.other(pid)
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            group_names.get(group, group), system, proto, fmt_rps(med),
+            "%s – %s" % (fmt_rps(min(vals)), fmt_rps(max(vals)))
+            if vals else "n/a", spread, fmt_ms(runs.median(pid, 4)),
+            fmt_x(vs_lim) if vs_lim else "—",
+            ", ".join(peers) if peers else "—",
+            "n/a" if oth is None else "%.0f%%" % oth, runs.notes(pid)))
     w("")
-    w("![proxy throughput divided by each peer's](ratios.png)")
+    w("`÷ limit`: this row ÷ the limit server under the same load (HTTP, "
+      "or RESP at the same pipeline depth and command), median of the "
+      "per-round ratios. `proxy ÷ this`: the proxy's row named ÷ this row, "
+      "the same way. `other CPU`: the median over the rounds of the CPU "
+      "time that work other than this benchmark took on the machine during "
+      "the point, in % of one CPU (all CPUs' user + system time in "
+      "`/proc/stat` minus that of the bench, its servers and its load "
+      "generators); on a machine of its own it is about 0.")
     w("")
-    w("## Scaling: proxy HTTP cache hits")
+    nr = int(m("ROUNDS") or 0)
+    rinfo = dict((int(r[0]), r) for r in
+                 read_tsv(os.path.join(work, "rounds.tsv")))
+    w("### Every round (req/s; in brackets the other work's CPU when 5 % "
+      "or more, and ↻ when the point was measured again)")
     w("")
-    w("Each point: `wrk -t1 -d%ss`, uniform random keys, all cached."
-      % m("SD"))
-    scans = [
-        ("scale-keys", "cached keys", "one proxy (`capacity` = the largest "
-         "size) whose cache grows from one size to the next, %s "
-         "connections, %s workers" % (m("C"), m("WORKERS"))),
-        ("scale-workers", "workers", "a fresh proxy per point, %s keys, "
-         "%s connections" % (m("N"), m("C"))),
-        ("scale-conns", "connections", "one proxy, %s keys, %s workers, "
-         "`max_clients` above the largest count" % (m("N"), m("WORKERS"))),
-    ]
-    for name, label, how in scans:
-        data = read_tsv(os.path.join(work, name + ".tsv"))
+    w("| row | " + " | ".join(
+        "round %d (load %s)" % (i + 1, rinfo[i + 1][1].split()[0])
+        if i + 1 in rinfo else "round %d" % (i + 1) for i in range(nr))
+      + " |")
+    w("| --- |" + " ---: |" * nr)
+
+    def cell(r):
+        c = fmt_rps(num(r[2]))
+        o = num(r[7]) if len(r) > 7 else None
+        if o is not None and o >= 5:
+            c += " (%.0f%%)" % o
+        if len(r) > 9 and r[9] not in ("0", ""):
+            c += " ↻"
+        return c
+
+    for pid, group, system, proto, _ in runs.points:
+        rr = runs.rounds(pid)
+        w("| %s, %s | %s |" % (system, proto, " | ".join(
+            cell(rr[i + 1]) if i + 1 in rr else "—" for i in range(nr))))
+    w("")
+    w("## Charts")
+    w("")
+    w("![the proxy's ratios against each peer and the limit, with the "
+      "goals](ratios.png)")
+    w("")
+    w("![throughput of every row, median and range over the rounds]"
+      "(throughput.png)")
+    w("")
+    w("![HTTP cache hits by cached keys and by connections](scaling.png)")
+    w("")
+    md.extend(memory_md(work, meta))
+    md.extend(syscalls_md(work, meta))
+    md.extend(callgrind_md(work))
+    w("## Profiles of the goals missed")
+    w("")
+    missed = [g for g in gl if g[3] is False]
+    if not missed:
+        w("None missed.")
+    done = set()
+    for text, meas, target, ok, prof, detail in missed:
+        w("### %s: %s, target %s" % (text, meas, target))
         w("")
-        w("### By %s" % label)
+        if prof == "memory":
+            md.extend(memory_where(work))
+        elif prof in done:
+            w("The same load as a profile above: %s." %
+              PROFILE_TEXT.get(prof, prof))
+        else:
+            md.extend(profile_md(work, prof, meta))
+            done.add(prof)
         w("")
-        w(how[0].upper() + how[1:] + ".")
+    if os.path.exists(os.path.join(work, "profile-cluster-get.self")):
+        w("### Not a goal: cached GETs in front of the cluster")
         w("")
-        w("| %s | req/s | p50 ms | p99 ms | notes |" % label)
-        w("| ---: | ---: | ---: | ---: | --- |")
-        for r in data:
-            w("| {:,} | {} | {} | {} | {} |".format(
-                int(r[0]), rps(r[1]), ms(r[2]), ms(r[3]), note(r[4])))
-    w("")
-    w("![scaling by cached keys, workers and connections](scaling.png)")
-    w("")
+        md.extend(profile_md(work, "cluster-get", meta))
+        w("")
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    write_dat(work, runs, meta)
+
+
+def memory_md(work, meta):
+    md = []
+    w = md.append
     w("## Memory per cached entry")
     w("")
-    if mem.get("entries"):
-        n = int(mem["entries"])
-        before, after = int(mem["rss_before_kb"]), int(mem["rss_after_kb"])
-        kv = int(mem["kv_bytes"])
-        grown = (after - before) * 1024
-        per = grown / n
-        w("A fresh proxy (`capacity = %s`), RSS (`VmRSS`) read after "
-          "startup, then every key read once through the RESP port "
-          "(pipelined, %s s), RSS read again; entries and key+value bytes "
-          "from `/stats.json`." % (mem["keys"], mem["fill_seconds"]))
-        w("")
-        w("| | |")
-        w("| --- | ---: |")
-        w("| entries cached | {:,} |".format(n))
-        w("| RSS after startup | {:,} kB |".format(before))
-        w("| RSS with the entries | {:,} kB |".format(after))
-        w("| RSS growth per entry | {:.1f} B |".format(per))
-        w("| key + value per entry | {:.1f} B |".format(kv / n))
-        w("| **overhead per entry beyond key + value** | **{:.1f} B** |"
-          .format(per - kv / n))
-        w("| evictions, invalidations during the fill | %s, %s |"
-          % (mem.get("evictions", "?"), mem.get("invalidations", "?")))
-        w("")
-        w("The overhead is everything the cache spends per entry: the entry "
-          "header (hash and LRU links, reference count, expiry, ETag), "
-          "malloc's rounding and chunk header, and the bucket array (one "
-          "pointer per bucket, buckets = capacity rounded up to a power of "
-          "two).")
-    else:
+    f = memory_figures(work)
+    if not f:
         w("n/a: the memory run did not complete.")
+        w("")
+        return md
+    w("A fresh proxy (`capacity = {:,}`, `max_memory = 0`): RSS (`VmRSS`) "
+      "read after startup, then every key read once through its RESP port "
+      "(pipelined, batches of 1,000, {} s), RSS read again a second after "
+      "the fill's connections closed; entries and bytes from its "
+      "`/metrics`. The same proxy is the largest row of the keys scan."
+      .format(f["keys"], f["fill_seconds"]))
     w("")
-    with open(os.path.join(out, "results.md"), "w") as f:
-        f.write("\n".join(md))
+    w("| | |")
+    w("| --- | ---: |")
+    w("| entries cached | {:,} |".format(f["entries"]))
+    w("| RSS after startup → with the entries | {:,} kB → {:,} kB |".format(
+        f["rss_before_kb"], f["rss_after_kb"]))
+    w("| RSS growth per entry | {:.1f} B |".format(f["rss_per"]))
+    w("| key + value per entry | {:.1f} B |".format(f["kv_per"]))
+    w("| **overhead per entry (RSS growth − key − value)** | **{:.1f} B** |"
+      .format(f["rss_over"]))
+    if f["acct_over"] is not None:
+        w("| the proxy's own count, `cache_memory_bytes` per entry − key − "
+          "value | {:.1f} B |".format(f["acct_over"]))
+    w("| evictions, invalidations during the fill | %s, %s |"
+      % (f["evictions"], f["invalidations"]))
+    w("")
+    return md
+
+
+def memory_where(work):
+    f = memory_figures(work)
+    md = []
+    w = md.append
+    if not f:
+        w("n/a")
+        return md
+    w("Where the bytes go, per entry (RSS overhead {:.1f} B):".format(
+        f["rss_over"]))
+    w("")
+    w("| part | bytes per entry |")
+    w("| --- | ---: |")
+    if f["acct_over"] is not None:
+        w("| the entry's allocation beyond key and value, as the cache counts "
+          "it (`cache_memory_bytes`: `malloc_usable_size` + the 8-byte glibc "
+          "chunk header; the entry header is 64 B, the rest is malloc's "
+          "rounding of header + key + value up to 16 B) | {:.1f} |".format(
+              f["acct_over"]))
+    w("| the bucket array: 8 B × {:,} buckets (capacity rounded up to a "
+      "power of two) ÷ {:,} entries | {:.1f} |".format(
+          f["buckets"], f["entries"], f["bucket_per"]))
+    rest = f["rss_over"] - (f["acct_over"] or 0) - f["bucket_per"]
+    w("| the rest of the RSS growth (allocator arenas and free lists, the "
+      "fill's buffers, pages touched) | {:.1f} |".format(rest))
+    w("")
+    return md
+
+
+def write_dat(work, runs, meta):
+    """ratios.dat: label, median, min, max, goal or 0 (for ratios.gp);
+    throughput.dat: label, median, min, max, kind (0 proxy, 1 limit,
+    2 peer); scale-{keys,conns}.dat: x label, median, min, max, p99."""
+    rows = []
+    targets = {("proxy-http-hit", "limit-http"): 0.95,
+               ("proxy-http-hit", "nginx"): 1.2,
+               ("proxy-http-hit", "webdis"): 2.5,
+               ("proxy-http-hit", "varnish"): 2.5,
+               ("proxy-get-p1", "limit-get-p1"): 0.95,
+               ("proxy-get-p1", "redis-get-p1"): 1.0,
+               ("proxy-get-p16", "twemproxy-get-p16"): 3.0,
+               ("proxy-set-p1", "twemproxy-set-p1"): 1.0,
+               ("proxy-set-p16", "twemproxy-set-p16"): 2.0}
+    comps = [("proxy-http-hit", "limit-http")] + PAIRS[:4] + [
+        ("proxy-get-p1", "limit-get-p1"), ("proxy-get-p16", "limit-get-p16"),
+        ("proxy-set-p1", "limit-set-p1"), ("proxy-set-p16", "limit-set-p16"),
+    ] + PAIRS[4:]
+    for a, b in comps:
+        rs = runs.ratios(a, b)
+        if not rs:
+            continue
+        rows.append("%s\\nvs %s\t%.4f\t%.4f\t%.4f\t%s" % (
+            SHORT.get(a, a), SHORT.get(b, b), statistics.median(rs),
+            min(rs), max(rs), "%.2f" % targets[(a, b)]
+            if (a, b) in targets else "0"))
+    with open(os.path.join(work, "ratios.dat"), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    rows = []
+    for pid, group, system, proto, _ in runs.points:
+        if group in ("keys", "conns"):
+            continue
+        vals = runs.values(pid, 2)
+        if not vals:
+            continue
+        kind = 0 if pid.startswith("proxy") else 1 if pid.startswith(
+            "limit") else 2
+        short = system.split(" (")[0].replace("redis-benchmark --cluster",
+                                              "direct")
+        rows.append("%s, %s\t%.0f\t%.0f\t%.0f\t%d" % (
+            short, proto.replace("RESP ", ""), statistics.median(vals),
+            min(vals), max(vals), kind))
+    with open(os.path.join(work, "throughput.dat"), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    for group, fname in (("keys", "scale-keys.dat"),
+                         ("conns", "scale-conns.dat")):
+        rows = []
+        pts = [p for p in runs.points if p[1] == group]
+        if group == "conns":
+            pts = pts + [("proxy-http-hit", "conns", "", "", "")]
+        for p in pts:
+            x = int(meta.get("C", 50)) if p[0] == "proxy-http-hit" else \
+                int(p[0].split("-")[-1])
+            vals = runs.values(p[0], 2)
+            if not vals:
+                continue
+            rows.append((x, "%s\t%.0f\t%.0f\t%.0f\t%.3f" % (
+                count_fmt(x) if group == "keys" else x,
+                statistics.median(vals), min(vals), max(vals),
+                runs.median(p[0], 4) or 0)))
+        rows.sort()
+        with open(os.path.join(work, fname), "w") as f:
+            f.write("\n".join(r for _, r in rows) + "\n")
+
+
+def profiles(work):
+    meta = read_kv(os.path.join(work, "meta.tsv"))
+    seen = []
+    for g in goals(Runs(work), meta, work):
+        if g[3] is False and g[4] not in seen and g[4] != "memory":
+            seen.append(g[4])
+    print("\n".join(seen))
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "report":
+        report(argv[2], argv[3])
+    elif len(argv) == 3 and argv[1] == "profiles":
+        profiles(argv[2])
+    elif len(argv) == 3 and argv[1] == "syscalls":
+        print("\n".join(syscalls_md(argv[2])))
+    elif len(argv) == 3 and argv[1] == "callgrind":
+        print("\n".join(callgrind_md(argv[2])))
+    else:
+        sys.exit(__doc__)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv)
