@@ -219,6 +219,7 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     char line[1536], err[REDIS_ERR_MAX];
     int nls = -1, i, rc = EXIT_RUNTIME;
     size_t conns;
+    int running;
 
     metrics_init(&px->metrics);
     atomic_init(&px->clients.max, cfg->max_clients);
@@ -276,17 +277,20 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
         log_error("msg=\"cannot allocate the proxy's services\"");
         goto out;
     }
-    px->workers =
-        worker_pool_create(cfg->workers, cpus_usable(), px->q, px->waiter);
+    running = cpus_usable();
+    running = running < cfg->workers ? running : cfg->workers;
+    px->workers = worker_pool_create(cfg->workers, running, px->q, px->waiter);
     if (px->workers == NULL) {
         goto out;
     }
     /* Serve with the invalidation stream in place when Redis is there. */
     nodes_wait_first(px->nodes,
                      cfg->connect_timeout_ms + cfg->command_timeout_ms);
-    log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d", cfg->bind,
-             cfg->http_port, cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
-             cfg->admin_port ? cfg->bind : "off", cfg->admin_port);
+    log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d workers=%d "
+             "running=%d",
+             cfg->bind, cfg->http_port, cfg->resp_port ? cfg->bind : "off",
+             cfg->resp_port, cfg->admin_port ? cfg->bind : "off",
+             cfg->admin_port, cfg->workers, running);
     sdnotify("READY=1"); /* systemd Type=notify; no-op without a manager */
     rc = serve_until_stopped(px, ls, nls, sig_fd, src) == 0 ? 0 : EXIT_RUNTIME;
     sdnotify("STOPPING=1");

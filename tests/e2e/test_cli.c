@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -665,4 +666,55 @@ Test(cli, resp_listener_present_by_default)
     start_both(NULL);
     cr_assert_eq(count_listening(proxy.pid), 2);
     cr_assert_eq(port_listening(proxy.resp_port), 1);
+}
+
+/* ---- the worker gate counts the CPUs the proxy may use ---- */
+
+/* The proxy's Cpus_allowed_list, as /proc shows it. */
+static void
+cpus_allowed(pid_t pid, char out[64])
+{
+    char path[64], line[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    cr_assert_not_null(f);
+    out[0] = '\0';
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "Cpus_allowed_list: %63s", out) == 1)
+            break;
+    }
+    fclose(f);
+}
+
+Test(cli, pinned_to_one_cpu_lets_one_worker_run)
+{
+    static const char *const args[] = {"-s", "server.workers=4", NULL};
+    cpu_set_t mine, one;
+    char list[64], want[64];
+    int first = -1;
+
+    /* the proxy inherits this test's mask, as under `taskset -c N` */
+    cr_assert_eq(sched_getaffinity(0, sizeof(mine), &mine), 0);
+    for (int i = 0; i < CPU_SETSIZE && first < 0; i++)
+        if (CPU_ISSET(i, &mine))
+            first = i;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+    start_both(H_OPTS(.args = args));
+    cr_assert_eq(sched_setaffinity(0, sizeof(mine), &mine), 0);
+    cpus_allowed(proxy.pid, list);
+    snprintf(want, sizeof(want), "%d", first);
+    cr_assert_str_eq(list, want, "the proxy is not pinned");
+    cr_assert(h_await_log(&proxy, "workers=4 running=1", 3000),
+              "pinned to CPU %d, the gate does not let exactly one run", first);
+    cr_assert_eq(h_proxy_stop(&proxy, NULL, 0), 0);
+
+    /* unpinned: as many as the mask holds, up to the workers */
+    h_start_proxy(&proxy, &redis, H_OPTS(.args = args));
+    snprintf(want, sizeof(want), "workers=4 running=%d",
+             CPU_COUNT(&mine) < 4 ? CPU_COUNT(&mine) : 4);
+    cr_assert(h_await_log(&proxy, want, 3000), "no \"%s\" in the log", want);
 }
