@@ -2,7 +2,9 @@
 # The base image is Debian's debian:bookworm-slim; a host that cannot pull
 # it builds the same from its Debian mirror: tools/docker-base-image.sh.
 #
-# Stage "build": the build and test dependencies and the source, built with
+# Stage "build": the build and test dependencies (python3-redis for the
+# client library test, groff-base, man-db and systemd for the man page and
+# unit checks) and the source, built with
 # -Werror as `make test` does; docker-compose.yml's tests service runs
 # `make test` in it. The last stage is a slim runtime image of the binary.
 FROM debian:bookworm-slim AS build
@@ -10,6 +12,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential libhiredis-dev libinih-dev libcriterion-dev \
         redis-server redis-tools \
+        python3-redis groff-base man-db systemd \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -6,8 +6,10 @@
 set -euo pipefail
 list_only=
 [ "${1:-}" = --missing ] && { list_only=1; shift; }
+# The tests also use redis-py (python3-redis), groff and man (the man page)
+# and systemd-analyze (the unit); without them those three tests skip.
 pkgs=(build-essential libhiredis-dev libcriterion-dev libinih-dev
-      redis-server redis-tools "$@")
+      redis-server redis-tools python3-redis groff-base man-db systemd "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

@@ -321,6 +321,12 @@ slot_io(struct upstream *u, struct slot *s, struct outbound *o, size_t want,
     size_t got = 0, owed = s->pending, all = owed + want;
     int sink_failed = 0;
 
+    /* The socket is non-blocking and nearly always has room: send before
+     * the first poll, which then waits for the reply alone. */
+    if (o->sent < o->total && send_some(s->ctx->fd, o) < 0) {
+        snprintf(err, UPSTREAM_ERR_MAX, "connection lost: %s", strerror(errno));
+        goto down;
+    }
     for (;;) {
         struct pollfd pfd = {.fd = s->ctx->fd, .events = POLLIN};
         int64_t left;

@@ -96,7 +96,7 @@ repo_files(char *out, size_t cap)
     int rc = h_exec(git, NULL, out, cap - 1, 10000);
 
     if (rc != 0) {
-        cr_log_warn("git ls-files failed (%d): scanning the tree instead", rc);
+        cr_log_info("git ls-files failed (%d): scanning the tree instead", rc);
         memset(out, 0, cap);
         rc = h_exec(find, NULL, out, cap - 1, 10000);
         cr_assert_eq(rc, 0, "find: %s", out);
