@@ -3,16 +3,20 @@
 # it builds the same from its Debian mirror: tools/docker-base-image.sh.
 #
 # Stage "build": the build and test dependencies (python3-redis for the
-# client library test, groff-base, man-db and systemd for the man page and
-# unit checks) and the source, built with
+# client library test, groff-base, man-db, systemd and procps for the man
+# page and unit checks) and the source, built with
 # -Werror as `make test` does; docker-compose.yml's tests service runs
 # `make test` in it. The last stage is a slim runtime image of the binary.
 FROM debian:bookworm-slim AS build
 ARG DEBIAN_FRONTEND=noninteractive
+# The slim image leaves out man pages and groff's fonts; the man page test
+# needs them.
+RUN sed -i -e '\|/usr/share/man/|d' -e '\|/usr/share/groff/|d' \
+        /etc/dpkg/dpkg.cfg.d/docker 2>/dev/null || true
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential libhiredis-dev libinih-dev libcriterion-dev \
         redis-server redis-tools \
-        python3-redis groff-base man-db systemd \
+        python3-redis groff-base man-db systemd procps \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
