@@ -8,6 +8,7 @@
 #include "cache/cache.h"
 
 #include <malloc.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,8 @@
 #include "base/hash.h"
 #include "base/util.h"
 
-_Static_assert(sizeof(struct cache_entry) == 64, "entry header is 64 bytes");
+_Static_assert(offsetof(struct cache_entry, data) == 52,
+               "entry header is 52 bytes");
 
 struct cache {
     pthread_rwlock_t rwlock;
@@ -142,17 +144,15 @@ cache_entry_create(struct cache *c, const char *key, size_t klen,
     if (klen > UINT32_MAX || vlen > UINT32_MAX) {
         return NULL;
     }
-    e = malloc(sizeof(*e) + klen + vlen);
+    e = malloc(offsetof(struct cache_entry, data) + klen + vlen);
     if (e == NULL) {
         return NULL;
     }
     e->hnext = e->lru_prev = e->lru_next = NULL;
     atomic_init(&e->refs, 1);
     e->klen = (uint32_t)klen;
-    atomic_init(&e->notes, 0);
     atomic_init(&e->note, 0);
     e->vlen = (uint32_t)vlen;
-    e->hash = cache_hash(c->seed, key, klen);
     now = c->clock();
     e->stored_s = (uint32_t)(now / 1000);
     ttl = atomic_load_explicit(&c->ttl_ms, memory_order_relaxed);
@@ -237,13 +237,26 @@ find_slot(struct cache *c, uint32_t hash, const char *key, size_t klen)
 
     while (*pp != NULL) {
         struct cache_entry *e = *pp;
-        if (e->hash == hash && e->klen == klen &&
-            memcmp(e->data, key, klen) == 0) {
+        if (e->klen == klen && memcmp(e->data, key, klen) == 0) {
             break;
         }
         pp = &e->hnext;
     }
     return pp;
+}
+
+/* The entry's key hash (not stored: see cache.h). */
+static uint32_t
+entry_hash(const struct cache *c, const struct cache_entry *e)
+{
+    return cache_hash(c->seed, cache_entry_key(e), e->klen);
+}
+
+/* find_slot for an entry's own key. */
+static struct cache_entry **
+find_entry(struct cache *c, const struct cache_entry *e)
+{
+    return find_slot(c, entry_hash(c, e), cache_entry_key(e), e->klen);
 }
 
 static void
@@ -299,7 +312,7 @@ remove_expired(struct cache *c, struct cache_entry *e)
     struct cache_entry **pp;
 
     pthread_rwlock_wrlock(&c->rwlock);
-    pp = find_slot(c, e->hash, cache_entry_key(e), e->klen);
+    pp = find_entry(c, e);
     if (*pp == e && entry_dead(c, e, c->clock())) {
         unlink_entry(c, pp);
         atomic_fetch_add_explicit(&c->expirations, 1, memory_order_relaxed);
@@ -368,8 +381,7 @@ evict_over(struct cache *c, long max)
         if (!for_count && (mem == 0 || c->memory <= mem)) {
             return 0;
         }
-        unlink_entry(c, find_slot(c, victim->hash, cache_entry_key(victim),
-                                  victim->klen));
+        unlink_entry(c, find_entry(c, victim));
         atomic_fetch_add_explicit(for_count ? &c->evictions
                                             : &c->evictions_memory,
                                   1, memory_order_relaxed);
@@ -382,6 +394,7 @@ int
 cache_put(struct cache *c, struct cache_entry *e)
 {
     struct cache_entry **pp;
+    uint32_t hash = entry_hash(c, e);
     long foot = (long)cache_entry_footprint(e);
     int64_t mem = atomic_load_explicit(&c->max_memory, memory_order_relaxed);
     int more;
@@ -391,12 +404,12 @@ cache_put(struct cache *c, struct cache_entry *e)
     }
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     pthread_rwlock_wrlock(&c->rwlock);
-    pp = find_slot(c, e->hash, cache_entry_key(e), e->klen);
+    pp = find_slot(c, hash, cache_entry_key(e), e->klen);
     if (*pp != NULL) {
         unlink_entry(c, pp);
     }
-    e->hnext = c->buckets[e->hash & c->mask];
-    c->buckets[e->hash & c->mask] = e;
+    e->hnext = c->buckets[hash & c->mask];
+    c->buckets[hash & c->mask] = e;
     lru_push_head(c, e);
     c->count++;
     c->bytes += (long)e->klen + (long)e->vlen;
@@ -429,8 +442,10 @@ rehash(struct cache *c, uint64_t nb)
         return -1;
     }
     for (e = c->lru_head; e != NULL; e = e->lru_next) {
-        e->hnext = nbk[e->hash & (nb - 1)];
-        nbk[e->hash & (nb - 1)] = e;
+        uint32_t h = entry_hash(c, e);
+
+        e->hnext = nbk[h & (nb - 1)];
+        nbk[h & (nb - 1)] = e;
     }
     free(c->buckets);
     c->buckets = nbk;
@@ -502,7 +517,7 @@ cache_clear(struct cache *c)
     n = c->count;
     while (c->lru_head != NULL) {
         struct cache_entry *e = c->lru_head;
-        unlink_entry(c, find_slot(c, e->hash, cache_entry_key(e), e->klen));
+        unlink_entry(c, find_entry(c, e));
     }
     pthread_rwlock_unlock(&c->rwlock);
     return n;
@@ -524,7 +539,7 @@ cache_remove_if(struct cache *c, const struct key_scope *scope)
     for (e = c->lru_head; e != NULL; e = next) {
         next = e->lru_next;
         if (scope->has(scope->arg, cache_entry_key(e), e->klen)) {
-            unlink_entry(c, find_slot(c, e->hash, cache_entry_key(e), e->klen));
+            unlink_entry(c, find_entry(c, e));
             n++;
         }
     }

@@ -25,7 +25,7 @@
  *   refs (atomic)              no lock; the entry is freed at zero.
  * Key, value, hash and the store time never change after creation, so a
  * referenced entry is read without any lock; expiry may only be lowered
- * (cache_expire_all) and the annotations are set once, lazily (see the
+ * (cache_expire_all) and the annotation is set once, lazily (see the
  * struct), both through atomics. No I/O happens under either lock.
  */
 #ifndef RP_CACHE_H
@@ -35,8 +35,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One cached value: 64 bytes of header, then key and value. Fields are
- * read-only after cache_entry_create() except where noted. */
+/* One cached value: 52 bytes of header, then key and value (allocated as
+ * offsetof(data) + klen + vlen: with 16-byte malloc chunks, a 16-byte key
+ * and a 100-byte value fit 176 bytes). Fields are read-only after
+ * cache_entry_create() except where noted. The key's hash is not kept:
+ * the table recomputes it (seeded) when it must find an entry again. */
 struct cache_entry {
     struct cache_entry *hnext;    /* hash chain; rwlock */
     struct cache_entry *lru_prev; /* toward the head (most recent); see top */
@@ -44,20 +47,22 @@ struct cache_entry {
     _Atomic int64_t expires_ms;   /* clock value when it expires; 0 = never.
                                      The only mutable field: lowered (never
                                      raised) by cache_expire_all() */
-    _Atomic uint64_t note;        /* annotation a protocol handler computes
-                                     once from the value (httpd: its ETag
-                                     hash); valid once `notes` says so */
-    uint32_t hash;                /* of the key */
     uint32_t klen;                /* key bytes */
     uint32_t vlen;                /* value bytes (Redis caps values at
                                      512 MB) */
     uint32_t stored_s;            /* clock value when created, in seconds */
-    atomic_uint notes;            /* annotation bits, set once, lazily, by
-                                     a protocol handler (concurrent readers
-                                     may both compute them: same values) */
+    atomic_uint note;             /* annotation a protocol handler computes
+                                     once from the value, set once, lazily
+                                     (httpd: CACHE_NOTE_DONE, a flag and a
+                                     30-bit hash for its ETag); 0 = not yet.
+                                     Concurrent readers may both compute it:
+                                     the same value */
     atomic_uint refs;             /* owners: the cache and each reader */
     char data[];                  /* key, then value; no terminators */
 };
+
+/* The bit of cache_entry.note that says it was computed. */
+#define CACHE_NOTE_DONE 0x80000000u
 
 /* The key and value bytes of an entry. */
 static inline const char *

@@ -24,27 +24,28 @@
 #include "serve/proxy.h"
 #include "upstream/commands.h"
 
-/* cache_entry.notes bits this module sets (see entry_notes). */
-#define NOTE_DONE 0x1u /* note holds the ETag hash, NOTE_UTF8 is valid */
-#define NOTE_UTF8 0x2u /* the value is valid UTF-8 */
+/* cache_entry.note as this module sets it: CACHE_NOTE_DONE, NOTE_UTF8 and
+ * a 30-bit hash of the value. */
+#define NOTE_UTF8 0x40000000u /* the value is valid UTF-8 */
+#define NOTE_HASH 0x3fffffffu
 
-/* The entry's ETag hash and UTF-8 flag, computed on its first HTTP
- * response and kept on the entry. Two threads may race to compute them;
- * they store the same values. */
+/* The entry's ETag (its value's length and a 30-bit hash of it: a changed
+ * value of the same length changes it but for one chance in 2^30) and
+ * UTF-8 flag, computed on its first HTTP response and kept on the entry.
+ * Two threads may race to compute them; they store the same value. */
 static unsigned
 entry_notes(struct cache_entry *e, uint64_t *etag)
 {
-    unsigned n = atomic_load_explicit(&e->notes, memory_order_acquire);
+    unsigned n = atomic_load_explicit(&e->note, memory_order_relaxed);
 
-    if (!(n & NOTE_DONE)) {
+    if (!(n & CACHE_NOTE_DONE)) {
         const char *v = cache_entry_value(e);
 
-        atomic_store_explicit(&e->note, hash_bytes(0, v, e->vlen),
-                              memory_order_relaxed);
-        n = NOTE_DONE | (http_is_utf8(v, e->vlen) ? NOTE_UTF8 : 0);
-        atomic_store_explicit(&e->notes, n, memory_order_release);
+        n = CACHE_NOTE_DONE | (http_is_utf8(v, e->vlen) ? NOTE_UTF8 : 0) |
+            ((unsigned)hash_bytes(0, v, e->vlen) & NOTE_HASH);
+        atomic_store_explicit(&e->note, n, memory_order_relaxed);
     }
-    *etag = atomic_load_explicit(&e->note, memory_order_relaxed);
+    *etag = (uint64_t)e->vlen << 32 | (n & NOTE_HASH);
     return n;
 }
 

@@ -136,7 +136,7 @@ Test(cache_memory, footprint_covers_header_key_value_and_allocator_overhead)
 
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         size_t k = sizes[i][0], v = sizes[i][1];
-        long want = (long)(sizeof(struct cache_entry) + k + v),
+        long want = (long)(offsetof(struct cache_entry, data) + k + v),
              got = footprint_of(c, k, v);
 
         /* At least the allocation and malloc's chunk header; at most a
