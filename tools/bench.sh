@@ -90,10 +90,8 @@ C=${C:-50}
 TTL=1h
 export N V C TTL PIN
 
-for v in N V C D SD ROUNDS PROFILE_SECONDS SYSCALL_SECONDS CG_REQUESTS \
-    RETRY_OTHER; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
+require_positive N V C D SD ROUNDS PROFILE_SECONDS SYSCALL_SECONDS CG_REQUESTS \
+    RETRY_OTHER
 MEM_KEYS=0
 for k in $SCALE_KEYS; do
     [[ $k =~ ^[1-9][0-9]*$ ]] || die "SCALE_KEYS: '$k' is not a positive integer"

@@ -101,16 +101,7 @@ redis_holds(const char *key, const char *v)
     redisFree(c);
 }
 
-static void
-send_cmd(int fd, const char *const *argv)
-{
-    char buf[256];
-    size_t n = h_cmd_encode(buf, sizeof(buf), argv);
-
-    cr_assert_eq(h_send(fd, buf, n), 0);
-}
-
-#define SEND(fd, ...) send_cmd((fd), (const char *const[]){__VA_ARGS__, NULL})
+#define SEND H_SEND /* harness.h */
 
 Test(big_values, ten_mib_set_and_get_through_resp_byte_for_byte)
 {

@@ -39,33 +39,9 @@ teardown(void)
 
 TestSuite(session_block, .init = setup, .fini = teardown, .timeout = 60);
 
-static void
-send_argv(int fd, const char *const *argv)
-{
-    char buf[4096];
-    size_t n = h_cmd_encode(buf, sizeof(buf), argv);
-
-    cr_assert_gt(n, 0);
-    cr_assert_eq(h_send(fd, buf, n), 0, "send %s", argv[0]);
-}
-
-#define SEND(fd, ...) send_argv((fd), (const char *const[]){__VA_ARGS__, NULL})
-
-static void
-expect_reply(int fd, const char *want, int line)
-{
-    char got[8192], e1[1024], e2[1024];
-    long n = h_read_replies(fd, 1, got, sizeof(got) - 1, REPLY_MS);
-
-    got[n > 0 ? n : 0] = '\0';
-    cr_assert(n > 0 && strcmp(got, want) == 0,
-              "line %d: want \"%s\", got \"%s\"%s", line,
-              h_escape(want, strlen(want), e1, sizeof(e1)),
-              h_escape(got, n > 0 ? (size_t)n : 0, e2, sizeof(e2)),
-              n > 0 ? "" : " (no reply)");
-}
-
-#define EXPECT(fd, want) expect_reply((fd), (want), __LINE__)
+/* One command sent, one exact reply read (harness.h). */
+#define SEND H_SEND
+#define EXPECT H_EXPECT
 
 /* How many of fds[0..n) have something to read (or closed) after
  * waiting up to ms for the first. */

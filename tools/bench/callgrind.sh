@@ -22,16 +22,7 @@ cd "$ROOT" || exit 1
 . "$ROOT/tools/bench/lib.sh"
 
 REQUESTS=${REQUESTS:-10000}
-N=${N:-10000}
-V=${V:-100}
-C=${C:-50}
-TTL=1h
-STANDALONE=0
-[ -z "${SECTION_OUT:-}" ] && STANDALONE=1
-OUT=${SECTION_OUT:-build/bench}
-for v in REQUESTS N V C; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
+section_settings REQUESTS
 [ "$N" -ge "$REQUESTS" ] || N=$REQUESTS # every HTTP request a distinct hit
 for t in valgrind callgrind_control callgrind_annotate; do
     command -v "$t" >/dev/null || die "$t not found (apt-get install valgrind)"

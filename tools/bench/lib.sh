@@ -16,6 +16,26 @@ HELP=$ROOT/tools/bench
 
 say() { printf 'bench: [%02d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 die() { say "error: $*"; exit 1; }
+require_positive() { # VAR...: each must hold a positive integer
+    local v
+    for v in "$@"; do
+        [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
+    done
+}
+# What the section scripts (callgrind.sh, syscalls.sh) share: N keys of V
+# bytes, C connections (bench.sh's defaults), TTL; OUT is SECTION_OUT when
+# bench.sh runs them, else build/bench (STANDALONE=1). VAR... are their own
+# numeric settings, checked with these.
+section_settings() {
+    N=${N:-10000}
+    V=${V:-100}
+    C=${C:-50}
+    TTL=1h
+    STANDALONE=0
+    [ -z "${SECTION_OUT:-}" ] && STANDALONE=1
+    OUT=${SECTION_OUT:-build/bench}
+    require_positive "$@" N V C
+}
 
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}

@@ -31,16 +31,7 @@ cd "$ROOT" || exit 1
 . "$ROOT/tools/bench/servers.sh"
 
 S=${SECONDS_PER_LOAD:-5}
-N=${N:-10000}
-V=${V:-100}
-C=${C:-50}
-TTL=1h
-STANDALONE=0
-[ -z "${SECTION_OUT:-}" ] && STANDALONE=1
-OUT=${SECTION_OUT:-build/bench}
-for v in S N V C; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
-done
+section_settings S
 perf_ok || die "perf cannot count syscall tracepoints here (apt-get install linux-perf; run as root)"
 
 bench_init syscalls
