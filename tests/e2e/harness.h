@@ -350,6 +350,13 @@ const char *h_nth_line(const char *text, const char *needle, int n, char *out,
  * (if started) and r. For suites that need a fixture of their own. */
 void h_pair_setup(struct h_redis *r, struct h_proxy *p);
 void h_pair_teardown(struct h_redis *r, struct h_proxy *p);
+/* Waits until p answers a RESP PING (the proxy answers it itself, with
+ * +PONG or an auth error): its ports listen, and connect, before its
+ * startup is over (it waits for the invalidation stream first), so a
+ * test that pauses Redis right after starting it calls this first. Fails
+ * the test after 10 s. Opens and closes one RESP connection. */
+void h_proxy_serving(const struct h_proxy *p);
+
 /* h_proxy_start against r, or fails the test. */
 void h_start_proxy(struct h_proxy *p, const struct h_redis *r,
                    const struct h_proxy_opts *o);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define H_LOG_CAP (256 * 1024) /* h_await_log reads this much of the log */
 
@@ -38,6 +39,18 @@ h_start_proxy(struct h_proxy *p, const struct h_redis *r,
     cr_assert_eq(h_proxy_start(p, r->port, o), 0,
                  "proxy did not start (is %s built? ini: %s)", h_proxy_bin(),
                  o != NULL && o->ini != NULL ? o->ini : "none");
+}
+
+void
+h_proxy_serving(const struct h_proxy *p)
+{
+    char buf[256];
+    int fd = h_conn(p->resp_port);
+
+    cr_assert_eq(h_send(fd, "*1\r\n$4\r\nPING\r\n", 14), 0, "send PING");
+    cr_assert_gt(h_read_replies(fd, 1, buf, sizeof(buf) - 1, 10000), 0,
+                 "the proxy does not answer PING");
+    close(fd);
 }
 
 void

@@ -514,11 +514,12 @@ Test(cli, sigterm_finishes_request_in_flight)
     int64_t t_sig;
     double in_use;
 
-    /* The pause outlasts the steps below however slow the machine is
-     * (800 ms did not, on a loaded one); the proxy waits for it. */
     start_both(H_OPTS(.admin = 1, .ini = "[redis]\ncommand_timeout = 10s\n"));
+    /* serving first: a pause during its startup would hold the accept loop
+     * (it waits for the invalidation stream) and the request with it */
+    h_proxy_serving(&proxy);
     cr_assert_eq(h_redis_cmd(&redis, "SET cold inflight"), 0);
-    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 2500 ALL"), 0);
+    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
     fd = h_connect(proxy.http_port);
     cr_assert_geq(fd, 0);
     cr_assert_eq(h_sends(fd, "GET /cold HTTP/1.1\r\nHost: x\r\n\r\n"), 0);

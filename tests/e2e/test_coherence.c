@@ -264,23 +264,6 @@ sf_run(void *arg)
     return NULL;
 }
 
-/* Waits until the proxy answers (a RESP PING, which never reaches Redis):
- * its ports listen before its startup is over. */
-static void
-serving(void)
-{
-    redisContext *c = h_proxy_resp_ctx(&proxy);
-    redisReply *rep;
-
-    cr_assert_not_null(c, "connect to resp_port");
-    rep = redisCommand(c, "PING");
-    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS &&
-                  strcmp(rep->str, "PONG") == 0,
-              "the proxy does not answer PING");
-    freeReplyObject(rep);
-    redisFree(c);
-}
-
 /*
  * With Redis paused, SF_CLIENTS clients (connected beforehand) ask for path
  * at once. Returns how many got X-Cache MISS; every client must get status
@@ -293,7 +276,7 @@ single_flight(const char *path, int status, const char *body)
     pthread_t th[SF_CLIENTS];
     int i, misses = 0;
 
-    serving();
+    h_proxy_serving(&proxy);
     for (i = 0; i < SF_CLIENTS; i++) {
         memset(&cl[i], 0, sizeof(cl[i]));
         cl[i].path = path;
