@@ -41,6 +41,5 @@ metrics_observe(struct metrics_histogram *h, int64_t us)
         i++;
     }
     atomic_fetch_add_explicit(&h->le[i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
 }

@@ -28,8 +28,8 @@ enum metrics_listener {
 extern const int64_t metrics_bounds_us[METRICS_BUCKETS];
 
 struct metrics_histogram {
-    atomic_long le[METRICS_BUCKETS + 1]; /* per bucket (not cumulative) */
-    atomic_long count;
+    atomic_long le[METRICS_BUCKETS + 1]; /* per bucket (not cumulative);
+                                            their sum is the count */
     atomic_long sum_us;
 };
 

@@ -97,10 +97,14 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->rejected = load(&px->clients.rejected);
     s->log_dropped = log_dropped();
     for (i = 0; i < 2; i++) {
+        /* The count is the sum of the buckets as read, not the count
+         * counter: requests observed while the buckets are read would
+         * otherwise leave +Inf below the last bucket. */
+        s->hist_count[i] = 0;
         for (j = 0; j <= METRICS_BUCKETS; j++) {
             s->hist_le[i][j] = load(&h[i]->le[j]);
+            s->hist_count[i] += s->hist_le[i][j];
         }
-        s->hist_count[i] = load(&h[i]->count);
         s->hist_sum_us[i] = load(&h[i]->sum_us);
     }
     s->open = atomic_load(&px->clients.open);
