@@ -362,6 +362,9 @@ void h_start_proxy(struct h_proxy *p, const struct h_redis *r,
                    const struct h_proxy_opts *o);
 /* SET key val directly in r, or fails the test. */
 void h_set(const struct h_redis *r, const char *key, const char *val);
+/* SET key to v[0..n) (any bytes) in r, or fails the test. */
+void h_set_bytes(const struct h_redis *r, const char *key, const char *v,
+                 size_t n);
 /* SET key in r, then GET /key on port answers MISS, then HIT, with val. */
 void h_cache_key(const struct h_redis *r, int port, const char *key,
                  const char *val);

@@ -60,6 +60,19 @@ h_set(const struct h_redis *r, const char *key, const char *val)
 }
 
 void
+h_set_bytes(const struct h_redis *r, const char *key, const char *v, size_t n)
+{
+    redisContext *c = h_redis_ctx(r);
+    redisReply *rep;
+
+    cr_assert_not_null(c);
+    rep = redisCommand(c, "SET %s %b", key, v, n);
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS, "SET %s", key);
+    freeReplyObject(rep);
+    redisFree(c);
+}
+
+void
 h_cache_key(const struct h_redis *r, int port, const char *key, const char *val)
 {
     char path[128];

@@ -48,20 +48,6 @@ pattern(size_t n, unsigned seed)
     return v;
 }
 
-/* SET key to v[0..n) directly in Redis. */
-static void
-set_bytes(const char *key, const char *v, size_t n)
-{
-    redisContext *c = h_redis_ctx(&redis);
-    redisReply *rep;
-
-    cr_assert_not_null(c);
-    rep = redisCommand(c, "SET %s %b", key, v, n);
-    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS, "SET %s", key);
-    freeReplyObject(rep);
-    redisFree(c);
-}
-
 /* Bytes the kernel holds for fd to read. */
 static long
 unread(int fd)
@@ -212,7 +198,7 @@ slow_readers_do_not_stall_others(int cached)
              "[cache]\nmax_value_size = %s\n",
              cached ? "8mb" : "1mb");
     h_start_proxy(&proxy, &redis, H_OPTS(.ini = ini, .admin = 1));
-    set_bytes("big", big, BIG_LEN);
+    h_set_bytes(&redis, "big", big, BIG_LEN);
     hfd = h_conn(proxy.http_port);
     expect_value_on(hfd, "/big", big, "MISS");
     expect_value_on(hfd, "/big", big, xcache);
@@ -292,7 +278,7 @@ Test(hostile, half_closed_client_gets_every_answer_the_output_held_back)
     int fd, i;
 
     h_start_proxy(&proxy, &redis, NULL);
-    set_bytes("v", v, LEN);
+    h_set_bytes(&redis, "v", v, LEN);
     len = pipeline(req, H_REQ("/v"), N);
     fd = h_conn(proxy.http_port);
     cr_assert_eq(h_send(fd, req, len), 0);
@@ -357,7 +343,7 @@ Test(hostile, client_that_stops_reading_is_closed_after_send_timeout)
                                 "[cache]\nmax_value_size = 8mb\n"
                                 "[log]\nlevel = debug\n",
                          .admin = 1));
-    set_bytes("big", big, BIG_LEN);
+    h_set_bytes(&redis, "big", big, BIG_LEN);
     reader = h_conn(proxy.http_port);
     expect_value_on(reader, "/big", big, "MISS");
     len = pipeline(req, H_REQ("/big"), STALLED_GETS);
@@ -456,7 +442,7 @@ Test(hostile, client_pipelining_without_reading_costs_bounded_memory)
 
     h_start_proxy(&proxy, &redis,
                   H_OPTS(.ini = "[server]\nsend_timeout = 60s\n", .admin = 1));
-    set_bytes("k", value, VALUE_LEN);
+    h_set_bytes(&redis, "k", value, VALUE_LEN);
     fd = h_conn(proxy.http_port);
     expect_value_on(fd, "/k", value, "MISS");
     cr_assert_eq(h_http_get_on(fd, "/k", &r, 5000), 0);

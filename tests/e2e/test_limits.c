@@ -37,20 +37,6 @@ pattern(size_t n, unsigned seed)
     return v;
 }
 
-/* SET key to v[0..n) directly in Redis. */
-static void
-set_bytes(const char *key, const char *v, size_t n)
-{
-    redisContext *c = h_redis_ctx(&redis);
-    redisReply *rep;
-
-    cr_assert_not_null(c);
-    rep = redisCommand(c, "SET %s %b", key, v, n);
-    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS, "SET %s", key);
-    freeReplyObject(rep);
-    redisFree(c);
-}
-
 /* GET path on fd: 200, exactly want, X-Cache xcache. */
 static void
 expect_value_on(int fd, const char *path, const char *want, const char *xcache)
@@ -145,11 +131,11 @@ Test(limits, max_memory_bounds_the_cache_and_every_answer_is_exact)
     for (i = 0; i < VALUES; i++) {
         snprintf(key, sizeof(key), "v:%03d", i);
         v = nth_value(i);
-        set_bytes(key, v, VALUE_LEN);
+        h_set_bytes(&redis, key, v, VALUE_LEN);
         free(v);
     }
     v = nth_value(VALUES);
-    set_bytes("warm", v, VALUE_LEN);
+    h_set_bytes(&redis, "warm", v, VALUE_LEN);
     fd = h_conn(proxy.http_port);
     /* One value of the size first: the buffers a fill of it uses exist
      * before the baseline. */
@@ -228,8 +214,8 @@ Test(limits, value_over_max_value_size_is_fetched_from_redis_every_time)
     h_start_proxy(
         &proxy, &redis,
         H_OPTS(.ini = "[cache]\nmax_value_size = 64kb\n", .admin = 1));
-    set_bytes("over", over, MAX_VALUE + 1);
-    set_bytes("edge", edge, MAX_VALUE);
+    h_set_bytes(&redis, "over", over, MAX_VALUE + 1);
+    h_set_bytes(&redis, "edge", edge, MAX_VALUE);
     gets = h_redis_calls(&redis, "get");
     fd = h_conn(proxy.http_port);
     rc = h_proxy_resp_ctx(&proxy);

@@ -28,21 +28,6 @@
 
 static const char status_408[] = "HTTP/1.1 408 Request Timeout\r\n";
 
-/* Parks a conn with a passed deadline and waits until a scan closes it:
- * every conn parked before this call has been looked at by a scan that
- * decided to leave it. */
-static void
-wait_for_a_scan(struct fixture *f)
-{
-    int open = atomic_load(&f->budget.open), peer;
-    struct conn *probe = new_conn(f, KIND_RESP, &peer);
-
-    park(f, probe, util_now_ms() - 1);
-    expect_closed_silently(peer, WAIT_MS);
-    cr_assert_eq(wait_open(&f->budget.open, open), open);
-    close(peer);
-}
-
 /* ---- lifecycle and attach ---- */
 
 Test(waiter, destroy_of_null_does_nothing)

@@ -34,20 +34,6 @@ idle_of_kind(const struct conn *c, int64_t now)
     return now + atomic_load(&c->kind->idle_timeout_ms);
 }
 
-/* Parks a conn with a passed deadline and waits until a scan closes it,
- * so every scan decision on conns parked before was taken. */
-static void
-wait_for_a_scan(struct fixture *f)
-{
-    int open = atomic_load(&f->budget.open), peer;
-    struct conn *probe = new_conn(f, KIND_RESP, &peer);
-
-    park(f, probe, util_now_ms() - 1);
-    expect_closed_silently(peer, WAIT_MS);
-    cr_assert_eq(wait_open(&f->budget.open, open), open);
-    close(peer);
-}
-
 Test(waiter_retime, nothing_parked_retimes_nothing)
 {
     struct fixture f;

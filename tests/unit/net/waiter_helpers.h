@@ -258,4 +258,19 @@ drain_conn(struct conn *c)
     return got;
 }
 
+/* Parks a conn with a passed deadline and waits until a scan closes it:
+ * every conn parked before this call has been looked at by a scan that
+ * decided to leave it. */
+static inline void
+wait_for_a_scan(struct fixture *f)
+{
+    int open = atomic_load(&f->budget.open), peer;
+    struct conn *probe = new_conn(f, KIND_RESP, &peer);
+
+    park(f, probe, util_now_ms() - 1);
+    expect_closed_silently(peer, WAIT_MS);
+    cr_assert_eq(wait_open(&f->budget.open, open), open);
+    close(peer);
+}
+
 #endif
