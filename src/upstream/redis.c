@@ -22,6 +22,7 @@ redis_target_of(const struct config_ref *ref)
     struct redis_target t = {
         .host = cfg->redis_host,
         .port = cfg->redis_port,
+        .user = "",
         .password = cfg->redis_password,
         .db = cfg->redis_db,
         .cfg = ref,

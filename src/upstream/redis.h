@@ -25,6 +25,8 @@ struct redisReply;
 struct redis_target {
     const char *host;
     int port;
+    const char *user;             /* ACL user for AUTH user password;
+                                     "" = AUTH password alone */
     const char *password;         /* "" = no AUTH */
     int db;                       /* 0 = no SELECT */
     const struct config_ref *cfg; /* connect_timeout, command_timeout */
