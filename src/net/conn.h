@@ -110,6 +110,14 @@ struct conn {
                                 session): serve it even without input */
     unsigned hold : 1;       /* it waits on its own peer (a blocked or
                                 subscribed session): no idle timeout */
+    unsigned waiting : 1;    /* replies are owed to it by Redis (its
+                                protocol's records in flight): not idle,
+                                and not closed at EOF before they came */
+    unsigned stalled : 1;    /* read nothing more now: the protocol waits
+                                for a reply before it parses on */
+    int64_t wait_deadline_ms; /* while waiting: when the first reply owed
+                                 is overdue (the protocol then answers it
+                                 with a timeout); 0 = none */
     char *rbuf;              /* rbuf_inline, or a larger heap buffer */
     size_t rcap;             /* bytes rbuf holds */
     size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */

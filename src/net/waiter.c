@@ -24,6 +24,8 @@
 
 #define WAITER_TICK_MS 100
 #define WAITER_QUEUE_TAG UINT64_MAX /* epoll data of the work queue's fd */
+#define WAITER_EVENT_TAG (1ull << 63) /* | a struct waiter_event pointer */
+#define WAITER_GEN_MASK 0x7fffffffu   /* generations stay below bit 63 */
 #define WAITER_NO_SLOT UINT32_MAX
 #define WAITER_EVENTS 16 /* reports taken per epoll_wait */
 /* What every registered fd reports; waiter_want_write adds EPOLLOUT. */
@@ -60,7 +62,12 @@ struct waiter {
     struct workq *q;
     pthread_t thread;
     int joined;
+    void (*hook)(void *arg); /* waiter_on_tick's, or NULL; lock */
+    void *hook_arg;          /* lock */
 };
+
+/* The calling worker's adoption list (waiter_adopt_into), or NULL. */
+static _Thread_local struct waiter_adopted *adopted;
 
 static uint64_t
 state_of(uint32_t gen, unsigned kind)
@@ -145,7 +152,8 @@ slot_release(struct waiter *w, struct conn *c)
 {
     struct waiter_slot *s = &w->slots[c->slot];
 
-    atomic_store_explicit(&s->state, state_of(c->gen + 1, SLOT_FREE),
+    atomic_store_explicit(&s->state,
+                          state_of((c->gen + 1) & WAITER_GEN_MASK, SLOT_FREE),
                           memory_order_release);
     pthread_mutex_lock(&w->lock);
     s->next_free = w->free_head;
@@ -198,6 +206,73 @@ waiter_want_write(struct waiter *w, struct conn *c, int fd)
                              .data.u64 = tag_of(c)};
 
     return epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+int
+waiter_watch_event(struct waiter *w, int fd, struct waiter_event *ev)
+{
+    struct epoll_event e = {
+        .events = WAITER_EVENTS_WATCHED | EPOLLOUT,
+        .data.u64 = WAITER_EVENT_TAG | (uint64_t)(uintptr_t)ev,
+    };
+
+    return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+void
+waiter_adopt_into(struct waiter_adopted *a)
+{
+    adopted = a;
+}
+
+/* Hands c (claimed, still attached) to the queue; drops it if the queue
+ * refuses. */
+static void
+hand_to_queue(struct waiter *w, struct conn *c)
+{
+    if (workq_push(w->q, c) != WORKQ_OK) {
+        waiter_drop(w, c);
+    }
+}
+
+void
+waiter_defer(struct waiter_event *ev)
+{
+    if (adopted == NULL || adopted->ndeferred == WAITER_DEFER_MAX) {
+        ev->ready(ev);
+        return;
+    }
+    adopted->deferred[adopted->ndeferred++] = ev;
+}
+
+void
+waiter_run_deferred(void)
+{
+    int i;
+
+    /* A ready() may defer more (a redirect sent on to another node's
+     * pipeline): they run in this loop too. */
+    for (i = 0; adopted != NULL && i < adopted->ndeferred; i++) {
+        adopted->deferred[i]->ready(adopted->deferred[i]);
+    }
+    if (adopted != NULL) {
+        adopted->ndeferred = 0;
+    }
+}
+
+void
+waiter_wake(struct waiter *w, uint32_t slot, uint32_t gen)
+{
+    struct conn *c;
+
+    if (slot >= w->nslots || (c = claim(w, slot, gen)) == NULL) {
+        return; /* gone, or its owner will serve it again */
+    }
+    if (adopted != NULL && adopted->n < WAITER_ADOPT_MAX) {
+        adopted->c[adopted->n++] = c;
+    } else {
+        hand_to_queue(w, c);
+    }
 }
 
 int
@@ -258,6 +333,10 @@ waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
     if (max > WAITER_EVENTS) {
         max = WAITER_EVENTS;
     }
+    waiter_run_deferred(); /* nothing put off may wait for our sleep */
+    if (adopted != NULL && adopted->n > 0) {
+        timeout_ms = 0; /* what that woke is to be served first */
+    }
     n = epoll_wait(w->epfd, ev, max, timeout_ms);
     for (i = 0; i < n; i++) {
         uint64_t tag = ev[i].data.u64;
@@ -268,6 +347,9 @@ waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
             queue = 1; /* the caller looks at the queue */
             continue;
         }
+        if (tag & WAITER_EVENT_TAG) {
+            continue; /* after the conns, below */
+        }
         /* The slot may have been expired, dropped or even reused since
          * epoll reported it: then the generation differs. */
         c = claim(w, slot, (uint32_t)(tag >> 32));
@@ -275,9 +357,19 @@ waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
             out[got++] = c;
         }
     }
+    for (i = 0; i < n; i++) {
+        uint64_t tag = ev[i].data.u64;
+
+        if (tag != WAITER_QUEUE_TAG && (tag & WAITER_EVENT_TAG)) {
+            struct waiter_event *e =
+                (struct waiter_event *)(uintptr_t)(tag & ~WAITER_EVENT_TAG);
+
+            e->ready(e);
+        }
+    }
     if (queue && got > 0) {
-        /* The caller serves its claims first, maybe waiting on Redis
-         * meanwhile: the queue's items need another worker. */
+        /* The caller serves its claims first: the queue's items need
+         * another worker. */
         workq_pass_on(w->q);
     }
     return got;
@@ -326,16 +418,6 @@ has_input(const struct conn *c)
     return recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }
 
-/* Hands c (claimed, still attached) to the queue; drops it if the queue
- * refuses. */
-static void
-hand_to_queue(struct waiter *w, struct conn *c)
-{
-    if (workq_push(w->q, c) != WORKQ_OK) {
-        waiter_drop(w, c);
-    }
-}
-
 /* Claims the conns whose deadline passed and expires them, except those
  * whose input arrived while every worker was busy: they go to the queue,
  * and a worker that finds their request still incomplete and past its
@@ -369,7 +451,11 @@ expire_due(struct waiter *w, int64_t now)
             }
             continue;
         }
-        if (outq_bytes(&c->out) == 0 && has_input(c)) {
+        if ((c->waiting && c->wait_deadline_ms != 0 &&
+             c->wait_deadline_ms <= now) ||
+            (outq_bytes(&c->out) == 0 && has_input(c))) {
+            /* Replies it waits for are overdue (its protocol answers
+             * them), or its input came while every worker was busy. */
             hand_to_queue(w, c);
         } else {
             waiter_expire(w, c);
@@ -410,8 +496,14 @@ waiter_main(void *arg)
         struct timespec ts = util_deadline(next_scan);
 
         if (pthread_cond_timedwait(&w->tick, &w->lock, &ts) == ETIMEDOUT) {
+            void (*hook)(void *) = w->hook;
+            void *hook_arg = w->hook_arg;
+
             pthread_mutex_unlock(&w->lock);
             expire_due(w, util_now_ms());
+            if (hook != NULL) {
+                hook(hook_arg);
+            }
             next_scan = util_now_ms() + WAITER_TICK_MS;
             pthread_mutex_lock(&w->lock);
         }
@@ -514,6 +606,15 @@ waiter_destroy(struct waiter *w)
     close(w->epfd);
     free(w->slots);
     free(w);
+}
+
+void
+waiter_on_tick(struct waiter *w, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    w->hook = fn;
+    w->hook_arg = arg;
+    pthread_mutex_unlock(&w->lock);
 }
 
 int

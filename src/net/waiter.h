@@ -34,7 +34,18 @@
  *
  * Other descriptors can be watched on a conn's behalf (waiter_watch: a
  * session's private Redis connection), under the conn's tag: readiness on
- * any of them is readiness of the conn.
+ * any of them is readiness of the conn. A descriptor that belongs to no
+ * conn (a shared Redis pipeline, upstream/pipe.h) is watched as an event
+ * source (waiter_watch_event): the worker that gets its report calls its
+ * `ready` function, inside waiter_wait.
+ *
+ * Other threads reach a conn through its slot and generation
+ * (waiter_wake): a reply Redis sent for it is readiness too. A parked
+ * conn is claimed for the waking thread (onto its adoption list when it
+ * is a worker, see waiter_adopt_into, else onto the work queue); one a
+ * worker has is marked pending, so its owner serves it again before it
+ * parks. The conn's generation makes a wake-up for a conn that has gone
+ * meanwhile harmless.
  *
  * Threads and locks: `lock` guards only the slot free list, the count of
  * slots handed out and the stopped flag, for a few instructions at a time;
@@ -66,6 +77,54 @@ int waiter_attach(struct waiter *w, struct conn *c);
  * Returns 0 or -1. */
 int waiter_watch(struct waiter *w, struct conn *c, int fd);
 void waiter_unwatch(struct waiter *w, int fd);
+
+/* An event source that is not a conn (a shared Redis pipeline): its
+ * descriptor's readiness calls ready(ev) in the worker that got the
+ * report (inside waiter_wait), which must not block. Embedded in its
+ * owner. */
+struct waiter_event {
+    void (*ready)(struct waiter_event *ev);
+};
+
+/* Registers fd (owned by the caller) for readability and writability,
+ * edge-triggered, reported to ev (which must outlive the registration).
+ * Unregister with waiter_unwatch before closing fd. Returns 0 or -1. */
+int waiter_watch_event(struct waiter *w, int fd, struct waiter_event *ev);
+
+/* Runs ev->ready(ev) later on the calling worker: before it next sleeps
+ * in waiter_wait, or at its next waiter_run_deferred (a shared Redis
+ * pipeline with commands queued writes them all in one go then, after
+ * the worker has served the other conns that were ready). At once on a
+ * thread that is not a worker, or when the list is full. The caller
+ * makes sure one ev is deferred once at a time. */
+void waiter_defer(struct waiter_event *ev);
+
+/* Runs what waiter_defer put off on the calling thread, in order. */
+void waiter_run_deferred(void);
+
+/* Room for the conns other threads' wake-ups claim for the calling
+ * worker (waiter_wake): it serves them next. */
+#define WAITER_ADOPT_MAX 64
+#define WAITER_DEFER_MAX 64
+struct waiter_adopted {
+    struct conn *c[WAITER_ADOPT_MAX];
+    int n;
+    struct waiter_event *deferred[WAITER_DEFER_MAX]; /* waiter_defer */
+    int ndeferred;
+};
+
+/* Makes a (NULL: no) list the calling thread's adoption list. For worker
+ * threads, once, before their first waiter_wait. */
+void waiter_adopt_into(struct waiter_adopted *a);
+
+/*
+ * Something for the conn of slot/gen arrived from another party (a reply
+ * Redis sent for it): as a readiness report. A parked conn is claimed and
+ * put on the calling thread's adoption list (or, with no room or no list,
+ * the work queue); one that is being served is marked pending; a gone one
+ * (another generation) is left alone. Thread-safe; never blocks.
+ */
+void waiter_wake(struct waiter *w, uint32_t slot, uint32_t gen);
 
 /* Adds writability to what fd (c's socket, or one watched for c) reports:
  * call once, the first time output to it stalls. Returns 0 or -1. */
@@ -111,6 +170,11 @@ void waiter_stop(struct waiter *w);
  * may be in waiter_wait() has returned and every conn was dropped. NULL is
  * a no-op. */
 void waiter_destroy(struct waiter *w);
+
+/* Sets fn(arg) to run on the deadline thread at every tick (100 ms),
+ * e.g. to fail Redis connects that passed connect_timeout. Call before
+ * any worker starts; one hook. fn must not block. */
+void waiter_on_tick(struct waiter *w, void (*fn)(void *arg), void *arg);
 
 /* Conns parked now. Thread-safe. */
 int waiter_count(struct waiter *w);

@@ -23,6 +23,7 @@
 #include "net/standby.h"
 
 #define WORKER_ROUNDS 16
+#define WORKER_BATCH 16 /* conns served between runs of deferred work */
 #define WORKER_CLAIMS                                                          \
     8 /* conns one wake-up may claim; given away when                          \
          the worker is about to wait on Redis */
@@ -94,18 +95,23 @@ serve_rounds(struct conn *c)
         more = held && (has_input(c) || c->pump);
         if (c->eof) {
             /* The peer sent all it will: answer every complete request
-             * it sent (the output may have held some back), then close. */
+             * it sent (the output may have held some back), then close
+             * once the replies owed have come and gone out. */
             if ((more || (served && c->rlen - c->rpos < before)) &&
                 has_input(c)) {
                 continue;
             }
-            return rc == CONN_IO_OK ? SERVE_CLOSE : SERVE_PARK;
+            return rc == CONN_IO_OK && !c->waiting ? SERVE_CLOSE
+                                                   : SERVE_PARK;
         }
         if (round == WORKER_ROUNDS) {
             return SERVE_REQUEUE;
         }
         if (more) {
             continue;
+        }
+        if (c->stalled) {
+            return SERVE_PARK; /* a reply's arrival wakes it */
         }
         if (round > 0 && c->drained) {
             /* A short read: the socket was empty a moment ago. Park now
@@ -138,8 +144,17 @@ deadline_of(const struct conn *c, int64_t now)
     const struct conn_kind *k = c->kind;
 
     if (outq_bytes(&c->out) > 0) {
-        return (c->stall_ms != 0 ? c->stall_ms : now) +
-               atomic_load_explicit(&k->send_timeout_ms, memory_order_relaxed);
+        int64_t send = (c->stall_ms != 0 ? c->stall_ms : now) +
+                       atomic_load_explicit(&k->send_timeout_ms,
+                                            memory_order_relaxed);
+
+        return c->waiting && c->wait_deadline_ms != 0 &&
+                       c->wait_deadline_ms < send
+                   ? c->wait_deadline_ms
+                   : send;
+    }
+    if (c->waiting) {
+        return c->wait_deadline_ms; /* not idle: Redis owes it replies */
     }
     if (c->req_start_ms != 0) {
         return c->req_start_ms + atomic_load_explicit(&k->request_timeout_ms,
@@ -171,6 +186,10 @@ serve(struct worker_pool *wp, struct conn *c)
         now = util_now_ms();
         deadline = deadline_of(c, now);
         if (deadline != 0 && deadline <= now) {
+            if (c->waiting && c->wait_deadline_ms != 0 &&
+                c->wait_deadline_ms <= now) {
+                continue; /* its protocol answers what is overdue */
+            }
             /* Out of time: a partial request still incomplete at its
              * deadline however recently its last byte came, or output
              * that did not move for send_timeout. */
@@ -198,11 +217,14 @@ serve(struct worker_pool *wp, struct conn *c)
     }
 }
 
-/* What one worker thread has claimed but not started yet. */
+/* What one worker thread has claimed but not started yet: from its own
+ * wake-ups, and conns other parties' replies woke (waiter_wake) while
+ * this worker ran their delivery. */
 struct claims {
     struct worker_pool *wp;
     struct conn *c[WORKER_CLAIMS];
     int n;
+    struct waiter_adopted adopted;
 };
 
 /* standby_on_block: this worker is about to wait on Redis; the conns it
@@ -212,8 +234,9 @@ spill(void *arg)
 {
     struct claims *cl = arg;
 
-    while (cl->n > 0) {
-        struct conn *c = cl->c[--cl->n];
+    while (cl->n > 0 || cl->adopted.n > 0) {
+        struct conn *c = cl->adopted.n > 0 ? cl->adopted.c[--cl->adopted.n]
+                                           : cl->c[--cl->n];
 
         if (workq_push(cl->wp->q, c) != WORKQ_OK) {
             waiter_drop(cl->wp->waiter, c);
@@ -230,6 +253,9 @@ next_conn(struct worker_pool *wp, struct claims *cl, int *stop)
 {
     void *item;
 
+    if (cl->adopted.n > 0) {
+        return cl->adopted.c[--cl->adopted.n];
+    }
     if (cl->n > 0) {
         return cl->c[--cl->n];
     }
@@ -253,8 +279,10 @@ worker_main(void *arg)
     struct worker_pool *wp = arg;
     struct claims cl = {.wp = wp, .n = 0};
     struct conn *c;
+    unsigned served = 0;
     int stop = 0;
 
+    waiter_adopt_into(&cl.adopted);
     standby_attach(wp->gate);
     standby_on_block(spill, &cl);
     while (!stop) {
@@ -269,7 +297,14 @@ worker_main(void *arg)
         atomic_fetch_add_explicit(&wp->busy, 1, memory_order_relaxed);
         serve(wp, c);
         atomic_fetch_sub_explicit(&wp->busy, 1, memory_order_relaxed);
+        if (++served % WORKER_BATCH == 0) {
+            /* Commands queued for Redis by the conns served so far go
+             * out together now, not only when this worker sleeps. */
+            waiter_run_deferred();
+        }
     }
+    waiter_run_deferred();
+    waiter_adopt_into(NULL);
     return NULL;
 }
 
