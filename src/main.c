@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/config.h"
@@ -28,6 +29,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/sdnotify.h"
+#include "base/util.h"
 #include "cache/cache.h"
 #include "cache/flight.h"
 #include "net/listener.h"
@@ -209,6 +211,22 @@ serve_until_stopped(struct proxy *px, const struct listener *ls, int nls,
     }
 }
 
+/* Stopping: requests already handed to Redis get their replies first,
+ * for at most SHUTDOWN_DRAIN_MS (the listeners are closed already). */
+#define SHUTDOWN_DRAIN_MS 10000
+
+static void
+drain_in_flight(struct proxy *px)
+{
+    int64_t until = util_now_ms() + SHUTDOWN_DRAIN_MS;
+
+    while (atomic_load(&px->records) > 0 && util_now_ms() < until) {
+        struct timespec ts = {0, 10 * 1000000};
+
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int
 run(struct proxy *px, int sig_fd, const struct reload_source *src)
 {
@@ -241,8 +259,19 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
                          cfg->cache_ttl_ms, cfg->cache_stale_ms);
     }
     px->flights = px->cache != NULL ? flights_create(px->cache) : NULL;
-    px->nodes =
-        px->flights != NULL ? nodes_create(&px->cfg, px->flights) : NULL;
+    /* Every open client conn fits in the queue and in the waiter, for any
+     * max_clients a reload may set: both are calloc'd arrays whose pages
+     * are touched only as conns use them (about 40 bytes per conn). */
+    conns = (size_t)CONFIG_MAX_CLIENTS + PROXY_ADMIN_CONNS;
+    px->q = workq_create(conns);
+    px->waiter = px->q != NULL ? waiter_create(px->q, conns) : NULL;
+    px->nodes = px->flights != NULL && px->waiter != NULL
+                    ? nodes_create(&px->cfg, px->flights, px->waiter)
+                    : NULL;
+    if (px->nodes != NULL) {
+        /* Redis connects that passed connect_timeout fail at its ticks. */
+        waiter_on_tick(px->waiter, nodes_tick_pipes, px->nodes);
+    }
     if (px->nodes != NULL && nodes_start(px->nodes) < 0) {
         log_error("msg=\"cannot start the connections to redis\"");
         goto out;
@@ -266,12 +295,6 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
                      (cfg->cluster || px->spares != NULL)
                  ? keeper_create(px->nodes, px->commands, px->spares)
                  : NULL;
-    /* Every open client conn fits in the queue and in the waiter, for any
-     * max_clients a reload may set: both are calloc'd arrays whose pages
-     * are touched only as conns use them (about 40 bytes per conn). */
-    conns = (size_t)CONFIG_MAX_CLIENTS + PROXY_ADMIN_CONNS;
-    px->q = workq_create(conns);
-    px->waiter = px->q != NULL ? waiter_create(px->q, conns) : NULL;
     if (px->cache == NULL || px->nodes == NULL || keeper == NULL ||
         px->waiter == NULL) {
         log_error("msg=\"cannot allocate the proxy's services\"");
@@ -300,6 +323,9 @@ out:
     for (i = 0; i < nls; i++) {
         close(ls[i].fd);
     }
+    if (px->workers != NULL) {
+        drain_in_flight(px);
+    }
     if (px->waiter != NULL) {
         waiter_stop(px->waiter);
     }
@@ -307,10 +333,12 @@ out:
         workq_shutdown(px->q);
     }
     worker_pool_destroy(px->workers);
+    keeper_destroy(keeper);
+    /* The pipelines fail what they still hold; their fds leave the
+     * waiter's set, so it goes after them. */
+    nodes_destroy(px->nodes);
     waiter_destroy(px->waiter);
     workq_destroy(px->q);
-    keeper_destroy(keeper);
-    nodes_destroy(px->nodes);
     spares_destroy(px->spares);
     commands_destroy(px->commands);
     flights_destroy(px->flights);

@@ -21,7 +21,7 @@
 #include <stdio.h>
 
 #define CONFIG_ERR_MAX 512
-#define CONFIG_KEYS 32             /* keys in all sections: rows of the table */
+#define CONFIG_KEYS 33             /* keys in all sections: rows of the table */
 #define CONFIG_FROM_MAX 96         /* bytes of one "where it was set" text */
 #define CONFIG_MAX_CLIENTS 1000000 /* the largest [server] max_clients */
 
@@ -56,7 +56,8 @@ struct config {
     int redis_db;               /* 0.. ; SELECT when not 0 */
     int pool_size;              /* 1..1024 */
     int64_t connect_timeout_ms; /* > 0 */
-    int64_t command_timeout_ms; /* > 0 */
+    int64_t command_timeout_ms; /* > 0: a cache fill */
+    int64_t forward_timeout_ms; /* a forwarded command; 0 = none */
     int cluster;                /* 1 = host:port and seeds are cluster nodes */
     char seeds[256];            /* "host:port, ..." (config_seed_next); "" */
     int64_t cluster_refresh_ms; /* > 0: period of slot map refreshes */

@@ -534,6 +534,8 @@ const struct config_row config__table[] = {
      CONFIG_FIELD(connect_timeout_ms), TIMEOUT, "1s", LIVE},
     {"redis", "command_timeout", CONFIG_DURATION,
      CONFIG_FIELD(command_timeout_ms), TIMEOUT, "1s", LIVE},
+    {"redis", "forward_timeout", CONFIG_DURATION,
+     CONFIG_FIELD(forward_timeout_ms), SPAN, "0", LIVE},
     {"redis", "cluster", CONFIG_BOOL, CONFIG_FIELD(cluster), NO_RANGE, "off",
      0},
     {"redis", "seeds", CONFIG_SEEDS, CONFIG_FIELD(seeds), NO_RANGE, "", 0},

@@ -8,24 +8,34 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "net/standby.h"
+#include "proto/resp_reply.h"
 #include "serve/account.h"
 #include "serve/auth.h"
 #include "serve/http_conn.h"
 #include "serve/httpd.h"
+#include "serve/outcome.h"
 #include "serve/proxy.h"
+#include "serve/rcmd.h"
+#include "serve/route.h"
 #include "serve/stats.h"
 #include "upstream/nodes.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
 
+#define TAG_READY 1 /* rcmd.tag of a readiness probe */
+
 /* Ready: every master answers PING and, with tracking on, its stream is
- * up. */
+ * up. The stream's state is known here; the PINGs go out as one record
+ * (route_submit_every) and /readyz is answered when their replies come.
+ * Returns 1 (ready), 0 (not: why says so) or HTTP_CONN_PENDING (*probe
+ * is the record, sent). */
 static int
-readiness(struct proxy *px, char *why, size_t len)
+readiness(struct proxy *px, struct conn *c, char *why, size_t len,
+          struct rcmd **probe)
 {
-    char err[UPSTREAM_ERR_MAX], reason[256];
-    int masters[NODES_MAX], k, i, rc;
+    static const char ping[] = "*1\r\n$4\r\nPING\r\n";
+    char reason[256];
+    struct rcmd *r;
 
     if (proxy_cfg(px)->cache_tracking &&
         nodes_tracking_state(px->nodes, reason, sizeof(reason)) ==
@@ -33,19 +43,53 @@ readiness(struct proxy *px, char *why, size_t len)
         snprintf(why, len, "invalidation stream down: %s", reason);
         return 0;
     }
-    k = nodes_masters(px->nodes, masters, NODES_MAX);
-    if (k == 0) {
-        snprintf(why, len, "redis not answering: no cluster slot map yet");
+    r = rcmd_new(px, c, RCMD_FORWARD, sizeof(ping) - 1);
+    if (r == NULL) {
+        snprintf(why, len, "out of memory");
         return 0;
     }
-    for (i = 0; i < k; i++) {
-        standby_block_begin();
-        rc = upstream_ping(nodes_pool(px->nodes, masters[i]), err);
-        standby_block_end();
-        if (rc != 0) {
-            snprintf(why, len, "redis not answering: %s", err);
-            return 0;
+    memcpy(r->raw, ping, sizeof(ping) - 1);
+    r->raw_len = sizeof(ping) - 1;
+    r->known = 1; /* a read: nothing to invalidate */
+    r->http = 1;
+    r->tag = TAG_READY;
+    r->start_us = util_now_us();
+    r->deadline_ms = util_now_ms() + proxy_cfg(px)->command_timeout_ms;
+    if (route_submit_every(px, r, c->slot) == ROUTE_QUEUED) {
+        *probe = r;
+        return HTTP_CONN_PENDING;
+    }
+    snprintf(why, len, "redis not answering: %s",
+             outcome_text(r->status, r->err));
+    rcmd_free(r);
+    return 0;
+}
+
+/* The probe's outcome: ready, or why not. */
+static int
+probe_result(const struct rcmd *r, int timed_out, char *why, size_t len)
+{
+    const char *msg;
+    size_t mlen;
+
+    if (timed_out) {
+        snprintf(why, len, "redis not answering: no reply within the "
+                           "command timeout");
+        return 0;
+    }
+    if (r->status < 0) {
+        snprintf(why, len, "redis not answering: %s",
+                 outcome_text(r->status, r->err));
+        return 0;
+    }
+    if (resp_reply_error(r->reply, r->reply_len, &msg, &mlen)) {
+        /* A part's failure, as "ERR redis unavailable: ..." */
+        if (mlen > 4 && memcmp(msg, "ERR ", 4) == 0) {
+            msg += 4;
+            mlen -= 4;
         }
+        snprintf(why, len, "redis not answering: %.*s", (int)mlen, msg);
+        return 0;
     }
     snprintf(why, len, "ready");
     return 1;
@@ -137,7 +181,15 @@ route(struct conn *c, const struct http_request *req, const char *body)
     } else if (ROUTE("/healthz")) {
         stats_printf(&b, "ok\n");
     } else if (ROUTE("/readyz")) {
-        r.status = readiness(px, why, sizeof(why)) ? 200 : 503;
+        struct rcmd *probe = NULL;
+        int ready = readiness(px, c, why, sizeof(why), &probe);
+
+        if (ready == HTTP_CONN_PENDING) {
+            http_conn_pend(c, probe);
+            free(b.p);
+            return HTTP_CONN_PENDING; /* answered by finish */
+        }
+        r.status = ready ? 200 : 503;
         stats_printf(&b, "%s\n", why);
         stats_take(px, &s);
         node_lines(&s, &b);
@@ -170,7 +222,49 @@ body_max(struct conn *c, const struct http_request *req)
     return is_key_route(req) ? httpd_body_max(c->kind->ctx, req) : 0;
 }
 
-static const struct http_routes routes = {route, body_max};
+/* /readyz answered from its probe, or a key route's record. */
+static int
+finish(struct conn *c, const struct http_request *req, struct rcmd *pr,
+       int timed_out)
+{
+    struct proxy *px = c->kind->ctx;
+    struct account_req a = {
+        .listener = METRICS_ADMIN,
+        .method = req->method_name,
+        .method_len = req->method_len,
+        .cache = ACCOUNT_NONE,
+        .start_us = pr->start_us,
+    };
+    struct stats_buf b = {0};
+    struct stats_snapshot s;
+    struct http_reply r = {
+        .type = "text/plain; charset=utf-8",
+        .extra = "Cache-Control: no-store\r\n",
+        .no_body = req->method == HTTP_METHOD_HEAD,
+    };
+    char why[400];
+    int rc;
+
+    if (pr->tag != TAG_READY) {
+        return httpd_finish(c, req, pr, timed_out, METRICS_ADMIN);
+    }
+    r.status = probe_result(pr, timed_out, why, sizeof(why)) ? 200 : 503;
+    stats_printf(&b, "%s\n", why);
+    stats_take(px, &s);
+    node_lines(&s, &b);
+    if (b.failed) {
+        r.status = 500;
+    }
+    r.body = b.p != NULL ? b.p : "";
+    r.body_len = b.len;
+    rc = http_conn_send(c, req, &r);
+    free(b.p);
+    a.status = r.status;
+    account_request(px, &a);
+    return rc < 0 || !req->keep_alive ? -1 : 0;
+}
+
+static const struct http_routes routes = {route, finish, body_max};
 
 static int
 serve(struct conn *c)
@@ -183,4 +277,5 @@ const struct conn_ops admin_ops = {
     .serve = serve,
     .expired = http_conn_expired,
     .busy = http_conn_busy,
+    .release = http_conn_release,
 };

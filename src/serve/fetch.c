@@ -1,157 +1,332 @@
 /*
- * fetch: cache, then one fill per key, then stale-if-error; see fetch.h.
- * The pooled Redis call happens with no lock held; the value is copied
- * once, into the new entry.
+ * fetch: cache, then one fill per key on a pipeline, then stale-if-error;
+ * see fetch.h. The value is copied once, from the pipeline's input into
+ * the new entry.
  */
 #include "serve/fetch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "base/hash.h"
 #include "base/util.h"
-#include "net/standby.h"
+#include "serve/account.h"
+#include "serve/outcome.h"
 #include "serve/proxy.h"
+#include "serve/route.h"
 #include "upstream/nodes.h"
 #include "upstream/upstream.h"
 
-_Static_assert(FLIGHT_ERR_MAX >= UPSTREAM_ERR_MAX, "error text fits");
-
-static int
-status_from_upstream(int rc)
-{
-    switch (rc) {
-    case UPSTREAM_OK:
-        return FETCH_MISS;
-    case UPSTREAM_NIL:
-        return FETCH_NOTFOUND;
-    case UPSTREAM_EREPLY:
-        return FETCH_EREPLY;
-    case UPSTREAM_ETIMEOUT:
-        return FETCH_ETIMEOUT;
-    case UPSTREAM_ENOMEM:
-        return FETCH_ENOMEM;
-    default:
-        return FETCH_EDOWN;
-    }
-}
-
-/* What the leader's lookup made of Redis's reply. */
-struct lead_value {
+/* One fill: the leader's request for the key, on the key's node. */
+struct fill {
+    struct ureq u;
     struct proxy *px;
-    const char *key;
+    struct flight *f;
+    int db;
+    int node;
+    uint8_t asking;    /* ASKING before each of PTTL and GET */
+    uint8_t redirects; /* MOVED/ASK followed so far */
+    uint8_t was_asked; /* a value read after ASK is not cached */
+    int64_t pttl;      /* PTTL's answer; -2 when absent */
+    int status;        /* enum outcome of the GET */
+    struct cache_entry *entry;
+    char *redirect; /* a MOVED/ASK to follow (heap) */
+    size_t redirect_len;
+    char err[UPSTREAM_ERR_MAX];
+    char h1[48], h2[48]; /* PTTL's and GET's heads */
     size_t klen;
-    struct cache_entry *entry; /* the new entry, or NULL */
-    int64_t pttl_ms;           /* the key's own lifetime left; -1 = none */
+    char key[];
 };
 
-/* upstream_value_fn: the value, straight from the reply, into a new
- * entry that expires no later than the key itself does in Redis. */
-static int
-make_entry(void *arg, const char *data, size_t len, int64_t pttl_ms)
-{
-    struct lead_value *lv = arg;
+static void fill_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
+                       const struct resp_reply *scan);
+static void fill_done(struct ureq *u, int status, const char *err);
 
-    lv->pttl_ms = pttl_ms;
-    lv->entry = cache_entry_create(lv->px->cache, lv->key, lv->klen, data, len);
-    if (lv->entry == NULL) {
+static const struct ureq_ops fill_ops = {fill_reply, fill_done};
+
+/* The RESP head of "CMD <key of klen bytes>" into out. */
+static size_t
+key_head(char *out, size_t cap, const char *cmd, size_t klen)
+{
+    int n = snprintf(out, cap, "*2\r\n$%zu\r\n%s\r\n$%zu\r\n", strlen(cmd), cmd,
+                     klen);
+
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* Queues the fill on its node. Returns 0, or -1 with fl->err set. */
+static int
+fill_send(struct fill *fl)
+{
+    struct ureq *u = &fl->u;
+    struct pipe *p;
+    int n = 0;
+
+    if (fl->node < 0) {
+        snprintf(fl->err, sizeof(fl->err),
+                 "the cluster's slot map is not known yet");
         return -1;
     }
-    if (pttl_ms >= 0) {
-        cache_entry_expire_within(lv->px->cache, lv->entry, pttl_ms);
+    memset(u, 0, sizeof(*u));
+    u->ops = &fill_ops;
+    u->db = fl->db;
+    u->retry = 1;
+    u->tracked = 1;
+    u->must = 1; /* other clients' lookups wait on it: never refused */
+    if (fl->asking) {
+        u->iov[n++] = (struct iovec){(void *)ROUTE_ASKING,
+                                     sizeof(ROUTE_ASKING) - 1};
+    }
+    u->iov[n++] = (struct iovec){fl->h1, key_head(fl->h1, sizeof(fl->h1),
+                                                  "PTTL", fl->klen)};
+    u->iov[n++] = (struct iovec){fl->key, fl->klen};
+    u->iov[n++] = (struct iovec){"\r\n", 2};
+    if (fl->asking) {
+        u->iov[n++] = (struct iovec){(void *)ROUTE_ASKING,
+                                     sizeof(ROUTE_ASKING) - 1};
+    }
+    u->iov[n++] = (struct iovec){fl->h2, key_head(fl->h2, sizeof(fl->h2),
+                                                  "GET", fl->klen)};
+    u->iov[n++] = (struct iovec){fl->key, fl->klen};
+    u->iov[n++] = (struct iovec){"\r\n", 2};
+    u->iovcnt = n;
+    u->nreplies = fl->asking ? 4 : 2;
+    fl->pttl = -2;
+    fl->status = OUTCOME_EDOWN;
+    p = upstream_pipe(nodes_pool(fl->px->nodes, fl->node), 2,
+                      hash_bytes(0, fl->key, fl->klen));
+    if (p == NULL) {
+        snprintf(fl->err, sizeof(fl->err), "out of memory");
+        return -1;
+    }
+    return pipe_submit(p, u, 0, 0, fl->err) == PIPE_QUEUED ? 0 : -1;
+}
+
+static void
+fill_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
+           const struct resp_reply *scan)
+{
+    struct fill *fl = (struct fill *)u;
+    const char *data, *msg;
+    size_t dlen, mlen;
+    long long v;
+
+    (void)scan;
+    if (fl->asking) {
+        if (i % 2 == 0) {
+            return; /* ASKING's +OK */
+        }
+        i /= 2;
+    }
+    if (i == 0) {
+        fl->pttl = resp_reply_integer(p, len, &v) && v >= -1 ? v : -2;
+        return;
+    }
+    cache_release(fl->entry); /* a fill sent again after a loss */
+    fl->entry = NULL;
+    if (resp_reply_error(p, len, &msg, &mlen)) {
+        if (len > 8 && (memcmp(p, "-ASK ", 5) == 0 ||
+                        memcmp(p, "-MOVED ", 7) == 0)) {
+            free(fl->redirect);
+            fl->redirect = malloc(len);
+            if (fl->redirect != NULL) {
+                memcpy(fl->redirect, p, len);
+                fl->redirect_len = len;
+            }
+        }
+        snprintf(fl->err, sizeof(fl->err), "%.*s", (int)mlen, msg);
+        fl->status = OUTCOME_EREPLY;
+        return;
+    }
+    if (!resp_reply_bulk(p, len, &data, &dlen)) {
+        snprintf(fl->err, sizeof(fl->err), "unexpected reply type '%c'",
+                 len > 0 ? p[0] : '?');
+        fl->status = OUTCOME_EREPLY;
+        return;
+    }
+    if (data == NULL) {
+        fl->status = OUTCOME_NIL;
+        return;
+    }
+    fl->entry = cache_entry_create_db(fl->px->cache, fl->db, fl->key,
+                                      fl->klen, data, dlen);
+    if (fl->entry == NULL) {
+        fl->status = OUTCOME_ENOMEM;
+        return;
+    }
+    if (fl->pttl >= 0) {
+        cache_entry_expire_within(fl->px->cache, fl->entry, fl->pttl);
+    }
+    fl->status = OUTCOME_OK;
+}
+
+static void
+fill_free(struct fill *fl)
+{
+    cache_release(fl->entry);
+    free(fl->redirect);
+    free(fl);
+}
+
+/* Sends the fill where its redirect points. Returns 0 when it went. */
+static int
+fill_follow(struct fill *fl)
+{
+    int ask, node = route_redirect(fl->px, fl->redirect, fl->redirect_len, &ask);
+
+    free(fl->redirect);
+    fl->redirect = NULL;
+    if (node < 0) {
+        return -1; /* relayed as the error it is */
+    }
+    if (fl->redirects >= NODES_REDIRECTS) {
+        snprintf(fl->err, sizeof(fl->err), "too many cluster redirects (%d)",
+                 NODES_REDIRECTS);
+        return -1;
+    }
+    fl->redirects++;
+    fl->asking = (uint8_t)ask;
+    fl->was_asked |= (uint8_t)ask;
+    fl->node = node;
+    cache_release(fl->entry);
+    fl->entry = NULL;
+    if (fill_send(fl) < 0) {
+        fl->status = OUTCOME_EDOWN;
+        nodes_want_refresh(fl->px->nodes);
+        return -1;
     }
     return 0;
 }
 
-/* Leader of a fill: asks Redis, publishes the outcome to the followers. */
-static int
-lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
-     struct fetch_result *out)
+static void
+fill_done(struct ureq *u, int status, const char *err)
 {
-    struct lead_value lv = {px, key, klen, NULL, -1};
-    int rc, cacheable;
+    struct fill *fl = (struct fill *)u;
+    struct proxy *px = fl->px;
+    int cacheable;
 
-    /* A fill may have ended between our miss and our join. */
-    out->entry = cache_get(px->cache, key, klen);
-    if (out->entry != NULL) {
-        flight_finish(px->flights, f, FETCH_MISS, out->entry, NULL, 0);
-        return FETCH_HIT;
+    if (status == 0 && fl->redirect != NULL && fill_follow(fl) == 0) {
+        return;
     }
-    rc = nodes_fetch(px->nodes, key, klen, make_entry, &lv, out->err,
-                     &cacheable);
-    out->entry = lv.entry;
-    rc = rc == UPSTREAM_ENOMEM ? FETCH_ENOMEM : status_from_upstream(rc);
-    if (rc == FETCH_MISS && lv.pttl_ms < -1) {
-        /* The key did not exist at PTTL and did at GET: a write came in
-         * between; its invalidation may not have reached us yet. */
-        cacheable = 0;
+    if (status != 0) {
+        fl->status = status;
+        snprintf(fl->err, sizeof(fl->err), "%s", err != NULL ? err : "");
+        if (status == UPSTREAM_EDOWN) {
+            nodes_want_refresh(px->nodes);
+        }
     }
-    if (rc == FETCH_MISS &&
-        (int64_t)out->entry->vlen > proxy_cfg(px)->cache_max_value) {
-        /* Answered (and shared with the followers), never stored. */
-        cacheable = 0;
+    cacheable = fl->status == OUTCOME_OK && fl->u.tracked && !fl->was_asked &&
+                fl->pttl >= -1;
+    /* pttl < -1: the key did not exist at PTTL and did at GET: a write
+     * came in between, whose invalidation may not have reached us yet. */
+    if (fl->status == OUTCOME_OK &&
+        (int64_t)fl->entry->vlen > proxy_cfg(px)->cache_max_value) {
+        cacheable = 0; /* answered (and shared), never stored */
         atomic_fetch_add_explicit(&px->metrics.oversize, 1,
                                   memory_order_relaxed);
     }
-    if (rc != FETCH_MISS && out->entry != NULL) {
-        cache_release(out->entry);
-        out->entry = NULL;
-    }
-    flight_finish(px->flights, f, rc, out->entry, out->err, cacheable);
-    return rc;
+    flight_finish(px->flights, fl->f, fl->status, fl->entry, fl->err,
+                  cacheable);
+    fill_free(fl);
 }
 
-/* The miss path: joins or leads the fill of key. Returns its outcome. */
-static int
-fill(struct proxy *px, const char *key, size_t klen, struct fetch_result *out)
+/* Starts the fill of the key r holds (its flight's leader); when it
+ * cannot start, finishes the flight with why. */
+static void
+lead(struct proxy *px, struct flight *f, struct rcmd *r, int db)
 {
-    struct flight *f;
-    int rc, leader;
+    struct fill *fl = calloc(1, sizeof(*fl) + r->raw_len);
+    char err[UPSTREAM_ERR_MAX];
 
-    f = flight_join(px->flights, key, klen, &leader);
-    if (f == NULL) {
-        snprintf(out->err, sizeof(out->err), "out of memory");
-        return FETCH_ENOMEM;
+    if (fl == NULL) {
+        flight_finish(px->flights, f, OUTCOME_ENOMEM, NULL, "out of memory",
+                      0);
+        return;
     }
-    if (leader) {
-        return lead(px, f, key, klen, out);
+    fl->px = px;
+    fl->f = f;
+    fl->db = db;
+    fl->klen = r->raw_len;
+    memcpy(fl->key, r->raw, r->raw_len);
+    fl->node = nodes_for_key(px->nodes, fl->key, fl->klen);
+    if (fill_send(fl) < 0) {
+        snprintf(err, sizeof(err), "%s", fl->err);
+        if (fl->node < 0) {
+            nodes_want_refresh(px->nodes);
+        }
+        fill_free(fl);
+        flight_finish(px->flights, f, OUTCOME_EDOWN, NULL, err, 0);
     }
-    if (flight_wait(px->flights, f,
-                    util_now_ms() + proxy_cfg(px)->command_timeout_ms, &rc,
-                    &out->entry, out->err) < 0) {
-        rc = FETCH_ETIMEOUT;
-        snprintf(out->err, sizeof(out->err),
-                 "no reply within %lld ms (waiting for another request's "
-                 "fetch of this key)",
-                 (long long)proxy_cfg(px)->command_timeout_ms);
+}
+
+/* flight_waiter: the fill's outcome for one lookup record. */
+static void
+lookup_done(struct flight_waiter *w, int status, struct cache_entry *e,
+            const char *err)
+{
+    struct rcmd *r = (struct rcmd *)((char *)w - offsetof(struct rcmd, fw));
+    struct proxy *px = r->px;
+
+    r->status = status;
+    r->cache = ACCOUNT_MISS;
+    if (e != NULL) {
+        cache_retain(e);
+        r->entry = e;
+    } else if (status == OUTCOME_EDOWN || status == OUTCOME_ETIMEOUT) {
+        r->entry = fetch_stale(px, r->db, r->raw, r->raw_len);
+        if (r->entry != NULL) {
+            r->status = OUTCOME_OK;
+            r->cache = ACCOUNT_STALE;
+        }
     }
-    return rc;
+    if (r->status < 0 && r->entry == NULL) {
+        rcmd_fail(r, status, err);
+    }
+    rcmd_complete(r);
 }
 
 int
-fetch_get(struct proxy *px, const char *key, size_t klen,
-          struct fetch_result *out)
+fetch_lookup(struct proxy *px, struct rcmd *r, int db, struct cache_entry **hit)
 {
-    int rc;
+    struct flight *f;
+    int leader;
 
-    out->err[0] = '\0';
-    out->entry = cache_get(px->cache, key, klen);
-    if (out->entry != NULL) {
+    *hit = cache_get_db(px->cache, db, r->raw, r->raw_len);
+    if (*hit != NULL) {
         atomic_fetch_add_explicit(&px->metrics.hits, 1, memory_order_relaxed);
         return FETCH_HIT;
     }
     atomic_fetch_add_explicit(&px->metrics.misses, 1, memory_order_relaxed);
-    /* Redis, or another request's fill, may keep this worker waiting. */
-    standby_block_begin();
-    rc = fill(px, key, klen, out);
-    standby_block_end();
-    if (rc == FETCH_EDOWN || rc == FETCH_ETIMEOUT) {
-        out->entry = cache_get_stale(px->cache, key, klen);
-        if (out->entry != NULL) {
-            atomic_fetch_add_explicit(&px->metrics.stale, 1,
-                                      memory_order_relaxed);
-            return FETCH_STALE;
-        }
+    r->db = db;
+    r->fw.done = lookup_done;
+    f = flight_join(px->flights, db, r->raw, r->raw_len, &r->fw, &leader);
+    if (f == NULL) {
+        return FETCH_ENOMEM;
     }
-    return rc;
+    if (leader) {
+        /* A fill may have ended between our miss and our join. */
+        struct cache_entry *e = cache_get_db(px->cache, db, r->raw, r->raw_len);
+
+        if (e != NULL) {
+            flight_finish(px->flights, f, OUTCOME_OK, e, NULL, 0);
+            cache_release(e);
+            return FETCH_PENDING;
+        }
+        lead(px, f, r, db);
+    }
+    return FETCH_PENDING;
+}
+
+struct cache_entry *
+fetch_stale(struct proxy *px, int db, const char *key, size_t klen)
+{
+    struct cache_entry *e = cache_get_stale_db(px->cache, db, key, klen);
+
+    if (e != NULL) {
+        atomic_fetch_add_explicit(&px->metrics.stale, 1, memory_order_relaxed);
+    }
+    return e;
 }
 
 static void

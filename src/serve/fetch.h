@@ -1,11 +1,20 @@
 /*
- * fetch: the one lookup path shared by HTTP and RESP: the cache first; on a
- * miss, one fill per key at a time (flight.h) through the Redis pool,
- * storing what Redis returned when nothing invalidated it meanwhile; when
- * Redis fails or times out, an entry within its stale-if-error window.
- * Not found, errors and timeouts are never cached. Knows nothing of either
- * protocol: what a protocol derives from a value (httpd's ETag and
- * Content-Type) it computes itself, once per entry (cache_entry.notes).
+ * fetch: the one lookup path shared by HTTP and RESP: the cache first; on
+ * a miss, one fill per key and database at a time (flight.h) on the key's
+ * node's pipeline, storing what Redis returned when nothing invalidated
+ * it meanwhile; when Redis fails, an entry within its stale-if-error
+ * window. Not found, errors and timeouts are never cached. Nobody waits:
+ * a miss joins the key's fill with a lookup record, which the fill's
+ * outcome completes. Knows nothing of either protocol: what a protocol
+ * derives from a value (httpd's ETag and Content-Type) it computes itself,
+ * once per entry (cache_entry.note).
+ *
+ * A fill sends PTTL and GET of the key in one go (each after ASKING when
+ * an ASK redirect sent it to a slot being imported), so the entry expires
+ * no later than the key does in Redis; it follows MOVED and ASK through
+ * route_redirect (a value read after ASK is not cached: the slot is
+ * between owners), and goes out once more on a fresh connection if its
+ * connection is lost (a read: running it twice changes nothing).
  */
 #ifndef RP_FETCH_H
 #define RP_FETCH_H
@@ -13,32 +22,33 @@
 #include <stddef.h>
 
 #include "cache/cache.h"
-#include "cache/flight.h"
 #include "net/conn.h"
+#include "serve/rcmd.h"
 
 struct proxy;
 
 enum fetch_status {
-    FETCH_HIT = 0,  /* entry from the cache */
-    FETCH_MISS = 1, /* entry fetched from Redis (and cached) */
-    FETCH_NOTFOUND = 2,
-    FETCH_STALE = 3,     /* Redis failed; entry expired less than
-                            stale_if_error ago */
-    FETCH_EREPLY = -1,   /* Redis answered an error; err has its text */
-    FETCH_EDOWN = -2,    /* Redis unreachable; err says why */
-    FETCH_ETIMEOUT = -3, /* Redis did not answer in time; err says why */
+    FETCH_HIT = 0,     /* *hit holds the entry (a reference) */
+    FETCH_PENDING = 1, /* r joined the key's fill; it completes r */
     FETCH_ENOMEM = -4,
 };
 
-struct fetch_result {
-    struct cache_entry *entry; /* on HIT/MISS/STALE: a reference the caller
-                                  drops with cache_release() */
-    char err[FLIGHT_ERR_MAX];
-};
+/*
+ * Looks key up in database db. A fresh entry is a hit (*hit, a reference
+ * the caller drops). Otherwise r (an RCMD_LOOKUP record holding the key
+ * in its raw bytes, with its deadline set) joins the key's fill, leading
+ * it when none is in flight; r is completed later with: status
+ * OUTCOME_OK and r->entry (r->cache ACCOUNT_MISS, or ACCOUNT_STALE for an
+ * entry within stale-if-error after Redis failed), OUTCOME_NIL, or a
+ * failure. Counts hits and misses. Thread-safe.
+ */
+int fetch_lookup(struct proxy *px, struct rcmd *r, int db,
+                 struct cache_entry **hit);
 
-/* Looks key up; see enum fetch_status. Thread-safe. */
-int fetch_get(struct proxy *px, const char *key, size_t klen,
-              struct fetch_result *out);
+/* An entry of key (db) within its stale-if-error window, or NULL: for a
+ * lookup that timed out. Counts it. */
+struct cache_entry *fetch_stale(struct proxy *px, int db, const char *key,
+                                size_t klen);
 
 /* Values up to this size are copied into a conn's output; larger ones are
  * queued by reference. */

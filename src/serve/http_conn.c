@@ -7,6 +7,7 @@
 #include "serve/http_conn.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "base/util.h"
@@ -14,6 +15,90 @@
 #include "proto/http_out.h"
 #include "serve/fetch.h"
 #include "serve/proxy.h"
+#include "serve/rcmd.h"
+
+/* An HTTP conn's state (c->proto), made when a request first pends. */
+struct http_state {
+    struct rcmd *pending; /* the record the request at rpos waits for */
+    size_t keep;          /* that request's body bytes held in rbuf */
+};
+
+void
+http_conn_pend(struct conn *c, struct rcmd *r)
+{
+    struct http_state *st = c->proto;
+
+    if (st == NULL) {
+        st = calloc(1, sizeof(*st));
+        if (st == NULL) {
+            rcmd_abandon(r); /* the conn then closes: its route fails */
+            return;
+        }
+        c->proto = st;
+    }
+    st->pending = r;
+}
+
+void
+http_conn_release(struct conn *c)
+{
+    struct http_state *st = c->proto;
+
+    if (st != NULL) {
+        if (st->pending != NULL) {
+            rcmd_abandon(st->pending);
+        }
+        free(st);
+        c->proto = NULL;
+    }
+}
+
+/* Consumes the request at rpos (its head, and its body: held, or to be
+ * skipped). */
+static void
+consume_request(struct conn *c, const struct http_request *req, size_t keep)
+{
+    if (keep > 0) {
+        conn_consume(c, req->head_len + (size_t)req->content_length);
+    } else {
+        conn_consume(c, req->head_len);
+        c->discard = (size_t)req->content_length;
+    }
+}
+
+/* The request at rpos waits for its record: answers it once the record
+ * is done (or overdue). Returns 0 with *waiting set while it still waits,
+ * 0 when answered, or -1 to close. */
+static int
+finish_pending(struct conn *c, const struct http_routes *routes,
+               int *waiting)
+{
+    struct http_state *st = c->proto;
+    struct rcmd *r = st->pending;
+    int64_t now = util_now_ms();
+    int done = rcmd_done(r), rc;
+
+    *waiting = 0;
+    if (!done && (r->deadline_ms == 0 || now < r->deadline_ms)) {
+        *waiting = 1;
+        c->stalled = 1;
+        c->waiting = 1;
+        c->pump = 1;
+        c->wait_deadline_ms = r->deadline_ms;
+        return 0;
+    }
+    st->pending = NULL;
+    c->stalled = c->waiting = c->pump = 0;
+    c->wait_deadline_ms = 0;
+    rc = routes->finish(c, &c->req, r, !done);
+    if (done) {
+        rcmd_free(r);
+    } else {
+        rcmd_abandon(r);
+    }
+    consume_request(c, &c->req, st->keep);
+    return rc;
+}
 
 #define HTTP_TEXT_MAX 320 /* bytes of a short text body */
 
@@ -145,8 +230,19 @@ http_conn_process(struct conn *c, const struct http_routes *routes,
     int rc;
 
     for (;;) {
-        size_t avail = c->rlen - c->rpos, keep = 0, need;
+        size_t avail, keep = 0, need;
+        int waiting;
 
+        if (c->proto != NULL &&
+            ((struct http_state *)c->proto)->pending != NULL) {
+            if (finish_pending(c, routes, &waiting) < 0) {
+                return -1;
+            }
+            if (waiting) {
+                return 0; /* its record's completion wakes the conn */
+            }
+        }
+        avail = c->rlen - c->rpos;
         if (conn_out_full(c)) {
             return 0; /* back-pressure: the rest waits in rbuf */
         }
@@ -200,12 +296,14 @@ http_conn_process(struct conn *c, const struct http_routes *routes,
         /* The request's fields point into rbuf: consume after routing. */
         rc = routes->route(c, req,
                            keep > 0 ? c->rbuf + c->rpos + req->head_len : NULL);
-        if (keep > 0) {
-            conn_consume(c, req->head_len + (size_t)req->content_length);
-        } else {
-            conn_consume(c, req->head_len);
-            c->discard = (size_t)req->content_length;
+        if (rc == HTTP_CONN_PENDING) {
+            if (c->proto == NULL) {
+                return -1; /* out of memory in http_conn_pend */
+            }
+            ((struct http_state *)c->proto)->keep = keep;
+            continue; /* finish_pending says when it waits */
         }
+        consume_request(c, req, keep);
         if (rc < 0) {
             return -1;
         }

@@ -37,13 +37,26 @@ struct http_reply {
  * size; larger ones are a 413. */
 #define HTTP_CONN_DISCARD_MAX 65536
 
+struct rcmd;
+
+/* route() handed a record to Redis (http_conn_pend): the response comes
+ * when it is answered. */
+#define HTTP_CONN_PENDING 1
+
 /* What a listener does with its requests. */
 struct http_routes {
     /* Serves one parsed request on c; body is its body (content_length
-     * bytes) when body_max asked for it, else NULL. Returns 0, or -1 to
-     * close the conn once its output is flushed. */
+     * bytes) when body_max asked for it, else NULL. Returns 0, -1 to
+     * close the conn once its output is flushed, or HTTP_CONN_PENDING
+     * after http_conn_pend(): then the request stays where it is in
+     * c->rbuf (nothing more is read meanwhile) until finish() answers. */
     int (*route)(struct conn *c, const struct http_request *req,
                  const char *body);
+    /* Answers req from its record r, now DONE, or overdue (timed_out 1:
+     * r is still Redis's and must not be touched beyond its request
+     * fields). Returns 0 or -1 as route. NULL when route never pends. */
+    int (*finish)(struct conn *c, const struct http_request *req,
+                  struct rcmd *r, int timed_out);
     /* The largest body the route takes for req (held whole in rbuf before
      * route runs; over it: 413), or 0 for one it does not take. May be
      * NULL: no route takes bodies. */
@@ -59,6 +72,14 @@ struct http_routes {
  */
 int http_conn_process(struct conn *c, const struct http_routes *routes,
                       enum metrics_listener listener);
+
+/* Makes r (handed to Redis, or to a fill) the record the request route()
+ * is serving waits for; route() then returns HTTP_CONN_PENDING. */
+void http_conn_pend(struct conn *c, struct rcmd *r);
+
+/* conn_ops release for both HTTP listeners: abandons a record still
+ * waiting. */
+void http_conn_release(struct conn *c);
 
 /* Appends r as the response to req (NULL: an error before any request was
  * parsed; the conn closes). The head is copied; a large body is queued by

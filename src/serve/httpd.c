@@ -15,14 +15,17 @@
 #include "base/util.h"
 #include "cache/cache.h"
 #include "proto/http_out.h"
+#include "proto/resp_reply.h"
 #include "serve/account.h"
 #include "serve/auth.h"
-#include "proto/resp_reply.h"
 #include "serve/fetch.h"
-#include "serve/forward.h"
 #include "serve/http_conn.h"
+#include "serve/outcome.h"
 #include "serve/proxy.h"
+#include "serve/rcmd.h"
+#include "serve/route.h"
 #include "upstream/commands.h"
+#include "upstream/nodes.h"
 
 /* cache_entry.note as this module sets it: CACHE_NOTE_DONE, NOTE_UTF8 and
  * a 30-bit hash of the value. */
@@ -163,16 +166,16 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
     http_head_init(&h, lines, sizeof(lines) - 1);
     http_etag_format(tag, etag);
     http_head_lit(&h, "X-Cache: ");
-    if (how == FETCH_HIT) {
+    if (how == ACCOUNT_HIT) {
         http_head_lit(&h, "HIT");
-    } else if (how == FETCH_STALE) {
+    } else if (how == ACCOUNT_STALE) {
         http_head_lit(&h, "STALE");
     } else {
         http_head_lit(&h, "MISS");
     }
     http_head_lit(&h, "\r\nETag: ");
     http_head_mem(&h, tag, sizeof(tag));
-    if (how == FETCH_STALE || left == 0) {
+    if (how == ACCOUNT_STALE || left == 0) {
         http_head_lit(&h, "\r\nCache-Control: max-age=0\r\n");
     } else if (left < 0 || proxy_cfg(px)->cache_capacity == 0) {
         /* Never expires (an invalidation may still come), or the cache is
@@ -183,7 +186,7 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
         http_head_u64(&h, (uint64_t)(left / 1000));
         http_head_lit(&h, "\r\n");
     }
-    if (how != FETCH_MISS) {
+    if (how != ACCOUNT_MISS) {
         http_head_lit(&h, "Age: ");
         http_head_u64(&h, (uint64_t)cache_entry_age_s(px->cache, e));
         http_head_lit(&h, "\r\n");
@@ -202,70 +205,6 @@ send_entry(struct proxy *px, struct conn *c, const struct http_request *req,
     }
     *status = r.status;
     return http_conn_send(c, req, &r);
-}
-
-static enum account_cache
-cache_outcome(int how)
-{
-    switch (how) {
-    case FETCH_HIT:
-        return ACCOUNT_HIT;
-    case FETCH_STALE:
-        return ACCOUNT_STALE;
-    default:
-        return ACCOUNT_MISS;
-    }
-}
-
-/* Answers a failed lookup. Returns the status sent in *status. */
-static int
-send_failure(struct proxy *px, struct conn *c, const struct http_request *req,
-             int how, const char *err, int *status)
-{
-    int ka = req->keep_alive;
-
-    switch (how) {
-    case FETCH_NOTFOUND:
-        *status = 404;
-        return send_text(px, c, req, 404, "", "not found", ka);
-    case FETCH_EREPLY:
-        *status = account_redis_error_status(err);
-        return send_text(px, c, req, *status,
-                         *status == 503 ? "Retry-After: 1\r\n" : "", err, ka);
-    case FETCH_EDOWN:
-        *status = 503;
-        return send_text(px, c, req, 503, "Retry-After: 1\r\n", err, ka);
-    case FETCH_ETIMEOUT:
-        *status = 504;
-        return send_text(px, c, req, 504, "", err, ka);
-    default:
-        *status = 500;
-        return send_text(px, c, req, 500, "", "out of memory", ka);
-    }
-}
-
-/* Collects the one reply of an HTTP write. */
-struct write_reply {
-    char text[256]; /* an error's text, without "-" */
-    long long integer;
-    int kind; /* '+', '-', ':' or 0 */
-};
-
-static int
-take_reply(void *arg, size_t i, const char *reply, size_t len)
-{
-    struct write_reply *w = arg;
-    const char *msg;
-    size_t mlen;
-
-    (void)i;
-    w->kind = len > 0 ? reply[0] : 0;
-    if (resp_reply_error(reply, len, &msg, &mlen)) {
-        snprintf(w->text, sizeof(w->text), "%.*s", (int)mlen, msg);
-    } else if (!resp_reply_integer(reply, len, &w->integer)) {
-        w->integer = 0;
-    }
-    return 0;
 }
 
 /* The ex=SECONDS of a PUT's query string: 0 when absent, -1 when bad. */
@@ -297,26 +236,62 @@ query_ex(const struct http_request *req)
     return 0;
 }
 
+/* The answer to a PUT or DELETE from its record's outcome. */
+static int
+finish_write(struct proxy *px, struct conn *c, const struct http_request *req,
+             const struct rcmd *r, int *status)
+{
+    const char *msg;
+    size_t mlen;
+    long long n = 0;
+    char text[256];
+    int ka = req->keep_alive;
+
+    if (r->status < 0) {
+        *status = outcome_http(r->status, r->err);
+        return send_text(px, c, req, *status,
+                         *status == 503 ? "Retry-After: 1\r\n" : "",
+                         outcome_text(r->status, r->err), ka);
+    }
+    if (resp_reply_error(r->reply, r->reply_len, &msg, &mlen)) {
+        snprintf(text, sizeof(text), "%.*s", (int)mlen, msg);
+        *status = account_redis_error_status(text);
+        return send_text(px, c, req, *status,
+                         *status == 503 ? "Retry-After: 1\r\n" : "", text,
+                         ka);
+    }
+    resp_reply_integer(r->reply, r->reply_len, &n);
+    if (req->method == HTTP_METHOD_DELETE && n == 0) {
+        *status = 404;
+        return send_text(px, c, req, 404, "", "not found", ka);
+    }
+    *status = 204;
+    return send_text_status(px, c, req, 204);
+}
+
 /* PUT (SET) or DELETE (DEL) of key, through the same path as forwarded
- * commands: the cache entry is invalidated before the answer. */
+ * commands: the cache entry is invalidated before the answer. Returns as
+ * a route. */
 static int
 write_key(struct proxy *px, struct conn *c, const struct http_request *req,
           const char *key, size_t klen, const char *body, int *status)
 {
-    struct write_reply w = {.kind = 0};
-    struct forward_batch b;
     struct resp_arg argv[5];
+    struct resp_command cmd = {.is_inline = 1, .words = argv};
+    const struct cmd_info *ci;
     char exbuf[24];
     long long ex = 0;
-    size_t argc = 0;
-    int ka = req->keep_alive, rc;
+    size_t argc = 0, i;
+    struct rcmd *r;
+    int rc;
 
     if (req->method == HTTP_METHOD_PUT) {
         ex = query_ex(req);
         if (ex < 0) {
             *status = 400;
             return send_text(px, c, req, 400, "",
-                             "ex must be a positive number of seconds", ka);
+                             "ex must be a positive number of seconds",
+                             req->keep_alive);
         }
         argv[argc++] = (struct resp_arg){"SET", 3};
         argv[argc++] = (struct resp_arg){key, klen};
@@ -330,29 +305,32 @@ write_key(struct proxy *px, struct conn *c, const struct http_request *req,
         argv[argc++] = (struct resp_arg){"DEL", 3};
         argv[argc++] = (struct resp_arg){key, klen};
     }
-    forward_init(&b, px, c, commands_acquire(px->commands));
-    b.sink = take_reply;
-    b.sink_arg = &w;
-    rc = forward_add_args(&b, argv, argc) < 0 || forward_flush(&b) < 0;
+    cmd.argc = argc;
+    for (i = 0; i < argc; i++) {
+        cmd.argv[i] = argv[i];
+    }
+    ci = commands_find(commands_acquire(px->commands), argv, argc);
+    r = rcmd_command(px, c, &cmd, NULL, ci, 2, proxy_cfg(px)->redis_db,
+                     nodes_is_cluster(px->nodes) ? RCMD_KEYS_ALL
+                                                 : RCMD_KEYS_WRITES);
     commands_release(px->commands);
-    if (rc) {
+    if (r == NULL) {
         *status = 500;
-        return send_text(px, c, req, 500, "", "out of memory", ka);
+        return send_text(px, c, req, 500, "", "out of memory", 0);
     }
-    if (w.kind == '-') {
-        *status = strncmp(w.text, "ERR redis timeout", 17) == 0 ? 504
-                  : strncmp(w.text, "ERR redis unavailable", 21) == 0
-                      ? 503
-                      : account_redis_error_status(w.text);
-        return send_text(px, c, req, *status,
-                         *status == 503 ? "Retry-After: 1\r\n" : "", w.text,
-                         ka);
+    r->http = 1;
+    r->start_us = util_now_us();
+    if (proxy_cfg(px)->forward_timeout_ms > 0) {
+        r->deadline_ms = util_now_ms() + proxy_cfg(px)->forward_timeout_ms;
     }
-    *status = req->method == HTTP_METHOD_DELETE && w.integer == 0 ? 404 : 204;
-    if (*status == 404) {
-        return send_text(px, c, req, 404, "", "not found", ka);
+    rc = route_submit(px, r, c->slot, 1);
+    if (rc == ROUTE_QUEUED) {
+        http_conn_pend(c, r);
+        return HTTP_CONN_PENDING;
     }
-    return send_text_status(px, c, req, 204);
+    rc = finish_write(px, c, req, r, status);
+    rcmd_free(r);
+    return rc;
 }
 
 /* The methods the data port accepts, for Allow. */
@@ -361,6 +339,30 @@ allowed(const struct proxy *px)
 {
     return proxy_cfg(px)->http_writes ? "Allow: GET, HEAD, PUT, DELETE\r\n"
                                       : "Allow: GET, HEAD\r\n";
+}
+
+/* A lookup's answer: the value, or why there is none. */
+static int
+send_lookup(struct proxy *px, struct conn *c, const struct http_request *req,
+            struct cache_entry *e, int how, int o, const char *err,
+            struct account_req *a)
+{
+    if (e != NULL) {
+        int rc = send_entry(px, c, req, e, how, &a->status);
+
+        a->bytes = a->status == 200 && req->method == HTTP_METHOD_GET
+                       ? e->vlen
+                       : 0;
+        return rc;
+    }
+    if (o == OUTCOME_NIL) {
+        a->status = 404;
+        return send_text(px, c, req, 404, "", "not found", req->keep_alive);
+    }
+    a->status = outcome_http(o, err);
+    return send_text(px, c, req, a->status,
+                     a->status == 503 ? "Retry-After: 1\r\n" : "",
+                     outcome_text(o, err), req->keep_alive);
 }
 
 int
@@ -376,9 +378,10 @@ httpd_key(struct conn *c, const struct http_request *req, char *key, size_t len,
         .cache = ACCOUNT_NONE,
         .start_us = util_now_us(),
     };
-    struct fetch_result res;
+    struct cache_entry *e;
+    struct rcmd *r;
     long klen;
-    int rc, how, ka = req->keep_alive;
+    int rc, ka = req->keep_alive;
     int writes = proxy_cfg(px)->http_writes;
 
     if (req->method == HTTP_METHOD_OTHER ||
@@ -401,22 +404,80 @@ httpd_key(struct conn *c, const struct http_request *req, char *key, size_t len,
     a.key_len = (size_t)klen;
     if (req->method == HTTP_METHOD_PUT || req->method == HTTP_METHOD_DELETE) {
         rc = write_key(px, c, req, key, (size_t)klen, body, &a.status);
+        if (rc == HTTP_CONN_PENDING) {
+            return rc; /* accounted when answered */
+        }
         goto done;
     }
-    how = fetch_get(px, key, (size_t)klen, &res);
-    a.cache = cache_outcome(how);
-    if (how == FETCH_HIT || how == FETCH_MISS || how == FETCH_STALE) {
-        rc = send_entry(px, c, req, res.entry, how, &a.status);
-        a.bytes = a.status == 200 && req->method == HTTP_METHOD_GET
-                      ? res.entry->vlen
-                      : 0;
-        cache_release(res.entry);
-    } else {
-        rc = send_failure(px, c, req, how, res.err, &a.status);
+    r = rcmd_new(px, c, RCMD_LOOKUP, (size_t)klen);
+    if (r == NULL) {
+        a.status = 500;
+        rc = send_text(px, c, req, 500, "", "out of memory", 0);
+        goto done;
     }
+    memcpy(r->raw, key, (size_t)klen);
+    r->raw_len = (size_t)klen;
+    r->http = 1;
+    r->start_us = a.start_us;
+    r->deadline_ms = util_now_ms() + proxy_cfg(px)->command_timeout_ms;
+    if (fetch_lookup(px, r, proxy_cfg(px)->redis_db, &e) == FETCH_PENDING) {
+        http_conn_pend(c, r);
+        return HTTP_CONN_PENDING;
+    }
+    rcmd_free(r);
+    a.cache = ACCOUNT_HIT;
+    rc = e != NULL ? send_lookup(px, c, req, e, ACCOUNT_HIT, OUTCOME_OK, NULL,
+                                 &a)
+                   : send_text(px, c, req, 500, "", "out of memory", 0);
+    cache_release(e);
 done:
     account_request(px, &a);
     return rc < 0 || !ka ? -1 : 0;
+}
+
+int
+httpd_finish(struct conn *c, const struct http_request *req, struct rcmd *r,
+             int timed_out, enum metrics_listener listener)
+{
+    struct proxy *px = c->kind->ctx;
+    struct account_req a = {
+        .listener = listener,
+        .method = req->method_name,
+        .method_len = req->method_len,
+        .status = 500,
+        .cache = r->kind == RCMD_LOOKUP ? ACCOUNT_MISS : ACCOUNT_NONE,
+        .key_len = r->kind == RCMD_LOOKUP ? r->raw_len : 0,
+        .start_us = r->start_us,
+    };
+    char why[96];
+    int rc;
+
+    if (timed_out) {
+        struct cache_entry *e =
+            r->kind == RCMD_LOOKUP
+                ? fetch_stale(px, proxy_cfg(px)->redis_db, r->raw, r->raw_len)
+                : NULL;
+
+        snprintf(why, sizeof(why), "redis timeout: no reply within %lld ms",
+                 (long long)(r->kind == RCMD_LOOKUP
+                                 ? proxy_cfg(px)->command_timeout_ms
+                                 : proxy_cfg(px)->forward_timeout_ms));
+        if (e != NULL) {
+            a.cache = ACCOUNT_STALE;
+        }
+        rc = send_lookup(px, c, req, e, ACCOUNT_STALE, OUTCOME_ETIMEOUT, why,
+                         &a);
+        cache_release(e);
+    } else if (r->kind == RCMD_LOOKUP) {
+        a.cache = r->cache;
+        rc = send_lookup(px, c, req, r->entry,
+                         r->cache == ACCOUNT_STALE ? ACCOUNT_STALE : ACCOUNT_MISS,
+                         r->status, r->err, &a);
+    } else {
+        rc = finish_write(px, c, req, r, &a.status);
+    }
+    account_request(px, &a);
+    return rc < 0 || !req->keep_alive ? -1 : 0;
 }
 
 size_t
@@ -460,7 +521,14 @@ body_max(struct conn *c, const struct http_request *req)
     return httpd_body_max(c->kind->ctx, req);
 }
 
-static const struct http_routes routes = {route, body_max};
+static int
+finish(struct conn *c, const struct http_request *req, struct rcmd *r,
+       int timed_out)
+{
+    return httpd_finish(c, req, r, timed_out, METRICS_HTTP);
+}
+
+static const struct http_routes routes = {route, finish, body_max};
 
 static int
 serve(struct conn *c)
@@ -473,4 +541,5 @@ const struct conn_ops httpd_ops = {
     .serve = serve,
     .expired = http_conn_expired,
     .busy = http_conn_busy,
+    .release = http_conn_release,
 };

@@ -1,7 +1,9 @@
 /*
  * httpd: the HTTP data port: GET and HEAD /<key> through the shared lookup
  * path (fetch), and with [http] writes = on PUT and DELETE through the
- * forwarding path (forward.h), on the request loop of http_conn.
+ * forwarding path (route.h), on the request loop of http_conn; a request
+ * that waits for Redis holds its conn (nothing more is read from it) but
+ * no worker (http_conn_pend).
  *
  * Every response carries Date and Content-Length (except 304). A value
  * carries X-Cache, ETag (a hash of the value, computed once per entry, on
@@ -36,5 +38,12 @@ int httpd_key(struct conn *c, const struct http_request *req, char *key,
 /* The largest body httpd_key takes for req: max_body for a PUT with
  * writes on, else 0. */
 size_t httpd_body_max(const struct proxy *px, const struct http_request *req);
+
+struct rcmd;
+
+/* Answers a request httpd_key left pending, from its record (an
+ * http_routes finish for both HTTP listeners). */
+int httpd_finish(struct conn *c, const struct http_request *req,
+                 struct rcmd *r, int timed_out, enum metrics_listener listener);
 
 #endif

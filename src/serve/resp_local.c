@@ -54,7 +54,33 @@ resp_local_which(const struct resp_command *cmd)
     if (is(a, "RESET")) {
         return LOCAL_RESET;
     }
+    if (is(a, "SELECT")) {
+        return LOCAL_SELECT;
+    }
+    if (is(a, "CLIENT") && cmd->argc >= 2 &&
+        resp_local_client_kind(&cmd->argv[1]) == CLIENT_LOCAL) {
+        return LOCAL_CLIENT;
+    }
     return LOCAL_NONE;
+}
+
+enum resp_client_kind
+resp_local_client_kind(const struct resp_arg *sub)
+{
+    /* The connection's own settings, kept by the proxy. */
+    static const char *const local[] = {
+        "SETNAME", "GETNAME", "SETINFO", "ID", "INFO", "NO-EVICT",
+        "NO-TOUCH", NULL,
+    };
+    /* About the server or other connections: any connection will do. */
+    static const char *const pooled[] = {
+        "LIST", "KILL", "PAUSE", "UNPAUSE", "UNBLOCK", "HELP", NULL,
+    };
+
+    if (is_any(sub, local)) {
+        return CLIENT_LOCAL;
+    }
+    return is_any(sub, pooled) ? CLIENT_POOLED : CLIENT_SESSION;
 }
 
 /* Does any argument after the first say BLOCK (XREAD, XREADGROUP)? */
@@ -87,11 +113,11 @@ resp_local_opens_session(const struct resp_command *cmd,
     /* The (un)subscribe family too: one reply per channel, which a
      * pooled connection (one reply per command) cannot carry. */
     static const char *const state[] = {
-        "MULTI",        "WATCH",      "SELECT",      "SUBSCRIBE",
-        "PSUBSCRIBE",   "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
-        "SUNSUBSCRIBE", "MONITOR",    "CLIENT",      "WAIT",
-        "WAITAOF",      "READONLY",   "READWRITE",   "ASKING",
-        "SYNC",         "PSYNC",      "REPLCONF",    NULL,
+        "MULTI",        "WATCH",      "SUBSCRIBE",   "PSUBSCRIBE",
+        "SSUBSCRIBE",   "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+        "MONITOR",      "WAIT",       "WAITAOF",     "READONLY",
+        "READWRITE",    "ASKING",     "SYNC",        "PSYNC",
+        "REPLCONF",     NULL,
     };
     static const char *const blocking[] = {
         "BLPOP",    "BRPOP",    "BLMOVE", "BRPOPLPUSH", "BLMPOP",
@@ -101,6 +127,10 @@ resp_local_opens_session(const struct resp_command *cmd,
 
     if (is_any(a, state) || is_any(a, blocking)) {
         return 1;
+    }
+    if (is(a, "CLIENT")) {
+        return cmd->argc < 2 ||
+               resp_local_client_kind(&cmd->argv[1]) == CLIENT_SESSION;
     }
     if (is(a, "XREAD") || is(a, "XREADGROUP")) {
         return has_block_option(cmd);
@@ -132,15 +162,15 @@ resp_local_session_kind(const struct resp_command *cmd)
 }
 
 /* Parses a protocol version: a decimal long long, as Redis's
- * getLongLongFromObject. */
+ * getLongLongFromObject (no overflow: out of range is not a number). */
 static int
 version_of(const struct resp_arg *a, long long *v)
 {
-    long long x = 0;
+    unsigned long long x = 0;
     size_t i = 0;
     int neg = 0;
 
-    if (a->len == 0 || a->len > 19) {
+    if (a->len == 0 || a->len > 20) {
         return -1;
     }
     if (a->p[0] == '-') {
@@ -151,12 +181,16 @@ version_of(const struct resp_arg *a, long long *v)
         return -1;
     }
     for (; i < a->len; i++) {
-        if (a->p[i] < '0' || a->p[i] > '9') {
+        if (a->p[i] < '0' || a->p[i] > '9' ||
+            x > (9223372036854775808ull - (unsigned)(a->p[i] - '0')) / 10) {
             return -1;
         }
-        x = x * 10 + (a->p[i] - '0');
+        x = x * 10 + (unsigned)(a->p[i] - '0');
     }
-    *v = neg ? -x : x;
+    if (x > 9223372036854775807ull + (unsigned long long)neg) {
+        return -1;
+    }
+    *v = neg ? (long long)(0 - x) : (long long)x;
     return 0;
 }
 
@@ -173,18 +207,19 @@ resp_local_hello(const struct resp_arg *argv, size_t argc, struct resp_hello *h,
             *err = "ERR Protocol version is not an integer or out of range";
             return -1;
         }
-        /* RESP2 only: a HELLO 3 would turn the connection to RESP3. */
-        if (ver != 2) {
+        if (ver != 2 && ver != 3) {
             *err = "NOPROTO unsupported protocol version";
             return -1;
         }
         h->has_version = 1;
+        h->version = (int)ver;
         j = 2;
     }
     for (; j < argc; j++) {
         size_t more = argc - 1 - j;
 
         if (is(&argv[j], "AUTH") && more >= 2) {
+            h->user = &argv[j + 1];
             h->password = &argv[j + 2];
             j += 2;
         } else if (is(&argv[j], "SETNAME") && more >= 1) {

@@ -1,8 +1,9 @@
 /*
  * resp_local: what the RESP port decides about one command before it runs
  * it: which commands the proxy answers itself (GET from the cache, PING,
- * ECHO, QUIT, AUTH, HELLO, RESET), which give the connection state in
- * Redis and so open a session, how a command counts in a session, and the
+ * ECHO, QUIT, AUTH, HELLO, RESET, SELECT and the CLIENT subcommands
+ * about the connection's own settings), which give the connection state
+ * in Redis and so open a session, how a command counts in a session, and the
  * replies to AUTH and HELLO with Redis 7's own texts. The names are the
  * contract's; Redis's own flags (blocking) back them up where they say
  * the same. Pure functions, thread-safe.
@@ -26,7 +27,22 @@ enum resp_local_cmd {
     LOCAL_AUTH,
     LOCAL_HELLO,
     LOCAL_RESET,
+    LOCAL_SELECT, /* the conn's database */
+    LOCAL_CLIENT, /* a CLIENT subcommand about the conn's own settings */
 };
+
+/* Where a CLIENT subcommand is answered. */
+enum resp_client_kind {
+    CLIENT_LOCAL,   /* by the proxy, per conn: SETNAME, GETNAME, SETINFO,
+                       ID, INFO, NO-EVICT, NO-TOUCH */
+    CLIENT_POOLED,  /* by Redis on any connection: LIST, KILL, PAUSE,
+                       UNPAUSE, UNBLOCK, HELP */
+    CLIENT_SESSION, /* by Redis on the conn's own connection: the rest
+                       (TRACKING, CACHING, REPLY, GETREDIR, ...) */
+};
+
+/* Where CLIENT <sub> is answered. */
+enum resp_client_kind resp_local_client_kind(const struct resp_arg *sub);
 
 /* Which of the proxy's own commands cmd is. */
 enum resp_local_cmd resp_local_which(const struct resp_command *cmd);
@@ -41,7 +57,9 @@ enum session_kind resp_local_session_kind(const struct resp_command *cmd);
 
 /* A parsed HELLO [protover [AUTH user pass] [SETNAME name]]. */
 struct resp_hello {
-    int has_version;                   /* a protover was given (it is 2) */
+    int has_version;                   /* a protover was given */
+    int version;                       /* ... 2 or 3 */
+    const struct resp_arg *user;       /* AUTH's user name, or NULL */
     const struct resp_arg *password;   /* AUTH's password, or NULL */
     const struct resp_arg *name;       /* SETNAME's name, or NULL */
     const struct resp_arg *bad_option; /* on a syntax error */

@@ -1,16 +1,23 @@
 /*
  * respd: the Redis-protocol port; see respd.h.
  *
- * Each serve() call walks the commands buffered on the conn. Outside a
- * session, the proxy's own commands are answered here (GET from the cache,
- * PING, ECHO, QUIT, AUTH, HELLO's authentication, RESET) and everything
- * else is collected into a forward batch (forward.h) that is sent to Redis
- * on one pooled connection whenever an own command, a session, the end of
- * the buffer or a full batch comes. A command that gives the connection
- * state in Redis opens a session (session.h); from then on the conn's
- * commands go to its private connection, and serve() also relays what
- * Redis sends back. Parsed commands stay in rbuf (`held`) until the batch
- * that refers to them has been sent, and are consumed together.
+ * Each serve() call first answers what is ready at the head of the conn's
+ * records (rcmd.h: replies that came, in request order), then walks the
+ * commands buffered on the conn. Outside a session a command is:
+ *   - one of the proxy's own (PING, ECHO, QUIT, AUTH, HELLO, RESET, SELECT,
+ *     the CLIENT subcommands about the conn's settings: resp_state.h),
+ *     answered at once;
+ *   - a GET, answered from the cache at once on a hit, else a lookup
+ *     record that the key's fill completes (fetch.h); a GET behind a
+ *     write of the same client still waiting for its reply goes to Redis
+ *     as any command does, behind that write, so it reads it;
+ *   - any other command: a record handed to Redis (route.h), answered
+ *     when its reply comes;
+ *   - one that gives the connection state in Redis: the conn moves onto
+ *     a session (session.h) once every earlier reply has been written.
+ * An answer given at once while earlier records still wait is kept in a
+ * record of its own, so replies leave in request order. Every command is
+ * consumed as soon as it is run: records keep copies of what they need.
  */
 #include "serve/respd.h"
 
@@ -24,71 +31,106 @@
 #include "proto/resp.h"
 #include "serve/account.h"
 #include "serve/auth.h"
+#include "serve/cplan.h"
 #include "serve/fetch.h"
-#include "serve/cluster_fwd.h"
-#include "serve/forward.h"
 #include "serve/multi_wait.h"
+#include "serve/outcome.h"
 #include "serve/proxy.h"
+#include "serve/rcmd.h"
 #include "serve/resp_local.h"
+#include "serve/resp_state.h"
+#include "serve/route.h"
 #include "serve/session.h"
 #include "upstream/commands.h"
 #include "upstream/nodes.h"
 
 static const char busy_reply[] = "-ERR max number of clients reached\r\n";
 
-#define REPLY_MAX 512 /* replies built on the stack: errors, small bulks */
-#define HELLO_ARGS 16 /* HELLO arguments looked at */
+#define REPLY_MAX 512       /* replies built on the stack */
+#define RESPD_MAX_RECORDS 1024 /* records one conn may have waiting */
+#define NOT_MINE 2 /* cluster_rules: the command goes on as usual */
+#define WAIT 1     /* run_one: leave the command unparsed for now */
 
 /* The per-conn state of a RESP conn (c->proto). */
 struct respd_conn {
     struct resp_parser ps;   /* the command being parsed */
-    int authed;              /* AUTH passed, or no password required */
+    struct resp_state st;    /* protocol, database, name, auth... */
+    struct rfifo fifo;       /* records, in request order */
     struct session *session; /* the private connection, or NULL */
     struct multi_wait mw;    /* cluster: a MULTI waiting for its node */
-    size_t held;             /* parsed bytes at rpos not yet consumed */
+    int closing;             /* QUIT or a protocol error: close once every
+                                reply before it is written */
 };
 
 /* What one serve() call works with. */
 struct run {
     struct proxy *px;
     struct conn *c;
-    struct respd_conn *st;
-    struct forward_batch b;
+    struct respd_conn *rc;
+    const struct cmd_table *table;
+    int64_t now_ms;
 };
 
+/* ---- answers, in order ---- */
+
+/* Appends bytes as the reply to the command being run: now when nothing
+ * waits before it, else held in a record behind the others. Returns 0
+ * or -1. */
 static int
-reply(struct conn *c, const char *buf, size_t len)
+answer(struct run *r, const char *p, size_t len)
 {
-    return conn_write_buf(c, buf, len);
+    struct rcmd *h;
+
+    if (rfifo_empty(&r->rc->fifo)) {
+        return conn_write_buf(r->c, p, len);
+    }
+    h = rcmd_new(r->px, r->c, RCMD_HELD, 0);
+    if (h == NULL || rcmd_set_reply(h, p, len) < 0) {
+        rcmd_free(h);
+        return -1;
+    }
+    h->status = OUTCOME_OK;
+    atomic_store_explicit(&h->state, RCMD_DONE, memory_order_relaxed);
+    rfifo_push(&r->rc->fifo, h);
+    return 0;
 }
 
 static int
-reply_error(struct conn *c, const char *msg)
+answer_error(struct run *r, const char *msg)
 {
     char buf[REPLY_MAX];
     size_t n = resp_fmt_error(buf, sizeof(buf), "%s", msg);
 
-    return reply(c, buf, n < sizeof(buf) ? n : 0);
+    return answer(r, buf, n < sizeof(buf) ? n : 0);
 }
 
 static int
-reply_bulk(struct conn *c, const char *p, size_t len)
+answer_bulk(struct run *r, const char *p, size_t len)
 {
-    char head[32];
-    struct iovec iov[3];
+    char head[32], *b;
+    size_t n = resp_fmt_bulk_header(head, sizeof(head), len);
+    int rc;
 
-    iov[0].iov_base = head;
-    iov[0].iov_len = resp_fmt_bulk_header(head, sizeof(head), len);
-    iov[1].iov_base = (void *)p;
-    iov[1].iov_len = len;
-    iov[2].iov_base = "\r\n";
-    iov[2].iov_len = 2;
-    return conn_write(c, iov, 3);
+    if (rfifo_empty(&r->rc->fifo)) {
+        struct iovec iov[3] = {{head, n}, {(void *)p, len}, {"\r\n", 2}};
+
+        return conn_write(r->c, iov, 3);
+    }
+    b = malloc(n + len + 2);
+    if (b == NULL) {
+        return -1;
+    }
+    memcpy(b, head, n);
+    memcpy(b + n, p, len);
+    memcpy(b + n + len, "\r\n", 2);
+    rc = answer(r, b, n + len + 2);
+    free(b);
+    return rc;
 }
 
-/* A bulk reply of an entry's value, the value by reference when large. */
+/* A bulk reply of an entry's value (the value by reference when large). */
 static int
-reply_entry(struct conn *c, struct cache_entry *e)
+write_entry(struct conn *c, struct cache_entry *e)
 {
     char head[32];
     size_t n = resp_fmt_bulk_header(head, sizeof(head), e->vlen);
@@ -99,112 +141,117 @@ reply_entry(struct conn *c, struct cache_entry *e)
     return conn_write_buf(c, "\r\n", 2);
 }
 
-static int
-reply_arity(struct conn *c, const char *lower_name)
+static void
+free_reply(void *p)
 {
-    char buf[REPLY_MAX];
-    size_t n = resp_fmt_error(buf, sizeof(buf),
-                              "ERR wrong number of arguments for '%s' command",
-                              lower_name);
-
-    return reply(c, buf, n);
+    free(p);
 }
 
+/* Writes a record's outcome to the client. Returns 0 or -1. */
 static int
-cmd_get(struct proxy *px, struct conn *c, const struct resp_arg *key,
-        struct account_req *o)
+write_outcome(struct run *r, struct rcmd *h, struct account_req *o)
 {
-    struct fetch_result res;
-    char buf[REPLY_MAX];
+    struct conn *c = r->c;
+    char line[REPLY_MAX];
     int rc;
 
-    rc = fetch_get(px, key->p, key->len, &res);
-    o->cache = rc == FETCH_HIT     ? ACCOUNT_HIT
-               : rc == FETCH_STALE ? ACCOUNT_STALE
-                                   : ACCOUNT_MISS;
-    switch (rc) {
-    case FETCH_HIT:
-    case FETCH_MISS:
-    case FETCH_STALE:
-        o->bytes = res.entry->vlen;
-        rc = reply_entry(c, res.entry);
-        cache_release(res.entry);
+    if (h->status < 0 && h->entry == NULL) {
+        o->status = outcome_http(h->status, h->err);
+        return conn_write_buf(c, line,
+                              outcome_resp(line, sizeof(line), h->status,
+                                           h->err));
+    }
+    if (h->kind == RCMD_LOOKUP && h->reply == NULL) {
+        o->cache = h->cache;
+        if (h->entry == NULL) {
+            return conn_write_buf(c, h->proto == 3 ? "_\r\n" : "$-1\r\n",
+                                  h->proto == 3 ? 3 : 5);
+        }
+        o->bytes = h->entry->vlen;
+        return write_entry(c, h->entry);
+    }
+    if (h->reply_len > 0 && (h->reply[0] == '-' || h->reply[0] == '!')) {
+        o->status = 400;
+    }
+    if (h->reply != h->inl && h->reply_len > FETCH_COPY_MAX) {
+        /* A large reply changes hands: the output queue frees it. */
+        rc = conn_write_ref(c, h->reply, h->reply_len, free_reply, h->reply);
+        h->reply = NULL;
         return rc;
-    case FETCH_NOTFOUND:
-        return reply(c, "$-1\r\n", 5);
-    case FETCH_EREPLY:
-        o->status = account_redis_error_status(res.err);
-        return reply(c, buf, resp_fmt_error(buf, sizeof(buf), "%s", res.err));
-    case FETCH_EDOWN:
-        o->status = 503;
-        return reply(c, buf,
-                     resp_fmt_error(buf, sizeof(buf),
-                                    "ERR redis unavailable: %s", res.err));
-    case FETCH_ETIMEOUT:
-        o->status = 504;
-        return reply(
-            c, buf,
-            resp_fmt_error(buf, sizeof(buf), "ERR redis timeout: %s", res.err));
-    default:
-        o->status = 500;
-        return reply_error(c, "ERR out of memory");
     }
+    return conn_write_buf(c, h->reply, h->reply_len);
 }
 
-/* The first HELLO_ARGS arguments of cmd. */
-static size_t
-args_of(const struct resp_command *cmd, const char *buf, struct resp_arg *argv)
-{
-    struct resp_iter it;
-    size_t n = 0;
-
-    resp_iter_init(&it, cmd, buf);
-    while (n < HELLO_ARGS && resp_iter_next(&it, &argv[n])) {
-        n++;
-    }
-    return n;
-}
-
-/* AUTH [user] password, answered by the proxy (Redis 7's texts). */
+/* Answers what is ready at the head of the records, and what waited past
+ * its deadline. Returns 0 or -1. */
 static int
-cmd_auth(struct run *r, const struct resp_command *cmd, const char *buf,
-         struct account_req *o)
+drain(struct run *r)
 {
-    struct resp_arg argv[HELLO_ARGS];
-    size_t argc = args_of(cmd, buf, argv);
-    const struct resp_arg *pw = &argv[argc - 1];
+    struct rfifo *f = &r->rc->fifo;
+    struct rcmd *h;
 
-    if (argc < 2) {
-        o->status = 400;
-        return reply_arity(r->c, "auth");
-    }
-    if (argc > 3) {
-        o->status = 400;
-        return reply_error(r->c, "ERR syntax error");
-    }
-    if (!auth_required(r->px)) {
-        /* As Redis with no password: the one-argument form is a mistake,
-         * the default user takes any password. */
-        if (argc == 2) {
-            o->status = 400;
-            return reply_error(r->c, RESP_AUTH_NOPASS);
+    while ((h = f->head) != NULL && !conn_out_full(r->c)) {
+        struct account_req o = {
+            .listener = METRICS_RESP,
+            .method = h->name,
+            .method_len = h->name_len,
+            .status = 200,
+            .cache = ACCOUNT_NONE,
+            .key_len = h->kind == RCMD_LOOKUP ? h->raw_len : 0,
+            .start_us = h->start_us,
+        };
+        int rc;
+
+        if (!rcmd_done(h)) {
+            if (h->deadline_ms == 0 || r->now_ms < h->deadline_ms) {
+                break;
+            }
+            /* Overdue: it is answered now, and abandoned to whoever
+             * completes it. A lookup may still have a stale entry. */
+            rfifo_pop(f);
+            if (h->kind == RCMD_LOOKUP &&
+                (h->entry = fetch_stale(r->px, h->db, h->raw, h->raw_len)) !=
+                    NULL) {
+                o.cache = ACCOUNT_STALE;
+                o.bytes = h->entry->vlen;
+                rc = write_entry(r->c, h->entry);
+                cache_release(h->entry);
+                h->entry = NULL;
+            } else {
+                char line[REPLY_MAX], why[96];
+
+                snprintf(why, sizeof(why), "no reply within %lld ms",
+                         (long long)(h->kind == RCMD_LOOKUP
+                                         ? proxy_cfg(r->px)->command_timeout_ms
+                                         : proxy_cfg(r->px)->forward_timeout_ms));
+                o.status = 504;
+                o.cache = h->kind == RCMD_LOOKUP ? ACCOUNT_MISS : ACCOUNT_NONE;
+                rc = conn_write_buf(r->c, line,
+                                    outcome_resp(line, sizeof(line),
+                                                 OUTCOME_ETIMEOUT, why));
+            }
+            account_request(r->px, &o);
+            rcmd_abandon(h);
+            if (rc < 0) {
+                return -1;
+            }
+            continue;
         }
-        if (argv[1].len == 7 && strncmp(argv[1].p, "default", 7) == 0) {
-            return reply(r->c, "+OK\r\n", 5);
+        rfifo_pop(f);
+        rc = h->kind == RCMD_HELD ? conn_write_buf(r->c, h->reply, h->reply_len)
+                                  : write_outcome(r, h, &o);
+        if (h->kind != RCMD_HELD) {
+            account_request(r->px, &o);
         }
-        o->status = 401;
-        return reply_error(r->c, RESP_WRONGPASS);
+        rcmd_free(h);
+        if (rc < 0) {
+            return -1;
+        }
     }
-    if (!auth_password_ok(r->px, pw->p, pw->len)) {
-        auth_failed(r->px, METRICS_RESP);
-        o->status = 401;
-        return reply_error(r->c, RESP_WRONGPASS);
-    }
-    r->st->authed = 1;
-    return reply(r->c, "+OK\r\n", 5);
+    return 0;
 }
 
-static int open_session(struct run *r, int node, struct account_req *o);
+/* ---- commands ---- */
 
 static int
 is_cmd(const struct resp_command *cmd, const char *name)
@@ -214,352 +261,445 @@ is_cmd(const struct resp_command *cmd, const char *name)
     return cmd->argv[0].len == n && strncasecmp(cmd->argv[0].p, name, n) == 0;
 }
 
-/* The first key commands_keys finds. */
-struct first_key {
-    struct resp_arg key;
-    int found;
-};
-
-static void
-first_key_seen(void *arg, const struct resp_arg *key)
+/* Every argument of cmd (parsed from buf) into argv[0..cap). Returns how
+ * many. */
+static size_t
+args_of(const struct resp_command *cmd, const char *buf, struct resp_arg *argv,
+        size_t cap)
 {
-    struct first_key *fk = arg;
+    struct resp_iter it;
+    size_t n = 0;
 
-    if (!fk->found) {
-        fk->key = *key;
-        fk->found = 1;
+    resp_iter_init(&it, cmd, buf);
+    while (n < cap && resp_iter_next(&it, &argv[n])) {
+        n++;
     }
+    return n;
 }
 
-/* The node a session opened by cmd goes to: standalone 0; in a cluster its
- * first key's (SSUBSCRIBE's channel counts), else any master. 1 in *keyed
- * when it has a key. */
-static int
-command_node(struct run *r, const struct resp_command *cmd, const char *buf,
-             const struct cmd_info *ci, int *keyed)
+static const struct cmd_info *
+info_of(struct run *r, const struct resp_command *cmd)
 {
-    struct first_key fk = {.found = 0};
-
-    if (!nodes_is_cluster(r->px->nodes)) {
-        *keyed = 0;
-        return 0;
-    }
-    if (ci != NULL) {
-        commands_keys(ci, cmd, buf, 0, first_key_seen, &fk);
-    }
-    *keyed = fk.found;
-    return fk.found ? nodes_for_key(r->px->nodes, fk.key.p, fk.key.len)
-                    : nodes_any(r->px->nodes);
+    return commands_find(r->table, cmd->argv,
+                         cmd->argc < RESP_KEEP_ARGS ? cmd->argc
+                                                    : RESP_KEEP_ARGS);
 }
 
+/* Hands a record to Redis and keeps it in order. Returns 0, WAIT (the
+ * pipeline is full: the command is run again once there is room), or -1. */
 static int
-opening_node(struct run *r, const struct resp_command *cmd, const char *buf,
-             const struct cmd_info *ci)
+send_record(struct run *r, struct rcmd *h)
 {
-    int keyed;
-
-    return command_node(r, cmd, buf, ci, &keyed);
-}
-
-/* HELLO [2 [AUTH user pass] [SETNAME name]]: authentication here, the
- * rest (Redis's reply: the connection's properties) from Redis. */
-static int
-cmd_hello(struct run *r, const struct resp_command *cmd, const char *buf,
-          struct account_req *o)
-{
-    struct resp_arg argv[HELLO_ARGS], fwd[4];
-    struct resp_command out = {.is_inline = 1, .words = fwd};
-    struct resp_hello h;
-    size_t argc = args_of(cmd, buf, argv), n = 0;
-    const char *err;
-    char line[REPLY_MAX];
     int rc;
 
-    if (resp_local_hello(argv, argc, &h, &err) < 0) {
-        o->status = 400;
-        if (err != NULL) {
-            return reply_error(r->c, err);
+    h->start_us = util_now_us();
+    rfifo_push(&r->rc->fifo, h);
+    rc = route_submit(r->px, h, r->c->slot, 0);
+    if (rc == ROUTE_FULL) {
+        /* Not sent: take it back (it is the tail), free it, wait. */
+        struct rfifo *f = &r->rc->fifo;
+        struct rcmd *prev = NULL, *it;
+
+        for (it = f->head; it != h; it = it->next) {
+            prev = it;
         }
-        snprintf(line, sizeof(line), "ERR Syntax error in HELLO option '%.*s'",
-                 (int)(h.bad_option->len < 128 ? h.bad_option->len : 128),
-                 h.bad_option->p);
-        return reply_error(r->c, line);
-    }
-    if (h.password != NULL && auth_required(r->px)) {
-        if (!auth_password_ok(r->px, h.password->p, h.password->len)) {
-            auth_failed(r->px, METRICS_RESP);
-            o->status = 401;
-            return reply_error(r->c, RESP_WRONGPASS);
+        if (prev != NULL) {
+            prev->next = NULL;
+        } else {
+            f->head = NULL;
         }
-        r->st->authed = 1;
+        f->tail = prev;
+        f->n--;
+        f->forwards--;
+        rcmd_free(h);
+        return WAIT;
     }
-    if (!r->st->authed) {
-        auth_failed(r->px, METRICS_RESP); /* refused as any command is */
-        o->status = 401;
-        return reply_error(r->c, RESP_HELLO_NOAUTH);
+    if (rc == ROUTE_DONE) {
+        atomic_store_explicit(&h->state, RCMD_DONE, memory_order_release);
     }
-    fwd[n++] = argv[0];
-    if (h.has_version) {
-        fwd[n++] = argv[1];
+    return 0;
+}
+
+/* A command for Redis (outside a session). Returns as send_record. */
+static int
+forward(struct run *r, const struct resp_command *cmd, char *buf,
+        const struct cmd_info *ci)
+{
+    int cluster = nodes_is_cluster(r->px->nodes);
+    struct rcmd *h = rcmd_command(
+        r->px, r->c, cmd, buf, ci, r->rc->st.proto, r->rc->st.db,
+        cluster ? RCMD_KEYS_ALL : RCMD_KEYS_WRITES);
+    int64_t ft = proxy_cfg(r->px)->forward_timeout_ms;
+
+    if (h == NULL) {
+        return -1;
     }
-    if (h.name != NULL) {
-        fwd[n++] = (struct resp_arg){"SETNAME", 7};
-        fwd[n++] = *h.name;
+    h->deadline_ms = ft > 0 ? r->now_ms + ft : 0;
+    return send_record(r, h);
+}
+
+/* GET key outside a session. Returns 0, WAIT or -1. */
+static int
+cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
+        const struct cmd_info *ci)
+{
+    const struct resp_arg *key = &cmd->argv[1];
+    struct account_req o = {
+        .listener = METRICS_RESP,
+        .method = cmd->argv[0].p,
+        .method_len = cmd->argv[0].len,
+        .status = 200,
+        .cache = ACCOUNT_HIT,
+        .key_len = key->len,
+        .start_us = util_now_us(),
+    };
+    struct cache_entry *e;
+    struct rcmd *h;
+    int rc;
+
+    if (r->rc->fifo.forwards > 0) {
+        /* Behind a command of its own still on its way (a write, maybe of
+         * this key): to Redis, after it. */
+        return forward(r, cmd, buf, ci);
     }
-    out.argc = n;
-    memcpy(out.argv, fwd, n * sizeof(fwd[0]));
-    if (h.name != NULL && r->st->session == NULL &&
-        (rc = open_session(r, nodes_any(r->px->nodes), o)) != 0) {
-        return rc < 0 ? rc : 0;
+    h = rcmd_new(r->px, r->c, RCMD_LOOKUP, key->len);
+    if (h == NULL) {
+        return -1;
     }
-    if (r->st->session != NULL) {
-        return session_send(r->st->session, &out, NULL, SESSION_CMD) < 0
-                   ? CONN_IO_ERR
-                   : 0;
+    memcpy(h->raw, key->p, key->len);
+    h->raw_len = key->len;
+    h->proto = (uint8_t)r->rc->st.proto;
+    h->start_us = o.start_us;
+    memcpy(h->name, "GET", 3);
+    h->name_len = 3;
+    h->deadline_ms = r->now_ms + proxy_cfg(r->px)->command_timeout_ms;
+    rc = fetch_lookup(r->px, h, r->rc->st.db, &e);
+    if (rc == FETCH_PENDING) {
+        rfifo_push(&r->rc->fifo, h);
+        return 0;
     }
-    rc = forward_add(&r->b, &out, NULL);
-    if (rc == 1 && forward_flush(&r->b) == 0) {
-        rc = forward_add(&r->b, &out, NULL);
+    if (rc != FETCH_HIT) {
+        rcmd_free(h);
+        return -1;
     }
-    return rc < 0 ? CONN_IO_ERR : forward_flush(&r->b);
+    if (rfifo_empty(&r->rc->fifo)) {
+        rcmd_free(h);
+        o.bytes = e->vlen;
+        rc = write_entry(r->c, e);
+        cache_release(e);
+        account_request(r->px, &o);
+        return rc < 0 ? -1 : 0;
+    }
+    /* Behind lookups still waiting: held, in order. */
+    h->entry = e;
+    h->cache = ACCOUNT_HIT;
+    h->status = OUTCOME_OK;
+    atomic_store_explicit(&h->state, RCMD_DONE, memory_order_relaxed);
+    rfifo_push(&r->rc->fifo, h);
+    return 0;
+}
+
+static int open_session(struct run *r, int node);
+
+/* The proxy's own state commands (resp_state.h). Returns 0 or -1. */
+static int
+state_command(struct run *r, const struct resp_command *cmd, char *buf,
+              struct account_req *o)
+{
+    struct resp_arg stack[16], *argv = stack;
+    struct respd_conn *rc = r->rc;
+    size_t argc;
+    char *out;
+    size_t len;
+    int effect, ret;
+
+    if (cmd->argc > 16 &&
+        (argv = malloc(cmd->argc * sizeof(*argv))) == NULL) {
+        return -1;
+    }
+    argc = args_of(cmd, buf, argv, cmd->argc > 16 ? cmd->argc : 16);
+    effect = resp_state_answer(r->px, r->c, &rc->st, argv, argc, &out, &len,
+                               &o->status);
+    if (argv != stack) {
+        free(argv);
+    }
+    if (effect < 0) {
+        return -1;
+    }
+    if (rc->session != NULL && (effect == STATE_PROTO || effect == STATE_DB)) {
+        /* The session's connection follows, silently. */
+        struct resp_arg a[2] = {{effect == STATE_PROTO ? "HELLO" : "SELECT",
+                                 effect == STATE_PROTO ? 5u : 6u}};
+        char num[16];
+        struct resp_command sc = {.argc = 2, .is_inline = 1, .words = a};
+
+        a[1].len = (size_t)snprintf(num, sizeof(num), "%d",
+                                    effect == STATE_PROTO ? rc->st.proto
+                                                          : rc->st.db);
+        a[1].p = num;
+        sc.argv[0] = a[0];
+        sc.argv[1] = a[1];
+        if (session_send(rc->session, &sc, NULL, SESSION_SILENT) < 0) {
+            free(out);
+            return -1;
+        }
+    }
+    ret = answer(r, out, len);
+    free(out);
+    if (effect == STATE_RESET) {
+        multi_wait_end(&rc->mw);
+    }
+    return ret;
+}
+
+/* ---- sessions ---- */
+
+/* The node a session opened by cmd goes to: standalone 0; in a cluster its
+ * first key's (SSUBSCRIBE's channel counts), else any master. */
+static int
+session_node_for(struct run *r, const struct resp_command *cmd, char *buf,
+                 const struct cmd_info *ci, int *keyed)
+{
+    struct rcmd *h;
+    int node;
+
+    *keyed = 0;
+    if (!nodes_is_cluster(r->px->nodes)) {
+        return 0;
+    }
+    h = ci != NULL ? rcmd_command(r->px, r->c, cmd, buf, ci, 2, 0,
+                                  RCMD_KEYS_ALL)
+                   : NULL;
+    if (h != NULL && h->nkeys > 0) {
+        struct resp_arg k = rcmd_key(h, 0);
+
+        *keyed = 1;
+        node = nodes_for_key(r->px->nodes, k.p, k.len);
+    } else {
+        node = nodes_any(r->px->nodes);
+    }
+    rcmd_free(h);
+    return node;
 }
 
 /* Opens the conn's session on node (-1: the cluster's map is not known).
- * Returns 0, 1 when it could not (the client got the error), or
- * CONN_IO_ERR. */
+ * Returns 0, 1 when it could not (the client got the error), or -1. */
 static int
-open_session(struct run *r, int node, struct account_req *o)
+open_session(struct run *r, int node)
 {
     char err[256], line[REPLY_MAX];
 
-    if (forward_flush(&r->b) < 0) {
-        return CONN_IO_ERR;
-    }
     if (node < 0) {
-        o->status = 503;
-        return reply_error(r->c, "ERR redis unavailable: the cluster's slot "
-                                 "map is not known yet") < 0
-                   ? CONN_IO_ERR
+        return answer(r, line,
+                      outcome_resp(line, sizeof(line), OUTCOME_ENOMAP, NULL)) <
+                       0
+                   ? -1
                    : 1;
     }
-    r->st->session = session_open(r->px, r->c, node, err);
-    if (r->st->session != NULL) {
+    r->rc->session = session_open(r->px, r->c, node, r->rc->st.proto,
+                                  r->rc->st.db, err);
+    if (r->rc->session != NULL) {
         return 0;
     }
-    o->status = 503;
-    if (strncmp(err, "max number", 10) == 0) {
-        snprintf(line, sizeof(line), "ERR %s", err);
-    } else {
-        snprintf(line, sizeof(line), "ERR redis unavailable: %s", err);
-    }
-    return reply_error(r->c, line) < 0 ? CONN_IO_ERR : 1;
+    return answer(r, line,
+                  outcome_resp(line, sizeof(line),
+                               strncmp(err, "max number", 10) == 0
+                                   ? OUTCOME_ESESSIONS
+                                   : OUTCOME_EDOWN,
+                               err)) < 0
+               ? -1
+               : 1;
 }
 
-/* Ends the conn's session (after its +RESET was relayed). */
+/* Ends the conn's session (after its +RESET was relayed): RESET also
+ * puts the connection's state back to a new one's. */
 static void
 end_session(struct run *r)
 {
-    session_close(r->px, r->st->session);
-    r->st->session = NULL;
-    /* RESET also logs the connection out, as Redis does. */
-    r->st->authed = !auth_required(r->px);
+    uint64_t id = r->rc->st.id;
+
+    session_close(r->px, r->rc->session);
+    r->rc->session = NULL;
+    resp_state_init(&r->rc->st, r->px);
+    r->rc->st.id = id;
 }
 
-/* One command of a session. Returns 0, 1 to stop for now (a barrier: the
- * command must wait for replies owed), or -1 to close. */
+/* One command of a session. Returns 0, WAIT (a barrier: it must wait for
+ * replies owed), or -1. */
 static int
-in_session(struct run *r, const struct resp_command *cmd, const char *buf,
+in_session(struct run *r, const struct resp_command *cmd, char *buf,
            enum resp_local_cmd local, struct account_req *o)
 {
-    struct session *s = r->st->session;
+    struct session *s = r->rc->session;
 
-    if (local == LOCAL_AUTH || local == LOCAL_HELLO) {
+    if (local == LOCAL_AUTH || local == LOCAL_HELLO || local == LOCAL_CLIENT ||
+        (local == LOCAL_SELECT && !session_in_transaction(s))) {
         /* Answered here, so it waits its turn behind the owed replies
          * (except in pub/sub, where there is no turn to keep). */
         if (session_owed(s) > 0 && !session_subscribed(s)) {
-            return 1;
+            return WAIT;
         }
-        return (local == LOCAL_AUTH ? cmd_auth(r, cmd, buf, o)
-                                    : cmd_hello(r, cmd, buf, o)) < 0
-                   ? -1
-                   : 0;
+        return state_command(r, cmd, buf, o);
     }
-    return session_send(s, cmd, buf, resp_local_session_kind(cmd)) < 0 ? -1 : 0;
+    return session_send(s, cmd, buf, resp_local_session_kind(cmd)) < 0 ? -1
+                                                                         : 0;
 }
 
-/* One command outside a session. Returns 0, or -1 to close. */
+/* Moves a session's bytes. Returns 0, or -1 to close the client. */
 static int
-pooled(struct run *r, const struct resp_command *cmd, const char *buf,
-       enum resp_local_cmd local, struct account_req *o)
+pump(struct run *r)
 {
-    struct conn *c = r->c;
-    int rc;
+    int rc = session_pump(r->px, r->c, r->rc->session);
 
-    if (local == LOCAL_NONE) {
-        const struct cmd_info *ci = commands_find(
-            r->b.table, cmd->argv,
-            cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS);
-
-        if (resp_local_opens_session(cmd, ci)) {
-            if (nodes_is_cluster(r->px->nodes) && is_cmd(cmd, "MULTI")) {
-                /* Its node is its first keyed command's: wait for it. */
-                multi_wait_begin(&r->st->mw);
-                return forward_flush(&r->b) < 0 ? -1 : reply(c, "+OK\r\n", 5);
-            }
-            rc = open_session(r, opening_node(r, cmd, buf, ci), o);
-            if (rc != 0) {
-                return rc < 0 ? -1 : 0;
-            }
-            return in_session(r, cmd, buf, LOCAL_NONE, o);
-        }
-        o->cache = ACCOUNT_NONE;
-        rc = forward_add(&r->b, cmd, buf);
-        if (rc == 1) {
-            rc = forward_flush(&r->b) < 0 ? -1 : forward_add(&r->b, cmd, buf);
-        }
-        return rc < 0 ? -1 : 0;
-    }
-    /* The proxy's own answer: everything forwarded before it first. */
-    if (forward_flush(&r->b) < 0) {
-        return -1;
-    }
-    switch (local) {
-    case LOCAL_GET:
-        return cmd_get(r->px, c, &cmd->argv[1], o) < 0 ? -1 : 0;
-    case LOCAL_PING:
-        if (cmd->argc > 2) {
-            o->status = 400;
-            return reply_arity(c, "ping");
-        }
-        return cmd->argc == 1 ? reply(c, "+PONG\r\n", 7)
-                              : reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len);
-    case LOCAL_ECHO:
-        if (cmd->argc != 2) {
-            o->status = 400;
-            return reply_arity(c, "echo");
-        }
-        return reply_bulk(c, cmd->argv[1].p, cmd->argv[1].len);
-    case LOCAL_QUIT:
-        reply(c, "+OK\r\n", 5);
-        return -1;
-    case LOCAL_AUTH:
-        return cmd_auth(r, cmd, buf, o) < 0 ? -1 : 0;
-    case LOCAL_HELLO:
-        return cmd_hello(r, cmd, buf, o) < 0 ? -1 : 0;
-    case LOCAL_RESET:
-        r->st->authed = !auth_required(r->px);
-        return reply(c, "+RESET\r\n", 8);
-    default:
+    if (rc == SESSION_ENDED) {
+        end_session(r);
         return 0;
     }
+    if (rc == SESSION_FAILED) {
+        /* It never opened: its commands were answered with why. */
+        session_close(r->px, r->rc->session);
+        r->rc->session = NULL;
+        return 0;
+    }
+    if (rc == SESSION_OK && nodes_is_cluster(r->px->nodes) &&
+        session_idle(r->rc->session)) {
+        /* Nothing holds it to its node: the next command routes by key. */
+        session_close(r->px, r->rc->session);
+        r->rc->session = NULL;
+    }
+    return rc == SESSION_OK ? 0 : -1;
 }
 
-#define NOT_MINE 2 /* cluster_rules: the command goes on as usual */
+/* ---- the cluster's rules ---- */
 
-/* SELECT and CLUSTER on a cluster: SELECT 0 is answered +OK (a cluster
- * has database 0 only), other databases and CLUSTER commands refused.
- * Returns as run_one. */
+/* CLUSTER refused, and a MULTI waiting for its node (multi_wait.h).
+ * Returns NOT_MINE, or as run_one. */
 static int
-cluster_refuse(struct run *r, const struct resp_command *cmd,
-               struct account_req *o)
-{
-    struct session *s = r->st->session;
-    char *end;
-    long db;
-
-    if (s != NULL && session_owed(s) > 0 && !session_subscribed(s)) {
-        return 1; /* answered here: it waits its turn */
-    }
-    if (forward_flush(&r->b) < 0) {
-        return -1;
-    }
-    o->status = 400;
-    if (is_cmd(cmd, "CLUSTER")) {
-        return reply_error(r->c, CLUSTER_FWD_REFUSED) < 0 ? -1 : 0;
-    }
-    if (cmd->argc != 2) {
-        return reply_arity(r->c, "select") < 0 ? -1 : 0;
-    }
-    db = strtol(cmd->argv[1].p, &end, 10);
-    if (cmd->argv[1].len == 0 || end != cmd->argv[1].p + cmd->argv[1].len) {
-        return reply_error(r->c,
-                           "ERR value is not an integer or out of range") < 0
-                   ? -1
-                   : 0;
-    }
-    if (db != 0) {
-        return reply_error(r->c, "ERR SELECT is not allowed in cluster mode") <
-                       0
-                   ? -1
-                   : 0;
-    }
-    o->status = 200;
-    return reply(r->c, "+OK\r\n", 5) < 0 ? -1 : 0;
-}
-
-/* The cluster's rules before a command runs (cluster_refuse, and a MULTI
- * waiting for its node: multi_wait.h). Returns NOT_MINE, or as run_one. */
-static int
-cluster_rules(struct run *r, const struct resp_command *cmd, const char *buf,
+cluster_rules(struct run *r, const struct resp_command *cmd, char *buf,
               enum resp_local_cmd local, struct account_req *o)
 {
-    struct respd_conn *st = r->st;
+    struct respd_conn *rc = r->rc;
     const struct cmd_info *ci;
-    int node, keyed, rc;
+    int node, keyed, ret;
 
-    if (is_cmd(cmd, "SELECT") || is_cmd(cmd, "CLUSTER")) {
-        return cluster_refuse(r, cmd, o);
+    if (is_cmd(cmd, "CLUSTER")) {
+        if (rc->session != NULL && session_owed(rc->session) > 0 &&
+            !session_subscribed(rc->session)) {
+            return WAIT;
+        }
+        o->status = 400;
+        return answer_error(r, CPLAN_REFUSED);
     }
-    if (st->session != NULL && !session_in_transaction(st->session) &&
-        !session_subscribed(st->session) && !session_monitoring(st->session) &&
-        session_owed(st->session) > 0) {
+    if (rc->session != NULL && !session_in_transaction(rc->session) &&
+        !session_subscribed(rc->session) && !session_monitoring(rc->session) &&
+        session_owed(rc->session) > 0) {
         /* A blocking command's session: what follows waits for its reply;
          * then the session closes (pump) and it routes by key. */
-        return 1;
+        return WAIT;
     }
-    if (!st->mw.active || st->session != NULL || local == LOCAL_AUTH ||
+    if (!rc->mw.active || rc->session != NULL || local == LOCAL_AUTH ||
         local == LOCAL_HELLO || local == LOCAL_QUIT) {
         return NOT_MINE;
     }
     if (local == LOCAL_RESET) {
-        multi_wait_end(&st->mw);
+        multi_wait_end(&rc->mw);
         return NOT_MINE;
     }
     if (is_cmd(cmd, "MULTI")) {
-        return reply_error(r->c, "ERR MULTI calls can not be nested") < 0 ? -1
-                                                                          : 0;
+        return answer_error(r, "ERR MULTI calls can not be nested");
     }
-    if (is_cmd(cmd, "DISCARD") || (is_cmd(cmd, "EXEC") && st->mw.n == 0)) {
-        multi_wait_end(&st->mw);
-        return (is_cmd(cmd, "EXEC") ? reply(r->c, "*0\r\n", 4)
-                                    : reply(r->c, "+OK\r\n", 5)) < 0
-                   ? -1
-                   : 0;
+    if (is_cmd(cmd, "DISCARD") || (is_cmd(cmd, "EXEC") && rc->mw.n == 0)) {
+        multi_wait_end(&rc->mw);
+        return is_cmd(cmd, "EXEC") ? answer(r, "*0\r\n", 4)
+                                   : answer(r, "+OK\r\n", 5);
     }
-    ci = commands_find(r->b.table, cmd->argv,
-                       cmd->argc < RESP_KEEP_ARGS ? cmd->argc : RESP_KEEP_ARGS);
-    node = command_node(r, cmd, buf, ci, &keyed);
+    ci = info_of(r, cmd);
+    node = session_node_for(r, cmd, buf, ci, &keyed);
     if (!keyed && !is_cmd(cmd, "EXEC")) {
-        rc = multi_wait_keep(&st->mw, cmd, buf);
-        if (rc <= 0) {
-            return rc < 0 || reply(r->c, "+QUEUED\r\n", 9) < 0 ? -1 : 0;
+        ret = multi_wait_keep(&rc->mw, cmd, buf);
+        if (ret <= 0) {
+            return ret < 0 ? -1 : answer(r, "+QUEUED\r\n", 9);
         }
     }
-    rc = open_session(r, node, o);
-    if (rc != 0) {
-        multi_wait_end(&st->mw);
-        return rc < 0 ? -1 : 0;
+    if (!rfifo_empty(&rc->fifo)) {
+        return WAIT; /* the session starts after every earlier reply */
     }
-    if (multi_wait_bind(&st->mw, st->session) < 0) {
+    ret = open_session(r, node);
+    if (ret != 0) {
+        multi_wait_end(&rc->mw);
+        return ret < 0 ? -1 : 0;
+    }
+    if (multi_wait_bind(&rc->mw, rc->session) < 0) {
         return -1;
     }
     return in_session(r, cmd, buf, local, o);
 }
 
-/* Runs one command. Returns 0, 1 (wait: leave it unparsed for now), or
- * -1 to close after flushing. */
+/* ---- one command ---- */
+
+/* One command outside a session. Returns 0, WAIT or -1. */
 static int
-run_one(struct run *r, const struct resp_command *cmd, const char *buf)
+pooled(struct run *r, const struct resp_command *cmd, char *buf,
+       enum resp_local_cmd local, struct account_req *o, int *accounted)
+{
+    const struct cmd_info *ci = local == LOCAL_NONE || local == LOCAL_GET
+                                    ? info_of(r, cmd)
+                                    : NULL;
+    int node, keyed, rc;
+
+    switch (local) {
+    case LOCAL_NONE:
+        break;
+    case LOCAL_GET:
+        *accounted = 1;
+        return cmd_get(r, cmd, buf, ci);
+    case LOCAL_PING:
+        if (cmd->argc > 2) {
+            o->status = 400;
+            return answer_error(
+                r, "ERR wrong number of arguments for 'ping' command");
+        }
+        return cmd->argc == 1 ? answer(r, "+PONG\r\n", 7)
+                              : answer_bulk(r, cmd->argv[1].p,
+                                            cmd->argv[1].len);
+    case LOCAL_ECHO:
+        if (cmd->argc != 2) {
+            o->status = 400;
+            return answer_error(
+                r, "ERR wrong number of arguments for 'echo' command");
+        }
+        return answer_bulk(r, cmd->argv[1].p, cmd->argv[1].len);
+    case LOCAL_QUIT:
+        answer(r, "+OK\r\n", 5);
+        return -1;
+    default:
+        return state_command(r, cmd, buf, o);
+    }
+    if (resp_local_opens_session(cmd, ci)) {
+        if (nodes_is_cluster(r->px->nodes) && is_cmd(cmd, "MULTI")) {
+            /* Its node is its first keyed command's: wait for it. */
+            multi_wait_begin(&r->rc->mw);
+            return answer(r, "+OK\r\n", 5);
+        }
+        if (!rfifo_empty(&r->rc->fifo)) {
+            return WAIT; /* the session starts after every earlier reply */
+        }
+        node = session_node_for(r, cmd, buf, ci, &keyed);
+        rc = open_session(r, node);
+        if (rc != 0) {
+            o->status = 503;
+            return rc < 0 ? -1 : 0;
+        }
+        return in_session(r, cmd, buf, LOCAL_NONE, o);
+    }
+    *accounted = 1; /* when its reply is written */
+    return forward(r, cmd, buf, ci);
+}
+
+/* Runs one command. Returns 0, WAIT (leave it unparsed for now), or -1
+ * to close after flushing. */
+static int
+run_one(struct run *r, const struct resp_command *cmd, char *buf)
 {
     enum resp_local_cmd local = resp_local_which(cmd);
     struct account_req o = {
@@ -567,33 +707,34 @@ run_one(struct run *r, const struct resp_command *cmd, const char *buf)
         .method = cmd->argv[0].p,
         .method_len = cmd->argv[0].len,
         .status = 200,
-        .cache = local == LOCAL_GET && r->st->session == NULL ? ACCOUNT_MISS
-                                                              : ACCOUNT_NONE,
+        .cache = ACCOUNT_NONE,
         .key_len = cmd->argc > 1 ? cmd->argv[1].len : 0,
         .start_us = util_now_us(),
     };
-    int rc;
+    int rc, accounted = 0;
 
-    if (!r->st->authed && local != LOCAL_AUTH && local != LOCAL_HELLO &&
+    if (!r->rc->st.authed && local != LOCAL_AUTH && local != LOCAL_HELLO &&
         local != LOCAL_QUIT && local != LOCAL_RESET) {
         auth_failed(r->px, METRICS_RESP);
         o.status = 401;
-        rc = forward_flush(&r->b) < 0 || reply_error(r->c, RESP_NOAUTH) < 0 ? -1
-                                                                            : 0;
+        rc = answer_error(r, RESP_NOAUTH);
         account_request(r->px, &o);
         return rc;
     }
     rc = nodes_is_cluster(r->px->nodes) ? cluster_rules(r, cmd, buf, local, &o)
                                         : NOT_MINE;
     if (rc == NOT_MINE) {
-        rc = r->st->session != NULL ? in_session(r, cmd, buf, local, &o)
-                                    : pooled(r, cmd, buf, local, &o);
+        rc = r->rc->session != NULL
+                 ? in_session(r, cmd, buf, local, &o)
+                 : pooled(r, cmd, buf, local, &o, &accounted);
     }
-    if (rc != 1) {
+    if (rc != WAIT && !accounted) {
         account_request(r->px, &o);
     }
     return rc;
 }
+
+/* ---- the conn ---- */
 
 static struct respd_conn *
 conn_state(struct proxy *px, struct conn *c)
@@ -602,29 +743,19 @@ conn_state(struct proxy *px, struct conn *c)
 
     if (rc == NULL && (rc = calloc(1, sizeof(*rc))) != NULL) {
         resp_parser_init(&rc->ps, (size_t)proxy_cfg(px)->max_request, NULL);
-        rc->authed = !auth_required(px);
+        resp_state_init(&rc->st, px);
         c->proto = rc;
     }
     return rc;
-}
-
-/* Consumes the commands run so far (after their batch was sent). */
-static void
-consume_held(struct conn *c, struct respd_conn *st)
-{
-    if (st->held > 0) {
-        conn_consume(c, st->held);
-        st->held = 0;
-    }
 }
 
 /* A partial command: makes room when the parser says how much it needs
  * (already checked against max_request) or the buffer is full of an
  * array's small arguments. Returns 0, or -1 when out of memory. */
 static int
-await_more(struct conn *c, const struct respd_conn *st, size_t avail)
+await_more(struct conn *c, const struct respd_conn *rc, size_t avail)
 {
-    size_t need = st->ps.need;
+    size_t need = rc->ps.need;
 
     if (c->req_start_ms == 0) {
         c->req_start_ms = util_now_ms();
@@ -635,79 +766,62 @@ await_more(struct conn *c, const struct respd_conn *st, size_t avail)
     return need > c->rcap - c->rpos && conn_reserve(c, need) < 0 ? -1 : 0;
 }
 
-/* Moves a session's bytes. Returns 0, or -1 to close the client. */
-static int
-pump(struct run *r)
-{
-    int rc = session_pump(r->px, r->c, r->st->session);
-
-    if (rc == SESSION_ENDED) {
-        end_session(r);
-        return 0;
-    }
-    if (rc == SESSION_OK && nodes_is_cluster(r->px->nodes) &&
-        session_idle(r->st->session)) {
-        /* Nothing holds it to its node: the next command routes by key. */
-        session_close(r->px, r->st->session);
-        r->st->session = NULL;
-    }
-    return rc == SESSION_OK ? 0 : -1;
-}
-
 /* Walks the buffered commands (see the top of this file). */
 static int
 serve_loop(struct run *r, struct resp_arg *words)
 {
     struct conn *c = r->c;
-    struct respd_conn *st = r->st;
+    struct respd_conn *rc = r->rc;
     struct resp_command cmd;
     const char *err;
     char buf[REPLY_MAX];
-    int rc;
+    int ret;
 
-    st->ps.words = words; /* inline words live for this call only */
+    rc->ps.words = words; /* inline words live for this call only */
     for (;;) {
-        size_t avail = c->rlen - c->rpos - st->held;
-        char *at = c->rbuf + c->rpos + st->held;
+        size_t avail = c->rlen - c->rpos;
+        char *at = c->rbuf + c->rpos;
 
-        if (st->session != NULL && pump(r) < 0) {
+        if (drain(r) < 0) {
             return -1;
         }
-        if (conn_out_full(c) ||
-            (st->session != NULL && session_resetting(st->session))) {
+        if (rc->closing) {
+            return rfifo_empty(&rc->fifo) ? -1 : 0;
+        }
+        if (rc->session != NULL && rfifo_empty(&rc->fifo) && pump(r) < 0) {
+            return -1;
+        }
+        if (conn_out_full(c) || rc->fifo.n >= RESPD_MAX_RECORDS ||
+            (rc->session != NULL && session_resetting(rc->session))) {
             return 0; /* back-pressure, or waiting for +RESET */
         }
         if (avail == 0) {
             c->req_start_ms = 0;
             return 0;
         }
-        rc = resp_parser_feed(&st->ps, at, avail, &cmd, &err);
-        if (rc == RESP_INCOMPLETE) {
-            /* The buffer may move: the batch and the held bytes first. */
-            if (forward_flush(&r->b) < 0) {
-                return -1;
-            }
-            consume_held(c, st);
-            return await_more(c, st, c->rlen - c->rpos);
+        ret = resp_parser_feed(&rc->ps, at, avail, &cmd, &err);
+        if (ret == RESP_INCOMPLETE) {
+            return await_more(c, rc, avail);
         }
-        if (rc != RESP_OK) {
+        if (ret != RESP_OK) {
             metrics_request(&r->px->metrics, METRICS_RESP, 400);
-            if (forward_flush(&r->b) < 0) {
+            if (answer(r, buf, resp_fmt_error(buf, sizeof(buf), "ERR %s",
+                                              err)) < 0) {
                 return -1;
             }
-            reply(c, buf, resp_fmt_error(buf, sizeof(buf), "ERR %s", err));
-            return -1;
+            rc->closing = 1;
+            continue;
         }
         c->req_start_ms = 0;
-        rc = cmd.argc == 0 ? 0 : run_one(r, &cmd, at);
-        if (rc == 1) {
+        ret = cmd.argc == 0 ? 0 : run_one(r, &cmd, at);
+        if (ret == WAIT) {
             /* Parse it again once the replies owed have come. */
-            resp_parser_init(&st->ps, st->ps.max_request, words);
+            resp_parser_init(&rc->ps, rc->ps.max_request, words);
             return 0;
         }
-        st->held += cmd.consumed;
-        if (rc < 0) {
-            return -1;
+        conn_consume(c, cmd.consumed);
+        if (ret < 0) {
+            rc->closing = 1; /* after what is owed before it */
         }
     }
 }
@@ -716,36 +830,35 @@ static int
 serve(struct conn *c)
 {
     struct resp_arg words[RESP_MAX_INLINE_ARGS];
-    struct run r = {.px = c->kind->ctx, .c = c};
+    struct run r = {.px = c->kind->ctx, .c = c, .now_ms = util_now_ms()};
     int rc;
 
-    r.st = conn_state(r.px, c);
-    if (r.st == NULL) {
+    r.rc = conn_state(r.px, c);
+    if (r.rc == NULL) {
         return -1;
     }
-    forward_init(&r.b, r.px, c, commands_acquire(r.px->commands));
+    r.table = commands_acquire(r.px->commands);
     rc = serve_loop(&r, words);
-    if (forward_flush(&r.b) < 0) {
-        rc = -1;
-    }
     commands_release(r.px->commands);
-    consume_held(c, r.st);
-    /* A session has bytes of its own to move: serve it even when the
-     * client is silent, and never close it as idle while it waits. */
-    c->pump = r.st->session != NULL;
-    c->hold = r.st->session != NULL && session_waiting(r.st->session);
+    /* Records and a session have bytes of their own to move: serve the
+     * conn even when the client is silent, and never close it as idle
+     * while it waits. */
+    rfifo_wait_state(&r.rc->fifo, c);
+    c->pump = r.rc->session != NULL || c->waiting;
+    c->hold = r.rc->session != NULL && session_waiting(r.rc->session);
     return rc;
 }
 
 static void
 release(struct conn *c)
 {
-    struct respd_conn *st = c->proto;
+    struct respd_conn *rc = c->proto;
 
-    if (st != NULL) {
-        session_close(c->kind->ctx, st->session);
-        multi_wait_end(&st->mw);
-        free(st);
+    if (rc != NULL) {
+        rfifo_abandon_all(&rc->fifo);
+        session_close(c->kind->ctx, rc->session);
+        multi_wait_end(&rc->mw);
+        free(rc);
         c->proto = NULL;
     }
 }

@@ -1,53 +1,77 @@
 /*
  * session: private connections relayed without blocking; see session.h.
+ * The connection is an rconn (upstream/rconn.h) driven by its conn's
+ * owner: opened without waiting, its bytes moved as the waiter reports
+ * its socket ready, its replies framed by the one reply scanner.
  */
 #include "serve/session.h"
 
-#include <errno.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "base/log.h"
 #include "base/util.h"
-#include "net/standby.h"
 #include "net/waiter.h"
 #include "proto/resp_encode.h"
 #include "proto/resp_reply.h"
+#include "serve/outcome.h"
 #include "serve/proxy.h"
 #include "upstream/nodes.h"
-#include "upstream/redis.h"
+#include "upstream/rconn.h"
 #include "upstream/spares.h"
 
-#define SESSION_READ 16384 /* bytes asked of recv at a time */
-
 struct session {
-    redisContext *ctx;
-    int fd;
-    int want_write; /* EPOLLOUT asked for on fd */
+    struct rconn rc;
+    int watched;    /* rc's socket is watched for the conn */
     char *out;      /* to Redis: out[sent..len) */
     size_t sent, len, cap;
-    char *in; /* from Redis: in[start..end) */
-    size_t start, end, icap;
-    struct resp_reply scan; /* the reply at in + start */
     size_t owed;
-    size_t silent; /* the next replies owed are not relayed */
+    size_t queued;  /* commands sent before the connection opened: each
+                       gets an error if it never does */
+    size_t silent;  /* the next replies owed are not relayed */
     int subscribed, monitor, resetting;
     int multi, watching; /* MULTI sent and no EXEC/DISCARD yet; WATCH */
     int unsubscribing;   /* an unsubscribe sent, its last confirmation
                             (count 0) not come yet */
-    int settings;        /* CLIENT, HELLO, READONLY...: the connection has
+    int settings;        /* CLIENT, READONLY...: the connection has
                             settings of its own for as long as it lives */
     int node;            /* the node it is pinned to */
     struct conn *c;
 };
 
-struct session *
-session_open(struct proxy *px, struct conn *c, int node, char *err)
+static int
+named(const struct resp_command *cmd, const char *name)
 {
+    size_t n = strlen(name);
+
+    return cmd->argc > 0 && cmd->argv[0].len == n &&
+           strncasecmp(cmd->argv[0].p, name, n) == 0;
+}
+
+/* Queues argv silently (its reply is dropped): a setting the session's
+ * connection must have that the spare it started on lacks. */
+static int
+send_silent(struct session *s, const char *name, int value)
+{
+    struct resp_arg a[2] = {{name, strlen(name)}, {NULL, 0}};
+    struct resp_command cmd = {.argc = 2, .is_inline = 1, .words = a};
+    char num[16];
+
+    a[1].len = (size_t)snprintf(num, sizeof(num), "%d", value);
+    a[1].p = num;
+    cmd.argv[0] = a[0];
+    cmd.argv[1] = a[1];
+    return session_send(s, &cmd, NULL, SESSION_SILENT);
+}
+
+struct session *
+session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
+             char *err)
+{
+    const struct redis_target *t = nodes_target(px->nodes, node);
+    struct rconn_setup setup = {.proto = proto, .db = db};
     struct session *s;
 
     if (atomic_fetch_add(&px->metrics.sessions_open, 1) >=
@@ -61,28 +85,32 @@ session_open(struct proxy *px, struct conn *c, int node, char *err)
         snprintf(err, REDIS_ERR_MAX, "out of memory");
         goto fail;
     }
-    s->ctx = px->spares != NULL ? spares_take(px->spares) : NULL;
-    if (s->ctx == NULL) {
-        standby_block_begin();
-        s->ctx = redis_open(nodes_target(px->nodes, node), err);
-        standby_block_end();
-    }
-    if (s->ctx == NULL) {
-        goto fail;
-    }
-    s->fd = s->ctx->fd;
+    rconn_init(&s->rc);
     s->c = c;
     s->node = node;
-    resp_reply_init(&s->scan);
-    if (util_set_nonblock(s->fd) < 0 ||
-        waiter_watch(px->waiter, c, s->fd) < 0) {
-        snprintf(err, REDIS_ERR_MAX, "cannot watch the session's connection");
-        redisFree(s->ctx);
-        goto fail;
+    if (px->spares != NULL && spares_take(px->spares, &s->rc) == 0) {
+        /* A spare speaks RESP2 in the target's database. */
+        if ((proto == 3 && send_silent(s, "HELLO", 3) < 0) ||
+            (db != t->db && send_silent(s, "SELECT", db) < 0)) {
+            snprintf(err, REDIS_ERR_MAX, "out of memory");
+            goto fail_conn;
+        }
+    } else if (rconn_start(&s->rc, t, &setup) == RCONN_FAILED) {
+        snprintf(err, REDIS_ERR_MAX, "%s", rconn_error(&s->rc));
+        goto fail_conn;
     }
+    if (waiter_watch(px->waiter, c, s->rc.fd) < 0 ||
+        waiter_want_write(px->waiter, c, s->rc.fd) < 0) {
+        snprintf(err, REDIS_ERR_MAX, "cannot watch the session's connection");
+        goto fail_conn;
+    }
+    s->watched = 1;
     atomic_fetch_add_explicit(&px->metrics.sessions, 1, memory_order_relaxed);
     return s;
 
+fail_conn:
+    rconn_close(&s->rc);
+    free(s->out);
 fail:
     free(s);
     atomic_fetch_sub(&px->metrics.sessions_open, 1);
@@ -95,21 +123,13 @@ session_close(struct proxy *px, struct session *s)
     if (s == NULL) {
         return;
     }
-    waiter_unwatch(px->waiter, s->fd);
-    redisFree(s->ctx);
+    if (s->watched) {
+        waiter_unwatch(px->waiter, s->rc.fd);
+    }
+    rconn_close(&s->rc);
     free(s->out);
-    free(s->in);
     free(s);
     atomic_fetch_sub(&px->metrics.sessions_open, 1);
-}
-
-static int
-named(const struct resp_command *cmd, const char *name)
-{
-    size_t n = strlen(name);
-
-    return cmd->argc > 0 && cmd->argv[0].len == n &&
-           strncasecmp(cmd->argv[0].p, name, n) == 0;
 }
 
 /* The state a command sent gives the connection. */
@@ -125,8 +145,8 @@ track_state(struct session *s, const struct resp_command *cmd)
         s->watching = 1;
     } else if (named(cmd, "UNWATCH")) {
         s->watching = 0;
-    } else if (named(cmd, "CLIENT") || named(cmd, "HELLO") ||
-               named(cmd, "READONLY") || named(cmd, "READWRITE")) {
+    } else if (named(cmd, "CLIENT") || named(cmd, "READONLY") ||
+               named(cmd, "READWRITE")) {
         s->settings = 1;
     }
 }
@@ -142,6 +162,9 @@ session_send(struct session *s, const struct resp_command *cmd, const char *buf,
         return -1;
     }
     track_state(s, cmd);
+    if (s->rc.state != RCONN_READY) {
+        s->queued++;
+    }
     switch (kind) {
     case SESSION_PUBSUB:
         /* Subscribed from now: the confirmations come later. */
@@ -163,6 +186,9 @@ session_send(struct session *s, const struct resp_command *cmd, const char *buf,
     case SESSION_SILENT:
         s->silent++;
         s->owed++;
+        if (s->rc.state != RCONN_READY) {
+            s->queued--; /* nobody is owed an error for it */
+        }
         break;
     default:
         s->owed++;
@@ -171,13 +197,15 @@ session_send(struct session *s, const struct resp_command *cmd, const char *buf,
     return 0;
 }
 
-/* The bulk-string first element of a pub/sub array reply, if any. */
+/* The bulk-string first element of a pub/sub message, if any: a RESP2
+ * array or a RESP3 push. */
 static int
 pubsub_kind(const char *r, size_t len, const char **kind, size_t *klen)
 {
     const char *nl;
 
-    if (len < 8 || r[0] != '*' || (nl = memchr(r, '\n', len)) == NULL) {
+    if (len < 8 || (r[0] != '*' && r[0] != '>') ||
+        (nl = memchr(r, '\n', len)) == NULL) {
         return 0;
     }
     return resp_reply_bulk(nl + 1, len - (size_t)(nl + 1 - r), kind, klen) &&
@@ -210,9 +238,10 @@ enum reply_role {
     REPLY_ENDS,  /* the +RESET that ends the session: relayed */
 };
 
-/* Updates the session's state for one reply and says what it is. */
+/* Updates the session's state for one reply (type: its type byte, '>'
+ * for a RESP3 push) and says what it is. */
 static enum reply_role
-account_reply(struct session *s, const char *r, size_t len)
+account_reply(struct session *s, const char *r, size_t len, char type)
 {
     const char *k;
     size_t kl;
@@ -234,6 +263,9 @@ account_reply(struct session *s, const char *r, size_t len)
             kind_is(k, kl, "smessage")) {
             return REPLY_RELAY; /* pushed, not a reply */
         }
+    }
+    if (type == '>') {
+        return REPLY_RELAY; /* another push (CLIENT TRACKING's): no reply */
     }
     if (s->owed > 0) {
         s->owed--;
@@ -276,26 +308,17 @@ relay_one(struct proxy *px, struct conn *c, const struct session *s,
 /* Writes what is queued for Redis. Returns 0, or -1 when the connection
  * failed. */
 static int
-pump_out(struct proxy *px, struct conn *c, struct session *s)
+pump_out(struct session *s)
 {
     while (s->sent < s->len) {
-        ssize_t n =
-            send(s->fd, s->out + s->sent, s->len - s->sent, MSG_NOSIGNAL);
+        struct iovec v = {s->out + s->sent, s->len - s->sent};
+        long n = rconn_writev(&s->rc, &v, 1);
 
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!s->want_write) {
-                if (waiter_want_write(px->waiter, c, s->fd) < 0) {
-                    return -1;
-                }
-                s->want_write = 1;
-            }
-            return 0;
-        }
         if (n < 0) {
             return -1;
+        }
+        if (n == 0) {
+            return 0; /* the socket's writability brings us back */
         }
         s->sent += (size_t)n;
     }
@@ -303,15 +326,15 @@ pump_out(struct proxy *px, struct conn *c, struct session *s)
     return 0;
 }
 
-/* Relays every complete reply in the input to c, while c takes output.
+/* Relays every complete reply buffered to c, while c takes output.
  * Returns 0, SESSION_ENDED, or SESSION_ERR. */
 static int
 relay(struct proxy *px, struct conn *c, struct session *s)
 {
     while (!conn_out_full(c)) {
-        const char *r = s->in + s->start;
-        int rc = resp_reply_scan(&s->scan, r, s->end - s->start);
-        size_t len = s->scan.pos;
+        const char *r;
+        size_t len;
+        int rc = rconn_reply(&s->rc, &r, &len);
         enum reply_role role;
 
         if (rc == RESP_INCOMPLETE) {
@@ -320,12 +343,11 @@ relay(struct proxy *px, struct conn *c, struct session *s)
         if (rc != RESP_OK) {
             return SESSION_ERR;
         }
-        role = account_reply(s, r, len);
+        role = account_reply(s, r, len, s->rc.scan.type);
         if (role != REPLY_DROP && relay_one(px, c, s, r, len) < 0) {
             return SESSION_ERR;
         }
-        s->start += len;
-        resp_reply_init(&s->scan);
+        rconn_consume(&s->rc);
         if (role == REPLY_ENDS) {
             return SESSION_ENDED;
         }
@@ -333,54 +355,57 @@ relay(struct proxy *px, struct conn *c, struct session *s)
     return 0;
 }
 
+/* The connection could not open: every command queued gets why. */
+static int
+open_failed(struct conn *c, struct session *s)
+{
+    char line[UPSTREAM_ERR_MAX + 64];
+    size_t n = outcome_resp(line, sizeof(line), OUTCOME_EDOWN,
+                            rconn_error(&s->rc));
+
+    log_debug("msg=\"session could not open\" cause=\"%s\"",
+              rconn_error(&s->rc));
+    for (; s->queued > 0; s->queued--) {
+        if (conn_write_buf(c, line, n) < 0) {
+            return SESSION_ERR;
+        }
+    }
+    return SESSION_FAILED;
+}
+
 int
 session_pump(struct proxy *px, struct conn *c, struct session *s)
 {
     int rc;
 
-    if (pump_out(px, c, s) < 0) {
-        return SESSION_ERR;
+    if (s->rc.state == RCONN_CONNECTING || s->rc.state == RCONN_HANDSHAKE) {
+        if (rconn_overdue(&s->rc, util_now_ms())) {
+            rconn_fail(&s->rc, "no answer within %lld ms",
+                       (long long)proxy_cfg(px)->connect_timeout_ms);
+        }
+        if (rconn_step(&s->rc) != RCONN_READY) {
+            return s->rc.state == RCONN_FAILED ? open_failed(c, s)
+                                               : SESSION_OK;
+        }
+        s->queued = 0;
+    }
+    if (pump_out(s) < 0) {
+        return SESSION_EOF;
     }
     for (;;) {
-        ssize_t n;
+        long n;
 
         rc = relay(px, c, s);
         if (rc != 0 || conn_out_full(c)) {
             return rc;
         }
-        if (s->start == s->end) {
-            s->start = s->end = 0;
-            if (s->icap > (1u << 20)) {
-                free(s->in); /* a large reply passed: do not keep it */
-                s->in = NULL;
-                s->icap = 0;
-            }
-        } else if (s->start > 0) {
-            memmove(s->in, s->in + s->start, s->end - s->start);
-            s->end -= s->start;
-            s->start = 0;
-        }
-        if (s->icap - s->end < SESSION_READ) {
-            size_t cap = s->icap == 0 ? SESSION_READ * 2 : s->icap * 2;
-            char *np = realloc(s->in, cap);
-
-            if (np == NULL) {
-                return SESSION_ERR;
-            }
-            s->in = np;
-            s->icap = cap;
-        }
-        do {
-            n = recv(s->fd, s->in + s->end, s->icap - s->end, 0);
-        } while (n < 0 && errno == EINTR);
-        if (n == 0) {
+        n = rconn_read(&s->rc);
+        if (n < 0) {
             return SESSION_EOF;
         }
-        if (n < 0) {
-            return errno == EAGAIN || errno == EWOULDBLOCK ? SESSION_OK
-                                                           : SESSION_EOF;
+        if (n == 0) {
+            return SESSION_OK;
         }
-        s->end += (size_t)n;
     }
 }
 
@@ -393,7 +418,8 @@ session_owed(const struct session *s)
 int
 session_waiting(const struct session *s)
 {
-    return s->owed > 0 || s->subscribed || s->monitor;
+    return s->owed > 0 || s->subscribed || s->monitor ||
+           s->rc.state != RCONN_READY;
 }
 
 int
@@ -419,7 +445,7 @@ session_idle(const struct session *s)
 {
     return s->owed == 0 && s->sent == s->len && !s->subscribed &&
            !s->unsubscribing && !s->monitor && !s->resetting && !s->multi &&
-           !s->watching && !s->settings;
+           !s->watching && !s->settings && s->rc.state == RCONN_READY;
 }
 
 int

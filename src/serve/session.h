@@ -49,6 +49,8 @@ enum session_kind {
 enum session_status {
     SESSION_OK = 0,
     SESSION_ENDED = 1, /* +RESET was relayed: close the session */
+    SESSION_FAILED = 2, /* it never opened; its commands were answered
+                           with why: close the session, not the client */
     SESSION_EOF = -1,  /* Redis closed it: close the client after its
                           output (a QUIT, a CLIENT KILL, Redis gone) */
     SESSION_ERR = -2,  /* I/O or out of memory: close the client */
@@ -58,15 +60,16 @@ enum session_status {
  * Opens a private connection to node (nodes.h: 0 standalone; in a cluster
  * the node of the session's first key, to which the session stays pinned:
  * a redirect Redis answers it with reaches the client as an -ERR naming
- * the node, never as MOVED or ASK) for attached conn c (connect, AUTH
- * and SELECT as the pool's; blocking for at most connect_timeout +
- * command_timeout)
- * and watches it for c. Counts against max_sessions. Returns the session,
- * or NULL with a reason in err[0..256): "max number of sessions reached"
- * (nothing was sent to Redis) or why Redis could not be reached.
+ * the node, never as MOVED or ASK) for attached conn c, speaking proto (2
+ * or 3) in database db, and watches it for c. Does not wait: the
+ * connection opens (connect, AUTH, HELLO, SELECT) while commands queue;
+ * if it cannot open, every command queued is answered with why and
+ * session_pump says SESSION_FAILED. Counts against max_sessions. Returns
+ * the session, or NULL with a reason in err[0..256): "max number of
+ * sessions reached" (nothing was sent to Redis) or why it could not start.
  */
 struct session *session_open(struct proxy *px, struct conn *c, int node,
-                             char *err);
+                             int proto, int db, char *err);
 
 /* Unwatches and closes s's connection and frees it. NULL is a no-op. */
 void session_close(struct proxy *px, struct session *s);

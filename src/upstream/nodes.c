@@ -32,6 +32,7 @@ struct node {
 struct nodes {
     const struct config_ref *cfg;
     struct flights *flights;
+    struct waiter *waiter; /* the pipelines report through it */
     int cluster;
     pthread_mutex_t lock; /* node creation, refreshes */
     _Atomic(struct node *) node[NODES_MAX];
@@ -79,7 +80,8 @@ set_add(struct slot_set *ss, unsigned slot)
 /* ---- nodes ---- */
 
 struct nodes *
-nodes_create(const struct config_ref *cfg, struct flights *fl)
+nodes_create(const struct config_ref *cfg, struct flights *fl,
+             struct waiter *w)
 {
     struct nodes *n = calloc(1, sizeof(*n));
     int i;
@@ -93,6 +95,7 @@ nodes_create(const struct config_ref *cfg, struct flights *fl)
     }
     n->cfg = cfg;
     n->flights = fl;
+    n->waiter = w;
     n->cluster = config_get(cfg)->cluster;
     for (i = 0; i < NODES_SLOTS; i++) {
         atomic_init(&n->owner[i], n->cluster ? NO_NODE : 0);
@@ -165,7 +168,8 @@ node_get(struct nodes *n, const char *host, int port)
     nd->tracking = tracking_create(n->cfg, &nd->target, n->flights,
                                    n->cluster ? &nd->scope : NULL);
     nd->pool = nd->tracking != NULL
-                   ? upstream_create(n->cfg, &nd->target, nd->tracking)
+                   ? upstream_create(n->cfg, &nd->target, nd->tracking,
+                                     n->waiter)
                    : NULL;
     if (nd->pool == NULL || tracking_start(nd->tracking) < 0) {
         node_free(nd);
@@ -553,37 +557,15 @@ nodes_redirect(struct nodes *n, const char *err, size_t len, int *ask)
     return idx;
 }
 
-int
-nodes_fetch(struct nodes *n, const char *key, size_t klen,
-            upstream_value_fn value, void *arg, char *err, int *cacheable)
+void
+nodes_tick_pipes(void *arg)
 {
-    int node = nodes_for_key(n, key, klen), asking = 0, tries, rc = 0;
+    struct nodes *n = arg;
+    int i;
 
-    for (tries = 0; tries <= NODES_REDIRECTS; tries++) {
-        int to;
-
-        if (node < 0) {
-            snprintf(err, UPSTREAM_ERR_MAX,
-                     "the cluster's slot map is not known yet");
-            return UPSTREAM_EDOWN;
-        }
-        rc = upstream_fetch(node_at(n, node)->pool, key, klen, asking, value,
-                            arg, err, cacheable);
-        if (rc == UPSTREAM_EDOWN) {
-            nodes_want_refresh(n);
-        }
-        if (rc != UPSTREAM_EREPLY ||
-            (to = nodes_redirect(n, err, strlen(err), &asking)) < 0) {
-            if (asking) {
-                *cacheable = 0; /* the slot is being migrated */
-            }
-            return rc;
-        }
-        node = to;
+    for (i = 0; i < nodes_count(n); i++) {
+        upstream_tick(node_at(n, i)->pool);
     }
-    snprintf(err, UPSTREAM_ERR_MAX, "too many cluster redirects (%d)",
-             NODES_REDIRECTS);
-    return UPSTREAM_EREPLY;
 }
 
 void
@@ -600,9 +582,7 @@ nodes_tick(struct nodes *n)
     int64_t now = util_now_ms();
     int i;
 
-    for (i = 0; i < nodes_count(n); i++) {
-        upstream_check_idle(node_at(n, i)->pool);
-    }
+    (void)i;
     if (!n->cluster) {
         return;
     }

@@ -37,10 +37,13 @@
 #define NODES_SLOTS 16384
 
 struct nodes;
+struct waiter;
 
-/* Creates the set for cfg (standalone or cluster), no connection yet.
- * cfg and fl must outlive it. Returns NULL on failure. */
-struct nodes *nodes_create(const struct config_ref *cfg, struct flights *fl);
+/* Creates the set for cfg (standalone or cluster), no connection yet; the
+ * pipelines report through w. cfg, fl and w must outlive it. Returns NULL
+ * on failure. */
+struct nodes *nodes_create(const struct config_ref *cfg, struct flights *fl,
+                           struct waiter *w);
 
 /* Standalone: makes the one node. Cluster: learns the map from the seeds
  * (a failure is logged and retried by nodes_refresh). Starts the streams.
@@ -86,20 +89,16 @@ int nodes_redirect(struct nodes *n, const char *err, size_t len, int *ask);
  * a loop. */
 #define NODES_REDIRECTS 5
 
-/*
- * upstream_fetch on the node owning key, following MOVED and ASK (a value
- * read after ASK is not cacheable: the slot is between owners). Returns
- * as upstream_fetch; a node that cannot be reached asks for a refresh.
- */
-int nodes_fetch(struct nodes *n, const char *key, size_t klen,
-                upstream_value_fn value, void *arg, char *err, int *cacheable);
-
 /* Asks the keeper for a full refresh soon (a connection failed). */
 void nodes_want_refresh(struct nodes *n);
 
 /* For the keeper, once a tick: refreshes the map when asked to or every
- * cluster_refresh, and looks at idle pooled connections. */
+ * cluster_refresh. */
 void nodes_tick(struct nodes *n);
+
+/* For the waiter's tick (waiter_on_tick; arg is the nodes): every node's
+ * pipelines' (upstream_tick). */
+void nodes_tick_pipes(void *arg);
 
 /* Waits for every stream's first attempt, at most timeout_ms in all. */
 void nodes_wait_first(struct nodes *n, int64_t timeout_ms);

@@ -683,8 +683,8 @@ pipe_submit(struct pipe *p, struct ureq *u, uint32_t wake_slot,
     u->retried = 0;
     u->next = NULL;
     pthread_mutex_lock(&p->lock);
-    if (p->count >= PIPE_MAX_CMDS ||
-        (p->count > 0 && p->bytes + u->len > PIPE_MAX_BYTES)) {
+    if (!u->must && (p->count >= PIPE_MAX_CMDS ||
+                     (p->count > 0 && p->bytes + u->len > PIPE_MAX_BYTES))) {
         room_wait(p, wake_slot, wake_gen);
         pthread_mutex_unlock(&p->lock);
         return PIPE_FULL;

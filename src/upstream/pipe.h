@@ -53,6 +53,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "proto/resp.h"
 #include "proto/resp_reply.h"
 
 #define PIPE_MAX_CMDS 4096           /* requests queued or in flight */
@@ -86,6 +87,8 @@ struct ureq {
     int iovcnt;
     uint32_t nreplies; /* replies the bytes bring (> 0) */
     int db;            /* the database it runs in; -1: any */
+    unsigned must : 1;    /* queued even over the bounds (a later part of
+                             a command split across nodes, a redirect) */
     unsigned retry : 1;   /* idempotent: may be sent again on the next
                              connection after a loss while in flight */
     unsigned tracked : 1; /* a fill: needs the connection registered with

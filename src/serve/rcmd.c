@@ -1,0 +1,306 @@
+/*
+ * rcmd: command records and a conn's fifo of them; see rcmd.h.
+ */
+#include "serve/rcmd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+#include "net/waiter.h"
+#include "proto/resp_encode.h"
+#include "upstream/commands.h"
+#include "serve/outcome.h"
+#include "serve/proxy.h"
+
+struct rcmd *
+rcmd_new(struct proxy *px, const struct conn *c, enum rcmd_kind kind,
+         size_t raw_cap)
+{
+    struct rcmd *r = malloc(sizeof(*r) + raw_cap);
+
+    if (r == NULL) {
+        return NULL;
+    }
+    memset(r, 0, sizeof(*r));
+    atomic_init(&r->state, RCMD_WAITING);
+    atomic_init(&r->parts_left, 1);
+    r->px = px;
+    r->slot = c != NULL ? c->slot : 0;
+    r->gen = c != NULL ? c->gen : 0;
+    r->kind = (uint8_t)kind;
+    r->proto = 2;
+    r->raw = raw_cap > 0 ? (char *)(r + 1) : NULL;
+    r->parts = &r->part0;
+    r->nparts = 1;
+    r->part0.r = r;
+    atomic_fetch_add_explicit(&px->records, 1, memory_order_relaxed);
+    return r;
+}
+
+void
+rcmd_free(struct rcmd *r)
+{
+    uint32_t i;
+
+    if (r == NULL) {
+        return;
+    }
+    for (i = 0; i < r->nparts; i++) {
+        free(r->parts[i].own);
+        free(r->parts[i].reply);
+        free(r->parts[i].redirect);
+    }
+    if (r->parts != &r->part0) {
+        free(r->parts);
+    }
+    free(r->plan);
+    cache_release(r->entry);
+    if (r->reply != r->inl) {
+        free(r->reply);
+    }
+    free(r->err);
+    free(r->getkeys);
+    free(r->keys);
+    free(r->args);
+    atomic_fetch_sub_explicit(&r->px->records, 1, memory_order_relaxed);
+    free(r);
+}
+
+int
+rcmd_set_reply(struct rcmd *r, const char *p, size_t len)
+{
+    char *to = len <= sizeof(r->inl) ? r->inl : malloc(len);
+
+    if (r->reply != r->inl) {
+        free(r->reply);
+    }
+    r->reply = NULL;
+    r->reply_len = 0;
+    if (to == NULL) {
+        return -1;
+    }
+    memcpy(to, p, len);
+    r->reply = to;
+    r->reply_len = len;
+    return 0;
+}
+
+void
+rcmd_fail(struct rcmd *r, int o, const char *detail)
+{
+    r->status = o;
+    free(r->err);
+    r->err = detail != NULL ? strdup(detail) : NULL;
+}
+
+void
+rcmd_complete(struct rcmd *r)
+{
+    struct waiter *w = r->px->waiter;
+    uint32_t slot = r->slot, gen = r->gen;
+
+    if (atomic_exchange_explicit(&r->state, RCMD_DONE, memory_order_acq_rel) ==
+        RCMD_ORPHAN) {
+        rcmd_free(r);
+        return;
+    }
+    /* From here r is its conn's (which may already be freeing it). */
+    waiter_wake(w, slot, gen);
+}
+
+void
+rcmd_abandon(struct rcmd *r)
+{
+    int waiting = RCMD_WAITING;
+
+    if (!atomic_compare_exchange_strong_explicit(&r->state, &waiting,
+                                                 RCMD_ORPHAN,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        rcmd_free(r); /* DONE: nobody else will */
+    }
+}
+
+void
+rfifo_push(struct rfifo *f, struct rcmd *r)
+{
+    r->next = NULL;
+    if (f->tail != NULL) {
+        f->tail->next = r;
+    } else {
+        f->head = r;
+    }
+    f->tail = r;
+    f->n++;
+    f->forwards += r->kind == RCMD_FORWARD;
+}
+
+struct rcmd *
+rfifo_pop(struct rfifo *f)
+{
+    struct rcmd *r = f->head;
+
+    if (r != NULL) {
+        f->head = r->next;
+        if (f->head == NULL) {
+            f->tail = NULL;
+        }
+        f->n--;
+        f->forwards -= r->kind == RCMD_FORWARD;
+        r->next = NULL;
+    }
+    return r;
+}
+
+void
+rfifo_abandon_all(struct rfifo *f)
+{
+    struct rcmd *r;
+
+    while ((r = rfifo_pop(f)) != NULL) {
+        rcmd_abandon(r);
+    }
+}
+
+void
+rfifo_wait_state(const struct rfifo *f, struct conn *c)
+{
+    c->waiting = f->head != NULL;
+    c->wait_deadline_ms = f->head != NULL ? f->head->deadline_ms : 0;
+}
+
+/* Keys as commands_keys finds them: offsets into the record's raw. */
+struct key_walk {
+    const char *base; /* what the keys' pointers point into */
+    struct rkey *keys;
+    uint8_t *wkey;
+    uint32_t n, cap;
+    int writes; /* second pass: mark the keys a write changes */
+    uint32_t at;
+};
+
+static void
+key_found(void *arg, const struct resp_arg *key)
+{
+    struct key_walk *kw = arg;
+    uint32_t off = (uint32_t)(key->p - kw->base), i;
+
+    if (!kw->writes) {
+        if (kw->n < kw->cap) {
+            kw->keys[kw->n].off = off;
+            kw->keys[kw->n].len = (uint32_t)key->len;
+            kw->wkey[kw->n] = 0;
+            kw->n++;
+        }
+        return;
+    }
+    for (i = 0; i < kw->n; i++) {
+        if (kw->keys[i].off == off) {
+            kw->wkey[i] = 1;
+            return;
+        }
+    }
+}
+
+/* Every argument of cmd (whose bytes are raw), as offsets. Returns 0 or
+ * -1. */
+static int
+all_args(struct rcmd *r, const struct resp_command *cmd, const char *raw)
+{
+    struct resp_iter it;
+    struct resp_arg a;
+
+    r->args = malloc((cmd->argc + 1) * sizeof(*r->args));
+    if (r->args == NULL) {
+        return -1;
+    }
+    resp_iter_init(&it, cmd, raw);
+    while (r->nargs < cmd->argc && resp_iter_next(&it, &a)) {
+        r->args[r->nargs].off = (uint32_t)(a.p - raw);
+        r->args[r->nargs].len = (uint32_t)a.len;
+        r->nargs++;
+    }
+    return 0;
+}
+
+/* The keys of the command (cmd, its bytes in raw) into r. Returns 0 or
+ * -1. */
+static int
+find_keys(struct rcmd *r, const struct resp_command *cmd, const char *raw,
+          const struct cmd_info *ci, unsigned what)
+{
+    struct key_walk kw = {.base = raw};
+    int k;
+
+    kw.cap = cmd->argc > 1 ? (uint32_t)(cmd->argc - 1) : 1;
+    r->keys = malloc(kw.cap * (sizeof(*r->keys) + 1));
+    if (r->keys == NULL) {
+        return -1;
+    }
+    kw.keys = r->keys;
+    kw.wkey = (uint8_t *)(r->keys + kw.cap);
+    r->wkey = kw.wkey;
+    k = commands_keys(ci, cmd, raw, 0, key_found, &kw);
+    if (k == 0 && (r->flags & CMD_WRITE)) {
+        kw.writes = 1;
+        commands_keys(ci, cmd, raw, 1, key_found, &kw);
+    }
+    r->nkeys = kw.n;
+    r->keys_asked = k == 1 && (r->flags & CMD_WRITE);
+    (void)what;
+    return 0;
+}
+
+struct rcmd *
+rcmd_command(struct proxy *px, const struct conn *c,
+             const struct resp_command *cmd, char *buf,
+             const struct cmd_info *ci, int proto, int db, unsigned what)
+{
+    struct resp_command arr;
+    const struct resp_command *use = cmd;
+    char *enc = NULL;
+    size_t len = cmd->consumed, cap = 0, n;
+    const char *err;
+    struct rcmd *r;
+
+    if (cmd->is_inline) {
+        len = 0;
+        if (resp_encode(cmd, buf, &enc, &len, &cap) < 0) {
+            free(enc);
+            return NULL;
+        }
+    }
+    r = rcmd_new(px, c, RCMD_FORWARD, len);
+    if (r == NULL) {
+        free(enc);
+        return NULL;
+    }
+    memcpy(r->raw, cmd->is_inline ? enc : buf, len);
+    free(enc);
+    r->raw_len = len;
+    r->proto = (uint8_t)proto;
+    r->db = db;
+    r->known = ci != NULL;
+    r->flags = ci != NULL ? commands_flags(ci) : 0;
+    n = cmd->argv[0].len < sizeof(r->name) ? cmd->argv[0].len
+                                           : sizeof(r->name);
+    memcpy(r->name, cmd->argv[0].p, n);
+    r->name_len = (uint8_t)n;
+    if (cmd->is_inline) {
+        /* Keys are found in the array form, where the record keeps them. */
+        if (resp_parse(r->raw, r->raw_len, (size_t)-1, &arr, &err) != RESP_OK) {
+            rcmd_free(r);
+            return NULL;
+        }
+        use = &arr;
+    }
+    if (((what & RCMD_KEYS_ALL) && all_args(r, use, r->raw) < 0) ||
+        (ci != NULL &&
+         ((what & RCMD_KEYS_ALL) || (r->flags & CMD_WRITE)) &&
+         find_keys(r, use, r->raw, ci, what) < 0)) {
+        rcmd_free(r);
+        return NULL;
+    }
+    return r;
+}
