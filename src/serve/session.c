@@ -4,7 +4,6 @@
 #include "serve/session.h"
 
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +11,20 @@
 #include <sys/socket.h>
 
 #include "base/log.h"
-#include "base/util.h"
 #include "net/standby.h"
 #include "net/waiter.h"
 #include "proto/resp_encode.h"
 #include "proto/resp_reply.h"
 #include "serve/proxy.h"
 #include "upstream/nodes.h"
+#include "upstream/rconn.h"
 #include "upstream/redis.h"
 #include "upstream/spares.h"
 
 #define SESSION_READ 16384 /* bytes asked of recv at a time */
 
 struct session {
-    redisContext *ctx;
+    struct rconn rc; /* the connection; its bytes move through fd below */
     int fd;
     int want_write; /* EPOLLOUT asked for on fd */
     char *out;      /* to Redis: out[sent..len) */
@@ -61,23 +60,24 @@ session_open(struct proxy *px, struct conn *c, int node, char *err)
         snprintf(err, REDIS_ERR_MAX, "out of memory");
         goto fail;
     }
-    s->ctx = px->spares != NULL ? spares_take(px->spares) : NULL;
-    if (s->ctx == NULL) {
+    rconn_init(&s->rc);
+    if (px->spares == NULL || spares_take(px->spares, &s->rc) < 0) {
+        int rv;
+
         standby_block_begin();
-        s->ctx = redis_open(nodes_target(px->nodes, node), err);
+        rv = rconn_open(&s->rc, nodes_target(px->nodes, node), NULL, err);
         standby_block_end();
+        if (rv < 0) {
+            goto fail;
+        }
     }
-    if (s->ctx == NULL) {
-        goto fail;
-    }
-    s->fd = s->ctx->fd;
+    s->fd = s->rc.fd; /* non-blocking already */
     s->c = c;
     s->node = node;
     resp_reply_init(&s->scan);
-    if (util_set_nonblock(s->fd) < 0 ||
-        waiter_watch(px->waiter, c, s->fd) < 0) {
+    if (waiter_watch(px->waiter, c, s->fd) < 0) {
         snprintf(err, REDIS_ERR_MAX, "cannot watch the session's connection");
-        redisFree(s->ctx);
+        rconn_close(&s->rc);
         goto fail;
     }
     atomic_fetch_add_explicit(&px->metrics.sessions, 1, memory_order_relaxed);
@@ -96,7 +96,7 @@ session_close(struct proxy *px, struct session *s)
         return;
     }
     waiter_unwatch(px->waiter, s->fd);
-    redisFree(s->ctx);
+    rconn_close(&s->rc);
     free(s->out);
     free(s->in);
     free(s);
