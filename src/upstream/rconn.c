@@ -16,7 +16,8 @@
  * read it is compacted when room runs short and doubled when that is not
  * enough, so a reply of any size is framed whole in place; once a large
  * reply has been consumed and nothing else waits, a buffer over IN_KEEP is
- * freed (the next read starts again at IN_MIN).
+ * freed (the next read starts again at IN_MIN). A connection just opened
+ * holds none, so spares and sessions waiting idle cost no buffer.
  *
  * The handshake is pipelined: every setup command is encoded into one
  * buffer at rconn_start and written as soon as the connect ends, then its
@@ -521,6 +522,11 @@ handshake(struct rconn *rc)
         rc->setup_owed--;
         rconn_consume(rc);
     }
+    if (rc->start == rc->end) {
+        free(rc->in); /* an idle connection holds no buffer (spares) */
+        rc->in = NULL;
+        rc->start = rc->end = rc->cap = 0;
+    }
     rc->state = RCONN_READY;
     rc->want = RCONN_WANT_NONE;
     return rc->state;
@@ -733,8 +739,12 @@ parse_reply(struct rconn *rc, const char *p, size_t len)
     return r;
 }
 
-/* The next reply, waiting until deadline_ms or stopfd; see
- * rconn_wait_reply. */
+/*
+ * The next reply, waiting until deadline_ms or stopfd; see
+ * rconn_wait_reply. The socket is read until it has nothing before poll is
+ * asked, so bytes a TLS layer holds decrypted (which poll cannot see) are
+ * never waited on.
+ */
 static redisReply *
 reply_until(struct rconn *rc, int64_t deadline_ms, int stopfd, int *timed_out)
 {
@@ -745,6 +755,7 @@ reply_until(struct rconn *rc, int64_t deadline_ms, int stopfd, int *timed_out)
         const char *p;
         size_t len;
         int r = rconn_reply(rc, &p, &len), w;
+        long n;
 
         if (r == RESP_OK) {
             return parse_reply(rc, p, len);
@@ -752,12 +763,19 @@ reply_until(struct rconn *rc, int64_t deadline_ms, int stopfd, int *timed_out)
         if (r != RESP_INCOMPLETE) {
             return NULL;
         }
+        n = rconn_read(rc);
+        if (n < 0) {
+            return NULL;
+        }
+        if (n > 0) {
+            continue;
+        }
         w = await(rc, POLLIN, stopfd, deadline_ms, &stopped);
         if (w == 0) {
             *timed_out = 1;
             return NULL;
         }
-        if (w < 0 || rconn_read(rc) < 0) {
+        if (w < 0) {
             return NULL;
         }
     }

@@ -96,6 +96,7 @@ Test(rconn_auth, opens_event_driven_through_the_handshake)
     cr_assert_eq(rconn_overdue(&rc, rc.deadline_ms + 1), 0,
                  "an open rconn is never overdue");
     cr_assert_eq(rconn_buffered(&rc), 0, "the handshake replies were taken");
+    cr_assert_null(rc.in, "an idle open rconn holds no input buffer");
 
     write_all(&rc, "*1\r\n$4\r\nPING\r\n", 14);
     cr_assert_eq(next_reply(&rc, &p), 7);
