@@ -1,7 +1,7 @@
 /*
  * commands: the command table from COMMAND; see commands.h.
  *
- * Parsed with hiredis's reply objects (a one-off blocking connection) into
+ * Parsed with hiredis's reply objects (a one-off blocking rconn) into
  * a sorted array of entries, each with its key specs and subcommands;
  * looked up by binary search on the lowercased name. Key positions follow
  * Redis 7's getKeysUsingKeySpecs() (db.c) step by step, so the proxy finds
@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "upstream/rconn.h"
 
 #define NAME_MAX_LEN 64 /* "container|subcommand" names are shorter */
 #define KEYWORD_MAX 32  /* begin-search keywords ("STREAMS") */
@@ -305,15 +307,16 @@ commands_destroy(struct commands *c)
 long
 commands_load(struct commands *c, const struct redis_target *target, char *err)
 {
-    redisContext *ctx = redis_open(target, err);
     struct cmd_table *t, *old;
+    struct rconn rc;
     redisReply *r;
 
-    if (ctx == NULL) {
+    rconn_init(&rc);
+    if (rconn_open(&rc, target, NULL, err) < 0) {
         return -1;
     }
-    r = redis_setup(ctx, "COMMAND", err, NULL, "COMMAND");
-    redisFree(ctx);
+    r = rconn_call(&rc, "COMMAND", err, NULL, "COMMAND");
+    rconn_close(&rc);
     if (r == NULL) {
         return -1;
     }

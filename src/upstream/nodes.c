@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "proto/keyslot.h"
+#include "upstream/rconn.h"
 
 #define NO_NODE 0xffu
 #define MAX_REDIRECT_HOST 256
@@ -295,33 +296,33 @@ static int
 ask_view(struct nodes *n, const char *host, int port, struct view *v, char *err)
 {
     struct redis_target t = redis_target_of(n->cfg);
-    redisContext *ctx;
+    struct rconn conn;
     redisReply *r;
     int refused, rc = -1;
 
     t.host = host;
     t.port = port;
     t.db = 0;
-    ctx = redis_open(&t, err);
-    if (ctx == NULL) {
+    rconn_init(&conn);
+    if (rconn_open(&conn, &t, NULL, err) < 0) {
         return -1;
     }
     v->naddr = 0;
     memset(v->owner, NO_NODE, sizeof(v->owner));
-    r = redis_setup(ctx, "CLUSTER SHARDS", err, &refused, "CLUSTER SHARDS");
+    r = rconn_call(&conn, "CLUSTER SHARDS", err, &refused, "CLUSTER SHARDS");
     if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
         view_from_shards(r, v);
         rc = 0;
     } else if (r == NULL && refused) {
         /* A Redis before 7.0: the older form. */
-        r = redis_setup(ctx, "CLUSTER SLOTS", err, NULL, "CLUSTER SLOTS");
+        r = rconn_call(&conn, "CLUSTER SLOTS", err, NULL, "CLUSTER SLOTS");
         if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
             view_from_slots(r, v);
             rc = 0;
         }
     }
     freeReplyObject(r);
-    redisFree(ctx);
+    rconn_close(&conn);
     if (rc == 0 && v->naddr == 0) {
         snprintf(err, REDIS_ERR_MAX, "%s:%d: no slot has an online master",
                  host, port);

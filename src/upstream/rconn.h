@@ -44,19 +44,19 @@ struct redisReply;
 
 /* What the handshake sets up after the connect (all optional). */
 struct rconn_setup {
-    int proto;             /* 2 (no HELLO) or 3 (HELLO 3) */
-    int db;                /* SELECT db when not 0 (overrides target->db;
-                              -1: the target's) */
-    long long track_to;    /* > 0: CLIENT TRACKING ON REDIRECT track_to */
-    int readonly;          /* READONLY (a cluster replica's reads) */
+    int proto;          /* 2 (no HELLO) or 3 (HELLO 3) */
+    int db;             /* SELECT db when not 0 (overrides target->db;
+                           -1: the target's) */
+    long long track_to; /* > 0: CLIENT TRACKING ON REDIRECT track_to */
+    int readonly;       /* READONLY (a cluster replica's reads) */
 };
 
 enum rconn_state {
-    RCONN_CLOSED = 0,   /* not started, or closed */
-    RCONN_CONNECTING,   /* TCP connect (and TLS handshake) in progress */
-    RCONN_HANDSHAKE,    /* the setup commands sent, replies owed */
-    RCONN_READY,        /* open: bytes may move */
-    RCONN_FAILED,       /* sticky: rconn_error says why */
+    RCONN_CLOSED = 0, /* not started, or closed */
+    RCONN_CONNECTING, /* TCP connect (and TLS handshake) in progress */
+    RCONN_HANDSHAKE,  /* the setup commands sent, replies owed */
+    RCONN_READY,      /* open: bytes may move */
+    RCONN_FAILED,     /* sticky: rconn_error says why */
 };
 
 /* What the owner must wait for before calling rconn_step again. */
@@ -68,13 +68,15 @@ enum rconn_want {
 
 /* Bytes read and not yet consumed: in[start..end). */
 struct rconn {
-    int fd;                 /* -1 when closed */
+    int fd; /* -1 when closed */
     enum rconn_state state;
     const struct redis_target *target;
     struct rconn_setup setup;
-    int64_t deadline_ms;    /* of the open in progress (connect_timeout) */
-    size_t setup_owed;      /* handshake replies still owed */
-    char *in;               /* input buffer (heap), grows as replies need */
+    enum rconn_want want; /* what the open in progress, or the last
+                             write that could not finish, waits for */
+    int64_t deadline_ms;  /* of the open in progress (connect_timeout) */
+    size_t setup_owed;    /* handshake replies still owed */
+    char *in;             /* input buffer (heap), grows as replies need */
     size_t start, end, cap;
     struct resp_reply scan; /* the reply at in + start so far */
     char *hs;               /* handshake bytes still to write (heap) */

@@ -30,16 +30,14 @@ redis_target_of(const struct config_ref *ref)
     return t;
 }
 
-redisReply *
-redis_setup(redisContext *ctx, const char *what, char *err, int *is_error_reply,
-            const char *fmt, ...)
+/* Runs one command on the blocking context. Returns the reply, or NULL
+ * with "WHAT: reason" or "WHAT failed: <error>" in err. */
+static redisReply *
+setup_call(redisContext *ctx, const char *what, char *err, const char *fmt, ...)
 {
     redisReply *r;
     va_list ap;
 
-    if (is_error_reply != NULL) {
-        *is_error_reply = 0;
-    }
     va_start(ap, fmt);
     r = redisvCommand(ctx, fmt, ap);
     va_end(ap);
@@ -50,9 +48,6 @@ redis_setup(redisContext *ctx, const char *what, char *err, int *is_error_reply,
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, REDIS_ERR_MAX, "%s failed: %.*s", what, (int)r->len,
                  r->str);
-        if (is_error_reply != NULL) {
-            *is_error_reply = 1;
-        }
         freeReplyObject(r);
         return NULL;
     }
@@ -82,14 +77,14 @@ redis_open(const struct redis_target *t, char *err)
         goto fail;
     }
     if (t->password[0] != '\0') {
-        r = redis_setup(ctx, "AUTH", err, NULL, "AUTH %s", t->password);
+        r = setup_call(ctx, "AUTH", err, "AUTH %s", t->password);
         if (r == NULL) {
             goto fail;
         }
         freeReplyObject(r);
     }
     if (t->db != 0) {
-        r = redis_setup(ctx, "SELECT", err, NULL, "SELECT %d", t->db);
+        r = setup_call(ctx, "SELECT", err, "SELECT %d", t->db);
         if (r == NULL) {
             goto fail;
         }

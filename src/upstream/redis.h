@@ -1,10 +1,10 @@
 /*
- * redis: how a connection to a Redis server is opened, apart from what is
- * done on it (hiredis's split between net.c and hiredis.c). Every
- * connection the proxy makes (the pool's, the invalidation stream's)
- * comes from redis_open: connect within connect_timeout, then every
- * blocking call on it bounded by command_timeout (redisSetTimeout), then
- * AUTH and SELECT when configured. Thread-safe: no shared state.
+ * redis: where a Redis server is (struct redis_target, shared by every
+ * connection: rconn.h opens them), helpers over hiredis reply objects, and
+ * redis_open, the pool's blocking hiredis connection (connect within
+ * connect_timeout, then every blocking call on it bounded by
+ * command_timeout (redisSetTimeout), then AUTH and SELECT when
+ * configured) until the pool moves to rconn. Thread-safe: no shared state.
  */
 #ifndef RP_REDIS_H
 #define RP_REDIS_H
@@ -43,16 +43,6 @@ struct redis_target redis_target_of(const struct config_ref *ref);
  * "connect to 127.0.0.1:6379: Connection refused" or "AUTH failed: ...".
  */
 struct redisContext *redis_open(const struct redis_target *t, char *err);
-
-/*
- * Runs one command on a blocking context (setup traffic only; bounded by
- * command_timeout). Returns the reply (free with freeReplyObject), or NULL
- * with "WHAT: reason" in err[0..REDIS_ERR_MAX) for an I/O failure or an
- * error reply; *is_error_reply (may be NULL) tells the two apart.
- */
-struct redisReply *redis_setup(struct redisContext *ctx, const char *what,
-                               char *err, int *is_error_reply, const char *fmt,
-                               ...);
 
 /* 1 when r is a string or status reply (of any text). */
 int redis_reply_is_str(const struct redisReply *r);

@@ -5,7 +5,6 @@
 #include "upstream/spares.h"
 
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -18,8 +17,8 @@
 struct spares {
     const struct redis_target *target;
     pthread_mutex_t lock;
-    redisContext *ready[SPARES_MAX]; /* lock */
-    int n;                           /* lock */
+    struct rconn ready[SPARES_MAX]; /* lock: [0..n) open, READY */
+    int n;                          /* lock */
     int want;
     int efd;
 };
@@ -54,7 +53,7 @@ spares_destroy(struct spares *s)
         return;
     }
     for (i = 0; i < s->n; i++) {
-        redisFree(s->ready[i]);
+        rconn_close(&s->ready[i]);
     }
     pthread_mutex_destroy(&s->lock);
     close(s->efd);
@@ -64,31 +63,34 @@ spares_destroy(struct spares *s)
 /* Is a connection that sat unused still open? Nothing is owed on it, so
  * anything readable is an EOF or an error. */
 static int
-alive(const redisContext *ctx)
+alive(const struct rconn *rc)
 {
-    struct pollfd pfd = {.fd = ctx->fd, .events = POLLIN};
+    struct pollfd pfd = {.fd = rc->fd, .events = POLLIN};
 
     return poll(&pfd, 1, 0) == 0;
 }
 
-struct redisContext *
-spares_take(struct spares *s)
+int
+spares_take(struct spares *s, struct rconn *out)
 {
-    redisContext *ctx = NULL;
     uint64_t one = 1;
+    int found = 0;
 
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        ctx = s->n > 0 ? s->ready[--s->n] : NULL;
+        found = s->n > 0;
+        if (found) {
+            *out = s->ready[--s->n];
+        }
         pthread_mutex_unlock(&s->lock);
-        if (ctx == NULL || alive(ctx)) {
+        if (!found || alive(out)) {
             break;
         }
-        redisFree(ctx);
+        rconn_close(out);
     }
     while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR) {
     }
-    return ctx;
+    return found ? 0 : -1;
 }
 
 int
@@ -106,19 +108,21 @@ spares_fill(struct spares *s)
     while (read(s->efd, &n, sizeof(n)) < 0 && errno == EINTR) {
     }
     while (spares_ready(s) < s->want) {
-        redisContext *ctx = redis_open(s->target, err);
+        struct rconn rc;
+        int kept = 0;
 
-        if (ctx == NULL) {
+        rconn_init(&rc);
+        if (rconn_open(&rc, s->target, NULL, err) < 0) {
             return;
         }
         pthread_mutex_lock(&s->lock);
         if (s->n < s->want) {
-            s->ready[s->n++] = ctx;
-            ctx = NULL;
+            s->ready[s->n++] = rc;
+            kept = 1;
         }
         pthread_mutex_unlock(&s->lock);
-        if (ctx != NULL) {
-            redisFree(ctx);
+        if (!kept) {
+            rconn_close(&rc);
         }
     }
 }

@@ -14,9 +14,9 @@
 #ifndef RP_SPARES_H
 #define RP_SPARES_H
 
+#include "upstream/rconn.h"
 #include "upstream/redis.h"
 
-struct redisContext;
 struct spares;
 
 /* Creates the holder for up to want connections to target (outliving it);
@@ -26,9 +26,10 @@ struct spares *spares_create(const struct redis_target *target, int want);
 /* Closes every spare and frees the holder. NULL is a no-op. */
 void spares_destroy(struct spares *s);
 
-/* A ready connection (the caller owns it now), or NULL when none is;
- * wakes the refill either way. */
-struct redisContext *spares_take(struct spares *s);
+/* Moves a ready connection (open, RESP2, the target's db) into *out,
+ * which must be closed; the caller owns it then. Returns 0, or -1 when
+ * none is ready (*out stays closed). Wakes the refill either way. */
+int spares_take(struct spares *s, struct rconn *out);
 
 /* Readable when spares were taken: the keeper then calls spares_fill. */
 int spares_fd(const struct spares *s);

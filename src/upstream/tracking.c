@@ -17,7 +17,7 @@
 #include "base/log.h"
 #include "base/backoff.h"
 #include "base/util.h"
-#include "upstream/redis.h"
+#include "upstream/rconn.h"
 
 #define PING_EVERY_MS 1000
 #define SILENCE_MS 3000
@@ -81,21 +81,20 @@ wait_or_stop(struct tracking *t, int64_t ms)
 
 enum open_result { OPEN_OK, OPEN_FAILED, OPEN_UNSUPPORTED };
 
-/* Connects, checks CLIENT TRACKING exists, learns the id, subscribes. */
+/* Connects, checks CLIENT TRACKING exists, learns the id, subscribes. On
+ * OPEN_OK rc is open (the caller closes it); otherwise it is closed. */
 static enum open_result
-open_stream(struct tracking *t, redisContext **out, long long *id, char *why,
+open_stream(struct tracking *t, struct rconn *rc, long long *id, char *why,
             size_t len)
 {
     char err[REDIS_ERR_MAX];
-    redisContext *ctx = redis_open(t->target, err);
     redisReply *r;
     int refused;
 
-    if (ctx == NULL) {
-        goto fail;
+    if (rconn_open(rc, t->target, NULL, err) < 0) {
+        goto fail_open;
     }
-    r = redis_setup(ctx, "CLIENT TRACKING", err, &refused,
-                    "CLIENT TRACKING off");
+    r = rconn_call(rc, "CLIENT TRACKING", err, &refused, "CLIENT TRACKING off");
     if (r == NULL) {
         /* Redis 5: "ERR Unknown subcommand or wrong number of arguments
          * for 'TRACKING'"; CLIENT renamed away: "ERR unknown command".
@@ -104,11 +103,11 @@ open_stream(struct tracking *t, redisContext **out, long long *id, char *why,
                                       strstr(err, "wrong number") ||
                                       strstr(err, "unknown command"));
         snprintf(why, len, "%.120s", err);
-        redisFree(ctx);
+        rconn_close(rc);
         return unsupported ? OPEN_UNSUPPORTED : OPEN_FAILED;
     }
     freeReplyObject(r);
-    r = redis_setup(ctx, "CLIENT ID", err, NULL, "CLIENT ID");
+    r = rconn_call(rc, "CLIENT ID", err, NULL, "CLIENT ID");
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         if (r != NULL) {
             snprintf(err, sizeof(err), "CLIENT ID: not an integer");
@@ -118,19 +117,17 @@ open_stream(struct tracking *t, redisContext **out, long long *id, char *why,
     }
     *id = r->integer;
     freeReplyObject(r);
-    r = redis_setup(ctx, "SUBSCRIBE", err, NULL, "SUBSCRIBE " CHANNEL);
+    r = rconn_call(rc, "SUBSCRIBE", err, NULL, "SUBSCRIBE " CHANNEL);
     if (r == NULL) {
         goto fail;
     }
     freeReplyObject(r);
-    *out = ctx;
     return OPEN_OK;
 
 fail:
+    rconn_close(rc);
+fail_open:
     snprintf(why, len, "%.120s", err);
-    if (ctx != NULL) {
-        redisFree(ctx);
-    }
     return OPEN_FAILED;
 }
 
@@ -180,62 +177,47 @@ struct pings {
 /* Reads the stream until it fails, goes silent, or stop. Returns 1 when
  * stopping; why says what ended it otherwise. */
 static int
-follow(struct tracking *t, redisContext *ctx, char *why, size_t len)
+follow(struct tracking *t, struct rconn *rc, char *why, size_t len)
 {
+    static const char ping[] = "*1\r\n$4\r\nPING\r\n";
     int64_t next_ping = util_now_ms() + PING_EVERY_MS;
     struct pings pings = {{0}, 0, 0};
 
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = t->stopfd, .events = POLLIN},
-                                {.fd = ctx->fd, .events = POLLIN}};
         int64_t now = util_now_ms();
-        void *r;
-        int n, done = 0;
+        redisReply *r;
+        int timed_out;
 
         if (pings.n > 0 && now - pings.sent[pings.head] >= SILENCE_MS) {
             snprintf(why, len, "no reply to PING for %d ms", SILENCE_MS);
             return 0;
         }
         if (now >= next_ping) {
-            if (redisAppendCommand(ctx, "PING") != REDIS_OK) {
+            if (rconn_send_all(rc, ping, sizeof(ping) - 1) < 0) {
                 break;
-            }
-            while (!done) {
-                if (redisBufferWrite(ctx, &done) != REDIS_OK) {
-                    goto fail;
-                }
             }
             if (pings.n < 8) {
                 pings.sent[(pings.head + pings.n++) % 8] = now;
             }
             next_ping = now + PING_EVERY_MS;
         }
-        n = poll(pfd, 2, (int)(next_ping - now));
-        if (n < 0 && errno != EINTR) {
+        r = rconn_wait_reply(rc, next_ping - now, t->stopfd, &timed_out);
+        if (r == NULL && !timed_out) {
             break;
         }
-        if (n <= 0) {
+        if (r == NULL) {
+            if (wait_or_stop(t, 0)) {
+                return 1;
+            }
             continue;
         }
-        if (pfd[0].revents) {
-            return 1;
+        if (handle(t, r) && pings.n > 0) {
+            pings.head = (pings.head + 1) % 8;
+            pings.n--;
         }
-        if (redisBufferRead(ctx) != REDIS_OK) {
-            break;
-        }
-        while (redisGetReplyFromReader(ctx, &r) == REDIS_OK && r != NULL) {
-            if (handle(t, r) && pings.n > 0) {
-                pings.head = (pings.head + 1) % 8;
-                pings.n--;
-            }
-            freeReplyObject(r);
-        }
-        if (ctx->err) {
-            break;
-        }
+        freeReplyObject(r);
     }
-fail:
-    snprintf(why, len, "%.120s", ctx->err ? ctx->errstr : strerror(errno));
+    snprintf(why, len, "%.120s", rconn_error(rc));
     return 0;
 }
 
@@ -247,11 +229,12 @@ tracking_main(void *arg)
     char why[128];
 
     for (;;) {
-        redisContext *ctx = NULL;
+        struct rconn rc;
         long long id = 0;
         int stopping;
 
-        switch (open_stream(t, &ctx, &id, why, sizeof(why))) {
+        rconn_init(&rc);
+        switch (open_stream(t, &rc, &id, why, sizeof(why))) {
         case OPEN_UNSUPPORTED:
             pthread_mutex_lock(&t->lock);
             t->state = TRACKING_OFF;
@@ -284,8 +267,8 @@ tracking_main(void *arg)
         t->tried = 1;
         pthread_cond_broadcast(&t->first_cv);
         pthread_mutex_unlock(&t->lock);
-        stopping = follow(t, ctx, why, sizeof(why));
-        redisFree(ctx);
+        stopping = follow(t, &rc, why, sizeof(why));
+        rconn_close(&rc);
         if (stopping) {
             return NULL;
         }

@@ -1,0 +1,242 @@
+/*
+ * rconn_helpers: the fixture shared by the rconn unit tests (test_rconn.c:
+ * opening and the handshake; test_rconn_io.c: moving bytes, framing,
+ * calls); header-only because each tests/unit/upstream/test_*.c is its
+ * own binary.
+ *
+ * Two kinds of peer: a real redis-server started per test (redis_server.h)
+ * and a fake one, a listening socket on a free loopback port that the test
+ * accepts on and answers (or not) byte by byte. Every wait is bounded
+ * (5 s), so a broken rconn fails a test instead of hanging it; the bounds
+ * only limit how long a failure takes to show.
+ */
+#ifndef RP_TEST_RCONN_HELPERS_H
+#define RP_TEST_RCONN_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/config.h"
+#include "base/util.h"
+#include "proto/resp.h"
+#include "redis_server.h"
+#include "upstream/rconn.h"
+
+#define WAIT_MS 5000
+
+static pid_t server_pid;
+static int server_port;
+static struct config tcfg;
+static struct config_ref tref;
+
+/* A target on 127.0.0.1:port with the default timeouts (1 s each; a test
+ * changes tcfg to shorten them). */
+static struct redis_target
+target_at(int port, const char *user, const char *password, int db)
+{
+    return (struct redis_target){.host = "127.0.0.1",
+                                 .port = port,
+                                 .user = user,
+                                 .password = password,
+                                 .db = db,
+                                 .cfg = &tref};
+}
+
+static void
+config_setup(void)
+{
+    config_defaults(&tcfg);
+    atomic_init(&tref.cur, &tcfg);
+}
+
+static void
+start_server(const char *const *extra)
+{
+    config_setup();
+    server_pid = rs_start(extra, &server_port);
+}
+
+static void
+stop_server(void)
+{
+    rs_stop(server_pid);
+}
+
+/* Opens rc to t with s, blocking; fails the test with the reason. */
+static void
+open_ok(struct rconn *rc, const struct redis_target *t,
+        const struct rconn_setup *s)
+{
+    char err[REDIS_ERR_MAX] = "";
+
+    rconn_init(rc);
+    cr_assert_eq(rconn_open(rc, t, s, err), 0, "rconn_open: %s", err);
+    cr_assert_eq(rc->state, RCONN_READY);
+    cr_assert_eq(rconn_want(rc), RCONN_WANT_NONE);
+}
+
+/* A command whose reply is a string or status: its text in out. */
+static void
+call_text(struct rconn *rc, const char *cmd, char *out, size_t cap)
+{
+    char err[REDIS_ERR_MAX];
+    redisReply *r = rconn_call(rc, cmd, err, NULL, cmd);
+
+    cr_assert_not_null(r, "%s: %s", cmd, err);
+    cr_assert(r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS,
+              "%s: type %d", cmd, r->type);
+    snprintf(out, cap, "%s", r->str);
+    freeReplyObject(r);
+}
+
+/* CLIENT ID of rc. */
+static long long
+client_id(struct rconn *rc)
+{
+    char err[REDIS_ERR_MAX];
+    redisReply *r = rconn_call(rc, "CLIENT ID", err, NULL, "CLIENT ID");
+    long long id;
+
+    cr_assert(r != NULL && r->type == REDIS_REPLY_INTEGER, "%s", err);
+    id = r->integer;
+    freeReplyObject(r);
+    return id;
+}
+
+/* Waits until rc's socket is ready for events (bounded). */
+static void
+wait_fd(int fd, short events)
+{
+    struct pollfd pfd = {.fd = fd, .events = events};
+    int n;
+
+    do {
+        n = poll(&pfd, 1, WAIT_MS);
+    } while (n < 0 && errno == EINTR);
+    cr_assert_eq(n, 1, "the socket did not become ready within %d ms", WAIT_MS);
+}
+
+/* Drives an open started with rconn_start by polling for what rconn_want
+ * asks, until READY or FAILED. Returns the state. */
+static enum rconn_state
+drive_open(struct rconn *rc)
+{
+    enum rconn_state st = rc->state;
+
+    for (int i = 0;
+         i < 100 && (st == RCONN_CONNECTING || st == RCONN_HANDSHAKE); i++) {
+        enum rconn_want w = rconn_want(rc);
+
+        cr_assert(w == RCONN_WANT_READ || w == RCONN_WANT_WRITE,
+                  "state %d wants nothing", st);
+        wait_fd(rc->fd, w == RCONN_WANT_READ ? POLLIN : POLLOUT);
+        st = rconn_step(rc);
+    }
+    return st;
+}
+
+/* Reads until a whole reply is framed (bounded); returns its length, the
+ * bytes at *p. */
+static size_t
+next_reply(struct rconn *rc, const char **p)
+{
+    size_t len = 0;
+    int r;
+
+    while ((r = rconn_reply(rc, p, &len)) == RESP_INCOMPLETE) {
+        long n = rconn_read(rc);
+
+        cr_assert_geq(n, 0, "rconn_read: %s", rconn_error(rc));
+        if (n == 0) {
+            wait_fd(rc->fd, POLLIN);
+        }
+    }
+    cr_assert_eq(r, RESP_OK, "rconn_reply: %d (%s)", r, rconn_error(rc));
+    return len;
+}
+
+/* Writes all of buf[0..len) with rconn_writev, waiting when asked. */
+static void
+write_all(struct rconn *rc, const char *buf, size_t len)
+{
+    size_t sent = 0;
+
+    while (sent < len) {
+        struct iovec v = {(char *)buf + sent, len - sent};
+        long n = rconn_writev(rc, &v, 1);
+
+        cr_assert_geq(n, 0, "rconn_writev: %s", rconn_error(rc));
+        sent += (size_t)n;
+        if (sent < len) {
+            cr_assert_eq(rconn_want(rc), RCONN_WANT_WRITE);
+            wait_fd(rc->fd, POLLOUT);
+        }
+    }
+}
+
+/* ---- a fake Redis: a listening socket the test answers on ---- */
+
+/* Listens on a free loopback port with the given backlog; returns the fd
+ * and sets *port. */
+static int
+fake_listen(int *port, int backlog)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t sl = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(fd, backlog), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* Accepts one connection (bounded). */
+static int
+fake_accept(int lfd)
+{
+    int fd;
+
+    wait_fd(lfd, POLLIN);
+    fd = accept(lfd, NULL, NULL);
+    cr_assert_geq(fd, 0, "accept: %s", strerror(errno));
+    return fd;
+}
+
+static void
+fake_send(int fd, const char *s)
+{
+    size_t len = strlen(s);
+
+    cr_assert_eq(send(fd, s, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Reads exactly what the fake's peer should have sent, and checks it. */
+static void
+fake_expect(int fd, const char *want)
+{
+    char buf[256];
+    size_t len = strlen(want), got = 0;
+
+    cr_assert_lt(len, sizeof(buf));
+    while (got < len) {
+        ssize_t n;
+
+        wait_fd(fd, POLLIN);
+        n = recv(fd, buf + got, len - got, 0);
+        cr_assert_gt(n, 0, "the fake's peer closed after %zu bytes", got);
+        got += (size_t)n;
+    }
+    cr_assert_arr_eq(buf, want, len, "got %.*s", (int)len, buf);
+}
+
+#endif
