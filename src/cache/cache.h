@@ -47,7 +47,8 @@ struct cache_entry {
     _Atomic int64_t expires_ms;   /* clock value when it expires; 0 = never.
                                      The only mutable field: lowered (never
                                      raised) by cache_expire_all() */
-    uint32_t klen;                /* key bytes */
+    uint32_t klen;                /* key bytes (with the database prefix,
+                                     and CACHE_KLEN_DB, when db != 0) */
     uint32_t vlen;                /* value bytes (Redis caps values at
                                      512 MB) */
     uint32_t stored_s;            /* clock value when created, in seconds */
@@ -64,21 +65,39 @@ struct cache_entry {
 /* The bit of cache_entry.note that says it was computed. */
 #define CACHE_NOTE_DONE 0x80000000u
 
-/* The key and value bytes of an entry. */
+/* The key and value bytes of an entry. An entry of a database other
+ * than 0 keeps its database number in the first CACHE_DB_BYTES of data,
+ * before the key (counted in klen, flagged by CACHE_KLEN_DB): database 0,
+ * the common case, costs nothing. */
+#define CACHE_KLEN_DB 0x80000000u /* klen's flag: data starts with the db */
+#define CACHE_DB_BYTES 4
+
+/* The key's length, without any database prefix. */
+static inline size_t
+cache_entry_klen(const struct cache_entry *e)
+{
+    return (e->klen & ~CACHE_KLEN_DB) -
+           ((e->klen & CACHE_KLEN_DB) ? CACHE_DB_BYTES : 0);
+}
+
 static inline const char *
 cache_entry_key(const struct cache_entry *e)
 {
-    return e->data;
+    return e->data + ((e->klen & CACHE_KLEN_DB) ? CACHE_DB_BYTES : 0);
 }
 
 static inline const char *
 cache_entry_value(const struct cache_entry *e)
 {
-    return e->data + e->klen;
+    return e->data + (e->klen & ~CACHE_KLEN_DB);
 }
 
+/* The entry's database. */
+int cache_entry_db(const struct cache_entry *e);
+
 /* A set of keys, by a predicate: has(arg, key, klen) is 1 for a key in
- * it. For the share of the keyspace one cluster node owns. */
+ * it (of any database). For the share of the keyspace one cluster node
+ * owns. */
 struct key_scope {
     int (*has)(void *arg, const char *key, size_t klen);
     void *arg;
@@ -105,21 +124,39 @@ struct cache *cache_create(long capacity, int64_t ttl_ms, int64_t stale_ms,
 void cache_destroy(struct cache *c);
 
 /*
- * Creates a detached entry (refs = 1, owned by the caller) holding copies of
- * key and value, stamped with the cache's clock and TTL. Returns NULL on
- * allocation failure or a key or value over UINT32_MAX bytes. Thread-safe.
+ * Creates a detached entry (refs = 1, owned by the caller) of database db
+ * (>= 0) holding copies of key and value, stamped with the cache's clock
+ * and TTL. Returns NULL on allocation failure or a key or value over
+ * 2^30 bytes. Thread-safe.
  */
-struct cache_entry *cache_entry_create(struct cache *c, const char *key,
-                                       size_t klen, const char *val,
-                                       size_t vlen);
+struct cache_entry *cache_entry_create_db(struct cache *c, int db,
+                                          const char *key, size_t klen,
+                                          const char *val, size_t vlen);
 
 /*
- * Looks key up. On a fresh hit, returns the entry with a reference the caller
- * must drop with cache_release(), and makes it the most recently used.
- * Returns NULL when absent or expired (an expired entry is removed).
- * Thread-safe.
+ * Looks key up in database db. On a fresh hit, returns the entry with a
+ * reference the caller must drop with cache_release(), and makes it the
+ * most recently used. Returns NULL when absent or expired (an expired
+ * entry is removed). Thread-safe. The table hashes the key alone, so a
+ * key's entries of every database share a chain (cache_remove finds them
+ * all at once).
  */
-struct cache_entry *cache_get(struct cache *c, const char *key, size_t klen);
+struct cache_entry *cache_get_db(struct cache *c, int db, const char *key,
+                                 size_t klen);
+
+/* The same in database 0. */
+static inline struct cache_entry *
+cache_entry_create(struct cache *c, const char *key, size_t klen,
+                   const char *val, size_t vlen)
+{
+    return cache_entry_create_db(c, 0, key, klen, val, vlen);
+}
+
+static inline struct cache_entry *
+cache_get(struct cache *c, const char *key, size_t klen)
+{
+    return cache_get_db(c, 0, key, klen);
+}
 
 /*
  * Stores e (the cache takes its own reference; the caller keeps its own),
@@ -136,10 +173,18 @@ int cache_put(struct cache *c, struct cache_entry *e);
  * expired less than stale_ms ago, or NULL. Fresh entries are returned too.
  * Does not touch the LRU order. Thread-safe.
  */
-struct cache_entry *cache_get_stale(struct cache *c, const char *key,
-                                    size_t klen);
+struct cache_entry *cache_get_stale_db(struct cache *c, int db,
+                                       const char *key, size_t klen);
 
-/* Removes key if present. Returns 1 if an entry was removed. Thread-safe. */
+static inline struct cache_entry *
+cache_get_stale(struct cache *c, const char *key, size_t klen)
+{
+    return cache_get_stale_db(c, 0, key, klen);
+}
+
+/* Removes key from every database (an invalidation: Redis names keys
+ * without their database). Returns how many entries were removed.
+ * Thread-safe. */
 int cache_remove(struct cache *c, const char *key, size_t klen);
 
 /* Removes every entry. Returns how many. Thread-safe. */
