@@ -2,10 +2,22 @@
  * fetch: cache, then one fill per key, then stale-if-error; see fetch.h.
  * The pooled Redis call happens with no lock held; the value is copied
  * once, into the new entry.
+ *
+ * The fill registry hands outcomes to waiters and never blocks; this path
+ * still does (a follower waits for the leader's outcome, at most
+ * command_timeout), through a fill_wait: a waiter with a condition
+ * variable. A follower that gives up leaves its fill_wait to the flight,
+ * which still calls done() on it later, so it is on the heap with two
+ * owners (the request and the flight), freed by the last to let go.
  */
 #include "serve/fetch.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "base/util.h"
 #include "net/standby.h"
@@ -32,6 +44,115 @@ status_from_upstream(int rc)
     default:
         return FETCH_EDOWN;
     }
+}
+
+/* A request's place in a fill: what its done() received, for the
+ * request's thread to wait on. */
+struct fill_wait {
+    struct flight_waiter w;
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int owners;                /* the request and the flight; lock */
+    int done;                  /* the outcome arrived; lock */
+    int status;                /* the leader's code; lock */
+    struct cache_entry *entry; /* a reference, or NULL; lock */
+    char err[FLIGHT_ERR_MAX];  /* lock */
+};
+
+static void
+fill_wait_free(struct fill_wait *fw)
+{
+    if (fw == NULL) {
+        return;
+    }
+    cache_release(fw->entry);
+    pthread_cond_destroy(&fw->cv);
+    pthread_mutex_destroy(&fw->lock);
+    free(fw);
+}
+
+/* Drops one owner's hold; frees at the last. */
+static void
+fill_wait_put(struct fill_wait *fw)
+{
+    int left;
+
+    pthread_mutex_lock(&fw->lock);
+    left = --fw->owners;
+    pthread_mutex_unlock(&fw->lock);
+    if (left == 0) {
+        fill_wait_free(fw);
+    }
+}
+
+/* flight_waiter.done: keeps the outcome and wakes the request. */
+static void
+fill_wait_done(struct flight_waiter *w, int status, struct cache_entry *e,
+               const char *err)
+{
+    struct fill_wait *fw =
+        (struct fill_wait *)((char *)w - offsetof(struct fill_wait, w));
+
+    if (e != NULL) {
+        cache_retain(e);
+    }
+    pthread_mutex_lock(&fw->lock);
+    fw->status = status;
+    fw->entry = e;
+    snprintf(fw->err, sizeof(fw->err), "%s", err);
+    fw->done = 1;
+    pthread_cond_signal(&fw->cv);
+    pthread_mutex_unlock(&fw->lock);
+    fill_wait_put(fw);
+}
+
+static struct fill_wait *
+fill_wait_create(void)
+{
+    struct fill_wait *fw = calloc(1, sizeof(*fw));
+
+    if (fw == NULL) {
+        return NULL;
+    }
+    if (pthread_mutex_init(&fw->lock, NULL) != 0) {
+        free(fw);
+        return NULL;
+    }
+    if (util_cond_init(&fw->cv) != 0) {
+        pthread_mutex_destroy(&fw->lock);
+        free(fw);
+        return NULL;
+    }
+    fw->w.done = fill_wait_done;
+    fw->owners = 2;
+    return fw;
+}
+
+/* Follower: waits for the leader's outcome until deadline_ms. Returns 0
+ * with *status, out->entry (a reference or NULL) and out->err set, or -1
+ * when the deadline passed first. */
+static int
+follow(struct fill_wait *fw, int64_t deadline_ms, int *status,
+       struct fetch_result *out)
+{
+    struct timespec ts = util_deadline(deadline_ms);
+    int rc = -1;
+
+    pthread_mutex_lock(&fw->lock);
+    while (!fw->done) {
+        if (pthread_cond_timedwait(&fw->cv, &fw->lock, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+    if (fw->done) {
+        *status = fw->status;
+        out->entry = fw->entry;
+        fw->entry = NULL;
+        memcpy(out->err, fw->err, sizeof(out->err));
+        rc = 0;
+    }
+    pthread_mutex_unlock(&fw->lock);
+    return rc;
 }
 
 /* What the leader's lookup made of Redis's reply. */
@@ -103,26 +224,29 @@ lead(struct proxy *px, struct flight *f, const char *key, size_t klen,
 static int
 fill(struct proxy *px, const char *key, size_t klen, struct fetch_result *out)
 {
-    struct flight *f;
+    struct fill_wait *fw = fill_wait_create();
+    struct flight *f = NULL;
     int rc, leader;
 
-    f = flight_join(px->flights, key, klen, &leader);
+    if (fw != NULL) {
+        f = flight_join(px->flights, 0, key, klen, &fw->w, &leader);
+    }
     if (f == NULL) {
+        fill_wait_free(fw); /* never joined: ours alone */
         snprintf(out->err, sizeof(out->err), "out of memory");
         return FETCH_ENOMEM;
     }
     if (leader) {
-        return lead(px, f, key, klen, out);
-    }
-    if (flight_wait(px->flights, f,
-                    util_now_ms() + proxy_cfg(px)->command_timeout_ms, &rc,
-                    &out->entry, out->err) < 0) {
+        rc = lead(px, f, key, klen, out);
+    } else if (follow(fw, util_now_ms() + proxy_cfg(px)->command_timeout_ms,
+                      &rc, out) < 0) {
         rc = FETCH_ETIMEOUT;
         snprintf(out->err, sizeof(out->err),
                  "no reply within %lld ms (waiting for another request's "
                  "fetch of this key)",
                  (long long)proxy_cfg(px)->command_timeout_ms);
     }
+    fill_wait_put(fw);
     return rc;
 }
 
