@@ -91,7 +91,8 @@ expect_entry(const struct cache_entry *e, const char *key, size_t klen,
              const char *val, size_t vlen)
 {
     cr_assert_not_null(e);
-    cr_assert_eq(e->klen, klen, "klen %u, want %zu", e->klen, klen);
+    cr_assert_eq(cache_entry_klen(e), klen, "klen %zu, want %zu",
+                 cache_entry_klen(e), klen);
     cr_assert_eq(memcmp(cache_entry_key(e), key, klen), 0, "key bytes");
     cr_assert_eq(e->vlen, vlen, "vlen %zu, want %zu", (size_t)e->vlen, vlen);
     cr_assert_eq(memcmp(cache_entry_value(e), val, vlen), 0, "value bytes");
