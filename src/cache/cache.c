@@ -282,8 +282,7 @@ cache_entry_ttl_left(const struct cache *c, const struct cache_entry *e)
 /* Returns the link that points at the entry for key in database db (or
  * the chain's end). hash is the key's. */
 static struct cache_entry **
-find_slot(struct cache *c, uint32_t hash, int db, const char *key,
-          size_t klen)
+find_slot(struct cache *c, uint32_t hash, int db, const char *key, size_t klen)
 {
     struct cache_entry **pp = &c->buckets[hash & c->mask];
     uint32_t kw = klen_word(db, klen);
@@ -615,8 +614,7 @@ cache_expire_if(struct cache *c, const struct key_scope *scope)
     for (e = c->lru_head; e != NULL; e = e->lru_next) {
         if (!entry_expired(e, now) &&
             (scope == NULL ||
-             scope->has(scope->arg, cache_entry_key(e),
-                        cache_entry_klen(e)))) {
+             scope->has(scope->arg, cache_entry_key(e), cache_entry_klen(e)))) {
             /* 0 would mean "never": an injected clock may read 0. */
             atomic_store_explicit(&e->expires_ms, now != 0 ? now : -1,
                                   memory_order_relaxed);

@@ -32,14 +32,14 @@
 #define FLIGHT_BUCKETS_MIN 256
 
 struct flight {
-    struct flight *next;             /* bucket chain; lock */
-    struct flight_waiter *waiters;   /* in join order; lock */
-    struct flight_waiter **last;     /* the list's last next link; lock */
-    int marked;                      /* an invalidation arrived during the
-                                        fill and took it out of the table;
-                                        lock */
-    int db;                          /* read-only after join */
-    uint64_t hash;                   /* of the key */
+    struct flight *next;           /* bucket chain; lock */
+    struct flight_waiter *waiters; /* in join order; lock */
+    struct flight_waiter **last;   /* the list's last next link; lock */
+    int marked;                    /* an invalidation arrived during the
+                                      fill and took it out of the table;
+                                      lock */
+    int db;                        /* read-only after join */
+    uint64_t hash;                 /* of the key */
     size_t klen;
     char key[];
 };

@@ -45,8 +45,8 @@ struct waiter {
 
 static struct cache *c;
 static struct flights *fl;
-static atomic_long told;       /* done() calls so far */
-static struct waiter *spares;  /* join()'s waiters, not kept */
+static atomic_long told;      /* done() calls so far */
+static struct waiter *spares; /* join()'s waiters, not kept */
 static size_t spares_used;
 #define SPARES 512
 
@@ -125,8 +125,8 @@ join_db_w(int db, const char *key, size_t klen, struct waiter *w,
 
     cr_assert_not_null(f, "join '%.*s' in db %d", (int)klen, key, db);
     cr_assert_eq(leader, want_leader,
-                 "join '%.*s' in db %d: leader %d, want %d", (int)klen, key,
-                 db, leader, want_leader);
+                 "join '%.*s' in db %d: leader %d, want %d", (int)klen, key, db,
+                 leader, want_leader);
     return f;
 }
 
@@ -230,8 +230,8 @@ finish_value(struct flight *f, const char *key, size_t klen, const char *val,
 static inline int
 fill_db(int db, const char *key, size_t klen, const char *val, size_t vlen)
 {
-    return finish_value_db(join_db(db, key, klen, 1), db, key, klen, val,
-                           vlen, 1);
+    return finish_value_db(join_db(db, key, klen, 1), db, key, klen, val, vlen,
+                           1);
 }
 
 static inline int
@@ -273,8 +273,8 @@ expect_in_flight(long n)
     struct flight_stats st;
 
     flights_stats(fl, &st);
-    cr_assert_eq(st.in_flight, n, "%ld fills in flight, want %ld",
-                 st.in_flight, n);
+    cr_assert_eq(st.in_flight, n, "%ld fills in flight, want %ld", st.in_flight,
+                 n);
 }
 
 #endif

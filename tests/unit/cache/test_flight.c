@@ -338,7 +338,8 @@ Test(flight, mark_covers_only_the_fill_of_its_key_in_flight)
 Test(flight, invalidation_marks_only_its_own_fill_among_many)
 {
     struct flight **f = calloc(MANY, sizeof(*f));
-    struct waiter *lw = calloc(MANY, sizeof(*lw)), *g = calloc(MANY, sizeof(*g));
+    struct waiter *lw = calloc(MANY, sizeof(*lw)),
+                  *g = calloc(MANY, sizeof(*g));
     char key[16], val[24];
     int i, pass, discarded = 0;
 

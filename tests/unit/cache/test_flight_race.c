@@ -255,8 +255,8 @@ Test(flight_race, concurrent_fills_and_invalidations_never_leave_a_stale_value)
     cr_assert_eq(atomic_load(&mt_told_bad), 0, "%ld followers told wrong",
                  atomic_load(&mt_told_bad));
     cr_assert_eq(atomic_load(&mt_told), sum.follows,
-                 "every follower told once: %ld of %ld",
-                 atomic_load(&mt_told), sum.follows);
+                 "every follower told once: %ld of %ld", atomic_load(&mt_told),
+                 sum.follows);
     cr_assert_eq(atomic_load(&mt_told_elsewhere), sum.follows,
                  "a follower is told on its leader's thread");
     /* Each reader iteration is a hit, a lead, a follow or a write; a raced
