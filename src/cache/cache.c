@@ -4,6 +4,16 @@
  * two at or above capacity, so the load factor never exceeds 1 and nothing
  * rehashes under load. The hash is seeded per cache from the kernel's random
  * source, so clients cannot aim many keys at one chain.
+ *
+ * Databases: an entry is found by its database and key, but hashed by its
+ * key alone, so the entries of one key in every database share a chain and
+ * cache_remove() (an invalidation names no database) unlinks them all in
+ * one walk. An entry of database d != 0 starts its data with d's
+ * CACHE_DB_BYTES (native order) and flags klen with CACHE_KLEN_DB, so the
+ * stored klen word alone tells a database-0 entry from any other: a lookup
+ * compares that word, then the prefix (d != 0), then the key bytes. The
+ * hash, key_scope predicates and the bytes counter see the key without
+ * the prefix; the prefix is counted in the entry's footprint.
  */
 #include "cache/cache.h"
 
@@ -43,6 +53,43 @@ struct cache {
 
 /* Entries evicted per batch when limits shrink, between lock releases. */
 #define CACHE_EVICT_BATCH 1024
+
+/* The largest key or value: klen's top bit is CACHE_KLEN_DB. */
+#define CACHE_MAX_LEN ((size_t)1 << 30)
+
+_Static_assert(CACHE_MAX_LEN + CACHE_DB_BYTES < CACHE_KLEN_DB,
+               "a prefixed key's length leaves klen's flag bit clear");
+
+/* The klen word of an entry of key length klen in database db. */
+static uint32_t
+klen_word(int db, size_t klen)
+{
+    return db == 0 ? (uint32_t)klen
+                   : (uint32_t)(klen + CACHE_DB_BYTES) | CACHE_KLEN_DB;
+}
+
+int
+cache_entry_db(const struct cache_entry *e)
+{
+    uint32_t db = 0;
+
+    if (e->klen & CACHE_KLEN_DB) {
+        memcpy(&db, e->data, sizeof(db));
+    }
+    return (int)db;
+}
+
+/* Whether e is the entry of key in database db (kw: klen_word(db, klen)). */
+static int
+entry_is(const struct cache_entry *e, uint32_t kw, int db, const char *key,
+         size_t klen)
+{
+    uint32_t d = (uint32_t)db;
+
+    return e->klen == kw &&
+           (db == 0 || memcmp(e->data, &d, CACHE_DB_BYTES) == 0) &&
+           memcmp(cache_entry_key(e), key, klen) == 0;
+}
 
 size_t
 cache_entry_footprint(const struct cache_entry *e)
@@ -135,31 +182,34 @@ cache_destroy(struct cache *c)
 }
 
 struct cache_entry *
-cache_entry_create(struct cache *c, const char *key, size_t klen,
-                   const char *val, size_t vlen)
+cache_entry_create_db(struct cache *c, int db, const char *key, size_t klen,
+                      const char *val, size_t vlen)
 {
     struct cache_entry *e;
+    size_t pre = db != 0 ? CACHE_DB_BYTES : 0;
+    uint32_t d = (uint32_t)db;
     int64_t now, ttl;
 
-    if (klen > UINT32_MAX || vlen > UINT32_MAX) {
+    if (db < 0 || klen > CACHE_MAX_LEN || vlen > CACHE_MAX_LEN) {
         return NULL;
     }
-    e = malloc(offsetof(struct cache_entry, data) + klen + vlen);
+    e = malloc(offsetof(struct cache_entry, data) + pre + klen + vlen);
     if (e == NULL) {
         return NULL;
     }
     e->hnext = e->lru_prev = e->lru_next = NULL;
     atomic_init(&e->refs, 1);
-    e->klen = (uint32_t)klen;
+    e->klen = klen_word(db, klen);
     atomic_init(&e->note, 0);
     e->vlen = (uint32_t)vlen;
     now = c->clock();
     e->stored_s = (uint32_t)(now / 1000);
     ttl = atomic_load_explicit(&c->ttl_ms, memory_order_relaxed);
     atomic_init(&e->expires_ms, ttl > 0 ? now + ttl : 0);
-    memcpy(e->data, key, klen);
+    memcpy(e->data, &d, pre);
+    memcpy(e->data + pre, key, klen);
     if (vlen > 0) {
-        memcpy(e->data + klen, val, vlen);
+        memcpy(e->data + pre + klen, val, vlen);
     }
     return e;
 }
@@ -229,18 +279,16 @@ cache_entry_ttl_left(const struct cache *c, const struct cache_entry *e)
     return left > 0 ? left : 0;
 }
 
-/* Returns the link that points at the entry for key (or the chain's end). */
+/* Returns the link that points at the entry for key in database db (or
+ * the chain's end). hash is the key's. */
 static struct cache_entry **
-find_slot(struct cache *c, uint32_t hash, const char *key, size_t klen)
+find_slot(struct cache *c, uint32_t hash, int db, const char *key, size_t klen)
 {
     struct cache_entry **pp = &c->buckets[hash & c->mask];
+    uint32_t kw = klen_word(db, klen);
 
-    while (*pp != NULL) {
-        struct cache_entry *e = *pp;
-        if (e->klen == klen && memcmp(e->data, key, klen) == 0) {
-            break;
-        }
-        pp = &e->hnext;
+    while (*pp != NULL && !entry_is(*pp, kw, db, key, klen)) {
+        pp = &(*pp)->hnext;
     }
     return pp;
 }
@@ -249,14 +297,20 @@ find_slot(struct cache *c, uint32_t hash, const char *key, size_t klen)
 static uint32_t
 entry_hash(const struct cache *c, const struct cache_entry *e)
 {
-    return cache_hash(c->seed, cache_entry_key(e), e->klen);
+    return cache_hash(c->seed, cache_entry_key(e), cache_entry_klen(e));
 }
 
-/* find_slot for an entry's own key. */
+/* Returns the link that points at e itself, or the chain's end when e is
+ * not in the table. */
 static struct cache_entry **
 find_entry(struct cache *c, const struct cache_entry *e)
 {
-    return find_slot(c, entry_hash(c, e), cache_entry_key(e), e->klen);
+    struct cache_entry **pp = &c->buckets[entry_hash(c, e) & c->mask];
+
+    while (*pp != NULL && *pp != e) {
+        pp = &(*pp)->hnext;
+    }
+    return pp;
 }
 
 static void
@@ -299,7 +353,7 @@ unlink_entry(struct cache *c, struct cache_entry **pp)
     e->hnext = NULL;
     lru_unlink(c, e);
     c->count--;
-    c->bytes -= (long)e->klen + (long)e->vlen;
+    c->bytes -= (long)cache_entry_klen(e) + (long)e->vlen;
     c->memory -= (long)cache_entry_footprint(e);
     cache_release(e);
 }
@@ -321,7 +375,7 @@ remove_expired(struct cache *c, struct cache_entry *e)
 }
 
 struct cache_entry *
-cache_get(struct cache *c, const char *key, size_t klen)
+cache_get_db(struct cache *c, int db, const char *key, size_t klen)
 {
     struct cache_entry *e;
     uint32_t hash;
@@ -333,7 +387,7 @@ cache_get(struct cache *c, const char *key, size_t klen)
     }
     hash = cache_hash(c->seed, key, klen);
     pthread_rwlock_rdlock(&c->rwlock);
-    e = *find_slot(c, hash, key, klen);
+    e = *find_slot(c, hash, db, key, klen);
     if (e != NULL) {
         int64_t now = c->clock();
 
@@ -404,7 +458,8 @@ cache_put(struct cache *c, struct cache_entry *e)
     }
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
     pthread_rwlock_wrlock(&c->rwlock);
-    pp = find_slot(c, hash, cache_entry_key(e), e->klen);
+    pp = find_slot(c, hash, cache_entry_db(e), cache_entry_key(e),
+                   cache_entry_klen(e));
     if (*pp != NULL) {
         unlink_entry(c, pp);
     }
@@ -412,7 +467,7 @@ cache_put(struct cache *c, struct cache_entry *e)
     c->buckets[hash & c->mask] = e;
     lru_push_head(c, e);
     c->count++;
-    c->bytes += (long)e->klen + (long)e->vlen;
+    c->bytes += (long)cache_entry_klen(e) + (long)e->vlen;
     c->memory += foot;
     /* One insert is over a limit by at most one entry's worth, though
      * that can be many small entries (a large value under max_memory):
@@ -485,7 +540,7 @@ cache_set_limits(struct cache *c, long capacity, int64_t max_memory,
 }
 
 struct cache_entry *
-cache_get_stale(struct cache *c, const char *key, size_t klen)
+cache_get_stale_db(struct cache *c, int db, const char *key, size_t klen)
 {
     struct cache_entry *e;
     int64_t now;
@@ -494,7 +549,7 @@ cache_get_stale(struct cache *c, const char *key, size_t klen)
         return NULL;
     }
     pthread_rwlock_rdlock(&c->rwlock);
-    e = *find_slot(c, cache_hash(c->seed, key, klen), key, klen);
+    e = *find_slot(c, cache_hash(c->seed, key, klen), db, key, klen);
     now = c->clock();
     if (e != NULL && !entry_dead(c, e, now)) {
         atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
@@ -538,7 +593,7 @@ cache_remove_if(struct cache *c, const struct key_scope *scope)
     pthread_rwlock_wrlock(&c->rwlock);
     for (e = c->lru_head; e != NULL; e = next) {
         next = e->lru_next;
-        if (scope->has(scope->arg, cache_entry_key(e), e->klen)) {
+        if (scope->has(scope->arg, cache_entry_key(e), cache_entry_klen(e))) {
             unlink_entry(c, find_entry(c, e));
             n++;
         }
@@ -559,7 +614,7 @@ cache_expire_if(struct cache *c, const struct key_scope *scope)
     for (e = c->lru_head; e != NULL; e = e->lru_next) {
         if (!entry_expired(e, now) &&
             (scope == NULL ||
-             scope->has(scope->arg, cache_entry_key(e), e->klen))) {
+             scope->has(scope->arg, cache_entry_key(e), cache_entry_klen(e)))) {
             /* 0 would mean "never": an injected clock may read 0. */
             atomic_store_explicit(&e->expires_ms, now != 0 ? now : -1,
                                   memory_order_relaxed);
@@ -574,16 +629,26 @@ int
 cache_remove(struct cache *c, const char *key, size_t klen)
 {
     struct cache_entry **pp;
+    uint32_t hash;
     int removed = 0;
 
     if (capacity_of(c) == 0) {
         return 0;
     }
+    hash = cache_hash(c->seed, key, klen);
     pthread_rwlock_wrlock(&c->rwlock);
-    pp = find_slot(c, cache_hash(c->seed, key, klen), key, klen);
-    if (*pp != NULL) {
-        unlink_entry(c, pp);
-        removed = 1;
+    /* Every database's entry of key is on this chain. */
+    pp = &c->buckets[hash & c->mask];
+    while (*pp != NULL) {
+        struct cache_entry *e = *pp;
+
+        if (cache_entry_klen(e) == klen &&
+            memcmp(cache_entry_key(e), key, klen) == 0) {
+            unlink_entry(c, pp); /* *pp is now the next one */
+            removed++;
+        } else {
+            pp = &e->hnext;
+        }
     }
     pthread_rwlock_unlock(&c->rwlock);
     return removed;

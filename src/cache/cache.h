@@ -173,8 +173,8 @@ int cache_put(struct cache *c, struct cache_entry *e);
  * expired less than stale_ms ago, or NULL. Fresh entries are returned too.
  * Does not touch the LRU order. Thread-safe.
  */
-struct cache_entry *cache_get_stale_db(struct cache *c, int db,
-                                       const char *key, size_t klen);
+struct cache_entry *cache_get_stale_db(struct cache *c, int db, const char *key,
+                                       size_t klen);
 
 static inline struct cache_entry *
 cache_get_stale(struct cache *c, const char *key, size_t klen)

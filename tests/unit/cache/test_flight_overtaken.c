@@ -18,25 +18,32 @@ TestSuite(flight_overtaken, .fini = teardown);
 static void
 later_join_leads(void (*how)(void))
 {
-    struct flight *f, *g, *h;
+    struct flight *f, *h;
     struct cache_entry *old;
-    struct outcome o;
+    struct waiter g, hw;
 
     setup(8, 0);
+    waiter_init(&g);
+    waiter_init(&hw);
     f = join(S("k"), 1);
-    g = join(S("k"), 0);
+    join_w(S("k"), &g, 0);
     how();
     h = join(S("k"), 1); /* after the invalidation: a fill of its own */
+    cr_assert_neq(h, f);
+    join_w(S("k"), &hw, 0); /* joins the new fill, not the overtaken one */
     cr_assert_eq(finish_value(h, S("k"), S("new"), 1), 1);
-    expect_hit(S("k"), S("new"));
+    expect_hit(c, S("k"), S("new"));
+    expect_untold(&g); /* the new fill's outcome is not g's */
+    cr_assert_eq(atomic_load(&hw.calls), 1);
+    expect_entry(hw.entry, S("k"), S("new"));
     old = make_entry(S("k"), S("old"));
     cr_assert_eq(flight_finish(fl, f, 0, old, NULL, 1), 0, "stored over");
-    wait_now(g, 0, &o);
-    cr_assert_eq(o.rc, 0);
-    cr_assert_eq(o.entry, old, "the follower from before gets its answer");
-    cache_release(o.entry);
+    expect_told(&g, 0, old, ""); /* the follower from before: its answer */
+    forget(&g);
+    forget(&hw);
     cache_release(old);
-    expect_hit(S("k"), S("new"));
+    expect_hit(c, S("k"), S("new"));
+    expect_spares_told();
 }
 
 static void
@@ -60,19 +67,19 @@ lost(void)
 Test(flight_overtaken, a_join_after_an_invalidation_leads_a_new_fill)
 {
     later_join_leads(invalidate_k);
-    expect_flight_stats(2, 1, 1, 0, 0);
+    expect_flight_stats(2, 2, 1, 0, 0);
 }
 
 Test(flight_overtaken, a_join_after_invalidate_all_leads_a_new_fill)
 {
     later_join_leads(invalidate_all);
-    expect_flight_stats(2, 1, 1, 0, 1);
+    expect_flight_stats(2, 2, 1, 0, 1);
 }
 
 Test(flight_overtaken, a_join_after_a_lost_stream_leads_a_new_fill)
 {
     later_join_leads(lost);
-    expect_flight_stats(2, 1, 1, 0, 1);
+    expect_flight_stats(2, 2, 1, 0, 1);
 }
 
 /* Overtaken fills of many keys leave the registry consistent: each key
@@ -96,13 +103,8 @@ Test(flight_overtaken, overtaken_fills_of_many_keys_end_cleanly)
 
         h[i] = i % 2 == 0 ? g : NULL;
         if (g != h[i]) {
-            struct outcome o;
-
             cr_assert_eq(finish_value(f[i], key, kn, "odd", 3, 1), 1);
             f[i] = NULL;
-            wait_now(g, 0, &o);
-            cr_assert_eq(o.rc, 0);
-            cache_release(o.entry);
         }
     }
     for (int i = 0; i < 64; i += 2) {
@@ -110,8 +112,10 @@ Test(flight_overtaken, overtaken_fills_of_many_keys_end_cleanly)
 
         cr_assert_eq(finish_value(f[i], key, kn, "old", 3, 1), 0);
         cr_assert_eq(finish_value(h[i], key, kn, "new", 3, 1), 1);
-        expect_hit(key, kn, "new", 3);
+        expect_hit(c, key, kn, "new", 3);
     }
     expect_entries(64);
+    expect_spares_told();
+    expect_in_flight(0);
     expect_flight_stats(96, 32, 32, 0, 0);
 }

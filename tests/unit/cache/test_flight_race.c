@@ -2,8 +2,9 @@
  * Unit tests for flight under threads: writers bump a key's version, then
  * invalidate it (as Redis reports a write), while readers fill it through
  * the registry with pauses between "reading Redis" and finishing: no key
- * may end up cached older than its last write, and the counts show every
- * path (hits, leads, follows, raced fills) was taken.
+ * may end up cached older than its last write, every waiter is told once
+ * (a follower by the leader's thread, never its own), and the counts show
+ * every path (hits, leads, follows, raced fills) was taken.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -11,8 +12,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "flight_helpers.h"
 
@@ -28,6 +29,9 @@ TestSuite(flight_race, .fini = teardown);
  * then sends the invalidation. */
 static atomic_uint mt_version[MT_KEYS];
 static atomic_int mt_stop;
+/* Followers told, told on a thread other than the one that joined, and
+ * told something wrong: done() runs on the leader's thread. */
+static atomic_long mt_told, mt_told_elsewhere, mt_told_bad;
 
 struct mt_arg {
     unsigned seed;
@@ -68,8 +72,8 @@ mt_write(struct mt_arg *a, unsigned k)
  * also plays a write that lands between Redis's reply and the finish: that
  * fill must not be stored. */
 static void
-mt_lead(struct mt_arg *a, struct flight *f, unsigned k, const char *key,
-        size_t kn)
+mt_lead(struct mt_arg *a, struct flight *f, struct waiter *own, unsigned k,
+        const char *key, size_t kn)
 {
     char val[48];
     unsigned v = atomic_load(&mt_version[k]);
@@ -91,21 +95,50 @@ mt_lead(struct mt_arg *a, struct flight *f, unsigned k, const char *key,
     stored = flight_finish(fl, f, 0, e, key, 1);
     a->bad += race && stored;
     a->stored += stored;
+    /* The leader's own waiter, told by its own finish before it returns. */
+    a->bad += atomic_load(&own->calls) != 1 || own->entry != e;
     cache_release(e);
 }
 
-static void
-mt_follow(struct mt_arg *a, struct flight *f, unsigned k, const char *key)
-{
-    struct outcome o;
+/* A follower's waiter: it checks what it is told and frees itself, in
+ * done(), on the thread of whichever leader finishes its fill. */
+struct mt_waiter {
+    struct waiter w; /* first */
+    unsigned k;
+    char key[16];
+    pthread_t joined_on;
+};
 
-    a->follows++;
-    wait_now(f, util_now_ms() + LONG_WAIT_MS, &o);
-    if (o.rc != 0 || o.status != 0 || !mt_matches(o.entry, k) ||
-        strcmp(o.err, key) != 0) {
-        a->bad++;
+static void
+mt_told_check(struct waiter *w)
+{
+    struct mt_waiter *m = (struct mt_waiter *)w;
+
+    if (w->status != 0 || !mt_matches(w->entry, m->k) ||
+        strcmp(w->err, m->key) != 0) {
+        atomic_fetch_add(&mt_told_bad, 1);
     }
-    cache_release(o.entry);
+    if (!pthread_equal(w->thread, m->joined_on)) {
+        atomic_fetch_add(&mt_told_elsewhere, 1);
+    }
+    atomic_fetch_add(&mt_told, 1);
+    free(m);
+}
+
+static struct mt_waiter *
+mt_waiter_new(unsigned k, const char *key, size_t kn)
+{
+    struct mt_waiter *m = malloc(sizeof(*m));
+
+    if (m != NULL) {
+        waiter_init(&m->w);
+        m->w.keep = 0; /* the entry is borrowed for the call */
+        m->w.then = mt_told_check;
+        m->k = k;
+        memcpy(m->key, key, kn + 1);
+        m->joined_on = pthread_self();
+    }
+    return m;
 }
 
 /* The proxy's side of a GET: cache, else join the fill. One iteration in
@@ -121,6 +154,7 @@ mt_reader(void *p)
         unsigned r = (unsigned)rand_r(&a->seed), k = r % MT_KEYS;
         size_t kn = MT_KEY(k, key);
         struct cache_entry *e;
+        struct mt_waiter *m;
         struct flight *f;
         int leader;
 
@@ -134,13 +168,18 @@ mt_reader(void *p)
             cache_release(e);
             continue;
         }
-        f = flight_join(fl, key, kn, &leader);
+        m = mt_waiter_new(k, key, kn);
+        f = m != NULL ? flight_join(fl, 0, key, kn, &m->w.w, &leader) : NULL;
         if (f == NULL) {
+            free(m);
             a->bad++;
         } else if (leader) {
-            mt_lead(a, f, k, key, kn);
+            /* Its own waiter: checked here, so not freed in done(). */
+            m->w.then = NULL;
+            mt_lead(a, f, &m->w, k, key, kn);
+            free(m);
         } else {
-            mt_follow(a, f, k, key);
+            a->follows++; /* m is the leader's to tell now */
         }
     }
     return NULL;
@@ -213,6 +252,13 @@ Test(flight_race, concurrent_fills_and_invalidations_never_leave_a_stale_value)
         sum.bad += args[i].bad;
     }
     cr_assert_eq(sum.bad, 0, "%ld wrong answers", sum.bad);
+    cr_assert_eq(atomic_load(&mt_told_bad), 0, "%ld followers told wrong",
+                 atomic_load(&mt_told_bad));
+    cr_assert_eq(atomic_load(&mt_told), sum.follows,
+                 "every follower told once: %ld of %ld", atomic_load(&mt_told),
+                 sum.follows);
+    cr_assert_eq(atomic_load(&mt_told_elsewhere), sum.follows,
+                 "a follower is told on its leader's thread");
     /* Each reader iteration is a hit, a lead, a follow or a write; a raced
      * lead also counts one write. */
     cr_assert_eq(sum.hits + sum.leads + sum.follows + sum.writes - sum.raced -
@@ -227,5 +273,6 @@ Test(flight_race, concurrent_fills_and_invalidations_never_leave_a_stale_value)
     cr_assert_geq(st.discarded, sum.raced);
     cr_assert_gt(sum.raced, 0, "the first fill races a write");
     cr_assert_gt(st.coalesced, 0, "the run must exercise followers");
+    cr_assert_eq(st.in_flight, 0);
     expect_entries(mt_check_cache());
 }
