@@ -127,12 +127,14 @@ test-tsan: deps
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build/fuzz
-FUZZ_TARGETS := http resp config
+FUZZ_TARGETS := http resp reply config
 FUZZ_SRC_http   := src/proto/http.c src/proto/http_text.c
 FUZZ_SRC_resp   := src/proto/resp.c src/proto/resp_out.c
+FUZZ_SRC_reply  := src/proto/resp_reply.c src/proto/resp_out.c
 FUZZ_SRC_config := src/base/config.c src/base/config_check.c src/base/config_table.c
 FUZZ_HDR_http   := src/proto/http.h
 FUZZ_HDR_resp   := src/proto/resp.h src/proto/resp_out.h
+FUZZ_HDR_reply  := src/proto/resp_reply.h src/proto/resp_out.h src/proto/resp.h
 FUZZ_HDR_config := src/base/config.h src/base/config_row.h
 FUZZ_LIBS_config := -linih
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
