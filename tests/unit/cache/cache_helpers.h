@@ -1,9 +1,10 @@
 /*
- * cache_helpers: helpers shared by the cache unit tests (test_cache.c and
- * test_cache_stale.c), header-only because each tests/unit/test_*.c is its
- * own binary. A fake clock (set fake_now), cache creation that asserts
- * success, entries stored with or without keeping the creator's reference,
- * reference-count checks, and exact-bytes hit and miss assertions.
+ * cache_helpers: helpers shared by the cache and flight unit tests
+ * (test_cache*.c, and test_flight*.c through flight_helpers.h),
+ * header-only because each tests/unit/test_*.c is its own binary. A fake
+ * clock (set fake_now), cache creation that asserts success, entries
+ * stored with or without keeping the creator's reference, reference-count
+ * checks, and exact-bytes hit and miss assertions.
  */
 #ifndef RP_TEST_CACHE_HELPERS_H
 #define RP_TEST_CACHE_HELPERS_H
@@ -89,6 +90,7 @@ static inline void
 expect_entry(const struct cache_entry *e, const char *key, size_t klen,
              const char *val, size_t vlen)
 {
+    cr_assert_not_null(e);
     cr_assert_eq(e->klen, klen, "klen %u, want %zu", e->klen, klen);
     cr_assert_eq(memcmp(cache_entry_key(e), key, klen), 0, "key bytes");
     cr_assert_eq(e->vlen, vlen, "vlen %zu, want %zu", (size_t)e->vlen, vlen);
@@ -96,10 +98,10 @@ expect_entry(const struct cache_entry *e, const char *key, size_t klen,
 }
 
 static inline void
-expect_hit(struct cache *c, const char *key, size_t klen, const char *val,
+expect_hit(struct cache *cache, const char *key, size_t klen, const char *val,
            size_t vlen)
 {
-    struct cache_entry *e = cache_get(c, key, klen);
+    struct cache_entry *e = cache_get(cache, key, klen);
 
     cr_assert_not_null(e, "miss for '%.*s' at %lld", (int)klen, key,
                        (long long)fake_now);
@@ -108,10 +110,11 @@ expect_hit(struct cache *c, const char *key, size_t klen, const char *val,
 }
 
 static inline void
-expect_miss(struct cache *c, const char *key, size_t klen)
+expect_miss(struct cache *cache, const char *key, size_t klen)
 {
-    struct cache_entry *e = cache_get(c, key, klen);
+    struct cache_entry *e = cache_get(cache, key, klen);
 
+    cache_release(e); /* NULL: nothing; else the assertion fails next */
     cr_assert_null(e, "hit for '%.*s' at %lld", (int)klen, key,
                    (long long)fake_now);
 }

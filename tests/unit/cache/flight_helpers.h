@@ -1,9 +1,10 @@
 /*
  * flight_helpers: the fixture and assertions shared by the flight unit
- * tests (test_flight.c, test_flight_race.c), header-only because each test
- * file is its own binary: a cache on a fake clock with its registry, joins
- * that assert the caller's role, fills, exact-bytes hit and miss checks,
- * and counter checks.
+ * tests (test_flight.c, test_flight_race.c, test_flight_overtaken.c),
+ * header-only because each test file is its own binary: a cache on the
+ * fake clock of cache_helpers.h with its registry, joins that assert the
+ * caller's role, fills, and counter checks; the clock, reference counts
+ * and exact-bytes hit and miss checks are cache_helpers.h's.
  */
 #ifndef RP_TEST_FLIGHT_HELPERS_H
 #define RP_TEST_FLIGHT_HELPERS_H
@@ -16,26 +17,20 @@
 #include "base/util.h"
 #include "cache/cache.h"
 #include "cache/flight.h"
-
-#define S(s) s, sizeof(s) - 1
+#include "cache_helpers.h"
 
 /* Far enough that a correct follower is always woken before it passes. */
 #define LONG_WAIT_MS 10000
 
-static int64_t fake_now = 1000;
 static struct cache *c;
 static struct flights *fl;
 
-static inline int64_t
-fake_clock(void)
-{
-    return fake_now;
-}
-
-/* The cache (ttl 0: entries never expire on their own) and its registry. */
+/* The cache (ttl 0: entries never expire on their own) and its registry,
+ * the clock at 1000. */
 static inline void
 setup(long capacity, int64_t stale_ms)
 {
+    fake_now = 1000;
     c = cache_create(capacity, 0, stale_ms, fake_clock);
     cr_assert_not_null(c);
     fl = flights_create(c);
@@ -89,42 +84,6 @@ static inline int
 fill(const char *key, size_t klen, const char *val, size_t vlen)
 {
     return finish_value(join(key, klen, 1), key, klen, val, vlen, 1);
-}
-
-static inline unsigned
-refs(struct cache_entry *e)
-{
-    return atomic_load(&e->refs);
-}
-
-static inline void
-expect_entry(const struct cache_entry *e, const char *key, size_t klen,
-             const char *val, size_t vlen)
-{
-    cr_assert_not_null(e);
-    cr_assert_eq(e->klen, klen, "klen %u, want %zu", e->klen, klen);
-    cr_assert_eq(memcmp(cache_entry_key(e), key, klen), 0, "key bytes");
-    cr_assert_eq(e->vlen, vlen, "vlen %zu, want %zu", (size_t)e->vlen, vlen);
-    cr_assert_eq(memcmp(cache_entry_value(e), val, vlen), 0, "value bytes");
-}
-
-static inline void
-expect_hit(const char *key, size_t klen, const char *val, size_t vlen)
-{
-    struct cache_entry *e = cache_get(c, key, klen);
-
-    cr_assert_not_null(e, "'%.*s' is not cached", (int)klen, key);
-    expect_entry(e, key, klen, val, vlen);
-    cache_release(e);
-}
-
-static inline void
-expect_miss(const char *key, size_t klen)
-{
-    struct cache_entry *e = cache_get(c, key, klen);
-
-    cache_release(e);
-    cr_assert_null(e, "'%.*s' is cached", (int)klen, key);
 }
 
 static inline void

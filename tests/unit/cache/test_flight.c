@@ -89,7 +89,7 @@ Test(flight, finish_without_store_leaves_the_cache_alone_but_answers)
     g = join(S("k"), 0);
     e = make_entry(S("k"), S("uncacheable"));
     cr_assert_eq(flight_finish(fl, f, 3, e, NULL, 0), 0);
-    expect_miss(S("k"));
+    expect_miss(c, S("k"));
     expect_entries(0);
     wait_now(g, 0, &o);
     cr_assert_eq(o.rc, 0);
@@ -146,7 +146,7 @@ Test(flight, finish_into_a_cache_that_is_off_reports_nothing_stored)
     setup(0, 0);
     cr_assert_eq(fill(S("k"), S("v")), 0,
                  "flight_finish() said it stored into a cache that is off");
-    expect_miss(S("k"));
+    expect_miss(c, S("k"));
 }
 
 /* ---- followers in threads ---- */
@@ -225,7 +225,7 @@ Test(flight, followers_in_threads_all_receive_status_entry_and_error)
     }
     cr_assert_eq(refs(e), 2, "test and cache: every flight reference dropped");
     cache_release(e);
-    expect_hit(S("hot"), S("the\0value"));
+    expect_hit(c, S("hot"), S("the\0value"));
     expect_flight_stats(1, FOLLOWERS, 0, 0, 0);
 }
 
@@ -243,7 +243,7 @@ Test(flight, follower_past_its_deadline_gets_minus_1_and_leader_still_stores)
     late = join(S("slow"), 0); /* the fill is still in flight */
     e = make_entry(S("slow"), S("finally"));
     cr_assert_eq(flight_finish(fl, f, 0, e, NULL, 1), 1);
-    expect_hit(S("slow"), S("finally"));
+    expect_hit(c, S("slow"), S("finally"));
     cr_assert_eq(refs(e), 3, "test, cache and the flight `late` pins");
     /* The fill is done, so a passed deadline no longer matters. */
     wait_now(late, util_now_ms() - 1, &o);
@@ -275,7 +275,7 @@ Test(flight, follower_times_out_while_blocked_then_leader_finishes_cleanly)
     cr_assert_eq(flight_finish(fl, f, 0, e, NULL, 1), 1);
     cr_assert_eq(refs(e), 2, "test and cache: the flight is freed");
     cache_release(e);
-    expect_hit(S("slow"), S("late"));
+    expect_hit(c, S("slow"), S("late"));
     f = join(S("slow"), 1); /* the finished fill left the registry */
     flight_finish(fl, f, 0, NULL, NULL, 0);
     expect_flight_stats(2, 1, 0, 0, 0);
@@ -295,7 +295,7 @@ Test(flight, invalidate_during_fill_discards_the_value_but_answers_followers)
     e = make_entry(S("k"), S("read-before-the-write"));
     flights_invalidate(fl, S("k"));
     cr_assert_eq(flight_finish(fl, f, 0, e, NULL, 1), 0);
-    expect_miss(S("k"));
+    expect_miss(c, S("k"));
     expect_entries(0);
     wait_now(g, 0, &o);
     cr_assert_eq(o.rc, 0);
@@ -326,8 +326,8 @@ Test(flight, invalidate_removes_a_cached_key_and_counts_only_removals)
     cr_assert_eq(fill(S("k"), S("v")), 1);
     cr_assert_eq(fill(S("other"), S("o")), 1);
     flights_invalidate(fl, S("k"));
-    expect_miss(S("k"));
-    expect_hit(S("other"), S("o"));
+    expect_miss(c, S("k"));
+    expect_hit(c, S("other"), S("o"));
     expect_flight_stats(2, 0, 0, 1, 0);
     flights_invalidate(fl, S("k"));
     flights_invalidate(fl, S("absent"));
@@ -349,14 +349,14 @@ Test(flight, mark_covers_only_the_fill_of_its_key_in_flight)
     flights_invalidate(fl, S("a\0"));
     flights_invalidate(fl, S(""));
     cr_assert_eq(finish_value(f, S("a"), S("first"), 1), 1);
-    expect_hit(S("a"), S("first"));
+    expect_hit(c, S("a"), S("first"));
     f = join(S("a"), 1);
     flights_invalidate(fl, S("a"));
     flights_invalidate(fl, S("a"));
     cr_assert_eq(finish_value(f, S("a"), S("old"), 1), 0);
-    expect_miss(S("a"));
+    expect_miss(c, S("a"));
     cr_assert_eq(fill(S("a"), S("new")), 1, "the mark ended with its fill");
-    expect_hit(S("a"), S("new"));
+    expect_hit(c, S("a"), S("new"));
     expect_flight_stats(3, 0, 1, 1, 0);
 }
 
@@ -398,9 +398,9 @@ Test(flight, invalidation_marks_only_its_own_fill_among_many)
                      "key %d: the flight is freed", i);
         cache_release(o.entry);
         if (i % 3 != 0) {
-            expect_hit(key, kn, val, vn);
+            expect_hit(c, key, kn, val, vn);
         } else {
-            expect_miss(key, kn);
+            expect_miss(c, key, kn);
         }
     }
     expect_entries(MANY - discarded);
@@ -418,14 +418,14 @@ Test(flight, invalidate_all_during_fills_marks_them_all_and_clears_the_cache)
     f2 = join(S("k2"), 1);
     flights_invalidate_all(fl);
     expect_entries(0);
-    expect_miss(S("x"));
+    expect_miss(c, S("x"));
     cr_assert_null(cache_get_stale(c, S("y")), "cleared, not expired");
     cr_assert_eq(finish_value(f1, S("k1"), S("v1"), 1), 0);
     cr_assert_eq(finish_value(f2, S("k2"), S("v2"), 1), 0);
     expect_entries(0);
     expect_flight_stats(4, 0, 2, 0, 1);
     cr_assert_eq(fill(S("k1"), S("v1")), 1, "a later fill is not marked");
-    expect_hit(S("k1"), S("v1"));
+    expect_hit(c, S("k1"), S("v1"));
     expect_flight_stats(5, 0, 2, 0, 1);
 }
 
@@ -440,8 +440,8 @@ Test(flight, lost_during_fill_marks_it_and_expires_cached_entries)
     f = join(S("k"), 1);
     flights_lost(fl);
     cr_assert_eq(finish_value(f, S("k"), S("v"), 1), 0);
-    expect_miss(S("x"));
-    expect_miss(S("k"));
+    expect_miss(c, S("x"));
+    expect_miss(c, S("k"));
     expect_entries(1); /* x is kept for stale-if-error */
     fake_now = 5999;
     e = cache_get_stale(c, S("x"));
@@ -451,7 +451,7 @@ Test(flight, lost_during_fill_marks_it_and_expires_cached_entries)
     cr_assert_null(cache_get_stale(c, S("x")), "past the stale window");
     expect_flight_stats(2, 0, 1, 0, 1);
     cr_assert_eq(fill(S("k"), S("v")), 1, "a later fill is not marked");
-    expect_hit(S("k"), S("v"));
+    expect_hit(c, S("k"), S("v"));
     flights_lost(fl);
     expect_flight_stats(3, 0, 1, 0, 2);
 }

@@ -28,7 +28,7 @@ later_join_leads(void (*how)(void))
     how();
     h = join(S("k"), 1); /* after the invalidation: a fill of its own */
     cr_assert_eq(finish_value(h, S("k"), S("new"), 1), 1);
-    expect_hit(S("k"), S("new"));
+    expect_hit(c, S("k"), S("new"));
     old = make_entry(S("k"), S("old"));
     cr_assert_eq(flight_finish(fl, f, 0, old, NULL, 1), 0, "stored over");
     wait_now(g, 0, &o);
@@ -36,7 +36,7 @@ later_join_leads(void (*how)(void))
     cr_assert_eq(o.entry, old, "the follower from before gets its answer");
     cache_release(o.entry);
     cache_release(old);
-    expect_hit(S("k"), S("new"));
+    expect_hit(c, S("k"), S("new"));
 }
 
 static void
@@ -110,7 +110,7 @@ Test(flight_overtaken, overtaken_fills_of_many_keys_end_cleanly)
 
         cr_assert_eq(finish_value(f[i], key, kn, "old", 3, 1), 0);
         cr_assert_eq(finish_value(h[i], key, kn, "new", 3, 1), 1);
-        expect_hit(key, kn, "new", 3);
+        expect_hit(c, key, kn, "new", 3);
     }
     expect_entries(64);
     expect_flight_stats(96, 32, 32, 0, 0);
