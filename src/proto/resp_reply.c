@@ -33,10 +33,11 @@ resp_reply_init(struct resp_reply *r)
     r->depth = 0;
 }
 
-/* Reads the signed number that ends a line at p[0..n): "<digits>\r\n".
- * Returns the bytes it took including CRLF, 0 when the line is not all
- * there yet, or -1 when it is not a number line (or a number beyond any
- * real length or count, 2^60). */
+/* Reads the signed number that ends a line at p[0..n): "<digits>\r\n",
+ * written as Redis writes it (no '+', no leading zero, no "-0"). Returns
+ * the bytes it took including CRLF, 0 when the line is not all there yet,
+ * or -1 when it is not a number line (or a number beyond any real length
+ * or count, 2^60). */
 static long
 number_line(const char *p, size_t n, long long *v)
 {
@@ -53,6 +54,9 @@ number_line(const char *p, size_t n, long long *v)
             return -1;
         }
         x = x * 10 + (p[i] - '0');
+    }
+    if ((i > (size_t)neg + 1 && p[neg] == '0') || (neg && i > 1 && x == 0)) {
+        return -1; /* "01", "-0": Redis writes neither */
     }
     if (i == n || (i + 1 == n && p[i] == '\r')) {
         return 0;
