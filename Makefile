@@ -67,11 +67,13 @@ $(BUILD)/libproxy.a: $(OBJS)
 $(BUILD)/redis-proxy: $(BUILD)/obj/main.o $(BUILD)/libproxy.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# A unit test includes its layer's helpers (tests/unit/LAYER/*_helpers.h)
+# and those every layer shares (tests/unit/unit_helpers.h).
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libproxy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) -Itests/unit/$(firstword $(subst /, ,$*)) \
-	    $(ALL_CFLAGS) -o $@ $< $(BUILD)/libproxy.a $(ALL_LDFLAGS) $(LDLIBS) \
-	    -lcriterion
+	    -Itests/unit $(ALL_CFLAGS) -o $@ $< $(BUILD)/libproxy.a \
+	    $(ALL_LDFLAGS) $(LDLIBS) -lcriterion
 
 $(E2E): $(E2E_SRCS)
 	@mkdir -p $(@D)

@@ -9,105 +9,20 @@
  */
 #include <criterion/criterion.h>
 
-#include <errno.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <arpa/inet.h>
 
 #include "proto/resp.h"
 #include "upstream/commands.h"
+#include "unit_helpers.h"
 
 /* ---- a redis-server of our own ---- */
 
-static pid_t server_pid;
-static int server_port;
+static struct unit_redis server;
 static struct commands *cmds;
 static const struct cmd_table *table;
-
-/* A port the kernel just handed out on 127.0.0.1 (never 6379). */
-static int
-free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0) {
-        port = ntohs(sa.sin_port);
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    return port == 6379 ? -1 : port;
-}
-
-/* 1 once redis-server answers PING on port (within 5 s), 0 if it exits
- * or never does. */
-static int
-await_ping(pid_t pid, int port)
-{
-    for (int i = 0; i < 500; i++) {
-        struct timeval tv = {0, 200000};
-        redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-        redisReply *r = NULL;
-        int ok = 0;
-
-        if (c != NULL && !c->err) {
-            r = redisCommand(c, "PING");
-            ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-        }
-        freeReplyObject(r);
-        redisFree(c);
-        if (ok) {
-            return 1;
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            return 0; /* it died: the port was taken */
-        }
-        usleep(10000);
-    }
-    return 0;
-}
-
-static void
-server_start(void)
-{
-    for (int tries = 0; tries < 3; tries++) {
-        char port[16];
-        pid_t pid;
-
-        server_port = free_port();
-        cr_assert_gt(server_port, 0);
-        snprintf(port, sizeof(port), "%d", server_port);
-        pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            freopen("/dev/null", "w", stdout);
-            execlp("redis-server", "redis-server", "--port", port, "--bind",
-                   "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                   "/tmp", (char *)NULL);
-            _exit(127);
-        }
-        if (await_ping(pid, server_port)) {
-            server_pid = pid;
-            return;
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    cr_assert_fail("redis-server did not start (is it installed?)");
-}
 
 static struct config target_cfg;
 static struct config_ref target_ref;
@@ -127,8 +42,8 @@ setup(void)
     char err[REDIS_ERR_MAX];
     long n;
 
-    server_start();
-    t = target(server_port);
+    unit_redis_start(&server, 0);
+    t = target(server.port);
     cmds = commands_create();
     cr_assert_not_null(cmds);
     n = commands_load(cmds, &t, err);
@@ -143,10 +58,7 @@ teardown(void)
         commands_release(cmds);
         commands_destroy(cmds);
     }
-    if (server_pid > 0) {
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-    }
+    unit_redis_stop(&server);
 }
 
 TestSuite(commands, .init = setup, .fini = teardown, .timeout = 30);
@@ -238,7 +150,7 @@ redis_getkeys(const char *line, struct keys *k)
     char copy[4096], *save = NULL, *tok;
     const char *argv[1100] = {"COMMAND", "GETKEYS"};
     int argc = 2;
-    redisContext *c = redisConnect("127.0.0.1", server_port);
+    redisContext *c = redisConnect("127.0.0.1", server.port);
     redisReply *r;
 
     cr_assert(c != NULL && !c->err);
@@ -445,7 +357,7 @@ Test(commands, flags_are_redis_own)
 
 Test(commands, a_failed_reload_keeps_the_table)
 {
-    struct redis_target dead = target(free_port());
+    struct redis_target dead = target(unit_free_port());
     char err[REDIS_ERR_MAX] = "";
     size_t n = commands_count(table);
 
