@@ -67,11 +67,13 @@ $(BUILD)/libproxy.a: $(OBJS)
 $(BUILD)/redis-proxy: $(BUILD)/obj/main.o $(BUILD)/libproxy.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# A unit test includes its layer's helpers (tests/unit/LAYER/*_helpers.h)
+# and those every layer shares (tests/unit/unit_helpers.h).
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libproxy.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) -Itests/unit/$(firstword $(subst /, ,$*)) \
-	    $(ALL_CFLAGS) -o $@ $< $(BUILD)/libproxy.a $(ALL_LDFLAGS) $(LDLIBS) \
-	    -lcriterion
+	    -Itests/unit $(ALL_CFLAGS) -o $@ $< $(BUILD)/libproxy.a \
+	    $(ALL_LDFLAGS) $(LDLIBS) -lcriterion
 
 $(E2E): $(E2E_SRCS)
 	@mkdir -p $(@D)
@@ -127,12 +129,14 @@ test-tsan: deps
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build/fuzz
-FUZZ_TARGETS := http resp config
+FUZZ_TARGETS := http resp reply config
 FUZZ_SRC_http   := src/proto/http.c src/proto/http_text.c
-FUZZ_SRC_resp   := src/proto/resp.c
+FUZZ_SRC_resp   := src/proto/resp.c src/proto/resp_out.c
+FUZZ_SRC_reply  := src/proto/resp_reply.c src/proto/resp_out.c
 FUZZ_SRC_config := src/base/config.c src/base/config_check.c src/base/config_table.c
 FUZZ_HDR_http   := src/proto/http.h
-FUZZ_HDR_resp   := src/proto/resp.h
+FUZZ_HDR_resp   := src/proto/resp.h src/proto/resp_out.h
+FUZZ_HDR_reply  := src/proto/resp_reply.h src/proto/resp_out.h src/proto/resp.h
 FUZZ_HDR_config := src/base/config.h src/base/config_row.h
 FUZZ_LIBS_config := -linih
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \

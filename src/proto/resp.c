@@ -1,5 +1,5 @@
 /*
- * resp: Redis-protocol request parser and reply encoders.
+ * resp: Redis-protocol request parser (the reply encoders are resp_out).
  *
  * An array command is parsed incrementally (struct resp_parser keeps the
  * count, the bulks done and the current bulk's length between calls), so
@@ -13,14 +13,10 @@
  * accepted and the error texts follow Redis 7 (networking.c, string2ll(),
  * sdssplitargs()), except that we also insist on "\r\n" where Redis trusts
  * the client: after a count and after a bulk's payload.
- *
- * Encoders compute the exact size first and write only when it fits, so a
- * caller can size its buffer with a first call and never sees a partial reply.
+
  */
 #include "proto/resp.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #define ERR_MBULK_LEN "Protocol error: invalid multibulk length"
@@ -413,132 +409,4 @@ resp_iter_next(struct resp_iter *it, struct resp_arg *arg)
     it->p = arg->p + n + 2;
     it->i++;
     return 1;
-}
-
-static size_t
-count_digits(size_t v)
-{
-    size_t n = 1;
-
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
-}
-
-/* Writes "<type><v>\r\n" (ndigits = count_digits(v)); returns its end. */
-static char *
-put_line(char *out, char type, size_t v, size_t ndigits)
-{
-    char *p = out + 1 + ndigits;
-
-    out[0] = type;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    p = out + 1 + ndigits;
-    p[0] = '\r';
-    p[1] = '\n';
-    return p + 2;
-}
-
-/* A reply line must not break the framing: CR and LF become spaces. */
-static void
-blank_newlines(char *p, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++)
-        if (p[i] == '\r' || p[i] == '\n')
-            p[i] = ' ';
-}
-
-size_t
-resp_fmt_simple(char *out, size_t cap, const char *s)
-{
-    size_t len = strlen(s), need = len + 3;
-
-    if (need > cap)
-        return need;
-    out[0] = '+';
-    memcpy(out + 1, s, len);
-    blank_newlines(out + 1, len);
-    out[len + 1] = '\r';
-    out[len + 2] = '\n';
-    return need;
-}
-
-size_t
-resp_fmt_error(char *out, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    size_t len, need;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return 0; /* bad format: nothing to send */
-    len = (size_t)n;
-    need = len + 3;
-    if (need > cap)
-        return need;
-    out[0] = '-';
-    va_start(ap, fmt);
-    vsnprintf(out + 1, cap - 1, fmt, ap);
-    va_end(ap);
-    blank_newlines(out + 1, len);
-    out[len + 1] = '\r';
-    out[len + 2] = '\n';
-    return need;
-}
-
-size_t
-resp_fmt_bulk_header(char *out, size_t cap, size_t len)
-{
-    size_t nd = count_digits(len), need = nd + 3;
-
-    if (need > cap)
-        return need;
-    put_line(out, '$', len, nd);
-    return need;
-}
-
-size_t
-resp_fmt_bulk(char *out, size_t cap, const char *p, size_t len)
-{
-    size_t nd = count_digits(len), need = nd + 3 + len + 2;
-    char *w;
-
-    if (need > cap)
-        return need;
-    w = put_line(out, '$', len, nd);
-    if (len > 0)
-        memcpy(w, p, len);
-    w[len] = '\r';
-    w[len + 1] = '\n';
-    return need;
-}
-
-size_t
-resp_fmt_nil(char *out, size_t cap)
-{
-    if (cap < 5)
-        return 5;
-    memcpy(out, "$-1\r\n", 5);
-    return 5;
-}
-
-size_t
-resp_fmt_array_header(char *out, size_t cap, size_t n)
-{
-    size_t nd = count_digits(n), need = nd + 3;
-
-    if (need > cap)
-        return need;
-    put_line(out, '*', n, nd);
-    return need;
 }

@@ -1,6 +1,6 @@
 /*
  * resp: an incremental, zero-copy parser for Redis-protocol requests
- * (RESP2 multibulk arrays and inline commands), plus reply encoders.
+ * (RESP2 multibulk arrays and inline commands).
  *
  * Contract: the caller owns the bytes and hands in everything received that
  * has not been consumed yet, from the start of the command. The parser
@@ -28,6 +28,8 @@
 #define RP_RESP_H
 
 #include <stddef.h>
+
+#include "proto/resp_out.h"
 
 #define RESP_MAX_ARGS 1048576     /* arguments of an array: Redis's limit */
 #define RESP_MAX_INLINE 16384     /* inline line; longer: protocol error */
@@ -114,17 +116,9 @@ void resp_iter_init(struct resp_iter *it, const struct resp_command *cmd,
 /* Returns 1 with *arg set, or 0 after the last argument. */
 int resp_iter_next(struct resp_iter *it, struct resp_arg *arg);
 
-/*
- * Reply encoders. Each writes into out[0..cap) and returns the bytes written,
- * or the bytes it would need when cap is too small (like snprintf, but
- * nothing is written then). None of them allocates.
- */
-size_t resp_fmt_simple(char *out, size_t cap, const char *s); /* +s\r\n */
-size_t resp_fmt_error(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));                      /* -...\r\n */
-size_t resp_fmt_bulk_header(char *out, size_t cap, size_t len); /* $len\r\n */
-size_t resp_fmt_bulk(char *out, size_t cap, const char *p, size_t len);
-size_t resp_fmt_nil(char *out, size_t cap);                    /* $-1\r\n */
-size_t resp_fmt_array_header(char *out, size_t cap, size_t n); /* *n\r\n */
+/* The reply encoders are resp_out's (resp_out.h). These two names are
+ * kept for src/serve/respd.c until it includes resp_out.h. */
+#define resp_fmt_error resp_out_error
+#define resp_fmt_bulk_header resp_out_bulk_header
 
 #endif

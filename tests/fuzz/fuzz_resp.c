@@ -1,7 +1,7 @@
 /*
  * fuzz_resp: libFuzzer harness for the Redis-protocol request parser, its
- * argument iterator and the reply encoders (src/proto/resp.c), with
- * max_request = FUZZ_MAX_REQUEST.
+ * argument iterator (src/proto/resp.c) and the RESP2 reply encoders
+ * (src/proto/resp_out.c), with max_request = FUZZ_MAX_REQUEST.
  *
  * The input is treated as what one client sent on one connection, read
  * twice. First, one-shot: a mutable exact-size heap copy is parsed the way
@@ -13,7 +13,7 @@
  * give through resp_iter the same arguments as argv, and be
  * RESP_INCOMPLETE on every shorter prefix (re-fed from fresh copies, since
  * inline parsing unescapes in place). Each kept argument is then encoded
- * with resp_fmt_bulk and parsed back. Second, resumed: a fresh copy is fed
+ * with resp_out_bulk and parsed back. Second, resumed: a fresh copy is fed
  * to one resp_parser (with room for inline words) in reads whose sizes
  * come from a generator seeded by the input, the unconsumed bytes moved to
  * a fresh buffer after some reads, as a server compacting its read buffer
@@ -24,6 +24,7 @@
  * and nothing is written unless it fits.
  */
 #include "proto/resp.h"
+#include "proto/resp_out.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -115,17 +116,17 @@ fuzz_enc_call(const struct fuzz_enc *e, char *out, size_t cap)
 {
     switch (e->kind) {
     case FUZZ_BULK:
-        return resp_fmt_bulk(out, cap, e->s, e->n);
+        return resp_out_bulk(out, cap, e->s, e->n);
     case FUZZ_BULK_HEADER:
-        return resp_fmt_bulk_header(out, cap, e->n);
+        return resp_out_bulk_header(out, cap, e->n);
     case FUZZ_ARRAY_HEADER:
-        return resp_fmt_array_header(out, cap, e->n);
+        return resp_out_array_header(out, cap, e->n);
     case FUZZ_NIL:
-        return resp_fmt_nil(out, cap);
+        return resp_out_null(out, cap, 2);
     case FUZZ_SIMPLE:
-        return resp_fmt_simple(out, cap, e->s);
+        return resp_out_simple(out, cap, e->s);
     case FUZZ_ERROR:
-        return resp_fmt_error(out, cap, "%s", e->s);
+        return resp_out_error(out, cap, "%s", e->s);
     }
     abort();
 }
@@ -174,7 +175,7 @@ fuzz_check_bulk(const char *p, size_t len, size_t cap_seed)
     fuzz_encode(&e, cap_seed % (need + 2), need);
     out = malloc(need);
     FUZZ_CHECK(out != NULL);
-    FUZZ_CHECK(resp_fmt_bulk(out, need, p, len) == need);
+    FUZZ_CHECK(resp_out_bulk(out, need, p, len) == need);
     FUZZ_CHECK(memcmp(out, line, hl) == 0);
     FUZZ_CHECK(len == 0 || memcmp(out + hl, p, len) == 0);
     FUZZ_CHECK(memcmp(out + hl + len, "\r\n", 2) == 0);
@@ -251,7 +252,7 @@ fuzz_encoders(const uint8_t *data, size_t size)
     {
         char *out = malloc(need);
         FUZZ_CHECK(out != NULL);
-        FUZZ_CHECK(resp_fmt_error(out, need, "%s", s) == need);
+        FUZZ_CHECK(resp_out_error(out, need, "%s", s) == need);
         FUZZ_CHECK(out[0] == '-' && out[need - 2] == '\r' &&
                    out[need - 1] == '\n');
         for (i = 1; i < need - 2; i++) {

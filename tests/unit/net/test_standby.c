@@ -13,13 +13,12 @@
  * when the gate is right.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 
 #include "net/standby.h"
 #include "base/util.h"
+#include "unit_helpers.h"
 
 #define WAIT_MS 2000
 
@@ -41,15 +40,6 @@ struct worker {
     atomic_int passed; /* standby_idle calls that returned */
     atomic_int done;   /* commands finished */
 };
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
 
 /* What on_block saw: how often it ran, and how many standby_idle calls
  * of the worker `other` had returned during its last call. It gives other

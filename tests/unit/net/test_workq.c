@@ -8,24 +8,29 @@
  * multi-producer / multi-consumer run that checks every item arrives
  * exactly once and each producer's items arrive in the order pushed.
  *
- * Threads report to the test through a mutex and condition variable. The
- * short sleeps only give consumers time to block; every check holds whether
- * or not they did. Every wait is bounded, so a broken queue fails the test
- * instead of hanging it.
+ * Threads report to the test through a mutex and condition variable. A
+ * test about a waiting consumer first sees it asleep in epoll_wait on the
+ * queue's set (/proc/self/task/TID/syscall names the system call a
+ * blocked thread is in, and its arguments), so the wake-up it checks is
+ * the one that ended that wait, not a trypop that found the item before
+ * the consumer ever slept. Every wait is bounded, so a broken queue fails
+ * the test instead of hanging it.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "net/workq.h"
+#include "unit_helpers.h"
 
 #define ITEM(n) ((void *)(uintptr_t)(n))
 #define NUM(p) ((uintptr_t)(p))
@@ -64,15 +69,6 @@ join_within(pthread_t th, long timeout_ms)
 
     cr_assert_eq(rc, 0, "thread still running after %ld ms (rc %d)", timeout_ms,
                  rc);
-}
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
 }
 
 /* Takes an item that must be there, or NULL from a shut-down, drained
@@ -281,16 +277,23 @@ struct popper {
     struct workq *q;
     int ep; /* the epoll set the consumers share */
     pthread_mutex_t lock;
-    pthread_cond_t done_cv;
-    int done;   /* lock */
-    void *item; /* lock */
+    pthread_cond_t done_cv; /* tid set, or done */
+    pid_t tid;              /* lock: the thread's id, 0 until it runs */
+    int done;               /* lock */
+    void *item;             /* lock */
 };
 
 static void *
 popper_main(void *arg)
 {
     struct popper *p = arg;
-    void *item = pop(p->q, p->ep);
+    void *item;
+
+    pthread_mutex_lock(&p->lock);
+    p->tid = (pid_t)syscall(SYS_gettid);
+    pthread_cond_broadcast(&p->done_cv);
+    pthread_mutex_unlock(&p->lock);
+    item = pop(p->q, p->ep);
 
     pthread_mutex_lock(&p->lock);
     p->item = item;
@@ -305,6 +308,7 @@ popper_init(struct popper *p, struct workq *q, int ep)
 {
     p->q = q;
     p->ep = ep;
+    p->tid = 0;
     p->done = 0;
     p->item = NULL;
     cr_assert_eq(pthread_mutex_init(&p->lock, NULL), 0);
@@ -336,6 +340,59 @@ popper_wait(struct popper *p, long timeout_ms)
     done = p->done;
     pthread_mutex_unlock(&p->lock);
     return done;
+}
+
+/* Whether thread tid is asleep in epoll_wait (or epoll_pwait) on ep: the
+ * system call number and first argument /proc shows for a blocked thread
+ * ("running" for one that is not). */
+static int
+in_epoll_wait(pid_t tid, int ep)
+{
+    char path[64], line[256], *end;
+    long nr;
+    FILE *f;
+    int in = 0;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    if (fgets(line, sizeof(line), f) != NULL) {
+        nr = strtol(line, &end, 10);
+        in = end != line &&
+#ifdef SYS_epoll_wait
+             (nr == SYS_epoll_wait || nr == SYS_epoll_pwait) &&
+#else
+             nr == SYS_epoll_pwait &&
+#endif
+             strtol(end, NULL, 16) == ep;
+    }
+    fclose(f);
+    return in;
+}
+
+/* Waits until the popper's thread is asleep in epoll_wait on its set:
+ * it found the queue empty and waits for a wake-up. Fails the test after
+ * about 10 s. */
+static void
+popper_await_sleep(struct popper *p)
+{
+    struct timespec until = deadline_in(10000);
+    pid_t tid;
+    int i;
+
+    pthread_mutex_lock(&p->lock);
+    while (p->tid == 0 &&
+           pthread_cond_timedwait(&p->done_cv, &p->lock, &until) == 0) {
+    }
+    tid = p->tid;
+    pthread_mutex_unlock(&p->lock);
+    cr_assert_neq(tid, 0, "the consumer thread never ran");
+    for (i = 0; i < 10000 && !in_epoll_wait(tid, p->ep); i++) {
+        sleep_ms(1);
+    }
+    cr_assert(in_epoll_wait(tid, p->ep),
+              "consumer %d never slept in epoll_wait", (int)tid);
+    cr_assert_eq(popper_done(p), 0, "pop returned from an empty queue");
 }
 
 static void
@@ -459,8 +516,7 @@ Test(workq, pop_waits_for_a_push_from_another_thread)
 
     popper_init(&p, q, ep);
     cr_assert_eq(pthread_create(&th, NULL, popper_main, &p), 0);
-    sleep_ms(50); /* let it block; the checks hold either way */
-    cr_assert_eq(popper_done(&p), 0, "pop returned from an empty queue");
+    popper_await_sleep(&p);
     cr_assert_eq(workq_push(q, ITEM(42)), WORKQ_OK);
     cr_assert(popper_wait(&p, 5000), "push did not wake the consumer");
     cr_assert_eq(pthread_join(th, NULL), 0);
@@ -481,8 +537,7 @@ Test(workq, shutdown_wakes_a_waiting_consumer_with_null)
     popper_init(&p, q, ep);
     p.item = ITEM(1); /* must be overwritten with NULL */
     cr_assert_eq(pthread_create(&th, NULL, popper_main, &p), 0);
-    sleep_ms(50);
-    cr_assert_eq(popper_done(&p), 0);
+    popper_await_sleep(&p);
     workq_shutdown(q);
     cr_assert(popper_wait(&p, 5000), "shutdown did not wake the consumer");
     cr_assert_eq(pthread_join(th, NULL), 0);
@@ -507,9 +562,8 @@ Test(workq, shutdown_wakes_every_waiting_consumer)
         p[i].item = ITEM(1);
         cr_assert_eq(pthread_create(&th[i], NULL, popper_main, &p[i]), 0);
     }
-    sleep_ms(100);
     for (i = 0; i < WAITERS; i++) {
-        cr_assert_eq(popper_done(&p[i]), 0, "consumer %d returned early", i);
+        popper_await_sleep(&p[i]); /* all asleep in the one set */
     }
     workq_shutdown(q);
     for (i = 0; i < WAITERS; i++) {
@@ -538,7 +592,9 @@ Test(workq, each_push_wakes_one_waiting_consumer)
         popper_init(&p[i], q, ep);
         cr_assert_eq(pthread_create(&th[i], NULL, popper_main, &p[i]), 0);
     }
-    sleep_ms(50);
+    for (i = 0; i < 3; i++) {
+        popper_await_sleep(&p[i]);
+    }
     cr_assert_eq(workq_push(q, ITEM(1)), WORKQ_OK);
     cr_assert_eq(workq_push(q, ITEM(2)), WORKQ_OK);
     cr_assert_eq(workq_push(q, ITEM(4)), WORKQ_OK);

@@ -33,6 +33,7 @@
 #include "net/waiter.h"
 #include "net/workq.h"
 #include "serve/http_conn.h"
+#include "unit_helpers.h"
 
 #define FAR_MS 60000 /* a deadline that never comes during a test */
 #define WAIT_MS 3000 /* bound on waiting for the waiter's thread */
@@ -112,15 +113,6 @@ static inline void
 park(struct fixture *f, struct conn *c, int64_t deadline_ms)
 {
     cr_assert_eq(waiter_park(f->w, c, deadline_ms), 0);
-}
-
-static inline void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000};
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
 }
 
 /* Takes the next ready conn as a worker does; NULL after WAIT_MS. */

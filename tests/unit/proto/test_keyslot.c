@@ -11,134 +11,29 @@
 #include <criterion/criterion.h>
 
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <arpa/inet.h>
 
 #include "proto/keyslot.h"
+#include "unit_helpers.h"
 
 #define RANDOM_KEYS 4000
 #define SEED 20261201u
 
-static pid_t server_pid;
-static int server_port;
-static char server_dir[64];
-static redisContext *ctx;
-
-/* n distinct ports the kernel just handed out on 127.0.0.1 (never 6379). */
-static void
-free_ports(int *ports, int n)
-{
-    int fds[4];
-
-    cr_assert_leq(n, 4);
-    for (int i = 0; i < n; i++) {
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t sl = sizeof(sa);
-
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        cr_assert(fds[i] >= 0 &&
-                  bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-                  getsockname(fds[i], (struct sockaddr *)&sa, &sl) == 0);
-        ports[i] = ntohs(sa.sin_port);
-        if (ports[i] == 6379) {
-            i--; /* held open, so the next one differs */
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        close(fds[i]);
-    }
-}
-
-/* A connection once redis-server answers PING on port (within 5 s), or
- * NULL if it exits or never does. */
-static redisContext *
-await_ping(pid_t pid, int port)
-{
-    for (int i = 0; i < 500; i++) {
-        struct timeval tv = {2, 0};
-        redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-        redisReply *r = NULL;
-
-        if (c != NULL && !c->err) {
-            r = redisCommand(c, "PING");
-            if (r != NULL && r->type == REDIS_REPLY_STATUS) {
-                freeReplyObject(r);
-                return c;
-            }
-        }
-        freeReplyObject(r);
-        redisFree(c);
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            return NULL; /* it died: a port was taken */
-        }
-        usleep(10000);
-    }
-    return NULL;
-}
+static struct unit_redis server;
 
 static void
 setup(void)
 {
-    snprintf(server_dir, sizeof(server_dir), "/tmp/rp-unit-keyslot-XXXXXX");
-    cr_assert_not_null(mkdtemp(server_dir));
-    for (int tries = 0; tries < 3 && ctx == NULL; tries++) {
-        char port[16], bus[16], conf[128];
-        int ports[2];
-        pid_t pid;
-
-        free_ports(ports, 2);
-        server_port = ports[0];
-        snprintf(port, sizeof(port), "%d", ports[0]);
-        snprintf(bus, sizeof(bus), "%d", ports[1]);
-        snprintf(conf, sizeof(conf), "%s/nodes-%d.conf", server_dir, ports[0]);
-        pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            freopen("/dev/null", "w", stdout);
-            execlp("redis-server", "redis-server", "--port", port,
-                   "--cluster-port", bus, "--bind", "127.0.0.1",
-                   "--cluster-enabled", "yes", "--cluster-config-file", conf,
-                   "--save", "", "--appendonly", "no", "--dir", server_dir,
-                   (char *)NULL);
-            _exit(127);
-        }
-        if ((ctx = await_ping(pid, server_port)) != NULL) {
-            server_pid = pid;
-            return;
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    cr_assert_fail("a cluster-enabled redis-server did not start");
+    unit_redis_start(&server, 1);
 }
 
 static void
 teardown(void)
 {
-    char conf[128];
-
-    if (ctx != NULL) {
-        redisFree(ctx);
-        ctx = NULL;
-    }
-    if (server_pid > 0) {
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-    }
-    snprintf(conf, sizeof(conf), "%s/nodes-%d.conf", server_dir, server_port);
-    unlink(conf);
-    rmdir(server_dir);
+    unit_redis_stop(&server);
 }
 
 TestSuite(keyslot, .init = setup, .fini = teardown, .timeout = 30);
@@ -153,14 +48,15 @@ static void
 compare(const struct key *keys, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++) {
-        redisAppendCommand(ctx, "CLUSTER KEYSLOT %b", keys[i].p, keys[i].n);
+        redisAppendCommand(server.ctx, "CLUSTER KEYSLOT %b", keys[i].p,
+                           keys[i].n);
     }
     for (size_t i = 0; i < n; i++) {
         redisReply *r;
         char shown[256] = "";
         size_t len = 0;
 
-        cr_assert_eq(redisGetReply(ctx, (void **)&r), REDIS_OK,
+        cr_assert_eq(redisGetReply(server.ctx, (void **)&r), REDIS_OK,
                      "no reply from redis-server");
         cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "CLUSTER KEYSLOT: %s",
                      r->type == REDIS_REPLY_ERROR ? r->str : "not an integer");

@@ -9,11 +9,9 @@
  * has checked poisoned, must give what the one-shot parse gave at every
  * length. All with max_request = TEST_MAX_REQUEST (8192). The feeding
  * machinery itself, the argument iterator and the limits that need large
- * inputs are in test_resp_feed.c. Encoders are called with every capacity
- * from 0 up to the exact size.
+ * inputs are in test_resp_feed.c; the reply encoders in test_resp_out.c.
  */
 #include <criterion/criterion.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,122 +464,4 @@ Test(resp, parses_pipelined_stream_command_by_command)
     cr_assert_eq(resp_parse(in + off, len - off, TEST_MAX_REQUEST, &cmd, &err),
                  RESP_INCOMPLETE);
     cr_assert_eq(len - off, 10);
-}
-
-/* Encoders. */
-
-#define FILL 0x5a
-
-/*
- * Calls expr (which writes to out with capacity cap) with every cap from 0
- * to the exact size: too small must write nothing and return the size; big
- * enough must write exactly want and nothing after it.
- */
-#define EXPECT_FMT(want_, want_len_, expr)                                     \
-    do {                                                                       \
-        char out[64];                                                          \
-        const char *fmt_want = (want_);                                        \
-        size_t fmt_len = (want_len_), cap, fmt_got, fmt_i;                     \
-                                                                               \
-        cr_assert_lt(fmt_len, sizeof(out));                                    \
-        for (cap = 0; cap <= fmt_len; cap++) {                                 \
-            memset(out, FILL, sizeof(out));                                    \
-            fmt_got = (expr);                                                  \
-            cr_assert_eq(fmt_got, fmt_len, "cap %zu: returned %zu, want %zu",  \
-                         cap, fmt_got, fmt_len);                               \
-            for (fmt_i = cap < fmt_len ? 0 : fmt_len; fmt_i < sizeof(out);     \
-                 fmt_i++)                                                      \
-                cr_assert_eq(out[fmt_i], FILL, "cap %zu: byte %zu written",    \
-                             cap, fmt_i);                                      \
-        }                                                                      \
-        cr_assert(memcmp(out, fmt_want, fmt_len) == 0, "wrote %.*s",           \
-                  (int)fmt_len, out);                                          \
-    } while (0)
-#define EXPECT_FMT_LIT(lit, expr) EXPECT_FMT(lit, sizeof(lit) - 1, expr)
-
-Test(resp, fmt_simple_writes_status_line)
-{
-    EXPECT_FMT_LIT("+OK\r\n", resp_fmt_simple(out, cap, "OK"));
-    EXPECT_FMT_LIT("+PONG\r\n", resp_fmt_simple(out, cap, "PONG"));
-    EXPECT_FMT_LIT("+\r\n", resp_fmt_simple(out, cap, ""));
-}
-
-Test(resp, fmt_simple_replaces_cr_and_lf_with_spaces)
-{
-    EXPECT_FMT_LIT("+a b  c\r\n", resp_fmt_simple(out, cap, "a\rb\r\nc"));
-}
-
-Test(resp, fmt_error_formats_message)
-{
-    EXPECT_FMT_LIT("-ERR unknown command 'FOO'\r\n",
-                   resp_fmt_error(out, cap, "ERR unknown command '%s'", "FOO"));
-    EXPECT_FMT_LIT("-ERR 42\r\n", resp_fmt_error(out, cap, "ERR %d", 42));
-}
-
-Test(resp, fmt_error_replaces_cr_and_lf_with_spaces)
-{
-    EXPECT_FMT_LIT("-ERR a  b c\r\n",
-                   resp_fmt_error(out, cap, "ERR %s", "a\r\nb\nc"));
-}
-
-Test(resp, fmt_error_sends_parser_error_on_one_line)
-{
-    char buf[] = "*1\r\n\r\n";
-    struct resp_command cmd;
-    const char *err = NULL;
-
-    cr_assert_eq(resp_parse(buf, sizeof(buf) - 1, TEST_MAX_REQUEST, &cmd, &err),
-                 RESP_EPROTO);
-    EXPECT_FMT_LIT("-ERR Protocol error: expected '$', got ' '\r\n",
-                   resp_fmt_error(out, cap, "ERR %s", err));
-}
-
-Test(resp, fmt_bulk_header_writes_length_line)
-{
-    EXPECT_FMT_LIT("$0\r\n", resp_fmt_bulk_header(out, cap, 0));
-    EXPECT_FMT_LIT("$9\r\n", resp_fmt_bulk_header(out, cap, 9));
-    EXPECT_FMT_LIT("$10\r\n", resp_fmt_bulk_header(out, cap, 10));
-    EXPECT_FMT_LIT("$8192\r\n", resp_fmt_bulk_header(out, cap, 8192));
-}
-
-Test(resp, fmt_bulk_header_writes_largest_size)
-{
-    char want[32];
-    int n = snprintf(want, sizeof(want), "$%zu\r\n", (size_t)SIZE_MAX);
-
-    EXPECT_FMT(want, (size_t)n, resp_fmt_bulk_header(out, cap, SIZE_MAX));
-}
-
-Test(resp, fmt_bulk_writes_binary_payload)
-{
-    EXPECT_FMT_LIT("$4\r\na\0\r\n\r\n", resp_fmt_bulk(out, cap, "a\0\r\n", 4));
-    EXPECT_FMT_LIT("$5\r\nvalue\r\n", resp_fmt_bulk(out, cap, "value", 5));
-}
-
-Test(resp, fmt_bulk_writes_empty_payload)
-{
-    EXPECT_FMT_LIT("$0\r\n\r\n", resp_fmt_bulk(out, cap, "", 0));
-    EXPECT_FMT_LIT("$0\r\n\r\n", resp_fmt_bulk(out, cap, NULL, 0));
-}
-
-Test(resp, fmt_nil_writes_null_bulk)
-{
-    EXPECT_FMT_LIT("$-1\r\n", resp_fmt_nil(out, cap));
-}
-
-Test(resp, fmt_array_header_writes_count_line)
-{
-    EXPECT_FMT_LIT("*0\r\n", resp_fmt_array_header(out, cap, 0));
-    EXPECT_FMT_LIT("*2\r\n", resp_fmt_array_header(out, cap, 2));
-    EXPECT_FMT_LIT("*1024\r\n", resp_fmt_array_header(out, cap, 1024));
-}
-
-Test(resp, encoders_report_size_for_null_buffer_and_zero_cap)
-{
-    cr_assert_eq(resp_fmt_simple(NULL, 0, "OK"), 5);
-    cr_assert_eq(resp_fmt_error(NULL, 0, "ERR %s", "x"), 8);
-    cr_assert_eq(resp_fmt_bulk_header(NULL, 0, 123), 6);
-    cr_assert_eq(resp_fmt_bulk(NULL, 0, "abc", 3), 9);
-    cr_assert_eq(resp_fmt_nil(NULL, 0), 5);
-    cr_assert_eq(resp_fmt_array_header(NULL, 0, 12), 5);
 }

@@ -9,21 +9,18 @@
  */
 #include <criterion/criterion.h>
 
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "proto/resp.h"
-#include "redis_server.h"
 #include "upstream/commands.h"
+#include "unit_helpers.h"
 
 /* ---- a redis-server of our own ---- */
 
-static pid_t server_pid;
-static int server_port;
+static struct unit_redis server;
 static struct commands *cmds;
 static const struct cmd_table *table;
 
@@ -35,11 +32,7 @@ target(int port)
 {
     config_defaults(&target_cfg); /* connect and command timeouts: 1 s */
     atomic_init(&target_ref.cur, &target_cfg);
-    return (struct redis_target){.host = "127.0.0.1",
-                                 .port = port,
-                                 .user = "",
-                                 .password = "",
-                                 .cfg = &target_ref};
+    return (struct redis_target){"127.0.0.1", port, "", 0, &target_ref};
 }
 
 static void
@@ -49,8 +42,8 @@ setup(void)
     char err[REDIS_ERR_MAX];
     long n;
 
-    server_pid = rs_start(NULL, &server_port);
-    t = target(server_port);
+    unit_redis_start(&server, 0);
+    t = target(server.port);
     cmds = commands_create();
     cr_assert_not_null(cmds);
     n = commands_load(cmds, &t, err);
@@ -65,7 +58,7 @@ teardown(void)
         commands_release(cmds);
         commands_destroy(cmds);
     }
-    rs_stop(server_pid);
+    unit_redis_stop(&server);
 }
 
 TestSuite(commands, .init = setup, .fini = teardown, .timeout = 30);
@@ -157,7 +150,7 @@ redis_getkeys(const char *line, struct keys *k)
     char copy[4096], *save = NULL, *tok;
     const char *argv[1100] = {"COMMAND", "GETKEYS"};
     int argc = 2;
-    redisContext *c = redisConnect("127.0.0.1", server_port);
+    redisContext *c = redisConnect("127.0.0.1", server.port);
     redisReply *r;
 
     cr_assert(c != NULL && !c->err);
@@ -364,7 +357,7 @@ Test(commands, flags_are_redis_own)
 
 Test(commands, a_failed_reload_keeps_the_table)
 {
-    struct redis_target dead = target(rs_free_port());
+    struct redis_target dead = target(unit_free_port());
     char err[REDIS_ERR_MAX] = "";
     size_t n = commands_count(table);
 

@@ -1,0 +1,201 @@
+/*
+ * unit_helpers: what unit tests of every layer share, header-only because
+ * each tests/unit/<layer>/test_*.c is its own binary (the Makefile puts
+ * tests/unit on every one's include path): a sleep that a signal does not
+ * cut short, free ports on 127.0.0.1, and a redis-server of the test's
+ * own, started on one of them and waited for until it answers PING.
+ */
+#ifndef RP_TEST_UNIT_HELPERS_H
+#define RP_TEST_UNIT_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#define UNIT_MAX_PORTS 4
+
+static inline void
+sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* n (<= UNIT_MAX_PORTS) distinct ports the kernel just handed out on
+ * 127.0.0.1, never 6379. Free when this returns: another process may
+ * take one before the caller binds it. */
+static inline void
+unit_free_ports(int *ports, int n)
+{
+    int fds[UNIT_MAX_PORTS];
+
+    cr_assert_leq(n, UNIT_MAX_PORTS);
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t sl = sizeof(sa);
+
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        cr_assert(fds[i] >= 0 &&
+                  bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+                  getsockname(fds[i], (struct sockaddr *)&sa, &sl) == 0);
+        ports[i] = ntohs(sa.sin_port);
+        if (ports[i] == 6379) {
+            i--; /* held open, so the next one differs */
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        close(fds[i]);
+    }
+}
+
+static inline int
+unit_free_port(void)
+{
+    int port;
+
+    unit_free_ports(&port, 1);
+    return port;
+}
+
+/* A redis-server of the test's own on 127.0.0.1. */
+struct unit_redis {
+    pid_t pid;         /* 0 when none runs */
+    int port;          /* its client port */
+    char dir[64];      /* its --dir, made for it; removed by unit_redis_stop */
+    redisContext *ctx; /* a connection it answered PING on */
+};
+
+/* A connection once pid answers PING on port (within 5 s), or NULL if it
+ * exits (its port was taken) or never does. */
+static inline redisContext *
+unit_redis_await_ping(pid_t pid, int port)
+{
+    for (int i = 0; i < 500; i++) {
+        struct timeval tv = {2, 0};
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+        redisReply *r = NULL;
+
+        if (c != NULL && !c->err) {
+            r = redisCommand(c, "PING");
+            if (r != NULL && r->type == REDIS_REPLY_STATUS) {
+                freeReplyObject(r);
+                return c;
+            }
+        }
+        freeReplyObject(r);
+        redisFree(c);
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            return NULL;
+        }
+        sleep_ms(10);
+    }
+    return NULL;
+}
+
+/* Where a cluster node on port keeps its nodes file. */
+static inline void
+unit_redis_conf(char *conf, size_t cap, const char *dir, int port)
+{
+    snprintf(conf, cap, "%s/nodes-%d.conf", dir, port);
+}
+
+/* Runs redis-server in a child that dies with the test: nothing saved,
+ * in cluster mode its bus on bus and its nodes file in dir. */
+static inline pid_t
+unit_redis_spawn(const char *dir, int port, int cluster, int bus)
+{
+    char p[16], b[16], conf[128];
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid > 0) {
+        return pid;
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (freopen("/dev/null", "w", stdout) == NULL) {
+        _exit(126);
+    }
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(b, sizeof(b), "%d", bus);
+    unit_redis_conf(conf, sizeof(conf), dir, port);
+    if (cluster) {
+        execlp("redis-server", "redis-server", "--port", p, "--bind",
+               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
+               "--cluster-enabled", "yes", "--cluster-port", b,
+               "--cluster-config-file", conf, (char *)NULL);
+    } else {
+        execlp("redis-server", "redis-server", "--port", p, "--bind",
+               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
+               (char *)NULL);
+    }
+    _exit(127);
+}
+
+/*
+ * Starts a redis-server (cluster: cluster-enabled, one node, no slots) on
+ * a free port and waits until it answers PING, trying up to three ports
+ * when one is taken meanwhile; fails the test when it does not start.
+ * Stop it with unit_redis_stop.
+ */
+static inline void
+unit_redis_start(struct unit_redis *r, int cluster)
+{
+    char conf[128];
+
+    r->pid = 0;
+    r->ctx = NULL;
+    snprintf(r->dir, sizeof(r->dir), "/tmp/rp-unit-redis-XXXXXX");
+    cr_assert_not_null(mkdtemp(r->dir));
+    for (int tries = 0; tries < 3; tries++) {
+        int ports[2];
+        pid_t pid;
+
+        unit_free_ports(ports, 2);
+        pid = unit_redis_spawn(r->dir, ports[0], cluster, ports[1]);
+        if ((r->ctx = unit_redis_await_ping(pid, ports[0])) != NULL) {
+            r->pid = pid;
+            r->port = ports[0];
+            return;
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        unit_redis_conf(conf, sizeof(conf), r->dir, ports[0]);
+        unlink(conf);
+    }
+    cr_assert_fail("redis-server did not start (is it installed?)");
+}
+
+/* Kills and reaps the server, closes ctx, removes dir and what the server
+ * left there. Safe on a server that did not start. */
+static inline void
+unit_redis_stop(struct unit_redis *r)
+{
+    char conf[128];
+
+    if (r->ctx != NULL) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+    unit_redis_conf(conf, sizeof(conf), r->dir, r->port);
+    unlink(conf);
+    rmdir(r->dir);
+}
+
+#endif
