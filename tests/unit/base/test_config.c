@@ -447,6 +447,7 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     "pool_size = 8\n"                                                          \
     "connect_timeout = 1s\n"                                                   \
     "command_timeout = 1s\n"                                                   \
+    "forward_timeout = 0s\n"                                                   \
     "cluster = off\n"                                                          \
     "seeds =\n"                                                                \
     "cluster_refresh = 5s\n"                                                   \
@@ -616,7 +617,8 @@ Test(config, format_line_lists_every_key_with_the_passwords_masked)
               "server.send_timeout=10s server.max_request=64mb "
               "redis.host=127.0.0.1 redis.port=6379 redis.password=*** "
               "redis.db=0 redis.pool_size=8 redis.connect_timeout=1s "
-              "redis.command_timeout=1s redis.cluster=off redis.seeds= "
+              "redis.command_timeout=1s redis.forward_timeout=0s "
+              "redis.cluster=off redis.seeds= "
               "redis.cluster_refresh=5s cache.ttl=60s cache.capacity=10000 "
               "cache.tracking=on cache.stale_if_error=0s "
               "cache.max_memory=256mb cache.max_value_size=1mb "

@@ -77,6 +77,7 @@ static const struct {
     {"redis", "pool_size", 0},
     {"redis", "connect_timeout", 1},
     {"redis", "command_timeout", 1},
+    {"redis", "forward_timeout", 1},
     {"redis", "cluster", 0},
     {"redis", "seeds", 0},
     {"redis", "cluster_refresh", 1},
@@ -99,7 +100,8 @@ static const char every_key_changed[] =
     "max_clients = 1\nidle_timeout = 1s\nrequest_timeout = 2s\n"
     "password = p\nmax_sessions = 0\nsend_timeout = 3s\nmax_request = 1kb\n"
     "[redis]\nhost = h\nport = 2\npassword = q\ndb = 1\npool_size = 1\n"
-    "connect_timeout = 4s\ncommand_timeout = 5s\ncluster = on\n"
+    "connect_timeout = 4s\ncommand_timeout = 5s\nforward_timeout = 9s\n"
+    "cluster = on\n"
     "seeds = a:1\ncluster_refresh = 6s\n"
     "[cache]\nttl = 7s\ncapacity = 1\ntracking = off\nstale_if_error = 8s\n"
     "max_memory = 0\nmax_value_size = 2kb\n"
@@ -202,7 +204,7 @@ Test(config_diff, every_key_is_reported_with_its_live_flag)
     }
     expect_call(&log, 7, "server.password", "", "***", 1);
     expect_call(&log, 10, "server.max_request", "64mb", "1kb", 1);
-    expect_call(&log, 25, "cache.max_memory", "256mb", "0", 1);
+    expect_call(&log, 26, "cache.max_memory", "256mb", "0", 1);
 }
 
 Test(config_key_live, matches_the_reload_contract)

@@ -59,7 +59,7 @@ arr(const char *line)
 
 /* ---- the proxy's own commands ---- */
 
-Test(resp_local, the_proxy_answers_get_ping_echo_quit_auth_hello_reset)
+Test(resp_local, the_proxy_answers_get_ping_echo_quit_auth_hello_reset_select_client)
 {
     static const struct {
         const char *line;
@@ -80,6 +80,18 @@ Test(resp_local, the_proxy_answers_get_ping_echo_quit_auth_hello_reset)
         {"auth user pw", LOCAL_AUTH},
         {"HELLO 2", LOCAL_HELLO},
         {"RESET", LOCAL_RESET},
+        {"SELECT 2", LOCAL_SELECT},
+        {"select", LOCAL_SELECT}, /* its arity error is the proxy's */
+        {"CLIENT SETNAME n", LOCAL_CLIENT},
+        {"client getname", LOCAL_CLIENT},
+        {"CLIENT SETINFO lib-ver 1", LOCAL_CLIENT},
+        {"CLIENT ID", LOCAL_CLIENT},
+        {"CLIENT INFO", LOCAL_CLIENT},
+        {"CLIENT NO-EVICT on", LOCAL_CLIENT},
+        {"CLIENT NO-TOUCH off", LOCAL_CLIENT},
+        {"CLIENT LIST", LOCAL_NONE},
+        {"CLIENT TRACKING on", LOCAL_NONE},
+        {"CLIENT", LOCAL_NONE},
         {"SET k v", LOCAL_NONE},
         {"MULTI", LOCAL_NONE},
         {"PINGX", LOCAL_NONE},
@@ -103,7 +115,6 @@ Test(resp_local, commands_that_give_the_connection_state_open_a_session)
     static const char *const opens[] = {
         "MULTI",
         "watch k",
-        "SELECT 2",
         "SUBSCRIBE c",
         "PSUBSCRIBE p*",
         "SSUBSCRIBE c",
@@ -111,9 +122,10 @@ Test(resp_local, commands_that_give_the_connection_state_open_a_session)
         "PUNSUBSCRIBE",
         "SUNSUBSCRIBE",
         "MONITOR",
-        "CLIENT LIST",
-        "client setname x",
         "CLIENT TRACKING on",
+        "client reply off",
+        "CLIENT CACHING yes",
+        "CLIENT GETREDIR",
         "WAIT 1 0",
         "BLPOP q 0",
         "brpop q 1",
@@ -142,6 +154,14 @@ Test(resp_local, commands_that_give_the_connection_state_open_a_session)
         "UNWATCH",
         "PING",
         "DBSIZE",
+        "SELECT 2",         /* the conn's database, kept by the proxy */
+        "client setname x", /* ... its name */
+        "CLIENT SETINFO lib-name x",
+        "CLIENT ID",
+        "CLIENT INFO",
+        "CLIENT LIST",      /* about the server: any connection answers */
+        "client kill id 1",
+        "CLIENT PAUSE 10",
     };
 
     for (size_t i = 0; i < sizeof(opens) / sizeof(opens[0]); i++) {
@@ -226,7 +246,7 @@ arg_is(const struct resp_arg *a, const char *s)
     return a != NULL && a->len == strlen(s) && memcmp(a->p, s, a->len) == 0;
 }
 
-Test(resp_local, hello_takes_version_2_auth_and_setname)
+Test(resp_local, hello_takes_version_2_or_3_auth_and_setname)
 {
     struct resp_hello h;
     const char *err;
@@ -234,9 +254,13 @@ Test(resp_local, hello_takes_version_2_auth_and_setname)
     cr_assert_eq(hello("HELLO", &h, &err), 0);
     cr_assert(!h.has_version && h.password == NULL && h.name == NULL);
     cr_assert_eq(hello("HELLO 2", &h, &err), 0);
-    cr_assert(h.has_version && h.password == NULL && h.name == NULL);
+    cr_assert(h.has_version && h.version == 2 && h.password == NULL &&
+              h.name == NULL);
+    cr_assert_eq(hello("HELLO 3", &h, &err), 0);
+    cr_assert(h.has_version && h.version == 3);
     cr_assert_eq(hello("HELLO 2 AUTH user pw", &h, &err), 0);
     cr_assert(arg_is(h.password, "pw"), "the password, not the user");
+    cr_assert(arg_is(h.user, "user"));
     cr_assert_eq(hello("hello 2 setname conn1 auth u secret", &h, &err), 0);
     cr_assert(arg_is(h.name, "conn1") && arg_is(h.password, "secret"));
     cr_assert_eq(hello("HELLO 2 AUTH u p SETNAME n", &h, &err), 0);
@@ -250,10 +274,10 @@ Test(resp_local, hello_errors_are_redis_texts)
         const char *err; /* NULL: a syntax error naming bad */
         const char *bad;
     } cases[] = {
-        {"HELLO 3", "NOPROTO unsupported protocol version", NULL},
+        {"HELLO 4", "NOPROTO unsupported protocol version", NULL},
         {"HELLO 1", "NOPROTO unsupported protocol version", NULL},
         {"HELLO -2", "NOPROTO unsupported protocol version", NULL},
-        {"HELLO 3 AUTH u p", "NOPROTO unsupported protocol version", NULL},
+        {"HELLO 4 AUTH u p", "NOPROTO unsupported protocol version", NULL},
         {"HELLO two", "ERR Protocol version is not an integer or out of range",
          NULL},
         {"HELLO 2x", "ERR Protocol version is not an integer or out of range",
