@@ -120,4 +120,28 @@ expect_miss(struct cache *cache, const char *key, size_t klen)
                    (long long)fake_now);
 }
 
+/* The same for key in database db. */
+static inline void
+expect_hit_db(struct cache *cache, int db, const char *key, size_t klen,
+              const char *val, size_t vlen)
+{
+    struct cache_entry *e = cache_get_db(cache, db, key, klen);
+
+    cr_assert_not_null(e, "miss for '%.*s' in db %d at %lld", (int)klen, key,
+                       db, (long long)fake_now);
+    expect_entry(e, key, klen, val, vlen);
+    cr_assert_eq(cache_entry_db(e), db);
+    cache_release(e);
+}
+
+static inline void
+expect_miss_db(struct cache *cache, int db, const char *key, size_t klen)
+{
+    struct cache_entry *e = cache_get_db(cache, db, key, klen);
+
+    cache_release(e);
+    cr_assert_null(e, "hit for '%.*s' in db %d at %lld", (int)klen, key, db,
+                   (long long)fake_now);
+}
+
 #endif

@@ -45,27 +45,6 @@ put_db(struct cache *c, int db, const char *key, size_t klen, const char *val,
     cache_release(put_db_held(c, db, key, klen, val, vlen));
 }
 
-static void
-expect_hit_db(struct cache *c, int db, const char *key, size_t klen,
-              const char *val, size_t vlen)
-{
-    struct cache_entry *e = cache_get_db(c, db, key, klen);
-
-    cr_assert_not_null(e, "miss for '%.*s' in db %d", (int)klen, key, db);
-    expect_entry(e, key, klen, val, vlen);
-    cr_assert_eq(cache_entry_db(e), db);
-    cache_release(e);
-}
-
-static void
-expect_miss_db(struct cache *c, int db, const char *key, size_t klen)
-{
-    struct cache_entry *e = cache_get_db(c, db, key, klen);
-
-    cache_release(e);
-    cr_assert_null(e, "hit for '%.*s' in db %d", (int)klen, key, db);
-}
-
 static struct cache_stats
 stats_of(struct cache *c)
 {

@@ -16,27 +16,6 @@
 
 TestSuite(flight_db, .fini = teardown);
 
-static void
-expect_hit_db(int db, const char *key, size_t klen, const char *val,
-              size_t vlen)
-{
-    struct cache_entry *e = cache_get_db(c, db, key, klen);
-
-    cr_assert_not_null(e, "'%.*s' is not cached in db %d", (int)klen, key, db);
-    expect_entry(e, key, klen, val, vlen);
-    cr_assert_eq(cache_entry_db(e), db);
-    cache_release(e);
-}
-
-static void
-expect_miss_db(int db, const char *key, size_t klen)
-{
-    struct cache_entry *e = cache_get_db(c, db, key, klen);
-
-    cache_release(e);
-    cr_assert_null(e, "'%.*s' is cached in db %d", (int)klen, key, db);
-}
-
 Test(flight_db, fills_of_one_key_in_two_databases_are_two_fills)
 {
     struct flight *f0, *f1, *f2;
@@ -63,9 +42,9 @@ Test(flight_db, fills_of_one_key_in_two_databases_are_two_fills)
     expect_entry(w1.entry, S("k"), S("one"));
     cr_assert_eq(cache_entry_db(w1.entry), 1);
     cr_assert_eq(flight_finish(fl, f0, 2, NULL, NULL, 1), 0);
-    expect_hit_db(1, S("k"), S("one"));
-    expect_hit_db(2, S("k"), S("two"));
-    expect_miss_db(0, S("k"));
+    expect_hit_db(c, 1, S("k"), S("one"));
+    expect_hit_db(c, 2, S("k"), S("two"));
+    expect_miss_db(c, 0, S("k"));
     forget(&w1);
     forget(&w2);
     expect_spares_told();
@@ -102,9 +81,9 @@ Test(flight_db, an_invalidation_marks_the_key_fills_in_every_database)
     expect_entry(w1.entry, S("k"), S("old1")); /* answered, not stored */
     expect_entry(w2.entry, S("k"), S("old2"));
     for (int db = 0; db < 4; db++) {
-        expect_miss_db(db, S("k"));
+        expect_miss_db(c, db, S("k"));
     }
-    expect_hit_db(1, S("k2"), S("v"));
+    expect_hit_db(c, 1, S("k2"), S("v"));
     forget(&w1);
     forget(&w2);
     expect_in_flight(2); /* the two fills begun after the invalidation */
@@ -139,18 +118,18 @@ Test(flight_db, scoped_losses_and_invalidations_cover_every_database)
     cr_assert_eq(finish_value_db(a1, 1, S("a1"), S("v"), 1), 0);
     cr_assert_eq(finish_value_db(a2, 2, S("a1"), S("v"), 1), 0);
     cr_assert_eq(finish_value_db(b1, 1, S("b1"), S("v"), 1), 1);
-    expect_miss_db(0, S("a0")); /* expired in every db, kept for stale */
-    expect_miss_db(3, S("a0"));
+    expect_miss_db(c, 0, S("a0")); /* expired in every db, kept for stale */
+    expect_miss_db(c, 3, S("a0"));
     e = cache_get_stale_db(c, 3, S("a0"));
     cr_assert_not_null(e);
     cache_release(e);
-    expect_hit_db(3, S("b0"), S("x"));
-    expect_hit_db(1, S("b1"), S("v"));
+    expect_hit_db(c, 3, S("b0"), S("x"));
+    expect_hit_db(c, 1, S("b1"), S("v"));
     b1 = join_db(2, S("b1"), 1);
     flights_invalidate_in(fl, &in_b);
     cr_assert_eq(finish_value_db(b1, 2, S("b1"), S("v"), 1), 0);
     cr_assert_null(cache_get_stale_db(c, 3, S("b0")), "removed, not expired");
-    expect_miss_db(1, S("b1"));
+    expect_miss_db(c, 1, S("b1"));
     expect_entries(2); /* the two expired a0 */
     expect_spares_told();
     expect_flight_stats(7, 0, 3, 0, 2);
