@@ -59,7 +59,8 @@ serve_rounds(struct conn *c)
      * edges since may have been taken while the output was full. */
     c->drained = 0;
     for (round = 0;; round++) {
-        size_t before = c->rlen - c->rpos, cap = c->rcap;
+        size_t before = c->rlen - c->rpos, cap = c->rcap,
+               out = outq_bytes(&c->out);
         int served = 0, held = 1, more;
         long n;
         int rc;
@@ -71,10 +72,11 @@ serve_rounds(struct conn *c)
             }
             held = conn_out_full(c); /* it stopped early for the output */
             if (full && c->rlen - c->rpos == before && c->rcap == cap &&
-                !c->closing) {
-                /* A full buffer the protocol neither consumed nor grew:
-                 * it can never complete. (Protocols enforce their limits
-                 * before this; this only guards against a spin.) */
+                outq_bytes(&c->out) == out && !c->closing && !c->stalled) {
+                /* A full buffer the protocol neither consumed nor grew,
+                 * nor answered anything else: it can never complete.
+                 * (Protocols enforce their limits before this; this only
+                 * guards against a spin.) */
                 return SERVE_CLOSE;
             }
         }

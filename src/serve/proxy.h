@@ -57,9 +57,6 @@ struct proxy {
     struct metrics metrics; /* request counters, latency histograms */
     atomic_ullong client_ids; /* the last RESP client id handed out */
     atomic_long records;      /* command records alive (rcmd.h) */
-    atomic_int databases;     /* Redis's `databases` (0: not read yet) */
-    char redis_version[32];   /* the backing Redis's version, for HELLO
-                                 ("" until read; set before workers run) */
 };
 
 /* The settings now: a snapshot that stays valid (config.h). */

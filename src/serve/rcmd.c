@@ -134,6 +134,7 @@ rfifo_push(struct rfifo *f, struct rcmd *r)
     f->tail = r;
     f->n++;
     f->forwards += r->kind == RCMD_FORWARD;
+    f->lookups += r->kind == RCMD_LOOKUP;
 }
 
 struct rcmd *
@@ -148,6 +149,7 @@ rfifo_pop(struct rfifo *f)
         }
         f->n--;
         f->forwards -= r->kind == RCMD_FORWARD;
+        f->lookups -= r->kind == RCMD_LOOKUP;
         r->next = NULL;
     }
     return r;
@@ -161,6 +163,69 @@ rfifo_abandon_all(struct rfifo *f)
     while ((r = rfifo_pop(f)) != NULL) {
         rcmd_abandon(r);
     }
+}
+
+/* May w change any key (a write whose keys only Redis can tell, or a
+ * write without keys such as FLUSHALL)? A command Redis's table does not
+ * list is taken for none: Redis refuses it (the table is Redis's own,
+ * read again whenever Redis comes back), and if it ever ran, its reply
+ * empties the cache. */
+static int
+writes_anything(const struct rcmd *w)
+{
+    return w->keys_asked || ((w->flags & CMD_WRITE) && w->nkeys == 0);
+}
+
+int
+rfifo_writes_key(const struct rfifo *f, const char *key, size_t klen)
+{
+    const struct rcmd *r;
+    uint32_t i;
+
+    if (f->forwards == 0) {
+        return 0;
+    }
+    for (r = f->head; r != NULL; r = r->next) {
+        if (r->kind != RCMD_FORWARD || rcmd_done((struct rcmd *)r)) {
+            continue;
+        }
+        if (writes_anything(r)) {
+            return 1;
+        }
+        for (i = 0; i < r->nkeys; i++) {
+            if (r->wkey[i] && r->keys[i].len == klen &&
+                memcmp(r->raw + r->keys[i].off, key, klen) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+rfifo_reads_keys_of(const struct rfifo *f, const struct rcmd *w)
+{
+    const struct rcmd *r;
+    uint32_t i;
+
+    if (f->lookups == 0) {
+        return 0;
+    }
+    for (r = f->head; r != NULL; r = r->next) {
+        if (r->kind != RCMD_LOOKUP || rcmd_done((struct rcmd *)r)) {
+            continue;
+        }
+        if (writes_anything(w)) {
+            return 1;
+        }
+        for (i = 0; i < w->nkeys; i++) {
+            if (w->wkey[i] && w->keys[i].len == r->raw_len &&
+                memcmp(w->raw + w->keys[i].off, r->raw, r->raw_len) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
 }
 
 void
@@ -242,7 +307,11 @@ find_keys(struct rcmd *r, const struct resp_command *cmd, const char *raw,
     kw.wkey = (uint8_t *)(r->keys + kw.cap);
     r->wkey = kw.wkey;
     k = commands_keys(ci, cmd, raw, 0, key_found, &kw);
-    if (k == 0 && (r->flags & CMD_WRITE)) {
+    if (r->flags & CMD_WRITE) {
+        memset(kw.wkey, 1, kw.n); /* a write may change any of its keys */
+    } else if (k == 0) {
+        /* A command that is no write may still change the keys its specs
+         * say (EVAL's). */
         kw.writes = 1;
         commands_keys(ci, cmd, raw, 1, key_found, &kw);
     }
@@ -296,9 +365,7 @@ rcmd_command(struct proxy *px, const struct conn *c,
         use = &arr;
     }
     if (((what & RCMD_KEYS_ALL) && all_args(r, use, r->raw) < 0) ||
-        (ci != NULL &&
-         ((what & RCMD_KEYS_ALL) || (r->flags & CMD_WRITE)) &&
-         find_keys(r, use, r->raw, ci, what) < 0)) {
+        (ci != NULL && find_keys(r, use, r->raw, ci, what) < 0)) {
         rcmd_free(r);
         return NULL;
     }

@@ -141,9 +141,8 @@ struct rcmd {
 struct rfifo {
     struct rcmd *head, *tail;
     size_t n;
-    size_t forwards; /* RCMD_FORWARD records in it: a GET behind one of
-                        its own writes must not be answered from the
-                        cache before that write's reply */
+    size_t forwards; /* RCMD_FORWARD records in it */
+    size_t lookups;  /* RCMD_LOOKUP records in it */
 };
 
 /* A new record for the conn c (its waiter slot/gen) of proxy px, of kind
@@ -222,6 +221,19 @@ struct rcmd *rfifo_pop(struct rfifo *f);
 
 /* Abandons every record (the conn is closing). */
 void rfifo_abandon_all(struct rfifo *f);
+
+/*
+ * A client's own order between its commands on one key, when they travel
+ * different ways (a fill on the pipeline of the key, a command on the
+ * client's own): a GET behind a write of that key still waiting for its
+ * reply must go to Redis behind it (rfifo_writes_key: 1 when a FORWARD
+ * record still waiting may change key: it names it, or its keys are not
+ * known), and a write behind a lookup of one of its keys still waiting
+ * must wait for it (rfifo_reads_keys_of: 1 when a LOOKUP record still
+ * waiting reads a key w may change, or any when w's keys are not known).
+ */
+int rfifo_writes_key(const struct rfifo *f, const char *key, size_t klen);
+int rfifo_reads_keys_of(const struct rfifo *f, const struct rcmd *w);
 
 /* Sets c's waiting state from f: waiting while records are held, with the
  * head's deadline when it still waits. */

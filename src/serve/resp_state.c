@@ -17,6 +17,7 @@
 #include "serve/auth.h"
 #include "serve/proxy.h"
 #include "serve/resp_local.h"
+#include "upstream/commands.h"
 #include "upstream/nodes.h"
 
 #define ANSWER_MAX 2048 /* the longest answer built here (CLIENT INFO) */
@@ -35,8 +36,10 @@ resp_state_init(struct resp_state *s, struct proxy *px)
 int
 resp_state_databases(struct proxy *px)
 {
-    int n = atomic_load_explicit(&px->databases, memory_order_relaxed);
+    char version[32];
+    int n;
 
+    commands_server(px->commands, version, sizeof(version), &n);
     return n > 0 ? n : 16;
 }
 
@@ -176,7 +179,13 @@ cmd_auth(struct proxy *px, struct resp_state *s, struct ans *a,
 static void
 hello_reply(struct proxy *px, const struct resp_state *s, struct ans *a)
 {
-    const char *ver = px->redis_version[0] ? px->redis_version : "7.0.0";
+    char ver[32];
+    int dbs;
+
+    commands_server(px->commands, ver, sizeof(ver), &dbs);
+    if (ver[0] == '\0') {
+        snprintf(ver, sizeof(ver), "7.0.0"); /* not learned yet */
+    }
 
     add(a, s->proto == 3 ? "%%7\r\n" : "*14\r\n");
     add(a, "$6\r\nserver\r\n$5\r\nredis\r\n");

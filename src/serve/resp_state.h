@@ -57,7 +57,7 @@ int resp_state_answer(struct proxy *px, struct conn *c, struct resp_state *s,
                       size_t *out_len, int *status);
 
 /* The databases a client may select (Redis's `databases`; 16 until the
- * proxy has read it). */
+ * proxy has read it, or when Redis does not say: CONFIG refused). */
 int resp_state_databases(struct proxy *px);
 
 #endif

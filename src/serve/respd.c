@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/log.h"
 #include "base/util.h"
 #include "cache/cache.h"
 #include "proto/resp.h"
@@ -69,6 +70,8 @@ struct run {
     struct respd_conn *rc;
     const struct cmd_table *table;
     int64_t now_ms;
+    int held_back; /* parsing stopped for something else than input:
+                      replies owed, a full pipeline, a session's turn */
 };
 
 /* ---- answers, in order ---- */
@@ -189,6 +192,7 @@ drain(struct run *r)
 {
     struct rfifo *f = &r->rc->fifo;
     struct rcmd *h;
+
 
     while ((h = f->head) != NULL && !conn_out_full(r->c)) {
         struct account_req o = {
@@ -334,6 +338,12 @@ forward(struct run *r, const struct resp_command *cmd, char *buf,
     if (h == NULL) {
         return -1;
     }
+    if (rfifo_reads_keys_of(&r->rc->fifo, h)) {
+        /* A lookup of its own of a key it changes is still on its way:
+         * the write waits for it, so the lookup reads what was there. */
+        rcmd_free(h);
+        return WAIT;
+    }
     h->deadline_ms = ft > 0 ? r->now_ms + ft : 0;
     return send_record(r, h);
 }
@@ -357,9 +367,9 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
     struct rcmd *h;
     int rc;
 
-    if (r->rc->fifo.forwards > 0) {
-        /* Behind a command of its own still on its way (a write, maybe of
-         * this key): to Redis, after it. */
+    if (rfifo_writes_key(&r->rc->fifo, key->p, key->len)) {
+        /* Behind a write of this key of its own still on its way: to
+         * Redis, after it, so it reads it. */
         return forward(r, cmd, buf, ci);
     }
     h = rcmd_new(r->px, r->c, RCMD_LOOKUP, key->len);
@@ -372,6 +382,7 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
     h->start_us = o.start_us;
     memcpy(h->name, "GET", 3);
     h->name_len = 3;
+    h->db = r->rc->st.db;
     h->deadline_ms = r->now_ms + proxy_cfg(r->px)->command_timeout_ms;
     rc = fetch_lookup(r->px, h, r->rc->st.db, &e);
     if (rc == FETCH_PENDING) {
@@ -786,14 +797,20 @@ serve_loop(struct run *r, struct resp_arg *words)
             return -1;
         }
         if (rc->closing) {
-            return rfifo_empty(&rc->fifo) ? -1 : 0;
+            /* The close waits for every reply owed before it. */
+            r->held_back = !rfifo_empty(&rc->fifo);
+            return r->held_back ? 0 : -1;
         }
         if (rc->session != NULL && rfifo_empty(&rc->fifo) && pump(r) < 0) {
             return -1;
         }
-        if (conn_out_full(c) || rc->fifo.n >= RESPD_MAX_RECORDS ||
+        if (conn_out_full(c)) {
+            return 0; /* back-pressure: the worker parks it */
+        }
+        if (rc->fifo.n >= RESPD_MAX_RECORDS ||
             (rc->session != NULL && session_resetting(rc->session))) {
-            return 0; /* back-pressure, or waiting for +RESET */
+            r->held_back = 1; /* replies owed, or waiting for +RESET */
+            return 0;
         }
         if (avail == 0) {
             c->req_start_ms = 0;
@@ -817,6 +834,7 @@ serve_loop(struct run *r, struct resp_arg *words)
         if (ret == WAIT) {
             /* Parse it again once the replies owed have come. */
             resp_parser_init(&rc->ps, rc->ps.max_request, words);
+            r->held_back = 1;
             return 0;
         }
         conn_consume(c, cmd.consumed);
@@ -844,6 +862,7 @@ serve(struct conn *c)
      * conn even when the client is silent, and never close it as idle
      * while it waits. */
     rfifo_wait_state(&r.rc->fifo, c);
+    c->stalled = r.held_back;
     c->pump = r.rc->session != NULL || c->waiting;
     c->hold = r.rc->session != NULL && session_waiting(r.rc->session);
     return rc;

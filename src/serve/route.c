@@ -167,9 +167,6 @@ invalidate(struct proxy *px, struct rcmd *r)
         }
         return;
     }
-    if (!(r->flags & CMD_WRITE)) {
-        return;
-    }
     if (r->keys_asked) {
         if (r->getkeys == NULL ||
             drop_asked(px, r->getkeys, r->getkeys_len) < 0) {
@@ -185,7 +182,7 @@ invalidate(struct proxy *px, struct rcmd *r)
             n++;
         }
     }
-    if (n == 0 && !refused) {
+    if (n == 0 && !refused && (r->flags & CMD_WRITE)) {
         flush_all(px); /* FLUSHALL, FLUSHDB, SWAPDB, ... */
     }
 }

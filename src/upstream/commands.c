@@ -62,6 +62,8 @@ struct cmd_table {
 struct commands {
     pthread_rwlock_t lock; /* readers: a worker using the table */
     struct cmd_table *table;
+    char version[32];      /* INFO server's redis_version; lock */
+    int databases;         /* CONFIG GET databases; 0 = unknown; lock */
 };
 
 static const struct cmd_table empty_table = {NULL, 0};
@@ -304,6 +306,41 @@ commands_destroy(struct commands *c)
     free(c);
 }
 
+/* The server's version (INFO server) and how many databases it has
+ * (CONFIG GET databases), where it tells: a managed Redis may refuse
+ * either, and what is not learned stays as it was. */
+static void
+learn_server(struct commands *c, struct rconn *rc)
+{
+    char err[REDIS_ERR_MAX], version[32] = "";
+    redisReply *r;
+    const char *v;
+    int dbs = 0;
+
+    r = rconn_call(rc, "INFO", err, NULL, "INFO server");
+    if (r != NULL && r->type == REDIS_REPLY_STRING &&
+        (v = strstr(r->str, "redis_version:")) != NULL) {
+        v += strlen("redis_version:");
+        snprintf(version, sizeof(version), "%.*s", (int)strcspn(v, "\r\n"),
+                 v);
+    }
+    freeReplyObject(r);
+    r = rconn_call(rc, "CONFIG", err, NULL, "CONFIG GET databases");
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+        dbs = atoi(r->element[1]->str);
+    }
+    freeReplyObject(r);
+    pthread_rwlock_wrlock(&c->lock);
+    if (version[0] != '\0') {
+        memcpy(c->version, version, sizeof(version));
+    }
+    if (dbs > 0) {
+        c->databases = dbs;
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
+
 long
 commands_load(struct commands *c, const struct redis_target *target, char *err)
 {
@@ -316,16 +353,19 @@ commands_load(struct commands *c, const struct redis_target *target, char *err)
         return -1;
     }
     r = rconn_call(&rc, "COMMAND", err, NULL, "COMMAND");
-    rconn_close(&rc);
     if (r == NULL) {
+        rconn_close(&rc);
         return -1;
     }
     t = r->type == REDIS_REPLY_ARRAY ? table_from(r) : NULL;
     freeReplyObject(r);
     if (t == NULL) {
+        rconn_close(&rc);
         snprintf(err, REDIS_ERR_MAX, "COMMAND: unexpected reply");
         return -1;
     }
+    learn_server(c, &rc);
+    rconn_close(&rc);
     pthread_rwlock_wrlock(&c->lock);
     old = c->table;
     c->table = t;
@@ -578,4 +618,13 @@ commands_keys(const struct cmd_info *ci, const struct resp_command *cmd,
         free(argv);
     }
     return rc;
+}
+
+void
+commands_server(struct commands *c, char *version, size_t cap, int *databases)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    snprintf(version, cap, "%s", c->version);
+    *databases = c->databases;
+    pthread_rwlock_unlock(&c->lock);
 }

@@ -13,6 +13,9 @@
  * GETKEYS). A Redis older than 7 (no key specs) is served through
  * first/last/step and the write flag.
  *
+ * With it, what the server says of itself that clients see through the
+ * proxy: its version (HELLO) and its number of databases (SELECT).
+ *
  * The table is loaded at start and again whenever the pool reconnects
  * after Redis was down (it may have been upgraded, or have loaded
  * modules). A table is immutable once built; commands_acquire() hands out
@@ -50,6 +53,12 @@ void commands_destroy(struct commands *c);
  * set (the old table stays). */
 long commands_load(struct commands *c, const struct redis_target *target,
                    char *err);
+
+/* What the last load learned of the server itself: its version ("" when
+ * unknown) into version[0..cap), and its number of databases (0 when
+ * unknown). Thread-safe. */
+void commands_server(struct commands *c, char *version, size_t cap,
+                     int *databases);
 
 /* The current table, read-locked until commands_release(). Never NULL. */
 const struct cmd_table *commands_acquire(struct commands *c);

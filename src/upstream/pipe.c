@@ -258,9 +258,7 @@ conn_open(struct pipe *p)
         return -1;
     }
     p->watched = 1;
-    p->cur_db = 0;
-    p->track_sent = p->track_ok = 0;
-    return 0;
+    return 0; /* cur_db and the stream registration: reset at the close */
 }
 
 /* The open in progress failed: nothing of ours was written on it. */
@@ -342,13 +340,15 @@ prepare(struct pipe *p, struct ureq *u)
         long long id = 0;
         uint64_t gen = 0;
 
+        u->track_gen = 0;
         switch (tracking_state(t, &id, &gen)) {
         case TRACKING_OFF:
-            break;
+            break; /* cached on the TTL alone */
         case TRACKING_DOWN:
             u->tracked = 0;
             break;
         case TRACKING_UP:
+            u->track_gen = gen;
             if (p->track_sent != gen) {
                 in = inner_new(p, INNER_TRACK, id, gen);
                 if (in == NULL) {
@@ -449,8 +449,8 @@ deliver(struct pipe *p)
             rconn_fail(&p->rc, "redis sent a reply nobody asked for");
             return -1;
         }
-        if (u->tracked && !is_inner(u)) {
-            u->tracked = p->track_ok != 0 && p->track_ok == p->track_sent;
+        if (u->tracked && u->track_gen != 0) {
+            u->tracked = p->track_ok == u->track_gen;
         }
         u->ops->reply(u, u->got++, r, len, &p->rc.scan);
         rconn_consume(&p->rc);
@@ -681,6 +681,7 @@ pipe_submit(struct pipe *p, struct ureq *u, uint32_t wake_slot,
     u->sent = 0;
     u->got = 0;
     u->retried = 0;
+    u->track_gen = 0;
     u->next = NULL;
     pthread_mutex_lock(&p->lock);
     if (!u->must && (p->count >= PIPE_MAX_CMDS ||

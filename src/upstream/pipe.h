@@ -96,6 +96,8 @@ struct ureq {
                              was read on a registered connection */
     /* The pipe's own, from submit to done: */
     struct ureq *next;
+    uint64_t track_gen; /* the stream registration it was sent under; 0:
+                           none was needed (tracking off) */
     size_t len;       /* bytes in all */
     size_t sent;      /* bytes written so far */
     uint32_t got;     /* replies handed over so far */
