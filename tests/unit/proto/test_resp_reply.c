@@ -33,9 +33,12 @@
 #define SCANS_ATTR(name_, input, type_, attr_)                                 \
     CASE_TEST(name_, input, sizeof(input) - 1, RESP_OK, sizeof(input) - 1,     \
               type_, attr_)
-/* The first reply of input is its first len_ bytes. */
+/* The first reply of input is its first len_ bytes (attr_ of them
+ * attributes). */
+#define SCANS_FIRST_ATTR(name_, input, len_, type_, attr_)                     \
+    CASE_TEST(name_, input, sizeof(input) - 1, RESP_OK, len_, type_, attr_)
 #define SCANS_FIRST(name_, input, len_, type_)                                 \
-    CASE_TEST(name_, input, sizeof(input) - 1, RESP_OK, len_, type_, 0)
+    SCANS_FIRST_ATTR(name_, input, len_, type_, 0)
 #define REJECTS(name_, input)                                                  \
     CASE_TEST(name_, input, sizeof(input) - 1, RESP_EPROTO, 0, 0, 0)
 
@@ -145,8 +148,8 @@ SCANS(scans_attribute_before_map_key_and_value,
       "%1\r\n|1\r\n+a\r\n+b\r\n+k\r\n|0\r\n+v\r\n", '%')
 SCANS(scans_attribute_before_nested_aggregate,
       "*2\r\n|1\r\n+a\r\n*1\r\n:1\r\n*1\r\n:2\r\n:3\r\n", '*')
-CASE_TEST(stops_after_attribute_and_its_reply,
-          "|1\r\n+a\r\n:1\r\n+OK\r\n+NEXT\r\n", 26, RESP_OK, 17, '+', 12)
+SCANS_FIRST_ATTR(stops_after_attribute_and_its_reply,
+                 "|1\r\n+a\r\n:1\r\n+OK\r\n+NEXT\r\n", 17, '+', 12)
 
 /* Streamed strings. */
 
