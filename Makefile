@@ -122,10 +122,11 @@ test-tsan: deps
 	PROXY_BIN=$(abspath $(TSAN_BUILD)/redis-proxy) \
 	    bash tools/run-tests.sh e2e-tsan build/tests/e2e
 
-# libFuzzer harnesses (tests/fuzz/fuzz_MODULE.c, each linked with the one
-# module it drives), built with clang under ASan+UBSan into build/fuzz/ and
-# run for FUZZ_SECONDS each on a scratch copy of tests/fuzz/corpus/; fails
-# if any of them finds a crash, a leak or a broken check.
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, each linked with the modules
+# it drives, FUZZ_SRC_NAME), built with clang under ASan+UBSan into
+# build/fuzz/ and run for FUZZ_SECONDS each on a scratch copy of
+# tests/fuzz/corpus/; fails if any of them finds a crash, a leak or a
+# broken check.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build/fuzz
