@@ -232,10 +232,13 @@ long h_redis_calls(const struct h_redis *r, const char *cmd);
  * (out holds the error text). Thread-safe per c. */
 int h_resp_get(redisContext *c, const char *key, char *out, size_t cap);
 
-/* The byte length of the first n (>= 1) complete RESP2 replies at p[0..len):
- * simple strings, errors, integers, bulk strings (nil "$-1"), arrays (nil
- * "*-1"), nested to any depth. Returns 0 while they are incomplete and -1
- * for bytes that are not RESP2. Pure: no I/O, no allocation. */
+/* The byte length of the first n (>= 1) complete replies at p[0..len),
+ * RESP2 or RESP3: simple strings, errors, integers, bulk strings (nil
+ * "$-1"), arrays (nil "*-1"), and RESP3's null, boolean, double, big
+ * number, blob error, verbatim string, map, set and push, nested to any
+ * depth. A push counts as one reply, as does an attribute together with
+ * the reply it annotates. Returns 0 while they are incomplete and -1 for
+ * bytes that are not RESP. Pure: no I/O, no allocation. */
 long h_reply_len(const char *p, size_t len, int n);
 /* Reads from fd exactly the bytes of the next n replies, never one more,
  * into buf within timeout_ms. Returns their length, or -1 on a timeout, a
