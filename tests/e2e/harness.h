@@ -277,6 +277,10 @@ void h_expect_reply(int fd, const char *want, int timeout_ms, int line);
 #define H_SEND(fd, ...)                                                        \
     h_send_argv((fd), (const char *const[]){__VA_ARGS__, NULL})
 #define H_EXPECT(fd, want) h_expect_reply((fd), (want), H_REPLY_MS, __LINE__)
+/* Sends HELLO proto (2 or 3) on the raw RESP connection fd and reads its
+ * one reply, which must be a map (RESP3) or an array (RESP2) saying
+ * "proto" proto; fails the test otherwise. */
+void h_hello(int fd, int proto);
 
 /* Sends "<method> <path> HTTP/1.1" with Host, the extra header lines
  * (each ending in CRLF; may be NULL) and, when body is not NULL, its
@@ -365,6 +369,9 @@ void h_start_proxy(struct h_proxy *p, const struct h_redis *r,
                    const struct h_proxy_opts *o);
 /* SET key val directly in r, or fails the test. */
 void h_set(const struct h_redis *r, const char *key, const char *val);
+/* SET key val in database db of r directly, or fails the test. */
+void h_set_db(const struct h_redis *r, int db, const char *key,
+              const char *val);
 /* SET key to v[0..n) (any bytes) in r, or fails the test. */
 void h_set_bytes(const struct h_redis *r, const char *key, const char *v,
                  size_t n);
