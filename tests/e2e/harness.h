@@ -227,6 +227,20 @@ long h_redis_info(const struct h_redis *r, const char *section,
 /* "calls" of cmdstat_<cmd> in INFO commandstats (0 if absent, -1 if Redis
  * does not answer), e.g. "get": what Redis counted. */
 long h_redis_calls(const struct h_redis *r, const char *cmd);
+/* A Lua script that keeps Redis busy for ARGV[1] ms, then returns 'done'
+ * (DEBUG SLEEP is off in tests): EVAL H_BUSY_SCRIPT 0 <ms>. */
+#define H_BUSY_SCRIPT                                                          \
+    "local function now() local t = redis.call('TIME') "                       \
+    "return tonumber(t[1]) * 1000000 + tonumber(t[2]) end "                    \
+    "local s = now() while now() - s < tonumber(ARGV[1]) * 1000 do end "       \
+    "return 'done'"
+/* Waits until r runs a busy script sent before (by way of the proxy): a
+ * PING on a direct connection left unanswered for 200 ms (one answered
+ * means the script has not reached r yet: another is sent). Returns that
+ * connection, whose PING's reply not having arrived later says the script
+ * still runs (read it with redisGetReply, then redisFree); fails the test
+ * after timeout_ms. */
+redisContext *h_redis_await_busy(const struct h_redis *r, int timeout_ms);
 /* Sends GET key on c. Returns 1 with the value copied into out (truncated
  * to cap, NUL-terminated), 0 for nil, -1 for an error reply or no reply
  * (out holds the error text). Thread-safe per c. */

@@ -148,6 +148,32 @@ h_redis_calls(const struct h_redis *r, const char *cmd)
     return h__info(r, "commandstats", name, 0);
 }
 
+#define H_BUSY_SIGN_MS 200 /* a PING unanswered this long: Redis is busy */
+
+redisContext *
+h_redis_await_busy(const struct h_redis *r, int timeout_ms)
+{
+    redisContext *q = h_redis_ctx(r);
+    int64_t end = h_now_ms() + timeout_ms;
+
+    cr_assert_not_null(q, "no connection to redis-server");
+    for (;;) {
+        redisReply *rep;
+        int done = 0;
+
+        cr_assert_eq(redisAppendCommand(q, "PING"), REDIS_OK);
+        while (!done) {
+            cr_assert_eq(redisBufferWrite(q, &done), REDIS_OK);
+        }
+        if (h_readable(&q->fd, 1, H_BUSY_SIGN_MS) == 0) {
+            return q;
+        }
+        cr_assert_eq(redisGetReply(q, (void **)&rep), REDIS_OK);
+        freeReplyObject(rep);
+        cr_assert_lt(h_now_ms(), end, "redis-server never ran the script");
+    }
+}
+
 int
 h_resp_get(redisContext *c, const char *key, char *out, size_t cap)
 {

@@ -28,44 +28,6 @@ H_PAIR_SUITE(forward_timeout, 30);
 #define SEND H_SEND
 #define EXPECT H_EXPECT
 
-/* Keeps Redis busy for ARGV[1] ms, then returns 'done'. */
-static const char busy[] =
-    "local function now() local t = redis.call('TIME') "
-    "return tonumber(t[1]) * 1000000 + tonumber(t[2]) end "
-    "local s = now() while now() - s < tonumber(ARGV[1]) * 1000 do end "
-    "return 'done'";
-
-#define BUSY_SIGN_MS 200 /* a PING unanswered this long: Redis is busy */
-
-/* Waits until Redis runs the script sent before: a direct PING left
- * unanswered for BUSY_SIGN_MS (one answered means the script has not
- * reached Redis yet: another is sent). Returns the connection whose PING
- * waits behind the script: its reply not being there later says the
- * script is still running. */
-static redisContext *
-await_script_running(void)
-{
-    redisContext *q = h_redis_ctx(&redis);
-    int64_t end = h_now_ms() + REPLY_MS;
-
-    cr_assert_not_null(q);
-    for (;;) {
-        redisReply *rep;
-        int done = 0;
-
-        cr_assert_eq(redisAppendCommand(q, "PING"), REDIS_OK);
-        while (!done) {
-            cr_assert_eq(redisBufferWrite(q, &done), REDIS_OK);
-        }
-        if (h_readable(&q->fd, 1, BUSY_SIGN_MS) == 0) {
-            return q;
-        }
-        cr_assert_eq(redisGetReply(q, (void **)&rep), REDIS_OK);
-        freeReplyObject(rep);
-        cr_assert_lt(h_now_ms(), end, "Redis never ran the script");
-    }
-}
-
 Test(forward_timeout, slow_forwarded_command_is_not_cut_at_command_timeout)
 {
     char got[512];
@@ -81,9 +43,9 @@ Test(forward_timeout, slow_forwarded_command_is_not_cut_at_command_timeout)
     h_proxy_serving(&proxy);
     a = h_conn(proxy.resp_port);
     b = h_conn(proxy.resp_port);
-    SEND(a, "EVAL", busy, "0", BUSY_MS);
+    SEND(a, "EVAL", H_BUSY_SCRIPT, "0", BUSY_MS);
     SEND(a, "INCR", "after");
-    q = await_script_running();
+    q = h_redis_await_busy(&redis, REPLY_MS);
     /* a fill while Redis is busy: cut at command_timeout */
     SEND(b, "GET", "cold");
     fds[0] = a;
@@ -127,8 +89,8 @@ Test(forward_timeout, forward_timeout_cuts_a_slow_forwarded_command)
                                 "command_timeout = 5s\n"));
     h_proxy_serving(&proxy);
     a = h_conn(proxy.resp_port);
-    SEND(a, "EVAL", busy, "0", BUSY_MS);
-    q = await_script_running();
+    SEND(a, "EVAL", H_BUSY_SCRIPT, "0", BUSY_MS);
+    q = h_redis_await_busy(&redis, REPLY_MS);
     n = h_read_replies(a, 1, got, sizeof(got) - 1, REPLY_MS);
     cr_assert_gt(n, 0, "no reply to the slow EVAL");
     got[n] = '\0';
@@ -141,7 +103,7 @@ Test(forward_timeout, forward_timeout_cuts_a_slow_forwarded_command)
     freeReplyObject(rep);
     SEND(a, "INCR", "after");
     EXPECT(a, ":1\r\n");
-    SEND(a, "EVAL", busy, "0", "1");
+    SEND(a, "EVAL", H_BUSY_SCRIPT, "0", "1");
     EXPECT(a, "$4\r\ndone\r\n");
     redisFree(q);
     close(a);
