@@ -485,7 +485,8 @@ Test(pipeline, slow_command_does_not_stall_other_clients_cache_hits)
     cr_assert_eq(redisGetReply(q, (void **)&rep), REDIS_OK);
     freeReplyObject(rep);
     redisFree(q);
-    cr_assert_eq(h_metric(&proxy, P "cache_hits_total"), 2 * HITS);
+    cr_assert_eq(h_await_metric(&proxy, P "cache_hits_total", 2 * HITS, 2000),
+                 2 * HITS);
     close(a);
     close(b);
     close(h);

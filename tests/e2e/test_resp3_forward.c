@@ -223,7 +223,9 @@ Test(resp3_forward, every_type_and_error_matches_redis_byte_for_byte)
     cr_assert_geq(maps, 2, "maps seen: %d", maps);
     cr_assert_geq(sets, 1, "sets seen: %d", sets);
     cr_assert_geq(doubles, 2, "doubles seen: %d", doubles);
-    cr_assert_eq(h_metric(&proxy, P "cache_hits_total"), FWD_CASE_HITS);
+    cr_assert_eq(
+        h_await_metric(&proxy, P "cache_hits_total", FWD_CASE_HITS, 2000),
+        FWD_CASE_HITS);
     /* BLPOP at the end: the one session, speaking RESP3 as its client */
     cr_assert_eq(h_metric(&proxy, P "sessions_total"), 1);
     close(rfd);
