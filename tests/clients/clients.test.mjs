@@ -18,6 +18,14 @@
 // temporary directory. Prints one line per check and "clients: N passed,
 // M failed"; exits non-zero on any failure.
 //
+// Expected to fail until the rewrite lands (issue 18): every library's
+// "repeated GETs are cache hits" and "opened no session" (today CLIENT
+// SETINFO, which both libraries send on every connection, CLIENT SETNAME
+// and SELECT make the connection a private session, which bypasses the
+// cache), and
+// node-redis with RESP: 3 from "connects" on (the proxy answers HELLO 3
+// with NOPROTO).
+//
 // Usage: node tests/clients/clients.test.mjs (make test-clients)
 //   PROXY_BIN     proxy binary (default build/redis-proxy)
 //   REDIS_SERVER  redis-server (default: the one on PATH)
