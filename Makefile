@@ -6,6 +6,7 @@
 #   make run                  start with ./proxy.ini (and a throwaway redis)
 #   make run-cluster          the same in front of a throwaway local Redis
 #                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
+#   make test-clients         node-redis and ioredis through the proxy
 #   make bench                benchmark harness (tools/bench.sh; QUICK=1 for a
 #                             short smoke run into build/bench)
 #   make bench-syscalls       system calls per request (tools/bench/syscalls.sh)
@@ -167,6 +168,19 @@ test-browser:
 	$(MAKE) --no-print-directory $(BUILD)/redis-proxy
 	npm ci --prefix tests/browser --no-audit --no-fund
 	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/browser/dashboard.test.mjs
+
+# Client libraries from npm (node-redis 5 and ioredis 5, pinned in
+# tests/clients/package-lock.json), each with its defaults, through the
+# proxy in front of a real redis-server (tests/clients/clients.test.mjs
+# starts both on free loopback ports and stops them). Debian's nodejs and
+# npm are installed only when node or npm is missing.
+.PHONY: test-clients
+test-clients:
+	@bash tools/deps.sh \
+	    $$(command -v node >/dev/null && command -v npm >/dev/null || echo nodejs npm)
+	$(MAKE) --no-print-directory $(BUILD)/redis-proxy
+	npm ci --prefix tests/clients --no-audit --no-fund
+	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/clients/clients.test.mjs
 
 run: $(BUILD)/redis-proxy
 	@bash tools/run.sh $(BUILD)/redis-proxy

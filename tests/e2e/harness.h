@@ -227,15 +227,32 @@ long h_redis_info(const struct h_redis *r, const char *section,
 /* "calls" of cmdstat_<cmd> in INFO commandstats (0 if absent, -1 if Redis
  * does not answer), e.g. "get": what Redis counted. */
 long h_redis_calls(const struct h_redis *r, const char *cmd);
+/* A Lua script that keeps Redis busy for ARGV[1] ms, then returns 'done'
+ * (DEBUG SLEEP is off in tests): EVAL H_BUSY_SCRIPT 0 <ms>. */
+#define H_BUSY_SCRIPT                                                          \
+    "local function now() local t = redis.call('TIME') "                       \
+    "return tonumber(t[1]) * 1000000 + tonumber(t[2]) end "                    \
+    "local s = now() while now() - s < tonumber(ARGV[1]) * 1000 do end "       \
+    "return 'done'"
+/* Waits until r runs a busy script sent before (by way of the proxy): a
+ * PING on a direct connection left unanswered for 200 ms (one answered
+ * means the script has not reached r yet: another is sent). Returns that
+ * connection, whose PING's reply not having arrived later says the script
+ * still runs (read it with redisGetReply, then redisFree); fails the test
+ * after timeout_ms. */
+redisContext *h_redis_await_busy(const struct h_redis *r, int timeout_ms);
 /* Sends GET key on c. Returns 1 with the value copied into out (truncated
  * to cap, NUL-terminated), 0 for nil, -1 for an error reply or no reply
  * (out holds the error text). Thread-safe per c. */
 int h_resp_get(redisContext *c, const char *key, char *out, size_t cap);
 
-/* The byte length of the first n (>= 1) complete RESP2 replies at p[0..len):
- * simple strings, errors, integers, bulk strings (nil "$-1"), arrays (nil
- * "*-1"), nested to any depth. Returns 0 while they are incomplete and -1
- * for bytes that are not RESP2. Pure: no I/O, no allocation. */
+/* The byte length of the first n (>= 1) complete replies at p[0..len),
+ * RESP2 or RESP3: simple strings, errors, integers, bulk strings (nil
+ * "$-1"), arrays (nil "*-1"), and RESP3's null, boolean, double, big
+ * number, blob error, verbatim string, map, set and push, nested to any
+ * depth. A push counts as one reply, as does an attribute together with
+ * the reply it annotates. Returns 0 while they are incomplete and -1 for
+ * bytes that are not RESP. Pure: no I/O, no allocation. */
 long h_reply_len(const char *p, size_t len, int n);
 /* Reads from fd exactly the bytes of the next n replies, never one more,
  * into buf within timeout_ms. Returns their length, or -1 on a timeout, a
@@ -274,6 +291,10 @@ void h_expect_reply(int fd, const char *want, int timeout_ms, int line);
 #define H_SEND(fd, ...)                                                        \
     h_send_argv((fd), (const char *const[]){__VA_ARGS__, NULL})
 #define H_EXPECT(fd, want) h_expect_reply((fd), (want), H_REPLY_MS, __LINE__)
+/* Sends HELLO proto (2 or 3) on the raw RESP connection fd and reads its
+ * one reply, which must be a map (RESP3) or an array (RESP2) saying
+ * "proto" proto; fails the test otherwise. */
+void h_hello(int fd, int proto);
 
 /* Sends "<method> <path> HTTP/1.1" with Host, the extra header lines
  * (each ending in CRLF; may be NULL) and, when body is not NULL, its
@@ -362,6 +383,9 @@ void h_start_proxy(struct h_proxy *p, const struct h_redis *r,
                    const struct h_proxy_opts *o);
 /* SET key val directly in r, or fails the test. */
 void h_set(const struct h_redis *r, const char *key, const char *val);
+/* SET key val in database db of r directly, or fails the test. */
+void h_set_db(const struct h_redis *r, int db, const char *key,
+              const char *val);
 /* SET key to v[0..n) (any bytes) in r, or fails the test. */
 void h_set_bytes(const struct h_redis *r, const char *key, const char *v,
                  size_t n);

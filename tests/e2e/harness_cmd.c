@@ -71,6 +71,24 @@ h_expect_reply(int fd, const char *want, int timeout_ms, int line)
               len > 0 ? "" : " (no reply)");
 }
 
+void
+h_hello(int fd, int proto)
+{
+    char req[32], got[4096], want[32], e[1024];
+    long len;
+
+    snprintf(req, sizeof(req), "HELLO %d\r\n", proto);
+    snprintf(want, sizeof(want), "$5\r\nproto\r\n:%d\r\n", proto);
+    cr_assert_eq(h_sends(fd, req), 0, "send HELLO %d", proto);
+    len = h_read_replies(fd, 1, got, sizeof(got) - 1, H_REPLY_MS);
+    got[len > 0 ? len : 0] = '\0';
+    cr_assert(len > 0 && got[0] == (proto == 3 ? '%' : '*') &&
+                  strstr(got, want) != NULL,
+              "HELLO %d: \"%s\"%s", proto,
+              h_escape(got, len > 0 ? (size_t)len : 0, e, sizeof(e)),
+              len > 0 ? "" : " (no reply)");
+}
+
 int
 h_http_do(int fd, const char *method, const char *path, const char *extra,
           const void *body, size_t blen, struct h_resp *r, int timeout_ms)

@@ -60,6 +60,23 @@ h_set(const struct h_redis *r, const char *key, const char *val)
 }
 
 void
+h_set_db(const struct h_redis *r, int db, const char *key, const char *val)
+{
+    redisContext *c = h_redis_ctx(r);
+    redisReply *rep;
+
+    cr_assert_not_null(c);
+    rep = redisCommand(c, "SELECT %d", db);
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS, "SELECT %d", db);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "SET %s %s", key, val);
+    cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS, "SET %s in db %d",
+              key, db);
+    freeReplyObject(rep);
+    redisFree(c);
+}
+
+void
 h_set_bytes(const struct h_redis *r, const char *key, const char *v, size_t n)
 {
     redisContext *c = h_redis_ctx(r);

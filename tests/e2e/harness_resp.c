@@ -6,11 +6,13 @@
  *
  * The reply framer does no I/O, as hiredis's reader: bytes go in, the
  * length of the first n complete replies comes out, 0 ("incomplete") is a
- * normal answer. RESP2 arrays announce their element count, so framing
- * needs no stack: it counts the replies still owed, and an array of k adds
- * k of them. h_read_replies peeks at what has arrived and consumes exactly
- * the framed bytes, so the next reply stays in the socket for the next
- * call.
+ * normal answer. It frames RESP2 and RESP3 alike. Every aggregate
+ * announces its element count, so framing needs no stack: it counts the
+ * replies still owed, and an array, set or push of k adds k of them, a
+ * map of k adds 2k, and an attribute of k adds 2k + 1 (its pairs, then
+ * the reply it annotates, which is what counts as one). h_read_replies peeks at
+ * what has arrived and consumes exactly the framed bytes, so the next reply
+ * stays in the socket for the next call.
  */
 #include "harness.h"
 #include "harness_int.h"
@@ -146,6 +148,32 @@ h_redis_calls(const struct h_redis *r, const char *cmd)
     return h__info(r, "commandstats", name, 0);
 }
 
+#define H_BUSY_SIGN_MS 200 /* a PING unanswered this long: Redis is busy */
+
+redisContext *
+h_redis_await_busy(const struct h_redis *r, int timeout_ms)
+{
+    redisContext *q = h_redis_ctx(r);
+    int64_t end = h_now_ms() + timeout_ms;
+
+    cr_assert_not_null(q, "no connection to redis-server");
+    for (;;) {
+        redisReply *rep;
+        int done = 0;
+
+        cr_assert_eq(redisAppendCommand(q, "PING"), REDIS_OK);
+        while (!done) {
+            cr_assert_eq(redisBufferWrite(q, &done), REDIS_OK);
+        }
+        if (h_readable(&q->fd, 1, H_BUSY_SIGN_MS) == 0) {
+            return q;
+        }
+        cr_assert_eq(redisGetReply(q, (void **)&rep), REDIS_OK);
+        freeReplyObject(rep);
+        cr_assert_lt(h_now_ms(), end, "redis-server never ran the script");
+    }
+}
+
 int
 h_resp_get(redisContext *c, const char *key, char *out, size_t cap)
 {
@@ -223,6 +251,85 @@ h__number(const char *p, long n, long long *v)
     return 0;
 }
 
+/* What a reply's header (its first byte) announces. */
+enum h__kind {
+    H__LINE,      /* + - : , ( : the line is all */
+    H__NUMBER,    /* : the line is an integer */
+    H__BLOB,      /* $ ! = : a length, then that many bytes and CRLF */
+    H__AGGREGATE, /* * ~ > % | : a count of replies that follow */
+    H__NULL,      /* _ : an empty line */
+    H__BOOLEAN,   /* # : t or f */
+};
+
+/* The kind of header ch, or -1 for a byte no reply starts with. */
+static int
+h__kind(char ch)
+{
+    switch (ch) {
+    case '+':
+    case '-':
+    case ',':
+    case '(':
+        return H__LINE;
+    case ':':
+        return H__NUMBER;
+    case '$':
+    case '!':
+    case '=':
+        return H__BLOB;
+    case '*':
+    case '~':
+    case '>':
+    case '%':
+    case '|':
+        return H__AGGREGATE;
+    case '_':
+        return H__NULL;
+    case '#':
+        return H__BOOLEAN;
+    default:
+        return -1;
+    }
+}
+
+/* The replies an aggregate header ch with count v adds to those owed:
+ * a map's and an attribute's pairs, and the reply an attribute
+ * annotates. */
+static long long
+h__owed(char ch, long long v)
+{
+    if (v <= 0) {
+        return ch == '|' ? 1 : 0;
+    }
+    return ch == '%' ? 2 * v : ch == '|' ? 2 * v + 1 : v;
+}
+
+/* Checks the line of a header of kind k (at p, n bytes): the number of a
+ * blob or an aggregate into *v. Only $ and * may be -1 (RESP2's nils).
+ * Returns 0 or -1. */
+static int
+h__header(char ch, int k, const char *p, long n, long long *v)
+{
+    *v = 0;
+    switch (k) {
+    case H__NUMBER:
+        return h__number(p, n, v);
+    case H__BLOB:
+    case H__AGGREGATE:
+        if (h__number(p, n, v) != 0 || *v < (ch == '$' || ch == '*' ? -1 : 0) ||
+            *v > (k == H__BLOB ? H_BULK_MAX : H_ARRAY_MAX)) {
+            return -1;
+        }
+        return 0;
+    case H__NULL:
+        return n == 0 ? 0 : -1;
+    case H__BOOLEAN:
+        return n == 1 && (p[0] == 't' || p[0] == 'f') ? 0 : -1;
+    default:
+        return 0;
+    }
+}
+
 long
 h_reply_len(const char *p, size_t len, int n)
 {
@@ -232,38 +339,26 @@ h_reply_len(const char *p, size_t len, int n)
     while (owed > 0) {
         long long v = 0;
         long line;
+        int k;
 
         if (pos == len) {
             return 0;
         }
-        if (strchr("+-:$*", p[pos]) == NULL || p[pos] == '\0') {
+        if ((k = h__kind(p[pos])) < 0) {
             return -1;
         }
         line = h__line(p + pos + 1, len - pos - 1);
         if (line < 0) {
             return line == -2 ? 0 : -1;
         }
-        switch (p[pos]) {
-        case '+':
-        case '-':
-            break;
-        case ':':
-            if (h__number(p + pos + 1, line, &v) != 0) {
-                return -1;
-            }
-            break;
-        default: /* '$', '*' */
-            if (h__number(p + pos + 1, line, &v) != 0 || v < -1 ||
-                v > (p[pos] == '$' ? H_BULK_MAX : H_ARRAY_MAX)) {
-                return -1;
-            }
-            break;
+        if (h__header(p[pos], k, p + pos + 1, line, &v) != 0) {
+            return -1;
         }
         owed--;
-        if (p[pos] == '*' && v > 0) {
-            owed += v;
+        if (k == H__AGGREGATE) {
+            owed += h__owed(p[pos], v);
         }
-        if (p[pos] == '$' && v >= 0) {
+        if (k == H__BLOB && v >= 0) {
             size_t body = pos + 1 + (size_t)line + 2;
 
             if (len < body + (size_t)v + 2) {

@@ -1,8 +1,8 @@
 /*
  * Tests of the end-to-end harness's own helpers, the ones the suites take
- * as evidence: the RESP reply framer (fed every prefix of each reply, as
- * picohttpparser's tests do, so "incomplete" is checked up to the last
- * byte), reading exactly n replies off a socket, VmRSS, and the waiting
+ * as evidence: the RESP2 and RESP3 reply framer (fed every prefix of each
+ * reply, as picohttpparser's tests do, so "incomplete" is checked up to the
+ * last byte), reading exactly n replies off a socket, VmRSS, and the waiting
  * helpers. No redis-server or proxy is started here.
  */
 #include "harness.h"
@@ -46,6 +46,23 @@ static const struct framed {
     {R("*1\r\n*1\r\n*1\r\n*0\r\n"), 1},
     {R("+a\r\n:1\r\n$1\r\nx\r\n"), 3},
     {R("*1\r\n$-1\r\n*1\r\n*-1\r\n"), 2},
+    /* RESP3 */
+    {R("_\r\n"), 1},
+    {R("#t\r\n"), 1},
+    {R(",3.14\r\n"), 1},
+    {R(",-inf\r\n"), 1},
+    {R("(3492890328409238509324850943850943825024385\r\n"), 1},
+    {R("!21\r\nSYNTAX invalid syntax\r\n"), 1},
+    {R("=15\r\ntxt:Some string\r\n"), 1},
+    {R("%2\r\n+first\r\n:1\r\n$6\r\nsecond\r\n_\r\n"), 1},
+    {R("%0\r\n"), 1},
+    {R("~3\r\n:1\r\n#f\r\n,1.5\r\n"), 1},
+    {R(">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"), 1},
+    {R("*2\r\n%1\r\n$1\r\nk\r\n~1\r\n_\r\n>1\r\n:0\r\n"), 1},
+    /* an attribute and the reply it annotates are one reply */
+    {R("|1\r\n+ttl\r\n:3600\r\n$1\r\nv\r\n"), 1},
+    {R("*2\r\n|1\r\n+a\r\n+b\r\n:1\r\n:2\r\n"), 1},
+    {R(">2\r\n+pong\r\n$0\r\n\r\n+OK\r\n_\r\n"), 3},
 };
 
 Test(harness, reply_len_is_incomplete_on_every_prefix_and_exact_at_the_end)
@@ -96,18 +113,42 @@ Test(harness, reply_len_counts_replies_one_by_one)
     cr_assert_eq(h_reply_len(R(three), 4), 0, "a fourth is not there yet");
 }
 
-Test(harness, reply_len_rejects_bytes_that_are_not_resp2)
+Test(harness, reply_len_rejects_bytes_that_are_not_resp)
 {
     static const struct {
         const char *p;
         size_t len;
     } bad[] = {
-        {R("?x\r\n")},          {R("PONG\r\n")},      {R("+a\nb\r\n")},
-        {R("+a\rb\r\n")},       {R(":\r\n")},         {R(":12a\r\n")},
-        {R(":+1\r\n")},         {R("$\r\n")},         {R("$abc\r\n")},
-        {R("$-2\r\n")},         {R("$+1\r\nx\r\n")},  {R("$3\r\nabcXY")},
-        {R("*-2\r\n")},         {R("*x\r\n")},        {R("*1\r\n?\r\n")},
-        {R("$1000000000\r\n")}, {R("*2\r\n+a\r\n!")},
+        {R("?x\r\n")},
+        {R("PONG\r\n")},
+        {R("+a\nb\r\n")},
+        {R("+a\rb\r\n")},
+        {R(":\r\n")},
+        {R(":12a\r\n")},
+        {R(":+1\r\n")},
+        {R("$\r\n")},
+        {R("$abc\r\n")},
+        {R("$-2\r\n")},
+        {R("$+1\r\nx\r\n")},
+        {R("$3\r\nabcXY")},
+        {R("*-2\r\n")},
+        {R("*x\r\n")},
+        {R("*1\r\n?\r\n")},
+        {R("$1000000000\r\n")},
+        {R("*2\r\n+a\r\n?")},
+        /* RESP3 */
+        {R("_x\r\n")},
+        {R("#x\r\n")},
+        {R("#\r\n")},
+        {R("#tt\r\n")},
+        {R("%-1\r\n")},
+        {R("~-1\r\n")},
+        {R(">-1\r\n")},
+        {R("|-1\r\n")},
+        {R("!-1\r\n")},
+        {R("=-1\r\n")},
+        {R("%x\r\n")},
+        {R("=3\r\nabcXY")},
     };
     size_t i;
 
