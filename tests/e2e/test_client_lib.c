@@ -77,7 +77,7 @@ Test(client_lib, redis_py_pipelines_transactions_pubsub_blocking_and_scan)
     cr_assert_str_eq(out, want);
     /* It ran through the proxy: transactions and pub/sub on sessions (a
      * connection stays one, and redis-py reuses its connections), the
-     * repeated GETs of pl:1..4 from the cache (pl:0 was written since). */
+     * second read of pl:0..4 from the cache. */
     cr_assert_geq(h_metric(&proxy, "redis_proxy_sessions_total"), 2);
     cr_assert_geq(h_metric(&proxy, "redis_proxy_cache_hits_total"), 4);
     cr_assert_eq(h_await_metric(&proxy, "redis_proxy_sessions_open", 0, 3000),

@@ -118,8 +118,10 @@ Test(resp3_session, pubsub_pushes_interleave_with_replies_as_in_redis)
     SAME(rpub, ppub, "PUBLISH c2", 1, out, C("PUBLISH", "c2", "m3"));
     PUSHED(rfd, pfd, "message on c2", 1, out);
     cr_assert_str_eq(out, ">3\r\n$7\r\nmessage\r\n$2\r\nc2\r\n$2\r\nm3\r\n");
-    SAME(rfd, pfd, "UNSUBSCRIBE, PUNSUBSCRIBE", 3, out, C("UNSUBSCRIBE"),
-         C("PUNSUBSCRIBE", "p*"));
+    /* The channels named: a bare UNSUBSCRIBE goes through them in the
+     * server's hash order, which differs between two servers. */
+    SAME(rfd, pfd, "UNSUBSCRIBE, PUNSUBSCRIBE", 3, out,
+         C("UNSUBSCRIBE", "c2", "c1"), C("PUNSUBSCRIBE", "p*"));
     SAME(rfd, pfd, "GET after", 2, out, C("GET", "nosuch"), C("HGETALL", "k"));
     cr_assert(strncmp(out, "_\r\n-WRONGTYPE", 13) == 0, "%s", out);
     cr_assert_eq(h_await_metric(&proxy, P "sessions_total", 1, 2000), 1);
