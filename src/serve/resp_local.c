@@ -129,8 +129,11 @@ resp_local_opens_session(const struct resp_command *cmd,
         return 1;
     }
     if (is(a, "CLIENT")) {
+        /* A subcommand Redis does not know (a newer client library's) it
+         * refuses, giving no state: no session for it. */
         return cmd->argc < 2 ||
-               resp_local_client_kind(&cmd->argv[1]) == CLIENT_SESSION;
+               (resp_local_client_kind(&cmd->argv[1]) == CLIENT_SESSION &&
+                !(ci != NULL && commands_is_container(ci)));
     }
     if (is(a, "XREAD") || is(a, "XREADGROUP")) {
         return has_block_option(cmd);

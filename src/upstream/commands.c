@@ -451,6 +451,12 @@ commands_find(const struct cmd_table *t, const struct resp_arg *argv,
     return ci;
 }
 
+int
+commands_is_container(const struct cmd_info *ci)
+{
+    return ci->nsubs > 0;
+}
+
 unsigned
 commands_flags(const struct cmd_info *ci)
 {

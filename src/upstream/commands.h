@@ -73,6 +73,10 @@ size_t commands_count(const struct cmd_table *t);
 const struct cmd_info *commands_find(const struct cmd_table *t,
                                      const struct resp_arg *argv, size_t argc);
 
+/* 1 when ci is a container command (CLIENT, CONFIG...): commands_find
+ * returns it for a subcommand Redis does not know. */
+int commands_is_container(const struct cmd_info *ci);
+
 /* The entry's flags (CMD_*). */
 unsigned commands_flags(const struct cmd_info *ci);
 
