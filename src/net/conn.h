@@ -97,37 +97,37 @@ struct conn {
     void *proto;                  /* the protocol's per-conn state, or NULL */
     uint32_t slot;                /* waiter slot, held for life */
     uint32_t gen;                 /* the slot's generation for this conn */
-    int64_t req_start_ms;    /* first byte of a partial request; 0 = none */
-    int64_t stall_ms;        /* since when queued output has made no
-                                progress; 0 = none waiting or it moves */
-    unsigned drained : 1;    /* the last read left room: the socket had
-                                nothing more just then */
-    unsigned eof : 1;        /* the peer closed its side; answer what came */
-    unsigned closing : 1;    /* close once the output is flushed */
-    unsigned attached : 1;   /* registered with the waiter */
-    unsigned want_write : 1; /* the waiter reports writability too */
-    unsigned pump : 1;       /* the protocol moves bytes of its own (a
-                                session): serve it even without input */
-    unsigned hold : 1;       /* it waits on its own peer (a blocked or
-                                subscribed session): no idle timeout */
-    unsigned waiting : 1;    /* replies are owed to it by Redis (its
-                                protocol's records in flight): not idle,
-                                and not closed at EOF before they came */
-    unsigned stalled : 1;    /* read nothing more now: the protocol waits
-                                for a reply before it parses on */
+    int64_t req_start_ms;     /* first byte of a partial request; 0 = none */
+    int64_t stall_ms;         /* since when queued output has made no
+                                 progress; 0 = none waiting or it moves */
+    unsigned drained : 1;     /* the last read left room: the socket had
+                                 nothing more just then */
+    unsigned eof : 1;         /* the peer closed its side; answer what came */
+    unsigned closing : 1;     /* close once the output is flushed */
+    unsigned attached : 1;    /* registered with the waiter */
+    unsigned want_write : 1;  /* the waiter reports writability too */
+    unsigned pump : 1;        /* the protocol moves bytes of its own (a
+                                 session): serve it even without input */
+    unsigned hold : 1;        /* it waits on its own peer (a blocked or
+                                 subscribed session): no idle timeout */
+    unsigned waiting : 1;     /* replies are owed to it by Redis (its
+                                 protocol's records in flight): not idle,
+                                 and not closed at EOF before they came */
+    unsigned stalled : 1;     /* read nothing more now: the protocol waits
+                                 for a reply before it parses on */
     int64_t wait_deadline_ms; /* while waiting: when the first reply owed
                                  is overdue (the protocol then answers it
                                  with a timeout); 0 = none */
-    char *rbuf;              /* rbuf_inline, or a larger heap buffer */
-    size_t rcap;             /* bytes rbuf holds */
-    size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */
-    size_t discard;          /* HTTP body bytes still to skip */
-    size_t parsed_len;       /* HTTP: bytes of the partial request already
-                                handed to the parser (from rpos); 0 = none */
-    struct http_request req; /* HTTP: the request being parsed; while its
-                                head is partial, its progress is what
-                                http_parse_request_resume() goes on from */
-    struct outq out;         /* unsent output */
+    char *rbuf;               /* rbuf_inline, or a larger heap buffer */
+    size_t rcap;              /* bytes rbuf holds */
+    size_t rpos, rlen;        /* unconsumed bytes: rbuf[rpos..rlen) */
+    size_t discard;           /* HTTP body bytes still to skip */
+    size_t parsed_len;        /* HTTP: bytes of the partial request already
+                                 handed to the parser (from rpos); 0 = none */
+    struct http_request req;  /* HTTP: the request being parsed; while its
+                                 head is partial, its progress is what
+                                 http_parse_request_resume() goes on from */
+    struct outq out;          /* unsent output */
     char rbuf_inline[CONN_RBUF];
     char wbuf[CONN_WBUF];
 };

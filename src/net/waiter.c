@@ -23,7 +23,7 @@
 #include "base/util.h"
 
 #define WAITER_TICK_MS 100
-#define WAITER_QUEUE_TAG UINT64_MAX /* epoll data of the work queue's fd */
+#define WAITER_QUEUE_TAG UINT64_MAX   /* epoll data of the work queue's fd */
 #define WAITER_EVENT_TAG (1ull << 63) /* | a struct waiter_event pointer */
 #define WAITER_GEN_MASK 0x7fffffffu   /* generations stay below bit 63 */
 #define WAITER_NO_SLOT UINT32_MAX

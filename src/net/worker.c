@@ -103,8 +103,7 @@ serve_rounds(struct conn *c)
                 has_input(c)) {
                 continue;
             }
-            return rc == CONN_IO_OK && !c->waiting ? SERVE_CLOSE
-                                                   : SERVE_PARK;
+            return rc == CONN_IO_OK && !c->waiting ? SERVE_CLOSE : SERVE_PARK;
         }
         if (round == WORKER_ROUNDS) {
             return SERVE_REQUEUE;
@@ -146,9 +145,9 @@ deadline_of(const struct conn *c, int64_t now)
     const struct conn_kind *k = c->kind;
 
     if (outq_bytes(&c->out) > 0) {
-        int64_t send = (c->stall_ms != 0 ? c->stall_ms : now) +
-                       atomic_load_explicit(&k->send_timeout_ms,
-                                            memory_order_relaxed);
+        int64_t send =
+            (c->stall_ms != 0 ? c->stall_ms : now) +
+            atomic_load_explicit(&k->send_timeout_ms, memory_order_relaxed);
 
         return c->waiting && c->wait_deadline_ms != 0 &&
                        c->wait_deadline_ms < send
@@ -237,8 +236,8 @@ spill(void *arg)
     struct claims *cl = arg;
 
     while (cl->n > 0 || cl->adopted.n > 0) {
-        struct conn *c = cl->adopted.n > 0 ? cl->adopted.c[--cl->adopted.n]
-                                           : cl->c[--cl->n];
+        struct conn *c =
+            cl->adopted.n > 0 ? cl->adopted.c[--cl->adopted.n] : cl->c[--cl->n];
 
         if (workq_push(cl->wp->q, c) != WORKQ_OK) {
             waiter_drop(cl->wp->waiter, c);

@@ -73,8 +73,9 @@ probe_result(const struct rcmd *r, int timed_out, char *why, size_t len)
     size_t mlen;
 
     if (timed_out) {
-        snprintf(why, len, "redis not answering: no reply within the "
-                           "command timeout");
+        snprintf(why, len,
+                 "redis not answering: no reply within the "
+                 "command timeout");
         return 0;
     }
     if (r->status < 0) {

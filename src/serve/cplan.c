@@ -250,8 +250,7 @@ cplan_make(struct cplan *pl, const struct cplan_map *m,
 }
 
 int
-cplan_every(struct cplan *pl, const struct cplan_map *m,
-            enum cplan_merge merge)
+cplan_every(struct cplan *pl, const struct cplan_map *m, enum cplan_merge merge)
 {
     memset(pl, 0, sizeof(*pl));
     pl->merge = merge;

@@ -39,8 +39,8 @@ enum cplan_merge {
 
 /* The map the planner reads. */
 struct cplan_map {
-    int (*for_slot)(void *arg, unsigned slot);     /* owner, or -1 */
-    int (*masters)(void *arg, int *out, int max);  /* in node order */
+    int (*for_slot)(void *arg, unsigned slot);    /* owner, or -1 */
+    int (*masters)(void *arg, int *out, int max); /* in node order */
     void *arg;
 };
 

@@ -75,19 +75,19 @@ fill_send(struct fill *fl)
     u->tracked = 1;
     u->must = 1; /* other clients' lookups wait on it: never refused */
     if (fl->asking) {
-        u->iov[n++] = (struct iovec){(void *)ROUTE_ASKING,
-                                     sizeof(ROUTE_ASKING) - 1};
+        u->iov[n++] =
+            (struct iovec){(void *)ROUTE_ASKING, sizeof(ROUTE_ASKING) - 1};
     }
-    u->iov[n++] = (struct iovec){fl->h1, key_head(fl->h1, sizeof(fl->h1),
-                                                  "PTTL", fl->klen)};
+    u->iov[n++] = (struct iovec){
+        fl->h1, key_head(fl->h1, sizeof(fl->h1), "PTTL", fl->klen)};
     u->iov[n++] = (struct iovec){fl->key, fl->klen};
     u->iov[n++] = (struct iovec){"\r\n", 2};
     if (fl->asking) {
-        u->iov[n++] = (struct iovec){(void *)ROUTE_ASKING,
-                                     sizeof(ROUTE_ASKING) - 1};
+        u->iov[n++] =
+            (struct iovec){(void *)ROUTE_ASKING, sizeof(ROUTE_ASKING) - 1};
     }
-    u->iov[n++] = (struct iovec){fl->h2, key_head(fl->h2, sizeof(fl->h2),
-                                                  "GET", fl->klen)};
+    u->iov[n++] = (struct iovec){
+        fl->h2, key_head(fl->h2, sizeof(fl->h2), "GET", fl->klen)};
     u->iov[n++] = (struct iovec){fl->key, fl->klen};
     u->iov[n++] = (struct iovec){"\r\n", 2};
     u->iovcnt = n;
@@ -126,8 +126,8 @@ fill_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
     cache_release(fl->entry); /* a fill sent again after a loss */
     fl->entry = NULL;
     if (resp_reply_error(p, len, &msg, &mlen)) {
-        if (len > 8 && (memcmp(p, "-ASK ", 5) == 0 ||
-                        memcmp(p, "-MOVED ", 7) == 0)) {
+        if (len > 8 &&
+            (memcmp(p, "-ASK ", 5) == 0 || memcmp(p, "-MOVED ", 7) == 0)) {
             free(fl->redirect);
             fl->redirect = malloc(len);
             if (fl->redirect != NULL) {
@@ -149,8 +149,8 @@ fill_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
         fl->status = OUTCOME_NIL;
         return;
     }
-    fl->entry = cache_entry_create_db(fl->px->cache, fl->db, fl->key,
-                                      fl->klen, data, dlen);
+    fl->entry = cache_entry_create_db(fl->px->cache, fl->db, fl->key, fl->klen,
+                                      data, dlen);
     if (fl->entry == NULL) {
         fl->status = OUTCOME_ENOMEM;
         return;
@@ -173,7 +173,8 @@ fill_free(struct fill *fl)
 static int
 fill_follow(struct fill *fl)
 {
-    int ask, node = route_redirect(fl->px, fl->redirect, fl->redirect_len, &ask);
+    int ask,
+        node = route_redirect(fl->px, fl->redirect, fl->redirect_len, &ask);
 
     free(fl->redirect);
     fl->redirect = NULL;
@@ -240,8 +241,7 @@ lead(struct proxy *px, struct flight *f, struct rcmd *r, int db)
     char err[UPSTREAM_ERR_MAX];
 
     if (fl == NULL) {
-        flight_finish(px->flights, f, OUTCOME_ENOMEM, NULL, "out of memory",
-                      0);
+        flight_finish(px->flights, f, OUTCOME_ENOMEM, NULL, "out of memory", 0);
         return;
     }
     fl->px = px;

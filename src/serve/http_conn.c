@@ -70,8 +70,7 @@ consume_request(struct conn *c, const struct http_request *req, size_t keep)
  * is done (or overdue). Returns 0 with *waiting set while it still waits,
  * 0 when answered, or -1 to close. */
 static int
-finish_pending(struct conn *c, const struct http_routes *routes,
-               int *waiting)
+finish_pending(struct conn *c, const struct http_routes *routes, int *waiting)
 {
     struct http_state *st = c->proto;
     struct rcmd *r = st->pending;

@@ -257,8 +257,7 @@ finish_write(struct proxy *px, struct conn *c, const struct http_request *req,
         snprintf(text, sizeof(text), "%.*s", (int)mlen, msg);
         *status = account_redis_error_status(text);
         return send_text(px, c, req, *status,
-                         *status == 503 ? "Retry-After: 1\r\n" : "", text,
-                         ka);
+                         *status == 503 ? "Retry-After: 1\r\n" : "", text, ka);
     }
     resp_reply_integer(r->reply, r->reply_len, &n);
     if (req->method == HTTP_METHOD_DELETE && n == 0) {
@@ -350,9 +349,8 @@ send_lookup(struct proxy *px, struct conn *c, const struct http_request *req,
     if (e != NULL) {
         int rc = send_entry(px, c, req, e, how, &a->status);
 
-        a->bytes = a->status == 200 && req->method == HTTP_METHOD_GET
-                       ? e->vlen
-                       : 0;
+        a->bytes =
+            a->status == 200 && req->method == HTTP_METHOD_GET ? e->vlen : 0;
         return rc;
     }
     if (o == OUTCOME_NIL) {
@@ -426,9 +424,9 @@ httpd_key(struct conn *c, const struct http_request *req, char *key, size_t len,
     }
     rcmd_free(r);
     a.cache = ACCOUNT_HIT;
-    rc = e != NULL ? send_lookup(px, c, req, e, ACCOUNT_HIT, OUTCOME_OK, NULL,
-                                 &a)
-                   : send_text(px, c, req, 500, "", "out of memory", 0);
+    rc = e != NULL
+             ? send_lookup(px, c, req, e, ACCOUNT_HIT, OUTCOME_OK, NULL, &a)
+             : send_text(px, c, req, 500, "", "out of memory", 0);
     cache_release(e);
 done:
     account_request(px, &a);
@@ -471,7 +469,8 @@ httpd_finish(struct conn *c, const struct http_request *req, struct rcmd *r,
     } else if (r->kind == RCMD_LOOKUP) {
         a.cache = r->cache;
         rc = send_lookup(px, c, req, r->entry,
-                         r->cache == ACCOUNT_STALE ? ACCOUNT_STALE : ACCOUNT_MISS,
+                         r->cache == ACCOUNT_STALE ? ACCOUNT_STALE
+                                                   : ACCOUNT_MISS,
                          r->status, r->err, &a);
     } else {
         rc = finish_write(px, c, req, r, &a.status);

@@ -43,7 +43,7 @@ struct rcmd;
 
 /* Answers a request httpd_key left pending, from its record (an
  * http_routes finish for both HTTP listeners). */
-int httpd_finish(struct conn *c, const struct http_request *req,
-                 struct rcmd *r, int timed_out, enum metrics_listener listener);
+int httpd_finish(struct conn *c, const struct http_request *req, struct rcmd *r,
+                 int timed_out, enum metrics_listener listener);
 
 #endif

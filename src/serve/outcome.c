@@ -33,8 +33,9 @@ outcome_resp(char *out, size_t cap, int o, const char *detail)
     if (o == OUTCOME_EREPLY) {
         n = snprintf(out, cap, "-%s\r\n", detail != NULL ? detail : "ERR");
     } else if (o == OUTCOME_ENOMAP) {
-        n = snprintf(out, cap, "-ERR redis unavailable: the cluster's slot "
-                               "map is not known yet\r\n");
+        n = snprintf(out, cap,
+                     "-ERR redis unavailable: the cluster's slot "
+                     "map is not known yet\r\n");
     } else if (o == OUTCOME_ENOMEM || o == OUTCOME_ESESSIONS ||
                o == OUTCOME_EREDIRECTS || detail == NULL || !detail[0]) {
         n = snprintf(out, cap, "-ERR %s\r\n", meaning(o));

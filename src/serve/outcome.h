@@ -19,8 +19,8 @@ enum outcome {
     OUTCOME_EDOWN = UPSTREAM_EDOWN,       /* Redis cannot be reached */
     OUTCOME_ETIMEOUT = UPSTREAM_ETIMEOUT, /* no reply in time */
     OUTCOME_ENOMEM = UPSTREAM_ENOMEM,
-    OUTCOME_ESESSIONS = -5, /* max_sessions private connections in use */
-    OUTCOME_ENOMAP = -6,    /* the cluster's slot map is not known yet */
+    OUTCOME_ESESSIONS = -5,  /* max_sessions private connections in use */
+    OUTCOME_ENOMAP = -6,     /* the cluster's slot map is not known yet */
     OUTCOME_EREDIRECTS = -7, /* a cluster redirect loop */
 };
 

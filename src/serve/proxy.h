@@ -54,7 +54,7 @@ struct proxy {
     struct conn_kind kinds[PROXY_KINDS]; /* each listener's protocol and
                                             timeouts */
     struct reload_kept *configs;         /* every published config (reload.h) */
-    struct metrics metrics; /* request counters, latency histograms */
+    struct metrics metrics;   /* request counters, latency histograms */
     atomic_ullong client_ids; /* the last RESP client id handed out */
     atomic_long records;      /* command records alive (rcmd.h) */
 };

@@ -114,10 +114,9 @@ rcmd_abandon(struct rcmd *r)
 {
     int waiting = RCMD_WAITING;
 
-    if (!atomic_compare_exchange_strong_explicit(&r->state, &waiting,
-                                                 RCMD_ORPHAN,
-                                                 memory_order_acq_rel,
-                                                 memory_order_acquire)) {
+    if (!atomic_compare_exchange_strong_explicit(
+            &r->state, &waiting, RCMD_ORPHAN, memory_order_acq_rel,
+            memory_order_acquire)) {
         rcmd_free(r); /* DONE: nobody else will */
     }
 }
@@ -352,8 +351,7 @@ rcmd_command(struct proxy *px, const struct conn *c,
     r->db = db;
     r->known = ci != NULL;
     r->flags = ci != NULL ? commands_flags(ci) : 0;
-    n = cmd->argv[0].len < sizeof(r->name) ? cmd->argv[0].len
-                                           : sizeof(r->name);
+    n = cmd->argv[0].len < sizeof(r->name) ? cmd->argv[0].len : sizeof(r->name);
     memcpy(r->name, cmd->argv[0].p, n);
     r->name_len = (uint8_t)n;
     if (cmd->is_inline) {

@@ -73,18 +73,18 @@ struct rpart {
                           tell, for invalidation) */
     const char *req;   /* its bytes: the record's raw, or its own */
     size_t req_len;
-    char *own;         /* req when the part owns it (heap), else NULL */
-    char *reply;       /* its reply when the record merges parts (heap) */
+    char *own;   /* req when the part owns it (heap), else NULL */
+    char *reply; /* its reply when the record merges parts (heap) */
     size_t reply_len;
-    char *redirect;    /* a MOVED/ASK reply to follow (heap), or NULL */
+    char *redirect; /* a MOVED/ASK reply to follow (heap), or NULL */
     size_t redirect_len;
-    char hdr[48];      /* COMMAND GETKEYS's head, when getkeys */
+    char hdr[48]; /* COMMAND GETKEYS's head, when getkeys */
     uint8_t hdr_len;
 };
 
 struct rcmd {
-    struct rcmd *next;   /* the conn's fifo; the owner's */
-    _Atomic int state;   /* enum rcmd_state */
+    struct rcmd *next; /* the conn's fifo; the owner's */
+    _Atomic int state; /* enum rcmd_state */
     struct proxy *px;
     uint32_t slot, gen;  /* the conn to wake (waiter_wake) */
     uint8_t kind;        /* enum rcmd_kind */
@@ -101,7 +101,7 @@ struct rcmd {
     int64_t start_us;    /* when it was parsed (latency) */
 
     /* The request. */
-    char *raw;         /* the command as Redis gets it (RESP array) */
+    char *raw; /* the command as Redis gets it (RESP array) */
     size_t raw_len;
     struct rkey *keys; /* its keys in argument order (heap; NULL when
                           none matter: a read outside a cluster) */
@@ -110,7 +110,7 @@ struct rcmd {
     uint32_t nkeys;
     struct rkey *args; /* cluster: every argument (heap), for splits */
     uint32_t nargs;
-    char name[24];     /* the command's name as sent (accounting) */
+    char name[24]; /* the command's name as sent (accounting) */
     uint8_t name_len;
 
     /* The parts on nodes: part[0] always; more when split. */
@@ -127,10 +127,10 @@ struct rcmd {
     char *reply;               /* the reply's bytes (RESP, the client's
                                   protocol) */
     size_t reply_len;
-    char *err;           /* a failure's detail (heap), or NULL */
+    char *err;               /* a failure's detail (heap), or NULL */
     struct flight_waiter fw; /* RCMD_LOOKUP: joined to the key's fill */
-    char *getkeys;       /* keys COMMAND GETKEYS named: a RESP array
-                            (heap), or NULL */
+    char *getkeys;           /* keys COMMAND GETKEYS named: a RESP array
+                                (heap), or NULL */
     size_t getkeys_len;
 
     struct rpart part0; /* the first part, inside the record */
@@ -201,8 +201,7 @@ void rcmd_abandon(struct rcmd *r);
 static inline int
 rcmd_done(struct rcmd *r)
 {
-    return atomic_load_explicit(&r->state, memory_order_acquire) ==
-           RCMD_DONE;
+    return atomic_load_explicit(&r->state, memory_order_acquire) == RCMD_DONE;
 }
 
 /* ---- the fifo ---- */

@@ -69,8 +69,8 @@ resp_local_client_kind(const struct resp_arg *sub)
 {
     /* The connection's own settings, kept by the proxy. */
     static const char *const local[] = {
-        "SETNAME", "GETNAME", "SETINFO", "ID", "INFO", "NO-EVICT",
-        "NO-TOUCH", NULL,
+        "SETNAME", "GETNAME",  "SETINFO",  "ID",
+        "INFO",    "NO-EVICT", "NO-TOUCH", NULL,
     };
     /* About the server or other connections: any connection will do. */
     static const char *const pooled[] = {
@@ -113,11 +113,11 @@ resp_local_opens_session(const struct resp_command *cmd,
     /* The (un)subscribe family too: one reply per channel, which a
      * pooled connection (one reply per command) cannot carry. */
     static const char *const state[] = {
-        "MULTI",        "WATCH",      "SUBSCRIBE",   "PSUBSCRIBE",
-        "SSUBSCRIBE",   "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-        "MONITOR",      "WAIT",       "WAITAOF",     "READONLY",
-        "READWRITE",    "ASKING",     "SYNC",        "PSYNC",
-        "REPLCONF",     NULL,
+        "MULTI",      "WATCH",       "SUBSCRIBE",    "PSUBSCRIBE",
+        "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+        "MONITOR",    "WAIT",        "WAITAOF",      "READONLY",
+        "READWRITE",  "ASKING",      "SYNC",         "PSYNC",
+        "REPLCONF",   NULL,
     };
     static const char *const blocking[] = {
         "BLPOP",    "BRPOP",    "BLMOVE", "BRPOPLPUSH", "BLMPOP",

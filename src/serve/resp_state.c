@@ -50,8 +50,8 @@ struct ans {
     int status;
 };
 
-static void
-add(struct ans *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct ans *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 add(struct ans *a, const char *fmt, ...)
@@ -107,8 +107,8 @@ arity(struct ans *a, const char *name)
 {
     char msg[96];
 
-    snprintf(msg, sizeof(msg),
-             "ERR wrong number of arguments for '%s' command", name);
+    snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command",
+             name);
     error(a, 400, msg);
 }
 
@@ -254,8 +254,9 @@ cmd_hello(struct proxy *px, struct resp_state *s, struct ans *a,
     }
     if (h.name != NULL) {
         if (!name_ok(h.name)) {
-            error(a, 400, "ERR Client names cannot contain spaces, newlines "
-                          "or special characters.");
+            error(a, 400,
+                  "ERR Client names cannot contain spaces, newlines "
+                  "or special characters.");
             return effect;
         }
         keep(s->name, h.name);
@@ -279,8 +280,7 @@ cmd_select(struct proxy *px, struct resp_state *s, struct ans *a,
         arity(a, "select");
         return STATE_NONE;
     }
-    if (integer(&argv[1], &db) < 0 || db < -2147483648ll ||
-        db > 2147483647ll) {
+    if (integer(&argv[1], &db) < 0 || db < -2147483648ll || db > 2147483647ll) {
         error(a, 400, "ERR value is not an integer or out of range");
         return STATE_NONE;
     }
@@ -388,8 +388,7 @@ cmd_client(struct resp_state *s, const struct conn *c, struct ans *a,
         if (argc != 2) {
             char what[32];
 
-            snprintf(what, sizeof(what), "client|%.*s", (int)sub->len,
-                     sub->p);
+            snprintf(what, sizeof(what), "client|%.*s", (int)sub->len, sub->p);
             for (v = 0; what[v]; v++) {
                 what[v] = (char)(what[v] >= 'A' && what[v] <= 'Z'
                                      ? what[v] - 'A' + 'a'
@@ -411,8 +410,9 @@ cmd_client(struct resp_state *s, const struct conn *c, struct ans *a,
         if (argc != 3) {
             arity(a, "client|setname");
         } else if (!name_ok(&argv[2])) {
-            error(a, 400, "ERR Client names cannot contain spaces, newlines "
-                          "or special characters.");
+            error(a, 400,
+                  "ERR Client names cannot contain spaces, newlines "
+                  "or special characters.");
         } else {
             keep(s->name, &argv[2]);
             add(a, "+OK\r\n");
@@ -437,8 +437,7 @@ cmd_client(struct resp_state *s, const struct conn *c, struct ans *a,
                      (int)argv[2].len, argv[2].p);
             error(a, 400, msg);
         } else {
-            keep(is(&argv[2], "lib-name") ? s->lib_name : s->lib_ver,
-                 &argv[3]);
+            keep(is(&argv[2], "lib-name") ? s->lib_name : s->lib_ver, &argv[3]);
             add(a, "+OK\r\n");
         }
         return STATE_NONE;

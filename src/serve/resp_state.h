@@ -39,11 +39,11 @@ void resp_state_init(struct resp_state *s, struct proxy *px);
 /* What one of these answers did besides its reply. */
 enum resp_state_effect {
     STATE_NONE = 0,
-    STATE_AUTHED,   /* the client authenticated */
-    STATE_PROTO,    /* the protocol changed (HELLO): a session follows */
-    STATE_DB,       /* the database changed (SELECT): a session follows */
-    STATE_RESET,    /* RESET: everything back to a new connection's */
-    STATE_CLOSE,    /* close after the reply (too many failures) */
+    STATE_AUTHED, /* the client authenticated */
+    STATE_PROTO,  /* the protocol changed (HELLO): a session follows */
+    STATE_DB,     /* the database changed (SELECT): a session follows */
+    STATE_RESET,  /* RESET: everything back to a new connection's */
+    STATE_CLOSE,  /* close after the reply (too many failures) */
 };
 
 /* The reply to one of the proxy's own state commands (AUTH, HELLO,

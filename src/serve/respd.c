@@ -47,10 +47,10 @@
 
 static const char busy_reply[] = "-ERR max number of clients reached\r\n";
 
-#define REPLY_MAX 512       /* replies built on the stack */
+#define REPLY_MAX 512          /* replies built on the stack */
 #define RESPD_MAX_RECORDS 1024 /* records one conn may have waiting */
-#define NOT_MINE 2 /* cluster_rules: the command goes on as usual */
-#define WAIT 1     /* run_one: leave the command unparsed for now */
+#define NOT_MINE 2             /* cluster_rules: the command goes on as usual */
+#define WAIT 1                 /* run_one: leave the command unparsed for now */
 
 /* The per-conn state of a RESP conn (c->proto). */
 struct respd_conn {
@@ -160,9 +160,8 @@ write_outcome(struct run *r, struct rcmd *h, struct account_req *o)
 
     if (h->status < 0 && h->entry == NULL) {
         o->status = outcome_http(h->status, h->err);
-        return conn_write_buf(c, line,
-                              outcome_resp(line, sizeof(line), h->status,
-                                           h->err));
+        return conn_write_buf(
+            c, line, outcome_resp(line, sizeof(line), h->status, h->err));
     }
     if (h->kind == RCMD_LOOKUP && h->reply == NULL) {
         o->cache = h->cache;
@@ -192,7 +191,6 @@ drain(struct run *r)
 {
     struct rfifo *f = &r->rc->fifo;
     struct rcmd *h;
-
 
     while ((h = f->head) != NULL && !conn_out_full(r->c)) {
         struct account_req o = {
@@ -224,15 +222,16 @@ drain(struct run *r)
             } else {
                 char line[REPLY_MAX], why[96];
 
-                snprintf(why, sizeof(why), "no reply within %lld ms",
-                         (long long)(h->kind == RCMD_LOOKUP
-                                         ? proxy_cfg(r->px)->command_timeout_ms
-                                         : proxy_cfg(r->px)->forward_timeout_ms));
+                snprintf(
+                    why, sizeof(why), "no reply within %lld ms",
+                    (long long)(h->kind == RCMD_LOOKUP
+                                    ? proxy_cfg(r->px)->command_timeout_ms
+                                    : proxy_cfg(r->px)->forward_timeout_ms));
                 o.status = 504;
                 o.cache = h->kind == RCMD_LOOKUP ? ACCOUNT_MISS : ACCOUNT_NONE;
-                rc = conn_write_buf(r->c, line,
-                                    outcome_resp(line, sizeof(line),
-                                                 OUTCOME_ETIMEOUT, why));
+                rc = conn_write_buf(
+                    r->c, line,
+                    outcome_resp(line, sizeof(line), OUTCOME_ETIMEOUT, why));
             }
             account_request(r->px, &o);
             rcmd_abandon(h);
@@ -330,9 +329,9 @@ forward(struct run *r, const struct resp_command *cmd, char *buf,
         const struct cmd_info *ci)
 {
     int cluster = nodes_is_cluster(r->px->nodes);
-    struct rcmd *h = rcmd_command(
-        r->px, r->c, cmd, buf, ci, r->rc->st.proto, r->rc->st.db,
-        cluster ? RCMD_KEYS_ALL : RCMD_KEYS_WRITES);
+    struct rcmd *h =
+        rcmd_command(r->px, r->c, cmd, buf, ci, r->rc->st.proto, r->rc->st.db,
+                     cluster ? RCMD_KEYS_ALL : RCMD_KEYS_WRITES);
     int64_t ft = proxy_cfg(r->px)->forward_timeout_ms;
 
     if (h == NULL) {
@@ -424,8 +423,7 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
     size_t len;
     int effect, ret;
 
-    if (cmd->argc > 16 &&
-        (argv = malloc(cmd->argc * sizeof(*argv))) == NULL) {
+    if (cmd->argc > 16 && (argv = malloc(cmd->argc * sizeof(*argv))) == NULL) {
         return -1;
     }
     argc = args_of(cmd, buf, argv, cmd->argc > 16 ? cmd->argc : 16);
@@ -444,9 +442,9 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
         char num[16];
         struct resp_command sc = {.argc = 2, .is_inline = 1, .words = a};
 
-        a[1].len = (size_t)snprintf(num, sizeof(num), "%d",
-                                    effect == STATE_PROTO ? rc->st.proto
-                                                          : rc->st.db);
+        a[1].len =
+            (size_t)snprintf(num, sizeof(num), "%d",
+                             effect == STATE_PROTO ? rc->st.proto : rc->st.db);
         a[1].p = num;
         sc.argv[0] = a[0];
         sc.argv[1] = a[1];
@@ -478,9 +476,9 @@ session_node_for(struct run *r, const struct resp_command *cmd, char *buf,
     if (!nodes_is_cluster(r->px->nodes)) {
         return 0;
     }
-    h = ci != NULL ? rcmd_command(r->px, r->c, cmd, buf, ci, 2, 0,
-                                  RCMD_KEYS_ALL)
-                   : NULL;
+    h = ci != NULL
+            ? rcmd_command(r->px, r->c, cmd, buf, ci, 2, 0, RCMD_KEYS_ALL)
+            : NULL;
     if (h != NULL && h->nkeys > 0) {
         struct resp_arg k = rcmd_key(h, 0);
 
@@ -507,8 +505,8 @@ open_session(struct run *r, int node)
                    ? -1
                    : 1;
     }
-    r->rc->session = session_open(r->px, r->c, node, r->rc->st.proto,
-                                  r->rc->st.db, err);
+    r->rc->session =
+        session_open(r->px, r->c, node, r->rc->st.proto, r->rc->st.db, err);
     if (r->rc->session != NULL) {
         return 0;
     }
@@ -552,8 +550,7 @@ in_session(struct run *r, const struct resp_command *cmd, char *buf,
         }
         return state_command(r, cmd, buf, o);
     }
-    return session_send(s, cmd, buf, resp_local_session_kind(cmd)) < 0 ? -1
-                                                                         : 0;
+    return session_send(s, cmd, buf, resp_local_session_kind(cmd)) < 0 ? -1 : 0;
 }
 
 /* Moves a session's bytes. Returns 0, or -1 to close the client. */
@@ -653,9 +650,8 @@ static int
 pooled(struct run *r, const struct resp_command *cmd, char *buf,
        enum resp_local_cmd local, struct account_req *o, int *accounted)
 {
-    const struct cmd_info *ci = local == LOCAL_NONE || local == LOCAL_GET
-                                    ? info_of(r, cmd)
-                                    : NULL;
+    const struct cmd_info *ci =
+        local == LOCAL_NONE || local == LOCAL_GET ? info_of(r, cmd) : NULL;
     int node, keyed, rc;
 
     switch (local) {
@@ -670,9 +666,9 @@ pooled(struct run *r, const struct resp_command *cmd, char *buf,
             return answer_error(
                 r, "ERR wrong number of arguments for 'ping' command");
         }
-        return cmd->argc == 1 ? answer(r, "+PONG\r\n", 7)
-                              : answer_bulk(r, cmd->argv[1].p,
-                                            cmd->argv[1].len);
+        return cmd->argc == 1
+                   ? answer(r, "+PONG\r\n", 7)
+                   : answer_bulk(r, cmd->argv[1].p, cmd->argv[1].len);
     case LOCAL_ECHO:
         if (cmd->argc != 2) {
             o->status = 400;
@@ -822,8 +818,8 @@ serve_loop(struct run *r, struct resp_arg *words)
         }
         if (ret != RESP_OK) {
             metrics_request(&r->px->metrics, METRICS_RESP, 400);
-            if (answer(r, buf, resp_fmt_error(buf, sizeof(buf), "ERR %s",
-                                              err)) < 0) {
+            if (answer(r, buf,
+                       resp_fmt_error(buf, sizeof(buf), "ERR %s", err)) < 0) {
                 return -1;
             }
             rc->closing = 1;

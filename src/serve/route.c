@@ -63,8 +63,8 @@ part_wire(struct rpart *pt)
     u->ops = &part_ops;
     u->db = pt->r->db;
     if (pt->asking) {
-        u->iov[n++] = (struct iovec){(void *)ROUTE_ASKING,
-                                     sizeof(ROUTE_ASKING) - 1};
+        u->iov[n++] =
+            (struct iovec){(void *)ROUTE_ASKING, sizeof(ROUTE_ASKING) - 1};
     }
     if (pt->getkeys) {
         /* COMMAND GETKEYS and the command's arguments: its bytes after
@@ -205,8 +205,7 @@ merge_parts(struct proxy *px, struct rcmd *r)
         replies[i] = r->parts[i].reply;
         lens[i] = r->parts[i].reply_len;
     }
-    if (cplan_merge(r->plan, &m, replies, lens, r->proto, &out, &out_len) <
-        0) {
+    if (cplan_merge(r->plan, &m, replies, lens, r->proto, &out, &out_len) < 0) {
         goto fail;
     }
     if (r->reply != r->inl) {
@@ -477,8 +476,7 @@ send_parts(struct proxy *px, struct rcmd *r, uint64_t token, int must)
         struct rpart *pt = &r->parts[i];
 
         if (part_send(px, pt, token, 1, err) != PIPE_QUEUED) {
-            part_failed(pt, pt->node < 0 ? OUTCOME_ENOMAP : OUTCOME_EDOWN,
-                        err);
+            part_failed(pt, pt->node < 0 ? OUTCOME_ENOMAP : OUTCOME_EDOWN, err);
             if (atomic_fetch_sub_explicit(&r->parts_left, 1,
                                           memory_order_acq_rel) == 1) {
                 finish(r);

@@ -24,13 +24,13 @@
 
 struct session {
     struct rconn rc;
-    int watched;    /* rc's socket is watched for the conn */
-    char *out;      /* to Redis: out[sent..len) */
+    int watched; /* rc's socket is watched for the conn */
+    char *out;   /* to Redis: out[sent..len) */
     size_t sent, len, cap;
     size_t owed;
-    size_t queued;  /* commands sent before the connection opened: each
-                       gets an error if it never does */
-    size_t silent;  /* the next replies owed are not relayed */
+    size_t queued; /* commands sent before the connection opened: each
+                      gets an error if it never does */
+    size_t silent; /* the next replies owed are not relayed */
     int subscribed, monitor, resetting;
     int multi, watching; /* MULTI sent and no EXEC/DISCARD yet; WATCH */
     int unsubscribing;   /* an unsubscribe sent, its last confirmation
@@ -360,8 +360,8 @@ static int
 open_failed(struct conn *c, struct session *s)
 {
     char line[UPSTREAM_ERR_MAX + 64];
-    size_t n = outcome_resp(line, sizeof(line), OUTCOME_EDOWN,
-                            rconn_error(&s->rc));
+    size_t n =
+        outcome_resp(line, sizeof(line), OUTCOME_EDOWN, rconn_error(&s->rc));
 
     log_debug("msg=\"session could not open\" cause=\"%s\"",
               rconn_error(&s->rc));
@@ -384,8 +384,7 @@ session_pump(struct proxy *px, struct conn *c, struct session *s)
                        (long long)proxy_cfg(px)->connect_timeout_ms);
         }
         if (rconn_step(&s->rc) != RCONN_READY) {
-            return s->rc.state == RCONN_FAILED ? open_failed(c, s)
-                                               : SESSION_OK;
+            return s->rc.state == RCONN_FAILED ? open_failed(c, s) : SESSION_OK;
         }
         s->queued = 0;
     }

@@ -48,12 +48,12 @@ enum session_kind {
 
 enum session_status {
     SESSION_OK = 0,
-    SESSION_ENDED = 1, /* +RESET was relayed: close the session */
+    SESSION_ENDED = 1,  /* +RESET was relayed: close the session */
     SESSION_FAILED = 2, /* it never opened; its commands were answered
                            with why: close the session, not the client */
-    SESSION_EOF = -1,  /* Redis closed it: close the client after its
-                          output (a QUIT, a CLIENT KILL, Redis gone) */
-    SESSION_ERR = -2,  /* I/O or out of memory: close the client */
+    SESSION_EOF = -1,   /* Redis closed it: close the client after its
+                           output (a QUIT, a CLIENT KILL, Redis gone) */
+    SESSION_ERR = -2,   /* I/O or out of memory: close the client */
 };
 
 /*

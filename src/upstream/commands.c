@@ -62,8 +62,8 @@ struct cmd_table {
 struct commands {
     pthread_rwlock_t lock; /* readers: a worker using the table */
     struct cmd_table *table;
-    char version[32];      /* INFO server's redis_version; lock */
-    int databases;         /* CONFIG GET databases; 0 = unknown; lock */
+    char version[32]; /* INFO server's redis_version; lock */
+    int databases;    /* CONFIG GET databases; 0 = unknown; lock */
 };
 
 static const struct cmd_table empty_table = {NULL, 0};
@@ -321,8 +321,7 @@ learn_server(struct commands *c, struct rconn *rc)
     if (r != NULL && r->type == REDIS_REPLY_STRING &&
         (v = strstr(r->str, "redis_version:")) != NULL) {
         v += strlen("redis_version:");
-        snprintf(version, sizeof(version), "%.*s", (int)strcspn(v, "\r\n"),
-                 v);
+        snprintf(version, sizeof(version), "%.*s", (int)strcspn(v, "\r\n"), v);
     }
     freeReplyObject(r);
     r = rconn_call(rc, "CONFIG", err, NULL, "CONFIG GET databases");

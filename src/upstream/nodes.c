@@ -81,8 +81,7 @@ set_add(struct slot_set *ss, unsigned slot)
 /* ---- nodes ---- */
 
 struct nodes *
-nodes_create(const struct config_ref *cfg, struct flights *fl,
-             struct waiter *w)
+nodes_create(const struct config_ref *cfg, struct flights *fl, struct waiter *w)
 {
     struct nodes *n = calloc(1, sizeof(*n));
     int i;
@@ -168,10 +167,9 @@ node_get(struct nodes *n, const char *host, int port)
     nd->scope.arg = nd;
     nd->tracking = tracking_create(n->cfg, &nd->target, n->flights,
                                    n->cluster ? &nd->scope : NULL);
-    nd->pool = nd->tracking != NULL
-                   ? upstream_create(n->cfg, &nd->target, nd->tracking,
-                                     n->waiter)
-                   : NULL;
+    nd->pool = nd->tracking != NULL ? upstream_create(n->cfg, &nd->target,
+                                                      nd->tracking, n->waiter)
+                                    : NULL;
     if (nd->pool == NULL || tracking_start(nd->tracking) < 0) {
         node_free(nd);
         return -1;

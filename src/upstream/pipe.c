@@ -22,16 +22,17 @@
 #include "net/waiter.h"
 #include "upstream/rconn.h"
 #include "upstream/tracking.h"
-#include "upstream/upstream.h"
+#include "upstream/reach.h"
+#include "upstream/status.h"
 
-#define WRITE_IOV 512            /* ranges gathered into one write */
-#define READS_PER_RUN 64         /* reads before the runner yields */
-#define ROOM_WAITERS_MAX 4096    /* conns remembered to wake for room */
+#define WRITE_IOV 512         /* ranges gathered into one write */
+#define READS_PER_RUN 64      /* reads before the runner yields */
+#define ROOM_WAITERS_MAX 4096 /* conns remembered to wake for room */
 
 struct pipe {
     struct waiter_event ev;    /* the socket's reports */
     struct waiter_event flush; /* the deferred write (waiter_defer) */
-    struct upstream *u;
+    struct reach *u;
     struct waiter *w;
     int proto;
 
@@ -239,21 +240,21 @@ conn_open(struct pipe *p)
     struct rconn_setup s = {.proto = p->proto, .db = 0};
     char err[UPSTREAM_ERR_MAX];
 
-    if (upstream_may_connect(p->u, err) < 0) {
+    if (reach_may_connect(p->u, err) < 0) {
         fail_list(p, &p->whead, &p->wtail, UPSTREAM_EDOWN, err);
         return -1;
     }
-    if (rconn_start(&p->rc, upstream_target(p->u), &s) == RCONN_FAILED) {
+    if (rconn_start(&p->rc, p->u->target, &s) == RCONN_FAILED) {
         snprintf(err, sizeof(err), "%s", rconn_error(&p->rc));
         rconn_close(&p->rc);
-        upstream_connect_failed(p->u, err);
+        reach_connect_failed(p->u, err);
         fail_list(p, &p->whead, &p->wtail, UPSTREAM_EDOWN, err);
         return -1;
     }
     if (waiter_watch_event(p->w, p->rc.fd, &p->ev) < 0) {
         rconn_close(&p->rc);
         snprintf(err, sizeof(err), "cannot watch a redis connection");
-        upstream_connect_failed(p->u, err);
+        reach_connect_failed(p->u, err);
         fail_list(p, &p->whead, &p->wtail, UPSTREAM_EDOWN, err);
         return -1;
     }
@@ -269,7 +270,7 @@ open_failed(struct pipe *p, const char *why)
 
     snprintf(err, sizeof(err), "%s", why);
     conn_close(p);
-    upstream_connect_failed(p->u, err);
+    reach_connect_failed(p->u, err);
     fail_list(p, &p->whead, &p->wtail, UPSTREAM_EDOWN, err);
 }
 
@@ -315,7 +316,7 @@ conn_lost(struct pipe *p, const char *why)
             finish(p, u, UPSTREAM_ENOMEM, "out of memory");
         }
     }
-    upstream_conn_lost(p->u, was_tracked, err);
+    reach_conn_lost(p->u, was_tracked, err);
 }
 
 /* ---- taking, writing, reading ---- */
@@ -336,7 +337,7 @@ prepare(struct pipe *p, struct ureq *u)
         p->cur_db = u->db;
     }
     if (u->tracked) {
-        struct tracking *t = upstream_tracking(p->u);
+        struct tracking *t = p->u->tracking;
         long long id = 0;
         uint64_t gen = 0;
 
@@ -501,14 +502,13 @@ run_once(struct pipe *p)
     if (p->rc.state == RCONN_CONNECTING || p->rc.state == RCONN_HANDSHAKE) {
         if (rconn_overdue(&p->rc, util_now_ms())) {
             rconn_fail(&p->rc, "connect to %s:%d: no answer within %lld ms",
-                       upstream_target(p->u)->host,
-                       upstream_target(p->u)->port,
-                       (long long)upstream_connect_timeout(p->u));
+                       p->u->target->host, p->u->target->port,
+                       (long long)reach_connect_timeout(p->u));
         }
         switch (rconn_step(&p->rc)) {
         case RCONN_READY:
             atomic_store_explicit(&p->connected, 1, memory_order_relaxed);
-            upstream_connected(p->u, !p->ever);
+            reach_connected(p->u, !p->ever);
             p->ever = 1;
             break;
         case RCONN_FAILED:
@@ -610,7 +610,7 @@ on_flush(struct waiter_event *ev)
 }
 
 struct pipe *
-pipe_create(struct upstream *u, int proto, struct waiter *w)
+pipe_create(struct reach *u, int proto, struct waiter *w)
 {
     struct pipe *p = calloc(1, sizeof(*p));
 
@@ -691,7 +691,7 @@ pipe_submit(struct pipe *p, struct ureq *u, uint32_t wake_slot,
         return PIPE_FULL;
     }
     if (!atomic_load_explicit(&p->connected, memory_order_relaxed) &&
-        upstream_is_down(p->u, err)) {
+        reach_is_down(p->u, err)) {
         pthread_mutex_unlock(&p->lock);
         return PIPE_DOWN;
     }

@@ -56,13 +56,13 @@
 #include "proto/resp.h"
 #include "proto/resp_reply.h"
 
-#define PIPE_MAX_CMDS 4096           /* requests queued or in flight */
-#define PIPE_MAX_BYTES (16u << 20)   /* their request bytes */
-#define PIPE_IOV 8                   /* a request's byte ranges at most */
+#define PIPE_MAX_CMDS 4096         /* requests queued or in flight */
+#define PIPE_MAX_BYTES (16u << 20) /* their request bytes */
+#define PIPE_IOV 8                 /* a request's byte ranges at most */
 
 struct ureq;
 struct pipe;
-struct upstream;
+struct reach;
 struct waiter;
 
 /* What a request's owner does with what the pipe hands it. Called on the
@@ -85,8 +85,8 @@ struct ureq {
     struct iovec iov[PIPE_IOV]; /* the bytes to send (the caller's,
                                    valid until done) */
     int iovcnt;
-    uint32_t nreplies; /* replies the bytes bring (> 0) */
-    int db;            /* the database it runs in; -1: any */
+    uint32_t nreplies;    /* replies the bytes bring (> 0) */
+    int db;               /* the database it runs in; -1: any */
     unsigned must : 1;    /* queued even over the bounds (a later part of
                              a command split across nodes, a redirect) */
     unsigned retry : 1;   /* idempotent: may be sent again on the next
@@ -98,16 +98,16 @@ struct ureq {
     struct ureq *next;
     uint64_t track_gen; /* the stream registration it was sent under; 0:
                            none was needed (tracking off) */
-    size_t len;       /* bytes in all */
-    size_t sent;      /* bytes written so far */
-    uint32_t got;     /* replies handed over so far */
+    size_t len;         /* bytes in all */
+    size_t sent;        /* bytes written so far */
+    uint32_t got;       /* replies handed over so far */
     unsigned retried : 1;
 };
 
-/* Creates pipe index i of pool u (upstream.h: its target, tracking,
- * backoff) speaking RESP proto (2 or 3), reporting through waiter w. No
- * connection yet. Returns NULL when out of memory. */
-struct pipe *pipe_create(struct upstream *u, int proto, struct waiter *w);
+/* Creates a pipeline to the server rs describes (reach.h: its target,
+ * stream, backoff) speaking RESP proto (2 or 3), reporting through waiter
+ * w. No connection yet. Returns NULL when out of memory. */
+struct pipe *pipe_create(struct reach *rs, int proto, struct waiter *w);
 
 /* Fails what is queued or in flight (UPSTREAM_EDOWN, "shutting down"),
  * closes the connection and frees the pipe. No concurrent use: after
@@ -138,11 +138,11 @@ void pipe_tick(struct pipe *p);
 
 /* Figures for the admin port. */
 struct pipe_stats {
-    int connected;   /* the connection is open */
-    long inflight;   /* requests queued or in flight now */
-    long commands;   /* requests answered since start */
-    long writes;     /* gathered writes since start */
-    long lost;       /* connections lost while open */
+    int connected; /* the connection is open */
+    long inflight; /* requests queued or in flight now */
+    long commands; /* requests answered since start */
+    long writes;   /* gathered writes since start */
+    long lost;     /* connections lost while open */
 };
 void pipe_stats(struct pipe *p, struct pipe_stats *out);
 

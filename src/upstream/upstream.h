@@ -10,15 +10,11 @@
  * token, e.g. its slot, picks it), so one client's commands reach Redis
  * in the order it sent them, while many clients share each pipeline.
  *
- * When a connect fails the pool is marked down with an exponential
- * backoff (base/backoff.h): until it ends, requests fail at once with the
- * last cause, and then exactly one pipeline probes. So a dead Redis costs
- * each request at most one connect_timeout and never a retry storm, and
- * the pool recovers by itself when Redis returns.
+ * Whether the server can be reached, and the backoff after a failed
+ * connect, is reach.h's, which every pipeline of the pool reports to.
  *
  * Threads: pipelines are made once (an atomic pointer each) and live
- * until the pool is destroyed; one mutex guards the down state and the
- * counters, taken by pipes around connects only. No I/O under it.
+ * until the pool is destroyed.
  */
 #ifndef RP_UPSTREAM_H
 #define RP_UPSTREAM_H
@@ -27,21 +23,12 @@
 #include <stdint.h>
 
 #include "base/config.h"
-#include "upstream/pipe.h"
+#include "upstream/reach.h"
+#include "upstream/status.h"
 #include "upstream/redis.h"
 #include "upstream/tracking.h"
 
-enum upstream_status {
-    UPSTREAM_OK = 0,        /* every reply came */
-    UPSTREAM_NIL = 1,       /* (a fill) the key does not exist */
-    UPSTREAM_EREPLY = -1,   /* Redis answered an error */
-    UPSTREAM_EDOWN = -2,    /* cannot connect, or the connection failed */
-    UPSTREAM_ETIMEOUT = -3, /* no reply in time */
-    UPSTREAM_ENOMEM = -4,   /* out of memory */
-};
-
-#define UPSTREAM_ERR_MAX REDIS_ERR_MAX
-
+struct pipe;
 struct upstream;
 struct waiter;
 
@@ -62,29 +49,6 @@ struct pipe *upstream_pipe(struct upstream *u, int proto, uint64_t token);
 
 /* For the waiter's tick: every pipeline's (pipe_tick). */
 void upstream_tick(struct upstream *u);
-
-/* ---- for the pipelines (pipe.c) ---- */
-
-/* 0 when a pipeline may connect now (healthy, or this one probes after
- * the backoff), else -1 with the reason Redis was last unreachable in
- * err[0..UPSTREAM_ERR_MAX). */
-int upstream_may_connect(struct upstream *u, char *err);
-
-/* 1 while connects fail (in backoff, err set to why), else 0. */
-int upstream_is_down(struct upstream *u, char *err);
-
-/* A pipeline's connect failed (why) / succeeded (first: the first time
- * for that pipeline). */
-void upstream_connect_failed(struct upstream *u, const char *why);
-void upstream_connected(struct upstream *u, int first);
-
-/* An open connection was lost (why): what it read after registering with
- * the invalidation stream (was_tracked) is no longer tracked. */
-void upstream_conn_lost(struct upstream *u, int was_tracked, const char *why);
-
-const struct redis_target *upstream_target(const struct upstream *u);
-struct tracking *upstream_tracking(const struct upstream *u);
-int64_t upstream_connect_timeout(const struct upstream *u);
 
 /* Counters since creation. */
 struct upstream_stats {

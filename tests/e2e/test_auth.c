@@ -193,8 +193,7 @@ Test(auth, hello_authenticates_and_answers_with_redis_reply)
     cr_assert_eq(h_reply_len(got, (size_t)n, 1), n);
     say(fd, "GET k\r\n", VALUE_BULK);
     n = ask(fd, "HELLO 3\r\n", got, sizeof(got));
-    cr_assert_eq(strncmp(got, "%7\r\n$6\r\nserver\r\n", 16), 0, "%.80s",
-                 got);
+    cr_assert_eq(strncmp(got, "%7\r\n$6\r\nserver\r\n", 16), 0, "%.80s", got);
     cr_assert_not_null(strstr(got, "$5\r\nproto\r\n:3\r\n"), "%s", got);
     ask(fd, "HELLO 2\r\n", got, sizeof(got));
     cr_assert_eq(strncmp(got, head, sizeof(head) - 1), 0, "%.80s", got);

@@ -59,7 +59,8 @@ arr(const char *line)
 
 /* ---- the proxy's own commands ---- */
 
-Test(resp_local, the_proxy_answers_get_ping_echo_quit_auth_hello_reset_select_client)
+Test(resp_local,
+     the_proxy_answers_get_ping_echo_quit_auth_hello_reset_select_client)
 {
     static const struct {
         const char *line;
@@ -159,7 +160,7 @@ Test(resp_local, commands_that_give_the_connection_state_open_a_session)
         "CLIENT SETINFO lib-name x",
         "CLIENT ID",
         "CLIENT INFO",
-        "CLIENT LIST",      /* about the server: any connection answers */
+        "CLIENT LIST", /* about the server: any connection answers */
         "client kill id 1",
         "CLIENT PAUSE 10",
     };

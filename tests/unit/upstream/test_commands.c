@@ -32,9 +32,11 @@ target(int port)
 {
     config_defaults(&target_cfg); /* connect and command timeouts: 1 s */
     atomic_init(&target_ref.cur, &target_cfg);
-    return (struct redis_target){
-        .host = "127.0.0.1", .port = port, .user = "", .password = "",
-        .cfg = &target_ref};
+    return (struct redis_target){.host = "127.0.0.1",
+                                 .port = port,
+                                 .user = "",
+                                 .password = "",
+                                 .cfg = &target_ref};
 }
 
 static void
