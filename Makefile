@@ -211,16 +211,20 @@ check-layers:
 
 check: check-format check-layers
 
-# make install: four files, nothing else (README.md, "Install"). The unit
-# gets BINDIR and SYSCONFDIR substituted; the configuration it reads,
-# $(SYSCONFDIR)/redis-proxy/proxy.ini, is the administrator's: install
-# never writes it (copy proxy.ini.example there) and uninstall never removes
-# it. The unit goes under PREFIX, as everything else does: systemd searches
+# make install: four files, and the configuration the unit reads when there
+# is none (docs/operations.md, "Install"). The unit gets BINDIR and
+# SYSCONFDIR substituted; the configuration, $(SYSCONFDIR)/redis-proxy/
+# proxy.ini, is written from the shipped proxy.ini only when no file is
+# there (an existing one is the administrator's: never overwritten, and
+# install says it left it); uninstall removes it only when it is still the
+# shipped file, and says when it leaves one that was changed. The unit goes
+# under PREFIX, as everything else does: systemd searches
 # /usr/local/lib/systemd/system and /usr/lib/systemd/system; for the
 # distribution's own directory, pass (to install and uninstall alike)
 # SYSTEMDUNITDIR="$(pkg-config --variable=systemdsystemunitdir systemd)".
-# uninstall removes the four files and $(DOCDIR) if that is then empty,
-# never the shared directories install may have created (bin, man8, ...).
+# uninstall removes the four files, the unchanged configuration, and
+# $(DOCDIR) and $(SYSCONFDIR)/redis-proxy if those are then empty, never the
+# shared directories install may have created (bin, man8, ...).
 PREFIX         ?= /usr/local
 BINDIR         ?= $(PREFIX)/bin
 MANDIR         ?= $(PREFIX)/share/man
@@ -228,6 +232,7 @@ DOCDIR         ?= $(PREFIX)/share/doc/redis-proxy
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR     ?= /etc
 INSTALL        ?= install
+CONFDIR        := $(SYSCONFDIR)/redis-proxy
 INSTALLED      := $(BINDIR)/redis-proxy $(MANDIR)/man8/redis-proxy.8 \
                   $(DOCDIR)/proxy.ini.example \
                   $(SYSTEMDUNITDIR)/redis-proxy.service
@@ -245,10 +250,29 @@ install: $(BUILD)/redis-proxy
 	    tools/redis-proxy.service.in \
 	    > "$(DESTDIR)$(SYSTEMDUNITDIR)/redis-proxy.service"
 	chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/redis-proxy.service"
+	@conf="$(DESTDIR)$(CONFDIR)/proxy.ini"; \
+	if [ -e "$$conf" ] || [ -L "$$conf" ]; then \
+	    echo "install: $$conf exists: left as it is (the shipped one is $(DESTDIR)$(DOCDIR)/proxy.ini.example)"; \
+	else \
+	    $(INSTALL) -d "$(DESTDIR)$(CONFDIR)" && \
+	    $(INSTALL) -m 0644 proxy.ini "$$conf" && \
+	    echo "install: wrote $$conf (the shipped proxy.ini)"; \
+	fi
 
+# The configuration goes first, compared with the example installed next to
+# it (the shipped file of the version installed), or ./proxy.ini without one.
 uninstall:
+	@conf="$(DESTDIR)$(CONFDIR)/proxy.ini"; \
+	shipped="$(DESTDIR)$(DOCDIR)/proxy.ini.example"; \
+	[ -f "$$shipped" ] || shipped=proxy.ini; \
+	if [ -f "$$conf" ] && [ ! -L "$$conf" ] && cmp -s "$$shipped" "$$conf"; then \
+	    rm -f "$$conf" && echo "uninstall: removed $$conf (unchanged)"; \
+	elif [ -e "$$conf" ] || [ -L "$$conf" ]; then \
+	    echo "uninstall: $$conf differs from the shipped proxy.ini: left in place"; \
+	fi
 	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")
 	@rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
+	@rmdir "$(DESTDIR)$(CONFDIR)" 2>/dev/null || true
 
 clean:
 	rm -rf build
