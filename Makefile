@@ -3,7 +3,8 @@
 #   make test                 deps, -Werror build, unit + end-to-end tests
 #   make test-asan            the same tests under ASan+UBSan
 #   make test-tsan            end-to-end tests against a TSan proxy
-#   make run                  start with ./proxy.ini (and a throwaway redis)
+#   make run                  deps, build, start with ./proxy.ini (and a
+#                             throwaway redis); or the compose stack
 #   make run-cluster          the same in front of a throwaway local Redis
 #                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
 #   make bench                benchmark harness (tools/bench.sh; QUICK=1 for a
@@ -11,8 +12,9 @@
 #   make bench-syscalls       system calls per request (tools/bench/syscalls.sh)
 #   make bench-callgrind      instructions per hit (tools/bench/callgrind.sh)
 #   make check                format and layering checks (as in .ci/run)
-#   make install              binary, man page, example config, systemd unit
-#                             (PREFIX=/usr/local, DESTDIR); make uninstall
+#   make install              binary, man page, example config, systemd unit,
+#                             and /etc/redis-proxy/proxy.ini when none is
+#                             there (PREFIX=/usr/local, DESTDIR); make uninstall
 #
 # src/ is layered (base, proto, net, cache, upstream, serve; see
 # docs/ARCHITECTURE.md); tests/unit/ mirrors it. The flags the code needs
@@ -163,8 +165,25 @@ test-browser:
 	npm ci --prefix tests/browser --no-audit --no-fund
 	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/browser/dashboard.test.mjs
 
-run: $(BUILD)/redis-proxy
-	@bash tools/run.sh $(BUILD)/redis-proxy
+# Where the proxy runs (tools/run.sh; its first line says which), by the
+# rule of `make test` for what running needs (tools/deps.sh --run): the
+# compose stack's redis and proxy where a Docker engine answers and some of
+# it is missing; natively (run-native: deps-run, the build, then
+# tools/run-proxy.sh with ./proxy.ini and a throwaway redis-server when no
+# Redis answers) otherwise. RUN_IN=native or RUN_IN=docker chooses instead.
+RUN_IN ?= auto
+.PHONY: run-native run-built deps-run
+run:
+	@MAKE='$(MAKE)' bash tools/run.sh $(RUN_IN)
+
+run-native: deps-run
+	@$(MAKE) --no-print-directory run-built
+
+run-built: $(BUILD)/redis-proxy
+	@bash tools/run-proxy.sh $(BUILD)/redis-proxy
+
+deps-run:
+	@bash tools/deps.sh --run
 
 # Three masters and three replicas on 127.0.0.1 (CLUSTER_PORT..+5, data in
 # a mktemp dir), the proxy in front with ./proxy.ini; Ctrl-C stops all.
