@@ -3,7 +3,8 @@
 #   make test                 deps, -Werror build, unit + end-to-end tests
 #   make test-asan            the same tests under ASan+UBSan
 #   make test-tsan            end-to-end tests against a TSan proxy
-#   make run                  start with ./proxy.ini (and a throwaway redis)
+#   make run                  deps, build, start with ./proxy.ini (and a
+#                             throwaway redis); or the compose stack
 #   make run-cluster          the same in front of a throwaway local Redis
 #                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
 #   make test-clients         node-redis and ioredis through the proxy
@@ -12,8 +13,9 @@
 #   make bench-syscalls       system calls per request (tools/bench/syscalls.sh)
 #   make bench-callgrind      instructions per hit (tools/bench/callgrind.sh)
 #   make check                format and layering checks (as in .ci/run)
-#   make install              binary, man page, example config, systemd unit
-#                             (PREFIX=/usr/local, DESTDIR); make uninstall
+#   make install              binary, man page, example config, systemd unit,
+#                             and /etc/redis-proxy/proxy.ini when none is
+#                             there (PREFIX=/usr/local, DESTDIR); make uninstall
 #
 # src/ is layered (base, proto, net, cache, upstream, serve; see
 # docs/ARCHITECTURE.md); tests/unit/ mirrors it. The flags the code needs
@@ -182,8 +184,25 @@ test-clients:
 	npm ci --prefix tests/clients --no-audit --no-fund
 	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/clients/clients.test.mjs
 
-run: $(BUILD)/redis-proxy
-	@bash tools/run.sh $(BUILD)/redis-proxy
+# Where the proxy runs (tools/run.sh; its first line says which), by the
+# rule of `make test` for what running needs (tools/deps.sh --run): the
+# compose stack's redis and proxy where a Docker engine answers and some of
+# it is missing; natively (run-native: deps-run, the build, then
+# tools/run-proxy.sh with ./proxy.ini and a throwaway redis-server when no
+# Redis answers) otherwise. RUN_IN=native or RUN_IN=docker chooses instead.
+RUN_IN ?= auto
+.PHONY: run-native run-built deps-run
+run:
+	@MAKE='$(MAKE)' bash tools/run.sh $(RUN_IN)
+
+run-native: deps-run
+	@$(MAKE) --no-print-directory run-built
+
+run-built: $(BUILD)/redis-proxy
+	@bash tools/run-proxy.sh $(BUILD)/redis-proxy
+
+deps-run:
+	@bash tools/deps.sh --run
 
 # Three masters and three replicas on 127.0.0.1 (CLUSTER_PORT..+5, data in
 # a mktemp dir), the proxy in front with ./proxy.ini; Ctrl-C stops all.
@@ -230,16 +249,20 @@ check-layers:
 
 check: check-format check-layers
 
-# make install: four files, nothing else (README.md, "Install"). The unit
-# gets BINDIR and SYSCONFDIR substituted; the configuration it reads,
-# $(SYSCONFDIR)/redis-proxy/proxy.ini, is the administrator's: install
-# never writes it (copy proxy.ini.example there) and uninstall never removes
-# it. The unit goes under PREFIX, as everything else does: systemd searches
+# make install: four files, and the configuration the unit reads when there
+# is none (docs/operations.md, "Install"). The unit gets BINDIR and
+# SYSCONFDIR substituted; the configuration, $(SYSCONFDIR)/redis-proxy/
+# proxy.ini, is written from the shipped proxy.ini only when no file is
+# there (an existing one is the administrator's: never overwritten, and
+# install says it left it); uninstall removes it only when it is still the
+# shipped file, and says when it leaves one that was changed. The unit goes
+# under PREFIX, as everything else does: systemd searches
 # /usr/local/lib/systemd/system and /usr/lib/systemd/system; for the
 # distribution's own directory, pass (to install and uninstall alike)
 # SYSTEMDUNITDIR="$(pkg-config --variable=systemdsystemunitdir systemd)".
-# uninstall removes the four files and $(DOCDIR) if that is then empty,
-# never the shared directories install may have created (bin, man8, ...).
+# uninstall removes the four files, the unchanged configuration, and
+# $(DOCDIR) and $(SYSCONFDIR)/redis-proxy if those are then empty, never the
+# shared directories install may have created (bin, man8, ...).
 PREFIX         ?= /usr/local
 BINDIR         ?= $(PREFIX)/bin
 MANDIR         ?= $(PREFIX)/share/man
@@ -247,6 +270,7 @@ DOCDIR         ?= $(PREFIX)/share/doc/redis-proxy
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR     ?= /etc
 INSTALL        ?= install
+CONFDIR        := $(SYSCONFDIR)/redis-proxy
 INSTALLED      := $(BINDIR)/redis-proxy $(MANDIR)/man8/redis-proxy.8 \
                   $(DOCDIR)/proxy.ini.example \
                   $(SYSTEMDUNITDIR)/redis-proxy.service
@@ -264,10 +288,29 @@ install: $(BUILD)/redis-proxy
 	    tools/redis-proxy.service.in \
 	    > "$(DESTDIR)$(SYSTEMDUNITDIR)/redis-proxy.service"
 	chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/redis-proxy.service"
+	@conf="$(DESTDIR)$(CONFDIR)/proxy.ini"; \
+	if [ -e "$$conf" ] || [ -L "$$conf" ]; then \
+	    echo "install: $$conf exists: left as it is (the shipped one is $(DESTDIR)$(DOCDIR)/proxy.ini.example)"; \
+	else \
+	    $(INSTALL) -d "$(DESTDIR)$(CONFDIR)" && \
+	    $(INSTALL) -m 0644 proxy.ini "$$conf" && \
+	    echo "install: wrote $$conf (the shipped proxy.ini)"; \
+	fi
 
+# The configuration goes first, compared with the example installed next to
+# it (the shipped file of the version installed), or ./proxy.ini without one.
 uninstall:
+	@conf="$(DESTDIR)$(CONFDIR)/proxy.ini"; \
+	shipped="$(DESTDIR)$(DOCDIR)/proxy.ini.example"; \
+	[ -f "$$shipped" ] || shipped=proxy.ini; \
+	if [ -f "$$conf" ] && [ ! -L "$$conf" ] && cmp -s "$$shipped" "$$conf"; then \
+	    rm -f "$$conf" && echo "uninstall: removed $$conf (unchanged)"; \
+	elif [ -e "$$conf" ] || [ -L "$$conf" ]; then \
+	    echo "uninstall: $$conf differs from the shipped proxy.ini: left in place"; \
+	fi
 	rm -f $(foreach f,$(INSTALLED),"$(DESTDIR)$(f)")
 	@rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
+	@rmdir "$(DESTDIR)$(CONFDIR)" 2>/dev/null || true
 
 clean:
 	rm -rf build

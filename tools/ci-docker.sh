@@ -4,7 +4,10 @@
 # docker-compose when there is no compose either); starts dockerd when no
 # engine answers, waits (bounded) until `docker info` answers; builds the
 # base image when it is absent (tools/docker-base-image.sh); runs
-# `make docker-test`; stops the dockerd it started, by PID, also on failure.
+# `make docker-test`, then `make run` in a bare container of the base image
+# (tools/ci-make-run.sh: packages installed by make run itself, a curl and a
+# redis-cli GET through the proxy, then stopped); stops the dockerd it
+# started, by PID, also on failure.
 # Installing and starting dockerd need root; otherwise it says what to run.
 # Usage: tools/ci-docker.sh
 set -euo pipefail
@@ -107,3 +110,5 @@ bash tools/docker-base-image.sh
 lap "base image ready"
 make --no-print-directory docker-test
 lap "make docker-test passed"
+bash tools/ci-make-run.sh
+lap "make run in a bare container passed"

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need, if missing.
 # As root: apt-get installs them. Otherwise: prints the exact command, fails.
-# Usage: tools/deps.sh [extra-package...]
-#        tools/deps.sh --missing    only lists the missing ones, one a line
+# Usage: tools/deps.sh [--run] [--missing] [extra-package...]
+#        --run      only what `make run` needs: the build, redis-server (the
+#                   throwaway Redis) and redis-cli, none of the test tools
+#        --missing  only lists the missing ones, one a line
 set -euo pipefail
-list_only=
-[ "${1:-}" = --missing ] && { list_only=1; shift; }
+list_only= run_only=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --missing) list_only=1 ;;
+    --run) run_only=1 ;;
+    *) break ;;
+    esac
+    shift
+done
 # The tests also use redis-py (python3-redis), groff and man (the man page)
 # and systemd-analyze with /bin/kill (the unit); without them those three
 # tests skip or fail.
-pkgs=(build-essential libhiredis-dev libcriterion-dev libinih-dev
-      redis-server redis-tools python3-redis groff-base man-db systemd procps
-      "$@")
+pkgs=(build-essential libhiredis-dev libinih-dev redis-server redis-tools)
+[ -n "$run_only" ] ||
+    pkgs+=(libcriterion-dev python3-redis groff-base man-db systemd procps)
+pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

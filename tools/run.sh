@@ -1,35 +1,47 @@
 #!/usr/bin/env bash
-# `make run`: starts the proxy with ./proxy.ini. If nothing answers at the
-# configured Redis address and redis-server is installed, starts a throwaway
-# local one first (data under build/run-redis/), stopped when the proxy exits.
-# Usage: tools/run.sh PATH/TO/redis-proxy [proxy args...]
-set -u
-bin=$1; shift
-settings=$("$bin" -t "$@") || exit $?
-get() { awk -v s="[$1]" -v k="$2" '/^\[/{sec=$1} sec==s && $1==k {print $3; exit}' <<<"$settings"; }
-host=$(get redis host); port=$(get redis port)
-redis_pid=
-if ! redis-cli -h "$host" -p "$port" PING >/dev/null 2>&1; then
-    if command -v redis-server >/dev/null; then
-        dir=build/run-redis; mkdir -p "$dir"
-        echo "run: no Redis at $host:$port; starting a throwaway one (data in $dir)"
-        redis-server --bind "$host" --port "$port" --save '' --appendonly no \
-            --dir "$dir" --logfile "$PWD/$dir/redis.log" &
-        redis_pid=$!
-        for _ in $(seq 50); do
-            redis-cli -h "$host" -p "$port" PING >/dev/null 2>&1 && break
-            sleep 0.1
-        done
+# `make run`: picks where the proxy runs and says which in its first line,
+# by the rule `make test` follows (tools/test.sh), for what running needs
+# (tools/deps.sh --run: the build, redis-server and redis-cli):
+#   docker: a Docker engine answers and some of it is missing: the compose
+#           stack's redis and proxy services (the proxy's ports 8080, 6380
+#           and 8081 published on the host), so nothing is installed on the
+#           host; Ctrl-C stops them, and they are taken down;
+#   native: otherwise (make run-native: tools/deps.sh --run installs what is
+#           missing as root, else prints the apt-get command and fails; then
+#           the build; then tools/run-proxy.sh starts the proxy with
+#           ./proxy.ini, and a throwaway redis-server first if no Redis
+#           answers at its [redis] address).
+# Usage: tools/run.sh [auto|native|docker]   (make run RUN_IN=...)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make=${MAKE:-make}
+engine() {
+    command -v docker >/dev/null 2>&1 && timeout 30 docker info >/dev/null 2>&1
+}
+case ${1:-auto} in
+auto)
+    missing=$(bash tools/deps.sh --run --missing | paste -sd " " -)
+    if [ -z "$missing" ]; then
+        where=native why="what it needs is installed"
+    elif engine; then
+        where=docker why="packages missing, engine answers"
     else
-        echo "run: no Redis at $host:$port and redis-server is not installed" >&2
-    fi
+        where=native why="packages missing, no Docker engine answers"
+    fi ;;
+native) where=native why="RUN_IN=native" ;;
+docker) where=docker why="RUN_IN=docker" ;;
+*) echo "make run: RUN_IN must be auto, native or docker, not '$1'" >&2; exit 2 ;;
+esac
+if [ "$where" = docker ]; then
+    echo "make run: in Docker, the compose stack's redis and proxy ($why)"
+    [ -z "${missing:-}" ] || echo "make run: missing on this host: $missing"
+    bash tools/docker-base-image.sh --check
+    trap 'bash tools/compose.sh down' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    bash tools/compose.sh up --build redis proxy
+    exit
 fi
-cleanup() { [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null; }
-trap cleanup EXIT
-trap 'kill -TERM $proxy_pid 2>/dev/null' INT TERM
-"$bin" "$@" &
-proxy_pid=$!
-wait $proxy_pid; rc=$?
-# A signal interrupts the first wait; wait again for the real exit status.
-kill -0 $proxy_pid 2>/dev/null && { wait $proxy_pid; rc=$?; }
-exit $rc
+echo "make run: native ($why)"
+[ -z "${missing:-}" ] || echo "make run: missing on this host: $missing"
+exec $make --no-print-directory run-native

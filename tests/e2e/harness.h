@@ -72,6 +72,14 @@ struct h_proxy_opts {
      * environment (NULL-terminated, or NULL), e.g. {"NOTIFY_SOCKET=/x",
      * NULL}. */
     const char *const *env;
+    /* The binary to run instead of h_proxy_bin() (an installed copy), or
+     * NULL. */
+    const char *bin;
+    /* A configuration file of the test's own, read as it is ("-c config")
+     * instead of the harness's INI; the harness's settings (bind, ports,
+     * the Redis address, [admin] port: 0 unless admin) then come as "-s"
+     * arguments, before args. ini must be NULL with it. */
+    const char *config;
 };
 
 /* Options as a compound literal: H_OPTS(.ini = "...", .admin = 1). */

@@ -121,11 +121,32 @@ h__env_with(const char *const *extra)
     return env;
 }
 
-/* One attempt: fresh ports, INI, exec, wait for the listeners. */
+/* The harness's settings as "-s" arguments, for a proxy started with a
+ * configuration file of the test's own (o->config): into argv[*argc..],
+ * the texts in set[] (which must live until the exec). */
+#define H_SETS 6
+static void
+h__config_sets(const struct h_proxy *p, int redis_port, char **argv, int *argc,
+               char set[H_SETS][48])
+{
+    snprintf(set[0], sizeof(set[0]), "server.bind=127.0.0.1");
+    snprintf(set[1], sizeof(set[1]), "server.http_port=%d", p->http_port);
+    snprintf(set[2], sizeof(set[2]), "server.resp_port=%d", p->resp_port);
+    snprintf(set[3], sizeof(set[3]), "redis.host=127.0.0.1");
+    snprintf(set[4], sizeof(set[4]), "redis.port=%d", redis_port);
+    snprintf(set[5], sizeof(set[5]), "admin.port=%d", p->admin_port);
+    for (int i = 0; i < H_SETS; i++) {
+        argv[(*argc)++] = "-s";
+        argv[(*argc)++] = set[i];
+    }
+}
+
+/* One attempt: fresh ports, INI (or -s settings), exec, wait for the
+ * listeners. */
 static int
 h__proxy_try(struct h_proxy *p, int redis_port, const struct h_proxy_opts *o)
 {
-    char *argv[H_MAX_ARGS];
+    char *argv[H_MAX_ARGS], set[H_SETS][48];
     char **env;
     int ports[3], wait[3], nwait = 0, argc = 0, rc;
 
@@ -142,12 +163,16 @@ h__proxy_try(struct h_proxy *p, int redis_port, const struct h_proxy_opts *o)
     if (o->admin) {
         wait[nwait++] = p->admin_port;
     }
-    if (h__write_ini(p, redis_port, o->ini) == -1) {
-        return -1;
-    }
-    argv[argc++] = (char *)h_proxy_bin();
+    argv[argc++] = (char *)(o->bin != NULL ? o->bin : h_proxy_bin());
     argv[argc++] = "-c";
-    argv[argc++] = p->ini;
+    if (o->config != NULL) {
+        argv[argc++] = (char *)o->config;
+        h__config_sets(p, redis_port, argv, &argc, set);
+    } else if (h__write_ini(p, redis_port, o->ini) == -1) {
+        return -1;
+    } else {
+        argv[argc++] = p->ini;
+    }
     h__add_args(argv, &argc, o->args);
     env = h__env_with(o->env);
     if (o->env != NULL && env == NULL) {
@@ -175,13 +200,17 @@ h_proxy_start(struct h_proxy *p, int redis_port, const struct h_proxy_opts *o)
     }
     snprintf(p->ini, sizeof(p->ini), "%s/proxy.ini", dir);
     snprintf(p->log, sizeof(p->log), "%s/proxy.log", dir);
+    if (o == NULL) {
+        o = &defaults;
+    }
     for (tries = 0; tries < H_START_TRIES; tries++) {
-        if (h__proxy_try(p, redis_port, o != NULL ? o : &defaults) == 0) {
+        if (h__proxy_try(p, redis_port, o) == 0) {
             return 0;
         }
         h__kill_child(&p->pid);
     }
-    fprintf(stderr, "harness: %s did not start; its log:\n", h_proxy_bin());
+    fprintf(stderr, "harness: %s did not start; its log:\n",
+            o->bin != NULL ? o->bin : h_proxy_bin());
     h_proxy_dump_log(p);
     h__proxy_cleanup(p);
     return -1;

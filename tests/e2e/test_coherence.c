@@ -348,7 +348,7 @@ kill_stream_then_set(const char *val)
     freeReplyObject(rep);
     /* The proxy learns of the kill when its stream reads the EOF, a
      * scheduling delay later; a write inside that delay is the one window
-     * README's "what is not guaranteed" names. Write once the proxy has
+     * docs/ARCHITECTURE.md's "What is not" names. Write once the proxy has
      * logged the loss: from then on the old value must never be served. */
     cr_assert(h_await_log(&proxy, "invalidation stream lost", 2000),
               "the proxy never noticed its stream was killed");

@@ -525,7 +525,7 @@ Test(headers, cors_only_for_the_admin_origin)
     h_resp_free(&r);
 }
 
-/* README: "a request whose Origin is on the admin port gets
+/* docs/protocols.md: "a request whose Origin is on the admin port gets
  * Access-Control-Allow-Origin" -- not only a 200: the dashboard's key
  * lookup must be able to read a 404 to say "not found". */
 Test(headers, cors_applies_to_not_found_too)
@@ -636,8 +636,9 @@ Test(headers, access_log_one_line_per_request)
     free(log);
 }
 
-/* key_len is the key's length, i.e. after percent-decoding (README: "key
- * length (never the key)"), the same figure RESP logs for the same key. */
+/* key_len is the key's length, i.e. after percent-decoding
+ * (docs/operations.md: "key length (never the key)"), the same figure RESP
+ * logs for the same key. */
 Test(headers, access_log_key_len_is_the_decoded_length)
 {
     char *log = malloc(LOG_CAP), line[1024];

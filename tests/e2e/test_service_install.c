@@ -1,7 +1,9 @@
 /*
  * End-to-end tests of installing the proxy as a service: `make install` /
  * `make uninstall` laying out exactly the documented files under DESTDIR,
- * the installed unit passing `systemd-analyze verify`, the man page
+ * the configuration written once and never overwritten, the installed
+ * binary serving with the installed configuration, the installed unit
+ * passing `systemd-analyze verify`, the man page
  * listing every key with the default `-t` prints and rendering without a
  * warning. The tests run from the repository's root (as `make test` runs
  * them) and invoke make there with BUILD set to PROXY_BIN's directory, so
@@ -128,9 +130,9 @@ expect_mode(const char *path, mode_t mode)
 }
 
 /* What stays in DESTDIR after uninstall: the shared directories install
- * created (README.md, "Install") and the configuration that was there
- * before (etc/redis-proxy/proxy.ini, which install never touches). Sorted
- * as tree() sorts. */
+ * created (docs/operations.md, "Install") and a configuration the
+ * administrator changed (etc/redis-proxy/proxy.ini). Sorted as tree()
+ * sorts. */
 #define KEPT_DIRS                                                              \
     "d etc\n"                                                                  \
     "d etc/redis-proxy\n"                                                      \
@@ -182,12 +184,26 @@ expect_installed(const char *dest, const char *rel, const char *source,
     expect_mode(path, mode);
 }
 
+/* Fails unless a line of out starts with "what DEST/rel". */
+static void
+expect_said(const char *out, const char *what, const char *dest,
+            const char *rel)
+{
+    char want[512];
+
+    snprintf(want, sizeof(want), "\n%s %s/%s", what, dest, rel);
+    cr_assert(strncmp(out, want + 1, strlen(want + 1)) == 0 ||
+                  strstr(out, want) != NULL,
+              "make did not say \"%s\":\n%s", want + 1, out);
+}
+
 /*
  * make install DESTDIR=... PREFIX=/usr puts exactly four files in place (the
  * binary, the man page, the example config, the unit), each as its source
  * with the documented mode, and leaves a configuration already in
- * /etc/redis-proxy alone; make uninstall removes exactly those four files
- * and the doc directory, and nothing else.
+ * /etc/redis-proxy alone, saying so; make uninstall removes exactly those
+ * four files and the doc directory, leaves that configuration (it is not
+ * the shipped one), says so, and removes nothing else.
  */
 Test(service, install_and_uninstall_lay_out_exactly_the_documented_files)
 {
@@ -210,6 +226,7 @@ Test(service, install_and_uninstall_lay_out_exactly_the_documented_files)
 
     cr_assert_eq(run_make("install", vars, out, SV_OUT_CAP), 0,
                  "make install failed:\n%s", out);
+    expect_said(out, "install:", dest, "etc/redis-proxy/proxy.ini exists");
     tree(dest, out, SV_OUT_CAP);
     cr_assert_str_eq(out,
                      KEPT_DIRS
@@ -250,9 +267,121 @@ Test(service, install_and_uninstall_lay_out_exactly_the_documented_files)
 
     cr_assert_eq(run_make("uninstall", vars, out, SV_OUT_CAP), 0,
                  "make uninstall failed:\n%s", out);
+    expect_said(out, "uninstall:", dest,
+                "etc/redis-proxy/proxy.ini differs from the shipped");
     tree(dest, out, SV_OUT_CAP);
     cr_assert_str_eq(out, KEPT_DIRS KEPT_MAN_DIRS KEPT_FILES,
                      "left after uninstall:\n%s", out);
+    text = sv_slurp(path, NULL);
+    cr_assert_str_eq(text, conf, "uninstall touched the changed config");
+    free(text);
+    free(out);
+}
+
+/*
+ * Where there is no configuration, install writes the shipped proxy.ini
+ * there (0644: the unit's dynamic user reads it) and says so; a second
+ * install leaves the administrator's edit alone, and so does uninstall,
+ * each saying so; once the file is the shipped one again, uninstall
+ * removes it and its directory (etc itself, shared, stays).
+ */
+Test(service, install_writes_the_configuration_once_and_uninstall_keeps_edits)
+{
+    const char *rel = "etc/redis-proxy/proxy.ini";
+    char dest[128], destvar[160], conf[512], *out = malloc(SV_OUT_CAP), *text;
+    const char *vars[] = {"PREFIX=/usr", destvar, NULL};
+    FILE *f;
+
+    sv_expect_repo_root();
+    cr_assert_not_null(out);
+    snprintf(dest, sizeof(dest), "%s", sv_scratch_dir("install"));
+    snprintf(destvar, sizeof(destvar), "DESTDIR=%s", dest);
+    snprintf(conf, sizeof(conf), "%s/%s", dest, rel);
+
+    cr_assert_eq(run_make("install", vars, out, SV_OUT_CAP), 0,
+                 "make install failed:\n%s", out);
+    expect_said(out, "install: wrote", dest, rel);
+    expect_installed(dest, rel, "proxy.ini", 0644);
+
+    f = fopen(conf, "a");
+    cr_assert_not_null(f);
+    cr_assert(fputs("; edited\n", f) >= 0 && fclose(f) == 0);
+    cr_assert_eq(run_make("install", vars, out, SV_OUT_CAP), 0,
+                 "make install failed:\n%s", out);
+    expect_said(out, "install:", dest, "etc/redis-proxy/proxy.ini exists");
+    text = sv_slurp(conf, NULL);
+    cr_assert_not_null(strstr(text, "\n; edited\n"), "install overwrote it");
+    free(text);
+    cr_assert_eq(run_make("uninstall", vars, out, SV_OUT_CAP), 0,
+                 "make uninstall failed:\n%s", out);
+    expect_said(out, "uninstall:", dest,
+                "etc/redis-proxy/proxy.ini differs from the shipped");
+    tree(dest, out, SV_OUT_CAP);
+    cr_assert_str_eq(out, KEPT_DIRS KEPT_MAN_DIRS KEPT_FILES,
+                     "left after uninstall:\n%s", out);
+
+    /* The shipped bytes again (as after an install with none there). */
+    cr_assert_eq(run_make("install", vars, out, SV_OUT_CAP), 0, "%s", out);
+    text = sv_slurp("proxy.ini", NULL);
+    write_file(conf, text);
+    free(text);
+    cr_assert_eq(run_make("uninstall", vars, out, SV_OUT_CAP), 0,
+                 "make uninstall failed:\n%s", out);
+    expect_said(out, "uninstall: removed", dest, rel);
+    tree(dest, out, SV_OUT_CAP);
+    cr_assert_str_eq(out,
+                     "d etc\n"
+                     "d usr\n"
+                     "d usr/bin\n"
+                     "d usr/lib\n"
+                     "d usr/lib/systemd\n"
+                     "d usr/lib/systemd/system\n"
+                     "d usr/share\n"
+                     "d usr/share/doc\n" KEPT_MAN_DIRS,
+                     "left after uninstall:\n%s", out);
+    free(out);
+}
+
+/*
+ * What a packager or an administrator gets: after `make install DESTDIR=..
+ * PREFIX=/usr` with no configuration there, the installed binary started
+ * with the installed configuration (the ports and the Redis address moved
+ * by -s to this test's, since the shipped ones are 8080 and 6379) serves a
+ * GET over HTTP, from Redis and then from its cache, and over RESP.
+ */
+Test(service, the_installed_binary_serves_with_the_installed_configuration)
+{
+    char dest[128], destvar[160], bin[256], conf[256], exe[256], link[64];
+    char *out = malloc(SV_OUT_CAP), value[64];
+    const char *vars[] = {"PREFIX=/usr", destvar, NULL};
+    redisContext *c;
+    ssize_t n;
+
+    sv_expect_repo_root();
+    cr_assert_not_null(out);
+    snprintf(dest, sizeof(dest), "%s", sv_scratch_dir("install"));
+    snprintf(destvar, sizeof(destvar), "DESTDIR=%s", dest);
+    cr_assert_eq(run_make("install", vars, out, SV_OUT_CAP), 0,
+                 "make install failed:\n%s", out);
+    snprintf(bin, sizeof(bin), "%s/usr/bin/redis-proxy", dest);
+    snprintf(conf, sizeof(conf), "%s/etc/redis-proxy/proxy.ini", dest);
+    expect_same_file(conf, "proxy.ini");
+    cr_assert_eq(h_redis_cmd(&sv_redis, "SET front:door open"), 0);
+
+    h_start_proxy(&sv_proxy, &sv_redis,
+                  H_OPTS(.bin = bin, .config = conf, .admin = 1));
+    snprintf(link, sizeof(link), "/proc/%d/exe", (int)sv_proxy.pid);
+    n = readlink(link, exe, sizeof(exe) - 1);
+    cr_assert_gt(n, 0, "readlink %s", link);
+    exe[n] = '\0';
+    cr_assert_str_eq(exe, bin, "the proxy running is not the installed one");
+    h_expect_get(sv_proxy.http_port, "/front:door", 200, "open", "MISS");
+    h_expect_get(sv_proxy.http_port, "/front:door", 200, "open", "HIT");
+    c = h_proxy_resp_ctx(&sv_proxy);
+    cr_assert_not_null(c);
+    cr_assert_eq(h_resp_get(c, "front:door", value, sizeof(value)), 1);
+    cr_assert_str_eq(value, "open");
+    redisFree(c);
     free(out);
 }
 

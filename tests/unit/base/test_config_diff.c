@@ -53,8 +53,9 @@ expect_call(const struct diff_log *log, size_t i, const char *key,
     cr_assert_eq(log->calls[i].live, live, "%s", key);
 }
 
-/* Every key in table order, and whether SIGHUP may apply it (the README:
- * cache sizes and TTLs, timeouts, limits, password, log settings). */
+/* Every key in table order, and whether SIGHUP may apply it
+ * (docs/configuration.md: cache sizes and TTLs, timeouts, limits, password,
+ * log settings). */
 static const struct {
     const char *section, *name;
     int live;

@@ -3,8 +3,8 @@
  * tests/fuzz/ (or while writing their checks), each reduced to the smallest
  * case that shows the bug, so that it stays fixed.
  *
- * The config cases check the contract, not one fix: README promises that
- * "-t" prints the effective settings as an INI file, so whatever
+ * The config cases check the contract, not one fix: docs/configuration.md
+ * promises that "-t" prints the effective settings as an INI file, so whatever
  * config_load_file or config_set accepts must print as a file that loads
  * back to the same settings. The fix chosen for each input below was to
  * reject it up front, so each case asserts exactly that: the input is
