@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/hash.h"
 #include "base/util.h"
 #include "serve/account.h"
 #include "serve/outcome.h"
@@ -25,6 +24,8 @@ struct fill {
     struct flight *f;
     int db;
     int node;
+    uint64_t token;    /* the pipeline: the leader's client's own, so its
+                          misses go out with its other commands */
     uint8_t asking;    /* ASKING before each of PTTL and GET */
     uint8_t redirects; /* MOVED/ASK followed so far */
     uint8_t was_asked; /* a value read after ASK is not cached */
@@ -94,8 +95,7 @@ fill_send(struct fill *fl)
     u->nreplies = fl->asking ? 4 : 2;
     fl->pttl = -2;
     fl->status = OUTCOME_EDOWN;
-    p = upstream_pipe(nodes_pool(fl->px->nodes, fl->node), 2,
-                      hash_bytes(0, fl->key, fl->klen));
+    p = upstream_pipe(nodes_pool(fl->px->nodes, fl->node), 2, fl->token);
     if (p == NULL) {
         snprintf(fl->err, sizeof(fl->err), "out of memory");
         return -1;
@@ -247,6 +247,7 @@ lead(struct proxy *px, struct flight *f, struct rcmd *r, int db)
     fl->px = px;
     fl->f = f;
     fl->db = db;
+    fl->token = r->slot;
     fl->klen = r->raw_len;
     memcpy(fl->key, r->raw, r->raw_len);
     fl->node = nodes_for_key(px->nodes, fl->key, fl->klen);
