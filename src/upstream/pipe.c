@@ -4,9 +4,11 @@
  *
  * A request moves through three lists: the submit queue (qhead, under
  * the lock: submitters append), the write list (whead: taken by the
- * runner, not yet written whole) and the flight list (fhead: written,
- * replies owed, in the order Redis answers). Only the first is shared;
- * the other two, the connection and its buffers are the runner's.
+ * runner, nothing written yet) and the flight list (fhead: written, at
+ * least its first byte, replies owed, in the order Redis answers; only
+ * its last may still have bytes to write). Only the first list is
+ * shared; the other two, the connection and its buffers are the
+ * runner's.
  */
 #include "upstream/pipe.h"
 
@@ -287,10 +289,7 @@ conn_lost(struct pipe *p, const char *why)
     snprintf(err, sizeof(err), "connection lost: %s", why);
     atomic_fetch_add_explicit(&p->lost, 1, memory_order_relaxed);
     conn_close(p);
-    /* The head of the write list may be written in part: in flight too. */
-    if (p->whead != NULL && p->whead->sent > 0) {
-        push_tail(&p->fhead, &p->ftail, pop_head(&p->whead, &p->wtail));
-    }
+    /* Everything on the flight list was written, at least in part. */
     while ((u = pop_head(&p->fhead, &p->ftail)) != NULL) {
         if (!is_inner(u) && u->retry && !u->retried) {
             u->sent = 0;
@@ -383,50 +382,74 @@ take(struct pipe *p)
     }
 }
 
-/* Writes what the socket takes of the write list; what is written whole
- * moves to the flight list. Returns 0, or -1 when the connection failed. */
+/* Adds the bytes of u not yet written to v[*k..WRITE_IOV). */
+static void
+gather(const struct ureq *u, struct iovec *v, int *k)
+{
+    size_t skip = u->sent;
+    int i;
+
+    for (i = 0; i < u->iovcnt && *k < WRITE_IOV; i++) {
+        if (skip >= u->iov[i].iov_len) {
+            skip -= u->iov[i].iov_len;
+            continue;
+        }
+        v[*k].iov_base = (char *)u->iov[i].iov_base + skip;
+        v[*k].iov_len = u->iov[i].iov_len - skip;
+        skip = 0;
+        (*k)++;
+    }
+}
+
+/* Writes what the socket takes: the rest of the flight list's last
+ * request (written in part), then the write list. A request moves to the
+ * flight list with its first byte: Redis may answer the commands of its
+ * that are complete before the rest of it goes out. Returns 1 when the
+ * socket took everything gathered and more waits (call again), 0, or -1
+ * when the connection failed. */
 static int
 write_some(struct pipe *p)
 {
     struct iovec v[WRITE_IOV];
     struct ureq *u;
+    size_t asked = 0;
     long n;
-    int k = 0, i;
+    int k = 0, i, more = 0;
 
+    if (p->ftail != NULL && p->ftail->sent < p->ftail->len) {
+        gather(p->ftail, v, &k);
+    }
     for (u = p->whead; u != NULL && k < WRITE_IOV; u = u->next) {
-        size_t skip = u->sent;
-
-        for (i = 0; i < u->iovcnt && k < WRITE_IOV; i++) {
-            if (skip >= u->iov[i].iov_len) {
-                skip -= u->iov[i].iov_len;
-                continue;
-            }
-            v[k].iov_base = (char *)u->iov[i].iov_base + skip;
-            v[k].iov_len = u->iov[i].iov_len - skip;
-            skip = 0;
-            k++;
-        }
+        gather(u, v, &k);
     }
     if (k == 0) {
         return 0;
+    }
+    for (i = 0; i < k; i++) {
+        asked += v[i].iov_len;
     }
     n = rconn_writev(&p->rc, v, k);
     if (n < 0) {
         return -1;
     }
-    atomic_fetch_add_explicit(&p->writes, 1, memory_order_relaxed);
-    while (n > 0 && (u = p->whead) != NULL) {
-        size_t left = u->len - u->sent;
-
-        if ((size_t)n < left) {
-            u->sent += (size_t)n;
-            break;
-        }
-        n -= (long)left;
-        u->sent = u->len;
-        push_tail(&p->fhead, &p->ftail, pop_head(&p->whead, &p->wtail));
+    if ((size_t)n == asked && (p->whead != NULL || k == WRITE_IOV)) {
+        more = 1; /* all taken and more to write: go on */
     }
-    return 0;
+    atomic_fetch_add_explicit(&p->writes, 1, memory_order_relaxed);
+    if (n > 0 && p->ftail != NULL && p->ftail->sent < p->ftail->len) {
+        size_t left = p->ftail->len - p->ftail->sent;
+
+        p->ftail->sent += (size_t)n < left ? (size_t)n : left;
+        n -= (long)((size_t)n < left ? (size_t)n : left);
+    }
+    while (n > 0 && (u = p->whead) != NULL) {
+        size_t left = u->len;
+
+        push_tail(&p->fhead, &p->ftail, pop_head(&p->whead, &p->wtail));
+        u->sent = (size_t)n < left ? (size_t)n : left;
+        n -= (long)u->sent;
+    }
+    return more;
 }
 
 /* Hands every complete reply buffered to the request it answers. Returns
@@ -493,6 +516,8 @@ read_some(struct pipe *p)
 static int
 run_once(struct pipe *p)
 {
+    int w;
+
     take(p);
     if (p->rc.state == RCONN_CLOSED) {
         if (p->whead == NULL || conn_open(p) < 0) {
@@ -518,7 +543,9 @@ run_once(struct pipe *p)
             return 0; /* its socket's report brings us back */
         }
     }
-    if (write_some(p) < 0) {
+    while ((w = write_some(p)) > 0) {
+    }
+    if (w < 0) {
         conn_lost(p, rconn_error(&p->rc));
         return p->whead != NULL;
     }
@@ -637,9 +664,6 @@ pipe_destroy(struct pipe *p)
         return;
     }
     take(p);
-    if (p->whead != NULL && p->whead->sent > 0) {
-        push_tail(&p->fhead, &p->ftail, pop_head(&p->whead, &p->wtail));
-    }
     fail_list(p, &p->fhead, &p->ftail, UPSTREAM_EDOWN, "shutting down");
     fail_list(p, &p->whead, &p->wtail, UPSTREAM_EDOWN, "shutting down");
     conn_close(p);
