@@ -224,7 +224,9 @@ serve(struct worker_pool *wp, struct conn *c)
 struct claims {
     struct worker_pool *wp;
     struct conn *c[WORKER_CLAIMS];
-    int n;
+    int n;    /* claimed by the last wake-up */
+    int next; /* the next of them to serve: in the order epoll reported */
+    int anext; /* the next adopted one to serve: in the order woken */
     struct waiter_adopted adopted;
 };
 
@@ -235,14 +237,17 @@ spill(void *arg)
 {
     struct claims *cl = arg;
 
-    while (cl->n > 0 || cl->adopted.n > 0) {
-        struct conn *c =
-            cl->adopted.n > 0 ? cl->adopted.c[--cl->adopted.n] : cl->c[--cl->n];
+    while (cl->next < cl->n || cl->anext < cl->adopted.n) {
+        struct conn *c = cl->anext < cl->adopted.n
+                             ? cl->adopted.c[cl->anext++]
+                             : cl->c[cl->next++];
 
         if (workq_push(cl->wp->q, c) != WORKQ_OK) {
             waiter_drop(cl->wp->waiter, c);
         }
     }
+    cl->n = cl->next = 0;
+    cl->adopted.n = cl->anext = 0;
 }
 
 /* The next conn to serve: one this worker claimed, a queued one (new
@@ -254,12 +259,26 @@ next_conn(struct worker_pool *wp, struct claims *cl, int *stop)
 {
     void *item;
 
-    if (cl->adopted.n > 0) {
-        return cl->adopted.c[--cl->adopted.n];
+    /* In the order things happened, as far as it is known: the queue
+     * first (new connections, whose bytes came before anything a later
+     * wake-up reported, and conns that yielded), then conns woken by
+     * replies, then those the last wake-up reported, each in turn. */
+    if ((cl->anext < cl->adopted.n || cl->next < cl->n) &&
+        workq_trypop(wp->q, &item) == WORKQ_OK) {
+        return item;
     }
-    if (cl->n > 0) {
-        return cl->c[--cl->n];
+    if (cl->anext < cl->adopted.n) {
+        struct conn *c = cl->adopted.c[cl->anext++];
+
+        if (cl->anext == cl->adopted.n) {
+            cl->adopted.n = cl->anext = 0; /* room for the next ones */
+        }
+        return c;
     }
+    if (cl->next < cl->n) {
+        return cl->c[cl->next++];
+    }
+    cl->n = cl->next = 0;
     switch (workq_trypop(wp->q, &item)) {
     case WORKQ_OK:
         return item;
