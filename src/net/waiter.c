@@ -27,7 +27,7 @@
 #define WAITER_EVENT_TAG (1ull << 63) /* | a struct waiter_event pointer */
 #define WAITER_GEN_MASK 0x7fffffffu   /* generations stay below bit 63 */
 #define WAITER_NO_SLOT UINT32_MAX
-#define WAITER_EVENTS 16 /* reports taken per epoll_wait */
+#define WAITER_EVENTS 64 /* reports taken per epoll_wait */
 /* What every registered fd reports; waiter_want_write adds EPOLLOUT. */
 #define WAITER_EVENTS_WATCHED (EPOLLIN | EPOLLRDHUP | EPOLLET)
 

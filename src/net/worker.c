@@ -25,14 +25,25 @@
 #define WORKER_ROUNDS 16
 #define WORKER_BATCH 16 /* conns served between runs of deferred work */
 #define WORKER_CLAIMS                                                          \
-    8 /* conns one wake-up may claim; given away when                          \
-         the worker is about to wait on Redis */
+    64 /* conns one wake-up may claim: what one round                          \
+          of the worker serves before its deferred                             \
+          writes to Redis go out */
+
+/* The calling thread's worker index (worker_index). */
+static _Thread_local unsigned my_index;
+
+/* What a worker thread starts with. */
+struct worker_arg {
+    struct worker_pool *wp;
+    unsigned index;
+};
 
 struct worker_pool {
     struct workq *q;
     struct waiter *waiter;
-    struct standby *gate; /* at most `running` workers run at once */
-    atomic_int busy;      /* workers serving a conn now */
+    struct standby *gate;    /* at most `running` workers run at once */
+    struct worker_arg *args; /* one per thread */
+    atomic_int busy;         /* workers serving a conn now */
     int n;
     pthread_t threads[];
 };
@@ -224,8 +235,8 @@ serve(struct worker_pool *wp, struct conn *c)
 struct claims {
     struct worker_pool *wp;
     struct conn *c[WORKER_CLAIMS];
-    int n;    /* claimed by the last wake-up */
-    int next; /* the next of them to serve: in the order epoll reported */
+    int n;     /* claimed by the last wake-up */
+    int next;  /* the next of them to serve: in the order epoll reported */
     int anext; /* the next adopted one to serve: in the order woken */
     struct waiter_adopted adopted;
 };
@@ -238,9 +249,8 @@ spill(void *arg)
     struct claims *cl = arg;
 
     while (cl->next < cl->n || cl->anext < cl->adopted.n) {
-        struct conn *c = cl->anext < cl->adopted.n
-                             ? cl->adopted.c[cl->anext++]
-                             : cl->c[cl->next++];
+        struct conn *c = cl->anext < cl->adopted.n ? cl->adopted.c[cl->anext++]
+                                                   : cl->c[cl->next++];
 
         if (workq_push(cl->wp->q, c) != WORKQ_OK) {
             waiter_drop(cl->wp->waiter, c);
@@ -296,12 +306,13 @@ next_conn(struct worker_pool *wp, struct claims *cl, int *stop)
 static void *
 worker_main(void *arg)
 {
-    struct worker_pool *wp = arg;
+    struct worker_pool *wp = ((struct worker_arg *)arg)->wp;
     struct claims cl = {.wp = wp, .n = 0};
     struct conn *c;
     unsigned served = 0;
     int stop = 0;
 
+    my_index = ((struct worker_arg *)arg)->index;
     waiter_adopt_into(&cl.adopted);
     standby_attach(wp->gate);
     standby_on_block(spill, &cl);
@@ -340,13 +351,19 @@ worker_pool_create(int n, int running, struct workq *q, struct waiter *w)
     }
     wp->q = q;
     wp->waiter = w;
+    wp->args = calloc((size_t)n, sizeof(wp->args[0]));
     wp->gate = standby_create(running > 0 && running < n ? running : n);
-    if (wp->gate == NULL) {
+    if (wp->gate == NULL || wp->args == NULL) {
+        standby_destroy(wp->gate);
+        free(wp->args);
         free(wp);
         return NULL;
     }
     for (i = 0; i < n; i++) {
-        if (pthread_create(&wp->threads[i], NULL, worker_main, wp) != 0) {
+        wp->args[i].wp = wp;
+        wp->args[i].index = (unsigned)i;
+        if (pthread_create(&wp->threads[i], NULL, worker_main, &wp->args[i]) !=
+            0) {
             log_error("msg=\"cannot start worker thread\" index=%d", i);
             workq_shutdown(q);
             wp->n = i;
@@ -371,6 +388,7 @@ worker_pool_destroy(struct worker_pool *wp)
         pthread_join(wp->threads[i], NULL);
     }
     standby_destroy(wp->gate);
+    free(wp->args);
     free(wp);
 }
 
@@ -378,6 +396,12 @@ long
 worker_pool_retime(struct worker_pool *wp)
 {
     return waiter_retime(wp->waiter, deadline_of);
+}
+
+unsigned
+worker_index(void)
+{
+    return my_index;
 }
 
 int

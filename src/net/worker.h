@@ -26,6 +26,12 @@ struct worker_pool *worker_pool_create(int n, int running, struct workq *q,
  * lets them finish what is queued. Frees the pool. NULL is a no-op. */
 void worker_pool_destroy(struct worker_pool *wp);
 
+/* The calling worker thread's index (0..n-1), 0 on other threads: the
+ * pipeline a conn with nothing on its way to Redis uses, so that what one
+ * worker sends in a round goes out together, and workers do not share a
+ * pipeline's lock more than they must. */
+unsigned worker_index(void);
+
 /* Workers serving a conn now. Thread-safe. */
 int worker_pool_busy(struct worker_pool *wp);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "net/worker.h"
 #include "proto/resp_reply.h"
 #include "serve/account.h"
 #include "serve/auth.h"
@@ -55,7 +56,8 @@ readiness(struct proxy *px, struct conn *c, char *why, size_t len,
     r->tag = TAG_READY;
     r->start_us = util_now_us();
     r->deadline_ms = util_now_ms() + proxy_cfg(px)->command_timeout_ms;
-    if (route_submit_every(px, r, c->slot) == ROUTE_QUEUED) {
+    r->token = worker_index();
+    if (route_submit_every(px, r) == ROUTE_QUEUED) {
         *probe = r;
         return HTTP_CONN_PENDING;
     }

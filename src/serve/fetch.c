@@ -247,7 +247,7 @@ lead(struct proxy *px, struct flight *f, struct rcmd *r, int db)
     fl->px = px;
     fl->f = f;
     fl->db = db;
-    fl->token = r->slot;
+    fl->token = r->token;
     fl->klen = r->raw_len;
     memcpy(fl->key, r->raw, r->raw_len);
     fl->node = nodes_for_key(px->nodes, fl->key, fl->klen);

@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "cache/cache.h"
 #include "proto/http_out.h"
+#include "net/worker.h"
 #include "proto/resp_reply.h"
 #include "serve/account.h"
 #include "serve/auth.h"
@@ -322,7 +323,8 @@ write_key(struct proxy *px, struct conn *c, const struct http_request *req,
     if (proxy_cfg(px)->forward_timeout_ms > 0) {
         r->deadline_ms = util_now_ms() + proxy_cfg(px)->forward_timeout_ms;
     }
-    rc = route_submit(px, r, c->slot, 1);
+    r->token = worker_index();
+    rc = route_submit(px, r, 1);
     if (rc == ROUTE_QUEUED) {
         http_conn_pend(c, r);
         return HTTP_CONN_PENDING;
@@ -416,6 +418,7 @@ httpd_key(struct conn *c, const struct http_request *req, char *key, size_t len,
     memcpy(r->raw, key, (size_t)klen);
     r->raw_len = (size_t)klen;
     r->http = 1;
+    r->token = worker_index();
     r->start_us = a.start_us;
     r->deadline_ms = util_now_ms() + proxy_cfg(px)->command_timeout_ms;
     if (fetch_lookup(px, r, proxy_cfg(px)->redis_db, &e) == FETCH_PENDING) {

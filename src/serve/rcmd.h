@@ -87,6 +87,9 @@ struct rcmd {
     _Atomic int state; /* enum rcmd_state */
     struct proxy *px;
     uint32_t slot, gen;  /* the conn to wake (waiter_wake) */
+    uint32_t token;      /* which of a node's pipelines it goes on: its
+                            client keeps one while it has commands on
+                            their way, so they reach Redis in order */
     uint8_t kind;        /* enum rcmd_kind */
     uint8_t proto;       /* the client's protocol, 2 or 3 */
     uint8_t http;        /* made by the HTTP port */

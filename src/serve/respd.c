@@ -30,6 +30,7 @@
 #include "base/util.h"
 #include "cache/cache.h"
 #include "proto/resp.h"
+#include "net/worker.h"
 #include "serve/account.h"
 #include "serve/auth.h"
 #include "serve/cplan.h"
@@ -61,6 +62,8 @@ struct respd_conn {
     struct multi_wait mw;    /* cluster: a MULTI waiting for its node */
     int closing;             /* QUIT or a protocol error: close once every
                                 reply before it is written */
+    uint32_t token;          /* the pipelines its commands go on while any
+                                is on its way (rcmd.token) */
 };
 
 /* What one serve() call works with. */
@@ -288,6 +291,18 @@ info_of(struct run *r, const struct resp_command *cmd)
                                                     : RESP_KEEP_ARGS);
 }
 
+/* The pipeline token of the conn's next command: its own while commands
+ * of its are on their way (they must reach Redis in order), else the
+ * worker's, so that what one worker sends in a round goes out together. */
+static uint32_t
+token_of(struct run *r)
+{
+    if (rfifo_empty(&r->rc->fifo)) {
+        r->rc->token = worker_index();
+    }
+    return r->rc->token;
+}
+
 /* Hands a record to Redis and keeps it in order. Returns 0, WAIT (the
  * pipeline is full: the command is run again once there is room), or -1. */
 static int
@@ -296,8 +311,9 @@ send_record(struct run *r, struct rcmd *h)
     int rc;
 
     h->start_us = util_now_us();
+    h->token = token_of(r);
     rfifo_push(&r->rc->fifo, h);
-    rc = route_submit(r->px, h, r->c->slot, 0);
+    rc = route_submit(r->px, h, 0);
     if (rc == ROUTE_FULL) {
         /* Not sent: take it back (it is the tail), free it, wait. */
         struct rfifo *f = &r->rc->fifo;
@@ -383,6 +399,7 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
     h->name_len = 3;
     h->db = r->rc->st.db;
     h->deadline_ms = r->now_ms + proxy_cfg(r->px)->command_timeout_ms;
+    h->token = token_of(r);
     rc = fetch_lookup(r->px, h, r->rc->st.db, &e);
     if (rc == FETCH_PENDING) {
         rfifo_push(&r->rc->fifo, h);

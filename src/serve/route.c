@@ -87,8 +87,7 @@ part_wire(struct rpart *pt)
 /* Queues pt on its node's pipeline. Returns PIPE_QUEUED, PIPE_FULL, or
  * PIPE_DOWN with err set; a node not known gives PIPE_DOWN too. */
 static int
-part_send(struct proxy *px, struct rpart *pt, uint64_t token, int must,
-          char *err)
+part_send(struct proxy *px, struct rpart *pt, int must, char *err)
 {
     struct pipe *p;
 
@@ -97,7 +96,8 @@ part_send(struct proxy *px, struct rpart *pt, uint64_t token, int must,
                  "the cluster's slot map is not known yet");
         return PIPE_DOWN;
     }
-    p = upstream_pipe(nodes_pool(px->nodes, pt->node), pt->r->proto, token);
+    p = upstream_pipe(nodes_pool(px->nodes, pt->node), pt->r->proto,
+                      pt->r->token);
     if (p == NULL) {
         snprintf(err, UPSTREAM_ERR_MAX, "out of memory");
         return PIPE_DOWN;
@@ -334,7 +334,7 @@ follow(struct rpart *pt)
     pt->redirects++;
     pt->asking = (uint8_t)ask;
     pt->node = node;
-    if (part_send(r->px, pt, r->slot, 1, err) != PIPE_QUEUED) {
+    if (part_send(r->px, pt, 1, err) != PIPE_QUEUED) {
         nodes_want_refresh(r->px->nodes);
         part_failed(pt, OUTCOME_EDOWN, err);
         return -1;
@@ -451,13 +451,13 @@ out:
 
 /* Sends r's parts (made); see route_submit. */
 static int
-send_parts(struct proxy *px, struct rcmd *r, uint64_t token, int must)
+send_parts(struct proxy *px, struct rcmd *r, int must)
 {
     char err[UPSTREAM_ERR_MAX];
     uint32_t i;
     int rc;
 
-    rc = part_send(px, &r->parts[0], token, must, err);
+    rc = part_send(px, &r->parts[0], must, err);
     if (rc == PIPE_FULL) {
         return ROUTE_FULL;
     }
@@ -475,7 +475,7 @@ send_parts(struct proxy *px, struct rcmd *r, uint64_t token, int must)
     for (i = 1; i < r->nparts; i++) {
         struct rpart *pt = &r->parts[i];
 
-        if (part_send(px, pt, token, 1, err) != PIPE_QUEUED) {
+        if (part_send(px, pt, 1, err) != PIPE_QUEUED) {
             part_failed(pt, pt->node < 0 ? OUTCOME_ENOMAP : OUTCOME_EDOWN, err);
             if (atomic_fetch_sub_explicit(&r->parts_left, 1,
                                           memory_order_acq_rel) == 1) {
@@ -487,7 +487,7 @@ send_parts(struct proxy *px, struct rcmd *r, uint64_t token, int must)
 }
 
 int
-route_submit_every(struct proxy *px, struct rcmd *r, uint64_t token)
+route_submit_every(struct proxy *px, struct rcmd *r)
 {
     struct cplan_map m = map_of(px);
     struct cplan *pl = calloc(1, sizeof(*pl));
@@ -505,11 +505,11 @@ route_submit_every(struct proxy *px, struct rcmd *r, uint64_t token)
         rcmd_fail(r, OUTCOME_ENOMAP, NULL);
         return ROUTE_DONE;
     }
-    return send_parts(px, r, token, 1);
+    return send_parts(px, r, 1);
 }
 
 int
-route_submit(struct proxy *px, struct rcmd *r, uint64_t token, int must)
+route_submit(struct proxy *px, struct rcmd *r, int must)
 {
     if (nodes_is_cluster(px->nodes)) {
         if (plan(px, r) == ROUTE_DONE) {
@@ -523,7 +523,7 @@ route_submit(struct proxy *px, struct rcmd *r, uint64_t token, int must)
     }
     /* Standalone only: in a cluster ASKING would go to GETKEYS. */
     r->part0.getkeys = r->keys_asked && !nodes_is_cluster(px->nodes);
-    return send_parts(px, r, token, must);
+    return send_parts(px, r, must);
 }
 
 int

@@ -39,14 +39,14 @@ enum route_result {
                          and r is still the caller's */
 };
 
-/* Sends r, an RCMD_FORWARD record, on the pipelines token picks (the
- * client conn's slot); with must, even over a pipeline's bounds (an HTTP
- * request: one per conn at a time). Returns an enum route_result. */
-int route_submit(struct proxy *px, struct rcmd *r, uint64_t token, int must);
+/* Sends r, an RCMD_FORWARD record, on the pipelines r->token picks; with
+ * must, even over a pipeline's bounds (an HTTP request: one per conn at a
+ * time). Returns an enum route_result. */
+int route_submit(struct proxy *px, struct rcmd *r, int must);
 
 /* The same for a command every master answers (a readiness PING): one
  * part per master, the first error or +OK as the reply. */
-int route_submit_every(struct proxy *px, struct rcmd *r, uint64_t token);
+int route_submit_every(struct proxy *px, struct rcmd *r);
 
 /* If reply[0..len) is a MOVED or ASK redirect, the node it names (the map
  * learns a MOVED), with *ask set; else -1. */
