@@ -3,6 +3,7 @@
  */
 #include "serve/resp_local.h"
 
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -132,31 +133,37 @@ resp_local_session_kind(const struct resp_command *cmd)
 }
 
 /* Parses a protocol version: a decimal long long, as Redis's
- * getLongLongFromObject. */
+ * getLongLongFromObject (string2ll: an optional '-', no '+', no blanks,
+ * within LLONG_MIN..LLONG_MAX; leading zeros are Redis's to refuse, and a
+ * version other than 2 is refused anyway). Never overflows: a value out of
+ * range fails at the digit that crosses it. */
 static int
 version_of(const struct resp_arg *a, long long *v)
 {
-    long long x = 0;
+    unsigned long long x = 0, limit = (unsigned long long)LLONG_MAX;
     size_t i = 0;
     int neg = 0;
 
-    if (a->len == 0 || a->len > 19) {
+    if (a->len == 0) {
         return -1;
     }
     if (a->p[0] == '-') {
         neg = 1;
         i = 1;
+        limit += 1; /* the magnitude of LLONG_MIN */
     }
     if (i == a->len) {
         return -1;
     }
     for (; i < a->len; i++) {
-        if (a->p[i] < '0' || a->p[i] > '9') {
+        unsigned d = (unsigned)(unsigned char)a->p[i] - '0';
+
+        if (d > 9 || x > (limit - d) / 10) {
             return -1;
         }
-        x = x * 10 + (a->p[i] - '0');
+        x = x * 10 + d;
     }
-    *v = neg ? -x : x;
+    *v = neg ? (long long)(0 - x) : (long long)x;
     return 0;
 }
 

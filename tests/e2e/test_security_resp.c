@@ -58,3 +58,29 @@ Test(security_resp, a_command_name_cannot_forge_a_log_line_before_auth)
                        "the name is not escaped:\n%s", log);
     free(log);
 }
+
+/* ---- row 13: HELLO's version ---- */
+
+Test(security_resp, hello_with_a_version_past_long_long_is_redis_error)
+{
+    static const char *const lines[] = {
+        "HELLO 9999999999999999999\r\n",
+        "HELLO 9223372036854775808\r\n",
+        "HELLO -9223372036854775809\r\n",
+        "HELLO 9223372036854775807\r\n",
+    };
+    char got[512];
+    long n;
+    size_t i;
+
+    h_start_proxy(&proxy, &redis, NULL);
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        h_expect_same_replies(&redis, &proxy, lines[i], strlen(lines[i]), 1);
+    }
+    n = h_replies(proxy.resp_port, lines[0], strlen(lines[0]), 1, got,
+                  sizeof(got) - 1);
+    cr_assert_gt(n, 0);
+    got[n] = '\0';
+    cr_assert_str_eq(got, "-ERR Protocol version is not an integer or out of "
+                          "range\r\n");
+}
