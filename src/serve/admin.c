@@ -142,6 +142,9 @@ route(struct conn *c, const struct http_request *req, const char *body)
         stats_take(px, &s);
         node_lines(&s, &b);
     } else if (ROUTE("/")) {
+        /* Never inside another site's frame (clickjacking). */
+        r.extra = "Cache-Control: no-store\r\nX-Frame-Options: DENY\r\n"
+                  "Content-Security-Policy: frame-ancestors 'none'\r\n";
         r.type = "text/html; charset=utf-8";
         r.body = admin_dashboard_html;
         r.body_len = admin_dashboard_html_len;
