@@ -110,6 +110,7 @@ struct conn {
                                 session): serve it even without input */
     unsigned hold : 1;       /* it waits on its own peer (a blocked or
                                 subscribed session): no idle timeout */
+    unsigned abort : 1;      /* close at once, its output dropped */
     char *rbuf;              /* rbuf_inline, or a larger heap buffer */
     size_t rcap;             /* bytes rbuf holds */
     size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */
@@ -162,6 +163,15 @@ int conn_write_ref(struct conn *c, const void *p, size_t len,
 /* Sends queued output without blocking. Returns CONN_IO_OK when all of it
  * is out, CONN_IO_AGAIN when some waits for the socket, CONN_IO_ERR. */
 int conn_flush(struct conn *c);
+
+/* Closes c as soon as its owner's serve() returns, without sending what
+ * is queued (a client closed for what it did, not answered). */
+static inline void
+conn_abort(struct conn *c)
+{
+    c->abort = 1;
+    c->closing = 1;
+}
 
 /* 1 when so much output waits that no more requests should be parsed. */
 static inline int

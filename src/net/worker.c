@@ -68,6 +68,9 @@ serve_rounds(struct conn *c)
             if (c->kind->ops->serve(c) < 0) {
                 c->closing = 1;
             }
+            if (c->abort) {
+                return SERVE_CLOSE; /* nothing more is sent */
+            }
             held = conn_out_full(c); /* it stopped early for the output */
             if (full && c->rlen - c->rpos == before && c->rcap == cap &&
                 !c->closing) {

@@ -13,6 +13,7 @@
 
 #include "base/config.h"
 #include "base/metrics.h"
+#include "base/ratelimit.h"
 #include "net/conn.h"
 
 #define PROXY_VERSION "0.2.0"
@@ -53,6 +54,9 @@ struct proxy {
                                             timeouts */
     struct reload_kept *configs;         /* every published config (reload.h) */
     struct metrics metrics; /* request counters, latency histograms */
+    struct ratelimit auth_log[METRICS_LISTENERS]; /* "authentication
+                                                     failed" lines */
+    struct ratelimit_sources http_on_resp_log;    /* POST/Host: on RESP lines */
 };
 
 /* The settings now: a snapshot that stays valid (config.h). */

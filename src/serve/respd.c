@@ -27,6 +27,7 @@
 #include "serve/fetch.h"
 #include "serve/cluster_fwd.h"
 #include "serve/forward.h"
+#include "serve/guard.h"
 #include "serve/multi_wait.h"
 #include "serve/proxy.h"
 #include "serve/resp_local.h"
@@ -42,7 +43,9 @@ static const char busy_reply[] = "-ERR max number of clients reached\r\n";
 /* The per-conn state of a RESP conn (c->proto). */
 struct respd_conn {
     struct resp_parser ps;   /* the command being parsed */
-    int authed;              /* AUTH passed, or no password required */
+    int authed;              /* AUTH passed, or no password required when
+                                it opened (guard_let_in decides) */
+    struct guard guard;      /* wrong passwords so far */
     struct session *session; /* the private connection, or NULL */
     struct multi_wait mw;    /* cluster: a MULTI waiting for its node */
     size_t held;             /* parsed bytes at rpos not yet consumed */
@@ -190,15 +193,18 @@ cmd_auth(struct run *r, const struct resp_command *cmd, const char *buf,
             return reply_error(r->c, RESP_AUTH_NOPASS);
         }
         if (argv[1].len == 7 && strncmp(argv[1].p, "default", 7) == 0) {
+            r->st->authed = 1; /* authenticated, as in Redis */
             return reply(r->c, "+OK\r\n", 5);
         }
         o->status = 401;
         return reply_error(r->c, RESP_WRONGPASS);
     }
     if (!auth_password_ok(r->px, pw->p, pw->len)) {
-        auth_failed(r->px, METRICS_RESP);
         o->status = 401;
-        return reply_error(r->c, RESP_WRONGPASS);
+        return reply_error(r->c, RESP_WRONGPASS) < 0 ||
+                       guard_wrong_password(r->px, &r->st->guard)
+                   ? CONN_IO_ERR
+                   : 0;
     }
     r->st->authed = 1;
     return reply(r->c, "+OK\r\n", 5);
@@ -287,13 +293,15 @@ cmd_hello(struct run *r, const struct resp_command *cmd, const char *buf,
     }
     if (h.password != NULL && auth_required(r->px)) {
         if (!auth_password_ok(r->px, h.password->p, h.password->len)) {
-            auth_failed(r->px, METRICS_RESP);
             o->status = 401;
-            return reply_error(r->c, RESP_WRONGPASS);
+            return reply_error(r->c, RESP_WRONGPASS) < 0 ||
+                           guard_wrong_password(r->px, &r->st->guard)
+                       ? CONN_IO_ERR
+                       : 0;
         }
         r->st->authed = 1;
     }
-    if (!r->st->authed) {
+    if (!guard_let_in(r->px, r->st->authed)) {
         auth_failed(r->px, METRICS_RESP); /* refused as any command is */
         o->status = 401;
         return reply_error(r->c, RESP_HELLO_NOAUTH);
@@ -574,8 +582,8 @@ run_one(struct run *r, const struct resp_command *cmd, const char *buf)
     };
     int rc;
 
-    if (!r->st->authed && local != LOCAL_AUTH && local != LOCAL_HELLO &&
-        local != LOCAL_QUIT && local != LOCAL_RESET) {
+    if (!guard_let_in(r->px, r->st->authed) && local != LOCAL_AUTH &&
+        local != LOCAL_HELLO && local != LOCAL_QUIT && local != LOCAL_RESET) {
         auth_failed(r->px, METRICS_RESP);
         o.status = 401;
         rc = forward_flush(&r->b) < 0 || reply_error(r->c, RESP_NOAUTH) < 0 ? -1
@@ -681,6 +689,7 @@ serve_loop(struct run *r, struct resp_arg *words)
             c->req_start_ms = 0;
             return 0;
         }
+        guard_parser(r->px, &st->ps, st->authed);
         rc = resp_parser_feed(&st->ps, at, avail, &cmd, &err);
         if (rc == RESP_INCOMPLETE) {
             /* The buffer may move: the batch and the held bytes first. */
@@ -699,6 +708,9 @@ serve_loop(struct run *r, struct resp_arg *words)
             return -1;
         }
         c->req_start_ms = 0;
+        if (guard_http_on_resp(r->px, c, &cmd)) {
+            return -1; /* a web page's request: closed, no reply */
+        }
         rc = cmd.argc == 0 ? 0 : run_one(r, &cmd, at);
         if (rc == 1) {
             /* Parse it again once the replies owed have come. */

@@ -93,6 +93,11 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     for (i = 0; i < METRICS_LISTENERS; i++) {
         s->auth_failures[i] = load(&m->auth_failures[i]);
     }
+    for (i = 0; i < METRICS_CLOSES; i++) {
+        s->closed[i] = load(&m->closed[i]);
+    }
+    s->closed_output = 0;
+    s->closed_admin_room = 0;
     s->accepted = load(&px->clients.accepted);
     s->rejected = load(&px->clients.rejected);
     s->log_dropped = log_dropped();
