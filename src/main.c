@@ -62,8 +62,30 @@ usage(FILE *out)
                  "  -V, --version         print the version\n");
 }
 
-/* Parses argv into src (sets: a calloc'd array the caller frees). Returns
- * -1 to continue, else an exit status. */
+/*
+ * Keeps a copy of one -s argument (a reload applies them again) and, when
+ * it sets a password, overwrites the value where it lies in argv, which is
+ * what /proc/PID/cmdline and ps show (as Redis hides requirepass): "***"
+ * and NUL bytes. Returns the copy, or NULL when out of memory.
+ */
+static char *
+keep_set(char *arg)
+{
+    char *copy = strdup(arg), *v;
+    size_t n;
+
+    if (copy != NULL && config_set_is_secret(arg)) {
+        v = strchr(arg, '=') + 1;
+        n = strlen(v);
+        memset(v, 0, n);
+        memcpy(v, "***", n < 3 ? n : 3);
+    }
+    return copy;
+}
+
+/* Parses argv into src (sets: a calloc'd array of src->nsets strings the
+ * caller frees, each a copy). Returns -1 to continue, else an exit
+ * status. */
 static int
 parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
            int *test_only)
@@ -76,20 +98,25 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    int opt, nsets = 0;
+    int opt;
 
+    src->nsets = 0;
+    src->path = NULL;
     *sets = calloc((size_t)argc + 1, sizeof(char *));
     if (*sets == NULL) {
         return EXIT_RUNTIME;
     }
-    src->path = NULL;
+    src->sets = *sets;
     while ((opt = getopt_long(argc, argv, "c:s:thV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             src->path = optarg;
             break;
         case 's':
-            (*sets)[nsets++] = optarg;
+            if (((*sets)[src->nsets] = keep_set(optarg)) == NULL) {
+                return EXIT_RUNTIME;
+            }
+            src->nsets++;
             break;
         case 't':
             *test_only = 1;
@@ -114,8 +141,6 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
     if (src->path == NULL && access("proxy.ini", F_OK) == 0) {
         src->path = "proxy.ini";
     }
-    src->sets = *sets;
-    src->nsets = nsets;
     return -1;
 }
 
@@ -358,6 +383,9 @@ main(int argc, char **argv)
     close(sig_fd);
 done:
     reload_release(&px);
+    while (src.nsets > 0) {
+        free(sets[--src.nsets]);
+    }
     free(sets);
     return rc;
 }
