@@ -111,6 +111,9 @@ struct conn {
     unsigned hold : 1;       /* it waits on its own peer (a blocked or
                                 subscribed session): no idle timeout */
     unsigned abort : 1;      /* close at once, its output dropped */
+    unsigned admitted : 1;   /* HTTP: the partial request's head passed
+                                its checks (credentials, Host) */
+    unsigned continued : 1;  /* HTTP: its "100 Continue" was sent */
     char *rbuf;              /* rbuf_inline, or a larger heap buffer */
     size_t rcap;             /* bytes rbuf holds */
     size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */

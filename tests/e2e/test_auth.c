@@ -89,8 +89,8 @@ get_with(int port, const char *path, const char *hdrs, struct h_resp *r)
     char req[1024];
     int fd = h_conn(port);
 
-    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", path,
-             hdrs);
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n",
+             path, hdrs);
     h_roundtrip(fd, req, r, 0);
     close(fd);
 }
@@ -288,19 +288,21 @@ Test(auth, http_needs_the_password_as_bearer_or_basic)
     h_roundtrip(fd, H_REQ("/k"), &r, 0);
     expect_401(&r, "no credentials, kept alive");
     h_resp_free(&r);
-    h_roundtrip(fd,
-                "GET /k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " PW
-                "\r\n\r\n",
-                &r, 0);
+    h_roundtrip(
+        fd,
+        "GET /k HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " PW
+        "\r\n\r\n",
+        &r, 0);
     h_check(&r, "retry with the password", 200, VALUE, "HIT");
     h_resp_free(&r);
     close(fd);
     /* Two sets of credentials: a malformed request, then closed. */
     fd = h_conn(proxy.http_port);
-    h_roundtrip(fd,
-                "GET /k HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " PW
-                "\r\nAuthorization: Bearer " PW "\r\n\r\n",
-                &r, 0);
+    h_roundtrip(
+        fd,
+        "GET /k HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " PW
+        "\r\nAuthorization: Bearer " PW "\r\n\r\n",
+        &r, 0);
     cr_assert_eq(r.status, 400, "two Authorization headers: %d", r.status);
     h_resp_free(&r);
     cr_assert(h_wait_closed(fd, 2000), "left open after the 400");
