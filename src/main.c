@@ -177,6 +177,8 @@ kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
     atomic_init(&k->idle_timeout_ms, cfg->idle_timeout_ms);
     atomic_init(&k->request_timeout_ms, cfg->request_timeout_ms);
     atomic_init(&k->send_timeout_ms, cfg->send_timeout_ms);
+    atomic_init(&k->max_output, cfg->max_output);
+    atomic_init(&k->session_idle_ms, cfg->session_idle_timeout_ms);
 }
 
 /* Opens the listeners that are on into ls; returns how many, or -1. */

@@ -137,10 +137,35 @@ conn_consume(struct conn *c, size_t n)
 }
 
 int
+conn_output_check(struct conn *c, size_t held)
+{
+    int64_t max =
+        atomic_load_explicit(&c->kind->max_output, memory_order_relaxed);
+
+    if (c->abort) {
+        return CONN_IO_ERR; /* already over: nothing more is queued */
+    }
+    if (max <= 0 || (uint64_t)outq_bytes(&c->out) + held <= (uint64_t)max) {
+        return 0;
+    }
+    conn_abort(c);
+    atomic_fetch_add_explicit(&c->kind->budget->overflowed, 1,
+                              memory_order_relaxed);
+    return CONN_IO_ERR;
+}
+
+int
 conn_write(struct conn *c, const struct iovec *iov, int iovcnt)
 {
+    size_t n = 0;
     int i;
 
+    for (i = 0; i < iovcnt; i++) {
+        n += iov[i].iov_len;
+    }
+    if (conn_output_check(c, n) < 0) {
+        return CONN_IO_ERR;
+    }
     for (i = 0; i < iovcnt; i++) {
         if (outq_copy(&c->out, iov[i].iov_base, iov[i].iov_len) < 0) {
             return CONN_IO_ERR;
@@ -152,6 +177,9 @@ conn_write(struct conn *c, const struct iovec *iov, int iovcnt)
 int
 conn_write_buf(struct conn *c, const void *p, size_t len)
 {
+    if (conn_output_check(c, len) < 0) {
+        return CONN_IO_ERR;
+    }
     return outq_copy(&c->out, p, len) < 0 ? CONN_IO_ERR : 0;
 }
 
@@ -159,7 +187,8 @@ int
 conn_write_ref(struct conn *c, const void *p, size_t len,
                void (*release)(void *owner), void *owner)
 {
-    if (outq_ref(&c->out, p, len, release, owner) < 0) {
+    if (conn_output_check(c, len) < 0 ||
+        outq_ref(&c->out, p, len, release, owner) < 0) {
         release(owner);
         return CONN_IO_ERR;
     }

@@ -20,6 +20,13 @@
  * that takes nothing for send_timeout is closed. While more than
  * CONN_OUT_HIGH bytes wait, the protocol parses no more requests from this
  * conn (back-pressure), so a client that never reads costs bounded memory.
+ *
+ * Whatever the protocol, the output held for one client is bounded by its
+ * kind's max_output (Redis's client-output-buffer-limit): every byte
+ * queued counts, values queued by reference included, and so do bytes a
+ * protocol holds for the client outside the queue (conn_output_check: a
+ * session's reply still arriving). Past the bound the client is closed at
+ * once, its output dropped (conn_abort), and counted in its budget.
  */
 #ifndef RP_CONN_H
 #define RP_CONN_H
@@ -67,10 +74,11 @@ struct conn_ops {
 /* How many conns may be open at once, shared by the listeners that draw
  * on it (HTTP and RESP share max_clients; the admin port has its own). */
 struct conn_budget {
-    atomic_int open;      /* conns open now */
-    atomic_int max;       /* at most; may change on reload */
-    atomic_long accepted; /* accepted since start */
-    atomic_long rejected; /* refused over max */
+    atomic_int open;        /* conns open now */
+    atomic_int max;         /* at most; may change on reload */
+    atomic_long accepted;   /* accepted since start */
+    atomic_long rejected;   /* refused over max */
+    atomic_long overflowed; /* closed for holding more than max_output */
 };
 
 /* One kind of conn: its protocol and the policy of its listener. Set up
@@ -82,6 +90,12 @@ struct conn_kind {
     _Atomic int64_t idle_timeout_ms;    /* idle keep-alive conn closed */
     _Atomic int64_t request_timeout_ms; /* a request must arrive within */
     _Atomic int64_t send_timeout_ms;    /* output must make progress within */
+    _Atomic int64_t max_output;         /* bytes held for one conn at most
+                                           (0 = no limit) */
+    _Atomic int64_t session_idle_ms;    /* a conn with a session of its own
+                                           (pump) idle this long is closed,
+                                           waiting on its peer or not; 0 =
+                                           never (the idle timeout alone) */
 };
 
 enum conn_io {
@@ -151,7 +165,8 @@ int conn_reserve(struct conn *c, size_t need);
 void conn_consume(struct conn *c, size_t n);
 
 /* Appends a copy of the iovec's bytes to the output. Returns 0 or
- * CONN_IO_ERR. */
+ * CONN_IO_ERR (out of memory, or past max_output: then c is aborted and
+ * nothing more is queued; the same for every conn_write* call). */
 int conn_write(struct conn *c, const struct iovec *iov, int iovcnt);
 
 /* Appends a copy of one buffer; see conn_write. */
@@ -162,6 +177,11 @@ int conn_write_buf(struct conn *c, const void *p, size_t len);
  * CONN_IO_ERR. */
 int conn_write_ref(struct conn *c, const void *p, size_t len,
                    void (*release)(void *owner), void *owner);
+
+/* The protocol holds held bytes for c outside its queue (a reply still
+ * arriving). Returns 0, or CONN_IO_ERR when those and the queued output
+ * pass max_output: c is then aborted and counted. */
+int conn_output_check(struct conn *c, size_t held);
 
 /* Sends queued output without blocking. Returns CONN_IO_OK when all of it
  * is out, CONN_IO_AGAIN when some waits for the socket, CONN_IO_ERR. */

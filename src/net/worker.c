@@ -134,11 +134,14 @@ serve_rounds(struct conn *c)
 
 /* When a parked c is closed if nothing happens: its output must move
  * within send_timeout, a partial request complete within
- * request_timeout, an idle conn be used within idle_timeout. */
+ * request_timeout, an idle conn be used within idle_timeout, and a conn
+ * with a session of its own (pump) see traffic within session_idle
+ * (when set), even while it waits on its peer (hold). */
 static int64_t
 deadline_of(const struct conn *c, int64_t now)
 {
     const struct conn_kind *k = c->kind;
+    int64_t idle, session;
 
     if (outq_bytes(&c->out) > 0) {
         return (c->stall_ms != 0 ? c->stall_ms : now) +
@@ -148,11 +151,15 @@ deadline_of(const struct conn *c, int64_t now)
         return c->req_start_ms + atomic_load_explicit(&k->request_timeout_ms,
                                                       memory_order_relaxed);
     }
+    idle = atomic_load_explicit(&k->idle_timeout_ms, memory_order_relaxed);
+    session = c->pump ? atomic_load_explicit(&k->session_idle_ms,
+                                             memory_order_relaxed)
+                      : 0;
     if (c->hold) {
-        return 0; /* waiting on its own peer, not idle: no deadline */
+        /* Waiting on its own peer, not idle: only a session's own bound. */
+        return session > 0 ? now + session : 0;
     }
-    return now +
-           atomic_load_explicit(&k->idle_timeout_ms, memory_order_relaxed);
+    return now + (session > 0 && session < idle ? session : idle);
 }
 
 /* Runs one conn until it is parked, requeued or closed. */

@@ -65,13 +65,17 @@ push(struct proxy *px, const struct config *old, const struct config *cfg)
         atomic_store(&px->kinds[i].idle_timeout_ms, cfg->idle_timeout_ms);
         atomic_store(&px->kinds[i].request_timeout_ms, cfg->request_timeout_ms);
         atomic_store(&px->kinds[i].send_timeout_ms, cfg->send_timeout_ms);
+        atomic_store(&px->kinds[i].max_output, cfg->max_output);
+        atomic_store(&px->kinds[i].session_idle_ms,
+                     cfg->session_idle_timeout_ms);
     }
     /* Conns already waiting follow the new timeouts too, not only those
      * parked from now on. */
     if (px->workers != NULL &&
         (old->idle_timeout_ms != cfg->idle_timeout_ms ||
          old->request_timeout_ms != cfg->request_timeout_ms ||
-         old->send_timeout_ms != cfg->send_timeout_ms)) {
+         old->send_timeout_ms != cfg->send_timeout_ms ||
+         old->session_idle_timeout_ms != cfg->session_idle_timeout_ms)) {
         worker_pool_retime(px->workers);
     }
     if (cfg->max_clients > old->max_clients) {

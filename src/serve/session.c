@@ -381,6 +381,10 @@ session_pump(struct proxy *px, struct conn *c, struct session *s)
                                                            : SESSION_EOF;
         }
         s->end += (size_t)n;
+        /* What is read and not yet relayed is held for the client too. */
+        if (conn_output_check(c, s->end - s->start) < 0) {
+            return SESSION_ERR;
+        }
     }
 }
 

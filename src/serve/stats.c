@@ -96,7 +96,8 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     for (i = 0; i < METRICS_CLOSES; i++) {
         s->closed[i] = load(&m->closed[i]);
     }
-    s->closed_output = 0;
+    s->closed_output =
+        load(&px->clients.overflowed) + load(&px->admins.overflowed);
     s->closed_admin_room = 0;
     s->accepted = load(&px->clients.accepted);
     s->rejected = load(&px->clients.rejected);

@@ -293,3 +293,89 @@ Test(security_ops, the_password_is_read_from_password_file)
                        out);
     cr_assert_not_null(strstr(out, pw_path), "%s", out);
 }
+
+/* ---- row 5: replies held for a client that never reads ---- */
+
+#define BIG_LEN (4 << 20)
+
+static const char getrange[] =
+    "*4\r\n$8\r\nGETRANGE\r\n$3\r\nbig\r\n$1\r\n0\r\n$2\r\n-1\r\n";
+
+/* A 4 MiB value at "big" in the test's Redis. */
+static void
+set_big(void)
+{
+    char *v = malloc(BIG_LEN);
+
+    cr_assert_not_null(v);
+    memset(v, 'g', BIG_LEN);
+    h_set_bytes(&redis, "big", v, BIG_LEN);
+    free(v);
+}
+
+Test(security_ops, a_client_that_never_reads_is_closed_past_max_output)
+{
+    static const char series[] =
+        P "connections_closed_total{reason=\"max_output\"}";
+    size_t one = sizeof(getrange) - 1, i;
+    char *req = malloc(64 * one);
+    long before, peak, rss;
+    int64_t deadline;
+    int fd, other;
+
+    cr_assert_not_null(req);
+    for (i = 0; i < 64; i++) {
+        memcpy(req + i * one, getrange, one);
+    }
+    set_big();
+    /* The default max_output, 64mb: a quarter of what is asked. */
+    h_start_proxy(&proxy, &redis, H_OPTS(.admin = 1));
+    before = peak = h_proc_rss_kib(proxy.pid);
+    fd = h_conn(proxy.resp_port);
+    cr_assert_eq(h_send(fd, req, 64 * one), 0);
+    deadline = h_now_ms() + 8000;
+    while (h_metric(&proxy, series) < 1 && h_now_ms() < deadline) {
+        rss = h_proc_rss_kib(proxy.pid);
+        peak = rss > peak ? rss : peak;
+        h_sleep_ms(20);
+    }
+    rss = h_proc_rss_kib(proxy.pid);
+    peak = rss > peak ? rss : peak;
+    cr_assert_eq(h_metric(&proxy, series), 1, "not closed for its output");
+    if (!h_proc_sanitized(proxy.pid)) {
+        cr_assert_lt(peak - before, 100 << 10,
+                     "RSS %ld -> %ld KiB for one client's replies", before,
+                     peak);
+    }
+    cr_assert(h_wait_closed(fd, 5000), "the client is still open");
+    close(fd);
+    /* Everyone else is served as before. */
+    other = h_conn(proxy.resp_port);
+    H_SEND(other, "STRLEN", "big");
+    H_EXPECT(other, ":4194304\r\n");
+    close(other);
+    free(req);
+}
+
+Test(security_ops, a_session_reply_past_max_output_closes_the_client)
+{
+    int fd;
+
+    set_big();
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.admin = 1, .ini = "[server]\nmax_output = 1mb\n"));
+    fd = h_conn(proxy.resp_port);
+    H_SEND(fd, "SELECT", "0"); /* a session: a private connection */
+    H_EXPECT(fd, "+OK\r\n");
+    H_SEND(fd, "GET", "k");
+    H_EXPECT(fd, "$-1\r\n");
+    cr_assert_eq(h_send(fd, getrange, sizeof(getrange) - 1), 0);
+    cr_assert(h_wait_closed(fd, 5000), "a 4 MiB reply held for the client");
+    close(fd);
+    cr_assert_eq(h_await_metric(&proxy,
+                                P "connections_closed_total{reason="
+                                  "\"max_output\"}",
+                                1, 3000),
+                 1);
+    cr_assert_eq(h_metric(&proxy, P "sessions_open"), 0);
+}

@@ -362,3 +362,43 @@ Test(security_resp, a_reload_that_removes_the_password_lets_waiting_clients_in)
     close(fresh);
     close(fd);
 }
+
+/* ---- row 14: sessions that hold a private connection forever ---- */
+
+Test(security_resp, idle_sessions_are_closed_after_session_idle_timeout)
+{
+    static const char subscribed[] =
+        "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n";
+    int sub, blocked, third, busy, k;
+    char got[256];
+
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.admin = 1, .ini = "[server]\nmax_sessions = 3\n"
+                                            "session_idle_timeout = 1s\n"));
+    sub = h_conn(proxy.resp_port);
+    H_SEND(sub, "SUBSCRIBE", "ch");
+    H_EXPECT(sub, subscribed);
+    blocked = h_conn(proxy.resp_port);
+    H_SEND(blocked, "BLPOP", "nothing", "0");
+    busy = h_conn(proxy.resp_port);
+    H_SEND(busy, "SUBSCRIBE", "busy");
+    cr_assert_gt(h_read_replies(busy, 1, got, sizeof(got), 3000), 0);
+    third = h_conn(proxy.resp_port);
+    H_SEND(third, "SUBSCRIBE", "ch");
+    H_EXPECT(third, "-ERR max number of sessions reached\r\n");
+    /* A session with traffic stays; idle ones are closed. */
+    for (k = 0; k < 8; k++) {
+        cr_assert(h_redis_cmd(&redis, "PUBLISH busy m%d", k) == 0);
+        cr_assert_gt(h_read_replies(busy, 1, got, sizeof(got), 3000), 0);
+        h_sleep_ms(250);
+    }
+    cr_assert(h_wait_closed(sub, 3000), "an idle subscriber is still open");
+    cr_assert(h_wait_closed(blocked, 3000), "an idle BLPOP is still open");
+    cr_assert(!h_wait_closed(busy, 10), "a busy subscriber was closed");
+    H_SEND(third, "SUBSCRIBE", "ch");
+    H_EXPECT(third, subscribed);
+    close(sub);
+    close(blocked);
+    close(busy);
+    close(third);
+}

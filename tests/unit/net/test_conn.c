@@ -457,3 +457,64 @@ Test(conn, destroy_releases_state_closes_and_uncounts)
     cr_assert_eq(atomic_load(&proto_released), 1);
     close(peer);
 }
+
+/* ---- max_output ---- */
+
+Test(conn, output_past_max_output_aborts_the_conn_and_counts_it)
+{
+    char buf[1000];
+    int peer;
+    struct conn *c = new_conn(&peer);
+    long before = atomic_load(&budget.overflowed);
+
+    memset(buf, 'x', sizeof(buf));
+    atomic_store(&kind.max_output, 2500);
+    cr_assert_eq(conn_write_buf(c, buf, 1000), 0);
+    cr_assert_eq(conn_write_ref(c, buf, 1000, record_release, (void *)7), 0);
+    cr_assert_eq(conn_output_check(c, 500), 0, "exactly at the bound");
+    cr_assert_eq(c->abort, 0);
+    nreleased = 0;
+    cr_assert_eq(conn_write_ref(c, buf, 501, record_release, (void *)8),
+                 CONN_IO_ERR);
+    cr_assert_eq(nreleased, 1, "the refused range's owner is released");
+    cr_assert_eq(released[0], 8);
+    cr_assert(c->abort && c->closing, "aborted");
+    cr_assert_eq(outq_bytes(&c->out), 2000, "nothing more queued");
+    cr_assert_eq(atomic_load(&budget.overflowed), before + 1);
+    /* Once over, nothing more is taken, and it is counted once. */
+    cr_assert_eq(conn_write_buf(c, "y", 1), CONN_IO_ERR);
+    cr_assert_eq(atomic_load(&budget.overflowed), before + 1);
+    atomic_store(&kind.max_output, 0);
+    conn_destroy(c);
+    close(peer);
+}
+
+Test(conn, held_bytes_count_against_max_output)
+{
+    struct iovec iov[2] = {{"abc", 3}, {"defg", 4}};
+    int peer;
+    struct conn *c = new_conn(&peer);
+
+    atomic_store(&kind.max_output, 10);
+    cr_assert_eq(conn_write(c, iov, 2), 0);
+    cr_assert_eq(conn_output_check(c, 3), 0);
+    cr_assert_eq(conn_output_check(c, 4), CONN_IO_ERR);
+    cr_assert(c->abort);
+    atomic_store(&kind.max_output, 0);
+    conn_destroy(c);
+    close(peer);
+}
+
+Test(conn, no_max_output_takes_anything)
+{
+    static char big[1 << 20];
+    int peer;
+    struct conn *c = new_conn(&peer);
+
+    atomic_store(&kind.max_output, 0);
+    cr_assert_eq(conn_write_buf(c, big, sizeof(big)), 0);
+    cr_assert_eq(conn_output_check(c, (size_t)1 << 40), 0);
+    cr_assert_eq(c->abort, 0);
+    conn_destroy(c);
+    close(peer);
+}
