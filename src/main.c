@@ -179,6 +179,7 @@ kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
     atomic_init(&k->send_timeout_ms, cfg->send_timeout_ms);
     atomic_init(&k->max_output, cfg->max_output);
     atomic_init(&k->session_idle_ms, cfg->session_idle_timeout_ms);
+    atomic_init(&k->first_byte_ms, 0);
 }
 
 /* Opens the listeners that are on into ls; returns how many, or -1. */
@@ -249,11 +250,15 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     int running;
 
     metrics_init(&px->metrics);
-    atomic_init(&px->clients.max, cfg->max_clients);
-    atomic_init(&px->admins.max, PROXY_ADMIN_CONNS);
+    conn_budget_init(&px->clients, cfg->max_clients, 0);
+    /* The admin port answers its probes whatever holds its connections:
+     * idle ones make room, and one must send within request_timeout. */
+    conn_budget_init(&px->admins, PROXY_ADMIN_CONNS, 1);
     kind_init(&px->kinds[PROXY_HTTP], &httpd_ops, px, &px->clients);
     kind_init(&px->kinds[PROXY_RESP], &respd_ops, px, &px->clients);
     kind_init(&px->kinds[PROXY_ADMIN], &admin_ops, px, &px->admins);
+    atomic_store(&px->kinds[PROXY_ADMIN].first_byte_ms,
+                 cfg->request_timeout_ms);
     config_format_line(cfg, line, sizeof(line));
     log_info("msg=\"starting\" version=%s %s", PROXY_VERSION, line);
     reload_fd_limit(cfg);
@@ -296,7 +301,8 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     /* Every open client conn fits in the queue and in the waiter, for any
      * max_clients a reload may set: both are calloc'd arrays whose pages
      * are touched only as conns use them (about 40 bytes per conn). */
-    conns = (size_t)CONFIG_MAX_CLIENTS + PROXY_ADMIN_CONNS;
+    conns = (size_t)CONFIG_MAX_CLIENTS + 2 * PROXY_ADMIN_CONNS; /* admin
+        conns shut down to make room stay open until their owner sees it */
     px->q = workq_create(conns);
     px->waiter = px->q != NULL ? waiter_create(px->q, conns) : NULL;
     if (px->cache == NULL || px->nodes == NULL || keeper == NULL ||
@@ -342,6 +348,8 @@ out:
     commands_destroy(px->commands);
     flights_destroy(px->flights);
     cache_destroy(px->cache);
+    conn_budget_deinit(&px->admins);
+    conn_budget_deinit(&px->clients);
     if (rc == 0) {
         log_info("msg=\"stopped\"");
     }

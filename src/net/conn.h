@@ -31,6 +31,7 @@
 #ifndef RP_CONN_H
 #define RP_CONN_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,14 +72,29 @@ struct conn_ops {
     void (*release)(struct conn *c);
 };
 
-/* How many conns may be open at once, shared by the listeners that draw
- * on it (HTTP and RESP share max_clients; the admin port has its own). */
+/*
+ * How many conns may be open at once, shared by the listeners that draw
+ * on it (HTTP and RESP share max_clients; the admin port has its own).
+ *
+ * With reuse on (nginx's reusable connections), a conn that comes over
+ * max is not refused while another waits for a request (it has sent
+ * nothing yet, or is idle between requests): the one that has waited
+ * longest is shut down to make room (conn_budget_make_room), so idle
+ * conns can never lock a listener out. Such conns are kept in a list,
+ * oldest first, under `lock`.
+ */
 struct conn_budget {
     atomic_int open;        /* conns open now */
     atomic_int max;         /* at most; may change on reload */
     atomic_long accepted;   /* accepted since start */
     atomic_long rejected;   /* refused over max */
     atomic_long overflowed; /* closed for holding more than max_output */
+    atomic_long reused;     /* idle conns closed to make room */
+    int reuse;              /* set by conn_budget_init, before any conn */
+    pthread_mutex_t lock;   /* reuse: the list and every conn's idle_*
+                               fields; taken for a few instructions, never
+                               across I/O but one shutdown() */
+    struct conn *idle_head, *idle_tail; /* waiting for a request */
 };
 
 /* One kind of conn: its protocol and the policy of its listener. Set up
@@ -96,6 +112,9 @@ struct conn_kind {
                                            (pump) idle this long is closed,
                                            waiting on its peer or not; 0 =
                                            never (the idle timeout alone) */
+    _Atomic int64_t first_byte_ms;      /* a conn that has sent nothing is
+                                           closed this long after accept;
+                                           0 = the idle timeout alone */
 };
 
 enum conn_io {
@@ -114,6 +133,7 @@ struct conn {
     int64_t req_start_ms;    /* first byte of a partial request; 0 = none */
     int64_t stall_ms;        /* since when queued output has made no
                                 progress; 0 = none waiting or it moves */
+    int64_t created_ms;      /* when it was accepted (monotonic) */
     unsigned drained : 1;    /* the last read left room: the socket had
                                 nothing more just then */
     unsigned eof : 1;        /* the peer closed its side; answer what came */
@@ -128,6 +148,12 @@ struct conn {
     unsigned admitted : 1;   /* HTTP: the partial request's head passed
                                 its checks (credentials, Host) */
     unsigned continued : 1;  /* HTTP: its "100 Continue" was sent */
+    unsigned used : 1;       /* a byte has been read from it */
+    /* Guarded by kind->budget->lock (with reuse on), never by the owner
+     * alone: its place in the budget's list of conns waiting for a
+     * request, and whether room was made by shutting it down. */
+    struct conn *idle_prev, *idle_next;
+    int idle_linked, reaped;
     char *rbuf;              /* rbuf_inline, or a larger heap buffer */
     size_t rcap;             /* bytes rbuf holds */
     size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */
@@ -142,9 +168,28 @@ struct conn {
     char wbuf[CONN_WBUF];
 };
 
+/* Sets b up with max conns, making room for new ones by closing idle
+ * ones when reuse is 1. Before any conn of b exists. */
+void conn_budget_init(struct conn_budget *b, int max, int reuse);
+
+/* Frees what conn_budget_init set up; after every conn of b is gone. */
+void conn_budget_deinit(struct conn_budget *b);
+
+/* For an accept over b's max: shuts down the conn that has waited longest
+ * for a request (its owner then reads EOF and closes it) and counts it.
+ * Returns 1 when one was (the new conn may be admitted), 0 when none
+ * waits or reuse is off. Thread-safe. */
+int conn_budget_make_room(struct conn_budget *b);
+
+/* c's owner parks it waiting for its next request (nothing unanswered,
+ * nothing unsent): with reuse on, c may now be closed to make room.
+ * Reading a byte from c takes it off again. */
+void conn_idle(struct conn *c);
+
 /* Wraps an accepted, non-blocking socket of the given kind (counted in
- * kind->budget->open by the caller; conn_destroy uncounts it). Returns
- * NULL on failure (the fd is left open then). */
+ * kind->budget->open by the caller; conn_destroy uncounts it). A new conn
+ * waits for its first request: with reuse on, room may be made with it.
+ * Returns NULL on failure (the fd is left open then). */
 struct conn *conn_create(int fd, const struct conn_kind *kind);
 
 /* Releases the protocol's state, drops queued output, closes the socket,

@@ -152,6 +152,15 @@ deadline_of(const struct conn *c, int64_t now)
                                                       memory_order_relaxed);
     }
     idle = atomic_load_explicit(&k->idle_timeout_ms, memory_order_relaxed);
+    if (!c->used) {
+        /* Nothing sent yet: the first byte has its own bound. */
+        int64_t first =
+            atomic_load_explicit(&k->first_byte_ms, memory_order_relaxed);
+
+        if (first > 0 && c->created_ms + first - now < idle) {
+            idle = c->created_ms + first - now;
+        }
+    }
     session = c->pump ? atomic_load_explicit(&k->session_idle_ms,
                                              memory_order_relaxed)
                       : 0;
@@ -195,6 +204,10 @@ serve(struct worker_pool *wp, struct conn *c)
                 return;
             }
             c->want_write = 1;
+        }
+        if (outq_bytes(&c->out) == 0 && c->req_start_ms == 0 && !c->hold &&
+            c->rpos == c->rlen) {
+            conn_idle(c); /* waiting for a request: room may be made */
         }
         rc = waiter_park(wp->waiter, c, deadline);
         if (rc == 0) {

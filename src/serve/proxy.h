@@ -19,7 +19,8 @@
 #define PROXY_VERSION "0.2.0"
 
 /* Admin connections allowed, outside max_clients, so a proxy whose clients
- * took every slot can still be scraped. */
+ * took every slot can still be scraped; past it, the admin connection that
+ * has waited longest for a request is closed to make room (conn_budget). */
 #define PROXY_ADMIN_CONNS 64
 
 /* Connections kept open ahead of need for sessions to start on. */

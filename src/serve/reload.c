@@ -69,6 +69,8 @@ push(struct proxy *px, const struct config *old, const struct config *cfg)
         atomic_store(&px->kinds[i].session_idle_ms,
                      cfg->session_idle_timeout_ms);
     }
+    atomic_store(&px->kinds[PROXY_ADMIN].first_byte_ms,
+                 cfg->request_timeout_ms);
     /* Conns already waiting follow the new timeouts too, not only those
      * parked from now on. */
     if (px->workers != NULL &&

@@ -98,7 +98,7 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     }
     s->closed_output =
         load(&px->clients.overflowed) + load(&px->admins.overflowed);
-    s->closed_admin_room = 0;
+    s->closed_admin_room = load(&px->admins.reused);
     s->accepted = load(&px->clients.accepted);
     s->rejected = load(&px->clients.rejected);
     s->log_dropped = log_dropped();

@@ -275,3 +275,87 @@ Test(security_http, a_put_body_is_never_read_before_the_credentials_pass)
     cr_assert_str_eq(redis_value("k"), "hello");
     free(body);
 }
+
+/* ---- row 4: the admin port under a connection flood ---- */
+
+#define FLOOD 64 /* the admin port's own budget (PROXY_ADMIN_CONNS) */
+
+/* A GET of path on a fresh admin connection: its status. */
+static int
+admin_status(const char *path, const char *extra)
+{
+    struct h_resp r = {0};
+    int fd = h_conn(proxy.admin_port), status;
+
+    cr_assert_eq(h_http_do(fd, "GET", path, extra, NULL, 0, &r, 3000), 0,
+                 "no answer to %s", path);
+    status = r.status;
+    h_resp_free(&r);
+    close(fd);
+    return status;
+}
+
+Test(security_http, admin_probes_are_answered_under_a_connection_flood)
+{
+    int idle[FLOOD], refused[FLOOD], i, fd;
+    struct h_resp r = {0};
+    double room;
+
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.admin = 1, .ini = "[server]\npassword = " PW
+                                            "\nrequest_timeout = 1s\n"));
+    /* Connections that never send a byte take the whole budget. */
+    for (i = 0; i < FLOOD; i++) {
+        idle[i] = h_conn(proxy.admin_port);
+    }
+    cr_assert_eq(admin_status("/healthz", NULL), 200);
+    cr_assert_eq(admin_status("/readyz", NULL), 200);
+    /* Then connections that asked without the password and stay. */
+    for (i = 0; i < FLOOD; i++) {
+        refused[i] = h_conn(proxy.admin_port);
+        cr_assert_eq(
+            h_http_do(refused[i], "GET", "/metrics", NULL, NULL, 0, &r, 3000),
+            0, "connection %d", i);
+        cr_assert_eq(r.status, 401);
+        h_resp_free(&r);
+    }
+    cr_assert_eq(admin_status("/healthz", NULL), 200);
+    cr_assert_eq(admin_status("/readyz", NULL), 200);
+    cr_assert_eq(admin_status("/metrics", "Authorization: Bearer " PW "\r\n"),
+                 200);
+    fd = h_conn(proxy.admin_port);
+    cr_assert_eq(h_http_do(fd, "GET", "/metrics",
+                           "Authorization: Bearer " PW "\r\n", NULL, 0, &r,
+                           3000),
+                 0);
+    room = h_prom_value(r.body,
+                        P "connections_closed_total{reason=\"admin_room\"}");
+    h_resp_free(&r);
+    close(fd);
+    cr_assert_geq(room, FLOOD, "%g made room", room);
+    /* The flood's oldest were the ones closed. */
+    for (i = 0; i < FLOOD; i++) {
+        cr_assert(h_wait_closed(idle[i], 3000), "idle %d still open", i);
+        close(idle[i]);
+        close(refused[i]);
+    }
+}
+
+Test(security_http, an_admin_connection_must_send_within_request_timeout)
+{
+    int fd, used;
+    struct h_resp r = {0};
+
+    h_start_proxy(&proxy, &redis,
+                  H_OPTS(.admin = 1, .ini = "[server]\nrequest_timeout = 1s\n"
+                                            "idle_timeout = 1h\n"));
+    fd = h_conn(proxy.admin_port);
+    used = h_conn(proxy.admin_port);
+    h_roundtrip(used, H_REQ("/healthz"), &r, 0);
+    h_resp_free(&r);
+    cr_assert(h_wait_closed(fd, 4000), "silent for 4 s and still open");
+    /* One that has sent a request is idle: idle_timeout applies. */
+    cr_assert(!h_wait_closed(used, 10), "a used connection was closed");
+    close(fd);
+    close(used);
+}
