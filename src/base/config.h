@@ -15,10 +15,13 @@
 #ifndef RP_CONFIG_H
 #define RP_CONFIG_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "base/qsbr.h"
 
 #define CONFIG_ERR_MAX 512
 #define CONFIG_KEYS 37             /* keys in all sections: rows of the table */
@@ -97,18 +100,27 @@ struct config {
 /*
  * The settings a running proxy uses now. A reload (SIGHUP) publishes a new
  * struct config here; readers load the pointer once per request and use
- * that snapshot. A published config is never changed or freed while the
- * proxy runs (main keeps every one until exit), so a snapshot stays valid
- * however long a reader holds it.
+ * that snapshot. A published config is never changed; one a reload
+ * replaced is freed through gc (qsbr.h) once every thread that reads the
+ * settings has passed a quiescent state (a worker between connections,
+ * the keeper and the tracking threads once per tick), so a snapshot stays
+ * valid for as long as its reader works on one request.
  */
 struct config_ref {
     _Atomic(const struct config *) cur;
+    struct qsbr *gc; /* frees replaced snapshots; NULL: the owner keeps
+                        every one (tests) */
 };
 
-/* The current settings. Thread-safe. */
+/* The current settings: valid until the calling thread's next quiescent
+ * state (qsbr_quiescent) or offline period. Thread-safe; lock-free. */
 static inline const struct config *
 config_get(const struct config_ref *ref)
 {
+    if (ref->gc != NULL) {
+        qsbr_read(ref->gc);
+        assert(qsbr_online_in(ref->gc)); /* not while offline */
+    }
     return atomic_load_explicit(&ref->cur, memory_order_acquire);
 }
 

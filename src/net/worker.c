@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/util.h"
 #include "net/conn.h"
 #include "net/standby.h"
@@ -263,9 +264,12 @@ next_conn(struct worker_pool *wp, struct claims *cl, int *stop)
         *stop = 1;
         return NULL;
     default:
-        /* Idle: stand by while enough others run, else wait for work. */
+        /* Idle: stand by while enough others run, else wait for work;
+         * offline meanwhile, so the wait delays no reclamation (qsbr.h). */
+        qsbr_offline();
         standby_idle(wp->gate);
         cl->n = waiter_wait(wp->waiter, cl->c, WORKER_CLAIMS, -1);
+        qsbr_online();
         return NULL;
     }
 }
@@ -281,6 +285,8 @@ worker_main(void *arg)
     standby_attach(wp->gate);
     standby_on_block(spill, &cl);
     while (!stop) {
+        /* Between two conns a worker holds no settings snapshot. */
+        qsbr_quiescent();
         c = next_conn(wp, &cl, &stop);
         if (c == NULL) {
             continue;

@@ -12,6 +12,7 @@
 #define RP_PROXY_H
 
 #include "base/config.h"
+#include "base/qsbr.h"
 #include "base/metrics.h"
 #include "base/ratelimit.h"
 #include "net/conn.h"
@@ -34,7 +35,6 @@ struct nodes;
 struct workq;
 struct waiter;
 struct worker_pool;
-struct reload_kept;
 
 /* The listener kinds, in proxy.kinds. */
 enum proxy_kind { PROXY_HTTP, PROXY_RESP, PROXY_ADMIN, PROXY_KINDS };
@@ -53,7 +53,7 @@ struct proxy {
     struct conn_budget admins;   /* admin conns: PROXY_ADMIN_CONNS */
     struct conn_kind kinds[PROXY_KINDS]; /* each listener's protocol and
                                             timeouts */
-    struct reload_kept *configs;         /* every published config (reload.h) */
+    struct qsbr config_gc;  /* frees the configs reloads replace (reload.h) */
     struct metrics metrics; /* request counters, latency histograms */
     struct ratelimit auth_log[METRICS_LISTENERS]; /* "authentication
                                                      failed" lines */

@@ -90,6 +90,7 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->write_flushes = load(&m->write_flushes);
     s->reloads_ok = load(&m->reloads_ok);
     s->reloads_failed = load(&m->reloads_failed);
+    s->config_retired = qsbr_pending(&px->config_gc);
     for (i = 0; i < METRICS_LISTENERS; i++) {
         s->auth_failures[i] = load(&m->auth_failures[i]);
     }

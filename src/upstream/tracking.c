@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/backoff.h"
 #include "base/util.h"
 #include "upstream/redis.h"
@@ -73,9 +74,11 @@ wait_or_stop(struct tracking *t, int64_t ms)
     struct pollfd pfd = {.fd = t->stopfd, .events = POLLIN};
     int n;
 
+    qsbr_offline();
     do {
         n = poll(&pfd, 1, (int)ms);
     } while (n < 0 && errno == EINTR);
+    qsbr_online();
     return n > 0;
 }
 
@@ -210,7 +213,9 @@ follow(struct tracking *t, redisContext *ctx, char *why, size_t len)
             }
             next_ping = now + PING_EVERY_MS;
         }
+        qsbr_offline(); /* holds no settings snapshot while it waits */
         n = poll(pfd, 2, (int)(next_ping - now));
+        qsbr_online();
         if (n < 0 && errno != EINTR) {
             break;
         }
@@ -251,6 +256,7 @@ tracking_main(void *arg)
         long long id = 0;
         int stopping;
 
+        qsbr_quiescent();
         switch (open_stream(t, &ctx, &id, why, sizeof(why))) {
         case OPEN_UNSUPPORTED:
             pthread_mutex_lock(&t->lock);
