@@ -126,13 +126,22 @@ void
 qsbr_online(void)
 {
     struct qsbr_reader *r = qsbr__self;
+    uint64_t e, again;
 
-    if (r != NULL) {
-        atomic_store_explicit(
-            &r->seen, atomic_load_explicit(&r->q->epoch, memory_order_acquire),
-            memory_order_relaxed);
-        /* Against the writer's fence: see qsbr.h. */
-        atomic_thread_fence(memory_order_seq_cst);
+    if (r == NULL) {
+        return;
+    }
+    /* seq_cst throughout, against the writer's bump and scan (qsbr.h):
+     * the epoch read again after the slot is written must be the one
+     * written, else the writer may have scanned in between. */
+    e = atomic_load(&r->q->epoch);
+    for (;;) {
+        atomic_store(&r->seen, e);
+        again = atomic_load(&r->q->epoch);
+        if (again == e) {
+            return;
+        }
+        e = again;
     }
 }
 
@@ -155,9 +164,8 @@ qsbr_reclaim(struct qsbr *q)
 
     qsbr_quiescent(); /* the caller, if it reads q, holds nothing now */
     pthread_mutex_lock(&q->lock);
-    atomic_thread_fence(memory_order_seq_cst);
     for (r = q->readers; r != NULL; r = r->next) {
-        uint64_t s = atomic_load_explicit(&r->seen, memory_order_acquire);
+        uint64_t s = atomic_load(&r->seen); /* seq_cst: see qsbr_online */
 
         if (s != 0 && s < min) {
             min = s;

@@ -22,10 +22,11 @@
  * a reader's quiescent state copies the epoch into its slot (acquire load,
  * release store), so a reader whose slot shows the tag loaded the pointer
  * after the bump, and finished with the old one before the store. Going
- * online is a store and a seq_cst fence before the next read, against
- * the writer's fence before it scans the slots: either the writer sees
- * the reader online with an old epoch and keeps the old pointer, or the
- * reader sees the new pointer.
+ * online writes the slot and reads the epoch again (seq_cst, as the
+ * writer's bump and scan), until the epoch did not move in between:
+ * either the writer's scan sees the reader online with an old epoch and
+ * keeps the old pointer, or the reader read the epoch after the bump and
+ * so loads the new pointer.
  *
  * Thread-safe. `lock` guards the lists of readers and retired pointers
  * (registration, exit, retire, reclaim); reads never take it.
