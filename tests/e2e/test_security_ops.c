@@ -44,19 +44,19 @@ run(char *out, ...)
     return h_run(argv, out, OUT_CAP);
 }
 
-/* A temp file holding text; its path in a static buffer (one at a time). */
+/* A file holding text in the test's Redis data dir (removed with it by
+ * the fixture, whatever the test's outcome); its path in a static buffer
+ * (one at a time). */
 static const char *
 temp_file(const char *text)
 {
-    static char path[64];
+    static char path[300];
+    static int n;
     FILE *f;
-    int fd;
 
-    snprintf(path, sizeof(path), "/tmp/rp-e2e-sec-XXXXXX");
-    fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    f = fdopen(fd, "w");
-    cr_assert_not_null(f);
+    snprintf(path, sizeof(path), "%s/secret-%d", redis.dir, n++);
+    f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
     cr_assert(fputs(text, f) >= 0 && fclose(f) == 0);
     return path;
 }
@@ -246,7 +246,7 @@ Test(security_ops, the_password_is_read_from_password_file)
 {
     char ini[512], out[OUT_CAP], hdr[128];
     const char *path = temp_file("File-Pw.1\n");
-    char pw_path[64];
+    char pw_path[300];
     struct h_resp r = {0};
     int fd, rc;
 
