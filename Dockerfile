@@ -30,5 +30,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 COPY --from=build /src/build/redis-proxy /usr/local/bin/redis-proxy
 COPY proxy.ini /etc/redis-proxy/proxy.ini
 EXPOSE 8080 6380 8081
+# It listens on every address of the container, so clients need a password
+# (protected mode refuses to start otherwise): the file of a Docker secret,
+# never a command-line argument. Without the file the proxy says so and
+# exits 2. docker-compose.yml runs it without one, reachable only from the
+# compose network and the host's loopback.
 ENTRYPOINT ["redis-proxy", "-c", "/etc/redis-proxy/proxy.ini", \
-            "-s", "server.bind=0.0.0.0", "-s", "redis.host=redis"]
+            "-s", "server.bind=0.0.0.0", \
+            "-s", "server.password_file=/run/secrets/redis-proxy-password", \
+            "-s", "redis.host=redis"]

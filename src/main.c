@@ -64,8 +64,30 @@ usage(FILE *out)
                  "  -V, --version         print the version\n");
 }
 
-/* Parses argv into src (sets: a calloc'd array the caller frees). Returns
- * -1 to continue, else an exit status. */
+/*
+ * Keeps a copy of one -s argument (a reload applies them again) and, when
+ * it sets a password, overwrites the value where it lies in argv, which is
+ * what /proc/PID/cmdline and ps show (as Redis hides requirepass): "***"
+ * and NUL bytes. Returns the copy, or NULL when out of memory.
+ */
+static char *
+keep_set(char *arg)
+{
+    char *copy = strdup(arg), *v;
+    size_t n;
+
+    if (copy != NULL && config_set_is_secret(arg)) {
+        v = strchr(arg, '=') + 1;
+        n = strlen(v);
+        memset(v, 0, n);
+        memcpy(v, "***", n < 3 ? n : 3);
+    }
+    return copy;
+}
+
+/* Parses argv into src (sets: a calloc'd array of src->nsets strings the
+ * caller frees, each a copy). Returns -1 to continue, else an exit
+ * status. */
 static int
 parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
            int *test_only)
@@ -78,20 +100,25 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    int opt, nsets = 0;
+    int opt;
 
+    src->nsets = 0;
+    src->path = NULL;
     *sets = calloc((size_t)argc + 1, sizeof(char *));
     if (*sets == NULL) {
         return EXIT_RUNTIME;
     }
-    src->path = NULL;
+    src->sets = *sets;
     while ((opt = getopt_long(argc, argv, "c:s:thV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             src->path = optarg;
             break;
         case 's':
-            (*sets)[nsets++] = optarg;
+            if (((*sets)[src->nsets] = keep_set(optarg)) == NULL) {
+                return EXIT_RUNTIME;
+            }
+            src->nsets++;
             break;
         case 't':
             *test_only = 1;
@@ -116,8 +143,6 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
     if (src->path == NULL && access("proxy.ini", F_OK) == 0) {
         src->path = "proxy.ini";
     }
-    src->sets = *sets;
-    src->nsets = nsets;
     return -1;
 }
 
@@ -154,6 +179,9 @@ kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
     atomic_init(&k->idle_timeout_ms, cfg->idle_timeout_ms);
     atomic_init(&k->request_timeout_ms, cfg->request_timeout_ms);
     atomic_init(&k->send_timeout_ms, cfg->send_timeout_ms);
+    atomic_init(&k->max_output, cfg->max_output);
+    atomic_init(&k->session_idle_ms, cfg->session_idle_timeout_ms);
+    atomic_init(&k->first_byte_ms, 0);
 }
 
 /* Opens the listeners that are on into ls; returns how many, or -1. */
@@ -240,11 +268,15 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     int running;
 
     metrics_init(&px->metrics);
-    atomic_init(&px->clients.max, cfg->max_clients);
-    atomic_init(&px->admins.max, PROXY_ADMIN_CONNS);
+    conn_budget_init(&px->clients, cfg->max_clients, 0);
+    /* The admin port answers its probes whatever holds its connections:
+     * idle ones make room, and one must send within request_timeout. */
+    conn_budget_init(&px->admins, PROXY_ADMIN_CONNS, 1);
     kind_init(&px->kinds[PROXY_HTTP], &httpd_ops, px, &px->clients);
     kind_init(&px->kinds[PROXY_RESP], &respd_ops, px, &px->clients);
     kind_init(&px->kinds[PROXY_ADMIN], &admin_ops, px, &px->admins);
+    atomic_store(&px->kinds[PROXY_ADMIN].first_byte_ms,
+                 cfg->request_timeout_ms);
     config_format_line(cfg, line, sizeof(line));
     log_info("msg=\"starting\" version=%s %s", PROXY_VERSION, line);
     reload_fd_limit(cfg);
@@ -262,7 +294,8 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     /* Every open client conn fits in the queue and in the waiter, for any
      * max_clients a reload may set: both are calloc'd arrays whose pages
      * are touched only as conns use them (about 40 bytes per conn). */
-    conns = (size_t)CONFIG_MAX_CLIENTS + PROXY_ADMIN_CONNS;
+    conns = (size_t)CONFIG_MAX_CLIENTS + 2 * PROXY_ADMIN_CONNS; /* admin
+        conns shut down to make room stay open until their owner sees it */
     px->q = workq_create(conns);
     px->waiter = px->q != NULL ? waiter_create(px->q, conns) : NULL;
     px->nodes = px->flights != NULL && px->waiter != NULL
@@ -343,6 +376,8 @@ out:
     commands_destroy(px->commands);
     flights_destroy(px->flights);
     cache_destroy(px->cache);
+    conn_budget_deinit(&px->admins);
+    conn_budget_deinit(&px->clients);
     if (rc == 0) {
         log_info("msg=\"stopped\"");
     }
@@ -386,6 +421,9 @@ main(int argc, char **argv)
     close(sig_fd);
 done:
     reload_release(&px);
+    while (src.nsets > 0) {
+        free(sets[--src.nsets]);
+    }
     free(sets);
     return rc;
 }

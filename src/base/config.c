@@ -432,6 +432,87 @@ config_diff(const struct config *old, const struct config *new,
 }
 
 int
+config_set_is_secret(const char *arg)
+{
+    const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+    char section[32], name[64];
+    const struct config_row *row;
+
+    if (dot == NULL || eq == NULL || dot > eq ||
+        (size_t)(dot - arg) >= sizeof(section) ||
+        (size_t)(eq - dot - 1) >= sizeof(name)) {
+        return 0;
+    }
+    memcpy(section, arg, (size_t)(dot - arg));
+    section[dot - arg] = '\0';
+    memcpy(name, dot + 1, (size_t)(eq - dot - 1));
+    name[eq - dot - 1] = '\0';
+    row = config__find(section, name);
+    return row != NULL && (row->flags & CONFIG_SECRET) != 0;
+}
+
+/* "-s ...: " or "FILE:LINE: " of password_file, for its errors. */
+static const char *
+config_file_from(const struct config *cfg)
+{
+    const char *from = config_from(cfg, "server", "password_file");
+
+    return *from != '\0' ? from : "defaults";
+}
+
+int
+config_read_secrets(struct config *cfg, char *err, size_t errlen)
+{
+    const char *path = cfg->server_password_file;
+    char buf[sizeof(cfg->server_password) + 2];
+    const char *why = NULL;
+    size_t n;
+    FILE *fp;
+
+    if (path[0] == '\0') {
+        return 0;
+    }
+    if (cfg->server_password[0] != '\0') {
+        snprintf(err, errlen,
+                 "%s: [server] password_file: set [server] password or "
+                 "password_file, not both",
+                 config_file_from(cfg));
+        return -1;
+    }
+    fp = fopen(path, "re");
+    if (fp == NULL) {
+        snprintf(err, errlen,
+                 "%s: [server] password_file: cannot read '%s': %s",
+                 config_file_from(cfg), path, strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf), fp);
+    if (ferror(fp)) {
+        why = strerror(errno);
+    }
+    fclose(fp);
+    if (why == NULL && n > 0 && buf[n - 1] == '\n') {
+        n -= 1 + (n > 1 && buf[n - 2] == '\r');
+    }
+    if (why != NULL) {
+    } else if (n >= sizeof(cfg->server_password)) {
+        why = "longer than 255 bytes";
+    } else if (n == 0) {
+        why = "empty";
+    } else if (memchr(buf, '\0', n) != NULL || memchr(buf, '\n', n) != NULL) {
+        why = "a NUL byte or a newline inside the password";
+    }
+    if (why != NULL) {
+        snprintf(err, errlen, "%s: [server] password_file: '%s': %s",
+                 config_file_from(cfg), path, why);
+        return -1;
+    }
+    memcpy(cfg->server_password, buf, n);
+    cfg->server_password[n] = '\0';
+    return 0;
+}
+
+int
 config_build(struct config *cfg, const char *path, char *const *sets, int nsets,
              char *err, size_t errlen)
 {
@@ -445,6 +526,9 @@ config_build(struct config *cfg, const char *path, char *const *sets, int nsets,
         if (config_set(cfg, sets[i], err, errlen) < 0) {
             return -1;
         }
+    }
+    if (config_read_secrets(cfg, err, errlen) < 0) {
+        return -1;
     }
     return config_check(cfg, err, errlen);
 }

@@ -15,13 +15,16 @@
 #ifndef RP_CONFIG_H
 #define RP_CONFIG_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/qsbr.h"
+
 #define CONFIG_ERR_MAX 512
-#define CONFIG_KEYS 33             /* keys in all sections: rows of the table */
+#define CONFIG_KEYS 38             /* keys in all sections: rows of the table */
 #define CONFIG_FROM_MAX 96         /* bytes of one "where it was set" text */
 #define CONFIG_MAX_CLIENTS 1000000 /* the largest [server] max_clients */
 
@@ -49,6 +52,15 @@ struct config {
     int max_sessions;           /* 0..100000 private Redis connections */
     int64_t send_timeout_ms;    /* > 0: unsent responses, then close */
     int64_t max_request;        /* 1kb..512mb: largest RESP command */
+    char server_password_file[256];  /* the password is this file's text
+                                        (config_build reads it into
+                                        server_password); "" = none */
+    int protected_mode;              /* 1 = refuse a bind that is not
+                                        loopback without a password */
+    int64_t max_output;              /* reply bytes held for one client at
+                                        most; 0 = no limit */
+    int64_t session_idle_timeout_ms; /* a session idle this long is closed;
+                                        0 = never */
     /* [redis] */
     char redis_host[256];
     int redis_port;             /* 1..65535 */
@@ -71,6 +83,9 @@ struct config {
     /* [http] */
     int http_writes;       /* 1 = PUT and DELETE write through to Redis */
     int64_t http_max_body; /* 1b..512mb: largest PUT body */
+    char http_allowed_hosts[256]; /* more names a Host header may carry
+                                     without a password (config_host_next)
+                                     besides loopback and bind; "" */
     /* [admin] */
     int admin_port; /* 0 = off, else 1..65535 */
     /* [log] */
@@ -86,18 +101,27 @@ struct config {
 /*
  * The settings a running proxy uses now. A reload (SIGHUP) publishes a new
  * struct config here; readers load the pointer once per request and use
- * that snapshot. A published config is never changed or freed while the
- * proxy runs (main keeps every one until exit), so a snapshot stays valid
- * however long a reader holds it.
+ * that snapshot. A published config is never changed; one a reload
+ * replaced is freed through gc (qsbr.h) once every thread that reads the
+ * settings has passed a quiescent state (a worker between connections,
+ * the keeper and the tracking threads once per tick), so a snapshot stays
+ * valid for as long as its reader works on one request.
  */
 struct config_ref {
     _Atomic(const struct config *) cur;
+    struct qsbr *gc; /* frees replaced snapshots; NULL: the owner keeps
+                        every one (tests) */
 };
 
-/* The current settings. Thread-safe. */
+/* The current settings: valid until the calling thread's next quiescent
+ * state (qsbr_quiescent) or offline period. Thread-safe; lock-free. */
 static inline const struct config *
 config_get(const struct config_ref *ref)
 {
+    if (ref->gc != NULL) {
+        qsbr_read(ref->gc);
+        assert(qsbr_online_in(ref->gc)); /* not while offline */
+    }
     return atomic_load_explicit(&ref->cur, memory_order_acquire);
 }
 
@@ -115,6 +139,29 @@ void config_apply_live(struct config *dst, const struct config *src);
  */
 int config_build(struct config *cfg, const char *path, char *const *sets,
                  int nsets, char *err, size_t errlen);
+
+/*
+ * Reads [server] password_file, when set, into server_password: the file's
+ * bytes without one trailing newline (LF or CRLF). An unreadable or empty
+ * file, one with a NUL or a newline inside, one longer than 255 bytes, or
+ * a password set as well, is an error that starts with where
+ * password_file was set. Returns 0 or -1. Part of config_build.
+ */
+int config_read_secrets(struct config *cfg, char *err, size_t errlen);
+
+/* 1 when "-s" argument arg sets a secret (a password): its value is to be
+ * hidden wherever the command line shows. */
+int config_set_is_secret(const char *arg);
+
+/*
+ * Iterates an allowed_hosts list ("name, .domain, [::1]": blanks around
+ * items; each an exact host name or address, or one starting with '.',
+ * which also matches every name under it). Start with *cursor at the
+ * string. Returns 1 with the next item in *item[0..*len) (into the string)
+ * and *cursor moved past it, 0 at the end, or -1 when the next item is
+ * malformed (never for a list config accepted). Pure.
+ */
+int config_host_next(const char **cursor, const char **item, size_t *len);
 
 /* Fills cfg with the built-in defaults (the README's configuration table). */
 void config_defaults(struct config *cfg);
@@ -142,10 +189,12 @@ const char *config_from(const struct config *cfg, const char *section,
 /*
  * Checks what no single key can (config_check.c): the listeners' ports
  * differ (those not 0), seeds are set only with cluster = on, a cluster
- * uses db 0, and bind resolves to an address. Call after the file and every
- * -s. Returns 0, or -1 with a message in err that starts with where the
- * offending key was set ("FILE:LINE: " or "-s ARG: ", "defaults: " for a
- * default) and, for a clash, names the other key and where it was set.
+ * uses db 0, bind resolves to an address, and, with protected_mode on, a
+ * bind address that is not loopback comes with a password (Redis's
+ * protected mode). Call after the file, every -s and config_read_secrets.
+ * Returns 0, or -1 with a message in err that starts with where the offending
+ * key was set ("FILE:LINE: " or "-s ARG: ", "defaults: " for a default) and,
+ * for a clash, names the other key and where it was set.
  */
 int config_check(const struct config *cfg, char *err, size_t errlen);
 

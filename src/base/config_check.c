@@ -1,14 +1,18 @@
 /*
  * config_check: the checks no single key can make (config.h): listeners on
- * distinct ports, seeds and db that fit [redis] cluster, and a bind address
- * that resolves. Kept apart from the table-driven loader in config.c, which
+ * distinct ports, seeds and db that fit [redis] cluster, a bind address
+ * that resolves, and protected mode (after Redis's): no password on an
+ * address others can reach, unless protected_mode = off says the operator
+ * means it. Kept apart from the table-driven loader in config.c, which
  * knows one key at a time. Every error starts where the offending key was
  * set, as the loader's do.
  */
 #include "base/config.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
 /* A listener's port key, for config_check. */
@@ -72,6 +76,52 @@ config_check_cluster(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* 1 when ai is a loopback address: 127.0.0.0/8, ::1, or an IPv4-mapped
+ * 127.x address. */
+static int
+config_loopback(const struct addrinfo *ai)
+{
+    if (ai->ai_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ai->ai_addr;
+
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ai->ai_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ai->ai_addr;
+        const unsigned char *b = a->sin6_addr.s6_addr;
+
+        return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && b[12] == 127);
+    }
+    return 0;
+}
+
+/* Protected mode: every address bind resolves to (res) is loopback, or
+ * clients need a password, or the operator turned the check off. */
+static int
+config_check_protected(const struct config *cfg, const struct addrinfo *res,
+                       char *err, size_t errlen)
+{
+    const struct addrinfo *ai;
+
+    if (!cfg->protected_mode || cfg->server_password[0] != '\0') {
+        return 0;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        if (!config_loopback(ai)) {
+            snprintf(err, errlen,
+                     "%s: [server] bind: '%s' is not a loopback address and "
+                     "no [server] password (or password_file) is set, so "
+                     "anyone who reaches it could run Redis commands; set a "
+                     "password, bind to 127.0.0.1, or set [server] "
+                     "protected_mode = off if that is meant",
+                     config_check_from(cfg, "server", "bind"), cfg->bind);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -105,6 +155,7 @@ config_check(const struct config *cfg, char *err, size_t errlen)
                  gai_strerror(rc));
         return -1;
     }
+    rc = config_check_protected(cfg, res, err, errlen);
     freeaddrinfo(res);
-    return 0;
+    return rc;
 }

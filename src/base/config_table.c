@@ -328,6 +328,93 @@ config_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* A byte of a host name or address: letters, digits, '-', '.', '_', and
+ * ':' for IPv6. */
+static int
+config_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == ':';
+}
+
+int
+config_host_next(const char **cursor, const char **item, size_t *len)
+{
+    const char *p = *cursor, *start, *end;
+    size_t n, i;
+
+    while (config_blank(*p)) {
+        p++;
+    }
+    if (*p == '\0') {
+        *cursor = p;
+        return 0;
+    }
+    start = p;
+    end = strchr(start, ',');
+    if (end == NULL) {
+        end = start + strlen(start);
+    }
+    n = (size_t)(end - start);
+    while (n > 0 && config_blank(start[n - 1])) {
+        n--;
+    }
+    if (n == 0 || (n == 1 && start[0] == '.')) {
+        return -1;
+    }
+    i = 0;
+    if (start[0] == '[') { /* "[::1]": an IPv6 address in brackets */
+        if (n < 3 || start[n - 1] != ']') {
+            return -1;
+        }
+        i = 1;
+        n--;
+    }
+    for (; i < n; i++) {
+        if (!config_host_char(start[i]) ||
+            (start[0] != '[' && start[i] == ':')) {
+            return -1;
+        }
+    }
+    if (start[0] == '[') {
+        n++;
+    }
+    if (*end == ',') {
+        for (p = end + 1; config_blank(*p); p++) {
+        }
+        if (*p == '\0' || *p == ',') {
+            return -1; /* a comma promises another item */
+        }
+        end++;
+    }
+    *item = start;
+    *len = n;
+    *cursor = end;
+    return 1;
+}
+
+static const char *
+config_set_hosts(const struct config_row *row, void *field, const char *value,
+                 char *buf, size_t len)
+{
+    const char *cursor = value, *item;
+    const char *msg = config_check_text(row, value);
+    size_t n;
+    int rc;
+
+    if (msg != NULL) {
+        return msg;
+    }
+    while ((rc = config_host_next(&cursor, &item, &n)) == 1) {
+    }
+    if (rc < 0) {
+        return "expected host names or addresses, comma-separated (a name "
+               "starting with '.' also matches the names under it)";
+    }
+    return config_set_string(row, field, value, buf, len);
+}
+
 /* Splits item[0..len), blanks trimmed, into host and port. */
 static int
 config_seed_split(const char *item, size_t len, char *host, size_t hostlen,
@@ -490,6 +577,7 @@ static const struct {
     [CONFIG_LOGLEVEL] = {config_set_log_level, config_format_log_level,
                          sizeof(int)},
     [CONFIG_SEEDS] = {config_set_seeds, config_format_string, 0},
+    [CONFIG_HOSTS] = {config_set_hosts, config_format_string, 0},
 };
 
 #define TIMEOUT 1, CONFIG_TIMEOUT_MAX_MS /* a duration > 0 */
@@ -522,6 +610,15 @@ const struct config_row config__table[] = {
      TIMEOUT, "10s", LIVE},
     {"server", "max_request", CONFIG_SIZE, CONFIG_FIELD(max_request), CONFIG_KB,
      512 * CONFIG_MB, "64mb", LIVE},
+    {"server", "password_file", CONFIG_STRING,
+     CONFIG_FIELD(server_password_file), NO_RANGE, "", LIVE},
+    {"server", "protected_mode", CONFIG_BOOL, CONFIG_FIELD(protected_mode),
+     NO_RANGE, "on", LIVE},
+    {"server", "max_output", CONFIG_SIZE, CONFIG_FIELD(max_output), 0,
+     1024 * CONFIG_GB, "64mb", LIVE},
+    {"server", "session_idle_timeout", CONFIG_DURATION,
+     CONFIG_FIELD(session_idle_timeout_ms), 0, CONFIG_TIMEOUT_MAX_MS, "0",
+     LIVE},
     {"redis", "host", CONFIG_STRING, CONFIG_FIELD(redis_host), NO_RANGE,
      "127.0.0.1", 0},
     {"redis", "port", CONFIG_PORT, CONFIG_FIELD(redis_port), PORT, "6379", 0},
@@ -557,6 +654,8 @@ const struct config_row config__table[] = {
      LIVE},
     {"http", "max_body", CONFIG_SIZE, CONFIG_FIELD(http_max_body), 1,
      512 * CONFIG_MB, "1mb", LIVE},
+    {"http", "allowed_hosts", CONFIG_HOSTS, CONFIG_FIELD(http_allowed_hosts),
+     NO_RANGE, "", LIVE},
     {"admin", "port", CONFIG_PORT, CONFIG_FIELD(admin_port), PORT_OR_OFF, "0",
      0},
     {"log", "level", CONFIG_LOGLEVEL, CONFIG_FIELD(log_level), NO_RANGE, "info",

@@ -156,10 +156,100 @@ log_stop(void)
     }
 }
 
+/* Appends the escape of byte c at out[n], if it fits before cap; returns
+ * the new length, or cap when it did not fit. */
+static size_t
+put_escape(char *out, size_t n, size_t cap, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char e[4];
+    size_t k = 2;
+
+    e[0] = '\\';
+    switch (c) {
+    case '\n':
+        e[1] = 'n';
+        break;
+    case '\r':
+        e[1] = 'r';
+        break;
+    case '\t':
+        e[1] = 't';
+        break;
+    case '\\':
+        e[1] = '\\';
+        break;
+    default:
+        e[1] = 'x';
+        e[2] = hex[c >> 4];
+        e[3] = hex[c & 15];
+        k = 4;
+    }
+    if (cap - n < k) {
+        return cap;
+    }
+    memcpy(out + n, e, k);
+    return n + k;
+}
+
+const char *
+log_field(char *out, size_t cap, const char *p, size_t len)
+{
+    size_t n = 0, i;
+
+    if (cap == 0) {
+        return out;
+    }
+    for (i = 0; i < len && n < cap - 1; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c > ' ' && c < 0x7f && c != '"' && c != '\\') {
+            out[n++] = (char)c;
+        } else if ((n = put_escape(out, n, cap - 1, c)) == cap - 1) {
+            break;
+        }
+    }
+    out[n < cap ? n : cap - 1] = '\0';
+    return out;
+}
+
+/* Copies what the caller formatted, p[0..len), into out[0..cap) with its
+ * control bytes escaped; returns the length written. */
+static size_t
+escape_controls(char *out, size_t cap, const char *p, size_t len)
+{
+    size_t n = 0, i;
+
+    for (i = 0; i < len && n < cap; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c >= ' ' && c != 0x7f) {
+            out[n++] = (char)c;
+        } else if ((n = put_escape(out, n, cap, c)) == cap) {
+            break;
+        }
+    }
+    return n;
+}
+
+/* 1 when p[0..len) holds a control byte. */
+static int
+has_controls(const char *p, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)p[i] < ' ' || p[i] == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void
 log_write(int level, const char *fmt, ...)
 {
-    char line[LOG_LINE];
+    char line[LOG_LINE], raw[LOG_LINE];
     struct timespec ts;
     struct tm tm;
     size_t n;
@@ -176,11 +266,18 @@ log_write(int level, const char *fmt, ...)
                  ts.tv_nsec / 1000000, level_names[level]);
     n += (size_t)r;
     va_start(ap, fmt);
-    r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    r = vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
-    n = r < 0 ? n : n + (size_t)r;
-    if (n > sizeof(line) - 2) {
-        n = sizeof(line) - 2;
+    if (r > 0) {
+        size_t len = (size_t)r < sizeof(raw) ? (size_t)r : sizeof(raw) - 1;
+
+        if (has_controls(raw, len)) {
+            n += escape_controls(line + n, sizeof(line) - 2 - n, raw, len);
+        } else {
+            len = len < sizeof(line) - 2 - n ? len : sizeof(line) - 2 - n;
+            memcpy(line + n, raw, len);
+            n += len;
+        }
     }
     line[n++] = '\n';
     pthread_mutex_lock(&log_lock);

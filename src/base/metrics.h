@@ -18,6 +18,15 @@ enum metrics_listener {
     METRICS_LISTENERS,
 };
 
+/* Why the proxy closed a client of its own accord, for
+ * connections_closed_total{reason} (with the output bound and the admin
+ * port's room, which the net layer counts). */
+enum metrics_close {
+    METRICS_CLOSE_HTTP_ON_RESP, /* POST or Host: sent to the RESP port */
+    METRICS_CLOSE_AUTH,         /* too many wrong passwords on one conn */
+    METRICS_CLOSES,
+};
+
 /* Status classes: 2xx, 3xx, 4xx, 5xx. A RESP reply counts as 2xx when it is
  * a value, nil or status, 4xx for a client's error (unknown command, wrong
  * arity, protocol error), 5xx when Redis failed. */
@@ -50,8 +59,9 @@ struct metrics {
     atomic_long reloads_ok;     /* SIGHUP reloads applied */
     atomic_long reloads_failed; /* ... refused (invalid settings) */
     atomic_long auth_failures[METRICS_LISTENERS]; /* wrong or no password */
-    struct metrics_histogram hit;  /* requests answered from the cache */
-    struct metrics_histogram miss; /* requests that asked Redis */
+    atomic_long closed[METRICS_CLOSES]; /* clients closed, by reason */
+    struct metrics_histogram hit;       /* requests answered from the cache */
+    struct metrics_histogram miss;      /* requests that asked Redis */
 };
 
 /* Zeroes m and stamps the start time. */

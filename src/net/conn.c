@@ -12,6 +12,98 @@
 
 #include "base/util.h"
 
+void
+conn_budget_init(struct conn_budget *b, int max, int reuse)
+{
+    atomic_init(&b->max, max);
+    b->reuse = reuse;
+    pthread_mutex_init(&b->lock, NULL);
+    b->idle_head = b->idle_tail = NULL;
+}
+
+void
+conn_budget_deinit(struct conn_budget *b)
+{
+    pthread_mutex_destroy(&b->lock);
+}
+
+/* Takes c off its budget's list. Lock held. */
+static void
+idle_unlink(struct conn_budget *b, struct conn *c)
+{
+    if (!c->idle_linked) {
+        return;
+    }
+    *(c->idle_prev != NULL ? &c->idle_prev->idle_next : &b->idle_head) =
+        c->idle_next;
+    *(c->idle_next != NULL ? &c->idle_next->idle_prev : &b->idle_tail) =
+        c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+    c->idle_linked = 0;
+}
+
+/* Puts c at the young end of the list. Lock held. */
+static void
+idle_link(struct conn_budget *b, struct conn *c)
+{
+    if (c->idle_linked || c->reaped) {
+        return;
+    }
+    c->idle_prev = b->idle_tail;
+    c->idle_next = NULL;
+    *(b->idle_tail != NULL ? &b->idle_tail->idle_next : &b->idle_head) = c;
+    b->idle_tail = c;
+    c->idle_linked = 1;
+}
+
+void
+conn_idle(struct conn *c)
+{
+    struct conn_budget *b = c->kind->budget;
+
+    if (b->reuse) {
+        pthread_mutex_lock(&b->lock);
+        idle_link(b, c);
+        pthread_mutex_unlock(&b->lock);
+    }
+}
+
+/* c's owner read a byte, or is closing c: off the list. */
+static void
+busy(struct conn *c)
+{
+    struct conn_budget *b = c->kind->budget;
+
+    if (b->reuse) {
+        pthread_mutex_lock(&b->lock);
+        idle_unlink(b, c);
+        pthread_mutex_unlock(&b->lock);
+    }
+}
+
+int
+conn_budget_make_room(struct conn_budget *b)
+{
+    struct conn *c;
+
+    if (!b->reuse) {
+        return 0;
+    }
+    pthread_mutex_lock(&b->lock);
+    c = b->idle_head;
+    if (c != NULL) {
+        idle_unlink(b, c);
+        c->reaped = 1;
+        /* Its fd stays open until its owner, which unlinks it under this
+         * lock before closing, destroys it: shutting it down here reaches
+         * the right socket. The owner reads EOF and closes it. */
+        shutdown(c->fd, SHUT_RDWR);
+        atomic_fetch_add_explicit(&b->reused, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return c != NULL;
+}
+
 #define CONN_IOV 64 /* ranges gathered into one sendmsg */
 
 struct conn *
@@ -27,7 +119,9 @@ conn_create(int fd, const struct conn_kind *kind)
     c->kind = kind;
     c->rbuf = c->rbuf_inline;
     c->rcap = CONN_RBUF;
+    c->created_ms = util_now_ms();
     outq_init(&c->out, c->wbuf, sizeof(c->wbuf));
+    conn_idle(c); /* waiting for its first request */
     return c;
 }
 
@@ -37,6 +131,7 @@ conn_destroy(struct conn *c)
     if (c == NULL) {
         return;
     }
+    busy(c); /* before close: make_room may be about to shut it down */
     if (c->kind->ops->release != NULL) {
         c->kind->ops->release(c);
     }
@@ -80,6 +175,8 @@ conn_read(struct conn *c)
     if (n > 0) {
         c->drained = (size_t)n < c->rcap - c->rlen;
         c->rlen += (size_t)n;
+        c->used = 1;
+        busy(c);
         return n;
     }
     if (n == 0) {
@@ -137,10 +234,35 @@ conn_consume(struct conn *c, size_t n)
 }
 
 int
+conn_output_check(struct conn *c, size_t held)
+{
+    int64_t max =
+        atomic_load_explicit(&c->kind->max_output, memory_order_relaxed);
+
+    if (c->abort) {
+        return CONN_IO_ERR; /* already over: nothing more is queued */
+    }
+    if (max <= 0 || (uint64_t)outq_bytes(&c->out) + held <= (uint64_t)max) {
+        return 0;
+    }
+    conn_abort(c);
+    atomic_fetch_add_explicit(&c->kind->budget->overflowed, 1,
+                              memory_order_relaxed);
+    return CONN_IO_ERR;
+}
+
+int
 conn_write(struct conn *c, const struct iovec *iov, int iovcnt)
 {
+    size_t n = 0;
     int i;
 
+    for (i = 0; i < iovcnt; i++) {
+        n += iov[i].iov_len;
+    }
+    if (conn_output_check(c, n) < 0) {
+        return CONN_IO_ERR;
+    }
     for (i = 0; i < iovcnt; i++) {
         if (outq_copy(&c->out, iov[i].iov_base, iov[i].iov_len) < 0) {
             return CONN_IO_ERR;
@@ -152,6 +274,9 @@ conn_write(struct conn *c, const struct iovec *iov, int iovcnt)
 int
 conn_write_buf(struct conn *c, const void *p, size_t len)
 {
+    if (conn_output_check(c, len) < 0) {
+        return CONN_IO_ERR;
+    }
     return outq_copy(&c->out, p, len) < 0 ? CONN_IO_ERR : 0;
 }
 
@@ -159,7 +284,8 @@ int
 conn_write_ref(struct conn *c, const void *p, size_t len,
                void (*release)(void *owner), void *owner)
 {
-    if (outq_ref(&c->out, p, len, release, owner) < 0) {
+    if (conn_output_check(c, len) < 0 ||
+        outq_ref(&c->out, p, len, release, owner) < 0) {
         release(owner);
         return CONN_IO_ERR;
     }

@@ -20,10 +20,18 @@
  * that takes nothing for send_timeout is closed. While more than
  * CONN_OUT_HIGH bytes wait, the protocol parses no more requests from this
  * conn (back-pressure), so a client that never reads costs bounded memory.
+ *
+ * Whatever the protocol, the output held for one client is bounded by its
+ * kind's max_output (Redis's client-output-buffer-limit): every byte
+ * queued counts, values queued by reference included, and so do bytes a
+ * protocol holds for the client outside the queue (conn_output_check: a
+ * session's reply still arriving). Past the bound the client is closed at
+ * once, its output dropped (conn_abort), and counted in its budget.
  */
 #ifndef RP_CONN_H
 #define RP_CONN_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,13 +72,29 @@ struct conn_ops {
     void (*release)(struct conn *c);
 };
 
-/* How many conns may be open at once, shared by the listeners that draw
- * on it (HTTP and RESP share max_clients; the admin port has its own). */
+/*
+ * How many conns may be open at once, shared by the listeners that draw
+ * on it (HTTP and RESP share max_clients; the admin port has its own).
+ *
+ * With reuse on (nginx's reusable connections), a conn that comes over
+ * max is not refused while another waits for a request (it has sent
+ * nothing yet, or is idle between requests): the one that has waited
+ * longest is shut down to make room (conn_budget_make_room), so idle
+ * conns can never lock a listener out. Such conns are kept in a list,
+ * oldest first, under `lock`.
+ */
 struct conn_budget {
-    atomic_int open;      /* conns open now */
-    atomic_int max;       /* at most; may change on reload */
-    atomic_long accepted; /* accepted since start */
-    atomic_long rejected; /* refused over max */
+    atomic_int open;        /* conns open now */
+    atomic_int max;         /* at most; may change on reload */
+    atomic_long accepted;   /* accepted since start */
+    atomic_long rejected;   /* refused over max */
+    atomic_long overflowed; /* closed for holding more than max_output */
+    atomic_long reused;     /* idle conns closed to make room */
+    int reuse;              /* set by conn_budget_init, before any conn */
+    pthread_mutex_t lock;   /* reuse: the list and every conn's idle_*
+                               fields; taken for a few instructions, never
+                               across I/O but one shutdown() */
+    struct conn *idle_head, *idle_tail; /* waiting for a request */
 };
 
 /* One kind of conn: its protocol and the policy of its listener. Set up
@@ -82,6 +106,15 @@ struct conn_kind {
     _Atomic int64_t idle_timeout_ms;    /* idle keep-alive conn closed */
     _Atomic int64_t request_timeout_ms; /* a request must arrive within */
     _Atomic int64_t send_timeout_ms;    /* output must make progress within */
+    _Atomic int64_t max_output;         /* bytes held for one conn at most
+                                           (0 = no limit) */
+    _Atomic int64_t session_idle_ms;    /* a conn with a session of its own
+                                           (pump) idle this long is closed,
+                                           waiting on its peer or not; 0 =
+                                           never (the idle timeout alone) */
+    _Atomic int64_t first_byte_ms;      /* a conn that has sent nothing is
+                                           closed this long after accept;
+                                           0 = the idle timeout alone */
 };
 
 enum conn_io {
@@ -100,6 +133,7 @@ struct conn {
     int64_t req_start_ms;     /* first byte of a partial request; 0 = none */
     int64_t stall_ms;         /* since when queued output has made no
                                  progress; 0 = none waiting or it moves */
+    int64_t created_ms;       /* when it was accepted (monotonic) */
     unsigned drained : 1;     /* the last read left room: the socket had
                                  nothing more just then */
     unsigned eof : 1;         /* the peer closed its side; answer what came */
@@ -110,6 +144,11 @@ struct conn {
                                  session): serve it even without input */
     unsigned hold : 1;        /* it waits on its own peer (a blocked or
                                  subscribed session): no idle timeout */
+    unsigned abort : 1;       /* close at once, its output dropped */
+    unsigned admitted : 1;    /* HTTP: the partial request's head passed
+                                 its checks (credentials, Host) */
+    unsigned continued : 1;   /* HTTP: its "100 Continue" was sent */
+    unsigned used : 1;        /* a byte has been read from it */
     unsigned waiting : 1;     /* replies are owed to it by Redis (its
                                  protocol's records in flight): not idle,
                                  and not closed at EOF before they came */
@@ -118,23 +157,47 @@ struct conn {
     int64_t wait_deadline_ms; /* while waiting: when the first reply owed
                                  is overdue (the protocol then answers it
                                  with a timeout); 0 = none */
-    char *rbuf;               /* rbuf_inline, or a larger heap buffer */
-    size_t rcap;              /* bytes rbuf holds */
-    size_t rpos, rlen;        /* unconsumed bytes: rbuf[rpos..rlen) */
-    size_t discard;           /* HTTP body bytes still to skip */
-    size_t parsed_len;        /* HTTP: bytes of the partial request already
-                                 handed to the parser (from rpos); 0 = none */
-    struct http_request req;  /* HTTP: the request being parsed; while its
-                                 head is partial, its progress is what
-                                 http_parse_request_resume() goes on from */
-    struct outq out;          /* unsent output */
+    /* Guarded by kind->budget->lock (with reuse on), never by the owner
+     * alone: its place in the budget's list of conns waiting for a
+     * request, and whether room was made by shutting it down. */
+    struct conn *idle_prev, *idle_next;
+    int idle_linked, reaped;
+    char *rbuf;              /* rbuf_inline, or a larger heap buffer */
+    size_t rcap;             /* bytes rbuf holds */
+    size_t rpos, rlen;       /* unconsumed bytes: rbuf[rpos..rlen) */
+    size_t discard;          /* HTTP body bytes still to skip */
+    size_t parsed_len;       /* HTTP: bytes of the partial request already
+                                handed to the parser (from rpos); 0 = none */
+    struct http_request req; /* HTTP: the request being parsed; while its
+                                head is partial, its progress is what
+                                http_parse_request_resume() goes on from */
+    struct outq out;         /* unsent output */
     char rbuf_inline[CONN_RBUF];
     char wbuf[CONN_WBUF];
 };
 
+/* Sets b up with max conns, making room for new ones by closing idle
+ * ones when reuse is 1. Before any conn of b exists. */
+void conn_budget_init(struct conn_budget *b, int max, int reuse);
+
+/* Frees what conn_budget_init set up; after every conn of b is gone. */
+void conn_budget_deinit(struct conn_budget *b);
+
+/* For an accept over b's max: shuts down the conn that has waited longest
+ * for a request (its owner then reads EOF and closes it) and counts it.
+ * Returns 1 when one was (the new conn may be admitted), 0 when none
+ * waits or reuse is off. Thread-safe. */
+int conn_budget_make_room(struct conn_budget *b);
+
+/* c's owner parks it waiting for its next request (nothing unanswered,
+ * nothing unsent): with reuse on, c may now be closed to make room.
+ * Reading a byte from c takes it off again. */
+void conn_idle(struct conn *c);
+
 /* Wraps an accepted, non-blocking socket of the given kind (counted in
- * kind->budget->open by the caller; conn_destroy uncounts it). Returns
- * NULL on failure (the fd is left open then). */
+ * kind->budget->open by the caller; conn_destroy uncounts it). A new conn
+ * waits for its first request: with reuse on, room may be made with it.
+ * Returns NULL on failure (the fd is left open then). */
 struct conn *conn_create(int fd, const struct conn_kind *kind);
 
 /* Releases the protocol's state, drops queued output, closes the socket,
@@ -155,7 +218,8 @@ int conn_reserve(struct conn *c, size_t need);
 void conn_consume(struct conn *c, size_t n);
 
 /* Appends a copy of the iovec's bytes to the output. Returns 0 or
- * CONN_IO_ERR. */
+ * CONN_IO_ERR (out of memory, or past max_output: then c is aborted and
+ * nothing more is queued; the same for every conn_write* call). */
 int conn_write(struct conn *c, const struct iovec *iov, int iovcnt);
 
 /* Appends a copy of one buffer; see conn_write. */
@@ -167,9 +231,23 @@ int conn_write_buf(struct conn *c, const void *p, size_t len);
 int conn_write_ref(struct conn *c, const void *p, size_t len,
                    void (*release)(void *owner), void *owner);
 
+/* The protocol holds held bytes for c outside its queue (a reply still
+ * arriving). Returns 0, or CONN_IO_ERR when those and the queued output
+ * pass max_output: c is then aborted and counted. */
+int conn_output_check(struct conn *c, size_t held);
+
 /* Sends queued output without blocking. Returns CONN_IO_OK when all of it
  * is out, CONN_IO_AGAIN when some waits for the socket, CONN_IO_ERR. */
 int conn_flush(struct conn *c);
+
+/* Closes c as soon as its owner's serve() returns, without sending what
+ * is queued (a client closed for what it did, not answered). */
+static inline void
+conn_abort(struct conn *c)
+{
+    c->abort = 1;
+    c->closing = 1;
+}
 
 /* 1 when so much output waits that no more requests should be parsed. */
 static inline int

@@ -100,7 +100,8 @@ accept_all(const struct listener *l, struct workq *q)
             return;
         }
         if (atomic_fetch_add(&b->open, 1) >=
-            atomic_load_explicit(&b->max, memory_order_relaxed)) {
+                atomic_load_explicit(&b->max, memory_order_relaxed) &&
+            !conn_budget_make_room(b)) {
             atomic_fetch_sub(&b->open, 1);
             atomic_fetch_add_explicit(&b->rejected, 1, memory_order_relaxed);
             log_debug("msg=\"connection rejected: too many open\" "

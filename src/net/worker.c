@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/util.h"
 #include "net/conn.h"
 #include "net/standby.h"
@@ -80,6 +81,9 @@ serve_rounds(struct conn *c)
             served = 1;
             if (c->kind->ops->serve(c) < 0) {
                 c->closing = 1;
+            }
+            if (c->abort) {
+                return SERVE_CLOSE; /* nothing more is sent */
             }
             held = conn_out_full(c); /* it stopped early for the output */
             if (full && c->rlen - c->rpos == before && c->rcap == cap &&
@@ -149,11 +153,14 @@ serve_rounds(struct conn *c)
 
 /* When a parked c is closed if nothing happens: its output must move
  * within send_timeout, a partial request complete within
- * request_timeout, an idle conn be used within idle_timeout. */
+ * request_timeout, an idle conn be used within idle_timeout, and a conn
+ * with a session of its own (pump) see traffic within session_idle
+ * (when set), even while it waits on its peer (hold). */
 static int64_t
 deadline_of(const struct conn *c, int64_t now)
 {
     const struct conn_kind *k = c->kind;
+    int64_t idle, session;
 
     if (outq_bytes(&c->out) > 0) {
         int64_t send =
@@ -172,11 +179,24 @@ deadline_of(const struct conn *c, int64_t now)
         return c->req_start_ms + atomic_load_explicit(&k->request_timeout_ms,
                                                       memory_order_relaxed);
     }
-    if (c->hold) {
-        return 0; /* waiting on its own peer, not idle: no deadline */
+    idle = atomic_load_explicit(&k->idle_timeout_ms, memory_order_relaxed);
+    if (!c->used) {
+        /* Nothing sent yet: the first byte has its own bound. */
+        int64_t first =
+            atomic_load_explicit(&k->first_byte_ms, memory_order_relaxed);
+
+        if (first > 0 && c->created_ms + first - now < idle) {
+            idle = c->created_ms + first - now;
+        }
     }
-    return now +
-           atomic_load_explicit(&k->idle_timeout_ms, memory_order_relaxed);
+    session = c->pump ? atomic_load_explicit(&k->session_idle_ms,
+                                             memory_order_relaxed)
+                      : 0;
+    if (c->hold) {
+        /* Waiting on its own peer, not idle: only a session's own bound. */
+        return session > 0 ? now + session : 0;
+    }
+    return now + (session > 0 && session < idle ? session : idle);
 }
 
 /* Runs one conn until it is parked, requeued or closed. */
@@ -216,6 +236,10 @@ serve(struct worker_pool *wp, struct conn *c)
                 return;
             }
             c->want_write = 1;
+        }
+        if (outq_bytes(&c->out) == 0 && c->req_start_ms == 0 && !c->hold &&
+            c->rpos == c->rlen) {
+            conn_idle(c); /* waiting for a request: room may be made */
         }
         rc = waiter_park(wp->waiter, c, deadline);
         if (rc == 0) {
@@ -296,9 +320,12 @@ next_conn(struct worker_pool *wp, struct claims *cl, int *stop)
         *stop = 1;
         return NULL;
     default:
-        /* Idle: stand by while enough others run, else wait for work. */
+        /* Idle: stand by while enough others run, else wait for work;
+         * offline meanwhile, so the wait delays no reclamation (qsbr.h). */
+        qsbr_offline();
         standby_idle(wp->gate);
         cl->n = waiter_wait(wp->waiter, cl->c, WORKER_CLAIMS, -1);
+        qsbr_online();
         return NULL;
     }
 }
@@ -317,6 +344,8 @@ worker_main(void *arg)
     standby_attach(wp->gate);
     standby_on_block(spill, &cl);
     while (!stop) {
+        /* Between two conns a worker holds no settings snapshot. */
+        qsbr_quiescent();
         c = next_conn(wp, &cl, &stop);
         if (c == NULL) {
             continue;

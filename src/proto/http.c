@@ -467,6 +467,9 @@ http_apply_field(struct http_scan *s, const char *name, size_t name_len,
         if (http_name_is(s, name, "origin", 6) && req->origin == NULL) {
             req->origin = v;
             req->origin_len = len;
+        } else if (http_ieq(name, "expect", 6)) {
+            s->examined += len;
+            req->expect_continue = len == 12 && http_ieq(v, "100-continue", 12);
         }
         break;
     case 10:
@@ -733,6 +736,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
     req->method_len = req->target_len = req->path_len = 0;
     req->minor_version = req->keep_alive = 0;
     req->content_length = 0;
+    req->expect_continue = 0;
     req->if_none_match = req->origin = req->host = req->authorization = NULL;
     req->if_none_match_len = req->origin_len = req->host_len = 0;
     req->authorization_len = 0;

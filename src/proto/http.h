@@ -108,7 +108,9 @@ struct http_request {
     const char *authorization; /* Authorization value, or NULL (a second
                                   one is a 400) */
     size_t authorization_len;
-    size_t head_len; /* bytes of the head, including the final empty line */
+    int expect_continue; /* "Expect: 100-continue": the client waits for
+                            a 100 (or the final answer) before its body */
+    size_t head_len;     /* bytes of the head, including the final empty line */
     struct http_progress progress; /* resume state; see struct http_progress */
 };
 

@@ -18,8 +18,11 @@
 #include "proto/resp.h"
 
 #include <string.h>
+#include <strings.h>
 
 #define ERR_MBULK_LEN "Protocol error: invalid multibulk length"
+#define ERR_MBULK_UNAUTH "Protocol error: unauthenticated multibulk length"
+#define ERR_BULK_UNAUTH "Protocol error: unauthenticated bulk length"
 #define ERR_BULK_LEN "Protocol error: invalid bulk length"
 #define ERR_BULK_CRLF "Protocol error: bulk data not followed by CRLF"
 #define ERR_INLINE_BIG "Protocol error: too big inline request"
@@ -111,7 +114,10 @@ resp_parser_init(struct resp_parser *ps, size_t max_request,
 static void
 parser_next(struct resp_parser *ps)
 {
+    int preauth = ps->preauth;
+
     resp_parser_init(ps, ps->max_request, ps->words);
+    ps->preauth = preauth;
 }
 
 /* Reads the next bulk's header at ps->pos. Returns RESP_OK with ps->bulk
@@ -139,6 +145,10 @@ bulk_header(struct resp_parser *ps, const char *buf, size_t len,
             *err = ERR_BULK_LEN;
         return rc;
     }
+    if (ps->preauth && v > RESP_PREAUTH_BULK) {
+        *err = ERR_BULK_UNAUTH; /* checked after the length, as Redis */
+        return RESP_EPROTO;
+    }
     ps->pos = pos + 1 + used;
     ps->bulk = v;
     ps->payload += (size_t)v;
@@ -160,6 +170,10 @@ parse_multibulk(struct resp_parser *ps, const char *buf, size_t len,
             if (rc == RESP_EPROTO)
                 *err = ERR_MBULK_LEN;
             return rc;
+        }
+        if (ps->preauth && n > RESP_PREAUTH_ARGS) {
+            *err = ERR_MBULK_UNAUTH;
+            return RESP_EPROTO;
         }
         ps->pos = 1 + used;
         ps->argc = n < 0 ? 0 : n;
@@ -362,6 +376,16 @@ resp_parser_feed(struct resp_parser *ps, char *buf, size_t len,
     if (rc == RESP_OK)
         parser_next(ps);
     return rc;
+}
+
+int
+resp_is_http(const struct resp_command *cmd)
+{
+    const struct resp_arg *a = &cmd->argv[0];
+
+    return cmd->argc > 0 &&
+           ((a->len == 4 && strncasecmp(a->p, "POST", 4) == 0) ||
+            (a->len == 5 && strncasecmp(a->p, "Host:", 5) == 0));
 }
 
 int

@@ -34,6 +34,8 @@
 #define RESP_MAX_ARGS 1048576     /* arguments of an array: Redis's limit */
 #define RESP_MAX_INLINE 16384     /* inline line; longer: protocol error */
 #define RESP_MAX_INLINE_ARGS 1024 /* words of an inline command */
+#define RESP_PREAUTH_ARGS 10      /* arguments before AUTH: Redis's limit */
+#define RESP_PREAUTH_BULK 16384   /* bytes of a bulk before AUTH: Redis's */
 #define RESP_KEEP_ARGS                                                         \
     8 /* argv slots kept; later args only counted                              \
          (inline: see resp_parser.words) */
@@ -79,6 +81,14 @@ struct resp_parser {
     size_t keep_len[RESP_KEEP_ARGS];
     struct resp_arg *words; /* room for RESP_MAX_INLINE_ARGS inline words,
                                or NULL: only the first RESP_KEEP_ARGS kept */
+    int preauth;            /* 1: the client has yet to authenticate, and
+                               an array may have RESP_PREAUTH_ARGS elements
+                               of RESP_PREAUTH_BULK bytes at most (Redis's
+                               limits, CVE-2021-32675; over them: "Protocol
+                               error: unauthenticated multibulk length" or
+                               "... bulk length"). The caller sets it
+                               before each feed; resp_parser_init clears
+                               it. */
 };
 
 /* Sets ps up for a first command of at most max_request payload bytes
@@ -98,6 +108,15 @@ void resp_parser_init(struct resp_parser *ps, size_t max_request,
  */
 int resp_parser_feed(struct resp_parser *ps, char *buf, size_t len,
                      struct resp_command *cmd, const char **err);
+
+/*
+ * 1 when cmd is the first line of an HTTP request, or one of its header
+ * lines, read as a command: its name is POST or "Host:" (any case; as in
+ * Redis's securityWarningCommand). A web page can make a browser send
+ * such a request to the RESP port (a cross-site POST whose body is read as
+ * commands); Redis closes the client at once, without a reply.
+ */
+int resp_is_http(const struct resp_command *cmd);
 
 /* A one-shot resp_parser_feed with a fresh parser (no inline words
  * kept). */

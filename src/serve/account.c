@@ -17,6 +17,7 @@ void
 account_request(struct proxy *px, const struct account_req *r)
 {
     int64_t us = util_now_us() - r->start_us;
+    char method[16 * 4 + 1]; /* 16 bytes of the name, each maybe \xHH */
 
     metrics_request(&px->metrics, r->listener, r->status);
     if (r->cache == ACCOUNT_HIT) {
@@ -26,11 +27,12 @@ account_request(struct proxy *px, const struct account_req *r)
     }
     /* Scrapes are not logged: one line per scrape would drown the log. */
     if (proxy_cfg(px)->log_access && r->listener != METRICS_ADMIN) {
-        log_info("msg=\"access\" proto=%s method=%.*s status=%d cache=%s "
+        /* The name as sent, escaped: a client chooses its bytes. */
+        log_field(method, sizeof(method), r->method,
+                  r->method_len < 16 ? r->method_len : 16);
+        log_info("msg=\"access\" proto=%s method=%s status=%d cache=%s "
                  "key_len=%zu bytes=%zu us=%lld",
-                 listener_protos[r->listener],
-                 (int)(r->method_len < 16 ? r->method_len : 16), r->method,
-                 r->status,
+                 listener_protos[r->listener], method, r->status,
                  r->cache == ACCOUNT_NONE ? "none" : cache_names[r->cache],
                  r->key_len, r->bytes, (long long)us);
     }

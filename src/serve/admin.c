@@ -132,6 +132,23 @@ is_key_route(const struct http_request *req)
     return req->path_len > n && memcmp(req->path, KEY_PREFIX, n) == 0;
 }
 
+/* /healthz and /readyz: open to every prober (no password, any Host),
+ * and answered whatever else the port is doing. */
+static int
+is_probe(const struct http_request *req)
+{
+    return (req->path_len == 8 && memcmp(req->path, "/healthz", 8) == 0) ||
+           (req->path_len == 7 && memcmp(req->path, "/readyz", 7) == 0);
+}
+
+/* routes.admit: probes pass; everything else needs an allowed Host and
+ * the password (a browser asks for it). */
+static int
+admit(struct conn *c, const struct http_request *req)
+{
+    return !is_probe(req) && httpd_refuse(c, req, METRICS_ADMIN) != 0 ? -1 : 0;
+}
+
 static int
 route(struct conn *c, const struct http_request *req, const char *body)
 {
@@ -157,13 +174,7 @@ route(struct conn *c, const struct http_request *req, const char *body)
     size_t plen = req->path_len;
 
 #define ROUTE(p) (plen == sizeof(p) - 1 && memcmp(path, p, plen) == 0)
-    if (!ROUTE("/healthz") && !ROUTE("/readyz") && !auth_http_ok(px, req)) {
-        /* Probes stay open; everything else asks (a browser prompts). */
-        auth_failed(px, METRICS_ADMIN);
-        r.status = 401;
-        r.extra = AUTH_HTTP_CHALLENGE "Cache-Control: no-store\r\n";
-        stats_printf(&b, "authentication required\n");
-    } else if (is_key_route(req)) {
+    if (is_key_route(req)) {
         size_t n = sizeof(KEY_PREFIX) - 1;
 
         return httpd_key(c, req, c->rbuf + (req->path - c->rbuf) + n,
@@ -197,6 +208,9 @@ route(struct conn *c, const struct http_request *req, const char *body)
         stats_take(px, &s);
         node_lines(&s, &b);
     } else if (ROUTE("/")) {
+        /* Never inside another site's frame (clickjacking). */
+        r.extra = "Cache-Control: no-store\r\nX-Frame-Options: DENY\r\n"
+                  "Content-Security-Policy: frame-ancestors 'none'\r\n";
         r.type = "text/html; charset=utf-8";
         r.body = admin_dashboard_html;
         r.body_len = admin_dashboard_html_len;
@@ -267,7 +281,8 @@ finish(struct conn *c, const struct http_request *req, struct rcmd *pr,
     return rc < 0 || !req->keep_alive ? -1 : 0;
 }
 
-static const struct http_routes routes = {route, finish, body_max};
+static const struct http_routes routes = {
+    .admit = admit, .route = route, .finish = finish, .body_max = body_max};
 
 static int
 serve(struct conn *c)

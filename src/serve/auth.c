@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "base/log.h"
+#include "base/ratelimit.h"
+#include "base/util.h"
 #include "serve/proxy.h"
 
 #define AUTH_MAX 256        /* = sizeof(struct config.server_password) */
@@ -134,8 +136,16 @@ void
 auth_failed(struct proxy *px, enum metrics_listener listener)
 {
     static const char *const names[] = {"http", "resp", "admin"};
+    long n;
 
     atomic_fetch_add_explicit(&px->metrics.auth_failures[listener], 1,
                               memory_order_relaxed);
-    log_info("msg=\"authentication failed\" listener=%s", names[listener]);
+    /* A guesser must not flood the log: one line per interval, with the
+     * failures it stands for (the metric counts each one). */
+    n = ratelimit_hit(&px->auth_log[listener], util_now_ms(),
+                      AUTH_LOG_INTERVAL_MS);
+    if (n > 0) {
+        log_info("msg=\"authentication failed\" listener=%s count=%ld",
+                 names[listener], n);
+    }
 }

@@ -5,7 +5,9 @@
  * port and the admin port). Passwords are compared in constant time (the
  * loop always covers the longest password the configuration allows, and
  * does not branch on the bytes). A failed attempt is counted in
- * auth_failures_total{listener} and logged, never with what was sent.
+ * auth_failures_total{listener} and logged, never with what was sent, at
+ * most one line per AUTH_LOG_INTERVAL_MS and listener, saying how many
+ * failures it stands for (count=N: those since the last line).
  * Thread-safe.
  */
 #ifndef RP_AUTH_H
@@ -28,7 +30,11 @@ int auth_password_ok(const struct proxy *px, const char *p, size_t len);
  * Basic with any user name), or no password is required. */
 int auth_http_ok(const struct proxy *px, const struct http_request *req);
 
-/* Counts and logs one failed attempt on listener. */
+#define AUTH_LOG_INTERVAL_MS                                                   \
+    10000 /* between "authentication failed"                                   \
+             lines of one listener */
+
+/* Counts and logs (rate-limited) one failed attempt on listener. */
 void auth_failed(struct proxy *px, enum metrics_listener listener);
 
 /* The challenge an HTTP 401 carries. */

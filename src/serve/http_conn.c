@@ -220,6 +220,49 @@ body_too_large(const struct http_request *req, size_t keep)
     return keep > 0 ? n > keep : n > HTTP_CONN_DISCARD_MAX;
 }
 
+/*
+ * Runs routes->admit on a complete head, once per request. Returns 0 when
+ * it was admitted, 1 when it was refused and the conn goes on with the
+ * next request (the body skipped), -1 when it was refused and the conn
+ * closes.
+ */
+static int
+admission(struct conn *c, const struct http_routes *routes,
+          const struct http_request *req)
+{
+    struct http_request head;
+
+    if (c->admitted || routes->admit == NULL) {
+        c->admitted = 1;
+        return 0;
+    }
+    head = *req;
+    if (req->expect_continue || req->content_length > HTTP_CONN_DISCARD_MAX) {
+        head.keep_alive = 0; /* its body is not coming, or not worth it */
+    }
+    if (routes->admit(c, &head) == 0) {
+        c->admitted = 1;
+        return 0;
+    }
+    c->req_start_ms = 0;
+    conn_consume(c, req->head_len);
+    c->discard = (size_t)req->content_length;
+    return head.keep_alive ? 1 : -1;
+}
+
+/* The client waits for a 100 before it sends the body the route takes. */
+static int
+send_continue(struct conn *c, const struct http_request *req)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+    if (!req->expect_continue || req->minor_version == 0 || c->continued) {
+        return 0;
+    }
+    c->continued = 1;
+    return conn_write_buf(c, cont, sizeof(cont) - 1);
+}
+
 int
 http_conn_process(struct conn *c, const struct http_routes *routes,
                   enum metrics_listener listener)
@@ -264,6 +307,14 @@ http_conn_process(struct conn *c, const struct http_routes *routes,
                                        req);
         c->parsed_len = rc == HTTP_INCOMPLETE ? avail : 0;
         if (rc == HTTP_OK) {
+            int admit = admission(c, routes, req);
+
+            if (admit < 0) {
+                return -1;
+            }
+            if (admit > 0) {
+                continue;
+            }
             keep = routes->body_max != NULL ? routes->body_max(c, req) : 0;
             if (body_too_large(req, keep)) {
                 rc = HTTP_EBODY;
@@ -274,7 +325,7 @@ http_conn_process(struct conn *c, const struct http_routes *routes,
             /* A body the route needs whole: wait for it (its size is
              * within the route's limit). */
             rc = HTTP_INCOMPLETE;
-            if (conn_reserve(c, need) < 0) {
+            if (send_continue(c, req) < 0 || conn_reserve(c, need) < 0) {
                 return -1;
             }
         }
@@ -287,11 +338,13 @@ http_conn_process(struct conn *c, const struct http_routes *routes,
         if (rc < 0) {
             int status = status_for_parse_error(rc);
 
+            c->admitted = c->continued = 0;
             metrics_request(&px->metrics, listener, status);
             http_conn_text(c, NULL, status, "", text_for_status(status), 0);
             return -1;
         }
         c->req_start_ms = 0;
+        c->admitted = c->continued = 0;
         /* The request's fields point into rbuf: consume after routing. */
         rc = routes->route(c, req,
                            keep > 0 ? c->rbuf + c->rpos + req->head_len : NULL);

@@ -45,6 +45,14 @@ struct rcmd;
 
 /* What a listener does with its requests. */
 struct http_routes {
+    /* Decides on req as soon as its head is complete, before a byte of
+     * its body is read or a 100 Continue sent: returns 0 to go on (the
+     * body, then route), or -1 after answering req itself (a refusal:
+     * 401, 421). A refused request's body is never buffered: up to
+     * HTTP_CONN_DISCARD_MAX it is read and dropped, a larger one (or one
+     * the client holds back for a 100 Continue) closes the conn, which
+     * req->keep_alive already says for the answer. May be NULL. */
+    int (*admit)(struct conn *c, const struct http_request *req);
     /* Serves one parsed request on c; body is its body (content_length
      * bytes) when body_max asked for it, else NULL. Returns 0, -1 to
      * close the conn once its output is flushed, or HTTP_CONN_PENDING
@@ -65,10 +73,12 @@ struct http_routes {
 
 /*
  * Answers every complete request in c's read buffer through routes, in
- * order. Returns 0 when the conn stays open (a partial request may remain;
- * c->req_start_ms is set then), or -1 when it must be closed after the
- * output is flushed. Parse errors are answered here (400, 413, 414, 431,
- * 505), counted under listener, and close the conn.
+ * order: each head is admitted (routes->admit) before its body is read;
+ * a body the route takes is then awaited (after a "100 Continue" when
+ * the client asked for one with Expect). Returns 0 when the conn stays open (a
+ * partial request may remain; c->req_start_ms is set then), or -1 when it must
+ * be closed after the output is flushed. Parse errors are answered here (400,
+ * 413, 414, 431, 505), counted under listener, and close the conn.
  */
 int http_conn_process(struct conn *c, const struct http_routes *routes,
                       enum metrics_listener listener);

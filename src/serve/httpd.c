@@ -20,6 +20,7 @@
 #include "serve/account.h"
 #include "serve/auth.h"
 #include "serve/fetch.h"
+#include "serve/hosts.h"
 #include "serve/http_conn.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
@@ -57,12 +58,14 @@ entry_notes(struct cache_entry *e, uint64_t *etag)
  * CORS for the dashboard: the page, served from the admin port, may read
  * the data port's answers. Allowed: an Origin "http(s)://H:<admin port>"
  * whose host H is the host this request was sent to (its Host header,
- * without the port), i.e. the dashboard of this very proxy.
+ * without the port), i.e. the dashboard of this very proxy, and one of
+ * the proxy's own names (hosts.h): a page whose name was rebound to the
+ * proxy's address is not the dashboard.
  */
 static int
 origin_allowed(const struct proxy *px, const struct http_request *req)
 {
-    const char *o = req->origin, *h = req->host, *colon;
+    const char *o = req->origin, *h = req->host;
     size_t olen = req->origin_len, hlen = req->host_len, ohost;
     char port[16];
     int n;
@@ -83,12 +86,9 @@ origin_allowed(const struct proxy *px, const struct http_request *req)
         return 0;
     }
     ohost = olen - (size_t)n;
-    colon = memrchr(h, ':', hlen);
-    if (colon != NULL &&
-        memchr(colon, ']', hlen - (size_t)(colon - h)) == NULL) {
-        hlen = (size_t)(colon - h); /* drop the port, not an IPv6 colon */
-    }
-    return ohost == hlen && strncasecmp(o, h, hlen) == 0;
+    hosts_name_of(h, &hlen); /* drop the port, not an IPv6 colon */
+    return ohost == hlen && strncasecmp(o, h, hlen) == 0 &&
+           hosts_name_allowed(px, o, ohost);
 }
 
 /* The CORS lines for an allowed origin, and Vary whenever the admin port
@@ -490,29 +490,54 @@ httpd_body_max(const struct proxy *px, const struct http_request *req)
                : 0;
 }
 
-/* Serves one parsed data-port request. Returns 0, or -1 to close. */
+int
+httpd_refuse(struct conn *c, const struct http_request *req,
+             enum metrics_listener listener)
+{
+    struct proxy *px = c->kind->ctx;
+    struct account_req a = {
+        .listener = listener,
+        .method = req->method_name,
+        .method_len = req->method_len,
+        .cache = ACCOUNT_NONE,
+        .start_us = util_now_us(),
+    };
+    int rc;
+
+    if (!auth_required(px) && !hosts_allowed(px, req->host, req->host_len)) {
+        /* No password, and a name that is not the proxy's: DNS
+         * rebinding, or a client that meant another server. */
+        a.status = HOSTS_REFUSED;
+        rc = http_conn_text(c, req, HOSTS_REFUSED, "",
+                            "this proxy does not answer for that Host",
+                            req->keep_alive);
+    } else if (!auth_http_ok(px, req)) {
+        a.status = 401;
+        auth_failed(px, listener);
+        rc = listener == METRICS_HTTP
+                 ? send_text(px, c, req, 401, AUTH_HTTP_CHALLENGE,
+                             "authentication required", req->keep_alive)
+                 : http_conn_text(c, req, 401, AUTH_HTTP_CHALLENGE,
+                                  "authentication required", req->keep_alive);
+    } else {
+        return 0;
+    }
+    account_request(px, &a);
+    return rc < 0 || !req->keep_alive ? -1 : 1;
+}
+
+/* routes.admit: the Host and the credentials, before any body. */
+static int
+admit(struct conn *c, const struct http_request *req)
+{
+    return httpd_refuse(c, req, METRICS_HTTP) != 0 ? -1 : 0;
+}
+
+/* Serves one parsed data-port request (admitted). Returns 0, or -1 to
+ * close. */
 static int
 route(struct conn *c, const struct http_request *req, const char *body)
 {
-    struct proxy *px = c->kind->ctx;
-
-    if (!auth_http_ok(px, req)) {
-        struct account_req a = {
-            .listener = METRICS_HTTP,
-            .method = req->method_name,
-            .method_len = req->method_len,
-            .status = 401,
-            .cache = ACCOUNT_NONE,
-            .start_us = util_now_us(),
-        };
-        int rc;
-
-        auth_failed(px, METRICS_HTTP);
-        rc = send_text(px, c, req, 401, AUTH_HTTP_CHALLENGE,
-                       "authentication required", req->keep_alive);
-        account_request(px, &a);
-        return rc < 0 || !req->keep_alive ? -1 : 0;
-    }
     return httpd_key(c, req, c->rbuf + (req->path - c->rbuf) + 1,
                      req->path_len - 1, body, METRICS_HTTP);
 }
@@ -530,7 +555,8 @@ finish(struct conn *c, const struct http_request *req, struct rcmd *r,
     return httpd_finish(c, req, r, timed_out, METRICS_HTTP);
 }
 
-static const struct http_routes routes = {route, finish, body_max};
+static const struct http_routes routes = {
+    .admit = admit, .route = route, .finish = finish, .body_max = body_max};
 
 static int
 serve(struct conn *c)

@@ -35,6 +35,18 @@ extern const struct conn_ops httpd_ops;
 int httpd_key(struct conn *c, const struct http_request *req, char *key,
               size_t len, const char *body, enum metrics_listener listener);
 
+/*
+ * The checks of a request's head, before its body is read (both HTTP
+ * listeners): without a password, a Host that is not one of the proxy's
+ * names (hosts.h) gets 421; then a request without the password gets 401
+ * with the challenge (counted and logged as a failure on listener).
+ * Accounted under listener. Returns 0 when req may go on, 1 when it was
+ * refused and the conn stays open, -1 when refused and the conn closes
+ * (req->keep_alive was 0).
+ */
+int httpd_refuse(struct conn *c, const struct http_request *req,
+                 enum metrics_listener listener);
+
 /* The largest body httpd_key takes for req: max_body for a PUT with
  * writes on, else 0. */
 size_t httpd_body_max(const struct proxy *px, const struct http_request *req);

@@ -14,13 +14,16 @@
 #include <stdatomic.h>
 
 #include "base/config.h"
+#include "base/qsbr.h"
 #include "base/metrics.h"
+#include "base/ratelimit.h"
 #include "net/conn.h"
 
 #define PROXY_VERSION "0.2.0"
 
 /* Admin connections allowed, outside max_clients, so a proxy whose clients
- * took every slot can still be scraped. */
+ * took every slot can still be scraped; past it, the admin connection that
+ * has waited longest for a request is closed to make room (conn_budget). */
 #define PROXY_ADMIN_CONNS 64
 
 /* Connections kept open ahead of need for sessions to start on. */
@@ -34,7 +37,6 @@ struct nodes;
 struct workq;
 struct waiter;
 struct worker_pool;
-struct reload_kept;
 
 /* The listener kinds, in proxy.kinds. */
 enum proxy_kind { PROXY_HTTP, PROXY_RESP, PROXY_ADMIN, PROXY_KINDS };
@@ -53,8 +55,11 @@ struct proxy {
     struct conn_budget admins;   /* admin conns: PROXY_ADMIN_CONNS */
     struct conn_kind kinds[PROXY_KINDS]; /* each listener's protocol and
                                             timeouts */
-    struct reload_kept *configs;         /* every published config (reload.h) */
-    struct metrics metrics;   /* request counters, latency histograms */
+    struct qsbr config_gc;  /* frees the configs reloads replace (reload.h) */
+    struct metrics metrics; /* request counters, latency histograms */
+    struct ratelimit auth_log[METRICS_LISTENERS]; /* "authentication
+                                                     failed" lines */
+    struct ratelimit_sources http_on_resp_log;    /* POST/Host: on RESP lines */
     atomic_ullong client_ids; /* the last RESP client id handed out */
     atomic_long records;      /* command records alive (rcmd.h) */
 };

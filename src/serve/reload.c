@@ -14,25 +14,6 @@
 #include "net/worker.h"
 #include "serve/proxy.h"
 
-/* A published snapshot, kept until exit. */
-struct reload_kept {
-    struct reload_kept *prev;
-    struct config cfg;
-};
-
-static struct config *
-kept_new(struct proxy *px)
-{
-    struct reload_kept *k = malloc(sizeof(*k));
-
-    if (k == NULL) {
-        return NULL;
-    }
-    k->prev = px->configs;
-    px->configs = k;
-    return &k->cfg;
-}
-
 void
 reload_fd_limit(const struct config *cfg)
 {
@@ -65,13 +46,19 @@ push(struct proxy *px, const struct config *old, const struct config *cfg)
         atomic_store(&px->kinds[i].idle_timeout_ms, cfg->idle_timeout_ms);
         atomic_store(&px->kinds[i].request_timeout_ms, cfg->request_timeout_ms);
         atomic_store(&px->kinds[i].send_timeout_ms, cfg->send_timeout_ms);
+        atomic_store(&px->kinds[i].max_output, cfg->max_output);
+        atomic_store(&px->kinds[i].session_idle_ms,
+                     cfg->session_idle_timeout_ms);
     }
+    atomic_store(&px->kinds[PROXY_ADMIN].first_byte_ms,
+                 cfg->request_timeout_ms);
     /* Conns already waiting follow the new timeouts too, not only those
      * parked from now on. */
     if (px->workers != NULL &&
         (old->idle_timeout_ms != cfg->idle_timeout_ms ||
          old->request_timeout_ms != cfg->request_timeout_ms ||
-         old->send_timeout_ms != cfg->send_timeout_ms)) {
+         old->send_timeout_ms != cfg->send_timeout_ms ||
+         old->session_idle_timeout_ms != cfg->session_idle_timeout_ms)) {
         worker_pool_retime(px->workers);
     }
     if (cfg->max_clients > old->max_clients) {
@@ -85,17 +72,19 @@ int
 reload_start(struct proxy *px, const struct reload_source *src, char *err,
              size_t errlen)
 {
-    struct config *first = kept_new(px);
+    struct config *first = malloc(sizeof(*first));
 
-    if (first == NULL) {
+    if (first == NULL || qsbr_init(&px->config_gc) < 0) {
         snprintf(err, errlen, "out of memory");
+        free(first);
         return -1;
     }
+    px->cfg.gc = &px->config_gc;
+    atomic_store(&px->cfg.cur, first);
     if (config_build(first, src->path, src->sets, src->nsets, err, errlen) <
         0) {
         return -1;
     }
-    atomic_store(&px->cfg.cur, first);
     return 0;
 }
 
@@ -128,7 +117,7 @@ reload_settings(struct proxy *px, const struct reload_source *src)
     if (fresh == NULL ||
         config_build(fresh, src->path, src->sets, src->nsets, err,
                      sizeof(err)) < 0 ||
-        (next = kept_new(px)) == NULL) {
+        (next = malloc(sizeof(*next))) == NULL) {
         log_error("msg=\"config reload failed; settings unchanged\" "
                   "error=\"%s\"",
                   fresh == NULL ? "out of memory" : err);
@@ -144,6 +133,9 @@ reload_settings(struct proxy *px, const struct reload_source *src)
     free(fresh);
     atomic_store(&px->cfg.cur, next);
     push(px, cur, next);
+    /* Freed once every reader has passed a quiescent state (qsbr.h): no
+     * request can hold it then. */
+    qsbr_retire(&px->config_gc, (void *)cur, free);
     atomic_fetch_add_explicit(&px->metrics.reloads_ok, 1, memory_order_relaxed);
     log_info("msg=\"config reloaded\" path=%s restart_needed=%d",
              src->path != NULL ? src->path : "(defaults)", restart);
@@ -153,11 +145,11 @@ reload_settings(struct proxy *px, const struct reload_source *src)
 void
 reload_release(struct proxy *px)
 {
-    while (px->configs != NULL) {
-        struct reload_kept *k = px->configs;
-
-        px->configs = k->prev;
-        free(k);
+    if (px->cfg.gc == NULL) {
+        return; /* never started */
     }
+    free((void *)atomic_load(&px->cfg.cur));
     atomic_store(&px->cfg.cur, NULL);
+    qsbr_deinit(&px->config_gc);
+    px->cfg.gc = NULL;
 }

@@ -11,9 +11,12 @@
  * One log line per changed key; config_reloads_total{result} counts both
  * outcomes.
  *
- * Every snapshot ever published stays allocated until the proxy exits
- * (reload_release), so one a request took stays valid however long it
- * runs: about 4.5 KiB per reload. Called from the main thread only.
+ * A snapshot a reload replaces is retired to px->config_gc and freed once
+ * every thread that reads the settings has passed a quiescent state
+ * (qsbr.h: a worker between two connections, the keeper and the tracking
+ * threads once per tick, the main thread itself at each reload), so a
+ * request keeps the snapshot it took while it runs, and reloads do not
+ * grow memory. Called from the main thread only.
  */
 #ifndef RP_RELOAD_H
 #define RP_RELOAD_H
@@ -44,7 +47,8 @@ int reload_settings(struct proxy *px, const struct reload_source *src);
  * when that is below). At start and when a reload raises max_clients. */
 void reload_fd_limit(const struct config *cfg);
 
-/* Frees every snapshot. After every thread has stopped. */
+/* Frees the snapshot in use and every one retired. After every other
+ * thread has stopped. A no-op when reload_start never ran. */
 void reload_release(struct proxy *px);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "serve/resp_local.h"
 
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -165,33 +166,35 @@ resp_local_session_kind(const struct resp_command *cmd)
 }
 
 /* Parses a protocol version: a decimal long long, as Redis's
- * getLongLongFromObject (no overflow: out of range is not a number). */
+ * getLongLongFromObject (string2ll: an optional '-', no '+', no blanks,
+ * within LLONG_MIN..LLONG_MAX; leading zeros are Redis's to refuse, and a
+ * version other than 2 is refused anyway). Never overflows: a value out of
+ * range fails at the digit that crosses it. */
 static int
 version_of(const struct resp_arg *a, long long *v)
 {
-    unsigned long long x = 0;
+    unsigned long long x = 0, limit = (unsigned long long)LLONG_MAX;
     size_t i = 0;
     int neg = 0;
 
-    if (a->len == 0 || a->len > 20) {
+    if (a->len == 0) {
         return -1;
     }
     if (a->p[0] == '-') {
         neg = 1;
         i = 1;
+        limit += 1; /* the magnitude of LLONG_MIN */
     }
     if (i == a->len) {
         return -1;
     }
     for (; i < a->len; i++) {
-        if (a->p[i] < '0' || a->p[i] > '9' ||
-            x > (9223372036854775808ull - (unsigned)(a->p[i] - '0')) / 10) {
+        unsigned d = (unsigned)(unsigned char)a->p[i] - '0';
+
+        if (d > 9 || x > (limit - d) / 10) {
             return -1;
         }
-        x = x * 10 + (unsigned)(a->p[i] - '0');
-    }
-    if (x > 9223372036854775807ull + (unsigned long long)neg) {
-        return -1;
+        x = x * 10 + d;
     }
     *v = neg ? (long long)(0 - x) : (long long)x;
     return 0;

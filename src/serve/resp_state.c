@@ -48,6 +48,7 @@ struct ans {
     char buf[ANSWER_MAX];
     size_t len;
     int status;
+    int close; /* close the conn after the answer */
 };
 
 static void add(struct ans *a, const char *fmt, ...)
@@ -130,10 +131,11 @@ integer(const struct resp_arg *a, long long *v)
 /* ---- AUTH and HELLO ---- */
 
 /* Checks user (may be NULL: the password alone) and pass as AUTH does.
- * Returns 1 when they let the client in; else the error is in a. */
+ * Returns 1 when they let the client in; else the error is in a, and
+ * a->close set when this wrong password was one too many (guard.h). */
 static int
-credentials(struct proxy *px, struct ans *a, const struct resp_arg *user,
-            const struct resp_arg *pass)
+credentials(struct proxy *px, struct resp_state *s, struct ans *a,
+            const struct resp_arg *user, const struct resp_arg *pass)
 {
     if (!auth_required(px)) {
         /* As Redis with no password: the default user takes any. */
@@ -148,8 +150,8 @@ credentials(struct proxy *px, struct ans *a, const struct resp_arg *user,
         return 0;
     }
     if (!auth_password_ok(px, pass->p, pass->len)) {
-        auth_failed(px, METRICS_RESP);
         error(a, 401, RESP_WRONGPASS);
+        a->close = guard_wrong_password(px, &s->guard);
         return 0;
     }
     return 1;
@@ -167,7 +169,7 @@ cmd_auth(struct proxy *px, struct resp_state *s, struct ans *a,
         error(a, 400, "ERR syntax error");
         return STATE_NONE;
     }
-    if (!credentials(px, a, argc == 3 ? &argv[1] : NULL, &argv[argc - 1])) {
+    if (!credentials(px, s, a, argc == 3 ? &argv[1] : NULL, &argv[argc - 1])) {
         return STATE_NONE;
     }
     s->authed = 1;
@@ -241,13 +243,13 @@ cmd_hello(struct proxy *px, struct resp_state *s, struct ans *a,
         return STATE_NONE;
     }
     if (h.password != NULL) {
-        if (!credentials(px, a, h.user, h.password)) {
+        if (!credentials(px, s, a, h.user, h.password)) {
             return STATE_NONE;
         }
         s->authed = 1;
         effect = STATE_AUTHED;
     }
-    if (!s->authed) {
+    if (!guard_let_in(px, s->authed)) {
         auth_failed(px, METRICS_RESP); /* refused as any command is */
         error(a, 401, RESP_HELLO_NOAUTH);
         return STATE_NONE;
@@ -474,6 +476,7 @@ resp_state_answer(struct proxy *px, struct conn *c, struct resp_state *s,
     }
     a->len = 0;
     a->status = 200;
+    a->close = 0;
     if (is(&argv[0], "AUTH")) {
         effect = cmd_auth(px, s, a, argv, argc);
     } else if (is(&argv[0], "HELLO")) {
@@ -491,6 +494,9 @@ resp_state_answer(struct proxy *px, struct conn *c, struct resp_state *s,
         effect = STATE_RESET;
     } else {
         effect = cmd_client(s, c, a, argv, argc);
+    }
+    if (a->close) {
+        effect = STATE_CLOSE;
     }
     *status = a->status;
     *out_len = a->len;

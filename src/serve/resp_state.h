@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "proto/resp.h"
+#include "serve/guard.h"
 
 struct proxy;
 struct conn;
@@ -22,11 +23,13 @@ struct conn;
 #define RESP_STATE_NAME_MAX 128 /* CLIENT SETNAME and SETINFO values kept */
 
 struct resp_state {
-    int authed;       /* AUTH passed, or none required */
-    int proto;        /* 2 or 3 */
-    int db;           /* the database its commands run in */
-    uint64_t id;      /* the proxy's id for it (CLIENT ID) */
-    int64_t since_ms; /* connected at (CLIENT INFO age) */
+    int authed;         /* AUTH passed, or none required when it opened
+                           (guard_let_in decides) */
+    struct guard guard; /* wrong passwords so far */
+    int proto;          /* 2 or 3 */
+    int db;             /* the database its commands run in */
+    uint64_t id;        /* the proxy's id for it (CLIENT ID) */
+    int64_t since_ms;   /* connected at (CLIENT INFO age) */
     unsigned no_evict : 1, no_touch : 1;
     char name[RESP_STATE_NAME_MAX];
     char lib_name[RESP_STATE_NAME_MAX];

@@ -35,6 +35,7 @@
 #include "serve/auth.h"
 #include "serve/cplan.h"
 #include "serve/fetch.h"
+#include "serve/guard.h"
 #include "serve/multi_wait.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
@@ -475,7 +476,7 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
     if (effect == STATE_RESET) {
         multi_wait_end(&rc->mw);
     }
-    return ret;
+    return effect == STATE_CLOSE ? -1 : ret;
 }
 
 /* ---- sessions ---- */
@@ -737,8 +738,8 @@ run_one(struct run *r, const struct resp_command *cmd, char *buf)
     };
     int rc, accounted = 0;
 
-    if (!r->rc->st.authed && local != LOCAL_AUTH && local != LOCAL_HELLO &&
-        local != LOCAL_QUIT && local != LOCAL_RESET) {
+    if (!guard_let_in(r->px, r->rc->st.authed) && local != LOCAL_AUTH &&
+        local != LOCAL_HELLO && local != LOCAL_QUIT && local != LOCAL_RESET) {
         auth_failed(r->px, METRICS_RESP);
         o.status = 401;
         rc = answer_error(r, RESP_NOAUTH);
@@ -829,6 +830,7 @@ serve_loop(struct run *r, struct resp_arg *words)
             c->req_start_ms = 0;
             return 0;
         }
+        guard_parser(r->px, &rc->ps, rc->st.authed);
         ret = resp_parser_feed(&rc->ps, at, avail, &cmd, &err);
         if (ret == RESP_INCOMPLETE) {
             return await_more(c, rc, avail);
@@ -843,6 +845,9 @@ serve_loop(struct run *r, struct resp_arg *words)
             continue;
         }
         c->req_start_ms = 0;
+        if (guard_http_on_resp(r->px, c, &cmd)) {
+            return -1; /* a web page's request: closed, no reply */
+        }
         ret = cmd.argc == 0 ? 0 : run_one(r, &cmd, at);
         if (ret == WAIT) {
             /* Parse it again once the replies owed have come. */

@@ -405,6 +405,10 @@ session_pump(struct proxy *px, struct conn *c, struct session *s)
         if (n == 0) {
             return SESSION_OK;
         }
+        /* What is read and not yet relayed is held for the client too. */
+        if (conn_output_check(c, s->rc.end - s->rc.start) < 0) {
+            return SESSION_ERR;
+        }
     }
 }
 

@@ -90,9 +90,16 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->write_flushes = load(&m->write_flushes);
     s->reloads_ok = load(&m->reloads_ok);
     s->reloads_failed = load(&m->reloads_failed);
+    s->config_retired = qsbr_pending(&px->config_gc);
     for (i = 0; i < METRICS_LISTENERS; i++) {
         s->auth_failures[i] = load(&m->auth_failures[i]);
     }
+    for (i = 0; i < METRICS_CLOSES; i++) {
+        s->closed[i] = load(&m->closed[i]);
+    }
+    s->closed_output =
+        load(&px->clients.overflowed) + load(&px->admins.overflowed);
+    s->closed_admin_room = load(&px->admins.reused);
     s->accepted = load(&px->clients.accepted);
     s->rejected = load(&px->clients.rejected);
     s->log_dropped = log_dropped();

@@ -28,8 +28,9 @@ struct stats_snapshot {
     long requests[METRICS_LISTENERS][METRICS_CLASSES];
     long hits, misses, stale, oversize, accepted, rejected, log_dropped;
     long sessions_open, sessions, forwarded, write_flushes;
-    long reloads_ok, reloads_failed;
+    long reloads_ok, reloads_failed, config_retired;
     long auth_failures[METRICS_LISTENERS];
+    long closed[METRICS_CLOSES], closed_output, closed_admin_room;
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
     long open, parked, busy, depth, workers;
     double uptime_s;
@@ -131,10 +132,25 @@ struct stats_snapshot {
     X(auth_failures_total, counter,                                            \
       "Requests refused for a missing or wrong password.",                     \
       "listener=\"admin\"", s->auth_failures[2])                               \
+    X(connections_closed_total, counter,                                       \
+      "Clients the proxy closed of its own accord, by reason.",                \
+      "reason=\"http_on_resp\"", s->closed[METRICS_CLOSE_HTTP_ON_RESP])        \
+    X(connections_closed_total, counter,                                       \
+      "Clients the proxy closed of its own accord, by reason.",                \
+      "reason=\"auth_failures\"", s->closed[METRICS_CLOSE_AUTH])               \
+    X(connections_closed_total, counter,                                       \
+      "Clients the proxy closed of its own accord, by reason.",                \
+      "reason=\"max_output\"", s->closed_output)                               \
+    X(connections_closed_total, counter,                                       \
+      "Clients the proxy closed of its own accord, by reason.",                \
+      "reason=\"admin_room\"", s->closed_admin_room)                           \
     X(config_reloads_total, counter, "Reloads on SIGHUP, by outcome.",         \
       "result=\"ok\"", s->reloads_ok)                                          \
     X(config_reloads_total, counter, "Reloads on SIGHUP, by outcome.",         \
       "result=\"failed\"", s->reloads_failed)                                  \
+    X(config_snapshots_retired, gauge,                                         \
+      "Settings replaced by reloads, not yet freed (a reader may hold them).", \
+      "", s->config_retired)                                                   \
     X(workq_depth, gauge, "Connections queued for a worker.", "", s->depth)    \
     X(workers_busy, gauge, "Workers serving a connection.", "", s->busy)       \
     X(workers, gauge, "Worker threads.", "", s->workers)                       \

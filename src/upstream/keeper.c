@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/util.h"
 
 #define KEEPER_TICK_MS 1000
@@ -74,7 +75,11 @@ keeper_main(void *arg)
     }
     for (;;) {
         int64_t left = next - util_now_ms();
-        int n = poll(pfd, 2, left > 0 ? (int)left : 0);
+        int n;
+
+        qsbr_offline(); /* holds no settings snapshot while it waits */
+        n = poll(pfd, 2, left > 0 ? (int)left : 0);
+        qsbr_online();
 
         if (n > 0 && pfd[0].revents) {
             return NULL;

@@ -160,7 +160,7 @@ node_get(struct nodes *n, const char *host, int port)
     snprintf(nd->host, sizeof(nd->host), "%s", host);
     nd->port = port;
     nd->target = redis_target_of(n->cfg);
-    nd->target.host = nd->host;
+    snprintf(nd->target.host, sizeof(nd->target.host), "%s", nd->host);
     nd->target.port = port;
     nd->target.db = n->cluster ? 0 : cfg->redis_db;
     nd->scope.has = node_has;
@@ -298,7 +298,7 @@ ask_view(struct nodes *n, const char *host, int port, struct view *v, char *err)
     redisReply *r;
     int refused, rc = -1;
 
-    t.host = host;
+    snprintf(t.host, sizeof(t.host), "%s", host);
     t.port = port;
     t.db = 0;
     rconn_init(&conn);

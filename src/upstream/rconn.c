@@ -336,12 +336,12 @@ hs_plan(const struct rconn *rc, struct hs_cmd cmd[HS_MAX], char db[24],
         char id[24])
 {
     const struct redis_target *t = rc->target;
-    const char *user = t->user != NULL ? t->user : "";
+    const char *user = t->user;
     int dbn = rc->setup.db >= 0 ? rc->setup.db : t->db, n = 0;
 
-    if (t->password != NULL && t->password[0] != '\0' && user[0] != '\0') {
+    if (t->password[0] != '\0' && user[0] != '\0') {
         cmd[n++] = (struct hs_cmd){"AUTH", 3, {"AUTH", user, t->password}};
-    } else if (t->password != NULL && t->password[0] != '\0') {
+    } else if (t->password[0] != '\0') {
         cmd[n++] = (struct hs_cmd){"AUTH", 2, {"AUTH", t->password}};
     }
     if (rc->setup.proto == 3) {

@@ -20,13 +20,13 @@ redis_target_of(const struct config_ref *ref)
 {
     const struct config *cfg = config_get(ref);
     struct redis_target t = {
-        .host = cfg->redis_host,
         .port = cfg->redis_port,
-        .user = "",
-        .password = cfg->redis_password,
         .db = cfg->redis_db,
         .cfg = ref,
     };
+
+    snprintf(t.host, sizeof(t.host), "%s", cfg->redis_host);
+    snprintf(t.password, sizeof(t.password), "%s", cfg->redis_password);
     return t;
 }
 

@@ -23,18 +23,18 @@ struct redisReply;
  * read from the current settings at each connect (they may change on
  * reload; the address may not). */
 struct redis_target {
-    const char *host;
+    char host[256]; /* its own copy: a config a reload
+                       replaces is freed (reload.h) */
     int port;
-    const char *user;             /* ACL user for AUTH user password;
+    char user[256];               /* ACL user for AUTH user password;
                                      "" = AUTH password alone */
-    const char *password;         /* "" = no AUTH */
+    char password[256];           /* "" = no AUTH */
     int db;                       /* 0 = no SELECT */
     const struct config_ref *cfg; /* connect_timeout, command_timeout */
 };
 
-/* The target the configuration names ([redis] host, port, password, db).
- * Borrows the current config's strings: valid while that config is (every
- * published config lives until exit). */
+/* The target the configuration names now ([redis] host, port, password,
+ * db), its strings copied. */
 struct redis_target redis_target_of(const struct config_ref *ref);
 
 /*

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/backoff.h"
 #include "base/util.h"
 #include "upstream/rconn.h"
@@ -73,9 +74,11 @@ wait_or_stop(struct tracking *t, int64_t ms)
     struct pollfd pfd = {.fd = t->stopfd, .events = POLLIN};
     int n;
 
+    qsbr_offline();
     do {
         n = poll(&pfd, 1, (int)ms);
     } while (n < 0 && errno == EINTR);
+    qsbr_online();
     return n > 0;
 }
 
@@ -201,7 +204,9 @@ follow(struct tracking *t, struct rconn *rc, char *why, size_t len)
             }
             next_ping = now + PING_EVERY_MS;
         }
+        qsbr_offline(); /* holds no settings snapshot while it waits */
         r = rconn_wait_reply(rc, next_ping - now, t->stopfd, &timed_out);
+        qsbr_online();
         if (r == NULL && !timed_out) {
             break;
         }
@@ -233,6 +238,7 @@ tracking_main(void *arg)
         long long id = 0;
         int stopping;
 
+        qsbr_quiescent();
         rconn_init(&rc);
         switch (open_stream(t, &rc, &id, why, sizeof(why))) {
         case OPEN_UNSUPPORTED:

@@ -184,7 +184,7 @@ struct h_resp {
 };
 
 /* A GET request for path on a keep-alive connection. */
-#define H_REQ(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
+#define H_REQ(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 /* Reads exactly one response (honours Content-Length; HEAD: no body if
  * is_head). Returns 0, or -1 on timeout/close/parse error. */
@@ -193,8 +193,8 @@ int h_read_resp(int fd, struct h_resp *r, int is_head, int timeout_ms);
 const char *h_header(const struct h_resp *r, const char *name, char *out,
                      size_t cap);
 void h_resp_free(struct h_resp *r);
-/* One-shot: connect, send "GET <path> HTTP/1.1\r\nHost: x\r\n\r\n", read one
- * response (5 s), close. Returns 0 or -1. */
+/* One-shot: connect, send "GET <path> HTTP/1.1\r\nHost: localhost\r\n\r\n",
+ * read one response (5 s), close. Returns 0 or -1. */
 int h_http_get(int port, const char *path, struct h_resp *r);
 /* Sends "GET <path>" on an open keep-alive connection fd and reads one
  * response within timeout_ms. Returns 0 or -1. Thread-safe. */

@@ -98,13 +98,15 @@ h_http_do(int fd, const char *method, const char *path, const char *extra,
 
     r->body = NULL;
     if (body != NULL) {
-        n = snprintf(head, sizeof(head),
-                     "%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %zu\r\n"
-                     "\r\n",
-                     method, path, extra != NULL ? extra : "", blen);
+        n = snprintf(
+            head, sizeof(head),
+            "%s %s HTTP/1.1\r\nHost: localhost\r\n%sContent-Length: %zu\r\n"
+            "\r\n",
+            method, path, extra != NULL ? extra : "", blen);
     } else {
-        n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n",
-                     method, path, extra != NULL ? extra : "");
+        n = snprintf(head, sizeof(head),
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n", method,
+                     path, extra != NULL ? extra : "");
     }
     if (n < 0 || (size_t)n >= sizeof(head) ||
         h_send(fd, head, (size_t)n) != 0 ||

@@ -136,8 +136,8 @@ int
 h_http_get_on(int fd, const char *path, struct h_resp *r, int timeout_ms)
 {
     char req[16384];
-    int n =
-        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path);
 
     r->body = NULL;
     if (n < 0 || (size_t)n >= sizeof(req) || h_send(fd, req, (size_t)n) != 0) {

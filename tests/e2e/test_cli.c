@@ -522,7 +522,8 @@ Test(cli, sigterm_finishes_request_in_flight)
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
     fd = h_connect(proxy.http_port);
     cr_assert_geq(fd, 0);
-    cr_assert_eq(h_sends(fd, "GET /cold HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    cr_assert_eq(h_sends(fd, "GET /cold HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                 0);
     /* in flight: a worker holds a Redis connection for it, unanswered */
     in_use = h_await_metric(&proxy, "redis_proxy_redis_pool_in_use", 1, 2000);
     cr_assert_eq(in_use, 1, "the request never reached Redis (in use %g)",
@@ -557,7 +558,8 @@ Test(cli, sigint_exits_zero_with_idle_connections)
     /* a keep-alive connection after one request, and an idle RESP one */
     http_fd = h_connect(proxy.http_port);
     cr_assert_geq(http_fd, 0);
-    cr_assert_eq(h_sends(http_fd, "GET /k HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    cr_assert_eq(h_sends(http_fd, "GET /k HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                 0);
     cr_assert_eq(h_read_resp(http_fd, &r, 0, 2000), 0);
     cr_assert_eq(r.status, 200);
     h_resp_free(&r);

@@ -140,16 +140,17 @@ Test(headers, date_on_every_response)
 {
     static const struct exchange data[] = {
         {H_REQ("/k"), 200, 0},
-        {"HEAD /k HTTP/1.1\r\nHost: x\r\n\r\n", 200, 1},
+        {"HEAD /k HTTP/1.1\r\nHost: localhost\r\n\r\n", 200, 1},
         {H_REQ("/missing"), 404, 0},
-        {"DELETE /k HTTP/1.1\r\nHost: x\r\n\r\n", 405, 0},
+        {"DELETE /k HTTP/1.1\r\nHost: localhost\r\n\r\n", 405, 0},
     };
     static const struct exchange admin[] = {
         {H_REQ("/healthz"), 200, 0},
         {H_REQ("/metrics"), 200, 0},
         {H_REQ("/nope"), 404, 0},
-        {"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405,
-         0},
+        {"POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+         "0\r\n\r\n",
+         405, 0},
     };
     struct h_resp r = {0};
     char req[256], etag[64];
@@ -164,7 +165,8 @@ Test(headers, date_on_every_response)
     cr_assert_not_null(h_header(&r, "ETag", etag, sizeof(etag)));
     h_resp_free(&r);
     snprintf(req, sizeof(req),
-             "GET /k HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n", etag);
+             "GET /k HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: %s\r\n\r\n",
+             etag);
     h_roundtrip(fd, req, &r, 0);
     cr_assert_eq(r.status, 304);
     check_date(&r, "304");
@@ -384,7 +386,8 @@ Test(headers, not_modified_for_current_etag_keeps_connection)
     h_set(&redis, "k", "hello");
     etag_of("/k", tag, sizeof(tag));
     snprintf(req, sizeof(req),
-             "GET /k HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n", tag);
+             "GET /k HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: %s\r\n\r\n",
+             tag);
     fd = h_conn(proxy.http_port);
     h_roundtrip(fd, req, &r, 0);
     cr_assert_eq(r.status, 304, "If-None-Match current ETag: %d", r.status);

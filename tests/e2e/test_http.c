@@ -296,8 +296,9 @@ Test(http, connection_close_is_honoured)
     h_start_proxy(&proxy, &redis, NULL);
     h_set(&redis, "k", "v");
     fd = h_conn(proxy.http_port);
-    h_roundtrip(fd, "GET /k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                &r, 0);
+    h_roundtrip(
+        fd, "GET /k HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        &r, 0);
     h_check(&r, "close", 200, "v", NULL);
     cr_assert(h_wait_closed(fd, 1000), "connection left open");
     h_resp_free(&r);
@@ -314,7 +315,7 @@ Test(http, head_has_get_headers_and_no_body)
     h_start_proxy(&proxy, &redis, NULL);
     h_set(&redis, "k", "hello world");
     fd = h_conn(proxy.http_port);
-    cr_assert_eq(h_sends(fd, "HEAD /k HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    cr_assert_eq(h_sends(fd, "HEAD /k HTTP/1.1\r\nHost: localhost\r\n\r\n"), 0);
     cr_assert_eq(h_read_resp(fd, &r, 1, 3000), 0);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(h_hdr(&r, "Content-Length"), "11");
@@ -341,9 +342,10 @@ Test(http, other_methods_get_405_with_allow)
     for (i = 0; i < 3; i++) {
         int fd = h_conn(proxy.http_port);
 
-        snprintf(req, sizeof(req),
-                 "%s /k HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-                 methods[i]);
+        snprintf(
+            req, sizeof(req),
+            "%s /k HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+            methods[i]);
         h_roundtrip(fd, req, &r, 0);
         cr_assert_eq(r.status, 405, "%s: status %d", methods[i], r.status);
         cr_assert_str_eq(h_hdr(&r, "Allow"), "GET, HEAD", "%s", methods[i]);
@@ -524,7 +526,7 @@ Test(http, request_target_over_limit_is_414_and_closed)
     cr_assert_not_null(req);
     memset(req, 'a', 9100);
     memcpy(req, "GET /", 5);
-    n = snprintf(req + 9000, 100, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    n = snprintf(req + 9000, 100, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
     expect_rejected(req, 9000 + (size_t)n, 414, 1);
     free(req);
 }
@@ -536,7 +538,7 @@ Test(http, headers_over_limit_are_431_and_closed)
     int i;
 
     cr_assert_not_null(req);
-    len += (size_t)sprintf(req, "GET /k HTTP/1.1\r\nHost: x\r\n");
+    len += (size_t)sprintf(req, "GET /k HTTP/1.1\r\nHost: localhost\r\n");
     memset(line, 'h', sizeof(line));
     for (i = 0; i < 80; i++) { /* 80 fields of 256 bytes: 20 KiB */
         memcpy(line, "X-Fill: ", 8);
@@ -551,8 +553,9 @@ Test(http, headers_over_limit_are_431_and_closed)
 
 Test(http, content_length_with_transfer_encoding_is_400_and_closed)
 {
-    static const char req[] = "GET /k HTTP/1.1\r\nHost: x\r\nContent-Length: "
-                              "0\r\nTransfer-Encoding: chunked\r\n\r\n";
+    static const char req[] =
+        "GET /k HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+        "0\r\nTransfer-Encoding: chunked\r\n\r\n";
 
     expect_rejected(req, sizeof(req) - 1, 400, 1);
 }
@@ -566,7 +569,7 @@ Test(http, http11_without_host_is_400)
 
 Test(http, http2_version_is_505)
 {
-    static const char req[] = "GET /k HTTP/2.0\r\nHost: x\r\n\r\n";
+    static const char req[] = "GET /k HTTP/2.0\r\nHost: localhost\r\n\r\n";
 
     expect_rejected(req, sizeof(req) - 1, 505, 1);
 }
@@ -678,9 +681,9 @@ send_bytewise(int fd, const char *s, size_t len)
 
 Test(http, head_sent_a_byte_at_a_time_is_served_as_if_sent_whole)
 {
-    static const char first[] = "GET /a HTTP/1.1\r\nHost: x\r\nX-Pad: "
+    static const char first[] = "GET /a HTTP/1.1\r\nHost: localhost\r\nX-Pad: "
                                 "0123456789 abc:def\r\n\r\nGET /b HT";
-    static const char rest[] = "TP/1.1\r\nHost: x\r\n\r\n";
+    static const char rest[] = "TP/1.1\r\nHost: localhost\r\n\r\n";
     struct h_resp r = {0};
     int fd;
 

@@ -191,7 +191,7 @@ Test(http_writes, put_over_max_body_is_413_and_closes)
     /* one byte more: refused on the head alone */
     n = snprintf(
         head, sizeof(head),
-        "PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n");
+        "PUT /big HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1025\r\n\r\n");
     cr_assert_eq(h_send(fd, head, (size_t)n), 0);
     cr_assert_eq(h_read_resp(fd, &r, 0, IO_MS), 0, "no answer to the PUT");
     h_check(&r, "PUT of 1025 bytes", 413, NULL, NULL);

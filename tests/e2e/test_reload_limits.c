@@ -88,7 +88,7 @@ expect_408(int fd, const char *what)
  */
 Test(reload_limits, request_timeout_applies_to_partial_requests)
 {
-    static const char partial[] = "GET /k HTTP/1.1\r\nHost: x\r\n";
+    static const char partial[] = "GET /k HTTP/1.1\r\nHost: localhost\r\n";
     int before, after;
 
     h_start_proxy(&proxy, &redis, H_OPTS(.admin = 1));

@@ -19,6 +19,13 @@
  * a fresh buffer after some reads, as a server compacting its read buffer
  * does; every command, the final RESP_INCOMPLETE and any error must be
  * what the one-shot reading gave, and need must stay within its bound.
+ * Third, pre-auth: the same bytes as a client that has not authenticated
+ * sends them (resp_parser.preauth, max_request FUZZ_PREAUTH_REQUEST, above
+ * the pre-auth bulk limit): no command accepted holds more than
+ * RESP_PREAUTH_ARGS arguments or a bulk over RESP_PREAUTH_BULK, each is
+ * what the same parser without the limits accepts, a refusal names the
+ * limit only for an array that crosses it, and every shorter prefix of a
+ * command is incomplete (or the same refusal).
  * Last, every encoder is run with lengths and capacities taken from the
  * input to check the snprintf-like contract: the exact size is returned,
  * and nothing is written unless it fits.
@@ -35,6 +42,7 @@
 #define FUZZ_PREFIX_STEPS 32 /* then about this many more */
 #define FUZZ_CANARY 0x5a
 #define FUZZ_MAX_REQUEST 8192 /* tests/fuzz/run.sh's limit seeds assume it */
+#define FUZZ_PREAUTH_REQUEST 65536 /* pre-auth reading: over 16 KiB bulks */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -541,6 +549,85 @@ done:
     free(words);
 }
 
+/* Parses a fresh copy of data[0..k) as one command, with (preauth) or
+ * without the pre-auth limits, max_request FUZZ_PREAUTH_REQUEST; the copy
+ * is returned in *copy (free it). */
+static int
+fuzz_parse_limits(const uint8_t *data, size_t k, int preauth, char **copy,
+                  struct resp_command *cmd, const char **err)
+{
+    struct resp_parser ps;
+
+    *copy = malloc(k > 0 ? k : 1);
+    FUZZ_CHECK(*copy != NULL);
+    memcpy(*copy, data, k);
+    resp_parser_init(&ps, FUZZ_PREAUTH_REQUEST, NULL);
+    ps.preauth = preauth;
+    *err = NULL;
+    return resp_parser_feed(&ps, *copy, k, cmd, err);
+}
+
+static int
+fuzz_unauth_error(const char *err)
+{
+    return strcmp(err, "Protocol error: unauthenticated multibulk length") ==
+               0 ||
+           strcmp(err, "Protocol error: unauthenticated bulk length") == 0;
+}
+
+/* The pre-auth reading of data[0..size), command after command (see the
+ * top of this file). */
+static void
+fuzz_read_preauth(const uint8_t *data, size_t size)
+{
+    size_t off = 0;
+
+    for (;;) {
+        struct resp_command cmd, full;
+        const char *err, *ferr;
+        char *copy, *fcopy;
+        struct resp_iter it;
+        struct resp_arg arg;
+        int rc =
+            fuzz_parse_limits(data + off, size - off, 1, &copy, &cmd, &err);
+        int frc =
+            fuzz_parse_limits(data + off, size - off, 0, &fcopy, &full, &ferr);
+        size_t k, n = rc == RESP_OK ? cmd.consumed : size - off;
+
+        if (rc == RESP_OK) {
+            FUZZ_CHECK(frc == RESP_OK && full.consumed == cmd.consumed &&
+                       full.argc == cmd.argc);
+            if (!cmd.is_inline) {
+                FUZZ_CHECK(cmd.argc <= RESP_PREAUTH_ARGS);
+                resp_iter_init(&it, &cmd, copy);
+                while (resp_iter_next(&it, &arg)) {
+                    FUZZ_CHECK(arg.len <= RESP_PREAUTH_BULK);
+                }
+            }
+        } else if (rc == RESP_EPROTO && fuzz_unauth_error(err)) {
+            FUZZ_CHECK(data[off] == '*');
+        } else {
+            /* No limit of its own reached: as without the limits. */
+            FUZZ_CHECK(frc == rc);
+            FUZZ_CHECK(rc != RESP_EPROTO || strcmp(err, ferr) == 0);
+        }
+        free(fcopy);
+        free(copy);
+        for (k = 0; k < n && k < FUZZ_ALL_PREFIXES; k++) {
+            int r = fuzz_parse_limits(data + off, k, 1, &copy, &full, &ferr);
+
+            FUZZ_CHECK(r == RESP_INCOMPLETE ||
+                       (rc == RESP_EPROTO && r == RESP_EPROTO &&
+                        strcmp(err, ferr) == 0));
+            free(copy);
+        }
+        if (rc != RESP_OK) {
+            return;
+        }
+        off += cmd.consumed;
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -552,6 +639,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data, size);
     nrec = fuzz_read_oneshot(buf, data, size, recs);
     fuzz_read_resumed(data, size, recs, nrec, buf);
+    fuzz_read_preauth(data, size);
     if (size > 0) {
         fuzz_encoders(data, size);
     }

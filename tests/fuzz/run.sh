@@ -45,6 +45,11 @@ limit_seeds() {
             "$(rep y 4097)" >"$c/limit-sum-8193"
         printf '*1\r\n$8192\r\n%s\r\n*1\r\n$8192\r\n%s\r\n' \
             "$(rep x 8192)" "$(rep y 8192)" >"$c/limit-sum-pipelined"
+        # The pre-auth reading's bulk limit (16 KiB) at and over it.
+        printf '*2\r\n$4\r\nAUTH\r\n$16384\r\n%s\r\n' "$(rep p 16384)" \
+            >"$c/limit-preauth-bulk-16384"
+        printf '*2\r\n$4\r\nAUTH\r\n$16385\r\n%s\r\n' "$(rep p 16385)" \
+            >"$c/limit-preauth-bulk-16385"
         printf 'GET %s\n' "$(rep k 16380)" >"$c/limit-inline-16384"
         printf 'GET %s' "$(rep k 16390)" >"$c/limit-inline-over"
         printf '%s\r\n' "$(rep a 1023 | sed 's/a/a /g')a" \

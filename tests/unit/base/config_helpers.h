@@ -66,7 +66,7 @@ static inline void
 expect_file_error(const char *text, int line, const char *msg)
 {
     char err[CONFIG_ERR_MAX] = "";
-    char want[CONFIG_ERR_MAX];
+    char want[2 * CONFIG_ERR_MAX];
     struct config cfg;
 
     config_defaults(&cfg);
@@ -137,6 +137,10 @@ assert_config_eq(const struct config *a, const struct config *b)
     cr_assert_eq(a->max_sessions, b->max_sessions);
     cr_assert_eq(a->send_timeout_ms, b->send_timeout_ms);
     cr_assert_eq(a->max_request, b->max_request);
+    cr_assert_str_eq(a->server_password_file, b->server_password_file);
+    cr_assert_eq(a->protected_mode, b->protected_mode);
+    cr_assert_eq(a->max_output, b->max_output);
+    cr_assert_eq(a->session_idle_timeout_ms, b->session_idle_timeout_ms);
     cr_assert_str_eq(a->redis_host, b->redis_host);
     cr_assert_eq(a->redis_port, b->redis_port);
     cr_assert_str_eq(a->redis_password, b->redis_password);
@@ -155,6 +159,7 @@ assert_config_eq(const struct config *a, const struct config *b)
     cr_assert_eq(a->cache_max_value, b->cache_max_value);
     cr_assert_eq(a->http_writes, b->http_writes);
     cr_assert_eq(a->http_max_body, b->http_max_body);
+    cr_assert_str_eq(a->http_allowed_hosts, b->http_allowed_hosts);
     cr_assert_eq(a->admin_port, b->admin_port);
     cr_assert_eq(a->log_level, b->log_level);
     cr_assert_eq(a->log_access, b->log_access);

@@ -420,6 +420,8 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
         config_defaults(&cfg);
         snprintf(arg, sizeof(arg), "server.bind=%s", ok[i]);
         cr_assert_eq(config_set(&cfg, arg, err, sizeof(err)), 0, "%s", err);
+        /* A password, so that protected mode has nothing to say. */
+        set_ok(&cfg, "server.password=pw");
         cr_assert_eq(config_check(&cfg, err, sizeof(err)), 0, "%s: %s", ok[i],
                      err);
     }
@@ -439,6 +441,10 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     "max_sessions = 256\n"                                                     \
     "send_timeout = 10s\n"                                                     \
     "max_request = 64mb\n"                                                     \
+    "password_file =\n"                                                        \
+    "protected_mode = on\n"                                                    \
+    "max_output = 64mb\n"                                                      \
+    "session_idle_timeout = 0s\n"                                              \
     "\n[redis]\n"                                                              \
     "host = 127.0.0.1\n"                                                       \
     "port = 6379\n"                                                            \
@@ -461,6 +467,7 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     "\n[http]\n"                                                               \
     "writes = off\n"                                                           \
     "max_body = 1mb\n"                                                         \
+    "allowed_hosts =\n"                                                        \
     "\n[admin]\n"                                                              \
     "port = 0\n"                                                               \
     "\n[log]\n"                                                                \
@@ -615,6 +622,8 @@ Test(config, format_line_lists_every_key_with_the_passwords_masked)
               "server.idle_timeout=30s server.request_timeout=10s "
               "server.password=*** server.max_sessions=256 "
               "server.send_timeout=10s server.max_request=64mb "
+              "server.password_file= server.protected_mode=on "
+              "server.max_output=64mb server.session_idle_timeout=0s "
               "redis.host=127.0.0.1 redis.port=6379 redis.password=*** "
               "redis.db=0 redis.pool_size=8 redis.connect_timeout=1s "
               "redis.command_timeout=1s redis.forward_timeout=0s "
@@ -622,7 +631,8 @@ Test(config, format_line_lists_every_key_with_the_passwords_masked)
               "redis.cluster_refresh=5s cache.ttl=60s cache.capacity=10000 "
               "cache.tracking=on cache.stale_if_error=0s "
               "cache.max_memory=256mb cache.max_value_size=1mb "
-              "http.writes=off http.max_body=1mb admin.port=0 "
+              "http.writes=off http.max_body=1mb http.allowed_hosts= "
+              "admin.port=0 "
               "log.level=info log.access=off");
 }
 

@@ -71,6 +71,10 @@ static const struct {
     {"server", "max_sessions", 1},
     {"server", "send_timeout", 1},
     {"server", "max_request", 1},
+    {"server", "password_file", 1},
+    {"server", "protected_mode", 1},
+    {"server", "max_output", 1},
+    {"server", "session_idle_timeout", 1},
     {"redis", "host", 0},
     {"redis", "port", 0},
     {"redis", "password", 0},
@@ -90,6 +94,7 @@ static const struct {
     {"cache", "max_value_size", 1},
     {"http", "writes", 1},
     {"http", "max_body", 1},
+    {"http", "allowed_hosts", 1},
     {"admin", "port", 0},
     {"log", "level", 1},
     {"log", "access", 1},
@@ -100,13 +105,15 @@ static const char every_key_changed[] =
     "[server]\nbind = ::1\nhttp_port = 1\nresp_port = 0\nworkers = 1\n"
     "max_clients = 1\nidle_timeout = 1s\nrequest_timeout = 2s\n"
     "password = p\nmax_sessions = 0\nsend_timeout = 3s\nmax_request = 1kb\n"
+    "password_file = /f\nprotected_mode = off\nmax_output = 1mb\n"
+    "session_idle_timeout = 9s\n"
     "[redis]\nhost = h\nport = 2\npassword = q\ndb = 1\npool_size = 1\n"
     "connect_timeout = 4s\ncommand_timeout = 5s\nforward_timeout = 9s\n"
     "cluster = on\n"
     "seeds = a:1\ncluster_refresh = 6s\n"
     "[cache]\nttl = 7s\ncapacity = 1\ntracking = off\nstale_if_error = 8s\n"
     "max_memory = 0\nmax_value_size = 2kb\n"
-    "[http]\nwrites = on\nmax_body = 3kb\n"
+    "[http]\nwrites = on\nmax_body = 3kb\nallowed_hosts = h\n"
     "[admin]\nport = 3\n[log]\nlevel = debug\naccess = on\n";
 
 Test(config_diff, equal_configs_call_nothing)
@@ -205,7 +212,12 @@ Test(config_diff, every_key_is_reported_with_its_live_flag)
     }
     expect_call(&log, 7, "server.password", "", "***", 1);
     expect_call(&log, 10, "server.max_request", "64mb", "1kb", 1);
-    expect_call(&log, 26, "cache.max_memory", "256mb", "0", 1);
+    expect_call(&log, 30, "cache.max_memory", "256mb", "0", 1);
+    expect_call(&log, 11, "server.password_file", "", "/f", 1);
+    expect_call(&log, 12, "server.protected_mode", "on", "off", 1);
+    expect_call(&log, 13, "server.max_output", "64mb", "1mb", 1);
+    expect_call(&log, 14, "server.session_idle_timeout", "0s", "9s", 1);
+    expect_call(&log, 34, "http.allowed_hosts", "", "h", 1);
 }
 
 Test(config_key_live, matches_the_reload_contract)

@@ -457,3 +457,157 @@ Test(conn, destroy_releases_state_closes_and_uncounts)
     cr_assert_eq(atomic_load(&proto_released), 1);
     close(peer);
 }
+
+/* ---- max_output ---- */
+
+Test(conn, output_past_max_output_aborts_the_conn_and_counts_it)
+{
+    char buf[1000];
+    int peer;
+    struct conn *c = new_conn(&peer);
+    long before = atomic_load(&budget.overflowed);
+
+    memset(buf, 'x', sizeof(buf));
+    atomic_store(&kind.max_output, 2500);
+    cr_assert_eq(conn_write_buf(c, buf, 1000), 0);
+    cr_assert_eq(conn_write_ref(c, buf, 1000, record_release, (void *)7), 0);
+    cr_assert_eq(conn_output_check(c, 500), 0, "exactly at the bound");
+    cr_assert_eq(c->abort, 0);
+    nreleased = 0;
+    cr_assert_eq(conn_write_ref(c, buf, 501, record_release, (void *)8),
+                 CONN_IO_ERR);
+    cr_assert_eq(nreleased, 1, "the refused range's owner is released");
+    cr_assert_eq(released[0], 8);
+    cr_assert(c->abort && c->closing, "aborted");
+    cr_assert_eq(outq_bytes(&c->out), 2000, "nothing more queued");
+    cr_assert_eq(atomic_load(&budget.overflowed), before + 1);
+    /* Once over, nothing more is taken, and it is counted once. */
+    cr_assert_eq(conn_write_buf(c, "y", 1), CONN_IO_ERR);
+    cr_assert_eq(atomic_load(&budget.overflowed), before + 1);
+    atomic_store(&kind.max_output, 0);
+    conn_destroy(c);
+    close(peer);
+}
+
+Test(conn, held_bytes_count_against_max_output)
+{
+    struct iovec iov[2] = {{"abc", 3}, {"defg", 4}};
+    int peer;
+    struct conn *c = new_conn(&peer);
+
+    atomic_store(&kind.max_output, 10);
+    cr_assert_eq(conn_write(c, iov, 2), 0);
+    cr_assert_eq(conn_output_check(c, 3), 0);
+    cr_assert_eq(conn_output_check(c, 4), CONN_IO_ERR);
+    cr_assert(c->abort);
+    atomic_store(&kind.max_output, 0);
+    conn_destroy(c);
+    close(peer);
+}
+
+Test(conn, no_max_output_takes_anything)
+{
+    static char big[1 << 20];
+    int peer;
+    struct conn *c = new_conn(&peer);
+
+    atomic_store(&kind.max_output, 0);
+    cr_assert_eq(conn_write_buf(c, big, sizeof(big)), 0);
+    cr_assert_eq(conn_output_check(c, (size_t)1 << 40), 0);
+    cr_assert_eq(c->abort, 0);
+    conn_destroy(c);
+    close(peer);
+}
+
+/* ---- making room: the conn that has waited longest for a request ---- */
+
+static struct conn_budget reuse_budget;
+static struct conn_kind reuse_kind = {.ops = &test_ops,
+                                      .budget = &reuse_budget};
+
+static struct conn *
+reuse_conn(int *peer)
+{
+    struct conn *c;
+    int sv[2];
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(util_set_nonblock(sv[0]), 0);
+    c = conn_create(sv[0], &reuse_kind);
+    cr_assert_not_null(c);
+    atomic_fetch_add(&reuse_budget.open, 1);
+    *peer = sv[1];
+    return c;
+}
+
+/* 1 when the conn's side of peer was shut down (the peer reads EOF). */
+static int
+shut_down(int peer)
+{
+    char b;
+
+    return recv(peer, &b, 1, MSG_DONTWAIT) == 0;
+}
+
+Test(conn, room_is_made_by_closing_the_longest_idle_conn)
+{
+    struct conn *a, *b, *c;
+    int pa, pb, pc;
+    char byte = 'x';
+
+    conn_budget_init(&reuse_budget, 3, 1);
+    a = reuse_conn(&pa); /* new conns wait for a first request */
+    b = reuse_conn(&pb);
+    c = reuse_conn(&pc);
+    /* a sends: it is busy, no longer a candidate; b is the oldest. */
+    cr_assert_eq(send(pa, &byte, 1, 0), 1);
+    cr_assert_eq(conn_read(a), 1);
+    cr_assert_eq(conn_budget_make_room(&reuse_budget), 1);
+    cr_assert(shut_down(pb), "b was the oldest waiting");
+    cr_assert(!shut_down(pa) && !shut_down(pc));
+    /* a answered and idle again: now the youngest. */
+    conn_idle(a);
+    conn_idle(b); /* b was shut down: never a candidate again */
+    cr_assert_eq(conn_budget_make_room(&reuse_budget), 1);
+    cr_assert(shut_down(pc), "c before a");
+    cr_assert_eq(conn_budget_make_room(&reuse_budget), 1);
+    cr_assert(shut_down(pa));
+    cr_assert_eq(conn_budget_make_room(&reuse_budget), 0, "none waits now");
+    cr_assert_eq(atomic_load(&reuse_budget.reused), 3);
+    conn_destroy(a);
+    conn_destroy(b);
+    conn_destroy(c);
+    close(pa);
+    close(pb);
+    close(pc);
+    conn_budget_deinit(&reuse_budget);
+}
+
+Test(conn, a_destroyed_conn_leaves_the_list)
+{
+    struct conn *a, *b;
+    int pa, pb;
+
+    conn_budget_init(&reuse_budget, 2, 1);
+    a = reuse_conn(&pa);
+    b = reuse_conn(&pb);
+    conn_destroy(a);
+    cr_assert_eq(conn_budget_make_room(&reuse_budget), 1);
+    cr_assert(shut_down(pb));
+    cr_assert_eq(conn_budget_make_room(&reuse_budget), 0);
+    conn_destroy(b);
+    close(pa);
+    close(pb);
+    conn_budget_deinit(&reuse_budget);
+}
+
+Test(conn, without_reuse_no_room_is_made)
+{
+    int peer;
+    struct conn *c = new_conn(&peer);
+
+    cr_assert_eq(conn_budget_make_room(&budget), 0);
+    cr_assert(!shut_down(peer));
+    conn_destroy(c);
+    close(peer);
+}

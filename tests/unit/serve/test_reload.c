@@ -5,13 +5,15 @@
  * the cache's limits, the listeners' timeouts and max_clients), keeps the
  * running value of keys that need a restart, re-applies every -s, counts
  * both outcomes, and leaves everything as it was for an invalid file;
- * every snapshot published stays readable until reload_release. And
+ * a snapshot a reload replaces is freed once no thread can hold it. And
  * reload_fd_limit raises the soft open file limit to what max_clients
  * needs, up to the hard limit. Each test runs in its own process
  * (Criterion), so the rlimit and log level changes stay there.
  */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,13 +100,17 @@ reloads(int ok)
 Test(reload, live_keys_applied_restart_keys_kept)
 {
     struct reload_source src;
-    const struct config *before, *after;
+    const struct config *after;
     struct cache_stats st;
+    uintptr_t before;
 
     start("[server]\nhttp_port = 18080\nworkers = 4\n[cache]\nttl = 1h\n"
           "capacity = 100\n",
           NULL, 0, &src);
-    before = proxy_cfg(&px);
+    cr_assert_eq(proxy_cfg(&px)->cache_ttl_ms, 3600000);
+    /* The reloading thread holds no snapshot across the reload: the one
+     * replaced may be freed in it (see the test of that below). */
+    before = (uintptr_t)proxy_cfg(&px);
     write_file("[server]\nhttp_port = 18090\nworkers = 2\nmax_clients = 77\n"
                "idle_timeout = 5s\nrequest_timeout = 2s\nsend_timeout = 3s\n"
                "[cache]\nttl = 2s\ncapacity = 10\nmax_memory = 1mb\n"
@@ -112,8 +118,7 @@ Test(reload, live_keys_applied_restart_keys_kept)
                "level = debug\n");
     cr_assert_eq(reload_settings(&px, &src), 0);
     after = proxy_cfg(&px);
-    cr_assert_neq(after, before, "a new snapshot");
-    cr_assert_eq(before->cache_ttl_ms, 3600000, "the old one is untouched");
+    cr_assert_neq((uintptr_t)after, before, "a new snapshot");
     cr_assert_eq(after->http_port, 18080, "restart-only: running value");
     cr_assert_eq(after->workers, 4, "restart-only: running value");
     cr_assert_eq(after->max_clients, 77);
@@ -179,23 +184,90 @@ Test(reload, s_overrides_win_on_every_reload)
     finish();
 }
 
-/* Snapshots published by many reloads stay readable until release. */
-Test(reload, every_snapshot_stays_valid)
+/* A thread that took a snapshot and holds it (no quiescent state yet). */
+struct holder {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int step;       /* 1 took it, 2 may let go, 3 let go, 4 may exit */
+    int64_t ttl_ms; /* what it read from its snapshot after the reloads */
+};
+
+static void
+holder_wait(struct holder *h, int step)
 {
-    const struct config *seen[20];
-    struct reload_source src;
+    pthread_mutex_lock(&h->lock);
+    while (h->step < step) {
+        pthread_cond_wait(&h->cv, &h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void
+holder_step(struct holder *h, int step)
+{
+    pthread_mutex_lock(&h->lock);
+    h->step = step;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void *
+holder_main(void *arg)
+{
+    struct holder *h = arg;
+    const struct config *cfg = proxy_cfg(&px); /* a reader from now on */
+
+    holder_step(h, 1);
+    holder_wait(h, 2);
+    h->ttl_ms = cfg->cache_ttl_ms; /* still its own snapshot */
+    qsbr_quiescent();
+    holder_step(h, 3);
+    holder_wait(h, 4);
+    return NULL;
+}
+
+static void
+reload_ttl(struct reload_source *src, int s)
+{
     char text[64];
 
+    snprintf(text, sizeof(text), "[cache]\nttl = %ds\n", s);
+    write_file(text);
+    cr_assert_eq(reload_settings(&px, src), 0);
+}
+
+/* A snapshot a reload replaces is freed once no thread can hold it: kept
+ * while a reader that took it has not passed a quiescent state, freed at
+ * the next reload after it has; with no other reader, at once. */
+Test(reload, replaced_snapshots_are_freed_once_no_reader_holds_them)
+{
+    struct holder h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+                       0};
+    struct reload_source src;
+    pthread_t th;
+
     start("[cache]\nttl = 1s\n", NULL, 0, &src);
-    for (int i = 0; i < 20; i++) {
-        snprintf(text, sizeof(text), "[cache]\nttl = %ds\n", i + 2);
-        write_file(text);
-        cr_assert_eq(reload_settings(&px, &src), 0);
-        seen[i] = proxy_cfg(&px);
+    for (int i = 0; i < 50; i++) {
+        reload_ttl(&src, 2);
+        cr_assert_eq(qsbr_pending(&px.config_gc), 0, "no reader holds one");
     }
+    cr_assert_eq(pthread_create(&th, NULL, holder_main, &h), 0);
+    holder_wait(&h, 1);
     for (int i = 0; i < 20; i++) {
-        cr_assert_eq(seen[i]->cache_ttl_ms, (int64_t)(i + 2) * 1000);
+        reload_ttl(&src, i + 3);
     }
+    cr_assert_eq(qsbr_pending(&px.config_gc), 20, "the reader may hold any");
+    holder_step(&h, 2);
+    holder_wait(&h, 3);
+    cr_assert_eq(h.ttl_ms, 2000, "a held snapshot stays as it was");
+    reload_ttl(&src, 30);
+    cr_assert_eq(qsbr_pending(&px.config_gc), 1,
+                 "all it had passed are freed; the last one it may hold");
+    holder_step(&h, 4);
+    pthread_join(th, NULL);
+    reload_ttl(&src, 31);
+    cr_assert_eq(qsbr_pending(&px.config_gc), 0, "its thread is gone");
+    cr_assert_eq(proxy_cfg(&px)->cache_ttl_ms, 31000);
     finish();
 }
 

@@ -40,12 +40,13 @@ static struct config_ref tref;
 static struct redis_target
 target_at(int port, const char *user, const char *password, int db)
 {
-    return (struct redis_target){.host = "127.0.0.1",
-                                 .port = port,
-                                 .user = user,
-                                 .password = password,
-                                 .db = db,
-                                 .cfg = &tref};
+    struct redis_target t = {
+        .host = "127.0.0.1", .port = port, .db = db, .cfg = &tref};
+
+    snprintf(t.user, sizeof(t.user), "%s", user != NULL ? user : "");
+    snprintf(t.password, sizeof(t.password), "%s",
+             password != NULL ? password : "");
+    return t;
 }
 
 static void

@@ -407,7 +407,7 @@ Test(rconn_fail, unresolvable_host)
     struct rconn rc;
     char err[REDIS_ERR_MAX];
 
-    t.host = "no-such-host.invalid";
+    snprintf(t.host, sizeof(t.host), "no-such-host.invalid");
     rconn_init(&rc);
     cr_assert_eq(rconn_open(&rc, &t, NULL, err), -1);
     cr_assert(strncmp(err, "connect to no-such-host.invalid:6379: ", 38) == 0,

@@ -1,0 +1,120 @@
+/*
+ * Unit tests of base/log's escaping: a line is always one line, whatever
+ * bytes its fields carry (control bytes come out as \n, \r, \t or \xHH),
+ * and log_field() escapes an unquoted value so that it cannot end early
+ * (a space, a quote) or carry a byte that is not printable ASCII. The
+ * lines are read back from stderr, redirected to a file (before
+ * log_start(), log_write writes directly). Each test runs in its own
+ * process (Criterion), so the redirection stays there.
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+TestSuite(log);
+
+/* Points stderr at a fresh temporary file; returns its path. */
+static const char *
+capture(void)
+{
+    static char path[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "/tmp/test_log_XXXXXX");
+    fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_geq(dup2(fd, STDERR_FILENO), 0);
+    close(fd);
+    return path;
+}
+
+/* What was written to the captured stderr (a static buffer). */
+static const char *
+captured(const char *path)
+{
+    static char buf[8192];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    cr_assert_not_null(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+    return buf;
+}
+
+static int
+lines_in(const char *s)
+{
+    int n = 0;
+
+    for (; *s != '\0'; s++) {
+        n += *s == '\n';
+    }
+    return n;
+}
+
+Test(log, control_bytes_in_a_field_never_start_a_line)
+{
+    const char *path = capture();
+    const char *out, *forged = "GET\nts=2020-01-01T00:00:00.000Z level=error "
+                               "msg=\"forged\"\r\x01\x7f\tend";
+
+    log_info("msg=\"access\" method=%s status=%d", forged, 200);
+    log_warn("msg=\"plain\" n=%d", 7);
+    out = captured(path);
+    cr_assert_eq(lines_in(out), 2, "%s", out);
+    cr_assert_not_null(strstr(out, "method=GET\\nts=2020-01-01T00:00:00.000Z "
+                                   "level=error msg=\"forged\"\\r\\x01\\x7f"
+                                   "\\tend status=200\n"),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, "level=warn msg=\"plain\" n=7\n"), "%s",
+                       out);
+    cr_assert_null(strstr(out, "\nts=2020"), "a forged line:\n%s", out);
+}
+
+Test(log, a_long_escaped_line_is_cut_and_still_one_line)
+{
+    const char *path = capture();
+    char field[3000];
+    const char *out;
+
+    memset(field, '\n', sizeof(field) - 1);
+    field[sizeof(field) - 1] = '\0';
+    log_info("msg=\"long\" v=%s", field);
+    out = captured(path);
+    cr_assert_eq(lines_in(out), 1, "%s", out);
+    cr_assert_leq(strlen(out), 1024);
+    cr_assert_not_null(strstr(out, "msg=\"long\" v=\\n\\n"));
+}
+
+Test(log, field_escapes_what_would_end_an_unquoted_value)
+{
+    char out[64];
+
+    cr_assert_str_eq(log_field(out, sizeof(out), "GET", 3), "GET");
+    cr_assert_str_eq(log_field(out, sizeof(out), "A\nlevel=x", 9),
+                     "A\\nlevel=x");
+    cr_assert_str_eq(log_field(out, sizeof(out), "a b\"c\\d", 7),
+                     "a\\x20b\\x22c\\\\d");
+    cr_assert_str_eq(log_field(out, sizeof(out), "\r\t\x00\xff", 4),
+                     "\\r\\t\\x00\\xff");
+    cr_assert_str_eq(log_field(out, sizeof(out), "", 0), "");
+}
+
+Test(log, field_is_cut_at_a_whole_escape)
+{
+    char out[8];
+
+    /* "ab\x01": a, b, then an escape of 4 bytes: room for 5 before NUL. */
+    cr_assert_str_eq(log_field(out, 6, "ab\x01z", 4), "ab");
+    cr_assert_str_eq(log_field(out, 7, "ab\x01z", 4), "ab\\x01");
+    cr_assert_str_eq(log_field(out, sizeof(out), "abcdefghij", 10), "abcdefg");
+    cr_assert_str_eq(log_field(out, 1, "abc", 3), "");
+}
