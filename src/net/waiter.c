@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/util.h"
 
 #define WAITER_TICK_MS 100
@@ -337,7 +338,9 @@ waiter_wait(struct waiter *w, struct conn **out, int max, int timeout_ms)
     if (adopted != NULL && adopted->n > 0) {
         timeout_ms = 0; /* what that woke is to be served first */
     }
+    qsbr_offline(); /* holds no settings snapshot while it sleeps */
     n = epoll_wait(w->epfd, ev, max, timeout_ms);
+    qsbr_online();
     for (i = 0; i < n; i++) {
         uint64_t tag = ev[i].data.u64;
         uint32_t slot = (uint32_t)tag;
@@ -495,14 +498,21 @@ waiter_main(void *arg)
     while (!atomic_load_explicit(&w->stopped, memory_order_relaxed)) {
         struct timespec ts = util_deadline(next_scan);
 
-        if (pthread_cond_timedwait(&w->tick, &w->lock, &ts) == ETIMEDOUT) {
+        int timed_out;
+
+        qsbr_offline();
+        timed_out =
+            pthread_cond_timedwait(&w->tick, &w->lock, &ts) == ETIMEDOUT;
+        qsbr_online();
+        if (timed_out) {
             void (*hook)(void *) = w->hook;
             void *hook_arg = w->hook_arg;
 
             pthread_mutex_unlock(&w->lock);
             expire_due(w, util_now_ms());
             if (hook != NULL) {
-                hook(hook_arg);
+                hook(hook_arg); /* Redis connects overdue (reads settings) */
+                qsbr_quiescent();
             }
             next_scan = util_now_ms() + WAITER_TICK_MS;
             pthread_mutex_lock(&w->lock);

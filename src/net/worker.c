@@ -321,11 +321,14 @@ next_conn(struct worker_pool *wp, struct claims *cl, int *stop)
         return NULL;
     default:
         /* Idle: stand by while enough others run, else wait for work;
-         * offline meanwhile, so the wait delays no reclamation (qsbr.h). */
+         * offline while it waits, so the wait delays no reclamation
+         * (qsbr.h). */
         qsbr_offline();
         standby_idle(wp->gate);
-        cl->n = waiter_wait(wp->waiter, cl->c, WORKER_CLAIMS, -1);
         qsbr_online();
+        /* waiter_wait runs deferred work and Redis connections' events
+         * (they read settings) and is offline only around its sleep. */
+        cl->n = waiter_wait(wp->waiter, cl->c, WORKER_CLAIMS, -1);
         return NULL;
     }
 }
