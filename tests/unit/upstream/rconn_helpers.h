@@ -4,7 +4,7 @@
  * calls); header-only because each tests/unit/upstream/test_*.c is its
  * own binary.
  *
- * Two kinds of peer: a real redis-server started per test (redis_server.h)
+ * Two kinds of peer: a real redis-server started per test (unit_helpers.h)
  * and a fake one, a listening socket on a free loopback port that the test
  * accepts on and answers (or not) byte by byte. Every wait is bounded
  * (5 s), so a broken rconn fails a test instead of hanging it; the bounds
@@ -25,12 +25,12 @@
 #include "base/config.h"
 #include "base/util.h"
 #include "proto/resp.h"
-#include "redis_server.h"
+#include "unit_helpers.h"
 #include "upstream/rconn.h"
 
 #define WAIT_MS 5000
 
-static pid_t server_pid;
+static struct unit_redis server;
 static int server_port;
 static struct config tcfg;
 static struct config_ref tref;
@@ -56,17 +56,20 @@ config_setup(void)
     atomic_init(&tref.cur, &tcfg);
 }
 
+/* Starts the test's redis-server (cluster: cluster-enabled) with the
+ * arguments in extra (NULL-terminated, or NULL). */
 static void
-start_server(const char *const *extra)
+start_server(int cluster, const char *const *extra)
 {
     config_setup();
-    server_pid = rs_start(extra, &server_port);
+    unit_redis_start(&server, cluster, extra);
+    server_port = server.port;
 }
 
 static void
 stop_server(void)
 {
-    rs_stop(server_pid);
+    unit_redis_stop(&server);
 }
 
 /* Opens rc to t with s, blocking; fails the test with the reason. */

@@ -46,7 +46,7 @@ setup(void)
     char err[REDIS_ERR_MAX];
     long n;
 
-    unit_redis_start(&server, 0);
+    unit_redis_start(&server, 0, NULL);
     t = target(server.port);
     cmds = commands_create();
     cr_assert_not_null(cmds);
