@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +71,18 @@ fake_listen(int *port, int backlog)
     return fake_listen_rcvbuf(port, backlog, 0);
 }
 
-/* Accepts one connection (bounded). */
+/* Accepts one connection (bounded). What the test sends on it goes out
+ * at once (TCP_NODELAY: no piece waits for the previous one's ACK). */
 static inline int
 fake_accept(int lfd)
 {
-    int fd;
+    int fd, one = 1;
 
     wait_fd(lfd, POLLIN);
     fd = accept(lfd, NULL, NULL);
     cr_assert_geq(fd, 0, "accept: %s", strerror(errno));
+    cr_assert_eq(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
+                 0);
     return fd;
 }
 
