@@ -177,6 +177,7 @@ struct treq {
     uint32_t ngot;
     char type[TREQ_REPLIES];       /* each reply's scan type */
     size_t attr_len[TREQ_REPLIES]; /* ... and attribute bytes */
+    uint32_t index[TREQ_REPLIES];  /* the index of each reply handed over */
     int bad;                       /* a reply out of order, too long, or
                                       whose scan was not its length */
     int ndone;
@@ -212,6 +213,9 @@ tr_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
     int k, seen = 0;
 
     pthread_mutex_lock(&tr.lock);
+    if (t->ngot < TREQ_REPLIES) {
+        t->index[t->ngot] = i;
+    }
     if (i != t->ngot || i >= TREQ_REPLIES || scan->pos != len ||
         t->got_len + len > sizeof(t->got)) {
         t->bad = 1;
