@@ -2,10 +2,10 @@
  * unit_helpers: what unit tests of every layer share, header-only because
  * each tests/unit/<layer>/test_*.c is its own binary (the Makefile puts
  * tests/unit on every one's include path): a sleep that a signal does not
- * cut short, free ports on 127.0.0.1, and a redis-server of the test's
- * own (plain or cluster-enabled, with the test's own arguments such as
- * --requirepass), started on one of them and waited for until it
- * answers.
+ * cut short, free ports on 127.0.0.1, a conn on one end of a socketpair,
+ * and a redis-server of the test's own (plain or cluster-enabled, with
+ * the test's own arguments such as --requirepass), started on one of them
+ * and waited for until it answers, and its command table.
  */
 #ifndef RP_TEST_UNIT_HELPERS_H
 #define RP_TEST_UNIT_HELPERS_H
@@ -22,6 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+
+#include "base/config.h"
+#include "base/util.h"
+#include "net/conn.h"
+#include "upstream/commands.h"
 
 #define UNIT_MAX_PORTS 4
 
@@ -69,6 +74,24 @@ unit_free_port(void)
 
     unit_free_ports(&port, 1);
     return port;
+}
+
+/* A conn of kind on one end of a fresh socketpair (non-blocking, as the
+ * accept loop makes it), counted open in kind's budget, not attached to a
+ * waiter; *peer gets the other end (blocking). */
+static inline struct conn *
+unit_conn(const struct conn_kind *kind, int *peer)
+{
+    struct conn *c;
+    int sv[2];
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(util_set_nonblock(sv[0]), 0);
+    c = conn_create(sv[0], kind);
+    cr_assert_not_null(c);
+    atomic_fetch_add(&kind->budget->open, 1);
+    *peer = sv[1];
+    return c;
 }
 
 /* A redis-server of the test's own on 127.0.0.1. */
@@ -222,6 +245,33 @@ unit_redis_stop(struct unit_redis *r)
     unit_redis_conf(conf, sizeof(conf), r->dir, r->port);
     unlink(conf);
     rmdir(r->dir);
+}
+
+/* The command table of r's server, read with COMMAND on a connection of
+ * its own (timeouts 1 s); fails the test when it cannot be. Free it with
+ * commands_destroy. */
+static inline struct commands *
+unit_redis_commands(const struct unit_redis *r)
+{
+    static struct config cfg;
+    static struct config_ref ref;
+    struct redis_target t;
+    struct commands *cmds;
+    char err[REDIS_ERR_MAX];
+    long n;
+
+    config_defaults(&cfg);
+    atomic_init(&ref.cur, &cfg);
+    t = (struct redis_target){.host = "127.0.0.1",
+                              .port = r->port,
+                              .user = "",
+                              .password = "",
+                              .cfg = &ref};
+    cmds = commands_create();
+    cr_assert_not_null(cmds);
+    n = commands_load(cmds, &t, err);
+    cr_assert_gt(n, 200, "commands_load: %ld (%s)", n, n < 0 ? err : "");
+    return cmds;
 }
 
 #endif

@@ -32,6 +32,8 @@
 #include "serve/proxy.h"
 #include "serve/rcmd.h"
 #include "upstream/commands.h"
+
+#include "cmd_helpers.h"
 #include "unit_helpers.h"
 
 static struct proxy px; /* big (metrics): not on the stack */
@@ -71,25 +73,9 @@ static const struct cmd_table *table;
 static void
 table_up(void)
 {
-    static struct config cfg;
-    static struct config_ref ref;
-    struct redis_target t;
-    char err[REDIS_ERR_MAX];
-    long n;
-
     proxy_up();
-    config_defaults(&cfg);
-    atomic_init(&ref.cur, &cfg);
     unit_redis_start(&server, 0, NULL);
-    t = (struct redis_target){.host = "127.0.0.1",
-                              .port = server.port,
-                              .user = "",
-                              .password = "",
-                              .cfg = &ref};
-    cmds = commands_create();
-    cr_assert_not_null(cmds);
-    n = commands_load(cmds, &t, err);
-    cr_assert_gt(n, 200, "commands_load: %ld (%s)", n, n < 0 ? err : "");
+    cmds = unit_redis_commands(&server);
     table = commands_acquire(cmds);
 }
 
@@ -108,52 +94,7 @@ TestSuite(rcmd, .init = table_up, .fini = table_down, .timeout = 30);
 TestSuite(rfifo, .init = table_up, .fini = table_down, .timeout = 30);
 TestSuite(rcmd_state, .init = proxy_up, .fini = proxy_down, .timeout = 60);
 
-/* ---- commands as the RESP port parses them ---- */
-
-static char buf[4096];
-static struct resp_arg inline_words[RESP_MAX_INLINE_ARGS];
-
-/* The words of line (split on spaces) as a RESP array in buf, parsed;
- * tail is appended after it (the next command in the buffer). */
-static struct resp_command
-parse_array(const char *line, const char *tail)
-{
-    struct resp_command cmd;
-    char copy[1024], *save = NULL, *tok;
-    const char *argv[64];
-    const char *err;
-    size_t argc = 0, n;
-
-    snprintf(copy, sizeof(copy), "%s", line);
-    for (tok = strtok_r(copy, " ", &save); tok != NULL && argc < 64;
-         tok = strtok_r(NULL, " ", &save)) {
-        argv[argc++] = tok;
-    }
-    n = (size_t)snprintf(buf, sizeof(buf), "*%zu\r\n", argc);
-    for (size_t i = 0; i < argc; i++) {
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "$%zu\r\n%s\r\n",
-                              strlen(argv[i]), argv[i]);
-    }
-    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s", tail);
-    cr_assert_eq(resp_parse(buf, n, 1 << 20, &cmd, &err), RESP_OK, "%s", line);
-    return cmd;
-}
-
-/* line as an inline command in buf, parsed with every word kept. */
-static struct resp_command
-parse_inline(const char *line)
-{
-    struct resp_parser ps;
-    struct resp_command cmd;
-    const char *err;
-    size_t n = (size_t)snprintf(buf, sizeof(buf), "%s\r\n", line);
-
-    resp_parser_init(&ps, 1 << 20, inline_words);
-    cr_assert_eq(resp_parser_feed(&ps, buf, n, &cmd, &err), RESP_OK, "%s",
-                 line);
-    cr_assert(cmd.is_inline);
-    return cmd;
-}
+/* ---- commands as the RESP port parses them (cmd_helpers.h) ---- */
 
 static const struct cmd_info *
 info_of(const struct resp_command *cmd)
@@ -163,13 +104,13 @@ info_of(const struct resp_command *cmd)
                                                     : RESP_KEEP_ARGS);
 }
 
-/* The record of cmd (in buf) as the RESP port makes it (RESP2, db 0, no
+/* The record of cmd (in cmd_buf) as the RESP port makes it (RESP2, db 0, no
  * conn). */
 static struct rcmd *
 record_of(const struct resp_command *cmd, unsigned what)
 {
     struct rcmd *r =
-        rcmd_command(&px, NULL, cmd, buf, info_of(cmd), 2, 0, what);
+        rcmd_command(&px, NULL, cmd, cmd_buf, info_of(cmd), 2, 0, what);
 
     cr_assert_not_null(r);
     return r;
@@ -179,7 +120,7 @@ record_of(const struct resp_command *cmd, unsigned what)
 static struct rcmd *
 forward(const char *line, unsigned what)
 {
-    struct resp_command cmd = parse_array(line, "");
+    struct resp_command cmd = arr(line);
 
     return record_of(&cmd, what);
 }
@@ -222,13 +163,18 @@ expect_keys(const struct rcmd *r, const char *want, const char *changing)
 Test(rcmd, copies_an_array_command_byte_for_byte)
 {
     static const char set[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
-    struct resp_command cmd = parse_array("SET k v", "*1\r\n$4\r\nPING\r\n");
-    struct rcmd *r = record_of(&cmd, RCMD_KEYS_WRITES);
+    struct resp_command cmd = arr("SET k v");
+    struct rcmd *r;
+
+    /* The next command follows in the buffer. */
+    memcpy(cmd_buf + cmd.consumed, "*1\r\n$4\r\nPING\r\n", 14);
+    r = record_of(&cmd, RCMD_KEYS_WRITES);
 
     cr_assert_eq(r->raw_len, sizeof(set) - 1, "%zu bytes", r->raw_len);
     cr_expect_arr_eq(r->raw, set, sizeof(set) - 1);
-    cr_expect_neq(r->raw, buf, "the record points into the read buffer");
-    memset(buf, 'x', sizeof(buf)); /* the conn reads on into its buffer */
+    cr_expect_neq(r->raw, cmd_buf, "the record points into the read buffer");
+    memset(cmd_buf, 'x',
+           sizeof(cmd_buf)); /* the conn reads on into its buffer */
     cr_expect_arr_eq(r->raw, set, sizeof(set) - 1);
     expect_keys(r, "k", "k");
     cr_expect_eq(r->kind, RCMD_FORWARD);
@@ -243,8 +189,11 @@ Test(rcmd, encodes_an_inline_command_as_an_array)
 {
     static const char want[] =
         "*4\r\n$3\r\nset\r\n$3\r\nk 1\r\n$5\r\na\"b c\r\n$0\r\n\r\n";
-    struct resp_command cmd = parse_inline("set \"k 1\" 'a\"b c' \"\"");
-    struct rcmd *r = record_of(&cmd, RCMD_KEYS_ALL);
+    struct resp_command cmd = inl("set \"k 1\" 'a\"b c' \"\"");
+    struct rcmd *r;
+
+    cr_assert(cmd.is_inline);
+    r = record_of(&cmd, RCMD_KEYS_ALL);
 
     cr_assert_eq(r->raw_len, sizeof(want) - 1, "%zu bytes: %.*s", r->raw_len,
                  (int)r->raw_len, r->raw);
@@ -261,12 +210,13 @@ Test(rcmd, encodes_an_inline_command_as_an_array)
 Test(rcmd, records_what_the_command_is_and_whose_it_is)
 {
     static struct conn c; /* only its slot and generation are read */
-    struct resp_command cmd = parse_array("get k", "");
+    struct resp_command cmd = arr("get k");
     struct rcmd *r;
 
     c.slot = 7;
     c.gen = 9;
-    r = rcmd_command(&px, &c, &cmd, buf, info_of(&cmd), 3, 5, RCMD_KEYS_WRITES);
+    r = rcmd_command(&px, &c, &cmd, cmd_buf, info_of(&cmd), 3, 5,
+                     RCMD_KEYS_WRITES);
     cr_assert_not_null(r);
     cr_expect_eq(r->slot, 7);
     cr_expect_eq(r->gen, 9);
@@ -285,7 +235,7 @@ Test(rcmd, records_what_the_command_is_and_whose_it_is)
 Test(rcmd, keeps_the_first_bytes_of_a_long_name)
 {
     struct resp_command cmd =
-        parse_array("averyveryverylongcommandnamethatredisdoesnotknow k", "");
+        arr("averyveryverylongcommandnamethatredisdoesnotknow k");
     struct rcmd *r = record_of(&cmd, RCMD_KEYS_WRITES);
 
     cr_expect_eq(r->name_len, sizeof(r->name));
@@ -295,7 +245,7 @@ Test(rcmd, keeps_the_first_bytes_of_a_long_name)
 
 Test(rcmd, command_redis_does_not_list_has_no_flags_and_no_keys)
 {
-    struct resp_command cmd = parse_array("NOSUCHCMD k v", "");
+    struct resp_command cmd = arr("NOSUCHCMD k v");
     struct rcmd *r;
 
     cr_assert_null(info_of(&cmd));
@@ -657,17 +607,10 @@ static const struct conn_kind test_kind = {.ops = &test_ops, .budget = &budget};
 static struct conn *
 parked_conn(int *peer)
 {
-    struct conn *c;
-    int sv[2];
+    struct conn *c = unit_conn(&test_kind, peer);
 
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    cr_assert_eq(util_set_nonblock(sv[0]), 0);
-    c = conn_create(sv[0], &test_kind);
-    cr_assert_not_null(c);
-    atomic_fetch_add(&budget.open, 1);
     cr_assert_eq(waiter_attach(px.waiter, c), 0);
     cr_assert_eq(waiter_park(px.waiter, c, 0), 0);
-    *peer = sv[1];
     return c;
 }
 

@@ -551,21 +551,10 @@ static void
 setup_redis(void)
 {
     static const char *const extra[] = {"--databases", "4", NULL};
-    static struct config_ref ref;
-    struct redis_target t;
-    char err[REDIS_ERR_MAX];
 
     config_defaults(&cfg);
-    atomic_init(&ref.cur, &cfg);
     unit_redis_start(&server, 0, extra);
-    t = (struct redis_target){.host = "127.0.0.1",
-                              .port = server.port,
-                              .user = "",
-                              .password = "",
-                              .cfg = &ref};
-    px.commands = commands_create();
-    cr_assert_not_null(px.commands);
-    cr_assert_gt(commands_load(px.commands, &t, err), 0, "%s", err);
+    px.commands = unit_redis_commands(&server);
     proxy_up();
 }
 

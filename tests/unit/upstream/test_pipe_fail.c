@@ -334,14 +334,11 @@ Test(pipe_fail, full_pipe_refuses_then_wakes_the_conn_at_half_room)
     char err[UPSTREAM_ERR_MAX];
     struct conn *c;
     void *item = NULL;
-    int port, peer, sv[2];
+    int port, peer, cpeer;
 
     lfd = fake_listen(&port, 8);
     fx_up(port, 2, 0);
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    cr_assert_eq(util_set_nonblock(sv[0]), 0);
-    c = conn_create(sv[0], &test_kind);
-    cr_assert_not_null(c);
+    c = unit_conn(&test_kind, &cpeer);
     cr_assert_eq(waiter_attach(fx.w, c), 0);
     cr_assert_eq(waiter_park(fx.w, c, 0), 0);
 
@@ -401,7 +398,7 @@ Test(pipe_fail, full_pipe_refuses_then_wakes_the_conn_at_half_room)
     cr_expect_eq(atomic_load(&over.status), 99, "a refused request ended");
     cr_expect_eq(atomic_load(&huge.status), 99, "a refused request ended");
     waiter_drop(fx.w, c);
-    close(sv[1]);
+    close(cpeer);
     fake_in_free(&in);
     close(peer);
 }
