@@ -67,6 +67,8 @@ struct fixture {
     atomic_long rounds; /* waiter_wait calls returned */
     atomic_int claimed; /* conns waiter_wait handed the loop: none due */
     int up;
+    int lfd;  /* the test's listener, or -1 */
+    int peer; /* the test's end of the pipe's connection, or -1 */
 };
 
 static struct fixture fx;
@@ -203,6 +205,27 @@ static inline void
 tr_init(void)
 {
     cr_assert_eq(util_cond_init(&tr.cv), 0);
+}
+
+/* A test's start and end: no pipe, listener or connection yet; then
+ * whatever the test left of them is closed. */
+static inline void
+pipe_setup(void)
+{
+    tr_init();
+    fx.lfd = fx.peer = -1;
+}
+
+static inline void
+pipe_teardown(void)
+{
+    fx_down();
+    if (fx.peer >= 0) {
+        close(fx.peer);
+    }
+    if (fx.lfd >= 0) {
+        close(fx.lfd);
+    }
 }
 
 static inline void

@@ -23,27 +23,7 @@
 
 #include <stdlib.h>
 
-static int lfd = -1, peer = -1;
-
-static void
-setup(void)
-{
-    tr_init();
-}
-
-static void
-teardown(void)
-{
-    fx_down();
-    if (peer >= 0) {
-        close(peer);
-    }
-    if (lfd >= 0) {
-        close(lfd);
-    }
-}
-
-TestSuite(pipe, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(pipe, .init = pipe_setup, .fini = pipe_teardown, .timeout = 120);
 
 /* ---- a batch the test answers ---- */
 
@@ -183,23 +163,23 @@ send_batch(int proto)
 {
     long before = tr.dones;
 
-    if (lfd < 0) {
+    if (fx.lfd < 0) {
         int port;
 
-        lfd = fake_listen(&port, 8);
+        fx.lfd = fake_listen(&port, 8);
         fx_up(port, proto, 0);
     }
     for (int i = 0; i < BATCH; i++) {
         submit(&batch[i]);
     }
-    if (peer < 0) {
-        peer = fake_accept(lfd);
+    if (fx.peer < 0) {
+        fx.peer = fake_accept(fx.lfd);
         if (proto == 3) {
-            fake_expect(peer, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
-            fake_send(peer, "%1\r\n$6\r\nserver\r\n$5\r\nredis\r\n");
+            fake_expect(fx.peer, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+            fake_send(fx.peer, "%1\r\n$6\r\nserver\r\n$5\r\nredis\r\n");
         }
     }
-    fake_expect_bytes(peer, sc.wire, sc.wire_len);
+    fake_expect_bytes(fx.peer, sc.wire, sc.wire_len);
     return before;
 }
 
@@ -220,7 +200,7 @@ complete_at(size_t at)
 static void
 send_piece(size_t from, size_t to, long base)
 {
-    fake_send_bytes(peer, sc.stream + from, to - from);
+    fake_send_bytes(fx.peer, sc.stream + from, to - from);
     loop_sync();
     cr_assert_eq(replies_now() - base, complete_at(to),
                  "after %zu of %zu bytes: %ld replies handed over, %ld "
@@ -241,17 +221,24 @@ expect_batch_answered(long dones_before)
     }
 }
 
-Test(pipe, resp2_replies_byte_by_byte_reach_each_request_as_they_complete)
+/* The batch of proto, answered one byte at a time. */
+static void
+byte_by_byte(int proto)
 {
     long before, base;
 
-    script_resp2();
-    before = send_batch(2);
+    proto == 2 ? script_resp2() : script_resp3();
+    before = send_batch(proto);
     base = replies_now();
     for (size_t at = 0; at < sc.stream_len; at++) {
         send_piece(at, at + 1, base);
     }
     expect_batch_answered(before);
+}
+
+Test(pipe, resp2_replies_byte_by_byte_reach_each_request_as_they_complete)
+{
+    byte_by_byte(2);
     /* Tracking off: a fill is cached on its TTL alone, tracked as it
      * came. */
     cr_expect_eq(batch[4].tracked, 1);
@@ -259,15 +246,7 @@ Test(pipe, resp2_replies_byte_by_byte_reach_each_request_as_they_complete)
 
 Test(pipe, resp3_replies_byte_by_byte_skip_pushes_and_keep_attributes)
 {
-    long before, base;
-
-    script_resp3();
-    before = send_batch(3);
-    base = replies_now();
-    for (size_t at = 0; at < sc.stream_len; at++) {
-        send_piece(at, at + 1, base);
-    }
-    expect_batch_answered(before);
+    byte_by_byte(3);
     cr_expect_eq(batch[0].type[0], '$');
     cr_expect_eq(batch[0].attr_len[0], strlen(ATTR));
     cr_expect_eq(batch[0].type[1], '%');
@@ -298,9 +277,9 @@ Test(pipe, replies_split_in_two_at_every_point_reach_their_requests)
             expect_batch_answered(before);
         }
         fx_down();
-        close(peer);
-        close(lfd);
-        peer = lfd = -1;
+        close(fx.peer);
+        close(fx.lfd);
+        fx.peer = fx.lfd = -1;
     }
 }
 
@@ -563,7 +542,7 @@ send_pieces(const char *out, size_t len, unsigned *seed)
         size_t n = 1 + (size_t)rand_r(seed) % 96;
 
         n = n < len - at ? n : len - at;
-        fake_send_bytes(peer, out + at, n);
+        fake_send_bytes(fx.peer, out + at, n);
         at += n;
         if (rand_r(seed) % 16 == 0) {
             sched_yield();
@@ -595,8 +574,8 @@ many_clients(int proto)
     unsigned seed = 99;
     int port;
 
-    lfd = fake_listen(&port, 8);
-    sf.lfd = lfd;
+    fx.lfd = fake_listen(&port, 8);
+    sf.lfd = fx.lfd;
     cr_assert_eq(pthread_create(&sf.thread, NULL, stream_main, NULL), 0);
     fx_up(port, proto, 1); /* the stream's connection is the first */
     make_requests(proto, 4242u + (unsigned)proto);
@@ -609,17 +588,17 @@ many_clients(int proto)
         cr_assert_eq(
             pthread_create(&th[c], NULL, client_main, (void *)(intptr_t)c), 0);
     }
-    peer = fake_accept(lfd);
+    fx.peer = fake_accept(fx.lfd);
     if (proto == 3) {
-        fake_expect(peer, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
-        fake_send(peer, "%1\r\n$6\r\nserver\r\n$5\r\nredis\r\n");
+        fake_expect(fx.peer, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+        fake_send(fx.peer, "%1\r\n$6\r\nserver\r\n$5\r\nredis\r\n");
     }
     while (sv.user_cmds < total_cmds) {
         struct resp_command c;
         const char *raw;
         size_t raw_len;
 
-        fake_command(peer, &in, &c, &raw, &raw_len);
+        fake_command(fx.peer, &in, &c, &raw, &raw_len);
         if (proto == 3 && rand_r(&seed) % 8 == 0) {
             out_len += (size_t)snprintf(out + out_len, sizeof(out) - out_len,
                                         ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1"

@@ -23,24 +23,7 @@
 #include "base/backoff.h"
 #include "net/conn.h"
 
-static int lfd = -1;
-
-static void
-setup(void)
-{
-    tr_init();
-}
-
-static void
-teardown(void)
-{
-    fx_down();
-    if (lfd >= 0) {
-        close(lfd);
-    }
-}
-
-TestSuite(pipe_fail, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(pipe_fail, .init = pipe_setup, .fini = pipe_teardown, .timeout = 60);
 
 /* ---- the connection lost mid-pipeline ---- */
 
@@ -105,7 +88,7 @@ Test(pipe_fail, reset_fails_what_was_written_and_resends_what_was_not)
     struct pipe_stats ps;
 
     memset(big, 'v', sizeof(big));
-    lfd = fake_listen_rcvbuf(&port, 8, 4096);
+    fx.lfd = fake_listen_rcvbuf(&port, 8, 4096);
     fx_up(port, 2, 0);
     treq_init(&a, 0, 100, 0);
     treq_add(&a, cmd_of(line, sizeof(line), "ECHO", "a100", NULL),
@@ -131,7 +114,7 @@ Test(pipe_fail, reset_fails_what_was_written_and_resends_what_was_not)
 
     /* Redis reads A, B, C and the first SET, answers A, and stops
      * reading: the SETs after fill the socket buffers, E waits. */
-    peer = fake_accept(lfd);
+    peer = fake_accept(fx.lfd);
     fake_command(peer, &in1, &cmd, &raw, &raw_len);
     cr_assert(fake_arg_is(&cmd, 1, "a100"));
     fake_command(peer, &in1, &cmd, &raw, &raw_len);
@@ -146,7 +129,7 @@ Test(pipe_fail, reset_fails_what_was_written_and_resends_what_was_not)
     fake_reset(peer);
 
     /* The next connection: B again, then what was never written. */
-    peer = fake_accept(lfd);
+    peer = fake_accept(fx.lfd);
     fake_command(peer, &in2, &cmd, &raw, &raw_len);
     cr_assert(fake_arg_is(&cmd, 1, "b101"), "B is not the first resent");
     for (;;) {
@@ -211,7 +194,7 @@ Test(pipe_fail, retried_request_goes_once_more_and_no_more)
     char line[64];
     int port, peer;
 
-    lfd = fake_listen(&port, 8);
+    fx.lfd = fake_listen(&port, 8);
     fx_up(port, 2, 0);
     treq_init(&f, 0, 1, 0);
     f.u.retry = 1;
@@ -219,7 +202,7 @@ Test(pipe_fail, retried_request_goes_once_more_and_no_more)
     treq_add(&f, cmd_of(line, sizeof(line), "GET", "f1", NULL), "$1\r\nv\r\n");
     submit(&f);
     for (int conn = 0; conn < 2; conn++) {
-        peer = fake_accept(lfd);
+        peer = fake_accept(fx.lfd);
         fake_command(peer, &in, &cmd, &raw, &raw_len);
         cr_assert(fake_arg_is(&cmd, 0, "PTTL"));
         fake_command(peer, &in, &cmd, &raw, &raw_len);
@@ -240,8 +223,8 @@ Test(pipe_fail, retried_request_goes_once_more_and_no_more)
     cr_expect_eq(f.index[1], 0);
     /* Nothing waits: no third connection was opened. */
     loop_sync();
-    cr_expect_eq(poll(&(struct pollfd){.fd = lfd, .events = POLLIN}, 1, 0), 0,
-                 "a connection was opened for nothing");
+    cr_expect_eq(poll(&(struct pollfd){.fd = fx.lfd, .events = POLLIN}, 1, 0),
+                 0, "a connection was opened for nothing");
 }
 
 /* ---- the bounds ---- */
@@ -336,7 +319,7 @@ Test(pipe_fail, full_pipe_refuses_then_wakes_the_conn_at_half_room)
     void *item = NULL;
     int port, peer, cpeer;
 
-    lfd = fake_listen(&port, 8);
+    fx.lfd = fake_listen(&port, 8);
     fx_up(port, 2, 0);
     c = unit_conn(&test_kind, &cpeer);
     cr_assert_eq(waiter_attach(fx.w, c), 0);
@@ -364,7 +347,7 @@ Test(pipe_fail, full_pipe_refuses_then_wakes_the_conn_at_half_room)
     must.u.must = 1;
     cr_expect_eq(pipe_submit(fx.p, &must.u, 0, 0, err), PIPE_QUEUED);
 
-    peer = fake_accept(lfd);
+    peer = fake_accept(fx.lfd);
     for (int i = 0; i < PIPE_MAX_CMDS + 1; i++) {
         fake_command(peer, &in, &cmd, &raw, &raw_len);
         cr_assert(fake_arg_is(&cmd, 0, "PING"), "command %d", i);
