@@ -184,12 +184,13 @@ Test(resp_local, session_commands_count_by_their_kind)
 
 /* ---- HELLO ---- */
 
-/* Parses "HELLO ..." (words of line) with resp_local_hello. */
+/* Parses "HELLO ..." (words of line) with resp_local_hello. h points into
+ * the arguments, which stay until the next call. */
 static int
 hello(const char *line, struct resp_hello *h, const char **err)
 {
+    static struct resp_arg argv[16];
     struct resp_command c = arr(line);
-    struct resp_arg argv[16];
     struct resp_iter it;
     size_t n = 0;
 
