@@ -277,23 +277,28 @@ Test(resp_state, auth_without_a_password_configured_answers_as_redis)
     expect("AUTH a b c", "-ERR syntax error\r\n", STATE_NONE, 400);
 }
 
+#define WRONGPASS                                                              \
+    "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+
 Test(resp_state_auth, auth_lets_in_with_the_password_only)
 {
     cr_expect_eq(st.authed, 0);
-    expect("AUTH wrong",
-           "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
-           STATE_NONE, 401);
-    expect("AUTH s3cre",
-           "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
-           STATE_NONE, 401);
-    expect("AUTH s3cret0",
-           "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
-           STATE_NONE, 401);
+    expect("AUTH wrong", WRONGPASS, STATE_NONE, 401);
+    expect("AUTH s3cre", WRONGPASS, STATE_NONE, 401);
     cr_expect_eq(st.authed, 0);
-    cr_expect_eq(atomic_load(&px.metrics.auth_failures[METRICS_RESP]), 3);
+    cr_expect_eq(atomic_load(&px.metrics.auth_failures[METRICS_RESP]), 2);
     expect("AUTH s3cret", OK, STATE_AUTHED, 200);
     cr_expect_eq(st.authed, 1);
     expect("AUTH anyone s3cret", OK, STATE_AUTHED, 200);
+    cr_expect_eq(atomic_load(&px.metrics.auth_failures[METRICS_RESP]), 2);
+}
+
+Test(resp_state_auth, third_wrong_password_closes_the_connection)
+{
+    expect("AUTH s3cret0", WRONGPASS, STATE_NONE, 401);
+    expect("AUTH S3CRET", WRONGPASS, STATE_NONE, 401);
+    expect("AUTH default s3cre", WRONGPASS, STATE_CLOSE, 401);
+    cr_expect_eq(st.authed, 0);
     cr_expect_eq(atomic_load(&px.metrics.auth_failures[METRICS_RESP]), 3);
 }
 
