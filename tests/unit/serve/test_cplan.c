@@ -660,3 +660,28 @@ Test(cplan, keyless_command_goes_to_node_minus_1_when_no_master_is_known)
     expect_part(&pl, 0, -1, NULL);
     cplan_free(&pl);
 }
+
+Test(cplan, keyspace_command_with_no_master_known_is_not_answered_without_redis)
+{
+    /* Until the map is known, these must fail (a part on node -1: the
+     * router answers that the map is not known), not be answered by the
+     * merge from no parts at all: DBSIZE 0, KEYS none, FLUSHALL +OK
+     * having flushed nothing, SCAN finished having seen no key. */
+    const char *const lines[] = {"DBSIZE", "KEYS *", "FLUSHALL", "RANDOMKEY",
+                                 "SCAN 0"};
+
+    fm.known = 0;
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        struct cplan pl;
+
+        make(&pl, lines[i], 0, 0);
+        cr_expect_neq(pl.merge, CPLAN_LOCAL, "%s: answered by the proxy",
+                      lines[i]);
+        cr_expect_geq(pl.nparts, 1, "%s: no part, nothing asks Redis",
+                      lines[i]);
+        for (size_t k = 0; k < pl.nparts; k++) {
+            cr_expect_eq(pl.parts[k].node, -1, "%s", lines[i]);
+        }
+        cplan_free(&pl);
+    }
+}

@@ -781,3 +781,15 @@ Test(rcmd_state, complete_and_abandon_race_frees_every_record_once)
     cr_expect_gt(complete_first, 0, "no record was completed first");
     cr_expect_gt(abandon_first, 0, "no record was abandoned first");
 }
+
+Test(rcmd, read_outside_a_cluster_records_no_keys)
+{
+    /* rcmd.h: keys are "NULL when none matter: a read outside a
+     * cluster", and rcmd_command reads them "as `what` asks". */
+    struct rcmd *r = forward("MGET a b c", RCMD_KEYS_WRITES);
+
+    cr_expect_eq(r->nkeys, 0, "a read outside a cluster has %u keys", r->nkeys);
+    cr_expect_null(r->keys);
+    rcmd_free(r);
+    expect_no_records();
+}

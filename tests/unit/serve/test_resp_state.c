@@ -594,3 +594,27 @@ Test(resp_state_redis, select_checks_the_databases_redis_has)
     expect("SELECT 3", OK, STATE_DB, 200);
     expect("SELECT 4", "-ERR DB index is out of range\r\n", STATE_NONE, 400);
 }
+
+Test(resp_state, select_refuses_what_redis_does_not_read_as_an_integer)
+{
+    /* Redis's string2ll takes no sign but '-', no leading space, and no
+     * "-0"; strtoll takes all three. */
+    const char *const lines[] = {"SELECT +1", "SELECT ' 1'", "SELECT -0",
+                                 "SELECT '\t2'"};
+
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        expect(lines[i], "-ERR value is not an integer or out of range\r\n",
+               STATE_NONE, 400);
+    }
+    cr_expect_eq(st.db, 0);
+}
+
+Test(resp_state, client_setname_takes_a_long_name_as_redis_does)
+{
+    char line[300];
+
+    memset(line, 0, sizeof(line));
+    memcpy(line, "CLIENT SETNAME ", 15);
+    memset(line + 15, 'n', 200);
+    expect(line, OK, STATE_NONE, 200);
+}
