@@ -2,8 +2,10 @@
  * unit_helpers: what unit tests of every layer share, header-only because
  * each tests/unit/<layer>/test_*.c is its own binary (the Makefile puts
  * tests/unit on every one's include path): a sleep that a signal does not
- * cut short, free ports on 127.0.0.1, and a redis-server of the test's
- * own, started on one of them and waited for until it answers PING.
+ * cut short, free ports on 127.0.0.1, a conn on one end of a socketpair,
+ * and a redis-server of the test's own (plain or cluster-enabled, with
+ * the test's own arguments such as --requirepass), started on one of them
+ * and waited for until it answers, and its command table.
  */
 #ifndef RP_TEST_UNIT_HELPERS_H
 #define RP_TEST_UNIT_HELPERS_H
@@ -20,6 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+
+#include "base/config.h"
+#include "base/util.h"
+#include "net/conn.h"
+#include "upstream/commands.h"
 
 #define UNIT_MAX_PORTS 4
 
@@ -69,18 +76,40 @@ unit_free_port(void)
     return port;
 }
 
+/* A conn of kind on one end of a fresh socketpair (non-blocking, as the
+ * accept loop makes it), counted open in kind's budget, not attached to a
+ * waiter; *peer gets the other end (blocking). */
+static inline struct conn *
+unit_conn(const struct conn_kind *kind, int *peer)
+{
+    struct conn *c;
+    int sv[2];
+
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    cr_assert_eq(util_set_nonblock(sv[0]), 0);
+    c = conn_create(sv[0], kind);
+    cr_assert_not_null(c);
+    atomic_fetch_add(&kind->budget->open, 1);
+    *peer = sv[1];
+    return c;
+}
+
 /* A redis-server of the test's own on 127.0.0.1. */
 struct unit_redis {
     pid_t pid;         /* 0 when none runs */
     int port;          /* its client port */
     char dir[64];      /* its --dir, made for it; removed by unit_redis_stop */
-    redisContext *ctx; /* a connection it answered PING on */
+    redisContext *ctx; /* a connection it answered on (not authenticated
+                          when it was started with --requirepass) */
 };
 
-/* A connection once pid answers PING on port (within 5 s), or NULL if it
- * exits (its port was taken) or never does. */
+#define UNIT_REDIS_EXTRA_MAX 16 /* extra arguments unit_redis_start takes */
+
+/* A connection once pid answers on port (within 5 s), or NULL if it
+ * exits (its port was taken) or never does. Any reply counts: with
+ * --requirepass PING gets -NOAUTH. */
 static inline redisContext *
-unit_redis_await_ping(pid_t pid, int port)
+unit_redis_await(pid_t pid, int port)
 {
     for (int i = 0; i < 500; i++) {
         struct timeval tv = {2, 0};
@@ -89,12 +118,11 @@ unit_redis_await_ping(pid_t pid, int port)
 
         if (c != NULL && !c->err) {
             r = redisCommand(c, "PING");
-            if (r != NULL && r->type == REDIS_REPLY_STATUS) {
+            if (r != NULL) {
                 freeReplyObject(r);
                 return c;
             }
         }
-        freeReplyObject(r);
         redisFree(c);
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             return NULL;
@@ -112,13 +140,45 @@ unit_redis_conf(char *conf, size_t cap, const char *dir, int port)
 }
 
 /* Runs redis-server in a child that dies with the test: nothing saved,
- * in cluster mode its bus on bus and its nodes file in dir. */
+ * in cluster mode its bus on bus and its nodes file in dir, then the
+ * arguments in extra (NULL-terminated; NULL for none). */
 static inline pid_t
-unit_redis_spawn(const char *dir, int port, int cluster, int bus)
+unit_redis_spawn(const char *dir, int port, int cluster, int bus,
+                 const char *const *extra)
 {
+    const char *argv[UNIT_REDIS_EXTRA_MAX + 20];
     char p[16], b[16], conf[128];
-    pid_t pid = fork();
+    int argc = 0;
+    pid_t pid;
 
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(b, sizeof(b), "%d", bus);
+    unit_redis_conf(conf, sizeof(conf), dir, port);
+    argv[argc++] = "redis-server";
+    argv[argc++] = "--port";
+    argv[argc++] = p;
+    argv[argc++] = "--bind";
+    argv[argc++] = "127.0.0.1";
+    argv[argc++] = "--save";
+    argv[argc++] = "";
+    argv[argc++] = "--appendonly";
+    argv[argc++] = "no";
+    argv[argc++] = "--dir";
+    argv[argc++] = dir;
+    if (cluster) {
+        argv[argc++] = "--cluster-enabled";
+        argv[argc++] = "yes";
+        argv[argc++] = "--cluster-port";
+        argv[argc++] = b;
+        argv[argc++] = "--cluster-config-file";
+        argv[argc++] = conf;
+    }
+    for (int i = 0; extra != NULL && extra[i] != NULL; i++) {
+        cr_assert_lt(i, UNIT_REDIS_EXTRA_MAX);
+        argv[argc++] = extra[i];
+    }
+    argv[argc] = NULL;
+    pid = fork();
     cr_assert_geq(pid, 0);
     if (pid > 0) {
         return pid;
@@ -127,30 +187,19 @@ unit_redis_spawn(const char *dir, int port, int cluster, int bus)
     if (freopen("/dev/null", "w", stdout) == NULL) {
         _exit(126);
     }
-    snprintf(p, sizeof(p), "%d", port);
-    snprintf(b, sizeof(b), "%d", bus);
-    unit_redis_conf(conf, sizeof(conf), dir, port);
-    if (cluster) {
-        execlp("redis-server", "redis-server", "--port", p, "--bind",
-               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
-               "--cluster-enabled", "yes", "--cluster-port", b,
-               "--cluster-config-file", conf, (char *)NULL);
-    } else {
-        execlp("redis-server", "redis-server", "--port", p, "--bind",
-               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
-               (char *)NULL);
-    }
+    execvp("redis-server", (char *const *)argv);
     _exit(127);
 }
 
 /*
- * Starts a redis-server (cluster: cluster-enabled, one node, no slots) on
- * a free port and waits until it answers PING, trying up to three ports
- * when one is taken meanwhile; fails the test when it does not start.
- * Stop it with unit_redis_stop.
+ * Starts a redis-server (cluster: cluster-enabled, one node, no slots;
+ * extra: more arguments, NULL-terminated, or NULL) on a free port and
+ * waits until it answers, trying up to three ports when one is taken
+ * meanwhile; fails the test when it does not start. Stop it with
+ * unit_redis_stop.
  */
 static inline void
-unit_redis_start(struct unit_redis *r, int cluster)
+unit_redis_start(struct unit_redis *r, int cluster, const char *const *extra)
 {
     char conf[128];
 
@@ -163,8 +212,8 @@ unit_redis_start(struct unit_redis *r, int cluster)
         pid_t pid;
 
         unit_free_ports(ports, 2);
-        pid = unit_redis_spawn(r->dir, ports[0], cluster, ports[1]);
-        if ((r->ctx = unit_redis_await_ping(pid, ports[0])) != NULL) {
+        pid = unit_redis_spawn(r->dir, ports[0], cluster, ports[1], extra);
+        if ((r->ctx = unit_redis_await(pid, ports[0])) != NULL) {
             r->pid = pid;
             r->port = ports[0];
             return;
@@ -196,6 +245,33 @@ unit_redis_stop(struct unit_redis *r)
     unit_redis_conf(conf, sizeof(conf), r->dir, r->port);
     unlink(conf);
     rmdir(r->dir);
+}
+
+/* The command table of r's server, read with COMMAND on a connection of
+ * its own (timeouts 1 s); fails the test when it cannot be. Free it with
+ * commands_destroy. */
+static inline struct commands *
+unit_redis_commands(const struct unit_redis *r)
+{
+    static struct config cfg;
+    static struct config_ref ref;
+    struct redis_target t;
+    struct commands *cmds;
+    char err[REDIS_ERR_MAX];
+    long n;
+
+    config_defaults(&cfg);
+    atomic_init(&ref.cur, &cfg);
+    t = (struct redis_target){.host = "127.0.0.1",
+                              .port = r->port,
+                              .user = "",
+                              .password = "",
+                              .cfg = &ref};
+    cmds = commands_create();
+    cr_assert_not_null(cmds);
+    n = commands_load(cmds, &t, err);
+    cr_assert_gt(n, 200, "commands_load: %ld (%s)", n, n < 0 ? err : "");
+    return cmds;
 }
 
 #endif

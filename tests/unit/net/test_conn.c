@@ -23,6 +23,7 @@
 
 #include "base/util.h"
 #include "net/conn.h"
+#include "unit_helpers.h"
 
 static atomic_int proto_released;
 
@@ -42,16 +43,7 @@ static struct conn_kind kind = {.ops = &test_ops, .budget = &budget};
 static struct conn *
 new_conn(int *peer)
 {
-    struct conn *c;
-    int sv[2];
-
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    cr_assert_eq(util_set_nonblock(sv[0]), 0);
-    c = conn_create(sv[0], &kind);
-    cr_assert_not_null(c);
-    atomic_fetch_add(&budget.open, 1);
-    *peer = sv[1];
-    return c;
+    return unit_conn(&kind, peer);
 }
 
 static char

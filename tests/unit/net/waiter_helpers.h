@@ -86,16 +86,7 @@ teardown(struct fixture *f)
 static inline struct conn *
 new_detached(struct fixture *f, enum kind kind, int *peer)
 {
-    struct conn *c;
-    int sv[2];
-
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    cr_assert_eq(util_set_nonblock(sv[0]), 0);
-    c = conn_create(sv[0], &f->kinds[kind]);
-    cr_assert_not_null(c);
-    atomic_fetch_add(&f->budget.open, 1);
-    *peer = sv[1];
-    return c;
+    return unit_conn(&f->kinds[kind], peer);
 }
 
 /* A conn attached to the waiter, owned by the test (RUNNING). */

@@ -27,7 +27,7 @@ static struct unit_redis server;
 static void
 setup(void)
 {
-    unit_redis_start(&server, 1);
+    unit_redis_start(&server, 1, NULL);
 }
 
 static void

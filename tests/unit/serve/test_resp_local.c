@@ -13,49 +13,9 @@
 #include "proto/resp.h"
 #include "serve/resp_local.h"
 
+#include "cmd_helpers.h"
+
 TestSuite(resp_local);
-
-static char buf[1 << 16];
-static struct resp_arg words[RESP_MAX_INLINE_ARGS];
-
-/* Parses an inline line (words split on spaces). */
-static struct resp_command
-inl(const char *line)
-{
-    struct resp_parser ps;
-    struct resp_command cmd;
-    const char *err;
-    size_t n = (size_t)snprintf(buf, sizeof(buf), "%s\r\n", line);
-
-    resp_parser_init(&ps, 1 << 20, words);
-    cr_assert_eq(resp_parser_feed(&ps, buf, n, &cmd, &err), RESP_OK, "%s",
-                 line);
-    return cmd;
-}
-
-/* Parses the same words sent as a RESP array. */
-static struct resp_command
-arr(const char *line)
-{
-    struct resp_command cmd;
-    char copy[4096], *save = NULL, *tok;
-    const char *argv[256];
-    const char *err;
-    size_t argc = 0, n;
-
-    snprintf(copy, sizeof(copy), "%s", line);
-    for (tok = strtok_r(copy, " ", &save); tok != NULL && argc < 256;
-         tok = strtok_r(NULL, " ", &save)) {
-        argv[argc++] = tok;
-    }
-    n = (size_t)snprintf(buf, sizeof(buf), "*%zu\r\n", argc);
-    for (size_t i = 0; i < argc; i++) {
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "$%zu\r\n%s\r\n",
-                              strlen(argv[i]), argv[i]);
-    }
-    cr_assert_eq(resp_parse(buf, n, 1 << 20, &cmd, &err), RESP_OK, "%s", line);
-    return cmd;
-}
 
 /* ---- the proxy's own commands ---- */
 
@@ -224,16 +184,17 @@ Test(resp_local, session_commands_count_by_their_kind)
 
 /* ---- HELLO ---- */
 
-/* Parses "HELLO ..." (words of line) with resp_local_hello. */
+/* Parses "HELLO ..." (words of line) with resp_local_hello. h points into
+ * the arguments, which stay until the next call. */
 static int
 hello(const char *line, struct resp_hello *h, const char **err)
 {
+    static struct resp_arg argv[16];
     struct resp_command c = arr(line);
-    struct resp_arg argv[16];
     struct resp_iter it;
     size_t n = 0;
 
-    resp_iter_init(&it, &c, buf);
+    resp_iter_init(&it, &c, cmd_buf);
     while (n < 16 && resp_iter_next(&it, &argv[n])) {
         n++;
     }

@@ -4,11 +4,11 @@
  * calls); header-only because each tests/unit/upstream/test_*.c is its
  * own binary.
  *
- * Two kinds of peer: a real redis-server started per test (redis_server.h)
+ * Two kinds of peer: a real redis-server started per test (unit_helpers.h)
  * and a fake one, a listening socket on a free loopback port that the test
- * accepts on and answers (or not) byte by byte. Every wait is bounded
- * (5 s), so a broken rconn fails a test instead of hanging it; the bounds
- * only limit how long a failure takes to show.
+ * accepts on and answers (or not) byte by byte (peer_helpers.h). Every wait is
+ * bounded (5 s), so a broken rconn fails a test instead of hanging it; the
+ * bounds only limit how long a failure takes to show.
  */
 #ifndef RP_TEST_RCONN_HELPERS_H
 #define RP_TEST_RCONN_HELPERS_H
@@ -25,12 +25,11 @@
 #include "base/config.h"
 #include "base/util.h"
 #include "proto/resp.h"
-#include "redis_server.h"
+#include "peer_helpers.h"
+#include "unit_helpers.h"
 #include "upstream/rconn.h"
 
-#define WAIT_MS 5000
-
-static pid_t server_pid;
+static struct unit_redis server;
 static int server_port;
 static struct config tcfg;
 static struct config_ref tref;
@@ -56,17 +55,20 @@ config_setup(void)
     atomic_init(&tref.cur, &tcfg);
 }
 
+/* Starts the test's redis-server (cluster: cluster-enabled) with the
+ * arguments in extra (NULL-terminated, or NULL). */
 static void
-start_server(const char *const *extra)
+start_server(int cluster, const char *const *extra)
 {
     config_setup();
-    server_pid = rs_start(extra, &server_port);
+    unit_redis_start(&server, cluster, extra);
+    server_port = server.port;
 }
 
 static void
 stop_server(void)
 {
-    rs_stop(server_pid);
+    unit_redis_stop(&server);
 }
 
 /* Opens rc to t with s, blocking; fails the test with the reason. */
@@ -108,19 +110,6 @@ client_id(struct rconn *rc)
     id = r->integer;
     freeReplyObject(r);
     return id;
-}
-
-/* Waits until rc's socket is ready for events (bounded). */
-static void
-wait_fd(int fd, short events)
-{
-    struct pollfd pfd = {.fd = fd, .events = events};
-    int n;
-
-    do {
-        n = poll(&pfd, 1, WAIT_MS);
-    } while (n < 0 && errno == EINTR);
-    cr_assert_eq(n, 1, "the socket did not become ready within %d ms", WAIT_MS);
 }
 
 /* Drives an open started with rconn_start by polling for what rconn_want
@@ -179,65 +168,6 @@ write_all(struct rconn *rc, const char *buf, size_t len)
             wait_fd(rc->fd, POLLOUT);
         }
     }
-}
-
-/* ---- a fake Redis: a listening socket the test answers on ---- */
-
-/* Listens on a free loopback port with the given backlog; returns the fd
- * and sets *port. */
-static int
-fake_listen(int *port, int backlog)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    cr_assert_geq(fd, 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(listen(fd, backlog), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-/* Accepts one connection (bounded). */
-static int
-fake_accept(int lfd)
-{
-    int fd;
-
-    wait_fd(lfd, POLLIN);
-    fd = accept(lfd, NULL, NULL);
-    cr_assert_geq(fd, 0, "accept: %s", strerror(errno));
-    return fd;
-}
-
-static void
-fake_send(int fd, const char *s)
-{
-    size_t len = strlen(s);
-
-    cr_assert_eq(send(fd, s, len, MSG_NOSIGNAL), (ssize_t)len);
-}
-
-/* Reads exactly what the fake's peer should have sent, and checks it. */
-static void
-fake_expect(int fd, const char *want)
-{
-    char buf[256];
-    size_t len = strlen(want), got = 0;
-
-    cr_assert_lt(len, sizeof(buf));
-    while (got < len) {
-        ssize_t n;
-
-        wait_fd(fd, POLLIN);
-        n = recv(fd, buf + got, len - got, 0);
-        cr_assert_gt(n, 0, "the fake's peer closed after %zu bytes", got);
-        got += (size_t)n;
-    }
-    cr_assert_arr_eq(buf, want, len, "got %.*s", (int)len, buf);
 }
 
 #endif

@@ -42,16 +42,8 @@ target(int port)
 static void
 setup(void)
 {
-    struct redis_target t;
-    char err[REDIS_ERR_MAX];
-    long n;
-
-    unit_redis_start(&server, 0);
-    t = target(server.port);
-    cmds = commands_create();
-    cr_assert_not_null(cmds);
-    n = commands_load(cmds, &t, err);
-    cr_assert_gt(n, 200, "commands_load: %ld (%s)", n, n < 0 ? err : "");
+    unit_redis_start(&server, 0, NULL);
+    cmds = unit_redis_commands(&server);
     table = commands_acquire(cmds);
 }
 

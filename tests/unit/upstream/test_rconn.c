@@ -14,7 +14,7 @@
 static void
 start_plain(void)
 {
-    start_server(NULL);
+    start_server(0, NULL);
 }
 
 static void
@@ -22,36 +22,18 @@ start_auth(void)
 {
     static const char *const extra[] = {"--requirepass", "s3cret", NULL};
 
-    start_server(extra);
+    start_server(0, extra);
 }
-
-static char cluster_file[64];
 
 static void
 start_cluster(void)
 {
-    static const char *extra[] = {"--cluster-enabled", "yes",
-                                  "--cluster-config-file", NULL, NULL};
-
-    snprintf(cluster_file, sizeof(cluster_file), "rconn-nodes-%d.conf",
-             (int)getpid());
-    extra[3] = cluster_file;
-    start_server(extra);
-}
-
-static void
-stop_cluster(void)
-{
-    char path[128];
-
-    stop_server();
-    snprintf(path, sizeof(path), "/tmp/%s", cluster_file);
-    unlink(path);
+    start_server(1, NULL);
 }
 
 TestSuite(rconn_open, .init = start_plain, .fini = stop_server, .timeout = 30);
 TestSuite(rconn_auth, .init = start_auth, .fini = stop_server, .timeout = 30);
-TestSuite(rconn_cluster, .init = start_cluster, .fini = stop_cluster,
+TestSuite(rconn_cluster, .init = start_cluster, .fini = stop_server,
           .timeout = 30);
 TestSuite(rconn_fail, .init = config_setup, .timeout = 30);
 
@@ -380,7 +362,7 @@ Test(rconn_cluster, every_part_in_one_handshake)
 
 Test(rconn_fail, connection_refused)
 {
-    int port = rs_free_port(); /* nothing listens there */
+    int port = unit_free_port(); /* nothing listens there */
     struct redis_target t = target_at(port, "", "", 0);
     struct rconn rc;
     char err[REDIS_ERR_MAX], want[REDIS_ERR_MAX];

@@ -17,7 +17,7 @@
 static void
 start_plain(void)
 {
-    start_server(NULL);
+    start_server(0, NULL);
 }
 
 TestSuite(rconn_io, .init = start_plain, .fini = stop_server, .timeout = 60);
