@@ -67,6 +67,10 @@ struct conn_ops {
      * (HTTP 503, RESP -ERR max number of clients reached); returns its
      * length in out[0..cap), 0 if it does not fit. */
     size_t (*busy)(char *out, size_t cap);
+    /* The bytes of replies ready for c and not yet in its output (answers
+     * waiting their turn): counted with the output against max_output
+     * while the output is full. May be NULL. */
+    size_t (*held)(const struct conn *c);
     /* c is being destroyed: release the protocol's state (c->proto). May
      * be NULL. */
     void (*release)(struct conn *c);

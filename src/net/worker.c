@@ -104,7 +104,13 @@ serve_rounds(struct conn *c)
             return rc == CONN_IO_OK ? SERVE_CLOSE : SERVE_PARK;
         }
         if (conn_out_full(c)) {
-            return SERVE_PARK; /* back-pressure: wait until it is taken */
+            /* Back-pressure: wait until it is taken; answers that keep
+             * coming for it while it does not read count too. */
+            if (c->kind->ops->held != NULL &&
+                conn_output_check(c, c->kind->ops->held(c)) < 0) {
+                return SERVE_CLOSE;
+            }
+            return SERVE_PARK;
         }
         /* Requests the output held back have room now: answer them before
          * reading or parking, as no more bytes (and so no readiness) may

@@ -122,6 +122,9 @@ plan_every(struct cplan *pl, const struct cplan_map *m)
     if (alloc_parts(pl, (size_t)k) < 0) {
         return -1;
     }
+    if (k == 0) {
+        add_whole(pl, -1); /* no master known: the router answers so */
+    }
     for (i = 0; i < k; i++) {
         add_whole(pl, masters[i]);
     }
@@ -144,6 +147,10 @@ plan_scan(struct cplan *pl, const struct cplan_map *m,
 
     if (argc < 2 || argv[1].len == 0 || argv[1].len > 19) {
         return 1;
+    }
+    if (k == 0) {
+        pl->merge = CPLAN_ONE; /* no master known: the router answers so */
+        return alloc_parts(pl, 1) < 0 ? -1 : (add_whole(pl, -1), 0);
     }
     for (i = 0; i < argv[1].len; i++) {
         if (argv[1].p[i] < '0' || argv[1].p[i] > '9') {

@@ -38,6 +38,49 @@ rcmd_new(struct proxy *px, const struct conn *c, enum rcmd_kind kind,
     return r;
 }
 
+/* Drops a reference to h, and n bytes it no longer holds. */
+static void
+held_put(struct rheld *h, size_t n)
+{
+    if (h == NULL) {
+        return;
+    }
+    atomic_fetch_sub_explicit(&h->bytes, n, memory_order_relaxed);
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) == 1) {
+        free(h);
+    }
+}
+
+/* Completer: counts r's reply in its conn's held bytes, or drops it when
+ * that would be over max_output. */
+static void
+held_add(struct rcmd *r)
+{
+    struct rheld *h = r->held;
+    size_t n = r->reply_len + (r->entry != NULL ? r->entry->vlen : 0), total;
+    int64_t max;
+
+    if (h == NULL || n == 0) {
+        return;
+    }
+    max = atomic_load_explicit(h->max, memory_order_relaxed);
+    total = atomic_fetch_add_explicit(&h->bytes, n, memory_order_relaxed) + n;
+    if (max > 0 && total > (uint64_t)max) {
+        atomic_fetch_sub_explicit(&h->bytes, n, memory_order_relaxed);
+        atomic_store_explicit(&h->over, 1, memory_order_relaxed);
+        if (r->reply != r->inl) {
+            free(r->reply);
+        }
+        r->reply = NULL;
+        r->reply_len = 0;
+        cache_release(r->entry);
+        r->entry = NULL;
+        rcmd_fail(r, OUTCOME_ENOMEM, "over max_output");
+        return;
+    }
+    r->held_n = n;
+}
+
 void
 rcmd_free(struct rcmd *r)
 {
@@ -63,6 +106,7 @@ rcmd_free(struct rcmd *r)
     free(r->getkeys);
     free(r->keys);
     free(r->args);
+    held_put(r->held, r->held_n);
     atomic_fetch_sub_explicit(&r->px->records, 1, memory_order_relaxed);
     free(r);
 }
@@ -100,6 +144,7 @@ rcmd_complete(struct rcmd *r)
     struct waiter *w = r->px->waiter;
     uint32_t slot = r->slot, gen = r->gen;
 
+    held_add(r);
     if (atomic_exchange_explicit(&r->state, RCMD_DONE, memory_order_acq_rel) ==
         RCMD_ORPHAN) {
         rcmd_free(r);
@@ -132,6 +177,10 @@ rfifo_push(struct rfifo *f, struct rcmd *r)
     }
     f->tail = r;
     f->n++;
+    if (f->held != NULL && r->held == NULL) {
+        atomic_fetch_add_explicit(&f->held->refs, 1, memory_order_relaxed);
+        r->held = f->held;
+    }
     f->forwards += r->kind == RCMD_FORWARD;
     f->lookups += r->kind == RCMD_LOOKUP;
 }
@@ -162,6 +211,20 @@ rfifo_abandon_all(struct rfifo *f)
     while ((r = rfifo_pop(f)) != NULL) {
         rcmd_abandon(r);
     }
+    held_put(f->held, 0);
+    f->held = NULL;
+}
+
+int
+rfifo_limit(struct rfifo *f, const _Atomic int64_t *max)
+{
+    f->held = calloc(1, sizeof(*f->held));
+    if (f->held == NULL) {
+        return -1;
+    }
+    atomic_init(&f->held->refs, 1);
+    f->held->max = max;
+    return 0;
 }
 
 /* May w change any key (a write whose keys only Redis can tell, or a
@@ -225,6 +288,18 @@ rfifo_reads_keys_of(const struct rfifo *f, const struct rcmd *w)
         }
     }
     return 0;
+}
+
+size_t
+rfifo_held_bytes(const struct rfifo *f)
+{
+    if (f->held == NULL) {
+        return 0;
+    }
+    if (atomic_load_explicit(&f->held->over, memory_order_relaxed)) {
+        return (size_t)INT64_MAX;
+    }
+    return atomic_load_explicit(&f->held->bytes, memory_order_relaxed);
 }
 
 void
@@ -316,7 +391,12 @@ find_keys(struct rcmd *r, const struct resp_command *cmd, const char *raw,
     }
     r->nkeys = kw.n;
     r->keys_asked = k == 1 && (r->flags & CMD_WRITE);
-    (void)what;
+    if (!(what & RCMD_KEYS_ALL) && memchr(kw.wkey, 1, kw.n) == NULL) {
+        free(r->keys); /* a read outside a cluster: no key matters */
+        r->keys = NULL;
+        r->wkey = NULL;
+        r->nkeys = 0;
+    }
     return 0;
 }
 

@@ -82,9 +82,26 @@ struct rpart {
     uint8_t hdr_len;
 };
 
+/*
+ * The bytes of a conn's replies answered and not yet written to it,
+ * shared by the conn's fifo and its records (refcounted: a record may
+ * outlive its conn). The completer adds a reply's bytes as it completes
+ * it; past the conn's max_output it drops the reply and sets `over`
+ * instead, so that a client that never reads cannot make the proxy hold
+ * more than max_output for it, however fast Redis answers.
+ */
+struct rheld {
+    atomic_uint refs;
+    atomic_size_t bytes;
+    atomic_int over;
+    const _Atomic int64_t *max; /* the listener's max_output (0: no limit) */
+};
+
 struct rcmd {
-    struct rcmd *next; /* the conn's fifo; the owner's */
-    _Atomic int state; /* enum rcmd_state */
+    struct rcmd *next;  /* the conn's fifo; the owner's */
+    struct rheld *held; /* its conn's held bytes (a reference), or NULL */
+    size_t held_n;      /* what it added there */
+    _Atomic int state;  /* enum rcmd_state */
     struct proxy *px;
     uint32_t slot, gen;  /* the conn to wake (waiter_wake) */
     uint32_t token;      /* which of a node's pipelines it goes on: its
@@ -143,6 +160,7 @@ struct rcmd {
 /* The records of one conn, in request order. The owner's. */
 struct rfifo {
     struct rcmd *head, *tail;
+    struct rheld *held; /* set by rfifo_limit, or NULL */
     size_t n;
     size_t forwards; /* RCMD_FORWARD records in it */
     size_t lookups;  /* RCMD_LOOKUP records in it */
@@ -236,6 +254,15 @@ void rfifo_abandon_all(struct rfifo *f);
  */
 int rfifo_writes_key(const struct rfifo *f, const char *key, size_t klen);
 int rfifo_reads_keys_of(const struct rfifo *f, const struct rcmd *w);
+
+/* Counts the replies f's records hold against max (a listener's
+ * max_output; struct rheld). Returns 0, or -1 when out of memory. */
+int rfifo_limit(struct rfifo *f, const _Atomic int64_t *max);
+
+/* The bytes of the replies ready in f and not yet written to the client
+ * (what max_output counts besides the output queue); INT64_MAX once a
+ * reply was dropped for being over. */
+size_t rfifo_held_bytes(const struct rfifo *f);
 
 /* Sets c's waiting state from f: waiting while records are held, with the
  * head's deadline when it still waits. */

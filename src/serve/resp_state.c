@@ -5,6 +5,7 @@
 #include "serve/resp_state.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,6 @@
 #include "upstream/commands.h"
 #include "upstream/nodes.h"
 
-#define ANSWER_MAX 2048 /* the longest answer built here (CLIENT INFO) */
-
 void
 resp_state_init(struct resp_state *s, struct proxy *px)
 {
@@ -31,6 +30,29 @@ resp_state_init(struct resp_state *s, struct proxy *px)
     s->db = nodes_is_cluster(px->nodes) ? 0 : proxy_cfg(px)->redis_db;
     s->id = (uint64_t)atomic_fetch_add(&px->client_ids, 1) + 1;
     s->since_ms = util_now_ms();
+}
+
+void
+resp_state_reset(struct resp_state *s, struct proxy *px)
+{
+    uint64_t id = s->id;
+    int64_t since = s->since_ms;
+    struct guard g = s->guard; /* RESET does not forgive wrong passwords */
+
+    resp_state_free(s);
+    resp_state_init(s, px);
+    s->id = id;
+    s->since_ms = since;
+    s->guard = g;
+}
+
+void
+resp_state_free(struct resp_state *s)
+{
+    free(s->name);
+    free(s->lib_name);
+    free(s->lib_ver);
+    memset(s, 0, sizeof(*s));
 }
 
 int
@@ -43,13 +65,48 @@ resp_state_databases(struct proxy *px)
     return n > 0 ? n : 16;
 }
 
-/* An answer being built. */
+/* An answer being built (heap, grown as it is written). */
 struct ans {
-    char buf[ANSWER_MAX];
-    size_t len;
+    char *buf;
+    size_t len, cap;
     int status;
     int close; /* close the conn after the answer */
+    int oom;   /* out of memory: the answer is incomplete */
 };
+
+/* Room for n more bytes and a NUL in a. Returns 0 or -1. */
+static int
+room(struct ans *a, size_t n)
+{
+    char *p;
+    size_t cap = a->cap > 0 ? a->cap : 256;
+
+    if (a->oom) {
+        return -1;
+    }
+    while (cap - a->len < n + 1) {
+        cap *= 2;
+    }
+    if (cap != a->cap) {
+        p = realloc(a->buf, cap);
+        if (p == NULL) {
+            a->oom = 1;
+            return -1;
+        }
+        a->buf = p;
+        a->cap = cap;
+    }
+    return 0;
+}
+
+static void
+put(struct ans *a, const char *p, size_t n)
+{
+    if (room(a, n) == 0) {
+        memcpy(a->buf + a->len, p, n);
+        a->len += n;
+    }
+}
 
 static void add(struct ans *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -61,13 +118,15 @@ add(struct ans *a, const char *fmt, ...)
     int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(a->buf + a->len, sizeof(a->buf) - a->len, fmt, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n > 0) {
-        a->len += (size_t)n < sizeof(a->buf) - a->len
-                      ? (size_t)n
-                      : sizeof(a->buf) - 1 - a->len;
+    if (n < 0 || room(a, (size_t)n) < 0) {
+        return;
     }
+    va_start(ap, fmt);
+    vsnprintf(a->buf + a->len, a->cap - a->len, fmt, ap);
+    va_end(ap);
+    a->len += (size_t)n;
 }
 
 static void
@@ -82,11 +141,8 @@ static void
 bulk(struct ans *a, const char *p, size_t n)
 {
     add(a, "$%zu\r\n", n);
-    if (sizeof(a->buf) - a->len > n + 2) {
-        memcpy(a->buf + a->len, p, n);
-        a->len += n;
-        add(a, "\r\n");
-    }
+    put(a, p, n);
+    add(a, "\r\n");
 }
 
 static void
@@ -113,19 +169,39 @@ arity(struct ans *a, const char *name)
     error(a, 400, msg);
 }
 
-/* A decimal integer, all of a (Redis's string2ll). */
+/* A decimal integer, all of a, read as Redis's string2ll does: an
+ * optional '-', digits with no leading zero, no "-0", no sign '+', no
+ * space, within a long long. */
 static int
 integer(const struct resp_arg *a, long long *v)
 {
-    char tmp[24], *end;
+    unsigned long long u = 0, lim;
+    size_t i = 0;
+    int neg = 0;
 
-    if (a->len == 0 || a->len >= sizeof(tmp)) {
+    if (a->len == 1 && a->p[0] == '0') {
+        *v = 0;
+        return 0;
+    }
+    if (a->len > 0 && a->p[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (i >= a->len || a->p[i] < '1' || a->p[i] > '9') {
         return -1;
     }
-    memcpy(tmp, a->p, a->len);
-    tmp[a->len] = '\0';
-    *v = strtoll(tmp, &end, 10);
-    return *end == '\0' && !(tmp[0] == '0' && a->len > 1) ? 0 : -1;
+    lim =
+        neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+    for (; i < a->len; i++) {
+        unsigned d = (unsigned)(a->p[i] - '0');
+
+        if (a->p[i] < '0' || a->p[i] > '9' || u > (lim - d) / 10) {
+            return -1;
+        }
+        u = u * 10 + d;
+    }
+    *v = neg ? (long long)(0 - u) : (long long)u;
+    return 0;
 }
 
 /* ---- AUTH and HELLO ---- */
@@ -211,14 +287,33 @@ name_ok(const struct resp_arg *v)
             return 0;
         }
     }
-    return v->len < RESP_STATE_NAME_MAX;
+    return 1;
 }
 
+/* Replaces *to with a copy of v (an empty v: none). */
 static void
-keep(char *to, const struct resp_arg *v)
+keep(struct ans *a, char **to, const struct resp_arg *v)
 {
-    memcpy(to, v->p, v->len);
-    to[v->len] = '\0';
+    char *p = NULL;
+
+    if (v->len > 0) {
+        p = malloc(v->len + 1);
+        if (p == NULL) {
+            a->oom = 1;
+            return;
+        }
+        memcpy(p, v->p, v->len);
+        p[v->len] = '\0';
+    }
+    free(*to);
+    *to = p;
+}
+
+/* A kept name, "" when none. */
+static const char *
+str(const char *p)
+{
+    return p != NULL ? p : "";
 }
 
 static int
@@ -261,7 +356,7 @@ cmd_hello(struct proxy *px, struct resp_state *s, struct ans *a,
                   "or special characters.");
             return effect;
         }
-        keep(s->name, h.name);
+        keep(a, &s->name, h.name);
     }
     if (h.has_version) {
         s->proto = h.version;
@@ -335,8 +430,9 @@ addr_of(int fd, int local, char *out, size_t cap)
 static void
 client_info(const struct resp_state *s, const struct conn *c, struct ans *a)
 {
-    char line[1400], peer[64], local[64], flags[4];
-    int n = 0, len;
+    struct ans line = {0};
+    char peer[64], local[64], flags[4];
+    int n = 0;
 
     addr_of(c->fd, 0, peer, sizeof(peer));
     addr_of(c->fd, 1, local, sizeof(local));
@@ -350,26 +446,25 @@ client_info(const struct resp_state *s, const struct conn *c, struct ans *a)
         flags[n++] = 'N';
     }
     flags[n] = '\0';
-    len = snprintf(line, sizeof(line),
-                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=0 "
-                   "flags=%s db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 "
-                   "qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 obl=0 "
-                   "oll=0 omem=0 tot-mem=0 events=r cmd=client|info "
-                   "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
-                   (unsigned long long)s->id, peer, local, c->fd, s->name,
-                   (long long)((util_now_ms() - s->since_ms) / 1000), flags,
-                   s->db, CONN_RBUF, s->proto, s->lib_name, s->lib_ver);
-    if (len < 0 || (size_t)len >= sizeof(line)) {
-        len = (int)strlen(line);
-    }
-    if (s->proto == 3) {
-        add(a, "=%d\r\ntxt:", len + 4); /* a verbatim string */
-        memcpy(a->buf + a->len, line, (size_t)len);
-        a->len += (size_t)len;
+    add(&line,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=0 "
+        "flags=%s db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 "
+        "qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 obl=0 "
+        "oll=0 omem=0 tot-mem=0 events=r cmd=client|info "
+        "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
+        (unsigned long long)s->id, peer, local, c->fd, str(s->name),
+        (long long)((util_now_ms() - s->since_ms) / 1000), flags, s->db,
+        CONN_RBUF, s->proto, str(s->lib_name), str(s->lib_ver));
+    if (line.oom) {
+        a->oom = 1;
+    } else if (s->proto == 3) {
+        add(a, "=%zu\r\ntxt:", line.len + 4); /* a verbatim string */
+        put(a, line.buf, line.len);
         add(a, "\r\n");
     } else {
-        bulk(a, line, (size_t)len);
+        bulk(a, line.buf, line.len);
     }
+    free(line.buf);
 }
 
 /* on|off (Redis's NO-EVICT / NO-TOUCH argument). */
@@ -401,7 +496,7 @@ cmd_client(struct resp_state *s, const struct conn *c, struct ans *a,
             add(a, ":%llu\r\n", (unsigned long long)s->id);
         } else if (is(sub, "INFO")) {
             client_info(s, c, a);
-        } else if (s->name[0] == '\0') {
+        } else if (s->name == NULL) {
             nil(a, s->proto);
         } else {
             bulk(a, s->name, strlen(s->name));
@@ -416,7 +511,7 @@ cmd_client(struct resp_state *s, const struct conn *c, struct ans *a,
                   "ERR Client names cannot contain spaces, newlines "
                   "or special characters.");
         } else {
-            keep(s->name, &argv[2]);
+            keep(a, &s->name, &argv[2]);
             add(a, "+OK\r\n");
         }
         return STATE_NONE;
@@ -439,7 +534,8 @@ cmd_client(struct resp_state *s, const struct conn *c, struct ans *a,
                      (int)argv[2].len, argv[2].p);
             error(a, 400, msg);
         } else {
-            keep(is(&argv[2], "lib-name") ? s->lib_name : s->lib_ver, &argv[3]);
+            keep(a, is(&argv[2], "lib-name") ? &s->lib_name : &s->lib_ver,
+                 &argv[3]);
             add(a, "+OK\r\n");
         }
         return STATE_NONE;
@@ -468,39 +564,32 @@ resp_state_answer(struct proxy *px, struct conn *c, struct resp_state *s,
                   const struct resp_arg *argv, size_t argc, char **out,
                   size_t *out_len, int *status)
 {
-    struct ans *a = malloc(sizeof(*a));
+    struct ans a = {0};
     int effect = STATE_NONE;
 
-    if (a == NULL) {
-        return -1;
-    }
-    a->len = 0;
-    a->status = 200;
-    a->close = 0;
+    a.status = 200;
     if (is(&argv[0], "AUTH")) {
-        effect = cmd_auth(px, s, a, argv, argc);
+        effect = cmd_auth(px, s, &a, argv, argc);
     } else if (is(&argv[0], "HELLO")) {
-        effect = cmd_hello(px, s, a, argv, argc);
+        effect = cmd_hello(px, s, &a, argv, argc);
     } else if (is(&argv[0], "SELECT")) {
-        effect = cmd_select(px, s, a, argv, argc);
+        effect = cmd_select(px, s, &a, argv, argc);
     } else if (is(&argv[0], "RESET")) {
-        uint64_t id = s->id;
-        int64_t since = s->since_ms;
-
-        resp_state_init(s, px);
-        s->id = id;
-        s->since_ms = since;
-        add(a, "+RESET\r\n");
+        resp_state_reset(s, px);
+        add(&a, "+RESET\r\n");
         effect = STATE_RESET;
     } else {
-        effect = cmd_client(s, c, a, argv, argc);
+        effect = cmd_client(s, c, &a, argv, argc);
     }
-    if (a->close) {
+    if (a.oom) {
+        free(a.buf);
+        return -1;
+    }
+    if (a.close) {
         effect = STATE_CLOSE;
     }
-    *status = a->status;
-    *out_len = a->len;
-    *out = (char *)a; /* the answer's bytes are at its start */
-    memmove(a, a->buf, a->len);
+    *status = a.status;
+    *out_len = a.len;
+    *out = a.buf;
     return effect;
 }

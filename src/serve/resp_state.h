@@ -20,8 +20,6 @@
 struct proxy;
 struct conn;
 
-#define RESP_STATE_NAME_MAX 128 /* CLIENT SETNAME and SETINFO values kept */
-
 struct resp_state {
     int authed;         /* AUTH passed, or none required when it opened
                            (guard_let_in decides) */
@@ -31,13 +29,20 @@ struct resp_state {
     uint64_t id;        /* the proxy's id for it (CLIENT ID) */
     int64_t since_ms;   /* connected at (CLIENT INFO age) */
     unsigned no_evict : 1, no_touch : 1;
-    char name[RESP_STATE_NAME_MAX];
-    char lib_name[RESP_STATE_NAME_MAX];
-    char lib_ver[RESP_STATE_NAME_MAX];
+    char *name;     /* CLIENT SETNAME / HELLO SETNAME (heap; NULL: none) */
+    char *lib_name; /* CLIENT SETINFO lib-name (heap; NULL: none) */
+    char *lib_ver;  /* CLIENT SETINFO lib-ver (heap; NULL: none) */
 };
 
 /* A new connection's state: RESP2, the configured database... */
 void resp_state_init(struct resp_state *s, struct proxy *px);
+
+/* RESET: s back to a new connection's, keeping its id, age and the wrong
+ * passwords counted (guard.h). */
+void resp_state_reset(struct resp_state *s, struct proxy *px);
+
+/* Frees what s holds (its names); s is then as after memset 0. */
+void resp_state_free(struct resp_state *s);
 
 /* What one of these answers did besides its reply. */
 enum resp_state_effect {

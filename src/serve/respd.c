@@ -196,6 +196,9 @@ drain(struct run *r)
     struct rfifo *f = &r->rc->fifo;
     struct rcmd *h;
 
+    if (conn_output_check(r->c, rfifo_held_bytes(f)) < 0) {
+        return -1; /* a reply was dropped: over max_output (rcmd.h) */
+    }
     while ((h = f->head) != NULL && !conn_out_full(r->c)) {
         struct account_req o = {
             .listener = METRICS_RESP,
@@ -543,12 +546,9 @@ open_session(struct run *r, int node)
 static void
 end_session(struct run *r)
 {
-    uint64_t id = r->rc->st.id;
-
     session_close(r->px, r->rc->session);
     r->rc->session = NULL;
-    resp_state_init(&r->rc->st, r->px);
-    r->rc->st.id = id;
+    resp_state_reset(&r->rc->st, r->px);
 }
 
 /* One command of a session. Returns 0, WAIT (a barrier: it must wait for
@@ -769,6 +769,10 @@ conn_state(struct proxy *px, struct conn *c)
     if (rc == NULL && (rc = calloc(1, sizeof(*rc))) != NULL) {
         resp_parser_init(&rc->ps, (size_t)proxy_cfg(px)->max_request, NULL);
         resp_state_init(&rc->st, px);
+        if (rfifo_limit(&rc->fifo, &c->kind->max_output) < 0) {
+            free(rc);
+            return NULL;
+        }
         c->proto = rc;
     }
     return rc;
@@ -886,6 +890,14 @@ serve(struct conn *c)
     return rc;
 }
 
+static size_t
+held(const struct conn *c)
+{
+    const struct respd_conn *rc = c->proto;
+
+    return rc != NULL ? rfifo_held_bytes(&rc->fifo) : 0;
+}
+
 static void
 release(struct conn *c)
 {
@@ -895,6 +907,7 @@ release(struct conn *c)
         rfifo_abandon_all(&rc->fifo);
         session_close(c->kind->ctx, rc->session);
         multi_wait_end(&rc->mw);
+        resp_state_free(&rc->st);
         free(rc);
         c->proto = NULL;
     }
@@ -915,5 +928,6 @@ const struct conn_ops respd_ops = {
     .serve = serve,
     .expired = NULL, /* no last word: Redis closes idle clients silently */
     .busy = busy,
+    .held = held,
     .release = release,
 };

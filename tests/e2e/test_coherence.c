@@ -350,7 +350,7 @@ kill_stream_then_set(const char *val)
      * scheduling delay later; a write inside that delay is the one window
      * docs/ARCHITECTURE.md's "What is not" names. Write once the proxy has
      * logged the loss: from then on the old value must never be served. */
-    cr_assert(h_await_log(&proxy, "invalidation stream lost", 2000),
+    cr_assert(h_await_log(&proxy, "invalidation stream lost", 5000),
               "the proxy never noticed its stream was killed");
     rep = redisCommand(c, "SET k %s", val);
     cr_assert(rep != NULL && rep->type == REDIS_REPLY_STATUS);

@@ -521,9 +521,9 @@ http_client(void *arg)
         for (int i = 0; i < HTTP_PER_ROUND; i++) {
             x = x * 1103515245u + 12345u;
             keys[i] = (int)((x >> 8) % HTTP_KEYS);
-            len += (size_t)snprintf(req + len, sizeof(req) - len,
-                                    "GET /hk:%d HTTP/1.1\r\nHost: x\r\n\r\n",
-                                    keys[i]);
+            len += (size_t)snprintf(
+                req + len, sizeof(req) - len,
+                "GET /hk:%d HTTP/1.1\r\nHost: localhost\r\n\r\n", keys[i]);
         }
         if (h_send(fd, req, len) != 0) {
             snprintf(c->fail, sizeof(c->fail), "client %d: send", c->id);

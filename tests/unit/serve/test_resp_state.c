@@ -106,6 +106,7 @@ setup_cluster(void)
 static void
 teardown(void)
 {
+    resp_state_free(&st);
     close(conn.fd);
     close(peer);
     nodes_destroy(px.nodes);
@@ -517,7 +518,7 @@ Test(resp_state, client_no_evict_and_no_touch_set_flags)
 
 /* ---- RESET ---- */
 
-Test(resp_state_auth, reset_forgets_everything_but_the_id)
+Test(resp_state_auth, reset_forgets_everything_but_the_id_and_guesses)
 {
     ask("AUTH s3cret");
     ask("HELLO 3 SETNAME n");
@@ -530,8 +531,8 @@ Test(resp_state_auth, reset_forgets_everything_but_the_id)
     cr_expect_eq(st.proto, 2);
     cr_expect_eq(st.db, 0);
     cr_expect_eq(st.authed, 0, "RESET keeps the client authenticated");
-    cr_expect_str_eq(st.name, "");
-    cr_expect_str_eq(st.lib_name, "");
+    cr_expect_null(st.name);
+    cr_expect_null(st.lib_name);
     cr_expect_eq(st.no_evict, 0);
     cr_expect_eq(st.no_touch, 0);
     cr_expect_eq(st.id, 1);
