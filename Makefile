@@ -33,7 +33,7 @@ REQUIRED_LDFLAGS  := -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 ALL_CPPFLAGS = $(REQUIRED_CPPFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = $(REQUIRED_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  = $(REQUIRED_LDFLAGS) $(LDFLAGS)
-LDLIBS   := -lhiredis -linih
+LDLIBS   := -lhiredis -linih -lssl -lcrypto
 
 LAYERS   := base proto net cache upstream serve
 SRCS     := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
@@ -76,7 +76,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libproxy.a
 $(E2E): $(E2E_SRCS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $(E2E_SRCS) $(ALL_LDFLAGS) \
-	    -lhiredis -lcriterion
+	    -lhiredis -lssl -lcrypto -lcriterion
 
 deps:
 	@bash tools/deps.sh
