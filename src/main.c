@@ -216,7 +216,7 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     struct listener ls[PROXY_KINDS];
     struct keeper *keeper = NULL;
     struct redis_target target;
-    char line[1536], err[REDIS_ERR_MAX];
+    char line[4096], err[REDIS_ERR_MAX];
     int nls = -1, i, rc = EXIT_RUNTIME;
     size_t conns;
     int running;
