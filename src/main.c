@@ -39,6 +39,7 @@
 #include "serve/proxy.h"
 #include "serve/respd.h"
 #include "serve/reload.h"
+#include "serve/tls_conf.h"
 #include "upstream/commands.h"
 #include "upstream/keeper.h"
 #include "upstream/nodes.h"
@@ -119,6 +120,25 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
     return -1;
 }
 
+/* Settings the Redis connections cannot honour yet are refused, never
+ * ignored: a proxy told to speak TLS to Redis must not send its password
+ * in clear. Returns 0, or -1 with the error in err. */
+static int
+not_wired(const struct config *cfg, char *err, size_t errlen)
+{
+    const char *from = config_from(cfg, "redis", "tls");
+
+    if (cfg->redis_tls) {
+        snprintf(err, errlen,
+                 "%s: [redis] tls: TLS towards Redis is not available in "
+                 "this build yet (the keys are checked, the connections do "
+                 "not use them)",
+                 *from != '\0' ? from : "defaults");
+        return -1;
+    }
+    return 0;
+}
+
 /* Blocks SIGINT, SIGTERM and SIGHUP in every thread (created later
  * inherit the mask) and returns a signalfd that becomes readable when one
  * arrives. */
@@ -157,13 +177,18 @@ kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
 /* Opens the listeners that are on into ls; returns how many, or -1. */
 static int
 open_listeners(const struct config *cfg, struct listener *ls,
-               struct conn_kind kinds[3])
+               struct conn_kind kinds[PROXY_KINDS])
 {
-    const int ports[3] = {cfg->http_port, cfg->resp_port, cfg->admin_port};
+    const int ports[PROXY_KINDS] = {
+        [PROXY_HTTP] = cfg->http_port,
+        [PROXY_RESP] = cfg->resp_port,
+        [PROXY_ADMIN] = cfg->admin_port,
+        [PROXY_RESP_TLS] = cfg->tls_port,
+    };
     char err[256];
     int i, n = 0;
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < PROXY_KINDS; i++) {
         if (ports[i] == 0) {
             continue;
         }
@@ -227,6 +252,7 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     kind_init(&px->kinds[PROXY_HTTP], &httpd_ops, px, &px->clients);
     kind_init(&px->kinds[PROXY_RESP], &respd_ops, px, &px->clients);
     kind_init(&px->kinds[PROXY_ADMIN], &admin_ops, px, &px->admins);
+    kind_init(&px->kinds[PROXY_RESP_TLS], &respd_ops, px, &px->clients);
     config_format_line(cfg, line, sizeof(line));
     log_info("msg=\"starting\" version=%s %s", PROXY_VERSION, line);
     reload_fd_limit(cfg);
@@ -286,11 +312,14 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     /* Serve with the invalidation stream in place when Redis is there. */
     nodes_wait_first(px->nodes,
                      cfg->connect_timeout_ms + cfg->command_timeout_ms);
-    log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d workers=%d "
-             "running=%d",
-             cfg->bind, cfg->http_port, cfg->resp_port ? cfg->bind : "off",
-             cfg->resp_port, cfg->admin_port ? cfg->bind : "off",
-             cfg->admin_port, cfg->workers, running);
+    log_info("msg=\"listening\" http=%s:%d%s resp=%s:%d resp_tls=%s:%d "
+             "admin=%s:%d%s workers=%d running=%d",
+             cfg->bind, cfg->http_port, cfg->http_tls ? "/tls" : "",
+             cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
+             cfg->tls_port ? cfg->bind : "off", cfg->tls_port,
+             cfg->admin_port ? cfg->bind : "off", cfg->admin_port,
+             cfg->admin_port && cfg->admin_tls ? "/tls" : "", cfg->workers,
+             running);
     sdnotify("READY=1"); /* systemd Type=notify; no-op without a manager */
     rc = serve_until_stopped(px, ls, nls, sig_fd, src) == 0 ? 0 : EXIT_RUNTIME;
     sdnotify("STOPPING=1");
@@ -330,7 +359,9 @@ main(int argc, char **argv)
     int test_only = 0, sig_fd;
     int rc = parse_args(argc, argv, &src, &sets, &test_only);
 
-    if (rc < 0 && reload_start(&px, &src, err, sizeof(err)) < 0) {
+    if (rc < 0 && (reload_start(&px, &src, err, sizeof(err)) < 0 ||
+                   tls_conf_start(&px, err, sizeof(err)) < 0 ||
+                   not_wired(proxy_cfg(&px), err, sizeof(err)) < 0)) {
         fprintf(stderr, "redis-proxy: %s\n", err);
         rc = EXIT_USAGE;
     }
@@ -357,6 +388,7 @@ main(int argc, char **argv)
     log_stop();
     close(sig_fd);
 done:
+    tls_conf_release(&px);
     reload_release(&px);
     free(sets);
     return rc;

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -201,24 +202,25 @@ ctx_note_cert(struct tls_ctx *ctx)
 {
     X509 *x = SSL_CTX_get0_certificate(ctx->ssl);
     char subject[160] = "";
-    struct tm tm;
-    time_t t;
+    BIGNUM *bn = NULL;
+    char *serial = NULL;
+    struct tm tm = {0};
 
     if (x == NULL) {
         return;
     }
     X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    serial = bn != NULL ? BN_bn2hex(bn) : NULL;
     if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
-        t = timegm(&tm);
-        ctx->not_after = (int64_t)t;
-        snprintf(ctx->describe, sizeof(ctx->describe),
-                 "subject=\"%s\" expires=%04d-%02d-%02dT%02d:%02d:%02dZ",
-                 subject, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec);
-    } else {
-        snprintf(ctx->describe, sizeof(ctx->describe), "subject=\"%s\"",
-                 subject);
+        ctx->not_after = (int64_t)timegm(&tm);
     }
+    snprintf(ctx->describe, sizeof(ctx->describe),
+             "subject=\"%s\" serial=%s expires=%04d-%02d-%02dT%02d:%02d:%02dZ",
+             subject, serial != NULL ? serial : "?", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    OPENSSL_free(serial);
+    BN_free(bn);
     ERR_clear_error();
 }
 

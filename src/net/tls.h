@@ -129,8 +129,9 @@ struct tls_ctx *tls_ctx_ref(struct tls_ctx *ctx);
  * Thread-safe. */
 void tls_ctx_release(struct tls_ctx *ctx);
 
-/* The certificate's subject and expiry, for logs ("subject=\"CN=...\"
- * expires=2027-01-31T10:00:00Z"; "" without a certificate), and its
+/* The certificate's subject, serial and expiry, for logs
+ * ("subject=\"/CN=...\" serial=1A2B... expires=2027-01-31T10:00:00Z"; ""
+ * without a certificate), and its
  * notAfter as Unix time (0 without one). Valid while ctx is. */
 const char *tls_ctx_describe(const struct tls_ctx *ctx);
 int64_t tls_ctx_not_after(const struct tls_ctx *ctx);

@@ -7,7 +7,6 @@
 #include "serve/http_conn.h"
 
 #include <stdio.h>
-#include <sys/socket.h>
 
 #include "base/util.h"
 #include "cache/cache.h"
@@ -223,7 +222,7 @@ http_conn_expired(struct conn *c)
     }
     n = http_canned(buf, sizeof(buf), 408);
     /* Best effort, one non-blocking send: the peer is not reading. */
-    (void)send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    conn_send_now(c, buf, n);
 }
 
 size_t

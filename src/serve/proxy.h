@@ -33,9 +33,18 @@ struct workq;
 struct waiter;
 struct worker_pool;
 struct reload_kept;
+struct tls_ctx;
 
-/* The listener kinds, in proxy.kinds. */
-enum proxy_kind { PROXY_HTTP, PROXY_RESP, PROXY_ADMIN, PROXY_KINDS };
+/* The listener kinds, in proxy.kinds. PROXY_RESP_TLS is tls_port (the RESP
+ * protocol over TLS); HTTP and admin speak TLS when [http] / [admin] tls
+ * say so (serve/tls_conf.h). */
+enum proxy_kind {
+    PROXY_HTTP,
+    PROXY_RESP,
+    PROXY_ADMIN,
+    PROXY_RESP_TLS,
+    PROXY_KINDS
+};
 
 struct proxy {
     struct config_ref cfg;       /* the settings now (proxy_cfg) */
@@ -52,7 +61,11 @@ struct proxy {
     struct conn_kind kinds[PROXY_KINDS]; /* each listener's protocol and
                                             timeouts */
     struct reload_kept *configs;         /* every published config (reload.h) */
-    struct metrics metrics; /* request counters, latency histograms */
+    struct conn_tls_stats tls_stats;     /* the TLS listeners' handshakes */
+    struct tls_ctx *redis_tls; /* the context of connections to Redis with
+                                  [redis] tls = on (serve/tls_conf.h); NULL
+                                  without */
+    struct metrics metrics;    /* request counters, latency histograms */
 };
 
 /* The settings now: a snapshot that stays valid (config.h). */

@@ -11,8 +11,10 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "cache/cache.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "serve/proxy.h"
+#include "serve/tls_conf.h"
 
 /* A published snapshot, kept until exit. */
 struct reload_kept {
@@ -122,18 +124,23 @@ reload_settings(struct proxy *px, const struct reload_source *src)
 {
     const struct config *cur = proxy_cfg(px);
     struct config *fresh = malloc(sizeof(*fresh)), *next;
+    struct tls_ctx *tls = NULL;
     char err[CONFIG_ERR_MAX];
     int restart = 0;
 
+    /* The certificates are read again whatever changed: a bad one fails
+     * the reload, and the running one stays. */
     if (fresh == NULL ||
         config_build(fresh, src->path, src->sets, src->nsets, err,
                      sizeof(err)) < 0 ||
+        tls_conf_prepare(cur, fresh, &tls, err, sizeof(err)) < 0 ||
         (next = kept_new(px)) == NULL) {
         log_error("msg=\"config reload failed; settings unchanged\" "
                   "error=\"%s\"",
                   fresh == NULL ? "out of memory" : err);
         atomic_fetch_add_explicit(&px->metrics.reloads_failed, 1,
                                   memory_order_relaxed);
+        tls_ctx_release(tls);
         free(fresh);
         return -1;
     }
@@ -144,6 +151,7 @@ reload_settings(struct proxy *px, const struct reload_source *src)
     free(fresh);
     atomic_store(&px->cfg.cur, next);
     push(px, cur, next);
+    tls_conf_install(px, tls);
     atomic_fetch_add_explicit(&px->metrics.reloads_ok, 1, memory_order_relaxed);
     log_info("msg=\"config reloaded\" path=%s restart_needed=%d",
              src->path != NULL ? src->path : "(defaults)", restart);
