@@ -3,6 +3,7 @@
 #   make test                 deps, -Werror build, unit + end-to-end tests
 #   make test-asan            the same tests under ASan+UBSan
 #   make test-tsan            end-to-end tests against a TSan proxy
+#   make test-clients         real client libraries (node-redis over TLS)
 #   make run                  start with ./proxy.ini (and a throwaway redis)
 #   make run-cluster          the same in front of a throwaway local Redis
 #                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
@@ -162,6 +163,17 @@ test-browser:
 	$(MAKE) --no-print-directory $(BUILD)/redis-proxy
 	npm ci --prefix tests/browser --no-audit --no-fund
 	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/browser/dashboard.test.mjs
+
+# Real client libraries against the proxy: node-redis 5 over TLS through
+# tls_port (pinned in tests/clients/package-lock.json). Debian's nodejs and
+# npm are installed only when node or npm is missing.
+.PHONY: test-clients
+test-clients:
+	@bash tools/deps.sh \
+	    $$(command -v node >/dev/null && command -v npm >/dev/null || echo nodejs npm)
+	$(MAKE) --no-print-directory $(BUILD)/redis-proxy
+	npm ci --prefix tests/clients --no-audit --no-fund
+	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/clients/tls.test.mjs
 
 run: $(BUILD)/redis-proxy
 	@bash tools/run.sh $(BUILD)/redis-proxy

@@ -6,12 +6,13 @@
 set -euo pipefail
 list_only=
 [ "${1:-}" = --missing ] && { list_only=1; shift; }
-# The tests also use redis-py (python3-redis), groff and man (the man page)
-# and systemd-analyze with /bin/kill (the unit); without them those three
-# tests skip or fail.
-pkgs=(build-essential libhiredis-dev libcriterion-dev libinih-dev
-      redis-server redis-tools python3-redis groff-base man-db systemd procps
-      "$@")
+# OpenSSL 3 (libssl-dev) is linked for TLS; the openssl command makes the
+# tests' certificates (tools/tls-certs.sh). The tests also use redis-py
+# (python3-redis), groff and man (the man page) and systemd-analyze with
+# /bin/kill (the unit); without them those three tests skip or fail.
+pkgs=(build-essential libhiredis-dev libcriterion-dev libinih-dev libssl-dev
+      openssl redis-server redis-tools python3-redis groff-base man-db systemd
+      procps "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
