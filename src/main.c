@@ -122,18 +122,21 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
 
 /* Settings the Redis connections cannot honour yet are refused, never
  * ignored: a proxy told to speak TLS to Redis must not send its password
- * in clear. Returns 0, or -1 with the error in err. */
+ * in clear, nor log in as another user than the one named. Returns 0, or
+ * -1 with the error in err. */
 static int
 not_wired(const struct config *cfg, char *err, size_t errlen)
 {
-    const char *from = config_from(cfg, "redis", "tls");
+    const char *key = cfg->redis_tls ? "tls" : "user";
+    const char *from = config_from(cfg, "redis", key);
 
-    if (cfg->redis_tls) {
+    if (cfg->redis_tls || cfg->redis_user[0] != '\0') {
         snprintf(err, errlen,
-                 "%s: [redis] tls: TLS towards Redis is not available in "
-                 "this build yet (the keys are checked, the connections do "
-                 "not use them)",
-                 *from != '\0' ? from : "defaults");
+                 "%s: [redis] %s: %s is not available in this build yet (the "
+                 "keys are checked, the connections to Redis do not use "
+                 "them)",
+                 *from != '\0' ? from : "defaults", key,
+                 cfg->redis_tls ? "TLS towards Redis" : "an ACL user");
         return -1;
     }
     return 0;

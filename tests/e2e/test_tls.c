@@ -8,9 +8,9 @@
  * client without one and one from an unknown CA refused, counted as
  * certificate failures), and optional; the configuration errors at start
  * naming the key and FILE:LINE (a missing file, a key that does not match
- * the certificate), -t reading the certificates too; [redis] tls checked
- * and refused until the Redis connections speak TLS, with the warning for
- * tls_verify = off.
+ * the certificate), -t reading the certificates too; [redis] tls and user
+ * checked and refused until the Redis connections use them, with the
+ * warning for tls_verify = off.
  */
 #include "harness.h"
 
@@ -332,7 +332,7 @@ Test(tls, valid_certificates_pass_the_test_config)
               "%s", out);
 }
 
-Test(tls, redis_tls_is_checked_and_refused_until_wired)
+Test(tls, redis_tls_and_user_are_checked_and_refused_until_wired)
 {
     char text[2048], out[OUT_CAP], path[64], want[256];
 
@@ -354,6 +354,15 @@ Test(tls, redis_tls_is_checked_and_refused_until_wired)
     cr_assert_eq(run_proxy(text, NULL, out, path), 2, "%s", out);
     snprintf(want, sizeof(want),
              "%s:4: [redis] tls_key_file: does not match the certificate",
+             path);
+    cr_assert(strstr(out, want) != NULL, "%s", out);
+    /* [redis] user: parsed, then refused too. */
+    cr_assert_eq(
+        run_proxy("[redis]\nuser = app\npassword = pw\n", NULL, out, path), 2,
+        "%s", out);
+    snprintf(want, sizeof(want),
+             "%s:2: [redis] user: an ACL user is not available in this "
+             "build yet",
              path);
     cr_assert(strstr(out, want) != NULL, "%s", out);
 }
