@@ -104,7 +104,9 @@ Test(tls, redis_cli_gets_from_the_cache_and_forwards_a_set)
     freeReplyObject(r);
     redisFree(rc);
     /* The plain RESP port serves beside it, from the same cache. */
-    cr_assert_eq(h_resp_get(h_proxy_resp_ctx(&proxy), "k", out, OUT_CAP), 1);
+    rc = h_proxy_resp_ctx(&proxy);
+    cr_assert_eq(h_resp_get(rc, "k", out, OUT_CAP), 1);
+    redisFree(rc);
     cr_assert_eq(h_await_metric(&proxy, P "tls_handshakes_total", 3, 2000), 3);
 }
 
