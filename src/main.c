@@ -172,6 +172,7 @@ kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
     k->ops = ops;
     k->ctx = px;
     k->budget = budget;
+    k->tls_stats = &px->tls_stats; /* k->tls: tls_conf_start, before */
     atomic_init(&k->idle_timeout_ms, cfg->idle_timeout_ms);
     atomic_init(&k->request_timeout_ms, cfg->request_timeout_ms);
     atomic_init(&k->send_timeout_ms, cfg->send_timeout_ms);

@@ -111,7 +111,9 @@ struct conn_kind {
                                            the accept loop reads it, a reload
                                            replaces it (holding a reference);
                                            conns hold their own */
-    struct conn_tls_stats *tls_stats;   /* set with tls; fixed */
+    struct conn_tls_stats *tls_stats;   /* where a TLS kind counts its
+                                           handshakes; set before the
+                                           threads start, fixed */
 };
 
 enum conn_io {

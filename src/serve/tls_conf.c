@@ -150,7 +150,6 @@ tls_conf_install(struct proxy *px, struct tls_ctx *ctx)
         if (kind_speaks_tls(cfg, k)) {
             tls_ctx_release(px->kinds[k].tls);
             px->kinds[k].tls = tls_ctx_ref(ctx);
-            px->kinds[k].tls_stats = &px->tls_stats;
         }
     }
     atomic_store(&px->tls_stats.not_after, tls_ctx_not_after(ctx));
