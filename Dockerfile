@@ -2,7 +2,8 @@
 # The base image is Debian's debian:bookworm-slim; a host that cannot pull
 # it builds the same from its Debian mirror: tools/docker-base-image.sh.
 #
-# Stage "build": the build and test dependencies (python3-redis for the
+# Stage "build": the build and test dependencies (OpenSSL 3 for TLS, with
+# the openssl command for the tests' certificates; python3-redis for the
 # client library test, groff-base, man-db, systemd and procps for the man
 # page and unit checks) and the source, built with
 # -Werror as `make test` does; docker-compose.yml's tests service runs
@@ -15,7 +16,7 @@ RUN sed -i -e '\|/usr/share/man/|d' -e '\|/usr/share/groff/|d' \
         /etc/dpkg/dpkg.cfg.d/docker 2>/dev/null || true
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential libhiredis-dev libinih-dev libcriterion-dev \
-        redis-server redis-tools \
+        libssl-dev openssl redis-server redis-tools \
         python3-redis groff-base man-db systemd procps \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -25,7 +26,7 @@ RUN make WERROR=1
 FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libhiredis0.14 libinih1 \
+        libhiredis0.14 libinih1 libssl3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/redis-proxy /usr/local/bin/redis-proxy
 COPY proxy.ini /etc/redis-proxy/proxy.ini

@@ -8,6 +8,7 @@
 #   make run-cluster          the same in front of a throwaway local Redis
 #                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
 #   make test-clients         node-redis and ioredis through the proxy
+#                             (and node-redis over TLS)
 #   make bench                benchmark harness (tools/bench.sh; QUICK=1 for a
 #                             short smoke run into build/bench)
 #   make bench-syscalls       system calls per request (tools/bench/syscalls.sh)
@@ -36,7 +37,7 @@ REQUIRED_LDFLAGS  := -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 ALL_CPPFLAGS = $(REQUIRED_CPPFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = $(REQUIRED_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  = $(REQUIRED_LDFLAGS) $(LDFLAGS)
-LDLIBS   := -lhiredis -linih
+LDLIBS   := -lhiredis -linih -lssl -lcrypto
 
 LAYERS   := base proto net cache upstream serve
 SRCS     := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
@@ -81,7 +82,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libproxy.a
 $(E2E): $(E2E_SRCS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $(E2E_SRCS) $(ALL_LDFLAGS) \
-	    -lhiredis -lcriterion
+	    -lhiredis -lssl -lcrypto -lcriterion
 
 deps:
 	@bash tools/deps.sh
@@ -174,7 +175,8 @@ test-browser:
 # Client libraries from npm (node-redis 5 and ioredis 5, pinned in
 # tests/clients/package-lock.json), each with its defaults, through the
 # proxy in front of a real redis-server (tests/clients/clients.test.mjs
-# starts both on free loopback ports and stops them). Debian's nodejs and
+# starts both on free loopback ports and stops them), and node-redis over
+# TLS through tls_port (tests/clients/tls.test.mjs). Debian's nodejs and
 # npm are installed only when node or npm is missing.
 .PHONY: test-clients
 test-clients:
@@ -183,6 +185,7 @@ test-clients:
 	$(MAKE) --no-print-directory $(BUILD)/redis-proxy
 	npm ci --prefix tests/clients --no-audit --no-fund
 	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/clients/clients.test.mjs
+	PROXY_BIN=$(abspath $(BUILD)/redis-proxy) node tests/clients/tls.test.mjs
 
 # Where the proxy runs (tools/run.sh; its first line says which), by the
 # rule of `make test` for what running needs (tools/deps.sh --run): the

@@ -41,6 +41,7 @@
 #include "serve/proxy.h"
 #include "serve/respd.h"
 #include "serve/reload.h"
+#include "serve/tls_conf.h"
 #include "upstream/commands.h"
 #include "upstream/keeper.h"
 #include "upstream/nodes.h"
@@ -176,6 +177,7 @@ kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
     k->ops = ops;
     k->ctx = px;
     k->budget = budget;
+    k->tls_stats = &px->tls_stats; /* k->tls: tls_conf_start, before */
     atomic_init(&k->idle_timeout_ms, cfg->idle_timeout_ms);
     atomic_init(&k->request_timeout_ms, cfg->request_timeout_ms);
     atomic_init(&k->send_timeout_ms, cfg->send_timeout_ms);
@@ -187,13 +189,18 @@ kind_init(struct conn_kind *k, const struct conn_ops *ops, struct proxy *px,
 /* Opens the listeners that are on into ls; returns how many, or -1. */
 static int
 open_listeners(const struct config *cfg, struct listener *ls,
-               struct conn_kind kinds[3])
+               struct conn_kind kinds[PROXY_KINDS])
 {
-    const int ports[3] = {cfg->http_port, cfg->resp_port, cfg->admin_port};
+    const int ports[PROXY_KINDS] = {
+        [PROXY_HTTP] = cfg->http_port,
+        [PROXY_RESP] = cfg->resp_port,
+        [PROXY_ADMIN] = cfg->admin_port,
+        [PROXY_RESP_TLS] = cfg->tls_port,
+    };
     char err[256];
     int i, n = 0;
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < PROXY_KINDS; i++) {
         if (ports[i] == 0) {
             continue;
         }
@@ -262,7 +269,7 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     struct listener ls[PROXY_KINDS];
     struct keeper *keeper = NULL;
     struct redis_target target;
-    char line[1536], err[REDIS_ERR_MAX];
+    char line[4096], err[REDIS_ERR_MAX];
     int nls = -1, i, rc = EXIT_RUNTIME;
     size_t conns;
     int running;
@@ -277,6 +284,7 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     kind_init(&px->kinds[PROXY_ADMIN], &admin_ops, px, &px->admins);
     atomic_store(&px->kinds[PROXY_ADMIN].first_byte_ms,
                  cfg->request_timeout_ms);
+    kind_init(&px->kinds[PROXY_RESP_TLS], &respd_ops, px, &px->clients);
     config_format_line(cfg, line, sizeof(line));
     log_info("msg=\"starting\" version=%s %s", PROXY_VERSION, line);
     reload_fd_limit(cfg);
@@ -298,9 +306,10 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
         conns shut down to make room stay open until their owner sees it */
     px->q = workq_create(conns);
     px->waiter = px->q != NULL ? waiter_create(px->q, conns) : NULL;
-    px->nodes = px->flights != NULL && px->waiter != NULL
-                    ? nodes_create(&px->cfg, px->flights, px->waiter)
-                    : NULL;
+    px->nodes =
+        px->flights != NULL && px->waiter != NULL
+            ? nodes_create(&px->cfg, px->flights, px->waiter, px->redis_tls)
+            : NULL;
     if (px->nodes != NULL) {
         /* Redis connects that passed connect_timeout fail at its ticks. */
         waiter_on_tick(px->waiter, nodes_tick_pipes, px->nodes);
@@ -309,7 +318,7 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
         log_error("msg=\"cannot start the connections to redis\"");
         goto out;
     }
-    target = redis_target_of(&px->cfg);
+    target = redis_target_of(&px->cfg, px->redis_tls);
     px->commands = commands_create();
     if (px->commands != NULL &&
         commands_load(px->commands,
@@ -342,11 +351,14 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
     /* Serve with the invalidation stream in place when Redis is there. */
     nodes_wait_first(px->nodes,
                      cfg->connect_timeout_ms + cfg->command_timeout_ms);
-    log_info("msg=\"listening\" http=%s:%d resp=%s:%d admin=%s:%d workers=%d "
-             "running=%d",
-             cfg->bind, cfg->http_port, cfg->resp_port ? cfg->bind : "off",
-             cfg->resp_port, cfg->admin_port ? cfg->bind : "off",
-             cfg->admin_port, cfg->workers, running);
+    log_info("msg=\"listening\" http=%s:%d%s resp=%s:%d resp_tls=%s:%d "
+             "admin=%s:%d%s workers=%d running=%d",
+             cfg->bind, cfg->http_port, cfg->http_tls ? "/tls" : "",
+             cfg->resp_port ? cfg->bind : "off", cfg->resp_port,
+             cfg->tls_port ? cfg->bind : "off", cfg->tls_port,
+             cfg->admin_port ? cfg->bind : "off", cfg->admin_port,
+             cfg->admin_port && cfg->admin_tls ? "/tls" : "", cfg->workers,
+             running);
     sdnotify("READY=1"); /* systemd Type=notify; no-op without a manager */
     rc = serve_until_stopped(px, ls, nls, sig_fd, src) == 0 ? 0 : EXIT_RUNTIME;
     sdnotify("STOPPING=1");
@@ -393,7 +405,8 @@ main(int argc, char **argv)
     int test_only = 0, sig_fd;
     int rc = parse_args(argc, argv, &src, &sets, &test_only);
 
-    if (rc < 0 && reload_start(&px, &src, err, sizeof(err)) < 0) {
+    if (rc < 0 && (reload_start(&px, &src, err, sizeof(err)) < 0 ||
+                   tls_conf_start(&px, err, sizeof(err)) < 0)) {
         fprintf(stderr, "redis-proxy: %s\n", err);
         rc = EXIT_USAGE;
     }
@@ -420,6 +433,7 @@ main(int argc, char **argv)
     log_stop();
     close(sig_fd);
 done:
+    tls_conf_release(&px);
     reload_release(&px);
     while (src.nsets > 0) {
         free(sets[--src.nsets]);

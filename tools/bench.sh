@@ -12,6 +12,10 @@
 #   - RESP GET cache hits, -P 1 and -P 16 (redis-benchmark), against the
 #     limit server, redis-server and twemproxy in front of it;
 #   - forwarded SET, -P 1 and -P 16, against twemproxy, redis-server, limit;
+#   - over TLS (the test certificate of tools/tls-certs.sh, TLS 1.3, both
+#     sides OpenSSL's default cipher): RESP GET cache hits on the proxy's
+#     tls_port against redis-server's own tls-port (redis-benchmark --tls),
+#     and HTTPS cache hits against nginx serving the same files over HTTPS;
 #   - a 3-master + 3-replica Redis Cluster: GET hits and SETs through the
 #     proxy against redis-benchmark --cluster straight to the nodes;
 #   - HTTP hits as the cache holds more keys (1k .. 1M) and with 10 and 1,000
@@ -53,6 +57,8 @@
 #   QUICK=1             1-second points, fewer rows, output to build/bench/
 #   BENCH_OUT           output directory
 #   SKIP_DEPS=1         do not run tools/deps.sh
+#   BENCH_GROUPS        only the points of these groups (e.g. "tls-get
+#                       https-hit"; default: every group)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -122,6 +128,14 @@ say "pinning: $([ "$PIN" = 1 ] && echo "servers on CPU $SERVER_CPU, load generat
 
 start_redis
 ensure_keys $((N > MEM_KEYS ? N : MEM_KEYS))
+TLS_DIR=$W/tls
+if bash tools/tls-certs.sh "$TLS_DIR" >"$W/tls-certs.log" 2>&1; then
+    redis_tls_start
+else
+    say "tools/tls-certs.sh failed: no TLS rows"
+    TLS_DIR=
+    WHY[redis-tls]=no_certificates
+fi
 
 say "starting the proxies"
 if start_proxy hit && fill_proxy hit 0 "$N"; then
@@ -136,6 +150,16 @@ curl -s --max-time 5 "http://127.0.0.1:${PX_ADMIN[hit]:-1}/stats.json" 2>/dev/nu
     python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["workers"])' \
     >"$W/workers" 2>/dev/null
 start_proxy miss cache.capacity=0 || WHY[miss]=proxy_failed
+# RESP over TLS on tls_port, HTTPS on http_port; the same keys, all cached
+if [ -n "$TLS_DIR" ]; then
+    read -r PX_TLS < <(free_ports 1)
+    start_proxy tls "server.tls_port=$PX_TLS" \
+        "server.tls_cert_file=$TLS_DIR/server.crt" \
+        "server.tls_key_file=$TLS_DIR/server.key" http.tls=on &&
+        fill_proxy tls 0 "$N" || WHY[tls]=proxy_failed
+else
+    WHY[tls]=no_certificates
+fi
 
 bench_memory() { # the largest keys proxy: RSS before and after its fill
     local name=keys-$MEM_KEYS before after t0 stats
@@ -196,6 +220,8 @@ fi
 POINTS=()
 declare -A GROUP SYSTEM PROTO NEEDS
 point() { # id group system protocol needs: needs names what must be up
+    [ -z "${BENCH_GROUPS:-}" ] || [[ " $BENCH_GROUPS " == *" $2 "* ]] ||
+        return 0
     POINTS+=("$1")
     GROUP[$1]=$2 SYSTEM[$1]=$3 PROTO[$1]=$4 NEEDS[$1]=$5
 }
@@ -217,6 +243,10 @@ for p in 1 16; do
     point "redis-set-p$p" "set-p$p" "redis-server" "RESP SET -P $p" redis
     point "limit-set-p$p" "set-p$p" "limit (fixed reply)" "RESP SET -P $p" limit-resp
 done
+point proxy-tls-get-p1 tls-get "redis-proxy (cache hit, tls_port)" "RESP GET -P 1, TLS" tls
+point redis-tls-get-p1 tls-get "redis-server (tls-port)" "RESP GET -P 1, TLS" redis-tls
+point proxy-https-hit https-hit "redis-proxy (cache hit, HTTPS)" HTTPS tls
+point nginx-https https-hit "nginx (static files, HTTPS)" HTTPS nginx-https
 point proxy-cluster-get cluster "redis-proxy -> cluster (cache hit)" "RESP GET -P 1" cluster-proxy
 point direct-cluster-get cluster "redis-benchmark --cluster (direct)" "RESP GET -P 1" cluster
 point proxy-cluster-set cluster "redis-proxy -> cluster (forwarded)" "RESP SET -P 1" cluster-proxy
@@ -230,8 +260,9 @@ done
 
 up() { # name: 0 when that server is running
     case $1 in
-    hit | miss | cluster-proxy | keys-*) [ -z "${WHY[$1]:-}" ] ;;
+    hit | miss | tls | cluster-proxy | keys-*) [ -z "${WHY[$1]:-}" ] ;;
     redis) true ;;
+    redis-tls) [ -n "${RTP:-}" ] ;;
     *) [ -n "${PORT[$1]:-}" ] ;;
     esac
 }
@@ -276,6 +307,14 @@ run_point() { # id secs: the load of that point, one result line
     twemproxy-set-p*) rb_load "${PORT[twemproxy]}" "$p" "$N" "$s" "${set[@]}" ;;
     redis-set-p*) rb_load "$RP" "$p" "$N" "$s" "${set[@]}" ;;
     limit-set-p*) rb_load "${PORT[limit-resp]}" "$p" "$N" "$s" "${set[@]}" ;;
+    proxy-tls-get-p1) counted cache "proxy_counts tls" \
+        rb_load "$PX_TLS" 1 "$N" "$s" --tls --cacert "$TLS_DIR/ca.crt" -t get ;;
+    redis-tls-get-p1) counted Redis "redis_counts_at $RP" \
+        rb_load "$RTP" 1 "$N" "$s" --tls --cacert "$TLS_DIR/ca.crt" -t get ;;
+    proxy-https-hit) WRK_SCHEME=https counted cache "proxy_counts tls" \
+        wrk_load "${PX_HTTP[tls]}" / "" "$N" "$C" "$s" ;;
+    nginx-https) WRK_SCHEME=https wrk_load "${PORT[nginx-https]}" / "" "$N" \
+        "$C" "$s" ;;
     proxy-cluster-get) counted cache "proxy_counts cluster" \
         rb_load "${PX_RESP[cluster]}" 1 "$N" "$s" -t get ;;
     direct-cluster-get) counted Redis cluster_counts \
@@ -402,6 +441,10 @@ profile_load() { # name secs: the load a profile runs, in the foreground
         SET bench:set:__rand_int__ "$VAL" ;;
     keys-max) wrk_load "${PX_HTTP[keys-$MEM_KEYS]}" / "" "$MEM_KEYS" "$C" "$2" ;;
     cluster-get) rb_load "${PX_RESP[cluster]}" 1 "$N" "$2" -t get ;;
+    tls-get) rb_load "$PX_TLS" 1 "$N" "$2" --tls --cacert "$TLS_DIR/ca.crt" \
+        -t get ;;
+    https-hit) WRK_SCHEME=https wrk_load "${PX_HTTP[tls]}" / "" "$N" "$C" \
+        "$2" ;;
     esac
 }
 
@@ -409,6 +452,7 @@ profile_pid() { # name: the proxy that profile_load name loads
     case $1 in
     keys-max) echo "${PX_PIDS[keys-$MEM_KEYS]:-}" ;;
     cluster-get) echo "${PX_PIDS[cluster]:-}" ;;
+    tls-get | https-hit) echo "${PX_PIDS[tls]:-}" ;;
     *) echo "${PX_PIDS[hit]:-}" ;;
     esac
 }

@@ -15,12 +15,15 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-# The tests also use redis-py (python3-redis), groff and man (the man page)
-# and systemd-analyze with /bin/kill (the unit); without them those three
-# tests skip or fail.
-pkgs=(build-essential libhiredis-dev libinih-dev redis-server redis-tools)
+# OpenSSL 3 (libssl-dev) is linked for TLS; the openssl command makes the
+# tests' certificates (tools/tls-certs.sh). The tests also use redis-py
+# (python3-redis), groff and man (the man page) and systemd-analyze with
+# /bin/kill (the unit); without them those three tests skip or fail.
+pkgs=(build-essential libhiredis-dev libinih-dev libssl-dev redis-server
+      redis-tools)
 [ -n "$run_only" ] ||
-    pkgs+=(libcriterion-dev python3-redis groff-base man-db systemd procps)
+    pkgs+=(libcriterion-dev openssl python3-redis groff-base man-db systemd
+           procps)
 pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

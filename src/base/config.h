@@ -24,9 +24,16 @@
 #include "base/qsbr.h"
 
 #define CONFIG_ERR_MAX 512
-#define CONFIG_KEYS 38             /* keys in all sections: rows of the table */
+#define CONFIG_KEYS 54             /* keys in all sections: rows of the table */
 #define CONFIG_FROM_MAX 96         /* bytes of one "where it was set" text */
 #define CONFIG_MAX_CLIENTS 1000000 /* the largest [server] max_clients */
+
+/* [server] tls_verify_clients; the values of net/tls.h's enum tls_verify. */
+enum config_tls_verify {
+    CONFIG_TLS_VERIFY_OFF,      /* no client certificate asked for */
+    CONFIG_TLS_VERIFY_OPTIONAL, /* asked for, checked when sent */
+    CONFIG_TLS_VERIFY_ON,       /* required and checked */
+};
 
 enum config_log_level {
     CONFIG_LOG_ERROR,
@@ -61,6 +68,13 @@ struct config {
                                         most; 0 = no limit */
     int64_t session_idle_timeout_ms; /* a session idle this long is closed;
                                         0 = never */
+    int tls_port;                    /* RESP over TLS; 0 = off, else 1..65535 */
+    char tls_cert_file[256];         /* PEM certificate of every TLS listener */
+    char tls_key_file[256];          /* its private key */
+    char tls_ca_file[256];           /* CA of client certificates; "" = none */
+    int tls_verify_clients;          /* enum config_tls_verify */
+    char tls_ciphers[256];           /* TLS 1.2 cipher list; "" = OpenSSL's */
+    char tls_ciphersuites[256];      /* TLS 1.3 cipher suites; "" = OpenSSL's */
     /* [redis] */
     char redis_host[256];
     int redis_port;             /* 1..65535 */
@@ -73,6 +87,17 @@ struct config {
     int cluster;                /* 1 = host:port and seeds are cluster nodes */
     char seeds[256];            /* "host:port, ..." (config_seed_next); "" */
     int64_t cluster_refresh_ms; /* > 0: period of slot map refreshes */
+
+    /* [redis]: the ACL user, and TLS towards Redis */
+    char redis_user[256];          /* AUTH user password; "" = AUTH password */
+    int redis_tls;                 /* 1 = TLS towards Redis */
+    char redis_tls_ca_file[256];   /* CA of Redis's certificate; "" = the
+                                      system's store */
+    char redis_tls_cert_file[256]; /* client certificate (mutual TLS) */
+    char redis_tls_key_file[256];  /* its private key */
+    char redis_tls_server_name[256]; /* SNI and the name verified; "" =
+                                        the host connected to */
+    int redis_tls_verify;            /* 0 = Redis's certificate unchecked */
     /* [cache] */
     int64_t cache_ttl_ms;     /* 0 = no expiry */
     long cache_capacity;      /* 0 = cache off; at most 100000000 */
@@ -86,8 +111,10 @@ struct config {
     char http_allowed_hosts[256]; /* more names a Host header may carry
                                      without a password (config_host_next)
                                      besides loopback and bind; "" */
+    int http_tls;                 /* 1 = HTTPS on http_port */
     /* [admin] */
     int admin_port; /* 0 = off, else 1..65535 */
+    int admin_tls;  /* 1 = HTTPS on the admin port */
     /* [log] */
     int log_level;  /* enum config_log_level */
     int log_access; /* 1 = one line per request */
@@ -189,12 +216,16 @@ const char *config_from(const struct config *cfg, const char *section,
 /*
  * Checks what no single key can (config_check.c): the listeners' ports
  * differ (those not 0), seeds are set only with cluster = on, a cluster
- * uses db 0, bind resolves to an address, and, with protected_mode on, a
- * bind address that is not loopback comes with a password (Redis's
- * protected mode). Call after the file, every -s and config_read_secrets.
- * Returns 0, or -1 with a message in err that starts with where the offending
- * key was set ("FILE:LINE: " or "-s ARG: ", "defaults: " for a default) and,
- * for a clash, names the other key and where it was set.
+ * uses db 0, a TLS listener has a certificate and key, verifying client
+ * certificates has a CA, the [redis] tls_* keys are set only with
+ * tls = on (and a client certificate with its key), bind resolves to an
+ * address, and, with protected_mode on, a bind address that is not
+ * loopback comes with a password (Redis's protected mode). It reads no
+ * certificate: that is net/tls's, at start. Call after the file, every -s
+ * and config_read_secrets. Returns 0, or -1 with a message in err that
+ * starts with where the offending key was set ("FILE:LINE: " or "-s ARG: ",
+ * "defaults: " for a default) and, for a clash, names the other key and
+ * where it was set.
  */
 int config_check(const struct config *cfg, char *err, size_t errlen);
 

@@ -1,11 +1,11 @@
 /*
  * config_check: the checks no single key can make (config.h): listeners on
- * distinct ports, seeds and db that fit [redis] cluster, a bind address
- * that resolves, and protected mode (after Redis's): no password on an
- * address others can reach, unless protected_mode = off says the operator
- * means it. Kept apart from the table-driven loader in config.c, which
- * knows one key at a time. Every error starts where the offending key was
- * set, as the loader's do.
+ * distinct ports, seeds and db that fit [redis] cluster, the TLS keys that
+ * go together, a bind address that resolves, and protected mode (after
+ * Redis's): no password on an address others can reach, unless
+ * protected_mode = off says the operator means it. Kept apart from the
+ * table-driven loader in config.c, which knows one key at a time. Every error
+ * starts where the offending key was set, as the loader's do.
  */
 #include "base/config.h"
 
@@ -122,6 +122,75 @@ config_check_protected(const struct config *cfg, const struct addrinfo *res,
     return 0;
 }
 
+/* A listener speaking TLS needs the certificate and its key; verifying
+ * client certificates needs the CA they are verified against. */
+static int
+config_check_tls_listeners(const struct config *cfg, char *err, size_t errlen)
+{
+    static const char *const on[][2] = {
+        {"server", "tls_port"}, {"http", "tls"}, {"admin", "tls"}};
+    const int used[] = {cfg->tls_port != 0, cfg->http_tls,
+                        cfg->admin_tls && cfg->admin_port != 0};
+
+    for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
+        if (used[i] &&
+            (cfg->tls_cert_file[0] == '\0' || cfg->tls_key_file[0] == '\0')) {
+            snprintf(err, errlen,
+                     "%s: [%s] %s: a TLS listener needs [server] "
+                     "tls_cert_file and tls_key_file",
+                     config_check_from(cfg, on[i][0], on[i][1]), on[i][0],
+                     on[i][1]);
+            return -1;
+        }
+    }
+    if (cfg->tls_verify_clients != CONFIG_TLS_VERIFY_OFF &&
+        cfg->tls_ca_file[0] == '\0') {
+        snprintf(err, errlen,
+                 "%s: [server] tls_verify_clients: needs tls_ca_file, the CA "
+                 "client certificates are verified against",
+                 config_check_from(cfg, "server", "tls_verify_clients"));
+        return -1;
+    }
+    return 0;
+}
+
+/* The [redis] tls_* keys mean something only with tls = on (as seeds
+ * only with cluster = on), and a client certificate needs its key. */
+static int
+config_check_redis_tls(const struct config *cfg, char *err, size_t errlen)
+{
+    const struct {
+        const char *name;
+        int set; /* differs from its default */
+    } keys[] = {
+        {"tls_ca_file", cfg->redis_tls_ca_file[0] != '\0'},
+        {"tls_cert_file", cfg->redis_tls_cert_file[0] != '\0'},
+        {"tls_key_file", cfg->redis_tls_key_file[0] != '\0'},
+        {"tls_server_name", cfg->redis_tls_server_name[0] != '\0'},
+        {"tls_verify", !cfg->redis_tls_verify},
+    };
+
+    for (size_t i = 0; !cfg->redis_tls && i < sizeof(keys) / sizeof(keys[0]);
+         i++) {
+        if (keys[i].set) {
+            snprintf(err, errlen, "%s: [redis] %s: only used with tls = on",
+                     config_check_from(cfg, "redis", keys[i].name),
+                     keys[i].name);
+            return -1;
+        }
+    }
+    if (keys[1].set != keys[2].set) {
+        const char *key = keys[1].set ? "tls_cert_file" : "tls_key_file";
+
+        snprintf(err, errlen,
+                 "%s: [redis] %s: a client certificate needs both "
+                 "tls_cert_file and tls_key_file",
+                 config_check_from(cfg, "redis", key), key);
+        return -1;
+    }
+    return 0;
+}
+
 int
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -132,6 +201,7 @@ config_check(const struct config *cfg, char *err, size_t errlen)
         {"server", "http_port", cfg->http_port},
         {"server", "resp_port", cfg->resp_port},
         {"admin", "port", cfg->admin_port},
+        {"server", "tls_port", cfg->tls_port},
     };
     struct addrinfo *res = NULL;
     size_t i, j;
@@ -145,7 +215,9 @@ config_check(const struct config *cfg, char *err, size_t errlen)
             }
         }
     }
-    if (config_check_cluster(cfg, err, errlen) < 0) {
+    if (config_check_cluster(cfg, err, errlen) < 0 ||
+        config_check_tls_listeners(cfg, err, errlen) < 0 ||
+        config_check_redis_tls(cfg, err, errlen) < 0) {
         return -1;
     }
     rc = getaddrinfo(cfg->bind, NULL, &hints, &res);

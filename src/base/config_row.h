@@ -35,6 +35,7 @@ enum config_kind {
     CONFIG_LOGLEVEL, /* int enum config_log_level */
     CONFIG_SEEDS,    /* a string that is a list config_seed_next reads */
     CONFIG_HOSTS,    /* a string that is a list config_host_next reads */
+    CONFIG_VERIFY,   /* int enum config_tls_verify: off, optional, on */
 };
 
 /* Row flags. */

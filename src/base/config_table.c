@@ -240,6 +240,26 @@ config_set_bool(const struct config_row *row, void *field, const char *value,
     return "expected on or off";
 }
 
+static const char *const config_verify_names[] = {
+    [CONFIG_TLS_VERIFY_OFF] = "off",
+    [CONFIG_TLS_VERIFY_OPTIONAL] = "optional",
+    [CONFIG_TLS_VERIFY_ON] = "on",
+};
+
+static const char *
+config_set_verify(const struct config_row *row, void *field, const char *value,
+                  char *buf, size_t len)
+{
+    (void)row, (void)buf, (void)len;
+    for (size_t i = 0; i < sizeof(config_verify_names) / sizeof(char *); i++) {
+        if (strcmp(value, config_verify_names[i]) == 0) {
+            *(int *)field = (int)i;
+            return NULL;
+        }
+    }
+    return "expected off, optional or on";
+}
+
 static const char *
 config_set_log_level(const struct config_row *row, void *field,
                      const char *value, char *buf, size_t len)
@@ -550,6 +570,19 @@ config_format_log_level(const struct config_row *row, const void *field,
 }
 
 static void
+config_format_verify(const struct config_row *row, const void *field, char *buf,
+                     size_t len)
+{
+    int v = *(const int *)field;
+
+    (void)row;
+    if (v < CONFIG_TLS_VERIFY_OFF || v > CONFIG_TLS_VERIFY_ON) {
+        v = CONFIG_TLS_VERIFY_OFF;
+    }
+    snprintf(buf, len, "%s", config_verify_names[v]);
+}
+
+static void
 config_format_string(const struct config_row *row, const void *field, char *buf,
                      size_t len)
 {
@@ -578,6 +611,7 @@ static const struct {
                          sizeof(int)},
     [CONFIG_SEEDS] = {config_set_seeds, config_format_string, 0},
     [CONFIG_HOSTS] = {config_set_hosts, config_format_string, 0},
+    [CONFIG_VERIFY] = {config_set_verify, config_format_verify, sizeof(int)},
 };
 
 #define TIMEOUT 1, CONFIG_TIMEOUT_MAX_MS /* a duration > 0 */
@@ -619,9 +653,24 @@ const struct config_row config__table[] = {
     {"server", "session_idle_timeout", CONFIG_DURATION,
      CONFIG_FIELD(session_idle_timeout_ms), 0, CONFIG_TIMEOUT_MAX_MS, "0",
      LIVE},
+    {"server", "tls_port", CONFIG_PORT, CONFIG_FIELD(tls_port), PORT_OR_OFF,
+     "0", 0},
+    {"server", "tls_cert_file", CONFIG_STRING, CONFIG_FIELD(tls_cert_file),
+     NO_RANGE, "", LIVE},
+    {"server", "tls_key_file", CONFIG_STRING, CONFIG_FIELD(tls_key_file),
+     NO_RANGE, "", LIVE},
+    {"server", "tls_ca_file", CONFIG_STRING, CONFIG_FIELD(tls_ca_file),
+     NO_RANGE, "", LIVE},
+    {"server", "tls_verify_clients", CONFIG_VERIFY,
+     CONFIG_FIELD(tls_verify_clients), NO_RANGE, "off", LIVE},
+    {"server", "tls_ciphers", CONFIG_STRING, CONFIG_FIELD(tls_ciphers),
+     NO_RANGE, "", LIVE},
+    {"server", "tls_ciphersuites", CONFIG_STRING,
+     CONFIG_FIELD(tls_ciphersuites), NO_RANGE, "", LIVE},
     {"redis", "host", CONFIG_STRING, CONFIG_FIELD(redis_host), NO_RANGE,
      "127.0.0.1", 0},
     {"redis", "port", CONFIG_PORT, CONFIG_FIELD(redis_port), PORT, "6379", 0},
+    {"redis", "user", CONFIG_STRING, CONFIG_FIELD(redis_user), NO_RANGE, "", 0},
     {"redis", "password", CONFIG_STRING, CONFIG_FIELD(redis_password), NO_RANGE,
      "", SECRET},
     {"redis", "db", CONFIG_INT, CONFIG_FIELD(redis_db), 0, 1000000, "0", 0},
@@ -638,6 +687,17 @@ const struct config_row config__table[] = {
     {"redis", "seeds", CONFIG_SEEDS, CONFIG_FIELD(seeds), NO_RANGE, "", 0},
     {"redis", "cluster_refresh", CONFIG_DURATION,
      CONFIG_FIELD(cluster_refresh_ms), TIMEOUT, "5s", LIVE},
+    {"redis", "tls", CONFIG_BOOL, CONFIG_FIELD(redis_tls), NO_RANGE, "off", 0},
+    {"redis", "tls_ca_file", CONFIG_STRING, CONFIG_FIELD(redis_tls_ca_file),
+     NO_RANGE, "", 0},
+    {"redis", "tls_cert_file", CONFIG_STRING, CONFIG_FIELD(redis_tls_cert_file),
+     NO_RANGE, "", 0},
+    {"redis", "tls_key_file", CONFIG_STRING, CONFIG_FIELD(redis_tls_key_file),
+     NO_RANGE, "", 0},
+    {"redis", "tls_server_name", CONFIG_STRING,
+     CONFIG_FIELD(redis_tls_server_name), NO_RANGE, "", 0},
+    {"redis", "tls_verify", CONFIG_BOOL, CONFIG_FIELD(redis_tls_verify),
+     NO_RANGE, "on", 0},
     {"cache", "ttl", CONFIG_DURATION, CONFIG_FIELD(cache_ttl_ms), SPAN, "60s",
      LIVE},
     {"cache", "capacity", CONFIG_LONG, CONFIG_FIELD(cache_capacity), 0,
@@ -656,8 +716,10 @@ const struct config_row config__table[] = {
      512 * CONFIG_MB, "1mb", LIVE},
     {"http", "allowed_hosts", CONFIG_HOSTS, CONFIG_FIELD(http_allowed_hosts),
      NO_RANGE, "", LIVE},
+    {"http", "tls", CONFIG_BOOL, CONFIG_FIELD(http_tls), NO_RANGE, "off", 0},
     {"admin", "port", CONFIG_PORT, CONFIG_FIELD(admin_port), PORT_OR_OFF, "0",
      0},
+    {"admin", "tls", CONFIG_BOOL, CONFIG_FIELD(admin_tls), NO_RANGE, "off", 0},
     {"log", "level", CONFIG_LOGLEVEL, CONFIG_FIELD(log_level), NO_RANGE, "info",
      LIVE},
     {"log", "access", CONFIG_BOOL, CONFIG_FIELD(log_access), NO_RANGE, "off",

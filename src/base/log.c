@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define LOG_RING (256 * 1024)
-#define LOG_LINE 1024
+#define LOG_LINE 4096 /* the startup line lists every setting */
 
 static atomic_int log_level = CONFIG_LOG_INFO;
 static atomic_long log_drops;

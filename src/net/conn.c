@@ -1,15 +1,24 @@
 /*
  * conn: connection buffers and socket I/O; see conn.h. Every call is
  * non-blocking; sends use MSG_NOSIGNAL and gather up to CONN_IOV ranges.
+ * A TLS conn's bytes go through net/tls instead of recv/send; a failed
+ * handshake is counted by cause and logged at debug level, at most
+ * CONN_TLS_LOG_PER_S lines a second (then one line of how many were not),
+ * so a flood of bad handshakes cannot flood the log.
  */
 #include "net/conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/config.h"
+#include "base/log.h"
 #include "base/util.h"
 
 void
@@ -105,6 +114,7 @@ conn_budget_make_room(struct conn_budget *b)
 }
 
 #define CONN_IOV 64 /* ranges gathered into one sendmsg */
+#define CONN_TLS_LOG_PER_S 10
 
 struct conn *
 conn_create(int fd, const struct conn_kind *kind)
@@ -139,9 +149,164 @@ conn_destroy(struct conn *c)
     if (c->rbuf != c->rbuf_inline) {
         free(c->rbuf);
     }
+    if (c->tls != NULL) {
+        (void)tls_shutdown(c->tls);
+        tls_free(c->tls);
+    }
     close(c->fd);
     atomic_fetch_sub(&c->kind->budget->open, 1);
     free(c);
+}
+
+int
+conn_start_tls(struct conn *c)
+{
+    c->tls = tls_create(c->kind->tls, c->fd, NULL);
+    if (c->tls == NULL) {
+        return CONN_IO_ERR;
+    }
+    c->req_start_ms = util_now_ms();
+    return 0;
+}
+
+/* The peer's address as "ip:port", for logs. */
+static void
+peer_text(int fd, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+            inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+            port = ntohs(a->sin6_port);
+        }
+    }
+    snprintf(out, len, "%s:%d", ip, port);
+}
+
+/* May one more debug line about a failed handshake be written this
+ * second? Says how many were not, once a second has passed. */
+static int
+tls_log_allowed(struct conn_tls_stats *st)
+{
+    long now = (long)(util_now_ms() / 1000);
+    long second = atomic_load_explicit(&st->log_second, memory_order_relaxed);
+
+    if (!log_enabled(CONFIG_LOG_DEBUG)) {
+        return 0;
+    }
+    if (second != now &&
+        atomic_compare_exchange_strong(&st->log_second, &second, now)) {
+        int skipped = atomic_exchange(&st->log_skipped, 0);
+
+        atomic_store(&st->log_lines, 0);
+        if (skipped > 0) {
+            log_debug("msg=\"TLS handshake failures not logged\" count=%d",
+                      skipped);
+        }
+    }
+    if (atomic_fetch_add(&st->log_lines, 1) < CONN_TLS_LOG_PER_S) {
+        return 1;
+    }
+    atomic_fetch_add(&st->log_skipped, 1);
+    return 0;
+}
+
+/* c's handshake failed with cause f (reason: why). */
+static void
+tls_refused(struct conn *c, enum tls_fail f, const char *reason)
+{
+    struct conn_tls_stats *st = c->kind->tls_stats;
+    char peer[64];
+
+    atomic_fetch_add_explicit(&st->failed[f], 1, memory_order_relaxed);
+    if (tls_log_allowed(st)) {
+        peer_text(c->fd, peer, sizeof(peer));
+        log_debug("msg=\"TLS handshake failed\" listener=%s peer=%s "
+                  "cause=%s reason=\"%s\"",
+                  c->kind->ops->name, peer, tls_fail_name(f), reason);
+    }
+}
+
+void
+conn_handshake_timed_out(struct conn *c)
+{
+    struct conn_tls_stats *st = c->kind->tls_stats;
+    char peer[64];
+
+    atomic_fetch_add_explicit(&st->timeouts, 1, memory_order_relaxed);
+    if (tls_log_allowed(st)) {
+        peer_text(c->fd, peer, sizeof(peer));
+        log_debug("msg=\"TLS handshake failed\" listener=%s peer=%s "
+                  "cause=timeout reason=\"not complete within "
+                  "request_timeout\"",
+                  c->kind->ops->name, peer);
+    }
+}
+
+int
+conn_handshaking(const struct conn *c)
+{
+    return c->tls != NULL && !tls_established(c->tls);
+}
+
+/* Advances c's handshake: CONN_IO_OK once it is complete (the request
+ * clock stops: c is idle now), else what conn_read returns. */
+static long
+tls_step(struct conn *c)
+{
+    int rc = tls_handshake(c->tls);
+
+    if (rc == TLS_OK) {
+        c->req_start_ms = 0;
+        atomic_fetch_add_explicit(&c->kind->tls_stats->handshakes, 1,
+                                  memory_order_relaxed);
+        return CONN_IO_OK;
+    }
+    if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+        return CONN_IO_AGAIN;
+    }
+    tls_refused(c,
+                tls_failure(c->tls) != TLS_FAIL_NONE ? tls_failure(c->tls)
+                                                     : TLS_FAIL_CLOSED,
+                tls_reason(c->tls));
+    return rc == TLS_EOF ? CONN_IO_EOF : CONN_IO_ERR;
+}
+
+/* conn_read of a TLS conn, rbuf having room. */
+static long
+read_tls(struct conn *c)
+{
+    long n;
+
+    if (!tls_established(c->tls) && (n = tls_step(c)) != CONN_IO_OK) {
+        return n;
+    }
+    n = tls_read(c->tls, c->rbuf + c->rlen, c->rcap - c->rlen);
+    if (n > 0) {
+        c->drained = tls_drained(c->tls);
+        c->rlen += (size_t)n;
+        return n;
+    }
+    switch (n) {
+    case TLS_WANT_READ:
+    case TLS_WANT_WRITE:
+        return CONN_IO_AGAIN;
+    case TLS_EOF:
+        return CONN_IO_EOF;
+    default:
+        return CONN_IO_ERR;
+    }
 }
 
 /* Moves the unconsumed bytes to the front of rbuf. */
@@ -168,6 +333,9 @@ conn_read(struct conn *c)
     if (c->rlen == c->rcap) {
         c->drained = 0;
         return 0;
+    }
+    if (c->tls != NULL) {
+        return read_tls(c);
     }
     do {
         n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
@@ -303,11 +471,35 @@ stalled(struct conn *c)
     return CONN_IO_AGAIN;
 }
 
+/* conn_flush of a TLS conn: a record at a time until the socket is full. */
+static int
+flush_tls(struct conn *c)
+{
+    struct iovec iov[CONN_IOV];
+
+    while (outq_bytes(&c->out) > 0) {
+        int cnt = outq_iov(&c->out, iov, CONN_IOV);
+        long n = tls_writev(c->tls, iov, cnt);
+
+        if (n > 0) {
+            outq_sent(&c->out, (size_t)n);
+            c->stall_ms = 0;
+            continue;
+        }
+        return n == TLS_WANT_WRITE || n == TLS_WANT_READ ? stalled(c)
+                                                         : CONN_IO_ERR;
+    }
+    return CONN_IO_OK;
+}
+
 int
 conn_flush(struct conn *c)
 {
     struct iovec iov[CONN_IOV];
 
+    if (c->tls != NULL) {
+        return flush_tls(c);
+    }
     while (outq_bytes(&c->out) > 0) {
         struct msghdr msg = {.msg_iov = iov};
         size_t offered = 0, i;
@@ -336,4 +528,25 @@ conn_flush(struct conn *c)
         }
     }
     return CONN_IO_OK;
+}
+
+void
+conn_send_now(struct conn *c, const void *p, size_t len)
+{
+    if (c->tls == NULL) {
+        (void)send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else if (tls_established(c->tls) && len > 0) {
+        (void)tls_writev(c->tls, &(struct iovec){(void *)p, len}, 1);
+    }
+}
+
+int
+conn_input_waiting(const struct conn *c)
+{
+    char byte;
+
+    if (c->tls != NULL && tls_buffered(c->tls)) {
+        return 1;
+    }
+    return recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }

@@ -27,6 +27,14 @@
  * protocol holds for the client outside the queue (conn_output_check: a
  * session's reply still arriving). Past the bound the client is closed at
  * once, its output dropped (conn_abort), and counted in its budget.
+ * TLS: a conn of a kind with a TLS context gets a net/tls connection at
+ * accept, and every read and write of its socket goes through it here
+ * (conn_read, conn_flush, conn_send_now, conn_input_waiting), so the
+ * worker, the waiter and the protocols never ask whether a conn is
+ * encrypted. The handshake is the conn's first request: conn_read steps
+ * it (never waiting), req_start_ms runs from the accept, so a client that
+ * says nothing or stalls mid-handshake is closed at request_timeout like a
+ * slow request; its outcome is counted in the kind's conn_tls_stats.
  */
 #ifndef RP_CONN_H
 #define RP_CONN_H
@@ -38,6 +46,7 @@
 #include <sys/uio.h>
 
 #include "net/outq.h"
+#include "net/tls.h"
 #include "proto/http.h"
 
 #define CONN_RBUF 16384     /* = HTTP_MAX_HEAD = RESP_MAX_INLINE */
@@ -101,6 +110,21 @@ struct conn_budget {
     struct conn *idle_head, *idle_tail; /* waiting for a request */
 };
 
+/* How the handshakes of the TLS listeners ended, for the metrics; one set
+ * shared by every kind that speaks TLS. Counters only grow. */
+struct conn_tls_stats {
+    atomic_long handshakes;        /* completed */
+    atomic_long failed[TLS_FAILS]; /* refused, by enum tls_fail */
+    atomic_long timeouts;          /* still in the handshake at the
+                                      request_timeout */
+    atomic_long log_second;        /* the debug lines' rate limit: this
+                                      second (monotonic), */
+    atomic_int log_lines;          /* lines logged in it, */
+    atomic_int log_skipped;        /* lines not logged in it */
+    _Atomic int64_t not_after;     /* the listeners' certificate's notAfter
+                                      (Unix time); 0 = none */
+};
+
 /* One kind of conn: its protocol and the policy of its listener. Set up
  * by main before the listeners open; the timeouts may change on reload. */
 struct conn_kind {
@@ -119,6 +143,13 @@ struct conn_kind {
     _Atomic int64_t first_byte_ms;      /* a conn that has sent nothing is
                                            closed this long after accept;
                                            0 = the idle timeout alone */
+    struct tls_ctx *tls;                /* NULL: plain TCP. Main thread only:
+                                           the accept loop reads it, a reload
+                                           replaces it (holding a reference);
+                                           conns hold their own */
+    struct conn_tls_stats *tls_stats;   /* where a TLS kind counts its
+                                           handshakes; set before the
+                                           threads start, fixed */
 };
 
 enum conn_io {
@@ -132,6 +163,7 @@ struct conn {
     int fd;
     const struct conn_kind *kind; /* its protocol and listener policy */
     void *proto;                  /* the protocol's per-conn state, or NULL */
+    struct tls *tls;              /* its TLS connection; NULL: plain TCP */
     uint32_t slot;                /* waiter slot, held for life */
     uint32_t gen;                 /* the slot's generation for this conn */
     int64_t req_start_ms;     /* first byte of a partial request; 0 = none */
@@ -204,13 +236,23 @@ void conn_idle(struct conn *c);
  * Returns NULL on failure (the fd is left open then). */
 struct conn *conn_create(int fd, const struct conn_kind *kind);
 
-/* Releases the protocol's state, drops queued output, closes the socket,
+/* Releases the protocol's state, drops queued output, says close_notify
+ * (one attempt) on a TLS conn past its handshake, closes the socket,
  * uncounts it from its budget and frees the conn. NULL is a no-op. */
 void conn_destroy(struct conn *c);
 
+/* Gives c, just accepted, a TLS connection from its kind's context and
+ * starts its request clock: the handshake must be over within
+ * request_timeout. For the accept loop. Returns 0, or CONN_IO_ERR (out of
+ * memory; c is still the caller's to destroy). */
+int conn_start_tls(struct conn *c);
+
 /* Reads once into rbuf (moving unconsumed bytes to the front first when
  * that makes room). Returns bytes read (> 0) or a negative enum conn_io.
- * With rbuf full it returns 0: the caller must consume, reserve or fail. */
+ * With rbuf full it returns 0: the caller must consume, reserve or fail.
+ * A TLS conn still in its handshake advances it first: CONN_IO_AGAIN while
+ * it waits for the peer (see conn_wants_write), CONN_IO_ERR (or EOF) when
+ * it failed, counted and logged. */
 long conn_read(struct conn *c);
 
 /* Makes room for a request of need bytes from rpos (need already checked
@@ -251,6 +293,32 @@ conn_abort(struct conn *c)
 {
     c->abort = 1;
     c->closing = 1;
+}
+
+/* A last word outside the queue (HTTP's 408 at a deadline): one
+ * non-blocking attempt, whatever the socket takes; nothing on a TLS conn
+ * still in its handshake. */
+void conn_send_now(struct conn *c, const void *p, size_t len);
+
+/* 1 when the peer has sent bytes nobody has read yet: on the socket, or
+ * already inside c's TLS connection. Never blocks. */
+int conn_input_waiting(const struct conn *c);
+
+/* 1 while c is a TLS conn whose handshake is not complete. */
+int conn_handshaking(const struct conn *c);
+
+/* c's deadline passed during its handshake: counted and logged (debug,
+ * rate limited) as a TLS handshake timeout. For the waiter. */
+void conn_handshake_timed_out(struct conn *c);
+
+/* 1 when c must be woken for writability: output is queued, or its TLS
+ * connection stopped on a write (a handshake message, a reply to the
+ * peer's). */
+static inline int
+conn_wants_write(const struct conn *c)
+{
+    return outq_bytes(&c->out) > 0 ||
+           (c->tls != NULL && tls_wants_write(c->tls));
 }
 
 /* 1 when so much output waits that no more requests should be parsed. */

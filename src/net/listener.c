@@ -62,14 +62,18 @@ listener_open(const char *bind_addr, int port, char *err, size_t errlen)
 
 #define LISTEN_MAX 8 /* listeners at most */
 
-/* Answers a conn over its budget and closes it, without blocking. */
+/* Answers a conn over its budget and closes it, without blocking. A TLS
+ * conn gets no answer: one could only be sent after a handshake, whose
+ * cost is what the budget bounds; its client sees the connection close. */
 static void
 reject(int fd, const struct conn_kind *kind)
 {
     char drain[4096], busy[512];
-    size_t n = kind->ops->busy(busy, sizeof(busy));
+    size_t n = kind->tls == NULL ? kind->ops->busy(busy, sizeof(busy)) : 0;
 
-    (void)send(fd, busy, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+        (void)send(fd, busy, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     shutdown(fd, SHUT_WR);
     /* Read what already arrived so close() sends FIN, not RST. */
     while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0) {
@@ -116,6 +120,10 @@ accept_all(const struct listener *l, struct workq *q)
         if (c == NULL) {
             atomic_fetch_sub(&b->open, 1);
             close(cfd);
+            continue;
+        }
+        if (l->kind->tls != NULL && conn_start_tls(c) < 0) {
+            conn_destroy(c);
             continue;
         }
         if (workq_push(q, c) != WORKQ_OK) {

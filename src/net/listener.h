@@ -5,9 +5,11 @@
  * pending connection (non-blocking, close-on-exec, TCP_NODELAY), and either
  * pushes it onto the work queue or, over max_clients, answers it itself
  * (its conn_ops busy reply: HTTP 503, RESP -ERR max number of clients
- * reached) and closes it, so a rejected client never reaches the queue or
- * a worker. Runs on the main thread; returns when the stop fd becomes
- * readable.
+ * reached; nothing on a TLS listener, which could answer only after a
+ * handshake) and closes it, so a rejected client never reaches the queue
+ * or a worker. A conn of a TLS listener gets its TLS connection here; its
+ * handshake is left to the workers. Runs on the main thread; returns when
+ * the stop fd becomes readable.
  */
 #ifndef RP_LISTENER_H
 #define RP_LISTENER_H

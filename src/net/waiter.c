@@ -391,8 +391,11 @@ void
 waiter_expire(struct waiter *w, struct conn *c)
 {
     /* With output still queued, a last word would land inside a response
-     * the client is receiving: then the conn just closes. */
-    if (c->kind->ops->expired != NULL && outq_bytes(&c->out) == 0) {
+     * the client is receiving: then the conn just closes. A conn still in
+     * its TLS handshake has no protocol to say it in. */
+    if (conn_handshaking(c)) {
+        conn_handshake_timed_out(c);
+    } else if (c->kind->ops->expired != NULL && outq_bytes(&c->out) == 0) {
         c->kind->ops->expired(c);
     }
     log_debug("msg=\"connection timed out\" fd=%d partial=%d", c->fd,
@@ -410,15 +413,6 @@ slots_used(struct waiter *w)
     n = w->used;
     pthread_mutex_unlock(&w->lock);
     return n;
-}
-
-/* Has c's peer sent bytes that nobody has read yet? */
-static int
-has_input(const struct conn *c)
-{
-    char byte;
-
-    return recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }
 
 /* Claims the conns whose deadline passed and expires them, except those
@@ -456,7 +450,7 @@ expire_due(struct waiter *w, int64_t now)
         }
         if ((c->waiting && c->wait_deadline_ms != 0 &&
              c->wait_deadline_ms <= now) ||
-            (outq_bytes(&c->out) == 0 && has_input(c))) {
+            (outq_bytes(&c->out) == 0 && conn_input_waiting(c))) {
             /* Replies it waits for are overdue (its protocol answers
              * them), or its input came while every worker was busy. */
             hand_to_queue(w, c);
@@ -596,7 +590,7 @@ waiter_stop(struct waiter *w)
         /* A request that already arrived, or output not yet taken, is in
          * flight: hand it to the workers, which are still draining the
          * queue. Idle conns are closed. */
-        if (outq_bytes(&c->out) > 0 || has_input(c)) {
+        if (outq_bytes(&c->out) > 0 || conn_input_waiting(c)) {
             hand_to_queue(w, c);
         } else {
             waiter_drop(w, c);

@@ -234,9 +234,10 @@ serve(struct worker_pool *wp, struct conn *c)
             waiter_expire(wp->waiter, c);
             return;
         }
-        if (outq_bytes(&c->out) > 0 && !c->want_write) {
-            /* The first stall of this conn's life: from now on the
-             * waiter reports when its socket takes output again. */
+        if (conn_wants_write(c) && !c->want_write) {
+            /* The first stall of this conn's life (or its TLS handshake
+             * waiting to send): from now on the waiter reports when its
+             * socket takes output again. */
             if (waiter_want_write(wp->waiter, c, c->fd) < 0) {
                 waiter_drop(wp->waiter, c);
                 return;

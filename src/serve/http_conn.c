@@ -373,7 +373,7 @@ http_conn_expired(struct conn *c)
     }
     n = http_canned(buf, sizeof(buf), 408);
     /* Best effort, one non-blocking send: the peer is not reading. */
-    (void)send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    conn_send_now(c, buf, n);
 }
 
 size_t

@@ -37,9 +37,18 @@ struct nodes;
 struct workq;
 struct waiter;
 struct worker_pool;
+struct tls_ctx;
 
-/* The listener kinds, in proxy.kinds. */
-enum proxy_kind { PROXY_HTTP, PROXY_RESP, PROXY_ADMIN, PROXY_KINDS };
+/* The listener kinds, in proxy.kinds. PROXY_RESP_TLS is tls_port (the RESP
+ * protocol over TLS); HTTP and admin speak TLS when [http] / [admin] tls
+ * say so (serve/tls_conf.h). */
+enum proxy_kind {
+    PROXY_HTTP,
+    PROXY_RESP,
+    PROXY_ADMIN,
+    PROXY_RESP_TLS,
+    PROXY_KINDS
+};
 
 struct proxy {
     struct config_ref cfg;       /* the settings now (proxy_cfg) */
@@ -55,8 +64,12 @@ struct proxy {
     struct conn_budget admins;   /* admin conns: PROXY_ADMIN_CONNS */
     struct conn_kind kinds[PROXY_KINDS]; /* each listener's protocol and
                                             timeouts */
-    struct qsbr config_gc;  /* frees the configs reloads replace (reload.h) */
-    struct metrics metrics; /* request counters, latency histograms */
+    struct qsbr config_gc; /* frees the configs reloads replace (reload.h) */
+    struct conn_tls_stats tls_stats; /* the TLS listeners' handshakes */
+    struct tls_ctx *redis_tls;       /* the context of connections to Redis with
+                                        [redis] tls = on (serve/tls_conf.h); NULL
+                                        without */
+    struct metrics metrics;          /* request counters, latency histograms */
     struct ratelimit auth_log[METRICS_LISTENERS]; /* "authentication
                                                      failed" lines */
     struct ratelimit_sources http_on_resp_log;    /* POST/Host: on RESP lines */

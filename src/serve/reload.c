@@ -11,8 +11,10 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "cache/cache.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "serve/proxy.h"
+#include "serve/tls_conf.h"
 
 void
 reload_fd_limit(const struct config *cfg)
@@ -111,18 +113,23 @@ reload_settings(struct proxy *px, const struct reload_source *src)
 {
     const struct config *cur = proxy_cfg(px);
     struct config *fresh = malloc(sizeof(*fresh)), *next;
+    struct tls_ctx *tls = NULL;
     char err[CONFIG_ERR_MAX];
     int restart = 0;
 
+    /* The certificates are read again whatever changed: a bad one fails
+     * the reload, and the running one stays. */
     if (fresh == NULL ||
         config_build(fresh, src->path, src->sets, src->nsets, err,
                      sizeof(err)) < 0 ||
+        tls_conf_prepare(cur, fresh, &tls, err, sizeof(err)) < 0 ||
         (next = malloc(sizeof(*next))) == NULL) {
         log_error("msg=\"config reload failed; settings unchanged\" "
                   "error=\"%s\"",
                   fresh == NULL ? "out of memory" : err);
         atomic_fetch_add_explicit(&px->metrics.reloads_failed, 1,
                                   memory_order_relaxed);
+        tls_ctx_release(tls);
         free(fresh);
         return -1;
     }
@@ -133,6 +140,7 @@ reload_settings(struct proxy *px, const struct reload_source *src)
     free(fresh);
     atomic_store(&px->cfg.cur, next);
     push(px, cur, next);
+    tls_conf_install(px, tls);
     /* Freed once every reader has passed a quiescent state (qsbr.h): no
      * request can hold it then. */
     qsbr_retire(&px->config_gc, (void *)cur, free);

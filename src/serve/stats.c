@@ -91,6 +91,12 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->reloads_ok = load(&m->reloads_ok);
     s->reloads_failed = load(&m->reloads_failed);
     s->config_retired = qsbr_pending(&px->config_gc);
+    s->tls_handshakes = load(&px->tls_stats.handshakes);
+    for (i = 0; i < TLS_FAILS; i++) {
+        s->tls_failed[i] = load(&px->tls_stats.failed[i]);
+    }
+    s->tls_timeouts = load(&px->tls_stats.timeouts);
+    s->tls_not_after = (double)atomic_load(&px->tls_stats.not_after);
     for (i = 0; i < METRICS_LISTENERS; i++) {
         s->auth_failures[i] = load(&m->auth_failures[i]);
     }

@@ -13,6 +13,7 @@
 #include "base/metrics.h"
 #include "cache/cache.h"
 #include "cache/flight.h"
+#include "net/tls.h"
 #include "upstream/nodes.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
@@ -29,6 +30,8 @@ struct stats_snapshot {
     long hits, misses, stale, oversize, accepted, rejected, log_dropped;
     long sessions_open, sessions, forwarded, write_flushes;
     long reloads_ok, reloads_failed, config_retired;
+    long tls_handshakes, tls_failed[TLS_FAILS], tls_timeouts;
+    double tls_not_after;
     long auth_failures[METRICS_LISTENERS];
     long closed[METRICS_CLOSES], closed_output, closed_admin_room;
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
@@ -151,6 +154,26 @@ struct stats_snapshot {
     X(config_snapshots_retired, gauge,                                         \
       "Settings replaced by reloads, not yet freed (a reader may hold them).", \
       "", s->config_retired)                                                   \
+    X(tls_handshakes_total, counter, "TLS handshakes of clients completed.",   \
+      "", s->tls_handshakes)                                                   \
+    X(tls_handshake_failures_total, counter,                                   \
+      "TLS connections closed before their handshake completed, by cause.",    \
+      "reason=\"not_tls\"", s->tls_failed[TLS_FAIL_NOT_TLS])                   \
+    X(tls_handshake_failures_total, counter,                                   \
+      "TLS connections closed before their handshake completed, by cause.",    \
+      "reason=\"certificate\"", s->tls_failed[TLS_FAIL_CERT])                  \
+    X(tls_handshake_failures_total, counter,                                   \
+      "TLS connections closed before their handshake completed, by cause.",    \
+      "reason=\"protocol\"", s->tls_failed[TLS_FAIL_PROTOCOL])                 \
+    X(tls_handshake_failures_total, counter,                                   \
+      "TLS connections closed before their handshake completed, by cause.",    \
+      "reason=\"closed\"", s->tls_failed[TLS_FAIL_CLOSED])                     \
+    X(tls_handshake_failures_total, counter,                                   \
+      "TLS connections closed before their handshake completed, by cause.",    \
+      "reason=\"timeout\"", s->tls_timeouts)                                   \
+    X(tls_certificate_expiry_timestamp_seconds, gauge,                         \
+      "When the TLS listeners' certificate expires (Unix time); 0 = none.",    \
+      "", s->tls_not_after)                                                    \
     X(workq_depth, gauge, "Connections queued for a worker.", "", s->depth)    \
     X(workers_busy, gauge, "Workers serving a connection.", "", s->busy)       \
     X(workers, gauge, "Worker threads.", "", s->workers)                       \

@@ -34,6 +34,7 @@ struct nodes {
     const struct config_ref *cfg;
     struct flights *flights;
     struct waiter *waiter; /* the pipelines report through it */
+    struct tls_ctx *tls;   /* TLS towards every node, or NULL */
     int cluster;
     pthread_mutex_t lock; /* node creation, refreshes */
     _Atomic(struct node *) node[NODES_MAX];
@@ -81,7 +82,8 @@ set_add(struct slot_set *ss, unsigned slot)
 /* ---- nodes ---- */
 
 struct nodes *
-nodes_create(const struct config_ref *cfg, struct flights *fl, struct waiter *w)
+nodes_create(const struct config_ref *cfg, struct flights *fl, struct waiter *w,
+             struct tls_ctx *tls)
 {
     struct nodes *n = calloc(1, sizeof(*n));
     int i;
@@ -96,6 +98,7 @@ nodes_create(const struct config_ref *cfg, struct flights *fl, struct waiter *w)
     n->cfg = cfg;
     n->flights = fl;
     n->waiter = w;
+    n->tls = tls;
     n->cluster = config_get(cfg)->cluster;
     for (i = 0; i < NODES_SLOTS; i++) {
         atomic_init(&n->owner[i], n->cluster ? NO_NODE : 0);
@@ -159,7 +162,7 @@ node_get(struct nodes *n, const char *host, int port)
     nd->index = count;
     snprintf(nd->host, sizeof(nd->host), "%s", host);
     nd->port = port;
-    nd->target = redis_target_of(n->cfg);
+    nd->target = redis_target_of(n->cfg, n->tls);
     snprintf(nd->target.host, sizeof(nd->target.host), "%s", nd->host);
     nd->target.port = port;
     nd->target.db = n->cluster ? 0 : cfg->redis_db;
@@ -293,7 +296,7 @@ view_from_slots(const redisReply *r, struct view *v)
 static int
 ask_view(struct nodes *n, const char *host, int port, struct view *v, char *err)
 {
-    struct redis_target t = redis_target_of(n->cfg);
+    struct redis_target t = redis_target_of(n->cfg, n->tls);
     struct rconn conn;
     redisReply *r;
     int refused, rc = -1;

@@ -37,13 +37,15 @@
 #define NODES_SLOTS 16384
 
 struct nodes;
+struct tls_ctx;
 struct waiter;
 
 /* Creates the set for cfg (standalone or cluster), no connection yet; the
- * pipelines report through w. cfg, fl and w must outlive it. Returns NULL
+ * pipelines report through w; every connection to a node speaks TLS with
+ * tls (NULL: plain TCP). cfg, fl, w and tls must outlive it. Returns NULL
  * on failure. */
 struct nodes *nodes_create(const struct config_ref *cfg, struct flights *fl,
-                           struct waiter *w);
+                           struct waiter *w, struct tls_ctx *tls);
 
 /* Standalone: makes the one node. Cluster: learns the map from the seeds
  * (a failure is logged and retried by nodes_refresh). Starts the streams.

@@ -8,9 +8,14 @@
  *   - io_read: bytes in (recv);
  *   - io_writev: bytes out, gathered (sendmsg, MSG_NOSIGNAL).
  * Each retries EINTR, reports "would block" as 0 and a failure by making
- * the rconn FAILED with the reason. TLS replaces their bodies (the TLS
- * handshake runs in io_connected after the TCP connect; a read or write
- * that needs the other direction sets rc->want) and changes nothing else.
+ * the rconn FAILED with the reason. With TLS (the target has a context:
+ * [redis] tls = on) they go through net/tls instead: the TLS handshake
+ * runs in io_connected after the TCP connect, within connect_timeout; a
+ * read or write that needs the other direction sets rc->want; nothing
+ * else here knows the bytes are encrypted. Decrypted bytes a read leaves
+ * inside the TLS connection are not announced by the socket again: every
+ * reader here reads until a read returns 0 before it waits, as it does
+ * for a plain socket.
  *
  * The input buffer is one heap block, in[start..end) unconsumed. Before a
  * read it is compacted when room runs short and doubled when that is not
@@ -41,6 +46,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "net/tls.h"
 #include "proto/resp.h"
 #include "proto/resp_encode.h"
 
@@ -48,6 +54,7 @@
 #define READ_ROOM 4096     /* room wanted in the buffer before a read */
 #define IN_KEEP (1u << 20) /* an idle rconn keeps at most this much */
 #define IOV_BATCH 1024     /* ranges written per call (the kernel's limit) */
+#define TLS_IOV 64         /* ranges handed to one tls_writev */
 #define HS_MAX 5           /* AUTH, HELLO, SELECT, CLIENT TRACKING, READONLY */
 
 /* One setup command: its name for error messages, and its words. */
@@ -93,6 +100,12 @@ rconn_close(struct rconn *rc)
 {
     char err[REDIS_ERR_MAX];
 
+    if (rc->tls != NULL) {
+        if (rc->state == RCONN_READY) {
+            (void)tls_shutdown(rc->tls); /* close_notify, one attempt */
+        }
+        tls_free(rc->tls);
+    }
     if (rc->fd >= 0) {
         close(rc->fd); /* never retried: the fd is gone even on EINTR */
     }
@@ -105,31 +118,77 @@ rconn_close(struct rconn *rc)
 
 /* ---- the byte movers: the only places that touch the socket ---- */
 
-/* Whether the connect in progress ended. Returns 1 connected, 0 not yet
- * (rc->want says what to wait for), or -1 failed (rc FAILED). */
+/* A TLS call's "would block" as rc->want; 0. Its failure as rc's; -1. */
+static long
+tls_outcome(struct rconn *rc, long n, const char *doing)
+{
+    switch (n) {
+    case TLS_WANT_READ:
+        rc->want = RCONN_WANT_READ;
+        return 0;
+    case TLS_WANT_WRITE:
+        rc->want = RCONN_WANT_WRITE;
+        return 0;
+    case TLS_EOF:
+        rconn_fail(rc, "%s%sServer closed the connection", doing,
+                   *doing != '\0' ? ": " : "");
+        return -1;
+    default:
+        rconn_fail(rc, "%s%s%.160s", doing, *doing != '\0' ? ": " : "",
+                   tls_reason(rc->tls));
+        return -1;
+    }
+}
+
+/* Whether the connect in progress ended: the TCP connect, then with TLS
+ * the TLS handshake. Returns 1 connected, 0 not yet (rc->want says what
+ * to wait for), or -1 failed (rc FAILED). */
 static int
 io_connected(struct rconn *rc)
 {
-    struct pollfd pfd = {.fd = rc->fd, .events = POLLOUT};
-    socklen_t sl = sizeof(int);
+    const struct redis_target *t = rc->target;
+    char doing[96];
     int n, soerr = 0;
 
-    do {
-        n = poll(&pfd, 1, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n == 0) {
-        rc->want = RCONN_WANT_WRITE;
-        return 0;
+    if (!rc->tcp_up) {
+        struct pollfd pfd = {.fd = rc->fd, .events = POLLOUT};
+        socklen_t sl = sizeof(int);
+
+        do {
+            n = poll(&pfd, 1, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n == 0) {
+            rc->want = RCONN_WANT_WRITE;
+            return 0;
+        }
+        if (n < 0 ||
+            getsockopt(rc->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+            soerr = errno;
+        }
+        if (soerr != 0) {
+            rconn_fail(rc, "connect to %.64s:%d: %.120s", t->host, t->port,
+                       strerror(soerr));
+            return -1;
+        }
+        rc->tcp_up = 1;
     }
-    if (n < 0 || getsockopt(rc->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
-        soerr = errno;
+    if (t->tls == NULL) {
+        return 1;
     }
-    if (soerr != 0) {
-        rconn_fail(rc, "connect to %.64s:%d: %.120s", rc->target->host,
-                   rc->target->port, strerror(soerr));
+    if (rc->tls == NULL &&
+        (rc->tls = tls_create(
+             t->tls, rc->fd, t->tls_name[0] != '\0' ? t->tls_name : t->host)) ==
+            NULL) {
+        rconn_fail(rc, "out of memory for a TLS connection");
         return -1;
     }
-    return 1;
+    n = tls_handshake(rc->tls);
+    if (n == TLS_OK) {
+        return 1;
+    }
+    snprintf(doing, sizeof(doing), "TLS handshake with %.64s:%d", t->host,
+             t->port);
+    return (int)tls_outcome(rc, n, doing);
 }
 
 /* Reads up to cap bytes into buf. Returns the bytes read, 0 when there
@@ -139,6 +198,11 @@ io_read(struct rconn *rc, char *buf, size_t cap)
 {
     ssize_t n;
 
+    if (rc->tls != NULL) {
+        long r = tls_read(rc->tls, buf, cap);
+
+        return r > 0 ? r : tls_outcome(rc, r, "");
+    }
     do {
         n = recv(rc->fd, buf, cap, 0);
     } while (n < 0 && errno == EINTR);
@@ -156,9 +220,46 @@ io_read(struct rconn *rc, char *buf, size_t cap)
     return -1;
 }
 
+/* io_writev over TLS: tls_writev takes a record's worth at a time, so it
+ * is called until everything is taken or the socket is full (a plain
+ * write's "fewer bytes than asked"). The call after a full socket starts
+ * with the bytes that did not go, as tls_writev needs. */
+static long
+tls_writev_all(struct rconn *rc, const struct iovec *iov, int n, size_t asked)
+{
+    struct iovec part[TLS_IOV];
+    size_t taken = 0, off = 0;
+    int at = 0;
+
+    while (taken < asked) {
+        int k = 0;
+        long r;
+
+        while (at < n && iov[at].iov_len <= off) {
+            off -= iov[at].iov_len; /* empty ranges, and what went */
+            at++;
+        }
+        for (; k < TLS_IOV && at + k < n; k++) {
+            part[k] = iov[at + k];
+        }
+        part[0].iov_base = (char *)part[0].iov_base + off;
+        part[0].iov_len -= off;
+        r = tls_writev(rc->tls, part, k);
+        if (r <= 0) {
+            r = tls_outcome(rc, r, ""); /* 0 with rc->want, or -1 */
+            return r < 0 ? -1 : (long)taken;
+        }
+        taken += (size_t)r;
+        off += (size_t)r;
+    }
+    rc->want = RCONN_WANT_NONE;
+    return (long)taken;
+}
+
 /* Writes what the socket takes of iov[0..n) (the first IOV_BATCH ranges
  * at most). Returns the bytes written (0: none fit; rc->want is WRITE
- * when not all did), or -1 (rc FAILED). */
+ * when not all did), or -1 (rc FAILED). With TLS, a write that took
+ * fewer bytes than asked is called again with the same bytes first. */
 static long
 io_writev(struct rconn *rc, const struct iovec *iov, int n)
 {
@@ -169,6 +270,9 @@ io_writev(struct rconn *rc, const struct iovec *iov, int n)
 
     for (i = 0; i < msg.msg_iovlen; i++) {
         asked += iov[i].iov_len;
+    }
+    if (rc->tls != NULL) {
+        return tls_writev_all(rc, iov, (int)msg.msg_iovlen, asked);
     }
     do {
         w = sendmsg(rc->fd, &msg, MSG_NOSIGNAL);
@@ -471,7 +575,8 @@ rconn_start(struct rconn *rc, const struct redis_target *t,
         return rc->state;
     }
     connected = sock_connect(rc);
-    if (connected == 1 && rc->setup_owed == 0) {
+    rc->tcp_up = connected == 1;
+    if (connected == 1 && rc->setup_owed == 0 && t->tls == NULL) {
         rc->state = RCONN_READY;
         rc->want = RCONN_WANT_NONE;
     }

@@ -67,8 +67,12 @@ enum rconn_want {
 };
 
 /* Bytes read and not yet consumed: in[start..end). */
+struct tls;
+
 struct rconn {
-    int fd; /* -1 when closed */
+    int fd;          /* -1 when closed */
+    struct tls *tls; /* its TLS connection (net/tls), or NULL */
+    int tcp_up;      /* the TCP connect ended (a TLS handshake may follow) */
     enum rconn_state state;
     const struct redis_target *target;
     struct rconn_setup setup;

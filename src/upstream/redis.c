@@ -1,5 +1,5 @@
 /*
- * redis: the one connection opener; see redis.h.
+ * redis: targets and reply helpers; see redis.h.
  */
 #include "upstream/redis.h"
 
@@ -8,93 +8,22 @@
 #include <stdio.h>
 #include <strings.h>
 
-static struct timeval
-ms_to_tv(int64_t ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    return tv;
-}
-
 struct redis_target
-redis_target_of(const struct config_ref *ref)
+redis_target_of(const struct config_ref *ref, struct tls_ctx *tls)
 {
     const struct config *cfg = config_get(ref);
     struct redis_target t = {
         .port = cfg->redis_port,
         .db = cfg->redis_db,
         .cfg = ref,
+        .tls = tls,
     };
 
     snprintf(t.host, sizeof(t.host), "%s", cfg->redis_host);
+    snprintf(t.user, sizeof(t.user), "%s", cfg->redis_user);
     snprintf(t.password, sizeof(t.password), "%s", cfg->redis_password);
+    snprintf(t.tls_name, sizeof(t.tls_name), "%s", cfg->redis_tls_server_name);
     return t;
-}
-
-/* Runs one command on the blocking context. Returns the reply, or NULL
- * with "WHAT: reason" or "WHAT failed: <error>" in err. */
-static redisReply *
-setup_call(redisContext *ctx, const char *what, char *err, const char *fmt, ...)
-{
-    redisReply *r;
-    va_list ap;
-
-    va_start(ap, fmt);
-    r = redisvCommand(ctx, fmt, ap);
-    va_end(ap);
-    if (r == NULL) {
-        snprintf(err, REDIS_ERR_MAX, "%s: %.200s", what, ctx->errstr);
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, REDIS_ERR_MAX, "%s failed: %.*s", what, (int)r->len,
-                 r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
-redisContext *
-redis_open(const struct redis_target *t, char *err)
-{
-    const struct config *cfg = config_get(t->cfg);
-    redisContext *ctx;
-    redisReply *r;
-
-    ctx = redisConnectWithTimeout(t->host, t->port,
-                                  ms_to_tv(cfg->connect_timeout_ms));
-    if (ctx == NULL) {
-        snprintf(err, REDIS_ERR_MAX, "cannot allocate a redis context");
-        return NULL;
-    }
-    if (ctx->err) {
-        snprintf(err, REDIS_ERR_MAX, "connect to %.64s:%d: %.120s", t->host,
-                 t->port, ctx->errstr);
-        goto fail;
-    }
-    if (redisSetTimeout(ctx, ms_to_tv(cfg->command_timeout_ms)) != REDIS_OK) {
-        snprintf(err, REDIS_ERR_MAX, "set timeout: %.200s", ctx->errstr);
-        goto fail;
-    }
-    if (t->password[0] != '\0') {
-        r = setup_call(ctx, "AUTH", err, "AUTH %s", t->password);
-        if (r == NULL) {
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    if (t->db != 0) {
-        r = setup_call(ctx, "SELECT", err, "SELECT %d", t->db);
-        if (r == NULL) {
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    return ctx;
-
-fail:
-    redisFree(ctx);
-    return NULL;
 }
 
 int

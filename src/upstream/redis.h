@@ -1,10 +1,8 @@
 /*
  * redis: where a Redis server is (struct redis_target, shared by every
- * connection: rconn.h opens them), helpers over hiredis reply objects, and
- * redis_open, the pool's blocking hiredis connection (connect within
- * connect_timeout, then every blocking call on it bounded by
- * command_timeout (redisSetTimeout), then AUTH and SELECT when
- * configured) until the pool moves to rconn. Thread-safe: no shared state.
+ * connection: rconn.h opens them, over TLS when the target has a context)
+ * and helpers over hiredis reply objects (the blocking calls' replies,
+ * parsed by hiredis's reader). Thread-safe: no shared state.
  */
 #ifndef RP_REDIS_H
 #define RP_REDIS_H
@@ -14,8 +12,8 @@
 
 #include "base/config.h"
 
-struct redisContext;
 struct redisReply;
+struct tls_ctx;
 
 #define REDIS_ERR_MAX 256
 
@@ -31,18 +29,18 @@ struct redis_target {
     char password[256];           /* "" = no AUTH */
     int db;                       /* 0 = no SELECT */
     const struct config_ref *cfg; /* connect_timeout, command_timeout */
+    struct tls_ctx *tls;          /* borrowed: TLS towards it ([redis] tls =
+                                     on; the proxy's, for its whole life),
+                                     or NULL for plain TCP */
+    char tls_name[256];           /* the name its certificate must carry
+                                     ([redis] tls_server_name); "" = host */
 };
 
-/* The target the configuration names now ([redis] host, port, password,
- * db), its strings copied. */
-struct redis_target redis_target_of(const struct config_ref *ref);
-
-/*
- * Opens a connection to t. Returns it (the caller frees it with
- * redisFree), or NULL with a reason in err[0..REDIS_ERR_MAX) such as
- * "connect to 127.0.0.1:6379: Connection refused" or "AUTH failed: ...".
- */
-struct redisContext *redis_open(const struct redis_target *t, char *err);
+/* The target the configuration names now ([redis] host, port, user,
+ * password, db, tls_server_name), its strings copied, speaking TLS with
+ * tls (NULL: plain TCP). */
+struct redis_target redis_target_of(const struct config_ref *ref,
+                                    struct tls_ctx *tls);
 
 /* 1 when r is a string or status reply (of any text). */
 int redis_reply_is_str(const struct redisReply *r);

@@ -15,6 +15,7 @@
  *   harness_fixture.c  the shared suite fixture and its assertions
  *   harness_cluster.c  a six-node Redis Cluster, and (harness_cluster_
  *                      fixture.c) its fixture; declared in harness_cluster.h
+ *   harness_tls.c      the test certificates, and a TLS client
  * Functions of the first six return an error; the fixture's (and the
  * assertions in harness_http.c and harness_resp.c) fail the running
  * Criterion test instead. Nothing here is thread-safe unless it says so.
@@ -53,6 +54,7 @@ struct h_proxy {
     int http_port;
     int resp_port;
     int admin_port; /* 0 unless started with opts->admin */
+    int tls_port;   /* 0 unless started with opts->tls */
     char ini[256];  /* generated config file */
     char log[256];  /* its stdout and stderr */
 };
@@ -67,6 +69,8 @@ struct h_proxy_opts {
      * {"-s", "cache.ttl=1s", NULL}. */
     const char *const *args;
     int admin;    /* also an admin listener on a free port (p->admin_port) */
+    int tls;      /* also [server] tls_port on a free port (p->tls_port);
+                     ini names the certificate (h_tls_ini) */
     int resp_off; /* ini or args turn resp_port off: do not wait for it */
     /* "NAME=VALUE" entries added to (or replacing those of) the test's own
      * environment (NULL-terminated, or NULL), e.g. {"NOTIFY_SOCKET=/x",
@@ -413,5 +417,54 @@ double h_await_metric(const struct h_proxy *p, const char *series, double want,
 /* 1 once the proxy's log contains text, 0 if it does not within
  * timeout_ms. */
 int h_await_log(const struct h_proxy *p, const char *text, int timeout_ms);
+
+/* ---- TLS (harness_tls.c) ---- */
+
+/* The path of a test certificate file made by tools/tls-certs.sh
+ * ("ca.crt", "server.key", ...), in one of 8 per-thread static buffers. */
+const char *h_tls_path(const char *name);
+/* "[server]\ntls_cert_file = <server.crt>\ntls_key_file = <server.key>\n"
+ * followed by extra (may be NULL), in buf; returns buf. */
+const char *h_tls_ini(char *buf, size_t cap, const char *extra);
+
+/* A blocking TLS client connection (OpenSSL's own implementation). */
+struct h_tls {
+    int fd;
+    void *ctx; /* SSL_CTX */
+    void *ssl; /* SSL */
+};
+/* Connects to 127.0.0.1:port and completes a handshake, verifying the
+ * server's certificate against the test file ca ("ca.crt") and the name
+ * localhost (sent as SNI), presenting the test certificate client
+ * ("client": client.crt and client.key) unless NULL. Returns 0, or -1
+ * with the reason ("handshake: certificate verify failed", ...) in err
+ * and nothing left open. Thread-safe (one h_tls per thread). */
+int h_tls_connect(struct h_tls *t, int port, const char *ca, const char *client,
+                  char *err, size_t cap);
+/* Sends close_notify (one try), frees and closes. Safe twice. */
+void h_tls_close(struct h_tls *t);
+/* Sends all of buf. Returns 0 or -1. */
+int h_tls_send(struct h_tls *t, const void *buf, size_t len);
+/* One read within timeout_ms: bytes (> 0), 0 when the peer closed (its
+ * close_notify, or a bare close), -1 on a timeout or an error. */
+long h_tls_recv(struct h_tls *t, void *buf, size_t cap, int timeout_ms);
+/* Reads exactly one RESP reply into buf (NUL-terminated) within
+ * timeout_ms; returns its length or -1. */
+long h_tls_reply(struct h_tls *t, char *buf, size_t cap, int timeout_ms);
+/* Sends argv (NULL-terminated) as a RESP command and reads one reply
+ * (5 s) into out; returns its length or -1. */
+long h_tls_cmd(struct h_tls *t, char *out, size_t cap, const char *const *argv);
+#define H_TLS_CMD(t, out, cap, ...)                                            \
+    h_tls_cmd((t), (out), (cap), (const char *const[]){__VA_ARGS__, NULL})
+/* 1 once the proxy closed t within timeout_ms (what it sent meanwhile is
+ * discarded), 0 if it is still open. */
+int h_tls_closed(struct h_tls *t, int timeout_ms);
+/* The serial number (hex) of the certificate the server showed t / in the
+ * test file name; returns out. */
+const char *h_tls_peer_serial(const struct h_tls *t, char *out, size_t cap);
+const char *h_tls_file_serial(const char *name, char *out, size_t cap);
+/* The bytes of a real ClientHello (for localhost), made without a
+ * connection; returns their length (0 on failure). */
+size_t h_tls_client_hello(char *out, size_t cap);
 
 #endif

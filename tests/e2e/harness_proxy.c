@@ -34,10 +34,12 @@ h__write_ini(const struct h_proxy *p, int redis_port, const char *extra)
     if (f == NULL) {
         return -1;
     }
-    fprintf(f,
-            "[server]\nbind = 127.0.0.1\nhttp_port = %d\nresp_port = %d\n"
-            "[redis]\nhost = 127.0.0.1\nport = %d\n",
-            p->http_port, p->resp_port, redis_port);
+    fprintf(f, "[server]\nbind = 127.0.0.1\nhttp_port = %d\nresp_port = %d\n",
+            p->http_port, p->resp_port);
+    if (p->tls_port > 0) {
+        fprintf(f, "tls_port = %d\n", p->tls_port);
+    }
+    fprintf(f, "[redis]\nhost = 127.0.0.1\nport = %d\n", redis_port);
     if (p->admin_port > 0) {
         fprintf(f, "[admin]\nport = %d\n", p->admin_port);
     }
@@ -148,20 +150,24 @@ h__proxy_try(struct h_proxy *p, int redis_port, const struct h_proxy_opts *o)
 {
     char *argv[H_MAX_ARGS], set[H_SETS][48];
     char **env;
-    int ports[3], wait[3], nwait = 0, argc = 0, rc;
+    int ports[4], wait[4], nwait = 0, argc = 0, rc;
 
-    if (h__free_ports(ports, 3) == -1) {
+    if (h__free_ports(ports, 4) == -1) {
         return -1;
     }
     p->http_port = ports[0];
     p->resp_port = ports[1];
     p->admin_port = o->admin ? ports[2] : 0;
+    p->tls_port = o->tls ? ports[3] : 0;
     wait[nwait++] = p->http_port;
     if (!o->resp_off) {
         wait[nwait++] = p->resp_port;
     }
     if (o->admin) {
         wait[nwait++] = p->admin_port;
+    }
+    if (o->tls) {
+        wait[nwait++] = p->tls_port;
     }
     argv[argc++] = (char *)(o->bin != NULL ? o->bin : h_proxy_bin());
     argv[argc++] = "-c";

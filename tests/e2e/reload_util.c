@@ -28,10 +28,12 @@ rl_write_ini(const struct h_proxy *p, const struct h_redis *r,
     snprintf(tmp, sizeof(tmp), "%s.new", p->ini);
     f = fopen(tmp, "w");
     cr_assert_not_null(f, "cannot write %s", tmp);
-    fprintf(f,
-            "[server]\nbind = 127.0.0.1\nhttp_port = %d\nresp_port = %d\n"
-            "[redis]\nhost = 127.0.0.1\nport = %d\n",
-            o->http ? o->http : p->http_port, o->resp ? o->resp : p->resp_port,
+    fprintf(f, "[server]\nbind = 127.0.0.1\nhttp_port = %d\nresp_port = %d\n",
+            o->http ? o->http : p->http_port, o->resp ? o->resp : p->resp_port);
+    if (p->tls_port > 0) {
+        fprintf(f, "tls_port = %d\n", p->tls_port);
+    }
+    fprintf(f, "[redis]\nhost = 127.0.0.1\nport = %d\n",
             o->redis ? o->redis : r->port);
     if (o->admin || p->admin_port) {
         fprintf(f, "[admin]\nport = %d\n", o->admin ? o->admin : p->admin_port);

@@ -22,8 +22,8 @@ struct rl_ports {
 };
 
 /* Rewrites p's INI: the harness's lines with ports (NULL: the running
- * ones and r's port), then extra (may be NULL). Replaced atomically
- * (rename), so the proxy never reads half a file. */
+ * ones and r's port; tls_port as running), then extra (may be NULL). Replaced
+ * atomically (rename), so the proxy never reads half a file. */
 void rl_write_ini(const struct h_proxy *p, const struct h_redis *r,
                   const struct rl_ports *ports, const char *extra);
 

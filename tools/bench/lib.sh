@@ -225,11 +225,12 @@ fill_proxy() { # name first end: GET keys first..end-1 once through its RESP por
 
 NA="n/a n/a n/a n/a"
 
-wrk_load() { # port prefix suffix keys conns secs
+wrk_load() { # port prefix suffix keys conns secs (WRK_SCHEME=https: TLS)
     local out line
     out=$(BENCH_PREFIX=$2 BENCH_SUFFIX=$3 BENCH_KEYS=$4 \
         timeout -k 5 $(($6 + 60)) "${CLI[@]}" wrk -t1 -c"$5" -d"$6"s \
-        --latency --timeout 5s -s "$HELP/rand.lua" "http://127.0.0.1:$1" 2>&1)
+        --latency --timeout 5s -s "$HELP/rand.lua" \
+        "${WRK_SCHEME:-http}://127.0.0.1:$1" 2>&1)
     line=$(grep -a '^BENCH ' <<<"$out")
     if [ -z "$line" ]; then
         printf '%s\n' "$out" | tail -3 | sed 's/^/    wrk: /' >&2

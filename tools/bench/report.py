@@ -126,6 +126,10 @@ def goals(runs, meta, work):
                "twemproxy-set-p1", 1.0, "set-p1")
     ratio_goal("forwarded SET -P 16 vs twemproxy", "proxy-set-p16",
                "twemproxy-set-p16", 2.0, "set-p16")
+    ratio_goal("RESP GET hit over TLS vs redis-server's tls-port",
+               "proxy-tls-get-p1", "redis-tls-get-p1", 1.0, "tls-get")
+    ratio_goal("HTTPS cache hit vs nginx (static files, HTTPS)",
+               "proxy-https-hit", "nginx-https", 1.2, "https-hit")
     big, small = keys_pair(meta)
     if big:
         ratio_goal("HTTP hits with %s keys cached vs %s" % (
@@ -430,6 +434,15 @@ def report(work, out):
       "redis-server itself. Caches are warm before they are measured "
       "(every key read once); the hit ratios in the notes are the servers' "
       "own counters around each load.")
+    w("- TLS rows: the certificate of `tools/tls-certs.sh` (EC P-256), "
+      "TLS 1.3 with OpenSSL's default cipher on every side (the same "
+      "OpenSSL 3 library): `redis-benchmark --tls --cacert` against the "
+      "proxy's `tls_port` and against the same redis-server's `tls-port` "
+      "(added with `CONFIG SET`); `wrk` over `https://` against the "
+      "proxy's HTTP port with `[http] tls = on` and against a second "
+      "nginx server block with `listen ... ssl` on the same files, in the "
+      "same one-worker nginx. Connections are kept open, so the loads "
+      "measure TLS records, not handshakes.")
     w("- Cluster: 3 masters + 3 replicas (`redis-cli --cluster create "
       "--cluster-replicas 1`), the proxy with `redis.cluster = on` and "
       "three seeds; the direct rows are `redis-benchmark --cluster` on the "
@@ -472,6 +485,7 @@ def report(work, out):
         "get-p1": "GET -P 1", "get-p16": "GET -P 16",
         "set-p1": "SET -P 1", "set-p16": "SET -P 16",
         "cluster": "cluster", "keys": "keys", "conns": "connections",
+        "tls-get": "GET -P 1, TLS", "https-hit": "HTTPS hit",
     }
     for pid, group, system, proto, _secs in runs.points:
         vals = runs.values(pid, 2)
@@ -648,7 +662,9 @@ def write_dat(work, runs, meta):
                ("proxy-get-p1", "redis-get-p1"): 1.0,
                ("proxy-get-p16", "twemproxy-get-p16"): 3.0,
                ("proxy-set-p1", "twemproxy-set-p1"): 1.0,
-               ("proxy-set-p16", "twemproxy-set-p16"): 2.0}
+               ("proxy-set-p16", "twemproxy-set-p16"): 2.0,
+               ("proxy-tls-get-p1", "redis-tls-get-p1"): 1.0,
+               ("proxy-https-hit", "nginx-https"): 1.2}
     comps = [("proxy-http-hit", "limit-http")] + PAIRS[:4] + [
         ("proxy-get-p1", "limit-get-p1"), ("proxy-get-p16", "limit-get-p16"),
         ("proxy-set-p1", "limit-set-p1"), ("proxy-set-p16", "limit-set-p16"),

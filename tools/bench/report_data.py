@@ -28,6 +28,8 @@ PAIRS = [
     ("proxy-set-p16", "redis-set-p16"),
     ("proxy-cluster-get", "direct-cluster-get"),
     ("proxy-cluster-set", "direct-cluster-set"),
+    ("proxy-tls-get-p1", "redis-tls-get-p1"),
+    ("proxy-https-hit", "nginx-https"),
 ]
 SHORT = {
     "proxy-http-hit": "HTTP hit", "proxy-http-miss": "HTTP cache off",
@@ -42,7 +44,9 @@ SHORT = {
     "limit-get-p16": "limit", "limit-set-p1": "limit",
     "limit-set-p16": "limit", "proxy-cluster-get": "cluster GET",
     "proxy-cluster-set": "cluster SET", "direct-cluster-get": "direct",
-    "direct-cluster-set": "direct",
+    "direct-cluster-set": "direct", "proxy-tls-get-p1": "TLS GET -P 1",
+    "redis-tls-get-p1": "Redis TLS", "proxy-https-hit": "HTTPS hit",
+    "nginx-https": "nginx HTTPS",
 }
 # Profile loads (bench.sh profile_load) and what they run.
 PROFILE_TEXT = {
@@ -54,6 +58,9 @@ PROFILE_TEXT = {
     "keys-max": "HTTP cache hits over the largest cache, wrk -c50",
     "cluster-get": "RESP GET cache hits in front of the cluster, "
                    "redis-benchmark -c50 -P 1",
+    "tls-get": "RESP GET cache hits over TLS (tls_port), "
+               "redis-benchmark --tls -c50 -P 1",
+    "https-hit": "HTTPS cache hits, wrk -c50",
 }
 
 

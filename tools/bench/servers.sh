@@ -26,10 +26,21 @@ http_warm() { # name port prefix suffix count: GET every key once, all 200
     [ "$got" = "$5 0" ] || say "$1: warming: expected '$5 0' (200s others), got '$got'"
 }
 
-nginx_start() { # one worker: it gets one core, as every server here does
-    local port
+nginx_start() { # one worker: it gets one core, as every server here does;
+    # the same files over HTTPS on a second port (PORT[nginx-https]) with
+    # the bench's test certificate, when TLS_DIR is set
+    local port sport https=
     command -v nginx >/dev/null || { WHY[nginx]=not_installed; return 1; }
-    read -r port < <(free_ports 1)
+    read -r port sport < <(free_ports 2)
+    [ -n "${TLS_DIR:-}" ] && https="
+    server {
+        listen 127.0.0.1:$sport ssl;
+        ssl_certificate $TLS_DIR/server.crt;
+        ssl_certificate_key $TLS_DIR/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        root $W/www;
+        default_type application/octet-stream;
+    }"
     mkdir -p "$W/www" "$W/nginx-tmp"
     python3 "$HELP/keys.py" files "$W/www" 0 "$N" "$V"
     chmod -R a+rX "$W/www"
@@ -52,13 +63,22 @@ http {
         listen 127.0.0.1:$port;
         root $W/www;
         default_type application/octet-stream;
-    }
+    }$https
 }
 EOF
     spawn "$W/nginx.log" nginx -e "$W/nginx.err" -c "$W/nginx.conf"
     started nginx "$port" "$LAST" || { WHY[nginx]=did_not_start; return 1; }
     PORT[nginx]=$port
     SPID[nginx]=$LAST
+    if [ -n "$https" ]; then
+        if wait_port "$sport" "$LAST" 5; then
+            PORT[nginx-https]=$sport
+        else
+            WHY[nginx-https]=did_not_start
+        fi
+    else
+        WHY[nginx-https]=no_certificates
+    fi
     http_warm nginx "$port" / "" "$N"
 }
 
@@ -198,6 +218,18 @@ cluster_counts() { # "keyspace_hits keyspace_misses" summed over the masters
         th=$((th + h)) tm=$((tm + m))
     done
     echo "$th $tm"
+}
+
+redis_tls_start() { # a TLS port on the bench's Redis (RP), added live
+    # (CONFIG SET), with the test certificate: RTP
+    local port
+    read -r port < <(free_ports 1)
+    redis-cli -h 127.0.0.1 -p "$RP" CONFIG SET tls-cert-file "$TLS_DIR/server.crt" \
+        tls-key-file "$TLS_DIR/server.key" tls-ca-cert-file "$TLS_DIR/ca.crt" \
+        tls-auth-clients no tls-port "$port" >"$W/redis-tls.log" 2>&1 &&
+        grep -q '^OK' "$W/redis-tls.log" ||
+        { WHY[redis-tls]=config_set_failed; return 1; }
+    RTP=$port
 }
 
 redis_counts_at() { # port: "keyspace_hits keyspace_misses"

@@ -141,6 +141,13 @@ assert_config_eq(const struct config *a, const struct config *b)
     cr_assert_eq(a->protected_mode, b->protected_mode);
     cr_assert_eq(a->max_output, b->max_output);
     cr_assert_eq(a->session_idle_timeout_ms, b->session_idle_timeout_ms);
+    cr_assert_eq(a->tls_port, b->tls_port);
+    cr_assert_str_eq(a->tls_cert_file, b->tls_cert_file);
+    cr_assert_str_eq(a->tls_key_file, b->tls_key_file);
+    cr_assert_str_eq(a->tls_ca_file, b->tls_ca_file);
+    cr_assert_eq(a->tls_verify_clients, b->tls_verify_clients);
+    cr_assert_str_eq(a->tls_ciphers, b->tls_ciphers);
+    cr_assert_str_eq(a->tls_ciphersuites, b->tls_ciphersuites);
     cr_assert_str_eq(a->redis_host, b->redis_host);
     cr_assert_eq(a->redis_port, b->redis_port);
     cr_assert_str_eq(a->redis_password, b->redis_password);
@@ -151,6 +158,13 @@ assert_config_eq(const struct config *a, const struct config *b)
     cr_assert_eq(a->cluster, b->cluster);
     cr_assert_str_eq(a->seeds, b->seeds);
     cr_assert_eq(a->cluster_refresh_ms, b->cluster_refresh_ms);
+    cr_assert_str_eq(a->redis_user, b->redis_user);
+    cr_assert_eq(a->redis_tls, b->redis_tls);
+    cr_assert_str_eq(a->redis_tls_ca_file, b->redis_tls_ca_file);
+    cr_assert_str_eq(a->redis_tls_cert_file, b->redis_tls_cert_file);
+    cr_assert_str_eq(a->redis_tls_key_file, b->redis_tls_key_file);
+    cr_assert_str_eq(a->redis_tls_server_name, b->redis_tls_server_name);
+    cr_assert_eq(a->redis_tls_verify, b->redis_tls_verify);
     cr_assert_eq(a->cache_ttl_ms, b->cache_ttl_ms);
     cr_assert_eq(a->cache_capacity, b->cache_capacity);
     cr_assert_eq(a->cache_tracking, b->cache_tracking);
@@ -160,7 +174,9 @@ assert_config_eq(const struct config *a, const struct config *b)
     cr_assert_eq(a->http_writes, b->http_writes);
     cr_assert_eq(a->http_max_body, b->http_max_body);
     cr_assert_str_eq(a->http_allowed_hosts, b->http_allowed_hosts);
+    cr_assert_eq(a->http_tls, b->http_tls);
     cr_assert_eq(a->admin_port, b->admin_port);
+    cr_assert_eq(a->admin_tls, b->admin_tls);
     cr_assert_eq(a->log_level, b->log_level);
     cr_assert_eq(a->log_access, b->log_access);
 }

@@ -445,9 +445,17 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     "protected_mode = on\n"                                                    \
     "max_output = 64mb\n"                                                      \
     "session_idle_timeout = 0s\n"                                              \
+    "tls_port = 0\n"                                                           \
+    "tls_cert_file =\n"                                                        \
+    "tls_key_file =\n"                                                         \
+    "tls_ca_file =\n"                                                          \
+    "tls_verify_clients = off\n"                                               \
+    "tls_ciphers =\n"                                                          \
+    "tls_ciphersuites =\n"                                                     \
     "\n[redis]\n"                                                              \
     "host = 127.0.0.1\n"                                                       \
     "port = 6379\n"                                                            \
+    "user =\n"                                                                 \
     "password =\n"                                                             \
     "db = 0\n"                                                                 \
     "pool_size = 8\n"                                                          \
@@ -457,6 +465,12 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     "cluster = off\n"                                                          \
     "seeds =\n"                                                                \
     "cluster_refresh = 5s\n"                                                   \
+    "tls = off\n"                                                              \
+    "tls_ca_file =\n"                                                          \
+    "tls_cert_file =\n"                                                        \
+    "tls_key_file =\n"                                                         \
+    "tls_server_name =\n"                                                      \
+    "tls_verify = on\n"                                                        \
     "\n[cache]\n"                                                              \
     "ttl = 60s\n"                                                              \
     "capacity = 10000\n"                                                       \
@@ -468,8 +482,10 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     "writes = off\n"                                                           \
     "max_body = 1mb\n"                                                         \
     "allowed_hosts =\n"                                                        \
+    "tls = off\n"                                                              \
     "\n[admin]\n"                                                              \
     "port = 0\n"                                                               \
+    "tls = off\n"                                                              \
     "\n[log]\n"                                                                \
     "level = info\n"                                                           \
     "access = off\n"
@@ -557,7 +573,8 @@ Test(config_print, masks_both_passwords)
     out = print_to_string(&cfg);
     cr_assert(strstr(out, "request_timeout = 10s\npassword = ***\n") != NULL,
               "%s", out);
-    cr_assert(strstr(out, "port = 6379\npassword = ***\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "port = 6379\nuser =\npassword = ***\n") != NULL,
+              "%s", out);
     cr_assert(strstr(out, "hunter2") == NULL, "%s", out);
     cr_assert(strstr(out, "letmein") == NULL, "%s", out);
     free(out);
@@ -624,15 +641,22 @@ Test(config, format_line_lists_every_key_with_the_passwords_masked)
               "server.send_timeout=10s server.max_request=64mb "
               "server.password_file= server.protected_mode=on "
               "server.max_output=64mb server.session_idle_timeout=0s "
-              "redis.host=127.0.0.1 redis.port=6379 redis.password=*** "
+              "server.tls_port=0 server.tls_cert_file= server.tls_key_file= "
+              "server.tls_ca_file= server.tls_verify_clients=off "
+              "server.tls_ciphers= server.tls_ciphersuites= "
+              "redis.host=127.0.0.1 redis.port=6379 redis.user= "
+              "redis.password=*** "
               "redis.db=0 redis.pool_size=8 redis.connect_timeout=1s "
               "redis.command_timeout=1s redis.forward_timeout=0s "
               "redis.cluster=off redis.seeds= "
-              "redis.cluster_refresh=5s cache.ttl=60s cache.capacity=10000 "
+              "redis.cluster_refresh=5s redis.tls=off redis.tls_ca_file= "
+              "redis.tls_cert_file= redis.tls_key_file= "
+              "redis.tls_server_name= redis.tls_verify=on "
+              "cache.ttl=60s cache.capacity=10000 "
               "cache.tracking=on cache.stale_if_error=0s "
               "cache.max_memory=256mb cache.max_value_size=1mb "
               "http.writes=off http.max_body=1mb http.allowed_hosts= "
-              "admin.port=0 "
+              "http.tls=off admin.port=0 admin.tls=off "
               "log.level=info log.access=off");
 }
 

@@ -75,8 +75,16 @@ static const struct {
     {"server", "protected_mode", 1},
     {"server", "max_output", 1},
     {"server", "session_idle_timeout", 1},
+    {"server", "tls_port", 0},
+    {"server", "tls_cert_file", 1},
+    {"server", "tls_key_file", 1},
+    {"server", "tls_ca_file", 1},
+    {"server", "tls_verify_clients", 1},
+    {"server", "tls_ciphers", 1},
+    {"server", "tls_ciphersuites", 1},
     {"redis", "host", 0},
     {"redis", "port", 0},
+    {"redis", "user", 0},
     {"redis", "password", 0},
     {"redis", "db", 0},
     {"redis", "pool_size", 0},
@@ -86,6 +94,12 @@ static const struct {
     {"redis", "cluster", 0},
     {"redis", "seeds", 0},
     {"redis", "cluster_refresh", 1},
+    {"redis", "tls", 0},
+    {"redis", "tls_ca_file", 0},
+    {"redis", "tls_cert_file", 0},
+    {"redis", "tls_key_file", 0},
+    {"redis", "tls_server_name", 0},
+    {"redis", "tls_verify", 0},
     {"cache", "ttl", 1},
     {"cache", "capacity", 1},
     {"cache", "tracking", 0},
@@ -95,7 +109,9 @@ static const struct {
     {"http", "writes", 1},
     {"http", "max_body", 1},
     {"http", "allowed_hosts", 1},
+    {"http", "tls", 0},
     {"admin", "port", 0},
+    {"admin", "tls", 0},
     {"log", "level", 1},
     {"log", "access", 1},
 };
@@ -107,14 +123,19 @@ static const char every_key_changed[] =
     "password = p\nmax_sessions = 0\nsend_timeout = 3s\nmax_request = 1kb\n"
     "password_file = /f\nprotected_mode = off\nmax_output = 1mb\n"
     "session_idle_timeout = 9s\n"
-    "[redis]\nhost = h\nport = 2\npassword = q\ndb = 1\npool_size = 1\n"
-    "connect_timeout = 4s\ncommand_timeout = 5s\nforward_timeout = 9s\n"
-    "cluster = on\n"
-    "seeds = a:1\ncluster_refresh = 6s\n"
+    "tls_port = 4\ntls_cert_file = c.pem\ntls_key_file = k.pem\n"
+    "tls_ca_file = ca.pem\ntls_verify_clients = optional\n"
+    "tls_ciphers = HIGH\ntls_ciphersuites = TLS_AES_128_GCM_SHA256\n"
+    "[redis]\nhost = h\nport = 2\nuser = u\npassword = q\ndb = 1\n"
+    "pool_size = 1\nconnect_timeout = 4s\ncommand_timeout = 5s\n"
+    "forward_timeout = 9s\ncluster = on\n"
+    "seeds = a:1\ncluster_refresh = 6s\ntls = on\ntls_ca_file = rca.pem\n"
+    "tls_cert_file = rc.pem\ntls_key_file = rk.pem\n"
+    "tls_server_name = redis.example\ntls_verify = off\n"
     "[cache]\nttl = 7s\ncapacity = 1\ntracking = off\nstale_if_error = 8s\n"
     "max_memory = 0\nmax_value_size = 2kb\n"
-    "[http]\nwrites = on\nmax_body = 3kb\nallowed_hosts = h\n"
-    "[admin]\nport = 3\n[log]\nlevel = debug\naccess = on\n";
+    "[http]\nwrites = on\nmax_body = 3kb\nallowed_hosts = h\ntls = on\n"
+    "[admin]\nport = 3\ntls = on\n[log]\nlevel = debug\naccess = on\n";
 
 Test(config_diff, equal_configs_call_nothing)
 {
@@ -212,12 +233,14 @@ Test(config_diff, every_key_is_reported_with_its_live_flag)
     }
     expect_call(&log, 7, "server.password", "", "***", 1);
     expect_call(&log, 10, "server.max_request", "64mb", "1kb", 1);
-    expect_call(&log, 30, "cache.max_memory", "256mb", "0", 1);
     expect_call(&log, 11, "server.password_file", "", "/f", 1);
     expect_call(&log, 12, "server.protected_mode", "on", "off", 1);
     expect_call(&log, 13, "server.max_output", "64mb", "1mb", 1);
     expect_call(&log, 14, "server.session_idle_timeout", "0s", "9s", 1);
-    expect_call(&log, 34, "http.allowed_hosts", "", "h", 1);
+    expect_call(&log, 25, "redis.password", "", "***", 0);
+    expect_call(&log, 36, "redis.tls_cert_file", "", "rc.pem", 0);
+    expect_call(&log, 44, "cache.max_memory", "256mb", "0", 1);
+    expect_call(&log, 48, "http.allowed_hosts", "", "h", 1);
 }
 
 Test(config_key_live, matches_the_reload_contract)

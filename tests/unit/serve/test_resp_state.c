@@ -70,7 +70,7 @@ proxy_up(void)
 {
     atomic_init(&px.cfg.cur, &cfg);
     metrics_init(&px.metrics);
-    px.nodes = nodes_create(&px.cfg, NULL, NULL);
+    px.nodes = nodes_create(&px.cfg, NULL, NULL, NULL);
     cr_assert_not_null(px.nodes);
     if (px.commands == NULL) {
         px.commands = commands_create();

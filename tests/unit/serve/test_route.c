@@ -27,7 +27,7 @@ setup(void)
     config_defaults(&cfg);
     cfg.cluster = 1;
     atomic_init(&px.cfg.cur, &cfg);
-    px.nodes = nodes_create(&px.cfg, NULL, NULL);
+    px.nodes = nodes_create(&px.cfg, NULL, NULL, NULL);
     cr_assert_not_null(px.nodes);
 }
 
