@@ -15,12 +15,13 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-# The tests also use redis-py (python3-redis), groff and man (the man page)
-# and systemd-analyze with /bin/kill (the unit); without them those three
-# tests skip or fail.
+# The tests also use redis-py (python3-redis), groff and man (the man page),
+# systemd-analyze with /bin/kill (the unit) and redis-sentinel (the
+# Sentinel suites); without them those tests skip or fail.
 pkgs=(build-essential libhiredis-dev libinih-dev redis-server redis-tools)
 [ -n "$run_only" ] ||
-    pkgs+=(libcriterion-dev python3-redis groff-base man-db systemd procps)
+    pkgs+=(libcriterion-dev python3-redis groff-base man-db systemd procps
+            redis-sentinel)
 pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -21,9 +21,16 @@
 #include <stdio.h>
 
 #define CONFIG_ERR_MAX 512
-#define CONFIG_KEYS 33             /* keys in all sections: rows of the table */
+#define CONFIG_KEYS 38             /* keys in all sections: rows of the table */
 #define CONFIG_FROM_MAX 96         /* bytes of one "where it was set" text */
 #define CONFIG_MAX_CLIENTS 1000000 /* the largest [server] max_clients */
+
+/* [redis] read_from: where read-only commands and cache fills go. */
+enum config_read_from {
+    CONFIG_READ_MASTER,         /* the master only */
+    CONFIG_READ_REPLICA,        /* replicas; an error when none is usable */
+    CONFIG_READ_PREFER_REPLICA, /* replicas; the master when none is */
+};
 
 enum config_log_level {
     CONFIG_LOG_ERROR,
@@ -61,6 +68,12 @@ struct config {
     int cluster;                /* 1 = host:port and seeds are cluster nodes */
     char seeds[256];            /* "host:port, ..." (config_seed_next); "" */
     int64_t cluster_refresh_ms; /* > 0: period of slot map refreshes */
+    char sentinels[256];        /* "host:port, ..." of Redis Sentinels
+                                   (config_seed_next); "" = none */
+    char master_name[256];      /* the master the sentinels watch */
+    char sentinel_user[256];    /* AUTH user for the sentinels; "" */
+    char sentinel_password[256]; /* AUTH password for them; "" = none */
+    int read_from;               /* enum config_read_from */
     /* [cache] */
     int64_t cache_ttl_ms;     /* 0 = no expiry */
     long cache_capacity;      /* 0 = cache off; at most 100000000 */
@@ -142,7 +155,8 @@ const char *config_from(const struct config *cfg, const char *section,
 /*
  * Checks what no single key can (config_check.c): the listeners' ports
  * differ (those not 0), seeds are set only with cluster = on, a cluster
- * uses db 0, and bind resolves to an address. Call after the file and every
+ * uses db 0, sentinels are not combined with cluster = on and need a
+ * master_name, and bind resolves to an address. Call after the file and every
  * -s. Returns 0, or -1 with a message in err that starts with where the
  * offending key was set ("FILE:LINE: " or "-s ARG: ", "defaults: " for a
  * default) and, for a clash, names the other key and where it was set.

@@ -1,7 +1,7 @@
 /*
  * config_check: the checks no single key can make (config.h): listeners on
- * distinct ports, seeds and db that fit [redis] cluster, and a bind address
- * that resolves. Kept apart from the table-driven loader in config.c, which
+ * distinct ports, seeds and db that fit [redis] cluster, sentinels that
+ * fit it too, and a bind address that resolves. Kept apart from the table-driven loader in config.c, which
  * knows one key at a time. Every error starts where the offending key was
  * set, as the loader's do.
  */
@@ -72,6 +72,30 @@ config_check_cluster(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* Sentinels name the master of a standalone Redis, by its name. */
+static int
+config_check_sentinels(const struct config *cfg, char *err, size_t errlen)
+{
+    if (cfg->sentinels[0] == '\0') {
+        return 0;
+    }
+    if (cfg->cluster) {
+        snprintf(err, errlen,
+                 "%s: [redis] sentinels: a Redis Cluster fails over by "
+                 "itself; sentinels are for cluster = off",
+                 config_check_from(cfg, "redis", "sentinels"));
+        return -1;
+    }
+    if (cfg->master_name[0] == '\0') {
+        snprintf(err, errlen,
+                 "%s: [redis] master_name: the sentinels need the name of "
+                 "the master they watch",
+                 config_check_from(cfg, "redis", "master_name"));
+        return -1;
+    }
+    return 0;
+}
+
 int
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -95,7 +119,8 @@ config_check(const struct config *cfg, char *err, size_t errlen)
             }
         }
     }
-    if (config_check_cluster(cfg, err, errlen) < 0) {
+    if (config_check_cluster(cfg, err, errlen) < 0 ||
+        config_check_sentinels(cfg, err, errlen) < 0) {
         return -1;
     }
     rc = getaddrinfo(cfg->bind, NULL, &hints, &res);

@@ -34,6 +34,7 @@ enum config_kind {
     CONFIG_STRING,   /* char[size], text that prints back as it loads */
     CONFIG_LOGLEVEL, /* int enum config_log_level */
     CONFIG_SEEDS,    /* a string that is a list config_seed_next reads */
+    CONFIG_READFROM, /* int enum config_read_from */
 };
 
 /* Row flags. */

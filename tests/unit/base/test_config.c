@@ -451,6 +451,11 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     "cluster = off\n"                                                          \
     "seeds =\n"                                                                \
     "cluster_refresh = 5s\n"                                                   \
+    "sentinels =\n"                                                            \
+    "master_name = mymaster\n"                                                 \
+    "sentinel_user =\n"                                                        \
+    "sentinel_password =\n"                                                    \
+    "read_from = master\n"                                                     \
     "\n[cache]\n"                                                              \
     "ttl = 60s\n"                                                              \
     "capacity = 10000\n"                                                       \
@@ -619,7 +624,10 @@ Test(config, format_line_lists_every_key_with_the_passwords_masked)
               "redis.db=0 redis.pool_size=8 redis.connect_timeout=1s "
               "redis.command_timeout=1s redis.forward_timeout=0s "
               "redis.cluster=off redis.seeds= "
-              "redis.cluster_refresh=5s cache.ttl=60s cache.capacity=10000 "
+              "redis.cluster_refresh=5s redis.sentinels= "
+              "redis.master_name=mymaster redis.sentinel_user= "
+              "redis.sentinel_password= redis.read_from=master "
+              "cache.ttl=60s cache.capacity=10000 "
               "cache.tracking=on cache.stale_if_error=0s "
               "cache.max_memory=256mb cache.max_value_size=1mb "
               "http.writes=off http.max_body=1mb admin.port=0 "

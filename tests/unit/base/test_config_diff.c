@@ -82,6 +82,11 @@ static const struct {
     {"redis", "cluster", 0},
     {"redis", "seeds", 0},
     {"redis", "cluster_refresh", 1},
+    {"redis", "sentinels", 0},
+    {"redis", "master_name", 0},
+    {"redis", "sentinel_user", 0},
+    {"redis", "sentinel_password", 0},
+    {"redis", "read_from", 0},
     {"cache", "ttl", 1},
     {"cache", "capacity", 1},
     {"cache", "tracking", 0},
@@ -104,6 +109,8 @@ static const char every_key_changed[] =
     "connect_timeout = 4s\ncommand_timeout = 5s\nforward_timeout = 9s\n"
     "cluster = on\n"
     "seeds = a:1\ncluster_refresh = 6s\n"
+    "sentinels = s:26379\nmaster_name = m\nsentinel_user = u\n"
+    "sentinel_password = sp\nread_from = replica\n"
     "[cache]\nttl = 7s\ncapacity = 1\ntracking = off\nstale_if_error = 8s\n"
     "max_memory = 0\nmax_value_size = 2kb\n"
     "[http]\nwrites = on\nmax_body = 3kb\n"
@@ -205,7 +212,7 @@ Test(config_diff, every_key_is_reported_with_its_live_flag)
     }
     expect_call(&log, 7, "server.password", "", "***", 1);
     expect_call(&log, 10, "server.max_request", "64mb", "1kb", 1);
-    expect_call(&log, 26, "cache.max_memory", "256mb", "0", 1);
+    expect_call(&log, 31, "cache.max_memory", "256mb", "0", 1);
 }
 
 Test(config_key_live, matches_the_reload_contract)
