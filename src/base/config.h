@@ -58,20 +58,20 @@ struct config {
     int64_t max_request;        /* 1kb..512mb: largest RESP command */
     /* [redis] */
     char redis_host[256];
-    int redis_port;             /* 1..65535 */
-    char redis_password[256];   /* "" = no AUTH */
-    int redis_db;               /* 0.. ; SELECT when not 0 */
-    int pool_size;              /* 1..1024 */
-    int64_t connect_timeout_ms; /* > 0 */
-    int64_t command_timeout_ms; /* > 0: a cache fill */
-    int64_t forward_timeout_ms; /* a forwarded command; 0 = none */
-    int cluster;                /* 1 = host:port and seeds are cluster nodes */
-    char seeds[256];            /* "host:port, ..." (config_seed_next); "" */
-    int64_t cluster_refresh_ms; /* > 0: period of slot map refreshes */
-    char sentinels[256];        /* "host:port, ..." of Redis Sentinels
-                                   (config_seed_next); "" = none */
-    char master_name[256];      /* the master the sentinels watch */
-    char sentinel_user[256];    /* AUTH user for the sentinels; "" */
+    int redis_port;              /* 1..65535 */
+    char redis_password[256];    /* "" = no AUTH */
+    int redis_db;                /* 0.. ; SELECT when not 0 */
+    int pool_size;               /* 1..1024 */
+    int64_t connect_timeout_ms;  /* > 0 */
+    int64_t command_timeout_ms;  /* > 0: a cache fill */
+    int64_t forward_timeout_ms;  /* a forwarded command; 0 = none */
+    int cluster;                 /* 1 = host:port and seeds are cluster nodes */
+    char seeds[256];             /* "host:port, ..." (config_seed_next); "" */
+    int64_t cluster_refresh_ms;  /* > 0: period of slot map refreshes */
+    char sentinels[256];         /* "host:port, ..." of Redis Sentinels
+                                    (config_seed_next); "" = none */
+    char master_name[256];       /* the master the sentinels watch */
+    char sentinel_user[256];     /* AUTH user for the sentinels; "" */
     char sentinel_password[256]; /* AUTH password for them; "" = none */
     int read_from;               /* enum config_read_from */
     /* [cache] */

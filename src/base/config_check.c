@@ -1,9 +1,9 @@
 /*
  * config_check: the checks no single key can make (config.h): listeners on
  * distinct ports, seeds and db that fit [redis] cluster, sentinels that
- * fit it too, and a bind address that resolves. Kept apart from the table-driven loader in config.c, which
- * knows one key at a time. Every error starts where the offending key was
- * set, as the loader's do.
+ * fit it too, and a bind address that resolves. Kept apart from the
+ * table-driven loader in config.c, which knows one key at a time. Every error
+ * starts where the offending key was set, as the loader's do.
  */
 #include "base/config.h"
 

@@ -227,6 +227,20 @@ rfifo_reads_keys_of(const struct rfifo *f, const struct rcmd *w)
     return 0;
 }
 
+int
+rfifo_alone(const struct rfifo *f, const struct rcmd *h)
+{
+    const struct rcmd *it;
+
+    (void)f;
+    for (it = h->next; it != NULL; it = it->next) {
+        if (it->kind != RCMD_HELD) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void
 rfifo_wait_state(const struct rfifo *f, struct conn *c)
 {

@@ -71,6 +71,8 @@ struct rpart {
     uint8_t asking;    /* send ASKING before it (an ASK redirect) */
     uint8_t getkeys;   /* COMMAND GETKEYS goes first (keys only Redis can
                           tell, for invalidation) */
+    uint8_t readonly;  /* Redis refused it: -READONLY from a master that
+                          a failover demoted (sentinel mode) */
     const char *req;   /* its bytes: the record's raw, or its own */
     size_t req_len;
     char *own;   /* req when the part owns it (heap), else NULL */
@@ -97,6 +99,10 @@ struct rcmd {
     unsigned flags;      /* the command's flags (CMD_*), 0 when unknown */
     uint8_t known;       /* Redis's table knows the command */
     uint8_t keys_asked;  /* its keys come from COMMAND GETKEYS */
+    uint8_t reroute;     /* outcome: not run (a demoted master refused
+                            it); its owner sends it again (route_again)
+                            or answers the failover error */
+    uint8_t reroutes;    /* times it was sent again */
     int64_t deadline_ms; /* answered with a timeout then; 0 = never */
     int64_t start_us;    /* when it was parsed (latency) */
 
@@ -132,6 +138,9 @@ struct rcmd {
     char *getkeys;           /* keys COMMAND GETKEYS named: a RESP array
                                 (heap), or NULL */
     size_t getkeys_len;
+    struct rcmd *parked;  /* serve/failover's list of records waiting
+                             for a new master; its lock */
+    int64_t parked_until; /* ... until then */
 
     struct rpart part0; /* the first part, inside the record */
     char inl[64];       /* a small reply lives here */
@@ -233,6 +242,10 @@ void rfifo_abandon_all(struct rfifo *f);
  */
 int rfifo_writes_key(const struct rfifo *f, const char *key, size_t klen);
 int rfifo_reads_keys_of(const struct rfifo *f, const struct rcmd *w);
+
+/* 1 when no record after h (f's head) goes to Redis: nothing the client
+ * sent after h has been sent on, so h may be sent again (route_again). */
+int rfifo_alone(const struct rfifo *f, const struct rcmd *h);
 
 /* Sets c's waiting state from f: waiting while records are held, with the
  * head's deadline when it still waits. */

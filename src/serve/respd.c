@@ -33,6 +33,7 @@
 #include "serve/account.h"
 #include "serve/auth.h"
 #include "serve/cplan.h"
+#include "serve/failover.h"
 #include "serve/fetch.h"
 #include "serve/multi_wait.h"
 #include "serve/outcome.h"
@@ -239,6 +240,10 @@ drain(struct run *r)
                 return -1;
             }
             continue;
+        }
+        if (h->reroute && route_again(r->px, h, r->c->slot,
+                                      rfifo_alone(f, h)) == ROUTE_QUEUED) {
+            continue; /* on its way to the new master */
         }
         rfifo_pop(f);
         rc = h->kind == RCMD_HELD ? conn_write_buf(r->c, h->reply, h->reply_len)
@@ -463,7 +468,8 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
 
 /* ---- sessions ---- */
 
-/* The node a session opened by cmd goes to: standalone 0; in a cluster its
+/* The node a session opened by cmd goes to: the master standalone (with
+ * sentinels, -1 while none is known); in a cluster its
  * first key's (SSUBSCRIBE's channel counts), else any master. */
 static int
 session_node_for(struct run *r, const struct resp_command *cmd, char *buf,
@@ -474,7 +480,7 @@ session_node_for(struct run *r, const struct resp_command *cmd, char *buf,
 
     *keyed = 0;
     if (!nodes_is_cluster(r->px->nodes)) {
-        return 0;
+        return nodes_master(r->px->nodes); /* with sentinels, -1 for none */
     }
     h = ci != NULL
             ? rcmd_command(r->px, r->c, cmd, buf, ci, 2, 0, RCMD_KEYS_ALL)
@@ -500,8 +506,8 @@ open_session(struct run *r, int node)
 
     if (node < 0) {
         return answer(r, line,
-                      outcome_resp(line, sizeof(line), OUTCOME_ENOMAP, NULL)) <
-                       0
+                      outcome_resp(line, sizeof(line), OUTCOME_ENOMAP,
+                                   route_no_node(r->px))) < 0
                    ? -1
                    : 1;
     }
@@ -557,8 +563,20 @@ in_session(struct run *r, const struct resp_command *cmd, char *buf,
 static int
 pump(struct run *r)
 {
-    int rc = session_pump(r->px, r->c, r->rc->session);
+    int rc;
 
+    if (failover_session_gone(r->px, session_node(r->rc->session))) {
+        /* Its node is no longer the master (a failover): the client
+         * hears why, then the connection closes. */
+        session_close(r->px, r->rc->session);
+        r->rc->session = NULL;
+        atomic_fetch_add_explicit(&r->px->metrics.failover_sessions, 1,
+                                  memory_order_relaxed);
+        conn_write_buf(r->c, FAILOVER_SESSION_ENDED,
+                       sizeof(FAILOVER_SESSION_ENDED) - 1);
+        return -1;
+    }
+    rc = session_pump(r->px, r->c, r->rc->session);
     if (rc == SESSION_ENDED) {
         end_session(r);
         return 0;

@@ -17,6 +17,7 @@
 #include "proto/keyslot.h"
 #include "proto/resp_reply.h"
 #include "serve/cplan.h"
+#include "serve/failover.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 #include "upstream/commands.h"
@@ -93,8 +94,7 @@ part_send(struct proxy *px, struct rpart *pt, uint64_t token, int must,
     struct pipe *p;
 
     if (pt->node < 0) {
-        snprintf(err, UPSTREAM_ERR_MAX,
-                 "the cluster's slot map is not known yet");
+        snprintf(err, UPSTREAM_ERR_MAX, "%s", route_no_node(px));
         return PIPE_DOWN;
     }
     p = upstream_pipe(nodes_pool(px->nodes, pt->node), pt->r->proto, token);
@@ -286,6 +286,11 @@ part_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
         r->getkeys_len = r->getkeys != NULL ? len : 0;
         return;
     }
+    if (len > 9 && memcmp(p, "-READONLY", 9) == 0 && !r->splits &&
+        nodes_is_sentinel(r->px->nodes)) {
+        pt->readonly = 1; /* not run: a demoted master (part_done) */
+        return;
+    }
     if (len > 3 && p[0] == '-' && nodes_is_cluster(r->px->nodes) &&
         (memcmp(p + 1, "MOVED ", 6) == 0 || memcmp(p + 1, "ASK ", 4) == 0)) {
         free(pt->redirect);
@@ -342,12 +347,38 @@ follow(struct rpart *pt)
     return 0;
 }
 
+/* Redis refused pt as a replica: the master it was sent to was demoted.
+ * Nothing ran, so the record waits for the new master (failover.h). */
+static void
+refused_readonly(struct rpart *pt)
+{
+    struct rcmd *r = pt->r;
+
+    pt->readonly = 0;
+    free(r->getkeys);
+    r->getkeys = NULL;
+    r->getkeys_len = 0;
+    if (r->reroutes >= ROUTE_REROUTES) {
+        atomic_fetch_add_explicit(&r->px->metrics.readonly_failed, 1,
+                                  memory_order_relaxed);
+        rcmd_fail(r, OUTCOME_EFAILOVER,
+                  "the new master refused it as a replica too; not run");
+        rcmd_complete(r);
+        return;
+    }
+    failover_park(r->px, r, pt->node);
+}
+
 static void
 part_done(struct ureq *u, int status, const char *err)
 {
     struct rpart *pt = (struct rpart *)u;
     struct rcmd *r = pt->r;
 
+    if (status == 0 && pt->readonly) {
+        refused_readonly(pt);
+        return;
+    }
     if (status == 0 && pt->redirect != NULL && follow(pt) == 0) {
         return; /* on its way to the node the redirect named */
     }
@@ -502,7 +533,7 @@ route_submit_every(struct proxy *px, struct rcmd *r, uint64_t token)
         return ROUTE_DONE;
     }
     if (r->nparts == 0) {
-        rcmd_fail(r, OUTCOME_ENOMAP, NULL);
+        rcmd_fail(r, OUTCOME_ENOMAP, route_no_node(px));
         return ROUTE_DONE;
     }
     return send_parts(px, r, token, 1);
@@ -517,7 +548,7 @@ route_submit(struct proxy *px, struct rcmd *r, uint64_t token, int must)
         }
     } else {
         r->part0.r = r;
-        r->part0.node = 0;
+        r->part0.node = nodes_master(px->nodes);
         r->part0.req = r->raw;
         r->part0.req_len = r->raw_len;
     }
@@ -535,4 +566,41 @@ route_redirect(struct proxy *px, const char *reply, size_t len, int *ask)
         return -1;
     }
     return nodes_redirect(px->nodes, reply + 1, len - 3, ask);
+}
+
+int
+route_again(struct proxy *px, struct rcmd *r, uint64_t token, int safe)
+{
+    struct rpart *pt = &r->part0;
+
+    r->reroute = 0;
+    if (!safe) {
+        atomic_fetch_add_explicit(&px->metrics.readonly_failed, 1,
+                                  memory_order_relaxed);
+        rcmd_fail(r, OUTCOME_EFAILOVER,
+                  "not run, and not sent to the new master since later "
+                  "commands of this connection went there first");
+        return ROUTE_DONE;
+    }
+    atomic_fetch_add_explicit(&px->metrics.readonly_rerouted, 1,
+                              memory_order_relaxed);
+    r->reroutes++;
+    r->status = OUTCOME_OK;
+    pt->redirects = 0;
+    pt->asking = 0;
+    atomic_store_explicit(&r->parts_left, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->state, RCMD_WAITING, memory_order_relaxed);
+    if (route_submit(px, r, token, 1) == ROUTE_QUEUED) {
+        return ROUTE_QUEUED;
+    }
+    atomic_store_explicit(&r->state, RCMD_DONE, memory_order_release);
+    return ROUTE_DONE;
+}
+
+const char *
+route_no_node(struct proxy *px)
+{
+    return nodes_is_sentinel(px->nodes)
+               ? "the master is not known yet (no sentinel has named one)"
+               : "the cluster's slot map is not known yet";
 }

@@ -16,6 +16,7 @@
 #include "net/waiter.h"
 #include "proto/resp_encode.h"
 #include "proto/resp_reply.h"
+#include "serve/failover.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 #include "upstream/nodes.h"
@@ -39,6 +40,8 @@ struct session {
                             settings of its own for as long as it lives */
     int node;            /* the node it is pinned to */
     struct conn *c;
+    struct failover_pin pin; /* sentinel mode: ended when the master
+                                moves off its node */
 };
 
 static int
@@ -88,7 +91,7 @@ session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
     rconn_init(&s->rc);
     s->c = c;
     s->node = node;
-    if (px->spares != NULL && spares_take(px->spares, &s->rc) == 0) {
+    if (px->spares != NULL && spares_take(px->spares, t, &s->rc) == 0) {
         /* A spare speaks RESP2 in the target's database. */
         if ((proto == 3 && send_silent(s, "HELLO", 3) < 0) ||
             (db != t->db && send_silent(s, "SELECT", db) < 0)) {
@@ -105,6 +108,7 @@ session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
         goto fail_conn;
     }
     s->watched = 1;
+    failover_pin(px, &s->pin, node, c->slot, c->gen);
     atomic_fetch_add_explicit(&px->metrics.sessions, 1, memory_order_relaxed);
     return s;
 
@@ -125,6 +129,7 @@ session_close(struct proxy *px, struct session *s)
     }
     if (s->watched) {
         waiter_unwatch(px->waiter, s->rc.fd);
+        failover_unpin(px, &s->pin);
     }
     rconn_close(&s->rc);
     free(s->out);

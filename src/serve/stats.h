@@ -14,6 +14,7 @@
 #include "cache/cache.h"
 #include "cache/flight.h"
 #include "upstream/nodes.h"
+#include "upstream/sentinel.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
 
@@ -28,6 +29,8 @@ struct stats_snapshot {
     long requests[METRICS_LISTENERS][METRICS_CLASSES];
     long hits, misses, stale, oversize, accepted, rejected, log_dropped;
     long sessions_open, sessions, forwarded, write_flushes;
+    long readonly_refused, readonly_rerouted, readonly_failed;
+    long failover_sessions;
     long reloads_ok, reloads_failed;
     long auth_failures[METRICS_LISTENERS];
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
@@ -35,7 +38,21 @@ struct stats_snapshot {
     double uptime_s;
     int nnodes; /* every Redis node known (standalone: one) */
     struct node_stats nodes[NODES_MAX];
+    int sentinel; /* sentinel mode: sent is filled */
+    struct sentinel_stats sent;
 };
+
+/*
+ * The families with one row per sentinel, labelled sentinel="host:port":
+ * X(name, type, help, value), value an expression over
+ * `const struct sentinel_server_stats *sv`. In stats.json the sentinels
+ * are listed in full under "sentinel".
+ */
+#define STATS_SENTINEL_ROWS(X)                                                 \
+    X(sentinel_up, gauge,                                                      \
+      "1 when the sentinel answered the last time it was asked.", sv->up)      \
+    X(sentinel_subscribed, gauge,                                              \
+      "1 while the sentinel's +switch-master feed is open.", sv->subscribed)
 
 /*
  * The families with one row per node, labelled node="host:port":
@@ -118,6 +135,17 @@ struct stats_snapshot {
     X(commands_forwarded_total, counter,                                       \
       "RESP commands and HTTP writes sent to Redis over the pool.", "",        \
       s->forwarded)                                                            \
+    X(readonly_refused_total, counter,                                         \
+      "Writes a demoted master refused (-READONLY), never relayed, by what "   \
+      "became of them.",                                                       \
+      "outcome=\"rerouted\"", s->readonly_rerouted)                            \
+    X(readonly_refused_total, counter,                                         \
+      "Writes a demoted master refused (-READONLY), never relayed, by what "   \
+      "became of them.",                                                       \
+      "outcome=\"failed\"", s->readonly_failed)                                \
+    X(failover_sessions_ended_total, counter,                                  \
+      "Sessions ended because the master changed (failover).", "",             \
+      s->failover_sessions)                                                    \
     X(write_flushes_total, counter,                                            \
       "Writes whose keys were unknown or that clear databases: cache "         \
       "emptied.",                                                              \

@@ -29,6 +29,8 @@ struct redis_target {
                                      "" = AUTH password alone */
     const char *password;         /* "" = no AUTH */
     int db;                       /* 0 = no SELECT */
+    int readonly;                 /* READONLY on every connection (a
+                                     cluster node read from as a replica) */
     const struct config_ref *cfg; /* connect_timeout, command_timeout */
 };
 
