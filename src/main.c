@@ -45,6 +45,7 @@
 #include "upstream/commands.h"
 #include "upstream/keeper.h"
 #include "upstream/nodes.h"
+#include "upstream/replicas.h"
 #include "upstream/sentinel.h"
 #include "upstream/spares.h"
 #include "upstream/tracking.h"
@@ -301,6 +302,13 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
             goto out;
         }
     }
+    /* With read_from other than master: the replicas' monitor, after one
+     * round, so the first reads find the replicas in sync. */
+    px->replicas = replicas_start(&px->cfg, px->nodes, &i);
+    if (i) {
+        log_error("msg=\"cannot start the replica monitor\"");
+        goto out;
+    }
     target = redis_target_of(&px->cfg);
     px->commands = commands_create();
     if (px->commands != NULL &&
@@ -367,6 +375,7 @@ out:
     worker_pool_destroy(px->workers);
     keeper_destroy(keeper);
     sentinel_stop(px->sentinel);
+    replicas_stop(px->replicas);
     failover_destroy(px->failover); /* what waits for a master is failed */
     /* The pipelines fail what they still hold; their fds leave the
      * waiter's set, so it goes after them. */

@@ -110,13 +110,18 @@ node_lines(const struct stats_snapshot *s, struct stats_buf *b)
 
         stats_printf(b,
                      "node %s %s slots=%d (%s) stream=%s pool=%d/%d "
-                     "connected=%d%s%s%s\n",
+                     "connected=%d%s%s%s",
                      nd->addr, roles[nd->role], nd->slots,
                      nd->ranges[0] ? nd->ranges : "none",
                      streams[nd->tracking.state], nd->pool.in_use,
                      nd->pool.size, nd->pool.connected,
                      nd->pool.down ? " down" : "",
                      nd->master_addr[0] ? " of=" : "", nd->master_addr);
+        if (nd->role == NODE_REPLICA && s->replica_reads) {
+            stats_printf(b, " %s lag=%ldms", nd->in_sync ? "in-sync" : "unused",
+                         nd->lag_ms);
+        }
+        stats_printf(b, "\n");
     }
     if (!s->sentinel) {
         return;

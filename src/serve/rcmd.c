@@ -228,6 +228,38 @@ rfifo_reads_keys_of(const struct rfifo *f, const struct rcmd *w)
 }
 
 int
+rcmd_may_write(const struct rcmd *r)
+{
+    uint32_t i;
+
+    if (!r->known || (r->flags & CMD_WRITE) || r->keys_asked) {
+        return 1;
+    }
+    for (i = 0; i < r->nkeys; i++) {
+        if (r->wkey[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+rfifo_has_write(const struct rfifo *f)
+{
+    const struct rcmd *r;
+
+    if (f->forwards == 0) {
+        return 0;
+    }
+    for (r = f->head; r != NULL; r = r->next) {
+        if (r->kind == RCMD_FORWARD && rcmd_may_write(r)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
 rfifo_alone(const struct rfifo *f, const struct rcmd *h)
 {
     const struct rcmd *it;

@@ -103,6 +103,9 @@ struct rcmd {
                             it); its owner sends it again (route_again)
                             or answers the failover error */
     uint8_t reroutes;    /* times it was sent again */
+    uint64_t need;       /* a read: the round a replica must have reached
+                            to serve it for this client (replicas.h; its
+                            own writes), 0 for none */
     int64_t deadline_ms; /* answered with a timeout then; 0 = never */
     int64_t start_us;    /* when it was parsed (latency) */
 
@@ -242,6 +245,13 @@ void rfifo_abandon_all(struct rfifo *f);
  */
 int rfifo_writes_key(const struct rfifo *f, const char *key, size_t klen);
 int rfifo_reads_keys_of(const struct rfifo *f, const struct rcmd *w);
+
+/* 1 when a FORWARD record in f (answered or not) may write. */
+int rfifo_has_write(const struct rfifo *f);
+
+/* 1 when r may change data: a write, a command Redis did not list, or one
+ * whose specs say it changes some of its keys. */
+int rcmd_may_write(const struct rcmd *r);
 
 /* 1 when no record after h (f's head) goes to Redis: nothing the client
  * sent after h has been sent on, so h may be sent again (route_again). */

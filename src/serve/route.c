@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "cache/flight.h"
 #include "proto/keyslot.h"
 #include "proto/resp_reply.h"
@@ -22,6 +24,7 @@
 #include "serve/proxy.h"
 #include "upstream/commands.h"
 #include "upstream/nodes.h"
+#include "upstream/replicas.h"
 #include "upstream/upstream.h"
 
 static void part_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
@@ -115,13 +118,29 @@ struct key_count {
     size_t n;
 };
 
-/* The cache no longer knows what changed: empty it. */
+/* The cache no longer knows what changed: empty it (and, with replica
+ * reads, keep every read on the master until the replicas have it). */
 static void
 flush_all(struct proxy *px)
 {
+    if (px->replicas != NULL) {
+        replicas_wrote_all(px->replicas);
+    }
     flights_invalidate_all(px->flights);
     atomic_fetch_add_explicit(&px->metrics.write_flushes, 1,
                               memory_order_relaxed);
+}
+
+/* Key k was changed: first the replicas are told to keep its reads on
+ * the master (a fill starting now goes there), then its entry and fills
+ * in flight go (one that chose a replica before is marked). */
+static void
+changed(struct proxy *px, const char *k, size_t klen)
+{
+    if (px->replicas != NULL) {
+        replicas_wrote_key(px->replicas, k, klen);
+    }
+    flights_invalidate(px->flights, k, klen);
 }
 
 /* Invalidates the keys COMMAND GETKEYS named (a RESP array of bulks).
@@ -146,7 +165,7 @@ drop_asked(struct proxy *px, const char *p, size_t len)
             key == NULL) {
             return -1;
         }
-        flights_invalidate(px->flights, key, klen);
+        changed(px, key, klen);
         p = key + klen + 2;
     }
     return n == 0 ? 0 : -1;
@@ -178,7 +197,7 @@ invalidate(struct proxy *px, struct rcmd *r)
         if (r->wkey[i]) {
             struct resp_arg k = rcmd_key(r, i);
 
-            flights_invalidate(px->flights, k.p, k.len);
+            changed(px, k.p, k.len);
             n++;
         }
     }
@@ -480,6 +499,62 @@ out:
     return rc;
 }
 
+/* May r go to a replica? A read-only command Redis knows whose keys are
+ * known, not a cursor (a SCAN's cursor is only valid on the instance
+ * that gave it). */
+static int
+replica_read(struct proxy *px, const struct rcmd *r)
+{
+    static const char *const cursors[] = {"scan", "sscan", "hscan", "zscan"};
+    size_t i;
+
+    if (px->replicas == NULL || !r->known || !(r->flags & CMD_READONLY) ||
+        (r->flags & CMD_WRITE) || r->keys_asked || r->kind != RCMD_FORWARD) {
+        return 0;
+    }
+    for (i = 0; i < RP_ARRAY_LEN(cursors); i++) {
+        if (r->name_len == strlen(cursors[i]) &&
+            strncasecmp(r->name, cursors[i], r->name_len) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The parts of a read go to replicas where replicas_pick says (the
+ * client's token picks among them, so its reads stay on one). Returns
+ * 0, or -1 with err set when read_from = replica finds none. */
+static int
+to_replicas(struct proxy *px, struct rcmd *r, uint64_t token, char *err)
+{
+    uint64_t need = r->need;
+    uint32_t i;
+
+    for (i = 0; i < r->nkeys && need != WRITTEN_PENDING; i++) {
+        struct resp_arg k = rcmd_key(r, i);
+        uint64_t kn = replicas_need(px->replicas, k.p, k.len);
+
+        need = kn > need ? kn : need;
+    }
+    if (r->nkeys == 0) {
+        uint64_t f = replicas_floor(px->replicas);
+
+        need = f > need ? f : need;
+    }
+    for (i = 0; i < r->nparts; i++) {
+        struct rpart *pt = &r->parts[i];
+
+        if (pt->node >= 0) {
+            pt->node = replicas_pick(px->replicas, pt->node, need, token, err,
+                                     UPSTREAM_ERR_MAX);
+            if (pt->node < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Sends r's parts (made); see route_submit. */
 static int
 send_parts(struct proxy *px, struct rcmd *r, uint64_t token, int must)
@@ -488,6 +563,11 @@ send_parts(struct proxy *px, struct rcmd *r, uint64_t token, int must)
     uint32_t i;
     int rc;
 
+    if (replica_read(px, r) && to_replicas(px, r, token, err) < 0) {
+        rcmd_fail(r, OUTCOME_EDOWN, err);
+        r->splits = 0;
+        return ROUTE_DONE;
+    }
     rc = part_send(px, &r->parts[0], token, must, err);
     if (rc == PIPE_FULL) {
         return ROUTE_FULL;

@@ -13,15 +13,20 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "cache/flight.h"
 #include "net/waiter.h"
 #include "proto/resp_encode.h"
 #include "proto/resp_reply.h"
 #include "serve/failover.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
+#include "upstream/commands.h"
 #include "upstream/nodes.h"
 #include "upstream/rconn.h"
+#include "upstream/replicas.h"
 #include "upstream/spares.h"
+
+#define SESSION_WROTE_MAX 32 /* keys remembered as written; beyond, all */
 
 struct session {
     struct rconn rc;
@@ -40,8 +45,12 @@ struct session {
                             settings of its own for as long as it lives */
     int node;            /* the node it is pinned to */
     struct conn *c;
-    struct failover_pin pin; /* sentinel mode: ended when the master
-                                moves off its node */
+    struct failover_pin pin;           /* sentinel mode: ended when the master
+                                          moves off its node */
+    uint64_t wrote[SESSION_WROTE_MAX]; /* replica reads: keys written,
+                                          pending (written.h) */
+    int nwrote;
+    int held; /* replica reads: it holds every read on the master */
 };
 
 static int
@@ -122,10 +131,65 @@ fail:
 }
 
 void
+session_writes(struct proxy *px, struct session *s, const struct rcmd *w)
+{
+    uint32_t i;
+
+    if (px->replicas == NULL) {
+        return;
+    }
+    if (!w->known || w->keys_asked ||
+        ((w->flags & CMD_WRITE) && w->nkeys == 0)) {
+        if (!s->held) {
+            replicas_hold(px->replicas);
+            s->held = 1;
+        }
+        flights_invalidate_all(px->flights);
+        return;
+    }
+    for (i = 0; i < w->nkeys; i++) {
+        struct resp_arg k = rcmd_key(w, i);
+        uint64_t h = written_hash(k.p, k.len);
+
+        if (!w->wkey[i]) {
+            continue;
+        }
+        if (s->nwrote < SESSION_WROTE_MAX &&
+            replicas_pending(px->replicas, h) == 0) {
+            s->wrote[s->nwrote++] = h;
+        } else if (!s->held) {
+            replicas_hold(px->replicas);
+            s->held = 1;
+        }
+        flights_invalidate(px->flights, k.p, k.len); /* after the mark */
+    }
+}
+
+/* What s wrote is in Redis now (or never will be): replicas may serve
+ * it once they have it. */
+static void
+writes_done(struct proxy *px, struct session *s)
+{
+    int i;
+
+    for (i = 0; i < s->nwrote; i++) {
+        replicas_wrote_hash(px->replicas, s->wrote[i]);
+    }
+    if (s->held) {
+        replicas_unhold(px->replicas);
+    }
+    s->nwrote = 0;
+    s->held = 0;
+}
+
+void
 session_close(struct proxy *px, struct session *s)
 {
     if (s == NULL) {
         return;
+    }
+    if (px->replicas != NULL) {
+        writes_done(px, s);
     }
     if (s->watched) {
         waiter_unwatch(px->waiter, s->rc.fd);

@@ -27,6 +27,9 @@ struct stats_node_row {
 static const char *const class_names[] = {"2xx", "3xx", "4xx", "5xx"};
 static const char *const tracking_names[] = {"off", "down", "up"};
 static const char *const role_names[] = {"idle", "master", "replica"};
+static const char *const mode_names[] = {"standalone", "cluster", "sentinel"};
+static const char *const read_from_names[] = {"master", "replica",
+                                              "prefer_replica"};
 static const char *const hist_names[] = {"hit_latency_seconds",
                                          "miss_latency_seconds"};
 static const char *const hist_help[] = {
@@ -125,6 +128,20 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->nnodes = nodes_count(px->nodes);
     for (i = 0; i < s->nnodes; i++) {
         nodes_stats(px->nodes, i, &s->nodes[i]);
+    }
+    s->replica_reads = px->replicas != NULL;
+    if (s->replica_reads) {
+        replicas_totals(px->replicas, &s->reads);
+        for (i = 0; i < s->nnodes; i++) {
+            struct replica_stats rs;
+
+            replicas_node_stats(px->replicas, i, &rs);
+            s->nodes[i].in_sync = rs.watched && rs.usable;
+            s->nodes[i].lag_bytes = rs.watched ? rs.lag_bytes : 0;
+            s->nodes[i].lag_ms = rs.watched ? rs.lag_ms : 0;
+        }
+    } else {
+        memset(&s->reads, 0, sizeof(s->reads));
     }
     s->sentinel = px->sentinel != NULL;
     if (s->sentinel) {
@@ -379,12 +396,14 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
         "\"admin_port\":%d,\"workers\":%d,\"max_clients\":%d,"
         "\"capacity\":%ld,\"ttl_ms\":%lld,\"tracking\":%s,"
         "\"stale_if_error_ms\":%lld,\"http_writes\":%s,"
-        "\"password\":%s,\"max_sessions\":%d},",
+        "\"password\":%s,\"max_sessions\":%d,\"mode\":\"%s\","
+        "\"read_from\":\"%s\"},",
         PROXY_VERSION, s->uptime_s, cfg->http_port, cfg->resp_port,
         cfg->admin_port, cfg->workers, cfg->max_clients, cfg->cache_capacity,
         (long long)cfg->cache_ttl_ms, cfg->cache_tracking ? "true" : "false",
         (long long)cfg->cache_stale_ms, cfg->http_writes ? "true" : "false",
-        cfg->server_password[0] ? "true" : "false", cfg->max_sessions);
+        cfg->server_password[0] ? "true" : "false", cfg->max_sessions,
+        mode_names[nodes_mode(px->nodes)], read_from_names[cfg->read_from]);
     stats_printf(b,
                  "\"redis\":{\"reachable\":%s,\"tracking\":\"%s\","
                  "\"reason\":",
@@ -442,9 +461,11 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
         json_str(b, nd->tracking.reason);
         stats_printf(b,
                      ",\"pool_size\":%d,\"pool_in_use\":%d,"
-                     "\"pool_connected\":%d,\"errors\":%ld,\"down\":%s}",
+                     "\"pool_connected\":%d,\"errors\":%ld,\"down\":%s,"
+                     "\"in_sync\":%s,\"lag_bytes\":%lld,\"lag_ms\":%ld}",
                      nd->pool.size, nd->pool.in_use, nd->pool.connected,
-                     nd->pool.errors, nd->pool.down ? "true" : "false");
+                     nd->pool.errors, nd->pool.down ? "true" : "false",
+                     nd->in_sync ? "true" : "false", nd->lag_bytes, nd->lag_ms);
     }
     stats_printf(b, "]");
     if (s->sentinel) {

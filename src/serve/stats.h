@@ -14,6 +14,7 @@
 #include "cache/cache.h"
 #include "cache/flight.h"
 #include "upstream/nodes.h"
+#include "upstream/replicas.h"
 #include "upstream/sentinel.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
@@ -40,6 +41,8 @@ struct stats_snapshot {
     struct node_stats nodes[NODES_MAX];
     int sentinel; /* sentinel mode: sent is filled */
     struct sentinel_stats sent;
+    int replica_reads; /* read_from not master: reads is filled */
+    struct replicas_totals reads;
 };
 
 /*
@@ -73,7 +76,14 @@ struct stats_snapshot {
     X(node_pool_connected, gauge, "The node's pooled connections open now.",   \
       nd->pool.connected)                                                      \
     X(node_errors_total, counter, "Failed commands and connects on the node.", \
-      nd->pool.errors)
+      nd->pool.errors)                                                         \
+    X(node_replica_in_sync, gauge,                                             \
+      "1 while the node is a replica reads may go to.", nd->in_sync)           \
+    X(node_replica_lag_bytes, gauge,                                           \
+      "A replica's master's offset minus what it applied.", nd->lag_bytes)     \
+    X(node_replica_lag_seconds, gauge,                                         \
+      "How far behind its master a replica is, in time.",                      \
+      (double)nd->lag_ms / 1000.0)
 
 /*
  * Every family but requests_total and the two latency histograms (which
@@ -135,6 +145,27 @@ struct stats_snapshot {
     X(commands_forwarded_total, counter,                                       \
       "RESP commands and HTTP writes sent to Redis over the pool.", "",        \
       s->forwarded)                                                            \
+    X(replica_reads_total, counter,                                            \
+      "Reads (fills and forwarded) with replica reads on, by where they "      \
+      "went.",                                                                 \
+      "to=\"replica\"", s->reads.to_replica)                                   \
+    X(replica_reads_total, counter,                                            \
+      "Reads (fills and forwarded) with replica reads on, by where they "      \
+      "went.",                                                                 \
+      "to=\"master_written\"", s->reads.written)                               \
+    X(replica_reads_total, counter,                                            \
+      "Reads (fills and forwarded) with replica reads on, by where they "      \
+      "went.",                                                                 \
+      "to=\"master_fallback\"", s->reads.fallback)                             \
+    X(replica_reads_total, counter,                                            \
+      "Reads (fills and forwarded) with replica reads on, by where they "      \
+      "went.",                                                                 \
+      "to=\"refused\"", s->reads.refused)                                      \
+    X(replica_written_keys, gauge,                                             \
+      "Keys written through the proxy that replicas may not have yet.", "",    \
+      s->reads.keys.keys)                                                      \
+    X(replica_round, gauge, "Replication samples taken (rounds).", "",         \
+      (double)s->reads.round)                                                  \
     X(readonly_refused_total, counter,                                         \
       "Writes a demoted master refused (-READONLY), never relayed, by what "   \
       "became of them.",                                                       \

@@ -515,6 +515,9 @@ nodes_stats(struct nodes *n, int i, struct node_stats *out)
                     ? NODE_REPLICA
                     : NODE_IDLE;
     out->master_addr[0] = '\0';
+    out->in_sync = 0;
+    out->lag_bytes = 0;
+    out->lag_ms = 0;
     if (out->role == NODE_REPLICA) {
         snprintf(out->master_addr, sizeof(out->master_addr), "%s:%d",
                  nodes__at(n, m)->host, nodes__at(n, m)->port);

@@ -198,6 +198,11 @@ struct node_stats {
     char master_addr[NODES_HOST_MAX + 24]; /* a replica's master, or "" */
     struct tracking_stats tracking;
     struct upstream_stats pool;
+    /* A replica read from, as replicas.h's monitor saw it last (set by
+     * the admin port's caller, 0 otherwise): */
+    int in_sync;         /* usable for reads now */
+    long long lag_bytes; /* its master's offset minus what it applied */
+    long lag_ms;         /* how far behind, in time */
 };
 void nodes_stats(struct nodes *n, int i, struct node_stats *out);
 
