@@ -104,8 +104,10 @@ test-native: deps
 test-unit: $(UNIT)
 	@bash tools/run-tests.sh unit $(UNIT)
 
-test-e2e: $(BUILD)/redis-proxy $(E2E)
-	@PROXY_BIN=$(abspath $(BUILD)/redis-proxy) bash tools/run-tests.sh e2e $(E2E)
+test-e2e: $(BUILD)/redis-proxy $(E2E) $(BUILD)/tools/delay_relay
+	@PROXY_BIN=$(abspath $(BUILD)/redis-proxy) \
+	DELAY_RELAY_BIN=$(abspath $(BUILD)/tools/delay_relay) \
+	    bash tools/run-tests.sh e2e $(E2E)
 
 test-asan: deps
 	LSAN_OPTIONS=suppressions=$(abspath tools/lsan.supp) \
@@ -120,9 +122,11 @@ TSAN_BUILD := build/thread
 test-tsan: deps
 	$(MAKE) --no-print-directory SANITIZE=thread WERROR=1 \
 	    $(TSAN_BUILD)/redis-proxy
-	$(MAKE) --no-print-directory WERROR=1 build/tests/e2e
+	$(MAKE) --no-print-directory WERROR=1 build/tests/e2e \
+	    build/tools/delay_relay
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
 	PROXY_BIN=$(abspath $(TSAN_BUILD)/redis-proxy) \
+	DELAY_RELAY_BIN=$(abspath build/tools/delay_relay) \
 	    bash tools/run-tests.sh e2e-tsan build/tests/e2e
 
 # libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, each linked with the modules
@@ -220,6 +224,12 @@ bench-syscalls:
 
 bench-callgrind:
 	@bash tools/bench/callgrind.sh
+
+# A TCP relay holding bytes a fixed time each way (a replica replicating
+# from far away in the Sentinel tests; "far Redis" rows of the benchmark).
+$(BUILD)/tools/delay_relay: tools/delay_relay.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -std=c11 $(WARN) $(if $(WERROR),-Werror) -O2 -g -o $@ $<
 
 # The benchmark's limit server: one thread, epoll, fixed replies.
 $(BUILD)/tools/limit: tools/bench/limit.c

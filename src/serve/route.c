@@ -658,8 +658,9 @@ route_again(struct proxy *px, struct rcmd *r, uint64_t token, int safe)
         atomic_fetch_add_explicit(&px->metrics.readonly_failed, 1,
                                   memory_order_relaxed);
         rcmd_fail(r, OUTCOME_EFAILOVER,
-                  "not run, and not sent to the new master since later "
-                  "commands of this connection went there first");
+                  "not run (the old master refused it), and not sent again "
+                  "since commands of this connection after it are on their "
+                  "way");
         return ROUTE_DONE;
     }
     atomic_fetch_add_explicit(&px->metrics.readonly_rerouted, 1,
