@@ -42,8 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RELAY_CHUNK 65536              /* bytes read at once */
-#define RELAY_HOLD_MAX (64u << 20)     /* bytes one direction may hold */
+#define RELAY_CHUNK 65536          /* bytes read at once */
+#define RELAY_HOLD_MAX (64u << 20) /* bytes one direction may hold */
 #define RELAY_EVENTS 64
 
 struct chunk {
@@ -59,10 +59,10 @@ struct way {
     struct chunk *head, *tail;
     size_t held;
     int64_t delay_us;
-    int eof;      /* `from` closed: shut `to` down once the queue is empty */
-    int shut;     /* done */
-    int blocked;  /* `to` would block: wait for EPOLLOUT */
-    int paused;   /* over RELAY_HOLD_MAX: not reading `from` */
+    int eof;     /* `from` closed: shut `to` down once the queue is empty */
+    int shut;    /* done */
+    int blocked; /* `to` would block: wait for EPOLLOUT */
+    int paused;  /* over RELAY_HOLD_MAX: not reading `from` */
 };
 
 struct pair {
@@ -140,8 +140,7 @@ wants(const struct pair *p, int side)
 static void
 rearm(struct pair *p, int side, struct tag *t)
 {
-    struct epoll_event e = {.events = wants(p, side),
-                            .data.ptr = t};
+    struct epoll_event e = {.events = wants(p, side), .data.ptr = t};
 
     epoll_ctl(ep, EPOLL_CTL_MOD, p->fd[side], &e);
 }

@@ -80,8 +80,10 @@ view_range(struct view *v, long long from, long long to, int addr)
     }
 }
 
-/* A CLUSTER SHARDS member's address when it is online with role, else -1
- * (not added). */
+/* A CLUSTER SHARDS member's address when it has role and is online
+ * (a replica: not failed; one "loading" by the asked node's gossip may
+ * well be in sync, which the replicas' monitor finds out), else -1 (not
+ * added). */
 static int
 member_addr(struct view *v, const redisReply *m, const char *role)
 {
@@ -90,10 +92,14 @@ member_addr(struct view *v, const redisReply *m, const char *role)
     const redisReply *port = redis_reply_map_get(m, "port");
     const redisReply *health = redis_reply_map_get(m, "health");
 
+    const char *h = redis_reply_is_str(health) ? health->str : NULL;
+    int unfit =
+        h != NULL && (strcmp(role, "master") == 0 ? strcmp(h, "online") != 0
+                                                  : strcmp(h, "failed") == 0);
+
     if (!redis_reply_is_str(r) || strcmp(r->str, role) != 0 ||
         !redis_reply_is_str(ip) || port == NULL ||
-        port->type != REDIS_REPLY_INTEGER ||
-        (redis_reply_is_str(health) && strcmp(health->str, "online") != 0)) {
+        port->type != REDIS_REPLY_INTEGER || unfit) {
         return -1;
     }
     return view_addr(v, ip->str, port->integer);

@@ -39,6 +39,7 @@ struct node_state {
     _Atomic long long lag_bytes;
     atomic_long lag_ms;
     int master;      /* the master reached was counted against */
+    int warned;      /* why it is not read from was logged */
     struct rconn rc; /* the monitor's connection */
     char replid[48]; /* a master's replication id */
     struct sample hist[REPLICAS_HISTORY]; /* a master's; by round */
@@ -329,9 +330,21 @@ sample_replica(struct replicas *r, int i, int m, const struct repl_info *mi,
     }
     if (sample_node(r, i, &ri) < 0 || ri.master || !ri.link_up ||
         ri.offset < 0 || strcmp(ri.replid, mi->replid) != 0) {
+        if (ns->usable || !ns->warned) {
+            log_info("msg=\"replica not read from\" addr=%s:%d cause=\"%s\"",
+                     nodes_target(r->nodes, i)->host,
+                     nodes_target(r->nodes, i)->port,
+                     ns->rc.state != RCONN_READY ? "no answer"
+                     : ri.master                 ? "it is a master"
+                     : !ri.link_up   ? "its link to the master is down"
+                     : ri.offset < 0 ? "no replication offset"
+                                     : "it replicates another master");
+            ns->warned = 1;
+        }
         unusable(ns);
         return WRITTEN_PENDING;
     }
+    ns->warned = 0;
     reached = round_reached(ms, ri.offset, &at);
     if (reached < atomic_load(&ns->reached)) {
         reached = atomic_load(&ns->reached); /* older than the history */
