@@ -96,8 +96,9 @@ Test(cluster_replicas, fills_and_reads_go_to_the_shards_replicas)
         cr_assert_geq(rep[i], 0, "master %d has no replica", i);
         h_cl_key_on(&cluster, m[i], "rk", key[i], sizeof(key[i]));
         h_cl_set(&cluster, m[i], key[i], "v");
-        cr_assert(h_wait_until(3000, replica_has, &(struct has){rep[i], key[i]}),
-                  "the replica of master %d did not get %s", i, key[i]);
+        cr_assert(
+            h_wait_until(3000, replica_has, &(struct has){rep[i], key[i]}),
+            "the replica of master %d did not get %s", i, key[i]);
     }
     h_cl_proxy(&proxy, &cluster,
                H_OPTS(.ini = "[redis]\nread_from = replica\n", .admin = 1));
@@ -105,8 +106,7 @@ Test(cluster_replicas, fills_and_reads_go_to_the_shards_replicas)
         int st;
         char *body = h_cl_admin_get(&proxy, "/readyz", &st);
 
-        cr_assert_fail("the proxy does not read from every replica:\n%s",
-                       body);
+        cr_assert_fail("the proxy does not read from every replica:\n%s", body);
     }
     for (i = 0; i < H_CLUSTER_NODES; i++) {
         get0[i] = calls(i, "get");

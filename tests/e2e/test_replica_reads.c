@@ -201,9 +201,8 @@ Test(replica_reads, no_replica_left_replica_errors_prefer_replica_falls_back)
     cmd(c, out, sizeof(out), "SET k w");
     cr_expect_str_eq(out, "OK");
     redisFree(c);
-    cr_expect_geq(h_metric(&proxy,
-                           "redis_proxy_replica_reads_total{to=\"refused\"}"),
-                  2);
+    cr_expect_geq(
+        h_metric(&proxy, "redis_proxy_replica_reads_total{to=\"refused\"}"), 2);
 
     start_proxy("prefer_replica");
     c = h_proxy_resp_ctx(&proxy);
@@ -256,10 +255,10 @@ own_main(void *arg)
             const char *got;
 
             r = redisCommand(c, cmds[i], key);
-            got = r == NULL                        ? "(none)"
-                  : r->type == REDIS_REPLY_ARRAY   ? r->element[0]->str
+            got = r == NULL                       ? "(none)"
+                  : r->type == REDIS_REPLY_ARRAY  ? r->element[0]->str
                   : r->type == REDIS_REPLY_STRING ? r->str
-                                                   : "(other)";
+                                                  : "(other)";
             if (got == NULL || strcmp(got, val) != 0) {
                 atomic_fetch_add(&o->old, 1);
                 snprintf(o->last, sizeof(o->last), "%.*s %s after SET %s: %s",
@@ -345,8 +344,7 @@ Test(replica_reads, a_replica_200ms_behind_never_serves_a_clients_old_value)
     for (i = 0; i < CLIENTS; i++) {
         pthread_join(o[i].thread, NULL);
         cr_expect_eq(atomic_load(&o[i].errors), 0, "client %d: errors", i);
-        cr_expect_eq(atomic_load(&o[i].old), 0, "client %d: %s", i,
-                     o[i].last);
+        cr_expect_eq(atomic_load(&o[i].old), 0, "client %d: %s", i, o[i].last);
     }
     cr_expect_geq(lag, RELAY_US / 1000 * 0.75,
                   "the far replica's lag was never seen (at most %.0f ms)",
