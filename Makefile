@@ -7,6 +7,9 @@
 #                             throwaway redis); or the compose stack
 #   make run-cluster          the same in front of a throwaway local Redis
 #                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
+#   make run-sentinel         ... of a throwaway master, two replicas and three
+#                             Sentinels (SENTINEL_PORT=7301: 7301..7306);
+#                             ARGS="-s redis.read_from=prefer_replica"
 #   make test-clients         node-redis and ioredis through the proxy
 #   make bench                benchmark harness (tools/bench.sh; QUICK=1 for a
 #                             short smoke run into build/bench)
@@ -46,7 +49,8 @@ UNIT     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 E2E_SRCS := $(wildcard tests/e2e/*.c)
 E2E      := $(BUILD)/tests/e2e
 
-.PHONY: all test test-unit test-e2e test-asan test-tsan run run-cluster bench deps \
+.PHONY: all test test-unit test-e2e test-asan test-tsan run run-cluster \
+        run-sentinel bench deps \
         bench-syscalls bench-callgrind \
         format check check-format check-layers docker-test clean
 all: $(BUILD)/redis-proxy
@@ -212,6 +216,14 @@ deps-run:
 # a mktemp dir), the proxy in front with ./proxy.ini; Ctrl-C stops all.
 run-cluster: $(BUILD)/redis-proxy
 	@bash tools/run-cluster.sh $(BUILD)/redis-proxy
+
+# A master, two replicas and three Sentinels on 127.0.0.1 (SENTINEL_PORT..
+# +5, data in a mktemp dir), the proxy in front with ./proxy.ini following
+# the sentinels (ARGS go to the proxy); Ctrl-C stops all. redis-sentinel
+# is installed as make test would.
+run-sentinel: $(BUILD)/redis-proxy
+	@bash tools/deps.sh --run redis-sentinel
+	@bash tools/run-sentinel.sh $(BUILD)/redis-proxy $(ARGS)
 
 # make bench: tools/bench.sh (QUICK=1 for a short smoke run into
 # build/bench); it builds the proxy and the limit server below itself.
