@@ -24,8 +24,8 @@ choose(const struct replica_view *v, int n, uint64_t need, uint64_t hash,
 
 Test(replicas_choose, a_replica_that_reached_the_need_serves)
 {
-    struct replica_view v[] = {{.node = 3, .usable = 1, .tracked = 1,
-                                .reached = 10}};
+    struct replica_view v[] = {
+        {.node = 3, .usable = 1, .tracked = 1, .reached = 10}};
 
     cr_assert_eq(choose(v, 1, 10, 0, CONFIG_READ_REPLICA), 3);
     cr_assert_eq(choose(v, 1, 0, 7, CONFIG_READ_PREFER_REPLICA), 3);
@@ -41,8 +41,8 @@ Test(replicas_choose, replicas_behind_the_need_leave_it_to_the_master)
     /* read_from = replica too: they are there, only behind. */
     cr_assert_eq(choose(v, 2, 10, 0, CONFIG_READ_REPLICA), MASTER);
     cr_assert_eq(choose(v, 2, 10, 0, CONFIG_READ_PREFER_REPLICA), MASTER);
-    cr_assert_eq(choose(v, 2, WRITTEN_PENDING, 0, CONFIG_READ_REPLICA),
-                 MASTER, "a write still on its way: the master");
+    cr_assert_eq(choose(v, 2, WRITTEN_PENDING, 0, CONFIG_READ_REPLICA), MASTER,
+                 "a write still on its way: the master");
     cr_assert_eq(choose(v, 2, 9, 1, CONFIG_READ_REPLICA), 3,
                  "only the one that reached 9");
 }
@@ -119,8 +119,7 @@ Test(replicas_info, a_master_says_its_id_and_offset)
 {
     struct repl_info ri;
 
-    cr_assert_eq(replicas_parse_info(master_info, strlen(master_info), &ri),
-                 0);
+    cr_assert_eq(replicas_parse_info(master_info, strlen(master_info), &ri), 0);
     cr_assert_eq(ri.master, 1);
     cr_assert_str_eq(ri.replid, "3047c010ba41c07eae9869882c9d20baedde03d5");
     cr_assert_eq(ri.offset, 1250);

@@ -41,9 +41,8 @@ Test(sentinel_parse, master_address_is_host_and_port)
     char host[64] = "";
     int port = 0;
 
-    cr_assert_eq(master_of("*2\r\n$8\r\n10.0.0.7\r\n$4\r\n6380\r\n", host,
-                           &port),
-                 1);
+    cr_assert_eq(
+        master_of("*2\r\n$8\r\n10.0.0.7\r\n$4\r\n6380\r\n", host, &port), 1);
     cr_assert_str_eq(host, "10.0.0.7");
     cr_assert_eq(port, 6380);
     cr_assert_eq(master_of("*2\r\n$3\r\n::1\r\n$5\r\n26379\r\n", host, &port),
@@ -70,7 +69,6 @@ Test(sentinel_parse, an_unknown_name_is_nil_and_junk_is_refused)
     cr_assert_eq(port, 7);
     cr_assert_eq(sentinel_parse_master(NULL, host, 64, &port), -1);
 }
-
 
 Test(sentinel_parse, replicas_fit_to_read_are_up_with_their_link_up)
 {
