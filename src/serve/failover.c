@@ -21,6 +21,7 @@ struct failover {
     pthread_mutex_t lock;
     struct failover_pin pins; /* a ring's head; lock */
     struct rcmd *parked;      /* lock */
+    long nparked;             /* lock */
 };
 
 struct failover *
@@ -90,6 +91,7 @@ failover_switched(void *arg, int old, int now)
     pthread_mutex_lock(&f->lock);
     list = f->parked;
     f->parked = NULL;
+    f->nparked = 0;
     for (p = f->pins.next; p != &f->pins; p = p->next) {
         if (p->node == now) {
             continue;
@@ -183,6 +185,7 @@ failover_park(struct proxy *px, struct rcmd *r, int node)
     if (!moved) {
         r->parked = f->parked;
         f->parked = r;
+        f->nparked++;
     }
     pthread_mutex_unlock(&f->lock);
     if (moved) {
@@ -212,6 +215,7 @@ failover_tick(struct proxy *px)
         *at = r->parked;
         r->parked = over;
         over = r;
+        f->nparked--;
     }
     pthread_mutex_unlock(&f->lock);
     snprintf(why, sizeof(why),
@@ -219,4 +223,19 @@ failover_tick(struct proxy *px)
              "named no other within %d ms; not run",
              FAILOVER_WAIT_MS);
     complete_all(over, 0, why);
+}
+
+long
+failover_waiting(struct proxy *px)
+{
+    struct failover *f = px->failover;
+    long n;
+
+    if (f == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&f->lock);
+    n = f->nparked;
+    pthread_mutex_unlock(&f->lock);
+    return n;
 }

@@ -76,4 +76,7 @@ void failover_park(struct proxy *px, struct rcmd *r, int node);
 /* For the waiter's tick: fails the parked records whose wait is over. */
 void failover_tick(struct proxy *px);
 
+/* Records parked now (the admin port). Thread-safe. */
+long failover_waiting(struct proxy *px);
+
 #endif

@@ -15,6 +15,7 @@
 #include "net/waiter.h"
 #include "net/worker.h"
 #include "net/workq.h"
+#include "serve/failover.h"
 #include "serve/proxy.h"
 #include "upstream/nodes.h"
 
@@ -100,6 +101,7 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->readonly_rerouted = load(&m->readonly_rerouted);
     s->readonly_failed = load(&m->readonly_failed);
     s->failover_sessions = load(&m->failover_sessions);
+    s->readonly_waiting = failover_waiting(px);
     s->reloads_ok = load(&m->reloads_ok);
     s->reloads_failed = load(&m->reloads_failed);
     for (i = 0; i < METRICS_LISTENERS; i++) {

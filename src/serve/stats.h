@@ -31,7 +31,7 @@ struct stats_snapshot {
     long hits, misses, stale, oversize, accepted, rejected, log_dropped;
     long sessions_open, sessions, forwarded, write_flushes;
     long readonly_refused, readonly_rerouted, readonly_failed;
-    long failover_sessions;
+    long failover_sessions, readonly_waiting;
     long reloads_ok, reloads_failed;
     long auth_failures[METRICS_LISTENERS];
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
@@ -174,6 +174,9 @@ struct stats_snapshot {
       "Writes a demoted master refused (-READONLY), never relayed, by what "   \
       "became of them.",                                                       \
       "outcome=\"failed\"", s->readonly_failed)                                \
+    X(readonly_waiting, gauge,                                                 \
+      "Writes a demoted master refused, waiting for the new master now.", "",  \
+      s->readonly_waiting)                                                     \
     X(failover_sessions_ended_total, counter,                                  \
       "Sessions ended because the master changed (failover).", "",             \
       s->failover_sessions)                                                    \

@@ -588,6 +588,7 @@ sentinel_start(const struct config_ref *cfg, struct nodes *n)
     const char *cursor = c->sentinels;
     struct sentinel *s = calloc(1, sizeof(*s));
     char host[NODES_HOST_MAX];
+    int64_t deadline;
     int port;
 
     if (s == NULL) {
@@ -620,7 +621,16 @@ sentinel_start(const struct config_ref *cfg, struct nodes *n)
     if (s->stopfd < 0 || pthread_mutex_init(&s->lock, NULL) != 0) {
         goto fail;
     }
-    ask(s); /* before serving: the first requests find the master */
+    /* Before serving, so the first requests find the master: asked until
+     * one is found, for as long as opening the stream to it may take. */
+    deadline = util_now_ms() + c->connect_timeout_ms + c->command_timeout_ms;
+    for (;;) {
+        ask(s);
+        if (s->master >= 0 || util_now_ms() >= deadline) {
+            break;
+        }
+        poll(NULL, 0, SENTINEL_MIN_GAP_MS);
+    }
     if (pthread_create(&s->thread, NULL, sentinel_main, s) != 0) {
         pthread_mutex_destroy(&s->lock);
         goto fail;

@@ -45,9 +45,10 @@ struct redisReply;
 
 /*
  * Makes the follower of the sentinels cfg lists for the node table n (in
- * sentinel mode; both outlive it), asks them for the master once on the
- * calling thread (bounded by connect_timeout and command_timeout per
- * sentinel) and starts the thread. Returns NULL when out of memory or the
+ * sentinel mode; both outlive it), asks them for the master on the calling
+ * thread until one is found or connect_timeout + command_timeout have
+ * passed (each sentinel asked within those timeouts), and starts the
+ * thread. Returns NULL when out of memory or the
  * thread cannot start; a master not found yet is logged and asked again.
  */
 struct sentinel *sentinel_start(const struct config_ref *cfg, struct nodes *n);

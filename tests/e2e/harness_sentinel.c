@@ -565,6 +565,7 @@ h_st_proxy(struct h_proxy *p, const struct h_sentinels *s,
            const struct h_proxy_opts *o)
 {
     cr_assert_eq(h_sent_proxy_start(p, s, o), 0, "the proxy did not start");
+    h_proxy_serving(p); /* its startup (the sentinels asked) is over */
 }
 
 char *

@@ -152,7 +152,8 @@ void h_st_setup(struct h_sentinels *s, struct h_proxy *p);
 void h_st_teardown(struct h_sentinels *s, struct h_proxy *p);
 /* h_sent_start, or fails the test. */
 void h_st_start(struct h_sentinels *s, const struct h_sent_opts *o);
-/* h_sent_proxy_start, or fails the test. */
+/* h_sent_proxy_start, then h_proxy_serving (its startup, the sentinels
+ * asked, is over), or fails the test. */
 void h_st_proxy(struct h_proxy *p, const struct h_sentinels *s,
                 const struct h_proxy_opts *o);
 /* GET path on p's admin port: its body (malloc'd), or fails. */

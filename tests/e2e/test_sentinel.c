@@ -129,18 +129,20 @@ loaders_stop(struct loader *l, int n)
     }
 }
 
-/* Every loader: no -READONLY, never its own old value, and writes
- * acknowledged after the mark. */
+/* Every loader: no -READONLY, writes acknowledged after the mark, and,
+ * with own_values, never its own old value. (Not when the old master
+ * lives on: a write it acknowledged after the sentinels promoted another,
+ * before they announced it, is lost by Redis when it is made a replica.) */
 static void
-loaders_check(struct loader *l, int n)
+loaders_check(struct loader *l, int n, int own_values)
 {
     int i;
 
     for (i = 0; i < n; i++) {
         cr_expect_eq(atomic_load(&l[i].readonly), 0,
                      "loader %d saw -READONLY (%s)", i, l[i].last_error);
-        cr_expect_eq(atomic_load(&l[i].stale), 0,
-                     "loader %d read an old value of its own key", i);
+        cr_expect(!own_values || atomic_load(&l[i].stale) == 0,
+                  "loader %d read an old value of its own key", i);
         cr_expect_gt(atomic_load(&l[i].ok_after), 0,
                      "loader %d: no write went through after the failover "
                      "(%ld ok, %ld errors, last: %s)",
@@ -154,8 +156,7 @@ loaders_check(struct loader *l, int n)
 static struct h_proxy_opts
 opts(void)
 {
-    struct h_proxy_opts o = {.admin = 1,
-                             .ini = "[redis]\nconnect_timeout = 300ms\n"};
+    struct h_proxy_opts o = {.admin = 1};
     return o;
 }
 
@@ -317,7 +318,7 @@ Test(sentinel, the_master_killed_under_load_writes_resume_with_no_stale_read)
     atomic_store(&after, 1);
     h_sleep_ms(500);
     loaders_stop(l, LOADERS);
-    loaders_check(l, LOADERS);
+    loaders_check(l, LOADERS, 1);
 
     /* Written straight into the new master, which never saw the proxy
      * read these keys: only a cache emptied at the switch answers it. */
@@ -398,7 +399,7 @@ Test(sentinel, one_sentinel_down_a_failover_is_still_followed_and_sessions_end)
     atomic_store(&after, 1);
     h_sleep_ms(500);
     loaders_stop(l, 1);
-    loaders_check(l, 1);
+    loaders_check(l, 1, 0);
 
     /* The subscriber and the blocked client hear why, then the close. */
     cr_expect_eq(h_read_replies(sub, 1, buf, sizeof(buf), 3000),

@@ -71,6 +71,7 @@ start_proxy(void)
              "[http]\nwrites = on\n",
              fake.port, H_SENT_NAME);
     h_start_proxy(&proxy, &a, H_OPTS(.ini = ini, .admin = 1));
+    h_proxy_serving(&proxy); /* the sentinel asked: A is the master */
 }
 
 /* B becomes a master; with demote, A replicates it (and so refuses
@@ -144,12 +145,16 @@ writer_start(struct writer *w, const char *key, const char *val)
     cr_assert_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
 }
 
-/* Waits until the proxy asked the sentinel more than `before` times. */
+/* Waits until n writes refused as -READONLY wait for a new master, and
+ * the proxy asked the sentinel again since `before`. */
 static void
-await_asked(long before)
+await_refused(int n, long before)
 {
     int64_t end = h_now_ms() + 3000;
 
+    cr_assert_eq(
+        h_await_metric(&proxy, "redis_proxy_readonly_waiting", n, 3000), n,
+        "the write was not refused as READONLY and held");
     while (h_fakesent_asks(&fake) <= before && h_now_ms() < end) {
         h_sleep_ms(5);
     }
@@ -184,8 +189,7 @@ Test(sentinel_switch, a_write_refused_as_readonly_goes_to_the_new_master)
     promote_b(1);
     asks = h_fakesent_asks(&fake);
     writer_start(&w, "k", "v1");
-    await_asked(asks);
-    h_sleep_ms(100);
+    await_refused(1, asks);
     h_fakesent_set(&fake, b.port, 1);
     pthread_join(w.thread, NULL);
     close(w.fd);
@@ -244,8 +248,7 @@ Test(sentinel_switch, pipelined_writes_refused_keep_their_order)
     n += H_CMD(req + n, sizeof(req) - n, "SET", "first", "1");
     n += H_CMD(req + n, sizeof(req) - n, "SET", "second", "2");
     cr_assert_eq(h_send(fd, req, n), 0);
-    await_asked(asks);
-    h_sleep_ms(100);
+    await_refused(2, asks);
     h_fakesent_set(&fake, b.port, 1);
     cr_assert_gt(h_read_replies(fd, 2, buf, sizeof(buf), 8000), 0);
     cr_expect_str_eq(buf,
