@@ -456,18 +456,20 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
         stats_printf(b, "%s{\"addr\":", i > 0 ? "," : "");
         json_str(b, nd->addr);
         stats_printf(b,
-                     ",\"role\":\"%s\",\"master\":\"%s\",\"slots\":%d,"
-                     "\"ranges\":\"%s\",\"stream\":\"%s\",\"reason\":",
-                     role_names[nd->role], nd->master_addr, nd->slots,
-                     nd->ranges, tracking_names[nd->tracking.state]);
+                     ",\"role\":\"%s\",\"slots\":%d,\"ranges\":\"%s\","
+                     "\"stream\":\"%s\",\"reason\":",
+                     role_names[nd->role], nd->slots, nd->ranges,
+                     tracking_names[nd->tracking.state]);
         json_str(b, nd->tracking.reason);
         stats_printf(b,
                      ",\"pool_size\":%d,\"pool_in_use\":%d,"
                      "\"pool_connected\":%d,\"errors\":%ld,\"down\":%s,"
-                     "\"in_sync\":%s,\"lag_bytes\":%lld,\"lag_ms\":%ld}",
+                     "\"master\":\"%s\",\"in_sync\":%s,\"lag_bytes\":%lld,"
+                     "\"lag_ms\":%ld}",
                      nd->pool.size, nd->pool.in_use, nd->pool.connected,
                      nd->pool.errors, nd->pool.down ? "true" : "false",
-                     nd->in_sync ? "true" : "false", nd->lag_bytes, nd->lag_ms);
+                     nd->master_addr, nd->in_sync ? "true" : "false",
+                     nd->lag_bytes, nd->lag_ms);
     }
     stats_printf(b, "]");
     if (s->sentinel) {
