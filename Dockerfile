@@ -5,7 +5,7 @@
 # Stage "build": the build and test dependencies (OpenSSL 3 for TLS, with
 # the openssl command for the tests' certificates; python3-redis for the
 # client library test, groff-base, man-db, systemd and procps for the man
-# page and unit checks) and the source, built with
+# page and unit checks, redis-sentinel for the Sentinel suites) and the source, built with
 # -Werror as `make test` does; docker-compose.yml's tests service runs
 # `make test` in it. The last stage is a slim runtime image of the binary.
 FROM debian:bookworm-slim AS build
@@ -16,7 +16,7 @@ RUN sed -i -e '\|/usr/share/man/|d' -e '\|/usr/share/groff/|d' \
         /etc/dpkg/dpkg.cfg.d/docker 2>/dev/null || true
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential libhiredis-dev libinih-dev libcriterion-dev \
-        libssl-dev openssl redis-server redis-tools \
+        libssl-dev openssl redis-server redis-tools redis-sentinel \
         python3-redis groff-base man-db systemd procps \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -7,6 +7,9 @@
 #                             throwaway redis); or the compose stack
 #   make run-cluster          the same in front of a throwaway local Redis
 #                             Cluster (CLUSTER_PORT=7101: ports 7101..7106)
+#   make run-sentinel         ... of a throwaway master, two replicas and three
+#                             Sentinels (SENTINEL_PORT=7301: 7301..7306);
+#                             ARGS="-s redis.read_from=prefer_replica"
 #   make test-clients         node-redis and ioredis through the proxy
 #                             (and node-redis over TLS)
 #   make bench                benchmark harness (tools/bench.sh; QUICK=1 for a
@@ -47,7 +50,8 @@ UNIT     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 E2E_SRCS := $(wildcard tests/e2e/*.c)
 E2E      := $(BUILD)/tests/e2e
 
-.PHONY: all test test-unit test-e2e test-asan test-tsan run run-cluster bench deps \
+.PHONY: all test test-unit test-e2e test-asan test-tsan run run-cluster \
+        run-sentinel bench deps \
         bench-syscalls bench-callgrind \
         format check check-format check-layers docker-test clean
 all: $(BUILD)/redis-proxy
@@ -105,8 +109,10 @@ test-native: deps
 test-unit: $(UNIT)
 	@bash tools/run-tests.sh unit $(UNIT)
 
-test-e2e: $(BUILD)/redis-proxy $(E2E)
-	@PROXY_BIN=$(abspath $(BUILD)/redis-proxy) bash tools/run-tests.sh e2e $(E2E)
+test-e2e: $(BUILD)/redis-proxy $(E2E) $(BUILD)/tools/delay_relay
+	@PROXY_BIN=$(abspath $(BUILD)/redis-proxy) \
+	DELAY_RELAY_BIN=$(abspath $(BUILD)/tools/delay_relay) \
+	    bash tools/run-tests.sh e2e $(E2E)
 
 test-asan: deps
 	LSAN_OPTIONS=suppressions=$(abspath tools/lsan.supp) \
@@ -121,9 +127,11 @@ TSAN_BUILD := build/thread
 test-tsan: deps
 	$(MAKE) --no-print-directory SANITIZE=thread WERROR=1 \
 	    $(TSAN_BUILD)/redis-proxy
-	$(MAKE) --no-print-directory WERROR=1 build/tests/e2e
+	$(MAKE) --no-print-directory WERROR=1 build/tests/e2e \
+	    build/tools/delay_relay
 	TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
 	PROXY_BIN=$(abspath $(TSAN_BUILD)/redis-proxy) \
+	DELAY_RELAY_BIN=$(abspath build/tools/delay_relay) \
 	    bash tools/run-tests.sh e2e-tsan build/tests/e2e
 
 # libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, each linked with the modules
@@ -212,6 +220,14 @@ deps-run:
 run-cluster: $(BUILD)/redis-proxy
 	@bash tools/run-cluster.sh $(BUILD)/redis-proxy
 
+# A master, two replicas and three Sentinels on 127.0.0.1 (SENTINEL_PORT..
+# +5, data in a mktemp dir), the proxy in front with ./proxy.ini following
+# the sentinels (ARGS go to the proxy); Ctrl-C stops all. redis-sentinel
+# is installed as make test would.
+run-sentinel: $(BUILD)/redis-proxy
+	@bash tools/deps.sh --run redis-sentinel
+	@bash tools/run-sentinel.sh $(BUILD)/redis-proxy $(ARGS)
+
 # make bench: tools/bench.sh (QUICK=1 for a short smoke run into
 # build/bench); it builds the proxy and the limit server below itself.
 # bench-syscalls and bench-callgrind re-run one section on their own.
@@ -223,6 +239,12 @@ bench-syscalls:
 
 bench-callgrind:
 	@bash tools/bench/callgrind.sh
+
+# A TCP relay holding bytes a fixed time each way (a replica replicating
+# from far away in the Sentinel tests; "far Redis" rows of the benchmark).
+$(BUILD)/tools/delay_relay: tools/delay_relay.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -std=c11 $(WARN) $(if $(WERROR),-Werror) -O2 -g -o $@ $<
 
 # The benchmark's limit server: one thread, epoll, fixed replies.
 $(BUILD)/tools/limit: tools/bench/limit.c

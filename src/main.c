@@ -37,6 +37,7 @@
 #include "net/worker.h"
 #include "net/workq.h"
 #include "serve/admin.h"
+#include "serve/failover.h"
 #include "serve/httpd.h"
 #include "serve/proxy.h"
 #include "serve/respd.h"
@@ -45,6 +46,9 @@
 #include "upstream/commands.h"
 #include "upstream/keeper.h"
 #include "upstream/nodes.h"
+#include "upstream/replicas.h"
+#include "upstream/sentinel.h"
+#include "upstream/spares.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
 
@@ -262,6 +266,17 @@ drain_in_flight(struct proxy *px)
     }
 }
 
+/* The waiter's tick: Redis connects past connect_timeout fail, writes
+ * waiting for a new master past their wait get the failover error. */
+static void
+on_tick(void *arg)
+{
+    struct proxy *px = arg;
+
+    nodes_tick_pipes(px->nodes);
+    failover_tick(px);
+}
+
 static int
 run(struct proxy *px, int sig_fd, const struct reload_source *src)
 {
@@ -310,12 +325,30 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
         px->flights != NULL && px->waiter != NULL
             ? nodes_create(&px->cfg, px->flights, px->waiter, px->redis_tls)
             : NULL;
-    if (px->nodes != NULL) {
+    px->failover = px->nodes != NULL ? failover_create(px) : NULL;
+    if (px->failover != NULL) {
         /* Redis connects that passed connect_timeout fail at its ticks. */
-        waiter_on_tick(px->waiter, nodes_tick_pipes, px->nodes);
+        waiter_on_tick(px->waiter, on_tick, px);
+        nodes_on_switch(px->nodes, failover_switched, px);
     }
-    if (px->nodes != NULL && nodes_start(px->nodes) < 0) {
+    if (px->failover == NULL || nodes_start(px->nodes) < 0) {
         log_error("msg=\"cannot start the connections to redis\"");
+        goto out;
+    }
+    if (nodes_is_sentinel(px->nodes)) {
+        /* Asks the sentinels once now, so the first requests find the
+         * master, then follows them on its thread. */
+        px->sentinel = sentinel_start(&px->cfg, px->nodes, px->redis_tls);
+        if (px->sentinel == NULL) {
+            log_error("msg=\"cannot start following the sentinels\"");
+            goto out;
+        }
+    }
+    /* With read_from other than master: the replicas' monitor, after one
+     * round, so the first reads find the replicas in sync. */
+    px->replicas = replicas_start(&px->cfg, px->nodes, &i);
+    if (i) {
+        log_error("msg=\"cannot start the replica monitor\"");
         goto out;
     }
     target = redis_target_of(&px->cfg, px->redis_tls);
@@ -330,9 +363,16 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
          * pool connects. Until then writes empty the cache. */
         log_warn("msg=\"cannot read the command table yet\" cause=\"%s\"", err);
     }
-    /* Spare connections for sessions; in a cluster a session goes to the
+    /* Spare connections for sessions, to the master (with sentinels they
+     * follow it: failover_switched); in a cluster a session goes to the
      * node of its first key, so it connects when it starts. */
-    px->spares = cfg->cluster ? NULL : spares_create(&target, PROXY_SPARES);
+    px->spares = cfg->cluster
+                     ? NULL
+                     : spares_create(nodes_master(px->nodes) >= 0
+                                         ? nodes_target(px->nodes,
+                                                        nodes_master(px->nodes))
+                                         : NULL,
+                                     PROXY_SPARES);
     keeper = px->nodes != NULL && px->commands != NULL &&
                      (cfg->cluster || px->spares != NULL)
                  ? keeper_create(px->nodes, px->commands, px->spares)
@@ -379,6 +419,9 @@ out:
     }
     worker_pool_destroy(px->workers);
     keeper_destroy(keeper);
+    sentinel_stop(px->sentinel);
+    replicas_stop(px->replicas);
+    failover_destroy(px->failover); /* what waits for a master is failed */
     /* The pipelines fail what they still hold; their fds leave the
      * waiter's set, so it goes after them. */
     nodes_destroy(px->nodes);

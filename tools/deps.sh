@@ -17,13 +17,14 @@ while [ $# -gt 0 ]; do
 done
 # OpenSSL 3 (libssl-dev) is linked for TLS; the openssl command makes the
 # tests' certificates (tools/tls-certs.sh). The tests also use redis-py
-# (python3-redis), groff and man (the man page) and systemd-analyze with
-# /bin/kill (the unit); without them those three tests skip or fail.
+# (python3-redis), groff and man (the man page), systemd-analyze with
+# /bin/kill (the unit) and redis-sentinel (the Sentinel suites); without
+# them those tests skip or fail.
 pkgs=(build-essential libhiredis-dev libinih-dev libssl-dev redis-server
       redis-tools)
 [ -n "$run_only" ] ||
     pkgs+=(libcriterion-dev openssl python3-redis groff-base man-db systemd
-           procps)
+           procps redis-sentinel)
 pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

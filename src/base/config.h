@@ -24,7 +24,7 @@
 #include "base/qsbr.h"
 
 #define CONFIG_ERR_MAX 512
-#define CONFIG_KEYS 54             /* keys in all sections: rows of the table */
+#define CONFIG_KEYS 59             /* keys in all sections: rows of the table */
 #define CONFIG_FROM_MAX 96         /* bytes of one "where it was set" text */
 #define CONFIG_MAX_CLIENTS 1000000 /* the largest [server] max_clients */
 
@@ -33,6 +33,13 @@ enum config_tls_verify {
     CONFIG_TLS_VERIFY_OFF,      /* no client certificate asked for */
     CONFIG_TLS_VERIFY_OPTIONAL, /* asked for, checked when sent */
     CONFIG_TLS_VERIFY_ON,       /* required and checked */
+};
+
+/* [redis] read_from: where read-only commands and cache fills go. */
+enum config_read_from {
+    CONFIG_READ_MASTER,         /* the master only */
+    CONFIG_READ_REPLICA,        /* replicas; an error when none is usable */
+    CONFIG_READ_PREFER_REPLICA, /* replicas; the master when none is */
 };
 
 enum config_log_level {
@@ -98,6 +105,14 @@ struct config {
     char redis_tls_server_name[256]; /* SNI and the name verified; "" =
                                         the host connected to */
     int redis_tls_verify;            /* 0 = Redis's certificate unchecked */
+
+    /* [redis]: Sentinel, and where reads go */
+    char sentinels[256];         /* "host:port, ..." of Redis Sentinels
+                                    (config_seed_next); "" = none */
+    char master_name[256];       /* the master the sentinels watch */
+    char sentinel_user[256];     /* AUTH user for the sentinels; "" */
+    char sentinel_password[256]; /* AUTH password for them; "" = none */
+    int read_from;               /* enum config_read_from */
     /* [cache] */
     int64_t cache_ttl_ms;     /* 0 = no expiry */
     long cache_capacity;      /* 0 = cache off; at most 100000000 */
@@ -216,16 +231,11 @@ const char *config_from(const struct config *cfg, const char *section,
 /*
  * Checks what no single key can (config_check.c): the listeners' ports
  * differ (those not 0), seeds are set only with cluster = on, a cluster
- * uses db 0, a TLS listener has a certificate and key, verifying client
- * certificates has a CA, the [redis] tls_* keys are set only with
- * tls = on (and a client certificate with its key), bind resolves to an
- * address, and, with protected_mode on, a bind address that is not
- * loopback comes with a password (Redis's protected mode). It reads no
- * certificate: that is net/tls's, at start. Call after the file, every -s
- * and config_read_secrets. Returns 0, or -1 with a message in err that
- * starts with where the offending key was set ("FILE:LINE: " or "-s ARG: ",
- * "defaults: " for a default) and, for a clash, names the other key and
- * where it was set.
+ * uses db 0, sentinels are not combined with cluster = on and need a
+ * master_name, and bind resolves to an address. Call after the file and every
+ * -s. Returns 0, or -1 with a message in err that starts with where the
+ * offending key was set ("FILE:LINE: " or "-s ARG: ", "defaults: " for a
+ * default) and, for a clash, names the other key and where it was set.
  */
 int config_check(const struct config *cfg, char *err, size_t errlen);
 

@@ -1,9 +1,9 @@
 /*
  * config_check: the checks no single key can make (config.h): listeners on
- * distinct ports, seeds and db that fit [redis] cluster, the TLS keys that
- * go together, a bind address that resolves, and protected mode (after
- * Redis's): no password on an address others can reach, unless
- * protected_mode = off says the operator means it. Kept apart from the
+ * distinct ports, seeds and db that fit [redis] cluster, sentinels that
+ * fit it too, the TLS keys that go together, a bind address that resolves, and
+ * protected mode (after Redis's): no password on an address others can reach,
+ * unless protected_mode = off says the operator means it. Kept apart from the
  * table-driven loader in config.c, which knows one key at a time. Every error
  * starts where the offending key was set, as the loader's do.
  */
@@ -191,6 +191,30 @@ config_check_redis_tls(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* Sentinels name the master of a standalone Redis, by its name. */
+static int
+config_check_sentinels(const struct config *cfg, char *err, size_t errlen)
+{
+    if (cfg->sentinels[0] == '\0') {
+        return 0;
+    }
+    if (cfg->cluster) {
+        snprintf(err, errlen,
+                 "%s: [redis] sentinels: a Redis Cluster fails over by "
+                 "itself; sentinels are for cluster = off",
+                 config_check_from(cfg, "redis", "sentinels"));
+        return -1;
+    }
+    if (cfg->master_name[0] == '\0') {
+        snprintf(err, errlen,
+                 "%s: [redis] master_name: the sentinels need the name of "
+                 "the master they watch",
+                 config_check_from(cfg, "redis", "master_name"));
+        return -1;
+    }
+    return 0;
+}
+
 int
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -217,7 +241,8 @@ config_check(const struct config *cfg, char *err, size_t errlen)
     }
     if (config_check_cluster(cfg, err, errlen) < 0 ||
         config_check_tls_listeners(cfg, err, errlen) < 0 ||
-        config_check_redis_tls(cfg, err, errlen) < 0) {
+        config_check_redis_tls(cfg, err, errlen) < 0 ||
+        config_check_sentinels(cfg, err, errlen) < 0) {
         return -1;
     }
     rc = getaddrinfo(cfg->bind, NULL, &hints, &res);

@@ -36,6 +36,7 @@ enum config_kind {
     CONFIG_SEEDS,    /* a string that is a list config_seed_next reads */
     CONFIG_HOSTS,    /* a string that is a list config_host_next reads */
     CONFIG_VERIFY,   /* int enum config_tls_verify: off, optional, on */
+    CONFIG_READFROM, /* int enum config_read_from */
 };
 
 /* Row flags. */

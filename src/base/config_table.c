@@ -66,6 +66,12 @@ static const char *const config_level_names[] = {
     [CONFIG_LOG_DEBUG] = "debug",
 };
 
+static const char *const config_read_from_names[] = {
+    [CONFIG_READ_MASTER] = "master",
+    [CONFIG_READ_REPLICA] = "replica",
+    [CONFIG_READ_PREFER_REPLICA] = "prefer_replica",
+};
+
 /* ---- numbers ---- */
 
 /* Parses a non-empty run of decimal digits (no sign), overflow checked. */
@@ -272,6 +278,21 @@ config_set_log_level(const struct config_row *row, void *field,
         }
     }
     return "expected error, warn, info or debug";
+}
+
+static const char *
+config_set_read_from(const struct config_row *row, void *field,
+                     const char *value, char *buf, size_t len)
+{
+    (void)row, (void)buf, (void)len;
+    for (size_t i = 0; i < sizeof(config_read_from_names) / sizeof(char *);
+         i++) {
+        if (strcmp(value, config_read_from_names[i]) == 0) {
+            *(int *)field = (int)i;
+            return NULL;
+        }
+    }
+    return "expected master, replica or prefer_replica";
 }
 
 /* ---- strings ---- */
@@ -583,6 +604,19 @@ config_format_verify(const struct config_row *row, const void *field, char *buf,
 }
 
 static void
+config_format_read_from(const struct config_row *row, const void *field,
+                        char *buf, size_t len)
+{
+    int v = *(const int *)field;
+
+    (void)row;
+    if (v < CONFIG_READ_MASTER || v > CONFIG_READ_PREFER_REPLICA) {
+        v = CONFIG_READ_MASTER;
+    }
+    snprintf(buf, len, "%s", config_read_from_names[v]);
+}
+
+static void
 config_format_string(const struct config_row *row, const void *field, char *buf,
                      size_t len)
 {
@@ -612,6 +646,8 @@ static const struct {
     [CONFIG_SEEDS] = {config_set_seeds, config_format_string, 0},
     [CONFIG_HOSTS] = {config_set_hosts, config_format_string, 0},
     [CONFIG_VERIFY] = {config_set_verify, config_format_verify, sizeof(int)},
+    [CONFIG_READFROM] = {config_set_read_from, config_format_read_from,
+                         sizeof(int)},
 };
 
 #define TIMEOUT 1, CONFIG_TIMEOUT_MAX_MS /* a duration > 0 */
@@ -698,6 +734,16 @@ const struct config_row config__table[] = {
      CONFIG_FIELD(redis_tls_server_name), NO_RANGE, "", 0},
     {"redis", "tls_verify", CONFIG_BOOL, CONFIG_FIELD(redis_tls_verify),
      NO_RANGE, "on", 0},
+    {"redis", "sentinels", CONFIG_SEEDS, CONFIG_FIELD(sentinels), NO_RANGE, "",
+     0},
+    {"redis", "master_name", CONFIG_STRING, CONFIG_FIELD(master_name), NO_RANGE,
+     "mymaster", 0},
+    {"redis", "sentinel_user", CONFIG_STRING, CONFIG_FIELD(sentinel_user),
+     NO_RANGE, "", 0},
+    {"redis", "sentinel_password", CONFIG_STRING,
+     CONFIG_FIELD(sentinel_password), NO_RANGE, "", SECRET},
+    {"redis", "read_from", CONFIG_READFROM, CONFIG_FIELD(read_from), NO_RANGE,
+     "master", 0},
     {"cache", "ttl", CONFIG_DURATION, CONFIG_FIELD(cache_ttl_ms), SPAN, "60s",
      LIVE},
     {"cache", "capacity", CONFIG_LONG, CONFIG_FIELD(cache_capacity), 0,

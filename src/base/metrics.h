@@ -60,6 +60,10 @@ struct metrics {
     atomic_long reloads_failed; /* ... refused (invalid settings) */
     atomic_long auth_failures[METRICS_LISTENERS]; /* wrong or no password */
     atomic_long closed[METRICS_CLOSES]; /* clients closed, by reason */
+    atomic_long readonly_rerouted;      /* writes a demoted master refused
+                                           (-READONLY), sent to the new one */
+    atomic_long readonly_failed;        /* ... answered the failover error */
+    atomic_long failover_sessions;      /* sessions ended by a master change */
     struct metrics_histogram hit;       /* requests answered from the cache */
     struct metrics_histogram miss;      /* requests that asked Redis */
 };

@@ -98,11 +98,13 @@ probe_result(const struct rcmd *r, int timed_out, char *why, size_t len)
     return 1;
 }
 
-/* /readyz's body after its first line: one line per node. */
+/* /readyz's body after its first line: one line per node, and with
+ * sentinels the master they name and one line per sentinel. */
 static void
 node_lines(const struct stats_snapshot *s, struct stats_buf *b)
 {
     static const char *const streams[] = {"off", "down", "up"};
+    static const char *const roles[] = {"idle", "master", "replica"};
     int i;
 
     for (i = 0; i < s->nnodes; i++) {
@@ -110,12 +112,33 @@ node_lines(const struct stats_snapshot *s, struct stats_buf *b)
 
         stats_printf(b,
                      "node %s %s slots=%d (%s) stream=%s pool=%d/%d "
-                     "connected=%d%s\n",
-                     nd->addr, nd->master ? "master" : "idle", nd->slots,
+                     "connected=%d%s%s%s",
+                     nd->addr, roles[nd->role], nd->slots,
                      nd->ranges[0] ? nd->ranges : "none",
                      streams[nd->tracking.state], nd->pool.in_use,
                      nd->pool.size, nd->pool.connected,
-                     nd->pool.down ? " down" : "");
+                     nd->pool.down ? " down" : "",
+                     nd->master_addr[0] ? " of=" : "", nd->master_addr);
+        if (nd->role == NODE_REPLICA && s->replica_reads) {
+            stats_printf(b, " %s lag=%ldms", nd->in_sync ? "in-sync" : "unused",
+                         nd->lag_ms);
+        }
+        stats_printf(b, "\n");
+    }
+    if (!s->sentinel) {
+        return;
+    }
+    stats_printf(b, "sentinel master %s %s failovers=%ld reachable=%d/%d\n",
+                 s->sent.master_name,
+                 s->sent.master[0] ? s->sent.master : "unknown",
+                 s->sent.failovers, s->sent.reachable, s->sent.nservers);
+    for (i = 0; i < s->sent.nservers; i++) {
+        const struct sentinel_server_stats *sv = &s->sent.server[i];
+
+        stats_printf(b, "sentinel %s %s%s%s%s\n", sv->addr,
+                     sv->up ? "up" : "down",
+                     sv->subscribed ? " subscribed" : "",
+                     sv->error[0] ? ": " : "", sv->error);
     }
 }
 

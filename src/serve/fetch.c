@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/util.h"
 #include "serve/account.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 #include "serve/route.h"
 #include "upstream/nodes.h"
+#include "upstream/replicas.h"
 #include "upstream/upstream.h"
 
 /* One fill: the leader's request for the key, on the key's node. */
@@ -65,8 +67,7 @@ fill_send(struct fill *fl)
     int n = 0;
 
     if (fl->node < 0) {
-        snprintf(fl->err, sizeof(fl->err),
-                 "the cluster's slot map is not known yet");
+        snprintf(fl->err, sizeof(fl->err), "%s", route_no_node(fl->px));
         return -1;
     }
     memset(u, 0, sizeof(*u));
@@ -251,6 +252,20 @@ lead(struct proxy *px, struct flight *f, struct rcmd *r, int db)
     fl->klen = r->raw_len;
     memcpy(fl->key, r->raw, r->raw_len);
     fl->node = nodes_for_key(px->nodes, fl->key, fl->klen);
+    if (px->replicas != NULL && fl->node >= 0) {
+        /* A replica that has what was written of the key (replicas.h),
+         * picked by the key, so one replica tracks it. */
+        fl->node = replicas_pick(px->replicas, fl->node,
+                                 replicas_need(px->replicas, fl->key, fl->klen),
+                                 hash_bytes(0, fl->key, fl->klen), fl->err,
+                                 sizeof(fl->err));
+        if (fl->node < 0) {
+            snprintf(err, sizeof(err), "%s", fl->err);
+            fill_free(fl);
+            flight_finish(px->flights, f, OUTCOME_EDOWN, NULL, err, 0);
+            return;
+        }
+    }
     if (fill_send(fl) < 0) {
         snprintf(err, sizeof(err), "%s", fl->err);
         if (fl->node < 0) {

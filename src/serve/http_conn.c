@@ -16,6 +16,7 @@
 #include "serve/fetch.h"
 #include "serve/proxy.h"
 #include "serve/rcmd.h"
+#include "serve/route.h"
 
 /* An HTTP conn's state (c->proto), made when a request first pends. */
 struct http_state {
@@ -78,6 +79,10 @@ finish_pending(struct conn *c, const struct http_routes *routes, int *waiting)
     int done = rcmd_done(r), rc;
 
     *waiting = 0;
+    if (done && r->reroute && route_again(c->kind->ctx, r, 1) == ROUTE_QUEUED) {
+        done = 0; /* a write the old master refused: to the new one (an
+                     HTTP conn has one request out at a time) */
+    }
     if (!done && (r->deadline_ms == 0 || now < r->deadline_ms)) {
         *waiting = 1;
         c->stalled = 1;

@@ -20,6 +20,8 @@ meaning(int o)
         return "max number of sessions reached";
     case OUTCOME_EREDIRECTS:
         return "too many cluster redirects";
+    case OUTCOME_EFAILOVER:
+        return "the master changed (failover)";
     default:
         return "redis unavailable";
     }
@@ -32,6 +34,8 @@ outcome_resp(char *out, size_t cap, int o, const char *detail)
 
     if (o == OUTCOME_EREPLY) {
         n = snprintf(out, cap, "-%s\r\n", detail != NULL ? detail : "ERR");
+    } else if (o == OUTCOME_ENOMAP && detail != NULL && detail[0]) {
+        n = snprintf(out, cap, "-ERR redis unavailable: %s\r\n", detail);
     } else if (o == OUTCOME_ENOMAP) {
         n = snprintf(out, cap,
                      "-ERR redis unavailable: the cluster's slot "
@@ -66,7 +70,7 @@ outcome_http(int o, const char *detail)
     case OUTCOME_EREDIRECTS:
         return 502;
     default:
-        return 503;
+        return 503; /* a failover too: try again */
     }
 }
 

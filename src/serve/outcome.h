@@ -20,8 +20,12 @@ enum outcome {
     OUTCOME_ETIMEOUT = UPSTREAM_ETIMEOUT, /* no reply in time */
     OUTCOME_ENOMEM = UPSTREAM_ENOMEM,
     OUTCOME_ESESSIONS = -5,  /* max_sessions private connections in use */
-    OUTCOME_ENOMAP = -6,     /* the cluster's slot map is not known yet */
+    OUTCOME_ENOMAP = -6,     /* the cluster's slot map (or, with
+                                sentinels, the master) is not known yet */
     OUTCOME_EREDIRECTS = -7, /* a cluster redirect loop */
+    OUTCOME_EFAILOVER = -8,  /* the master changed (Sentinel failover)
+                                under the command: the detail says what
+                                became of it */
 };
 
 /* The RESP error line for a failure (o < 0) with its detail (Redis's

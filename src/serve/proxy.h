@@ -34,6 +34,9 @@ struct commands;
 struct spares;
 struct flights;
 struct nodes;
+struct sentinel;
+struct failover;
+struct replicas;
 struct workq;
 struct waiter;
 struct worker_pool;
@@ -55,6 +58,10 @@ struct proxy {
     struct cache *cache;         /* shared by HTTP and RESP */
     struct flights *flights;     /* fills in flight, invalidation races */
     struct nodes *nodes;         /* the Redis servers: pools, streams */
+    struct sentinel *sentinel;   /* follows the sentinels' master, or NULL */
+    struct failover *failover;   /* what a change of master ends */
+    struct replicas *replicas;   /* read_from not master: the replicas and
+                                    what they have applied, or NULL */
     struct commands *commands;   /* what Redis says about its commands */
     struct spares *spares;       /* connections ready for new sessions */
     struct workq *q;             /* conns with work to do */

@@ -10,6 +10,7 @@
 #include "net/waiter.h"
 #include "proto/resp_encode.h"
 #include "upstream/commands.h"
+#include "serve/cplan.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 
@@ -97,7 +98,10 @@ rcmd_free(struct rcmd *r)
     if (r->parts != &r->part0) {
         free(r->parts);
     }
-    free(r->plan);
+    if (r->plan != NULL) {
+        cplan_free(r->plan); /* its arrays; the parts' bytes are theirs */
+        free(r->plan);
+    }
     cache_release(r->entry);
     if (r->reply != r->inl) {
         free(r->reply);
@@ -300,6 +304,52 @@ rfifo_held_bytes(const struct rfifo *f)
         return (size_t)INT64_MAX;
     }
     return atomic_load_explicit(&f->held->bytes, memory_order_relaxed);
+}
+
+int
+rcmd_may_write(const struct rcmd *r)
+{
+    uint32_t i;
+
+    if (!r->known || (r->flags & CMD_WRITE) || r->keys_asked) {
+        return 1;
+    }
+    for (i = 0; i < r->nkeys; i++) {
+        if (r->wkey[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+rfifo_has_write(const struct rfifo *f)
+{
+    const struct rcmd *r;
+
+    if (f->forwards == 0) {
+        return 0;
+    }
+    for (r = f->head; r != NULL; r = r->next) {
+        if (r->kind == RCMD_FORWARD && rcmd_may_write(r)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+rfifo_alone(const struct rfifo *f, const struct rcmd *h)
+{
+    const struct rcmd *it;
+
+    (void)f;
+    for (it = h->next; it != NULL; it = it->next) {
+        if (it->kind != RCMD_HELD) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 void

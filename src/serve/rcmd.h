@@ -71,6 +71,8 @@ struct rpart {
     uint8_t asking;    /* send ASKING before it (an ASK redirect) */
     uint8_t getkeys;   /* COMMAND GETKEYS goes first (keys only Redis can
                           tell, for invalidation) */
+    uint8_t readonly;  /* Redis refused it: -READONLY from a master that
+                          a failover demoted (sentinel mode) */
     const char *req;   /* its bytes: the record's raw, or its own */
     size_t req_len;
     char *own;   /* req when the part owns it (heap), else NULL */
@@ -117,6 +119,13 @@ struct rcmd {
     unsigned flags;      /* the command's flags (CMD_*), 0 when unknown */
     uint8_t known;       /* Redis's table knows the command */
     uint8_t keys_asked;  /* its keys come from COMMAND GETKEYS */
+    uint8_t reroute;     /* outcome: not run (a demoted master refused
+                            it); its owner sends it again (route_again)
+                            or answers the failover error */
+    uint8_t reroutes;    /* times it was sent again */
+    uint64_t need;       /* a read: the round a replica must have reached
+                            to serve it for this client (replicas.h; its
+                            own writes), 0 for none */
     int64_t deadline_ms; /* answered with a timeout then; 0 = never */
     int64_t start_us;    /* when it was parsed (latency) */
 
@@ -152,6 +161,9 @@ struct rcmd {
     char *getkeys;           /* keys COMMAND GETKEYS named: a RESP array
                                 (heap), or NULL */
     size_t getkeys_len;
+    struct rcmd *parked;  /* serve/failover's list of records waiting
+                             for a new master; its lock */
+    int64_t parked_until; /* ... until then */
 
     struct rpart part0; /* the first part, inside the record */
     char inl[64];       /* a small reply lives here */
@@ -263,6 +275,16 @@ int rfifo_limit(struct rfifo *f, const _Atomic int64_t *max);
  * (what max_output counts besides the output queue); INT64_MAX once a
  * reply was dropped for being over. */
 size_t rfifo_held_bytes(const struct rfifo *f);
+/* 1 when a FORWARD record in f (answered or not) may write. */
+int rfifo_has_write(const struct rfifo *f);
+
+/* 1 when r may change data: a write, a command Redis did not list, or one
+ * whose specs say it changes some of its keys. */
+int rcmd_may_write(const struct rcmd *r);
+
+/* 1 when no record after h (f's head) goes to Redis: nothing the client
+ * sent after h has been sent on, so h may be sent again (route_again). */
+int rfifo_alone(const struct rfifo *f, const struct rcmd *h);
 
 /* Sets c's waiting state from f: waiting while records are held, with the
  * head's deadline when it still waits. */

@@ -34,6 +34,7 @@
 #include "serve/account.h"
 #include "serve/auth.h"
 #include "serve/cplan.h"
+#include "serve/failover.h"
 #include "serve/fetch.h"
 #include "serve/guard.h"
 #include "serve/multi_wait.h"
@@ -46,6 +47,7 @@
 #include "serve/session.h"
 #include "upstream/commands.h"
 #include "upstream/nodes.h"
+#include "upstream/replicas.h"
 
 static const char busy_reply[] = "-ERR max number of clients reached\r\n";
 
@@ -65,6 +67,9 @@ struct respd_conn {
                                 reply before it is written */
     uint32_t token;          /* the pipelines its commands go on while any
                                 is on its way (rcmd.token) */
+    uint64_t rw_need;        /* replica reads: the round its last write
+                                (or session) needs replicas to reach before
+                                its reads go to them (replicas.h) */
 };
 
 /* What one serve() call works with. */
@@ -247,7 +252,16 @@ drain(struct run *r)
             }
             continue;
         }
+        if (h->reroute &&
+            route_again(r->px, h, rfifo_alone(f, h)) == ROUTE_QUEUED) {
+            continue; /* on its way to the new master */
+        }
         rfifo_pop(f);
+        if (r->px->replicas != NULL && h->kind == RCMD_FORWARD &&
+            rcmd_may_write(h)) {
+            /* Its reads follow this write to whichever replica has it. */
+            r->rc->rw_need = replicas_next_round(r->px->replicas);
+        }
         rc = h->kind == RCMD_HELD ? conn_write_buf(r->c, h->reply, h->reply_len)
                                   : write_outcome(r, h, &o);
         if (h->kind != RCMD_HELD) {
@@ -364,6 +378,12 @@ forward(struct run *r, const struct resp_command *cmd, char *buf,
         return WAIT;
     }
     h->deadline_ms = ft > 0 ? r->now_ms + ft : 0;
+    if (r->px->replicas != NULL) {
+        /* A read behind a write of its own still in the fifo waits for
+         * nothing on the master; after it, on a replica that has it. */
+        h->need =
+            rfifo_has_write(&r->rc->fifo) ? WRITTEN_PENDING : r->rc->rw_need;
+    }
     return send_record(r, h);
 }
 
@@ -484,7 +504,8 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
 
 /* ---- sessions ---- */
 
-/* The node a session opened by cmd goes to: standalone 0; in a cluster its
+/* The node a session opened by cmd goes to: the master standalone (with
+ * sentinels, -1 while none is known); in a cluster its
  * first key's (SSUBSCRIBE's channel counts), else any master. */
 static int
 session_node_for(struct run *r, const struct resp_command *cmd, char *buf,
@@ -495,7 +516,7 @@ session_node_for(struct run *r, const struct resp_command *cmd, char *buf,
 
     *keyed = 0;
     if (!nodes_is_cluster(r->px->nodes)) {
-        return 0;
+        return nodes_master(r->px->nodes); /* with sentinels, -1 for none */
     }
     h = ci != NULL
             ? rcmd_command(r->px, r->c, cmd, buf, ci, 2, 0, RCMD_KEYS_ALL)
@@ -521,8 +542,8 @@ open_session(struct run *r, int node)
 
     if (node < 0) {
         return answer(r, line,
-                      outcome_resp(line, sizeof(line), OUTCOME_ENOMAP, NULL)) <
-                       0
+                      outcome_resp(line, sizeof(line), OUTCOME_ENOMAP,
+                                   route_no_node(r->px))) < 0
                    ? -1
                    : 1;
     }
@@ -541,14 +562,51 @@ open_session(struct run *r, int node)
                : 1;
 }
 
+/* Closes the conn's session; with replica reads, the client's reads
+ * follow what it may have written there. */
+static void
+close_session(struct run *r)
+{
+    session_close(r->px, r->rc->session);
+    r->rc->session = NULL;
+    if (r->px->replicas != NULL) {
+        r->rc->rw_need = replicas_next_round(r->px->replicas);
+    }
+}
+
 /* Ends the conn's session (after its +RESET was relayed): RESET also
  * puts the connection's state back to a new one's. */
 static void
 end_session(struct run *r)
 {
-    session_close(r->px, r->rc->session);
-    r->rc->session = NULL;
+    close_session(r);
     resp_state_reset(&r->rc->st, r->px);
+}
+
+/* With replica reads, a command about to go on session s that may write:
+ * its keys' reads stay on the master until the session ends. Returns 0
+ * or -1 (out of memory). */
+static int
+session_note_write(struct run *r, struct session *s,
+                   const struct resp_command *cmd, char *buf)
+{
+    const struct cmd_info *ci = info_of(r, cmd);
+    struct rcmd *w;
+
+    if (ci != NULL && !(commands_flags(ci) & CMD_WRITE) &&
+        (commands_flags(ci) & CMD_READONLY)) {
+        return 0; /* a read: nothing to note */
+    }
+    w = rcmd_command(r->px, r->c, cmd, buf, ci, 2, r->rc->st.db,
+                     RCMD_KEYS_WRITES);
+    if (w == NULL) {
+        return -1;
+    }
+    if (rcmd_may_write(w)) {
+        session_writes(r->px, s, w);
+    }
+    rcmd_free(w);
+    return 0;
 }
 
 /* One command of a session. Returns 0, WAIT (a barrier: it must wait for
@@ -568,6 +626,9 @@ in_session(struct run *r, const struct resp_command *cmd, char *buf,
         }
         return state_command(r, cmd, buf, o);
     }
+    if (r->px->replicas != NULL && session_note_write(r, s, cmd, buf) < 0) {
+        return -1;
+    }
     return session_send(s, cmd, buf, resp_local_session_kind(cmd)) < 0 ? -1 : 0;
 }
 
@@ -575,23 +636,32 @@ in_session(struct run *r, const struct resp_command *cmd, char *buf,
 static int
 pump(struct run *r)
 {
-    int rc = session_pump(r->px, r->c, r->rc->session);
+    int rc;
 
+    if (failover_session_gone(r->px, session_node(r->rc->session))) {
+        /* Its node is no longer the master (a failover): the client
+         * hears why, then the connection closes. */
+        close_session(r);
+        atomic_fetch_add_explicit(&r->px->metrics.failover_sessions, 1,
+                                  memory_order_relaxed);
+        conn_write_buf(r->c, FAILOVER_SESSION_ENDED,
+                       sizeof(FAILOVER_SESSION_ENDED) - 1);
+        return -1;
+    }
+    rc = session_pump(r->px, r->c, r->rc->session);
     if (rc == SESSION_ENDED) {
         end_session(r);
         return 0;
     }
     if (rc == SESSION_FAILED) {
         /* It never opened: its commands were answered with why. */
-        session_close(r->px, r->rc->session);
-        r->rc->session = NULL;
+        close_session(r);
         return 0;
     }
     if (rc == SESSION_OK && nodes_is_cluster(r->px->nodes) &&
         session_idle(r->rc->session)) {
         /* Nothing holds it to its node: the next command routes by key. */
-        session_close(r->px, r->rc->session);
-        r->rc->session = NULL;
+        close_session(r);
     }
     return rc == SESSION_OK ? 0 : -1;
 }

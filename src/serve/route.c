@@ -11,16 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "cache/flight.h"
 #include "proto/keyslot.h"
 #include "proto/resp_reply.h"
 #include "serve/cplan.h"
+#include "serve/failover.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 #include "upstream/commands.h"
 #include "upstream/nodes.h"
+#include "upstream/replicas.h"
 #include "upstream/upstream.h"
 
 static void part_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
@@ -92,8 +96,7 @@ part_send(struct proxy *px, struct rpart *pt, int must, char *err)
     struct pipe *p;
 
     if (pt->node < 0) {
-        snprintf(err, UPSTREAM_ERR_MAX,
-                 "the cluster's slot map is not known yet");
+        snprintf(err, UPSTREAM_ERR_MAX, "%s", route_no_node(px));
         return PIPE_DOWN;
     }
     p = upstream_pipe(nodes_pool(px->nodes, pt->node), pt->r->proto,
@@ -115,13 +118,29 @@ struct key_count {
     size_t n;
 };
 
-/* The cache no longer knows what changed: empty it. */
+/* The cache no longer knows what changed: empty it (and, with replica
+ * reads, keep every read on the master until the replicas have it). */
 static void
 flush_all(struct proxy *px)
 {
+    if (px->replicas != NULL) {
+        replicas_wrote_all(px->replicas);
+    }
     flights_invalidate_all(px->flights);
     atomic_fetch_add_explicit(&px->metrics.write_flushes, 1,
                               memory_order_relaxed);
+}
+
+/* Key k was changed: first the replicas are told to keep its reads on
+ * the master (a fill starting now goes there), then its entry and fills
+ * in flight go (one that chose a replica before is marked). */
+static void
+changed(struct proxy *px, const char *k, size_t klen)
+{
+    if (px->replicas != NULL) {
+        replicas_wrote_key(px->replicas, k, klen);
+    }
+    flights_invalidate(px->flights, k, klen);
 }
 
 /* Invalidates the keys COMMAND GETKEYS named (a RESP array of bulks).
@@ -146,7 +165,7 @@ drop_asked(struct proxy *px, const char *p, size_t len)
             key == NULL) {
             return -1;
         }
-        flights_invalidate(px->flights, key, klen);
+        changed(px, key, klen);
         p = key + klen + 2;
     }
     return n == 0 ? 0 : -1;
@@ -178,7 +197,7 @@ invalidate(struct proxy *px, struct rcmd *r)
         if (r->wkey[i]) {
             struct resp_arg k = rcmd_key(r, i);
 
-            flights_invalidate(px->flights, k.p, k.len);
+            changed(px, k.p, k.len);
             n++;
         }
     }
@@ -286,6 +305,11 @@ part_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
         r->getkeys_len = r->getkeys != NULL ? len : 0;
         return;
     }
+    if (len > 9 && memcmp(p, "-READONLY", 9) == 0 && !r->splits &&
+        nodes_is_sentinel(r->px->nodes)) {
+        pt->readonly = 1; /* not run: a demoted master (part_done) */
+        return;
+    }
     if (len > 3 && p[0] == '-' && nodes_is_cluster(r->px->nodes) &&
         (memcmp(p + 1, "MOVED ", 6) == 0 || memcmp(p + 1, "ASK ", 4) == 0)) {
         free(pt->redirect);
@@ -342,12 +366,38 @@ follow(struct rpart *pt)
     return 0;
 }
 
+/* Redis refused pt as a replica: the master it was sent to was demoted.
+ * Nothing ran, so the record waits for the new master (failover.h). */
+static void
+refused_readonly(struct rpart *pt)
+{
+    struct rcmd *r = pt->r;
+
+    pt->readonly = 0;
+    free(r->getkeys);
+    r->getkeys = NULL;
+    r->getkeys_len = 0;
+    if (r->reroutes >= ROUTE_REROUTES) {
+        atomic_fetch_add_explicit(&r->px->metrics.readonly_failed, 1,
+                                  memory_order_relaxed);
+        rcmd_fail(r, OUTCOME_EFAILOVER,
+                  "the new master refused it as a replica too; not run");
+        rcmd_complete(r);
+        return;
+    }
+    failover_park(r->px, r, pt->node);
+}
+
 static void
 part_done(struct ureq *u, int status, const char *err)
 {
     struct rpart *pt = (struct rpart *)u;
     struct rcmd *r = pt->r;
 
+    if (status == 0 && pt->readonly) {
+        refused_readonly(pt);
+        return;
+    }
     if (status == 0 && pt->redirect != NULL && follow(pt) == 0) {
         return; /* on its way to the node the redirect named */
     }
@@ -449,6 +499,62 @@ out:
     return rc;
 }
 
+/* May r go to a replica? A read-only command Redis knows whose keys are
+ * known, not a cursor (a SCAN's cursor is only valid on the instance
+ * that gave it). */
+static int
+replica_read(struct proxy *px, const struct rcmd *r)
+{
+    static const char *const cursors[] = {"scan", "sscan", "hscan", "zscan"};
+    size_t i;
+
+    if (px->replicas == NULL || !r->known || !(r->flags & CMD_READONLY) ||
+        (r->flags & CMD_WRITE) || r->keys_asked || r->kind != RCMD_FORWARD) {
+        return 0;
+    }
+    for (i = 0; i < RP_ARRAY_LEN(cursors); i++) {
+        if (r->name_len == strlen(cursors[i]) &&
+            strncasecmp(r->name, cursors[i], r->name_len) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The parts of a read go to replicas where replicas_pick says (the
+ * record's pipeline token picks among them). Returns 0, or -1 with err
+ * set when read_from = replica finds none. */
+static int
+to_replicas(struct proxy *px, struct rcmd *r, char *err)
+{
+    uint64_t need = r->need;
+    uint32_t i;
+
+    for (i = 0; i < r->nkeys && need != WRITTEN_PENDING; i++) {
+        struct resp_arg k = rcmd_key(r, i);
+        uint64_t kn = replicas_need(px->replicas, k.p, k.len);
+
+        need = kn > need ? kn : need;
+    }
+    if (r->nkeys == 0) {
+        uint64_t f = replicas_floor(px->replicas);
+
+        need = f > need ? f : need;
+    }
+    for (i = 0; i < r->nparts; i++) {
+        struct rpart *pt = &r->parts[i];
+
+        if (pt->node >= 0) {
+            pt->node = replicas_pick(px->replicas, pt->node, need, r->token,
+                                     err, UPSTREAM_ERR_MAX);
+            if (pt->node < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Sends r's parts (made); see route_submit. */
 static int
 send_parts(struct proxy *px, struct rcmd *r, int must)
@@ -457,6 +563,11 @@ send_parts(struct proxy *px, struct rcmd *r, int must)
     uint32_t i;
     int rc;
 
+    if (replica_read(px, r) && to_replicas(px, r, err) < 0) {
+        rcmd_fail(r, OUTCOME_EDOWN, err);
+        r->splits = 0;
+        return ROUTE_DONE;
+    }
     rc = part_send(px, &r->parts[0], must, err);
     if (rc == PIPE_FULL) {
         return ROUTE_FULL;
@@ -502,7 +613,7 @@ route_submit_every(struct proxy *px, struct rcmd *r)
         return ROUTE_DONE;
     }
     if (r->nparts == 0) {
-        rcmd_fail(r, OUTCOME_ENOMAP, NULL);
+        rcmd_fail(r, OUTCOME_ENOMAP, route_no_node(px));
         return ROUTE_DONE;
     }
     return send_parts(px, r, 1);
@@ -517,7 +628,7 @@ route_submit(struct proxy *px, struct rcmd *r, int must)
         }
     } else {
         r->part0.r = r;
-        r->part0.node = 0;
+        r->part0.node = nodes_master(px->nodes);
         r->part0.req = r->raw;
         r->part0.req_len = r->raw_len;
     }
@@ -535,4 +646,42 @@ route_redirect(struct proxy *px, const char *reply, size_t len, int *ask)
         return -1;
     }
     return nodes_redirect(px->nodes, reply + 1, len - 3, ask);
+}
+
+int
+route_again(struct proxy *px, struct rcmd *r, int safe)
+{
+    struct rpart *pt = &r->part0;
+
+    r->reroute = 0;
+    if (!safe) {
+        atomic_fetch_add_explicit(&px->metrics.readonly_failed, 1,
+                                  memory_order_relaxed);
+        rcmd_fail(r, OUTCOME_EFAILOVER,
+                  "not run (the old master refused it), and not sent again "
+                  "since commands of this connection after it are on their "
+                  "way");
+        return ROUTE_DONE;
+    }
+    atomic_fetch_add_explicit(&px->metrics.readonly_rerouted, 1,
+                              memory_order_relaxed);
+    r->reroutes++;
+    r->status = OUTCOME_OK;
+    pt->redirects = 0;
+    pt->asking = 0;
+    atomic_store_explicit(&r->parts_left, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->state, RCMD_WAITING, memory_order_relaxed);
+    if (route_submit(px, r, 1) == ROUTE_QUEUED) {
+        return ROUTE_QUEUED;
+    }
+    atomic_store_explicit(&r->state, RCMD_DONE, memory_order_release);
+    return ROUTE_DONE;
+}
+
+const char *
+route_no_node(struct proxy *px)
+{
+    return nodes_is_sentinel(px->nodes)
+               ? "the master is not known yet (no sentinel has named one)"
+               : "the cluster's slot map is not known yet";
 }

@@ -18,7 +18,11 @@
  *     table does not list, empties the cache (counted).
  * A failure (Redis unreachable, a connection lost with the command on
  * it) completes the record with the outcome; a write that failed is
- * invalidated as if it ran (it may have). Thread-safe.
+ * invalidated as if it ran (it may have). With sentinels, a -READONLY
+ * reply (a master demoted by a failover the proxy has not heard of yet)
+ * is never relayed: the record waits for the new master (failover.h) and
+ * is completed with `reroute` set, for its owner to send it again
+ * (route_again). Thread-safe.
  */
 #ifndef RP_ROUTE_H
 #define RP_ROUTE_H
@@ -51,6 +55,21 @@ int route_submit_every(struct proxy *px, struct rcmd *r);
 /* If reply[0..len) is a MOVED or ASK redirect, the node it names (the map
  * learns a MOVED), with *ask set; else -1. */
 int route_redirect(struct proxy *px, const char *reply, size_t len, int *ask);
+
+/*
+ * r came back with `reroute` set (not run by a demoted master). When safe
+ * (its owner knows no later command of the same client went to Redis
+ * after it: a reply to it is all the client waits for), sends it again,
+ * as route_submit, on the pipelines its token picks: returns ROUTE_QUEUED (r
+ * is Redis's again) or ROUTE_DONE. When not safe, sets r's outcome to the
+ * failover error (ROUTE_DONE). At most ROUTE_REROUTES times per record.
+ */
+int route_again(struct proxy *px, struct rcmd *r, int safe);
+#define ROUTE_REROUTES 2
+
+/* Why a command has no node to go to: the map, or the master, is not
+ * known yet. */
+const char *route_no_node(struct proxy *px);
 
 /* The RESP form of ASKING, sent before a command redirected by ASK. */
 #define ROUTE_ASKING "*1\r\n$6\r\nASKING\r\n"

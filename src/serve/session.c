@@ -13,14 +13,20 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "cache/flight.h"
 #include "net/waiter.h"
 #include "proto/resp_encode.h"
 #include "proto/resp_reply.h"
+#include "serve/failover.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
+#include "upstream/commands.h"
 #include "upstream/nodes.h"
 #include "upstream/rconn.h"
+#include "upstream/replicas.h"
 #include "upstream/spares.h"
+
+#define SESSION_WROTE_MAX 32 /* keys remembered as written; beyond, all */
 
 struct session {
     struct rconn rc;
@@ -39,6 +45,12 @@ struct session {
                             settings of its own for as long as it lives */
     int node;            /* the node it is pinned to */
     struct conn *c;
+    struct failover_pin pin;           /* sentinel mode: ended when the master
+                                          moves off its node */
+    uint64_t wrote[SESSION_WROTE_MAX]; /* replica reads: keys written,
+                                          pending (written.h) */
+    int nwrote;
+    int held; /* replica reads: it holds every read on the master */
 };
 
 static int
@@ -88,7 +100,7 @@ session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
     rconn_init(&s->rc);
     s->c = c;
     s->node = node;
-    if (px->spares != NULL && spares_take(px->spares, &s->rc) == 0) {
+    if (px->spares != NULL && spares_take(px->spares, t, &s->rc) == 0) {
         /* A spare speaks RESP2 in the target's database. */
         if ((proto == 3 && send_silent(s, "HELLO", 3) < 0) ||
             (db != t->db && send_silent(s, "SELECT", db) < 0)) {
@@ -105,6 +117,7 @@ session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
         goto fail_conn;
     }
     s->watched = 1;
+    failover_pin(px, &s->pin, node, c->slot, c->gen);
     atomic_fetch_add_explicit(&px->metrics.sessions, 1, memory_order_relaxed);
     return s;
 
@@ -118,13 +131,69 @@ fail:
 }
 
 void
+session_writes(struct proxy *px, struct session *s, const struct rcmd *w)
+{
+    uint32_t i;
+
+    if (px->replicas == NULL) {
+        return;
+    }
+    if (!w->known || w->keys_asked ||
+        ((w->flags & CMD_WRITE) && w->nkeys == 0)) {
+        if (!s->held) {
+            replicas_hold(px->replicas);
+            s->held = 1;
+        }
+        flights_invalidate_all(px->flights);
+        return;
+    }
+    for (i = 0; i < w->nkeys; i++) {
+        struct resp_arg k = rcmd_key(w, i);
+        uint64_t h = written_hash(k.p, k.len);
+
+        if (!w->wkey[i]) {
+            continue;
+        }
+        if (s->nwrote < SESSION_WROTE_MAX &&
+            replicas_pending(px->replicas, h) == 0) {
+            s->wrote[s->nwrote++] = h;
+        } else if (!s->held) {
+            replicas_hold(px->replicas);
+            s->held = 1;
+        }
+        flights_invalidate(px->flights, k.p, k.len); /* after the mark */
+    }
+}
+
+/* What s wrote is in Redis now (or never will be): replicas may serve
+ * it once they have it. */
+static void
+writes_done(struct proxy *px, struct session *s)
+{
+    int i;
+
+    for (i = 0; i < s->nwrote; i++) {
+        replicas_wrote_hash(px->replicas, s->wrote[i]);
+    }
+    if (s->held) {
+        replicas_unhold(px->replicas);
+    }
+    s->nwrote = 0;
+    s->held = 0;
+}
+
+void
 session_close(struct proxy *px, struct session *s)
 {
     if (s == NULL) {
         return;
     }
+    if (px->replicas != NULL) {
+        writes_done(px, s);
+    }
     if (s->watched) {
         waiter_unwatch(px->waiter, s->rc.fd);
+        failover_unpin(px, &s->pin);
     }
     rconn_close(&s->rc);
     free(s->out);

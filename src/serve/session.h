@@ -31,6 +31,7 @@
 
 #include "net/conn.h"
 #include "proto/resp.h"
+#include "serve/rcmd.h"
 
 struct proxy;
 struct session;
@@ -71,8 +72,16 @@ enum session_status {
 struct session *session_open(struct proxy *px, struct conn *c, int node,
                              int proto, int db, char *err);
 
-/* Unwatches and closes s's connection and frees it. NULL is a no-op. */
+/* Unwatches and closes s's connection and frees it; with replica reads,
+ * what it wrote may be read from replicas once they have it (replicas.h).
+ * NULL is a no-op. */
 void session_close(struct proxy *px, struct session *s);
+
+/* With replica reads: w (the record of a command about to be sent on s,
+ * which may write) changes its keys, or, when its keys are not known,
+ * anything: until s ends, reads of them stay on the master, and their
+ * entries go now. */
+void session_writes(struct proxy *px, struct session *s, const struct rcmd *w);
 
 /* Queues cmd (parsed from buf) for Redis. Returns 0 or -1 (no memory). */
 int session_send(struct session *s, const struct resp_command *cmd,

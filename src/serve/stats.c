@@ -15,12 +15,22 @@
 #include "net/waiter.h"
 #include "net/worker.h"
 #include "net/workq.h"
+#include "serve/failover.h"
 #include "serve/proxy.h"
 #include "upstream/nodes.h"
 
 static const char *const listener_names[] = {"http", "resp", "admin"};
+
+/* A family of per-node (or per-sentinel) rows. */
+struct stats_node_row {
+    const char *name, *type, *help;
+};
 static const char *const class_names[] = {"2xx", "3xx", "4xx", "5xx"};
 static const char *const tracking_names[] = {"off", "down", "up"};
+static const char *const role_names[] = {"idle", "master", "replica"};
+static const char *const mode_names[] = {"standalone", "cluster", "sentinel"};
+static const char *const read_from_names[] = {"master", "replica",
+                                              "prefer_replica"};
 static const char *const hist_names[] = {"hit_latency_seconds",
                                          "miss_latency_seconds"};
 static const char *const hist_help[] = {
@@ -88,6 +98,10 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->sessions = load(&m->sessions);
     s->forwarded = load(&m->forwarded);
     s->write_flushes = load(&m->write_flushes);
+    s->readonly_rerouted = load(&m->readonly_rerouted);
+    s->readonly_failed = load(&m->readonly_failed);
+    s->failover_sessions = load(&m->failover_sessions);
+    s->readonly_waiting = failover_waiting(px);
     s->reloads_ok = load(&m->reloads_ok);
     s->reloads_failed = load(&m->reloads_failed);
     s->config_retired = qsbr_pending(&px->config_gc);
@@ -130,12 +144,48 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     for (i = 0; i < s->nnodes; i++) {
         nodes_stats(px->nodes, i, &s->nodes[i]);
     }
+    s->replica_reads = px->replicas != NULL;
+    if (s->replica_reads) {
+        replicas_totals(px->replicas, &s->reads);
+        for (i = 0; i < s->nnodes; i++) {
+            struct replica_stats rs;
+
+            replicas_node_stats(px->replicas, i, &rs);
+            s->nodes[i].in_sync = rs.watched && rs.usable;
+            s->nodes[i].lag_bytes = rs.watched ? rs.lag_bytes : 0;
+            s->nodes[i].lag_ms = rs.watched ? rs.lag_ms : 0;
+        }
+    } else {
+        memset(&s->reads, 0, sizeof(s->reads));
+    }
+    s->sentinel = px->sentinel != NULL;
+    if (s->sentinel) {
+        sentinel_stats(px->sentinel, &s->sent);
+    }
+}
+
+/* The per-sentinel families, for both renderers. */
+static const struct stats_node_row sentinel_rows[] = {
+#define SENTINEL_ROW(name, type, help, value) {#name, #type, help},
+    STATS_SENTINEL_ROWS(SENTINEL_ROW)
+#undef SENTINEL_ROW
+};
+
+static double
+sentinel_value(const struct sentinel_server_stats *sv, size_t r)
+{
+    size_t i = 0;
+
+#define SENTINEL_VALUE(name, type, help, value)                                \
+    if (i++ == r) {                                                            \
+        return (double)(value);                                                \
+    }
+    STATS_SENTINEL_ROWS(SENTINEL_VALUE)
+#undef SENTINEL_VALUE
+    return 0;
 }
 
 /* The per-node families, for both renderers. */
-struct stats_node_row {
-    const char *name, *type, *help;
-};
 
 static const struct stats_node_row node_rows[] = {
 #define NODE_ROW(name, type, help, value) {#name, #type, help},
@@ -216,6 +266,37 @@ prom_histogram(struct stats_buf *b, const struct stats_snapshot *s, int h)
                  s->hist_count[h]);
 }
 
+/* With sentinels: the master they name, failovers seen, and one row per
+ * sentinel of each STATS_SENTINEL_ROWS family. */
+static void
+prom_sentinel(const struct stats_snapshot *s, struct stats_buf *b)
+{
+    int i;
+
+    prom_family(b, "sentinel_master_info", "gauge",
+                "The master the sentinels name (1), by name and address.");
+    stats_printf(b,
+                 "redis_proxy_sentinel_master_info{name=\"%s\","
+                 "master=\"%s\"} 1\n",
+                 s->sent.master_name, s->sent.master);
+    prom_family(b, "sentinel_failovers_total", "counter",
+                "Changes of master followed since start.");
+    stats_printf(b, "redis_proxy_sentinel_failovers_total %ld\n",
+                 s->sent.failovers);
+    prom_family(b, "sentinels_reachable", "gauge",
+                "Sentinels that answered the last time they were asked.");
+    stats_printf(b, "redis_proxy_sentinels_reachable %d\n", s->sent.reachable);
+    for (size_t r = 0; r < RP_ARRAY_LEN(sentinel_rows); r++) {
+        prom_family(b, sentinel_rows[r].name, sentinel_rows[r].type,
+                    sentinel_rows[r].help);
+        for (i = 0; i < s->sent.nservers; i++) {
+            stats_printf(b, "redis_proxy_%s{sentinel=\"%s\"} %.17g\n",
+                         sentinel_rows[r].name, s->sent.server[i].addr,
+                         sentinel_value(&s->sent.server[i], r));
+        }
+    }
+}
+
 void
 stats_prometheus(const struct stats_snapshot *s, struct stats_buf *b)
 {
@@ -246,6 +327,9 @@ stats_prometheus(const struct stats_snapshot *s, struct stats_buf *b)
                          node_rows[r].name, s->nodes[i].addr,
                          node_value(&s->nodes[i], r));
         }
+    }
+    if (s->sentinel) {
+        prom_sentinel(s, b);
     }
     prom_histogram(b, s, 0);
     prom_histogram(b, s, 1);
@@ -285,6 +369,34 @@ json_histogram(struct stats_buf *b, const struct stats_snapshot *s, int h)
     stats_printf(b, "]}");
 }
 
+/* "sentinel": the master they name, failovers, and every sentinel. */
+static void
+json_sentinel(const struct stats_snapshot *s, struct stats_buf *b)
+{
+    int i;
+
+    stats_printf(b, ",\"sentinel\":{\"master_name\":");
+    json_str(b, s->sent.master_name);
+    stats_printf(b, ",\"master\":");
+    json_str(b, s->sent.master);
+    stats_printf(b,
+                 ",\"failovers\":%ld,\"asks\":%ld,\"reachable\":%d,"
+                 "\"sentinels\":[",
+                 s->sent.failovers, s->sent.asks, s->sent.reachable);
+    for (i = 0; i < s->sent.nservers; i++) {
+        const struct sentinel_server_stats *sv = &s->sent.server[i];
+
+        stats_printf(b, "%s{\"addr\":", i > 0 ? "," : "");
+        json_str(b, sv->addr);
+        stats_printf(b, ",\"up\":%s,\"subscribed\":%s,\"error\":",
+                     sv->up ? "true" : "false",
+                     sv->subscribed ? "true" : "false");
+        json_str(b, sv->error);
+        stats_printf(b, "}");
+    }
+    stats_printf(b, "]}");
+}
+
 void
 stats_json(struct proxy *px, const struct stats_snapshot *s,
            struct stats_buf *b)
@@ -299,12 +411,14 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
         "\"admin_port\":%d,\"workers\":%d,\"max_clients\":%d,"
         "\"capacity\":%ld,\"ttl_ms\":%lld,\"tracking\":%s,"
         "\"stale_if_error_ms\":%lld,\"http_writes\":%s,"
-        "\"password\":%s,\"max_sessions\":%d},",
+        "\"password\":%s,\"max_sessions\":%d,\"mode\":\"%s\","
+        "\"read_from\":\"%s\"},",
         PROXY_VERSION, s->uptime_s, cfg->http_port, cfg->resp_port,
         cfg->admin_port, cfg->workers, cfg->max_clients, cfg->cache_capacity,
         (long long)cfg->cache_ttl_ms, cfg->cache_tracking ? "true" : "false",
         (long long)cfg->cache_stale_ms, cfg->http_writes ? "true" : "false",
-        cfg->server_password[0] ? "true" : "false", cfg->max_sessions);
+        cfg->server_password[0] ? "true" : "false", cfg->max_sessions,
+        mode_names[nodes_mode(px->nodes)], read_from_names[cfg->read_from]);
     stats_printf(b,
                  "\"redis\":{\"reachable\":%s,\"tracking\":\"%s\","
                  "\"reason\":",
@@ -357,14 +471,22 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
         stats_printf(b,
                      ",\"role\":\"%s\",\"slots\":%d,\"ranges\":\"%s\","
                      "\"stream\":\"%s\",\"reason\":",
-                     nd->master ? "master" : "idle", nd->slots, nd->ranges,
+                     role_names[nd->role], nd->slots, nd->ranges,
                      tracking_names[nd->tracking.state]);
         json_str(b, nd->tracking.reason);
         stats_printf(b,
                      ",\"pool_size\":%d,\"pool_in_use\":%d,"
-                     "\"pool_connected\":%d,\"errors\":%ld,\"down\":%s}",
+                     "\"pool_connected\":%d,\"errors\":%ld,\"down\":%s,"
+                     "\"master\":\"%s\",\"in_sync\":%s,\"lag_bytes\":%lld,"
+                     "\"lag_ms\":%ld}",
                      nd->pool.size, nd->pool.in_use, nd->pool.connected,
-                     nd->pool.errors, nd->pool.down ? "true" : "false");
+                     nd->pool.errors, nd->pool.down ? "true" : "false",
+                     nd->master_addr, nd->in_sync ? "true" : "false",
+                     nd->lag_bytes, nd->lag_ms);
     }
-    stats_printf(b, "]}\n");
+    stats_printf(b, "]");
+    if (s->sentinel) {
+        json_sentinel(s, b);
+    }
+    stats_printf(b, "}\n");
 }

@@ -15,6 +15,8 @@
 #include "cache/flight.h"
 #include "net/tls.h"
 #include "upstream/nodes.h"
+#include "upstream/replicas.h"
+#include "upstream/sentinel.h"
 #include "upstream/tracking.h"
 #include "upstream/upstream.h"
 
@@ -29,6 +31,8 @@ struct stats_snapshot {
     long requests[METRICS_LISTENERS][METRICS_CLASSES];
     long hits, misses, stale, oversize, accepted, rejected, log_dropped;
     long sessions_open, sessions, forwarded, write_flushes;
+    long readonly_refused, readonly_rerouted, readonly_failed;
+    long failover_sessions, readonly_waiting;
     long reloads_ok, reloads_failed, config_retired;
     long tls_handshakes, tls_failed[TLS_FAILS], tls_timeouts;
     double tls_not_after;
@@ -39,7 +43,23 @@ struct stats_snapshot {
     double uptime_s;
     int nnodes; /* every Redis node known (standalone: one) */
     struct node_stats nodes[NODES_MAX];
+    int sentinel; /* sentinel mode: sent is filled */
+    struct sentinel_stats sent;
+    int replica_reads; /* read_from not master: reads is filled */
+    struct replicas_totals reads;
 };
+
+/*
+ * The families with one row per sentinel, labelled sentinel="host:port":
+ * X(name, type, help, value), value an expression over
+ * `const struct sentinel_server_stats *sv`. In stats.json the sentinels
+ * are listed in full under "sentinel".
+ */
+#define STATS_SENTINEL_ROWS(X)                                                 \
+    X(sentinel_up, gauge,                                                      \
+      "1 when the sentinel answered the last time it was asked.", sv->up)      \
+    X(sentinel_subscribed, gauge,                                              \
+      "1 while the sentinel's +switch-master feed is open.", sv->subscribed)
 
 /*
  * The families with one row per node, labelled node="host:port":
@@ -60,7 +80,14 @@ struct stats_snapshot {
     X(node_pool_connected, gauge, "The node's pooled connections open now.",   \
       nd->pool.connected)                                                      \
     X(node_errors_total, counter, "Failed commands and connects on the node.", \
-      nd->pool.errors)
+      nd->pool.errors)                                                         \
+    X(node_replica_in_sync, gauge,                                             \
+      "1 while the node is a replica reads may go to.", nd->in_sync)           \
+    X(node_replica_lag_bytes, gauge,                                           \
+      "A replica's master's offset minus what it applied.", nd->lag_bytes)     \
+    X(node_replica_lag_seconds, gauge,                                         \
+      "How far behind its master a replica is, in time.",                      \
+      (double)nd->lag_ms / 1000.0)
 
 /*
  * Every family but requests_total and the two latency histograms (which
@@ -122,6 +149,41 @@ struct stats_snapshot {
     X(commands_forwarded_total, counter,                                       \
       "RESP commands and HTTP writes sent to Redis over the pool.", "",        \
       s->forwarded)                                                            \
+    X(replica_reads_total, counter,                                            \
+      "Reads (fills and forwarded) with replica reads on, by where they "      \
+      "went.",                                                                 \
+      "to=\"replica\"", s->reads.to_replica)                                   \
+    X(replica_reads_total, counter,                                            \
+      "Reads (fills and forwarded) with replica reads on, by where they "      \
+      "went.",                                                                 \
+      "to=\"master_written\"", s->reads.written)                               \
+    X(replica_reads_total, counter,                                            \
+      "Reads (fills and forwarded) with replica reads on, by where they "      \
+      "went.",                                                                 \
+      "to=\"master_fallback\"", s->reads.fallback)                             \
+    X(replica_reads_total, counter,                                            \
+      "Reads (fills and forwarded) with replica reads on, by where they "      \
+      "went.",                                                                 \
+      "to=\"refused\"", s->reads.refused)                                      \
+    X(replica_written_keys, gauge,                                             \
+      "Keys written through the proxy that replicas may not have yet.", "",    \
+      s->reads.keys.keys)                                                      \
+    X(replica_round, gauge, "Replication samples taken (rounds).", "",         \
+      (double)s->reads.round)                                                  \
+    X(readonly_refused_total, counter,                                         \
+      "Writes a demoted master refused (-READONLY), never relayed, by what "   \
+      "became of them.",                                                       \
+      "outcome=\"rerouted\"", s->readonly_rerouted)                            \
+    X(readonly_refused_total, counter,                                         \
+      "Writes a demoted master refused (-READONLY), never relayed, by what "   \
+      "became of them.",                                                       \
+      "outcome=\"failed\"", s->readonly_failed)                                \
+    X(readonly_waiting, gauge,                                                 \
+      "Writes a demoted master refused, waiting for the new master now.", "",  \
+      s->readonly_waiting)                                                     \
+    X(failover_sessions_ended_total, counter,                                  \
+      "Sessions ended because the master changed (failover).", "",             \
+      s->failover_sessions)                                                    \
     X(write_flushes_total, counter,                                            \
       "Writes whose keys were unknown or that clear databases: cache "         \
       "emptied.",                                                              \

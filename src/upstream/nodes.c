@@ -1,82 +1,42 @@
 /*
- * nodes: the node table and the slot map; see nodes.h.
+ * nodes: the node table, routing by slot, a sentinel's master and the
+ * replicas read from; see nodes.h. Learning a cluster's map is in
+ * nodes_map.c.
  */
 #include "upstream/nodes.h"
+#include "upstream/nodes_int.h"
 
-#include <hiredis/hiredis.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
 #include "proto/keyslot.h"
-#include "upstream/rconn.h"
 
-#define NO_NODE 0xffu
-#define MAX_REDIRECT_HOST 256
-
-struct node {
-    struct nodes *set;
-    int index;
-    char host[MAX_REDIRECT_HOST];
-    int port;
-    struct redis_target target;
-    struct upstream *pool;
-    struct tracking *tracking;
-    struct key_scope scope; /* the keys of the slots this node owns */
-    atomic_int slots;       /* slots owned now */
-};
-
-struct nodes {
-    const struct config_ref *cfg;
-    struct flights *flights;
-    struct waiter *waiter; /* the pipelines report through it */
-    struct tls_ctx *tls;   /* TLS towards every node, or NULL */
-    int cluster;
-    pthread_mutex_t lock; /* node creation, refreshes */
-    _Atomic(struct node *) node[NODES_MAX];
-    atomic_int count;
-    _Atomic unsigned char owner[NODES_SLOTS]; /* node index or NO_NODE */
-    atomic_int want_refresh;
-    int64_t next_refresh_ms; /* keeper only */
-    int known;               /* a refresh has succeeded; lock */
-};
+_Static_assert(NODES__MAX == NODES_MAX && NODES__SLOTS == NODES_SLOTS &&
+                   NODES__HOST == NODES_HOST_MAX,
+               "nodes_int.h mirrors nodes.h");
+_Static_assert(NODES_MAX <= 64, "a master's replicas are a 64-bit mask");
 
 /* ---- scopes ---- */
 
+/* A key is a node's when its slot's owner is the node, or, for a replica,
+ * the node's master. */
 static int
 node_has(void *arg, const char *key, size_t klen)
 {
-    struct node *nd = arg;
+    struct nodes__node *nd = arg;
     unsigned slot = keyslot_of(key, klen);
+    unsigned char o =
+        atomic_load_explicit(&nd->set->owner[slot], memory_order_relaxed);
+    int m = atomic_load_explicit(&nd->master_of, memory_order_relaxed);
 
-    return atomic_load_explicit(&nd->set->owner[slot], memory_order_relaxed) ==
-           (unsigned char)nd->index;
-}
-
-/* A set of slots, for expiring what a move takes away. */
-struct slot_set {
-    unsigned char bit[NODES_SLOTS / 8];
-    int any;
-};
-
-static int
-set_has(void *arg, const char *key, size_t klen)
-{
-    const struct slot_set *ss = arg;
-    unsigned slot = keyslot_of(key, klen);
-
-    return (ss->bit[slot / 8] >> (slot % 8)) & 1;
-}
-
-static void
-set_add(struct slot_set *ss, unsigned slot)
-{
-    ss->bit[slot / 8] |= (unsigned char)(1u << (slot % 8));
-    ss->any = 1;
+    return o == (unsigned char)nd->index || (m >= 0 && o == (unsigned char)m);
 }
 
 /* ---- nodes ---- */
@@ -85,29 +45,39 @@ struct nodes *
 nodes_create(const struct config_ref *cfg, struct flights *fl, struct waiter *w,
              struct tls_ctx *tls)
 {
+    const struct config *c = config_get(cfg);
     struct nodes *n = calloc(1, sizeof(*n));
     int i;
 
     if (n == NULL) {
         return NULL;
     }
-    if (pthread_mutex_init(&n->lock, NULL) != 0) {
+    n->want_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (n->want_fd < 0 || pthread_mutex_init(&n->lock, NULL) != 0) {
+        if (n->want_fd >= 0) {
+            close(n->want_fd);
+        }
         free(n);
         return NULL;
     }
     n->cfg = cfg;
     n->flights = fl;
     n->waiter = w;
+    n->mode = c->cluster                ? NODES_CLUSTER
+              : c->sentinels[0] != '\0' ? NODES_SENTINEL
+                                        : NODES_STANDALONE;
+    n->cluster = n->mode == NODES_CLUSTER;
+    n->replica_reads = c->read_from != CONFIG_READ_MASTER;
     n->tls = tls;
-    n->cluster = config_get(cfg)->cluster;
     for (i = 0; i < NODES_SLOTS; i++) {
-        atomic_init(&n->owner[i], n->cluster ? NO_NODE : 0);
+        atomic_init(&n->owner[i],
+                    n->mode == NODES_STANDALONE ? 0 : NODES__NONE);
     }
     return n;
 }
 
 static void
-node_free(struct node *nd)
+node_free(struct nodes__node *nd)
 {
     if (nd == NULL) {
         return;
@@ -129,27 +99,26 @@ nodes_destroy(struct nodes *n)
         node_free(atomic_load(&n->node[i]));
     }
     pthread_mutex_destroy(&n->lock);
+    close(n->want_fd);
     free(n);
 }
 
-static struct node *
-node_at(const struct nodes *n, int i)
+struct nodes__node *
+nodes__at(const struct nodes *n, int i)
 {
     return atomic_load_explicit(&((struct nodes *)n)->node[i],
                                 memory_order_acquire);
 }
 
-/* The node at host:port, made (pool and stream started) when new.
- * Lock held. Returns its index, or -1. */
-static int
-node_get(struct nodes *n, const char *host, int port)
+int
+nodes__get(struct nodes *n, const char *host, int port)
 {
     const struct config *cfg = config_get(n->cfg);
     int i, count = atomic_load(&n->count);
-    struct node *nd;
+    struct nodes__node *nd;
 
     for (i = 0; i < count; i++) {
-        nd = node_at(n, i);
+        nd = nodes__at(n, i);
         if (nd->port == port && strcmp(nd->host, host) == 0) {
             return i;
         }
@@ -162,14 +131,19 @@ node_get(struct nodes *n, const char *host, int port)
     nd->index = count;
     snprintf(nd->host, sizeof(nd->host), "%s", host);
     nd->port = port;
+    atomic_init(&nd->master_of, -1);
     nd->target = redis_target_of(n->cfg, n->tls);
     snprintf(nd->target.host, sizeof(nd->target.host), "%s", nd->host);
     nd->target.port = port;
     nd->target.db = n->cluster ? 0 : cfg->redis_db;
+    /* A cluster replica serves reads only after READONLY; a master takes
+     * it and ignores it, so every node gets it (roles change). */
+    nd->target.readonly = n->cluster && n->replica_reads;
     nd->scope.has = node_has;
     nd->scope.arg = nd;
-    nd->tracking = tracking_create(n->cfg, &nd->target, n->flights,
-                                   n->cluster ? &nd->scope : NULL);
+    nd->tracking =
+        tracking_create(n->cfg, &nd->target, n->flights,
+                        n->mode == NODES_STANDALONE ? NULL : &nd->scope);
     nd->pool = nd->tracking != NULL ? upstream_create(n->cfg, &nd->target,
                                                       nd->tracking, n->waiter)
                                     : NULL;
@@ -179,246 +153,11 @@ node_get(struct nodes *n, const char *host, int port)
     }
     atomic_store_explicit(&n->node[count], nd, memory_order_release);
     atomic_store(&n->count, count + 1);
-    if (n->cluster) {
-        log_info("msg=\"cluster node added\" addr=%s:%d index=%d", host, port,
-                 count);
+    if (n->mode != NODES_STANDALONE) {
+        log_info("msg=\"%s node added\" addr=%s:%d index=%d",
+                 n->cluster ? "cluster" : "redis", host, port, count);
     }
     return count;
-}
-
-/* ---- learning the map ---- */
-
-/* A new owner for every slot, from one seed's view, by address: the map
- * is read without the lock, and addresses become nodes under it. */
-struct view {
-    char host[NODES_MAX][MAX_REDIRECT_HOST];
-    int port[NODES_MAX];
-    int naddr;
-    unsigned char owner[NODES_SLOTS]; /* address index or NO_NODE */
-};
-
-/* The address index of host:port in v, added when new; -1 when full. */
-static int
-view_addr(struct view *v, const char *host, long long port)
-{
-    int i;
-
-    for (i = 0; i < v->naddr; i++) {
-        if (v->port[i] == port && strcmp(v->host[i], host) == 0) {
-            return i;
-        }
-    }
-    if (v->naddr == NODES_MAX || strlen(host) >= MAX_REDIRECT_HOST) {
-        return -1;
-    }
-    snprintf(v->host[v->naddr], MAX_REDIRECT_HOST, "%s", host);
-    v->port[v->naddr] = (int)port;
-    return v->naddr++;
-}
-
-static void
-view_range(struct view *v, long long from, long long to, int addr)
-{
-    long long s;
-
-    for (s = from; s <= to && s < NODES_SLOTS; s++) {
-        if (s >= 0) {
-            v->owner[s] = (unsigned char)addr;
-        }
-    }
-}
-
-/* CLUSTER SHARDS: the online master of each shard and its slot ranges. */
-static void
-view_from_shards(const redisReply *r, struct view *v)
-{
-    size_t i, j;
-
-    for (i = 0; i < r->elements; i++) {
-        const redisReply *slots = redis_reply_map_get(r->element[i], "slots");
-        const redisReply *members = redis_reply_map_get(r->element[i], "nodes");
-        int idx = -1;
-
-        for (j = 0; members != NULL && members->type == REDIS_REPLY_ARRAY &&
-                    j < members->elements;
-             j++) {
-            const redisReply *m = members->element[j];
-            const redisReply *role = redis_reply_map_get(m, "role"),
-                             *ip = redis_reply_map_get(m, "ip");
-            const redisReply *port = redis_reply_map_get(m, "port");
-            const redisReply *health = redis_reply_map_get(m, "health");
-
-            if (redis_reply_is_str(role) && strcmp(role->str, "master") == 0 &&
-                redis_reply_is_str(ip) && port != NULL &&
-                port->type == REDIS_REPLY_INTEGER &&
-                (!redis_reply_is_str(health) ||
-                 strcmp(health->str, "online") == 0)) {
-                idx = view_addr(v, ip->str, port->integer);
-            }
-        }
-        if (idx < 0 || slots == NULL || slots->type != REDIS_REPLY_ARRAY) {
-            continue;
-        }
-        for (j = 0; j + 1 < slots->elements; j += 2) {
-            view_range(v, slots->element[j]->integer,
-                       slots->element[j + 1]->integer, idx);
-        }
-    }
-}
-
-/* CLUSTER SLOTS: [from, to, [ip, port, id], replicas...] per range. */
-static void
-view_from_slots(const redisReply *r, struct view *v)
-{
-    size_t i;
-
-    for (i = 0; i < r->elements; i++) {
-        const redisReply *e = r->element[i], *m;
-        int idx;
-
-        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3) {
-            continue;
-        }
-        m = e->element[2];
-        if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
-            !redis_reply_is_str(m->element[0]) ||
-            m->element[1]->type != REDIS_REPLY_INTEGER) {
-            continue;
-        }
-        idx = view_addr(v, m->element[0]->str, m->element[1]->integer);
-        if (idx >= 0) {
-            view_range(v, e->element[0]->integer, e->element[1]->integer, idx);
-        }
-    }
-}
-
-/* Asks one node for the map. Returns 0 with v filled, or -1 (err set). */
-static int
-ask_view(struct nodes *n, const char *host, int port, struct view *v, char *err)
-{
-    struct redis_target t = redis_target_of(n->cfg, n->tls);
-    struct rconn conn;
-    redisReply *r;
-    int refused, rc = -1;
-
-    snprintf(t.host, sizeof(t.host), "%s", host);
-    t.port = port;
-    t.db = 0;
-    rconn_init(&conn);
-    if (rconn_open(&conn, &t, NULL, err) < 0) {
-        return -1;
-    }
-    v->naddr = 0;
-    memset(v->owner, NO_NODE, sizeof(v->owner));
-    r = rconn_call(&conn, "CLUSTER SHARDS", err, &refused, "CLUSTER SHARDS");
-    if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
-        view_from_shards(r, v);
-        rc = 0;
-    } else if (r == NULL && refused) {
-        /* A Redis before 7.0: the older form. */
-        r = rconn_call(&conn, "CLUSTER SLOTS", err, NULL, "CLUSTER SLOTS");
-        if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
-            view_from_slots(r, v);
-            rc = 0;
-        }
-    }
-    freeReplyObject(r);
-    rconn_close(&conn);
-    if (rc == 0 && v->naddr == 0) {
-        snprintf(err, REDIS_ERR_MAX, "%s:%d: no slot has an online master",
-                 host, port);
-        rc = -1;
-    }
-    return rc;
-}
-
-/* Publishes a view: its addresses become nodes, and slots whose owner
- * changes lose their entries first. Lock held. */
-static void
-apply_view(struct nodes *n, const struct view *v)
-{
-    static struct slot_set moved; /* lock held: one refresh at a time */
-    int counts[NODES_MAX] = {0}, idx[NODES_MAX], i, count;
-    unsigned s;
-
-    for (i = 0; i < v->naddr; i++) {
-        idx[i] = node_get(n, v->host[i], v->port[i]);
-    }
-    memset(&moved, 0, sizeof(moved));
-    for (s = 0; s < NODES_SLOTS; s++) {
-        unsigned char old = atomic_load(&n->owner[s]);
-        int to = v->owner[s] == NO_NODE ? -1 : idx[v->owner[s]];
-
-        if (to >= 0) {
-            counts[to]++;
-        }
-        if (old != NO_NODE && (to < 0 || old != (unsigned char)to)) {
-            set_add(&moved, s);
-        }
-    }
-    if (moved.any) {
-        struct key_scope scope = {set_has, &moved};
-
-        flights_lost_in(n->flights, &scope);
-        log_info("msg=\"cluster slots moved; their entries expired\"");
-    }
-    for (s = 0; s < NODES_SLOTS; s++) {
-        int to = v->owner[s] == NO_NODE ? -1 : idx[v->owner[s]];
-
-        atomic_store_explicit(&n->owner[s],
-                              to < 0 ? NO_NODE : (unsigned char)to,
-                              memory_order_release);
-    }
-    count = atomic_load(&n->count);
-    for (i = 0; i < count; i++) {
-        atomic_store(&node_at(n, i)->slots, counts[i]);
-    }
-}
-
-/* Asks the known masters, then the seeds, until one tells the map
- * (network I/O without the lock), and publishes it. */
-static void
-refresh(struct nodes *n)
-{
-    static struct view v; /* only the keeper (and start) refreshes */
-    const struct config *cfg = config_get(n->cfg);
-    char err[REDIS_ERR_MAX] = "no seed", host[MAX_REDIRECT_HOST];
-    const char *cursor = cfg->seeds;
-    int i, port;
-
-    for (i = 0; i < nodes_count(n); i++) {
-        struct node *nd = node_at(n, i);
-
-        if (atomic_load(&nd->slots) > 0 &&
-            ask_view(n, nd->host, nd->port, &v, err) == 0) {
-            goto found;
-        }
-    }
-    if (ask_view(n, cfg->redis_host, cfg->redis_port, &v, err) == 0) {
-        goto found;
-    }
-    while (config_seed_next(&cursor, host, sizeof(host), &port) == 1) {
-        if (ask_view(n, host, port, &v, err) == 0) {
-            goto found;
-        }
-    }
-    pthread_mutex_lock(&n->lock);
-    if (n->known || nodes_count(n) == 0) {
-        log_warn("msg=\"cannot learn the cluster's slot map\" cause=\"%s\"",
-                 err);
-    }
-    n->known = 0;
-    pthread_mutex_unlock(&n->lock);
-    return;
-
-found:
-    pthread_mutex_lock(&n->lock);
-    apply_view(n, &v);
-    if (!n->known) {
-        log_info("msg=\"cluster slot map learned\" nodes=%d", nodes_count(n));
-    }
-    n->known = 1;
-    pthread_mutex_unlock(&n->lock);
 }
 
 int
@@ -427,21 +166,43 @@ nodes_start(struct nodes *n)
     const struct config *cfg = config_get(n->cfg);
     int rc = 0;
 
+    if (n->mode == NODES_SENTINEL) {
+        return 0; /* the sentinel thread names the master */
+    }
     if (!n->cluster) {
         pthread_mutex_lock(&n->lock);
-        rc = node_get(n, cfg->redis_host, cfg->redis_port) == 0 ? 0 : -1;
+        rc = nodes__get(n, cfg->redis_host, cfg->redis_port) == 0 ? 0 : -1;
         pthread_mutex_unlock(&n->lock);
         return rc;
     }
-    refresh(n);
+    nodes__refresh(n);
     n->next_refresh_ms = util_now_ms() + cfg->cluster_refresh_ms;
     return 0;
+}
+
+enum nodes_mode
+nodes_mode(const struct nodes *n)
+{
+    return (enum nodes_mode)n->mode;
 }
 
 int
 nodes_is_cluster(const struct nodes *n)
 {
     return n->cluster;
+}
+
+int
+nodes_is_sentinel(const struct nodes *n)
+{
+    return n->mode == NODES_SENTINEL;
+}
+
+uint64_t
+nodes_epoch(const struct nodes *n)
+{
+    return atomic_load_explicit(&((struct nodes *)n)->epoch,
+                                memory_order_acquire);
 }
 
 int
@@ -456,7 +217,7 @@ nodes_for_slot(struct nodes *n, unsigned slot)
     unsigned char o = atomic_load_explicit(&n->owner[slot % NODES_SLOTS],
                                            memory_order_acquire);
 
-    if (o == NO_NODE) {
+    if (o == NODES__NONE) {
         nodes_want_refresh(n);
         return -1;
     }
@@ -466,7 +227,14 @@ nodes_for_slot(struct nodes *n, unsigned slot)
 int
 nodes_for_key(struct nodes *n, const char *key, size_t klen)
 {
-    return n->cluster ? nodes_for_slot(n, keyslot_of(key, klen)) : 0;
+    switch (n->mode) {
+    case NODES_CLUSTER:
+        return nodes_for_slot(n, keyslot_of(key, klen));
+    case NODES_SENTINEL:
+        return nodes_for_slot(n, 0); /* the master owns every slot */
+    default:
+        return 0;
+    }
 }
 
 int
@@ -475,7 +243,8 @@ nodes_masters(struct nodes *n, int *out, int max)
     int i, k = 0, count = nodes_count(n);
 
     for (i = 0; i < count && k < max; i++) {
-        if (!n->cluster || atomic_load(&node_at(n, i)->slots) > 0) {
+        if (n->mode == NODES_STANDALONE ||
+            atomic_load(&nodes__at(n, i)->slots) > 0) {
             out[k++] = i;
         }
     }
@@ -494,69 +263,137 @@ nodes_any(struct nodes *n)
     return -1;
 }
 
+int
+nodes_master(struct nodes *n)
+{
+    return n->cluster ? nodes_any(n) : nodes_for_slot(n, 0);
+}
+
 struct upstream *
 nodes_pool(struct nodes *n, int i)
 {
-    return node_at(n, i)->pool;
+    return nodes__at(n, i)->pool;
 }
 
 struct tracking *
 nodes_tracking(struct nodes *n, int i)
 {
-    return node_at(n, i)->tracking;
+    return nodes__at(n, i)->tracking;
 }
 
 const struct redis_target *
 nodes_target(struct nodes *n, int i)
 {
-    return &node_at(n, i)->target;
+    return &nodes__at(n, i)->target;
+}
+
+/* ---- a sentinel's master, and the replicas ---- */
+
+void
+nodes_on_switch(struct nodes *n, void (*fn)(void *arg, int old, int now),
+                void *arg)
+{
+    n->on_switch = fn;
+    n->switch_arg = arg;
 }
 
 int
-nodes_redirect(struct nodes *n, const char *err, size_t len, int *ask)
+nodes_set_master(struct nodes *n, const char *host, int port)
 {
-    char text[MAX_REDIRECT_HOST + 32], host[MAX_REDIRECT_HOST];
-    unsigned slot;
-    int port, idx;
-    char *colon;
+    int idx, old, i;
 
-    if (!n->cluster || len >= sizeof(text)) {
-        return -1;
-    }
-    memcpy(text, err, len);
-    text[len] = '\0';
-    if (sscanf(text, "MOVED %u %255s", &slot, host) == 2) {
-        *ask = 0;
-    } else if (sscanf(text, "ASK %u %255s", &slot, host) == 2) {
-        *ask = 1;
-    } else {
-        return -1;
-    }
-    colon = strrchr(host, ':');
-    if (colon == NULL || slot >= NODES_SLOTS ||
-        sscanf(colon + 1, "%d", &port) != 1) {
-        return -1;
-    }
-    *colon = '\0';
     pthread_mutex_lock(&n->lock);
-    idx = node_get(n, host, port);
-    if (idx >= 0 && !*ask &&
-        atomic_load(&n->owner[slot]) != (unsigned char)idx) {
-        struct slot_set one;
-        struct key_scope scope = {set_has, &one};
-
-        /* The slot is somewhere else now: what was cached from its old
-         * owner goes before the new one is used. */
-        memset(&one, 0, sizeof(one));
-        set_add(&one, slot);
-        flights_lost_in(n->flights, &scope);
-        atomic_store(&n->owner[slot], (unsigned char)idx);
+    idx = nodes__get(n, host, port);
+    old = atomic_load(&n->owner[0]) == NODES__NONE ? -1
+                                                   : atomic_load(&n->owner[0]);
+    if (idx < 0 || idx == old) {
+        pthread_mutex_unlock(&n->lock);
+        return idx;
     }
+    /* What was read from the old master (or its replicas, which follow
+     * another now) goes before the new one serves, and once more after
+     * it is published: a fill that chose the old master in between is
+     * marked too, and never stored. */
+    flights_invalidate_all(n->flights);
+    for (i = 0; i < NODES_SLOTS; i++) {
+        atomic_store_explicit(&n->owner[i], (unsigned char)idx,
+                              memory_order_release);
+    }
+    atomic_store(&nodes__at(n, idx)->master_of, -1);
+    atomic_store(&nodes__at(n, idx)->slots, NODES_SLOTS);
+    if (old >= 0) {
+        atomic_store(&nodes__at(n, old)->slots, 0);
+        atomic_store(&nodes__at(n, old)->replicas, 0);
+    }
+    atomic_fetch_add(&n->epoch, 1);
+    flights_invalidate_all(n->flights);
     pthread_mutex_unlock(&n->lock);
-    if (!*ask) {
-        nodes_want_refresh(n);
+    if (old >= 0) {
+        log_warn("msg=\"master changed (failover); cache emptied\" "
+                 "from=%s:%d to=%s:%d",
+                 nodes__at(n, old)->host, nodes__at(n, old)->port, host, port);
+    } else {
+        log_info("msg=\"master found\" addr=%s:%d", host, port);
+    }
+    if (n->on_switch != NULL) {
+        n->on_switch(n->switch_arg, old, idx);
     }
     return idx;
+}
+
+int
+nodes_set_replicas(struct nodes *n, int m, const struct nodes_addr *a,
+                   int count)
+{
+    uint64_t mask = 0, was;
+    int i, idx, k = 0;
+
+    if (!n->replica_reads || m < 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&n->lock);
+    for (i = 0; i < count; i++) {
+        idx = nodes__get(n, a[i].host, a[i].port);
+        if (idx >= 0 && idx != m) {
+            mask |= UINT64_C(1) << idx;
+        }
+    }
+    was = atomic_load(&nodes__at(n, m)->replicas);
+    for (i = 0; i < nodes_count(n); i++) {
+        struct nodes__node *nd = nodes__at(n, i);
+
+        if (mask & (UINT64_C(1) << i)) {
+            atomic_store(&nd->master_of, m);
+            k++;
+            if (!(was & (UINT64_C(1) << i))) {
+                log_info("msg=\"replica found\" addr=%s:%d master=%s:%d",
+                         nd->host, nd->port, nodes__at(n, m)->host,
+                         nodes__at(n, m)->port);
+            }
+        } else if (atomic_load(&nd->master_of) == m) {
+            atomic_store(&nd->master_of, -1);
+        }
+    }
+    atomic_store(&nodes__at(n, m)->replicas, mask);
+    pthread_mutex_unlock(&n->lock);
+    return k;
+}
+
+uint64_t
+nodes_replicas(struct nodes *n, int m)
+{
+    if (m < 0 || m >= nodes_count(n)) {
+        return 0;
+    }
+    return atomic_load_explicit(&nodes__at(n, m)->replicas,
+                                memory_order_acquire);
+}
+
+int
+nodes_master_of(struct nodes *n, int i)
+{
+    return atomic_load_explicit(&nodes__at(n, i)->master_of,
+                                memory_order_relaxed);
 }
 
 void
@@ -566,30 +403,51 @@ nodes_tick_pipes(void *arg)
     int i;
 
     for (i = 0; i < nodes_count(n); i++) {
-        upstream_tick(node_at(n, i)->pool);
+        upstream_tick(nodes__at(n, i)->pool);
     }
 }
 
 void
 nodes_want_refresh(struct nodes *n)
 {
-    if (n->cluster) {
-        atomic_store(&n->want_refresh, 1);
+    uint64_t one = 1;
+
+    if (n->mode == NODES_STANDALONE ||
+        atomic_exchange(&n->want_refresh, 1) != 0) {
+        return; /* asked already, not taken yet */
     }
+    if (n->mode == NODES_SENTINEL) {
+        while (write(n->want_fd, &one, sizeof(one)) < 0 && errno == EINTR) {
+        }
+    }
+}
+
+int
+nodes_want_fd(const struct nodes *n)
+{
+    return n->want_fd;
+}
+
+int
+nodes_want_taken(struct nodes *n)
+{
+    uint64_t v;
+
+    while (read(n->want_fd, &v, sizeof(v)) < 0 && errno == EINTR) {
+    }
+    return atomic_exchange(&n->want_refresh, 0);
 }
 
 void
 nodes_tick(struct nodes *n)
 {
     int64_t now = util_now_ms();
-    int i;
 
-    (void)i;
     if (!n->cluster) {
         return;
     }
     if (atomic_exchange(&n->want_refresh, 0) || now >= n->next_refresh_ms) {
-        refresh(n);
+        nodes__refresh(n);
         n->next_refresh_ms =
             util_now_ms() + config_get(n->cfg)->cluster_refresh_ms;
     }
@@ -604,7 +462,7 @@ nodes_wait_first(struct nodes *n, int64_t timeout_ms)
     for (i = 0; i < nodes_count(n); i++) {
         int64_t left = end - util_now_ms();
 
-        tracking_wait_first(node_at(n, i)->tracking, left > 0 ? left : 0);
+        tracking_wait_first(nodes__at(n, i)->tracking, left > 0 ? left : 0);
     }
 }
 
@@ -646,11 +504,26 @@ slot_ranges(struct nodes *n, int i, char *out, size_t len)
 void
 nodes_stats(struct nodes *n, int i, struct node_stats *out)
 {
-    struct node *nd = node_at(n, i);
+    struct nodes__node *nd = nodes__at(n, i);
+
+    int m = atomic_load(&nd->master_of);
 
     snprintf(out->addr, sizeof(out->addr), "%s:%d", nd->host, nd->port);
-    out->slots = n->cluster ? atomic_load(&nd->slots) : NODES_SLOTS;
+    out->slots =
+        n->mode == NODES_STANDALONE ? NODES_SLOTS : atomic_load(&nd->slots);
     out->master = out->slots > 0;
+    out->role = out->master ? NODE_MASTER
+                : m >= 0 && nodes_replicas(n, m) & (UINT64_C(1) << i)
+                    ? NODE_REPLICA
+                    : NODE_IDLE;
+    out->master_addr[0] = '\0';
+    out->in_sync = 0;
+    out->lag_bytes = 0;
+    out->lag_ms = 0;
+    if (out->role == NODE_REPLICA) {
+        snprintf(out->master_addr, sizeof(out->master_addr), "%s:%d",
+                 nodes__at(n, m)->host, nodes__at(n, m)->port);
+    }
     slot_ranges(n, i, out->ranges, sizeof(out->ranges));
     tracking_stats(nd->tracking, &out->tracking);
     upstream_stats(nd->pool, &out->pool);
@@ -659,20 +532,24 @@ nodes_stats(struct nodes *n, int i, struct node_stats *out)
 void
 nodes_pool_stats(struct nodes *n, struct upstream_stats *out)
 {
-    int i;
+    int i, masters[NODES_MAX], k = nodes_masters(n, masters, NODES_MAX), j;
 
     memset(out, 0, sizeof(*out));
     for (i = 0; i < nodes_count(n); i++) {
         struct upstream_stats s;
+        int master = 0;
 
-        upstream_stats(node_at(n, i)->pool, &s);
+        for (j = 0; j < k; j++) {
+            master |= masters[j] == i;
+        }
+        upstream_stats(nodes__at(n, i)->pool, &s);
         out->size += s.size;
         out->in_use += s.in_use;
         out->connected += s.connected;
         out->errors += s.errors;
         out->reconnects += s.reconnects;
         out->epoch += s.epoch;
-        out->down |= s.down;
+        out->down |= master && s.down; /* an old master down is no outage */
     }
 }
 
@@ -686,7 +563,7 @@ nodes_tracking_totals(struct nodes *n, struct tracking_stats *out)
     for (i = 0; i < nodes_count(n); i++) {
         struct tracking_stats ts;
 
-        tracking_stats(node_at(n, i)->tracking, &ts);
+        tracking_stats(nodes__at(n, i)->tracking, &ts);
         out->drops += ts.drops;
         out->messages += ts.messages;
     }
@@ -703,7 +580,10 @@ nodes_tracking_state(struct nodes *n, char *reason, size_t len)
     }
     if (k == 0) {
         if (reason != NULL) {
-            snprintf(reason, len, "no cluster slot map yet");
+            snprintf(reason, len, "%s",
+                     n->mode == NODES_SENTINEL
+                         ? "no master named by the sentinels yet"
+                         : "no cluster slot map yet");
         }
         return config_get(n->cfg)->cache_tracking ? TRACKING_DOWN
                                                   : TRACKING_OFF;
@@ -711,13 +591,14 @@ nodes_tracking_state(struct nodes *n, char *reason, size_t len)
     for (i = 0; i < k; i++) {
         struct tracking_stats ts;
 
-        tracking_stats(node_at(n, masters[i])->tracking, &ts);
+        tracking_stats(nodes__at(n, masters[i])->tracking, &ts);
         if (ts.state == TRACKING_OFF && worst == TRACKING_UP) {
             worst = TRACKING_OFF;
         } else if (ts.state == TRACKING_DOWN) {
             if (worst != TRACKING_DOWN && reason != NULL) {
-                snprintf(reason, len, "%s:%d: %s", node_at(n, masters[i])->host,
-                         node_at(n, masters[i])->port, ts.reason);
+                snprintf(reason, len, "%s:%d: %s",
+                         nodes__at(n, masters[i])->host,
+                         nodes__at(n, masters[i])->port, ts.reason);
             }
             worst = TRACKING_DOWN;
         }

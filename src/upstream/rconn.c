@@ -460,7 +460,7 @@ hs_plan(const struct rconn *rc, struct hs_cmd cmd[HS_MAX], char db[24],
         cmd[n++] = (struct hs_cmd){
             "CLIENT TRACKING", 5, {"CLIENT", "TRACKING", "ON", "REDIRECT", id}};
     }
-    if (rc->setup.readonly) {
+    if (rc->setup.readonly || t->readonly) {
         cmd[n++] = (struct hs_cmd){"READONLY", 1, {"READONLY"}};
     }
     return n;

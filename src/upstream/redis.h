@@ -28,6 +28,8 @@ struct redis_target {
                                      "" = AUTH password alone */
     char password[256];           /* "" = no AUTH */
     int db;                       /* 0 = no SELECT */
+    int readonly;                 /* READONLY on every connection (a
+                                     cluster node read from as a replica) */
     const struct config_ref *cfg; /* connect_timeout, command_timeout */
     struct tls_ctx *tls;          /* borrowed: TLS towards it ([redis] tls =
                                      on; the proxy's, for its whole life),

@@ -15,7 +15,7 @@
 #define SPARES_MAX 16
 
 struct spares {
-    const struct redis_target *target;
+    const struct redis_target *target; /* lock */
     pthread_mutex_t lock;
     struct rconn ready[SPARES_MAX]; /* lock: [0..n) open, READY */
     int n;                          /* lock */
@@ -70,15 +70,46 @@ alive(const struct rconn *rc)
     return poll(&pfd, 1, 0) == 0;
 }
 
-int
-spares_take(struct spares *s, struct rconn *out)
+static void
+wake_refill(struct spares *s)
 {
     uint64_t one = 1;
+
+    while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR) {
+    }
+}
+
+void
+spares_follow(struct spares *s, const struct redis_target *target)
+{
+    struct rconn old[SPARES_MAX];
+    int n = 0, i;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->target != target) {
+        s->target = target;
+        n = s->n;
+        for (i = 0; i < n; i++) {
+            old[i] = s->ready[i];
+        }
+        s->n = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    for (i = 0; i < n; i++) {
+        rconn_close(&old[i]);
+    }
+    wake_refill(s);
+}
+
+int
+spares_take(struct spares *s, const struct redis_target *target,
+            struct rconn *out)
+{
     int found = 0;
 
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        found = s->n > 0;
+        found = s->n > 0 && s->target == target;
         if (found) {
             *out = s->ready[--s->n];
         }
@@ -88,8 +119,7 @@ spares_take(struct spares *s, struct rconn *out)
         }
         rconn_close(out);
     }
-    while (write(s->efd, &one, sizeof(one)) < 0 && errno == EINTR) {
-    }
+    wake_refill(s);
     return found ? 0 : -1;
 }
 
@@ -108,15 +138,19 @@ spares_fill(struct spares *s)
     while (read(s->efd, &n, sizeof(n)) < 0 && errno == EINTR) {
     }
     while (spares_ready(s) < s->want) {
+        const struct redis_target *t;
         struct rconn rc;
         int kept = 0;
 
+        pthread_mutex_lock(&s->lock);
+        t = s->target;
+        pthread_mutex_unlock(&s->lock);
         rconn_init(&rc);
-        if (rconn_open(&rc, s->target, NULL, err) < 0) {
+        if (t == NULL || rconn_open(&rc, t, NULL, err) < 0) {
             return;
         }
         pthread_mutex_lock(&s->lock);
-        if (s->n < s->want) {
+        if (s->n < s->want && s->target == t) {
             s->ready[s->n++] = rc;
             kept = 1;
         }

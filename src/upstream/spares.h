@@ -8,8 +8,11 @@
  *
  * A taken spare is replaced in the background by the keeper thread
  * (keeper.h), woken through spares_fd(). A spare that Redis closed while
- * it waited is noticed when taken and dropped. Thread-safe: one mutex
- * guards the stack of ready connections; no I/O under it.
+ * it waited is noticed when taken and dropped. With sentinels the target
+ * follows the master (spares_follow): spares to the old one are closed,
+ * and a session takes only a spare to the node it opens on. Thread-safe:
+ * one mutex guards the stack of ready connections and the target; no I/O
+ * under it.
  */
 #ifndef RP_SPARES_H
 #define RP_SPARES_H
@@ -19,17 +22,23 @@
 
 struct spares;
 
-/* Creates the holder for up to want connections to target (outliving it);
- * none is opened yet. Returns NULL on failure. */
+/* Creates the holder for up to want connections to target (outliving it;
+ * NULL: none until spares_follow names one); none is opened yet. Returns
+ * NULL on failure. */
 struct spares *spares_create(const struct redis_target *target, int want);
+
+/* From now on spares go to target (outliving the holder): those ready for
+ * another are closed, and the keeper is woken to open new ones. */
+void spares_follow(struct spares *s, const struct redis_target *target);
 
 /* Closes every spare and frees the holder. NULL is a no-op. */
 void spares_destroy(struct spares *s);
 
-/* Moves a ready connection (open, RESP2, the target's db) into *out,
- * which must be closed; the caller owns it then. Returns 0, or -1 when
- * none is ready (*out stays closed). Wakes the refill either way. */
-int spares_take(struct spares *s, struct rconn *out);
+/* Moves a ready connection to target (open, RESP2, the target's db) into
+ * *out, which must be closed; the caller owns it then. Returns 0, or -1
+ * when none is ready (*out stays closed). Wakes the refill either way. */
+int spares_take(struct spares *s, const struct redis_target *target,
+                struct rconn *out);
 
 /* Readable when spares were taken: the keeper then calls spares_fill. */
 int spares_fd(const struct spares *s);

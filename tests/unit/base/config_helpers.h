@@ -165,6 +165,11 @@ assert_config_eq(const struct config *a, const struct config *b)
     cr_assert_str_eq(a->redis_tls_key_file, b->redis_tls_key_file);
     cr_assert_str_eq(a->redis_tls_server_name, b->redis_tls_server_name);
     cr_assert_eq(a->redis_tls_verify, b->redis_tls_verify);
+    cr_assert_str_eq(a->sentinels, b->sentinels);
+    cr_assert_str_eq(a->master_name, b->master_name);
+    cr_assert_str_eq(a->sentinel_user, b->sentinel_user);
+    cr_assert_str_eq(a->sentinel_password, b->sentinel_password);
+    cr_assert_eq(a->read_from, b->read_from);
     cr_assert_eq(a->cache_ttl_ms, b->cache_ttl_ms);
     cr_assert_eq(a->cache_capacity, b->cache_capacity);
     cr_assert_eq(a->cache_tracking, b->cache_tracking);

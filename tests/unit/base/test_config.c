@@ -471,6 +471,11 @@ Test(config_check, numeric_and_local_bind_addresses_pass)
     "tls_key_file =\n"                                                         \
     "tls_server_name =\n"                                                      \
     "tls_verify = on\n"                                                        \
+    "sentinels =\n"                                                            \
+    "master_name = mymaster\n"                                                 \
+    "sentinel_user =\n"                                                        \
+    "sentinel_password =\n"                                                    \
+    "read_from = master\n"                                                     \
     "\n[cache]\n"                                                              \
     "ttl = 60s\n"                                                              \
     "capacity = 10000\n"                                                       \
@@ -652,6 +657,9 @@ Test(config, format_line_lists_every_key_with_the_passwords_masked)
               "redis.cluster_refresh=5s redis.tls=off redis.tls_ca_file= "
               "redis.tls_cert_file= redis.tls_key_file= "
               "redis.tls_server_name= redis.tls_verify=on "
+              "redis.sentinels= "
+              "redis.master_name=mymaster redis.sentinel_user= "
+              "redis.sentinel_password= redis.read_from=master "
               "cache.ttl=60s cache.capacity=10000 "
               "cache.tracking=on cache.stale_if_error=0s "
               "cache.max_memory=256mb cache.max_value_size=1mb "

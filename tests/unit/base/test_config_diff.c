@@ -100,6 +100,11 @@ static const struct {
     {"redis", "tls_key_file", 0},
     {"redis", "tls_server_name", 0},
     {"redis", "tls_verify", 0},
+    {"redis", "sentinels", 0},
+    {"redis", "master_name", 0},
+    {"redis", "sentinel_user", 0},
+    {"redis", "sentinel_password", 0},
+    {"redis", "read_from", 0},
     {"cache", "ttl", 1},
     {"cache", "capacity", 1},
     {"cache", "tracking", 0},
@@ -132,6 +137,8 @@ static const char every_key_changed[] =
     "seeds = a:1\ncluster_refresh = 6s\ntls = on\ntls_ca_file = rca.pem\n"
     "tls_cert_file = rc.pem\ntls_key_file = rk.pem\n"
     "tls_server_name = redis.example\ntls_verify = off\n"
+    "sentinels = s:26379\nmaster_name = m\nsentinel_user = u\n"
+    "sentinel_password = sp\nread_from = replica\n"
     "[cache]\nttl = 7s\ncapacity = 1\ntracking = off\nstale_if_error = 8s\n"
     "max_memory = 0\nmax_value_size = 2kb\n"
     "[http]\nwrites = on\nmax_body = 3kb\nallowed_hosts = h\ntls = on\n"
@@ -239,8 +246,9 @@ Test(config_diff, every_key_is_reported_with_its_live_flag)
     expect_call(&log, 14, "server.session_idle_timeout", "0s", "9s", 1);
     expect_call(&log, 25, "redis.password", "", "***", 0);
     expect_call(&log, 36, "redis.tls_cert_file", "", "rc.pem", 0);
-    expect_call(&log, 44, "cache.max_memory", "256mb", "0", 1);
-    expect_call(&log, 48, "http.allowed_hosts", "", "h", 1);
+    expect_call(&log, 43, "redis.sentinel_password", "", "***", 0);
+    expect_call(&log, 49, "cache.max_memory", "256mb", "0", 1);
+    expect_call(&log, 53, "http.allowed_hosts", "", "h", 1);
 }
 
 Test(config_key_live, matches_the_reload_contract)

@@ -59,9 +59,10 @@ Test(outcome, proxy_own_failures_leave_out_the_detail)
                 "-ERR max number of sessions reached\r\n");
     expect_resp(OUTCOME_EREDIRECTS, "MOVED 1 a:1",
                 "-ERR too many cluster redirects\r\n");
-    expect_resp(OUTCOME_ENOMAP, "ignored",
-                "-ERR redis unavailable: the cluster's slot map is not known "
-                "yet\r\n");
+    /* No node to go to: why comes from the router (route_no_node: the
+     * slot map, or the master the sentinels name), else the map. */
+    expect_resp(OUTCOME_ENOMAP, "the master is not known yet",
+                "-ERR redis unavailable: the master is not known yet\r\n");
     expect_resp(OUTCOME_ENOMAP, NULL,
                 "-ERR redis unavailable: the cluster's slot map is not known "
                 "yet\r\n");
