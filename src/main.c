@@ -37,6 +37,7 @@
 #include "net/worker.h"
 #include "net/workq.h"
 #include "serve/admin.h"
+#include "serve/clientmap.h"
 #include "serve/failover.h"
 #include "serve/httpd.h"
 #include "serve/proxy.h"
@@ -325,7 +326,10 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
         px->flights != NULL && px->waiter != NULL
             ? nodes_create(&px->cfg, px->flights, px->waiter, px->redis_tls)
             : NULL;
-    px->failover = px->nodes != NULL ? failover_create(px) : NULL;
+    px->clientmap = clientmap_create();
+    px->failover = px->nodes != NULL && px->clientmap != NULL
+                       ? failover_create(px)
+                       : NULL;
     if (px->failover != NULL) {
         /* Redis connects that passed connect_timeout fail at its ticks. */
         waiter_on_tick(px->waiter, on_tick, px);
@@ -422,6 +426,7 @@ out:
     sentinel_stop(px->sentinel);
     replicas_stop(px->replicas);
     failover_destroy(px->failover); /* what waits for a master is failed */
+    clientmap_destroy(px->clientmap);
     /* The pipelines fail what they still hold; their fds leave the
      * waiter's set, so it goes after them. */
     nodes_destroy(px->nodes);

@@ -35,6 +35,7 @@ struct spares;
 struct flights;
 struct nodes;
 struct sentinel;
+struct clientmap;
 struct failover;
 struct replicas;
 struct workq;
@@ -60,6 +61,7 @@ struct proxy {
     struct nodes *nodes;         /* the Redis servers: pools, streams */
     struct sentinel *sentinel;   /* follows the sentinels' master, or NULL */
     struct failover *failover;   /* what a change of master ends */
+    struct clientmap *clientmap; /* sessions by client id (clientmap.h) */
     struct replicas *replicas;   /* read_from not master: the replicas and
                                     what they have applied, or NULL */
     struct commands *commands;   /* what Redis says about its commands */

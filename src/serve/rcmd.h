@@ -115,6 +115,9 @@ struct rcmd {
     uint8_t splits;      /* the command is split across nodes: merge */
     uint8_t tag;         /* its maker's own mark (the admin port's
                             readiness probe) */
+    uint8_t pinned;      /* goes to node `pin`, whatever its keys (a
+                            command naming a session's connection) */
+    int pin;
     int db;              /* the client's database */
     unsigned flags;      /* the command's flags (CMD_*), 0 when unknown */
     uint8_t known;       /* Redis's table knows the command */

@@ -34,6 +34,7 @@
 #include "serve/account.h"
 #include "serve/auth.h"
 #include "serve/cplan.h"
+#include "serve/clientmap.h"
 #include "serve/failover.h"
 #include "serve/fetch.h"
 #include "serve/guard.h"
@@ -278,11 +279,17 @@ drain(struct run *r)
 /* ---- commands ---- */
 
 static int
-is_cmd(const struct resp_command *cmd, const char *name)
+is_arg(const struct resp_arg *a, const char *name)
 {
     size_t n = strlen(name);
 
-    return cmd->argv[0].len == n && strncasecmp(cmd->argv[0].p, name, n) == 0;
+    return a->len == n && strncasecmp(a->p, name, n) == 0;
+}
+
+static int
+is_cmd(const struct resp_command *cmd, const char *name)
+{
+    return is_arg(&cmd->argv[0], name);
 }
 
 /* Every argument of cmd (parsed from buf) into argv[0..cap). Returns how
@@ -385,6 +392,64 @@ forward(struct run *r, const struct resp_command *cmd, char *buf,
             rfifo_has_write(&r->rc->fifo) ? WRITTEN_PENDING : r->rc->rw_need;
     }
     return send_record(r, h);
+}
+
+/* A CLIENT UNBLOCK or CLIENT KILL ID rewritten for Redis (client_by_id). */
+struct client_rewrite {
+    struct resp_arg words[RESP_KEEP_ARGS];
+    char num[24];
+    struct resp_command cmd;
+    int node;
+};
+
+/* An id named by CLIENT UNBLOCK id [TIMEOUT|ERROR] or CLIENT KILL ID id
+ * [...], rewritten for Redis. Clients are named by the proxy's ids
+ * (CLIENT ID); one holding a session is reached through Redis's id for
+ * the session's connection (clientmap.h), on *node; one without a session
+ * has no connection of its own in Redis, so it is named 0, which no Redis
+ * client has (0 unblocked, 0 killed; node -1). Returns 1 with *cr set,
+ * or 0 for any other command and an id that is no integer (Redis's error
+ * then). */
+static int
+client_by_id(struct run *r, const struct resp_command *cmd,
+             struct client_rewrite *cr)
+{
+    long long rid = 0;
+    uint64_t id = 0;
+    size_t at, i;
+
+    if (!is_cmd(cmd, "CLIENT") || cmd->argc < 3 ||
+        cmd->argc > RESP_KEEP_ARGS) {
+        return 0;
+    }
+    if (is_arg(&cmd->argv[1], "UNBLOCK")) {
+        at = 2;
+    } else if (is_arg(&cmd->argv[1], "KILL") && cmd->argc >= 4 &&
+               is_arg(&cmd->argv[2], "ID")) {
+        at = 3;
+    } else {
+        return 0;
+    }
+    if (cmd->argv[at].len == 0 || cmd->argv[at].len > 19) {
+        return 0;
+    }
+    for (i = 0; i < cmd->argv[at].len; i++) {
+        if (cmd->argv[at].p[i] < '0' || cmd->argv[at].p[i] > '9') {
+            return 0;
+        }
+        id = id * 10 + (uint64_t)(cmd->argv[at].p[i] - '0');
+    }
+    if (!clientmap_find(r->px->clientmap, id, &cr->node, &rid)) {
+        cr->node = -1;
+        rid = 0;
+    }
+    memcpy(cr->words, cmd->argv, cmd->argc * sizeof(cr->words[0]));
+    cr->words[at].len = (size_t)snprintf(cr->num, sizeof(cr->num), "%lld", rid);
+    cr->words[at].p = cr->num;
+    cr->cmd = (struct resp_command){
+        .argc = cmd->argc, .is_inline = 1, .words = cr->words};
+    memcpy(cr->cmd.argv, cr->words, cmd->argc * sizeof(cr->words[0]));
+    return 1;
 }
 
 /* GET key outside a session. Returns 0, WAIT or -1. */
@@ -548,7 +613,8 @@ open_session(struct run *r, int node)
                    : 1;
     }
     r->rc->session =
-        session_open(r->px, r->c, node, r->rc->st.proto, r->rc->st.db, err);
+        session_open(r->px, r->c, node, r->rc->st.proto, r->rc->st.db,
+                     r->rc->st.id, err);
     if (r->rc->session != NULL) {
         return 0;
     }
@@ -616,6 +682,7 @@ in_session(struct run *r, const struct resp_command *cmd, char *buf,
            enum resp_local_cmd local, struct account_req *o)
 {
     struct session *s = r->rc->session;
+    struct client_rewrite cr;
 
     if (local == LOCAL_AUTH || local == LOCAL_HELLO || local == LOCAL_CLIENT ||
         (local == LOCAL_SELECT && !session_in_transaction(s))) {
@@ -628,6 +695,9 @@ in_session(struct run *r, const struct resp_command *cmd, char *buf,
     }
     if (r->px->replicas != NULL && session_note_write(r, s, cmd, buf) < 0) {
         return -1;
+    }
+    if (client_by_id(r, cmd, &cr)) {
+        return session_send(s, &cr.cmd, NULL, SESSION_CMD) < 0 ? -1 : 0;
     }
     return session_send(s, cmd, buf, resp_local_session_kind(cmd)) < 0 ? -1 : 0;
 }
@@ -740,6 +810,7 @@ pooled(struct run *r, const struct resp_command *cmd, char *buf,
 {
     const struct cmd_info *ci =
         local == LOCAL_NONE || local == LOCAL_GET ? info_of(r, cmd) : NULL;
+    struct client_rewrite cr;
     int node, keyed, rc;
 
     switch (local) {
@@ -769,6 +840,19 @@ pooled(struct run *r, const struct resp_command *cmd, char *buf,
         return -1;
     default:
         return state_command(r, cmd, buf, o);
+    }
+    if (client_by_id(r, cmd, &cr)) {
+        struct rcmd *h = rcmd_command(r->px, r->c, &cr.cmd, NULL, ci,
+                                      r->rc->st.proto, r->rc->st.db,
+                                      RCMD_KEYS_WRITES);
+
+        if (h == NULL) {
+            return -1;
+        }
+        h->pinned = cr.node >= 0;
+        h->pin = cr.node;
+        *accounted = 1; /* when its reply is written */
+        return send_record(r, h);
     }
     if (resp_local_opens_session(cmd, ci)) {
         if (nodes_is_cluster(r->px->nodes) && is_cmd(cmd, "MULTI")) {

@@ -622,13 +622,13 @@ route_submit_every(struct proxy *px, struct rcmd *r)
 int
 route_submit(struct proxy *px, struct rcmd *r, int must)
 {
-    if (nodes_is_cluster(px->nodes)) {
+    if (nodes_is_cluster(px->nodes) && !r->pinned) {
         if (plan(px, r) == ROUTE_DONE) {
             return ROUTE_DONE;
         }
     } else {
         r->part0.r = r;
-        r->part0.node = nodes_master(px->nodes);
+        r->part0.node = r->pinned ? r->pin : nodes_master(px->nodes);
         r->part0.req = r->raw;
         r->part0.req_len = r->raw_len;
     }

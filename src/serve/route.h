@@ -43,7 +43,8 @@ enum route_result {
                          and r is still the caller's */
 };
 
-/* Sends r, an RCMD_FORWARD record, on the pipelines r->token picks; with
+/* Sends r, an RCMD_FORWARD record, on the pipelines r->token picks (of
+ * the node its keys say, or of r->pin when r->pinned); with
  * must, even over a pipeline's bounds (an HTTP request: one per conn at a
  * time). Returns an enum route_result. */
 int route_submit(struct proxy *px, struct rcmd *r, int must);

@@ -17,6 +17,7 @@
 #include "net/waiter.h"
 #include "proto/resp_encode.h"
 #include "proto/resp_reply.h"
+#include "serve/clientmap.h"
 #include "serve/failover.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
@@ -44,6 +45,8 @@ struct session {
     int settings;        /* CLIENT, READONLY...: the connection has
                             settings of its own for as long as it lives */
     int node;            /* the node it is pinned to */
+    uint64_t client_id;  /* its client's CLIENT ID */
+    int mapped;          /* in the clientmap under client_id */
     struct conn *c;
     struct failover_pin pin;           /* sentinel mode: ended when the master
                                           moves off its node */
@@ -78,12 +81,22 @@ send_silent(struct session *s, const char *name, int value)
     return session_send(s, &cmd, NULL, SESSION_SILENT);
 }
 
+/* Its connection is open: its client may be named by CLIENT UNBLOCK and
+ * CLIENT KILL ID from now on (clientmap.h). */
+static void
+opened(struct proxy *px, struct session *s)
+{
+    s->mapped = s->rc.redis_id > 0 &&
+                clientmap_set(px->clientmap, s->client_id, s->node,
+                              s->rc.redis_id) == 0;
+}
+
 struct session *
 session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
-             char *err)
+             uint64_t client_id, char *err)
 {
     const struct redis_target *t = nodes_target(px->nodes, node);
-    struct rconn_setup setup = {.proto = proto, .db = db};
+    struct rconn_setup setup = {.proto = proto, .db = db, .client_id = 1};
     struct session *s;
 
     if (atomic_fetch_add(&px->metrics.sessions_open, 1) >=
@@ -100,7 +113,9 @@ session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
     rconn_init(&s->rc);
     s->c = c;
     s->node = node;
+    s->client_id = client_id;
     if (px->spares != NULL && spares_take(px->spares, t, &s->rc) == 0) {
+        opened(px, s);
         /* A spare speaks RESP2 in the target's database. */
         if ((proto == 3 && send_silent(s, "HELLO", 3) < 0) ||
             (db != t->db && send_silent(s, "SELECT", db) < 0)) {
@@ -122,6 +137,9 @@ session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
     return s;
 
 fail_conn:
+    if (s->mapped) {
+        clientmap_forget(px->clientmap, s->client_id);
+    }
     rconn_close(&s->rc);
     free(s->out);
 fail:
@@ -194,6 +212,9 @@ session_close(struct proxy *px, struct session *s)
     if (s->watched) {
         waiter_unwatch(px->waiter, s->rc.fd);
         failover_unpin(px, &s->pin);
+    }
+    if (s->mapped) {
+        clientmap_forget(px->clientmap, s->client_id);
     }
     rconn_close(&s->rc);
     free(s->out);
@@ -456,6 +477,7 @@ session_pump(struct proxy *px, struct conn *c, struct session *s)
             return s->rc.state == RCONN_FAILED ? open_failed(c, s) : SESSION_OK;
         }
         s->queued = 0;
+        opened(px, s);
     }
     if (pump_out(s) < 0) {
         return SESSION_EOF;

@@ -68,9 +68,12 @@ enum session_status {
  * session_pump says SESSION_FAILED. Counts against max_sessions. Returns
  * the session, or NULL with a reason in err[0..256): "max number of
  * sessions reached" (nothing was sent to Redis) or why it could not start.
+ * Once its connection is open it is in the proxy's clientmap under
+ * client_id (the client's CLIENT ID) until it closes.
  */
 struct session *session_open(struct proxy *px, struct conn *c, int node,
-                             int proto, int db, char *err);
+                             int proto, int db, uint64_t client_id,
+                             char *err);
 
 /* Unwatches and closes s's connection and frees it; with replica reads,
  * what it wrote may be read from replicas once they have it (replicas.h).

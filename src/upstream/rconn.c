@@ -55,7 +55,7 @@
 #define IN_KEEP (1u << 20) /* an idle rconn keeps at most this much */
 #define IOV_BATCH 1024     /* ranges written per call (the kernel's limit) */
 #define TLS_IOV 64         /* ranges handed to one tls_writev */
-#define HS_MAX 5           /* AUTH, HELLO, SELECT, CLIENT TRACKING, READONLY */
+#define HS_MAX 6 /* AUTH, HELLO, SELECT, CLIENT TRACKING, READONLY, CLIENT ID */
 
 /* One setup command: its name for error messages, and its words. */
 struct hs_cmd {
@@ -463,6 +463,9 @@ hs_plan(const struct rconn *rc, struct hs_cmd cmd[HS_MAX], char db[24],
     if (rc->setup.readonly || t->readonly) {
         cmd[n++] = (struct hs_cmd){"READONLY", 1, {"READONLY"}};
     }
+    if (rc->setup.client_id) {
+        cmd[n++] = (struct hs_cmd){"CLIENT ID", 2, {"CLIENT", "ID"}};
+    }
     return n;
 }
 
@@ -623,6 +626,9 @@ handshake(struct rconn *rc)
             rconn_fail(rc, "%s failed: %.*s", name,
                        (int)(mlen < 200 ? mlen : 200), msg);
             return rc->state;
+        }
+        if (strcmp(name, "CLIENT ID") == 0) {
+            rc->redis_id = strtoll(rc->in + rc->start + 1, NULL, 10); /* :N */
         }
         rc->setup_owed--;
         rconn_consume(rc);

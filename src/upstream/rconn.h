@@ -49,6 +49,7 @@ struct rconn_setup {
                            -1: the target's) */
     long long track_to; /* > 0: CLIENT TRACKING ON REDIRECT track_to */
     int readonly;       /* READONLY (a cluster replica's reads) */
+    int client_id;      /* CLIENT ID: Redis's id for it (rconn.redis_id) */
 };
 
 enum rconn_state {
@@ -85,6 +86,8 @@ struct rconn {
     struct resp_reply scan; /* the reply at in + start so far */
     char *hs;               /* handshake bytes still to write (heap) */
     size_t hs_sent, hs_len;
+    long long redis_id;      /* Redis's CLIENT ID, with setup.client_id
+                                once READY (0: not asked) */
     char err[REDIS_ERR_MAX]; /* why it failed ("" while it has not) */
 };
 

@@ -146,7 +146,11 @@ spares_fill(struct spares *s)
         t = s->target;
         pthread_mutex_unlock(&s->lock);
         rconn_init(&rc);
-        if (t == NULL || rconn_open(&rc, t, NULL, err) < 0) {
+        /* Its CLIENT ID: sessions are named by it (serve/clients.h). */
+        if (t == NULL || rconn_open(&rc, t, &(struct rconn_setup){.proto = 2,
+                                                           .db = -1,
+                                                           .client_id = 1},
+                                    err) < 0) {
             return;
         }
         pthread_mutex_lock(&s->lock);

@@ -34,7 +34,8 @@ void spares_follow(struct spares *s, const struct redis_target *target);
 /* Closes every spare and frees the holder. NULL is a no-op. */
 void spares_destroy(struct spares *s);
 
-/* Moves a ready connection to target (open, RESP2, the target's db) into
+/* Moves a ready connection to target (open, RESP2, the target's db, its
+ * rconn.redis_id known) into
  * *out, which must be closed; the caller owns it then. Returns 0, or -1
  * when none is ready (*out stays closed). Wakes the refill either way. */
 int spares_take(struct spares *s, const struct redis_target *target,
