@@ -327,9 +327,8 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
             ? nodes_create(&px->cfg, px->flights, px->waiter, px->redis_tls)
             : NULL;
     px->clientmap = clientmap_create();
-    px->failover = px->nodes != NULL && px->clientmap != NULL
-                       ? failover_create(px)
-                       : NULL;
+    px->failover =
+        px->nodes != NULL && px->clientmap != NULL ? failover_create(px) : NULL;
     if (px->failover != NULL) {
         /* Redis connects that passed connect_timeout fail at its ticks. */
         waiter_on_tick(px->waiter, on_tick, px);

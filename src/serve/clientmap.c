@@ -107,8 +107,7 @@ clientmap_forget(struct clientmap *m, uint64_t id)
 }
 
 int
-clientmap_find(struct clientmap *m, uint64_t id, int *node,
-               long long *redis_id)
+clientmap_find(struct clientmap *m, uint64_t id, int *node, long long *redis_id)
 {
     struct entry *e;
     int found = 0;

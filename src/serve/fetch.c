@@ -302,23 +302,29 @@ lookup_done(struct flight_waiter *w, int status, struct cache_entry *e,
     rcmd_complete(r);
 }
 
+struct cache_entry *
+fetch_hit(struct proxy *px, int db, const char *key, size_t klen)
+{
+    struct cache_entry *e = cache_get_db(px->cache, db, key, klen);
+
+    if (e != NULL) {
+        atomic_fetch_add_explicit(&px->metrics.hits, 1, memory_order_relaxed);
+    }
+    return e;
+}
+
 int
-fetch_lookup(struct proxy *px, struct rcmd *r, int db, struct cache_entry **hit)
+fetch_miss(struct proxy *px, struct rcmd *r, int db)
 {
     struct flight *f;
     int leader;
 
-    *hit = cache_get_db(px->cache, db, r->raw, r->raw_len);
-    if (*hit != NULL) {
-        atomic_fetch_add_explicit(&px->metrics.hits, 1, memory_order_relaxed);
-        return FETCH_HIT;
-    }
     atomic_fetch_add_explicit(&px->metrics.misses, 1, memory_order_relaxed);
     r->db = db;
     r->fw.done = lookup_done;
     f = flight_join(px->flights, db, r->raw, r->raw_len, &r->fw, &leader);
     if (f == NULL) {
-        return FETCH_ENOMEM;
+        return -1;
     }
     if (leader) {
         /* A fill may have ended between our miss and our join. */
@@ -327,11 +333,11 @@ fetch_lookup(struct proxy *px, struct rcmd *r, int db, struct cache_entry **hit)
         if (e != NULL) {
             flight_finish(px->flights, f, OUTCOME_OK, e, NULL, 0);
             cache_release(e);
-            return FETCH_PENDING;
+            return 0;
         }
         lead(px, f, r, db);
     }
-    return FETCH_PENDING;
+    return 0;
 }
 
 struct cache_entry *

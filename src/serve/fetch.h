@@ -27,23 +27,23 @@
 
 struct proxy;
 
-enum fetch_status {
-    FETCH_HIT = 0,     /* *hit holds the entry (a reference) */
-    FETCH_PENDING = 1, /* r joined the key's fill; it completes r */
-    FETCH_ENOMEM = -4,
-};
+/* A fresh entry of key in database db (a reference the caller drops,
+ * counted as a hit), or NULL. Thread-safe. */
+struct cache_entry *fetch_hit(struct proxy *px, int db, const char *key,
+                              size_t klen);
 
 /*
- * Looks key up in database db. A fresh entry is a hit (*hit, a reference
- * the caller drops). Otherwise r (an RCMD_LOOKUP record holding the key
- * in its raw bytes, with its deadline set) joins the key's fill, leading
- * it when none is in flight; r is completed later with: status
- * OUTCOME_OK and r->entry (r->cache ACCOUNT_MISS, or ACCOUNT_STALE for an
- * entry within stale-if-error after Redis failed), OUTCOME_NIL, or a
- * failure. Counts hits and misses. Thread-safe.
+ * After fetch_hit found nothing: r (an RCMD_LOOKUP record holding the key
+ * in its raw bytes, with its deadline set, already where its completion
+ * is looked for: its conn's fifo or pending request) joins the key's
+ * fill, leading it when none is in flight, and is counted as a miss. r
+ * may be completed before this returns, on this thread or another, with:
+ * status OUTCOME_OK and r->entry (r->cache ACCOUNT_MISS, or ACCOUNT_STALE
+ * for an entry within stale-if-error after Redis failed), OUTCOME_NIL,
+ * or a failure. Returns 0, or -1 when out of memory (r not joined: still
+ * the caller's). Thread-safe.
  */
-int fetch_lookup(struct proxy *px, struct rcmd *r, int db,
-                 struct cache_entry **hit);
+int fetch_miss(struct proxy *px, struct rcmd *r, int db);
 
 /* An entry of key (db) within its stale-if-error window, or NULL: for a
  * lookup that timed out. Counts it. */

@@ -409,6 +409,13 @@ httpd_key(struct conn *c, const struct http_request *req, char *key, size_t len,
         }
         goto done;
     }
+    e = fetch_hit(px, proxy_cfg(px)->redis_db, key, (size_t)klen);
+    if (e != NULL) {
+        a.cache = ACCOUNT_HIT;
+        rc = send_lookup(px, c, req, e, ACCOUNT_HIT, OUTCOME_OK, NULL, &a);
+        cache_release(e);
+        goto done;
+    }
     r = rcmd_new(px, c, RCMD_LOOKUP, (size_t)klen);
     if (r == NULL) {
         a.status = 500;
@@ -421,16 +428,13 @@ httpd_key(struct conn *c, const struct http_request *req, char *key, size_t len,
     r->token = worker_index();
     r->start_us = a.start_us;
     r->deadline_ms = util_now_ms() + proxy_cfg(px)->command_timeout_ms;
-    if (fetch_lookup(px, r, proxy_cfg(px)->redis_db, &e) == FETCH_PENDING) {
+    if (fetch_miss(px, r, proxy_cfg(px)->redis_db) == 0) {
         http_conn_pend(c, r);
         return HTTP_CONN_PENDING;
     }
     rcmd_free(r);
-    a.cache = ACCOUNT_HIT;
-    rc = e != NULL
-             ? send_lookup(px, c, req, e, ACCOUNT_HIT, OUTCOME_OK, NULL, &a)
-             : send_text(px, c, req, 500, "", "out of memory", 0);
-    cache_release(e);
+    a.status = 500;
+    rc = send_text(px, c, req, 500, "", "out of memory", 0);
 done:
     account_request(px, &a);
     return rc < 0 || !ka ? -1 : 0;

@@ -105,18 +105,18 @@ struct rcmd {
     size_t held_n;      /* what it added there */
     _Atomic int state;  /* enum rcmd_state */
     struct proxy *px;
-    uint32_t slot, gen;  /* the conn to wake (waiter_wake) */
-    uint32_t token;      /* which of a node's pipelines it goes on: its
-                            client keeps one while it has commands on
-                            their way, so they reach Redis in order */
-    uint8_t kind;        /* enum rcmd_kind */
-    uint8_t proto;       /* the client's protocol, 2 or 3 */
-    uint8_t http;        /* made by the HTTP port */
-    uint8_t splits;      /* the command is split across nodes: merge */
-    uint8_t tag;         /* its maker's own mark (the admin port's
-                            readiness probe) */
-    uint8_t pinned;      /* goes to node `pin`, whatever its keys (a
-                            command naming a session's connection) */
+    uint32_t slot, gen; /* the conn to wake (waiter_wake) */
+    uint32_t token;     /* which of a node's pipelines it goes on: its
+                           client keeps one while it has commands on
+                           their way, so they reach Redis in order */
+    uint8_t kind;       /* enum rcmd_kind */
+    uint8_t proto;      /* the client's protocol, 2 or 3 */
+    uint8_t http;       /* made by the HTTP port */
+    uint8_t splits;     /* the command is split across nodes: merge */
+    uint8_t tag;        /* its maker's own mark (the admin port's
+                           readiness probe) */
+    uint8_t pinned;     /* goes to node `pin`, whatever its keys (a
+                           command naming a session's connection) */
     int pin;
     int db;              /* the client's database */
     unsigned flags;      /* the command's flags (CMD_*), 0 when unknown */

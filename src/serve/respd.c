@@ -21,6 +21,7 @@
  */
 #include "serve/respd.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,8 +407,8 @@ struct client_rewrite {
  * [...], rewritten for Redis. Clients are named by the proxy's ids
  * (CLIENT ID); one holding a session is reached through Redis's id for
  * the session's connection (clientmap.h), on *node; one without a session
- * has no connection of its own in Redis, so it is named 0, which no Redis
- * client has (0 unblocked, 0 killed; node -1). Returns 1 with *cr set,
+ * has no connection of its own in Redis, so it is named LLONG_MAX, which
+ * no Redis client has (0 unblocked, 0 killed; node -1). Returns 1 with *cr set,
  * or 0 for any other command and an id that is no integer (Redis's error
  * then). */
 static int
@@ -418,8 +419,7 @@ client_by_id(struct run *r, const struct resp_command *cmd,
     uint64_t id = 0;
     size_t at, i;
 
-    if (!is_cmd(cmd, "CLIENT") || cmd->argc < 3 ||
-        cmd->argc > RESP_KEEP_ARGS) {
+    if (!is_cmd(cmd, "CLIENT") || cmd->argc < 3 || cmd->argc > RESP_KEEP_ARGS) {
         return 0;
     }
     if (is_arg(&cmd->argv[1], "UNBLOCK")) {
@@ -441,7 +441,7 @@ client_by_id(struct run *r, const struct resp_command *cmd,
     }
     if (!clientmap_find(r->px->clientmap, id, &cr->node, &rid)) {
         cr->node = -1;
-        rid = 0;
+        rid = LLONG_MAX;
     }
     memcpy(cr->words, cmd->argv, cmd->argc * sizeof(cr->words[0]));
     cr->words[at].len = (size_t)snprintf(cr->num, sizeof(cr->num), "%lld", rid);
@@ -476,8 +476,18 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
          * Redis, after it, so it reads it. */
         return forward(r, cmd, buf, ci);
     }
+    e = fetch_hit(r->px, r->rc->st.db, key->p, key->len);
+    if (e != NULL && rfifo_empty(&r->rc->fifo)) {
+        /* The common hit: nothing owed before it, nothing allocated. */
+        o.bytes = e->vlen;
+        rc = write_entry(r->c, e);
+        cache_release(e);
+        account_request(r->px, &o);
+        return rc < 0 ? -1 : 0;
+    }
     h = rcmd_new(r->px, r->c, RCMD_LOOKUP, key->len);
     if (h == NULL) {
+        cache_release(e);
         return -1;
     }
     memcpy(h->raw, key->p, key->len);
@@ -489,29 +499,21 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
     h->db = r->rc->st.db;
     h->deadline_ms = r->now_ms + proxy_cfg(r->px)->command_timeout_ms;
     h->token = token_of(r);
-    rc = fetch_lookup(r->px, h, r->rc->st.db, &e);
-    if (rc == FETCH_PENDING) {
+    if (e != NULL) {
+        /* Behind replies still owed: held, in order. */
+        h->entry = e;
+        h->cache = ACCOUNT_HIT;
+        h->status = OUTCOME_OK;
+        atomic_store_explicit(&h->state, RCMD_DONE, memory_order_relaxed);
         rfifo_push(&r->rc->fifo, h);
         return 0;
     }
-    if (rc != FETCH_HIT) {
-        rcmd_free(h);
-        return -1;
-    }
-    if (rfifo_empty(&r->rc->fifo)) {
-        rcmd_free(h);
-        o.bytes = e->vlen;
-        rc = write_entry(r->c, e);
-        cache_release(e);
-        account_request(r->px, &o);
-        return rc < 0 ? -1 : 0;
-    }
-    /* Behind lookups still waiting: held, in order. */
-    h->entry = e;
-    h->cache = ACCOUNT_HIT;
-    h->status = OUTCOME_OK;
-    atomic_store_explicit(&h->state, RCMD_DONE, memory_order_relaxed);
+    /* In the fifo before its fill can complete it (rcmd.h: held bytes). */
     rfifo_push(&r->rc->fifo, h);
+    if (fetch_miss(r->px, h, r->rc->st.db) < 0) {
+        rcmd_fail(h, OUTCOME_ENOMEM, NULL);
+        atomic_store_explicit(&h->state, RCMD_DONE, memory_order_release);
+    }
     return 0;
 }
 
@@ -612,9 +614,8 @@ open_session(struct run *r, int node)
                    ? -1
                    : 1;
     }
-    r->rc->session =
-        session_open(r->px, r->c, node, r->rc->st.proto, r->rc->st.db,
-                     r->rc->st.id, err);
+    r->rc->session = session_open(r->px, r->c, node, r->rc->st.proto,
+                                  r->rc->st.db, r->rc->st.id, err);
     if (r->rc->session != NULL) {
         return 0;
     }
@@ -842,9 +843,9 @@ pooled(struct run *r, const struct resp_command *cmd, char *buf,
         return state_command(r, cmd, buf, o);
     }
     if (client_by_id(r, cmd, &cr)) {
-        struct rcmd *h = rcmd_command(r->px, r->c, &cr.cmd, NULL, ci,
-                                      r->rc->st.proto, r->rc->st.db,
-                                      RCMD_KEYS_WRITES);
+        struct rcmd *h =
+            rcmd_command(r->px, r->c, &cr.cmd, NULL, ci, r->rc->st.proto,
+                         r->rc->st.db, RCMD_KEYS_WRITES);
 
         if (h == NULL) {
             return -1;

@@ -86,9 +86,9 @@ send_silent(struct session *s, const char *name, int value)
 static void
 opened(struct proxy *px, struct session *s)
 {
-    s->mapped = s->rc.redis_id > 0 &&
-                clientmap_set(px->clientmap, s->client_id, s->node,
-                              s->rc.redis_id) == 0;
+    s->mapped =
+        s->rc.redis_id > 0 && clientmap_set(px->clientmap, s->client_id,
+                                            s->node, s->rc.redis_id) == 0;
 }
 
 struct session *

@@ -72,8 +72,7 @@ enum session_status {
  * client_id (the client's CLIENT ID) until it closes.
  */
 struct session *session_open(struct proxy *px, struct conn *c, int node,
-                             int proto, int db, uint64_t client_id,
-                             char *err);
+                             int proto, int db, uint64_t client_id, char *err);
 
 /* Unwatches and closes s's connection and frees it; with replica reads,
  * what it wrote may be read from replicas once they have it (replicas.h).

@@ -55,7 +55,8 @@
 #define IN_KEEP (1u << 20) /* an idle rconn keeps at most this much */
 #define IOV_BATCH 1024     /* ranges written per call (the kernel's limit) */
 #define TLS_IOV 64         /* ranges handed to one tls_writev */
-#define HS_MAX 6 /* AUTH, HELLO, SELECT, CLIENT TRACKING, READONLY, CLIENT ID */
+#define HS_MAX 6 /* AUTH, HELLO, SELECT, CLIENT TRACKING, READONLY, CLIENT ID  \
+                  */
 
 /* One setup command: its name for error messages, and its words. */
 struct hs_cmd {

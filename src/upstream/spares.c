@@ -147,9 +147,9 @@ spares_fill(struct spares *s)
         pthread_mutex_unlock(&s->lock);
         rconn_init(&rc);
         /* Its CLIENT ID: sessions are named by it (serve/clients.h). */
-        if (t == NULL || rconn_open(&rc, t, &(struct rconn_setup){.proto = 2,
-                                                           .db = -1,
-                                                           .client_id = 1},
+        if (t == NULL || rconn_open(&rc, t,
+                                    &(struct rconn_setup){
+                                        .proto = 2, .db = -1, .client_id = 1},
                                     err) < 0) {
             return;
         }

@@ -244,3 +244,84 @@ Test(session_block, pubsub_replies_match_redis_byte_for_byte)
     close(rpub);
     close(ppub);
 }
+
+/* blocked_clients in Redis is want. */
+static int
+blocked_is(void *arg)
+{
+    return h_redis_info(&redis, "clients", "blocked_clients") == *(long *)arg;
+}
+
+/* The id the proxy gives the client on fd (CLIENT ID). */
+static long long
+client_id_of(int fd)
+{
+    char buf[64];
+    size_t n;
+
+    SEND(fd, "CLIENT", "ID");
+    n = h_recv_all(fd, buf, sizeof(buf) - 1, REPLY_MS);
+    buf[n] = '\0';
+    cr_assert(n > 3 && buf[0] == ':', "CLIENT ID: %s", buf);
+    return atoll(buf + 1);
+}
+
+Test(session_block, client_unblock_and_kill_name_clients_by_the_proxys_ids)
+{
+    long one = 1, none = 0;
+    char id[24], other[24];
+    int rd, r, s;
+
+    h_start_proxy(&proxy, &redis, H_OPTS(.ini = "[server]\nworkers = 2\n"));
+    rd = h_conn(proxy.resp_port);
+    r = h_conn(proxy.resp_port);
+    snprintf(id, sizeof(id), "%lld", client_id_of(rd));
+    snprintf(other, sizeof(other), "%lld", client_id_of(r));
+
+    /* Unblocked with a nil, with TIMEOUT, and with ERROR. */
+    SEND(rd, "BLPOP", "l", "0");
+    cr_assert(h_wait_until(5000, blocked_is, &one), "BLPOP not blocked");
+    SEND(r, "CLIENT", "UNBLOCK", id);
+    EXPECT(r, ":1\r\n");
+    EXPECT(rd, "*-1\r\n");
+    SEND(rd, "BLPOP", "l", "0");
+    cr_assert(h_wait_until(5000, blocked_is, &one), "BLPOP not blocked");
+    SEND(r, "CLIENT", "UNBLOCK", id, "ERROR");
+    EXPECT(r, ":1\r\n");
+    EXPECT(rd, "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+
+    /* A client without a session is not blocked; a name that is no id is
+     * Redis's error; the proxy's own connections are out of reach. */
+    SEND(r, "CLIENT", "UNBLOCK", other);
+    EXPECT(r, ":0\r\n");
+    SEND(r, "CLIENT", "UNBLOCK", "asd");
+    EXPECT(r, "-ERR value is not an integer or out of range\r\n");
+    SEND(r, "CLIENT", "KILL", "ID", other);
+    EXPECT(r, ":0\r\n");
+
+    /* From inside a session of its own too (MULTI holds one). */
+    s = h_conn(proxy.resp_port);
+    SEND(s, "MULTI");
+    EXPECT(s, "+OK\r\n");
+    SEND(rd, "BLPOP", "l", "0");
+    cr_assert(h_wait_until(5000, blocked_is, &one), "BLPOP not blocked");
+    SEND(s, "CLIENT", "UNBLOCK", id);
+    EXPECT(s, "+QUEUED\r\n");
+    SEND(s, "EXEC");
+    EXPECT(s, "*1\r\n:1\r\n");
+    EXPECT(rd, "*-1\r\n");
+
+    /* CLIENT KILL ID closes the blocked client's connection. */
+    SEND(rd, "BLPOP", "l", "0");
+    cr_assert(h_wait_until(5000, blocked_is, &one), "BLPOP not blocked");
+    SEND(r, "CLIENT", "KILL", "ID", id);
+    EXPECT(r, ":1\r\n");
+    cr_assert(h_wait_closed(rd, REPLY_MS), "the killed client is open");
+    cr_assert(h_wait_until(5000, blocked_is, &none), "still blocked");
+    /* Everyone else goes on. */
+    SEND(r, "PING");
+    EXPECT(r, "+PONG\r\n");
+    close(rd);
+    close(r);
+    close(s);
+}
