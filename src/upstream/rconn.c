@@ -55,8 +55,9 @@
 #define IN_KEEP (1u << 20) /* an idle rconn keeps at most this much */
 #define IOV_BATCH 1024     /* ranges written per call (the kernel's limit) */
 #define TLS_IOV 64         /* ranges handed to one tls_writev */
-#define HS_MAX 6 /* AUTH, HELLO, SELECT, CLIENT TRACKING, READONLY, CLIENT ID  \
-                  */
+/* The setup commands at most: AUTH, HELLO, SELECT, CLIENT TRACKING,
+ * READONLY, CLIENT ID. */
+#define HS_MAX 6
 
 /* One setup command: its name for error messages, and its words. */
 struct hs_cmd {
