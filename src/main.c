@@ -1,18 +1,21 @@
 /*
- * main: command line, then wiring: config -> listening sockets -> cache,
- * fill registry, invalidation tracker, upstream pool and its keeper, work
- * queue, waiter, worker pool -> accept loop on this thread until
+ * main: command line, then wiring: settings and TLS contexts -> listening
+ * sockets -> cache, fill registry, work queue, waiter, node table (each
+ * node's pipelines and invalidation stream), failover, the sentinels'
+ * follower and the replica monitor when configured, command table, spares
+ * and the keeper, worker pool -> accept loop on this thread until
  * SIGTERM/SIGINT -> orderly shutdown. No other file ends the process; main
  * returns its exit status.
  *
  * Shutdown order (each step needs the ones after it still alive): close
- * the listeners; stop the waiter (closes idle conns, queues those with a
- * request in flight); shut the queue so workers finish what is queued or in
- * flight, then join them (nothing uses a service after this); stop the
- * keeper (it uses the pool) and the tracker (its thread marks fills); then
- * free the pool (it reported lost connections to the tracker, so the pool
- * goes before the tracker), the tracker, the registry and the cache. See
- * docs/ARCHITECTURE.md.
+ * the listeners; let commands already on their way to Redis get their
+ * replies (drain_in_flight, at most SHUTDOWN_DRAIN_MS); stop the waiter
+ * (closes idle conns); shut the queue so workers finish what is queued,
+ * then join them (no request runs after this); stop the keeper, the
+ * sentinels' follower and the replica monitor; free the failover state,
+ * the node table (its pipelines fail what they still hold, their fds leave
+ * the waiter), the waiter, the queue, the spares, the command table, the
+ * registry and the cache. See docs/ARCHITECTURE.md.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -260,7 +263,7 @@ drain_in_flight(struct proxy *px)
 {
     int64_t until = util_now_ms() + SHUTDOWN_DRAIN_MS;
 
-    while (atomic_load(&px->records) > 0 && util_now_ms() < until) {
+    while (atomic_load(&px->awaiting) > 0 && util_now_ms() < until) {
         struct timespec ts = {0, 10 * 1000000};
 
         nanosleep(&ts, NULL);

@@ -146,7 +146,8 @@ struct config {
  * that snapshot. A published config is never changed; one a reload
  * replaced is freed through gc (qsbr.h) once every thread that reads the
  * settings has passed a quiescent state (a worker between connections,
- * the keeper and the tracking threads once per tick), so a snapshot stays
+ * the keeper, tracking, sentinel and replicas threads while they wait),
+ * so a snapshot stays
  * valid for as long as its reader works on one request.
  */
 struct config_ref {

@@ -1,8 +1,7 @@
 /*
  * standby: lets at most `limit` workers run at once (the number of CPUs),
  * and keeps the rest standing by until one of the running ones has to
- * wait on Redis (the idea of an I/O completion port's
- * concurrency value).
+ * wait (the idea of an I/O completion port's concurrency value).
  *
  * Why: idle workers sleep in the waiter's epoll, and the kernel wakes one
  * of them for every event that arrives while the running ones are busy.
@@ -12,10 +11,12 @@
  * instead, and a worker that is about to block (standby_block_begin) hands
  * its turn to one of them.
  *
- * Every wait a worker makes outside epoll must be bracketed by
- * standby_block_begin/end (Redis I/O, waiting for another request's fill,
- * a readiness PING); a wait that is not only costs parallelism for as long
- * as it lasts, never correctness. Writes to clients never wait (conn.h).
+ * No worker waits on Redis or on a client (Redis connections are
+ * non-blocking and driven by readiness events), so the one wait a worker
+ * still makes outside epoll is resolving a Redis host given by name
+ * (getaddrinfo, in upstream/rconn.c), bracketed by standby_block_begin/end;
+ * a wait that is not bracketed only costs parallelism for as long as it
+ * lasts, never correctness. Writes to clients never wait (conn.h).
  *
  * Threads and locks: one mutex guards the counts; `running` is also read
  * without it on the idle path, where a stale value only delays standing by.
@@ -41,8 +42,8 @@ void standby_attach(struct standby *s);
  * one blocks or standby_stop() is called. */
 void standby_idle(struct standby *s);
 
-/* The calling worker is about to wait (on Redis, another request's fill)
- * / has stopped waiting. A standing-by worker takes its turn
+/* The calling worker is about to wait (resolving a name) / has stopped
+ * waiting. A standing-by worker takes its turn
  * meanwhile. No-ops in a thread that is not attached. Calls nest. */
 void standby_block_begin(void);
 void standby_block_end(void);
@@ -50,7 +51,7 @@ void standby_block_end(void);
 /* Sets what the calling worker does just before it blocks (in
  * standby_block_begin, outermost call only): the worker hands the conns it
  * has claimed but not started to other workers, so none of them waits
- * behind this one's Redis round trip. fn may be NULL. */
+ * behind this one's wait. fn may be NULL. */
 void standby_on_block(void (*fn)(void *arg), void *arg);
 
 /* Releases every standing-by worker for good (shutdown). */

@@ -272,8 +272,8 @@ struct claims {
     struct waiter_adopted adopted;
 };
 
-/* standby_on_block: this worker is about to wait on Redis; the conns it
- * claimed go to the queue, where other workers take them. */
+/* standby_on_block: this worker is about to wait (standby.h); the conns
+ * it claimed go to the queue, where other workers take them. */
 static void
 spill(void *arg)
 {

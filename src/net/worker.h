@@ -5,7 +5,8 @@
  * the waiter, so an idle client never holds a thread. With workers = 1
  * requests are processed strictly one after another. At most one worker
  * per CPU runs at a time; the others stand by (standby.h) until a running
- * one blocks on Redis or a slow client.
+ * one has to wait (resolving a Redis host name): no worker waits on Redis
+ * or on a client.
  */
 #ifndef RP_WORKER_H
 #define RP_WORKER_H

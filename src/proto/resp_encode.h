@@ -1,7 +1,7 @@
 /*
  * resp_encode: a parsed command (resp.h) as a RESP array, appended to a
- * growable heap buffer, for the requests the proxy sends on (forwarded
- * batches, sessions, the parts of a command split across cluster nodes).
+ * growable heap buffer, for the requests the proxy sends on (a record's
+ * bytes, sessions, the parts of a command split across cluster nodes).
  * An array command is copied as it came; an inline one, or one built from
  * arguments, is encoded.
  */

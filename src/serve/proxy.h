@@ -84,6 +84,9 @@ struct proxy {
     struct ratelimit_sources http_on_resp_log;    /* POST/Host: on RESP lines */
     atomic_ullong client_ids; /* the last RESP client id handed out */
     atomic_long records;      /* command records alive (rcmd.h) */
+    atomic_long awaiting;     /* ... of them WAITING (on Redis, or made
+                                 and not answered yet): what a shutdown
+                                 waits for */
 };
 
 /* The settings now: a snapshot that stays valid (config.h). */

@@ -36,7 +36,29 @@ rcmd_new(struct proxy *px, const struct conn *c, enum rcmd_kind kind,
     r->nparts = 1;
     r->part0.r = r;
     atomic_fetch_add_explicit(&px->records, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&px->awaiting, 1, memory_order_relaxed);
     return r;
+}
+
+/* r leaves WAITING. */
+static void
+settled(struct rcmd *r)
+{
+    atomic_fetch_sub_explicit(&r->px->awaiting, 1, memory_order_relaxed);
+}
+
+void
+rcmd_settle(struct rcmd *r)
+{
+    atomic_store_explicit(&r->state, RCMD_DONE, memory_order_release);
+    settled(r);
+}
+
+void
+rcmd_rewait(struct rcmd *r)
+{
+    atomic_fetch_add_explicit(&r->px->awaiting, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->state, RCMD_WAITING, memory_order_relaxed);
 }
 
 /* Drops a reference to h, and n bytes it no longer holds. */
@@ -111,6 +133,9 @@ rcmd_free(struct rcmd *r)
     free(r->keys);
     free(r->args);
     held_put(r->held, r->held_n);
+    if (atomic_load_explicit(&r->state, memory_order_relaxed) == RCMD_WAITING) {
+        settled(r); /* never answered: made, then dropped */
+    }
     atomic_fetch_sub_explicit(&r->px->records, 1, memory_order_relaxed);
     free(r);
 }
@@ -149,6 +174,7 @@ rcmd_complete(struct rcmd *r)
     uint32_t slot = r->slot, gen = r->gen;
 
     held_add(r);
+    settled(r);
     if (atomic_exchange_explicit(&r->state, RCMD_DONE, memory_order_acq_rel) ==
         RCMD_ORPHAN) {
         rcmd_free(r);

@@ -149,7 +149,6 @@ struct rcmd {
     struct rpart *parts;
     uint32_t nparts;
     atomic_uint parts_left; /* parts not finished yet */
-    int merge;              /* how parts' replies become one (cplan.h) */
     void *plan;             /* the cluster plan's own data, or NULL */
 
     /* The outcome: the completer's until DONE. */
@@ -228,6 +227,13 @@ void rcmd_fail(struct rcmd *r, int o, const char *detail);
 /* Completer: the outcome is set; marks r DONE and wakes its conn, or
  * frees r when its conn abandoned it. r is not to be touched after. */
 void rcmd_complete(struct rcmd *r);
+
+/* Owner: r, WAITING and never handed to a completer (or handed back), is
+ * answered here: its outcome is set, and it is DONE now. */
+void rcmd_settle(struct rcmd *r);
+
+/* Owner: r, DONE, goes to Redis again (route_again): WAITING. */
+void rcmd_rewait(struct rcmd *r);
 
 /* Owner: stops waiting for r (its conn is going, or r timed out): it
  * becomes the completer's to free, or is freed now when it is DONE. */

@@ -15,13 +15,26 @@
 #include "net/worker.h"
 #include "serve/proxy.h"
 #include "serve/tls_conf.h"
+#include "upstream/nodes.h"
+
+/* Descriptors besides connections: listeners, epoll, eventfds, the
+ * signalfd, spares, sentinels, the log. */
+#define RELOAD_FD_SPARE 64
 
 void
 reload_fd_limit(const struct config *cfg)
 {
+    /* Every Redis node may have its pipes for both protocols, its
+     * invalidation stream and the replica monitor's connection; there is
+     * one node standalone, up to NODES_MAX otherwise. */
+    rlim_t nodes = cfg->cluster || cfg->sentinels[0] != '\0' ||
+                           cfg->read_from != CONFIG_READ_MASTER
+                       ? NODES_MAX
+                       : 1;
     struct rlimit rl;
-    rlim_t need =
-        (rlim_t)cfg->max_clients + (rlim_t)cfg->pool_size + PROXY_ADMIN_CONNS;
+    rlim_t need = (rlim_t)cfg->max_clients + (rlim_t)cfg->max_sessions +
+                  nodes * (2 * (rlim_t)cfg->pool_size + 2) + PROXY_ADMIN_CONNS +
+                  RELOAD_FD_SPARE;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
         return;

@@ -13,8 +13,9 @@
  *
  * A snapshot a reload replaces is retired to px->config_gc and freed once
  * every thread that reads the settings has passed a quiescent state
- * (qsbr.h: a worker between two connections, the keeper and the tracking
- * threads once per tick, the main thread itself at each reload), so a
+ * (qsbr.h: a worker between two connections, the keeper, tracking,
+ * sentinel and replicas threads while they wait, the main thread itself at
+ * each reload), so a
  * request keeps the snapshot it took while it runs, and reloads do not
  * grow memory. Called from the main thread only.
  */
@@ -42,9 +43,11 @@ int reload_start(struct proxy *px, const struct reload_source *src, char *err,
  * Returns 0 when applied (maybe nothing changed), -1 when invalid. */
 int reload_settings(struct proxy *px, const struct reload_source *src);
 
-/* Raises the soft open file limit to what cfg can use: max_clients +
- * pool_size + the admin connections (at most the hard limit; a warning
- * when that is below). At start and when a reload raises max_clients. */
+/* Raises the soft open file limit to what cfg can use: max_clients,
+ * max_sessions, each node's pipes (both protocols), stream and monitor
+ * connection, the admin connections and a few more (at most the hard
+ * limit; a warning when that is below). At start and when a reload raises
+ * max_clients. */
 void reload_fd_limit(const struct config *cfg);
 
 /* Frees the snapshot in use and every one retired. After every other

@@ -104,7 +104,7 @@ answer(struct run *r, const char *p, size_t len)
         return -1;
     }
     h->status = OUTCOME_OK;
-    atomic_store_explicit(&h->state, RCMD_DONE, memory_order_relaxed);
+    rcmd_settle(h);
     rfifo_push(&r->rc->fifo, h);
     return 0;
 }
@@ -360,7 +360,7 @@ send_record(struct run *r, struct rcmd *h)
         return WAIT;
     }
     if (rc == ROUTE_DONE) {
-        atomic_store_explicit(&h->state, RCMD_DONE, memory_order_release);
+        rcmd_settle(h);
     }
     return 0;
 }
@@ -504,7 +504,7 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
         h->entry = e;
         h->cache = ACCOUNT_HIT;
         h->status = OUTCOME_OK;
-        atomic_store_explicit(&h->state, RCMD_DONE, memory_order_relaxed);
+        rcmd_settle(h);
         rfifo_push(&r->rc->fifo, h);
         return 0;
     }
@@ -512,7 +512,7 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
     rfifo_push(&r->rc->fifo, h);
     if (fetch_miss(r->px, h, r->rc->st.db) < 0) {
         rcmd_fail(h, OUTCOME_ENOMEM, NULL);
-        atomic_store_explicit(&h->state, RCMD_DONE, memory_order_release);
+        rcmd_settle(h);
     }
     return 0;
 }

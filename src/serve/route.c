@@ -670,11 +670,11 @@ route_again(struct proxy *px, struct rcmd *r, int safe)
     pt->redirects = 0;
     pt->asking = 0;
     atomic_store_explicit(&r->parts_left, 1, memory_order_relaxed);
-    atomic_store_explicit(&r->state, RCMD_WAITING, memory_order_relaxed);
+    rcmd_rewait(r);
     if (route_submit(px, r, 1) == ROUTE_QUEUED) {
         return ROUTE_QUEUED;
     }
-    atomic_store_explicit(&r->state, RCMD_DONE, memory_order_release);
+    rcmd_settle(r);
     return ROUTE_DONE;
 }
 

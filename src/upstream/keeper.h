@@ -1,19 +1,16 @@
 /*
- * keeper: the upstream layer's housekeeping thread. Once a second it looks
- * at every node's idle pooled connections (nodes_tick), refreshes a
- * cluster's slot map when due, so a tracked data
- * connection that Redis closed while it sat idle is noticed, and the cache
- * entries it read are expired, within a second rather than at its next use;
- * and when the pool has reconnected after Redis was down (Redis may have
- * been upgraded, or have loaded modules), it reads the command table
- * again (commands_load). It also keeps the spare connections sessions
- * start on (spares.h) topped up, at once when one is taken.
+ * keeper: the upstream layer's housekeeping thread, for the work that may
+ * block (it opens connections with rconn_open and waits for replies). Once
+ * a second it refreshes a cluster's slot map when due or asked for
+ * (nodes_tick); when Redis has come back after it was unreachable (it may
+ * have been upgraded, or have loaded modules), it reads the command table
+ * again (commands_load); and it keeps the spare connections sessions start
+ * on (spares.h) topped up, at once when one is taken. The pipelines' own
+ * timing (connect deadlines, reconnects) runs on the waiter's tick
+ * instead (nodes_tick_pipes), and a lost tracked connection is reported to
+ * the invalidation stream by reach (tracking_conn_lost).
  *
- * It exists so that neither the pool nor the invalidation stream has to
- * drive the other: the pool tells the stream about lost connections
- * (tracking_conn_lost), the stream knows nothing of the pool, and this
- * thread, above both, keeps time. Stop it (keeper_destroy) before the
- * pool is destroyed.
+ * Stop it (keeper_destroy) before the node table is destroyed.
  */
 #ifndef RP_KEEPER_H
 #define RP_KEEPER_H

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "net/standby.h"
 #include "net/tls.h"
 #include "proto/resp.h"
 #include "proto/resp_encode.h"
@@ -55,9 +56,8 @@
 #define IN_KEEP (1u << 20) /* an idle rconn keeps at most this much */
 #define IOV_BATCH 1024     /* ranges written per call (the kernel's limit) */
 #define TLS_IOV 64         /* ranges handed to one tls_writev */
-/* The setup commands at most: AUTH, HELLO, SELECT, CLIENT TRACKING,
- * READONLY, CLIENT ID. */
-#define HS_MAX 6
+/* The setup commands at most: AUTH, HELLO, SELECT, READONLY, CLIENT ID. */
+#define HS_MAX 5
 
 /* One setup command: its name for error messages, and its words. */
 struct hs_cmd {
@@ -438,8 +438,7 @@ rconn_buffered(const struct rconn *rc)
 
 /* The setup commands, in the order they are sent. Returns how many. */
 static int
-hs_plan(const struct rconn *rc, struct hs_cmd cmd[HS_MAX], char db[24],
-        char id[24])
+hs_plan(const struct rconn *rc, struct hs_cmd cmd[HS_MAX], char db[24])
 {
     const struct redis_target *t = rc->target;
     const char *user = t->user;
@@ -457,12 +456,7 @@ hs_plan(const struct rconn *rc, struct hs_cmd cmd[HS_MAX], char db[24],
         snprintf(db, 24, "%d", dbn);
         cmd[n++] = (struct hs_cmd){"SELECT", 2, {"SELECT", db}};
     }
-    if (rc->setup.track_to > 0) {
-        snprintf(id, 24, "%lld", rc->setup.track_to);
-        cmd[n++] = (struct hs_cmd){
-            "CLIENT TRACKING", 5, {"CLIENT", "TRACKING", "ON", "REDIRECT", id}};
-    }
-    if (rc->setup.readonly || t->readonly) {
+    if (t->readonly) {
         cmd[n++] = (struct hs_cmd){"READONLY", 1, {"READONLY"}};
     }
     if (rc->setup.client_id) {
@@ -476,8 +470,8 @@ static const char *
 hs_owed_name(const struct rconn *rc)
 {
     struct hs_cmd cmd[HS_MAX];
-    char db[24], id[24];
-    int n = hs_plan(rc, cmd, db, id);
+    char db[24];
+    int n = hs_plan(rc, cmd, db);
 
     return rc->setup_owed > 0 && rc->setup_owed <= (size_t)n
                ? cmd[n - (int)rc->setup_owed].name
@@ -489,8 +483,8 @@ static int
 hs_build(struct rconn *rc)
 {
     struct hs_cmd cmd[HS_MAX];
-    char db[24], id[24];
-    int n = hs_plan(rc, cmd, db, id), i, j;
+    char db[24];
+    int n = hs_plan(rc, cmd, db), i, j;
     size_t cap = 0;
 
     for (i = 0; i < n; i++) {
@@ -525,8 +519,12 @@ sock_connect(struct rconn *rc)
     snprintf(port, sizeof(port), "%d", t->port);
     gai = getaddrinfo(t->host, port, &hints, &res);
     if (gai == EAI_NONAME) {
-        hints.ai_flags = AI_NUMERICSERV; /* a name: resolving blocks */
+        /* A name: resolving blocks, so a worker doing it hands its turn
+         * to one standing by (net/standby.h) meanwhile. */
+        hints.ai_flags = AI_NUMERICSERV;
+        standby_block_begin();
         gai = getaddrinfo(t->host, port, &hints, &res);
+        standby_block_end();
     }
     if (gai != 0) {
         rconn_fail(rc, "connect to %.64s:%d: %.120s", t->host, t->port,

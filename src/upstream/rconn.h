@@ -4,11 +4,11 @@
  * sessions, the invalidation stream, the slot-map refresh and the command
  * table load. How a connection is opened (a non-blocking connect, TLS
  * when configured, then the handshake: AUTH, HELLO 3, SELECT, CLIENT
- * TRACKING, READONLY) is here, apart from what is done on it (hiredis's
+ * READONLY, CLIENT ID) is here, apart from what is done on it (hiredis's
  * split between net.c and hiredis.c); so is moving bytes (gathered
  * non-blocking writes, reads into one growing input buffer) and framing
  * replies with the one RESP2/RESP3 reply scanner (proto/resp_reply.h).
- * TLS, when it comes, changes this file only.
+ * TLS (net/tls.h) lives inside the three byte movers of rconn.c.
  *
  * Two ways to drive one:
  *   - event-driven (pipes, sessions): the owner calls rconn_start, then
@@ -44,12 +44,10 @@ struct redisReply;
 
 /* What the handshake sets up after the connect (all optional). */
 struct rconn_setup {
-    int proto;          /* 2 (no HELLO) or 3 (HELLO 3) */
-    int db;             /* SELECT db when not 0 (overrides target->db;
-                           -1: the target's) */
-    long long track_to; /* > 0: CLIENT TRACKING ON REDIRECT track_to */
-    int readonly;       /* READONLY (a cluster replica's reads) */
-    int client_id;      /* CLIENT ID: Redis's id for it (rconn.redis_id) */
+    int proto;     /* 2 (no HELLO) or 3 (HELLO 3) */
+    int db;        /* SELECT db when not 0 (overrides target->db;
+                      -1: the target's) */
+    int client_id; /* CLIENT ID: Redis's id for it (rconn.redis_id) */
 };
 
 enum rconn_state {

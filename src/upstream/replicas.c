@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/util.h"
 #include "upstream/rconn.h"
 #include "upstream/tracking.h"
@@ -443,7 +444,11 @@ replicas_main(void *arg)
     struct pollfd pfd = {.fd = r->stopfd, .events = POLLIN};
 
     for (;;) {
-        int n = poll(&pfd, 1, REPLICAS_POLL_MS);
+        int n;
+
+        qsbr_offline(); /* holds no settings snapshot while it waits */
+        n = poll(&pfd, 1, REPLICAS_POLL_MS);
+        qsbr_online();
 
         if (n > 0) {
             return NULL;

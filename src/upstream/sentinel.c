@@ -19,6 +19,7 @@
 
 #include "base/backoff.h"
 #include "base/log.h"
+#include "base/qsbr.h"
 #include "base/util.h"
 #include "upstream/rconn.h"
 
@@ -552,7 +553,9 @@ sentinel_main(void *arg)
                 wait = 100; /* a feed to reopen soon */
             }
         }
+        qsbr_offline(); /* holds no settings snapshot while it waits */
         n = poll(pfd, (nfds_t)s->n + 2, wait > 0 ? (int)wait : 0);
+        qsbr_online();
         if (n < 0 && errno != EINTR) {
             log_error("msg=\"sentinel poll failed\" cause=\"%s\"",
                       strerror(errno));

@@ -1,13 +1,15 @@
 /*
  * tracking: keeps the cache coherent with Redis through client-side caching
- * (CLIENT TRACKING in RESP2 redirect mode; hiredis 0.14 has no RESP3).
+ * (CLIENT TRACKING in redirect mode: the stream itself speaks RESP2, read
+ * with rconn's blocking calls; pipes of either protocol redirect to it).
  *
  * One thread owns one extra connection to Redis: it learns its CLIENT ID,
  * SUBSCRIBEs to __redis__:invalidate and then reads invalidation messages,
  * removing the keys they name from the cache (a null payload, sent for
- * FLUSHALL/FLUSHDB, empties it). Every pooled data connection registers
- * with CLIENT TRACKING ON REDIRECT <that id> before its next GET (see
- * upstream.c), so Redis reports a change to any key the proxy has read.
+ * FLUSHALL/FLUSHDB, empties it). Every pipeline registers with CLIENT
+ * TRACKING ON REDIRECT <that id> (an inner request, pipe.c: prepare)
+ * before the fills it carries, so Redis reports a change to any key the
+ * proxy has read.
  *
  * Losing invalidations is the danger, so the thread PINGs its connection
  * every second and treats a PING unanswered for three seconds, like any

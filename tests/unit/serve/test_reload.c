@@ -291,13 +291,18 @@ Test(reload, fd_limit_raised_for_max_clients_up_to_the_hard_limit)
                   (unsigned long)rl.rlim_max);
     rl.rlim_cur = 100;
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    cfg.max_clients = 400;
+    cfg.max_clients = 300;
+    cfg.max_sessions = 100;
     cfg.pool_size = 8;
     reload_fd_limit(&cfg);
-    cr_assert_eq(soft_limit(), 400 + 8 + PROXY_ADMIN_CONNS);
+    /* Clients, sessions, one node's pipes (two protocols), its stream and
+     * monitor, the admin port, 64 more (listeners, eventfds, spares...). */
+    cr_assert_eq(soft_limit(),
+                 300 + 100 + (2 * 8 + 2) + PROXY_ADMIN_CONNS + 64);
     cfg.max_clients = 10; /* never lowered */
     reload_fd_limit(&cfg);
-    cr_assert_eq(soft_limit(), 400 + 8 + PROXY_ADMIN_CONNS);
+    cr_assert_eq(soft_limit(),
+                 300 + 100 + (2 * 8 + 2) + PROXY_ADMIN_CONNS + 64);
     rl.rlim_cur = 100;
     rl.rlim_max = 500;
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);

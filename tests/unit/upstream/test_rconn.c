@@ -271,50 +271,30 @@ Test(rconn_open, selects_the_db_asked_or_the_targets)
     rconn_close(&rc);
 }
 
-Test(rconn_open, registers_tracking_with_redirect)
+Test(rconn_open, asks_for_its_client_id)
 {
     struct redis_target t = target_at(server_port, "", "", 0);
-    struct rconn stream, data;
-    struct rconn_setup s = {.proto = 2, .db = -1};
-    char info[1024], flags[32], redir[32], want[32];
-    long long id;
+    struct rconn_setup s = {.proto = 2, .db = -1, .client_id = 1};
+    struct rconn rc, plain;
 
-    open_ok(&stream, &t, NULL);
-    id = client_id(&stream);
-    s.track_to = id;
-    open_ok(&data, &t, &s);
-    client_info(&data, info, sizeof(info));
-    info_field(info, "flags", flags, sizeof(flags));
-    info_field(info, "redir", redir, sizeof(redir));
-    cr_assert_not_null(strchr(flags, 't'), "flags=%s: not tracking", flags);
-    snprintf(want, sizeof(want), "%lld", id);
-    cr_assert_str_eq(redir, want);
-    rconn_close(&data);
-    rconn_close(&stream);
-}
-
-Test(rconn_open, tracking_redirect_to_a_missing_client_fails)
-{
-    struct redis_target t = target_at(server_port, "", "", 0);
-    struct rconn_setup s = {.proto = 2, .db = -1, .track_to = 999999};
-    struct rconn rc;
-    char err[REDIS_ERR_MAX];
-
-    rconn_init(&rc);
-    cr_assert_eq(rconn_open(&rc, &t, &s, err), -1);
-    cr_assert_str_eq(err, "CLIENT TRACKING failed: ERR The client ID you "
-                          "want redirect to does not exist");
+    open_ok(&rc, &t, &s);
+    cr_assert_gt(rc.redis_id, 0);
+    cr_assert_eq(client_id(&rc), rc.redis_id, "not Redis's id for it");
+    open_ok(&plain, &t, NULL);
+    cr_assert_eq(plain.redis_id, 0, "asked without client_id");
+    rconn_close(&plain);
+    rconn_close(&rc);
 }
 
 Test(rconn_open, readonly_fails_without_cluster_support)
 {
     struct redis_target t = target_at(server_port, "", "", 0);
-    struct rconn_setup s = {.proto = 2, .db = -1, .readonly = 1};
     struct rconn rc;
     char err[REDIS_ERR_MAX];
 
+    t.readonly = 1;
     rconn_init(&rc);
-    cr_assert_eq(rconn_open(&rc, &t, &s, err), -1);
+    cr_assert_eq(rconn_open(&rc, &t, NULL, err), -1);
     cr_assert_str_eq(err,
                      "READONLY failed: ERR This instance has cluster support "
                      "disabled");
@@ -322,12 +302,13 @@ Test(rconn_open, readonly_fails_without_cluster_support)
 
 Test(rconn_cluster, readonly_marks_the_client)
 {
-    struct redis_target t = target_at(server_port, "", "", 0);
-    struct rconn_setup s = {.proto = 2, .db = -1, .readonly = 1};
+    struct redis_target t = target_at(server_port, "", "", 0),
+                        rot = target_at(server_port, "", "", 0);
     struct rconn ro, rw;
     char info[1024], flags[32];
 
-    open_ok(&ro, &t, &s);
+    rot.readonly = 1;
+    open_ok(&ro, &rot, NULL);
     client_info(&ro, info, sizeof(info));
     info_field(info, "flags", flags, sizeof(flags));
     cr_assert_not_null(strchr(flags, 'r'), "flags=%s: not readonly", flags);
@@ -342,22 +323,18 @@ Test(rconn_cluster, readonly_marks_the_client)
 Test(rconn_cluster, every_part_in_one_handshake)
 {
     struct redis_target t = target_at(server_port, "", "", 0);
-    struct rconn stream, rc;
-    struct rconn_setup s = {.proto = 2, .db = -1, .readonly = 1};
-    char info[1024], flags[32], redir[32], want[32];
+    struct rconn_setup s = {.proto = 2, .db = -1, .client_id = 1};
+    struct rconn rc;
+    char info[1024], flags[32];
 
-    open_ok(&stream, &t, NULL);
-    s.track_to = client_id(&stream);
+    t.readonly = 1;
     open_ok(&rc, &t, &s);
     client_info(&rc, info, sizeof(info));
     info_field(info, "flags", flags, sizeof(flags));
-    info_field(info, "redir", redir, sizeof(redir));
-    cr_assert(strchr(flags, 'r') != NULL && strchr(flags, 't') != NULL,
-              "flags=%s", flags);
-    snprintf(want, sizeof(want), "%lld", s.track_to);
-    cr_assert_str_eq(redir, want);
+    cr_assert(strchr(flags, 'r') != NULL, "flags=%s", flags);
+    cr_assert_gt(rc.redis_id, 0);
+    cr_assert_eq(client_id(&rc), rc.redis_id);
     rconn_close(&rc);
-    rconn_close(&stream);
 }
 
 Test(rconn_fail, connection_refused)
