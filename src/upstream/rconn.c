@@ -503,6 +503,26 @@ hs_build(struct rconn *rc)
     return 0;
 }
 
+/* A Redis that vanishes without closing (a host gone, a partition) is
+ * noticed by TCP within about KEEPALIVE_IDLE_S + KEEPALIVE_PROBES *
+ * KEEPALIVE_INTVL_S seconds, failing the connection: nothing else bounds
+ * how long a pipe waits for replies (forward_timeout may be 0). */
+#define KEEPALIVE_IDLE_S 15
+#define KEEPALIVE_INTVL_S 5
+#define KEEPALIVE_PROBES 3
+
+static void
+keepalive(int fd)
+{
+    int on = 1, idle = KEEPALIVE_IDLE_S, intvl = KEEPALIVE_INTVL_S,
+        cnt = KEEPALIVE_PROBES;
+
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 /* Starts a non-blocking connect to the first address of the target that
  * takes one. Returns 1 connected at once, 0 in progress, -1 (rc FAILED). */
 static int
@@ -541,6 +561,7 @@ sock_connect(struct rconn *rc)
             continue;
         }
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        keepalive(fd);
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             rv = 1;
         } else if (errno == EINPROGRESS || errno == EINTR) {

@@ -9,6 +9,8 @@
  */
 #include "rconn_helpers.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 
 static void
@@ -268,6 +270,22 @@ Test(rconn_open, selects_the_db_asked_or_the_targets)
     client_info(&rc, info, sizeof(info));
     info_field(info, "db", db, sizeof(db));
     cr_assert_str_eq(db, "0");
+    rconn_close(&rc);
+}
+
+Test(rconn_open, a_vanished_redis_is_noticed_by_tcp_keepalive)
+{
+    struct redis_target t = target_at(server_port, "", "", 0);
+    int on = 0, idle = 0, cnt = 0;
+    socklen_t sl = sizeof(int);
+    struct rconn rc;
+
+    open_ok(&rc, &t, NULL);
+    cr_assert_eq(getsockopt(rc.fd, SOL_SOCKET, SO_KEEPALIVE, &on, &sl), 0);
+    cr_assert_eq(getsockopt(rc.fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &sl), 0);
+    cr_assert_eq(getsockopt(rc.fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, &sl), 0);
+    cr_assert(on && idle == 15 && cnt == 3, "keepalive %d idle %d count %d", on,
+              idle, cnt);
     rconn_close(&rc);
 }
 
