@@ -189,10 +189,10 @@ http_read_resp(int fd, struct http_resp *r, int head_only)
     while (r->head_len < 4 ||
            memcmp(r->head + r->head_len - 4, "\r\n\r\n", 4) != 0) {
         cr_assert_lt(r->head_len, sizeof(r->head) - 1, "head too long");
-        cr_assert_eq(client_read_for(fd, r->head + r->head_len, 1,
-                                     CLIENT_WAIT_MS, NULL),
-                     1, "no complete response head; got '%.*s'",
-                     (int)r->head_len, r->head);
+        cr_assert_eq(
+            client_read_for(fd, r->head + r->head_len, 1, CLIENT_WAIT_MS, NULL),
+            1, "no complete response head; got '%.*s'", (int)r->head_len,
+            r->head);
         r->head_len++;
     }
     cr_assert(r->head_len > 12 && memcmp(r->head, "HTTP/1.", 7) == 0,
@@ -202,8 +202,8 @@ http_read_resp(int fd, struct http_resp *r, int head_only)
     want = head_only || len == NULL ? 0 : (size_t)strtoul(len, NULL, 10);
     cr_assert_leq(want, sizeof(r->body));
     r->body_len = client_read_for(fd, r->body, want, CLIENT_WAIT_MS, NULL);
-    cr_assert_eq(r->body_len, want, "body of %zu bytes, want %zu",
-                 r->body_len, want);
+    cr_assert_eq(r->body_len, want, "body of %zu bytes, want %zu", r->body_len,
+                 want);
 }
 
 /* The status line of r, without its CRLF, in a static buffer. */
