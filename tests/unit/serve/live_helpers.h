@@ -198,7 +198,9 @@ live_down(void)
         conn_budget_deinit(&px->admins);
         conn_budget_deinit(&px->clients);
     }
-    unit_redis_stop(&live.redis);
+    if (live.redis.dir[0] != '\0') {
+        unit_redis_stop(&live.redis);
+    }
 }
 
 /* A new client of listener kind k, handed to the workers; returns the
