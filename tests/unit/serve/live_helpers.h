@@ -139,35 +139,47 @@ live_services(void)
 }
 
 /* Starts the node table (standalone: the one node; sentinel mode: none
- * yet), reads the command table from redis_port (0: none) and starts the
- * workers; waits for the streams' first attempt. */
+ * yet) and waits for the streams' first attempt. */
 static inline void
-live_start(int redis_port)
+live_nodes(void)
+{
+    cr_assert_eq(nodes_start(live.px.nodes), 0);
+    nodes_wait_first(live.px.nodes, 2000);
+}
+
+/* Reads the command table from the redis-server, as live.cfg reaches it,
+ * and starts the workers. */
+static inline void
+live_workers(void)
 {
     struct proxy *px = &live.px;
+    struct redis_target t = redis_target_of(&px->cfg, NULL);
     char err[REDIS_ERR_MAX];
 
-    cr_assert_eq(nodes_start(px->nodes), 0);
-    if (redis_port > 0) {
-        struct redis_target t = redis_target_of(&px->cfg, NULL);
-
-        cr_assert_gt(commands_load(px->commands, &t, err), 200, "%s", err);
-    }
+    cr_assert_gt(commands_load(px->commands, &t, err), 200, "%s", err);
     px->workers = worker_pool_create(live.cfg.workers, live.cfg.workers, px->q,
                                      px->waiter);
     cr_assert_not_null(px->workers);
-    nodes_wait_first(px->nodes, 2000);
 }
 
-/* A redis-server of the test's own (extra: its arguments, or NULL), and
- * the whole proxy in front of it with live.cfg. */
+/* A redis-server of the test's own (extra: its arguments, or NULL); the
+ * proxy's settings point at it. */
 static inline void
-live_up_with(const char *const *extra)
+live_redis(const char *const *extra)
 {
     unit_redis_start(&live.redis, 0, extra);
     live.cfg.redis_port = live.redis.port;
+}
+
+/* A redis-server of the test's own, and the whole proxy in front of it
+ * with live.cfg. */
+static inline void
+live_up_with(const char *const *extra)
+{
+    live_redis(extra);
     live_services();
-    live_start(live.redis.port);
+    live_nodes();
+    live_workers();
 }
 
 static inline void
