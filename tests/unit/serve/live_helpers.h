@@ -14,7 +14,8 @@
  *
  * A test sets live.cfg (after live_defaults) before live_up and may stop
  * the redis-server (unit_redis_stop) while the proxy runs. live_down
- * stops it all in main.c's order; the redis-server after it.
+ * closes the test's client (live.fd), stops the proxy in main.c's order,
+ * then the redis-server.
  */
 #ifndef RP_TEST_LIVE_HELPERS_H
 #define RP_TEST_LIVE_HELPERS_H
@@ -53,6 +54,7 @@ struct live {
     struct config cfg;
     struct unit_redis redis;
     int up;
+    int fd; /* the test's client, or -1; closed by live_down */
 };
 
 static struct live live;
@@ -63,6 +65,7 @@ static inline void
 live_defaults(void)
 {
     config_defaults(&live.cfg);
+    live.fd = -1;
     snprintf(live.cfg.redis_host, sizeof(live.cfg.redis_host), "127.0.0.1");
     live.cfg.workers = LIVE_WORKERS;
     live.cfg.pool_size = 2;
@@ -194,6 +197,10 @@ live_down(void)
 {
     struct proxy *px = &live.px;
 
+    if (live.fd >= 0) {
+        close(live.fd);
+        live.fd = -1;
+    }
     if (live.up) {
         live.up = 0;
         waiter_stop(px->waiter);

@@ -19,25 +19,7 @@
 #include "json_helpers.h"
 #include "live_helpers.h"
 
-static int fd = -1;
-
-static void
-setup(void)
-{
-    live_defaults();
-    fd = -1;
-}
-
-static void
-teardown(void)
-{
-    if (fd >= 0) {
-        close(fd);
-    }
-    live_down();
-}
-
-TestSuite(admin, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(admin, .init = live_defaults, .fini = live_down, .timeout = 30);
 
 /* Sends "METHOD path" with the extra header lines (Host: localhost unless
  * they name one) on the admin port and reads the response. */
@@ -50,14 +32,14 @@ ask(const char *method, const char *path, const char *extra,
     if (!live.up) {
         live_up();
     }
-    if (fd < 0) {
-        fd = live_client(PROXY_ADMIN);
+    if (live.fd < 0) {
+        live.fd = live_client(PROXY_ADMIN);
     }
     snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\n%s%s\r\n", method, path,
              strstr(extra, "Host:") != NULL ? "" : "Host: localhost\r\n",
              extra);
-    client_send(fd, req);
-    http_read_resp(fd, r, strcmp(method, "HEAD") == 0);
+    client_send(live.fd, req);
+    http_read_resp(live.fd, r, strcmp(method, "HEAD") == 0);
 }
 
 static void

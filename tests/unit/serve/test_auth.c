@@ -100,38 +100,55 @@ http_ok(const char *hdr)
     return auth_http_ok(&live.px, &req);
 }
 
+/* One Authorization value and whether it carries the password. */
+struct cred {
+    const char *value;
+    int ok;
+    const char *why;
+};
+
+static void
+expect_creds(const struct cred *c, size_t n)
+{
+    char hdr[256];
+
+    for (size_t i = 0; i < n; i++) {
+        snprintf(hdr, sizeof(hdr), "Authorization: %s\r\n", c[i].value);
+        cr_expect_eq(http_ok(hdr), c[i].ok, "%s: %s", c[i].value, c[i].why);
+    }
+}
+
 Test(auth, bearer_carries_the_password)
 {
-    cr_expect_eq(http_ok("Authorization: Bearer s3cret\r\n"), 1);
-    cr_expect_eq(http_ok("Authorization: bearer s3cret\r\n"), 1,
-                 "the scheme ignores case");
-    cr_expect_eq(http_ok("Authorization: Bearer   s3cret\r\n"), 1,
-                 "spaces before the credentials");
-    cr_expect_eq(http_ok("Authorization: Bearer wrong\r\n"), 0);
-    cr_expect_eq(http_ok("Authorization: Bearer s3cret2\r\n"), 0);
-    cr_expect_eq(http_ok("Authorization: Bearers3cret\r\n"), 0,
-                 "no space after the scheme");
-    cr_expect_eq(http_ok("Authorization: Token s3cret\r\n"), 0);
-    cr_expect_eq(http_ok("Authorization: Bearer\r\n"), 0);
+    static const struct cred creds[] = {
+        {"Bearer s3cret", 1, "the password"},
+        {"bearer s3cret", 1, "the scheme ignores case"},
+        {"Bearer   s3cret", 1, "spaces before the credentials"},
+        {"Bearer wrong", 0, "another password"},
+        {"Bearer s3cret2", 0, "longer"},
+        {"Bearers3cret", 0, "no space after the scheme"},
+        {"Token s3cret", 0, "another scheme"},
+        {"Bearer", 0, "no credentials"},
+    };
+
+    expect_creds(creds, sizeof(creds) / sizeof(creds[0]));
 }
 
 Test(auth, basic_carries_the_password_with_any_user_name)
 {
-    /* base64 of "admin:s3cret", ":s3cret", "a:b:s3cret", "admin:wrong" */
-    cr_expect_eq(http_ok("Authorization: Basic YWRtaW46czNjcmV0\r\n"), 1);
-    cr_expect_eq(http_ok("Authorization: BASIC YWRtaW46czNjcmV0\r\n"), 1);
-    cr_expect_eq(http_ok("Authorization: Basic OnMzY3JldA==\r\n"), 1,
-                 "an empty user name, with padding");
-    cr_expect_eq(http_ok("Authorization: Basic OnMzY3JldA\r\n"), 1,
-                 "padding is optional");
-    cr_expect_eq(http_ok("Authorization: Basic YTpiOnMzY3JldA==\r\n"), 0,
-                 "the password is after the first colon: b:s3cret");
-    cr_expect_eq(http_ok("Authorization: Basic YWRtaW46d3Jvbmc=\r\n"), 0);
-    cr_expect_eq(http_ok("Authorization: Basic czNjcmV0\r\n"), 0,
-                 "no colon: s3cret alone");
-    cr_expect_eq(http_ok("Authorization: Basic YWRtaW46czNjcmV0!\r\n"), 0,
-                 "not base64");
-    cr_expect_eq(http_ok("Authorization: Basic\r\n"), 0);
+    static const struct cred creds[] = {
+        {"Basic YWRtaW46czNjcmV0", 1, "admin:s3cret"},
+        {"BASIC YWRtaW46czNjcmV0", 1, "the scheme ignores case"},
+        {"Basic OnMzY3JldA==", 1, ":s3cret, an empty user, padded"},
+        {"Basic OnMzY3JldA", 1, "padding is optional"},
+        {"Basic YTpiOnMzY3JldA==", 0, "a:b:s3cret: the password is b:s3cret"},
+        {"Basic YWRtaW46d3Jvbmc=", 0, "admin:wrong"},
+        {"Basic czNjcmV0", 0, "s3cret alone: no colon"},
+        {"Basic YWRtaW46czNjcmV0!", 0, "not base64"},
+        {"Basic", 0, "no credentials"},
+    };
+
+    expect_creds(creds, sizeof(creds) / sizeof(creds[0]));
 }
 
 Test(auth, a_request_without_credentials_passes_only_without_a_password)

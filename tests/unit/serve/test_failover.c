@@ -27,12 +27,6 @@ static struct unit_redis b; /* the other server */
 static int node_a, node_b;
 
 static void
-setup(void)
-{
-    live_defaults();
-}
-
-static void
 teardown(void)
 {
     live_down();
@@ -41,7 +35,7 @@ teardown(void)
     }
 }
 
-TestSuite(failover, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(failover, .init = live_defaults, .fini = teardown, .timeout = 30);
 
 /* The proxy in sentinel mode (no sentinel thread: the test names the
  * master), A its master. */

@@ -24,13 +24,7 @@
 
 #include "live_helpers.h"
 
-static void
-setup(void)
-{
-    live_defaults();
-}
-
-TestSuite(fetch, .init = setup, .fini = live_down, .timeout = 30);
+TestSuite(fetch, .init = live_defaults, .fini = live_down, .timeout = 30);
 
 /* A lookup record of key in db, as respd's cmd_get makes one, joined to
  * the key's fill with fetch_miss. */

@@ -16,25 +16,7 @@
 
 #include "live_helpers.h"
 
-static int fd;
-
-static void
-setup(void)
-{
-    live_defaults();
-    fd = -1;
-}
-
-static void
-teardown(void)
-{
-    if (fd >= 0) {
-        close(fd);
-    }
-    live_down();
-}
-
-TestSuite(httpd, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(httpd, .init = live_defaults, .fini = live_down, .timeout = 30);
 
 /* The proxy (started on first use) and a client of its data port. */
 static void
@@ -43,7 +25,7 @@ connect_client(void)
     if (!live.up) {
         live_up();
     }
-    fd = live_client(PROXY_HTTP);
+    live.fd = live_client(PROXY_HTTP);
 }
 
 /* Sends "METHOD target HTTP/1.1" with Host: localhost, the extra header
@@ -54,15 +36,15 @@ request(const char *method, const char *target, const char *extra,
 {
     char req[4096];
 
-    if (fd < 0) {
+    if (live.fd < 0) {
         connect_client();
     }
     snprintf(req, sizeof(req),
              "%s %s HTTP/1.1\r\nHost: localhost\r\n%sContent-Length: %zu\r\n"
              "\r\n%s",
              method, target, extra, strlen(body), body);
-    client_send(fd, req);
-    http_read_resp(fd, r, strcmp(method, "HEAD") == 0);
+    client_send(live.fd, req);
+    http_read_resp(live.fd, r, strcmp(method, "HEAD") == 0);
 }
 
 static void
@@ -250,9 +232,9 @@ Test(httpd, keys_are_percent_decoded)
     http_expect(&r, "HTTP/1.1 400 Bad Request",
                 "bad percent-encoding in key\n");
     http_expect_field(&r, "Connection", "close");
-    client_expect_eof(fd);
-    close(fd);
-    fd = live_client(PROXY_HTTP);
+    client_expect_eof(live.fd);
+    close(live.fd);
+    live.fd = live_client(PROXY_HTTP);
     get("/", &r);
     http_expect(&r, "HTTP/1.1 400 Bad Request", "empty key\n");
 }
@@ -262,8 +244,8 @@ Test(httpd, without_a_password_a_foreign_host_is_a_421)
     struct http_resp r;
 
     connect_client();
-    client_send(fd, "GET /k HTTP/1.1\r\nHost: evil.example\r\n\r\n");
-    http_read_resp(fd, &r, 0);
+    client_send(live.fd, "GET /k HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+    http_read_resp(live.fd, &r, 0);
     http_expect(&r, "HTTP/1.1 421 Misdirected Request",
                 "this proxy does not answer for that Host\n");
     cr_expect_eq(redis_calls("get"), 0);
@@ -307,17 +289,17 @@ Test(httpd, pipelined_misses_on_one_conn_are_answered_in_order)
     connect_client();
     redis_do("OK", "SET a 1");
     redis_do("OK", "SET b 22");
-    client_send(fd, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                    "GET /nokey HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                    "GET /b HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                    "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    http_read_resp(fd, &r, 0);
+    client_send(live.fd, "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                         "GET /nokey HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                         "GET /b HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                         "GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    http_read_resp(live.fd, &r, 0);
     http_expect(&r, "HTTP/1.1 200 OK", "1");
-    http_read_resp(fd, &r, 0);
+    http_read_resp(live.fd, &r, 0);
     http_expect(&r, "HTTP/1.1 404 Not Found", "not found\n");
-    http_read_resp(fd, &r, 0);
+    http_read_resp(live.fd, &r, 0);
     http_expect(&r, "HTTP/1.1 200 OK", "22");
-    http_read_resp(fd, &r, 0);
+    http_read_resp(live.fd, &r, 0);
     http_expect(&r, "HTTP/1.1 200 OK", "1");
     http_expect_field(&r, "X-Cache", "HIT");
 }

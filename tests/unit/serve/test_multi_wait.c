@@ -19,29 +19,15 @@
 #include "session_helpers.h"
 
 static struct multi_wait mw;
-static struct sconn sc;
-static struct session *s;
-
-static void
-setup(void)
-{
-    live_defaults();
-}
 
 static void
 teardown(void)
 {
     multi_wait_end(&mw);
-    if (s != NULL) {
-        session_close(&live.px, s);
-    }
-    if (sc.c != NULL) {
-        sconn_close(&sc);
-    }
-    live_down();
+    sconn_down();
 }
 
-TestSuite(multi_wait, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(multi_wait, .init = live_defaults, .fini = teardown, .timeout = 30);
 
 /* Keeps the words of line (a RESP array); returns multi_wait_keep's. */
 static int

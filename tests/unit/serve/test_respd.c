@@ -19,13 +19,7 @@
 
 #include "live_helpers.h"
 
-static void
-setup(void)
-{
-    live_defaults();
-}
-
-TestSuite(respd, .init = setup, .fini = live_down, .timeout = 30);
+TestSuite(respd, .init = live_defaults, .fini = live_down, .timeout = 30);
 
 /* A client of the RESP port of a proxy just started. */
 static int

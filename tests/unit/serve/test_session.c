@@ -22,28 +22,7 @@
 #include "live_helpers.h"
 #include "session_helpers.h"
 
-static struct sconn sc;
-static struct session *s;
-
-static void
-setup(void)
-{
-    live_defaults();
-}
-
-static void
-teardown(void)
-{
-    if (s != NULL) {
-        session_close(&live.px, s);
-    }
-    if (sc.c != NULL) {
-        sconn_close(&sc);
-    }
-    live_down();
-}
-
-TestSuite(session, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(session, .init = live_defaults, .fini = sconn_down, .timeout = 30);
 
 /* The live proxy and a session on its node for client id 77. */
 static void
