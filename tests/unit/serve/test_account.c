@@ -178,7 +178,6 @@ Test(account, redis_errors_are_classified_as_http_statuses)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cr_expect_eq(account_redis_error_status(cases[i].err), cases[i].status,
                      "'%s': %d, want %d", cases[i].err,
-                     account_redis_error_status(cases[i].err),
-                     cases[i].status);
+                     account_redis_error_status(cases[i].err), cases[i].status);
     }
 }
