@@ -81,8 +81,8 @@ expect_error(const char *err, const char *where, const char *key,
     char head[512];
 
     snprintf(head, sizeof(head), "%s: %s: ", where, key);
-    cr_expect_eq(strncmp(err, head, strlen(head)), 0, "'%s' does not start '%s'",
-                 err, head);
+    cr_expect_eq(strncmp(err, head, strlen(head)), 0,
+                 "'%s' does not start '%s'", err, head);
     cr_expect_not_null(strstr(err + strlen(head), text),
                        "'%s' does not say '%s'", err, text);
 }
@@ -98,7 +98,7 @@ at(int line)
 }
 
 #define SERVER_CERT                                                            \
-    "[server]\ntls_port = 6390\ntls_cert_file = %s/server.crt\n"              \
+    "[server]\ntls_port = 6390\ntls_cert_file = %s/server.crt\n"               \
     "tls_key_file = %s/server.key\n"
 
 Test(tls_conf, a_listener_speaks_tls_with_tls_port_http_tls_or_admin_tls)
@@ -174,8 +174,7 @@ Test(tls_conf, a_key_set_by_an_argument_or_not_at_all_says_so)
                  "a server needs a certificate");
 
     load(SERVER_CERT);
-    snprintf(arg, sizeof(arg), "server.tls_key_file=%s",
-             cert("mismatch.key"));
+    snprintf(arg, sizeof(arg), "server.tls_key_file=%s", cert("mismatch.key"));
     cr_assert_eq(config_set(&live.cfg, arg, err, sizeof(err)), 0, "%s", err);
     cr_expect_null(tls_conf_server(&live.cfg, err, sizeof(err)));
     {
@@ -260,8 +259,7 @@ Test(tls_conf, a_reload_prepares_a_new_context_and_installs_it)
     running = live.cfg;
     load("[server]\ntls_cert_file = %s/server2.crt\n"
          "tls_key_file = %s/server2.key\n");
-    cr_assert_eq(tls_conf_prepare(&running, &live.cfg, &next, err,
-                                  sizeof(err)),
+    cr_assert_eq(tls_conf_prepare(&running, &live.cfg, &next, err, sizeof(err)),
                  0, "%s", err);
     cr_assert_not_null(next);
     cr_expect_neq(next, old);
@@ -270,8 +268,7 @@ Test(tls_conf, a_reload_prepares_a_new_context_and_installs_it)
 
     load("[server]\ntls_key_file = %s/mismatch.key\n");
     next = (struct tls_ctx *)1;
-    cr_expect_eq(tls_conf_prepare(&running, &live.cfg, &next, err,
-                                  sizeof(err)),
+    cr_expect_eq(tls_conf_prepare(&running, &live.cfg, &next, err, sizeof(err)),
                  -1);
     cr_expect_null(next);
     expect_error(err, at(2), "[server] tls_key_file",
@@ -281,8 +278,7 @@ Test(tls_conf, a_reload_prepares_a_new_context_and_installs_it)
     tls_conf_release(px);
 
     config_defaults(&running); /* no TLS listener running */
-    cr_expect_eq(tls_conf_prepare(&running, &live.cfg, &next, err,
-                                  sizeof(err)),
+    cr_expect_eq(tls_conf_prepare(&running, &live.cfg, &next, err, sizeof(err)),
                  0);
     cr_expect_null(next, "a listener needs a restart to start TLS");
 }
