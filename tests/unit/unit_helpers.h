@@ -5,7 +5,9 @@
  * cut short, free ports on 127.0.0.1, a conn on one end of a socketpair,
  * and a redis-server of the test's own (plain or cluster-enabled, with
  * the test's own arguments such as --requirepass), started on one of them
- * and waited for until it answers, and its command table.
+ * and waited for until it answers, and its command table; and stderr
+ * captured in a file, to read the lines logged (each test runs in a
+ * process of its own, so the redirection stays there).
  */
 #ifndef RP_TEST_UNIT_HELPERS_H
 #define RP_TEST_UNIT_HELPERS_H
@@ -16,6 +18,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -29,6 +32,39 @@
 #include "upstream/commands.h"
 
 #define UNIT_MAX_PORTS 4
+
+/* Points stderr at a fresh temporary file (log lines written before
+ * log_start go there directly); returns its path for unit_captured. */
+static inline const char *
+unit_capture_stderr(void)
+{
+    static char path[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "/tmp/rp-unit-stderr-XXXXXX");
+    fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_geq(dup2(fd, STDERR_FILENO), 0);
+    close(fd);
+    return path;
+}
+
+/* What was written to the captured stderr at path (a static buffer);
+ * the file is removed. */
+static inline const char *
+unit_captured(const char *path)
+{
+    static char buf[8192];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    cr_assert_not_null(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+    return buf;
+}
 
 static inline void
 sleep_ms(long ms)

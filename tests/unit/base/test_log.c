@@ -15,39 +15,9 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "unit_helpers.h"
 
 TestSuite(log);
-
-/* Points stderr at a fresh temporary file; returns its path. */
-static const char *
-capture(void)
-{
-    static char path[64];
-    int fd;
-
-    snprintf(path, sizeof(path), "/tmp/test_log_XXXXXX");
-    fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    cr_assert_geq(dup2(fd, STDERR_FILENO), 0);
-    close(fd);
-    return path;
-}
-
-/* What was written to the captured stderr (a static buffer). */
-static const char *
-captured(const char *path)
-{
-    static char buf[8192];
-    FILE *f = fopen(path, "r");
-    size_t n;
-
-    cr_assert_not_null(f);
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    unlink(path);
-    return buf;
-}
 
 static int
 lines_in(const char *s)
@@ -62,13 +32,13 @@ lines_in(const char *s)
 
 Test(log, control_bytes_in_a_field_never_start_a_line)
 {
-    const char *path = capture();
+    const char *path = unit_capture_stderr();
     const char *out, *forged = "GET\nts=2020-01-01T00:00:00.000Z level=error "
                                "msg=\"forged\"\r\x01\x7f\tend";
 
     log_info("msg=\"access\" method=%s status=%d", forged, 200);
     log_warn("msg=\"plain\" n=%d", 7);
-    out = captured(path);
+    out = unit_captured(path);
     cr_assert_eq(lines_in(out), 2, "%s", out);
     cr_assert_not_null(strstr(out, "method=GET\\nts=2020-01-01T00:00:00.000Z "
                                    "level=error msg=\"forged\"\\r\\x01\\x7f"
@@ -81,14 +51,14 @@ Test(log, control_bytes_in_a_field_never_start_a_line)
 
 Test(log, a_long_escaped_line_is_cut_and_still_one_line)
 {
-    const char *path = capture();
+    const char *path = unit_capture_stderr();
     char field[9000]; /* escaped: 18000 bytes, past a line's 4096 */
     const char *out;
 
     memset(field, '\n', sizeof(field) - 1);
     field[sizeof(field) - 1] = '\0';
     log_info("msg=\"long\" v=%s", field);
-    out = captured(path);
+    out = unit_captured(path);
     cr_assert_eq(lines_in(out), 1, "%s", out);
     cr_assert_leq(strlen(out), 4096);
     cr_assert_not_null(strstr(out, "msg=\"long\" v=\\n\\n"));
