@@ -45,7 +45,8 @@ account_redis_error_status(const char *err)
                                             "TRYAGAIN"};
     size_t i;
 
-    if (strncmp(err, "WRONGTYPE", 9) == 0) {
+    if (strncmp(err, "WRONGTYPE", 9) == 0 &&
+        (err[9] == ' ' || err[9] == '\0')) {
         return 409;
     }
     for (i = 0; i < RP_ARRAY_LEN(transient); i++) {

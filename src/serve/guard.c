@@ -33,7 +33,7 @@ guard_parser(const struct proxy *px, struct resp_parser *ps, int authed)
 static void
 peer_of(int fd, char *buf, size_t len, uint64_t *key)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "base/util.h"
@@ -155,7 +156,7 @@ http_conn_text(struct conn *c, const struct http_request *req, int status,
 {
     char body[HTTP_TEXT_MAX], hdrs[HTTP_HEAD_MAX / 2];
     struct http_request copy;
-    int n = snprintf(body, sizeof(body), "%s\n", msg);
+    size_t n = strlen(msg) < sizeof(body) - 1 ? strlen(msg) : sizeof(body) - 1;
     int m =
         snprintf(hdrs, sizeof(hdrs), "Cache-Control: no-store\r\n%s", extra);
     struct http_reply r = {
@@ -163,15 +164,16 @@ http_conn_text(struct conn *c, const struct http_request *req, int status,
         .type = HTTP_TYPE_TEXT,
         .extra = hdrs,
         .body = body,
-        .body_len = n < 0                       ? 0
-                    : (size_t)n >= sizeof(body) ? sizeof(body) - 1
-                                                : (size_t)n,
+        .body_len = n + 1,
         .no_body = req != NULL && req->method == HTTP_METHOD_HEAD,
     };
 
     if (m < 0 || (size_t)m >= sizeof(hdrs)) {
         return CONN_IO_ERR;
     }
+    /* A longer message is cut, and still ends with its newline. */
+    memcpy(body, msg, n);
+    body[n] = '\n';
     if (req != NULL && !keep_alive && req->keep_alive) {
         copy = *req;
         copy.keep_alive = 0;

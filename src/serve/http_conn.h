@@ -98,7 +98,8 @@ void http_conn_release(struct conn *c);
 int http_conn_send(struct conn *c, const struct http_request *req,
                    const struct http_reply *r);
 
-/* Appends a short text response: the body is msg and a newline, with
+/* Appends a short text response: the body is msg (cut past 319 bytes)
+ * and a newline, with
  * Cache-Control: no-store and the extra lines. keep_alive 0 closes the
  * conn after it. Returns 0 or CONN_IO_ERR. */
 int http_conn_text(struct conn *c, const struct http_request *req, int status,

@@ -216,6 +216,7 @@ drain(struct run *r)
             .key_len = h->kind == RCMD_LOOKUP ? h->raw_len : 0,
             .start_us = h->start_us,
         };
+        struct cache_entry *stale;
         int rc;
 
         if (!rcmd_done(h)) {
@@ -223,16 +224,16 @@ drain(struct run *r)
                 break;
             }
             /* Overdue: it is answered now, and abandoned to whoever
-             * completes it. A lookup may still have a stale entry. */
+             * completes it (its fields are the completer's: nothing here
+             * writes them). A lookup may still have a stale entry. */
             rfifo_pop(f);
             if (h->kind == RCMD_LOOKUP &&
-                (h->entry = fetch_stale(r->px, h->db, h->raw, h->raw_len)) !=
+                (stale = fetch_stale(r->px, h->db, h->raw, h->raw_len)) !=
                     NULL) {
                 o.cache = ACCOUNT_STALE;
-                o.bytes = h->entry->vlen;
-                rc = write_entry(r->c, h->entry);
-                cache_release(h->entry);
-                h->entry = NULL;
+                o.bytes = stale->vlen;
+                rc = write_entry(r->c, stale);
+                cache_release(stale);
             } else {
                 char line[REPLY_MAX], why[96];
 

@@ -468,21 +468,21 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
 
         stats_printf(b, "%s{\"addr\":", i > 0 ? "," : "");
         json_str(b, nd->addr);
-        stats_printf(b,
-                     ",\"role\":\"%s\",\"slots\":%d,\"ranges\":\"%s\","
-                     "\"stream\":\"%s\",\"reason\":",
-                     role_names[nd->role], nd->slots, nd->ranges,
+        stats_printf(b, ",\"role\":\"%s\",\"slots\":%d,\"ranges\":",
+                     role_names[nd->role], nd->slots);
+        json_str(b, nd->ranges);
+        stats_printf(b, ",\"stream\":\"%s\",\"reason\":",
                      tracking_names[nd->tracking.state]);
         json_str(b, nd->tracking.reason);
         stats_printf(b,
                      ",\"pool_size\":%d,\"pool_in_use\":%d,"
                      "\"pool_connected\":%d,\"errors\":%ld,\"down\":%s,"
-                     "\"master\":\"%s\",\"in_sync\":%s,\"lag_bytes\":%lld,"
-                     "\"lag_ms\":%ld}",
+                     "\"master\":",
                      nd->pool.size, nd->pool.in_use, nd->pool.connected,
-                     nd->pool.errors, nd->pool.down ? "true" : "false",
-                     nd->master_addr, nd->in_sync ? "true" : "false",
-                     nd->lag_bytes, nd->lag_ms);
+                     nd->pool.errors, nd->pool.down ? "true" : "false");
+        json_str(b, nd->master_addr);
+        stats_printf(b, ",\"in_sync\":%s,\"lag_bytes\":%lld,\"lag_ms\":%ld}",
+                     nd->in_sync ? "true" : "false", nd->lag_bytes, nd->lag_ms);
     }
     stats_printf(b, "]");
     if (s->sentinel) {

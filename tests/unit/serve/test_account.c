@@ -169,6 +169,7 @@ Test(account, redis_errors_are_classified_as_http_statuses)
         {"BUSYKEY Target key name already exists.", 502},
         {"BUSYGROUP Consumer Group name already exists", 502},
         {"LOADINGX", 502},
+        {"WRONGTYPEX not the error", 502},
         {"ERR unknown command 'X'", 502},
         {"READONLY You can't write against a read only replica.", 502},
         {"NOSCRIPT No matching script.", 502},

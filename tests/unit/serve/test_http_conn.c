@@ -65,7 +65,7 @@ admit(struct conn *cn, const struct http_request *req)
 static int
 route(struct conn *cn, const struct http_request *req, const char *body)
 {
-    char msg[256];
+    char msg[1024];
 
     if (req->path_len == 5 && memcmp(req->path, "/pend", 5) == 0) {
         pending = rcmd_new(&live.px, cn, RCMD_FORWARD, 0);
@@ -180,6 +180,19 @@ Test(http_conn, pipelined_requests_are_answered_in_order)
     cr_expect_eq(c->req_start_ms, 0);
     cr_expect_eq(atomic_load(&live.px.metrics.requests[METRICS_HTTP][0]), 0,
                  "the routes account, not the loop");
+}
+
+Test(http_conn, a_long_text_body_is_cut_and_still_ends_with_its_newline)
+{
+    char path[401], req[600], want[400];
+
+    memset(path, 'p', sizeof(path) - 1);
+    path[sizeof(path) - 1] = '\0';
+    snprintf(req, sizeof(req), GET("/%s"), path);
+    /* 319 bytes of the message ("/ppp..."), then the newline. */
+    snprintf(want, sizeof(want), "/%.318s\n", path);
+    cr_expect_eq(serve(req), 0);
+    expect_resp("HTTP/1.1 200 OK", want);
 }
 
 Test(http_conn, a_pending_request_holds_back_the_next_until_its_record_is_done)
