@@ -225,9 +225,8 @@ conn_close(struct pipe *p)
         waiter_unwatch(p->w, p->rc.fd);
         p->watched = 0;
     }
-    if (p->rc.state == RCONN_READY) {
-        atomic_store_explicit(&p->connected, 0, memory_order_relaxed);
-    }
+    /* Whatever state it died in (a lost connection is FAILED by now). */
+    atomic_store_explicit(&p->connected, 0, memory_order_relaxed);
     rconn_close(&p->rc);
     p->cur_db = 0;
     p->track_sent = p->track_ok = 0;

@@ -151,8 +151,8 @@ Test(tls_redis, a_value_of_many_records_goes_both_ways)
     }
     start_redis("server", NULL);
     start_proxy(NULL);
-    n = (size_t)snprintf(req, BIG + 128, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n",
-                         BIG);
+    n = (size_t)snprintf(req, BIG + 128,
+                         "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n", BIG);
     memcpy(req + n, val, BIG);
     memcpy(req + n + BIG, "\r\n", 2);
     fd = h_conn(proxy.resp_port);
@@ -248,16 +248,60 @@ Test(tls_redis, a_value_changed_in_redis_is_dropped_by_the_stream)
     inv = h_metric(&proxy, P "cache_invalidations_total");
     DIRECT("+OK\r\n", "SET", "t", "v2");
     /* Counted once the entry is gone: the next GET cannot be stale. */
-    cr_assert_eq(h_await_metric(&proxy, P "cache_invalidations_total",
-                                inv + 1, WAIT_MS),
-                 inv + 1, "no invalidation came over the TLS stream");
+    cr_assert_eq(
+        h_await_metric(&proxy, P "cache_invalidations_total", inv + 1, WAIT_MS),
+        inv + 1, "no invalidation came over the TLS stream");
     h_expect_get(proxy.http_port, "/t", 200, "v2", "MISS");
     h_expect_get(proxy.http_port, "/t", 200, "v2", "HIT");
     DIRECT(":1\r\n", "DEL", "t");
-    cr_assert_eq(h_await_metric(&proxy, P "cache_invalidations_total",
-                                inv + 2, WAIT_MS),
-                 inv + 2);
+    cr_assert_eq(
+        h_await_metric(&proxy, P "cache_invalidations_total", inv + 2, WAIT_MS),
+        inv + 2);
     h_expect_get(proxy.http_port, "/t", 404, NULL, NULL);
+}
+
+/* ---- a lost connection ---- */
+
+static int
+ready(void *arg)
+{
+    char out[OUT_CAP];
+
+    (void)arg;
+    return admin_get("/readyz", out, sizeof(out)) == 200;
+}
+
+Test(tls_redis, a_restarted_redis_is_reached_again_over_tls)
+{
+    char out[OUT_CAP];
+    int fd;
+
+    start_redis("server", NULL);
+    start_proxy(NULL);
+    DIRECT("+OK\r\n", "SET", "k", "before");
+    h_expect_get(proxy.http_port, "/k", 200, "before", "MISS");
+    h_expect_get(proxy.http_port, "/k", 200, "before", "HIT");
+    cr_assert_eq(h_metric(&proxy, P "redis_pool_connected"), 1);
+    h_redis_kill(&redis, 1);
+    fd = h_conn(proxy.resp_port);
+    H_SEND(fd, "SET", "w", "1");
+    cr_assert_gt(h_read_replies(fd, 1, out, sizeof(out), WAIT_MS), 0);
+    cr_assert(strncmp(out, "-ERR redis unavailable: ", 24) == 0, "%s", out);
+    /* The lost connection is no longer counted as open. */
+    cr_assert_eq(h_metric(&proxy, P "redis_pool_connected"), 0);
+    cr_assert_eq(admin_get("/readyz", out, sizeof(out)), 503, "%s", out);
+    /* Back on the same port, empty: found again over TLS, and the value
+     * cached before is not served (the stream was lost meanwhile). */
+    cr_assert_eq(h_redis_start_tls(&redis, redis.port, "server", NULL), 0);
+    cr_assert(h_wait_until(5000, ready, NULL), "not ready again");
+    h_expect_get(proxy.http_port, "/k", 404, NULL, NULL);
+    H_SEND(fd, "SET", "k", "after");
+    H_EXPECT(fd, "+OK\r\n");
+    DIRECT("$5\r\nafter\r\n", "GET", "k");
+    h_expect_get(proxy.http_port, "/k", 200, "after", "MISS");
+    h_expect_get(proxy.http_port, "/k", 200, "after", "HIT");
+    cr_assert_geq(h_metric(&proxy, P "redis_pool_connected"), 1);
+    close(fd);
 }
 
 /* ---- refusals ---- */
@@ -278,8 +322,8 @@ expect_refused(const char *cause)
     snprintf(want, sizeof(want),
              "-ERR redis unavailable: TLS handshake with 127.0.0.1:%d: %s",
              redis.port, cause);
-    n = h_replies(proxy.resp_port, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 22, 1,
-                  out, sizeof(out));
+    n = h_replies(proxy.resp_port, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 22, 1, out,
+                  sizeof(out));
     cr_assert_gt(n, 0, "no reply");
     cr_assert(strncmp(out, want, strlen(want)) == 0, "got %s, want %s...",
               h_escape(out, (size_t)n, esc, sizeof(esc)), want);
@@ -404,10 +448,9 @@ Test(tls_redis, mutual_tls_with_the_client_certificate)
 static void
 start_redis_with_app_user(void)
 {
-    start_redis("server",
-                (const char *const[]){"--user", "default", "off", "--user",
-                                      "app", "on", ">apppw", "~*", "&*",
-                                      "+@all", NULL});
+    start_redis("server", (const char *const[]){"--user", "default", "off",
+                                                "--user", "app", "on", ">apppw",
+                                                "~*", "&*", "+@all", NULL});
 }
 
 /* argv on Redis over TLS as the user app; its reply into out. */
