@@ -228,9 +228,12 @@ view_range(struct view *v, long long from, long long to, int addr)
     }
 }
 
-/* CLUSTER SHARDS: the online master of each shard and its slot ranges. */
+/* CLUSTER SHARDS: the online master of each shard and its slot ranges.
+ * A node of a cluster with tls-cluster on says its TLS port as
+ * "tls-port" ("port" is its plain one, absent when it has none): that is
+ * the one to use when tls is set. */
 static void
-view_from_shards(const redisReply *r, struct view *v)
+view_from_shards(const redisReply *r, struct view *v, int tls)
 {
     size_t i, j;
 
@@ -247,6 +250,11 @@ view_from_shards(const redisReply *r, struct view *v)
                              *ip = redis_reply_map_get(m, "ip");
             const redisReply *port = redis_reply_map_get(m, "port");
             const redisReply *health = redis_reply_map_get(m, "health");
+            const redisReply *tls_port = redis_reply_map_get(m, "tls-port");
+
+            if (tls && tls_port != NULL) {
+                port = tls_port;
+            }
 
             if (redis_reply_is_str(role) && strcmp(role->str, "master") == 0 &&
                 redis_reply_is_str(ip) && port != NULL &&
@@ -312,7 +320,7 @@ ask_view(struct nodes *n, const char *host, int port, struct view *v, char *err)
     memset(v->owner, NO_NODE, sizeof(v->owner));
     r = rconn_call(&conn, "CLUSTER SHARDS", err, &refused, "CLUSTER SHARDS");
     if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
-        view_from_shards(r, v);
+        view_from_shards(r, v, n->tls != NULL);
         rc = 0;
     } else if (r == NULL && refused) {
         /* A Redis before 7.0: the older form. */

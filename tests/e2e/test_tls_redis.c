@@ -530,3 +530,138 @@ Test(tls_redis, a_wrong_password_is_logged_with_redis_error)
     cr_assert(h_await_log(&proxy, want, 0), "no '%s' in the log", want);
     cr_assert_eq(admin_get("/readyz", out, sizeof(out)), 503, "%s", out);
 }
+
+/* ---- a cluster ---- */
+
+#define MASTERS 3
+#define PER_NODE 2 /* keys set on each master */
+
+static struct h_cluster cluster;
+
+static void
+cluster_setup(void)
+{
+    memset(&proxy, 0, sizeof(proxy));
+    cr_assert_eq(h_tls_cluster_start(&cluster, MASTERS), 0,
+                 "the TLS cluster did not start");
+}
+
+static void
+cluster_teardown(void)
+{
+    h_proxy_stop(&proxy, NULL, 0);
+    h_cluster_stop(&cluster);
+}
+
+TestSuite(tls_redis_cluster, .init = cluster_setup, .fini = cluster_teardown,
+          .timeout = 40);
+
+/* The master owning key: node i owns the i-th of MASTERS equal slot
+ * ranges (h_tls_cluster_start), the slot asked of node 0. */
+static int
+owner_of(const char *key)
+{
+    char out[64];
+    long slot;
+    int i;
+
+    cr_assert_gt(H_TLS_RUN(cluster.node[0].port, out, sizeof(out), "CLUSTER",
+                           "KEYSLOT", key),
+                 0, "%s", out);
+    slot = atol(out + 1);
+    for (i = MASTERS - 1; slot < (long)i * H_CLUSTER_SLOTS / MASTERS; i--) {
+    }
+    return i;
+}
+
+Test(tls_redis_cluster, keys_spread_over_three_masters_set_and_read_back)
+{
+    char keys[MASTERS * PER_NODE][16], out[OUT_CAP], want[OUT_CAP], ini[512];
+    int owner[MASTERS * PER_NODE], count[MASTERS] = {0}, n = 0, fd, i;
+    size_t wl;
+
+    /* PER_NODE keys on each master, by their slots. */
+    for (i = 0; n < MASTERS * PER_NODE && i < 1000; i++) {
+        char key[16];
+        int m;
+
+        snprintf(key, sizeof(key), "key%d", i);
+        m = owner_of(key);
+        if (count[m] < PER_NODE) {
+            count[m]++;
+            owner[n] = m;
+            snprintf(keys[n++], sizeof(keys[0]), "%s", key);
+        }
+    }
+    cr_assert_eq(n, MASTERS * PER_NODE);
+    snprintf(ini, sizeof(ini), "[redis]\ntls = on\ntls_ca_file = %s\n",
+             h_tls_path("ca.crt"));
+    cr_assert_eq(h_cluster_proxy_start(&proxy, &cluster, cluster.node[0].port,
+                                       NULL, H_OPTS(.ini = ini, .admin = 1)),
+                 0, "the proxy did not start");
+    fd = h_conn(proxy.resp_port);
+    for (i = 0; i < n; i++) {
+        H_SEND(fd, "SET", keys[i], keys[i]);
+        H_EXPECT(fd, "+OK\r\n");
+    }
+    /* Each key is on its master, straight over TLS. */
+    for (i = 0; i < n; i++) {
+        snprintf(want, sizeof(want), "$%zu\r\n%s\r\n", strlen(keys[i]),
+                 keys[i]);
+        cr_assert_gt(H_TLS_RUN(cluster.node[owner[i]].port, out, sizeof(out),
+                               "GET", keys[i]),
+                     0, "%s", out);
+        cr_assert_str_eq(out, want, "%s on node %d", keys[i], owner[i]);
+    }
+    for (i = 0; i < MASTERS; i++) {
+        H_TLS_RUN(cluster.node[i].port, out, sizeof(out), "DBSIZE");
+        cr_assert_str_eq(out, ":2\r\n", "node %d", i);
+    }
+    /* Read back one by one, then in one MGET across the slots. */
+    for (i = 0; i < n; i++) {
+        H_SEND(fd, "GET", keys[i]);
+        snprintf(want, sizeof(want), "$%zu\r\n%s\r\n", strlen(keys[i]),
+                 keys[i]);
+        H_EXPECT(fd, want);
+    }
+    wl = (size_t)snprintf(want, sizeof(want), "*%d\r\n", n);
+    for (i = 0; i < n; i++) {
+        wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "$%zu\r\n%s\r\n",
+                               strlen(keys[i]), keys[i]);
+    }
+    H_SEND(fd, "MGET", keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]);
+    H_EXPECT(fd, want);
+    close(fd);
+    cr_assert_eq(admin_get("/readyz", out, sizeof(out)), 200, "%s", out);
+}
+
+Test(tls_redis_cluster, each_master_invalidates_over_its_own_stream)
+{
+    char key[16], ini[512], path[32], out[OUT_CAP];
+    double inv;
+
+    snprintf(ini, sizeof(ini), "[redis]\ntls = on\ntls_ca_file = %s\n",
+             h_tls_path("ca.crt"));
+    cr_assert_eq(h_cluster_proxy_start(&proxy, &cluster, cluster.node[0].port,
+                                       NULL, H_OPTS(.ini = ini, .admin = 1)),
+                 0, "the proxy did not start");
+    for (int m = 0; m < MASTERS; m++) {
+        for (int i = 0;; i++) {
+            snprintf(key, sizeof(key), "inv%d", i);
+            if (owner_of(key) == m) {
+                break;
+            }
+        }
+        snprintf(path, sizeof(path), "/%s", key);
+        H_TLS_RUN(cluster.node[m].port, out, sizeof(out), "SET", key, "old");
+        cr_assert_str_eq(out, "+OK\r\n");
+        h_expect_get(proxy.http_port, path, 200, "old", "MISS");
+        h_expect_get(proxy.http_port, path, 200, "old", "HIT");
+        inv = h_metric(&proxy, P "cache_invalidations_total");
+        H_TLS_RUN(cluster.node[m].port, out, sizeof(out), "SET", key, "new");
+        cr_assert_eq(h_await_metric(&proxy, P "cache_invalidations_total",
+                                    inv + 1, WAIT_MS),
+                     inv + 1, "no invalidation from node %d", m);
+        h_expect_get(proxy.http_port, path, 200, "new", "MISS");
+    }
+}
