@@ -25,8 +25,8 @@ h__tls_ok(const struct h_cluster *cl, int i, const char *const *argv)
 
     if (h_tls_run(cl->node[i].port, out, sizeof(out), argv) < 0 ||
         strcmp(out, "+OK\r\n") != 0) {
-        fprintf(stderr, "harness: TLS cluster node %d: %s %s: %s\n", i,
-                argv[0], argv[1], out);
+        fprintf(stderr, "harness: TLS cluster node %d: %s %s: %s\n", i, argv[0],
+                argv[1], out);
         return -1;
     }
     return 0;
