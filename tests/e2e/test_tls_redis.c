@@ -441,6 +441,43 @@ Test(tls_redis, mutual_tls_with_the_client_certificate)
     cr_assert_eq(admin_get("/readyz", out, sizeof(out)), 200, "%s", out);
 }
 
+/*
+ * Without a certificate: with TLS 1.3 Redis refuses it after the proxy's
+ * side of the handshake is done, so the refusal comes at the first read
+ * (its alert, or the reset that follows it when the proxy's first bytes
+ * were already on their way). Either way the connection fails to open:
+ * the node is down and the cause names the TLS handshake.
+ */
+Test(tls_redis, mutual_tls_without_a_client_certificate_is_refused)
+{
+    char want[256], out[OUT_CAP], line[OUT_CAP];
+    int alert, reset;
+
+    start_redis_mutual();
+    start_proxy(NULL);
+    cr_assert_gt(h_replies(proxy.resp_port, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+                           22, 1, out, sizeof(out)),
+                 0);
+    snprintf(want, sizeof(want),
+             "-ERR redis unavailable: TLS handshake with 127.0.0.1:%d: ",
+             redis.port);
+    cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
+    alert = strstr(out, "the peer refused the certificate exchange "
+                        "(tlsv13 alert certificate required)") != NULL;
+    reset = strstr(out, "Connection reset by peer") != NULL;
+    cr_assert(alert || reset, "%s", out);
+    snprintf(want, sizeof(want),
+             "level=warn msg=\"redis unreachable\" addr=127.0.0.1:%d "
+             "cause=\"TLS handshake with 127.0.0.1:%d: ",
+             redis.port, redis.port);
+    cr_assert(h_await_log(&proxy, want, WAIT_MS), "no log line %s", want);
+    cr_assert_eq(admin_get("/readyz", out, sizeof(out)), 503, "%s", out);
+    snprintf(want, sizeof(want), "node 127.0.0.1:%d master", redis.port);
+    h_nth_line(out, want, 0, line, sizeof(line));
+    cr_assert(strstr(line, " down") != NULL, "/readyz: %s", out);
+    cr_assert_eq(h_metric(&proxy, P "redis_pool_connected"), 0);
+}
+
 /* ---- an ACL user ---- */
 
 /* A Redis whose default user is off and whose user app has the password
