@@ -10,6 +10,7 @@
 #include "net/waiter.h"
 #include "proto/resp_encode.h"
 #include "upstream/commands.h"
+#include "serve/cplan.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 
@@ -97,7 +98,10 @@ rcmd_free(struct rcmd *r)
     if (r->parts != &r->part0) {
         free(r->parts);
     }
-    free(r->plan);
+    if (r->plan != NULL) {
+        cplan_free(r->plan); /* its parts array, its keys' places */
+        free(r->plan);
+    }
     cache_release(r->entry);
     if (r->reply != r->inl) {
         free(r->reply);
