@@ -171,6 +171,15 @@ rcmd_abandon(struct rcmd *r)
 }
 
 void
+rfifo_hold(const struct rfifo *f, struct rcmd *r)
+{
+    if (f->held != NULL && r->held == NULL) {
+        atomic_fetch_add_explicit(&f->held->refs, 1, memory_order_relaxed);
+        r->held = f->held;
+    }
+}
+
+void
 rfifo_push(struct rfifo *f, struct rcmd *r)
 {
     r->next = NULL;
@@ -181,10 +190,7 @@ rfifo_push(struct rfifo *f, struct rcmd *r)
     }
     f->tail = r;
     f->n++;
-    if (f->held != NULL && r->held == NULL) {
-        atomic_fetch_add_explicit(&f->held->refs, 1, memory_order_relaxed);
-        r->held = f->held;
-    }
+    rfifo_hold(f, r);
     f->forwards += r->kind == RCMD_FORWARD;
     f->lookups += r->kind == RCMD_LOOKUP;
 }

@@ -235,6 +235,10 @@ rfifo_empty(const struct rfifo *f)
 
 /* Appends r. */
 void rfifo_push(struct rfifo *f, struct rcmd *r);
+/* Gives r f's held-bytes counter, as rfifo_push does: to be called before
+ * r is handed to anything that may complete it on another thread (the
+ * completer counts its reply there). */
+void rfifo_hold(const struct rfifo *f, struct rcmd *r);
 
 /* Removes and returns the head (NULL when empty). */
 struct rcmd *rfifo_pop(struct rfifo *f);

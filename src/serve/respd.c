@@ -404,6 +404,7 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
     h->db = r->rc->st.db;
     h->deadline_ms = r->now_ms + proxy_cfg(r->px)->command_timeout_ms;
     h->token = token_of(r);
+    rfifo_hold(&r->rc->fifo, h); /* a pending lookup completes elsewhere */
     rc = fetch_lookup(r->px, h, r->rc->st.db, &e);
     if (rc == FETCH_PENDING) {
         rfifo_push(&r->rc->fifo, h);
