@@ -4,11 +4,11 @@
  * sessions, the invalidation stream, the slot-map refresh and the command
  * table load. How a connection is opened (a non-blocking connect, TLS
  * when configured, then the handshake: AUTH, HELLO 3, SELECT, CLIENT
- * TRACKING, READONLY) is here, apart from what is done on it (hiredis's
- * split between net.c and hiredis.c); so is moving bytes (gathered
- * non-blocking writes, reads into one growing input buffer) and framing
- * replies with the one RESP2/RESP3 reply scanner (proto/resp_reply.h).
- * TLS, when it comes, changes this file only.
+ * TRACKING, READONLY; over TLS a PING when none of those) is here, apart from
+ * what is done on it (hiredis's split between net.c and hiredis.c); so is
+ * moving bytes (gathered non-blocking writes, reads into one growing input
+ * buffer) and framing replies with the one RESP2/RESP3 reply scanner
+ * (proto/resp_reply.h). TLS, when it comes, changes this file only.
  *
  * Two ways to drive one:
  *   - event-driven (pipes, sessions): the owner calls rconn_start, then
