@@ -281,7 +281,7 @@ Test(tls_redis, a_restarted_redis_is_reached_again_over_tls)
     DIRECT("+OK\r\n", "SET", "k", "before");
     h_expect_get(proxy.http_port, "/k", 200, "before", "MISS");
     h_expect_get(proxy.http_port, "/k", 200, "before", "HIT");
-    cr_assert_eq(h_metric(&proxy, P "redis_pool_connected"), 1);
+    cr_assert_geq(h_metric(&proxy, P "redis_pool_connected"), 1);
     h_redis_kill(&redis, 1);
     fd = h_conn(proxy.resp_port);
     H_SEND(fd, "SET", "w", "1");
