@@ -8,12 +8,15 @@
  * ways. Sessions over TLS: a transaction, a subscriber reached by a
  * PUBLISH sent straight to Redis, a BLPOP woken by an LPUSH. The
  * invalidation stream over TLS: a value changed in Redis is never served
- * again once the proxy has dropped it. The refusals, each with its cause
- * in the reply, the log and /readyz: a server certificate of an unknown
- * CA, a CA file that is not the server's, an expired certificate, a
- * certificate without the address, a wrong tls_server_name; then
- * tls_server_name naming the certificate's name, and tls_verify = off
- * with its warning. Mutual TLS, and an ACL user ([redis] user). The
+ * again once the proxy has dropped it. A Redis killed (its connections no
+ * longer counted open) and restarted on its TLS port, found again. The
+ * refusals, each with its cause in the reply, the log and /readyz: a
+ * server certificate of an unknown CA, a CA file that is not the
+ * server's, an expired certificate, a certificate without the address, a
+ * wrong tls_server_name; then tls_server_name naming the certificate's
+ * name, and tls_verify = off with its warning. Mutual TLS, with the
+ * client certificate and without (refused after the handshake, which
+ * must fail the opening all the same). An ACL user ([redis] user). The
  * cluster suite: three masters that speak only TLS, keys spread over
  * them, MGET across slots. The proxy's own TLS listeners are
  * test_tls.c's; a node client over TLS is tests/clients/tls.test.mjs.
