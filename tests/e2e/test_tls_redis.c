@@ -94,6 +94,23 @@ expect_direct(const char *want, const char *const *argv, int line)
 #define DIRECT(want, ...)                                                      \
     expect_direct((want), (const char *const[]){__VA_ARGS__, NULL}, __LINE__)
 
+/* argv on a fresh connection to the proxy's RESP port: its one reply
+ * into out (NUL-terminated). */
+static void
+proxy_once(char *out, size_t cap, const char *const *argv)
+{
+    char req[512];
+    size_t n = h_cmd_encode(req, sizeof(req), argv);
+    long got;
+
+    cr_assert_gt(n, 0);
+    got = h_replies(proxy.resp_port, req, n, 1, out, cap - 1);
+    cr_assert_gt(got, 0, "%s: no reply", argv[0]);
+    out[got] = '\0';
+}
+#define PROXY_ONCE(out, cap, ...)                                              \
+    proxy_once((out), (cap), (const char *const[]){__VA_ARGS__, NULL})
+
 /* GET path on the admin port: its status, the body into out. */
 static int
 admin_get(const char *path, char *out, size_t cap)
@@ -287,8 +304,7 @@ Test(tls_redis, a_restarted_redis_is_reached_again_over_tls)
     cr_assert_geq(h_metric(&proxy, P "redis_pool_connected"), 1);
     h_redis_kill(&redis, 1);
     fd = h_conn(proxy.resp_port);
-    H_SEND(fd, "SET", "w", "1");
-    cr_assert_gt(h_read_replies(fd, 1, out, sizeof(out), WAIT_MS), 0);
+    PROXY_ONCE(out, sizeof(out), "SET", "w", "1");
     cr_assert(strncmp(out, "-ERR redis unavailable: ", 24) == 0, "%s", out);
     /* The lost connection is no longer counted as open. */
     cr_assert_eq(h_metric(&proxy, P "redis_pool_connected"), 0);
@@ -320,16 +336,13 @@ expect_refused(const char *cause)
 {
     char want[512], out[OUT_CAP], line[OUT_CAP], esc[OUT_CAP];
     struct h_resp r = {0};
-    long n;
 
     snprintf(want, sizeof(want),
              "-ERR redis unavailable: TLS handshake with 127.0.0.1:%d: %s",
              redis.port, cause);
-    n = h_replies(proxy.resp_port, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 22, 1, out,
-                  sizeof(out));
-    cr_assert_gt(n, 0, "no reply");
+    PROXY_ONCE(out, sizeof(out), "GET", "k");
     cr_assert(strncmp(out, want, strlen(want)) == 0, "got %s, want %s...",
-              h_escape(out, (size_t)n, esc, sizeof(esc)), want);
+              h_escape(out, strlen(out), esc, sizeof(esc)), want);
     cr_assert_eq(h_http_get(proxy.http_port, "/k", &r), 0);
     cr_assert_eq(r.status, 503, "HTTP GET: %d", r.status);
     h_resp_free(&r);
@@ -385,9 +398,7 @@ Test(tls_redis, tls_server_name_names_the_certificate_to_expect)
 
     start_redis("other-name", NULL);
     start_proxy("tls_server_name = other.example\n");
-    cr_assert_gt(h_replies(proxy.resp_port, "*1\r\n$6\r\nDBSIZE\r\n", 16, 1,
-                           out, sizeof(out)),
-                 0);
+    PROXY_ONCE(out, sizeof(out), "DBSIZE");
     cr_assert_str_eq(out, ":0\r\n");
     cr_assert_eq(admin_get("/readyz", out, sizeof(out)), 200, "%s", out);
 }
@@ -403,9 +414,7 @@ Test(tls_redis, tls_verify_off_takes_any_certificate_with_a_warning)
                           "certificate of Redis is not checked",
                           0),
               "no warning");
-    cr_assert_gt(h_replies(proxy.resp_port, "*1\r\n$6\r\nDBSIZE\r\n", 16, 1,
-                           out, sizeof(out)),
-                 0);
+    PROXY_ONCE(out, sizeof(out), "DBSIZE");
     cr_assert_str_eq(out, ":0\r\n");
     cr_assert_eq(admin_get("/readyz", out, sizeof(out)), 200, "%s", out);
 }
@@ -458,9 +467,7 @@ Test(tls_redis, mutual_tls_without_a_client_certificate_is_refused)
 
     start_redis_mutual();
     start_proxy(NULL);
-    cr_assert_gt(h_replies(proxy.resp_port, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
-                           22, 1, out, sizeof(out)),
-                 0);
+    PROXY_ONCE(out, sizeof(out), "GET", "k");
     snprintf(want, sizeof(want),
              "-ERR redis unavailable: TLS handshake with 127.0.0.1:%d: ",
              redis.port);
@@ -560,9 +567,7 @@ Test(tls_redis, a_wrong_password_is_logged_with_redis_error)
 
     start_redis_with_app_user();
     start_proxy("user = app\npassword = wrong\n");
-    cr_assert_gt(h_replies(proxy.resp_port, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
-                           22, 1, out, sizeof(out)),
-                 0);
+    PROXY_ONCE(out, sizeof(out), "GET", "k");
     cr_assert(strstr(out, "-ERR redis unavailable: AUTH failed: WRONGPASS") ==
                   out,
               "%s", out);
