@@ -357,6 +357,39 @@ ctx_setup(SSL_CTX *c, const struct tls_settings *s, enum tls_part *part,
     return ctx_load_verify(c, s, part, err, errlen);
 }
 
+/*
+ * OpenSSL caches what it derives from a certificate's extensions (key
+ * identifiers, purposes) at the certificate's first use, and two threads
+ * that both find the cache empty both fill it, one while the other reads
+ * it (openssl/openssl#25202, #32609): so the first handshakes at once,
+ * such as the proxy's first connections to Redis from several threads,
+ * race on the trusted CAs and on the context's own chain. Filled here,
+ * before any connection, the caches are only ever read.
+ */
+static void
+ctx_warm(SSL_CTX *c)
+{
+    STACK_OF(X509_OBJECT) *objs =
+        X509_STORE_get0_objects(SSL_CTX_get_cert_store(c));
+    STACK_OF(X509) *chain = NULL;
+    int i;
+
+    for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+
+        if (x != NULL) {
+            (void)X509_check_purpose(x, -1, 0);
+        }
+    }
+    if (SSL_CTX_get0_certificate(c) != NULL) {
+        (void)X509_check_purpose(SSL_CTX_get0_certificate(c), -1, 0);
+    }
+    SSL_CTX_get0_chain_certs(c, &chain);
+    for (i = 0; i < sk_X509_num(chain); i++) {
+        (void)X509_check_purpose(sk_X509_value(chain, i), -1, 0);
+    }
+}
+
 struct tls_ctx *
 tls_ctx_create(const struct tls_settings *s, enum tls_part *part, char *err,
                size_t errlen)
@@ -381,6 +414,7 @@ tls_ctx_create(const struct tls_settings *s, enum tls_part *part, char *err,
     if (ctx_setup(ctx->ssl, s, part, err, errlen) < 0) {
         goto fail;
     }
+    ctx_warm(ctx->ssl);
     ctx_note_cert(ctx);
     return ctx;
 

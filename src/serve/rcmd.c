@@ -196,6 +196,18 @@ rcmd_abandon(struct rcmd *r)
     }
 }
 
+/* Gives r f's held-bytes counter (rfifo_push: before r is handed to
+ * anything that may complete it on another thread, which counts its reply
+ * there). */
+static void
+rfifo_hold(const struct rfifo *f, struct rcmd *r)
+{
+    if (f->held != NULL && r->held == NULL) {
+        atomic_fetch_add_explicit(&f->held->refs, 1, memory_order_relaxed);
+        r->held = f->held;
+    }
+}
+
 void
 rfifo_push(struct rfifo *f, struct rcmd *r)
 {
@@ -207,10 +219,7 @@ rfifo_push(struct rfifo *f, struct rcmd *r)
     }
     f->tail = r;
     f->n++;
-    if (f->held != NULL && r->held == NULL) {
-        atomic_fetch_add_explicit(&f->held->refs, 1, memory_order_relaxed);
-        r->held = f->held;
-    }
+    rfifo_hold(f, r);
     f->forwards += r->kind == RCMD_FORWARD;
     f->lookups += r->kind == RCMD_LOOKUP;
 }

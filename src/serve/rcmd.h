@@ -256,7 +256,6 @@ rfifo_empty(const struct rfifo *f)
 
 /* Appends r. */
 void rfifo_push(struct rfifo *f, struct rcmd *r);
-
 /* Removes and returns the head (NULL when empty). */
 struct rcmd *rfifo_pop(struct rfifo *f);
 

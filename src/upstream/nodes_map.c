@@ -24,6 +24,7 @@ struct view {
     int master_of[NODES_MAX]; /* address index of its master, or -1 */
     int naddr;
     unsigned char owner[NODES_SLOTS]; /* address index or NODES__NONE */
+    int tls; /* the proxy speaks TLS: a node's "tls-port" is the one */
 };
 
 /* A set of slots, for expiring what a move takes away. */
@@ -91,12 +92,18 @@ member_addr(struct view *v, const redisReply *m, const char *role)
                      *ip = redis_reply_map_get(m, "ip");
     const redisReply *port = redis_reply_map_get(m, "port");
     const redisReply *health = redis_reply_map_get(m, "health");
+    const redisReply *tls_port = redis_reply_map_get(m, "tls-port");
 
     const char *h = redis_reply_is_str(health) ? health->str : NULL;
     int unfit =
         h != NULL && (strcmp(role, "master") == 0 ? strcmp(h, "online") != 0
                                                   : strcmp(h, "failed") == 0);
 
+    if (v->tls && tls_port != NULL) {
+        /* With tls-cluster on, a node says its TLS port as "tls-port"
+         * ("port" is its plain one, absent when it has none). */
+        port = tls_port;
+    }
     if (!redis_reply_is_str(r) || strcmp(r->str, role) != 0 ||
         !redis_reply_is_str(ip) || port == NULL ||
         port->type != REDIS_REPLY_INTEGER || unfit) {
@@ -191,6 +198,7 @@ ask_view(struct nodes *n, const char *host, int port, struct view *v, char *err)
         return -1;
     }
     v->naddr = 0;
+    v->tls = n->tls != NULL;
     memset(v->owner, NODES__NONE, sizeof(v->owner));
     r = rconn_call(&conn, "CLUSTER SHARDS", err, &refused, "CLUSTER SHARDS");
     if (r != NULL && r->type == REDIS_REPLY_ARRAY) {

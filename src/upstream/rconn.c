@@ -56,7 +56,8 @@
 #define IN_KEEP (1u << 20) /* an idle rconn keeps at most this much */
 #define IOV_BATCH 1024     /* ranges written per call (the kernel's limit) */
 #define TLS_IOV 64         /* ranges handed to one tls_writev */
-/* The setup commands at most: AUTH, HELLO, SELECT, READONLY, CLIENT ID. */
+/* The setup commands at most: AUTH, HELLO, SELECT, READONLY, CLIENT ID
+ * (or, over TLS with none of those, a PING). */
 #define HS_MAX 5
 
 /* One setup command: its name for error messages, and its words. */
@@ -120,10 +121,20 @@ rconn_close(struct rconn *rc)
 
 /* ---- the byte movers: the only places that touch the socket ---- */
 
-/* A TLS call's "would block" as rc->want; 0. Its failure as rc's; -1. */
+/* A TLS call's "would block" as rc->want; 0. Its failure as rc's; -1.
+ * One while the setup commands go (after the TLS handshake) counts as the
+ * TLS handshake's: with TLS 1.3 a server that refuses the client's
+ * certificate says so only then (an alert, or a reset that lost it). */
 static long
 tls_outcome(struct rconn *rc, long n, const char *doing)
 {
+    char during[96];
+
+    if (*doing == '\0' && rc->state == RCONN_HANDSHAKE) {
+        snprintf(during, sizeof(during), "TLS handshake with %.64s:%d",
+                 rc->target->host, rc->target->port);
+        doing = during;
+    }
     switch (n) {
     case TLS_WANT_READ:
         rc->want = RCONN_WANT_READ;
@@ -461,6 +472,12 @@ hs_plan(const struct rconn *rc, struct hs_cmd cmd[HS_MAX], char db[24])
     }
     if (rc->setup.client_id) {
         cmd[n++] = (struct hs_cmd){"CLIENT ID", 2, {"CLIENT", "ID"}};
+    }
+    if (n == 0 && t->tls != NULL) {
+        /* With TLS 1.3 a server that refuses the client's certificate
+         * says so after the client's side of the handshake is done, at
+         * its first read: a reply read makes that part of the open. */
+        cmd[n++] = (struct hs_cmd){"PING", 1, {"PING"}};
     }
     return n;
 }

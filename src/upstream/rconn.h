@@ -4,10 +4,11 @@
  * sessions, the invalidation stream, the slot-map refresh and the command
  * table load. How a connection is opened (a non-blocking connect, TLS
  * when configured, then the handshake: AUTH, HELLO 3, SELECT, CLIENT
- * READONLY, CLIENT ID) is here, apart from what is done on it (hiredis's
- * split between net.c and hiredis.c); so is moving bytes (gathered
- * non-blocking writes, reads into one growing input buffer) and framing
- * replies with the one RESP2/RESP3 reply scanner (proto/resp_reply.h).
+ * READONLY, CLIENT ID; over TLS a PING when none of those, so that a
+ * client certificate Redis refuses fails the opening) is here, apart from what
+ * is done on it (hiredis's split between net.c and hiredis.c); so is moving
+ * bytes (gathered non-blocking writes, reads into one growing input buffer) and
+ * framing replies with the one RESP2/RESP3 reply scanner (proto/resp_reply.h).
  * TLS (net/tls.h) lives inside the three byte movers of rconn.c.
  *
  * Two ways to drive one:

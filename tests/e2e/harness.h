@@ -14,8 +14,10 @@
  *   harness_cmd.c      commands as RESP, HTTP writes, a twin redis-server
  *   harness_fixture.c  the shared suite fixture and its assertions
  *   harness_cluster.c  a six-node Redis Cluster, and (harness_cluster_
- *                      fixture.c) its fixture; declared in harness_cluster.h
- *   harness_tls.c      the test certificates, and a TLS client
+ *                      fixture.c) its fixture, (harness_cluster_tls.c) one
+ *                      that speaks only TLS; declared in harness_cluster.h
+ *   harness_tls.c      the test certificates, and a TLS client (to the
+ *                      proxy's TLS listeners, and to a Redis speaking TLS)
  * Functions of the first six return an error; the fixture's (and the
  * assertions in harness_http.c and harness_resp.c) fail the running
  * Criterion test instead. Nothing here is thread-safe unless it says so.
@@ -32,9 +34,11 @@
 
 /* A throwaway redis-server (no persistence, data dir under /tmp). */
 struct h_redis {
-    pid_t pid; /* 0 when not running */
-    int port;
+    pid_t pid;     /* 0 when not running */
+    int port;      /* its one port: plain TCP, or TLS when tls is set */
     char dir[256]; /* temp dir, removed by h_redis_stop */
+    char tls[32];  /* the test certificate it serves TLS with ("server":
+                      server.crt and server.key), "" for plain TCP */
 };
 
 /* Starts redis-server with extra_args appended (NULL-terminated, or NULL;
@@ -43,6 +47,16 @@ struct h_redis {
  * it first); port > 0: that port and r's data dir (a restart). A server
  * r still runs is killed first. Returns 0 or -1. */
 int h_redis_start(struct h_redis *r, int port, const char *const *extra_args);
+/* The same speaking only TLS (--port 0 --tls-port), with the test
+ * certificate cert ("server", "expired", "stranger": CERT.crt and
+ * CERT.key, see h_tls_path), trusting ca.crt for client certificates and
+ * asking for none (--tls-auth-clients no) unless extra_args say otherwise.
+ * Started means listening: a certificate a client would refuse cannot be
+ * checked with a PING. Sets r->tls; h_redis_info and h_redis_calls then
+ * speak TLS (h_tls_run), the hiredis helpers (h_redis_ctx, h_redis_cmd,
+ * h_set...) do not work. Returns 0 or -1. */
+int h_redis_start_tls(struct h_redis *r, int port, const char *cert,
+                      const char *const *extra_args);
 /* SIGKILL (hard=1) or SIGTERM (hard=0), then wait for exit. Keeps r->port. */
 void h_redis_kill(struct h_redis *r, int hard);
 /* Kills if running and removes the temp dir. Safe to call twice. */
@@ -233,7 +247,8 @@ redisContext *h_proxy_resp_ctx(const struct h_proxy *p);
  * reply. */
 int h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
 /* The integer field of INFO section (e.g. "stats",
- * "total_connections_received"), or -1 when absent or unreachable. */
+ * "total_connections_received"), or -1 when absent or unreachable. Over
+ * TLS when r speaks it (h_redis_start_tls), as do h_redis_calls. */
 long h_redis_info(const struct h_redis *r, const char *section,
                   const char *field);
 /* "calls" of cmdstat_<cmd> in INFO commandstats (0 if absent, -1 if Redis
@@ -456,6 +471,16 @@ long h_tls_reply(struct h_tls *t, char *buf, size_t cap, int timeout_ms);
 long h_tls_cmd(struct h_tls *t, char *out, size_t cap, const char *const *argv);
 #define H_TLS_CMD(t, out, cap, ...)                                            \
     h_tls_cmd((t), (out), (cap), (const char *const[]){__VA_ARGS__, NULL})
+/* Runs argv (NULL-terminated) on a fresh TLS connection to a Redis on
+ * 127.0.0.1:port (one started with h_redis_start_tls, or a node of
+ * h_tls_cluster_start, whose certificate verifies for localhost),
+ * presenting the test client certificate (which a Redis asking for none
+ * ignores); its one reply, as raw RESP, into out (NUL-terminated).
+ * Returns the reply's length, or -1 (out says why: the handshake's
+ * failure, or "no reply"). Thread-safe. */
+long h_tls_run(int port, char *out, size_t cap, const char *const *argv);
+#define H_TLS_RUN(port, out, cap, ...)                                         \
+    h_tls_run((port), (out), (cap), (const char *const[]){__VA_ARGS__, NULL})
 /* 1 once the proxy closed t within timeout_ms (what it sent meanwhile is
  * discarded), 0 if it is still open. */
 int h_tls_closed(struct h_tls *t, int timeout_ms);

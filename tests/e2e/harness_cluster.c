@@ -53,6 +53,7 @@ h__cnode_try(struct h_cluster *cl, int i, const char *const *extra)
                               cl->dir,
                               "--daemonize",
                               "no"};
+    char tls[3][256];
     int argc = 25, ports[2], j;
 
     if (h__free_ports(ports, 2) == -1) {
@@ -71,11 +72,23 @@ h__cnode_try(struct h_cluster *cl, int i, const char *const *extra)
     snprintf(conf, sizeof(conf), "%s/nodes-%d.conf", cl->dir, nd->port);
     snprintf(log, sizeof(log), "%s/redis-%d.log", cl->dir, nd->port);
     snprintf(rdb, sizeof(rdb), "dump-%d.rdb", nd->port);
+    if (cl->tls) {
+        snprintf(tls[0], sizeof(tls[0]), "%s", h_tls_path("server.crt"));
+        snprintf(tls[1], sizeof(tls[1]), "%s", h_tls_path("server.key"));
+        snprintf(tls[2], sizeof(tls[2]), "%s", h_tls_path("ca.crt"));
+        argv[2] = "0"; /* --port 0: no plain port */
+        h__add_args(argv, &argc,
+                    (const char *const[]){
+                        "--tls-port", port, "--tls-cluster", "yes",
+                        "--tls-replication", "yes", "--tls-cert-file", tls[0],
+                        "--tls-key-file", tls[1], "--tls-ca-cert-file", tls[2],
+                        "--tls-auth-clients", "no", NULL});
+    }
     h__add_args(argv, &argc, extra);
     return h__launch(log, argv, ports, 2, &nd->pid);
 }
 
-static int
+int
 h__cnode_start(struct h_cluster *cl, int i, const char *const *extra)
 {
     int tries;

@@ -44,6 +44,7 @@ struct h_cnode {
 struct h_cluster {
     struct h_cnode node[H_CLUSTER_NODES];
     char dir[256]; /* nodes-PORT.conf, redis-PORT.log, dump-PORT.rdb */
+    int tls;       /* the nodes speak only TLS (h_tls_cluster_start) */
 };
 
 /* ---- the cluster (return errors) ---- */
@@ -53,6 +54,16 @@ struct h_cluster {
  * for it (h_cluster_wait_ok). Returns 0, or -1 after printing why (the
  * nodes it started still run: h_cluster_stop). */
 int h_cluster_start(struct h_cluster *cl, const char *const *extra_args);
+/* Starts n (1 to H_CLUSTER_NODES) masters that speak only TLS, to
+ * clients and to each other (--port 0, --tls-port, --tls-cluster yes,
+ * --tls-replication yes; the test certificate "server", no client
+ * certificate asked of clients), node i owning the i-th of n equal slot
+ * ranges (node 0 slot 0), joined by CLUSTER MEET; waits until every node
+ * says cluster_state:ok and knows every other's address. The functions
+ * below that use hiredis do not work on it: talk to node i with
+ * H_TLS_RUN(cl->node[i].port, ...) (harness.h). Returns 0, or -1 after
+ * printing why (the nodes it started still run: h_cluster_stop). */
+int h_tls_cluster_start(struct h_cluster *cl, int n);
 /* Kills every node still running (SIGKILL, by pid) and removes the dir
  * (unless E2E_KEEP is set). Safe to call twice. */
 void h_cluster_stop(struct h_cluster *cl);

@@ -23,6 +23,14 @@ int h__wait_readable(int fd, int64_t deadline);
 /* Reads exactly len bytes by deadline. Returns 0 or -1. */
 int h__read_exact(int fd, char *buf, size_t len, int64_t deadline);
 
+/* ---- cluster nodes (harness_cluster.c) ---- */
+
+struct h_cluster;
+/* Starts node i of cl on fresh ports (a client port, TLS when cl->tls,
+ * and a bus port), with extra appended to its command line. Returns 0 or
+ * -1. */
+int h__cnode_start(struct h_cluster *cl, int i, const char *const *extra);
+
 /* ---- child processes (harness_proc.c) ---- */
 
 /* n distinct ports the kernel just handed out for 127.0.0.1; never 6379.

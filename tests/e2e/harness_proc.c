@@ -312,29 +312,51 @@ h__launch_env(const char *log, char *const argv[], char *const envp[],
 
 /* ---- redis ---- */
 
+/* The arguments that make r speak TLS on port (portstr) alone, with its
+ * certificate r->tls, into argv[*argc..]; bufs hold the paths. */
+static void
+h__redis_tls_args(const struct h_redis *r, const char *portstr, char **argv,
+                  int *argc, char bufs[3][256])
+{
+    snprintf(bufs[0], 256, "%s.crt", h_tls_path(r->tls));
+    snprintf(bufs[1], 256, "%s.key", h_tls_path(r->tls));
+    snprintf(bufs[2], 256, "%s", h_tls_path("ca.crt"));
+    h__add_args(argv, argc,
+                (const char *const[]){
+                    "--port", "0", "--tls-port", portstr, "--tls-cert-file",
+                    bufs[0], "--tls-key-file", bufs[1], "--tls-ca-cert-file",
+                    bufs[2], "--tls-auth-clients", "no", NULL});
+}
+
 /* One attempt at starting redis-server on port. */
 static int
 h__redis_try(struct h_redis *r, int port, const char *const *extra)
 {
-    char portstr[16], log[300];
+    char portstr[16], log[300], tls[3][256];
     char *argv[H_MAX_ARGS] = {
-        "redis-server", "--save",      "",       "--appendonly", "no",
-        "--bind",       "127.0.0.1",   "--port", portstr,        "--dir",
-        r->dir,         "--daemonize", "no"};
-    int argc = 13;
+        "redis-server", "--save", "",     "--appendonly", "no", "--bind",
+        "127.0.0.1",    "--dir",  r->dir, "--daemonize",  "no"};
+    int argc = 11;
 
-    h__add_args(argv, &argc, extra);
     snprintf(portstr, sizeof(portstr), "%d", port);
+    if (r->tls[0] != '\0') {
+        h__redis_tls_args(r, portstr, argv, &argc, tls);
+    } else {
+        h__add_args(argv, &argc,
+                    (const char *const[]){"--port", portstr, NULL});
+    }
+    h__add_args(argv, &argc, extra);
     snprintf(log, sizeof(log), "%s/redis.log", r->dir);
     r->port = port;
     if (h__launch(log, argv, &port, 1, &r->pid) == -1) {
         return -1;
     }
-    return h_redis_cmd(r, "PING");
+    return r->tls[0] != '\0' ? 0 : h_redis_cmd(r, "PING");
 }
 
-int
-h_redis_start(struct h_redis *r, int port, const char *const *extra_args)
+/* h_redis_start and h_redis_start_tls, once r->tls is set. */
+static int
+h__redis_start(struct h_redis *r, int port, const char *const *extra_args)
 {
     int tries = port > 0 ? 1 : H_START_TRIES;
 
@@ -360,6 +382,21 @@ h_redis_start(struct h_redis *r, int port, const char *const *extra_args)
     fprintf(stderr, "harness: redis-server did not start on port %d\n",
             r->port);
     return -1;
+}
+
+int
+h_redis_start(struct h_redis *r, int port, const char *const *extra_args)
+{
+    r->tls[0] = '\0';
+    return h__redis_start(r, port, extra_args);
+}
+
+int
+h_redis_start_tls(struct h_redis *r, int port, const char *cert,
+                  const char *const *extra_args)
+{
+    snprintf(r->tls, sizeof(r->tls), "%s", cert);
+    return h__redis_start(r, port, extra_args);
 }
 
 void

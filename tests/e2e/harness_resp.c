@@ -32,6 +32,7 @@
 #define H_BULK_MAX (512L << 20)      /* Redis's proto-max-bulk-len */
 #define H_ARRAY_MAX (1L << 24)       /* elements of one array at most */
 #define H_SAME_CAP ((size_t)1 << 20) /* h_expect_same_replies' buffers */
+#define H_INFO_CAP (256 * 1024)      /* INFO's text over TLS */
 
 /* ---- hiredis ---- */
 
@@ -102,16 +103,37 @@ h__info_num(const char *text, const char *name, long dflt)
     return dflt;
 }
 
+/* INFO section over TLS (h_tls_run): as h__info. */
+static long
+h__info_tls(const struct h_redis *r, const char *section, const char *name,
+            long dflt)
+{
+    char *out = malloc(H_INFO_CAP);
+    long v = -1;
+
+    if (out != NULL &&
+        H_TLS_RUN(r->port, out, H_INFO_CAP, "INFO", section) > 0 &&
+        out[0] == '$') {
+        v = h__info_num(strchr(out, '\n') + 1, name, dflt);
+    }
+    free(out);
+    return v;
+}
+
 /* INFO section on a fresh connection; the number after name, dflt when
  * absent, -1 when Redis does not answer. */
 static long
 h__info(const struct h_redis *r, const char *section, const char *name,
         long dflt)
 {
-    redisContext *c = h_redis_ctx(r);
+    redisContext *c;
     redisReply *rep;
     long v = -1;
 
+    if (r->tls[0] != '\0') {
+        return h__info_tls(r, section, name, dflt);
+    }
+    c = h_redis_ctx(r);
     if (c == NULL) {
         return -1;
     }

@@ -238,6 +238,23 @@ h_tls_cmd(struct h_tls *t, char *out, size_t cap, const char *const *argv)
     return h_tls_reply(t, out, cap, 5000);
 }
 
+long
+h_tls_run(int port, char *out, size_t cap, const char *const *argv)
+{
+    struct h_tls t;
+    long n;
+
+    if (h_tls_connect(&t, port, "ca.crt", "client", out, cap) != 0) {
+        return -1;
+    }
+    n = h_tls_cmd(&t, out, cap, argv);
+    h_tls_close(&t);
+    if (n < 0) {
+        snprintf(out, cap, "no reply");
+    }
+    return n;
+}
+
 int
 h_tls_closed(struct h_tls *t, int timeout_ms)
 {

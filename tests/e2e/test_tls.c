@@ -8,9 +8,9 @@
  * client without one and one from an unknown CA refused, counted as
  * certificate failures), and optional; the configuration errors at start
  * naming the key and FILE:LINE (a missing file, a key that does not match
- * the certificate), -t reading the certificates too; [redis] tls and user
- * checked and refused until the Redis connections use them, with the
- * warning for tls_verify = off.
+ * the certificate), -t reading the certificates too; the [redis] TLS
+ * files checked at start, with the warning for tls_verify = off (TLS
+ * towards Redis itself is test_tls_redis.c's).
  */
 #include "harness.h"
 
