@@ -165,8 +165,10 @@ Test(http_head, status_lines_carry_their_reason)
 
 Test(http_head, no_length_on_204_and_304_and_no_type_when_null)
 {
-    struct http_head_info i = {
-        .status = 304, .length = 99, .extra = "ETag: \"x\"\r\n", .keep_alive = 1};
+    struct http_head_info i = {.status = 304,
+                               .length = 99,
+                               .extra = "ETag: \"x\"\r\n",
+                               .keep_alive = 1};
     char buf[HTTP_HEAD_MAX];
     time_t before = time(NULL);
     size_t n = head(buf, sizeof(buf), &i);
@@ -210,8 +212,8 @@ Test(http_head, connection_close_or_http10_keep_alive)
     i.http10_keep_alive = 1;
     n = head(buf, sizeof(buf), &i);
     tail = "Connection: keep-alive\r\n\r\n";
-    cr_assert_eq(memcmp(buf + n - strlen(tail), tail, strlen(tail)), 0,
-                 "%.*s", (int)n, buf);
+    cr_assert_eq(memcmp(buf + n - strlen(tail), tail, strlen(tail)), 0, "%.*s",
+                 (int)n, buf);
     i.http10_keep_alive = 0;
     n = head(buf, sizeof(buf), &i);
     cr_assert_null(memmem(buf, n, "Connection", 10), "HTTP/1.1 keeps alive");
