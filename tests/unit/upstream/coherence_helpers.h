@@ -74,8 +74,7 @@ enum coh_state {
 static inline enum coh_state
 coh_state_db(int db, const char *key)
 {
-    struct cache_entry *e =
-        cache_get_stale_db(coh.cache, db, key, strlen(key));
+    struct cache_entry *e = cache_get_stale_db(coh.cache, db, key, strlen(key));
 
     if (e == NULL) {
         return COH_GONE;
@@ -145,8 +144,8 @@ coh_fill_start(struct coh_fill *fi, const char *key)
 static inline int
 coh_fill_end(struct coh_fill *fi)
 {
-    struct cache_entry *e = cache_entry_create_db(
-        coh.cache, 0, fi->key, strlen(fi->key), "new", 3);
+    struct cache_entry *e =
+        cache_entry_create_db(coh.cache, 0, fi->key, strlen(fi->key), "new", 3);
     int stored;
 
     cr_assert_not_null(e);

@@ -29,8 +29,11 @@ setup(void)
     config_defaults(&cfg);
     cfg.cache_tracking = 0; /* the stream's thread is not needed */
     atomic_init(&ref.cur, &cfg);
-    target = (struct redis_target){
-        .host = "127.0.0.1", .port = 1, .user = "", .password = "", .cfg = &ref};
+    target = (struct redis_target){.host = "127.0.0.1",
+                                   .port = 1,
+                                   .user = "",
+                                   .password = "",
+                                   .cfg = &ref};
     coh_init();
     tr = tracking_create(&ref, &target, coh.flights, NULL);
     cr_assert_not_null(tr);

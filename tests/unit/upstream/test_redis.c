@@ -106,9 +106,9 @@ Test(redis_reply, strings_and_statuses_are_text_nothing_else_is)
         const char *resp;
         int is_str;
     } cases[] = {
-        {"+OK\r\n", 1},   {"$3\r\nabc\r\n", 1}, {"$0\r\n\r\n", 1},
-        {":1\r\n", 0},    {"$-1\r\n", 0},       {"-ERR x\r\n", 0},
-        {"*0\r\n", 0},    {"*-1\r\n", 0},       {"*1\r\n+OK\r\n", 0},
+        {"+OK\r\n", 1}, {"$3\r\nabc\r\n", 1}, {"$0\r\n\r\n", 1},
+        {":1\r\n", 0},  {"$-1\r\n", 0},       {"-ERR x\r\n", 0},
+        {"*0\r\n", 0},  {"*-1\r\n", 0},       {"*1\r\n+OK\r\n", 0},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
