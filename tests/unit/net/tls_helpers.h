@@ -51,7 +51,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 }
 
 /* The path of a test certificate file, in a static buffer (one of 8). */
-static const char *
+static inline const char *
 cert(const char *name)
 {
     static char bufs[8][256];
@@ -66,7 +66,7 @@ cert(const char *name)
 
 /* A server context with the named certificate ("server" for
  * server.crt/server.key), verifying clients as v. */
-static struct tls_ctx *
+static inline struct tls_ctx *
 server_ctx(const char *name, enum tls_verify v)
 {
     char c[256], k[256], err[256];
@@ -90,7 +90,7 @@ server_ctx(const char *name, enum tls_verify v)
 
 /* A client context trusting ca ("ca.crt"), with the named client
  * certificate ("client" or NULL). */
-static struct tls_ctx *
+static inline struct tls_ctx *
 client_ctx(const char *ca, const char *name)
 {
     char c[256] = "", k[256] = "", err[256];
@@ -110,7 +110,7 @@ client_ctx(const char *ca, const char *name)
 }
 
 /* A socketpair, both ends non-blocking. */
-static void
+static inline void
 nb_pair(int sv[2])
 {
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
