@@ -28,13 +28,10 @@ TestSuite(listener, .fini = teardown, .timeout = 30);
 static struct conn *
 queued(void)
 {
-    int64_t until = util_now_ms() + ECHO_WAIT_MS;
     void *item;
 
-    while (workq_trypop(ef.q, &item) != WORKQ_OK) {
-        cr_assert_lt(util_now_ms(), until, "nothing was queued");
-        sleep_ms(5);
-    }
+    UNIT_AWAIT(ECHO_WAIT_MS, workq_trypop(ef.q, &item) == WORKQ_OK,
+               "nothing was queued");
     return item;
 }
 
@@ -86,11 +83,7 @@ Test(listener, accepted_conns_are_queued_ready_to_serve)
     cr_assert_eq(atomic_load(&ef.budget.rejected), 0);
     /* It is the client's connection. */
     client_send(cfd, "x");
-    for (int64_t until = util_now_ms() + ECHO_WAIT_MS;
-         recv(c->fd, &b, 1, 0) != 1;) {
-        cr_assert_lt(util_now_ms(), until);
-        sleep_ms(5);
-    }
+    UNIT_AWAIT(ECHO_WAIT_MS, recv(c->fd, &b, 1, 0) == 1, "nothing came");
     cr_assert_eq(b, 'x');
     conn_destroy(c);
     cr_assert_eq(atomic_load(&ef.budget.open), 0);

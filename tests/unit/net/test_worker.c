@@ -51,13 +51,8 @@ TestSuite(worker, .fini = teardown, .timeout = 30);
 static void
 await_open(int open)
 {
-    int64_t until = util_now_ms() + ECHO_WAIT_MS;
-
-    while (atomic_load(&ef.budget.open) != open) {
-        cr_assert_lt(util_now_ms(), until, "%d open, not %d",
-                     atomic_load(&ef.budget.open), open);
-        sleep_ms(5);
-    }
+    UNIT_AWAIT(ECHO_WAIT_MS, atomic_load(&ef.budget.open) == open,
+               "%d open, not %d", atomic_load(&ef.budget.open), open);
 }
 
 Test(worker, a_conn_is_accepted_and_served_in_order)
@@ -72,10 +67,7 @@ Test(worker, a_conn_is_accepted_and_served_in_order)
     client_expect(c, "+a\r\n+b\r\n+c\r\n");
     client_send(c, "par");
     await_open(1);
-    for (int64_t until = util_now_ms() + ECHO_WAIT_MS; waiter_count(w) != 1;) {
-        cr_assert_lt(util_now_ms(), until, "the conn was never parked");
-        sleep_ms(5);
-    }
+    UNIT_AWAIT(ECHO_WAIT_MS, waiter_count(w) == 1, "the conn was never parked");
     client_send(c, "tial\n");
     client_expect(c, "+partial\r\n");
     cr_assert_eq(atomic_load(&ef.budget.accepted), 1);
@@ -102,10 +94,7 @@ Test(worker, one_worker_held_the_other_serves)
     a = client();
     b = client();
     client_send(a, "WAIT\n");
-    for (int64_t until = util_now_ms() + ECHO_WAIT_MS; !holding();) {
-        cr_assert_lt(util_now_ms(), until, "WAIT never reached a worker");
-        sleep_ms(5);
-    }
+    UNIT_AWAIT(ECHO_WAIT_MS, holding(), "WAIT never reached a worker");
     cr_assert_eq(worker_pool_busy(wp), 1);
     client_send(b, "GO\n");
     client_expect(b, "+GO\r\n");
@@ -115,11 +104,7 @@ Test(worker, one_worker_held_the_other_serves)
     cr_assert_lt(seen.wait_index, WORKERS);
     cr_assert_lt(seen.go_index, WORKERS);
     pthread_mutex_unlock(&seen.lock);
-    for (int64_t until = util_now_ms() + ECHO_WAIT_MS;
-         worker_pool_busy(wp) != 0;) {
-        cr_assert_lt(util_now_ms(), until, "a worker stayed busy");
-        sleep_ms(5);
-    }
+    UNIT_AWAIT(ECHO_WAIT_MS, worker_pool_busy(wp) == 0, "a worker stayed busy");
     close(a);
     close(b);
 }
@@ -185,10 +170,7 @@ Test(worker, a_new_idle_timeout_reaches_parked_conns_through_retime)
     c = client();
     client_send(c, "x\n");
     client_expect(c, "+x\r\n");
-    for (int64_t until = util_now_ms() + ECHO_WAIT_MS; waiter_count(w) != 1;) {
-        cr_assert_lt(util_now_ms(), until, "the conn was never parked");
-        sleep_ms(5);
-    }
+    UNIT_AWAIT(ECHO_WAIT_MS, waiter_count(w) == 1, "the conn was never parked");
     /* A reload shortens the idle timeout: the parked conn keeps the
      * deadline it was parked with (a minute) until it is retimed. */
     atomic_store(&ef.kind.idle_timeout_ms, 100);

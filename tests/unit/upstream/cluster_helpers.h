@@ -43,11 +43,8 @@ cluster_cmd(struct unit_cluster *cl, int i, const char *fmt, ...)
     redisReply *r;
 
     va_start(ap, fmt);
-    r = redisvCommand(cl->node[i].ctx, fmt, ap);
+    r = unit_redis_vcmd(cl->node[i].ctx, fmt, ap);
     va_end(ap);
-    cr_assert_not_null(r, "node %d: %s", i, cl->node[i].ctx->errstr);
-    cr_assert_neq(r->type, REDIS_REPLY_ERROR, "node %d: %s: %s", i, fmt,
-                  r->str);
     return r;
 }
 
@@ -109,13 +106,9 @@ cluster_node_ok(struct unit_cluster *cl, int i)
 static inline void
 cluster_await_ok(struct unit_cluster *cl)
 {
-    int64_t until = util_now_ms() + CLUSTER_WAIT_MS;
-
     for (int i = 0; i < CLUSTER_NODES; i++) {
-        while (!cluster_node_ok(cl, i)) {
-            cr_assert_lt(util_now_ms(), until, "node %d never agreed", i);
-            sleep_ms(20);
-        }
+        UNIT_AWAIT(CLUSTER_WAIT_MS, cluster_node_ok(cl, i),
+                   "node %d never agreed", i);
     }
 }
 
@@ -168,11 +161,14 @@ cluster_start(struct unit_cluster *cl)
     cluster_await_ok(cl);
 }
 
+/* Stops the nodes that were started. */
 static inline void
 cluster_stop(struct unit_cluster *cl)
 {
     for (int i = 0; i < CLUSTER_NODES; i++) {
-        unit_redis_stop(&cl->node[i]);
+        if (cl->node[i].pid > 0) {
+            unit_redis_stop(&cl->node[i]);
+        }
     }
 }
 
@@ -186,12 +182,8 @@ cluster_move_slot(struct unit_cluster *cl, unsigned slot, int to)
             cluster_cmd(cl, i, "CLUSTER SETSLOT %u NODE %s", slot, cl->id[to]));
     }
     for (int i = 0; i < CLUSTER_NODES; i++) {
-        int64_t until = util_now_ms() + CLUSTER_WAIT_MS;
-
-        while (cluster_owner(cl, i, slot) != to) {
-            cr_assert_lt(util_now_ms(), until, "node %d: slot %u", i, slot);
-            sleep_ms(20);
-        }
+        UNIT_AWAIT(CLUSTER_WAIT_MS, cluster_owner(cl, i, slot) == to,
+                   "node %d: slot %u", i, slot);
     }
 }
 

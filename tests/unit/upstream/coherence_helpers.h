@@ -98,13 +98,10 @@ coh_await(const char *key, enum coh_state st, int64_t ms)
 {
     int64_t until = util_now_ms() + ms;
 
-    while (coh_state(key) != st) {
-        if (util_now_ms() >= until) {
-            return 0;
-        }
-        sleep_ms(10);
+    while (coh_state(key) != st && util_now_ms() < until) {
+        sleep_ms(5);
     }
-    return 1;
+    return coh_state(key) == st;
 }
 
 /* A fill the test leads: its one waiter is told the outcome. */

@@ -7,10 +7,11 @@
  * The node table as main.c makes it: the settings (the test sets the
  * mode), the cache and its fill registry (coherence_helpers.h, so a
  * test sees what a change of owner does to them), and a waiter for the
- * pipelines (no event loop: these tests send nothing through the pools).
- * Then the ways a test looks at the table from outside: which node has
- * an address, a key in a given slot, the reply Redis gives a key on the
- * node the table names.
+ * pipelines (no event loop: these tests send nothing through the pools);
+ * the servers behind it (two plain ones, or a cluster: cluster_helpers.h)
+ * stopped at the test's end. Then the ways a test looks at the table from
+ * outside: which node has an address, a key in a given slot, the reply
+ * Redis gives a key on the node the table names.
  */
 #ifndef RP_TEST_NODES_HELPERS_H
 #define RP_TEST_NODES_HELPERS_H
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster_helpers.h"
 #include "coherence_helpers.h"
 #include "net/waiter.h"
 #include "net/workq.h"
@@ -32,9 +34,20 @@ struct nodes_fixture {
     struct workq *q;
     struct waiter *w;
     struct nodes *n;
+    struct unit_redis redis[2]; /* servers the test started (pid 0: none) */
+    struct unit_cluster cl;     /* a cluster the test started, or none */
+    int idx[CLUSTER_NODES];     /* the table's node of each cluster node */
 };
 
 static struct nodes_fixture nf;
+
+/* A test's start and end (TestSuite's init and fini): nothing yet; then
+ * the table freed and whatever servers the test started stopped. */
+static inline void
+nf_setup(void)
+{
+    memset(&nf, 0, sizeof(nf));
+}
 
 /* Defaults, Redis at 127.0.0.1:port; the test changes nf.cfg before
  * nf_up. */
@@ -61,6 +74,56 @@ nf_up(void)
     cr_assert_not_null(nf.n);
 }
 
+/* Sentinel mode over sentinels (a host:port list; NULL: one that is never
+ * asked, the test naming the master itself); the test changes nf.cfg
+ * further before nf_start. */
+static inline void
+nf_sentinel_settings(const char *sentinels)
+{
+    nf_settings(1);
+    snprintf(nf.cfg.sentinels, sizeof(nf.cfg.sentinels), "%s",
+             sentinels != NULL ? sentinels : "127.0.0.1:1");
+}
+
+/* nf_up, then nodes_start, which must succeed. */
+static inline void
+nf_start(void)
+{
+    nf_up();
+    cr_assert_eq(nodes_start(nf.n), 0);
+}
+
+/* Starts the test's two servers, nf.redis[0] and [1]; a replica of the
+ * first syncs at once, not after diskless sync's delay. */
+static inline void
+nf_two_servers(void)
+{
+    static const char *const no_delay[] = {"--repl-diskless-sync-delay", "0",
+                                           NULL};
+
+    unit_redis_start(&nf.redis[0], 0, no_delay);
+    unit_redis_start(&nf.redis[1], 0, NULL);
+}
+
+/* 1 when r says its link to its master is up. */
+static inline int
+nf_synced(struct unit_redis *r)
+{
+    redisReply *x = unit_redis_cmd(r->ctx, "INFO replication");
+    int up = strstr(x->str, "master_link_status:up") != NULL;
+
+    freeReplyObject(x);
+    return up;
+}
+
+/* Makes nf.redis[1] a replica of [0] and waits until it is in sync. */
+static inline void
+nf_replicate(void)
+{
+    unit_redis_ok(nf.redis[1].ctx, "REPLICAOF 127.0.0.1 %d", nf.redis[0].port);
+    UNIT_AWAIT(5000, nf_synced(&nf.redis[1]), "the replica never synced");
+}
+
 /* Frees what nf_up made, in main.c's order. Safe when nf_up never ran. */
 static inline void
 nf_down(void)
@@ -76,6 +139,18 @@ nf_down(void)
     nf.n = NULL;
 }
 
+static inline void
+nf_teardown(void)
+{
+    nf_down();
+    for (int i = 0; i < 2; i++) {
+        if (nf.redis[i].pid > 0) {
+            unit_redis_stop(&nf.redis[i]);
+        }
+    }
+    cluster_stop(&nf.cl);
+}
+
 /* The node of the table at 127.0.0.1:port, or -1. */
 static inline int
 nf_node_at(int port)
@@ -88,6 +163,16 @@ nf_node_at(int port)
         }
     }
     return -1;
+}
+
+/* Fills nf.idx: every node of the cluster must be a node of the table. */
+static inline void
+nf_cluster_map(void)
+{
+    for (int k = 0; k < CLUSTER_NODES; k++) {
+        nf.idx[k] = nf_node_at(nf.cl.node[k].port);
+        cr_assert_geq(nf.idx[k], 0, "cluster node %d is no node", k);
+    }
 }
 
 /* A key ("<prefix>:<n>") whose cluster slot is slot, into out. */

@@ -103,16 +103,6 @@ commands_now(void)
     return c;
 }
 
-/* Polls (bounded) until what() is true. */
-#define AWAIT(what, ...)                                                       \
-    do {                                                                       \
-        int64_t until_ = util_now_ms() + 5000;                                 \
-        while (!(what)) {                                                      \
-            cr_assert_lt(util_now_ms(), until_, __VA_ARGS__);                  \
-            sleep_ms(10);                                                      \
-        }                                                                      \
-    } while (0)
-
 Test(keeper, its_tick_reads_the_command_table_once_redis_is_there)
 {
     unit_redis_start(&server, 0, NULL);
@@ -120,7 +110,7 @@ Test(keeper, its_tick_reads_the_command_table_once_redis_is_there)
     cr_assert_eq(commands_now(), 0, "nothing read yet");
     k = keeper_create(n, cmds, NULL);
     cr_assert_not_null(k);
-    AWAIT(commands_now() > 200, "no table after a tick");
+    UNIT_AWAIT(5000, commands_now() > 200, "no table after a tick");
     cr_assert(knows("flushall"));
 }
 
@@ -157,7 +147,7 @@ Test(keeper, after_an_outage_it_reads_the_table_again)
     table_at(server.port, 0);
     k = keeper_create(n, cmds, NULL);
     cr_assert_not_null(k);
-    AWAIT(commands_now() > 200, "no table after a tick");
+    UNIT_AWAIT(5000, commands_now() > 200, "no table after a tick");
     cr_assert_eq(databases(), 16);
     cr_assert_eq(ping(), UPSTREAM_OK);
     /* Redis goes; the pool finds out (a lost connection, then a refused
@@ -166,15 +156,15 @@ Test(keeper, after_an_outage_it_reads_the_table_again)
     server.ctx = NULL;
     kill(server.pid, SIGKILL);
     waitpid(server.pid, NULL, 0);
-    AWAIT(ping() == -100, "the pool never went down");
+    UNIT_AWAIT(5000, ping() == -100, "the pool never went down");
     /* Redis comes back on its port, another one. */
     server.pid = unit_redis_spawn(server.dir, server.port, 0, 0, fewer);
     server.ctx = unit_redis_await(server.pid, server.port);
     cr_assert_not_null(server.ctx, "port %d was taken meanwhile", server.port);
-    AWAIT(ping() == UPSTREAM_OK, "the pool never came back");
+    UNIT_AWAIT(5000, ping() == UPSTREAM_OK, "the pool never came back");
     nodes_pool_stats(n, &st);
     cr_assert_eq(st.epoch, 1, "one connect ended a down period");
-    AWAIT(databases() == 7, "the table was not read again");
+    UNIT_AWAIT(5000, databases() == 7, "the table was not read again");
     cr_assert_gt(commands_now(), 200);
 }
 
@@ -188,12 +178,12 @@ Test(keeper, spares_are_opened_at_start_and_refilled_when_taken)
     cr_assert_not_null(sp);
     k = keeper_create(n, cmds, sp);
     cr_assert_not_null(k);
-    AWAIT(spares_ready(sp) == 2, "no spares at the start");
+    UNIT_AWAIT(5000, spares_ready(sp) == 2, "no spares at the start");
     for (int i = 0; i < 3; i++) {
         rconn_init(&rc);
         cr_assert_eq(spares_take(sp, nodes_target(n, 0), &rc), 0);
         rconn_close(&rc);
-        AWAIT(spares_ready(sp) == 2, "take %d: not refilled", i);
+        UNIT_AWAIT(5000, spares_ready(sp) == 2, "take %d: not refilled", i);
     }
 }
 
@@ -214,5 +204,6 @@ Test(keeper, in_a_cluster_its_tick_runs_the_refresh_asked_for)
     }
     cr_assert_neq(nodes_for_slot(n, slot), to);
     nodes_want_refresh(n);
-    AWAIT(nodes_for_slot(n, slot) == to, "the keeper never refreshed");
+    UNIT_AWAIT(5000, nodes_for_slot(n, slot) == to,
+               "the keeper never refreshed");
 }

@@ -15,28 +15,9 @@
 
 #include <poll.h>
 
-static struct unit_redis a, b;
+static struct unit_redis *const a = &nf.redis[0], *const b = &nf.redis[1];
 
-static void
-setup(void)
-{
-    a.pid = b.pid = 0;
-    nf.n = NULL;
-}
-
-static void
-teardown(void)
-{
-    nf_down();
-    if (a.pid > 0) {
-        unit_redis_stop(&a);
-    }
-    if (b.pid > 0) {
-        unit_redis_stop(&b);
-    }
-}
-
-TestSuite(nodes, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(nodes, .init = nf_setup, .fini = nf_teardown, .timeout = 30);
 
 /* 1 when a refresh was asked for through the want fd. */
 static int
@@ -54,8 +35,8 @@ Test(nodes, standalone_is_one_node_owning_every_slot_in_its_db)
     struct node_stats st;
     int masters[4], ask = 7;
 
-    unit_redis_start(&a, 0, NULL);
-    nf_settings(a.port);
+    unit_redis_start(a, 0, NULL);
+    nf_settings(a->port);
     nf.cfg.redis_db = 3;
     nf_up();
     cr_assert_eq(nodes_mode(nf.n), NODES_STANDALONE);
@@ -63,7 +44,7 @@ Test(nodes, standalone_is_one_node_owning_every_slot_in_its_db)
     cr_assert_eq(nodes_count(nf.n), 0, "no node before the start");
     cr_assert_eq(nodes_start(nf.n), 0);
     cr_assert_eq(nodes_count(nf.n), 1);
-    cr_assert_eq(nodes_target(nf.n, 0)->port, a.port);
+    cr_assert_eq(nodes_target(nf.n, 0)->port, a->port);
     cr_assert_eq(nodes_target(nf.n, 0)->db, 3);
     cr_assert_eq(nodes_for_key(nf.n, "a", 1), 0);
     cr_assert_eq(nodes_for_key(nf.n, "{x}y", 4), 0);
@@ -95,10 +76,9 @@ Test(nodes, standalone_stream_losses_cover_every_key)
     uint64_t gen;
     redisReply *r;
 
-    unit_redis_start(&a, 0, NULL);
-    nf_settings(a.port);
-    nf_up();
-    cr_assert_eq(nodes_start(nf.n), 0);
+    unit_redis_start(a, 0, NULL);
+    nf_settings(a->port);
+    nf_start();
     nodes_wait_first(nf.n, 5000);
     cr_assert_eq(nodes_tracking_state(nf.n, reason, sizeof(reason)),
                  TRACKING_UP);
@@ -109,7 +89,7 @@ Test(nodes, standalone_stream_losses_cover_every_key)
     coh_put("{x}b");
     coh_put_db(9, "c");
     snprintf(sid, sizeof(sid), "%lld", id);
-    r = redisCommand(a.ctx, "CLIENT KILL ID %s", sid);
+    r = redisCommand(a->ctx, "CLIENT KILL ID %s", sid);
     cr_assert(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
     freeReplyObject(r);
     cr_assert(coh_await("a", COH_EXPIRED, 5000), "the loss expired it");
@@ -137,13 +117,11 @@ on_switch(void *arg, int old, int now)
 static void
 sentinel_mode(int tracking)
 {
-    nf_settings(1);
-    snprintf(nf.cfg.sentinels, sizeof(nf.cfg.sentinels), "127.0.0.1:1");
+    nf_sentinel_settings(NULL);
     nf.cfg.cache_tracking = tracking;
-    nf_up();
+    nf_start();
     nodes_on_switch(nf.n, on_switch, &switches);
     switches = 0;
-    cr_assert_eq(nodes_start(nf.n), 0);
     cr_assert_eq(nodes_mode(nf.n), NODES_SENTINEL);
     cr_assert_eq(nodes_is_sentinel(nf.n), 1);
 }
@@ -173,12 +151,11 @@ Test(nodes, a_new_master_empties_the_cache_and_calls_the_hook)
     struct node_stats st;
     int masters[4];
 
-    unit_redis_start(&a, 0, NULL);
-    unit_redis_start(&b, 0, NULL);
+    nf_two_servers();
     sentinel_mode(1);
     coh_put("k");
     coh_fill_start(&fi, "f");
-    cr_assert_eq(nodes_set_master(nf.n, "127.0.0.1", a.port), 0);
+    cr_assert_eq(nodes_set_master(nf.n, "127.0.0.1", a->port), 0);
     cr_assert_eq(switches, 1);
     cr_assert_eq(switch_old, -1, "no master before");
     cr_assert_eq(switch_new, 0);
@@ -192,13 +169,13 @@ Test(nodes, a_new_master_empties_the_cache_and_calls_the_hook)
                  "the master's own stream");
     /* Named again: nothing changes. */
     coh_put("k");
-    cr_assert_eq(nodes_set_master(nf.n, "127.0.0.1", a.port), 0);
+    cr_assert_eq(nodes_set_master(nf.n, "127.0.0.1", a->port), 0);
     cr_assert_eq(switches, 1);
     cr_assert_eq(nodes_epoch(nf.n), 1);
     cr_assert_eq(coh_state("k"), COH_LIVE);
     /* A failover: the other one. */
     coh_fill_start(&fi, "f");
-    cr_assert_eq(nodes_set_master(nf.n, "127.0.0.1", b.port), 1);
+    cr_assert_eq(nodes_set_master(nf.n, "127.0.0.1", b->port), 1);
     cr_assert_eq(switches, 2);
     cr_assert_eq(switch_old, 0);
     cr_assert_eq(switch_new, 1);
@@ -221,12 +198,10 @@ Test(nodes, replicas_are_nodes_of_their_master_with_replica_reads)
     struct nodes_addr r[2] = {{"127.0.0.1", 7002}, {"127.0.0.1", 7003}};
     struct node_stats st;
 
-    nf_settings(1);
-    snprintf(nf.cfg.sentinels, sizeof(nf.cfg.sentinels), "127.0.0.1:1");
+    nf_sentinel_settings(NULL);
     nf.cfg.cache_tracking = 0; /* no stream: nothing connects */
     nf.cfg.read_from = CONFIG_READ_REPLICA;
-    nf_up();
-    cr_assert_eq(nodes_start(nf.n), 0);
+    nf_start();
     cr_assert_eq(nodes_set_replicas(nf.n, -1, r, 2), 0, "no master yet");
     cr_assert_eq(nodes_set_master(nf.n, "127.0.0.1", 7001), 0);
     cr_assert_eq(nodes_set_replicas(nf.n, 0, r, 2), 2);
@@ -268,12 +243,10 @@ Test(nodes, at_most_nodes_max_are_ever_made)
 {
     static struct nodes_addr r[NODES_MAX + 6];
 
-    nf_settings(1);
-    snprintf(nf.cfg.sentinels, sizeof(nf.cfg.sentinels), "127.0.0.1:1");
+    nf_sentinel_settings(NULL);
     nf.cfg.cache_tracking = 0;
     nf.cfg.read_from = CONFIG_READ_PREFER_REPLICA;
-    nf_up();
-    cr_assert_eq(nodes_start(nf.n), 0);
+    nf_start();
     cr_assert_eq(nodes_set_master(nf.n, "127.0.0.1", 10000), 0);
     for (int i = 0; i < NODES_MAX + 6; i++) {
         snprintf(r[i].host, sizeof(r[i].host), "127.0.0.1");

@@ -14,31 +14,9 @@
  * in one test, step by step; the map not learned when no seed answers is
  * a test of its own.
  */
-#include "cluster_helpers.h"
 #include "nodes_helpers.h"
 
-static struct unit_cluster cl;
-static int idx[CLUSTER_NODES]; /* the table's node of each cluster node */
-
-static void
-setup(void)
-{
-    nf.n = NULL;
-    memset(&cl, 0, sizeof(cl));
-}
-
-static void
-teardown(void)
-{
-    nf_down();
-    for (int i = 0; i < CLUSTER_NODES; i++) {
-        if (cl.node[i].pid > 0) {
-            unit_redis_stop(&cl.node[i]);
-        }
-    }
-}
-
-TestSuite(nodes_cluster, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(nodes_cluster, .init = nf_setup, .fini = nf_teardown, .timeout = 60);
 
 /* The cluster node owning slot s at the start. */
 static int
@@ -60,15 +38,12 @@ learn(void)
     nf.cfg.cluster = 1;
     nf.cfg.cluster_refresh_ms = 600000; /* only when asked, here */
     snprintf(nf.cfg.seeds, sizeof(nf.cfg.seeds), "127.0.0.1:%d",
-             cl.node[2].port);
+             nf.cl.node[2].port);
     nf_up();
     cr_assert_eq(nodes_start(nf.n), 0);
     cr_assert_eq(nodes_mode(nf.n), NODES_CLUSTER);
     cr_assert_eq(nodes_count(nf.n), CLUSTER_NODES);
-    for (int k = 0; k < CLUSTER_NODES; k++) {
-        idx[k] = nf_node_at(cl.node[k].port);
-        cr_assert_geq(idx[k], 0, "cluster node %d is no node", k);
-    }
+    nf_cluster_map();
 }
 
 static void
@@ -81,7 +56,7 @@ map_names_every_real_owner(void)
     int masters[8];
 
     for (unsigned s = 0; s < NODES_SLOTS; s++) {
-        cr_assert_eq(nodes_for_slot(nf.n, s), idx[first_owner(s)], "slot %u",
+        cr_assert_eq(nodes_for_slot(nf.n, s), nf.idx[first_owner(s)], "slot %u",
                      s);
     }
     for (int i = 0; i < 300; i++) {
@@ -93,12 +68,12 @@ map_names_every_real_owner(void)
     }
     cr_assert_eq(nodes_masters(nf.n, masters, 8), CLUSTER_NODES);
     for (int k = 0; k < CLUSTER_NODES; k++) {
-        nodes_stats(nf.n, idx[k], &st);
+        nodes_stats(nf.n, nf.idx[k], &st);
         cr_assert_eq(st.role, NODE_MASTER);
         cr_assert_str_eq(st.ranges, ranges[k]);
         cr_assert_eq(st.slots,
                      cluster_first_slot(k + 1) - cluster_first_slot(k));
-        cr_assert_eq(nodes_target(nf.n, idx[k])->db, 0);
+        cr_assert_eq(nodes_target(nf.n, nf.idx[k])->db, 0);
     }
     cr_assert_eq(nodes_epoch(nf.n), 0, "nothing moved yet");
 }
@@ -118,10 +93,10 @@ a_lost_stream_expires_its_own_slots_only(void)
     nf_key_in_slot(on1, sizeof(on1), "b", 6000);
     coh_put(on0);
     coh_put(on1);
-    cr_assert_eq(tracking_state(nodes_tracking(nf.n, idx[0]), &id, &gen),
+    cr_assert_eq(tracking_state(nodes_tracking(nf.n, nf.idx[0]), &id, &gen),
                  TRACKING_UP);
     snprintf(sid, sizeof(sid), "%lld", id);
-    r = cluster_cmd(&cl, 0, "CLIENT KILL ID %s", sid);
+    r = cluster_cmd(&nf.cl, 0, "CLIENT KILL ID %s", sid);
     cr_assert_eq(r->integer, 1, "node 0's stream is a client of node 0");
     freeReplyObject(r);
     cr_assert(coh_await(on0, COH_EXPIRED, 5000), "%s stayed", on0);
@@ -143,14 +118,14 @@ a_moved_slot_follows_at_the_next_asked_refresh(void)
     coh_put(moved);
     coh_put(stays);
     coh_fill_start(&fi, moved);
-    cluster_move_slot(&cl, slot, 2);
+    cluster_move_slot(&nf.cl, slot, 2);
     nodes_tick(nf.n);
-    cr_assert_eq(nodes_for_slot(nf.n, slot), idx[0], "not asked: not yet");
+    cr_assert_eq(nodes_for_slot(nf.n, slot), nf.idx[0], "not asked: not yet");
     cr_assert_eq(nodes_epoch(nf.n), epoch);
     nodes_want_refresh(nf.n);
     nodes_tick(nf.n);
-    cr_assert_eq(nodes_for_slot(nf.n, slot), idx[2]);
-    cr_assert_eq(nodes_for_slot(nf.n, beside), idx[0]);
+    cr_assert_eq(nodes_for_slot(nf.n, slot), nf.idx[2]);
+    cr_assert_eq(nodes_for_slot(nf.n, beside), nf.idx[0]);
     cr_assert_eq(nodes_epoch(nf.n), epoch + 1);
     cr_assert_eq(coh_state(moved), COH_EXPIRED, "read from the old owner");
     cr_assert_eq(coh_state(stays), COH_LIVE);
@@ -158,10 +133,10 @@ a_moved_slot_follows_at_the_next_asked_refresh(void)
     nf_get_on(nodes_for_key(nf.n, moved, strlen(moved)), moved, got,
               sizeof(got));
     cr_assert_str_eq(got, "", "the new owner serves it: %s", got);
-    nodes_stats(nf.n, idx[0], &st);
+    nodes_stats(nf.n, nf.idx[0], &st);
     cr_assert_eq(st.slots, cluster_first_slot(1) - 1);
     cr_assert_str_eq(st.ranges, "0-199,201-5460");
-    nodes_stats(nf.n, idx[2], &st);
+    nodes_stats(nf.n, nf.idx[2], &st);
     cr_assert_eq(st.slots, NODES_SLOTS - cluster_first_slot(2) + 1);
     cr_assert_str_eq(st.ranges, "200,10922-16383");
     /* A refresh that finds nothing moved moves no epoch. */
@@ -172,7 +147,7 @@ a_moved_slot_follows_at_the_next_asked_refresh(void)
 
 Test(nodes_cluster, learns_the_map_from_a_seed_and_follows_a_moved_slot)
 {
-    cluster_start(&cl);
+    cluster_start(&nf.cl);
     learn();
     map_names_every_real_owner();
     a_lost_stream_expires_its_own_slots_only();

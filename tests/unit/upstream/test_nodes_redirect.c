@@ -11,31 +11,9 @@
  * target without touching the map or asking for a refresh. Texts that are no
  * redirect change nothing.
  */
-#include "cluster_helpers.h"
 #include "nodes_helpers.h"
 
-static struct unit_cluster cl;
-static int idx[CLUSTER_NODES]; /* the table's node of each cluster node */
-
-static void
-setup(void)
-{
-    nf.n = NULL;
-    memset(&cl, 0, sizeof(cl));
-}
-
-static void
-teardown(void)
-{
-    nf_down();
-    for (int i = 0; i < CLUSTER_NODES; i++) {
-        if (cl.node[i].pid > 0) {
-            unit_redis_stop(&cl.node[i]);
-        }
-    }
-}
-
-TestSuite(nodes_redirect, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(nodes_redirect, .init = nf_setup, .fini = nf_teardown, .timeout = 60);
 
 /* A cluster-mode table over port (refreshed only when asked). */
 static void
@@ -66,17 +44,17 @@ moved_moves_the_slot_at_once(void)
 
     nf_key_in_slot(key, sizeof(key), "k", slot);
     nf_key_in_slot(other, sizeof(other), "o", slot + 1);
-    cluster_move_slot(&cl, slot, 1);
-    cr_assert_eq(nodes_for_slot(nf.n, slot), idx[0], "the map is behind");
-    nf_get_on(idx[0], key, text, sizeof(text));
+    cluster_move_slot(&nf.cl, slot, 1);
+    cr_assert_eq(nodes_for_slot(nf.n, slot), nf.idx[0], "the map is behind");
+    nf_get_on(nf.idx[0], key, text, sizeof(text));
     cr_assert_eq(strncmp(text, "MOVED 300 127.0.0.1:", 20), 0, "%s", text);
     coh_put(key);
     coh_put(other);
     coh_fill_start(&fi, key);
-    cr_assert_eq(redirect(text, &ask), idx[1]);
+    cr_assert_eq(redirect(text, &ask), nf.idx[1]);
     cr_assert_eq(ask, 0);
-    cr_assert_eq(nodes_for_slot(nf.n, slot), idx[1]);
-    cr_assert_eq(nodes_for_slot(nf.n, slot + 1), idx[0]);
+    cr_assert_eq(nodes_for_slot(nf.n, slot), nf.idx[1]);
+    cr_assert_eq(nodes_for_slot(nf.n, slot + 1), nf.idx[0]);
     cr_assert_eq(nodes_epoch(nf.n), epoch + 1);
     cr_assert_eq(coh_state(key), COH_EXPIRED, "read from the old owner");
     cr_assert_eq(coh_state(other), COH_LIVE);
@@ -84,11 +62,11 @@ moved_moves_the_slot_at_once(void)
     cr_assert_eq(nodes_want_taken(nf.n), 1, "a full refresh is asked for");
     /* The same MOVED once more: already so. */
     coh_put(key);
-    cr_assert_eq(redirect(text, &ask), idx[1]);
+    cr_assert_eq(redirect(text, &ask), nf.idx[1]);
     cr_assert_eq(nodes_epoch(nf.n), epoch + 1);
     cr_assert_eq(coh_state(key), COH_LIVE);
     cr_assert_eq(nodes_want_taken(nf.n), 1, "every MOVED asks for one");
-    nf_get_on(idx[1], key, text, sizeof(text));
+    nf_get_on(nf.idx[1], key, text, sizeof(text));
     cr_assert_str_eq(text, "", "the owner the redirect named serves it");
 }
 
@@ -102,25 +80,25 @@ ask_names_the_target_and_changes_nothing(void)
     int ask = 0;
 
     nf_key_in_slot(key, sizeof(key), "q", slot);
-    freeReplyObject(
-        cluster_cmd(&cl, 2, "CLUSTER SETSLOT %u IMPORTING %s", slot, cl.id[0]));
-    freeReplyObject(
-        cluster_cmd(&cl, 0, "CLUSTER SETSLOT %u MIGRATING %s", slot, cl.id[2]));
-    nf_get_on(idx[0], key, text, sizeof(text));
+    freeReplyObject(cluster_cmd(&nf.cl, 2, "CLUSTER SETSLOT %u IMPORTING %s",
+                                slot, nf.cl.id[0]));
+    freeReplyObject(cluster_cmd(&nf.cl, 0, "CLUSTER SETSLOT %u MIGRATING %s",
+                                slot, nf.cl.id[2]));
+    nf_get_on(nf.idx[0], key, text, sizeof(text));
     cr_assert_eq(strncmp(text, "ASK 400 127.0.0.1:", 18), 0, "%s", text);
     coh_put(key);
-    cr_assert_eq(redirect(text, &ask), idx[2]);
+    cr_assert_eq(redirect(text, &ask), nf.idx[2]);
     cr_assert_eq(ask, 1);
-    cr_assert_eq(nodes_for_slot(nf.n, slot), idx[0], "the owner still");
+    cr_assert_eq(nodes_for_slot(nf.n, slot), nf.idx[0], "the owner still");
     cr_assert_eq(nodes_epoch(nf.n), epoch);
     cr_assert_eq(coh_state(key), COH_LIVE);
     cr_assert_eq(nodes_want_taken(nf.n), 0, "no refresh for an ASK");
     /* The target it named takes the key after ASKING. */
-    redisAppendCommand(cl.node[2].ctx, "ASKING");
-    redisAppendCommand(cl.node[2].ctx, "GET %s", key);
-    cr_assert_eq(redisGetReply(cl.node[2].ctx, (void **)&r), REDIS_OK);
+    redisAppendCommand(nf.cl.node[2].ctx, "ASKING");
+    redisAppendCommand(nf.cl.node[2].ctx, "GET %s", key);
+    cr_assert_eq(redisGetReply(nf.cl.node[2].ctx, (void **)&r), REDIS_OK);
     freeReplyObject(r);
-    cr_assert_eq(redisGetReply(cl.node[2].ctx, (void **)&r), REDIS_OK);
+    cr_assert_eq(redisGetReply(nf.cl.node[2].ctx, (void **)&r), REDIS_OK);
     cr_assert_eq(r->type, REDIS_REPLY_NIL, "%s", r->str);
     freeReplyObject(r);
 }
@@ -139,18 +117,15 @@ a_moved_to_a_new_address_makes_a_node_until_the_refresh(void)
     cr_assert_eq(nodes_want_taken(nf.n), 1);
     nodes_want_refresh(nf.n);
     nodes_tick(nf.n);
-    cr_assert_eq(nodes_for_slot(nf.n, 500), idx[0], "the truth is back");
-    cr_assert_eq(nodes_for_slot(nf.n, 300), idx[1], "the move stays");
+    cr_assert_eq(nodes_for_slot(nf.n, 500), nf.idx[0], "the truth is back");
+    cr_assert_eq(nodes_for_slot(nf.n, 300), nf.idx[1], "the move stays");
 }
 
 Test(nodes_redirect, moved_moves_a_slot_ask_does_not)
 {
-    cluster_start(&cl);
-    table_at(cl.node[0].port);
-    for (int k = 0; k < CLUSTER_NODES; k++) {
-        idx[k] = nf_node_at(cl.node[k].port);
-        cr_assert_geq(idx[k], 0);
-    }
+    cluster_start(&nf.cl);
+    table_at(nf.cl.node[0].port);
+    nf_cluster_map();
     moved_moves_the_slot_at_once();
     ask_names_the_target_and_changes_nothing();
     a_moved_to_a_new_address_makes_a_node_until_the_refresh();

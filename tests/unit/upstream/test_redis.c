@@ -85,21 +85,6 @@ Test(redis_target, reaches_that_redis_in_that_database_as_that_user)
 
 /* ---- replies ---- */
 
-/* The reply object of resp as hiredis's reader makes it. */
-static redisReply *
-parse(const char *resp)
-{
-    redisReader *rd = redisReaderCreate();
-    void *r = NULL;
-
-    cr_assert_not_null(rd);
-    cr_assert_eq(redisReaderFeed(rd, resp, strlen(resp)), REDIS_OK);
-    cr_assert_eq(redisReaderGetReply(rd, &r), REDIS_OK);
-    cr_assert_not_null(r, "incomplete: %s", resp);
-    redisReaderFree(rd);
-    return r;
-}
-
 Test(redis_reply, strings_and_statuses_are_text_nothing_else_is)
 {
     static const struct {
@@ -112,7 +97,7 @@ Test(redis_reply, strings_and_statuses_are_text_nothing_else_is)
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        redisReply *r = parse(cases[i].resp);
+        redisReply *r = unit_reply_of(cases[i].resp);
 
         cr_assert_eq(redis_reply_is_str(r), cases[i].is_str, "%s",
                      cases[i].resp);
@@ -151,16 +136,16 @@ Test(redis_reply, a_real_hello_and_config_get_are_read_as_maps)
 
 Test(redis_reply, odd_shapes_find_nothing_they_do_not_have)
 {
-    redisReply *r = parse("*3\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n");
+    redisReply *r = unit_reply_of("*3\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n");
 
     cr_assert_eq(redis_reply_map_get(r, "a")->integer, 1);
     cr_assert_null(redis_reply_map_get(r, "b"), "a key without a value");
     freeReplyObject(r);
-    r = parse("*4\r\n:7\r\n$1\r\nx\r\n+k\r\n$1\r\ny\r\n");
+    r = unit_reply_of("*4\r\n:7\r\n$1\r\nx\r\n+k\r\n$1\r\ny\r\n");
     cr_assert_null(redis_reply_map_get(r, "7"), "an integer is no key");
     cr_assert_str_eq(redis_reply_map_get(r, "K")->str, "y", "status keys");
     freeReplyObject(r);
-    r = parse("$1\r\na\r\n");
+    r = unit_reply_of("$1\r\na\r\n");
     cr_assert_null(redis_reply_map_get(r, "a"), "no array");
     freeReplyObject(r);
     cr_assert_null(redis_reply_map_get(NULL, "a"));

@@ -12,20 +12,16 @@
  */
 #include "nodes_helpers.h"
 
-#include <stdarg.h>
-
 #include "upstream/replicas.h"
 
-static struct unit_redis a, b;
+static struct unit_redis *const a = &nf.redis[0], *const b = &nf.redis[1];
 static struct replicas *r;
 static int m, rep; /* the master's node, the replica's */
 
 static void
 setup(void)
 {
-    memset(&a, 0, sizeof(a));
-    memset(&b, 0, sizeof(b));
-    nf.n = NULL;
+    nf_setup();
     r = NULL;
 }
 
@@ -33,80 +29,30 @@ static void
 teardown(void)
 {
     replicas_stop(r);
-    nf_down();
-    if (b.pid > 0) {
-        unit_redis_stop(&b);
-    }
-    if (a.pid > 0) {
-        unit_redis_stop(&a);
-    }
+    nf_teardown();
 }
 
 TestSuite(replicas_monitor, .init = setup, .fini = teardown, .timeout = 30);
-
-/* Polls (bounded) until what() is true. */
-#define AWAIT(what, ...)                                                       \
-    do {                                                                       \
-        int64_t until_ = util_now_ms() + 5000;                                 \
-        while (!(what)) {                                                      \
-            cr_assert_lt(util_now_ms(), until_, __VA_ARGS__);                  \
-            sleep_ms(10);                                                      \
-        }                                                                      \
-    } while (0)
-
-/* A command on c that must not be refused. */
-static void
-cmd(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *rep_;
-
-    va_start(ap, fmt);
-    rep_ = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(rep_);
-    cr_assert_neq(rep_->type, REDIS_REPLY_ERROR, "%s: %s", fmt, rep_->str);
-    freeReplyObject(rep_);
-}
-
-/* 1 when b says its link to a is up. */
-static int
-synced(void)
-{
-    redisReply *x = redisCommand(b.ctx, "INFO replication");
-    int up;
-
-    cr_assert(x != NULL && x->type == REDIS_REPLY_STRING);
-    up = strstr(x->str, "master_link_status:up") != NULL;
-    freeReplyObject(x);
-    return up;
-}
 
 /* a and its replica b, in sync; the table (sentinel mode, read_from)
  * told so; the monitor started. */
 static void
 replicated(int read_from)
 {
-    static const char *const no_delay[] = {"--repl-diskless-sync-delay", "0",
-                                           NULL};
     int err = 7;
 
-    unit_redis_start(&a, 0, no_delay);
-    unit_redis_start(&b, 0, NULL);
-    cmd(b.ctx, "REPLICAOF 127.0.0.1 %d", a.port);
-    AWAIT(synced(), "the replica never synced");
-    nf_settings(1);
-    snprintf(nf.cfg.sentinels, sizeof(nf.cfg.sentinels), "127.0.0.1:1");
+    nf_two_servers();
+    nf_replicate();
+    nf_sentinel_settings(NULL);
     nf.cfg.cache_tracking = 0;
     nf.cfg.read_from = read_from;
-    nf_up();
-    cr_assert_eq(nodes_start(nf.n), 0);
-    m = nodes_set_master(nf.n, "127.0.0.1", a.port);
+    nf_start();
+    m = nodes_set_master(nf.n, "127.0.0.1", a->port);
     cr_assert_geq(m, 0);
     cr_assert_eq(nodes_set_replicas(
-                     nf.n, m, &(struct nodes_addr){"127.0.0.1", b.port}, 1),
+                     nf.n, m, &(struct nodes_addr){"127.0.0.1", b->port}, 1),
                  1);
-    rep = nf_node_at(b.port);
+    rep = nf_node_at(b->port);
     r = replicas_start(&nf.ref, nf.n, &err);
     cr_assert_not_null(r);
     cr_assert_eq(err, 0);
@@ -159,14 +105,15 @@ Test(replicas_monitor, a_written_key_stays_on_the_master_until_replicated)
     cr_assert_eq(replicas_pending(r, h), 0);
     cr_assert_eq(pick_key("k"), m, "a write on its way: the master");
     cr_assert_eq(pick_key("other"), rep, "other keys are not held");
-    cmd(a.ctx, "SET k v");
+    unit_redis_ok(a->ctx, "SET k v");
     next = replicas_next_round(r);
     replicas_wrote_hash(r, h); /* Redis answered */
     need = replicas_need(r, "k", 1);
     cr_assert_neq(need, WRITTEN_PENDING);
     cr_assert_geq(need, next, "a round not announced when it was answered");
-    AWAIT(pick_key("k") == rep, "the replica never reached round %llu",
-          (unsigned long long)need);
+    UNIT_AWAIT(5000, pick_key("k") == rep,
+               "the replica never reached round %llu",
+               (unsigned long long)need);
     replicas_totals(r, &t);
     cr_assert_geq(t.written, 1);
     cr_assert_eq(t.refused + t.fallback, 0);
@@ -181,7 +128,8 @@ Test(replicas_monitor, a_hold_keeps_every_read_on_the_master)
     sleep_ms(250); /* rounds pass: still held */
     cr_assert_eq(pick_key("a"), m);
     replicas_unhold(r);
-    AWAIT(pick_key("a") == rep, "reads never went back to the replica");
+    UNIT_AWAIT(5000, pick_key("a") == rep,
+               "reads never went back to the replica");
 }
 
 Test(replicas_monitor, a_replica_that_stops_replicating_is_not_read_from)
@@ -191,14 +139,14 @@ Test(replicas_monitor, a_replica_that_stops_replicating_is_not_read_from)
 
     replicated(CONFIG_READ_REPLICA);
     cr_assert_eq(pick_key("k"), rep);
-    cmd(b.ctx, "REPLICAOF NO ONE");
-    AWAIT((replicas_node_stats(r, rep, &st), !st.usable),
-          "still read from as a master");
+    unit_redis_ok(b->ctx, "REPLICAOF NO ONE");
+    UNIT_AWAIT(5000, (replicas_node_stats(r, rep, &st), !st.usable),
+               "still read from as a master");
     cr_assert_eq(replicas_pick(r, m, 0, 0, err, sizeof(err)), -1);
     cr_assert_str_eq(err, "no replica to read from (read_from = replica): "
                           "none reachable and in sync");
-    cmd(b.ctx, "REPLICAOF 127.0.0.1 %d", a.port);
-    AWAIT(pick_key("k") == rep, "never read from again");
+    unit_redis_ok(b->ctx, "REPLICAOF 127.0.0.1 %d", a->port);
+    UNIT_AWAIT(5000, pick_key("k") == rep, "never read from again");
 }
 
 Test(replicas_monitor, with_prefer_replica_the_master_serves_meanwhile)
@@ -207,9 +155,9 @@ Test(replicas_monitor, with_prefer_replica_the_master_serves_meanwhile)
     struct replica_stats st;
 
     replicated(CONFIG_READ_PREFER_REPLICA);
-    cmd(b.ctx, "REPLICAOF NO ONE");
-    AWAIT((replicas_node_stats(r, rep, &st), !st.usable),
-          "still read from as a master");
+    unit_redis_ok(b->ctx, "REPLICAOF NO ONE");
+    UNIT_AWAIT(5000, (replicas_node_stats(r, rep, &st), !st.usable),
+               "still read from as a master");
     cr_assert_eq(pick_key("k"), m);
     replicas_totals(r, &t);
     cr_assert_eq(t.fallback, 1);

@@ -12,7 +12,6 @@
  */
 #include "nodes_helpers.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 
@@ -20,7 +19,7 @@
 
 #define NAME "mymaster"
 
-static struct unit_redis a, b;
+static struct unit_redis *const a = &nf.redis[0], *const b = &nf.redis[1];
 static struct unit_redis sent; /* the sentinel (dir: its config) */
 static struct sentinel *s;
 static int switches, last_old, last_new;
@@ -37,10 +36,8 @@ on_switch(void *arg, int old, int now)
 static void
 setup(void)
 {
-    memset(&a, 0, sizeof(a));
-    memset(&b, 0, sizeof(b));
+    nf_setup();
     memset(&sent, 0, sizeof(sent));
-    nf.n = NULL;
     s = NULL;
     switches = 0;
 }
@@ -51,18 +48,12 @@ teardown(void)
     char conf[128];
 
     sentinel_stop(s);
-    nf_down();
     if (sent.pid > 0) {
         snprintf(conf, sizeof(conf), "%s/sentinel.conf", sent.dir);
         unlink(conf);
         unit_redis_stop(&sent);
     }
-    if (b.pid > 0) {
-        unit_redis_stop(&b);
-    }
-    if (a.pid > 0) {
-        unit_redis_stop(&a);
-    }
+    nf_teardown();
 }
 
 TestSuite(sentinel, .init = setup, .fini = teardown, .timeout = 60);
@@ -106,33 +97,16 @@ sentinel_up(int master_port, int replica_port)
     cr_assert_not_null(sent.ctx, "redis-sentinel did not start on %s", p);
 }
 
-/* A command to the sentinel; its reply must be no error. */
-static void
-sentinel_cmd(const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *r;
-
-    va_start(ap, fmt);
-    r = redisvCommand(sent.ctx, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r);
-    cr_assert_neq(r->type, REDIS_REPLY_ERROR, "%s: %s", fmt, r->str);
-    freeReplyObject(r);
-}
-
 /* The table in sentinel mode over sentinels (a host:port list), and the
  * follower started on it. */
 static void
 follow(const char *sentinels, int read_from)
 {
-    nf_settings(1);
-    snprintf(nf.cfg.sentinels, sizeof(nf.cfg.sentinels), "%s", sentinels);
+    nf_sentinel_settings(sentinels);
     nf.cfg.cache_tracking = 0;
     nf.cfg.read_from = read_from;
-    nf_up();
+    nf_start();
     nodes_on_switch(nf.n, on_switch, NULL);
-    cr_assert_eq(nodes_start(nf.n), 0);
     s = sentinel_start(&nf.ref, nf.n, NULL);
     cr_assert_not_null(s);
 }
@@ -146,29 +120,14 @@ stats(void)
     return st;
 }
 
-/* Polls (bounded) until what() is true. */
-#define AWAIT(what, ...)                                                       \
-    do {                                                                       \
-        int64_t until_ = util_now_ms() + 8000;                                 \
-        while (!(what)) {                                                      \
-            cr_assert_lt(util_now_ms(), until_, __VA_ARGS__);                  \
-            sleep_ms(20);                                                      \
-        }                                                                      \
-    } while (0)
-
 static char addr_a[32], addr_b[32];
 
 static void
 two_masters(void)
 {
-    /* A replica of a syncs at once, not after diskless sync's delay. */
-    static const char *const no_delay[] = {"--repl-diskless-sync-delay", "0",
-                                           NULL};
-
-    unit_redis_start(&a, 0, no_delay);
-    unit_redis_start(&b, 0, NULL);
-    snprintf(addr_a, sizeof(addr_a), "127.0.0.1:%d", a.port);
-    snprintf(addr_b, sizeof(addr_b), "127.0.0.1:%d", b.port);
+    nf_two_servers();
+    snprintf(addr_a, sizeof(addr_a), "127.0.0.1:%d", a->port);
+    snprintf(addr_b, sizeof(addr_b), "127.0.0.1:%d", b->port);
 }
 
 Test(sentinel, the_named_master_is_the_tables_when_start_returns)
@@ -177,11 +136,11 @@ Test(sentinel, the_named_master_is_the_tables_when_start_returns)
     char list[64];
 
     two_masters();
-    sentinel_up(a.port, 0);
+    sentinel_up(a->port, 0);
     snprintf(list, sizeof(list), "127.0.0.1:%d", sent.port);
     follow(list, CONFIG_READ_MASTER);
     cr_assert_geq(nodes_master(nf.n), 0);
-    cr_assert_eq(nodes_target(nf.n, nodes_master(nf.n))->port, a.port);
+    cr_assert_eq(nodes_target(nf.n, nodes_master(nf.n))->port, a->port);
     cr_assert_eq(switches, 1);
     cr_assert_eq(last_old, -1);
     st = stats();
@@ -193,7 +152,8 @@ Test(sentinel, the_named_master_is_the_tables_when_start_returns)
     cr_assert_eq(st.reachable, 1);
     cr_assert_str_eq(st.server[0].addr, list);
     cr_assert_str_eq(st.server[0].error, "");
-    AWAIT(stats().server[0].subscribed, "the +switch-master feed never opened");
+    UNIT_AWAIT(8000, stats().server[0].subscribed,
+               "the +switch-master feed never opened");
 }
 
 Test(sentinel, a_master_named_anew_is_followed)
@@ -201,15 +161,17 @@ Test(sentinel, a_master_named_anew_is_followed)
     char list[64];
 
     two_masters();
-    sentinel_up(a.port, 0);
+    sentinel_up(a->port, 0);
     snprintf(list, sizeof(list), "127.0.0.1:%d", sent.port);
     follow(list, CONFIG_READ_MASTER);
-    sentinel_cmd("SENTINEL REMOVE " NAME);
-    sentinel_cmd("SENTINEL MONITOR " NAME " 127.0.0.1 %d 1", b.port);
-    AWAIT(strcmp(stats().master, addr_b) == 0, "still %s", stats().master);
-    cr_assert_eq(nodes_target(nf.n, nodes_master(nf.n))->port, b.port);
+    unit_redis_ok(sent.ctx, "SENTINEL REMOVE " NAME);
+    unit_redis_ok(sent.ctx, "SENTINEL MONITOR " NAME " 127.0.0.1 %d 1",
+                  b->port);
+    UNIT_AWAIT(8000, strcmp(stats().master, addr_b) == 0, "still %s",
+               stats().master);
+    cr_assert_eq(nodes_target(nf.n, nodes_master(nf.n))->port, b->port);
     cr_assert_eq(switches, 2);
-    cr_assert_eq(nodes_target(nf.n, last_old)->port, a.port);
+    cr_assert_eq(nodes_target(nf.n, last_old)->port, a->port);
     cr_assert_eq(last_new, nodes_master(nf.n));
     cr_assert_eq(stats().failovers, 1);
 }
@@ -217,58 +179,40 @@ Test(sentinel, a_master_named_anew_is_followed)
 Test(sentinel, a_named_address_that_is_no_master_is_not_taken)
 {
     char list[64];
-    redisReply *r;
     long asks;
 
     two_masters();
-    sentinel_up(a.port, 0);
+    sentinel_up(a->port, 0);
     snprintf(list, sizeof(list), "127.0.0.1:%d", sent.port);
     follow(list, CONFIG_READ_MASTER);
-    r = redisCommand(b.ctx, "REPLICAOF 127.0.0.1 %d", a.port);
-    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
-    freeReplyObject(r);
-    sentinel_cmd("SENTINEL REMOVE " NAME);
-    sentinel_cmd("SENTINEL MONITOR " NAME " 127.0.0.1 %d 1", b.port);
+    unit_redis_ok(b->ctx, "REPLICAOF 127.0.0.1 %d", a->port);
+    unit_redis_ok(sent.ctx, "SENTINEL REMOVE " NAME);
+    unit_redis_ok(sent.ctx, "SENTINEL MONITOR " NAME " 127.0.0.1 %d 1",
+                  b->port);
     asks = stats().asks;
-    AWAIT(stats().asks >= asks + 2, "the sentinel was not asked again");
+    UNIT_AWAIT(8000, stats().asks >= asks + 2,
+               "the sentinel was not asked again");
     cr_assert_str_eq(stats().master, addr_a, "B said ROLE slave");
-    cr_assert_eq(nodes_target(nf.n, nodes_master(nf.n))->port, a.port);
+    cr_assert_eq(nodes_target(nf.n, nodes_master(nf.n))->port, a->port);
     cr_assert_eq(switches, 1);
-}
-
-/* 1 when b says its link to its master is up. */
-static int
-replica_synced(void)
-{
-    redisReply *r = redisCommand(b.ctx, "INFO replication");
-    int up;
-
-    cr_assert(r != NULL && r->type == REDIS_REPLY_STRING);
-    up = strstr(r->str, "master_link_status:up") != NULL;
-    freeReplyObject(r);
-    return up;
 }
 
 Test(sentinel, the_replicas_it_knows_become_the_masters_with_replica_reads)
 {
     char list[64];
-    redisReply *r;
     int m, rep;
 
     two_masters();
-    r = redisCommand(b.ctx, "REPLICAOF 127.0.0.1 %d", a.port);
-    cr_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
-    freeReplyObject(r);
-    /* In sync before the sentinel first looks at it. */
-    AWAIT(replica_synced(), "the replica never synced");
-    sentinel_up(a.port, b.port);
+    nf_replicate(); /* in sync before the sentinel first looks at it */
+    sentinel_up(a->port, b->port);
     snprintf(list, sizeof(list), "127.0.0.1:%d", sent.port);
     follow(list, CONFIG_READ_PREFER_REPLICA);
     m = nodes_master(nf.n);
-    cr_assert_eq(nodes_target(nf.n, m)->port, a.port);
-    AWAIT((rep = nf_node_at(b.port)) >= 0 &&
-              nodes_replicas(nf.n, m) == UINT64_C(1) << rep,
-          "the replica never became a node of the master");
+    cr_assert_eq(nodes_target(nf.n, m)->port, a->port);
+    UNIT_AWAIT(8000,
+               (rep = nf_node_at(b->port)) >= 0 &&
+                   nodes_replicas(nf.n, m) == UINT64_C(1) << rep,
+               "the replica never became a node of the master");
     cr_assert_eq(nodes_master_of(nf.n, rep), m);
 }
 
@@ -279,7 +223,7 @@ Test(sentinel, a_sentinel_not_there_is_down_while_another_serves)
     int dead = unit_free_port();
 
     two_masters();
-    sentinel_up(a.port, 0);
+    sentinel_up(a->port, 0);
     snprintf(list, sizeof(list), "127.0.0.1:%d, 127.0.0.1:%d", dead, sent.port);
     follow(list, CONFIG_READ_MASTER);
     st = stats();
@@ -298,12 +242,10 @@ Test(sentinel, with_no_sentinel_answering_start_gives_up_without_a_master)
     char list[64], reason[128];
 
     snprintf(list, sizeof(list), "127.0.0.1:%d", unit_free_port());
-    nf_settings(1);
-    snprintf(nf.cfg.sentinels, sizeof(nf.cfg.sentinels), "%s", list);
+    nf_sentinel_settings(list);
     nf.cfg.connect_timeout_ms = 100;
     nf.cfg.command_timeout_ms = 100;
-    nf_up();
-    cr_assert_eq(nodes_start(nf.n), 0);
+    nf_start();
     s = sentinel_start(&nf.ref, nf.n, NULL);
     cr_assert_not_null(s, "no master yet is no failure");
     cr_assert_eq(nodes_master(nf.n), -1);

@@ -186,10 +186,7 @@ Test(spares, following_another_target_closes_the_old_spares)
     spares_follow(sp, &t2);
     cr_assert_eq(spares_ready(sp), 0);
     cr_assert_eq(refill_asked(), 1, "the keeper is woken to open new ones");
-    for (int64_t until = util_now_ms() + 5000; clients_of(&server) != 1;) {
-        cr_assert_lt(util_now_ms(), until, "the old spares stay open");
-        sleep_ms(10);
-    }
+    UNIT_AWAIT(5000, clients_of(&server) == 1, "the old spares stay open");
     spares_fill(sp);
     cr_assert_eq(spares_ready(sp), 2);
     cr_assert_eq(clients_of(&other), 1 + 2);

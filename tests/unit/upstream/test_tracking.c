@@ -13,7 +13,6 @@
 #include "coherence_helpers.h"
 
 #include <hiredis/hiredis.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,27 +82,6 @@ stream_up(const char *const *extra)
     return id;
 }
 
-/* A command on the test's own connection to the server. */
-static redisReply *
-cmd(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *r;
-
-    va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "%s: %s", fmt, c->errstr);
-    cr_assert_neq(r->type, REDIS_REPLY_ERROR, "%s: %s", fmt, r->str);
-    return r;
-}
-
-static void
-cmd_ok(redisContext *c, const char *fmt, const char *arg)
-{
-    freeReplyObject(cmd(c, fmt, arg));
-}
-
 /* A data connection registered with the stream, as the pipes register
  * (CLIENT TRACKING ON REDIRECT id), that has read key. */
 static redisContext *
@@ -114,28 +92,29 @@ tracked_reader(long long id, const char *key)
 
     cr_assert(c != NULL && !c->err);
     snprintf(redirect, sizeof(redirect), "%lld", id);
-    cmd_ok(c, "CLIENT TRACKING ON REDIRECT %s", redirect);
-    cmd_ok(c, "GET %s", key);
+    unit_redis_ok(c, "CLIENT TRACKING ON REDIRECT %s", redirect);
+    unit_redis_ok(c, "GET %s", key);
     return c;
 }
 
-/* Waits (bounded) until the stream's stats satisfy drops >= d and
- * messages >= m; returns them. */
+/* The stream's figures now. */
+static struct tracking_stats
+stats_now(void)
+{
+    struct tracking_stats st;
+
+    tracking_stats(tr, &st);
+    return st;
+}
+
+/* Waits (bounded) until drops >= d and messages >= m; returns them. */
 static struct tracking_stats
 await_stats(long d, long m)
 {
-    int64_t until = util_now_ms() + WAIT_MS;
-    struct tracking_stats st;
-
-    for (;;) {
-        tracking_stats(tr, &st);
-        if (st.drops >= d && st.messages >= m) {
-            return st;
-        }
-        cr_assert_lt(util_now_ms(), until, "drops %ld messages %ld", st.drops,
-                     st.messages);
-        sleep_ms(10);
-    }
+    UNIT_AWAIT(WAIT_MS, stats_now().drops >= d && stats_now().messages >= m,
+               "drops %ld messages %ld", stats_now().drops,
+               stats_now().messages);
+    return stats_now();
 }
 
 Test(tracking, the_stream_is_a_subscribed_connection_with_that_id)
@@ -145,12 +124,12 @@ Test(tracking, the_stream_is_a_subscribed_connection_with_that_id)
     redisReply *r;
 
     snprintf(want, sizeof(want), "%lld", id);
-    r = cmd(server.ctx, "CLIENT LIST ID %s", want);
+    r = unit_redis_cmd(server.ctx, "CLIENT LIST ID %s", want);
     cr_assert_eq(r->type, REDIS_REPLY_STRING);
     cr_assert_not_null(strstr(r->str, " sub=1 "), "%s", r->str);
     cr_assert_not_null(strstr(r->str, " flags=P "), "pub/sub: %s", r->str);
     freeReplyObject(r);
-    r = cmd(server.ctx, "PUBSUB NUMSUB __redis__:invalidate");
+    r = unit_redis_cmd(server.ctx, "PUBSUB NUMSUB __redis__:invalidate");
     cr_assert_eq(r->elements, 2);
     cr_assert_eq(r->element[1]->integer, 1);
     freeReplyObject(r);
@@ -167,7 +146,7 @@ Test(tracking, a_changed_key_leaves_the_cache_and_marks_its_fill)
     coh_put_db(2, "k");
     coh_put("other");
     coh_fill_start(&fi, "k");
-    cmd_ok(server.ctx, "SET %s changed", "k");
+    unit_redis_ok(server.ctx, "SET %s changed", "k");
     cr_assert(coh_await("k", COH_GONE, WAIT_MS), "the invalidation came");
     cr_assert_eq(coh_state_db(2, "k"), COH_GONE, "from every database");
     cr_assert_eq(coh_state("other"), COH_LIVE, "only the key it names");
@@ -185,7 +164,7 @@ Test(tracking, flushall_empties_the_cache)
 
     coh_put("a");
     coh_put_db(5, "b");
-    cmd_ok(server.ctx, "FLUSHALL%s", "");
+    unit_redis_ok(server.ctx, "FLUSHALL%s", "");
     cr_assert(coh_await("a", COH_GONE, WAIT_MS), "a null invalidation came");
     cr_assert_eq(coh_state_db(5, "b"), COH_GONE);
     redisFree(reader);
@@ -202,17 +181,15 @@ Test(tracking, a_killed_stream_expires_and_marks_then_comes_back)
     coh_put("k");
     coh_fill_start(&fi, "f");
     snprintf(sid, sizeof(sid), "%lld", id);
-    cmd_ok(server.ctx, "CLIENT KILL ID %s", sid);
+    unit_redis_ok(server.ctx, "CLIENT KILL ID %s", sid);
     st = await_stats(1, 0);
     cr_assert_eq(st.drops, 1);
     cr_assert_eq(coh_state("k"), COH_EXPIRED, "kept for stale-if-error only");
     cr_assert_eq(coh_fill_end(&fi), 0, "what it read is no longer tracked");
     /* Reconnected: a new connection, a new generation to register with. */
-    for (int64_t until = util_now_ms() + WAIT_MS;
-         tracking_state(tr, &id2, &gen) != TRACKING_UP || gen < 2;) {
-        cr_assert_lt(util_now_ms(), until, "the stream did not come back");
-        sleep_ms(10);
-    }
+    UNIT_AWAIT(WAIT_MS,
+               tracking_state(tr, &id2, &gen) == TRACKING_UP && gen >= 2,
+               "the stream did not come back");
     cr_assert_eq(gen, 2);
     cr_assert_neq(id2, id);
     tracking_stats(tr, &st);
@@ -254,11 +231,8 @@ Test(tracking, down_while_redis_is_not_there_then_up_when_it_comes)
     server.pid = unit_redis_spawn(server.dir, port, 0, 0, NULL);
     server.ctx = unit_redis_await(server.pid, port);
     cr_assert_not_null(server.ctx, "port %d was taken meanwhile", port);
-    for (int64_t until = util_now_ms() + WAIT_MS;
-         tracking_state(tr, &id, &gen) != TRACKING_UP;) {
-        cr_assert_lt(util_now_ms(), until, "the stream never came up");
-        sleep_ms(10);
-    }
+    UNIT_AWAIT(WAIT_MS, tracking_state(tr, &id, &gen) == TRACKING_UP,
+               "the stream never came up");
     cr_assert_eq(gen, 1);
     tracking_stats(tr, &st);
     cr_assert_eq(st.drops, 0, "never up before: nothing dropped");
@@ -298,7 +272,7 @@ Test(tracking, off_starts_nothing)
     cr_assert_eq(gen, 0);
     tracking_stats(tr, &st);
     cr_assert_str_eq(st.reason, "");
-    r = cmd(server.ctx, "PUBSUB NUMSUB __redis__:invalidate");
+    r = unit_redis_cmd(server.ctx, "PUBSUB NUMSUB __redis__:invalidate");
     cr_assert_eq(r->element[1]->integer, 0, "no stream connection");
     freeReplyObject(r);
 }
