@@ -160,3 +160,22 @@ Test(nodes_redirect, texts_that_are_no_redirect_change_nothing)
     cr_assert_eq(nodes_count(nf.n), 0);
     cr_assert_eq(nodes_epoch(nf.n), 0);
 }
+
+Test(nodes_redirect, a_port_outside_1_to_65535_is_no_address)
+{
+    static const char *const texts[] = {
+        "MOVED 12 127.0.0.1:0",
+        "MOVED 12 127.0.0.1:65536",
+        "MOVED 12 127.0.0.1:-6379",
+        "ASK 12 127.0.0.1:99999",
+    };
+    int ask;
+
+    table_at(unit_free_port());
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        cr_expect_eq(redirect(texts[i], &ask), -1, "%s", texts[i]);
+    }
+    cr_assert_eq(nodes_count(nf.n), 0,
+                 "%d nodes made for addresses nobody can connect to",
+                 nodes_count(nf.n));
+}
