@@ -357,7 +357,7 @@ nodes_redirect(struct nodes *n, const char *err, size_t len, int *ask)
     }
     colon = strrchr(host, ':');
     if (colon == NULL || slot >= NODES_SLOTS ||
-        sscanf(colon + 1, "%d", &port) != 1) {
+        sscanf(colon + 1, "%d", &port) != 1 || port < 1 || port > 65535) {
         return -1;
     }
     *colon = '\0';
