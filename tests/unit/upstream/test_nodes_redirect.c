@@ -9,7 +9,9 @@
  * address the table does not know makes that node, and the next refresh puts
  * the truth back. A slot being migrated: the owner answers ASK, which names the
  * target without touching the map or asking for a refresh. Texts that are no
- * redirect change nothing.
+ * redirect change nothing, nor does a port no server can have. After a MOVED
+ * each node counts the slots it owns now, as its ranges say (two one-node
+ * clusters, the second named by the MOVED).
  */
 #include "nodes_helpers.h"
 
@@ -178,4 +180,31 @@ Test(nodes_redirect, a_port_outside_1_to_65535_is_no_address)
     cr_assert_eq(nodes_count(nf.n), 0,
                  "%d nodes made for addresses nobody can connect to",
                  nodes_count(nf.n));
+}
+
+Test(nodes_redirect, after_a_moved_each_node_counts_the_slots_it_owns_now)
+{
+    struct unit_redis *a = &nf.redis[0], *b = &nf.redis[1];
+    struct node_stats st;
+    char text[64];
+    int masters[4], ask, to;
+
+    /* Two one-node clusters: a owns every slot, b none (yet). */
+    unit_redis_start(a, 1, NULL);
+    unit_redis_start(b, 1, NULL);
+    unit_redis_ok(a->ctx, "CLUSTER ADDSLOTSRANGE 0 16383");
+    table_at(a->port);
+    cr_assert_eq(nodes_count(nf.n), 1);
+    snprintf(text, sizeof(text), "MOVED 300 127.0.0.1:%d", b->port);
+    to = redirect(text, &ask);
+    cr_assert_eq(to, 1);
+    nodes_stats(nf.n, 0, &st);
+    cr_assert_str_eq(st.ranges, "0-299,301-16383");
+    cr_expect_eq(st.slots, NODES_SLOTS - 1, "its ranges say 16383");
+    nodes_stats(nf.n, to, &st);
+    cr_assert_str_eq(st.ranges, "300");
+    cr_expect_eq(st.slots, 1, "its ranges say 1");
+    cr_expect_eq(st.role, NODE_MASTER, "it owns slot 300");
+    cr_expect_eq(nodes_masters(nf.n, masters, 4), 2,
+                 "a node owning a slot is a master");
 }
