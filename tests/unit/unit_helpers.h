@@ -243,11 +243,12 @@ unit_redis_start(struct unit_redis *r, int cluster, const char *const *extra)
 }
 
 /* Kills and reaps the server, closes ctx, removes dir and what the server
- * left there. Safe on a server that did not start. */
+ * left there (its nodes file; the RDB a replica received). Safe on a
+ * server that did not start. */
 static inline void
 unit_redis_stop(struct unit_redis *r)
 {
-    char conf[128];
+    char conf[128], rdb[80];
 
     if (r->ctx != NULL) {
         redisFree(r->ctx);
@@ -260,6 +261,8 @@ unit_redis_stop(struct unit_redis *r)
     }
     unit_redis_conf(conf, sizeof(conf), r->dir, r->port);
     unlink(conf);
+    snprintf(rdb, sizeof(rdb), "%s/dump.rdb", r->dir);
+    unlink(rdb);
     rmdir(r->dir);
 }
 
