@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -349,7 +350,8 @@ nodes_redirect(struct nodes *n, const char *err, size_t len, int *ask)
     char text[NODES_HOST_MAX + 32], host[NODES_HOST_MAX];
     unsigned slot;
     int port, idx;
-    char *colon;
+    char *colon, *end;
+    long p;
 
     if (!n->cluster || len >= sizeof(text)) {
         return -1;
@@ -364,10 +366,14 @@ nodes_redirect(struct nodes *n, const char *err, size_t len, int *ask)
         return -1;
     }
     colon = strrchr(host, ':');
-    if (colon == NULL || slot >= NODES_SLOTS ||
-        sscanf(colon + 1, "%d", &port) != 1) {
+    if (colon == NULL || slot >= NODES_SLOTS) {
         return -1;
     }
+    p = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || p < 1 || p > 65535) {
+        return -1; /* no port, or not only a port */
+    }
+    port = (int)p;
     *colon = '\0';
     pthread_mutex_lock(&n->lock);
     idx = nodes__get(n, host, port);
@@ -378,11 +384,18 @@ nodes_redirect(struct nodes *n, const char *err, size_t len, int *ask)
 
         /* The slot is somewhere else now: what was cached from its old
          * owner goes before the new one is used. */
+        unsigned char old = atomic_load(&n->owner[slot]);
+
         memset(&one, 0, sizeof(one));
         set_add(&one, slot);
         flights_lost_in(n->flights, &scope);
         atomic_store(&n->owner[slot], (unsigned char)idx);
         atomic_fetch_add(&n->epoch, 1);
+        /* Each node counts the slots it owns now (nodes_int.h). */
+        if (old != NODES__NONE) {
+            atomic_fetch_sub(&nodes__at(n, old)->slots, 1);
+        }
+        atomic_fetch_add(&nodes__at(n, idx)->slots, 1);
     }
     pthread_mutex_unlock(&n->lock);
     if (!*ask) {

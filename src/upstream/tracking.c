@@ -22,6 +22,7 @@
 
 #define PING_EVERY_MS 1000
 #define SILENCE_MS 3000
+#define TRACKING_STEADY_MS 1000 /* a stream up this long reopens at once */
 #define CHANNEL "__redis__:invalidate"
 
 struct tracking {
@@ -230,7 +231,7 @@ static void *
 tracking_main(void *arg)
 {
     struct tracking *t = arg;
-    int64_t backoff = 0;
+    int64_t backoff = 0, up_ms;
     char why[128];
 
     for (;;) {
@@ -261,7 +262,6 @@ tracking_main(void *arg)
         case OPEN_OK:
             break;
         }
-        backoff = 0;
         /* Logged before it is published, so the line comes before anything
          * tracking_wait_first's caller logs (or reports) once it returns. */
         log_info("msg=\"invalidation stream established\" client_id=%lld", id);
@@ -273,12 +273,24 @@ tracking_main(void *arg)
         t->tried = 1;
         pthread_cond_broadcast(&t->first_cv);
         pthread_mutex_unlock(&t->lock);
+        up_ms = util_now_ms();
         stopping = follow(t, &rc, why, sizeof(why));
         rconn_close(&rc);
         if (stopping) {
             return NULL;
         }
         set_down(t, why);
+        /* A stream that stayed up a while is reopened at once; one that
+         * keeps dropping as soon as it is up backs off like a failed open,
+         * so a Redis that kills it in a loop is not reconnected in one. */
+        if (util_now_ms() - up_ms >= TRACKING_STEADY_MS) {
+            backoff = 0;
+        } else {
+            backoff = backoff_next(backoff);
+            if (wait_or_stop(t, backoff)) {
+                return NULL;
+            }
+        }
     }
 }
 

@@ -5,9 +5,11 @@
  * cut short, free ports on 127.0.0.1, a conn on one end of a socketpair,
  * and a redis-server of the test's own (plain or cluster-enabled, with
  * the test's own arguments such as --requirepass), started on one of them
- * and waited for until it answers, and its command table; and stderr
- * captured in a file, to read the lines logged (each test runs in a
- * process of its own, so the redirection stays there).
+ * and waited for until it answers, commands to it whose replies must be
+ * no error, a reply parsed from its bytes, its command table, a bounded
+ * wait for a state; and stderr captured in a file, to read the lines
+ * logged (each test runs in a process of its own, so the redirection
+ * stays there).
  */
 #ifndef RP_TEST_UNIT_HELPERS_H
 #define RP_TEST_UNIT_HELPERS_H
@@ -17,8 +19,10 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -74,6 +78,18 @@ sleep_ms(long ms)
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
 }
+
+/* Polls every 5 ms until cond holds, failing the test with the message
+ * (printf-style) once ms have passed: for a state another thread or
+ * process reaches (the bound only says how long a failure takes). */
+#define UNIT_AWAIT(ms, cond, ...)                                              \
+    do {                                                                       \
+        int64_t unit_until_ = util_now_ms() + (ms);                            \
+        while (!(cond)) {                                                      \
+            cr_assert_lt(util_now_ms(), unit_until_, __VA_ARGS__);             \
+            sleep_ms(5);                                                       \
+        }                                                                      \
+    } while (0)
 
 /* n (<= UNIT_MAX_PORTS) distinct ports the kernel just handed out on
  * 127.0.0.1, never 6379. Free when this returns: another process may
@@ -263,11 +279,12 @@ unit_redis_start(struct unit_redis *r, int cluster, const char *const *extra)
 }
 
 /* Kills and reaps the server, closes ctx, removes dir and what the server
- * left there. Safe on a server that did not start. */
+ * left there (its nodes file; the RDB a replica received). Safe on a
+ * server that did not start. */
 static inline void
 unit_redis_stop(struct unit_redis *r)
 {
-    char conf[128];
+    char conf[128], rdb[80];
 
     if (r->ctx != NULL) {
         redisFree(r->ctx);
@@ -280,7 +297,60 @@ unit_redis_stop(struct unit_redis *r)
     }
     unit_redis_conf(conf, sizeof(conf), r->dir, r->port);
     unlink(conf);
+    snprintf(rdb, sizeof(rdb), "%s/dump.rdb", r->dir);
+    unlink(rdb);
     rmdir(r->dir);
+}
+
+/* A command (hiredis's format) on c whose reply must be no error; free
+ * the reply with freeReplyObject. */
+static inline redisReply *
+unit_redis_vcmd(redisContext *c, const char *fmt, va_list ap)
+{
+    redisReply *r = redisvCommand(c, fmt, ap);
+
+    cr_assert_not_null(r, "%s: %s", fmt, c->errstr);
+    cr_assert_neq(r->type, REDIS_REPLY_ERROR, "%s: %s", fmt, r->str);
+    return r;
+}
+
+static inline redisReply *
+unit_redis_cmd(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+
+    va_start(ap, fmt);
+    r = unit_redis_vcmd(c, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* The same, the reply dropped. */
+static inline void
+unit_redis_ok(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    freeReplyObject(unit_redis_vcmd(c, fmt, ap));
+    va_end(ap);
+}
+
+/* The reply object hiredis's reader makes of the bytes resp (a whole
+ * reply); free it with freeReplyObject. */
+static inline redisReply *
+unit_reply_of(const char *resp)
+{
+    redisReader *rd = redisReaderCreate();
+    void *r = NULL;
+
+    cr_assert_not_null(rd);
+    cr_assert_eq(redisReaderFeed(rd, resp, strlen(resp)), REDIS_OK);
+    cr_assert_eq(redisReaderGetReply(rd, &r), REDIS_OK);
+    cr_assert_not_null(r, "incomplete: %s", resp);
+    redisReaderFree(rd);
+    return r;
 }
 
 /* The command table of r's server, read with COMMAND on a connection of

@@ -186,6 +186,8 @@ Test(config_tls, redis_tls_keys_are_only_used_with_tls_on)
                        "[redis] tls_server_name: only used with tls = on");
     expect_check_error("[redis]\ntls_verify = off\n", 2,
                        "[redis] tls_verify: only used with tls = on");
+    expect_check_error("[redis]\n\ntls_key_file = k.pem\n", 3,
+                       "[redis] tls_key_file: only used with tls = on");
     /* Saying the default is no misconfiguration. */
     load_ok("[redis]\ntls_verify = on\ntls_ca_file =\n", &cfg);
     expect_check_ok(&cfg);

@@ -1,8 +1,9 @@
 /*
  * pipe_helpers: the fixture shared by the pipe unit tests (test_pipe.c:
  * the in-order matcher; test_pipe_fail.c: losses, bounds, an unreachable
- * Redis); header-only because each tests/unit/upstream/test_*.c is its
- * own binary.
+ * Redis) and the pool's (test_upstream.c: pipes made by upstream_pipe,
+ * on the same event loop); header-only because each
+ * tests/unit/upstream/test_*.c is its own binary.
  *
  * One pipe as the pool makes it: a struct reach over a target on a
  * loopback port, the node's invalidation stream (struct tracking, off, or
@@ -67,8 +68,9 @@ struct fixture {
     atomic_long rounds; /* waiter_wait calls returned */
     atomic_int claimed; /* conns waiter_wait handed the loop: none due */
     int up;
-    int lfd;  /* the test's listener, or -1 */
-    int peer; /* the test's end of the pipe's connection, or -1 */
+    int looping; /* the event loop runs */
+    int lfd;     /* the test's listener, or -1 */
+    int peer;    /* the test's end of the pipe's connection, or -1 */
 };
 
 static struct fixture fx;
@@ -86,10 +88,12 @@ loop_main(void *arg)
     return NULL;
 }
 
-/* A pipe speaking proto to 127.0.0.1:port, its stream on (started and
- * waited for: the caller serves it) or off, and its event loop. */
+/* What a pipe to 127.0.0.1:port needs, without the pipe: the settings,
+ * the cache, the node's stream on (started and waited for: the caller
+ * serves it) or off, and the event loop (test_upstream.c makes its pipes
+ * through a pool). */
 static inline void
-fx_up(int port, int proto, int tracking_on)
+fx_base_up(int port, int tracking_on)
 {
     config_defaults(&fx.cfg);
     fx.cfg.cache_tracking = tracking_on;
@@ -113,16 +117,40 @@ fx_up(int port, int proto, int tracking_on)
         tracking_wait_first(fx.tracking, WAIT_MS);
         cr_assert_eq(tracking_state(fx.tracking, &id, &gen), TRACKING_UP);
     }
-    cr_assert_eq(reach_init(&fx.reach, &fx.ref, &fx.target, fx.tracking), 0);
     fx.q = workq_create(64);
     cr_assert_not_null(fx.q);
     fx.w = waiter_create(fx.q, 16);
     cr_assert_not_null(fx.w);
-    fx.p = pipe_create(&fx.reach, proto, fx.w);
-    cr_assert_not_null(fx.p);
+    fx.p = NULL;
+    fx.looping = 1;
     atomic_store(&fx.stop, 0);
     cr_assert_eq(pthread_create(&fx.loop, NULL, loop_main, NULL), 0);
     fx.up = 1;
+}
+
+/* A pipe speaking proto to 127.0.0.1:port, its stream on or off (as
+ * fx_base_up), and its event loop. */
+static inline void
+fx_up(int port, int proto, int tracking_on)
+{
+    fx_base_up(port, tracking_on);
+    cr_assert_eq(reach_init(&fx.reach, &fx.ref, &fx.target, fx.tracking), 0);
+    fx.p = pipe_create(&fx.reach, proto, fx.w);
+    cr_assert_not_null(fx.p);
+}
+
+/* Stops the event loop and the waiter's deadline thread: what was made
+ * on the waiter may go then, before the waiter. Idempotent. */
+static inline void
+fx_loop_stop(void)
+{
+    if (!fx.looping) {
+        return;
+    }
+    fx.looping = 0;
+    atomic_store(&fx.stop, 1);
+    pthread_join(fx.loop, NULL);
+    waiter_stop(fx.w);
 }
 
 /* Stops the loop, then frees the pipe (failing what it still holds),
@@ -134,13 +162,13 @@ fx_down(void)
         return;
     }
     fx.up = 0;
-    atomic_store(&fx.stop, 1);
-    pthread_join(fx.loop, NULL);
-    waiter_stop(fx.w);
-    pipe_destroy(fx.p);
+    fx_loop_stop();
+    if (fx.p != NULL) {
+        pipe_destroy(fx.p);
+        reach_deinit(&fx.reach);
+    }
     waiter_destroy(fx.w);
     workq_destroy(fx.q);
-    reach_deinit(&fx.reach);
     tracking_destroy(fx.tracking);
     flights_destroy(fx.flights);
     cache_destroy(fx.cache);
@@ -327,14 +355,21 @@ cmd_of(char *out, size_t cap, ...)
     return out;
 }
 
-/* Queues t on the pipe; it must be taken. */
+/* Queues t on pipe p; it must be taken. */
+static inline void
+submit_to(struct pipe *p, struct treq *t)
+{
+    char err[UPSTREAM_ERR_MAX] = "";
+    int rc = pipe_submit(p, &t->u, 0, 0, err);
+
+    cr_assert_eq(rc, PIPE_QUEUED, "pipe_submit: %d (%s)", rc, err);
+}
+
+/* Queues t on the fixture's pipe; it must be taken. */
 static inline void
 submit(struct treq *t)
 {
-    char err[UPSTREAM_ERR_MAX] = "";
-    int rc = pipe_submit(fx.p, &t->u, 0, 0, err);
-
-    cr_assert_eq(rc, PIPE_QUEUED, "pipe_submit: %d (%s)", rc, err);
+    submit_to(fx.p, t);
 }
 
 /* Waits until n done() calls came in all (bounded). */

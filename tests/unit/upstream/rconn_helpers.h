@@ -36,7 +36,7 @@ static struct config_ref tref;
 
 /* A target on 127.0.0.1:port with the default timeouts (1 s each; a test
  * changes tcfg to shorten them). */
-static struct redis_target
+static inline struct redis_target
 target_at(int port, const char *user, const char *password, int db)
 {
     struct redis_target t = {
@@ -48,7 +48,7 @@ target_at(int port, const char *user, const char *password, int db)
     return t;
 }
 
-static void
+static inline void
 config_setup(void)
 {
     config_defaults(&tcfg);
@@ -57,7 +57,7 @@ config_setup(void)
 
 /* Starts the test's redis-server (cluster: cluster-enabled) with the
  * arguments in extra (NULL-terminated, or NULL). */
-static void
+static inline void
 start_server(int cluster, const char *const *extra)
 {
     config_setup();
@@ -65,14 +65,14 @@ start_server(int cluster, const char *const *extra)
     server_port = server.port;
 }
 
-static void
+static inline void
 stop_server(void)
 {
     unit_redis_stop(&server);
 }
 
 /* Opens rc to t with s, blocking; fails the test with the reason. */
-static void
+static inline void
 open_ok(struct rconn *rc, const struct redis_target *t,
         const struct rconn_setup *s)
 {
@@ -85,7 +85,7 @@ open_ok(struct rconn *rc, const struct redis_target *t,
 }
 
 /* A command whose reply is a string or status: its text in out. */
-static void
+static inline void
 call_text(struct rconn *rc, const char *cmd, char *out, size_t cap)
 {
     char err[REDIS_ERR_MAX];
@@ -99,7 +99,7 @@ call_text(struct rconn *rc, const char *cmd, char *out, size_t cap)
 }
 
 /* CLIENT ID of rc. */
-static long long
+static inline long long
 client_id(struct rconn *rc)
 {
     char err[REDIS_ERR_MAX];
@@ -114,7 +114,7 @@ client_id(struct rconn *rc)
 
 /* Drives an open started with rconn_start by polling for what rconn_want
  * asks, until READY or FAILED. Returns the state. */
-static enum rconn_state
+static inline enum rconn_state
 drive_open(struct rconn *rc)
 {
     enum rconn_state st = rc->state;
@@ -133,7 +133,7 @@ drive_open(struct rconn *rc)
 
 /* Reads until a whole reply is framed (bounded); returns its length, the
  * bytes at *p. */
-static size_t
+static inline size_t
 next_reply(struct rconn *rc, const char **p)
 {
     size_t len = 0;
@@ -152,7 +152,7 @@ next_reply(struct rconn *rc, const char **p)
 }
 
 /* Writes all of buf[0..len) with rconn_writev, waiting when asked. */
-static void
+static inline void
 write_all(struct rconn *rc, const char *buf, size_t len)
 {
     size_t sent = 0;

@@ -9,27 +9,13 @@
 #include <hiredis/hiredis.h>
 #include <string.h>
 
+#include "unit_helpers.h"
 #include "upstream/sentinel.h"
-
-/* The reply object of resp (freeReplyObject it). */
-static redisReply *
-reply_of(const char *resp)
-{
-    redisReader *rd = redisReaderCreate();
-    void *r = NULL;
-
-    cr_assert_not_null(rd);
-    cr_assert_eq(redisReaderFeed(rd, resp, strlen(resp)), REDIS_OK);
-    cr_assert_eq(redisReaderGetReply(rd, &r), REDIS_OK);
-    cr_assert_not_null(r, "incomplete: %s", resp);
-    redisReaderFree(rd);
-    return r;
-}
 
 static int
 master_of(const char *resp, char *host, int *port)
 {
-    redisReply *r = reply_of(resp);
+    redisReply *r = unit_reply_of(resp);
     int rc = sentinel_parse_master(r, host, 64, port);
 
     freeReplyObject(r);
@@ -95,7 +81,7 @@ Test(sentinel_parse, replicas_fit_to_read_are_up_with_their_link_up)
         "$18\r\nmaster-link-status\r\n$2\r\nok\r\n$2\r\nip\r\n$8\r\n10.0.0.5"
         "\r\n$4\r\nname\r\n$1\r\ne\r\n";
     struct nodes_addr out[8];
-    redisReply *r = reply_of(resp);
+    redisReply *r = unit_reply_of(resp);
     int n = sentinel_parse_replicas(r, out, 8);
 
     freeReplyObject(r);
@@ -109,7 +95,7 @@ Test(sentinel_parse, replicas_fit_to_read_are_up_with_their_link_up)
 Test(sentinel_parse, replicas_stop_at_max_and_refuse_no_array)
 {
     struct nodes_addr out[1];
-    redisReply *r = reply_of(
+    redisReply *r = unit_reply_of(
         "*2\r\n"
         "*8\r\n$2\r\nip\r\n$1\r\na\r\n$4\r\nport\r\n$1\r\n1\r\n$5\r\nflags\r\n"
         "$5\r\nslave\r\n$18\r\nmaster-link-status\r\n$2\r\nok\r\n"
@@ -119,10 +105,10 @@ Test(sentinel_parse, replicas_stop_at_max_and_refuse_no_array)
     cr_assert_eq(sentinel_parse_replicas(r, out, 1), 1);
     cr_assert_str_eq(out[0].host, "a");
     freeReplyObject(r);
-    r = reply_of("*0\r\n");
+    r = unit_reply_of("*0\r\n");
     cr_assert_eq(sentinel_parse_replicas(r, out, 1), 0);
     freeReplyObject(r);
-    r = reply_of("-ERR No such master with that name\r\n");
+    r = unit_reply_of("-ERR No such master with that name\r\n");
     cr_assert_eq(sentinel_parse_replicas(r, out, 1), -1);
     freeReplyObject(r);
 }
@@ -178,18 +164,18 @@ Test(sentinel_parse, switch_master_with_a_word_too_many_or_too_few_is_ignored)
 
 Test(sentinel_parse, role_says_master_or_not)
 {
-    redisReply *r = reply_of("*3\r\n$6\r\nmaster\r\n:3129659\r\n*0\r\n");
+    redisReply *r = unit_reply_of("*3\r\n$6\r\nmaster\r\n:3129659\r\n*0\r\n");
 
     cr_assert_eq(sentinel_parse_role(r), 1);
     freeReplyObject(r);
-    r = reply_of("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:9753\r\n$9\r\n"
-                 "connected\r\n:3167038\r\n");
+    r = unit_reply_of("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:9753\r\n$9\r\n"
+                      "connected\r\n:3167038\r\n");
     cr_assert_eq(sentinel_parse_role(r), 0);
     freeReplyObject(r);
-    r = reply_of("*2\r\n$8\r\nsentinel\r\n*0\r\n");
+    r = unit_reply_of("*2\r\n$8\r\nsentinel\r\n*0\r\n");
     cr_assert_eq(sentinel_parse_role(r), 0);
     freeReplyObject(r);
-    r = reply_of("-NOPERM no ROLE for you\r\n");
+    r = unit_reply_of("-NOPERM no ROLE for you\r\n");
     cr_assert_eq(sentinel_parse_role(r), -1);
     freeReplyObject(r);
     cr_assert_eq(sentinel_parse_role(NULL), -1);
