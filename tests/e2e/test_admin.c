@@ -460,22 +460,20 @@ Test(admin, scrape_answers_while_a_miss_is_stalled)
 
     h_start_proxy(&proxy, &redis,
                   H_OPTS(.ini = TTL_ONLY "[server]\nworkers = 2\n"
-                                         "[redis]\ncommand_timeout = 4s\n",
+                                         "[redis]\ncommand_timeout = 8s\n",
                          .admin = 1));
     h_set(&redis, "slow", "v");
-    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 1500 ALL"), 0);
+    cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 3000 ALL"), 0);
     t0 = h_now_ms();
     fd = h_conn(proxy.http_port);
     cr_assert_eq(h_sends(fd, H_REQ("/slow")), 0);
     /* the miss is waiting on Redis in a worker: it holds a connection */
     EXPECT_METRIC(P "redis_pool_in_use", 1);
+    /* Answered while the miss still waits (checked below), however long
+     * a scrape takes on a slow build. */
     for (i = 0; i < 2; i++) {
-        t = h_now_ms();
         get(proxy.admin_port, paths[i], &r);
-        t = h_now_ms() - t;
         cr_assert_eq(r.status, 200, "%s: %d", paths[i], r.status);
-        cr_assert_lt(t, 500, "%s took %lld ms during a stalled miss", paths[i],
-                     (long long)t);
         if (i == 1) {
             cr_assert_eq(h_prom_value(r.body, P "redis_pool_in_use"), 1,
                          "the scrape did not see the stalled miss");
@@ -484,11 +482,11 @@ Test(admin, scrape_answers_while_a_miss_is_stalled)
     }
     cr_assert_eq(h_readable(&fd, 1, 0), 0,
                  "the miss was answered before the scrapes: test is void");
-    cr_assert_eq(h_read_resp(fd, &r, 0, 4000), 0,
+    cr_assert_eq(h_read_resp(fd, &r, 0, 8000), 0,
                  "stalled miss never answered");
     t = h_now_ms() - t0;
     cr_assert_eq(r.status, 200);
-    cr_assert_geq(t, 1000, "the miss was not stalled (%lld ms): test is void",
+    cr_assert_geq(t, 2000, "the miss was not stalled (%lld ms): test is void",
                   (long long)t);
     h_resp_free(&r);
     close(fd);
