@@ -463,11 +463,15 @@ Test(admin, scrape_answers_while_a_miss_is_stalled)
                                          "[redis]\ncommand_timeout = 8s\n",
                          .admin = 1));
     h_set(&redis, "slow", "v");
+    h_set(&redis, "warm", "v");
+    /* A first miss opens the pipeline (and registers its tracking) before
+     * Redis is paused: the stalled miss below is in flight on it. */
+    h_expect_get(proxy.http_port, "/warm", 200, "v", "MISS");
     cr_assert_eq(h_redis_cmd(&redis, "CLIENT PAUSE 3000 ALL"), 0);
     t0 = h_now_ms();
     fd = h_conn(proxy.http_port);
     cr_assert_eq(h_sends(fd, H_REQ("/slow")), 0);
-    /* the miss is waiting on Redis in a worker: it holds a connection */
+    /* the miss is waiting on Redis: its pipeline has it in flight */
     EXPECT_METRIC(P "redis_pool_in_use", 1);
     /* Answered while the miss still waits (checked below), however long
      * a scrape takes on a slow build. */
