@@ -478,7 +478,10 @@ profile() { # name: perf record of the proxy under that load, then its
     perf report -i "$base.data" --stdio --no-children --sort dso -g none \
         2>/dev/null | grep -v '^#' | grep -v '^$' | head -8 >"$base.dso"
     rm -f "$base.data" "$base.data.old"
-    perf_syscalls "$pid" "$base.sys" profile_load "$name" "$PROFILE_SECONDS" \
+    # the perf record load's rate sizes this one: no calibration run, whose
+    # system calls perf would count and whose requests the load would not
+    RB_RPS=$(awk '$1 ~ /^[0-9.]+$/ {printf "%d", $1}' "$base.load0") \
+        perf_syscalls "$pid" "$base.sys" profile_load "$name" "$PROFILE_SECONDS" \
         >"$base.load"
 }
 

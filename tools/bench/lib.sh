@@ -256,12 +256,16 @@ rb_csv() { # port pipeline keys requests timeout cmd...: the CSV result line
 
 rb_load() { # port pipeline keys secs cmd...: redis-benchmark counts
     # requests, not seconds: a short calibration run (also the warm-up)
-    # sizes the real one to last about secs. cmd: "-t get", or a custom
-    # command such as "SET bench:set:__rand_int__ VALUE".
-    local port=$1 p=$2 k=$3 s=$4 cal rps n line
+    # sizes the real one to last about secs; RB_RPS=rate sizes it from that
+    # rate instead, with no calibration run (a load whose every request
+    # must be counted). cmd: "-t get", or a custom command such as
+    # "SET bench:set:__rand_int__ VALUE".
+    local port=$1 p=$2 k=$3 s=$4 cal rps=${RB_RPS:-} n line
     shift 4
-    cal=$(rb_csv "$port" "$p" "$k" $((p > 1 ? 200000 : 30000)) 60 "$@")
-    rps=$(awk -F'"' '{printf "%d", $4}' <<<"$cal")
+    if [ -z "$rps" ]; then
+        cal=$(rb_csv "$port" "$p" "$k" $((p > 1 ? 200000 : 30000)) 60 "$@")
+        rps=$(awk -F'"' '{printf "%d", $4}' <<<"$cal")
+    fi
     if [ -z "$rps" ] || [ "$rps" -le 0 ]; then
         echo "$NA redis-benchmark_failed"
         return 1
@@ -304,9 +308,9 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 SYSCALL_LIST="read write readv writev recvfrom sendto recvmsg sendmsg
     recvmmsg sendmmsg epoll_wait epoll_pwait epoll_pwait2 epoll_ctl futex
     accept4 accept close shutdown poll ppoll select pselect6 clock_nanosleep
-    nanosleep getsockopt setsockopt fcntl ioctl openat mmap munmap mprotect
-    brk madvise timerfd_settime eventfd2 sched_yield rt_sigprocmask
-    clock_gettime getrandom socket connect"
+    nanosleep getsockopt setsockopt getpeername getsockname fcntl ioctl
+    openat mmap munmap mprotect brk madvise timerfd_settime eventfd2
+    sched_yield rt_sigprocmask clock_gettime getrandom socket connect"
 
 perf_syscalls() { # pid out cmd...: counts pid's system calls (all its
     # threads) and context switches while cmd (a command or a shell
