@@ -85,16 +85,20 @@ bench_cleanup() {
     [ -n "${W:-}" ] && rm -rf "$W"
 }
 
-build_tools() { # the proxy and the limit server, copied into $W so that a
-    # rebuild by someone else mid-run cannot swap them
+build_tools() { # the proxy, the limit server and the delay relay, copied
+    # into $W so that a rebuild by someone else mid-run cannot swap them
     local log=$W/make.log
-    say "building the proxy and the limit server (make)"
+    say "building the proxy, the limit server and the delay relay (make)"
     make -C "$ROOT" --no-print-directory build/redis-proxy build/tools/limit \
-        >"$log" 2>&1 || { tail -20 "$log" >&2; die "make failed"; }
+        build/tools/delay_relay >"$log" 2>&1 ||
+        { tail -20 "$log" >&2; die "make failed"; }
     cp "$ROOT/build/redis-proxy" "$W/redis-proxy" || die "no build/redis-proxy"
     cp "$ROOT/build/tools/limit" "$W/limit" || die "no build/tools/limit"
+    cp "$ROOT/build/tools/delay_relay" "$W/delay_relay" ||
+        die "no build/tools/delay_relay"
     PROXY=$W/redis-proxy
     LIMIT=$W/limit
+    RELAY=$W/delay_relay
 }
 
 free_ports() { python3 "$HELP/keys.py" ports "$1"; }
@@ -114,6 +118,15 @@ spawn() { # log cmd...: start a server pinned to the server CPU in the
     local log=$1
     shift
     "${SRV[@]}" "$@" >"$log" 2>&1 &
+    LAST=$!
+    PIDS+=("$LAST")
+}
+
+spawn_client_cpu() { # log cmd...: as spawn, pinned to the load generators'
+    # CPU instead (what stands for the network, not for a server)
+    local log=$1
+    shift
+    "${CLI[@]}" "$@" >"$log" 2>&1 &
     LAST=$!
     PIDS+=("$LAST")
 }
