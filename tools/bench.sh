@@ -8,10 +8,17 @@
 #     limit server (tools/bench/limit.c: one thread, epoll, a fixed reply of
 #     the proxy's hit size), nginx serving the values as static files,
 #     webdis, and Varnish hits in front of webdis; HTTP misses (a proxy with
-#     capacity 0);
+#     capacity 0) against webdis (which reads Redis for every request);
 #   - RESP GET cache hits, -P 1 and -P 16 (redis-benchmark), against the
 #     limit server, redis-server and twemproxy in front of it;
 #   - forwarded SET, -P 1 and -P 16, against twemproxy, redis-server, limit;
+#   - RESP GET of absent keys (miss:<12 digits>, which nobody sets; the
+#     proxy caches no absent key, so each is a fill, or joins the fill of
+#     the same key in flight), -P 1 and -P 16, against twemproxy in front
+#     of the same Redis;
+#   - far Redis: the same Redis behind tools/delay_relay.c, holding bytes
+#     RELAY_US each way, the proxy and twemproxy both pointed at the
+#     relay: forwarded SET and GET of absent keys, -P 1 and -P 16;
 #   - over TLS (the test certificate of tools/tls-certs.sh, TLS 1.3, both
 #     sides OpenSSL's default cipher): RESP GET cache hits on the proxy's
 #     tls_port against redis-server's own tls-port (redis-benchmark --tls),
@@ -26,6 +33,8 @@
 #
 # Pinning: every server runs on CPU 0 and every load generator on CPU 1
 # (taskset; tools/bench/lib.sh), so each system gets the same single core.
+# The far Redis's relay stands for the network and runs on CPU 1 with the
+# load generators (servers.sh, relay_start).
 # Every point runs ROUNDS times, interleaved (round 1: every system, round
 # 2: every system, ...); the report gives per row the median, the spread
 # and the median of the per-round ratios, and a goals table. A goal missed
@@ -47,6 +56,7 @@
 #   SCALE_KEYS ("1000 10000 100000 1000000")   cached-keys rows; the largest
 #                       is also the memory figure
 #   SCALE_CONNS ("10 1000")   connection rows besides C
+#   RELAY_US (250)      the far Redis's delay each way, in microseconds
 #   PROFILE_SECONDS (5) each perf record of a missed goal's load
 #   SYSCALL_SECONDS (5) each load of syscalls.sh
 #   CG_REQUESTS (10000) requests per callgrind run
@@ -58,7 +68,12 @@
 #   BENCH_OUT           output directory
 #   SKIP_DEPS=1         do not run tools/deps.sh
 #   BENCH_GROUPS        only the points of these groups (e.g. "tls-get
-#                       https-hit"; default: every group)
+#                       https-hit"; default: every group): http-hit
+#                       http-miss get-p1 get-p16 set-p1 set-p16 miss-p1
+#                       miss-p16 far-set-p1 far-set-p16 far-miss-p1
+#                       far-miss-p16 tls-get https-hit cluster keys conns;
+#                       a group brings the peers its goals compare with
+#                       (http-miss brings webdis), and only its profiles
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -90,6 +105,7 @@ SCALE_CONNS=${SCALE_CONNS:-"10 1000"}
 RETRY_OTHER=${RETRY_OTHER:-30}
 MAX_RETRIES=${MAX_RETRIES:-10}
 ROUNDS=${ROUNDS:-3}
+RELAY_US=${RELAY_US:-250}
 N=${N:-10000}
 V=${V:-100}
 C=${C:-50}
@@ -97,7 +113,7 @@ TTL=1h
 export N V C TTL PIN
 
 require_positive N V C D SD ROUNDS PROFILE_SECONDS SYSCALL_SECONDS CG_REQUESTS \
-    RETRY_OTHER
+    RETRY_OTHER RELAY_US
 MEM_KEYS=0
 for k in $SCALE_KEYS; do
     [[ $k =~ ^[1-9][0-9]*$ ]] || die "SCALE_KEYS: '$k' is not a positive integer"
@@ -206,6 +222,19 @@ nginx_start
 webdis_start
 varnish_start
 twemproxy_start
+say "starting the far Redis (a relay, $RELAY_US us each way) and, in front of it, a proxy and twemproxy"
+ping_p50() { # port: p50 ms of 2,000 PINGs on one connection
+    RB_CONNS=1 rb_csv "$1" 1 1 2000 60 PING | awk -F'"' '{print $10}'
+}
+if relay_start relay "$RP" "$RELAY_US"; then
+    RELAY_RTT=$(ping_p50 "${PORT[relay]}")
+    REDIS_RTT=$(ping_p50 "$RP")
+    say "round trip (PING p50): ${RELAY_RTT:-?} ms through the relay, ${REDIS_RTT:-?} ms to Redis"
+    start_proxy far "redis.port=${PORT[relay]}" || WHY[far]=proxy_failed
+    twemproxy_start twemproxy-far "${PORT[relay]}"
+else
+    WHY[far]=${WHY[relay]} WHY[twemproxy-far]=${WHY[relay]}
+fi
 say "starting a Redis Cluster (3 masters, 3 replicas) and a proxy in front of it"
 if cluster_start; then
     start_proxy cluster "redis.port=${CLUSTER_PORTS[0]}" redis.cluster=on \
@@ -219,16 +248,26 @@ fi
 
 POINTS=()
 declare -A GROUP SYSTEM PROTO NEEDS
-point() { # id group system protocol needs: needs names what must be up
-    [ -z "${BENCH_GROUPS:-}" ] || [[ " $BENCH_GROUPS " == *" $2 "* ]] ||
-        return 0
+selected() { # group...: 0 when BENCH_GROUPS takes one of them
+    local g
+    [ -z "${BENCH_GROUPS:-}" ] && return 0
+    for g in "$@"; do
+        [[ " $BENCH_GROUPS " == *" $g "* ]] && return 0
+    done
+    return 1
+}
+point() { # id group system protocol needs [groups]: needs names what must
+    # be up; groups, other groups whose goals compare with this point (it
+    # runs when any of them is selected; its row stays in group)
+    # shellcheck disable=SC2086 # a list of groups
+    selected "$2" ${6:-} || return 0
     POINTS+=("$1")
     GROUP[$1]=$2 SYSTEM[$1]=$3 PROTO[$1]=$4 NEEDS[$1]=$5
 }
 point proxy-http-hit http-hit "redis-proxy (cache hit)" HTTP hit
 point limit-http http-hit "limit (fixed reply)" HTTP limit-http
 point nginx http-hit "nginx (static files)" HTTP nginx
-point webdis http-hit "webdis (no cache)" HTTP webdis
+point webdis http-hit "webdis (no cache)" HTTP webdis http-miss
 point varnish http-hit "Varnish -> webdis (cache hit)" HTTP varnish
 point proxy-http-miss http-miss "redis-proxy (cache off)" HTTP miss
 for p in 1 16; do
@@ -242,6 +281,24 @@ for p in 1 16; do
     point "twemproxy-set-p$p" "set-p$p" "twemproxy -> Redis" "RESP SET -P $p" twemproxy
     point "redis-set-p$p" "set-p$p" "redis-server" "RESP SET -P $p" redis
     point "limit-set-p$p" "set-p$p" "limit (fixed reply)" "RESP SET -P $p" limit-resp
+done
+for p in 1 16; do
+    point "proxy-miss-p$p" "miss-p$p" "redis-proxy (absent keys: fills)" \
+        "RESP GET miss -P $p" hit
+    point "twemproxy-miss-p$p" "miss-p$p" "twemproxy -> Redis" \
+        "RESP GET miss -P $p" twemproxy
+done
+for p in 1 16; do
+    point "proxy-far-set-p$p" "far-set-p$p" "redis-proxy -> far Redis (forwarded)" \
+        "RESP SET -P $p, far" far
+    point "twemproxy-far-set-p$p" "far-set-p$p" "twemproxy -> far Redis" \
+        "RESP SET -P $p, far" twemproxy-far
+done
+for p in 1 16; do
+    point "proxy-far-miss-p$p" "far-miss-p$p" \
+        "redis-proxy -> far Redis (absent keys: fills)" "RESP GET miss -P $p, far" far
+    point "twemproxy-far-miss-p$p" "far-miss-p$p" "twemproxy -> far Redis" \
+        "RESP GET miss -P $p, far" twemproxy-far
 done
 point proxy-tls-get-p1 tls-get "redis-proxy (cache hit, tls_port)" "RESP GET -P 1, TLS" tls
 point redis-tls-get-p1 tls-get "redis-server (tls-port)" "RESP GET -P 1, TLS" redis-tls
@@ -260,7 +317,7 @@ done
 
 up() { # name: 0 when that server is running
     case $1 in
-    hit | miss | tls | cluster-proxy | keys-*) [ -z "${WHY[$1]:-}" ] ;;
+    hit | miss | tls | far | cluster-proxy | keys-*) [ -z "${WHY[$1]:-}" ] ;;
     redis) true ;;
     redis-tls) [ -n "${RTP:-}" ] ;;
     *) [ -n "${PORT[$1]:-}" ] ;;
@@ -283,8 +340,13 @@ counted() { # label "counter cmd" load-cmd...: the load's result with the
     add_note "$r" "$(pct_note "$label" $before $after)"
 }
 
+# Writes go to other keys than the cached ones (they invalidate nothing);
+# misses read keys nobody sets.
+SET_CMD=(SET bench:set:__rand_int__ "$VAL")
+MISS_CMD=(GET miss:__rand_int__)
+
 run_point() { # id secs: the load of that point, one result line
-    local id=$1 s=$2 p=${1##*-p} set=(SET bench:set:__rand_int__ "$VAL")
+    local id=$1 s=$2 p=${1##*-p} set=("${SET_CMD[@]}") miss=("${MISS_CMD[@]}")
     case $id in
     proxy-http-hit) counted cache "proxy_counts hit" \
         wrk_load "${PX_HTTP[hit]}" / "" "$N" "$C" "$s" ;;
@@ -307,6 +369,17 @@ run_point() { # id secs: the load of that point, one result line
     twemproxy-set-p*) rb_load "${PORT[twemproxy]}" "$p" "$N" "$s" "${set[@]}" ;;
     redis-set-p*) rb_load "$RP" "$p" "$N" "$s" "${set[@]}" ;;
     limit-set-p*) rb_load "${PORT[limit-resp]}" "$p" "$N" "$s" "${set[@]}" ;;
+    proxy-miss-p*) counted cache "proxy_counts hit" \
+        rb_load "${PX_RESP[hit]}" "$p" "$N" "$s" "${miss[@]}" ;;
+    twemproxy-miss-p*) counted Redis "redis_counts_at $RP" \
+        rb_load "${PORT[twemproxy]}" "$p" "$N" "$s" "${miss[@]}" ;;
+    proxy-far-set-p*) rb_load "${PX_RESP[far]}" "$p" "$N" "$s" "${set[@]}" ;;
+    twemproxy-far-set-p*) rb_load "${PORT[twemproxy-far]}" "$p" "$N" "$s" \
+        "${set[@]}" ;;
+    proxy-far-miss-p*) counted cache "proxy_counts far" \
+        rb_load "${PX_RESP[far]}" "$p" "$N" "$s" "${miss[@]}" ;;
+    twemproxy-far-miss-p*) counted Redis "redis_counts_at $RP" \
+        rb_load "${PORT[twemproxy-far]}" "$p" "$N" "$s" "${miss[@]}" ;;
     proxy-tls-get-p1) counted cache "proxy_counts tls" \
         rb_load "$PX_TLS" 1 "$N" "$s" --tls --cacert "$TLS_DIR/ca.crt" -t get ;;
     redis-tls-get-p1) counted Redis "redis_counts_at $RP" \
@@ -418,6 +491,8 @@ write_meta() { # meta.tsv: the machine, the versions, the parameters
             "$N" "$V" "$C" "$D" "$SD" "$ROUNDS" "$TTL"
         printf 'SCALE_KEYS\t%s\nSCALE_CONNS\t%s\nMEM_KEYS\t%s\n' \
             "$SCALE_KEYS" "$SCALE_CONNS" "$MEM_KEYS"
+        printf 'RELAY_US\t%s\nrelay_rtt_ms\t%s\nredis_rtt_ms\t%s\n' \
+            "$RELAY_US" "${RELAY_RTT:-n/a}" "${REDIS_RTT:-n/a}"
         printf 'PROFILE_SECONDS\t%s\nSYSCALL_SECONDS\t%s\nCG_REQUESTS\t%s\n' \
             "$PROFILE_SECONDS" "$SYSCALL_SECONDS" "$CG_REQUESTS"
         printf 'RETRY_OTHER\t%s\nMAX_RETRIES\t%s\nretries_used\t%s\n' \
@@ -438,7 +513,15 @@ profile_load() { # name secs: the load a profile runs, in the foreground
     http-hit) wrk_load "${PX_HTTP[hit]}" / "" "$N" "$C" "$2" ;;
     get-p1 | get-p16) rb_load "${PX_RESP[hit]}" "${1#get-p}" "$N" "$2" -t get ;;
     set-p1 | set-p16) rb_load "${PX_RESP[hit]}" "${1#set-p}" "$N" "$2" \
-        SET bench:set:__rand_int__ "$VAL" ;;
+        "${SET_CMD[@]}" ;;
+    miss-p1 | miss-p16) rb_load "${PX_RESP[hit]}" "${1#miss-p}" "$N" "$2" \
+        "${MISS_CMD[@]}" ;;
+    far-set-p1 | far-set-p16) rb_load "${PX_RESP[far]}" "${1#far-set-p}" \
+        "$N" "$2" "${SET_CMD[@]}" ;;
+    far-miss-p1 | far-miss-p16) rb_load "${PX_RESP[far]}" "${1#far-miss-p}" \
+        "$N" "$2" "${MISS_CMD[@]}" ;;
+    http-miss) wrk_load "${PX_HTTP[miss]}" / "" "$N" "$C" "$2" ;;
+    cluster-set) rb_load "${PX_RESP[cluster]}" 1 "$N" "$2" "${SET_CMD[@]}" ;;
     keys-max) wrk_load "${PX_HTTP[keys-$MEM_KEYS]}" / "" "$MEM_KEYS" "$C" "$2" ;;
     cluster-get) rb_load "${PX_RESP[cluster]}" 1 "$N" "$2" -t get ;;
     tls-get) rb_load "$PX_TLS" 1 "$N" "$2" --tls --cacert "$TLS_DIR/ca.crt" \
@@ -451,7 +534,9 @@ profile_load() { # name secs: the load a profile runs, in the foreground
 profile_pid() { # name: the proxy that profile_load name loads
     case $1 in
     keys-max) echo "${PX_PIDS[keys-$MEM_KEYS]:-}" ;;
-    cluster-get) echo "${PX_PIDS[cluster]:-}" ;;
+    cluster-get | cluster-set) echo "${PX_PIDS[cluster]:-}" ;;
+    far-*) echo "${PX_PIDS[far]:-}" ;;
+    http-miss) echo "${PX_PIDS[miss]:-}" ;;
     tls-get | https-hit) echo "${PX_PIDS[tls]:-}" ;;
     *) echo "${PX_PIDS[hit]:-}" ;;
     esac
@@ -478,15 +563,24 @@ profile() { # name: perf record of the proxy under that load, then its
     perf report -i "$base.data" --stdio --no-children --sort dso -g none \
         2>/dev/null | grep -v '^#' | grep -v '^$' | head -8 >"$base.dso"
     rm -f "$base.data" "$base.data.old"
-    perf_syscalls "$pid" "$base.sys" profile_load "$name" "$PROFILE_SECONDS" \
+    # the perf record load's rate sizes this one: no calibration run, whose
+    # system calls perf would count and whose requests the load would not
+    RB_RPS=$(awk '$1 ~ /^[0-9.]+$/ {printf "%d", $1}' "$base.load0") \
+        perf_syscalls "$pid" "$base.sys" profile_load "$name" "$PROFILE_SECONDS" \
         >"$base.load"
 }
 
 if perf_ok; then
     write_meta
     missed=$(python3 "$HELP/report.py" profiles "$W") || missed=
-    # the two hit paths and the cluster always; then every other goal missed
-    for name in $(printf '%s\n' http-hit get-p1 $missed cluster-get | awk '!seen[$0]++'); do
+    # the two hit paths and the cluster's hits always (when their groups
+    # run); then every other goal missed
+    first=() last=()
+    selected http-hit && first+=(http-hit)
+    selected get-p1 && first+=(get-p1)
+    selected cluster && last+=(cluster-get)
+    for name in $(printf '%s\n' "${first[@]}" $missed "${last[@]}" |
+        awk 'NF && !seen[$0]++'); do
         profile "$name"
     done
 else
@@ -511,7 +605,14 @@ write_meta
 mkdir -p "$OUT/data" || die "cannot create $OUT/data"
 python3 "$HELP/report.py" report "$W" "$OUT" || die "report.py failed"
 if command -v gnuplot >/dev/null; then
+    drawable() { # chart: 0 when each of its data files has a row
+        local f files=("$W/$1.dat")
+        [ "$1" = scaling ] && files=("$W/scale-keys.dat" "$W/scale-conns.dat")
+        for f in "${files[@]}"; do grep -q . "$f" 2>/dev/null || return 1; done
+    }
     for chart in ratios throughput scaling; do
+        drawable "$chart" ||
+            { say "no rows for $chart.png (BENCH_GROUPS): not drawn"; continue; }
         gnuplot -e "dir='$W'; out='$OUT/$chart.png'" "$HELP/$chart.gp" ||
             say "gnuplot $chart.png failed"
     done

@@ -16,12 +16,15 @@
  * ADDR:PORT" once it accepts, and runs until SIGTERM or SIGINT.
  *
  * One thread, one epoll loop: each direction of a pair is a queue of
- * chunks stamped with when they may go; epoll waits until the earliest of
- * them (millisecond granularity, so a delay is kept to within a
- * millisecond). A direction holding more than RELAY_HOLD_MAX bytes stops
- * reading its side until it has sent half, so a fast sender costs bounded
- * memory. Built by `make $(BUILD)/tools/delay_relay`; nothing outside the
- * C library.
+ * chunks stamped with when they may go; epoll_pwait2 waits until the
+ * earliest of them to the microsecond, so a chunk goes out its delay after
+ * it was read, late by the kernel's timer slack at most (epoll_wait's
+ * millisecond timeout would stretch a delay of a few hundred microseconds
+ * to a whole millisecond or more). A kernel without epoll_pwait2 (before
+ * Linux 5.11) gets epoll_wait, each wait rounded up to a millisecond. A
+ * direction holding more than RELAY_HOLD_MAX bytes stops reading its side
+ * until it has sent half, so a fast sender costs bounded memory. Built by
+ * `make $(BUILD)/tools/delay_relay`; nothing outside the C library.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -365,6 +368,34 @@ pairs_sweep(void)
     return next;
 }
 
+/* Waits for events until due_us (-1: no deadline). Returns epoll's
+ * answer. */
+static int
+wait_events(struct epoll_event *evs, int64_t due_us)
+{
+    static int no_pwait2;
+    int64_t wait_us = -1;
+
+    if (due_us >= 0) {
+        int64_t now = now_us();
+
+        wait_us = due_us <= now ? 0 : due_us - now;
+    }
+    if (!no_pwait2) {
+        struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
+                              .tv_nsec = (long)(wait_us % 1000000) * 1000};
+        int n =
+            epoll_pwait2(ep, evs, RELAY_EVENTS, wait_us < 0 ? NULL : &ts, NULL);
+
+        if (n >= 0 || errno != ENOSYS) {
+            return n;
+        }
+        no_pwait2 = 1;
+    }
+    return epoll_wait(ep, evs, RELAY_EVENTS,
+                      wait_us < 0 ? -1 : (int)((wait_us + 999) / 1000));
+}
+
 static int
 listen_on(const char *addr, const char *port, char *shown, size_t cap)
 {
@@ -457,14 +488,11 @@ main(int argc, char **argv)
     printf("delay_relay: listening on %s\n", shown);
     fflush(stdout);
     for (;;) {
-        int64_t next = pairs_sweep(), now = now_us(), wait_ms = -1;
+        int64_t next = pairs_sweep(), now;
         int n, i;
         size_t j;
 
-        if (next >= 0) {
-            wait_ms = next <= now ? 0 : (next - now + 999) / 1000;
-        }
-        n = epoll_wait(ep, evs, RELAY_EVENTS, (int)wait_ms);
+        n = wait_events(evs, next);
         if (n < 0 && errno != EINTR) {
             die("epoll_wait");
         }

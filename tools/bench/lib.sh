@@ -85,16 +85,20 @@ bench_cleanup() {
     [ -n "${W:-}" ] && rm -rf "$W"
 }
 
-build_tools() { # the proxy and the limit server, copied into $W so that a
-    # rebuild by someone else mid-run cannot swap them
+build_tools() { # the proxy, the limit server and the delay relay, copied
+    # into $W so that a rebuild by someone else mid-run cannot swap them
     local log=$W/make.log
-    say "building the proxy and the limit server (make)"
+    say "building the proxy, the limit server and the delay relay (make)"
     make -C "$ROOT" --no-print-directory build/redis-proxy build/tools/limit \
-        >"$log" 2>&1 || { tail -20 "$log" >&2; die "make failed"; }
+        build/tools/delay_relay >"$log" 2>&1 ||
+        { tail -20 "$log" >&2; die "make failed"; }
     cp "$ROOT/build/redis-proxy" "$W/redis-proxy" || die "no build/redis-proxy"
     cp "$ROOT/build/tools/limit" "$W/limit" || die "no build/tools/limit"
+    cp "$ROOT/build/tools/delay_relay" "$W/delay_relay" ||
+        die "no build/tools/delay_relay"
     PROXY=$W/redis-proxy
     LIMIT=$W/limit
+    RELAY=$W/delay_relay
 }
 
 free_ports() { python3 "$HELP/keys.py" ports "$1"; }
@@ -114,6 +118,15 @@ spawn() { # log cmd...: start a server pinned to the server CPU in the
     local log=$1
     shift
     "${SRV[@]}" "$@" >"$log" 2>&1 &
+    LAST=$!
+    PIDS+=("$LAST")
+}
+
+spawn_client_cpu() { # log cmd...: as spawn, pinned to the load generators'
+    # CPU instead (what stands for the network, not for a server)
+    local log=$1
+    shift
+    "${CLI[@]}" "$@" >"$log" 2>&1 &
     LAST=$!
     PIDS+=("$LAST")
 }
@@ -256,12 +269,16 @@ rb_csv() { # port pipeline keys requests timeout cmd...: the CSV result line
 
 rb_load() { # port pipeline keys secs cmd...: redis-benchmark counts
     # requests, not seconds: a short calibration run (also the warm-up)
-    # sizes the real one to last about secs. cmd: "-t get", or a custom
-    # command such as "SET bench:set:__rand_int__ VALUE".
-    local port=$1 p=$2 k=$3 s=$4 cal rps n line
+    # sizes the real one to last about secs; RB_RPS=rate sizes it from that
+    # rate instead, with no calibration run (a load whose every request
+    # must be counted). cmd: "-t get", or a custom command such as
+    # "SET bench:set:__rand_int__ VALUE".
+    local port=$1 p=$2 k=$3 s=$4 cal rps=${RB_RPS:-} n line
     shift 4
-    cal=$(rb_csv "$port" "$p" "$k" $((p > 1 ? 200000 : 30000)) 60 "$@")
-    rps=$(awk -F'"' '{printf "%d", $4}' <<<"$cal")
+    if [ -z "$rps" ]; then
+        cal=$(rb_csv "$port" "$p" "$k" $((p > 1 ? 200000 : 30000)) 60 "$@")
+        rps=$(awk -F'"' '{printf "%d", $4}' <<<"$cal")
+    fi
     if [ -z "$rps" ] || [ "$rps" -le 0 ]; then
         echo "$NA redis-benchmark_failed"
         return 1
@@ -304,9 +321,9 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 SYSCALL_LIST="read write readv writev recvfrom sendto recvmsg sendmsg
     recvmmsg sendmmsg epoll_wait epoll_pwait epoll_pwait2 epoll_ctl futex
     accept4 accept close shutdown poll ppoll select pselect6 clock_nanosleep
-    nanosleep getsockopt setsockopt fcntl ioctl openat mmap munmap mprotect
-    brk madvise timerfd_settime eventfd2 sched_yield rt_sigprocmask
-    clock_gettime getrandom socket connect"
+    nanosleep getsockopt setsockopt getpeername getsockname fcntl ioctl
+    openat mmap munmap mprotect brk madvise timerfd_settime eventfd2
+    sched_yield rt_sigprocmask clock_gettime getrandom socket connect"
 
 perf_syscalls() { # pid out cmd...: counts pid's system calls (all its
     # threads) and context switches while cmd (a command or a shell

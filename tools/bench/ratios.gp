@@ -4,14 +4,15 @@
 # Usage: gnuplot -e "dir='WORKDIR'; out='ratios.png'" ratios.gp
 # Reads dir/ratios.dat: label, median, min, max, goal (0 when none). A bar
 # is blue when it meets its goal (or, without one, is at least 1).
-set terminal pngcairo size 1800,640 font "DejaVu Sans,10"
-set output out
 set datafile separator "\t"
 f = dir.'/ratios.dat'
 stats f using 4 nooutput
 ymax = STATS_max
 stats f using 0 nooutput
 rows = STATS_records
+# 80 pixels a bar, so that two-line labels of 15 characters do not meet
+set terminal pngcairo size (rows * 80 > 1800 ? rows * 80 : 1800),640 font "DejaVu Sans,10"
+set output out
 set xrange [-0.6:rows - 0.4]
 set title "redis-proxy req/s ÷ the other system's (median of the rounds, whiskers: min–max; red: the goal; blue: goal met, or ≥ 1 where there is none)" font ",12"
 set style fill solid 0.85 border -1

@@ -1,7 +1,8 @@
 # tools/bench/servers.sh: the peers tools/bench.sh measures the proxy
 # shellcheck shell=bash
 # against, sourced after lib.sh. Each start_* function starts one server
-# pinned to the server CPU (spawn), waits for it, and on success sets
+# pinned to the server CPU (spawn; the delay relay of the far Redis on the
+# load generators' CPU, see relay_start), waits for it, and on success sets
 # PORT[name] and SPID[name]; on failure it sets WHY[name] (not installed,
 # did not start) and returns 1, and the bench reports that system as n/a.
 # Every server runs from $W, on free loopback ports, in the foreground (its
@@ -127,24 +128,40 @@ varnish_counts() { # "cache_hit cache_miss" of the bench's varnishd
              END {print h + 0, m + 0}'
 }
 
-twemproxy_start() { # in front of the bench's Redis
-    local port stats
-    command -v nutcracker >/dev/null || { WHY[twemproxy]=not_installed; return 1; }
+twemproxy_start() { # [name [redis-port]]: twemproxy (default name
+    # twemproxy) in front of the Redis on that port (default the bench's)
+    local name=${1:-twemproxy} rport=${2:-$RP} port stats
+    command -v nutcracker >/dev/null || { WHY[$name]=not_installed; return 1; }
     read -r port stats < <(free_ports 2)
-    cat >"$W/nutcracker.yml" <<EOF
+    cat >"$W/$name.yml" <<EOF
 bench:
   listen: 127.0.0.1:$port
   redis: true
   hash: fnv1a_64
   distribution: ketama
   servers:
-    - 127.0.0.1:$RP:1
+    - 127.0.0.1:$rport:1
 EOF
-    spawn "$W/twemproxy.log" nutcracker -c "$W/nutcracker.yml" \
-        -s "$stats" -a 127.0.0.1 -o "$W/nutcracker.out"
-    started twemproxy "$port" "$LAST" || { WHY[twemproxy]=did_not_start; return 1; }
-    PORT[twemproxy]=$port
-    SPID[twemproxy]=$LAST
+    spawn "$W/$name.log" nutcracker -c "$W/$name.yml" \
+        -s "$stats" -a 127.0.0.1 -o "$W/$name.out"
+    started "$name" "$port" "$LAST" || { WHY[$name]=did_not_start; return 1; }
+    PORT[$name]=$port
+    SPID[$name]=$LAST
+}
+
+relay_start() { # name target-port delay-us: tools/delay_relay (RELAY, from
+    # build_tools) in front of 127.0.0.1:target-port, holding bytes
+    # delay-us each way: a far server. It stands for the network, not for a
+    # server, so it runs on the load generators' CPU: on the server CPU it
+    # would take from the core of the system measured, and take more from
+    # whoever sends Redis more, smaller writes.
+    local name=$1 port
+    [ -x "${RELAY:-}" ] || { WHY[$name]=not_built; return 1; }
+    read -r port < <(free_ports 1)
+    spawn_client_cpu "$W/$name.log" "$RELAY" "$port" "127.0.0.1:$2" "$3"
+    started "$name" "$port" "$LAST" || { WHY[$name]=did_not_start; return 1; }
+    PORT[$name]=$port
+    SPID[$name]=$LAST
 }
 
 # --- the Redis Cluster -----------------------------------------------------
