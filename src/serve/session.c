@@ -466,7 +466,7 @@ open_failed(struct conn *c, struct session *s)
 int
 session_pump(struct proxy *px, struct conn *c, struct session *s)
 {
-    int rc;
+    int rc, drained = 0;
 
     if (s->rc.state == RCONN_CONNECTING || s->rc.state == RCONN_HANDSHAKE) {
         if (rconn_overdue(&s->rc, util_now_ms())) {
@@ -489,6 +489,9 @@ session_pump(struct proxy *px, struct conn *c, struct session *s)
         if (rc != 0 || conn_out_full(c)) {
             return rc;
         }
+        if (drained) {
+            return SESSION_OK; /* nothing more until the socket's next edge */
+        }
         n = rconn_read(&s->rc);
         if (n < 0) {
             return SESSION_EOF;
@@ -496,6 +499,9 @@ session_pump(struct proxy *px, struct conn *c, struct session *s)
         if (n == 0) {
             return SESSION_OK;
         }
+        /* A short read drained the socket: relay what it read, then wait
+         * for the next edge rather than read again to find nothing. */
+        drained = s->rc.drained;
         /* What is read and not yet relayed is held for the client too. */
         if (conn_output_check(c, s->rc.end - s->rc.start) < 0) {
             return SESSION_ERR;

@@ -504,8 +504,8 @@ read_some(struct pipe *p)
         if (deliver(p) < 0) {
             return -1;
         }
-        if (n == 0) {
-            return 0;
+        if (n == 0 || p->rc.drained) {
+            return 0; /* nothing more until the socket's next edge */
         }
     }
     return 1;

@@ -214,11 +214,15 @@ io_read(struct rconn *rc, char *buf, size_t cap)
     if (rc->tls != NULL) {
         long r = tls_read(rc->tls, buf, cap);
 
+        rc->drained = r <= 0 || tls_drained(rc->tls);
         return r > 0 ? r : tls_outcome(rc, r, "");
     }
     do {
         n = recv(rc->fd, buf, cap, 0);
     } while (n < 0 && errno == EINTR);
+    /* A read that left room found the socket empty: with edge-triggered
+     * readiness, the next bytes are announced again. */
+    rc->drained = n <= 0 || (size_t)n < cap;
     if (n > 0) {
         return (long)n;
     }

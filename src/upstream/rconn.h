@@ -85,6 +85,9 @@ struct rconn {
     struct resp_reply scan; /* the reply at in + start so far */
     char *hs;               /* handshake bytes still to write (heap) */
     size_t hs_sent, hs_len;
+    int drained;             /* the last read found nothing more waiting
+                                (a short read): read again only after the
+                                socket says it is readable */
     long long redis_id;      /* Redis's CLIENT ID, with setup.client_id
                                 once READY (0: not asked) */
     char err[REDIS_ERR_MAX]; /* why it failed ("" while it has not) */
