@@ -33,8 +33,16 @@ enum fetch_status {
     FETCH_ENOMEM = -4,
 };
 
+/* 1 when r (its identity set) may look key up in the cache in database
+ * db: the proxy's own identity, or one whose partition db fits and whose
+ * reads Redis lets it track (idents.h). Else the GET goes to Redis as
+ * any command does. */
+int fetch_may_cache(const struct rcmd *r, int db);
+
 /*
- * Looks key up in database db. A fresh entry is a hit (*hit, a reference
+ * Looks key up in database db, in the cache partition of r's identity
+ * (rcmd_partition; fetch_may_cache must be 1), and fills it through that
+ * identity's pipelines. A fresh entry is a hit (*hit, a reference
  * the caller drops). Otherwise r (an RCMD_LOOKUP record holding the key
  * in its raw bytes, with its deadline set) joins the key's fill, leading
  * it when none is in flight; r is completed later with: status
@@ -45,8 +53,9 @@ enum fetch_status {
 int fetch_lookup(struct proxy *px, struct rcmd *r, int db,
                  struct cache_entry **hit);
 
-/* An entry of key (db) within its stale-if-error window, or NULL: for a
- * lookup that timed out. Counts it. */
+/* An entry of key (in the cache partition part: rcmd_partition) within
+ * its stale-if-error window, or NULL: for a lookup that timed out. Counts
+ * it. */
 struct cache_entry *fetch_stale(struct proxy *px, int db, const char *key,
                                 size_t klen);
 

@@ -85,6 +85,8 @@ struct rconn {
     struct resp_reply scan; /* the reply at in + start so far */
     char *hs;               /* handshake bytes still to write (heap) */
     size_t hs_sent, hs_len;
+    int refused;             /* the handshake failed on Redis's error reply:
+                                err is "<COMMAND> failed: <its text>" */
     char err[REDIS_ERR_MAX]; /* why it failed ("" while it has not) */
 };
 
