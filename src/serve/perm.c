@@ -40,7 +40,7 @@ perm_refusal(const struct resp_command *cmd, const struct cmd_info *ci,
             char c = cmd->argv[0].p[i];
 
             /* The client's bytes: one line of printable text. */
-            name[n++] = (char)(c >= 'A' && c <= 'Z'   ? c - 'A' + 'a'
+            name[n++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a'
                                : c < ' ' || c > '~' ? '?'
                                                     : c);
         }

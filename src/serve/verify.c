@@ -108,15 +108,13 @@ accepted(struct proxy *px, struct verify *v)
     if (idents_is_own(px->idents, user, ulen)) {
         return; /* the proxy's own user: no identity needed */
     }
-    v->ident =
-        idents_get(px->idents, user != NULL ? user : "default",
-                   user != NULL ? ulen : 7, v->target.password,
-                   strlen(v->target.password));
+    v->ident = idents_get(px->idents, user != NULL ? user : "default",
+                          user != NULL ? ulen : 7, v->target.password,
+                          strlen(v->target.password));
     if (v->ident == NULL) {
         v->result = VERIFY_FAILED;
         snprintf(v->err, sizeof(v->err),
-                 "no room for another redis identity (at most %d)",
-                 IDENTS_MAX);
+                 "no room for another redis identity (at most %d)", IDENTS_MAX);
     }
 }
 
@@ -148,13 +146,12 @@ verify_step(struct proxy *px, struct verify *v)
     } else {
         return VERIFY_PENDING;
     }
-    atomic_fetch_add_explicit(&px->metrics.verifies[v->result == VERIFY_OK
-                                                        ? METRICS_VERIFY_OK
-                                                    : v->result ==
-                                                            VERIFY_REFUSED
-                                                        ? METRICS_VERIFY_REFUSED
-                                                        : METRICS_VERIFY_FAILED],
-                              1, memory_order_relaxed);
+    atomic_fetch_add_explicit(
+        &px->metrics
+             .verifies[v->result == VERIFY_OK        ? METRICS_VERIFY_OK
+                       : v->result == VERIFY_REFUSED ? METRICS_VERIFY_REFUSED
+                                                     : METRICS_VERIFY_FAILED],
+        1, memory_order_relaxed);
     if (v->result == VERIFY_FAILED) {
         log_debug("msg=\"credentials could not be checked\" cause=\"%s\"",
                   v->err);

@@ -233,15 +233,14 @@ node_of(struct ident *id, int i)
     in->target = *nodes_target(s->nodes, i);
     memcpy(in->target.user, id->user, sizeof(in->target.user));
     memcpy(in->target.password, id->pass, sizeof(in->target.password));
-    in->pool = upstream_create(s->cfg, &in->target, nodes_tracking(s->nodes, i),
-                               s->w);
+    in->pool =
+        upstream_create(s->cfg, &in->target, nodes_tracking(s->nodes, i), s->w);
     if (in->pool == NULL) {
         free(in);
         return NULL;
     }
-    if (!atomic_compare_exchange_strong_explicit(at_i, &none, in,
-                                                 memory_order_acq_rel,
-                                                 memory_order_acquire)) {
+    if (!atomic_compare_exchange_strong_explicit(
+            at_i, &none, in, memory_order_acq_rel, memory_order_acquire)) {
         upstream_destroy(in->pool); /* another thread made it first */
         free(in);
         return none;
@@ -310,7 +309,7 @@ idents_stats(struct idents *s, struct idents_stats *out)
     out->known = (long)made(s);
     out->in_use = 0;
     for (i = 0; i < made(s); i++) {
-        out->in_use += atomic_load_explicit(&at(s, i)->holds,
-                                            memory_order_relaxed) > 0;
+        out->in_use +=
+            atomic_load_explicit(&at(s, i)->holds, memory_order_relaxed) > 0;
     }
 }

@@ -137,9 +137,9 @@ Test(config_users, print_shows_them_last_and_loads_back)
     out = print_to_string(&cfg);
     sec = strstr(out, "\n[users]\n");
     cr_assert_not_null(sec, "%s", out);
-    cr_assert_str_eq(sec, "\n[users]\nbob = read " EHASH "\nalice = write " AHASH
-                          "\n",
-                     "[users] is the last section, each user as loaded");
+    cr_assert_str_eq(
+        sec, "\n[users]\nbob = read " EHASH "\nalice = write " AHASH "\n",
+        "[users] is the last section, each user as loaded");
     free(out);
     assert_round_trip(&cfg);
     config_defaults(&cfg);
@@ -155,8 +155,7 @@ Test(config_users, the_startup_line_names_them_without_hashes)
 
     load_ok("[users]\nalice = write " AHASH "\nbob = read " EHASH "\n", &cfg);
     config_format_line(&cfg, line, sizeof(line));
-    cr_assert_not_null(strstr(line, " users=alice:write,bob:read"), "%s",
-                       line);
+    cr_assert_not_null(strstr(line, " users=alice:write,bob:read"), "%s", line);
     cr_assert_null(strstr(line, AHEX), "%s", line);
     cr_assert_null(strstr(line, "sha256"), "%s", line);
 }

@@ -70,15 +70,18 @@ Test(pwhash, refuses_anything_else_and_leaves_the_output)
 {
     static const char *const bad[] = {
         "",
-        ALICE_HEX,                       /* no prefix */
-        "sha1:" ALICE_HEX,               /* another algorithm */
-        "#" ALICE_HEX,                   /* Redis's ACL form */
-        "sha256:" ALICE_HEX "0",         /* 65 digits */
-        "sha256:" EMPTY_HEX "x",         /* a stray byte */
-        "sha256:6624974ea2baffac164422e4490376c1c31313cd97724ae8ce62fb3f0a0370f",
-        "sha256:g624974ea2baffac164422e4490376c1c31313cd97724ae8ce62fb3f0a0370f2",
-        "sha256: 624974ea2baffac164422e4490376c1c31313cd97724ae8ce62fb3f0a0370f2",
-        "alicepw",                       /* a password pasted in */
+        ALICE_HEX,               /* no prefix */
+        "sha1:" ALICE_HEX,       /* another algorithm */
+        "#" ALICE_HEX,           /* Redis's ACL form */
+        "sha256:" ALICE_HEX "0", /* 65 digits */
+        "sha256:" EMPTY_HEX "x", /* a stray byte */
+        "sha256:"
+        "6624974ea2baffac164422e4490376c1c31313cd97724ae8ce62fb3f0a0370f",
+        "sha256:"
+        "g624974ea2baffac164422e4490376c1c31313cd97724ae8ce62fb3f0a0370f2",
+        "sha256: "
+        "624974ea2baffac164422e4490376c1c31313cd97724ae8ce62fb3f0a0370f2",
+        "alicepw", /* a password pasted in */
     };
     unsigned char h[PWHASH_LEN], ones[PWHASH_LEN];
 
@@ -92,8 +95,8 @@ Test(pwhash, refuses_anything_else_and_leaves_the_output)
 
 Test(pwhash, check_takes_the_password_and_nothing_near_it)
 {
-    static const char *const near[] = {"alicepw ", "alicep", "Alicepw",
-                                       "alicepw\n", "", "bobpw"};
+    static const char *const near[] = {"alicepw ",  "alicep", "Alicepw",
+                                       "alicepw\n", "",       "bobpw"};
     unsigned char h[PWHASH_LEN];
 
     cr_assert_eq(parse("sha256:" ALICE_HEX, h), 0);

@@ -383,8 +383,8 @@ Test(cache_db, a_rehash_keeps_every_database_and_its_chains)
 Test(cache_db, partitions_of_identities_are_apart_and_one_remove_takes_all)
 {
     struct cache *c = make_stale_cache(16, 0, 0);
-    const int parts[] = {0, 3, PART(1, 0), PART(1, 3), PART(1023, 0),
-                         PART(1023, 1048575)};
+    const int parts[] = {
+        0, 3, PART(1, 0), PART(1, 3), PART(1023, 0), PART(1023, 1048575)};
     const size_t n = sizeof(parts) / sizeof(parts[0]);
     char val[16];
 

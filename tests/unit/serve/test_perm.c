@@ -50,30 +50,43 @@ allows(const char *line)
 {
     struct resp_command cmd = arr(line);
 
-    return perm_read_allows(resp_local_which(&cmd),
-                            commands_find(table, cmd.argv,
-                                          cmd.argc < RESP_KEEP_ARGS
-                                              ? cmd.argc
-                                              : RESP_KEEP_ARGS));
+    return perm_read_allows(
+        resp_local_which(&cmd),
+        commands_find(table, cmd.argv,
+                      cmd.argc < RESP_KEEP_ARGS ? cmd.argc : RESP_KEEP_ARGS));
 }
 
 Test(perm, reads_and_harmless_commands_are_allowed)
 {
     static const char *const ok[] = {
-        "STRLEN k",      "MGET a b",
-        "HGETALL h",     "ZRANGE z 0 -1",
-        "SCAN 0",        "KEYS *",
-        "DBSIZE",        "TTL k",
-        "EXISTS k",      "INFO",
-        "COMMAND COUNT", "TIME",
-        "MULTI",         "EXEC",
-        "DISCARD",       "WATCH k",
-        "SUBSCRIBE ch",  "PUBLISH ch hi",
-        "XREAD STREAMS s 0", "SORT_RO l",
-        "EVAL_RO return 1 0", "FCALL_RO f 0",
-        "PFCOUNT hll",   "OBJECT ENCODING k",
-        "ACL WHOAMI",    "CLIENT TRACKING on",
-        "MEMORY USAGE k", "WAIT 0 0",
+        "STRLEN k",
+        "MGET a b",
+        "HGETALL h",
+        "ZRANGE z 0 -1",
+        "SCAN 0",
+        "KEYS *",
+        "DBSIZE",
+        "TTL k",
+        "EXISTS k",
+        "INFO",
+        "COMMAND COUNT",
+        "TIME",
+        "MULTI",
+        "EXEC",
+        "DISCARD",
+        "WATCH k",
+        "SUBSCRIBE ch",
+        "PUBLISH ch hi",
+        "XREAD STREAMS s 0",
+        "SORT_RO l",
+        "EVAL_RO return 1 0",
+        "FCALL_RO f 0",
+        "PFCOUNT hll",
+        "OBJECT ENCODING k",
+        "ACL WHOAMI",
+        "CLIENT TRACKING on",
+        "MEMORY USAGE k",
+        "WAIT 0 0",
     };
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -84,16 +97,16 @@ Test(perm, reads_and_harmless_commands_are_allowed)
 Test(perm, writes_admin_and_scripts_that_may_write_are_refused)
 {
     static const char *const refused[] = {
-        "SET k v",         "DEL k",          "INCR n",
-        "LPUSH l x",       "BLPOP l 0",      "EXPIRE k 1",
-        "FLUSHALL",        "FLUSHDB",        "SWAPDB 0 1",
-        "SORT l",          "COPY a b",       "RESTORE k 0 x",
-        "EVAL return 1 0", "EVALSHA abc 0",  "FCALL f 0",
-        "SCRIPT LOAD x",   "SCRIPT FLUSH",   "FUNCTION LOAD x",
-        "CONFIG GET x",    "CONFIG SET x y", "CLIENT KILL ID 1",
-        "CLIENT LIST",     "MONITOR",        "DEBUG SLEEP 0",
-        "SHUTDOWN",        "ACL SETUSER x",  "SLOWLOG GET",
-        "REPLICAOF no one", "BGSAVE",        "NOSUCHCOMMAND x",
+        "SET k v",          "DEL k",          "INCR n",
+        "LPUSH l x",        "BLPOP l 0",      "EXPIRE k 1",
+        "FLUSHALL",         "FLUSHDB",        "SWAPDB 0 1",
+        "SORT l",           "COPY a b",       "RESTORE k 0 x",
+        "EVAL return 1 0",  "EVALSHA abc 0",  "FCALL f 0",
+        "SCRIPT LOAD x",    "SCRIPT FLUSH",   "FUNCTION LOAD x",
+        "CONFIG GET x",     "CONFIG SET x y", "CLIENT KILL ID 1",
+        "CLIENT LIST",      "MONITOR",        "DEBUG SLEEP 0",
+        "SHUTDOWN",         "ACL SETUSER x",  "SLOWLOG GET",
+        "REPLICAOF no one", "BGSAVE",         "NOSUCHCOMMAND x",
     };
 
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
@@ -103,11 +116,11 @@ Test(perm, writes_admin_and_scripts_that_may_write_are_refused)
 
 Test(perm, the_proxys_own_commands_are_allowed)
 {
-    static const char *const own[] = {"GET k",         "PING",
-                                      "ECHO x",        "QUIT",
-                                      "AUTH u p",      "HELLO 3",
-                                      "RESET",         "SELECT 1",
-                                      "CLIENT SETNAME app", "CLIENT INFO"};
+    static const char *const own[] = {
+        "GET k",      "PING",     "ECHO x",
+        "QUIT",       "AUTH u p", "HELLO 3",
+        "RESET",      "SELECT 1", "CLIENT SETNAME app",
+        "CLIENT INFO"};
 
     for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
         cr_expect_eq(allows(own[i]), 1, "%s refused", own[i]);
@@ -120,11 +133,11 @@ refusal(struct resp_command cmd)
 {
     static char out[200];
 
-    perm_refusal(&cmd,
-                 commands_find(table, cmd.argv,
-                               cmd.argc < RESP_KEEP_ARGS ? cmd.argc
-                                                         : RESP_KEEP_ARGS),
-                 out, sizeof(out));
+    perm_refusal(
+        &cmd,
+        commands_find(table, cmd.argv,
+                      cmd.argc < RESP_KEEP_ARGS ? cmd.argc : RESP_KEEP_ARGS),
+        out, sizeof(out));
     return out;
 }
 

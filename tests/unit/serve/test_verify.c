@@ -37,7 +37,8 @@
 #include "upstream/nodes.h"
 #include "unit_helpers.h"
 
-#define WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
+#define WRONGPASS                                                              \
+    "WRONGPASS invalid username-password pair or user is disabled."
 #define NOPASS                                                                 \
     "ERR AUTH <password> called without any password configured for the "      \
     "default user. Are you sure your configuration is correct?"
@@ -112,8 +113,7 @@ settle(struct verify *v)
     int64_t end = util_now_ms() + 3000;
     int r;
 
-    while ((r = verify_step(&px, v)) == VERIFY_PENDING &&
-           util_now_ms() < end) {
+    while ((r = verify_step(&px, v)) == VERIFY_PENDING && util_now_ms() < end) {
         sleep_ms(1);
     }
     return r;
@@ -209,8 +209,8 @@ Test(verify, credentials_too_long_to_send_do_not_start)
     char longer[300], err[256] = "";
 
     memset(longer, 'x', sizeof(longer));
-    cr_expect_null(verify_start(&px, &conn, "alice", 5, longer, sizeof(longer),
-                                err));
+    cr_expect_null(
+        verify_start(&px, &conn, "alice", 5, longer, sizeof(longer), err));
     cr_expect_neq(err[0], '\0');
     cr_expect_null(verify_start(&px, &conn, "alice", 5, "", 0, err));
 }
@@ -232,8 +232,8 @@ answer(const char *const *words, size_t argc)
     for (size_t i = 0; i < argc; i++) {
         argv[i] = (struct resp_arg){words[i], strlen(words[i])};
     }
-    effect = resp_state_answer(&px, &conn, &st, argv, argc, &out, &len,
-                               &status);
+    effect =
+        resp_state_answer(&px, &conn, &st, argv, argc, &out, &len, &status);
     cr_assert_geq(effect, 0);
     memcpy(reply, out != NULL ? out : "", len);
     reply[len] = '\0';
