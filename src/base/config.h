@@ -9,7 +9,8 @@
  * port, duration, size, bool, string, ...) has one setter and one formatter;
  * a setter parses one value and returns NULL or an error string. Every error
  * names where the value came from: "FILE:LINE: ..." for the file, "-s ARG:
- * ..." for an override. Unknown sections and keys are errors. Not
+ * ..." for an override. Unknown sections and keys are errors. [users],
+ * whose keys are user names, is parsed apart (config_users.c). Not
  * thread-safe while loading; read-only (and so shareable) afterwards.
  */
 #ifndef RP_CONFIG_H

@@ -115,7 +115,8 @@ Test(acl, an_acl_user_writes_reads_and_gets_redis_own_refusals)
                  0, "closed: not in use");
 }
 
-Test(acl, a_value_cached_for_the_proxy_is_never_served_to_a_user_who_may_not_read_it)
+Test(acl,
+     a_value_cached_for_the_proxy_is_never_served_to_a_user_who_may_not_read_it)
 {
     struct h_resp r = {0};
     int plain, fd;
@@ -164,9 +165,9 @@ Test(acl, a_user_redis_refuses_tracking_is_never_cached)
     }
     cr_assert_eq(h_redis_calls(&redis, "get"), 3, "every GET reached Redis");
     cr_assert_eq(h_metric(&proxy, P "cache_hits_total"), 0);
-    cr_assert_eq(h_await_log(&proxy,
-                             "redis refused CLIENT TRACKING to this user", 3000),
-                 1);
+    cr_assert_eq(
+        h_await_log(&proxy, "redis refused CLIENT TRACKING to this user", 3000),
+        1);
     H_SEND(fd, "SET", "b:1", "x");
     H_EXPECT(fd, "-NOPERM this user has no permissions to run the 'set' "
                  "command\r\n");
