@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define P "redis_proxy_"
@@ -366,4 +367,45 @@ Test(users, sighup_changes_a_users_password)
     H_EXPECT(old_fd, NOPERM("set"));
     close(old_fd);
     rl_passwords(NULL, NULL);
+}
+
+/* ---- --hash-password ---- */
+
+/* The binary's --hash-password fed input on stdin; its output in out.
+ * Returns the exit status. */
+static int
+hash_password(const char *input, char *out, size_t cap)
+{
+    char cmd[1024];
+    size_t n;
+    FILE *f;
+    int st;
+
+    snprintf(cmd, sizeof(cmd), "printf '%s' | %s --hash-password 2>&1", input,
+             h_proxy_bin());
+    f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(users, hash_password_prints_what_a_users_entry_takes)
+{
+    char out[512];
+    int fd;
+
+    cr_assert_eq(hash_password("rpw\\n", out, sizeof(out)), 0, "%s", out);
+    cr_assert_str_eq(out, RPW_HASH "\n");
+    cr_assert_eq(hash_password("rpw", out, sizeof(out)), 0, "no newline");
+    cr_assert_str_eq(out, RPW_HASH "\n");
+    cr_assert_eq(hash_password("wpw\\r\\n", out, sizeof(out)), 0);
+    cr_assert_str_eq(out, WPW_HASH "\n");
+    cr_assert_eq(hash_password("", out, sizeof(out)), 2);
+    cr_assert_not_null(strstr(out, "no password on standard input"), "%s", out);
+    /* What it printed lets that password in. */
+    start_users(NULL);
+    fd = as_user("reader", "rpw");
+    close(fd);
 }
