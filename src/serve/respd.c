@@ -15,6 +15,11 @@
  *     when its reply comes;
  *   - one that gives the connection state in Redis: the conn moves onto
  *     a session (session.h) once every earlier reply has been written.
+ * A read user's command ([users]) is first checked against Redis's table
+ * (perm.h) and refused there. Without a password and users, an AUTH is
+ * Redis's to check (ACL passthrough): it waits, unparsed, for the verdict
+ * of a connection of its own (verify.h), and the commands after it run as
+ * the Redis identity it gives the conn (its records' ident).
  * An answer given at once while earlier records still wait is kept in a
  * record of its own, so replies leave in request order. Every command is
  * consumed as soon as it is run: records keep copies of what they need.
@@ -504,7 +509,6 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
     char *out;
     size_t len;
     int effect, ret;
-
     struct ident *was = rc->st.ident;
 
     if (cmd->argc > 16 && (argv = malloc(cmd->argc * sizeof(*argv))) == NULL) {
