@@ -520,6 +520,7 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
                                &o->status);
     rc->st.vf = NULL;
     if (effect == STATE_VERIFY) {
+        free(out); /* nothing in it: no answer yet */
         ret = start_verify(r, o);
         if (argv != stack) {
             free(argv);

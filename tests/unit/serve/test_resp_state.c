@@ -190,7 +190,9 @@ ask(const char *line)
         resp_state_answer(&px, &conn, &st, argv, argc, &out, &len, &status);
     cr_assert_geq(effect, 0, "%s: out of memory", line);
     cr_assert_lt(len, sizeof(reply));
-    memcpy(reply, out, len);
+    if (len > 0) {
+        memcpy(reply, out, len);
+    }
     reply_len = len;
     free(out);
     return effect;

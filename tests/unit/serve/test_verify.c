@@ -235,7 +235,9 @@ answer(const char *const *words, size_t argc)
     effect =
         resp_state_answer(&px, &conn, &st, argv, argc, &out, &len, &status);
     cr_assert_geq(effect, 0);
-    memcpy(reply, out != NULL ? out : "", len);
+    if (len > 0) {
+        memcpy(reply, out, len);
+    }
     reply[len] = '\0';
     free(out);
     return effect;
