@@ -165,8 +165,9 @@ Test(users, read_user_reads_from_the_cache_and_is_refused_every_write)
 
 Test(users, write_user_writes)
 {
-    int fd;
+    redisContext *ctx;
     char got[64];
+    int fd, rc;
 
     start_users(NULL);
     fd = as_user("writer", "wpw");
@@ -183,7 +184,11 @@ Test(users, write_user_writes)
     H_SEND(fd, "EXEC");
     H_EXPECT(fd, "*1\r\n:1\r\n");
     close(fd);
-    cr_assert_eq(h_resp_get(h_redis_ctx(&redis), "k2", got, sizeof(got)), 1);
+    ctx = h_redis_ctx(&redis);
+    cr_assert_not_null(ctx);
+    rc = h_resp_get(ctx, "k2", got, sizeof(got));
+    redisFree(ctx);
+    cr_assert_eq(rc, 1);
     cr_assert_str_eq(got, "e");
 }
 
