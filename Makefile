@@ -146,12 +146,13 @@ FUZZ_TARGETS := http resp reply config
 FUZZ_SRC_http   := src/proto/http.c src/proto/http_text.c
 FUZZ_SRC_resp   := src/proto/resp.c src/proto/resp_out.c
 FUZZ_SRC_reply  := src/proto/resp_reply.c src/proto/resp_out.c
-FUZZ_SRC_config := src/base/config.c src/base/config_check.c src/base/config_table.c
+FUZZ_SRC_config := src/base/config.c src/base/config_check.c src/base/config_table.c \
+                   src/base/config_users.c src/base/pwhash.c
 FUZZ_HDR_http   := src/proto/http.h
 FUZZ_HDR_resp   := src/proto/resp.h src/proto/resp_out.h
 FUZZ_HDR_reply  := src/proto/resp_reply.h src/proto/resp_out.h src/proto/resp.h
-FUZZ_HDR_config := src/base/config.h src/base/config_row.h
-FUZZ_LIBS_config := -linih
+FUZZ_HDR_config := src/base/config.h src/base/config_row.h src/base/pwhash.h
+FUZZ_LIBS_config := -linih -lcrypto
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -std=c11 $(WARN) -D_GNU_SOURCE -Isrc

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include "base/cpus.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/pwhash.h"
 #include "base/sdnotify.h"
 #include "base/util.h"
 #include "cache/cache.h"
@@ -48,6 +50,7 @@
 #include "serve/reload.h"
 #include "serve/tls_conf.h"
 #include "upstream/commands.h"
+#include "upstream/idents.h"
 #include "upstream/keeper.h"
 #include "upstream/nodes.h"
 #include "upstream/replicas.h"
@@ -64,11 +67,14 @@ usage(FILE *out)
 {
     fprintf(out, "usage: redis-proxy [-c FILE] [-s SECTION.KEY=VALUE]... [-t] "
                  "[-h] [-V]\n"
+                 "       redis-proxy --hash-password\n"
                  "  -c, --config FILE     INI file (default ./proxy.ini if "
                  "present)\n"
                  "  -s, --set S.K=V       override one setting; repeatable\n"
                  "  -t, --test-config     validate, print effective settings, "
                  "exit\n"
+                 "  --hash-password       read a password on standard input, "
+                 "print its [users] hash\n"
                  "  -h, --help            this help\n"
                  "  -V, --version         print the version\n");
 }
@@ -94,6 +100,51 @@ keep_set(char *arg)
     return copy;
 }
 
+#define HASH_INPUT_MAX 4096 /* bytes of a password read to hash */
+
+/*
+ * --hash-password: reads a password from standard input (one line, its
+ * newline dropped; without echo from a terminal) and prints the hash a
+ * [users] entry takes ("sha256:<hex>"). Returns the exit status.
+ */
+static int
+hash_password(void)
+{
+    char pw[HASH_INPUT_MAX + 2], text[PWHASH_TEXT];
+    unsigned char h[PWHASH_LEN];
+    struct termios was, quiet;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &was) == 0, c;
+    size_t n = 0;
+
+    if (tty) {
+        fprintf(stderr, "password: ");
+        quiet = was;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    while ((c = getchar()) != EOF && c != '\n' && n < sizeof(pw) - 1) {
+        pw[n++] = (char)c;
+    }
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &was);
+        fprintf(stderr, "\n");
+    }
+    if (n > 0 && pw[n - 1] == '\r') {
+        n--;
+    }
+    if (n == 0 || n > HASH_INPUT_MAX || pwhash_of(pw, n, h) < 0) {
+        explicit_bzero(pw, sizeof(pw));
+        fprintf(stderr, "redis-proxy: --hash-password: %s\n",
+                n == 0 ? "no password on standard input"
+                       : "password too long (4096 bytes at most)");
+        return EXIT_USAGE;
+    }
+    explicit_bzero(pw, sizeof(pw));
+    pwhash_format(h, text, sizeof(text));
+    printf("%s\n", text);
+    return 0;
+}
+
 /* Parses argv into src (sets: a calloc'd array of src->nsets strings the
  * caller frees, each a copy). Returns -1 to continue, else an exit
  * status. */
@@ -107,6 +158,7 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
         {"test-config", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"hash-password", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -138,6 +190,8 @@ parse_args(int argc, char **argv, struct reload_source *src, char ***sets,
         case 'V':
             printf("redis-proxy %s\n", PROXY_VERSION);
             return 0;
+        case 'H':
+            return hash_password();
         default:
             usage(stderr);
             return EXIT_USAGE;
@@ -278,6 +332,7 @@ on_tick(void *arg)
     struct proxy *px = arg;
 
     nodes_tick_pipes(px->nodes);
+    idents_tick_pipes(px->idents);
     failover_tick(px);
 }
 
@@ -330,8 +385,12 @@ run(struct proxy *px, int sig_fd, const struct reload_source *src)
             ? nodes_create(&px->cfg, px->flights, px->waiter, px->redis_tls)
             : NULL;
     px->clientmap = clientmap_create();
-    px->failover =
-        px->nodes != NULL && px->clientmap != NULL ? failover_create(px) : NULL;
+    px->idents = px->nodes != NULL
+                     ? idents_create(&px->cfg, px->nodes, px->waiter)
+                     : NULL;
+    px->failover = px->idents != NULL && px->clientmap != NULL
+                       ? failover_create(px)
+                       : NULL;
     if (px->failover != NULL) {
         /* Redis connects that passed connect_timeout fail at its ticks. */
         waiter_on_tick(px->waiter, on_tick, px);
@@ -430,7 +489,9 @@ out:
     failover_destroy(px->failover); /* what waits for a master is failed */
     clientmap_destroy(px->clientmap);
     /* The pipelines fail what they still hold; their fds leave the
-     * waiter's set, so it goes after them. */
+     * waiter's set, so it goes after them. An identity's report to its
+     * node's stream: the identities go first. */
+    idents_destroy(px->idents);
     nodes_destroy(px->nodes);
     waiter_destroy(px->waiter);
     workq_destroy(px->q);

@@ -49,7 +49,8 @@ struct config_load {
     int err_line;                /* line of the first error; 0 = none */
     char *err;
     size_t errlen;
-    int *set_line; /* per table row: line that set it, 0 = not yet */
+    int *set_line;  /* per table row: line that set it, 0 = not yet */
+    int *user_line; /* per [users] entry: line that set it, 0 = not yet */
 };
 
 /*
@@ -109,13 +110,44 @@ config_note_origin(struct config *cfg, size_t idx,
 }
 
 /*
- * Applies section.name = value to cfg. set_line (file loads only) records
- * which line set each row, to reject a key set twice.
+ * Applies [users] name = value to cfg. user_line (file loads only)
+ * records which line set each user, to reject a user set twice.
+ */
+static int
+config_apply_user(struct config *cfg, const char *name, const char *value,
+                  int *user_line, const struct config_origin *o, char *err,
+                  size_t errlen)
+{
+    char buf[CONFIG_ERR_MAX];
+    const struct config_user *had = config_user_find(cfg, name, strlen(name));
+    const char *msg;
+    int slot;
+
+    if (user_line != NULL && had != NULL && user_line[had - cfg->users] != 0) {
+        return config_fail(err, errlen, o, NULL,
+                           "duplicate user '%s' in [%s] (first set at line %d)",
+                           name, CONFIG_USERS_SECTION,
+                           user_line[had - cfg->users]);
+    }
+    msg = config__user_set(cfg, name, value, buf, sizeof(buf), &slot);
+    if (msg != NULL) {
+        return config_fail(err, errlen, o, NULL, "%s", msg);
+    }
+    if (user_line != NULL) {
+        user_line[slot] = o->line;
+    }
+    return 0;
+}
+
+/*
+ * Applies section.name = value to cfg. set_line and user_line (file loads
+ * only) record which line set each row and each user, to reject a key set
+ * twice.
  */
 static int
 config_apply(struct config *cfg, const char *section, const char *name,
-             const char *value, int *set_line, const struct config_origin *o,
-             char *err, size_t errlen)
+             const char *value, int *set_line, int *user_line,
+             const struct config_origin *o, char *err, size_t errlen)
 {
     char buf[CONFIG_ERR_MAX];
     const struct config_row *row;
@@ -125,6 +157,9 @@ config_apply(struct config *cfg, const char *section, const char *name,
     if (*section == '\0') {
         return config_fail(err, errlen, o, NULL,
                            "key '%s' is outside any [section]", name);
+    }
+    if (strcmp(section, CONFIG_USERS_SECTION) == 0) {
+        return config_apply_user(cfg, name, value, user_line, o, err, errlen);
     }
     if (!config__section_known(section, strlen(section))) {
         return config_fail(err, errlen, o, NULL, "unknown section [%s]",
@@ -260,7 +295,8 @@ config_on_key(void *user, const char *section, const char *name,
         return 1;
     }
     if (config_apply(ld->cfg, section, name, value != NULL ? value : "",
-                     ld->set_line, &ld->origin, ld->err, ld->errlen) != 0) {
+                     ld->set_line, ld->user_line, &ld->origin, ld->err,
+                     ld->errlen) != 0) {
         ld->err_line = ld->origin.line;
         return 0;
     }
@@ -304,7 +340,7 @@ config_open(const char *path, FILE **fpp, char *err, size_t errlen)
 int
 config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-    int set_line[CONFIG_KEYS] = {0};
+    int set_line[CONFIG_KEYS] = {0}, user_line[CONFIG_USERS_MAX] = {0};
     struct config copy = *cfg;
     struct config_load ld;
     int rc;
@@ -318,6 +354,7 @@ config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
     ld.err = err;
     ld.errlen = errlen;
     ld.set_line = set_line;
+    ld.user_line = user_line;
     rc = ini_parse_stream(config_read_line, &ld, config_on_key, &ld);
     fclose(ld.fp);
     if (rc > 0 && (ld.err_line == 0 || rc < ld.err_line)) {
@@ -365,7 +402,8 @@ config_set(struct config *cfg, const char *arg, char *err, size_t errlen)
     } else {
         *dot = '\0';
         *eq = '\0';
-        rc = config_apply(cfg, copy, dot + 1, eq + 1, NULL, &o, err, errlen);
+        rc = config_apply(cfg, copy, dot + 1, eq + 1, NULL, NULL, &o, err,
+                          errlen);
     }
     free(copy);
     return rc;
@@ -387,6 +425,7 @@ config_print(const struct config *cfg, FILE *out)
         config__format(row, cfg, value, sizeof(value));
         fprintf(out, "%s =%s%s\n", row->name, *value != '\0' ? " " : "", value);
     }
+    config__users_print(cfg, out);
 }
 
 void
@@ -408,6 +447,7 @@ config_format_line(const struct config *cfg, char *buf, size_t len)
         }
         used += (size_t)n;
     }
+    config__users_line(cfg, buf, len, &used);
 }
 
 void
@@ -429,6 +469,7 @@ config_diff(const struct config *old, const struct config *new,
         fn(arg, row->section, row->name, old_text, new_text,
            (row->flags & CONFIG_LIVE) != 0);
     }
+    config__users_diff(old, new, fn, arg);
 }
 
 int
@@ -545,6 +586,8 @@ config_apply_live(struct config *dst, const struct config *src)
             memcpy(dst->from[i], src->from[i], sizeof(dst->from[i]));
         }
     }
+    dst->nusers = src->nusers; /* [users] is live */
+    memcpy(dst->users, src->users, sizeof(dst->users));
 }
 
 int
@@ -552,5 +595,8 @@ config_key_live(const char *section, const char *name)
 {
     const struct config_row *row = config__find(section, name);
 
+    if (strcmp(section, CONFIG_USERS_SECTION) == 0) {
+        return 1;
+    }
     return row != NULL && (row->flags & CONFIG_LIVE) != 0;
 }

@@ -9,7 +9,8 @@
  * port, duration, size, bool, string, ...) has one setter and one formatter;
  * a setter parses one value and returns NULL or an error string. Every error
  * names where the value came from: "FILE:LINE: ..." for the file, "-s ARG:
- * ..." for an override. Unknown sections and keys are errors. Not
+ * ..." for an override. Unknown sections and keys are errors. [users],
+ * whose keys are user names, is parsed apart (config_users.c). Not
  * thread-safe while loading; read-only (and so shareable) afterwards.
  */
 #ifndef RP_CONFIG_H
@@ -27,6 +28,9 @@
 #define CONFIG_KEYS 59             /* keys in all sections: rows of the table */
 #define CONFIG_FROM_MAX 96         /* bytes of one "where it was set" text */
 #define CONFIG_MAX_CLIENTS 1000000 /* the largest [server] max_clients */
+#define CONFIG_USERS_MAX 64        /* [users] entries at most */
+#define CONFIG_USER_MAX 64         /* bytes of a user name, NUL included */
+#define CONFIG_HASH_LEN 32         /* bytes of a password digest (pwhash.h) */
 
 /* [server] tls_verify_clients; the values of net/tls.h's enum tls_verify. */
 enum config_tls_verify {
@@ -40,6 +44,19 @@ enum config_read_from {
     CONFIG_READ_MASTER,         /* the master only */
     CONFIG_READ_REPLICA,        /* replicas; an error when none is usable */
     CONFIG_READ_PREFER_REPLICA, /* replicas; the master when none is */
+};
+
+/* A [users] entry's permission. */
+enum config_perm {
+    CONFIG_PERM_READ,  /* the cache and read-only commands */
+    CONFIG_PERM_WRITE, /* everything */
+};
+
+/* One client user ([users] NAME = PERMISSION HASH). */
+struct config_user {
+    char name[CONFIG_USER_MAX];          /* letters, digits, - _ . @ */
+    int perm;                            /* enum config_perm */
+    unsigned char hash[CONFIG_HASH_LEN]; /* SHA-256 of the password */
 };
 
 enum config_log_level {
@@ -133,6 +150,9 @@ struct config {
     /* [log] */
     int log_level;  /* enum config_log_level */
     int log_access; /* 1 = one line per request */
+    /* [users]: client users, in the order they were first set; live */
+    int nusers;
+    struct config_user users[CONFIG_USERS_MAX];
     /* Not a setting: where each key was last set, as "FILE:LINE" or
      * "-s ARG" (a secret's as "-s SECTION.KEY=***"), "" for the built-in
      * default; in the order config_print prints the keys. For
@@ -266,19 +286,28 @@ int config_parse_size(const char *s, int64_t *bytes);
 int config_seed_next(const char **cursor, char *host, size_t hostlen,
                      int *port);
 
-/* Prints the effective settings as an INI file, secrets masked as "***". */
+/* The [users] entry named name[0..len) (case-sensitive), or NULL. */
+const struct config_user *config_user_find(const struct config *cfg,
+                                           const char *name, size_t len);
+
+/* Prints the effective settings as an INI file, secrets masked as "***";
+ * [users] (when it has entries) last, with their hashes. */
 void config_print(const struct config *cfg, FILE *out);
 
 /* Writes the effective settings as one line of "section.key=value" pairs
- * (secrets masked) into buf[0..len), for the startup log. */
+ * (secrets masked; [users] as users=NAME:PERMISSION,... without hashes)
+ * into buf[0..len), for the startup log. */
 void config_format_line(const struct config *cfg, char *buf, size_t len);
 
 /*
  * For a reload: calls fn once per key whose value differs between old and
  * new, in table (config_print) order, with both values as config_print
  * writes them (a set secret as "***") and live = 1 when the key can change
- * on a running proxy (config_key_live), 0 when it needs a restart. The
- * texts are valid during the call only. Calls nothing when they are equal.
+ * on a running proxy (config_key_live), 0 when it needs a restart; then
+ * once per [users] entry added, removed or changed (section "users", the
+ * user's name, its permission as text, never its hash: "write" and
+ * "write, new password"; "" for none; live). The texts are valid during
+ * the call only. Calls nothing when they are equal.
  */
 void config_diff(const struct config *old, const struct config *new,
                  void (*fn)(void *arg, const char *section, const char *name,
@@ -287,7 +316,7 @@ void config_diff(const struct config *old, const struct config *new,
                  void *arg);
 
 /* 1 when section.name can change on a running proxy (SIGHUP), 0 when it
- * needs a restart or is no key. */
+ * needs a restart or is no key. Every [users] name is live. */
 int config_key_live(const char *section, const char *name);
 
 #endif

@@ -97,21 +97,24 @@ config_loopback(const struct addrinfo *ai)
 }
 
 /* Protected mode: every address bind resolves to (res) is loopback, or
- * clients need a password, or the operator turned the check off. */
+ * clients need a password ([server] password, or [users]), or the
+ * operator turned the check off. */
 static int
 config_check_protected(const struct config *cfg, const struct addrinfo *res,
                        char *err, size_t errlen)
 {
     const struct addrinfo *ai;
 
-    if (!cfg->protected_mode || cfg->server_password[0] != '\0') {
+    if (!cfg->protected_mode || cfg->server_password[0] != '\0' ||
+        cfg->nusers > 0) {
         return 0;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
         if (!config_loopback(ai)) {
             snprintf(err, errlen,
                      "%s: [server] bind: '%s' is not a loopback address and "
-                     "no [server] password (or password_file) is set, so "
+                     "no [server] password (or password_file) nor [users] "
+                     "is set, so "
                      "anyone who reaches it could run Redis commands; set a "
                      "password, bind to 127.0.0.1, or set [server] "
                      "protected_mode = off if that is meant",

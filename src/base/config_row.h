@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct config;
 
@@ -82,5 +83,34 @@ void config__format(const struct config_row *row, const struct config *cfg,
 /* 1 when row's field differs between a and b. */
 int config__differs(const struct config_row *row, const struct config *a,
                     const struct config *b);
+
+/*
+ * [users] (config_users.c), whose keys are the names users choose, so it
+ * has no rows: each key is one client user, "NAME = PERMISSION HASH".
+ */
+#define CONFIG_USERS_SECTION "users"
+
+/* Sets user name to value ("read HASH" or "write HASH") in cfg: replaces
+ * the user's entry, or adds one. Returns NULL with the entry's index in
+ * *slot, or an error (in buf[0..len), or a constant) that names the user
+ * and what is wrong, never the hash text (it may be a password pasted by
+ * mistake); cfg is unchanged on error. */
+const char *config__user_set(struct config *cfg, const char *name,
+                             const char *value, char *buf, size_t len,
+                             int *slot);
+
+/* [users] as config_print writes it (nothing when there are none). */
+void config__users_print(const struct config *cfg, FILE *out);
+
+/* Appends " users=NAME:PERMISSION,..." (no hashes) to buf[*used..len). */
+void config__users_line(const struct config *cfg, char *buf, size_t len,
+                        size_t *used);
+
+/* config_diff's part for [users] (see config.h). */
+void config__users_diff(const struct config *old, const struct config *new,
+                        void (*fn)(void *arg, const char *section,
+                                   const char *name, const char *old_text,
+                                   const char *new_text, int live),
+                        void *arg);
 
 #endif

@@ -790,6 +790,10 @@ config__find(const char *section, const char *name)
 int
 config__section_known(const char *section, size_t len)
 {
+    if (len == sizeof(CONFIG_USERS_SECTION) - 1 &&
+        memcmp(section, CONFIG_USERS_SECTION, len) == 0) {
+        return 1; /* its keys are users (config_users.c) */
+    }
     for (size_t i = 0; i < CONFIG_KEYS; i++) {
         if (strlen(config__table[i].section) == len &&
             memcmp(config__table[i].section, section, len) == 0) {

@@ -3,6 +3,7 @@
  */
 #include "base/metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -16,7 +17,54 @@ void
 metrics_init(struct metrics *m)
 {
     memset(m, 0, sizeof(*m));
+    pthread_mutex_init(&m->users_lock, NULL);
     m->started_ms = util_now_ms();
+}
+
+/* The slot of label name, made when new and there is room (one slot is
+ * kept for "unknown"). Lock held. */
+static struct metrics_user *
+user_slot(struct metrics *m, const char *name)
+{
+    int i;
+
+    for (i = 0; i < m->nusers; i++) {
+        if (strcmp(m->users[i].name, name) == 0) {
+            return &m->users[i];
+        }
+    }
+    if (m->nusers == METRICS_USERS ||
+        (m->nusers == METRICS_USERS - 1 && strcmp(name, "unknown") != 0)) {
+        return strcmp(name, "unknown") == 0 ? NULL : user_slot(m, "unknown");
+    }
+    snprintf(m->users[m->nusers].name, METRICS_USER_NAME, "%s", name);
+    return &m->users[m->nusers++];
+}
+
+void
+metrics_user_failure(struct metrics *m, enum metrics_listener l,
+                     const char *name)
+{
+    struct metrics_user *u;
+
+    pthread_mutex_lock(&m->users_lock);
+    u = user_slot(m, name);
+    if (u != NULL) {
+        u->failures[l]++;
+    }
+    pthread_mutex_unlock(&m->users_lock);
+}
+
+int
+metrics_user_failures(struct metrics *m, struct metrics_user *out, int max)
+{
+    int n;
+
+    pthread_mutex_lock(&m->users_lock);
+    n = m->nusers < max ? m->nusers : max;
+    memcpy(out, m->users, (size_t)n * sizeof(*out));
+    pthread_mutex_unlock(&m->users_lock);
+    return n;
 }
 
 void

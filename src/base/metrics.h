@@ -8,6 +8,7 @@
 #ifndef RP_METRICS_H
 #define RP_METRICS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -25,6 +26,26 @@ enum metrics_close {
     METRICS_CLOSE_HTTP_ON_RESP, /* POST or Host: sent to the RESP port */
     METRICS_CLOSE_AUTH,         /* too many wrong passwords on one conn */
     METRICS_CLOSES,
+};
+
+/* How checks of a client's credentials against Redis ended (ACL
+ * passthrough: serve/verify.h), for auth_verifications_total{result}. */
+enum metrics_verify {
+    METRICS_VERIFY_OK,      /* Redis accepted them */
+    METRICS_VERIFY_REFUSED, /* Redis refused them (its error relayed) */
+    METRICS_VERIFY_FAILED,  /* Redis could not be asked (down, timeout) */
+    METRICS_VERIFIES,
+};
+
+/* The user labels of auth_failures_total{listener,user}: the names of
+ * configured users that failed, and "unknown" for every other name, so a
+ * guesser cannot grow the label set. */
+#define METRICS_USERS 128    /* labels at most; past them, "unknown" */
+#define METRICS_USER_NAME 64 /* bytes of a label, NUL included */
+
+struct metrics_user {
+    char name[METRICS_USER_NAME];
+    long failures[METRICS_LISTENERS];
 };
 
 /* Status classes: 2xx, 3xx, 4xx, 5xx. A RESP reply counts as 2xx when it is
@@ -58,14 +79,19 @@ struct metrics {
     atomic_int sessions_open;   /* sessions open now */
     atomic_long reloads_ok;     /* SIGHUP reloads applied */
     atomic_long reloads_failed; /* ... refused (invalid settings) */
-    atomic_long auth_failures[METRICS_LISTENERS]; /* wrong or no password */
-    atomic_long closed[METRICS_CLOSES]; /* clients closed, by reason */
-    atomic_long readonly_rerouted;      /* writes a demoted master refused
-                                           (-READONLY), sent to the new one */
-    atomic_long readonly_failed;        /* ... answered the failover error */
-    atomic_long failover_sessions;      /* sessions ended by a master change */
-    struct metrics_histogram hit;       /* requests answered from the cache */
-    struct metrics_histogram miss;      /* requests that asked Redis */
+    atomic_long auth_failures[METRICS_LISTENERS]; /* wrong or no password,
+                                                     no user named */
+    atomic_long verifies[METRICS_VERIFIES];       /* checks against Redis */
+    pthread_mutex_t users_lock;                   /* nusers, users */
+    int nusers;
+    struct metrics_user users[METRICS_USERS]; /* failures naming a user */
+    atomic_long closed[METRICS_CLOSES];       /* clients closed, by reason */
+    atomic_long readonly_rerouted;            /* writes a demoted master refused
+                                                 (-READONLY), sent to the new one */
+    atomic_long readonly_failed;   /* ... answered the failover error */
+    atomic_long failover_sessions; /* sessions ended by a master change */
+    struct metrics_histogram hit;  /* requests answered from the cache */
+    struct metrics_histogram miss; /* requests that asked Redis */
 };
 
 /* Zeroes m and stamps the start time. */
@@ -76,5 +102,14 @@ void metrics_request(struct metrics *m, enum metrics_listener l, int status);
 
 /* Records a request's latency in the hit or miss histogram. */
 void metrics_observe(struct metrics_histogram *h, int64_t us);
+
+/* Counts one failure on listener l that named the user label name (a
+ * configured user's name, or "unknown"); past METRICS_USERS labels it
+ * counts as "unknown". Takes users_lock (a failure is no hot path). */
+void metrics_user_failure(struct metrics *m, enum metrics_listener l,
+                          const char *name);
+
+/* Copies the user labels into out[0..max). Returns how many. */
+int metrics_user_failures(struct metrics *m, struct metrics_user *out, int max);
 
 #endif

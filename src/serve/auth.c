@@ -7,20 +7,24 @@
 #include <strings.h>
 
 #include "base/log.h"
+#include "base/pwhash.h"
 #include "base/ratelimit.h"
 #include "base/util.h"
 #include "serve/proxy.h"
 
-#define AUTH_MAX 256        /* = sizeof(struct config.server_password) */
-#define AUTH_BASIC_MAX 1024 /* decoded "user:password" bytes at most */
+#define AUTH_MAX 256 /* = sizeof(struct config.server_password) */
 
 _Static_assert(sizeof(((struct config *)0)->server_password) == AUTH_MAX,
                "the comparison covers every password");
+_Static_assert(CONFIG_USER_MAX <= METRICS_USER_NAME,
+               "a user's name fits a metrics label");
 
 int
 auth_required(const struct proxy *px)
 {
-    return proxy_cfg(px)->server_password[0] != '\0';
+    const struct config *cfg = proxy_cfg(px);
+
+    return cfg->server_password[0] != '\0' || cfg->nusers > 0;
 }
 
 int
@@ -28,7 +32,7 @@ auth_password_ok(const struct proxy *px, const char *p, size_t len)
 {
     const char *want = proxy_cfg(px)->server_password;
     size_t wlen = strlen(want), i;
-    unsigned diff = len != wlen;
+    unsigned diff = len != wlen || wlen == 0;
 
     /* Always AUTH_MAX rounds, whatever the lengths: what is compared
      * beyond either string is a zero, chosen without a branch. */
@@ -39,6 +43,45 @@ auth_password_ok(const struct proxy *px, const char *p, size_t len)
         diff |= (unsigned)(a ^ b);
     }
     return diff == 0 && len < AUTH_MAX;
+}
+
+/* The [users] entry named user[0..ulen), or NULL. */
+static const struct config_user *
+user_of(const struct config *cfg, const char *user, size_t ulen)
+{
+    return user != NULL ? config_user_find(cfg, user, ulen) : NULL;
+}
+
+/* pass against u's hash; for no user, against a hash no password has,
+ * so that a name that is no user takes as long as one that is. */
+static int
+user_ok(const struct config_user *u, const char *pass, size_t plen)
+{
+    static const unsigned char none[PWHASH_LEN];
+
+    return pwhash_check(u != NULL ? u->hash : none, pass, plen) && u != NULL;
+}
+
+int
+auth_check(const struct proxy *px, const char *user, size_t ulen,
+           const char *pass, size_t plen)
+{
+    const struct config *cfg = proxy_cfg(px);
+    const struct config_user *u = user_of(cfg, user, ulen);
+    int has_password = cfg->server_password[0] != '\0';
+
+    if (u == NULL && user == NULL && !has_password) {
+        u = config_user_find(cfg, "default", 7); /* AUTH <password> */
+        if (u == NULL) {
+            return AUTH_DENIED;
+        }
+    }
+    if (u != NULL || !has_password) {
+        /* A configured user's own password; with users alone, a name
+         * that is none is refused after the same work. */
+        return user_ok(u, pass, plen) ? u->perm : AUTH_DENIED;
+    }
+    return auth_password_ok(px, pass, plen) ? AUTH_WRITE : AUTH_DENIED;
 }
 
 static int
@@ -107,44 +150,62 @@ after_scheme(const char *v, size_t len, const char *scheme, size_t *rest)
 }
 
 int
-auth_http_ok(const struct proxy *px, const struct http_request *req)
+auth_http(const struct proxy *px, const struct http_request *req, char *buf,
+          const char **user, size_t *ulen)
 {
     const char *v = req->authorization, *cred, *colon;
-    char basic[AUTH_BASIC_MAX];
     size_t len;
     long n;
 
+    *user = NULL;
+    *ulen = 0;
     if (!auth_required(px)) {
-        return 1;
+        return AUTH_WRITE;
     }
     if (v == NULL) {
-        return 0;
+        return AUTH_DENIED;
     }
     if ((cred = after_scheme(v, req->authorization_len, "Bearer", &len))) {
-        return auth_password_ok(px, cred, len);
+        return auth_check(px, NULL, 0, cred, len);
     }
     cred = after_scheme(v, req->authorization_len, "Basic", &len);
-    if (cred == NULL || (n = b64_decode(cred, len, basic, sizeof(basic))) < 0 ||
-        (colon = memchr(basic, ':', (size_t)n)) == NULL) {
-        return 0;
+    if (cred == NULL || (n = b64_decode(cred, len, buf, AUTH_BASIC_MAX)) < 0 ||
+        (colon = memchr(buf, ':', (size_t)n)) == NULL) {
+        return AUTH_DENIED;
     }
+    *user = buf;
+    *ulen = (size_t)(colon - buf);
     colon++;
-    return auth_password_ok(px, colon, (size_t)(basic + n - colon));
+    return auth_check(px, buf, (size_t)(colon - 1 - buf), colon,
+                      (size_t)(buf + n - colon));
 }
 
 void
-auth_failed(struct proxy *px, enum metrics_listener listener)
+auth_failed(struct proxy *px, enum metrics_listener listener, const char *user,
+            size_t ulen)
 {
     static const char *const names[] = {"http", "resp", "admin"};
+    const struct config *cfg = proxy_cfg(px);
+    const struct config_user *u = user_of(cfg, user, ulen);
+    const char *label = u != NULL ? u->name : "unknown";
     long n;
 
-    atomic_fetch_add_explicit(&px->metrics.auth_failures[listener], 1,
-                              memory_order_relaxed);
+    if (user != NULL && cfg->nusers > 0) {
+        metrics_user_failure(&px->metrics, listener, label);
+    } else {
+        atomic_fetch_add_explicit(&px->metrics.auth_failures[listener], 1,
+                                  memory_order_relaxed);
+        label = NULL;
+    }
     /* A guesser must not flood the log: one line per interval, with the
      * failures it stands for (the metric counts each one). */
     n = ratelimit_hit(&px->auth_log[listener], util_now_ms(),
                       AUTH_LOG_INTERVAL_MS);
-    if (n > 0) {
+    if (n > 0 && label != NULL) {
+        log_info("msg=\"authentication failed\" listener=%s count=%ld "
+                 "user=%s",
+                 names[listener], n, label);
+    } else if (n > 0) {
         log_info("msg=\"authentication failed\" listener=%s count=%ld",
                  names[listener], n);
     }

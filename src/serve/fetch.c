@@ -15,6 +15,7 @@
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 #include "serve/route.h"
+#include "upstream/idents.h"
 #include "upstream/nodes.h"
 #include "upstream/replicas.h"
 #include "upstream/upstream.h"
@@ -24,7 +25,9 @@ struct fill {
     struct ureq u;
     struct proxy *px;
     struct flight *f;
-    int db;
+    int db;              /* the database it reads (SELECT) */
+    int part;            /* the cache partition it fills (rcmd_partition) */
+    struct ident *ident; /* the identity it reads as; NULL: the proxy's */
     int node;
     uint64_t token;    /* the pipeline: the leader's client's own, so its
                           misses go out with its other commands */
@@ -63,6 +66,7 @@ static int
 fill_send(struct fill *fl)
 {
     struct ureq *u = &fl->u;
+    struct upstream *pool;
     struct pipe *p;
     int n = 0;
 
@@ -96,7 +100,9 @@ fill_send(struct fill *fl)
     u->nreplies = fl->asking ? 4 : 2;
     fl->pttl = -2;
     fl->status = OUTCOME_EDOWN;
-    p = upstream_pipe(nodes_pool(fl->px->nodes, fl->node), 2, fl->token);
+    pool = fl->ident != NULL ? ident_pool(fl->ident, fl->node)
+                             : nodes_pool(fl->px->nodes, fl->node);
+    p = pool != NULL ? upstream_pipe(pool, 2, fl->token) : NULL;
     if (p == NULL) {
         snprintf(fl->err, sizeof(fl->err), "out of memory");
         return -1;
@@ -150,8 +156,8 @@ fill_reply(struct ureq *u, uint32_t i, const char *p, size_t len,
         fl->status = OUTCOME_NIL;
         return;
     }
-    fl->entry = cache_entry_create_db(fl->px->cache, fl->db, fl->key, fl->klen,
-                                      data, dlen);
+    fl->entry = cache_entry_create_db(fl->px->cache, fl->part, fl->key,
+                                      fl->klen, data, dlen);
     if (fl->entry == NULL) {
         fl->status = OUTCOME_ENOMEM;
         return;
@@ -236,7 +242,7 @@ fill_done(struct ureq *u, int status, const char *err)
 /* Starts the fill of the key r holds (its flight's leader); when it
  * cannot start, finishes the flight with why. */
 static void
-lead(struct proxy *px, struct flight *f, struct rcmd *r, int db)
+lead(struct proxy *px, struct flight *f, struct rcmd *r, int db, int part)
 {
     struct fill *fl = calloc(1, sizeof(*fl) + r->raw_len);
     char err[UPSTREAM_ERR_MAX];
@@ -248,6 +254,8 @@ lead(struct proxy *px, struct flight *f, struct rcmd *r, int db)
     fl->px = px;
     fl->f = f;
     fl->db = db;
+    fl->part = part;
+    fl->ident = r->ident;
     fl->token = r->token;
     fl->klen = r->raw_len;
     memcpy(fl->key, r->raw, r->raw_len);
@@ -290,7 +298,7 @@ lookup_done(struct flight_waiter *w, int status, struct cache_entry *e,
         cache_retain(e);
         r->entry = e;
     } else if (status == OUTCOME_EDOWN || status == OUTCOME_ETIMEOUT) {
-        r->entry = fetch_stale(px, r->db, r->raw, r->raw_len);
+        r->entry = fetch_stale(px, rcmd_partition(r), r->raw, r->raw_len);
         if (r->entry != NULL) {
             r->status = OUTCOME_OK;
             r->cache = ACCOUNT_STALE;
@@ -303,9 +311,9 @@ lookup_done(struct flight_waiter *w, int status, struct cache_entry *e,
 }
 
 struct cache_entry *
-fetch_hit(struct proxy *px, int db, const char *key, size_t klen)
+fetch_hit(struct proxy *px, int part, const char *key, size_t klen)
 {
-    struct cache_entry *e = cache_get_db(px->cache, db, key, klen);
+    struct cache_entry *e = cache_get_db(px->cache, part, key, klen);
 
     if (e != NULL) {
         atomic_fetch_add_explicit(&px->metrics.hits, 1, memory_order_relaxed);
@@ -314,28 +322,37 @@ fetch_hit(struct proxy *px, int db, const char *key, size_t klen)
 }
 
 int
+fetch_partition(const struct ident *ident, int db)
+{
+    int part = idents_partition(ident, db);
+
+    return part >= 0 && (ident == NULL || ident_caches(ident)) ? part : -1;
+}
+
+int
 fetch_miss(struct proxy *px, struct rcmd *r, int db)
 {
     struct flight *f;
-    int leader;
+    int leader, part = idents_partition(r->ident, db);
 
     atomic_fetch_add_explicit(&px->metrics.misses, 1, memory_order_relaxed);
     r->db = db;
     r->fw.done = lookup_done;
-    f = flight_join(px->flights, db, r->raw, r->raw_len, &r->fw, &leader);
+    f = flight_join(px->flights, part, r->raw, r->raw_len, &r->fw, &leader);
     if (f == NULL) {
         return -1;
     }
     if (leader) {
         /* A fill may have ended between our miss and our join. */
-        struct cache_entry *e = cache_get_db(px->cache, db, r->raw, r->raw_len);
+        struct cache_entry *e =
+            cache_get_db(px->cache, part, r->raw, r->raw_len);
 
         if (e != NULL) {
             flight_finish(px->flights, f, OUTCOME_OK, e, NULL, 0);
             cache_release(e);
             return 0;
         }
-        lead(px, f, r, db);
+        lead(px, f, r, db, part);
     }
     return 0;
 }

@@ -27,16 +27,28 @@
 
 struct proxy;
 
-/* A fresh entry of key in database db (a reference the caller drops,
- * counted as a hit), or NULL. Thread-safe. */
-struct cache_entry *fetch_hit(struct proxy *px, int db, const char *key,
+/* The cache partition of database db for a client of identity ident
+ * (NULL: the proxy's own; upstream/idents.h), or -1 when that identity's
+ * reads are never cached (Redis does not let it track them). */
+int fetch_partition(const struct ident *ident, int db);
+
+/* A fresh entry of key in cache partition part (fetch_partition; a
+ * reference the caller drops, counted as a hit), or NULL. Thread-safe. */
+struct cache_entry *fetch_hit(struct proxy *px, int part, const char *key,
                               size_t klen);
+
+/* 1 when r (its identity set) may look key up in the cache in database
+ * db: the proxy's own identity, or one whose partition db fits and whose
+ * reads Redis lets it track (idents.h). Else the GET goes to Redis as
+ * any command does. */
+int fetch_may_cache(const struct rcmd *r, int db);
 
 /*
  * After fetch_hit found nothing: r (an RCMD_LOOKUP record holding the key
- * in its raw bytes, with its deadline set, already where its completion
- * is looked for: its conn's fifo or pending request) joins the key's
- * fill, leading it when none is in flight, and is counted as a miss. r
+ * in its raw bytes, with its deadline set and its identity, already where
+ * its completion is looked for: its conn's fifo or pending request) joins
+ * the key's fill in r's partition of database db, leading it when none is
+ * in flight (through the identity's pipelines), and is counted as a miss. r
  * may be completed before this returns, on this thread or another, with:
  * status OUTCOME_OK and r->entry (r->cache ACCOUNT_MISS, or ACCOUNT_STALE
  * for an entry within stale-if-error after Redis failed), OUTCOME_NIL,
@@ -45,8 +57,9 @@ struct cache_entry *fetch_hit(struct proxy *px, int db, const char *key,
  */
 int fetch_miss(struct proxy *px, struct rcmd *r, int db);
 
-/* An entry of key (db) within its stale-if-error window, or NULL: for a
- * lookup that timed out. Counts it. */
+/* An entry of key (in the cache partition part: rcmd_partition) within
+ * its stale-if-error window, or NULL: for a lookup that timed out. Counts
+ * it. */
 struct cache_entry *fetch_stale(struct proxy *px, int db, const char *key,
                                 size_t klen);
 

@@ -83,9 +83,10 @@ guard_http_on_resp(struct proxy *px, struct conn *c,
 }
 
 int
-guard_wrong_password(struct proxy *px, struct guard *g)
+guard_wrong_password(struct proxy *px, struct guard *g, const char *user,
+                     size_t ulen)
 {
-    auth_failed(px, METRICS_RESP);
+    auth_failed(px, METRICS_RESP, user, ulen);
     if (++g->wrong_passwords < GUARD_AUTH_TRIES) {
         return 0;
     }

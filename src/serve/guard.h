@@ -5,8 +5,9 @@
  * commands calls the same few hooks:
  *
  *   - guard_let_in: may this conn run commands now? It may once it has
- *     authenticated, and whenever no password is required (a reload may
- *     have removed it since the conn opened), as Redis decides per command.
+ *     authenticated, and whenever the proxy does not authenticate clients
+ *     (no password nor [users]: a reload may have removed them since the
+ *     conn opened), as Redis decides per command.
  *   - guard_parser: before that, Redis's small limits on what is buffered
  *     (10 arguments of 16 KiB: resp_parser.preauth), so unauthenticated
  *     clients cannot make the proxy hold max_request bytes each.
@@ -17,7 +18,8 @@
  *   - guard_wrong_password: each wrong password is counted and logged
  *     (auth_failed: rate-limited), and the GUARD_AUTH_TRIES-th on one
  *     connection closes it, so a guesser pays a new connection every few
- *     tries.
+ *     tries. Whoever said the password was wrong: the proxy, or Redis
+ *     (WRONGPASS, with ACL passthrough).
  *
  * Thread-safe: per-conn state lives in struct guard (owned with its
  * conn); the rest is atomics in struct proxy.
@@ -53,9 +55,11 @@ void guard_parser(const struct proxy *px, struct resp_parser *ps, int authed);
 int guard_http_on_resp(struct proxy *px, struct conn *c,
                        const struct resp_command *cmd);
 
-/* Counts and logs one wrong password on a RESP conn (auth_failed).
- * Returns 1 when it was the GUARD_AUTH_TRIES-th on that conn (counted as
- * a close): the caller sends the refusal and closes the conn. */
-int guard_wrong_password(struct proxy *px, struct guard *g);
+/* Counts and logs one wrong password on a RESP conn (auth_failed), given
+ * with the user name user[0..ulen) (NULL: none). Returns 1 when it was the
+ * GUARD_AUTH_TRIES-th on that conn (counted as a close): the caller sends
+ * the refusal and closes the conn. */
+int guard_wrong_password(struct proxy *px, struct guard *g, const char *user,
+                         size_t ulen);
 
 #endif

@@ -506,7 +506,10 @@ httpd_refuse(struct conn *c, const struct http_request *req,
         .cache = ACCOUNT_NONE,
         .start_us = util_now_us(),
     };
-    int rc;
+    char basic[AUTH_BASIC_MAX];
+    const char *user;
+    size_t ulen;
+    int rc, perm;
 
     if (!auth_required(px) && !hosts_allowed(px, req->host, req->host_len)) {
         /* No password, and a name that is not the proxy's: DNS
@@ -515,14 +518,23 @@ httpd_refuse(struct conn *c, const struct http_request *req,
         rc = http_conn_text(c, req, HOSTS_REFUSED, "",
                             "this proxy does not answer for that Host",
                             req->keep_alive);
-    } else if (!auth_http_ok(px, req)) {
+    } else if ((perm = auth_http(px, req, basic, &user, &ulen)) ==
+               AUTH_DENIED) {
         a.status = 401;
-        auth_failed(px, listener);
+        auth_failed(px, listener, user, ulen);
         rc = listener == METRICS_HTTP
                  ? send_text(px, c, req, 401, AUTH_HTTP_CHALLENGE,
                              "authentication required", req->keep_alive)
                  : http_conn_text(c, req, 401, AUTH_HTTP_CHALLENGE,
                                   "authentication required", req->keep_alive);
+    } else if (perm == AUTH_READ && proxy_cfg(px)->http_writes &&
+               (req->method == HTTP_METHOD_PUT ||
+                req->method == HTTP_METHOD_DELETE)) {
+        /* A read user's write, refused before its body is read. */
+        a.status = 403;
+        rc = http_conn_text(c, req, 403, "",
+                            "this user has no permissions to write",
+                            req->keep_alive);
     } else {
         return 0;
     }

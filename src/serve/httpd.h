@@ -38,8 +38,10 @@ int httpd_key(struct conn *c, const struct http_request *req, char *key,
 /*
  * The checks of a request's head, before its body is read (both HTTP
  * listeners): without a password, a Host that is not one of the proxy's
- * names (hosts.h) gets 421; then a request without the password gets 401
- * with the challenge (counted and logged as a failure on listener).
+ * names (hosts.h) gets 421; then a request without the password (or a
+ * [users] user's) gets 401 with the challenge (counted and logged as a
+ * failure on listener), and a read user's PUT or DELETE (with [http]
+ * writes on) 403, before its body is read.
  * Accounted under listener. Returns 0 when req may go on, 1 when it was
  * refused and the conn stays open, -1 when refused and the conn closes
  * (req->keep_alive was 0).

@@ -33,6 +33,7 @@ struct cache;
 struct commands;
 struct spares;
 struct flights;
+struct idents;
 struct nodes;
 struct sentinel;
 struct clientmap;
@@ -66,6 +67,8 @@ struct proxy {
                                     what they have applied, or NULL */
     struct commands *commands;   /* what Redis says about its commands */
     struct spares *spares;       /* connections ready for new sessions */
+    struct idents *idents;       /* ACL passthrough: the Redis users clients
+                                    act as, their pools and partitions */
     struct workq *q;             /* conns with work to do */
     struct waiter *waiter;       /* parked (idle or partial) conns */
     struct worker_pool *workers; /* the threads serving conns */

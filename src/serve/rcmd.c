@@ -13,6 +13,8 @@
 #include "serve/cplan.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
+#include "upstream/idents.h"
+#include "upstream/nodes.h"
 
 struct rcmd *
 rcmd_new(struct proxy *px, const struct conn *c, enum rcmd_kind kind,
@@ -59,6 +61,19 @@ rcmd_rewait(struct rcmd *r)
 {
     atomic_fetch_add_explicit(&r->px->awaiting, 1, memory_order_relaxed);
     atomic_store_explicit(&r->state, RCMD_WAITING, memory_order_relaxed);
+}
+
+int
+rcmd_partition(const struct rcmd *r)
+{
+    return idents_partition(r->ident, r->db);
+}
+
+struct upstream *
+rcmd_pool(struct proxy *px, const struct rcmd *r, int node)
+{
+    return r->ident != NULL ? ident_pool(r->ident, node)
+                            : nodes_pool(px->nodes, node);
 }
 
 /* Drops a reference to h, and n bytes it no longer holds. */

@@ -119,6 +119,9 @@ struct rcmd {
                            command naming a session's connection) */
     int pin;
     int db;              /* the client's database */
+    struct ident *ident; /* the Redis identity it runs as (ACL passthrough:
+                            its pools, its cache partition); NULL: the
+                            proxy's own. Identities outlive records */
     unsigned flags;      /* the command's flags (CMD_*), 0 when unknown */
     uint8_t known;       /* Redis's table knows the command */
     uint8_t keys_asked;  /* its keys come from COMMAND GETKEYS */
@@ -204,6 +207,15 @@ struct rcmd *rcmd_command(struct proxy *px, const struct conn *c,
                           const struct resp_command *cmd, char *buf,
                           const struct cmd_info *ci, int proto, int db,
                           unsigned what);
+
+/* The cache partition r reads and fills: its database, with its
+ * identity's number folded in (idents_partition); -1 when r may not use
+ * the cache (a database too large to fold). */
+int rcmd_partition(const struct rcmd *r);
+
+/* The pool of node for r: its identity's, or the node's own. NULL when
+ * out of memory. */
+struct upstream *rcmd_pool(struct proxy *px, const struct rcmd *r, int node);
 
 /* The i-th key of r. */
 static inline struct resp_arg

@@ -18,7 +18,9 @@
 #include "serve/auth.h"
 #include "serve/proxy.h"
 #include "serve/resp_local.h"
+#include "serve/verify.h"
 #include "upstream/commands.h"
+#include "upstream/idents.h"
 #include "upstream/nodes.h"
 
 void
@@ -26,6 +28,7 @@ resp_state_init(struct resp_state *s, struct proxy *px)
 {
     memset(s, 0, sizeof(*s));
     s->authed = !auth_required(px);
+    s->perm = AUTH_WRITE;
     s->proto = 2;
     s->db = nodes_is_cluster(px->nodes) ? 0 : proxy_cfg(px)->redis_db;
     s->id = (uint64_t)atomic_fetch_add(&px->client_ids, 1) + 1;
@@ -52,6 +55,8 @@ resp_state_free(struct resp_state *s)
     free(s->name);
     free(s->lib_name);
     free(s->lib_ver);
+    free(s->user);
+    ident_drop(s->ident);
     memset(s, 0, sizeof(*s));
 }
 
@@ -70,8 +75,9 @@ struct ans {
     char *buf;
     size_t len, cap;
     int status;
-    int close; /* close the conn after the answer */
-    int oom;   /* out of memory: the answer is incomplete */
+    int close;  /* close the conn after the answer */
+    int verify; /* no answer: Redis must check the credentials first */
+    int oom;    /* out of memory: the answer is incomplete */
 };
 
 /* Room for n more bytes and a NUL in a. Returns 0 or -1. */
@@ -206,30 +212,89 @@ integer(const struct resp_arg *a, long long *v)
 
 /* ---- AUTH and HELLO ---- */
 
+/* Keeps the name the client authenticated as (NULL: the default user). */
+static void
+keep_user(struct ans *a, struct resp_state *s, const struct resp_arg *user)
+{
+    char *p = NULL;
+
+    if (user != NULL &&
+        !(user->len == 7 && memcmp(user->p, "default", 7) == 0)) {
+        p = malloc(user->len + 1);
+        if (p == NULL) {
+            a->oom = 1;
+            return;
+        }
+        memcpy(p, user->p, user->len);
+        p[user->len] = '\0';
+    }
+    free(s->user);
+    s->user = p;
+}
+
+/* ACL passthrough: Redis checks user and pass (verify.h). The first time
+ * the caller is asked to start the check (a->verify); once it is over,
+ * its outcome is the answer. Returns as credentials. */
+static int
+passthrough(struct proxy *px, struct resp_state *s, struct ans *a,
+            const struct resp_arg *user, const struct resp_arg *pass)
+{
+    struct verify *vf = s->vf;
+    char line[300];
+
+    if (vf == NULL || verify_result(vf) == VERIFY_PENDING ||
+        !verify_matches(vf, user != NULL ? user->p : NULL,
+                        user != NULL ? user->len : 0, pass->p, pass->len)) {
+        s->ask_user = user;
+        s->ask_pass = pass;
+        a->verify = 1;
+        return 0;
+    }
+    switch (verify_result(vf)) {
+    case VERIFY_OK:
+        ident_drop(s->ident);
+        s->ident = verify_take_ident(vf);
+        s->perm = AUTH_WRITE; /* Redis's ACL decides the rest */
+        keep_user(a, s, user);
+        return 1;
+    case VERIFY_REFUSED:
+        error(a, verify_wrong_password(vf) ? 401 : 400, verify_error(vf));
+        if (verify_wrong_password(vf)) {
+            a->close = guard_wrong_password(px, &s->guard, NULL, 0);
+        }
+        return 0;
+    default:
+        snprintf(line, sizeof(line), "ERR redis unavailable: %s",
+                 verify_error(vf));
+        error(a, 503, line);
+        return 0;
+    }
+}
+
 /* Checks user (may be NULL: the password alone) and pass as AUTH does.
  * Returns 1 when they let the client in; else the error is in a, and
- * a->close set when this wrong password was one too many (guard.h). */
+ * a->close set when this wrong password was one too many (guard.h), or
+ * a->verify set when Redis must check them first (passthrough). */
 static int
 credentials(struct proxy *px, struct resp_state *s, struct ans *a,
             const struct resp_arg *user, const struct resp_arg *pass)
 {
+    int perm;
+
     if (!auth_required(px)) {
-        /* As Redis with no password: the default user takes any. */
-        if (user == NULL) {
-            error(a, 400, RESP_AUTH_NOPASS);
-            return 0;
-        }
-        if (is(user, "default")) {
-            return 1;
-        }
+        return passthrough(px, s, a, user, pass);
+    }
+    perm = auth_check(px, user != NULL ? user->p : NULL,
+                      user != NULL ? user->len : 0, pass->p, pass->len);
+    if (perm == AUTH_DENIED) {
         error(a, 401, RESP_WRONGPASS);
+        a->close =
+            guard_wrong_password(px, &s->guard, user != NULL ? user->p : NULL,
+                                 user != NULL ? user->len : 0);
         return 0;
     }
-    if (!auth_password_ok(px, pass->p, pass->len)) {
-        error(a, 401, RESP_WRONGPASS);
-        a->close = guard_wrong_password(px, &s->guard);
-        return 0;
-    }
+    s->perm = perm;
+    keep_user(a, s, user);
     return 1;
 }
 
@@ -345,7 +410,7 @@ cmd_hello(struct proxy *px, struct resp_state *s, struct ans *a,
         effect = STATE_AUTHED;
     }
     if (!guard_let_in(px, s->authed)) {
-        auth_failed(px, METRICS_RESP); /* refused as any command is */
+        auth_failed(px, METRICS_RESP, NULL, 0); /* refused as any is */
         error(a, 401, RESP_HELLO_NOAUTH);
         return STATE_NONE;
     }
@@ -451,10 +516,11 @@ client_info(const struct resp_state *s, const struct conn *c, struct ans *a)
         "flags=%s db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 "
         "qbuf-free=0 argv-mem=0 multi-mem=0 rbs=%d rbp=0 obl=0 "
         "oll=0 omem=0 tot-mem=0 events=r cmd=client|info "
-        "user=default redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
+        "user=%s redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
         (unsigned long long)s->id, peer, local, c->fd, str(s->name),
         (long long)((util_now_ms() - s->since_ms) / 1000), flags, s->db,
-        CONN_RBUF, s->proto, str(s->lib_name), str(s->lib_ver));
+        CONN_RBUF, s->user != NULL ? s->user : "default", s->proto,
+        str(s->lib_name), str(s->lib_ver));
     if (line.oom) {
         a->oom = 1;
     } else if (s->proto == 3) {
@@ -587,6 +653,10 @@ resp_state_answer(struct proxy *px, struct conn *c, struct resp_state *s,
     }
     if (a.close) {
         effect = STATE_CLOSE;
+    }
+    if (a.verify) {
+        effect = STATE_VERIFY; /* no answer yet */
+        a.len = 0;
     }
     *status = a.status;
     *out_len = a.len;

@@ -19,15 +19,30 @@
 
 struct proxy;
 struct conn;
+struct ident;
+struct verify;
 
 struct resp_state {
-    int authed;         /* AUTH passed, or none required when it opened
-                           (guard_let_in decides) */
-    struct guard guard; /* wrong passwords so far */
-    int proto;          /* 2 or 3 */
-    int db;             /* the database its commands run in */
-    uint64_t id;        /* the proxy's id for it (CLIENT ID) */
-    int64_t since_ms;   /* connected at (CLIENT INFO age) */
+    int authed;          /* AUTH passed, or none required when it opened
+                            (guard_let_in decides) */
+    struct guard guard;  /* wrong passwords so far */
+    int perm;            /* enum auth_perm: what its AUTH lets it do
+                            (AUTH_WRITE until a read user's AUTH) */
+    char *user;          /* the user it authenticated as (heap; NULL: the
+                            default user), for CLIENT INFO */
+    struct ident *ident; /* ACL passthrough: the Redis identity its
+                            commands run as (a hold; NULL: the proxy's
+                            own, upstream/idents.h) */
+    struct verify *vf;   /* borrowed from its conn for resp_state_answer:
+                            the check of credentials against Redis in
+                            progress or done (verify.h), or NULL */
+    const struct resp_arg *ask_user, *ask_pass; /* STATE_VERIFY: the
+                            credentials to check (NULL user: none);
+                            valid until the argv of the call goes */
+    int proto;                                  /* 2 or 3 */
+    int db;           /* the database its commands run in */
+    uint64_t id;      /* the proxy's id for it (CLIENT ID) */
+    int64_t since_ms; /* connected at (CLIENT INFO age) */
     unsigned no_evict : 1, no_touch : 1;
     char *name;     /* CLIENT SETNAME / HELLO SETNAME (heap; NULL: none) */
     char *lib_name; /* CLIENT SETINFO lib-name (heap; NULL: none) */
@@ -37,11 +52,13 @@ struct resp_state {
 /* A new connection's state: RESP2, the configured database... */
 void resp_state_init(struct resp_state *s, struct proxy *px);
 
-/* RESET: s back to a new connection's, keeping its id, age and the wrong
- * passwords counted (guard.h). */
+/* RESET: s back to a new connection's (logged out: the proxy's own
+ * identity), keeping its id, age and the wrong passwords counted
+ * (guard.h). */
 void resp_state_reset(struct resp_state *s, struct proxy *px);
 
-/* Frees what s holds (its names); s is then as after memset 0. */
+/* Frees what s holds (its names, its identity's hold); s is then as
+ * after memset 0. */
 void resp_state_free(struct resp_state *s);
 
 /* What one of these answers did besides its reply. */
@@ -52,6 +69,10 @@ enum resp_state_effect {
     STATE_DB,     /* the database changed (SELECT): a session follows */
     STATE_RESET,  /* RESET: everything back to a new connection's */
     STATE_CLOSE,  /* close after the reply (too many failures) */
+    STATE_VERIFY, /* no reply yet: ACL passthrough, Redis must check the
+                     credentials in s->ask_user / ask_pass first (the
+                     caller starts it, sets s->vf, and asks again with
+                     the same command once the check is over) */
 };
 
 /* The reply to one of the proxy's own state commands (AUTH, HELLO,

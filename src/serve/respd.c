@@ -15,6 +15,11 @@
  *     when its reply comes;
  *   - one that gives the connection state in Redis: the conn moves onto
  *     a session (session.h) once every earlier reply has been written.
+ * A read user's command ([users]) is first checked against Redis's table
+ * (perm.h) and refused there. Without a password and users, an AUTH is
+ * Redis's to check (ACL passthrough): it waits, unparsed, for the verdict
+ * of a connection of its own (verify.h), and the commands after it run as
+ * the Redis identity it gives the conn (its records' ident).
  * An answer given at once while earlier records still wait is kept in a
  * record of its own, so replies leave in request order. Every command is
  * consumed as soon as it is run: records keep copies of what they need.
@@ -41,12 +46,14 @@
 #include "serve/guard.h"
 #include "serve/multi_wait.h"
 #include "serve/outcome.h"
+#include "serve/perm.h"
 #include "serve/proxy.h"
 #include "serve/rcmd.h"
 #include "serve/resp_local.h"
 #include "serve/resp_state.h"
 #include "serve/route.h"
 #include "serve/session.h"
+#include "serve/verify.h"
 #include "upstream/commands.h"
 #include "upstream/nodes.h"
 #include "upstream/replicas.h"
@@ -64,6 +71,9 @@ struct respd_conn {
     struct resp_state st;    /* protocol, database, name, auth... */
     struct rfifo fifo;       /* records, in request order */
     struct session *session; /* the private connection, or NULL */
+    struct verify *vf;       /* ACL passthrough: its AUTH's credentials
+                                being checked by Redis (or checked, until
+                                the AUTH is answered), or NULL */
     struct multi_wait mw;    /* cluster: a MULTI waiting for its node */
     int closing;             /* QUIT or a protocol error: close once every
                                 reply before it is written */
@@ -228,8 +238,8 @@ drain(struct run *r)
              * writes them). A lookup may still have a stale entry. */
             rfifo_pop(f);
             if (h->kind == RCMD_LOOKUP &&
-                (stale = fetch_stale(r->px, h->db, h->raw, h->raw_len)) !=
-                    NULL) {
+                (stale = fetch_stale(r->px, rcmd_partition(h), h->raw,
+                                     h->raw_len)) != NULL) {
                 o.cache = ACCOUNT_STALE;
                 o.bytes = stale->vlen;
                 rc = write_entry(r->c, stale);
@@ -380,6 +390,7 @@ forward(struct run *r, const struct resp_command *cmd, char *buf,
     if (h == NULL) {
         return -1;
     }
+    h->ident = r->rc->st.ident;
     if (rfifo_reads_keys_of(&r->rc->fifo, h)) {
         /* A lookup of its own of a key it changes is still on its way:
          * the write waits for it, so the lookup reads what was there. */
@@ -470,14 +481,16 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
     };
     struct cache_entry *e;
     struct rcmd *h;
-    int rc;
+    int rc, part = fetch_partition(r->rc->st.ident, r->rc->st.db);
 
-    if (rfifo_writes_key(&r->rc->fifo, key->p, key->len)) {
-        /* Behind a write of this key of its own still on its way: to
-         * Redis, after it, so it reads it. */
+    if (part < 0 || rfifo_writes_key(&r->rc->fifo, key->p, key->len)) {
+        /* An identity Redis does not let track its reads: never cached,
+         * Redis answers (and its ACL decides). Or behind a write of this
+         * key of its own still on its way: to Redis, after it, so it
+         * reads it. */
         return forward(r, cmd, buf, ci);
     }
-    e = fetch_hit(r->px, r->rc->st.db, key->p, key->len);
+    e = fetch_hit(r->px, part, key->p, key->len);
     if (e != NULL && rfifo_empty(&r->rc->fifo)) {
         /* The common hit: nothing owed before it, nothing allocated. */
         o.bytes = e->vlen;
@@ -491,6 +504,7 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
         cache_release(e);
         return -1;
     }
+    h->ident = r->rc->st.ident;
     memcpy(h->raw, key->p, key->len);
     h->raw_len = key->len;
     h->proto = (uint8_t)r->rc->st.proto;
@@ -520,7 +534,35 @@ cmd_get(struct run *r, const struct resp_command *cmd, char *buf,
 
 static int open_session(struct run *r, int node);
 
-/* The proxy's own state commands (resp_state.h). Returns 0 or -1. */
+/* ACL passthrough: Redis is to check the credentials of the AUTH being
+ * run (resp_state's ask_user, ask_pass). Once every earlier reply has
+ * come (the commands after the AUTH run as whoever it makes the client,
+ * on other pipelines: nothing of before may still be on its way), the
+ * check starts and the AUTH waits, unparsed, for its outcome; serve_loop
+ * steps it. Returns WAIT, or as answer when it cannot start. */
+static int
+start_verify(struct run *r, struct account_req *o)
+{
+    struct respd_conn *rc = r->rc;
+    const struct resp_arg *u = rc->st.ask_user, *p = rc->st.ask_pass;
+    char err[256], line[REPLY_MAX];
+
+    if (!rfifo_empty(&rc->fifo)) {
+        return WAIT;
+    }
+    verify_free(r->px, rc->vf);
+    rc->vf = verify_start(r->px, r->c, u != NULL ? u->p : NULL,
+                          u != NULL ? u->len : 0, p->p, p->len, err);
+    if (rc->vf == NULL) {
+        o->status = 503;
+        return answer(r, line,
+                      outcome_resp(line, sizeof(line), OUTCOME_EDOWN, err));
+    }
+    return WAIT;
+}
+
+/* The proxy's own state commands (resp_state.h). Returns 0, WAIT (an
+ * AUTH Redis is checking) or -1. */
 static int
 state_command(struct run *r, const struct resp_command *cmd, char *buf,
               struct account_req *o)
@@ -531,18 +573,42 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
     char *out;
     size_t len;
     int effect, ret;
+    struct ident *was = rc->st.ident;
 
     if (cmd->argc > 16 && (argv = malloc(cmd->argc * sizeof(*argv))) == NULL) {
         return -1;
     }
     argc = args_of(cmd, buf, argv, cmd->argc > 16 ? cmd->argc : 16);
+    rc->st.vf = rc->vf;
     effect = resp_state_answer(r->px, r->c, &rc->st, argv, argc, &out, &len,
                                &o->status);
+    rc->st.vf = NULL;
+    if (effect == STATE_VERIFY) {
+        free(out); /* nothing in it: no answer yet */
+        ret = start_verify(r, o);
+        if (argv != stack) {
+            free(argv);
+        }
+        return ret;
+    }
     if (argv != stack) {
         free(argv);
     }
     if (effect < 0) {
         return -1;
+    }
+    if (rc->vf != NULL) {
+        /* The AUTH its check was for is answered now. */
+        if (rc->session != NULL && rc->st.ident != was &&
+            session_auth(rc->session, verify_user(rc->vf),
+                         verify_password(rc->vf)) < 0) {
+            verify_free(r->px, rc->vf);
+            rc->vf = NULL;
+            free(out);
+            return -1;
+        }
+        verify_free(r->px, rc->vf);
+        rc->vf = NULL;
     }
     if (rc->session != NULL && (effect == STATE_PROTO || effect == STATE_DB)) {
         /* The session's connection follows, silently. */
@@ -615,8 +681,9 @@ open_session(struct run *r, int node)
                    ? -1
                    : 1;
     }
-    r->rc->session = session_open(r->px, r->c, node, r->rc->st.proto,
-                                  r->rc->st.db, r->rc->st.id, err);
+    r->rc->session =
+        session_open(r->px, r->c, node, r->rc->st.proto, r->rc->st.db,
+                     r->rc->st.id, r->rc->st.ident, err);
     if (r->rc->session != NULL) {
         return 0;
     }
@@ -877,6 +944,37 @@ pooled(struct run *r, const struct resp_command *cmd, char *buf,
     return forward(r, cmd, buf, ci);
 }
 
+/* A read user's command it may not run (perm.h): Redis's -NOPERM, in
+ * its turn. Queued in a transaction, a command Redis refuses goes in its
+ * place, silently, so EXEC aborts as Redis would abort it. Returns 0,
+ * WAIT (replies owed go first) or -1. */
+static int
+refuse_perm(struct run *r, const struct resp_command *cmd,
+            const struct cmd_info *ci, struct account_req *o)
+{
+    struct respd_conn *rc = r->rc;
+    struct session *s = rc->session;
+    struct resp_arg a = {PERM_ABORT_TX, sizeof(PERM_ABORT_TX) - 1};
+    struct resp_command abort_tx = {.argc = 1, .is_inline = 1, .words = &a};
+    char msg[REPLY_MAX / 2];
+
+    if (s != NULL && session_owed(s) > 0 && !session_subscribed(s)) {
+        return WAIT;
+    }
+    abort_tx.argv[0] = a;
+    if (s != NULL && session_in_transaction(s) &&
+        session_send(s, &abort_tx, NULL, SESSION_SILENT) < 0) {
+        return -1;
+    }
+    if (s == NULL && rc->mw.active &&
+        multi_wait_keep(&rc->mw, &abort_tx, NULL) < 0) {
+        return -1;
+    }
+    perm_refusal(cmd, ci, msg, sizeof(msg));
+    o->status = 403;
+    return answer_error(r, msg);
+}
+
 /* Runs one command. Returns 0, WAIT (leave it unparsed for now), or -1
  * to close after flushing. */
 static int
@@ -896,11 +994,23 @@ run_one(struct run *r, const struct resp_command *cmd, char *buf)
 
     if (!guard_let_in(r->px, r->rc->st.authed) && local != LOCAL_AUTH &&
         local != LOCAL_HELLO && local != LOCAL_QUIT && local != LOCAL_RESET) {
-        auth_failed(r->px, METRICS_RESP);
+        auth_failed(r->px, METRICS_RESP, NULL, 0);
         o.status = 401;
         rc = answer_error(r, RESP_NOAUTH);
         account_request(r->px, &o);
         return rc;
+    }
+    if (r->rc->st.perm == AUTH_READ) {
+        const struct cmd_info *ci =
+            local == LOCAL_NONE ? info_of(r, cmd) : NULL;
+
+        if (!perm_read_allows(local, ci)) {
+            rc = refuse_perm(r, cmd, ci, &o);
+            if (rc != WAIT) {
+                account_request(r->px, &o);
+            }
+            return rc;
+        }
     }
     rc = nodes_is_cluster(r->px->nodes) ? cluster_rules(r, cmd, buf, local, &o)
                                         : NOT_MINE;
@@ -978,6 +1088,10 @@ serve_loop(struct run *r, struct resp_arg *words)
         if (rc->session != NULL && rfifo_empty(&rc->fifo) && pump(r) < 0) {
             return -1;
         }
+        if (rc->vf != NULL && verify_step(r->px, rc->vf) == VERIFY_PENDING) {
+            r->held_back = 1; /* its AUTH waits for Redis's verdict */
+            return 0;
+        }
         if (conn_out_full(c)) {
             return 0; /* back-pressure: the worker parks it */
         }
@@ -1040,6 +1154,12 @@ serve(struct conn *c)
      * conn even when the client is silent, and never close it as idle
      * while it waits. */
     rfifo_wait_state(&r.rc->fifo, c);
+    if (r.rc->vf != NULL && verify_result(r.rc->vf) == VERIFY_PENDING) {
+        /* Redis owes the check an answer (the fifo is empty meanwhile):
+         * past its deadline the conn is served, and the check fails. */
+        c->waiting = 1;
+        c->wait_deadline_ms = verify_deadline(r.rc->vf);
+    }
     c->stalled = r.held_back;
     c->pump = r.rc->session != NULL || c->waiting;
     c->hold = r.rc->session != NULL && session_waiting(r.rc->session);
@@ -1061,6 +1181,7 @@ release(struct conn *c)
 
     if (rc != NULL) {
         rfifo_abandon_all(&rc->fifo);
+        verify_free(c->kind->ctx, rc->vf);
         session_close(c->kind->ctx, rc->session);
         multi_wait_end(&rc->mw);
         resp_state_free(&rc->st);

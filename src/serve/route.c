@@ -93,14 +93,15 @@ part_wire(struct rpart *pt)
 static int
 part_send(struct proxy *px, struct rpart *pt, int must, char *err)
 {
+    struct upstream *pool;
     struct pipe *p;
 
     if (pt->node < 0) {
         snprintf(err, UPSTREAM_ERR_MAX, "%s", route_no_node(px));
         return PIPE_DOWN;
     }
-    p = upstream_pipe(nodes_pool(px->nodes, pt->node), pt->r->proto,
-                      pt->r->token);
+    pool = rcmd_pool(px, pt->r, pt->node);
+    p = pool != NULL ? upstream_pipe(pool, pt->r->proto, pt->r->token) : NULL;
     if (p == NULL) {
         snprintf(err, UPSTREAM_ERR_MAX, "out of memory");
         return PIPE_DOWN;

@@ -22,6 +22,7 @@
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 #include "upstream/commands.h"
+#include "upstream/idents.h"
 #include "upstream/nodes.h"
 #include "upstream/rconn.h"
 #include "upstream/replicas.h"
@@ -91,14 +92,37 @@ opened(struct proxy *px, struct session *s)
                                             s->node, s->rc.redis_id) == 0;
 }
 
+int
+session_auth(struct session *s, const char *user, const char *pass)
+{
+    struct resp_arg a[3] = {{"AUTH", 4}, {NULL, 0}, {NULL, 0}};
+    struct resp_command cmd = {.argc = 1, .is_inline = 1, .words = a};
+    size_t i;
+
+    if (user != NULL) {
+        a[cmd.argc++] = (struct resp_arg){user, strlen(user)};
+    }
+    a[cmd.argc++] = (struct resp_arg){pass, strlen(pass)};
+    for (i = 0; i < cmd.argc; i++) {
+        cmd.argv[i] = a[i];
+    }
+    return session_send(s, &cmd, NULL, SESSION_SILENT);
+}
+
 struct session *
 session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
-             uint64_t client_id, char *err)
+             uint64_t client_id, struct ident *ident, char *err)
 {
-    const struct redis_target *t = nodes_target(px->nodes, node);
+    const struct redis_target *t = ident != NULL
+                                       ? ident_target(ident, node)
+                                       : nodes_target(px->nodes, node);
     struct rconn_setup setup = {.proto = proto, .db = db, .client_id = 1};
     struct session *s;
 
+    if (t == NULL) {
+        snprintf(err, REDIS_ERR_MAX, "out of memory");
+        return NULL;
+    }
     if (atomic_fetch_add(&px->metrics.sessions_open, 1) >=
         proxy_cfg(px)->max_sessions) {
         atomic_fetch_sub(&px->metrics.sessions_open, 1);

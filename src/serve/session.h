@@ -65,14 +65,24 @@ enum session_status {
  * or 3) in database db, and watches it for c. Does not wait: the
  * connection opens (connect, AUTH, HELLO, SELECT) while commands queue;
  * if it cannot open, every command queued is answered with why and
- * session_pump says SESSION_FAILED. Counts against max_sessions. Returns
- * the session, or NULL with a reason in err[0..256): "max number of
- * sessions reached" (nothing was sent to Redis) or why it could not start.
- * Once its connection is open it is in the proxy's clientmap under
- * client_id (the client's CLIENT ID) until it closes.
+ * session_pump says SESSION_FAILED. With ident (ACL passthrough: the
+ * client's Redis identity, upstream/idents.h) the connection logs in with
+ * its credentials; NULL: the proxy's own (and a spare may serve). Counts
+ * against max_sessions. Returns the session, or NULL with a reason in
+ * err[0..256): "max number of sessions reached" (nothing was sent to
+ * Redis) or why it could not start. Once its connection is open it is in
+ * the proxy's clientmap under client_id (the client's CLIENT ID) until it
+ * closes.
  */
+struct ident;
 struct session *session_open(struct proxy *px, struct conn *c, int node,
-                             int proto, int db, uint64_t client_id, char *err);
+                             int proto, int db, uint64_t client_id,
+                             struct ident *ident, char *err);
+
+/* Queues AUTH user pass (user NULL: the password alone) for Redis,
+ * silently: the session's connection follows its client's new identity.
+ * Returns 0 or -1 (no memory). */
+int session_auth(struct session *s, const char *user, const char *pass);
 
 /* Unwatches and closes s's connection and frees it; with replica reads,
  * what it wrote may be read from replicas once they have it (replicas.h).

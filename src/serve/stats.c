@@ -17,6 +17,7 @@
 #include "net/workq.h"
 #include "serve/failover.h"
 #include "serve/proxy.h"
+#include "upstream/idents.h"
 #include "upstream/nodes.h"
 
 static const char *const listener_names[] = {"http", "resp", "admin"};
@@ -113,6 +114,19 @@ stats_take(struct proxy *px, struct stats_snapshot *s)
     s->tls_not_after = (double)atomic_load(&px->tls_stats.not_after);
     for (i = 0; i < METRICS_LISTENERS; i++) {
         s->auth_failures[i] = load(&m->auth_failures[i]);
+    }
+    for (i = 0; i < METRICS_VERIFIES; i++) {
+        s->verifies[i] = load(&m->verifies[i]);
+    }
+    s->nusers = metrics_user_failures(m, s->users, METRICS_USERS);
+    if (px->idents != NULL) {
+        struct idents_stats is;
+
+        idents_stats(px->idents, &is);
+        s->idents_known = is.known;
+        s->idents_in_use = is.in_use;
+    } else {
+        s->idents_known = s->idents_in_use = 0;
     }
     for (i = 0; i < METRICS_CLOSES; i++) {
         s->closed[i] = load(&m->closed[i]);
@@ -297,6 +311,24 @@ prom_sentinel(const struct stats_snapshot *s, struct stats_buf *b)
     }
 }
 
+/* auth_failures_total's rows by user: a label from [users] or
+ * "unknown" (metrics.h), so no escaping is needed. */
+static void
+prom_user_failures(const struct stats_snapshot *s, struct stats_buf *b)
+{
+    int i, l;
+
+    for (i = 0; i < s->nusers; i++) {
+        for (l = 0; l < METRICS_LISTENERS; l++) {
+            stats_printf(b,
+                         "redis_proxy_auth_failures_total{listener=\"%s\","
+                         "user=\"%s\"} %ld\n",
+                         listener_names[l], s->users[i].name,
+                         s->users[i].failures[l]);
+        }
+    }
+}
+
 void
 stats_prometheus(const struct stats_snapshot *s, struct stats_buf *b)
 {
@@ -319,6 +351,10 @@ stats_prometheus(const struct stats_snapshot *s, struct stats_buf *b)
         stats_printf(b, "redis_proxy_%s%s%s%s %.17g\n", rows[r].name,
                      *rows[r].label ? "{" : "", rows[r].label,
                      *rows[r].label ? "}" : "", row_value(s, r));
+        if (strcmp(rows[r].name, "auth_failures_total") == 0 &&
+            (r + 1 == RP_ARRAY_LEN(rows) || family_starts(r + 1))) {
+            prom_user_failures(s, b);
+        }
     }
     for (size_t r = 0; r < RP_ARRAY_LEN(node_rows); r++) {
         prom_family(b, node_rows[r].name, node_rows[r].type, node_rows[r].help);
@@ -411,14 +447,15 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
         "\"admin_port\":%d,\"workers\":%d,\"max_clients\":%d,"
         "\"capacity\":%ld,\"ttl_ms\":%lld,\"tracking\":%s,"
         "\"stale_if_error_ms\":%lld,\"http_writes\":%s,"
-        "\"password\":%s,\"max_sessions\":%d,\"mode\":\"%s\","
-        "\"read_from\":\"%s\"},",
+        "\"password\":%s,\"users\":%d,\"max_sessions\":%d,"
+        "\"mode\":\"%s\",\"read_from\":\"%s\"},",
         PROXY_VERSION, s->uptime_s, cfg->http_port, cfg->resp_port,
         cfg->admin_port, cfg->workers, cfg->max_clients, cfg->cache_capacity,
         (long long)cfg->cache_ttl_ms, cfg->cache_tracking ? "true" : "false",
         (long long)cfg->cache_stale_ms, cfg->http_writes ? "true" : "false",
-        cfg->server_password[0] ? "true" : "false", cfg->max_sessions,
-        mode_names[nodes_mode(px->nodes)], read_from_names[cfg->read_from]);
+        cfg->server_password[0] ? "true" : "false", cfg->nusers,
+        cfg->max_sessions, mode_names[nodes_mode(px->nodes)],
+        read_from_names[cfg->read_from]);
     stats_printf(b,
                  "\"redis\":{\"reachable\":%s,\"tracking\":\"%s\","
                  "\"reason\":",
@@ -460,6 +497,18 @@ stats_json(struct proxy *px, const struct stats_snapshot *s,
         }
         stats_printf(b, "}");
     }
+    stats_printf(b, ",\"auth_failures_by_user\":{");
+    for (i = 0; i < s->nusers; i++) {
+        stats_printf(b, "%s", i > 0 ? "," : "");
+        json_str(b, s->users[i].name);
+        stats_printf(b, ":{");
+        for (j = 0; j < METRICS_LISTENERS; j++) {
+            stats_printf(b, "%s\"%s\":%ld", j > 0 ? "," : "", listener_names[j],
+                         s->users[i].failures[j]);
+        }
+        stats_printf(b, "}");
+    }
+    stats_printf(b, "}");
     json_histogram(b, s, 0);
     json_histogram(b, s, 1);
     stats_printf(b, "},\"nodes\":[");

@@ -37,6 +37,10 @@ struct stats_snapshot {
     long tls_handshakes, tls_failed[TLS_FAILS], tls_timeouts;
     double tls_not_after;
     long auth_failures[METRICS_LISTENERS];
+    long verifies[METRICS_VERIFIES];
+    long idents_known, idents_in_use;
+    int nusers; /* auth failures that named a user ([users] set) */
+    struct metrics_user users[METRICS_USERS];
     long closed[METRICS_CLOSES], closed_output, closed_admin_room;
     long hist_le[2][METRICS_BUCKETS + 1], hist_count[2], hist_sum_us[2];
     long open, parked, busy, depth, workers;
@@ -96,6 +100,9 @@ struct stats_snapshot {
  * are consecutive. value is an expression over
  * `const struct stats_snapshot *s`. In stats.json an unlabelled family is
  * "name": value, a labelled one "name": {"value": v, ...}.
+ * auth_failures_total has rows labelled {listener,user} besides, one per
+ * user label (metrics.h) that failed; in stats.json they are
+ * "auth_failures_by_user": {"user": {"http": n, "resp": n, "admin": n}}.
  */
 #define STATS_ROWS(X)                                                          \
     X(cache_hits_total, counter, "Lookups answered from the cache.", "",       \
@@ -197,6 +204,22 @@ struct stats_snapshot {
     X(auth_failures_total, counter,                                            \
       "Requests refused for a missing or wrong password.",                     \
       "listener=\"admin\"", s->auth_failures[2])                               \
+    X(auth_verifications_total, counter,                                       \
+      "Client credentials checked by Redis (ACL passthrough), by result.",     \
+      "result=\"ok\"", s->verifies[METRICS_VERIFY_OK])                         \
+    X(auth_verifications_total, counter,                                       \
+      "Client credentials checked by Redis (ACL passthrough), by result.",     \
+      "result=\"refused\"", s->verifies[METRICS_VERIFY_REFUSED])               \
+    X(auth_verifications_total, counter,                                       \
+      "Client credentials checked by Redis (ACL passthrough), by result.",     \
+      "result=\"failed\"", s->verifies[METRICS_VERIFY_FAILED])                 \
+    X(redis_identities, gauge,                                                 \
+      "Redis users clients act as (ACL passthrough), each with its own "       \
+      "pools and cache partition.",                                            \
+      "", s->idents_known)                                                     \
+    X(redis_identities_in_use, gauge,                                          \
+      "Redis identities held by a client connection now.", "",                 \
+      s->idents_in_use)                                                        \
     X(connections_closed_total, counter,                                       \
       "Clients the proxy closed of its own accord, by reason.",                \
       "reason=\"http_on_resp\"", s->closed[METRICS_CLOSE_HTTP_ON_RESP])        \

@@ -124,6 +124,7 @@ command_flags(const redisReply *flags)
         {"pubsub", CMD_PUBSUB},
         {"movablekeys", CMD_MOVABLEKEYS},
         {"noscript", CMD_NOSCRIPT},
+        {"admin", CMD_ADMIN},
     };
     unsigned out = 0;
     size_t i, j;
@@ -139,6 +140,23 @@ command_flags(const redisReply *flags)
         }
     }
     return out;
+}
+
+/* CMD_SCRIPTING when Redis files the command under @scripting (its ACL
+ * categories, COMMAND's seventh element since Redis 6). */
+static unsigned
+command_categories(const redisReply *cats)
+{
+    size_t i;
+
+    for (i = 0;
+         cats != NULL && cats->type == REDIS_REPLY_ARRAY && i < cats->elements;
+         i++) {
+        if (str_is(cats->element[i], "@scripting")) {
+            return CMD_SCRIPTING;
+        }
+    }
+    return 0;
 }
 
 static void
@@ -209,7 +227,8 @@ parse_info(const redisReply *e, struct cmd_info *ci)
         ci->name[i] = (char)tolower((unsigned char)e->element[0]->str[i]);
     }
     ci->arity = (int)e->element[1]->integer;
-    ci->flags = command_flags(e->element[2]);
+    ci->flags = command_flags(e->element[2]) |
+                command_categories(e->elements > 6 ? e->element[6] : NULL);
     ci->first = (int)e->element[3]->integer;
     ci->last = (int)e->element[4]->integer;
     ci->step = (int)e->element[5]->integer;
@@ -454,6 +473,12 @@ int
 commands_is_container(const struct cmd_info *ci)
 {
     return ci->nsubs > 0;
+}
+
+const char *
+commands_name(const struct cmd_info *ci)
+{
+    return ci->name;
 }
 
 unsigned

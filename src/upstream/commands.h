@@ -37,6 +37,8 @@
 #define CMD_PUBSUB 0x8u
 #define CMD_MOVABLEKEYS 0x10u
 #define CMD_NOSCRIPT 0x20u
+#define CMD_ADMIN 0x40u     /* the "admin" flag (CONFIG, DEBUG, ...) */
+#define CMD_SCRIPTING 0x80u /* in the @scripting ACL category (EVAL, ...) */
 
 struct cmd_info;
 struct cmd_table;
@@ -76,6 +78,10 @@ const struct cmd_info *commands_find(const struct cmd_table *t,
 /* 1 when ci is a container command (CLIENT, CONFIG...): commands_find
  * returns it for a subcommand Redis does not know. */
 int commands_is_container(const struct cmd_info *ci);
+
+/* The entry's name as Redis names it in errors: lower case,
+ * "container|sub" for a subcommand. */
+const char *commands_name(const struct cmd_info *ci);
 
 /* The entry's flags (CMD_*). */
 unsigned commands_flags(const struct cmd_info *ci);

@@ -97,9 +97,13 @@ inner_reply(struct ureq *u, uint32_t i, const char *r, size_t len,
     }
     if (in->kind == INNER_TRACK) {
         /* E.g. the stream's connection vanished a moment ago: what this
-         * connection reads is not cached until it registers again. */
+         * connection reads is not cached until it registers again. A
+         * user Redis's ACL does not let track never will. */
         log_debug("msg=\"client tracking refused\" error=\"%.*s\"",
                   (int)(mlen < 200 ? mlen : 200), msg);
+        if (mlen >= 6 && memcmp(msg, "NOPERM", 6) == 0) {
+            reach_tracking_refused(in->p->u);
+        }
         in->p->track_ok = 0;
         in->p->track_sent = 0;
         return;
@@ -333,6 +337,9 @@ prepare(struct pipe *p, struct ureq *u)
         }
         push_tail(&p->whead, &p->wtail, in);
         p->cur_db = u->db;
+    }
+    if (u->tracked && reach_untracked(p->u)) {
+        u->tracked = 0; /* answered, never cached */
     }
     if (u->tracked) {
         struct tracking *t = p->u->tracking;

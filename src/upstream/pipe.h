@@ -25,7 +25,10 @@
  * Each request names the database it runs in; the pipe sends SELECT
  * before it when the connection is in another one (pipes are shared by
  * clients of every database), and CLIENT TRACKING again before a fill
- * whenever the invalidation stream is new to the connection.
+ * whenever the invalidation stream is new to the connection. Redis
+ * refusing CLIENT TRACKING with -NOPERM (the target's ACL user may not
+ * run it) is remembered for good (reach_tracking_refused): no fill of
+ * that server's pipelines is marked tracked from then on.
  *
  * Failure rules: a request not yet written is never failed by a lost
  * connection: it goes out on the next one. A request written (even in

@@ -667,6 +667,7 @@ handshake(struct rconn *rc)
         if (resp_reply_error(rc->in + rc->start, rc->scan.pos, &msg, &mlen)) {
             rconn_fail(rc, "%s failed: %.*s", name,
                        (int)(mlen < 200 ? mlen : 200), msg);
+            rc->refused = 1;
             return rc->state;
         }
         if (strcmp(name, "CLIENT ID") == 0) {

@@ -90,6 +90,8 @@ struct rconn {
                                 socket says it is readable */
     long long redis_id;      /* Redis's CLIENT ID, with setup.client_id
                                 once READY (0: not asked) */
+    int refused;             /* the handshake failed on Redis's error reply:
+                                err is "<COMMAND> failed: <its text>" */
     char err[REDIS_ERR_MAX]; /* why it failed ("" while it has not) */
 };
 

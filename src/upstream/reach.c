@@ -107,6 +107,24 @@ reach_conn_lost(struct reach *rs, int was_tracked, const char *why)
     }
 }
 
+void
+reach_tracking_refused(struct reach *rs)
+{
+    if (atomic_exchange(&rs->untracked, 1) == 0) {
+        log_info("msg=\"redis refused CLIENT TRACKING to this user: what it "
+                 "reads is not cached\" addr=%s:%d user=%s",
+                 rs->target->host, rs->target->port,
+                 rs->target->user[0] != '\0' ? rs->target->user : "default");
+    }
+}
+
+int
+reach_untracked(const struct reach *rs)
+{
+    return atomic_load_explicit(&((struct reach *)rs)->untracked,
+                                memory_order_relaxed);
+}
+
 int64_t
 reach_connect_timeout(const struct reach *rs)
 {

@@ -17,6 +17,7 @@
 #define RP_REACH_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "base/config.h"
@@ -34,6 +35,8 @@ struct reach {
     int probing;                     /* one connect is probing; lock */
     char down_reason[REDIS_ERR_MAX]; /* lock */
     long errors, reconnects, epoch;  /* lock */
+    atomic_int untracked; /* Redis refused CLIENT TRACKING to the target's
+                             user (-NOPERM): nothing read is cached */
 };
 
 /* Sets rs up healthy for target (its stream t); cfg, target and t must
@@ -58,6 +61,13 @@ void reach_connected(struct reach *rs, int first);
 /* An open connection was lost (why): what it read after registering with
  * the invalidation stream (was_tracked) is no longer tracked. */
 void reach_conn_lost(struct reach *rs, int was_tracked, const char *why);
+
+/* Redis refused CLIENT TRACKING to the target's user for good (its ACL):
+ * from now on what these connections read is never cached. */
+void reach_tracking_refused(struct reach *rs);
+
+/* 1 after reach_tracking_refused. Lock-free. */
+int reach_untracked(const struct reach *rs);
 
 /* connect_timeout now. */
 int64_t reach_connect_timeout(const struct reach *rs);

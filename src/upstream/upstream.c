@@ -90,6 +90,12 @@ upstream_pipe(struct upstream *u, int proto, uint64_t token)
     return p;
 }
 
+int
+upstream_untracked(const struct upstream *u)
+{
+    return reach_untracked(&u->reach);
+}
+
 void
 upstream_tick(struct upstream *u)
 {

@@ -47,6 +47,10 @@ void upstream_destroy(struct upstream *u);
  * uses. NULL only when out of memory. Thread-safe. */
 struct pipe *upstream_pipe(struct upstream *u, int proto, uint64_t token);
 
+/* 1 once Redis refused CLIENT TRACKING to the target's user (its ACL):
+ * nothing read on these pipelines is ever cached. Lock-free. */
+int upstream_untracked(const struct upstream *u);
+
 /* For the waiter's tick: every pipeline's (pipe_tick). */
 void upstream_tick(struct upstream *u);
 

@@ -10,8 +10,9 @@
  * documented in config.h (its seeds walk to the end without an error); its
  * config_print output is written to /dev/null and, as an INI file, must load
  * back to the same settings (a password comes back as the "***" it was
- * masked with); config_diff against the defaults reports at most every key
- * once, passwords masked, and nothing against itself. An error must be a
+ * masked with; [users] with their hashes); config_diff against the
+ * defaults reports at most every key and user once, passwords masked, no
+ * hash, and nothing against itself. An error must be a
  * NUL-terminated message that starts with its "PATH:" or "-s ARG:" prefix.
  * Leaks are LeakSanitizer's.
  */
@@ -219,6 +220,13 @@ fuzz_check_same(const struct config *a, const struct config *b)
     FUZZ_CHECK(a->admin_port == b->admin_port);
     FUZZ_CHECK(a->log_level == b->log_level);
     FUZZ_CHECK(a->log_access == b->log_access);
+    FUZZ_CHECK(a->nusers == b->nusers);
+    for (int i = 0; i < a->nusers; i++) {
+        FUZZ_CHECK(strcmp(a->users[i].name, b->users[i].name) == 0);
+        FUZZ_CHECK(a->users[i].perm == b->users[i].perm);
+        FUZZ_CHECK(memcmp(a->users[i].hash, b->users[i].hash,
+                          sizeof(a->users[i].hash)) == 0);
+    }
 }
 
 /* An error message: NUL-terminated inside err, starting with prefix. */
@@ -258,9 +266,14 @@ fuzz_on_diff(void *arg, const char *section, const char *name,
 {
     int *calls = arg;
 
-    FUZZ_CHECK(++*calls <= CONFIG_KEYS);
+    FUZZ_CHECK(++*calls <= CONFIG_KEYS + CONFIG_USERS_MAX);
     FUZZ_CHECK(live == config_key_live(section, name));
-    if (strcmp(name, "password") == 0) {
+    if (strcmp(section, "users") == 0) {
+        /* A user's permission, never its hash. */
+        FUZZ_CHECK(strstr(old_text, "sha256") == NULL &&
+                   strstr(new_text, "sha256") == NULL);
+        FUZZ_CHECK(strcmp(old_text, new_text) != 0);
+    } else if (strcmp(name, "password") == 0) {
         FUZZ_CHECK(strcmp(old_text, "") == 0 || strcmp(old_text, "***") == 0);
         FUZZ_CHECK(strcmp(new_text, "") == 0 || strcmp(new_text, "***") == 0);
     } else {

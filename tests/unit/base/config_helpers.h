@@ -184,6 +184,13 @@ assert_config_eq(const struct config *a, const struct config *b)
     cr_assert_eq(a->admin_tls, b->admin_tls);
     cr_assert_eq(a->log_level, b->log_level);
     cr_assert_eq(a->log_access, b->log_access);
+    cr_assert_eq(a->nusers, b->nusers);
+    for (int i = 0; i < a->nusers; i++) {
+        cr_assert_str_eq(a->users[i].name, b->users[i].name);
+        cr_assert_eq(a->users[i].perm, b->users[i].perm);
+        cr_assert_arr_eq(a->users[i].hash, b->users[i].hash,
+                         sizeof(a->users[i].hash));
+    }
 }
 
 /* config_print output in a malloc'd string (caller frees). */

@@ -216,7 +216,8 @@ Test(config_security, build_reads_the_password_file)
 
 #define PROTECTED_MSG(bind)                                                    \
     "[server] bind: '" bind "' is not a loopback address and no [server] "     \
-    "password (or password_file) is set, so anyone who reaches it could "      \
+    "password (or password_file) nor [users] is set, so anyone who reaches "   \
+    "it could "                                                                \
     "run Redis commands; set a password, bind to 127.0.0.1, or set "           \
     "[server] protected_mode = off if that is meant"
 

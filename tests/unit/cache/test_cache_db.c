@@ -375,3 +375,41 @@ Test(cache_db, a_rehash_keeps_every_database_and_its_chains)
     cr_assert_eq(stats_of(c).entries, 0);
     cache_destroy(c);
 }
+
+/* ---- identity partitions (upstream/idents.h: id << 20 | db) ---- */
+
+#define PART(id, db) ((int)((unsigned)(id) << 20 | (unsigned)(db)))
+
+Test(cache_db, partitions_of_identities_are_apart_and_one_remove_takes_all)
+{
+    struct cache *c = make_stale_cache(16, 0, 0);
+    const int parts[] = {
+        0, 3, PART(1, 0), PART(1, 3), PART(1023, 0), PART(1023, 1048575)};
+    const size_t n = sizeof(parts) / sizeof(parts[0]);
+    char val[16];
+
+    for (size_t i = 0; i < n; i++) {
+        snprintf(val, sizeof(val), "v%zu", i);
+        put_db(c, parts[i], S("k"), val, strlen(val));
+        put_db(c, parts[i], S("other"), S("o"));
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct cache_entry *e;
+
+        snprintf(val, sizeof(val), "v%zu", i);
+        expect_hit_db(c, parts[i], S("k"), val, strlen(val));
+        e = cache_get_db(c, parts[i], S("k"));
+        cr_assert_not_null(e);
+        cr_assert_eq(cache_entry_db(e), parts[i]);
+        cache_release(e);
+    }
+    expect_miss_db(c, PART(2, 0), S("k"));
+    expect_miss_db(c, PART(1, 1), S("k"));
+    cr_assert_eq(cache_remove(c, S("k")), (int)n,
+                 "an invalidation reaches every partition");
+    for (size_t i = 0; i < n; i++) {
+        expect_miss_db(c, parts[i], S("k"));
+        expect_hit_db(c, parts[i], S("other"), S("o"));
+    }
+    cache_destroy(c);
+}

@@ -62,10 +62,11 @@ Test(guard, the_third_wrong_password_on_a_conn_closes_it)
     struct guard g = {0}, other = {0};
 
     live_services();
-    cr_expect_eq(guard_wrong_password(&live.px, &g), 0);
-    cr_expect_eq(guard_wrong_password(&live.px, &g), 0);
-    cr_expect_eq(guard_wrong_password(&live.px, &other), 0, "per conn");
-    cr_expect_eq(guard_wrong_password(&live.px, &g), 1);
+    cr_expect_eq(guard_wrong_password(&live.px, &g, NULL, 0), 0);
+    cr_expect_eq(guard_wrong_password(&live.px, &g, NULL, 0), 0);
+    cr_expect_eq(guard_wrong_password(&live.px, &other, NULL, 0), 0,
+                 "per conn");
+    cr_expect_eq(guard_wrong_password(&live.px, &g, NULL, 0), 1);
     cr_expect_eq(atomic_load(&live.px.metrics.auth_failures[METRICS_RESP]), 4);
     cr_expect_eq(atomic_load(&live.px.metrics.closed[METRICS_CLOSE_AUTH]), 1);
 }

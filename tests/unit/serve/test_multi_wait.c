@@ -77,7 +77,7 @@ open_session(void)
 
     live_up();
     sconn_open(&sc);
-    s = session_open(&live.px, sc.c, 0, 2, 0, 1, err);
+    s = session_open(&live.px, sc.c, 0, 2, 0, 1, NULL, err);
     cr_assert_not_null(s, "%s", err);
 }
 

@@ -34,7 +34,7 @@ open_on(int proto, int db)
         live_up();
     }
     sconn_open(&sc);
-    s = session_open(&live.px, sc.c, 0, proto, db, 77, err);
+    s = session_open(&live.px, sc.c, 0, proto, db, 77, NULL, err);
     cr_assert_not_null(s, "session_open: %s", err);
 }
 
@@ -189,13 +189,13 @@ Test(session, no_more_than_max_sessions_open_at_once)
     live.cfg.max_sessions = 1;
     open_on(2, 0);
     sconn_open(&other);
-    s2 = session_open(&live.px, other.c, 0, 2, 0, 78, err);
+    s2 = session_open(&live.px, other.c, 0, 2, 0, 78, NULL, err);
     cr_expect_null(s2);
     cr_expect_str_eq(err, "max number of sessions reached");
     cr_expect_eq(atomic_load(&live.px.metrics.sessions_open), 1);
     session_close(&live.px, s);
     s = NULL;
-    s2 = session_open(&live.px, other.c, 0, 2, 0, 78, err);
+    s2 = session_open(&live.px, other.c, 0, 2, 0, 78, NULL, err);
     cr_expect_not_null(s2, "room after a close: %s", err);
     session_close(&live.px, s2);
     sconn_close(&other);
@@ -214,7 +214,7 @@ Test(session, a_session_that_cannot_open_answers_each_command_queued)
     live_services();
     live_nodes();
     sconn_open(&sc);
-    s = session_open(&live.px, sc.c, 0, 2, 0, 77, err);
+    s = session_open(&live.px, sc.c, 0, 2, 0, 77, NULL, err);
     cr_assert_not_null(s, "%s", err);
     sconn_send(s, "GET k", SESSION_CMD);
     sconn_send(s, "SELECT 1", SESSION_SILENT); /* nobody is owed an answer */
