@@ -17,7 +17,7 @@ RUN sed -i -e '\|/usr/share/man/|d' -e '\|/usr/share/groff/|d' \
 RUN apt-get update && apt-get install -y --no-install-recommends \
         build-essential libhiredis-dev libinih-dev libcriterion-dev \
         libssl-dev openssl redis-server redis-tools redis-sentinel \
-        python3-redis groff-base man-db systemd procps \
+        python3-redis groff-base man-db systemd procps curl \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -18,13 +18,14 @@ done
 # OpenSSL 3 (libssl-dev) is linked for TLS; the openssl command makes the
 # tests' certificates (tools/tls-certs.sh). The tests also use redis-py
 # (python3-redis), groff and man (the man page), systemd-analyze with
-# /bin/kill (the unit) and redis-sentinel (the Sentinel suites); without
-# them those tests skip or fail.
+# /bin/kill (the unit), redis-sentinel (the Sentinel suites) and curl
+# (HTTPS against the proxy's listeners); without them those tests skip or
+# fail.
 pkgs=(build-essential libhiredis-dev libinih-dev libssl-dev redis-server
       redis-tools)
 [ -n "$run_only" ] ||
     pkgs+=(libcriterion-dev openssl python3-redis groff-base man-db systemd
-           procps redis-sentinel)
+           procps redis-sentinel curl)
 pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
