@@ -135,6 +135,15 @@ int h_run(char *const argv[], char *out, size_t cap);
 int h_exec(char *const argv[], const char *const *env, char *out, size_t cap,
            int timeout_ms);
 
+/* Skips the test, saying so, unless /usr/bin/python3 (the interpreter
+ * Debian's python3-redis installs for) can import redis. */
+void h_need_redis_py(void);
+/* Runs /usr/bin/python3 on script (a file beside the end-to-end sources;
+ * the tests run from the repository) with args (NULL-terminated),
+ * stdout+stderr into out, 45 s at most: its exit status, or -1. */
+int h_redis_py(const char *script, const char *const args[], char *out,
+               size_t cap);
+
 /* VmRSS of process pid in KiB (from /proc/PID/status), or -1 when there
  * is no such process (or it is a zombie). */
 long h_proc_rss_kib(pid_t pid);

@@ -7,6 +7,8 @@
 #include "harness.h"
 #include "harness_int.h"
 
+#include <criterion/criterion.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -370,6 +372,44 @@ h_exec(char *const argv[], const char *const *env, char *out, size_t cap,
         return -1;
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define H_PYTHON "/usr/bin/python3"
+#define H_PY_MS 45000 /* a client-library script's whole run */
+
+void
+h_need_redis_py(void)
+{
+    char out[4096] = "";
+
+    if (access(H_PYTHON, X_OK) != 0 ||
+        h_exec((char *[]){H_PYTHON, "-c", "import redis", NULL}, NULL, out,
+               sizeof(out), H_PY_MS) != 0) {
+        cr_skip_test("%s has no redis module (Debian: apt-get install "
+                     "python3-redis): %s",
+                     H_PYTHON, out);
+    }
+}
+
+int
+h_redis_py(const char *script, const char *const args[], char *out, size_t cap)
+{
+    const char *slash = strrchr(__FILE__, '/');
+    char path[512], *argv[H_MAX_ARGS];
+    int argc = 0;
+
+    snprintf(path, sizeof(path), "%.*s%s%s",
+             slash != NULL ? (int)(slash - __FILE__) : 0, __FILE__,
+             slash != NULL ? "/" : "", script);
+    cr_assert_eq(access(path, R_OK), 0, "%s not found (cwd must be the repo)",
+                 path);
+    argv[argc++] = H_PYTHON;
+    argv[argc++] = path;
+    while (args != NULL && *args != NULL && argc < H_MAX_ARGS - 1) {
+        argv[argc++] = (char *)*args++;
+    }
+    argv[argc] = NULL;
+    return h_exec(argv, NULL, out, cap, H_PY_MS);
 }
 
 int

@@ -27,11 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define P "redis_proxy_"
-#define PYTHON "/usr/bin/python3"
 #define OK "+OK\r\n"
 #define WRONGPASS                                                              \
     "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
@@ -272,46 +270,18 @@ Test(acl, hello_3_auth_and_sessions_run_as_the_user)
 
 /* ---- a client library ---- */
 
-/* Runs cmd (stderr with stdout, 45 s at most) into out. Returns the exit
- * status, or -1. */
-static int
-run(const char *cmd, char *out, size_t cap)
-{
-    char full[1024];
-    size_t n = 0, r;
-    FILE *f;
-    int st;
-
-    snprintf(full, sizeof(full), "timeout -s KILL 45 %s 2>&1 </dev/null", cmd);
-    f = popen(full, "r");
-    cr_assert_not_null(f);
-    while (n + 1 < cap && (r = fread(out + n, 1, cap - 1 - n, f)) > 0) {
-        n += r;
-    }
-    out[n] = '\0';
-    st = pclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 Test(acl, redis_py_with_a_username_and_password)
 {
     static const char want[] = "ok alice\nok bob\nok wrong_password\nall ok\n";
-    const char *slash = strrchr(__FILE__, '/');
-    char cmd[1024], out[16384];
+    char port[16], out[16384];
     int rc;
 
-    if (access(PYTHON, X_OK) != 0 ||
-        run(PYTHON " -c 'import redis'", out, sizeof(out)) != 0) {
-        cr_skip_test("%s has no redis module (Debian: apt-get install "
-                     "python3-redis): %s",
-                     PYTHON, out);
-    }
+    h_need_redis_py();
     start_acl();
     h_set(&redis, "b:1", "b");
-    snprintf(cmd, sizeof(cmd), PYTHON " %.*s%sacl_lib.py %d",
-             slash != NULL ? (int)(slash - __FILE__) : 0, __FILE__,
-             slash != NULL ? "/" : "", proxy.resp_port);
-    rc = run(cmd, out, sizeof(out));
+    snprintf(port, sizeof(port), "%d", proxy.resp_port);
+    rc = h_redis_py("acl_lib.py", (const char *const[]){port, NULL}, out,
+                    sizeof(out));
     cr_assert_eq(rc, 0, "acl_lib.py exited %d:\n%s", rc, out);
     cr_assert_str_eq(out, want);
     cr_assert_geq(h_metric(&proxy, P "redis_identities"), 2);
