@@ -12,56 +12,23 @@
 # started and removes the dir.
 # Usage: tools/run-sentinel.sh PATH/TO/redis-proxy [proxy args...]
 set -u
+me=run-sentinel
 bin=$1; shift
 base=${SENTINEL_PORT:-7301}
 name=mymaster
+. "$(dirname "$0")/run-lib.sh"
 
-for tool in redis-server redis-cli redis-sentinel; do
-    command -v "$tool" >/dev/null ||
-        { echo "run-sentinel: $tool is not installed (Debian: redis-server, redis-tools, redis-sentinel)" >&2; exit 1; }
-done
-case $base in
-    ''|*[!0-9]*) echo "run-sentinel: SENTINEL_PORT='$base' is not a port" >&2; exit 2 ;;
-esac
-if [ "$base" -lt 1 ] || [ $((base + 5)) -gt 65535 ]; then
-    echo "run-sentinel: SENTINEL_PORT=$base: ports $base..$((base + 5)) must be below 65536" >&2
-    exit 2
-fi
-for p in $(seq "$base" $((base + 5))); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        echo "run-sentinel: something already listens on 127.0.0.1:$p (set SENTINEL_PORT to use other ports)" >&2
-        exit 1
-    fi
-done
+run_need "redis-server, redis-tools, redis-sentinel" \
+    redis-server redis-cli redis-sentinel
+run_check_base SENTINEL_PORT "$base" 5
+for p in $(seq "$base" $((base + 5))); do run_port_free SENTINEL_PORT "$p"; done
 redis_ports=("$base" $((base + 1)) $((base + 2)))
 sentinel_ports=($((base + 3)) $((base + 4)) $((base + 5)))
 list=
 for p in "${sentinel_ports[@]}"; do list+="${list:+,}127.0.0.1:$p"; done
 proxy_args=(-s "redis.sentinels=$list" -s "redis.master_name=$name" "$@")
-settings=$("$bin" -t "${proxy_args[@]}") || exit $?
-get() { awk -v s="[$1]" -v k="$2" '/^\[/{sec=$1} sec==s && $1==k {print $3; exit}' <<<"$settings"; }
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/redis-proxy-sentinel.XXXXXX") || exit 1
-pids=(); proxy_pid=
-cleanup() {
-    [ -n "$proxy_pid" ] && kill -TERM "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-    rm -rf "$dir"
-    echo "run-sentinel: stopped Redis and the sentinels and removed $dir"
-}
-trap cleanup EXIT
-trap '[ -n "$proxy_pid" ] && kill -TERM "$proxy_pid" 2>/dev/null || exit 130' INT TERM
-
-wait_ping() {
-    for _ in $(seq 50); do
-        redis-cli -p "$1" PING >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "run-sentinel: nothing answers on port $1; its log:" >&2
-    cat "$2" >&2
-    exit 1
-}
+run_settings
+run_dir sentinel "Redis and the sentinels"
 
 echo "run-sentinel: starting a master and two replicas on 127.0.0.1:${redis_ports[0]}..${redis_ports[2]} (data and logs in $dir)"
 for p in "${redis_ports[@]}"; do
@@ -72,7 +39,7 @@ for p in "${redis_ports[@]}"; do
         --repl-diskless-sync-delay 0 --logfile "$dir/redis-$p.log" \
         --daemonize no "${of[@]}" &
     pids+=($!)
-    wait_ping "$p" "$dir/redis-$p.log"
+    run_wait_ping "$p" "$dir/redis-$p.log"
 done
 echo "run-sentinel: starting three sentinels on 127.0.0.1:${sentinel_ports[0]}..${sentinel_ports[2]}"
 for p in "${sentinel_ports[@]}"; do
@@ -86,7 +53,7 @@ sentinel failover-timeout $name 10000
 EOF
     redis-sentinel "$dir/sentinel-$p.conf" --logfile "$dir/sentinel-$p.log" &
     pids+=($!)
-    wait_ping "$p" "$dir/sentinel-$p.log"
+    run_wait_ping "$p" "$dir/sentinel-$p.log"
 done
 # Settled: every sentinel sees the two replicas and the two other sentinels.
 for _ in $(seq 100); do
@@ -102,8 +69,7 @@ done
 [ "$ok" -eq 3 ] || echo "run-sentinel: the sentinels have not found each other yet; going on" >&2
 
 bind=$(get server bind); resp=$(get server resp_port); admin=$(get admin port)
-"$bin" "${proxy_args[@]}" &
-proxy_pid=$!
+run_proxy
 echo "run-sentinel: the proxy (pid $proxy_pid) follows the sentinels' master; try:"
 try() { printf '  %-58s # %s\n' "$1" "$2"; }
 try "redis-cli -p $resp SET user:1 alice" "to the master"
@@ -113,7 +79,4 @@ try "redis-cli -p ${sentinel_ports[0]} SENTINEL get-master-addr-by-name $name" "
 [ "${admin:-0}" != 0 ] && try "curl http://$bind:$admin/readyz" "the master, the sentinels, failovers"
 echo "run-sentinel: replica reads: add -s redis.read_from=prefer_replica (make run-sentinel ARGS=...)"
 echo "run-sentinel: Ctrl-C stops the proxy, Redis and the sentinels"
-wait "$proxy_pid"; rc=$?
-kill -0 "$proxy_pid" 2>/dev/null && { wait "$proxy_pid"; rc=$?; }
-proxy_pid=
-exit $rc
+run_proxy_wait
