@@ -165,6 +165,9 @@ void h_cl_set(const struct h_cluster *cl, int i, const char *key,
 /* A command on node i that must not fail (an error reply or none fails
  * the test); the reply is freed. */
 void h_cl_cmd_ok(const struct h_cluster *cl, int i, const char *fmt, ...);
+/* "calls" of cmdstat_<cmd> in node i's INFO commandstats (0 if absent);
+ * no INFO reply fails the test. */
+long h_cl_calls(const struct h_cluster *cl, int i, const char *cmd);
 
 /* Polls GET /key on p's HTTP port until it answers 200 with want (want
  * NULL: 404), for at most timeout_ms; until then only 200 with old is

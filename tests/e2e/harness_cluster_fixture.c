@@ -111,6 +111,23 @@ h_cl_set(const struct h_cluster *cl, int i, const char *key, const char *val)
     freeReplyObject(r);
 }
 
+long
+h_cl_calls(const struct h_cluster *cl, int i, const char *cmd)
+{
+    redisReply *r = h_cnode_cmd(cl, i, "INFO commandstats");
+    char name[64];
+    const char *p;
+    long v = 0;
+
+    cr_assert(r != NULL && r->type == REDIS_REPLY_STRING);
+    snprintf(name, sizeof(name), "cmdstat_%s:calls=", cmd);
+    if ((p = strstr(r->str, name)) != NULL) {
+        v = strtol(p + strlen(name), NULL, 10);
+    }
+    freeReplyObject(r);
+    return v;
+}
+
 void
 h_cl_cmd_ok(const struct h_cluster *cl, int i, const char *fmt, ...)
 {

@@ -21,18 +21,7 @@ H_CLUSTER_SUITE(cluster_replicas, 90);
 static long
 calls(int i, const char *cmd)
 {
-    redisReply *r = h_cnode_cmd(&cluster, i, "INFO commandstats");
-    char name[64];
-    const char *p;
-    long v = 0;
-
-    cr_assert(r != NULL && r->type == REDIS_REPLY_STRING);
-    snprintf(name, sizeof(name), "cmdstat_%s:calls=", cmd);
-    if ((p = strstr(r->str, name)) != NULL) {
-        v = strtol(p + strlen(name), NULL, 10);
-    }
-    freeReplyObject(r);
-    return v;
+    return h_cl_calls(&cluster, i, cmd);
 }
 
 /* Replica node `node` holds key (asked with READONLY). */
