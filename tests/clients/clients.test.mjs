@@ -32,11 +32,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createClient } from 'redis';
 import { PROXY_BIN, assert, assertEq, check, freePorts, log, redisCommand,
          respConn, resp, sleep, startProxy, startRedis, state, stopAll,
          waitFor } from '../browser/lib.mjs';
-import { ioredis, nodeRedis } from './libs.mjs';
+import { direct as libDirect, ioredis, metric as libMetric, nodeRedis,
+         redisGets as libRedisGets } from './libs.mjs';
 
 const TOTAL_TIMEOUT_MS = 120_000;
 const CHECK_MS = 15_000; // one check at most (a library may wait forever)
@@ -58,33 +58,11 @@ function bounded(name, fn) {
 }
 
 // The value of series in the proxy's /metrics.
-async function metric(series) {
-    const r = await fetch(`http://127.0.0.1:${ports.admin}/metrics`,
-                          { signal: AbortSignal.timeout(3000) });
-    const text = await r.text();
-    const line = text.split('\n').find((l) => l.startsWith(series + ' '));
-    assert(line !== undefined, `/metrics has no ${series}`);
-    return Number(line.slice(series.length + 1));
-}
-
+const metric = (series) => libMetric(ports.admin, series);
 // A client of Redis itself (not the proxy) in database db; fn(client).
-async function direct(db, fn) {
-    const c = createClient({ url: `redis://127.0.0.1:${ports.redis}/${db}` });
-    c.on('error', () => {});
-    await c.connect();
-    try {
-        return await fn(c);
-    } finally {
-        c.destroy();
-    }
-}
-
+const direct = (db, fn) => libDirect(ports.redis, db, fn);
 // The GET calls Redis counted (INFO commandstats).
-async function redisGets() {
-    const info = await direct(0, (c) => c.info('commandstats'));
-    const m = /cmdstat_get:calls=(\d+)/.exec(info);
-    return m ? Number(m[1]) : 0;
-}
+const redisGets = () => libRedisGets(ports.redis);
 
 // SET key value through the proxy on a raw RESP connection of another
 // client, in database db.

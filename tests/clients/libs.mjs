@@ -2,7 +2,9 @@
 // created with the library's own defaults plus only what the case names
 // (a protocol, a database, a client name): connect() waits until the
 // library reports itself ready (or fails with the errors it reported),
-// then get/set/sendCommand as the library does them, and close().
+// then get/set/sendCommand as the library does them, and close(). Also
+// what the suites (clients.test.mjs, tls.test.mjs) read Redis and the
+// proxy's /metrics with.
 import { Redis as IORedis } from 'ioredis';
 import { createClient } from 'redis';
 
@@ -66,4 +68,35 @@ export function ioredis(port) {
         send: ([cmd, ...args]) => client.call(cmd, ...args),
         close: async () => client.disconnect(),
     };
+}
+
+// The value of series in the /metrics of the admin port adminPort.
+export async function metric(adminPort, series) {
+    const r = await fetch(`http://127.0.0.1:${adminPort}/metrics`,
+                          { signal: AbortSignal.timeout(3000) });
+    const text = await r.text();
+    const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+    if (line === undefined) {
+        throw new Error(`/metrics has no ${series}`);
+    }
+    return Number(line.slice(series.length + 1));
+}
+
+// A client of Redis itself (not the proxy) on port, in database db; fn(client).
+export async function direct(port, db, fn) {
+    const c = createClient({ url: `redis://127.0.0.1:${port}/${db}` });
+    c.on('error', () => {});
+    await c.connect();
+    try {
+        return await fn(c);
+    } finally {
+        c.destroy();
+    }
+}
+
+// The GET calls the Redis on port counted (INFO commandstats).
+export async function redisGets(port) {
+    const info = await direct(port, 0, (c) => c.info('commandstats'));
+    const m = /cmdstat_get:calls=(\d+)/.exec(info);
+    return m ? Number(m[1]) : 0;
 }
