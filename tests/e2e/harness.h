@@ -260,6 +260,9 @@ int h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
  * TLS when r speaks it (h_redis_start_tls), as do h_redis_calls. */
 long h_redis_info(const struct h_redis *r, const char *section,
                   const char *field);
+/* "calls" of cmdstat_<cmd> in the text of an INFO commandstats reply (0
+ * if absent). */
+long h_cmdstat_calls(const char *info, const char *cmd);
 /* "calls" of cmdstat_<cmd> in INFO commandstats (0 if absent, -1 if Redis
  * does not answer), e.g. "get": what Redis counted. */
 long h_redis_calls(const struct h_redis *r, const char *cmd);

@@ -115,15 +115,10 @@ long
 h_cl_calls(const struct h_cluster *cl, int i, const char *cmd)
 {
     redisReply *r = h_cnode_cmd(cl, i, "INFO commandstats");
-    char name[64];
-    const char *p;
-    long v = 0;
+    long v;
 
     cr_assert(r != NULL && r->type == REDIS_REPLY_STRING);
-    snprintf(name, sizeof(name), "cmdstat_%s:calls=", cmd);
-    if ((p = strstr(r->str, name)) != NULL) {
-        v = strtol(p + strlen(name), NULL, 10);
-    }
+    v = h_cmdstat_calls(r->str, cmd);
     freeReplyObject(r);
     return v;
 }

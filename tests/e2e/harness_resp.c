@@ -158,6 +158,17 @@ h_redis_info(const struct h_redis *r, const char *section, const char *field)
 }
 
 long
+h_cmdstat_calls(const char *info, const char *cmd)
+{
+    char name[64];
+    const char *p;
+
+    snprintf(name, sizeof(name), "cmdstat_%s:calls=", cmd);
+    p = strstr(info, name);
+    return p != NULL ? strtol(p + strlen(name), NULL, 10) : 0;
+}
+
+long
 h_redis_calls(const struct h_redis *r, const char *cmd)
 {
     char name[128];

@@ -121,17 +121,10 @@ long
 h_sent_calls(const struct h_sentinels *s, int i, const char *cmd)
 {
     redisReply *r = h_sent_redis_cmd(s, i, "INFO commandstats");
-    char name[64];
-    const char *p;
-    long v = 0;
+    long v = -1;
 
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
-        freeReplyObject(r);
-        return -1;
-    }
-    snprintf(name, sizeof(name), "cmdstat_%s:calls=", cmd);
-    if ((p = strstr(r->str, name)) != NULL) {
-        v = strtol(p + strlen(name), NULL, 10);
+    if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        v = h_cmdstat_calls(r->str, cmd);
     }
     freeReplyObject(r);
     return v;
