@@ -380,4 +380,25 @@ unit_redis_commands(const struct unit_redis *r)
     return cmds;
 }
 
+/* A suite's own redis-server, its command table and that table acquired
+ * (a suite's .init); unit_table_down releases and stops them (its .fini). */
+static inline void
+unit_table_up(struct unit_redis *server, struct commands **cmds,
+              const struct cmd_table **table)
+{
+    unit_redis_start(server, 0, NULL);
+    *cmds = unit_redis_commands(server);
+    *table = commands_acquire(*cmds);
+}
+
+static inline void
+unit_table_down(struct unit_redis *server, struct commands *cmds)
+{
+    if (cmds != NULL) {
+        commands_release(cmds);
+        commands_destroy(cmds);
+    }
+    unit_redis_stop(server);
+}
+
 #endif

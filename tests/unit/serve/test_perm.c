@@ -26,20 +26,14 @@ static const struct cmd_table *table;
 static void
 setup(void)
 {
-    unit_redis_start(&server, 0, NULL);
-    cmds = unit_redis_commands(&server);
-    table = commands_acquire(cmds);
+    unit_table_up(&server, &cmds, &table);
     cr_assert_gt(commands_count(table), 100, "the table was read");
 }
 
 static void
 teardown(void)
 {
-    if (cmds != NULL) {
-        commands_release(cmds);
-        commands_destroy(cmds);
-    }
-    unit_redis_stop(&server);
+    unit_table_down(&server, cmds);
 }
 
 TestSuite(perm, .init = setup, .fini = teardown, .timeout = 30);

@@ -74,19 +74,13 @@ static void
 table_up(void)
 {
     proxy_up();
-    unit_redis_start(&server, 0, NULL);
-    cmds = unit_redis_commands(&server);
-    table = commands_acquire(cmds);
+    unit_table_up(&server, &cmds, &table);
 }
 
 static void
 table_down(void)
 {
-    if (cmds != NULL) {
-        commands_release(cmds);
-        commands_destroy(cmds);
-    }
-    unit_redis_stop(&server);
+    unit_table_down(&server, cmds);
     proxy_down();
 }
 

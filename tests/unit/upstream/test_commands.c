@@ -42,19 +42,13 @@ target(int port)
 static void
 setup(void)
 {
-    unit_redis_start(&server, 0, NULL);
-    cmds = unit_redis_commands(&server);
-    table = commands_acquire(cmds);
+    unit_table_up(&server, &cmds, &table);
 }
 
 static void
 teardown(void)
 {
-    if (cmds != NULL) {
-        commands_release(cmds);
-        commands_destroy(cmds);
-    }
-    unit_redis_stop(&server);
+    unit_table_down(&server, cmds);
 }
 
 TestSuite(commands, .init = setup, .fini = teardown, .timeout = 30);
