@@ -11,6 +11,7 @@
 
 #include "base/hash.h"
 #include "base/util.h"
+#include "proto/resp_out.h"
 #include "serve/account.h"
 #include "serve/outcome.h"
 #include "serve/proxy.h"
@@ -51,14 +52,20 @@ static void fill_done(struct ureq *u, int status, const char *err);
 
 static const struct ureq_ops fill_ops = {fill_reply, fill_done};
 
-/* The RESP head of "CMD <key of klen bytes>" into out. */
+/* The RESP head of "CMD <key of klen bytes>" into out (0 if cap is too
+ * small). */
 static size_t
 key_head(char *out, size_t cap, const char *cmd, size_t klen)
 {
-    int n = snprintf(out, cap, "*2\r\n$%zu\r\n%s\r\n$%zu\r\n", strlen(cmd), cmd,
-                     klen);
+    size_t n = resp_out_array_header(out, cap, 2), m;
 
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    if (n > cap ||
+        (m = resp_out_bulk(out + n, cap - n, cmd, strlen(cmd))) > cap - n) {
+        return 0;
+    }
+    n += m;
+    m = resp_out_bulk_header(out + n, cap - n, klen);
+    return m <= cap - n ? n + m : 0;
 }
 
 /* Queues the fill on its node. Returns 0, or -1 with fl->err set. */
