@@ -6,22 +6,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
-
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 int
 pwhash_parse(const char *text, size_t len, unsigned char out[PWHASH_LEN])
@@ -35,16 +21,15 @@ pwhash_parse(const char *text, size_t len, unsigned char out[PWHASH_LEN])
     }
     text += plen;
     for (i = 0; i < PWHASH_LEN; i++) {
-        int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+        int hi = OPENSSL_hexchar2int((unsigned char)text[2 * i]);
+        int lo = OPENSSL_hexchar2int((unsigned char)text[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             return -1;
         }
         h[i] = (unsigned char)(hi << 4 | lo);
     }
-    for (i = 0; i < PWHASH_LEN; i++) {
-        out[i] = h[i];
-    }
+    memcpy(out, h, PWHASH_LEN); /* out untouched when the text is bad */
     return 0;
 }
 

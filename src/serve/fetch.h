@@ -37,12 +37,6 @@ int fetch_partition(const struct ident *ident, int db);
 struct cache_entry *fetch_hit(struct proxy *px, int part, const char *key,
                               size_t klen);
 
-/* 1 when r (its identity set) may look key up in the cache in database
- * db: the proxy's own identity, or one whose partition db fits and whose
- * reads Redis lets it track (idents.h). Else the GET goes to Redis as
- * any command does. */
-int fetch_may_cache(const struct rcmd *r, int db);
-
 /*
  * After fetch_hit found nothing: r (an RCMD_LOOKUP record holding the key
  * in its raw bytes, with its deadline set and its identity, already where
