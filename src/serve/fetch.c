@@ -107,8 +107,7 @@ fill_send(struct fill *fl)
     u->nreplies = fl->asking ? 4 : 2;
     fl->pttl = -2;
     fl->status = OUTCOME_EDOWN;
-    pool = fl->ident != NULL ? ident_pool(fl->ident, fl->node)
-                             : nodes_pool(fl->px->nodes, fl->node);
+    pool = ident_pool(fl->px->nodes, fl->ident, fl->node);
     p = pool != NULL ? upstream_pipe(pool, 2, fl->token) : NULL;
     if (p == NULL) {
         snprintf(fl->err, sizeof(fl->err), "out of memory");

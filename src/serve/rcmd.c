@@ -69,13 +69,6 @@ rcmd_partition(const struct rcmd *r)
     return idents_partition(r->ident, r->db);
 }
 
-struct upstream *
-rcmd_pool(struct proxy *px, const struct rcmd *r, int node)
-{
-    return r->ident != NULL ? ident_pool(r->ident, node)
-                            : nodes_pool(px->nodes, node);
-}
-
 /* Drops a reference to h, and n bytes it no longer holds. */
 static void
 held_put(struct rheld *h, size_t n)

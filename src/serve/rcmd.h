@@ -213,10 +213,6 @@ struct rcmd *rcmd_command(struct proxy *px, const struct conn *c,
  * the cache (a database too large to fold). */
 int rcmd_partition(const struct rcmd *r);
 
-/* The pool of node for r: its identity's, or the node's own. NULL when
- * out of memory. */
-struct upstream *rcmd_pool(struct proxy *px, const struct rcmd *r, int node);
-
 /* The i-th key of r. */
 static inline struct resp_arg
 rcmd_key(const struct rcmd *r, uint32_t i)

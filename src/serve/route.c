@@ -23,6 +23,7 @@
 #include "serve/outcome.h"
 #include "serve/proxy.h"
 #include "upstream/commands.h"
+#include "upstream/idents.h"
 #include "upstream/nodes.h"
 #include "upstream/replicas.h"
 #include "upstream/upstream.h"
@@ -100,7 +101,7 @@ part_send(struct proxy *px, struct rpart *pt, int must, char *err)
         snprintf(err, UPSTREAM_ERR_MAX, "%s", route_no_node(px));
         return PIPE_DOWN;
     }
-    pool = rcmd_pool(px, pt->r, pt->node);
+    pool = ident_pool(px->nodes, pt->r->ident, pt->node);
     p = pool != NULL ? upstream_pipe(pool, pt->r->proto, pt->r->token) : NULL;
     if (p == NULL) {
         snprintf(err, UPSTREAM_ERR_MAX, "out of memory");

@@ -113,9 +113,7 @@ struct session *
 session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
              uint64_t client_id, struct ident *ident, char *err)
 {
-    const struct redis_target *t = ident != NULL
-                                       ? ident_target(ident, node)
-                                       : nodes_target(px->nodes, node);
+    const struct redis_target *t = ident_target(px->nodes, ident, node);
     struct rconn_setup setup = {.proto = proto, .db = db, .client_id = 1};
     struct session *s;
 

@@ -249,18 +249,26 @@ node_of(struct ident *id, int i)
 }
 
 struct upstream *
-ident_pool(struct ident *id, int i)
+ident_pool(struct nodes *nodes, struct ident *id, int i)
 {
-    struct ident_node *in = node_of(id, i);
+    struct ident_node *in;
 
+    if (id == NULL) {
+        return nodes_pool(nodes, i);
+    }
+    in = node_of(id, i);
     return in != NULL ? in->pool : NULL;
 }
 
 const struct redis_target *
-ident_target(struct ident *id, int i)
+ident_target(struct nodes *nodes, struct ident *id, int i)
 {
-    struct ident_node *in = node_of(id, i);
+    struct ident_node *in;
 
+    if (id == NULL) {
+        return nodes_target(nodes, i);
+    }
+    in = node_of(id, i);
     return in != NULL ? &in->target : NULL;
 }
 

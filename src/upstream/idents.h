@@ -83,11 +83,13 @@ const char *ident_user(const struct ident *id);
  * then). */
 int idents_partition(const struct ident *id, int db);
 
-/* Its pool for node i of the node table, and the target its connections
- * open (node i's, with the identity's credentials); made on first use.
- * NULL only when out of memory. */
-struct upstream *ident_pool(struct ident *id, int i);
-const struct redis_target *ident_target(struct ident *id, int i);
+/* id's pool for node i of nodes (its node table), and the target its
+ * connections open (node i's, with the identity's credentials); made on
+ * first use. id NULL (the proxy's own identity): node i's own pool and
+ * target. NULL only when out of memory. */
+struct upstream *ident_pool(struct nodes *nodes, struct ident *id, int i);
+const struct redis_target *ident_target(struct nodes *nodes, struct ident *id,
+                                        int i);
 
 /* 0 once Redis refused CLIENT TRACKING to the identity's user on any
  * node: its reads are never cached. */

@@ -179,8 +179,8 @@ Test(idents, holds_count_as_in_use)
 Test(idents, targets_have_the_nodes_address_and_the_identitys_credentials)
 {
     struct ident *a = get("alice", "alicepw");
-    const struct redis_target *t = ident_target(a, 0);
-    struct upstream *pool = ident_pool(a, 0);
+    const struct redis_target *t = ident_target(nodes, a, 0);
+    struct upstream *pool = ident_pool(nodes, a, 0);
 
     cr_assert_not_null(t);
     cr_expect_str_eq(t->host, "127.0.0.9");
@@ -190,8 +190,11 @@ Test(idents, targets_have_the_nodes_address_and_the_identitys_credentials)
     cr_expect_str_eq(nodes_target(nodes, 0)->user, "", "the node's own stays");
     cr_expect_neq((const void *)t, (const void *)nodes_target(nodes, 0));
     cr_assert_not_null(pool);
-    cr_expect_eq(ident_pool(a, 0), pool, "made once");
+    cr_expect_eq(ident_pool(nodes, a, 0), pool, "made once");
     cr_expect_neq((void *)pool, (void *)nodes_pool(nodes, 0));
-    cr_expect_eq(ident_target(a, 0), t);
+    cr_expect_eq(ident_target(nodes, a, 0), t);
     cr_expect_eq(ident_caches(a), 1, "no refusal of tracking seen");
+    /* The proxy's own identity (NULL) uses the node's own. */
+    cr_expect_eq(ident_pool(nodes, NULL, 0), nodes_pool(nodes, 0));
+    cr_expect_eq(ident_target(nodes, NULL, 0), nodes_target(nodes, 0));
 }
