@@ -612,18 +612,10 @@ state_command(struct run *r, const struct resp_command *cmd, char *buf,
     }
     if (rc->session != NULL && (effect == STATE_PROTO || effect == STATE_DB)) {
         /* The session's connection follows, silently. */
-        struct resp_arg a[2] = {{effect == STATE_PROTO ? "HELLO" : "SELECT",
-                                 effect == STATE_PROTO ? 5u : 6u}};
-        char num[16];
-        struct resp_command sc = {.argc = 2, .is_inline = 1, .words = a};
+        int proto = effect == STATE_PROTO;
 
-        a[1].len =
-            (size_t)snprintf(num, sizeof(num), "%d",
-                             effect == STATE_PROTO ? rc->st.proto : rc->st.db);
-        a[1].p = num;
-        sc.argv[0] = a[0];
-        sc.argv[1] = a[1];
-        if (session_send(rc->session, &sc, NULL, SESSION_SILENT) < 0) {
+        if (session_send_setting(rc->session, proto ? "HELLO" : "SELECT",
+                                 proto ? rc->st.proto : rc->st.db) < 0) {
             free(out);
             return -1;
         }

@@ -66,20 +66,28 @@ named(const struct resp_command *cmd, const char *name)
            strncasecmp(cmd->argv[0].p, name, n) == 0;
 }
 
-/* Queues argv silently (its reply is dropped): a setting the session's
- * connection must have that the spare it started on lacks. */
+/* Queues the n (at most RESP_KEEP_ARGS) words a silently: their reply
+ * is dropped. */
 static int
-send_silent(struct session *s, const char *name, int value)
+send_words(struct session *s, const struct resp_arg *a, size_t n)
 {
-    struct resp_arg a[2] = {{name, strlen(name)}, {NULL, 0}};
-    struct resp_command cmd = {.argc = 2, .is_inline = 1, .words = a};
+    struct resp_command cmd = {.argc = n, .is_inline = 1, .words = a};
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        cmd.argv[i] = a[i];
+    }
+    return session_send(s, &cmd, NULL, SESSION_SILENT);
+}
+
+int
+session_send_setting(struct session *s, const char *name, int value)
+{
     char num[16];
+    struct resp_arg a[2] = {{name, strlen(name)}, {num, 0}};
 
     a[1].len = (size_t)snprintf(num, sizeof(num), "%d", value);
-    a[1].p = num;
-    cmd.argv[0] = a[0];
-    cmd.argv[1] = a[1];
-    return session_send(s, &cmd, NULL, SESSION_SILENT);
+    return send_words(s, a, 2);
 }
 
 /* Its connection is open: its client may be named by CLIENT UNBLOCK and
@@ -95,18 +103,14 @@ opened(struct proxy *px, struct session *s)
 int
 session_auth(struct session *s, const char *user, const char *pass)
 {
-    struct resp_arg a[3] = {{"AUTH", 4}, {NULL, 0}, {NULL, 0}};
-    struct resp_command cmd = {.argc = 1, .is_inline = 1, .words = a};
-    size_t i;
+    struct resp_arg a[3] = {{"AUTH", 4}};
+    size_t n = 1;
 
     if (user != NULL) {
-        a[cmd.argc++] = (struct resp_arg){user, strlen(user)};
+        a[n++] = (struct resp_arg){user, strlen(user)};
     }
-    a[cmd.argc++] = (struct resp_arg){pass, strlen(pass)};
-    for (i = 0; i < cmd.argc; i++) {
-        cmd.argv[i] = a[i];
-    }
-    return session_send(s, &cmd, NULL, SESSION_SILENT);
+    a[n++] = (struct resp_arg){pass, strlen(pass)};
+    return send_words(s, a, n);
 }
 
 struct session *
@@ -139,8 +143,8 @@ session_open(struct proxy *px, struct conn *c, int node, int proto, int db,
     if (px->spares != NULL && spares_take(px->spares, t, &s->rc) == 0) {
         opened(px, s);
         /* A spare speaks RESP2 in the target's database. */
-        if ((proto == 3 && send_silent(s, "HELLO", 3) < 0) ||
-            (db != t->db && send_silent(s, "SELECT", db) < 0)) {
+        if ((proto == 3 && session_send_setting(s, "HELLO", 3) < 0) ||
+            (db != t->db && session_send_setting(s, "SELECT", db) < 0)) {
             snprintf(err, REDIS_ERR_MAX, "out of memory");
             goto fail_conn;
         }

@@ -84,6 +84,11 @@ struct session *session_open(struct proxy *px, struct conn *c, int node,
  * Returns 0 or -1 (no memory). */
 int session_auth(struct session *s, const char *user, const char *pass);
 
+/* Queues "NAME value" (HELLO 3, SELECT db) silently: a setting the
+ * session's connection must have, following its client's. Returns 0 or
+ * -1 (no memory). */
+int session_send_setting(struct session *s, const char *name, int value);
+
 /* Unwatches and closes s's connection and frees it; with replica reads,
  * what it wrote may be read from replicas once they have it (replicas.h).
  * NULL is a no-op. */
