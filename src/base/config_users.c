@@ -29,6 +29,7 @@ static const char *const perm_names[] = {
     [CONFIG_PERM_READ] = "read",
     [CONFIG_PERM_WRITE] = "write",
 };
+#define NPERMS (sizeof(perm_names) / sizeof(perm_names[0]))
 
 /* 1 when name is a valid user name. */
 static int
@@ -93,7 +94,7 @@ config__user_set(struct config *cfg, const char *name, const char *value,
     struct config_user u;
     const struct config_user *had;
     const char *p = value, *perm, *hash;
-    size_t plen = 0, hlen = 0, extra;
+    size_t plen = 0, hlen = 0, extra, k;
 
     if (!name_ok(name)) {
         snprintf(buf, len,
@@ -113,11 +114,14 @@ config__user_set(struct config *cfg, const char *name, const char *value,
                  name);
         return buf;
     }
-    if (plen == 4 && memcmp(perm, "read", 4) == 0) {
-        u.perm = CONFIG_PERM_READ;
-    } else if (plen == 5 && memcmp(perm, "write", 5) == 0) {
-        u.perm = CONFIG_PERM_WRITE;
-    } else {
+    for (k = 0; k < NPERMS; k++) {
+        if (strlen(perm_names[k]) == plen &&
+            memcmp(perm, perm_names[k], plen) == 0) {
+            break;
+        }
+    }
+    u.perm = (int)k;
+    if (k == NPERMS) {
         snprintf(buf, len,
                  "[users] %s: unknown permission '%.*s' (expected read or "
                  "write)",
